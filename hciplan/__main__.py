@@ -1,0 +1,5 @@
+"""Allow `python -m hciplan`."""
+
+from hciplan.cli import main
+
+main()

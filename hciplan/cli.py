@@ -1,0 +1,107 @@
+"""The `hciplan` command: a thin click layer over the library.
+
+Exit codes: 0 no errors (warnings allowed), 1 errors found in the input,
+2 usage error (bad option, unreadable file), 70 internal error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from hciplan import __version__
+from hciplan.compiler.diagnostics import REGISTRY, Severity, did_you_mean
+from hciplan.compiler.pipeline import CheckResult, load_source
+from hciplan.compiler.render import render_json, render_text
+
+EXIT_OK = 0
+EXIT_ERRORS = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 70
+
+FORMAT = click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+                      show_default=True, help="Output format.")
+
+
+def use_colour() -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _style():
+    if use_colour():
+        return click.style
+    return lambda text, **_: text
+
+
+def read_checked(paths: tuple[str, ...]) -> list[CheckResult]:
+    results = []
+    for path in paths:
+        try:
+            results.append(load_source(path))
+        except OSError as error:
+            raise click.UsageError(f"cannot read {path}: {error.strerror or error}") from None
+    return results
+
+
+def print_diagnostics(results: list[CheckResult], output_format: str) -> None:
+    diagnostics = [d for r in results for d in r.diagnostics]
+    if output_format == "json":
+        click.echo(render_json(diagnostics), nl=False)
+        return
+    sources = {r.source.name: r.source for r in results if r.source is not None}
+    text = render_text(diagnostics, sources, _style())
+    if text:
+        click.echo(text, nl=False)
+    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    files = len(results)
+    summary = f"{files} file{'s' * (files != 1)} checked: {errors} error{'s' * (errors != 1)}, " \
+              f"{warnings} warning{'s' * (warnings != 1)}"
+    click.echo(summary)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hciplan")
+def cli() -> None:
+    """Plan, check, simulate and script an Azure Stack HCI 22H2 -> 23H2 upgrade."""
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@FORMAT
+def check(files: tuple[str, ...], output_format: str) -> None:
+    """Check .hciplan FILES and report every problem found in them."""
+    results = read_checked(files)
+    print_diagnostics(results, output_format)
+    sys.exit(EXIT_OK if all(r.ok for r in results) else EXIT_ERRORS)
+
+
+@cli.command()
+@click.argument("code")
+def explain(code: str) -> None:
+    """Print the long explanation of a diagnostic CODE (for example HCI305)."""
+    entry = REGISTRY.get(code.upper())
+    if entry is None:
+        hint = did_you_mean(code, REGISTRY)
+        raise click.UsageError(f"unknown diagnostic code {code!r}" + (f"; {hint}" if hint else ""))
+    click.echo(f"{entry.code} ({entry.severity}): {entry.title}\n")
+    click.echo(entry.explanation)
+    if entry.source:
+        click.echo(f"\nSource: {entry.source} (see the source list in the domain reference, docs/language.md)")
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except SystemExit:
+        raise
+    except Exception as error:  # the last line of defence: never show a traceback to a user
+        if os.environ.get("HCIPLAN_DEBUG"):
+            raise
+        click.echo(f"hciplan: internal error: {type(error).__name__}: {error}\n"
+                   "This is a bug in hciplan; set HCIPLAN_DEBUG=1 to see the traceback and please report it.",
+                   err=True)
+        sys.exit(EXIT_INTERNAL)

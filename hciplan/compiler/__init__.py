@@ -1,0 +1,1 @@
+"""The compiler: source text -> lark tree -> syntax tree -> typed model -> checks."""

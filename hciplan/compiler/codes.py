@@ -1,0 +1,314 @@
+"""Every diagnostic code hciplan can report, registered once, with its explanation.
+
+The explanation is what `hciplan explain CODE` prints; the source tag points
+into ../shared/domain.md (the "Sources" list) where the rule comes from.
+Numbering: HCI0xx input and syntax, HCI1xx structure and types, HCI2xx
+upgrade path and supported configurations, HCI3xx readiness, HCI4xx names,
+HCI5xx availability, HCI6xx method, HCI7xx solution-upgrade inputs,
+HCI8xx maintenance windows.
+"""
+
+from hciplan.compiler.diagnostics import Severity, register
+
+E, W = Severity.ERROR, Severity.WARNING
+
+# --- HCI0xx: reading and parsing -------------------------------------------
+register("HCI001", E, "syntax error", """
+The parser met a token it did not expect here. The message lists what would
+have been valid at this point. Attributes are written `name = value`; blocks are
+written `name "label" { ... }`.
+""")
+register("HCI002", E, "missing `=`", """
+An attribute name is followed directly by a value. Write `name = value`, for
+example `memory = 768GB`.
+""")
+register("HCI003", E, "unclosed block or list", """
+The file ended while a `{` block or a `[` list was still open. Every `{` needs
+a matching `}` and every `[` a matching `]`. The diagnostic points at the
+opening bracket that was never closed.
+""")
+register("HCI004", E, "unknown unit", """
+A number is followed by a unit hciplan does not know. Sizes take B, KB, MB,
+GB, TB, PB (powers of 1000) or KiB, MiB, GiB, TiB, PiB (powers of 1024).
+Durations take ms, s, m, h, d and may be combined, as in `1h30m`. Units are
+case-sensitive: `m` is minutes, `MB` megabytes.
+""")
+register("HCI005", E, "unterminated string", """
+A quoted string has no closing `"` on the same line. Strings cannot span lines;
+write a newline as `\\n`.
+""")
+register("HCI006", E, "unexpected character", """
+The file contains a character that cannot start any token of the language
+(for example `;`, `:` or `@` outside a string). Comments start with `#` or `//`.
+""")
+register("HCI007", E, "unmatched closing bracket", """
+A `}` or `]` closes nothing: there is no open block or list at this point.
+Remove it, or look for an extra closing bracket earlier in the block.
+""")
+register("HCI008", E, "invalid escape in string", """
+Inside a quoted string, a backslash starts an escape. Valid escapes are `\\"`,
+`\\\\`, `\\n`, `\\t`, `\\r` and `\\uXXXX`. To write a Windows path, double each
+backslash: `"C:\\\\Media\\\\23H2"`.
+""")
+register("HCI009", E, "file is not text", """
+The file is not valid UTF-8 text, or it contains NUL bytes. hciplan files are
+UTF-8 text; save the file as UTF-8 (a BOM is accepted).
+""")
+register("HCI010", E, "file too large", """
+The file is larger than hciplan accepts (2 MiB). A description of even a
+16-node cluster is a few kilobytes; a larger input is almost certainly the
+wrong file.
+""")
+
+# --- HCI1xx: structure and types --------------------------------------------
+register("HCI101", E, "unknown block", """
+This block type is not part of the language at this place. See
+docs/language.md for the blocks each block may contain.
+""")
+register("HCI102", E, "unknown attribute", """
+This attribute is not defined for this block. See docs/language.md for the
+attributes of each block, their types and defaults.
+""")
+register("HCI103", E, "wrong value type", """
+The value has the wrong type for this attribute: for example a bare number
+where a size with a unit is expected (`768` instead of `768GB`), or a string
+where an enum identifier is expected (`"cloud"` instead of `cloud`).
+""")
+register("HCI104", E, "unknown enum value", """
+The attribute takes one of a fixed set of identifiers; the value is not one of
+them. The message lists the allowed values.
+""")
+register("HCI105", E, "missing required attribute", """
+This block needs the named attribute and it has no default, because guessing
+it would be unsafe (for example a node's memory or the cluster's witness).
+""")
+register("HCI106", E, "duplicate attribute", """
+The same attribute is set twice in one block. Keep one of them.
+""")
+register("HCI107", E, "wrong number of labels", """
+A block has the wrong number of labels: `node`, `volume`, `vm_group`, `pool`,
+`window`, `cluster` and `upgrade` take one quoted name; `aks`, `arc_vms` and
+`solution` take none.
+""")
+register("HCI108", E, "duplicate block", """
+This block may appear only once in its parent (for example one `solution`
+block per upgrade, one `pool` per cluster, one `cluster` per file).
+""")
+register("HCI109", E, "value out of range", """
+The value has the right type but is outside the allowed range: an IPv4 octet
+above 255, a prefix length above 32, a count below 1, a date that does not
+exist, or a number outside the attribute's documented range.
+""")
+register("HCI110", E, "upgrade does not match the cluster", """
+The file needs a `cluster` block, and the `upgrade` block's label must be the
+cluster's name, so that a plan can never be applied to the wrong cluster.
+""")
+
+# --- HCI2xx: upgrade path and supported configurations -----------------------
+register("HCI201", E, "unsupported upgrade path", """
+hciplan plans the 22H2 (OS 20349.x) to 23H2 (OS 25398.x) upgrade followed by
+the solution upgrade. Other paths (for example the direct 22H2 -> 24H2 path
+added in release 2505) are not modelled yet.
+""", "[A-about], [A-ps]")
+register("HCI202", E, "22H2 Supplemental Package is not supported", """
+Clusters running the 22H2 Supplemental Package cannot take the 23H2 upgrade.
+""", "[A-about]")
+register("HCI203", E, "stretched cluster: no solution upgrade", """
+Stretched clusters can take the OS upgrade only, through a dedicated procedure
+with the 2509 ISO. The solution upgrade (and 24H2 afterwards) is not available
+to them, and their support ended in April 2026. Storage Replica partnerships
+must be removed before the upgrade and recreated after it. Remove the
+`solution` block, or convert the cluster to a non-stretched one first.
+""", "[A-about], [A-stretch]")
+register("HCI204", E, "stretched cluster: needs the 2509 media", """
+The OS upgrade of a stretched cluster uses the dedicated 2509 ISO, so the
+upgrade must use `source = media` with `media_path` pointing at the extracted
+2509 ISO on every node.
+""", "[A-stretch]")
+register("HCI205", E, "SCVMM-managed cluster needs SCVMM 2025", """
+A cluster managed by System Center Virtual Machine Manager can take the OS
+upgrade only when it is managed by SCVMM 2025. Upgrade SCVMM first, or remove
+the cluster from SCVMM management.
+""", "[A-about]")
+register("HCI206", E, "preview Arc VMs cannot be upgraded", """
+Clusters running the preview of Arc VM management cannot be upgraded. The
+preview Arc VMs (and MOC) must be removed first.
+""", "[A-about]")
+register("HCI207", E, "AKS must be removed", """
+AKS on Azure Stack HCI (AKS Arc) is incompatible with the 23H2 Kubernetes
+versions and must be removed (`Uninstall-AksHci`) before the upgrade. Set
+`aks = remove` in the upgrade block; removal is irreversible for the AKS
+workloads, so move them elsewhere first.
+""", "[A-about], [A-ps], [A-val]")
+register("HCI208", E, "cluster is not registered", """
+The upgrade gates require `Get-AzureStackHCI` to report Registered and
+Connected. Register the cluster with Azure before planning the upgrade.
+""", "[A-ts]")
+
+# --- HCI3xx: readiness blockers ------------------------------------------------
+register("HCI301", E, "BitLocker on without suspension", """
+With BitLocker on, every reboot of the upgrade stops at the recovery prompt
+unless BitLocker is suspended (`Suspend-BitLocker -MountPoint C: -RebootCount 0`)
+first and resumed at the end. Set `bitlocker = suspend` in the upgrade block.
+""", "[A-val]")
+register("HCI302", E, "WDAC enforced without a plan to disable it", """
+The readiness checks require WDAC policies to be removed before Arc
+enablement and re-applied (the new policies) afterwards. Set `wdac = disable`.
+""", "[A-val]")
+register("HCI303", E, "Network ATC absent without a plan to configure it", """
+The solution upgrade requires Network ATC. Set `network_atc = configure` to
+plan its installation and the rolling per-node migration to intents.
+""", "[A-val], [A-atc]")
+register("HCI304", E, "install language is not English", """
+The readiness checks require an English (en-US) installation. If only the
+locale differs, `Set-WinUserLanguageList en-US` for the LCM user on each node
+remediates it; set `language = "en-US"` once that is done.
+""", "[A-val]")
+register("HCI305", E, "not enough free pool space for Infrastructure_1", """
+The solution upgrade creates a 250 GB infrastructure volume `Infrastructure_1`
+in the storage pool. The pool needs that much free space (as pool footprint).
+Options: convert fixed volumes to thin (stop the VMs on the volume and cycle
+the CSV), recreate volumes smaller, or add drives. The hint names the fixed
+volumes that could be converted and what each frees.
+""", "[A-val]")
+register("HCI306", E, "a volume is already named Infrastructure_1", """
+The solution upgrade creates `Infrastructure_1`; no existing volume may have
+that name. Renaming a volume breaks the paths of the VMs stored on it, so move
+those VMs' storage first.
+""", "[A-val]")
+
+# --- HCI4xx: names ---------------------------------------------------------------
+register("HCI401", E, "invalid computer name", """
+Node names are NetBIOS computer names: 1 to 15 characters, letters, digits and
+hyphens, not all digits. The orchestrator is a computer name too (a short
+name, or a DNS name of letters, digits, hyphens and dots).
+""", "[A-arm]")
+register("HCI402", E, "duplicate name", """
+Two nodes (or volumes, VM groups, windows) have the same name, or two nodes
+share an IP address. Names are compared case-insensitively, as Windows does.
+""")
+register("HCI403", E, "invalid cluster name", """
+The failover cluster name is 3 to 15 characters of letters, digits and
+hyphens, not all digits, and it must differ from every node name.
+""", "[A-arm], [A-inst]")
+register("HCI404", E, "the orchestrator is a cluster node", """
+The CAU run must be started from a Windows Server 2022 machine outside the
+cluster: a node that reboots during the run cannot coordinate it.
+""", "[A-ps]")
+register("HCI405", E, "node_order does not name exactly the cluster's nodes", """
+`node_order` must list every node of the cluster exactly once. Unknown,
+missing and repeated nodes are reported.
+""")
+
+# --- HCI5xx: availability ----------------------------------------------------------
+register("HCI501", E, "two-node cluster without a witness", """
+A two-node cluster loses quorum when one node reboots unless it has a witness.
+Configure a cloud, file share or disk witness before the upgrade.
+""", "[W-rolling]")
+register("HCI502", E, "resiliency needs more nodes", """
+The volume's resiliency needs more nodes than the cluster has (a three-way
+mirror needs 3, dual parity and mirror-accelerated parity need 4, a nested
+two-way mirror is for 2-node clusters).
+""")
+register("HCI503", E, "HA VMs do not fit with a node drained", """
+During the rolling upgrade one node at a time is drained; its highly available
+VMs must fit in the memory of the other nodes. The message gives the HA VM
+memory and the memory left with the largest node drained. Reduce the VM
+memory, add memory, or shut some VMs down for the upgrade.
+""", "[W-rolling], [H-maint]")
+register("HCI504", E, "pool allocation exceeds its size", """
+The pool's `allocated` is larger than its `size`. Both come from
+`Get-StoragePool` (AllocatedSize and Size).
+""")
+register("HCI505", W, "single-node cluster", """
+A single-node cluster cannot move its VMs anywhere: every reboot of the
+upgrade is an outage for all VMs on it.
+""", "[S-sbe]")
+register("HCI506", W, "no witness", """
+The cluster has no witness. With dynamic quorum a cluster of three or more
+nodes survives one node down, but a witness makes a second failure during the
+upgrade survivable.
+""", "[W-rolling]")
+
+# --- HCI6xx: method -------------------------------------------------------------
+register("HCI601", E, "Windows Admin Center cannot use media", """
+The Windows Admin Center upgrade path has no ISO or offline option. Use
+`method = cau` (or `manual`) with `source = media`, or use Windows Update.
+""", "[A-wac]")
+register("HCI602", W, "offline upgrade is a full outage", """
+The fast offline method stops the cluster and upgrades all nodes in parallel:
+every VM is down for the whole upgrade. The message gives the number of VMs
+affected.
+""", "[A-other]")
+register("HCI603", E, "CAU needs an orchestrator", """
+The CAU rolling upgrade is driven from a Windows Server 2022 machine outside
+the cluster. Name it with `orchestrator = "MGMT01"`.
+""", "[A-ps]")
+register("HCI604", E, "media source needs a valid media_path", """
+With `source = media`, `media_path` must be the absolute local path (for
+example `"C:\\\\Media\\\\23H2"`) of the folder where the ISO was extracted,
+the same on every node. It must point at the folder, not at the `.iso` file.
+""", "[A-ps]")
+register("HCI605", W, "media_path is ignored", """
+`media_path` is set but `source = windows_update`; the path is not used.
+""")
+register("HCI606", E, "functional level cannot be raised by this method", """
+`functional_level = with_cau` lets the CAU RollingUpgradePlugin raise the
+cluster functional level at the end of its run (or the Windows Admin Center
+checkbox). Only `cau` and `wac` can do that; use `after_validation` or
+`manual` with other methods.
+""", "[A-ps], [A-post]")
+register("HCI607", E, "max_failed_nodes out of range", """
+CAU accepts `MaxFailedNodes` from 0 to n-1 for an n-node cluster.
+""", "[W-opts]")
+register("HCI608", W, "functional level raised by CAU without a validation gate", """
+With `functional_level = with_cau`, the irreversible functional-level update
+runs at the end of the CAU run, before `Test-Cluster` can validate the
+upgraded cluster. `after_validation` keeps a validation gate in front of the
+point of no return.
+""", "[A-ps], [A-post]")
+
+# --- HCI7xx: solution-upgrade inputs -----------------------------------------------
+register("HCI701", E, "invalid key vault name", """
+A key vault name is 3-24 characters of letters, digits and hyphens; it starts
+with a letter, ends with a letter or digit, and has no `--`.
+""", "[Z-names], [A-inst]")
+register("HCI702", E, "invalid deployment user", """
+The LCM deployment user is 1-20 characters of letters, digits, `-` and `_`,
+does not start with `-` or a digit, is not `Administrator`, and is written
+without a domain (`hcilcm`, not `CONTOSO\\hcilcm`).
+""", "[A-inst], [A-ad]")
+register("HCI703", E, "IP range too small", """
+The solution upgrade needs at least 6 contiguous IPv4 addresses, written
+`first .. last` with first <= last.
+""", "[A-inst], [A-arm]")
+register("HCI704", E, "IP range outside the nodes' subnet", """
+The infrastructure IP range must be in the hosts' management subnet. The
+subnet comes from `subnet` in the solution block, or from the node IPs'
+prefix (`ip = 10.0.10.11/24`), or is assumed to be /24.
+""", "[A-inst], [A-arm]")
+register("HCI705", E, "IP range overlaps a node IP", """
+The infrastructure IP range must be unused: it may not include a node's IP.
+""", "[A-inst]")
+register("HCI706", E, "invalid custom location name", """
+The custom location is an Azure resource name: 1-63 characters of letters,
+digits, `-`, `_` and `.`, starting with a letter or digit (inference from
+Azure resource naming; the default is `<cluster>-cl`).
+""", "[A-inst]")
+register("HCI707", E, "invalid AD OU path", """
+`adou_path` is a distinguished name (for example
+`"OU=HCI,DC=contoso,DC=com"`) that contains none of `& " ' < >` and is not at
+the top level of the domain.
+""", "[A-ad], [A-arm]")
+
+# --- HCI8xx: windows ---------------------------------------------------------------
+register("HCI801", E, "window ends before it starts", """
+A maintenance window's `end` must be after its `start`.
+""")
+register("HCI802", E, "timestamp without a time zone", """
+Timestamps must say their zone (`2026-12-05T22:00Z` or
+`2026-12-05T22:00+01:00`), so that a plan means the same night everywhere.
+""")
+register("HCI803", E, "windows overlap", """
+Two maintenance windows overlap; merge them into one window.
+""")

@@ -1,0 +1,203 @@
+"""The typed, frozen model of a `.hciplan` file: the IR every later stage reads.
+
+Field names equal the language's attribute names (see `schema.py`). Every
+object carries `span` (its block header) and `spans` (where each attribute was
+written); both are excluded from equality, so two files that say the same
+thing give equal models whatever their layout.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass, field
+
+from hciplan.compiler.source import Span
+
+GiB = 1024**3
+TiB = 1024**4
+
+
+@dataclass(frozen=True, slots=True)
+class Spans:
+    """Where each attribute of a block was written; falls back to the block header."""
+
+    header: Span
+    attributes: tuple[tuple[str, Span], ...] = ()
+
+    def __getitem__(self, name: str) -> Span:
+        for key, span in self.attributes:
+            if key == name:
+                return span
+        return self.header
+
+    def written(self, name: str) -> bool:
+        return any(key == name for key, _ in self.attributes)
+
+
+def _spans() -> Spans:
+    return field(default=None, compare=False, repr=False)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, slots=True)
+class IPv4Range:
+    start: ipaddress.IPv4Address
+    end: ipaddress.IPv4Address
+
+    @property
+    def size(self) -> int:
+        return int(self.end) - int(self.start) + 1
+
+    def __contains__(self, address: ipaddress.IPv4Address) -> bool:
+        return int(self.start) <= int(address) <= int(self.end)
+
+    def __str__(self) -> str:
+        return f"{self.start} .. {self.end}"
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    name: str
+    memory: int  # bytes
+    ip: ipaddress.IPv4Interface
+    spans: Spans = _spans()
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    name: str
+    size: int
+    allocated: int
+    spans: Spans = _spans()
+
+    @property
+    def free(self) -> int:
+        return self.size - self.allocated
+
+
+@dataclass(frozen=True, slots=True)
+class Volume:
+    name: str
+    size: int
+    resiliency: str
+    provisioning: str = "fixed"
+    used: int | None = None
+    spans: Spans = _spans()
+
+
+@dataclass(frozen=True, slots=True)
+class VmGroup:
+    name: str
+    count: int
+    memory: int  # total assigned memory of the group's VMs, in bytes
+    ha: bool = True
+    dynamic_memory: bool = False
+    spans: Spans = _spans()
+
+
+@dataclass(frozen=True, slots=True)
+class Aks:
+    installed: bool = False
+    preview: bool = False
+    spans: Spans = _spans()
+
+
+@dataclass(frozen=True, slots=True)
+class ArcVms:
+    preview: bool = False
+    spans: Spans = _spans()
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    name: str
+    version: str
+    registered: bool
+    witness: str
+    language: str = "en-US"
+    bitlocker: str = "off"
+    wdac: str = "off"
+    network_atc: bool = False
+    managed_by: str = "none"
+    stretched: bool = False
+    supplemental_package: bool = False
+    nodes: tuple[Node, ...] = ()
+    pool: Pool | None = None
+    volumes: tuple[Volume, ...] = ()
+    vm_groups: tuple[VmGroup, ...] = ()
+    aks: Aks = Aks()
+    arc_vms: ArcVms = ArcVms()
+    spans: Spans = _spans()
+
+    def node(self, name: str) -> Node | None:
+        for node in self.nodes:
+            if node.name.lower() == name.lower():
+                return node
+        return None
+
+    @property
+    def ha_vm_memory(self) -> int:
+        return sum(g.memory for g in self.vm_groups if g.ha)
+
+    @property
+    def vm_count(self) -> int:
+        return sum(g.count for g in self.vm_groups)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    name: str
+    start: dt.datetime
+    end: dt.datetime
+    spans: Spans = _spans()
+
+
+@dataclass(frozen=True, slots=True)
+class Solution:
+    key_vault: str
+    deployment_user: str
+    ip_range: IPv4Range
+    custom_location: str | None = None
+    subnet: ipaddress.IPv4Network | None = None
+    adou_path: str | None = None
+    spans: Spans = _spans()
+
+
+@dataclass(frozen=True, slots=True)
+class Upgrade:
+    name: str
+    to: str
+    method: str = "cau"
+    source: str = "windows_update"
+    media_path: str | None = None
+    orchestrator: str | None = None
+    max_failed_nodes: int = 0
+    max_retries_per_node: int = 3
+    reboot_timeout: int = 15 * 60  # seconds
+    node_order: tuple[str, ...] | None = None
+    aks: str = "keep"
+    bitlocker: str = "keep"
+    wdac: str = "keep"
+    network_atc: str = "keep"
+    functional_level: str = "after_validation"
+    storage_pool: str = "update"
+    vm_version: str = "skip"
+    windows: tuple[Window, ...] = ()
+    solution: Solution | None = None
+    spans: Spans = _spans()
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    """One checked file: the cluster as it is, and the upgrade asked for (if any)."""
+
+    cluster: Cluster
+    upgrade: Upgrade | None = None
+
+    def ordered_nodes(self) -> tuple[Node, ...]:
+        """The nodes in upgrade order: `node_order` when given, else file order."""
+        order = self.upgrade.node_order if self.upgrade else None
+        if not order:
+            return self.cluster.nodes
+        by_name = {n.name.lower(): n for n in self.cluster.nodes}
+        return tuple(by_name[name.lower()] for name in order if name.lower() in by_name)

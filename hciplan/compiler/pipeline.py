@@ -1,0 +1,84 @@
+"""The checking pipeline in one place: bytes -> source -> syntax tree -> model -> checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from hciplan.compiler import codes  # noqa: F401  (registers every diagnostic code)
+from hciplan.compiler.checks import run_checks
+from hciplan.compiler.diagnostics import Collector, Diagnostic
+from hciplan.compiler.lower import lower
+from hciplan.compiler.model import Model
+from hciplan.compiler.source import Source, Span
+from hciplan.compiler.syntax import parse
+
+MAX_SOURCE_BYTES = 2 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of checking one file: the model when it could be built, and every diagnostic."""
+
+    source: Source | None
+    model: Model | None
+    diagnostics: tuple[Diagnostic, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.model is not None and not any(d.severity.value == "error" for d in self.diagnostics)
+
+
+def decode(name: str, data: bytes, diagnostics: Collector) -> Source | None:
+    """Turn raw bytes into a Source, or report why they are not an hciplan file."""
+    if len(data) > MAX_SOURCE_BYTES:
+        diagnostics.report("HCI010", Span(name, 1, 1, 1, 1),
+                           f"the file is {len(data) // 1024} KiB; hciplan reads files up to {MAX_SOURCE_BYTES // 1024} KiB",
+                           hints=["check that this is the right file"])
+        return None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        prefix = data[: error.start].decode("utf-8", errors="replace")
+        line = prefix.count("\n") + 1
+        column = len(prefix) - (prefix.rfind("\n") + 1) + 1
+        diagnostics.report("HCI009", Span(name, line, column, line, column + 1),
+                           f"byte 0x{data[error.start]:02x} at offset {error.start} is not valid UTF-8",
+                           hints=["save the file as UTF-8"])
+        return None
+    if "\x00" in text:
+        offset = text.index("\x00")
+        line = text.count("\n", 0, offset) + 1
+        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+        diagnostics.report("HCI009", Span(name, line, column, line, column + 1),
+                           "the file contains NUL bytes: it is binary, not text",
+                           hints=["check that this is the right file"])
+        return None
+    return Source(name, text.replace("\r\n", "\n"))
+
+
+def check_source(source: Source) -> CheckResult:
+    diagnostics = Collector()
+    document = parse(source, diagnostics)
+    model = lower(document, diagnostics) if document is not None else None
+    if model is not None:
+        run_checks(model, diagnostics)
+    return CheckResult(source, model, tuple(diagnostics.sorted()))
+
+
+def check_text(text: str, name: str = "<input>") -> CheckResult:
+    return check_source(Source(name, text.replace("\r\n", "\n")))
+
+
+def check_bytes(name: str, data: bytes) -> CheckResult:
+    diagnostics = Collector()
+    source = decode(name, data, diagnostics)
+    if source is None:
+        return CheckResult(None, None, tuple(diagnostics.sorted()))
+    return check_source(source)
+
+
+def load_source(path: str | Path) -> CheckResult:
+    """Read and check a file. OS errors (missing file, no permission) propagate to the caller."""
+    path = Path(path)
+    return check_bytes(str(path), path.read_bytes())

@@ -1,0 +1,81 @@
+"""The one place where diagnostics become text or JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Callable, Iterable
+
+from hciplan.compiler.diagnostics import Diagnostic, Severity
+from hciplan.compiler.source import Source
+
+Style = Callable[..., str]
+
+
+def _plain(text: str, **_: object) -> str:
+    return text
+
+
+def render_text(diagnostics: Iterable[Diagnostic], sources: dict[str, Source], style: Style = _plain) -> str:
+    """`file:line:col: error[HCI101]: message`, the source line, a caret under the span, then hints."""
+    out: list[str] = []
+    for d in diagnostics:
+        s = d.span
+        colour = "red" if d.severity is Severity.ERROR else "yellow"
+        head = style(f"{d.severity}[{d.code}]", fg=colour, bold=True)
+        out.append(f"{style(f'{s.file}:{s.line}:{s.column}', bold=True)}: {head}: {d.message}")
+        source = sources.get(s.file)
+        if source is not None:
+            out.extend(_excerpt(source, s.line, s.column, s.end_line, s.end_column, style, colour))
+        for related in d.related:
+            r = related.span
+            out.append(f"  {style('note', fg='cyan', bold=True)}: {r.file}:{r.line}:{r.column}: {related.message}")
+        for hint in d.hints:
+            out.append(f"  {style('hint', fg='green', bold=True)}: {hint}")
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def _excerpt(source: Source, line: int, column: int, end_line: int, end_column: int,
+             style: Style, colour: str) -> list[str]:
+    text = source.line_text(line)
+    if not text and line > len(source.text.splitlines()):
+        return []
+    shown = text.expandtabs(4) if "\t" not in text[: column - 1] else text
+    if len(shown) > 200:  # keep very long lines readable: show a window around the column
+        start = max(0, column - 80)
+        shown = shown[start:start + 160]
+        column -= start
+        end_column = min(end_column - start, len(shown) + 1) if end_line == line else len(shown) + 1
+    width = max(1, (end_column - column) if end_line == line else len(shown) - column + 1)
+    gutter = f"{line:>5} | "
+    prefix = "".join(c if c == "\t" else " " for c in shown[: column - 1])
+    return [
+        f"{gutter}{shown}",
+        " " * (len(gutter) - 2) + "| " + prefix + style("^" + "~" * (width - 1), fg=colour, bold=True),
+    ]
+
+
+def diagnostics_json(diagnostics: Iterable[Diagnostic]) -> dict:
+    return {
+        "diagnostics": [
+            {
+                "code": d.code,
+                "severity": d.severity.value,
+                "message": d.message,
+                "file": d.span.file,
+                "line": d.span.line,
+                "column": d.span.column,
+                "end_line": d.span.end_line,
+                "end_column": d.span.end_column,
+                "hints": list(d.hints),
+                "related": [
+                    {"message": r.message, "file": r.span.file, "line": r.span.line, "column": r.span.column}
+                    for r in d.related
+                ],
+            }
+            for d in diagnostics
+        ]
+    }
+
+
+def render_json(diagnostics: Iterable[Diagnostic]) -> str:
+    return json.dumps(diagnostics_json(diagnostics), indent=2, sort_keys=True, ensure_ascii=False) + "\n"

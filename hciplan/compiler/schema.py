@@ -1,0 +1,176 @@
+"""The language's schema: which blocks exist, their labels, attributes, types and defaults.
+
+The grammar only knows blocks and attributes; this table gives them meaning.
+`lower.py` checks a syntax tree against it and builds the model classes named
+here, whose field names are the attribute names. docs/language.md documents
+the same table (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hciplan.compiler import model
+
+REQUIRED = object()  # marks an attribute without a default
+
+
+@dataclass(frozen=True)
+class Attr:
+    name: str
+    type: str  # string | bool | int | size | duration | ipv4 | ipv4_network | ipv4_range | timestamp | enum | string_list
+    doc: str
+    default: Any = REQUIRED
+    choices: tuple[str, ...] = ()  # for enums
+    min: int | None = None
+    max: int | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    name: str
+    model: type
+    doc: str
+    label: str | None = None  # the model field that receives the label, if the block takes one
+    attrs: tuple[Attr, ...] = ()
+    children: tuple["Child", ...] = ()
+
+    def attr(self, name: str) -> Attr | None:
+        return next((a for a in self.attrs if a.name == name), None)
+
+    def child(self, name: str) -> "Child | None":
+        return next((c for c in self.children if c.spec.name == name), None)
+
+
+@dataclass(frozen=True)
+class Child:
+    spec: BlockSpec
+    field: str  # the parent model's field
+    repeated: bool = False
+
+
+def enum(name: str, choices: str, doc: str, default: Any = REQUIRED) -> Attr:
+    return Attr(name, "enum", doc, default, tuple(choices.split()))
+
+
+NODE = BlockSpec("node", model.Node, "A physical server of the cluster.", label="name", attrs=(
+    Attr("memory", "size", "Installed memory (`Get-ClusterNode`/`Get-VMHost` MemoryCapacity)."),
+    Attr("ip", "ipv4", "Management IPv4 address, optionally with its prefix: `10.0.10.11/24`."),
+))
+POOL = BlockSpec("pool", model.Pool, "The S2D storage pool (the non-primordial one).", label="name", attrs=(
+    Attr("size", "size", "Pool size (`Get-StoragePool` Size)."),
+    Attr("allocated", "size", "Allocated size (`Get-StoragePool` AllocatedSize)."),
+))
+VOLUME = BlockSpec("volume", model.Volume, "A virtual disk / cluster shared volume.", label="name", attrs=(
+    Attr("size", "size", "Volume size as seen by the host."),
+    enum("resiliency", "mirror_2way mirror_3way nested_mirror_2way dual_parity mirror_accelerated_parity",
+         "Resiliency setting of the virtual disk."),
+    enum("provisioning", "fixed thin", "Provisioning type.", "fixed"),
+    Attr("used", "size", "Data written on the volume; lets hciplan say what a thin conversion frees.", None),
+))
+VM_GROUP = BlockSpec("vm_group", model.VmGroup, "A group of similar VMs.", label="name", attrs=(
+    Attr("count", "int", "Number of VMs in the group.", min=1, max=100000),
+    Attr("memory", "size", "Total memory assigned to the group's VMs (not per VM)."),
+    Attr("ha", "bool", "Whether the VMs are highly available (clustered roles).", True),
+    Attr("dynamic_memory", "bool", "Whether the VMs use dynamic memory.", False),
+))
+AKS = BlockSpec("aks", model.Aks, "AKS on Azure Stack HCI (AKS Arc) as installed today.", attrs=(
+    Attr("installed", "bool", "Whether AKS Arc is installed.", False),
+    Attr("preview", "bool", "Whether a preview AKS (or MOC) was used; removal then adds `Uninstall-Moc`.", False),
+))
+ARC_VMS = BlockSpec("arc_vms", model.ArcVms, "Arc VM management as installed today.", attrs=(
+    Attr("preview", "bool", "Whether the preview of Arc VM management is installed.", False),
+))
+CLUSTER = BlockSpec("cluster", model.Cluster, "The cluster as it is today.", label="name", attrs=(
+    Attr("version", "string", 'Current version, such as "22H2".'),
+    Attr("registered", "bool", "Whether `Get-AzureStackHCI` reports Registered and Connected."),
+    enum("witness", "cloud file_share disk none", "Quorum witness type."),
+    Attr("language", "string", "Install language of the nodes.", "en-US"),
+    enum("bitlocker", "on off", "BitLocker on the OS volumes.", "off"),
+    enum("wdac", "enforced audit off", "WDAC (application control) policy state.", "off"),
+    Attr("network_atc", "bool", "Whether Network ATC is installed and intents are configured.", False),
+    enum("managed_by", "none scvmm_2022 scvmm_2025", "Management by System Center VMM.", "none"),
+    Attr("stretched", "bool", "Whether the cluster is stretched across two sites.", False),
+    Attr("supplemental_package", "bool", "Whether the 22H2 Supplemental Package is installed.", False),
+), children=(
+    Child(NODE, "nodes", repeated=True),
+    Child(POOL, "pool"),
+    Child(VOLUME, "volumes", repeated=True),
+    Child(VM_GROUP, "vm_groups", repeated=True),
+    Child(AKS, "aks"),
+    Child(ARC_VMS, "arc_vms"),
+))
+WINDOW = BlockSpec("window", model.Window, "A maintenance window.", label="name", attrs=(
+    Attr("start", "timestamp", "Start, with a zone: `2026-12-05T22:00Z`."),
+    Attr("end", "timestamp", "End, with a zone."),
+))
+SOLUTION = BlockSpec("solution", model.Solution, "Inputs of the solution upgrade; its presence asks for it.", attrs=(
+    Attr("key_vault", "string", "Key vault name (new or existing)."),
+    Attr("deployment_user", "string", "LCM deployment user (AD user, local admin on every node)."),
+    Attr("ip_range", "ipv4_range", "At least 6 contiguous free IPs in the management subnet."),
+    Attr("custom_location", "string", 'Custom location name; defaults to "<cluster>-cl".', None),
+    Attr("subnet", "ipv4_network", "Management subnet; defaults to the node IPs' prefix, else /24.", None),
+    Attr("adou_path", "string", 'AD OU for the deployment, e.g. "OU=HCI,DC=contoso,DC=com".', None),
+))
+UPGRADE = BlockSpec("upgrade", model.Upgrade, "What to do to the cluster; its label is the cluster's name.",
+                    label="name", attrs=(
+    Attr("to", "string", 'Target version, such as "23H2".'),
+    enum("method", "cau wac manual offline", "How the OS upgrade runs.", "cau"),
+    enum("source", "windows_update media", "Where the feature update comes from.", "windows_update"),
+    Attr("media_path", "string", "With `source = media`: the folder of the extracted ISO, same path on every node.", None),
+    Attr("orchestrator", "string", "Windows Server 2022 machine outside the cluster that drives CAU.", None),
+    Attr("max_failed_nodes", "int", "CAU `-MaxFailedNodes` (hciplan's default is 0: stop at the first failed node).",
+         0, min=0, max=63),
+    Attr("max_retries_per_node", "int", "CAU `-MaxRetriesPerNode`.", 3, min=0, max=64),
+    Attr("reboot_timeout", "duration", "CAU `-RebootTimeoutMinutes` (1m to 360m).", 15 * 60, min=60, max=360 * 60),
+    Attr("node_order", "string_list", "Order in which nodes are upgraded; defaults to file order.", None),
+    enum("aks", "remove keep", "What to do with an installed AKS Arc.", "keep"),
+    enum("bitlocker", "suspend keep", "Suspend BitLocker before the first reboot, resume at the end.", "keep"),
+    enum("wdac", "disable keep", "Disable WDAC before Arc enablement, re-apply after.", "keep"),
+    enum("network_atc", "configure keep", "Install and configure Network ATC (rolling, per node).", "keep"),
+    enum("functional_level", "with_cau after_validation manual",
+         "When the cluster functional level is raised (irreversible).", "after_validation"),
+    enum("storage_pool", "update skip", "Whether to run `Update-StoragePool` after the functional level.", "update"),
+    enum("vm_version", "update skip", "Whether to run `Update-VMVersion` (needs the VMs stopped).", "skip"),
+), children=(
+    Child(WINDOW, "windows", repeated=True),
+    Child(SOLUTION, "solution"),
+))
+TOP_LEVEL = (CLUSTER, UPGRADE)
+ALL_BLOCKS = (CLUSTER, NODE, POOL, VOLUME, VM_GROUP, AKS, ARC_VMS, UPGRADE, WINDOW, SOLUTION)
+
+# PowerShell's numeric suffixes are binary (1GB = 1073741824), and so are ours:
+# administrators copy these figures from PowerShell output.
+SIZE_UNITS = {
+    "B": 1,
+    "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4, "PB": 1024**5,
+    "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4, "PiB": 1024**5,
+}
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+TYPE_NAMES = {
+    "string": "a quoted string",
+    "bool": "`true` or `false`",
+    "int": "a whole number",
+    "size": "a size such as `768GB`",
+    "duration": "a duration such as `45m` or `1h30m`",
+    "ipv4": "an IPv4 address such as `10.0.10.11`",
+    "ipv4_network": "an IPv4 network such as `10.0.10.0/24`",
+    "ipv4_range": "an IPv4 range such as `10.0.10.50 .. 10.0.10.55`",
+    "timestamp": "a timestamp such as `2026-12-05T22:00Z`",
+    "enum": "one of the listed identifiers",
+    "string_list": 'a list of quoted strings such as `["HCI01", "HCI02"]`',
+}
+
+
+def model_fields(spec: BlockSpec) -> set[str]:
+    """The attribute and child fields a spec fills (a test checks they match the model)."""
+    names = {a.name for a in spec.attrs} | {c.field for c in spec.children}
+    return names | ({spec.label} if spec.label else set())
+
+

@@ -1,0 +1,50 @@
+"""Source files and spans: where in which file a construct was written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A region of a source file. Lines and columns are 1-based; the end is exclusive."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    @staticmethod
+    def of(file: str, meta_or_token) -> "Span":
+        """Build a span from a lark token or a tree's `meta`."""
+        return Span(
+            file,
+            meta_or_token.line,
+            meta_or_token.column,
+            meta_or_token.end_line,
+            meta_or_token.end_column,
+        )
+
+    def to(self, other: "Span") -> "Span":
+        """The span covering `self` up to the end of `other`."""
+        return Span(self.file, self.line, self.column, other.end_line, other.end_column)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """The decoded text of one input file."""
+
+    name: str
+    text: str
+
+    def line_text(self, line: int) -> str:
+        lines = self.text.splitlines()
+        return lines[line - 1] if 1 <= line <= len(lines) else ""
+
+    def end_span(self) -> Span:
+        """A zero-width span at the end of the file (for "unexpected end of file")."""
+        lines = self.text.split("\n")
+        line = len(lines)
+        column = len(lines[-1]) + 1
+        return Span(self.name, line, column, line, column)

@@ -1,0 +1,379 @@
+"""The syntax tree, and the one boundary where text becomes a tree or diagnostics.
+
+The syntax tree is generic (blocks, attributes, values) and carries a span on
+every node; it does not know which blocks exist. `hciplan.compiler.lower`
+checks it against the schema and builds the typed model.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Union
+
+from lark import Token, Transformer_NonRecursive, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+
+from hciplan.compiler.diagnostics import Collector
+from hciplan.compiler.source import Source, Span
+from hciplan.grammar import get_parser
+
+# --- the syntax tree -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Str:
+    value: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    value: int | float
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    """A number with a unit (`768GB`, `1h30m`); its meaning depends on the attribute."""
+
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Timestamp:
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Ipv4:
+    text: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Ipv4Range:
+    start: Ipv4
+    end: Ipv4
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Ident:
+    name: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class ListValue:
+    items: tuple["Value", ...]
+    span: Span
+
+
+Value = Union[Str, Number, Quantity, Timestamp, Ipv4, Ipv4Range, Ident, ListValue]
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    name: str
+    name_span: Span
+    value: Value
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    type: str
+    type_span: Span
+    labels: tuple[Str, ...]
+    body: tuple[Union[Attribute, "Block"], ...]
+    span: Span
+
+    @property
+    def header_span(self) -> Span:
+        """The block's type and labels: where "this block" diagnostics point."""
+        end = self.labels[-1].span if self.labels else self.type_span
+        return self.type_span.to(end)
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    source: Source
+    body: tuple[Union[Attribute, Block], ...]
+
+
+# --- friendly names for terminals, used in syntax errors ----------------------------
+
+TOKEN_NAMES = {
+    "LBRACE": "`{`",
+    "RBRACE": "`}`",
+    "LSQB": "`[`",
+    "RSQB": "`]`",
+    "EQUAL": "`=`",
+    "COMMA": "`,`",
+    "__ANON_0": "`..`",
+    "STRING": "a quoted string",
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "QUANTITY": "a size or duration",
+    "TIMESTAMP": "a timestamp",
+    "IPV4": "an IPv4 address",
+    "$END": "the end of the file",
+}
+VALUE_TOKENS = {"STRING", "NUMBER", "QUANTITY", "TIMESTAMP", "IPV4", "NAME", "LSQB"}
+MAX_NESTING = 16
+UNITS_WRITTEN_APART = {"B", "KB", "MB", "GB", "TB", "PB", "KiB", "MiB", "GiB", "TiB", "PiB", "ms", "s", "m", "h", "d"}
+
+
+def token_name(name: str) -> str:
+    return TOKEN_NAMES.get(name, name)
+
+
+def describe_token(token: Token) -> str:
+    if token.type == "$END":
+        return "the end of the file"
+    text = str(token)
+    if len(text) > 30:
+        text = text[:27] + "..."
+    return f"{token_name(token.type)} `{text}`" if token.type not in TOKEN_NAMES or token.type in {"NAME", "STRING", "NUMBER", "QUANTITY", "TIMESTAMP", "IPV4"} else token_name(token.type)
+
+
+# --- string literals -----------------------------------------------------------------
+
+ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "r": "\r"}
+ESCAPE_RE = re.compile(r"\\(u[0-9A-Fa-f]{4}|.)")
+
+
+def decode_string(raw: str) -> tuple[str, int | None]:
+    """Decode a quoted literal. Returns (value, offset of the first bad escape or None)."""
+    body = raw[1:-1]
+    out: list[str] = []
+    pos = 0
+    for match in ESCAPE_RE.finditer(body):
+        out.append(body[pos : match.start()])
+        esc = match.group(1)
+        if esc in ESCAPES:
+            out.append(ESCAPES[esc])
+        elif len(esc) == 5 and esc[0] == "u":
+            out.append(chr(int(esc[1:], 16)))
+        else:
+            return "", match.start() + 1  # +1 for the opening quote
+        pos = match.end()
+    out.append(body[pos:])
+    return "".join(out), None
+
+
+# --- tree -> syntax tree -------------------------------------------------------------
+
+
+class _ToSyntaxTree(Transformer_NonRecursive):
+    """One small method per grammar rule; non-recursive so deep nesting cannot overflow."""
+
+    def __init__(self, source: Source, diagnostics: Collector):
+        super().__init__()
+        self.source = source
+        self.diagnostics = diagnostics
+        self._depth: dict[int, int] = {}  # id(block or list) -> nesting depth below it
+        self._too_deep_reported = False
+
+    def _nest(self, node, children, span: Span):
+        """Record `node`'s depth; past MAX_NESTING, report once and drop its contents.
+
+        The limit keeps every later stage (equality, hashing, printing) free of deep recursion.
+        """
+        depth = 1 + max((self._depth.get(id(c), 0) for c in children), default=0)
+        if depth > MAX_NESTING:
+            if not self._too_deep_reported:
+                self._too_deep_reported = True
+                self.diagnostics.report("HCI001", span, f"blocks or lists nested more than {MAX_NESTING} levels deep",
+                                        hints=["hciplan files nest at most three blocks deep"])
+            # Every ancestor is too deep as well, so the whole deep structure is dropped.
+            node = type(node)(**{**{f: getattr(node, f) for f in node.__slots__},
+                                 ("body" if isinstance(node, Block) else "items"): ()})
+        self._depth[id(node)] = depth
+        return node
+
+    def _span(self, item) -> Span:
+        return Span.of(self.source.name, item)
+
+    def _str(self, token: Token) -> Str:
+        span = self._span(token)
+        value, bad = decode_string(str(token))
+        if bad is not None:
+            column = token.column + bad
+            self.diagnostics.report(
+                "HCI008",
+                Span(span.file, span.line, column, span.line, column + 2),
+                f"invalid escape `{str(token)[bad:bad + 2]}` in string",
+                hints=['valid escapes are \\" \\\\ \\n \\t \\r \\uXXXX; write a Windows path with doubled backslashes: "C:\\\\Media"'],
+            )
+        return Str(value, span)
+
+    def start(self, children):
+        return children[0]
+
+    def body(self, children):
+        return tuple(children)
+
+    @v_args(meta=True)
+    def attribute(self, meta, children):
+        name, value = children
+        return Attribute(str(name), self._span(name), value, self._span(meta))
+
+    @v_args(meta=True)
+    def block(self, meta, children):
+        name, *labels, body = children
+        block = Block(str(name), self._span(name), tuple(labels), body, self._span(meta))
+        return self._nest(block, body, block.span)
+
+    def label(self, children):
+        return self._str(children[0])
+
+    def string(self, children):
+        return self._str(children[0])
+
+    def number(self, children):
+        text = str(children[0])
+        value = float(text) if "." in text else int(text)
+        return Number(value, self._span(children[0]))
+
+    def quantity(self, children):
+        return Quantity(str(children[0]), self._span(children[0]))
+
+    def timestamp(self, children):
+        return Timestamp(str(children[0]), self._span(children[0]))
+
+    def ipv4(self, children):
+        return Ipv4(str(children[0]), self._span(children[0]))
+
+    def ipv4_range(self, children):
+        start, end = (Ipv4(str(t), self._span(t)) for t in children)
+        return Ipv4Range(start, end, start.span.to(end.span))
+
+    def ident(self, children):
+        return Ident(str(children[0]), self._span(children[0]))
+
+    @v_args(meta=True)
+    def list(self, meta, children):
+        items = tuple(c for c in children if c is not None)
+        return self._nest(ListValue(items, self._span(meta)), items, self._span(meta))
+
+
+# --- the boundary ----------------------------------------------------------------------
+
+
+def parse(source: Source, diagnostics: Collector) -> Document | None:
+    """Parse `source`; on a syntax error, report one diagnostic and return None."""
+    try:
+        tree = get_parser().parse(source.text)
+    except UnexpectedInput as error:
+        _report_syntax_error(source, error, diagnostics)
+        return None
+    body = _ToSyntaxTree(source, diagnostics).transform(tree)
+    return Document(source, body)
+
+
+def _tokens_before(source: Source, stop: int) -> list[Token]:
+    """The tokens that start before offset `stop` (lexing stops at the first lexical error)."""
+    tokens: list[Token] = []
+    try:
+        for token in get_parser().lex(source.text[:stop]):
+            tokens.append(token)
+    except UnexpectedInput:
+        pass
+    return tokens
+
+
+def _open_brackets(tokens: list[Token]) -> list[Token]:
+    stack: list[Token] = []
+    for token in tokens:
+        if token.type in ("LBRACE", "LSQB"):
+            stack.append(token)
+        elif token.type in ("RBRACE", "RSQB") and stack:
+            stack.pop()
+    return stack
+
+
+def _report_syntax_error(source: Source, error: UnexpectedInput, diagnostics: Collector) -> None:
+    file = source.name
+    if isinstance(error, UnexpectedCharacters):
+        line, column = error.line, error.column
+        char = source.text[error.pos_in_stream]
+        span = Span(file, line, column, line, column + 1)
+        if char == '"':
+            rest = source.line_text(line)[column - 1 :]
+            diagnostics.report("HCI005", Span(file, line, column, line, column + len(rest)),
+                               "unterminated string", hints=['close the string with `"` on the same line'])
+        else:
+            shown = repr(char)[1:-1] if not char.isprintable() else char
+            hints = []
+            if char in ":;":
+                hints.append("attributes are written `name = value`, without `:` or `;`")
+            diagnostics.report("HCI006", span, f"unexpected character `{shown}`", hints=hints)
+        return
+
+    assert isinstance(error, UnexpectedToken)
+    token: Token = error.token
+    expected = sorted(error.expected)
+    if token.type == "$END":
+        end = source.end_span()
+        open_ = _open_brackets(_tokens_before(source, len(source.text)))
+        if open_:
+            opener = open_[-1]
+            closer = "}" if opener.type == "LBRACE" else "]"
+            what = "block" if opener.type == "LBRACE" else "list"
+            diagnostics.report(
+                "HCI003",
+                Span.of(file, opener),
+                f"unclosed {what}: this `{opener}` has no matching `{closer}`",
+                hints=[f"add `{closer}` where the {what} ends"],
+            )
+            return
+        diagnostics.report("HCI001", end, "unexpected end of file",
+                           hints=["expected " + _expected_list(expected)])
+        return
+
+    span = Span.of(file, token)
+    before = _tokens_before(source, token.start_pos)
+    prev = before[-1] if before else None
+    prev2 = before[-2] if len(before) > 1 else None
+
+    if token.type in ("RBRACE", "RSQB") and token.type not in error.expected:
+        opened = _open_brackets(before)
+        if not opened or (token.type == "RBRACE") != (opened[-1].type == "LBRACE"):
+            diagnostics.report("HCI007", span, f"`{token}` closes nothing here",
+                               hints=["remove it, or look for an extra closing bracket before it"])
+            return
+
+    if prev is not None and prev.type == "NAME" and "EQUAL" in error.expected:
+        if prev2 is not None and prev2.type in ("NUMBER", "QUANTITY") and str(prev) in UNITS_WRITTEN_APART:
+            diagnostics.report("HCI001", Span.of(file, prev2).to(Span.of(file, prev)),
+                               f"unit written apart from its number: `{prev2} {prev}`",
+                               hints=[f"write `{prev2}{prev}` without a space"])
+            return
+        if token.type in VALUE_TOKENS - {"LSQB"} or token.type == "LSQB":
+            diagnostics.report("HCI002", Span.of(file, prev).to(span), f"missing `=` between `{prev}` and its value",
+                               hints=[f"write `{prev} = {token}`"])
+            return
+    if (
+        prev is not None and prev2 is not None and prev.type == "STRING" and prev2.type == "NAME"
+        and token.type not in ("STRING", "LBRACE")
+    ):
+        diagnostics.report("HCI002", Span.of(file, prev2).to(Span.of(file, prev)),
+                           f"missing `=` between `{prev2}` and {prev}",
+                           hints=[f"write `{prev2} = {prev}` (a block would be `{prev2} {prev} {{ ... }}`)"])
+        return
+
+    hints = ["expected " + _expected_list(expected)]
+    if token.type == "NAME" and prev is not None and prev.type == "NAME":
+        hints.append('block labels are quoted: `node "HCI01" { ... }`')
+    diagnostics.report("HCI001", span, f"unexpected {describe_token(token)}", hints=hints)
+
+
+def _expected_list(expected: list[str]) -> str:
+    names = sorted({token_name(e) for e in expected})
+    if len(names) == 1:
+        return names[0]
+    return ", ".join(names[:-1]) + " or " + names[-1]
