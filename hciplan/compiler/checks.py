@@ -126,33 +126,66 @@ def check_readiness(model: Model, report: Collector) -> None:
             report.report("HCI306", volume.spans.header,
                           f"a volume is already named `{volume.name}` [A-val]",
                           hints=["move the VMs' storage off it and rename it; renaming alone breaks the VMs' paths"])
+    chosen = _check_convert_to_thin(model, report)
     pool = cluster.pool
-    if pool is not None and pool.free < INFRASTRUCTURE_VOLUME_SIZE:
-        needed = INFRASTRUCTURE_VOLUME_SIZE - pool.free
+    if pool is None:
+        return
+    freed = sum(thin_conversion_frees(v, len(cluster.nodes)) or 0 for v in chosen)
+    if pool.free + freed < INFRASTRUCTURE_VOLUME_SIZE:
+        needed = INFRASTRUCTURE_VOLUME_SIZE - pool.free - freed
+        planned = f" plus {format_size(freed)} from the planned thin conversions" if chosen else ""
         report.report("HCI305", pool.spans.header,
-                      f"the pool has {format_size(max(pool.free, 0))} free; `Infrastructure_1` needs "
+                      f"the pool has {format_size(max(pool.free, 0))} free{planned}; `Infrastructure_1` needs "
                       f"{format_size(INFRASTRUCTURE_VOLUME_SIZE)} ({format_size(needed)} short) [A-val]",
-                      hints=_thin_conversion_hints(model, needed))
+                      hints=_thin_conversion_hints(model, chosen))
 
 
-def _thin_conversion_hints(model: Model, needed: int) -> list[str]:
+def thin_conversion_frees(volume, node_count: int) -> int | None:
+    """Pool bytes freed by converting a fixed volume to thin; None when `used` is unknown."""
+    if volume.used is None:
+        return None
+    return int((volume.size - volume.used) * footprint_factor(volume.resiliency, node_count))
+
+
+def _check_convert_to_thin(model: Model, report: Collector) -> list:
+    """The volumes `convert_to_thin` names, after reporting the names that cannot be converted."""
+    upgrade, cluster = model.upgrade, model.cluster
+    chosen = []
+    for name in upgrade.convert_to_thin or ():
+        volume = next((v for v in cluster.volumes if v.name.lower() == name.lower()), None)
+        if volume is None or volume.provisioning != "fixed" or volume in chosen:
+            why = ("is not a volume of the cluster" if volume is None else
+                   "is listed twice" if volume in chosen else "is already thin")
+            report.report("HCI307", upgrade.spans["convert_to_thin"], f"`{name}` {why}",
+                          hints=["fixed volumes: " + (", ".join(v.name for v in cluster.volumes
+                                                                if v.provisioning == "fixed") or "none")])
+            continue
+        if volume.used is None:
+            report.report("HCI307", upgrade.spans["convert_to_thin"],
+                          f"`{name}`: set `used` on the volume so hciplan can tell what converting it frees",
+                          related=[Related(volume.spans.header, "the volume")])
+            continue
+        chosen.append(volume)
+    return chosen
+
+
+def _thin_conversion_hints(model: Model, chosen: list) -> list[str]:
     nodes = len(model.cluster.nodes)
     hints = []
     for volume in model.cluster.volumes:
-        if volume.provisioning != "fixed":
+        if volume.provisioning != "fixed" or volume in chosen:
             continue
-        factor = footprint_factor(volume.resiliency, nodes)
-        if volume.used is not None:
-            freed = int((volume.size - volume.used) * factor)
+        freed = thin_conversion_frees(volume, nodes)
+        if freed is not None:
             hints.append(f"converting fixed volume `{volume.name}` to thin frees about {format_size(freed)}")
         else:
-            freed = int(volume.size * factor)
-            hints.append(f"converting fixed volume `{volume.name}` to thin frees up to {format_size(freed)} "
+            upper = int(volume.size * footprint_factor(volume.resiliency, nodes))
+            hints.append(f"converting fixed volume `{volume.name}` to thin frees up to {format_size(upper)} "
                          "(set `used` for an exact figure)")
     if not hints:
-        hints.append("no fixed volume can be converted to thin: shrink a volume or add drives")
+        hints.append("no other fixed volume can be converted to thin: shrink a volume or add drives")
     else:
-        hints.append("converting needs the VMs on the volume stopped and the CSV cycled")
+        hints.append("list the volumes to convert in `convert_to_thin = [...]`; their VMs stop while the CSV cycles")
     return hints
 
 

@@ -177,6 +177,12 @@ that name. Renaming a volume breaks the paths of the VMs stored on it, so move
 those VMs' storage first.
 """, "[A-val]")
 
+register("HCI307", E, "convert_to_thin names a volume that cannot be converted", """
+`convert_to_thin` lists fixed volumes of the cluster to convert to thin
+provisioning before the solution upgrade. Each name must be a volume of the
+cluster with `provisioning = fixed`, listed once.
+""", "[A-val]")
+
 # --- HCI4xx: names ---------------------------------------------------------------
 register("HCI401", E, "invalid computer name", """
 Node names are NetBIOS computer names: 1 to 15 characters, letters, digits and
@@ -312,3 +318,36 @@ Timestamps must say their zone (`2026-12-05T22:00Z` or
 register("HCI803", E, "windows overlap", """
 Two maintenance windows overlap; merge them into one window.
 """)
+
+# --- HCI9xx: safety proofs over the plan ------------------------------------------
+register("HCI901", E, "storage redundancy can be lost", """
+Walking the plan found a state where more nodes are down (rebooting, or back
+but still resyncing) than the volumes tolerate, or where a node goes down
+while the storage repair from a previous node is still pending. Only one fault
+domain may be down at a time, and the next node may go down only after the
+repair jobs finish, or two copies of the same data could be stale at once.
+The diagnostic shows the sequence of steps that reaches the state.
+""", "[H-maint], [W-resync], [W-opts]")
+register("HCI902", E, "quorum can be lost", """
+Walking the plan found a state where the votes of the nodes that are up, plus
+the witness, are not a majority of all votes: the cluster would stop. The
+diagnostic shows the steps that lead there and the vote count. Dynamic quorum
+is not counted on (a conservative choice).
+""", "[W-rolling], [W-invoke]")
+register("HCI903", E, "HA VMs do not fit on the nodes that are up", """
+Walking the plan found a state where the highly available VMs' memory exceeds
+the memory of the nodes that are up and not drained. The diagnostic shows the
+steps that lead there and the numbers.
+""", "[W-rolling], [H-maint]")
+register("HCI904", E, "irreversible step without its prerequisites", """
+An irreversible step (cluster functional level, storage pool version, VM
+version, AKS removal, the solution deployment) must run after every step it
+depends on and after a validation gate that checks the state it acts on; and
+nothing needed to back out (the OS upgrade of any node) may come after the
+point of no return.
+""", "[A-post], [W-rolling]")
+register("HCI905", E, "no room for the infrastructure volume at the solution upgrade", """
+When the solution upgrade starts, the pool must have 250 GB free for
+`Infrastructure_1`, counting only the thin conversions that are ordered before
+it.
+""", "[A-val]")

@@ -182,6 +182,7 @@ class Upgrade:
     functional_level: str = "after_validation"
     storage_pool: str = "update"
     vm_version: str = "skip"
+    convert_to_thin: tuple[str, ...] | None = None
     windows: tuple[Window, ...] = ()
     solution: Solution | None = None
     spans: Spans = _spans()

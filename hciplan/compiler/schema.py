@@ -137,6 +137,8 @@ UPGRADE = BlockSpec("upgrade", model.Upgrade, "What to do to the cluster; its la
          "When the cluster functional level is raised (irreversible).", "after_validation"),
     enum("storage_pool", "update skip", "Whether to run `Update-StoragePool` after the functional level.", "update"),
     enum("vm_version", "update skip", "Whether to run `Update-VMVersion` (needs the VMs stopped).", "skip"),
+    Attr("convert_to_thin", "string_list",
+         "Fixed volumes to convert to thin before the solution upgrade, to free pool space (their VMs stop).", None),
 ), children=(
     Child(WINDOW, "windows", repeated=True),
     Child(SOLUTION, "solution"),

@@ -1,0 +1,152 @@
+"""The plan builder: from a checked model and its upgrade intent to the step DAG.
+
+Phases follow domain.md section 1 (P0 gates ... P7 after). Within a phase,
+steps are chained unless they are independent per-node work (a "fan"); node
+passes that drain or reboot (registry keys, OS upgrade, Network ATC,
+remediation) are strictly serial, one node at a time, in the upgrade order.
+"""
+
+from __future__ import annotations
+
+from hciplan.compiler.catalog import CATALOG
+from hciplan.compiler.durations import mean_minutes
+from hciplan.compiler.model import Model
+from hciplan.compiler.plan import Plan, Step, fingerprint, order_steps
+
+# The per-node passes: (verb in the step id, catalog kind) in execution order.
+REGISTRY_PASS = (("drain", "node.drain"), ("apply", "registry.apply"), ("reboot", "node.reboot"),
+                 ("resume", "node.resume"), ("storage_wait", "storage.wait"))
+CAU_PASS = (("drain", "cau.drain"), ("install", "cau.install"), ("reboot", "cau.reboot"),
+            ("resume", "cau.resume"), ("storage_wait", "cau.storage_wait"))
+# The manual procedure waits for storage before resuming the node [A-other].
+MANUAL_PASS = (("drain", "node.drain"), ("setup", "os.setup"), ("reboot", "node.reboot"),
+               ("storage_wait", "storage.wait"), ("resume", "node.resume"))
+ATC_PASS = (("drain", "node.drain"), ("configure", "atc.configure"), ("resume", "node.resume"),
+            ("storage_wait", "storage.wait"))
+REMEDIATE_PASS = (("drain", "node.drain"), ("apply", "remediate.apply"), ("reboot", "node.reboot"),
+                  ("resume", "node.resume"), ("storage_wait", "storage.wait"))
+
+CAU_RUN = "cau_run"
+
+
+class _Builder:
+    def __init__(self, model: Model):
+        self.model = model
+        self.steps: list[Step] = []
+        self.tail: tuple[str, ...] = ()
+        self.down_minutes: dict[tuple[str | None, str | None], float] = {}
+
+    def _add(self, step_id: str, kind: str, phase: str, after: tuple[str, ...], node: str | None = None,
+             group: str | None = None, target: str | None = None) -> str:
+        spec = CATALOG[kind]
+        if spec.effect == "repair_wait":
+            minutes = mean_minutes("storage.wait", self.model, self.down_minutes.get((group, node), 0.0))
+        else:
+            minutes = mean_minutes(spec.duration_model, self.model)
+            if spec.effect == "reboot":
+                self.down_minutes[(group, node)] = minutes
+        self.steps.append(Step(step_id, kind, phase, node, tuple(sorted(after)), group, target, round(minutes, 3)))
+        return step_id
+
+    def then(self, step_id: str, kind: str, phase: str, **extra) -> str:
+        """A step after everything currently at the tail."""
+        added = self._add(step_id, kind, phase, self.tail, **extra)
+        self.tail = (added,)
+        return added
+
+    def fan(self, phase: str, kind: str, verb: str, group: str | None = None) -> None:
+        """The same independent step on every node, all after the tail."""
+        ids = [self._add(f"{phase.lower()}.{verb}.{n.name}", kind, phase, self.tail, node=n.name, group=group)
+               for n in self.model.cluster.nodes]
+        self.tail = tuple(ids)
+
+    def rolling(self, phase: str, name: str, actions: tuple[tuple[str, str], ...], group: str | None = None) -> None:
+        """One node at a time, in upgrade order; the next node starts after the previous one's last step."""
+        for node in self.model.ordered_nodes():
+            for verb, kind in actions:
+                self.then(f"{phase.lower()}.{name}.{node.name}.{verb}", kind, phase, node=node.name,
+                          group=group or name)
+
+
+def build_plan(model: Model) -> Plan:
+    """Build the plan for a model whose checks passed (it must have an upgrade block)."""
+    cluster, upgrade = model.cluster, model.upgrade
+    assert upgrade is not None, "build_plan needs an upgrade block"
+    b = _Builder(model)
+    solution = upgrade.solution is not None
+    bitlocker_suspended = cluster.bitlocker == "on" and upgrade.bitlocker == "suspend"
+    fl_by_cau = upgrade.functional_level == "with_cau" and upgrade.method in ("cau", "wac")
+
+    # P0: read-only gates
+    b.then("p0.preflight", "gate.preflight", "P0")
+    b.then("p0.test_cluster", "gate.test_cluster", "P0")
+
+    # P1: pre-OS
+    if cluster.aks.installed and upgrade.aks == "remove":
+        b.then("p1.aks_remove", "aks.remove", "P1")
+    if bitlocker_suspended:
+        b.fan("P1", "bitlocker.suspend", "bitlocker_suspend")  # before the first reboot
+    b.rolling("P1", "registry", REGISTRY_PASS)
+    if upgrade.source == "media" and upgrade.method != "wac":
+        b.fan("P1", "media.verify", "media_verify")
+    if upgrade.method == "cau":
+        b.then("p1.cau_prepare", "cau.prepare", "P1")
+        b.then("p1.cau_scan", "cau.scan", "P1")
+
+    # P2: the OS upgrade
+    if upgrade.method in ("cau", "wac"):
+        b.rolling("P2", "cau", CAU_PASS, group=CAU_RUN)  # one Invoke-CauRun performs all of these
+        if fl_by_cau:
+            b.then("p2.cau_functional_level", "cau.functional_level", "P2", group=CAU_RUN)
+    elif upgrade.method == "manual":
+        b.rolling("P2", "os", MANUAL_PASS)
+    else:  # offline: every node at once inside a stop/start bracket
+        b.then("p2.offline_stop", "offline.stop", "P2")
+        stop = b.tail
+        ends = []
+        for node in cluster.nodes:
+            setup = b._add(f"p2.offline.{node.name}.setup", "offline.setup", "P2", stop, node=node.name, group="offline")
+            ends.append(b._add(f"p2.offline.{node.name}.reboot", "offline.reboot", "P2", (setup,), node=node.name,
+                               group="offline"))
+        b.tail = tuple(ends)
+        b.then("p2.offline_start", "offline.start", "P2")
+
+    # P3: post-OS
+    b.then("p3.validate", "post.validate", "P3")
+    b.then("p3.registry_check", "post.registry_check", "P3")
+    if upgrade.functional_level == "after_validation":
+        b.then("p3.functional_level", "post.functional_level", "P3")
+    level_raised = upgrade.functional_level == "after_validation" or fl_by_cau
+    if level_raised and upgrade.storage_pool == "update":
+        b.then("p3.storage_pool", "post.storage_pool", "P3")
+    if level_raised and upgrade.vm_version == "update":
+        b.then("p3.vm_version", "post.vm_version", "P3")
+    b.then("p3.sync", "post.sync", "P3")
+
+    # P4: Network ATC, only when it is not configured yet
+    if upgrade.network_atc == "configure" and not cluster.network_atc:
+        b.then("p4.atc_install", "atc.install", "P4")
+        b.rolling("P4", "atc", ATC_PASS)
+        b.then("p4.atc_verify", "atc.verify", "P4")
+
+    # P5 and P6: readiness and the solution upgrade
+    if solution:
+        b.rolling("P5", "remediate", REMEDIATE_PASS)
+        for name in upgrade.convert_to_thin or ():
+            b.then(f"p5.thin_convert.{name}", "thin.convert", "P5", target=name)
+        b.fan("P5", "lcm.extension", "lcm_extension")
+        if upgrade.solution.adou_path:
+            b.then("p5.ad_prepare", "ad.prepare", "P5")
+        b.then("p5.readiness_validate", "readiness.validate", "P5")
+        b.then("p6.solution_validate", "solution.validate", "P6")
+        b.then("p6.solution_deploy", "solution.deploy", "P6")
+
+    # P7: after
+    if bitlocker_suspended:
+        b.fan("P7", "bitlocker.resume", "bitlocker_resume")
+    if solution and upgrade.wdac == "disable" and cluster.wdac == "enforced":
+        b.then("p7.wdac_reapply", "wdac.reapply", "P7")
+    b.then("p7.verify", "after.verify", "P7")
+
+    steps, graph = order_steps(b.steps)
+    return Plan(model, steps, fingerprint(model), graph)

@@ -1,0 +1,119 @@
+"""The Plan: frozen step records plus their dependency DAG, the single truth for every consumer.
+
+The simulator and every backend read the same `Plan`, so what is simulated is
+what the script does. Steps are kept in one deterministic topological order
+(`networkx.lexicographical_topological_sort` keyed by step id).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import ipaddress
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from hciplan.compiler.catalog import CATALOG, PHASES, StepKind
+from hciplan.compiler.model import Model
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    id: str
+    kind: str
+    phase: str
+    node: str | None = None
+    after: tuple[str, ...] = ()
+    group: str | None = None  # the per-node pass or run the step belongs to ("cau_run", "registry", ...)
+    target: str | None = None  # what a cluster step acts on, e.g. a volume name for thin.convert
+    mean_minutes: float = 0.0
+
+    @property
+    def spec(self) -> StepKind:
+        return CATALOG[self.kind]
+
+    @property
+    def scope(self) -> str:
+        return self.spec.scope
+
+    @property
+    def title(self) -> str:
+        title = self.spec.title
+        return f"{title}: {self.target}" if self.target else title
+
+
+@dataclass(frozen=True)
+class Plan:
+    model: Model
+    steps: tuple[Step, ...]
+    fingerprint: str
+    graph: nx.DiGraph = field(compare=False, repr=False)
+    _by_id: dict[str, Step] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {s.id: s for s in self.steps})
+
+    @property
+    def method(self) -> str:
+        return self.model.upgrade.method
+
+    @property
+    def interactive(self) -> bool:
+        """WAC runs are driven from its GUI: backends give a runbook, not a script."""
+        return self.method == "wac"
+
+    def step(self, step_id: str) -> Step:
+        return self._by_id[step_id]
+
+    def phases(self) -> list[tuple[str, list[Step]]]:
+        """Steps grouped by phase, phases in order, steps in plan order."""
+        grouped = {phase: [] for phase in PHASES}
+        for s in self.steps:
+            grouped[s.phase].append(s)
+        return [(phase, steps) for phase, steps in grouped.items() if steps]
+
+    def critical_path(self) -> tuple[float, list[str]]:
+        """The longest path through the DAG by mean durations: (minutes, step ids)."""
+        best: dict[str, tuple[float, str | None]] = {}
+        for s in self.steps:
+            start, via = max(((best[p][0], p) for p in s.after), default=(0.0, None))
+            best[s.id] = (start + s.mean_minutes, via)
+        end = max(best, key=lambda k: (best[k][0], k))
+        path, cursor = [], end
+        while cursor is not None:
+            path.append(cursor)
+            cursor = best[cursor][1]
+        return best[end][0], path[::-1]
+
+
+def order_steps(steps: list[Step]) -> tuple[tuple[Step, ...], nx.DiGraph]:
+    graph = nx.DiGraph()
+    for s in steps:
+        graph.add_node(s.id)
+        for p in s.after:
+            graph.add_edge(p, s.id)
+    index = {s.id: s for s in steps}
+    order = nx.lexicographical_topological_sort(graph, key=lambda n: n)
+    return tuple(index[n] for n in order), graph
+
+
+def model_facts(value: Any) -> Any:
+    """A JSON-ready view of the model's facts (spans excluded), for the fingerprint."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: model_facts(getattr(value, f.name)) for f in dataclasses.fields(value) if f.name != "spans"}
+    if isinstance(value, (tuple, list)):
+        return [model_facts(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv4Interface, ipaddress.IPv4Network)):
+        return str(value)
+    return value
+
+
+def fingerprint(model: Model) -> str:
+    facts = json.dumps(model_facts(model), sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(facts.encode("utf-8")).hexdigest()

@@ -1,0 +1,233 @@
+"""Safety proofs: walk every state a plan can reach and check the five properties.
+
+1. storage: nodes down never exceed what the volumes tolerate, and no node
+   goes down while a storage repair from another is pending;
+2. quorum: the votes of the nodes that are up, plus the witness, stay a majority;
+3. capacity: the HA VM memory fits on the nodes that are up and not drained;
+4. irreversible steps come after everything they depend on and after a
+   validation gate; no OS step can come after the point of no return;
+5. space: the pool has room for Infrastructure_1 when the solution upgrade runs.
+
+States are walked along the plan's order (every prefix). Steps the DAG leaves
+unordered could also overlap: every pair of node-down intervals that no path
+orders is reported as a reachable state with two nodes down. A violation is a
+diagnostic whose hints give the counterexample (the steps that reach the state
+and the numbers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from hciplan.compiler.checks import thin_conversion_frees
+from hciplan.compiler.diagnostics import Collector
+from hciplan.compiler.plan import Plan, Step
+from hciplan.compiler.storage import INFRASTRUCTURE_VOLUME_SIZE, RESILIENCY, format_size
+
+OS_KINDS = {"cau.install", "os.setup", "offline.setup"}
+COUNTEREXAMPLE_STEPS = 6  # how many of the steps before the bad state a counterexample shows
+
+
+@dataclass
+class _State:
+    drained: set[str] = field(default_factory=set)
+    down: set[str] = field(default_factory=set)  # rebooting: no vote, storage copies stale
+    repairing: set[str] = field(default_factory=set)  # back up, resync pending
+    stopped: bool = False  # inside an offline stop/start bracket: the outage is the plan
+
+
+def prove(plan: Plan, report: Collector) -> None:
+    """Report every safety violation of `plan` (at most one per property)."""
+    _walk_states(plan, report)
+    _check_overlaps(plan, report)
+    _check_irreversible(plan, report)
+    _check_space(plan, report)
+
+
+def _tolerance(plan: Plan) -> tuple[int, str]:
+    volumes = plan.model.cluster.volumes
+    if not volumes:
+        return 1, "the pool"
+    weakest = min(volumes, key=lambda v: (RESILIENCY[v.resiliency].failures_tolerated, v.name))
+    return RESILIENCY[weakest.resiliency].failures_tolerated, f"`{weakest.name}` ({weakest.resiliency})"
+
+
+def _sequence(history: list[Step], last: str) -> str:
+    shown = [s.id for s in history[-COUNTEREXAMPLE_STEPS:]]
+    prefix = "... -> " if len(history) > COUNTEREXAMPLE_STEPS else ""
+    return "counterexample: " + prefix + " -> ".join(shown + [last])
+
+
+def _walk_states(plan: Plan, report: Collector) -> None:
+    model = plan.model
+    cluster = model.cluster
+    nodes = {n.name: n for n in cluster.nodes}
+    witness = 1 if cluster.witness != "none" else 0
+    total_votes = len(nodes) + witness
+    needed = total_votes // 2 + 1
+    tolerance, weakest = _tolerance(plan)
+    ha_memory = cluster.ha_vm_memory
+    state = _State()
+    history: list[Step] = []
+    reported: set[str] = set()
+
+    def violation(code: str, span, message: str, step: Step, numbers: str) -> None:
+        if code in reported:
+            return
+        reported.add(code)
+        report.report(code, span, message, hints=[_sequence(history, f"{step.id} starts"), numbers])
+
+    for step in plan.steps:
+        effect = step.spec.effect
+        node = step.node
+        # effects that take hold when the step starts
+        if effect == "stop_cluster":
+            state.stopped = True
+        elif effect == "drain" and node:
+            state.drained.add(node)
+        elif effect == "reboot" and node:
+            others = (state.down | state.repairing) - {node}
+            if not state.stopped and others:
+                pending = sorted(state.repairing - {node})
+                what = (f"the storage repair after {', '.join(pending)} is still pending" if pending
+                        else f"{', '.join(sorted(state.down - {node}))} is down")
+                violation("HCI901", cluster.spans.header,
+                          f"{node} can go down while {what} [H-maint]", step,
+                          f"then {len(others) + 1} fault domains are degraded; {weakest} tolerates {tolerance}, "
+                          "and only one may be down at a time")
+            state.down.add(node)
+            state.repairing.discard(node)
+        if not state.stopped:
+            up_votes = len(nodes) - len(state.down) + witness
+            if up_votes < needed:
+                violation("HCI902", cluster.spans["witness"],
+                          f"quorum is lost when {step.id} starts", step,
+                          f"after {', '.join(sorted(state.down))} went down: {needed} of {total_votes} votes "
+                          f"needed, {up_votes} present")
+            hosting = [n for name, n in nodes.items() if name not in state.drained and name not in state.down]
+            room = sum(n.memory for n in hosting)
+            if ha_memory > room:
+                groups = [g for g in cluster.vm_groups if g.ha]
+                violation("HCI903", groups[0].spans.header if groups else cluster.spans.header,
+                          f"the HA VMs do not fit when {step.id} starts", step,
+                          f"HA VMs need {format_size(ha_memory)}; nodes hosting VMs "
+                          f"({', '.join(sorted(n.name for n in hosting)) or 'none'}) have {format_size(room)}")
+        history.append(step)
+        # effects that take hold when the step ends
+        if effect == "reboot" and node:
+            state.down.discard(node)
+            if not state.stopped:
+                state.repairing.add(node)
+        elif effect == "repair_wait" and node:
+            state.repairing.discard(node)
+        elif effect == "resume" and node:
+            state.drained.discard(node)
+        elif effect == "start_cluster":
+            state.stopped = False
+            state.down.clear()
+            state.repairing.clear()
+
+
+def _down_intervals(plan: Plan) -> list[tuple[str, str, str]]:
+    """(node, first step, last step) of every per-node pass that reboots or drains the node."""
+    passes: dict[tuple[str, str], list[Step]] = {}
+    for step in plan.steps:
+        if step.node and step.group and step.group != "offline" and step.spec.effect:
+            passes.setdefault((step.group, step.node), []).append(step)
+    return [(node, steps[0].id, steps[-1].id) for (_, node), steps in passes.items()]
+
+
+def _check_overlaps(plan: Plan, report: Collector) -> None:
+    """Any two node passes that no path orders can run at the same time."""
+    graph = plan.graph
+    position = {s.id: i for i, s in enumerate(plan.steps)}
+    intervals = _down_intervals(plan)
+    descendants = {end: nx.descendants(graph, end) for _, _, end in intervals}
+    tolerance, weakest = _tolerance(plan)
+    for i, (node_a, start_a, end_a) in enumerate(intervals):
+        for node_b, start_b, end_b in intervals[i + 1:]:
+            if node_a == node_b:
+                continue
+            if start_b in descendants[end_a] or start_a in descendants[end_b]:
+                continue
+            trail = sorted((nx.ancestors(graph, start_a) | nx.ancestors(graph, start_b) | {start_a, start_b}),
+                           key=position.__getitem__)
+            first, second = (start_a, start_b) if position[start_a] < position[start_b] else (start_b, start_a)
+            last_of_first = end_a if first == start_a else end_b
+            shown = trail[-COUNTEREXAMPLE_STEPS:]
+            report.report("HCI901", plan.model.cluster.spans.header,
+                          f"{node_a} and {node_b} can be down at the same time: nothing orders "
+                          f"{start_a} .. {end_a} and {start_b} .. {end_b} [H-maint]",
+                          hints=["counterexample: " + ("... -> " if len(trail) > len(shown) else "")
+                                 + " -> ".join(shown) + f", then {second} runs before {last_of_first} ends",
+                                 f"then 2 nodes are down; {weakest} tolerates {tolerance}, "
+                                 "and only one may be down at a time"])
+            return
+
+
+CHANGING_EFFECTS = {"drain", "reboot", "resume", "repair_wait", "stop_cluster", "start_cluster"}
+
+
+def _changes_nodes(step: Step) -> bool:
+    """Steps that take nodes down or change their OS: a gate must see their result."""
+    return step.spec.effect in CHANGING_EFFECTS or step.kind in OS_KINDS
+
+
+def _check_irreversible(plan: Plan, report: Collector) -> None:
+    graph = plan.graph
+    upgrade = plan.model.upgrade
+    position = {s.id: i for i, s in enumerate(plan.steps)}
+    os_steps = [s.id for s in plan.steps if s.kind in OS_KINDS]
+    for step in plan.steps:
+        if not step.spec.irreversible:
+            continue
+        ancestors = nx.ancestors(graph, step.id)
+        before = sorted(ancestors, key=position.__getitem__)[-COUNTEREXAMPLE_STEPS:]
+        trail = ("... -> " if len(ancestors) > len(before) else "") + " -> ".join(before + [f"{step.id} starts"])
+        span = upgrade.spans["functional_level"] if step.phase in ("P2", "P3") else upgrade.spans.header
+        if step.phase >= "P2":  # past the OS upgrade: every node's OS step must come first
+            missing = [s for s in os_steps if s not in ancestors]
+            if missing:
+                report.report("HCI904", span,
+                              f"{step.id} is irreversible but can start before {missing[0]} [W-rolling]",
+                              hints=[f"counterexample: {trail}, while {missing[0]} has not run",
+                                     f"{len(missing)} OS step(s) could come after the point of no return, "
+                                     "when the cluster can no longer go back to 22H2"])
+                return
+        if step.kind == "cau.functional_level":
+            continue  # CAU raises the level itself at the end of its run; the checker warns (HCI608)
+        changes = [a for a in ancestors if _changes_nodes(plan.step(a))]
+        gated = any(plan.step(g).spec.gate and set(changes) <= nx.ancestors(graph, g) for g in ancestors)
+        if not gated:
+            report.report("HCI904", span,
+                          f"{step.id} is irreversible but no validation gate checks the state it acts on",
+                          hints=[f"counterexample: {trail}",
+                                 "a gate (Test-Cluster, the readiness validation or the ARM validation) must "
+                                 "come after the last step that changed the nodes"])
+            return
+
+
+def _check_space(plan: Plan, report: Collector) -> None:
+    model = plan.model
+    pool = model.cluster.pool
+    deploy = [s for s in plan.steps if s.kind in ("solution.validate", "solution.deploy")]
+    if pool is None or not deploy:
+        return
+    first = deploy[0]
+    ancestors = nx.ancestors(plan.graph, first.id)
+    nodes = len(model.cluster.nodes)
+    freed = 0
+    for step in plan.steps:
+        if step.kind == "thin.convert" and step.id in ancestors:
+            volume = next(v for v in model.cluster.volumes if v.name == step.target)
+            freed += thin_conversion_frees(volume, nodes) or 0
+    free = pool.free + freed
+    if free < INFRASTRUCTURE_VOLUME_SIZE:
+        converted = [s.target for s in plan.steps if s.kind == "thin.convert" and s.id in ancestors]
+        report.report("HCI905", pool.spans.header,
+                      f"when {first.id} starts the pool has {format_size(max(free, 0))} free; "
+                      f"Infrastructure_1 needs {format_size(INFRASTRUCTURE_VOLUME_SIZE)}",
+                      hints=[f"counterexample: thin conversions ordered before it: {', '.join(converted) or 'none'}; "
+                             f"pool free {format_size(max(pool.free, 0))} + {format_size(freed)} freed"])
