@@ -12,7 +12,9 @@ import sys
 import click
 
 from hciplan import __version__
-from hciplan.compiler.diagnostics import REGISTRY, Severity, did_you_mean
+from hciplan.backends import dot, json_plan, mermaid, summary
+from hciplan.compiler.compile import CompileResult, compile_checked
+from hciplan.compiler.diagnostics import REGISTRY, Diagnostic, Severity, did_you_mean
 from hciplan.compiler.pipeline import CheckResult, load_source
 from hciplan.compiler.render import render_json, render_text
 
@@ -46,21 +48,38 @@ def read_checked(paths: tuple[str, ...]) -> list[CheckResult]:
     return results
 
 
-def print_diagnostics(results: list[CheckResult], output_format: str) -> None:
-    diagnostics = [d for r in results for d in r.diagnostics]
+def print_diagnostics(results: list[CheckResult], diagnostics: list[Diagnostic], output_format: str,
+                      summary_line: bool = True) -> None:
+    """Print diagnostics (text to stdout with a summary line, or the JSON document)."""
     if output_format == "json":
         click.echo(render_json(diagnostics), nl=False)
         return
     sources = {r.source.name: r.source for r in results if r.source is not None}
     text = render_text(diagnostics, sources, _style())
     if text:
-        click.echo(text, nl=False)
-    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
-    warnings = len(diagnostics) - errors
-    files = len(results)
-    summary = f"{files} file{'s' * (files != 1)} checked: {errors} error{'s' * (errors != 1)}, " \
-              f"{warnings} warning{'s' * (warnings != 1)}"
-    click.echo(summary)
+        click.echo(text, nl=False, err=not summary_line)
+    if summary_line:
+        errors = sum(d.severity is Severity.ERROR for d in diagnostics)
+        warnings = len(diagnostics) - errors
+        files = len(results)
+        click.echo(f"{files} file{'s' * (files != 1)} checked: {errors} error{'s' * (errors != 1)}, "
+                   f"{warnings} warning{'s' * (warnings != 1)}")
+
+
+def compile_file(path: str) -> CompileResult:
+    return compile_checked(read_checked((path,))[0])
+
+
+def require_plan(result: CompileResult) -> None:
+    """Stop with the diagnostics on stderr when there is no plan to show (never emit a plan with errors)."""
+    if result.ok:
+        return
+    print_diagnostics([result.check], list(result.diagnostics), "text", summary_line=False)
+    if result.check.ok and result.check.model.upgrade is None:
+        click.echo(f"{result.check.source.name}: no `upgrade` block: there is nothing to plan", err=True)
+        sys.exit(EXIT_ERRORS)
+    click.echo("no plan: fix the errors above", err=True)
+    sys.exit(EXIT_ERRORS)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,10 +92,44 @@ def cli() -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @FORMAT
 def check(files: tuple[str, ...], output_format: str) -> None:
-    """Check .hciplan FILES and report every problem found in them."""
+    """Check .hciplan FILES and report every problem found in them.
+
+    Beyond the file's own rules, a file with an upgrade block is compiled and
+    its plan proven safe (storage, quorum, capacity, irreversible steps, space).
+    """
     results = read_checked(files)
-    print_diagnostics(results, output_format)
-    sys.exit(EXIT_OK if all(r.ok for r in results) else EXIT_ERRORS)
+    compiled = [compile_checked(r) for r in results]
+    diagnostics = [d for c in compiled for d in c.diagnostics]
+    print_diagnostics(results, diagnostics, output_format)
+    failed = any(not c.check.ok or (c.plan is not None and not c.ok) for c in compiled)
+    sys.exit(EXIT_ERRORS if failed else EXIT_OK)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@FORMAT
+def plan(file: str, output_format: str) -> None:
+    """Show what the upgrade of FILE will do: phases, steps, order, points of no return."""
+    result = compile_file(file)
+    if output_format == "json":
+        click.echo(json_plan.dumps(json_plan.plan_document(result.plan if result.ok else None, result.diagnostics)),
+                   nl=False)
+        sys.exit(EXIT_OK if result.ok else EXIT_ERRORS)
+    require_plan(result)
+    click.echo(summary.render_summary(result.plan, result.diagnostics, _style()), nl=False)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--format", "output_format", type=click.Choice(["dot", "mermaid"]), default="dot", show_default=True,
+              help="Graph language.")
+@click.option("--detail", is_flag=True, help="One box per step instead of one box per node pass.")
+def graph(file: str, output_format: str, detail: bool) -> None:
+    """Print the step DAG of FILE as Graphviz dot or Mermaid, grouped by phase."""
+    result = compile_file(file)
+    require_plan(result)
+    render = dot.to_dot if output_format == "dot" else mermaid.to_mermaid
+    click.echo(render(result.plan, detail), nl=False)
 
 
 @cli.command()

@@ -1,0 +1,70 @@
+"""The plan as JSON (`"schema": "hciplan.plan/1"`), documented in docs/plan.md."""
+
+from __future__ import annotations
+
+import json
+from typing import Iterable
+
+from hciplan.compiler.diagnostics import Diagnostic
+from hciplan.compiler.plan import Plan
+from hciplan.compiler.render import diagnostics_json
+
+NAME = "json"
+DESCRIPTION = "the plan as JSON (hciplan.plan/1)"
+SCHEMA = "hciplan.plan/1"
+FILE_NAME = "plan.json"
+
+
+def plan_document(plan: Plan | None, diagnostics: Iterable[Diagnostic] = ()) -> dict:
+    document: dict = {"schema": SCHEMA, **diagnostics_json(diagnostics)}
+    if plan is None:
+        return document
+    model = plan.model
+    upgrade = model.upgrade
+    minutes, critical = plan.critical_path()
+    document.update({
+        "fingerprint": plan.fingerprint,
+        "cluster": model.cluster.name,
+        "from": model.cluster.version,
+        "to": upgrade.to,
+        "method": upgrade.method,
+        "source": upgrade.source,
+        "interactive": plan.interactive,
+        "node_order": [n.name for n in model.ordered_nodes()],
+        "expected_minutes": round(minutes, 1),
+        "critical_path": critical,
+        "steps": [
+            {
+                "id": s.id,
+                "kind": s.kind,
+                "title": s.title,
+                "phase": s.phase,
+                "scope": s.scope,
+                "node": s.node,
+                "target": s.target,
+                "group": s.group,
+                "after": list(s.after),
+                "drains": s.spec.drains,
+                "reboots": s.spec.reboots,
+                "irreversible": s.spec.irreversible,
+                "downtime": s.spec.downtime,
+                "storage_offline": s.spec.storage_offline,
+                "gate": s.spec.gate,
+                "interactive": s.spec.interactive or plan.interactive and s.group == "cau_run",
+                "cmdlets": list(s.spec.cmdlets),
+                "duration_model": s.spec.duration_model,
+                "mean_minutes": s.mean_minutes,
+                "source": s.spec.source,
+            }
+            for s in plan.steps
+        ],
+    })
+    return document
+
+
+def dumps(document: dict) -> str:
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def render(plan: Plan, diagnostics: Iterable[Diagnostic] = ()) -> dict[str, str]:
+    return {FILE_NAME: dumps(plan_document(plan, diagnostics))}

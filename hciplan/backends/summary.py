@@ -1,0 +1,127 @@
+"""The review-friendly text summary that `hciplan plan` prints, like `terraform plan`."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from hciplan.compiler.catalog import PHASES
+from hciplan.compiler.diagnostics import Diagnostic
+from hciplan.compiler.plan import Plan, Step
+from hciplan.compiler.storage import format_size
+
+NAME = "summary"
+DESCRIPTION = "a review-friendly text summary of the plan"
+FILE_NAME = "plan.txt"
+
+Style = Callable[..., str]
+
+
+def _plain(text: str, **_: object) -> str:
+    return text
+
+
+def format_minutes(minutes: float) -> str:
+    total = int(round(minutes))
+    hours, mins = divmod(total, 60)
+    return f"{hours}h{mins:02d}m" if hours else f"{mins}m"
+
+
+def format_time(moment) -> str:
+    """ISO 8601 to the minute, `Z` for UTC, as the language writes it."""
+    text = moment.isoformat(timespec="minutes" if moment.second == 0 else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def _rows(plan: Plan, steps: list[Step]) -> list[tuple[str, Step | None, list[Step]]]:
+    """Collapse per-node passes and per-node fans into one row each, keeping plan order."""
+    rows: list[tuple[str, Step | None, list[Step]]] = []
+    seen: dict[str, int] = {}
+    for step in steps:
+        if step.node is None:
+            rows.append((step.id, step, [step]))
+            continue
+        key = f"{step.phase}.{step.group}" if step.group else step.id.rsplit(".", 1)[0]
+        if key not in seen:
+            seen[key] = len(rows)
+            rows.append((key, None, []))
+        rows[seen[key]][2].append(step)
+    return rows
+
+
+def _marks(steps: list[Step], style: Style) -> str:
+    marks = []
+    if any(s.spec.irreversible for s in steps):
+        marks.append(style("IRREVERSIBLE", fg="red", bold=True))
+    if any(s.spec.downtime for s in steps):
+        marks.append(style("VM DOWNTIME", fg="yellow", bold=True))
+    if any(s.spec.gate for s in steps):
+        marks.append("gate")
+    if any(s.spec.interactive for s in steps):
+        marks.append("operator at console")
+    return ("  [" + ", ".join(marks) + "]") if marks else ""
+
+
+def render_summary(plan: Plan, diagnostics: Iterable[Diagnostic] = (), style: Style = _plain) -> str:
+    model = plan.model
+    cluster, upgrade = model.cluster, model.upgrade
+    order = [n.name for n in model.ordered_nodes()]
+    minutes, _ = plan.critical_path()
+    source = "Windows Update" if upgrade.source == "windows_update" else f"media at {upgrade.media_path}"
+    out = [
+        style(f"Plan for cluster {cluster.name}: {cluster.version} -> {upgrade.to}", bold=True),
+        f"  method        {upgrade.method} ({source})" + ("; interactive: use the runbook" if plan.interactive else ""),
+        f"  nodes         {len(cluster.nodes)}, upgrade order {' -> '.join(order)}",
+        f"  VMs           {cluster.vm_count} ({format_size(cluster.ha_vm_memory)} HA memory)",
+        f"  steps         {len(plan.steps)}",
+        f"  expected      {format_minutes(minutes)} (critical path of mean step durations; "
+        "`hciplan simulate` gives percentiles)",
+        f"  fingerprint   {plan.fingerprint}",
+    ]
+    for window in upgrade.windows:
+        length = (window.end - window.start).total_seconds() / 60
+        out.append(f"  window        {window.name}: {format_time(window.start)} .. {format_time(window.end)} "
+                   f"({format_minutes(length)})")
+    total_window = sum((w.end - w.start).total_seconds() / 60 for w in upgrade.windows)
+    if upgrade.windows and minutes > total_window:
+        out.append(style(f"  note          the expected duration exceeds the windows' {format_minutes(total_window)}: "
+                         "the run will stop at a safe point and resume in a later window", fg="yellow"))
+    for phase, steps in plan.phases():
+        out.append("")
+        out.append(style(f"{phase} {PHASES[phase]}", bold=True))
+        for key, single, members in _rows(plan, steps):
+            if single is not None:
+                out.append(f"  {single.id:<34} {single.title} ({format_minutes(single.mean_minutes)})"
+                           + _marks([single], style))
+                continue
+            first = members[0]
+            nodes = list(dict.fromkeys(s.node for s in members))
+            if first.group:
+                verbs = list(dict.fromkeys(s.id.rsplit(".", 1)[-1] for s in members))
+                per_node = sum(s.mean_minutes for s in members) / len(nodes)
+                name = "CAU run (one Invoke-CauRun)" if first.group == "cau_run" else f"{first.group} pass"
+                out.append(f"  {name:<34} one node at a time: {' -> '.join(nodes)}"
+                           + _marks(members, style))
+                out.append(f"  {'':<34} each node: {' > '.join(verbs)} (~{format_minutes(per_node)} per node)")
+            else:
+                out.append(f"  {key:<34} {first.title}, on each node in parallel "
+                           f"({format_minutes(first.mean_minutes)})" + _marks(members, style))
+    irreversible = [s for s in plan.steps if s.spec.irreversible]
+    downtime = [s for s in plan.steps if s.spec.downtime]
+    out.append("")
+    out.append(style("Points of no return", bold=True))
+    out.extend(f"  {s.id:<34} {s.title}" for s in irreversible)
+    if not irreversible:
+        out.append("  none")
+    out.append(style("VM downtime", bold=True))
+    out.extend(f"  {s.id:<34} {s.title}" for s in downtime)
+    if not downtime:
+        out.append("  none: HA VMs live-migrate off each node before it goes down")
+    warnings = [d for d in diagnostics if d.severity.value == "warning"]
+    if warnings:
+        out.append(style("Warnings", bold=True))
+        out.extend(f"  {d.span.file}:{d.span.line}:{d.span.column}: {d.code}: {d.message}" for d in warnings)
+    return "\n".join(out) + "\n"
+
+
+def render(plan: Plan, diagnostics: Iterable[Diagnostic] = ()) -> dict[str, str]:
+    return {FILE_NAME: render_summary(plan, diagnostics)}
