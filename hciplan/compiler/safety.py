@@ -60,28 +60,50 @@ def _sequence(history: list[Step], last: str) -> str:
     return "counterexample: " + prefix + " -> ".join(shown + [last])
 
 
+class _Invariants:
+    """Quorum and capacity in one state of the cluster (storage is judged where nodes go down)."""
+
+    def __init__(self, plan: Plan):
+        cluster = plan.model.cluster
+        self.cluster = cluster
+        self.nodes = {n.name: n for n in cluster.nodes}
+        self.witness = 1 if cluster.witness != "none" else 0
+        self.total_votes = len(self.nodes) + self.witness
+        self.needed = self.total_votes // 2 + 1
+        self.ha_memory = cluster.ha_vm_memory
+        self.tolerance, self.weakest = _tolerance(plan)
+
+    def violations(self, state: _State, moment: str):
+        """(code, span, message, numbers) for each property broken in `state`."""
+        if state.stopped:
+            return
+        cluster = self.cluster
+        up_votes = len(self.nodes) - len(state.down) + self.witness
+        if up_votes < self.needed:
+            yield ("HCI902", cluster.spans["witness"], f"quorum is lost when {moment}",
+                   f"with {', '.join(sorted(state.down))} down: {self.needed} of {self.total_votes} votes "
+                   f"needed, {up_votes} present")
+        hosting = [n for name, n in self.nodes.items() if name not in state.drained and name not in state.down]
+        room = sum(n.memory for n in hosting)
+        if self.ha_memory > room:
+            groups = [g for g in cluster.vm_groups if g.ha]
+            yield ("HCI903", groups[0].spans.header if groups else cluster.spans.header,
+                   f"the HA VMs do not fit when {moment}",
+                   f"HA VMs need {format_size(self.ha_memory)}; nodes hosting VMs "
+                   f"({', '.join(sorted(n.name for n in hosting)) or 'none'}) have {format_size(room)}")
+
+
 def _walk_states(plan: Plan, report: Collector) -> None:
-    model = plan.model
-    cluster = model.cluster
-    nodes = {n.name: n for n in cluster.nodes}
-    witness = 1 if cluster.witness != "none" else 0
-    total_votes = len(nodes) + witness
-    needed = total_votes // 2 + 1
-    tolerance, weakest = _tolerance(plan)
-    ha_memory = cluster.ha_vm_memory
+    invariants = _Invariants(plan)
+    cluster = plan.model.cluster
     state = _State()
     history: list[Step] = []
     reported: set[str] = set()
 
-    def violation(code: str, span, message: str, step: Step, numbers: str) -> None:
-        if code in reported:
-            return
-        reported.add(code)
-        report.report(code, span, message, hints=[_sequence(history, f"{step.id} starts"), numbers])
-
     for step in plan.steps:
         effect = step.spec.effect
         node = step.node
+        found = []
         # effects that take hold when the step starts
         if effect == "stop_cluster":
             state.stopped = True
@@ -93,27 +115,16 @@ def _walk_states(plan: Plan, report: Collector) -> None:
                 pending = sorted(state.repairing - {node})
                 what = (f"the storage repair after {', '.join(pending)} is still pending" if pending
                         else f"{', '.join(sorted(state.down - {node}))} is down")
-                violation("HCI901", cluster.spans.header,
-                          f"{node} can go down while {what} [H-maint]", step,
-                          f"then {len(others) + 1} fault domains are degraded; {weakest} tolerates {tolerance}, "
-                          "and only one may be down at a time")
+                found.append(("HCI901", cluster.spans.header, f"{node} can go down while {what} [H-maint]",
+                              f"then {len(others) + 1} fault domains are degraded; {invariants.weakest} tolerates "
+                              f"{invariants.tolerance}, and only one may be down at a time"))
             state.down.add(node)
             state.repairing.discard(node)
-        if not state.stopped:
-            up_votes = len(nodes) - len(state.down) + witness
-            if up_votes < needed:
-                violation("HCI902", cluster.spans["witness"],
-                          f"quorum is lost when {step.id} starts", step,
-                          f"after {', '.join(sorted(state.down))} went down: {needed} of {total_votes} votes "
-                          f"needed, {up_votes} present")
-            hosting = [n for name, n in nodes.items() if name not in state.drained and name not in state.down]
-            room = sum(n.memory for n in hosting)
-            if ha_memory > room:
-                groups = [g for g in cluster.vm_groups if g.ha]
-                violation("HCI903", groups[0].spans.header if groups else cluster.spans.header,
-                          f"the HA VMs do not fit when {step.id} starts", step,
-                          f"HA VMs need {format_size(ha_memory)}; nodes hosting VMs "
-                          f"({', '.join(sorted(n.name for n in hosting)) or 'none'}) have {format_size(room)}")
+        found.extend(invariants.violations(state, f"{step.id} starts"))
+        for code, span, message, numbers in found:
+            if code not in reported:
+                reported.add(code)
+                report.report(code, span, message, hints=[_sequence(history, f"{step.id} starts"), numbers])
         history.append(step)
         # effects that take hold when the step ends
         if effect == "reboot" and node:
@@ -140,30 +151,31 @@ def _down_intervals(plan: Plan) -> list[tuple[str, str, str]]:
 
 
 def _check_overlaps(plan: Plan, report: Collector) -> None:
-    """Any two node passes that no path orders can run at the same time."""
+    """Any two node passes that no path orders can run at the same time: judge that state too."""
     graph = plan.graph
     position = {s.id: i for i, s in enumerate(plan.steps)}
     intervals = _down_intervals(plan)
     descendants = {end: nx.descendants(graph, end) for _, _, end in intervals}
-    tolerance, weakest = _tolerance(plan)
+    invariants = _Invariants(plan)
     for i, (node_a, start_a, end_a) in enumerate(intervals):
         for node_b, start_b, end_b in intervals[i + 1:]:
-            if node_a == node_b:
-                continue
-            if start_b in descendants[end_a] or start_a in descendants[end_b]:
+            if node_a == node_b or start_b in descendants[end_a] or start_a in descendants[end_b]:
                 continue
             trail = sorted((nx.ancestors(graph, start_a) | nx.ancestors(graph, start_b) | {start_a, start_b}),
                            key=position.__getitem__)
             first, second = (start_a, start_b) if position[start_a] < position[start_b] else (start_b, start_a)
             last_of_first = end_a if first == start_a else end_b
             shown = trail[-COUNTEREXAMPLE_STEPS:]
+            sequence = ("counterexample: " + ("... -> " if len(trail) > len(shown) else "")
+                        + " -> ".join(shown) + f", then {second} runs before {last_of_first} ends")
             report.report("HCI901", plan.model.cluster.spans.header,
                           f"{node_a} and {node_b} can be down at the same time: nothing orders "
                           f"{start_a} .. {end_a} and {start_b} .. {end_b} [H-maint]",
-                          hints=["counterexample: " + ("... -> " if len(trail) > len(shown) else "")
-                                 + " -> ".join(shown) + f", then {second} runs before {last_of_first} ends",
-                                 f"then 2 nodes are down; {weakest} tolerates {tolerance}, "
-                                 "and only one may be down at a time"])
+                          hints=[sequence, f"then 2 nodes are down; {invariants.weakest} tolerates "
+                                 f"{invariants.tolerance}, and only one may be down at a time"])
+            both_down = _State(drained={node_a, node_b}, down={node_a, node_b})
+            for code, span, message, numbers in invariants.violations(both_down, f"{first} and {second} overlap"):
+                report.report(code, span, message, hints=[sequence, numbers])
             return
 
 

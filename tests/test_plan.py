@@ -1,0 +1,223 @@
+"""The compiler: plan structure per method and intent, determinism, golden JSON plans, DAG properties."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import networkx as nx
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hciplan.backends import json_plan
+from hciplan.cli import cli
+from hciplan.compiler.builder import build_plan
+from hciplan.compiler.catalog import CATALOG, PHASES
+from hciplan.compiler.compile import compile_checked
+from hciplan.compiler.pipeline import check_text, load_source
+from plan_models import Shape, hciplan_text
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples").glob("*.hciplan"))
+GOLDEN = Path(__file__).parent / "golden" / "plan"
+OS_KINDS = {"cau.install", "os.setup", "offline.setup"}
+
+
+def compile_text(text: str):
+    result = compile_checked(check_text(text, "test.hciplan"))
+    assert result.ok, [(d.code, d.message) for d in result.diagnostics]
+    return result.plan
+
+
+def kinds(plan) -> list[str]:
+    return [s.kind for s in plan.steps]
+
+
+# --- golden plans and determinism ----------------------------------------------------
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_golden_plan_json(example: Path) -> None:
+    result = CliRunner().invoke(cli, ["plan", "--format", "json", str(example.relative_to(ROOT))],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    golden = GOLDEN / f"{example.stem}.json"
+    if os.environ.get("HCIPLAN_REGEN"):
+        golden.write_text(result.output, encoding="utf-8")
+    assert golden.exists(), f"no golden plan for {example.name}: run with HCIPLAN_REGEN=1 and review it"
+    assert result.output == golden.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)
+def test_compiling_twice_gives_identical_bytes(example: Path) -> None:
+    first = json_plan.dumps(json_plan.plan_document(compile_checked(load_source(example)).plan))
+    second = json_plan.dumps(json_plan.plan_document(compile_checked(load_source(example)).plan))
+    assert first == second
+
+
+def test_plan_json_schema_fields() -> None:
+    document = json.loads(json_plan.dumps(json_plan.plan_document(compile_text(hciplan_text(Shape())))))
+    assert document["schema"] == "hciplan.plan/1"
+    assert document["fingerprint"].startswith("sha256:")
+    assert document["diagnostics"] == []
+    required = {"id", "kind", "phase", "scope", "node", "after", "drains", "reboots", "irreversible",
+                "downtime", "cmdlets"}
+    ids = [s["id"] for s in document["steps"]]
+    seen: set[str] = set()
+    for step in document["steps"]:
+        assert required <= step.keys()
+        assert set(step["after"]) <= seen, f"{step['id']} listed before a predecessor"
+        seen.add(step["id"])
+    assert len(ids) == len(set(ids))
+
+
+def test_fingerprint_follows_model_facts_not_layout() -> None:
+    text = hciplan_text(Shape())
+    relaid = "# a comment\n" + text.replace("  ", "    ")
+    assert compile_text(text).fingerprint == compile_text(relaid).fingerprint
+    assert compile_text(text).fingerprint != compile_text(hciplan_text(Shape(ha_memory_gb=256))).fingerprint
+
+
+# --- steps appear only when the model needs them -----------------------------------------
+
+
+def test_minimal_cau_plan_has_no_optional_steps() -> None:
+    plan = compile_text(hciplan_text(Shape()))
+    present = set(kinds(plan))
+    for absent in ("aks.remove", "bitlocker.suspend", "bitlocker.resume", "atc.install", "remediate.apply",
+                   "solution.deploy", "wdac.reapply", "media.verify", "post.vm_version"):
+        assert absent not in present
+    assert {"gate.preflight", "cau.install", "post.validate", "post.functional_level", "post.storage_pool",
+            "after.verify"} <= present
+
+
+def test_optional_steps_follow_the_intent() -> None:
+    plan = compile_text(hciplan_text(Shape(aks=True, bitlocker=True, wdac=True, atc_configured=False,
+                                           solution=True, vm_version="update")))
+    order = [s.id for s in plan.steps]
+    present = set(kinds(plan))
+    assert {"aks.remove", "bitlocker.suspend", "bitlocker.resume", "atc.install", "atc.configure",
+            "remediate.apply", "lcm.extension", "readiness.validate", "solution.validate", "solution.deploy",
+            "wdac.reapply", "post.vm_version"} <= present
+    first_reboot = next(i for i, s in enumerate(plan.steps) if s.spec.reboots)
+    assert all(order.index(s.id) < first_reboot for s in plan.steps if s.kind == "bitlocker.suspend")
+    last_reboot = max(i for i, s in enumerate(plan.steps) if s.spec.reboots)
+    assert all(order.index(s.id) > order.index("p6.solution_deploy") > last_reboot
+               for s in plan.steps if s.kind == "bitlocker.resume")
+    assert order.index("p6.solution_validate") < order.index("p6.solution_deploy")
+
+
+def test_cau_steps_form_one_run_in_node_order() -> None:
+    text = hciplan_text(Shape()).replace('to = "23H2"', 'to = "23H2"\n  node_order = ["N03", "N01", "N04", "N02"]')
+    plan = compile_text(text)
+    run = [s for s in plan.steps if s.group == "cau_run"]
+    assert run and all(s.kind.startswith("cau.") for s in run)
+    nodes = list(dict.fromkeys(s.node for s in run))
+    assert nodes == ["N03", "N01", "N04", "N02"]
+    assert [s.id.rsplit(".", 1)[1] for s in run[:5]] == ["drain", "install", "reboot", "resume", "storage_wait"]
+
+
+def test_manual_method_is_explicit_per_node_sequence() -> None:
+    plan = compile_text(hciplan_text(Shape(method="manual", source="media")))
+    node_steps = [s for s in plan.steps if s.phase == "P2" and s.node == "N01"]
+    assert [s.kind for s in node_steps] == ["node.drain", "os.setup", "node.reboot", "storage.wait", "node.resume"]
+    assert "cau.prepare" not in kinds(plan)
+    assert kinds(plan).count("media.verify") == 4
+
+
+def test_offline_method_brackets_parallel_nodes() -> None:
+    plan = compile_text(hciplan_text(Shape(method="offline")))
+    stop, start = plan.step("p2.offline_stop"), plan.step("p2.offline_start")
+    setups = [s for s in plan.steps if s.kind == "offline.setup"]
+    assert len(setups) == 4 and all(s.after == (stop.id,) for s in setups)
+    assert set(start.after) == {f"p2.offline.{s.node}.reboot" for s in setups}
+    assert stop.spec.downtime and start.spec.downtime
+
+
+def test_wac_is_interactive_and_with_cau_moves_functional_level_into_the_run() -> None:
+    plan = compile_text(hciplan_text(Shape(method="wac", functional_level="with_cau")))
+    assert plan.interactive
+    assert "post.functional_level" not in kinds(plan)
+    level = plan.step("p2.cau_functional_level")
+    assert level.group == "cau_run" and level.spec.irreversible
+
+
+def test_functional_level_manual_leaves_no_irreversible_post_os_step() -> None:
+    plan = compile_text(hciplan_text(Shape(functional_level="manual")))
+    assert not [s for s in plan.steps if s.phase == "P3" and s.spec.irreversible]
+
+
+def test_thin_conversion_steps_for_the_chosen_volumes() -> None:
+    text = hciplan_text(Shape(solution=True, pool_free_gb=100)).replace(
+        'volume "Data" { size = 1TB  resiliency = mirror_3way }',
+        'volume "Data" { size = 1TB  resiliency = mirror_3way  used = 200GB }\n'
+        '  volume "Logs" { size = 1TB  resiliency = mirror_3way  used = 900GB }',
+    ).replace('vm_version = skip', 'vm_version = skip\n  convert_to_thin = ["Data"]')
+    plan = compile_text(text)
+    converts = [s for s in plan.steps if s.kind == "thin.convert"]
+    assert [s.target for s in converts] == ["Data"]
+    assert "p5.thin_convert.Data" in nx.ancestors(plan.graph, "p6.solution_validate")
+
+
+def test_catalog_is_complete_and_sourced() -> None:
+    for kind in CATALOG.values():
+        assert kind.phase in PHASES
+        assert kind.scope in ("cluster", "node")
+        assert kind.source.startswith("["), kind.kind
+        assert kind.interactive or kind.cmdlets, f"{kind.kind} maps to no cmdlet"
+    docs = (ROOT / "docs" / "plan.md").read_text(encoding="utf-8")
+    for kind in CATALOG:
+        assert f"`{kind}`" in docs, f"{kind} is not documented in docs/plan.md"
+
+
+# --- DAG properties over generated models ----------------------------------------------------
+
+shapes = st.builds(
+    Shape,
+    nodes=st.integers(2, 16),
+    method=st.sampled_from(["cau", "wac", "manual", "offline"]),
+    aks=st.booleans(),
+    bitlocker=st.booleans(),
+    wdac=st.booleans(),
+    atc_configured=st.booleans(),
+    solution=st.booleans(),
+    functional_level=st.sampled_from(["after_validation", "manual", "with_cau"]),
+)
+
+
+@settings(derandomize=True, max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shapes)
+def test_generated_plans_are_well_formed(shape: Shape) -> None:
+    if shape.functional_level == "with_cau" and shape.method not in ("cau", "wac"):
+        shape = Shape(**{**shape.__dict__, "functional_level": "after_validation"})
+    result = compile_checked(check_text(hciplan_text(shape), "gen.hciplan"))
+    assert result.ok, [(d.code, d.message) for d in result.diagnostics if d.severity.value == "error"]
+    plan, graph = result.plan, result.plan.graph
+    assert nx.is_directed_acyclic_graph(graph)
+
+    sources = [n for n in graph if graph.in_degree(n) == 0]
+    sinks = [n for n in graph if graph.out_degree(n) == 0]
+    assert sources == ["p0.preflight"] and sinks == ["p7.verify"]
+    assert nx.descendants(graph, "p0.preflight") | {"p0.preflight"} == set(graph)
+    assert nx.ancestors(graph, "p7.verify") | {"p7.verify"} == set(graph)
+
+    os_steps = [s for s in plan.steps if s.kind in OS_KINDS]
+    assert sorted(s.node for s in os_steps) == sorted(f"N{i:02d}" for i in range(1, shape.nodes + 1))
+
+    for level in (s for s in plan.steps if "functional_level" in s.kind):
+        assert {s.id for s in os_steps} <= nx.ancestors(graph, level.id)
+
+    if shape.method != "offline":
+        passes: dict[tuple[str, str], list[str]] = {}
+        for s in plan.steps:
+            if s.node and s.group:
+                passes.setdefault((s.group, s.node), []).append(s.id)
+        items = list(passes.items())
+        for i, ((_, node_a), ids_a) in enumerate(items):
+            for (_, node_b), ids_b in items[i + 1:]:
+                if node_a != node_b:
+                    ordered = nx.has_path(graph, ids_a[-1], ids_b[0]) or nx.has_path(graph, ids_b[-1], ids_a[0])
+                    assert ordered, f"{ids_a[0]} and {ids_b[0]} could overlap"
