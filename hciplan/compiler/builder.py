@@ -8,6 +8,8 @@ remediation) are strictly serial, one node at a time, in the upgrade order.
 
 from __future__ import annotations
 
+import re
+
 from hciplan.compiler.catalog import CATALOG
 from hciplan.compiler.durations import mean_minutes
 from hciplan.compiler.model import Model
@@ -27,6 +29,20 @@ REMEDIATE_PASS = (("drain", "node.drain"), ("apply", "remediate.apply"), ("reboo
                   ("resume", "node.resume"), ("storage_wait", "storage.wait"))
 
 CAU_RUN = "cau_run"
+
+
+def _id_part(name: str) -> str:
+    """A free-text name (a volume's) made safe for step ids, which backends turn into identifiers."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name)
+
+
+def _unique(step_id: str, used: set[str]) -> str:
+    candidate, n = step_id, 1
+    while candidate in used:
+        n += 1
+        candidate = f"{step_id}-{n}"
+    used.add(candidate)
+    return candidate
 
 
 class _Builder:
@@ -132,8 +148,11 @@ def build_plan(model: Model) -> Plan:
     # P5 and P6: readiness and the solution upgrade
     if solution:
         b.rolling("P5", "remediate", REMEDIATE_PASS)
+        volumes = {v.name.lower(): v.name for v in cluster.volumes}
+        used_ids: set[str] = set()
         for name in upgrade.convert_to_thin or ():
-            b.then(f"p5.thin_convert.{name}", "thin.convert", "P5", target=name)
+            volume = volumes[name.lower()]  # the checker (HCI307) guarantees it exists
+            b.then(_unique(f"p5.thin_convert.{_id_part(volume)}", used_ids), "thin.convert", "P5", target=volume)
         b.fan("P5", "lcm.extension", "lcm_extension")
         if upgrade.solution.adou_path:
             b.then("p5.ad_prepare", "ad.prepare", "P5")
