@@ -154,6 +154,23 @@ def fmt_command(files: tuple[str, ...], write: bool, check_only: bool) -> None:
         click.echo(result.text, nl=False)
 
 
+@cli.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the script to this file (e.g. Get-HciPlanInventory.ps1) instead of printing it.")
+@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
+def discover(output: str | None, force: bool) -> None:
+    """Write the read-only PowerShell script that inventories a cluster for `hciplan import`."""
+    from hciplan.discovery import script_text
+
+    text = script_text()
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    _write_output(output, text, force)
+    click.echo(f"wrote {output}: run it on a cluster node (Windows PowerShell 5.1), then "
+               f"`hciplan import hciplan-inventory.json -o cluster.hciplan`", err=True)
+
+
 def main() -> None:
     try:
         cli(standalone_mode=True)
