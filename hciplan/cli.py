@@ -171,6 +171,36 @@ def discover(output: str | None, force: bool) -> None:
                f"`hciplan import hciplan-inventory.json -o cluster.hciplan`", err=True)
 
 
+@cli.command("import")
+@click.argument("inventory", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the .hciplan file here instead of printing it.")
+@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
+def import_command(inventory: str, output: str | None, force: bool) -> None:
+    """Turn an INVENTORY (JSON from the discovery script) into a formatted .hciplan file.
+
+    Whatever the inventory could not read becomes a `# TODO:` comment. A malformed
+    inventory is reported by JSON path, the exit code is 1 and nothing is written.
+    """
+    from hciplan.discovery.importer import import_inventory
+
+    if output is not None and not force and os.path.exists(output):
+        raise click.UsageError(f"{output} already exists; pass --force to overwrite it")
+    result = import_inventory(_read_bytes(inventory))
+    if result.text is None:
+        for error in result.errors:
+            click.echo(f"{inventory}: {error}", err=True)
+        click.echo(f"hciplan import: {inventory} is not a usable inventory; nothing was written", err=True)
+        sys.exit(EXIT_ERRORS)
+    todos = f"{result.todos} TODO{'s' * (result.todos != 1)} to review"
+    if output is None:
+        click.echo(result.text, nl=False)
+        click.echo(f"hciplan import: {todos}", err=True)
+        return
+    _write_output(output, result.text, force)
+    click.echo(f"wrote {output}: {todos}, then run `hciplan check {output}`", err=True)
+
+
 def main() -> None:
     try:
         cli(standalone_mode=True)
