@@ -297,7 +297,7 @@ def read_inventory(data: bytes) -> ReadResult:
     name = cluster["Name"].text() if known(cluster) else cluster
     if not known(name):
         if name.reason != "malformed":
-            reader.error("$.cluster.Name", f"the cluster's name is not in the inventory ({name.reason}); "
+            reader.error("$.cluster.Name", f"the cluster's name is not in the inventory ({name.path}: {name.reason}); "
                                            "run the script again on a cluster node or with -ClusterName")
         return ReadResult(None, tuple(reader.errors))
 
