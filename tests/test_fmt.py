@@ -24,7 +24,6 @@ from hciplan.cli import cli
 from hciplan.compiler import model as m
 from hciplan.compiler import schema
 from hciplan.compiler.pipeline import check_text
-from hciplan.compiler.source import Source
 from hciplan.compiler.syntax import decode_string
 from hciplan.grammar import get_parser
 
@@ -381,3 +380,20 @@ def test_crlf_and_bom_count_as_unformatted(tmp_path):
     assert runner.invoke(cli, ["fmt", "--check", str(path)]).exit_code == 1
     assert runner.invoke(cli, ["fmt", "-w", str(path)]).exit_code == 0
     assert path.read_bytes() == EXPECTED.encode()
+
+
+# --- no input breaks the formatter ----------------------------------------------------------
+
+HCIPLAN_ALPHABET = st.sampled_from(list('cluster node "HCI01" {}[]=,.#/*\n 0123456789GBTmhsZT:-+_\\u') +
+                                   ["..", "768GB", "10.0.10.1", "2026-12-05T22:00Z", "/*", "*/", "//"])
+
+
+@given(st.lists(HCIPLAN_ALPHABET, max_size=60).map("".join) | st.text(max_size=80))
+@PROPERTY
+def test_any_text_is_formatted_or_refused_never_crashes(text):
+    result = fmt.format_text(text)
+    if result.ok:
+        assert formatted(result.text) == result.text
+        assert comments_of(result.text) == comments_of(text)
+    else:
+        assert result.diagnostics

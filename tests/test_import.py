@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hciplan import fmt
 from hciplan.cli import cli
@@ -232,3 +234,35 @@ def test_import_of_a_malformed_inventory_writes_nothing(tmp_path):
     assert not target.exists()
     missing = CliRunner().invoke(cli, ["import", str(tmp_path / "missing.json")])
     assert missing.exit_code == 2
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=12)
+
+
+@st.composite
+def damaged_inventories(draw):
+    """A real inventory with one value somewhere replaced by arbitrary JSON."""
+    document = fixture_json(draw(st.sampled_from(sorted(EXPECTED))))
+    node = document
+    while isinstance(node, (dict, list)) and node:
+        keys = list(node) if isinstance(node, dict) else list(range(len(node)))
+        key = draw(st.sampled_from(keys))
+        if draw(st.booleans()) or not isinstance(node[key], (dict, list)) or not node[key]:
+            node[key] = draw(json_values)
+            break
+        node = node[key]
+    return json.dumps(document).encode()
+
+
+@given(damaged_inventories())
+@settings(derandomize=True, max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_damaged_inventories_give_errors_or_a_checkable_file_never_a_crash(data):
+    result = import_inventory(data)
+    if result.text is None:
+        assert result.errors and all(str(e).startswith("$") for e in result.errors)
+    else:
+        assert fmt.format_text(result.text).text == result.text
+        check_text(result.text)  # whatever it says, it must say it without an exception

@@ -308,31 +308,31 @@ def _node_block(node: NodeInventory, inventory: Inventory) -> Block:
         b.attr("memory", node.memory)
     else:
         b.todo("set `memory` (installed memory such as 768GB)" + ("" if not node.reachable else f": {_why(node.memory)}"))
-    address = _management_address(node.name, inventory)
-    if isinstance(address, str):
-        b.attr("ip", ipaddress.IPv4Interface(address))
+    address, why_not = _management_address(node.name, inventory)
+    if address is not None:
+        b.attr("ip", address)
     else:
-        b.todo(f"set `ip` (the management address): {address}")
+        b.todo(f"set `ip` (the management address): {why_not}")
     return b.done()
 
 
-def _management_address(node: str, inventory: Inventory) -> str | None:
-    """`10.0.10.11/24` on the ClusterAndClient network, or why there is none."""
+def _management_address(node: str, inventory: Inventory) -> tuple[ipaddress.IPv4Interface | None, str]:
+    """The node's address on the ClusterAndClient network with its prefix (`10.0.10.11/24`), or why there is none."""
     networks, interfaces = inventory.networks, inventory.interfaces
     if not known(networks):
-        return _why(networks)
+        return None, _why(networks)
     if not known(interfaces):
-        return _why(interfaces)
+        return None, _why(interfaces)
     management = [n for n in networks if n.role.lower() in MANAGEMENT_ROLES]
     for network in management:
         for owner, network_name, address in interfaces:
             if owner.lower() == node.lower() and network_name == network.name:
                 try:
                     prefix = ipaddress.IPv4Network(f"0.0.0.0/{network.mask}").prefixlen
-                    return str(ipaddress.IPv4Interface(f"{address}/{prefix}"))
+                    return ipaddress.IPv4Interface(f"{address}/{prefix}"), ""
                 except ValueError:
-                    return f"the address `{address}/{network.mask}` of network {network.name} is not IPv4"
-    return "no cluster network interface of this node on a ClusterAndClient (management) network"
+                    return None, f"`{address}` with mask `{network.mask}` (network {network.name}) is not an IPv4 address"
+    return None, "no cluster network interface of this node on a ClusterAndClient (management) network"
 
 
 def _resiliency(disk) -> str | None:
