@@ -29,7 +29,7 @@ from hciplan.grammar import get_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.hciplan")) + sorted((ROOT / "examples" / "invalid").glob("*.hciplan"))
-PROPERTY = settings(derandomize=True, max_examples=60, deadline=None,
+PROPERTY = settings(derandomize=True, max_examples=200, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
