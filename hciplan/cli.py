@@ -146,6 +146,114 @@ def explain(code: str) -> None:
         click.echo(f"\nSource: {entry.source} (see the source list in the domain reference, docs/language.md)")
 
 
+# --- fmt, discover, import: from a live cluster to a formatted file ------------------------
+
+
+def _read_bytes(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as error:
+        raise click.UsageError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def _write_output(path: str, text: str, force: bool) -> None:
+    """Write a command's output file atomically; an existing file needs --force."""
+    from hciplan.files import write_text
+
+    try:
+        write_text(path, text, overwrite=force)
+    except FileExistsError:
+        raise click.UsageError(f"{path} already exists; pass --force to overwrite it") from None
+    except OSError as error:
+        raise click.UsageError(f"cannot write {path}: {error.strerror or error}") from None
+
+
+@cli.command("fmt")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--write", "-w", is_flag=True, help="Rewrite the files in place instead of printing them.")
+@click.option("--check", "check_only", is_flag=True,
+              help="Change nothing; exit 1 and list the files that are not formatted.")
+def fmt_command(files: tuple[str, ...], write: bool, check_only: bool) -> None:
+    """Print .hciplan FILES in the canonical layout (comments kept).
+
+    Files with syntax errors are refused: their diagnostics are printed, the
+    exit code is 1 and nothing is written.
+    """
+    from hciplan.fmt import format_bytes
+
+    if write and check_only:
+        raise click.UsageError("--write and --check exclude each other")
+    results = [format_bytes(path, _read_bytes(path)) for path in files]
+    broken = [r for r in results if not r.ok]
+    if broken:
+        sources = {r.source.name: r.source for r in broken if r.source is not None}
+        click.echo(render_text([d for r in broken for d in r.diagnostics], sources), err=True, nl=False)
+        click.echo(f"hciplan fmt: {len(broken)} file{'s' * (len(broken) != 1)} not formatted "
+                   "because of syntax errors; nothing was written", err=True)
+        sys.exit(EXIT_ERRORS)
+    if check_only:
+        unformatted = [r.name for r in results if r.changed]
+        for name in unformatted:
+            click.echo(f"not formatted: {name}")
+        sys.exit(EXIT_ERRORS if unformatted else EXIT_OK)
+    if write:
+        changed = [r for r in results if r.changed]
+        for result in changed:
+            _write_output(result.name, result.text, force=True)
+            click.echo(f"formatted {result.name}", err=True)
+        sys.exit(EXIT_OK)
+    for result in results:
+        click.echo(result.text, nl=False)
+
+
+@cli.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the script to this file (e.g. Get-HciPlanInventory.ps1) instead of printing it.")
+@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
+def discover(output: str | None, force: bool) -> None:
+    """Write the read-only PowerShell script that inventories a cluster for `hciplan import`."""
+    from hciplan.discovery import script_text
+
+    text = script_text()
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    _write_output(output, text, force)
+    click.echo(f"wrote {output}: run it on a cluster node (Windows PowerShell 5.1), then "
+               f"`hciplan import hciplan-inventory.json -o cluster.hciplan`", err=True)
+
+
+@cli.command("import")
+@click.argument("inventory", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the .hciplan file here instead of printing it.")
+@click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
+def import_command(inventory: str, output: str | None, force: bool) -> None:
+    """Turn an INVENTORY (JSON from the discovery script) into a formatted .hciplan file.
+
+    Whatever the inventory could not read becomes a `# TODO:` comment. A malformed
+    inventory is reported by JSON path, the exit code is 1 and nothing is written.
+    """
+    from hciplan.discovery.importer import import_inventory
+
+    if output is not None and not force and os.path.exists(output):
+        raise click.UsageError(f"{output} already exists; pass --force to overwrite it")
+    result = import_inventory(_read_bytes(inventory))
+    if result.text is None:
+        for error in result.errors:
+            click.echo(f"{inventory}: {error}", err=True)
+        click.echo(f"hciplan import: {inventory} is not a usable inventory; nothing was written", err=True)
+        sys.exit(EXIT_ERRORS)
+    todos = f"{result.todos} TODO{'s' * (result.todos != 1)} to review"
+    if output is None:
+        click.echo(result.text, nl=False)
+        click.echo(f"hciplan import: {todos}", err=True)
+        return
+    _write_output(output, result.text, force)
+    click.echo(f"wrote {output}: {todos}, then run `hciplan check {output}`", err=True)
+
+
 def main() -> None:
     try:
         cli(standalone_mode=True)

@@ -1,0 +1,57 @@
+"""Writing output files safely: all or nothing, and never over a file the user did not give up.
+
+Every command that writes a file (`fmt --write`, `import -o`, `discover -o`)
+goes through `write_text`: the text goes to a temporary file in the target's
+folder, which is then renamed over the target, so a reader (or a crash) sees
+the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_text(path: str | os.PathLike, text: str, *, overwrite: bool) -> None:
+    """Write `text` as UTF-8 to `path` atomically.
+
+    With `overwrite=False` an existing `path` raises FileExistsError and is left
+    untouched. An existing file keeps its permission bits. OS errors propagate;
+    the temporary file is removed whatever happens.
+    """
+    target = Path(path)
+    if not overwrite and target.exists():
+        raise FileExistsError(str(target))
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        mode = _default_mode()
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, mode)
+        if overwrite:
+            os.replace(temporary, target)
+        else:
+            try:
+                os.link(temporary, target)  # fails, atomically, if the target appeared meanwhile
+            except FileExistsError:
+                raise
+            except OSError:  # a file system without hard links
+                if target.exists():
+                    raise FileExistsError(str(target)) from None
+                os.replace(temporary, target)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
