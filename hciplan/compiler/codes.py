@@ -29,7 +29,8 @@ opening bracket that was never closed.
 """)
 register("HCI004", E, "unknown unit", """
 A number is followed by a unit hciplan does not know. Sizes take B, KB, MB,
-GB, TB, PB (powers of 1000) or KiB, MiB, GiB, TiB, PiB (powers of 1024).
+GB, TB, PB or KiB, MiB, GiB, TiB, PiB; both spellings are powers of 1024, as
+in PowerShell (1GB = 1073741824 bytes).
 Durations take ms, s, m, h, d and may be combined, as in `1h30m`. Units are
 case-sensitive: `m` is minutes, `MB` megabytes.
 """)

@@ -24,6 +24,9 @@ TIMESTAMP_RE = re.compile(
 )
 
 
+MAX_QUANTITY = 2**60  # bytes or seconds: far beyond any cluster, far below float trouble
+
+
 class _Invalid(Exception):
     """A value could not be converted; the diagnostic has already been reported."""
 
@@ -259,6 +262,11 @@ def _quantity(value: syntax.Quantity, attr: schema.Attr, diagnostics: Collector)
             raise _Invalid()
         seen_units.add(unit)
         total += float(number) * units[unit]
+    if total > MAX_QUANTITY:
+        shown = value.text if len(value.text) <= 24 else value.text[:20] + "..."
+        diagnostics.report("HCI109", value.span, f"`{shown}` is out of range",
+                           hints=["sizes go up to 1024PB and durations up to 10000d"])
+        raise _Invalid()
     return int(round(total))
 
 

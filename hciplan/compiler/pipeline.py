@@ -60,7 +60,8 @@ def decode(name: str, data: bytes, diagnostics: Collector) -> Source | None:
 def check_source(source: Source) -> CheckResult:
     diagnostics = Collector()
     document = parse(source, diagnostics)
-    model = lower(document, diagnostics) if document is not None else None
+    # A lexical error inside the tree (a bad escape, a runaway number) leaves a value that cannot be trusted.
+    model = lower(document, diagnostics) if document is not None and not diagnostics.has_errors else None
     if model is not None:
         run_checks(model, diagnostics)
     return CheckResult(source, model, tuple(diagnostics.sorted()))

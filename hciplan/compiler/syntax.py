@@ -124,6 +124,7 @@ TOKEN_NAMES = {
 }
 VALUE_TOKENS = {"STRING", "NUMBER", "QUANTITY", "TIMESTAMP", "IPV4", "NAME", "LSQB"}
 MAX_NESTING = 16
+MAX_NUMBER_DIGITS = 30
 UNITS_WRITTEN_APART = {"B", "KB", "MB", "GB", "TB", "PB", "KiB", "MiB", "GiB", "TiB", "PiB", "ms", "s", "m", "h", "d"}
 
 
@@ -236,8 +237,13 @@ class _ToSyntaxTree(Transformer_NonRecursive):
 
     def number(self, children):
         text = str(children[0])
+        span = self._span(children[0])
+        if len(text) > MAX_NUMBER_DIGITS:  # also keeps int() below Python's digit limit
+            self.diagnostics.report("HCI109", span, f"a number of {len(text)} digits is out of range",
+                                    hints=[f"numbers have at most {MAX_NUMBER_DIGITS} digits"])
+            return Number(0, span)
         value = float(text) if "." in text else int(text)
-        return Number(value, self._span(children[0]))
+        return Number(value, span)
 
     def quantity(self, children):
         return Quantity(str(children[0]), self._span(children[0]))
