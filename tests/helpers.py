@@ -54,3 +54,62 @@ def codes(result: CheckResult) -> list[str]:
 
 def check(text: str) -> CheckResult:
     return check_text(text, "test.hciplan")
+
+
+# A small, complete file that checks clean; tests mutate it one fact at a time.
+BASE = """\
+cluster "hci-base" {
+  version = "22H2"
+  registered = true
+  witness = cloud
+  language = "en-US"
+  bitlocker = on
+  wdac = enforced
+  network_atc = false
+  managed_by = none
+  stretched = false
+  supplemental_package = false
+
+  node "HCI01" { memory = 512GB  ip = 10.0.10.11/24 }
+  node "HCI02" { memory = 512GB  ip = 10.0.10.12/24 }
+  node "HCI03" { memory = 512GB  ip = 10.0.10.13/24 }
+  node "HCI04" { memory = 768GB  ip = 10.0.10.14/24 }
+  pool "S2D" { size = 40TB  allocated = 30TB }
+  volume "Data01" { size = 2TB  resiliency = mirror_3way  provisioning = fixed }
+  volume "Data02" { size = 1TB  resiliency = mirror_3way  provisioning = fixed  used = 256GB }
+  volume "Thin01" { size = 4TB  resiliency = mirror_3way  provisioning = thin }
+  vm_group "sql" { count = 4   memory = 512GB }
+  vm_group "web" { count = 20  memory = 640GB  ha = true  dynamic_memory = true }
+  vm_group "lab" { count = 3   memory = 96GB   ha = false }
+  aks { installed = false }
+  arc_vms { preview = false }
+}
+
+upgrade "hci-base" {
+  to = "23H2"
+  method = cau
+  source = windows_update
+  orchestrator = "MGMT01"
+  max_failed_nodes = 0
+  max_retries_per_node = 3
+  reboot_timeout = 30m
+  node_order = ["HCI04", "HCI03", "HCI02", "HCI01"]
+  aks = keep
+  bitlocker = suspend
+  wdac = disable
+  network_atc = configure
+  functional_level = after_validation
+  storage_pool = update
+  vm_version = skip
+  window "first" { start = 2026-12-05T22:00Z  end = 2026-12-06T06:00Z }
+  window "second" { start = 2026-12-12T22:00+01:00  end = 2026-12-13T06:00+01:00 }
+  solution {
+    key_vault = "kv-hci-base"
+    deployment_user = "hcilcm"
+    ip_range = 10.0.10.50 .. 10.0.10.59
+    custom_location = "hci-base-cl"
+    subnet = 10.0.10.0/24
+    adou_path = "OU=hci-base,DC=contoso,DC=com"
+  }
+}
+"""
