@@ -16,7 +16,7 @@ from hciplan.compiler.diagnostics import Collector
 from hciplan.compiler.pipeline import MAX_SOURCE_BYTES, check_bytes
 from hciplan.compiler.source import Source
 
-from helpers import BASE, check, mutate
+from helpers import BASE, check, codes, mutate
 
 GiB, TiB = 1024**3, 1024**4
 
@@ -224,6 +224,15 @@ def test_syntax_error_codes(text, code, line, column, hint):
 def test_a_syntax_error_is_reported_alone(code):
     text = next(case[1] for case in SYNTAX_ERRORS if case[2] == code)
     assert [d.code for d in check(text).diagnostics] == [code]
+
+
+def test_an_invalid_escape_stops_the_semantic_checks():
+    """The string's value is unknown, so checking it (here: the deployment user) would report nonsense."""
+    result = check(mutate(BASE, ('deployment_user = "hcilcm"', 'deployment_user = "hci\\qlcm"')))
+    assert codes(result) == ["HCI008"] and result.model is None
+    both = check(mutate(BASE, ('deployment_user = "hcilcm"', 'deployment_user = "hci\\qlcm"'),
+                        ("witness = cloud", "witness = clowd")))
+    assert sorted(codes(both)) == ["HCI008", "HCI104"]  # structural checks still run
 
 
 def test_unknown_unit_suggests_the_closest():

@@ -1,8 +1,9 @@
 """Lowering: check a syntax tree against the schema and build the typed model.
 
 Structural mistakes (unknown names, wrong types, missing or repeated
-attributes) are reported here. If any is found the model is not built, so the
-semantic checks never run on a half-understood file.
+attributes) are reported here. If any is found, or the parser already reported
+an error (an invalid escape leaves a string's value unknown), the model is not
+built, so the semantic checks never run on a half-understood file.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ class _Invalid(Exception):
 
 def lower(document: syntax.Document, diagnostics: Collector) -> Model | None:
     """Build the model, or return None after reporting why it cannot be built."""
-    before = len(diagnostics.items)
     found: dict[str, list[syntax.Block]] = {"cluster": [], "upgrade": []}
     for item in document.body:
         if isinstance(item, syntax.Attribute):
@@ -53,7 +53,7 @@ def lower(document: syntax.Document, diagnostics: Collector) -> Model | None:
         where = found["upgrade"][0].header_span if found["upgrade"] else Span(document.source.name, 1, 1, 1, 1)
         diagnostics.report("HCI110", where, "the file has no `cluster` block",
                            hints=['describe the cluster: `cluster "name" { ... }` (see docs/language.md)'])
-    if len(diagnostics.items) > before or cluster is None:
+    if diagnostics.has_errors or cluster is None:
         return None
     return Model(cluster, upgrade)
 
