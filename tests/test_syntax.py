@@ -16,7 +16,7 @@ from hciplan.compiler.diagnostics import Collector
 from hciplan.compiler.pipeline import MAX_SOURCE_BYTES, check_bytes
 from hciplan.compiler.source import Source
 
-from helpers import BASE, check, codes, mutate
+from helpers import BASE, check, codes, line_of, mutate
 
 GiB, TiB = 1024**3, 1024**4
 
@@ -224,6 +224,17 @@ def test_syntax_error_codes(text, code, line, column, hint):
 def test_a_syntax_error_is_reported_alone(code):
     text = next(case[1] for case in SYNTAX_ERRORS if case[2] == code)
     assert [d.code for d in check(text).diagnostics] == [code]
+
+
+def test_nesting_too_deep_is_a_syntax_error_reported_alone():
+    too_deep = "[" * 17 + '"HCI01"' + "]" * 17
+    result = check(mutate(BASE, ('["HCI04", "HCI03", "HCI02", "HCI01"]', too_deep)))
+    assert [(d.code, d.span.line) for d in result.diagnostics] == [("HCI001", line_of(BASE, "node_order"))]
+    assert "nested more than 16 levels" in result.diagnostics[0].message and result.model is None
+    blocks = check("a { " * 17 + "}" * 17)
+    assert codes(blocks) == ["HCI001"]
+    deep_enough = check(mutate(BASE, ('["HCI04", "HCI03", "HCI02", "HCI01"]', "[" * 16 + "]" * 16)))
+    assert codes(deep_enough) == ["HCI103"]  # 16 levels parse; the value is simply the wrong type
 
 
 def test_an_invalid_escape_stops_the_semantic_checks():

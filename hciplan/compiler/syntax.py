@@ -265,13 +265,16 @@ class _ToSyntaxTree(Transformer_NonRecursive):
 
 
 def parse(source: Source, diagnostics: Collector) -> Document | None:
-    """Parse `source`; on a syntax error, report one diagnostic and return None."""
+    """Parse `source`; on a syntax error (nesting too deep included), report one diagnostic and return None."""
     try:
         tree = get_parser().parse(source.text)
     except UnexpectedInput as error:
         _report_syntax_error(source, error, diagnostics)
         return None
-    body = _ToSyntaxTree(source, diagnostics).transform(tree)
+    transformer = _ToSyntaxTree(source, diagnostics)
+    body = transformer.transform(tree)
+    if transformer._too_deep_reported:
+        return None  # a syntax error like any other: the deep structure was dropped, so nothing later may run
     return Document(source, body)
 
 
