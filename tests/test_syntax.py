@@ -237,6 +237,24 @@ def test_nesting_too_deep_is_a_syntax_error_reported_alone():
     assert codes(deep_enough) == ["HCI103"]  # 16 levels parse; the value is simply the wrong type
 
 
+HUGE = "9" * 5000  # more digits than int() converts by default, and more than a float holds
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("count = 4 ", f"count = {HUGE} "),
+    ("count = 4 ", f"count = -{HUGE} "),
+    ("count = 4 ", f"count = {HUGE}.5 "),
+    ("memory = 768GB", f"memory = {HUGE}GB"),
+    ("memory = 768GB", f"memory = {HUGE[:400]}GB"),
+    ("reboot_timeout = 30m", f"reboot_timeout = {HUGE[:400]}h"),
+    ("ip = 10.0.10.12/24", f"ip = 10.0.10.12/{HUGE}"),
+])
+def test_huge_numbers_are_out_of_range_not_a_crash(old, new):
+    result = check(mutate(BASE, (old, new)))
+    assert codes(result) == ["HCI109"] and result.model is None
+    assert len(result.diagnostics[0].message) < 120
+
+
 def test_an_invalid_escape_stops_the_semantic_checks():
     """The string's value is unknown, so checking it (here: the deployment user) would report nonsense."""
     result = check(mutate(BASE, ('deployment_user = "hcilcm"', 'deployment_user = "hci\\qlcm"')))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import math
 import re
 from typing import Any
 
@@ -186,12 +187,16 @@ def _convert(value: syntax.Value, attr: schema.Attr, diagnostics: Collector) -> 
     if kind == "int":
         if isinstance(value, syntax.Number) and isinstance(value.value, int):
             return _in_range(value.value, value, attr, diagnostics)
+        if isinstance(value, syntax.Number) and math.isinf(value.value):  # too many digits to hold
+            diagnostics.report("HCI109", value.span, f"`{attr.name}` is far out of range",
+                               hints=[f"allowed: {_show(attr.min, attr)} to {_show(attr.max, attr)}"])
+            raise _Invalid()
         raise _type_error(value, attr, diagnostics)
     if kind in ("size", "duration"):
         if isinstance(value, syntax.Quantity):
             return _in_range(_quantity(value, attr, diagnostics), value, attr, diagnostics)
         hint = ""
-        if isinstance(value, syntax.Number):
+        if isinstance(value, syntax.Number) and math.isfinite(value.value):
             hint = f"add a unit: `{value.value}GB`" if kind == "size" else f"add a unit: `{value.value}m`"
         raise _type_error(value, attr, diagnostics, hint)
     if kind in ("ipv4", "ipv4_network"):
@@ -259,7 +264,16 @@ def _quantity(value: syntax.Quantity, attr: schema.Attr, diagnostics: Collector)
             raise _Invalid()
         seen_units.add(unit)
         total += float(number) * units[unit]
+    if not math.isfinite(total):
+        diagnostics.report("HCI109", value.span, f"`{attr.name}` = {_clip(value.text)} is out of range",
+                           hints=["no attribute takes a size or duration anywhere near this large"])
+        raise _Invalid()
     return int(round(total))
+
+
+def _clip(text: str, limit: int = 24) -> str:
+    """A literal short enough to quote in a message."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _address(value: syntax.Ipv4, diagnostics: Collector) -> ipaddress.IPv4Address:
@@ -275,8 +289,8 @@ def _address(value: syntax.Ipv4, diagnostics: Collector) -> ipaddress.IPv4Addres
 def _ipv4(value: syntax.Ipv4, attr: schema.Attr, diagnostics: Collector):
     address = _address(value, diagnostics)
     prefix = value.text.split("/")[1] if "/" in value.text else None
-    if prefix is not None and not (0 <= int(prefix) <= 32):
-        diagnostics.report("HCI109", value.span, f"prefix length /{prefix} is out of range", hints=["use /0 to /32"])
+    if prefix is not None and (len(prefix) > 2 or int(prefix) > 32):  # len first: int() refuses huge digit strings
+        diagnostics.report("HCI109", value.span, f"prefix length /{_clip(prefix)} is out of range", hints=["use /0 to /32"])
         raise _Invalid()
     if attr.type == "ipv4":
         return ipaddress.IPv4Interface(f"{address}/{prefix or 32}")

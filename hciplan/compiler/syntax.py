@@ -7,6 +7,7 @@ checks it against the schema and builds the typed model.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Union
@@ -235,9 +236,15 @@ class _ToSyntaxTree(Transformer_NonRecursive):
         return self._str(children[0])
 
     def number(self, children):
-        text = str(children[0])
-        value = float(text) if "." in text else int(text)
-        return Number(value, self._span(children[0]))
+        token = children[0]
+        text = str(token)
+        if "." in text:
+            return Number(float(text), self._span(token))
+        try:
+            value: int | float = int(text)
+        except ValueError:  # more digits than int() converts (sys.get_int_max_str_digits): lowering reports it
+            value = -math.inf if text.startswith("-") else math.inf
+        return Number(value, self._span(token))
 
     def quantity(self, children):
         return Quantity(str(children[0]), self._span(children[0]))
