@@ -255,6 +255,17 @@ def test_huge_numbers_are_out_of_range_not_a_crash(old, new):
     assert len(result.diagnostics[0].message) < 120
 
 
+@pytest.mark.parametrize(("old", "new"), [
+    ("ip = 10.0.10.12/24", "ip = 10.0.10.12/\uff13\uff12"),                   # fullwidth 32 crashed ipaddress
+    ("count = 4 ", "count = \u0663 "),                                    # Arabic-Indic 3
+    ("memory = 768GB", "memory = \uff17\u0036\u0038GB"),
+    ("start = 2026-12-05T22:00Z", "start = \uff12026-12-05T22:00Z"),
+])
+def test_digits_are_ascii_only(old, new):
+    result = check(mutate(BASE, (old, new)))
+    assert [d.code for d in result.diagnostics] == ["HCI006"] and "unexpected character" in result.diagnostics[0].message
+
+
 def test_an_invalid_escape_stops_the_semantic_checks():
     """The string's value is unknown, so checking it (here: the deployment user) would report nonsense."""
     result = check(mutate(BASE, ('deployment_user = "hcilcm"', 'deployment_user = "hci\\qlcm"')))

@@ -20,9 +20,9 @@ from hciplan.compiler.model import IPv4Range, Model, Spans
 from hciplan.compiler.schema import BlockSpec, TYPE_NAMES
 from hciplan.compiler.source import Span
 
-QUANTITY_PART = re.compile(r"(\d+(?:\.\d+)?)([A-Za-z]+)")
+QUANTITY_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)([A-Za-z]+)")
 TIMESTAMP_RE = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2}))?)?(Z|[+-]\d{2}:\d{2})?$"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:T([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?)?(Z|[+-][0-9]{2}:[0-9]{2})?$"
 )
 
 
