@@ -82,6 +82,14 @@ def test_missing_file_names_the_file(tmp_path):
     assert result.exit_code == 2 and "cannot read" in result.output and "nowhere.hciplan" in result.output
 
 
+@pytest.mark.parametrize("output_format", ["text", "json"])
+def test_a_surrogate_escape_is_reported_not_a_crash(write, output_format):
+    path = write(mutate(BASE, ('deployment_user = "hcilcm"', 'deployment_user = "\\ud800"')))
+    result = invoke("check", "--format", output_format, path)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == 1 and "HCI008" in result.output
+
+
 def test_directory_is_a_usage_error(tmp_path):
     assert invoke("check", str(tmp_path)).exit_code == 2
 

@@ -275,6 +275,12 @@ def test_an_invalid_escape_stops_the_semantic_checks():
     assert sorted(codes(both)) == ["HCI008", "HCI104"]  # structural checks still run
 
 
+@pytest.mark.parametrize("escape", ["\\ud800", "\\uDFFF", "\\uDbff"])
+def test_surrogate_escapes_are_invalid(escape):
+    result = check(mutate(BASE, ('deployment_user = "hcilcm"', f'deployment_user = "hci{escape}"')))
+    assert codes(result) == ["HCI008"] and escape in result.diagnostics[0].message
+
+
 def test_unknown_unit_suggests_the_closest():
     result = check(mutate(BASE, ("size = 40TB", "size = 40TBs")))
     (diagnostic,) = result.diagnostics

@@ -157,8 +157,8 @@ def decode_string(raw: str) -> tuple[str, int | None]:
         esc = match.group(1)
         if esc in ESCAPES:
             out.append(ESCAPES[esc])
-        elif len(esc) == 5 and esc[0] == "u":
-            out.append(chr(int(esc[1:], 16)))
+        elif len(esc) == 5 and esc[0] == "u" and not 0xD800 <= int(esc[1:], 16) <= 0xDFFF:
+            out.append(chr(int(esc[1:], 16)))  # a lone surrogate is not text: it could not even be printed
         else:
             return "", match.start() + 1  # +1 for the opening quote
         pos = match.end()
@@ -204,10 +204,11 @@ class _ToSyntaxTree(Transformer_NonRecursive):
         value, bad = decode_string(str(token))
         if bad is not None:
             column = token.column + bad
+            escape = ESCAPE_RE.match(str(token), bad).group(0)  # `\q`, or a whole `\uD800`
             self.diagnostics.report(
                 "HCI008",
-                Span(span.file, span.line, column, span.line, column + 2),
-                f"invalid escape `{str(token)[bad:bad + 2]}` in string",
+                Span(span.file, span.line, column, span.line, column + len(escape)),
+                f"invalid escape `{escape}` in string",
                 hints=['valid escapes are \\" \\\\ \\n \\t \\r \\uXXXX; write a Windows path with doubled backslashes: "C:\\\\Media"'],
             )
         return Str(value, span)
