@@ -183,6 +183,19 @@ def test_text_rendering_has_location_source_line_caret_and_hints(write):
     assert lines[4] == "1 file checked: 1 error, 0 warnings"
 
 
+@pytest.mark.parametrize("separator", ["\x0c", "\x0b", "\x1c", "\x85", "\u2028", "\u2029"])
+def test_the_source_line_shown_is_the_line_of_the_diagnostic(write, separator):
+    """Characters that str.splitlines() treats as line breaks, but the language does not."""
+    text = mutate(BASE, ('  version = "22H2"\n', f'  version = "22H2"  # a{separator}b\n'),
+                  ('language = "en-US"', f'language = "en{separator}US"'), ("memory = 768GB", "memory = 768"))
+    path = write(text)
+    lines = invoke("check", path).output.split("\n")
+    line = line_of(text, "memory = 768 ")
+    source = text.split("\n")[line - 1]
+    assert lines[0].startswith(f"{path}:{line}:{source.index('768') + 1}: error[HCI103]")
+    assert lines[1] == f"{line:>5} | {source}" and "768  ip" in source
+
+
 def test_text_rendering_shows_related_locations_as_notes(write):
     text = mutate(BASE, ("  registered = true\n", "  registered = true\n  registered = false\n"))
     path = write(text)
