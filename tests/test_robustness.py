@@ -17,7 +17,7 @@ from hypothesis import given, settings, strategies as st
 
 from hciplan.cli import cli
 from hciplan.compiler.diagnostics import REGISTRY
-from hciplan.compiler.pipeline import MAX_SOURCE_BYTES, CheckResult, check_bytes
+from hciplan.compiler.pipeline import MAX_SOURCE_BYTES, CheckResult, check_bytes, check_text
 from hciplan.compiler.render import render_json, render_text
 
 from helpers import ALL_EXAMPLES, BASE
@@ -169,6 +169,15 @@ def test_bom_and_crlf_files_check_clean():
     assert check_any(b"\xef\xbb\xbf" + BASE.encode()).ok
     assert check_any(BASE.replace("\n", "\r\n").encode()).ok
     assert check_any(b"\xef\xbb\xbf" + BASE.replace("\n", "\r\n").encode()).ok
+
+
+def test_cr_only_line_endings_are_line_endings():
+    text = BASE.replace("memory = 768GB", "memory = 768")
+    lf = check_any(text.encode())
+    cr = check_any(text.replace("\n", "\r").encode())
+    assert [(d.code, d.span) for d in cr.diagnostics] == [(d.code, d.span) for d in lf.diagnostics]
+    assert [d.code for d in lf.diagnostics] == ["HCI103"]
+    assert check_text(BASE.replace("\n", "\r")).ok
 
 
 def test_the_size_limit_is_on_bytes_not_characters():
