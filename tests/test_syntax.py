@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 
 import pytest
 
 from hciplan.compiler import syntax
-from hciplan.compiler.diagnostics import Collector
+from hciplan.compiler.diagnostics import REGISTRY, Collector
 from hciplan.compiler.pipeline import MAX_SOURCE_BYTES, check_bytes
+from hciplan.compiler.schema import DURATION_UNITS, SIZE_UNITS
 from hciplan.compiler.source import Source
 
 from helpers import BASE, check, codes, line_of, mutate
@@ -279,6 +281,22 @@ def test_an_invalid_escape_stops_the_semantic_checks():
 def test_surrogate_escapes_are_invalid(escape):
     result = check(mutate(BASE, ('deployment_user = "hcilcm"', f'deployment_user = "hci{escape}"')))
     assert codes(result) == ["HCI008"] and escape in result.diagnostics[0].message
+
+
+def test_the_unknown_unit_explanation_lists_the_units_the_checker_accepts():
+    explanation = REGISTRY["HCI004"].explanation
+    for unit in [*SIZE_UNITS, *DURATION_UNITS]:
+        assert re.search(rf"\b{unit}\b", explanation), unit
+    assert "1000" not in explanation and "1024" in explanation  # binary, like PowerShell
+    assert not re.search(r"\bms\b", explanation)
+    assert codes(check(mutate(BASE, ("reboot_timeout = 30m", "reboot_timeout = 90000ms")))) == ["HCI004"]
+
+
+def test_a_unit_written_apart_is_only_suggested_when_it_exists():
+    apart = check('cluster "c" {\n  x = 500 ms\n}\n')
+    assert "unit written apart" not in apart.diagnostics[0].message
+    apart = check('cluster "c" {\n  x = 30 m\n}\n')
+    assert apart.diagnostics[0].hints == ("write `30m` without a space",)
 
 
 def test_unknown_unit_suggests_the_closest():

@@ -29,9 +29,10 @@ opening bracket that was never closed.
 """)
 register("HCI004", E, "unknown unit", """
 A number is followed by a unit hciplan does not know. Sizes take B, KB, MB,
-GB, TB, PB (powers of 1000) or KiB, MiB, GiB, TiB, PiB (powers of 1024).
-Durations take ms, s, m, h, d and may be combined, as in `1h30m`. Units are
-case-sensitive: `m` is minutes, `MB` megabytes.
+GB, TB, PB or their synonyms KiB, MiB, GiB, TiB, PiB: all are powers of 1024,
+as in PowerShell (1GB = 1024^3 bytes), so figures copied from PowerShell
+output mean what they say. Durations take s, m, h, d and may be combined, as
+in `1h30m`. Units are case-sensitive: `m` is minutes, `MB` megabytes.
 """)
 register("HCI005", E, "unterminated string", """
 A quoted string has no closing `"` on the same line. Strings cannot span lines;

@@ -16,6 +16,7 @@ from lark import Token, Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from hciplan.compiler.diagnostics import Collector
+from hciplan.compiler.schema import DURATION_UNITS, SIZE_UNITS
 from hciplan.compiler.source import Source, Span
 from hciplan.grammar import get_parser
 
@@ -125,7 +126,7 @@ TOKEN_NAMES = {
 }
 VALUE_TOKENS = {"STRING", "NUMBER", "QUANTITY", "TIMESTAMP", "IPV4", "NAME", "LSQB"}
 MAX_NESTING = 16
-UNITS_WRITTEN_APART = {"B", "KB", "MB", "GB", "TB", "PB", "KiB", "MiB", "GiB", "TiB", "PiB", "ms", "s", "m", "h", "d"}
+UNITS_WRITTEN_APART = set(SIZE_UNITS) | set(DURATION_UNITS)
 
 
 def token_name(name: str) -> str:
