@@ -197,6 +197,8 @@ SYNTAX_ERRORS = [
     ("unit written apart", 'cluster "c" {\n  node "n" { memory = 768 GB }\n}\n', "HCI001", 2, 23, "768GB"),
     ("missing = before a string", 'cluster "c" {\n  version "22H2"\n}\n', "HCI002", 2, 3, 'version = "22H2"'),
     ("missing = before a name", 'cluster "c" {\n  witness cloud\n}\n', "HCI002", 2, 3, "witness = cloud"),
+    ("unquoted label", 'cluster "c" {\n  node HCI01 { memory = 1GB }\n}\n', "HCI001", 2, 8, 'node "HCI01" { ... }'),
+    ("unquoted label and more", "cluster c1 \"x\" {\n}\n", "HCI001", 1, 9, 'cluster "c1" { ... }'),
     ("unclosed block", 'cluster "c" {\n  version = "22H2"\n', "HCI003", 1, 13, "`}`"),
     ("unclosed list", 'upgrade "c" {\n  node_order = ["a", "b"', "HCI003", 2, 16, "`]`"),
     ("unknown unit", mutate(BASE, ("memory = 768GB", "memory = 768XB")), "HCI004", 16, 27, "units:"),

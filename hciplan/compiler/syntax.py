@@ -298,6 +298,14 @@ def _tokens_before(source: Source, stop: int) -> list[Token]:
     return tokens
 
 
+def _token_at(source: Source, start: int) -> Token | None:
+    """The first token at or after offset `start`, if it lexes."""
+    try:
+        return next(iter(get_parser().lex(source.text[start:])), None)
+    except UnexpectedInput:
+        return None
+
+
 def _open_brackets(tokens: list[Token]) -> list[Token]:
     stack: list[Token] = []
     for token in tokens:
@@ -359,6 +367,12 @@ def _report_syntax_error(source: Source, error: UnexpectedInput, diagnostics: Co
                                hints=["remove it, or look for an extra closing bracket before it"])
             return
 
+    if token.type == "NAME" and prev is not None and prev.type == "NAME":
+        following = _token_at(source, token.end_pos)
+        if following is not None and following.type in ("LBRACE", "STRING"):
+            diagnostics.report("HCI001", span, f"block label `{token}` must be quoted",
+                               hints=[f'write `{prev} "{token}" {{ ... }}`'])
+            return
     if prev is not None and prev.type == "NAME" and "EQUAL" in error.expected:
         if prev2 is not None and prev2.type in ("NUMBER", "QUANTITY") and str(prev) in UNITS_WRITTEN_APART:
             diagnostics.report("HCI001", Span.of(file, prev2).to(Span.of(file, prev)),
