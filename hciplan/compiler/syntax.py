@@ -15,7 +15,7 @@ from typing import Union
 from lark import Token, Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from hciplan.compiler.diagnostics import Collector
+from hciplan.compiler.diagnostics import Collector, Related
 from hciplan.compiler.schema import DURATION_UNITS, SIZE_UNITS
 from hciplan.compiler.source import Source, Span
 from hciplan.grammar import get_parser
@@ -362,6 +362,13 @@ def _report_syntax_error(source: Source, error: UnexpectedInput, diagnostics: Co
 
     if token.type in ("RBRACE", "RSQB") and token.type not in error.expected:
         opened = _open_brackets(before)
+        if opened and opened[-1].type == "LSQB" and token.type == "RBRACE":
+            # `}` while a list is open: the list was never closed, so point at its `[`.
+            diagnostics.report("HCI003", Span.of(file, opened[-1]),
+                               f"unclosed list: this `[` has no matching `]` before the `}}` on line {token.line}",
+                               related=[Related(span, "the enclosing block ends here")],
+                               hints=["add `]` where the list ends"])
+            return
         if not opened or (token.type == "RBRACE") != (opened[-1].type == "LBRACE"):
             diagnostics.report("HCI007", span, f"`{token}` closes nothing here",
                                hints=["remove it, or look for an extra closing bracket before it"])
