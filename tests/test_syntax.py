@@ -208,6 +208,8 @@ SYNTAX_ERRORS = [
     ("unterminated string", 'cluster "c" {\n  version = "22H2\n}\n', "HCI005", 2, 13, '`"`'),
     ("colon instead of =", 'cluster "c" {\n  version: "22H2"\n}\n', "HCI006", 2, 10, "name = value"),
     ("stray character", 'cluster "c" {\n  @\n}\n', "HCI006", 2, 3, None),
+    ("unterminated comment", 'cluster "c" {\n  /* version = "22H2"\n}\n', "HCI006", 2, 3, "`*/`"),
+    ("comment closed twice", 'cluster "c" {\n  /* a */ b */\n}\n', "HCI006", 2, 13, "never opened"),
     ("extra closing brace", 'cluster "c" {\n}\n}\n', "HCI007", 3, 1, "remove it"),
     ("bad escape", 'cluster "c" {\n  version = "C:\\Media"\n}\n', "HCI008", 2, 16, "doubled backslashes"),
 ]

@@ -40,7 +40,8 @@ write a newline as `\\n`.
 """)
 register("HCI006", E, "unexpected character", """
 The file contains a character that cannot start any token of the language
-(for example `;`, `:` or `@` outside a string). Comments start with `#` or `//`.
+(for example `;`, `:` or `@` outside a string). Comments start with `#` or `//`,
+or are written `/* ... */`; a `/*` without its `*/` is reported here too.
 """)
 register("HCI007", E, "unmatched closing bracket", """
 A `}` or `]` closes nothing: there is no open block or list at this point.

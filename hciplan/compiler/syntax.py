@@ -326,11 +326,16 @@ def _report_syntax_error(source: Source, error: UnexpectedInput, diagnostics: Co
             rest = source.line_text(line)[column - 1 :]
             diagnostics.report("HCI005", Span(file, line, column, line, column + len(rest)),
                                "unterminated string", hints=['close the string with `"` on the same line'])
+        elif source.text.startswith("/*", error.pos_in_stream):
+            diagnostics.report("HCI006", Span(file, line, column, line, column + 2), "unterminated comment",
+                               hints=["close the comment with `*/`"])
         else:
             shown = repr(char)[1:-1] if not char.isprintable() else char
             hints = []
             if char in ":;":
                 hints.append("attributes are written `name = value`, without `:` or `;`")
+            if source.text.startswith("*/", error.pos_in_stream):
+                hints.append("this `*/` closes a comment that was never opened with `/*`")
             diagnostics.report("HCI006", span, f"unexpected character `{shown}`", hints=hints)
         return
 
