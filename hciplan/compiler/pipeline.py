@@ -41,7 +41,8 @@ def decode(name: str, data: bytes, diagnostics: Collector) -> Source | None:
     """Turn raw bytes into a Source, or report why they are not an hciplan file."""
     if len(data) > MAX_SOURCE_BYTES:
         diagnostics.report("HCI010", Span(name, 1, 1, 1, 1),
-                           f"the file is {len(data) // 1024} KiB; hciplan reads files up to {MAX_SOURCE_BYTES // 1024} KiB",
+                           f"the file is {len(data):,} bytes; hciplan reads files up to "
+                           f"{MAX_SOURCE_BYTES:,} bytes ({MAX_SOURCE_BYTES // 1024**2} MiB)",
                            hints=["check that this is the right file"])
         return None
     try:
