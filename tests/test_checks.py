@@ -335,6 +335,33 @@ def test_hci503_reports_ha_memory_and_memory_left():
     assert [r.message for r in diagnostic.related] == ["web: 640GB"]
 
 
+SIZE_RE = re.compile(r"(\d+(?:\.\d+)?)(TB|GB|MB|KB|B)\b")
+
+
+def sizes_in(text: str) -> list[float]:
+    scale = {"TB": 1024**4, "GB": GiB, "MB": 1024**2, "KB": 1024, "B": 1}
+    return [float(number) * scale[unit] for number, unit in SIZE_RE.findall(text)]
+
+
+@pytest.mark.parametrize("sql_memory", ["1TB", "1.25TB", "1100GB", "2TB"])
+def test_hci503_figures_add_up(sql_memory):
+    """need - have = what to free, as a reader would check it from the printed figures."""
+    text = mutate(BASE, ('vm_group "sql" { count = 4   memory = 512GB', f'vm_group "sql" {{ count = 4   memory = {sql_memory}'))
+    diagnostic = one(text, "HCI503")
+    need, have = sizes_in(diagnostic.message)
+    (free,) = sizes_in(diagnostic.hints[0])
+    assert abs((need - have) - free) <= 0.01 * GiB, (diagnostic.message, diagnostic.hints[0])
+
+
+@pytest.mark.parametrize(("size", "shown"), [
+    (768 * GiB, "768GB"), (1536 * GiB, "1.5TB"), (2816 * GiB, "2.75TB"), (1664 * GiB, "1664GB"),
+    (250 * GiB, "250GB"), (int(0.1 * 1024**4), "102.4GB"), (1024**4, "1TB"), (512, "512B"), (1536, "1.5KB"),
+    (-2 * GiB, "-2GB"), (0, "0B"),
+])
+def test_format_size(size, shown):
+    assert format_size(size) == shown
+
+
 def test_hci503_ignores_non_ha_vms_and_offline_upgrades():
     text = mutate(BASE, ('vm_group "lab" { count = 3   memory = 96GB', 'vm_group "lab" { count = 3   memory = 9TB'))
     assert check(text).ok
@@ -351,7 +378,7 @@ def test_hci305_names_the_fixed_volumes_and_what_converting_frees():
     assert f"({format_size(250 * GiB - free)} short)" in diagnostic.message
     hints = "\n".join(diagnostic.hints)
     assert "`Data01` to thin frees up to 6TB" in hints          # 2TB, 3-way mirror, nothing known about use
-    assert "`Data02` to thin frees about 2.2TB" in hints or "`Data02` to thin frees about 2.25TB" in hints  # (1TB-256GB) x 3
+    assert "`Data02` to thin frees about 2.25TB" in hints  # (1TB - 256GB) x 3
     assert "Thin01" not in hints
     assert "stopped" in hints
 
