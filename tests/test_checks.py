@@ -438,6 +438,15 @@ def test_unknown_names_get_did_you_mean():
     assert "without quotes" in hint
 
 
+def test_a_misspelt_required_attribute_is_reported_once():
+    result = check(mutate(BASE, ("witness = cloud", "witnes = cloud")))
+    assert codes(result) == ["HCI102"] and result.diagnostics[0].hints == ("did you mean `witness`?",)
+    in_a_node = check(mutate(BASE, ("ip = 10.0.10.13/24", "ipp = 10.0.10.13/24")))
+    assert codes(in_a_node) == ["HCI102"]
+    unrelated = check(mutate(BASE, ("  witness = cloud\n", "  colour = blue\n")))
+    assert sorted(codes(unrelated)) == ["HCI102", "HCI105"]  # not a misspelling: witness is still missing
+
+
 def test_related_spans_point_at_the_other_place():
     diagnostic = one(mutate(BASE, ("  registered = true\n", "  registered = true\n  registered = false\n")), "HCI106")
     assert diagnostic.related[0].span.line == line_of(BASE, "registered = true")

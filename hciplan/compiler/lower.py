@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from hciplan.compiler import schema, syntax
-from hciplan.compiler.diagnostics import Collector, Related, did_you_mean
+from hciplan.compiler.diagnostics import Collector, Related, closest, did_you_mean
 from hciplan.compiler.model import IPv4Range, Model, Spans
 from hciplan.compiler.schema import BlockSpec, TYPE_NAMES
 from hciplan.compiler.source import Span
@@ -77,6 +77,7 @@ def _lower_block(block: syntax.Block, spec: BlockSpec, diagnostics: Collector) -
         values[spec.label] = block.labels[0].value
 
     seen: dict[str, syntax.Attribute] = {}
+    misspelt: set[str] = set()  # attributes an unknown name was probably meant to be
     children: dict[str, list[syntax.Block]] = {c.spec.name: [] for c in spec.children}
     for item in block.body:
         if isinstance(item, syntax.Block):
@@ -95,7 +96,10 @@ def _lower_block(block: syntax.Block, spec: BlockSpec, diagnostics: Collector) -
         attr = spec.attr(item.name)
         if attr is None:
             ok = False
-            hint = did_you_mean(item.name, [a.name for a in spec.attrs])
+            meant = closest(item.name, [a.name for a in spec.attrs])
+            if meant is not None:
+                misspelt.add(meant)
+            hint = f"did you mean `{meant}`?" if meant else ""
             if not hint and spec.child(item.name):
                 hint = f"`{item.name}` is a block: write `{item.name} {{ ... }}`"
             diagnostics.report("HCI102", item.name_span, f"unknown attribute `{item.name}` in `{spec.name}`",
@@ -116,7 +120,9 @@ def _lower_block(block: syntax.Block, spec: BlockSpec, diagnostics: Collector) -
 
     for attr in spec.attrs:
         if attr.name not in seen:
-            if attr.required:
+            if attr.required and attr.name in misspelt:
+                ok = False  # already reported as the misspelling ("did you mean ...?")
+            elif attr.required:
                 ok = False
                 kind = ("one of " + ", ".join(attr.choices)) if attr.choices else TYPE_NAMES[attr.type]
                 diagnostics.report("HCI105", block.header_span, f"`{spec.name}` needs `{attr.name}`",
