@@ -426,8 +426,14 @@ def test_hci703_counts_the_addresses():
 
 def test_hci705_names_the_node_whose_ip_overlaps():
     diagnostic = one(mutate(BASE, ("10.0.10.50 .. 10.0.10.59", "10.0.10.14 .. 10.0.10.23")), "HCI705")
-    assert "HCI04" in diagnostic.message and "10.0.10.14" in diagnostic.message
+    assert "node `HCI04` (10.0.10.14)" in diagnostic.message
     assert diagnostic.related[0].span.line == line_of(BASE, "ip = 10.0.10.14/24")
+
+
+def test_hci705_is_one_diagnostic_for_the_range_whatever_it_covers():
+    diagnostic = one(mutate(BASE, ("10.0.10.50 .. 10.0.10.59", "10.0.10.12 .. 10.0.10.21")), "HCI705")
+    assert "nodes `HCI02` (10.0.10.12), `HCI03` (10.0.10.13), `HCI04` (10.0.10.14)" in diagnostic.message
+    assert [r.span.line for r in diagnostic.related] == [line_of(BASE, f"ip = 10.0.10.1{i}/24") for i in (2, 3, 4)]
 
 
 def test_unknown_names_get_did_you_mean():

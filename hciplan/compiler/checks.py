@@ -360,11 +360,13 @@ def _check_ip_range(model: Model, report: Collector) -> None:
     if subnet is not None and (ip_range.start not in subnet or ip_range.end not in subnet):
         report.report("HCI704", span, f"the range {ip_range} is not inside the management subnet {subnet} [A-inst]",
                       hints=["pick free addresses in the nodes' subnet, or set `subnet` if it is larger"])
-    for node in cluster.nodes:
-        if node.ip.ip in ip_range:
-            report.report("HCI705", span, f"the range {ip_range} includes node `{node.name}`'s IP {node.ip.ip}",
-                          related=[Related(node.spans["ip"], "the node's IP")],
-                          hints=["the range must hold only unused addresses"])
+    inside = [node for node in cluster.nodes if node.ip.ip in ip_range]
+    if inside:  # one mistake (the range), one diagnostic, however many nodes it covers
+        names = ", ".join(f"`{node.name}` ({node.ip.ip})" for node in inside)
+        report.report("HCI705", span,
+                      f"the range {ip_range} includes the IP of node{'s' * (len(inside) > 1)} {names}",
+                      related=[Related(node.spans["ip"], f"`{node.name}`'s IP") for node in inside],
+                      hints=["the range must hold only unused addresses"])
 
 
 def check_windows(model: Model, report: Collector) -> None:
