@@ -453,6 +453,11 @@ def test_a_misspelt_required_attribute_is_reported_once():
     assert sorted(codes(unrelated)) == ["HCI102", "HCI105"]  # not a misspelling: witness is still missing
 
 
+def test_a_decimal_where_a_whole_number_is_expected_says_so():
+    diagnostic = one(mutate(BASE, ("count = 4 ", "count = 4.5 ")), "HCI103")
+    assert diagnostic.message == "`count` takes a whole number, not a decimal number"
+
+
 def test_related_spans_point_at_the_other_place():
     diagnostic = one(mutate(BASE, ("  registered = true\n", "  registered = true\n  registered = false\n")), "HCI106")
     assert diagnostic.related[0].span.line == line_of(BASE, "registered = true")

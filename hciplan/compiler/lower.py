@@ -158,6 +158,8 @@ def _type_error(value: syntax.Value, attr: schema.Attr, diagnostics: Collector, 
         syntax.Timestamp: "a timestamp", syntax.Ipv4: "an IPv4 address", syntax.Ipv4Range: "an IPv4 range",
         syntax.Ident: "an identifier", syntax.ListValue: "a list",
     }[type(value)]
+    if isinstance(value, syntax.Number) and isinstance(value.value, float):
+        got = "a decimal number"  # "takes a whole number, not a number" would puzzle
     hints = [extra_hint]
     if attr.type == "enum":
         hints.append("allowed: " + ", ".join(attr.choices))
