@@ -424,6 +424,11 @@ def test_hci703_counts_the_addresses():
     assert "`10.0.10.50 .. 10.0.10.55`" in diagnostic.hints[0]
 
 
+def test_hci703_hint_stays_inside_the_address_space():
+    diagnostic = one(mutate(BASE, ("10.0.10.50 .. 10.0.10.59", "255.255.255.254 .. 255.255.255.255")), "HCI703")
+    assert diagnostic.hints == ("extend it to `255.255.255.250 .. 255.255.255.255`",)
+
+
 def test_hci705_names_the_node_whose_ip_overlaps():
     diagnostic = one(mutate(BASE, ("10.0.10.50 .. 10.0.10.59", "10.0.10.14 .. 10.0.10.23")), "HCI705")
     assert "node `HCI04` (10.0.10.14)" in diagnostic.message

@@ -349,9 +349,12 @@ def _check_ip_range(model: Model, report: Collector) -> None:
         report.report("HCI703", span, f"the range {ip_range} ends before it starts", hints=["write `first .. last`"])
         return
     if ip_range.size < MIN_INFRA_IPS:
+        # Suggest a range of the minimum size from the same start, moved down if it would pass 255.255.255.255.
+        first = min(int(ip_range.start), 2**32 - MIN_INFRA_IPS)
+        suggestion = f"{ipaddress.IPv4Address(first)} .. {ipaddress.IPv4Address(first + MIN_INFRA_IPS - 1)}"
         report.report("HCI703", span, f"the range {ip_range} has {ip_range.size} addresses; at least "
                       f"{MIN_INFRA_IPS} are needed [A-inst]",
-                      hints=[f"extend it to `{ip_range.start} .. {ipaddress.IPv4Address(int(ip_range.start) + 5)}`"])
+                      hints=[f"extend it to `{suggestion}`"])
     subnet = solution.subnet
     if subnet is None:
         prefixed = [n.ip.network for n in cluster.nodes if n.ip.network.prefixlen < 32]
