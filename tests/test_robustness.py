@@ -8,6 +8,7 @@ file, a BOM and CRLF line endings, through the library and through the CLI.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 
@@ -16,6 +17,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings, strategies as st
 
 from hciplan.cli import cli
+from hciplan.compiler import schema
 from hciplan.compiler.diagnostics import REGISTRY
 from hciplan.compiler.pipeline import MAX_SOURCE_BYTES, CheckResult, check_bytes, check_text
 from hciplan.compiler.render import render_json, render_text
@@ -183,3 +185,86 @@ def test_cr_only_line_endings_are_line_endings():
 def test_the_size_limit_is_on_bytes_not_characters():
     result = check_any(("# " + "é" * (MAX_SOURCE_BYTES // 2)).encode())
     assert [d.code for d in result.diagnostics] == ["HCI010"]
+
+
+# --- well-formed plans with arbitrary values: every semantic check runs on odd data ---------------
+
+
+NAMES = st.text(alphabet="abHCI019-_.\\@ \"é", max_size=26)
+BOOLS = st.sampled_from(["true", "false"])
+SIZES = st.builds("{}{}".format, st.one_of(st.integers(0, 5000), st.decimals(0, 10**6, places=2).map(str)),
+                  st.sampled_from(["B", "MB", "GB", "TB", "PiB"]))
+ADDRESSES = st.builds("{}.{}.{}.{}".format, st.sampled_from([0, 10, 192, 255]), st.sampled_from([0, 255]),
+                      st.sampled_from([0, 10, 255]), st.integers(0, 255))
+TIMESTAMPS = st.builds("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}{}".format, st.sampled_from([1, 2026, 9999]),
+                       st.integers(1, 12), st.integers(1, 28), st.integers(0, 23), st.integers(0, 59),
+                       st.sampled_from(["Z", "+23:59", "-23:59", "", "+00:00"]))
+MEDIA_PATHS = st.sampled_from(["C:\\Media", "x.iso", "", "D:\\a.ISO", "\\\\server\\share", "C:\\" + "a" * 300])
+
+
+def quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def choices(spec: schema.BlockSpec, name: str):
+    return st.sampled_from(spec.attr(name).choices)
+
+
+@st.composite
+def well_formed_plans(draw):
+    """Any values of the right types: the file always lowers to a model, so every check runs on it."""
+    cluster = [f"cluster {quoted(draw(NAMES))} {{",
+               f"  version = {quoted(draw(st.sampled_from(['22H2', '23H2', ''])))}  registered = {draw(BOOLS)}",
+               f"  witness = {draw(choices(schema.CLUSTER, 'witness'))}  language = {quoted(draw(NAMES))}"]
+    for name in ("bitlocker", "wdac", "managed_by"):
+        cluster.append(f"  {name} = {draw(choices(schema.CLUSTER, name))}")
+    for name in ("network_atc", "stretched", "supplemental_package"):
+        cluster.append(f"  {name} = {draw(BOOLS)}")
+    for _ in range(draw(st.integers(0, 5))):
+        prefix = draw(st.one_of(st.none(), st.integers(0, 32)))
+        ip = draw(ADDRESSES) + ("" if prefix is None else f"/{prefix}")
+        cluster.append(f"  node {quoted(draw(NAMES))} {{ memory = {draw(SIZES)}  ip = {ip} }}")
+    if draw(st.booleans()):
+        cluster.append(f'  pool "p" {{ size = {draw(SIZES)}  allocated = {draw(SIZES)} }}')
+    for _ in range(draw(st.integers(0, 3))):
+        used = f"  used = {draw(SIZES)}" if draw(st.booleans()) else ""
+        cluster.append(f"  volume {quoted(draw(NAMES))} {{ size = {draw(SIZES)}  "
+                       f"resiliency = {draw(choices(schema.VOLUME, 'resiliency'))}  "
+                       f"provisioning = {draw(choices(schema.VOLUME, 'provisioning'))}{used} }}")
+    for _ in range(draw(st.integers(0, 3))):
+        cluster.append(f"  vm_group {quoted(draw(NAMES))} {{ count = {draw(st.integers(1, 100_000))}  "
+                       f"memory = {draw(SIZES)}  ha = {draw(BOOLS)} }}")
+    cluster.append(f"  aks {{ installed = {draw(BOOLS)} preview = {draw(BOOLS)} }}  arc_vms {{ preview = {draw(BOOLS)} }}")
+    upgrade = [f"upgrade {quoted(draw(NAMES))} {{", f"  to = {quoted(draw(st.sampled_from(['23H2', '24H2'])))}"]
+    for attr in schema.UPGRADE.attrs:
+        if attr.type == "enum" and draw(st.booleans()):
+            upgrade.append(f"  {attr.name} = {draw(st.sampled_from(attr.choices))}")
+    if draw(st.booleans()):
+        upgrade.append(f"  media_path = {quoted(draw(MEDIA_PATHS))}")
+    if draw(st.booleans()):
+        upgrade.append(f"  orchestrator = {quoted(draw(NAMES))}")
+    upgrade.append(f"  max_failed_nodes = {draw(st.integers(0, 63))}  reboot_timeout = {draw(st.integers(1, 360))}m")
+    if draw(st.booleans()):
+        upgrade.append(f"  node_order = [{', '.join(quoted(n) for n in draw(st.lists(NAMES, max_size=6)))}]")
+    for _ in range(draw(st.integers(0, 3))):
+        upgrade.append(f"  window {quoted(draw(NAMES))} {{ start = {draw(TIMESTAMPS)}  end = {draw(TIMESTAMPS)} }}")
+    if draw(st.booleans()):
+        solution = [f"key_vault = {quoted(draw(NAMES))}", f"deployment_user = {quoted(draw(NAMES))}",
+                    f"ip_range = {draw(ADDRESSES)} .. {draw(ADDRESSES)}"]
+        if draw(st.booleans()):
+            prefix = draw(st.integers(0, 32))
+            network = ipaddress.IPv4Network(f"{draw(ADDRESSES)}/{prefix}", strict=False)
+            solution.append(f"subnet = {network}")
+        if draw(st.booleans()):
+            solution.append(f"custom_location = {quoted(draw(NAMES))}")
+        if draw(st.booleans()):
+            solution.append(f"adou_path = {quoted(draw(st.sampled_from(['OU=a,DC=b', 'DC=b', 'OU=<x>,DC=b', ''])))}")
+        upgrade.append("  solution { " + "  ".join(solution) + " }")
+    return "\n".join(cluster + ["}", ""] + upgrade + ["}", ""])
+
+
+@settings(max_examples=150)
+@given(well_formed_plans())
+def test_well_formed_plans_with_odd_values_run_every_check(text):
+    result = check_any(text.encode("utf-8"))
+    assert result.model is not None, [(d.code, d.message) for d in result.diagnostics]
