@@ -90,6 +90,7 @@ CASES = [
     case("HCI109", ("max_retries_per_node = 3", "max_retries_per_node = 65"), at="65", name="int"),
     case("HCI109", ("subnet = 10.0.10.0/24", "subnet = 10.0.10.1/24"), at="subnet =", name="host bits"),
     case("HCI110", (BASE[:BASE.index("upgrade")], ""), at='upgrade "hci-base"', name="no cluster"),
+    case("HCI111", (BASE[BASE.index('  node "HCI01"'):BASE.index('  pool "S2D"')], ""), at='cluster "hci-base"'),
     # --- HCI110 is also semantic: the upgrade must name the cluster ---------------------------
     case("HCI110", ('upgrade "hci-base"', 'upgrade "hci-other"'), at='upgrade "hci-other"',
          fixed=[('upgrade "hci-other"', 'upgrade "HCI-BASE"')], name="other cluster"),
@@ -456,6 +457,13 @@ def test_a_misspelt_required_attribute_is_reported_once():
     assert codes(in_a_node) == ["HCI102"]
     unrelated = check(mutate(BASE, ("  witness = cloud\n", "  colour = blue\n")))
     assert sorted(codes(unrelated)) == ["HCI102", "HCI105"]  # not a misspelling: witness is still missing
+
+
+def test_a_cluster_without_nodes_is_reported_alone():
+    nodes = BASE[BASE.index('  node "HCI01"'):BASE.index('  pool "S2D"')]
+    result = check(mutate(BASE, (nodes, "")))
+    assert codes(result) == ["HCI111"] and result.model is None  # not three HCI502 about "0 nodes"
+    assert result.diagnostics[0].message == "`cluster` needs at least one `node` block"
 
 
 def test_a_decimal_where_a_whole_number_is_expected_says_so():

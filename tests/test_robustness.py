@@ -220,7 +220,7 @@ def well_formed_plans(draw):
         cluster.append(f"  {name} = {draw(choices(schema.CLUSTER, name))}")
     for name in ("network_atc", "stretched", "supplemental_package"):
         cluster.append(f"  {name} = {draw(BOOLS)}")
-    for _ in range(draw(st.integers(0, 5))):
+    for _ in range(draw(st.integers(1, 5))):  # a cluster without nodes is a structural error (HCI111)
         prefix = draw(st.one_of(st.none(), st.integers(0, 32)))
         ip = draw(ADDRESSES) + ("" if prefix is None else f"/{prefix}")
         cluster.append(f"  node {quoted(draw(NAMES))} {{ memory = {draw(SIZES)}  ip = {ip} }}")

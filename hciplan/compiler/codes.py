@@ -106,6 +106,13 @@ The file needs a `cluster` block, and the `upgrade` block's label must be the
 cluster's name, so that a plan can never be applied to the wrong cluster.
 """)
 
+register("HCI111", E, "missing required block", """
+This block needs at least one block of the named kind inside it: a `cluster`
+needs at least one `node`. A cluster without nodes cannot be upgraded, and
+every check that counts nodes (witness, resiliency, memory with a node
+drained, max_failed_nodes) would be meaningless.
+""")
+
 # --- HCI2xx: upgrade path and supported configurations -----------------------
 register("HCI201", E, "unsupported upgrade path", """
 hciplan plans the 22H2 (OS 20349.x) to 23H2 (OS 25398.x) upgrade followed by

@@ -132,6 +132,11 @@ def _lower_block(block: syntax.Block, spec: BlockSpec, diagnostics: Collector) -
 
     for child in spec.children:
         blocks = children[child.spec.name]
+        if child.required and not blocks:
+            ok = False
+            diagnostics.report("HCI111", block.header_span, f"`{spec.name}` needs at least one `{child.spec.name}` block",
+                               hints=[f'{child.spec.doc} Write `{child.spec.name} "name" {{ ... }}` inside `{spec.name}`.'])
+            continue
         if not child.repeated and len(blocks) > 1:
             ok = False
             for extra in blocks[1:]:
