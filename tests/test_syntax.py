@@ -329,6 +329,7 @@ def test_nul_bytes_are_hci009():
 def test_a_file_over_the_size_limit_is_hci010_and_not_parsed():
     (diagnostic,) = check_bytes("big.hciplan", b"#" * (MAX_SOURCE_BYTES + 1)).diagnostics
     assert diagnostic.code == "HCI010" and diagnostic.hints
+    assert (diagnostic.span.line, diagnostic.span.column) == (1, 1)
     size, limit = (int(n.replace(",", "")) for n in re.findall(r"[\d,]{4,}", diagnostic.message))
     assert (size, limit) == (MAX_SOURCE_BYTES + 1, MAX_SOURCE_BYTES)  # not "2048 KiB, limit 2048 KiB"
     at_limit = check_bytes("ok.hciplan", b"#" * MAX_SOURCE_BYTES)
