@@ -86,8 +86,9 @@ def test_numbers(literal, number):
 
 def test_identifiers_and_booleans():
     assert value("mirror_3way") == syntax.Ident("mirror_3way", value("mirror_3way").span)
-    model = model_of(("registered = true", "registered = true"))
+    model = model_of()
     assert model.cluster.registered is True and model.cluster.stretched is False
+    assert [g.ha for g in model.cluster.vm_groups] == [True, True, False]  # the first by default
 
 
 # --- IPv4 addresses, networks and ranges --------------------------------------------------------
