@@ -295,7 +295,7 @@ clusters = st.builds(
     language=names, bitlocker=enum(schema.CLUSTER, "bitlocker"), wdac=enum(schema.CLUSTER, "wdac"),
     network_atc=st.booleans(), managed_by=enum(schema.CLUSTER, "managed_by"), stretched=st.booleans(),
     supplemental_package=st.booleans(),
-    nodes=st.lists(st.builds(m.Node, name=names, memory=sizes, ip=interfaces), max_size=4).map(tuple),
+    nodes=st.lists(st.builds(m.Node, name=names, memory=sizes, ip=interfaces), min_size=1, max_size=4).map(tuple),
     pool=st.none() | st.builds(m.Pool, name=names, size=sizes, allocated=sizes),
     volumes=st.lists(st.builds(m.Volume, name=names, size=sizes, resiliency=enum(schema.VOLUME, "resiliency"),
                                provisioning=enum(schema.VOLUME, "provisioning"), used=st.none() | sizes),

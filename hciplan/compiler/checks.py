@@ -382,9 +382,12 @@ def _check_ip_range(model: Model, report: Collector) -> None:
         report.report("HCI703", span, f"the range {ip_range} ends before it starts", hints=["write `first .. last`"])
         return
     if ip_range.size < MIN_INFRA_IPS:
+        # Suggest a range of the minimum size from the same start, moved down if it would pass 255.255.255.255.
+        first = min(int(ip_range.start), 2**32 - MIN_INFRA_IPS)
+        suggestion = f"{ipaddress.IPv4Address(first)} .. {ipaddress.IPv4Address(first + MIN_INFRA_IPS - 1)}"
         report.report("HCI703", span, f"the range {ip_range} has {ip_range.size} addresses; at least "
                       f"{MIN_INFRA_IPS} are needed [A-inst]",
-                      hints=[f"extend it to `{ip_range.start} .. {ipaddress.IPv4Address(int(ip_range.start) + 5)}`"])
+                      hints=[f"extend it to `{suggestion}`"])
     subnet = solution.subnet
     if subnet is None:
         prefixed = [n.ip.network for n in cluster.nodes if n.ip.network.prefixlen < 32]
@@ -393,11 +396,13 @@ def _check_ip_range(model: Model, report: Collector) -> None:
     if subnet is not None and (ip_range.start not in subnet or ip_range.end not in subnet):
         report.report("HCI704", span, f"the range {ip_range} is not inside the management subnet {subnet} [A-inst]",
                       hints=["pick free addresses in the nodes' subnet, or set `subnet` if it is larger"])
-    for node in cluster.nodes:
-        if node.ip.ip in ip_range:
-            report.report("HCI705", span, f"the range {ip_range} includes node `{node.name}`'s IP {node.ip.ip}",
-                          related=[Related(node.spans["ip"], "the node's IP")],
-                          hints=["the range must hold only unused addresses"])
+    inside = [node for node in cluster.nodes if node.ip.ip in ip_range]
+    if inside:  # one mistake (the range), one diagnostic, however many nodes it covers
+        names = ", ".join(f"`{node.name}` ({node.ip.ip})" for node in inside)
+        report.report("HCI705", span,
+                      f"the range {ip_range} includes the IP of node{'s' * (len(inside) > 1)} {names}",
+                      related=[Related(node.spans["ip"], f"`{node.name}`'s IP") for node in inside],
+                      hints=["the range must hold only unused addresses"])
 
 
 def check_windows(model: Model, report: Collector) -> None:

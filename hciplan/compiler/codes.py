@@ -29,10 +29,10 @@ opening bracket that was never closed.
 """)
 register("HCI004", E, "unknown unit", """
 A number is followed by a unit hciplan does not know. Sizes take B, KB, MB,
-GB, TB, PB or KiB, MiB, GiB, TiB, PiB; both spellings are powers of 1024, as
-in PowerShell (1GB = 1073741824 bytes).
-Durations take ms, s, m, h, d and may be combined, as in `1h30m`. Units are
-case-sensitive: `m` is minutes, `MB` megabytes.
+GB, TB, PB or their synonyms KiB, MiB, GiB, TiB, PiB: all are powers of 1024,
+as in PowerShell (1GB = 1024^3 bytes), so figures copied from PowerShell
+output mean what they say. Durations take s, m, h, d and may be combined, as
+in `1h30m`. Units are case-sensitive: `m` is minutes, `MB` megabytes.
 """)
 register("HCI005", E, "unterminated string", """
 A quoted string has no closing `"` on the same line. Strings cannot span lines;
@@ -40,7 +40,8 @@ write a newline as `\\n`.
 """)
 register("HCI006", E, "unexpected character", """
 The file contains a character that cannot start any token of the language
-(for example `;`, `:` or `@` outside a string). Comments start with `#` or `//`.
+(for example `;`, `:` or `@` outside a string). Comments start with `#` or `//`,
+or are written `/* ... */`; a `/*` without its `*/` is reported here too.
 """)
 register("HCI007", E, "unmatched closing bracket", """
 A `}` or `]` closes nothing: there is no open block or list at this point.
@@ -103,6 +104,13 @@ exist, or a number outside the attribute's documented range.
 register("HCI110", E, "upgrade does not match the cluster", """
 The file needs a `cluster` block, and the `upgrade` block's label must be the
 cluster's name, so that a plan can never be applied to the wrong cluster.
+""")
+
+register("HCI111", E, "missing required block", """
+This block needs at least one block of the named kind inside it: a `cluster`
+needs at least one `node`. A cluster without nodes cannot be upgraded, and
+every check that counts nodes (witness, resiliency, memory with a node
+drained, max_failed_nodes) would be meaningless.
 """)
 
 # --- HCI2xx: upgrade path and supported configurations -----------------------

@@ -102,8 +102,14 @@ class Collector:
         return sorted(self.items, key=Diagnostic.sort_key)
 
 
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """A "did you mean X?" hint, or "" when nothing is close enough."""
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice closest to `word` (case-insensitively), or None when nothing is close enough."""
     lowered = {c.lower(): c for c in choices}
     matches = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
-    return f"did you mean `{lowered[matches[0]]}`?" if matches else ""
+    return lowered[matches[0]] if matches else None
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """A "did you mean X?" hint, or "" when nothing is close enough."""
+    match = closest(word, choices)
+    return f"did you mean `{match}`?" if match else ""

@@ -1,30 +1,29 @@
 """Lowering: check a syntax tree against the schema and build the typed model.
 
 Structural mistakes (unknown names, wrong types, missing or repeated
-attributes) are reported here. If any is found the model is not built, so the
-semantic checks never run on a half-understood file.
+attributes) are reported here. If any is found, or the parser already reported
+an error (an invalid escape leaves a string's value unknown), the model is not
+built, so the semantic checks never run on a half-understood file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import math
 import re
 from typing import Any
 
 from hciplan.compiler import schema, syntax
-from hciplan.compiler.diagnostics import Collector, Related, did_you_mean
+from hciplan.compiler.diagnostics import Collector, Related, closest, did_you_mean
 from hciplan.compiler.model import IPv4Range, Model, Spans
 from hciplan.compiler.schema import BlockSpec, TYPE_NAMES
 from hciplan.compiler.source import Span
 
-QUANTITY_PART = re.compile(r"(\d+(?:\.\d+)?)([A-Za-z]+)")
+QUANTITY_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)([A-Za-z]+)")
 TIMESTAMP_RE = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2}))?)?(Z|[+-]\d{2}:\d{2})?$"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:T([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?)?(Z|[+-][0-9]{2}:[0-9]{2})?$"
 )
-
-
-MAX_QUANTITY = 2**60  # bytes or seconds: far beyond any cluster, far below float trouble
 
 
 class _Invalid(Exception):
@@ -33,7 +32,6 @@ class _Invalid(Exception):
 
 def lower(document: syntax.Document, diagnostics: Collector) -> Model | None:
     """Build the model, or return None after reporting why it cannot be built."""
-    before = len(diagnostics.items)
     found: dict[str, list[syntax.Block]] = {"cluster": [], "upgrade": []}
     for item in document.body:
         if isinstance(item, syntax.Attribute):
@@ -56,7 +54,7 @@ def lower(document: syntax.Document, diagnostics: Collector) -> Model | None:
         where = found["upgrade"][0].header_span if found["upgrade"] else Span(document.source.name, 1, 1, 1, 1)
         diagnostics.report("HCI110", where, "the file has no `cluster` block",
                            hints=['describe the cluster: `cluster "name" { ... }` (see docs/language.md)'])
-    if len(diagnostics.items) > before or cluster is None:
+    if diagnostics.has_errors or cluster is None:
         return None
     return Model(cluster, upgrade)
 
@@ -79,6 +77,7 @@ def _lower_block(block: syntax.Block, spec: BlockSpec, diagnostics: Collector) -
         values[spec.label] = block.labels[0].value
 
     seen: dict[str, syntax.Attribute] = {}
+    misspelt: set[str] = set()  # attributes an unknown name was probably meant to be
     children: dict[str, list[syntax.Block]] = {c.spec.name: [] for c in spec.children}
     for item in block.body:
         if isinstance(item, syntax.Block):
@@ -97,7 +96,10 @@ def _lower_block(block: syntax.Block, spec: BlockSpec, diagnostics: Collector) -
         attr = spec.attr(item.name)
         if attr is None:
             ok = False
-            hint = did_you_mean(item.name, [a.name for a in spec.attrs])
+            meant = closest(item.name, [a.name for a in spec.attrs])
+            if meant is not None:
+                misspelt.add(meant)
+            hint = f"did you mean `{meant}`?" if meant else ""
             if not hint and spec.child(item.name):
                 hint = f"`{item.name}` is a block: write `{item.name} {{ ... }}`"
             diagnostics.report("HCI102", item.name_span, f"unknown attribute `{item.name}` in `{spec.name}`",
@@ -118,7 +120,9 @@ def _lower_block(block: syntax.Block, spec: BlockSpec, diagnostics: Collector) -
 
     for attr in spec.attrs:
         if attr.name not in seen:
-            if attr.required:
+            if attr.required and attr.name in misspelt:
+                ok = False  # already reported as the misspelling ("did you mean ...?")
+            elif attr.required:
                 ok = False
                 kind = ("one of " + ", ".join(attr.choices)) if attr.choices else TYPE_NAMES[attr.type]
                 diagnostics.report("HCI105", block.header_span, f"`{spec.name}` needs `{attr.name}`",
@@ -128,6 +132,11 @@ def _lower_block(block: syntax.Block, spec: BlockSpec, diagnostics: Collector) -
 
     for child in spec.children:
         blocks = children[child.spec.name]
+        if child.required and not blocks:
+            ok = False
+            diagnostics.report("HCI111", block.header_span, f"`{spec.name}` needs at least one `{child.spec.name}` block",
+                               hints=[f'{child.spec.doc} Write `{child.spec.name} "name" {{ ... }}` inside `{spec.name}`.'])
+            continue
         if not child.repeated and len(blocks) > 1:
             ok = False
             for extra in blocks[1:]:
@@ -154,6 +163,8 @@ def _type_error(value: syntax.Value, attr: schema.Attr, diagnostics: Collector, 
         syntax.Timestamp: "a timestamp", syntax.Ipv4: "an IPv4 address", syntax.Ipv4Range: "an IPv4 range",
         syntax.Ident: "an identifier", syntax.ListValue: "a list",
     }[type(value)]
+    if isinstance(value, syntax.Number) and isinstance(value.value, float):
+        got = "a decimal number"  # "takes a whole number, not a number" would puzzle
     hints = [extra_hint]
     if attr.type == "enum":
         hints.append("allowed: " + ", ".join(attr.choices))
@@ -189,12 +200,16 @@ def _convert(value: syntax.Value, attr: schema.Attr, diagnostics: Collector) -> 
     if kind == "int":
         if isinstance(value, syntax.Number) and isinstance(value.value, int):
             return _in_range(value.value, value, attr, diagnostics)
+        if isinstance(value, syntax.Number) and math.isinf(value.value):  # too many digits to hold
+            diagnostics.report("HCI109", value.span, f"`{attr.name}` is far out of range",
+                               hints=[f"allowed: {_show(attr.min, attr)} to {_show(attr.max, attr)}"])
+            raise _Invalid()
         raise _type_error(value, attr, diagnostics)
     if kind in ("size", "duration"):
         if isinstance(value, syntax.Quantity):
             return _in_range(_quantity(value, attr, diagnostics), value, attr, diagnostics)
         hint = ""
-        if isinstance(value, syntax.Number):
+        if isinstance(value, syntax.Number) and math.isfinite(value.value):
             hint = f"add a unit: `{value.value}GB`" if kind == "size" else f"add a unit: `{value.value}m`"
         raise _type_error(value, attr, diagnostics, hint)
     if kind in ("ipv4", "ipv4_network"):
@@ -262,12 +277,16 @@ def _quantity(value: syntax.Quantity, attr: schema.Attr, diagnostics: Collector)
             raise _Invalid()
         seen_units.add(unit)
         total += float(number) * units[unit]
-    if total > MAX_QUANTITY:
-        shown = value.text if len(value.text) <= 24 else value.text[:20] + "..."
-        diagnostics.report("HCI109", value.span, f"`{shown}` is out of range",
-                           hints=["sizes go up to 1024PB and durations up to 10000d"])
+    if not math.isfinite(total):
+        diagnostics.report("HCI109", value.span, f"`{attr.name}` = {_clip(value.text)} is out of range",
+                           hints=["no attribute takes a size or duration anywhere near this large"])
         raise _Invalid()
     return int(round(total))
+
+
+def _clip(text: str, limit: int = 24) -> str:
+    """A literal short enough to quote in a message."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _address(value: syntax.Ipv4, diagnostics: Collector) -> ipaddress.IPv4Address:
@@ -283,8 +302,8 @@ def _address(value: syntax.Ipv4, diagnostics: Collector) -> ipaddress.IPv4Addres
 def _ipv4(value: syntax.Ipv4, attr: schema.Attr, diagnostics: Collector):
     address = _address(value, diagnostics)
     prefix = value.text.split("/")[1] if "/" in value.text else None
-    if prefix is not None and not (0 <= int(prefix) <= 32):
-        diagnostics.report("HCI109", value.span, f"prefix length /{prefix} is out of range", hints=["use /0 to /32"])
+    if prefix is not None and (len(prefix) > 2 or int(prefix) > 32):  # len first: int() refuses huge digit strings
+        diagnostics.report("HCI109", value.span, f"prefix length /{_clip(prefix)} is out of range", hints=["use /0 to /32"])
         raise _Invalid()
     if attr.type == "ipv4":
         return ipaddress.IPv4Interface(f"{address}/{prefix or 32}")

@@ -29,11 +29,20 @@ class CheckResult:
         return self.model is not None and not any(d.severity.value == "error" for d in self.diagnostics)
 
 
+def normalise_newlines(text: str) -> str:
+    """CRLF (Windows) and lone CR (classic Mac) line endings become LF, the only one the grammar knows.
+
+    Without this a CR-only file is one long line, and its first `#` comment swallows the rest of it.
+    """
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def decode(name: str, data: bytes, diagnostics: Collector) -> Source | None:
     """Turn raw bytes into a Source, or report why they are not an hciplan file."""
     if len(data) > MAX_SOURCE_BYTES:
         diagnostics.report("HCI010", Span(name, 1, 1, 1, 1),
-                           f"the file is {len(data) // 1024} KiB; hciplan reads files up to {MAX_SOURCE_BYTES // 1024} KiB",
+                           f"the file is {len(data):,} bytes; hciplan reads files up to "
+                           f"{MAX_SOURCE_BYTES:,} bytes ({MAX_SOURCE_BYTES // 1024**2} MiB)",
                            hints=["check that this is the right file"])
         return None
     try:
@@ -54,7 +63,7 @@ def decode(name: str, data: bytes, diagnostics: Collector) -> Source | None:
                            "the file contains NUL bytes: it is binary, not text",
                            hints=["check that this is the right file"])
         return None
-    return Source(name, text.replace("\r\n", "\n"))
+    return Source(name, normalise_newlines(text))
 
 
 def check_source(source: Source) -> CheckResult:
@@ -68,7 +77,7 @@ def check_source(source: Source) -> CheckResult:
 
 
 def check_text(text: str, name: str = "<input>") -> CheckResult:
-    return check_source(Source(name, text.replace("\r\n", "\n")))
+    return check_source(Source(name, normalise_newlines(text)))
 
 
 def check_bytes(name: str, data: bytes) -> CheckResult:

@@ -37,7 +37,7 @@ def render_text(diagnostics: Iterable[Diagnostic], sources: dict[str, Source], s
 def _excerpt(source: Source, line: int, column: int, end_line: int, end_column: int,
              style: Style, colour: str) -> list[str]:
     text = source.line_text(line)
-    if not text and line > len(source.text.splitlines()):
+    if not text and line > source.text.count("\n") + 1:
         return []
     shown = text.expandtabs(4) if "\t" not in text[: column - 1] else text
     if len(shown) > 200:  # keep very long lines readable: show a window around the column

@@ -52,6 +52,7 @@ class Child:
     spec: BlockSpec
     field: str  # the parent model's field
     repeated: bool = False
+    required: bool = False  # at least one such block must be written
 
 
 def enum(name: str, choices: str, doc: str, default: Any = REQUIRED) -> Attr:
@@ -98,7 +99,7 @@ CLUSTER = BlockSpec("cluster", model.Cluster, "The cluster as it is today.", lab
     Attr("stretched", "bool", "Whether the cluster is stretched across two sites.", False),
     Attr("supplemental_package", "bool", "Whether the 22H2 Supplemental Package is installed.", False),
 ), children=(
-    Child(NODE, "nodes", repeated=True),
+    Child(NODE, "nodes", repeated=True, required=True),
     Child(POOL, "pool"),
     Child(VOLUME, "volumes", repeated=True),
     Child(VM_GROUP, "vm_groups", repeated=True),

@@ -39,7 +39,9 @@ class Source:
     text: str
 
     def line_text(self, line: int) -> str:
-        lines = self.text.splitlines()
+        # Split on "\n" only, as the parser counts lines: str.splitlines() would also split on
+        # form feeds, \x1c-\x1e, \x85 and \u2028, and show the wrong line under a diagnostic.
+        lines = self.text.split("\n")
         return lines[line - 1] if 1 <= line <= len(lines) else ""
 
     def end_span(self) -> Span:

@@ -52,9 +52,20 @@ def footprint_factor(resiliency: str, node_count: int) -> float:
 
 
 def format_size(size: int) -> str:
-    """A size the way PowerShell users read it: binary units, one decimal when needed."""
+    """A size the way PowerShell users read it: binary units, at most two decimals.
+
+    The largest unit in which the size is exact to two decimals wins (2.75TB, but
+    1664GB rather than a rounded 1.63TB), so the figures of one message add up;
+    a size exact in no unit gets two decimals in the largest unit.
+    """
+    if size < 0:
+        return "-" + format_size(-size)
+    fallback = ""
     for unit, scale in (("TB", 1024**4), ("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
-        if size >= scale:
-            value = size / scale
-            return f"{value:.0f}{unit}" if value == int(value) else f"{value:.1f}{unit}"
-    return f"{size}B"
+        if size < scale:
+            continue
+        if size * 100 % scale == 0:
+            hundredths = size * 100 // scale
+            return f"{hundredths // 100}.{hundredths % 100:02d}".rstrip("0").rstrip(".") + unit
+        fallback = fallback or f"{size / scale:.2f}".rstrip("0").rstrip(".") + unit
+    return fallback or f"{size}B"

@@ -7,6 +7,7 @@ checks it against the schema and builds the typed model.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Union
@@ -14,7 +15,8 @@ from typing import Union
 from lark import Token, Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from hciplan.compiler.diagnostics import Collector
+from hciplan.compiler.diagnostics import Collector, Related
+from hciplan.compiler.schema import DURATION_UNITS, SIZE_UNITS
 from hciplan.compiler.source import Source, Span
 from hciplan.grammar import get_parser
 
@@ -124,8 +126,7 @@ TOKEN_NAMES = {
 }
 VALUE_TOKENS = {"STRING", "NUMBER", "QUANTITY", "TIMESTAMP", "IPV4", "NAME", "LSQB"}
 MAX_NESTING = 16
-MAX_NUMBER_DIGITS = 30
-UNITS_WRITTEN_APART = {"B", "KB", "MB", "GB", "TB", "PB", "KiB", "MiB", "GiB", "TiB", "PiB", "ms", "s", "m", "h", "d"}
+UNITS_WRITTEN_APART = set(SIZE_UNITS) | set(DURATION_UNITS)
 
 
 def token_name(name: str) -> str:
@@ -157,8 +158,8 @@ def decode_string(raw: str) -> tuple[str, int | None]:
         esc = match.group(1)
         if esc in ESCAPES:
             out.append(ESCAPES[esc])
-        elif len(esc) == 5 and esc[0] == "u":
-            out.append(chr(int(esc[1:], 16)))
+        elif len(esc) == 5 and esc[0] == "u" and not 0xD800 <= int(esc[1:], 16) <= 0xDFFF:
+            out.append(chr(int(esc[1:], 16)))  # a lone surrogate is not text: it could not even be printed
         else:
             return "", match.start() + 1  # +1 for the opening quote
         pos = match.end()
@@ -204,10 +205,11 @@ class _ToSyntaxTree(Transformer_NonRecursive):
         value, bad = decode_string(str(token))
         if bad is not None:
             column = token.column + bad
+            escape = ESCAPE_RE.match(str(token), bad).group(0)  # `\q`, or a whole `\uD800`
             self.diagnostics.report(
                 "HCI008",
-                Span(span.file, span.line, column, span.line, column + 2),
-                f"invalid escape `{str(token)[bad:bad + 2]}` in string",
+                Span(span.file, span.line, column, span.line, column + len(escape)),
+                f"invalid escape `{escape}` in string",
                 hints=['valid escapes are \\" \\\\ \\n \\t \\r \\uXXXX; write a Windows path with doubled backslashes: "C:\\\\Media"'],
             )
         return Str(value, span)
@@ -236,14 +238,15 @@ class _ToSyntaxTree(Transformer_NonRecursive):
         return self._str(children[0])
 
     def number(self, children):
-        text = str(children[0])
-        span = self._span(children[0])
-        if len(text) > MAX_NUMBER_DIGITS:  # also keeps int() below Python's digit limit
-            self.diagnostics.report("HCI109", span, f"a number of {len(text)} digits is out of range",
-                                    hints=[f"numbers have at most {MAX_NUMBER_DIGITS} digits"])
-            return Number(0, span)
-        value = float(text) if "." in text else int(text)
-        return Number(value, span)
+        token = children[0]
+        text = str(token)
+        if "." in text:
+            return Number(float(text), self._span(token))
+        try:
+            value: int | float = int(text)
+        except ValueError:  # more digits than int() converts (sys.get_int_max_str_digits): lowering reports it
+            value = -math.inf if text.startswith("-") else math.inf
+        return Number(value, self._span(token))
 
     def quantity(self, children):
         return Quantity(str(children[0]), self._span(children[0]))
@@ -271,13 +274,16 @@ class _ToSyntaxTree(Transformer_NonRecursive):
 
 
 def parse(source: Source, diagnostics: Collector) -> Document | None:
-    """Parse `source`; on a syntax error, report one diagnostic and return None."""
+    """Parse `source`; on a syntax error (nesting too deep included), report one diagnostic and return None."""
     try:
         tree = get_parser().parse(source.text)
     except UnexpectedInput as error:
         _report_syntax_error(source, error, diagnostics)
         return None
-    body = _ToSyntaxTree(source, diagnostics).transform(tree)
+    transformer = _ToSyntaxTree(source, diagnostics)
+    body = transformer.transform(tree)
+    if transformer._too_deep_reported:
+        return None  # a syntax error like any other: the deep structure was dropped, so nothing later may run
     return Document(source, body)
 
 
@@ -290,6 +296,14 @@ def _tokens_before(source: Source, stop: int) -> list[Token]:
     except UnexpectedInput:
         pass
     return tokens
+
+
+def _token_at(source: Source, start: int) -> Token | None:
+    """The first token at or after offset `start`, if it lexes."""
+    try:
+        return next(iter(get_parser().lex(source.text[start:])), None)
+    except UnexpectedInput:
+        return None
 
 
 def _open_brackets(tokens: list[Token]) -> list[Token]:
@@ -312,11 +326,16 @@ def _report_syntax_error(source: Source, error: UnexpectedInput, diagnostics: Co
             rest = source.line_text(line)[column - 1 :]
             diagnostics.report("HCI005", Span(file, line, column, line, column + len(rest)),
                                "unterminated string", hints=['close the string with `"` on the same line'])
+        elif source.text.startswith("/*", error.pos_in_stream):
+            diagnostics.report("HCI006", Span(file, line, column, line, column + 2), "unterminated comment",
+                               hints=["close the comment with `*/`"])
         else:
             shown = repr(char)[1:-1] if not char.isprintable() else char
             hints = []
             if char in ":;":
                 hints.append("attributes are written `name = value`, without `:` or `;`")
+            if source.text.startswith("*/", error.pos_in_stream):
+                hints.append("this `*/` closes a comment that was never opened with `/*`")
             diagnostics.report("HCI006", span, f"unexpected character `{shown}`", hints=hints)
         return
 
@@ -348,11 +367,24 @@ def _report_syntax_error(source: Source, error: UnexpectedInput, diagnostics: Co
 
     if token.type in ("RBRACE", "RSQB") and token.type not in error.expected:
         opened = _open_brackets(before)
+        if opened and opened[-1].type == "LSQB" and token.type == "RBRACE":
+            # `}` while a list is open: the list was never closed, so point at its `[`.
+            diagnostics.report("HCI003", Span.of(file, opened[-1]),
+                               f"unclosed list: this `[` has no matching `]` before the `}}` on line {token.line}",
+                               related=[Related(span, "the enclosing block ends here")],
+                               hints=["add `]` where the list ends"])
+            return
         if not opened or (token.type == "RBRACE") != (opened[-1].type == "LBRACE"):
             diagnostics.report("HCI007", span, f"`{token}` closes nothing here",
                                hints=["remove it, or look for an extra closing bracket before it"])
             return
 
+    if token.type == "NAME" and prev is not None and prev.type == "NAME":
+        following = _token_at(source, token.end_pos)
+        if following is not None and following.type in ("LBRACE", "STRING"):
+            diagnostics.report("HCI001", span, f"block label `{token}` must be quoted",
+                               hints=[f'write `{prev} "{token}" {{ ... }}`'])
+            return
     if prev is not None and prev.type == "NAME" and "EQUAL" in error.expected:
         if prev2 is not None and prev2.type in ("NUMBER", "QUANTITY") and str(prev) in UNITS_WRITTEN_APART:
             diagnostics.report("HCI001", Span.of(file, prev2).to(Span.of(file, prev)),
