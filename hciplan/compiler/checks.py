@@ -19,6 +19,7 @@ from hciplan.compiler.storage import (
     RESILIENCY,
     footprint_factor,
     format_size,
+    thin_conversion_frees,
 )
 
 SUPPORTED_PATHS = (("22H2", "23H2"),)
@@ -138,13 +139,6 @@ def check_readiness(model: Model, report: Collector) -> None:
                       f"the pool has {format_size(max(pool.free, 0))} free{planned}; `Infrastructure_1` needs "
                       f"{format_size(INFRASTRUCTURE_VOLUME_SIZE)} ({format_size(needed)} short) [A-val]",
                       hints=_thin_conversion_hints(model, chosen))
-
-
-def thin_conversion_frees(volume, node_count: int) -> int | None:
-    """Pool bytes freed by converting a fixed volume to thin; None when `used` is unknown."""
-    if volume.used is None:
-        return None
-    return int((volume.size - volume.used) * footprint_factor(volume.resiliency, node_count))
 
 
 def _check_convert_to_thin(model: Model, report: Collector) -> list:

@@ -21,10 +21,9 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from hciplan.compiler.checks import thin_conversion_frees
 from hciplan.compiler.diagnostics import Collector
 from hciplan.compiler.plan import Plan, Step
-from hciplan.compiler.storage import INFRASTRUCTURE_VOLUME_SIZE, RESILIENCY, format_size
+from hciplan.compiler.storage import INFRASTRUCTURE_VOLUME_SIZE, RESILIENCY, format_size, thin_conversion_frees
 
 OS_KINDS = {"cau.install", "os.setup", "offline.setup"}
 COUNTEREXAMPLE_STEPS = 6  # how many of the steps before the bad state a counterexample shows

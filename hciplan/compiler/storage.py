@@ -51,6 +51,13 @@ def footprint_factor(resiliency: str, node_count: int) -> float:
     return 2.0
 
 
+def thin_conversion_frees(volume, node_count: int) -> int | None:
+    """Pool bytes freed by converting a fixed volume to thin; None when `used` is unknown."""
+    if volume.used is None:
+        return None
+    return int((volume.size - volume.used) * footprint_factor(volume.resiliency, node_count))
+
+
 def format_size(size: int) -> str:
     """A size the way PowerShell users read it: binary units, at most two decimals.
 
