@@ -18,6 +18,7 @@ from hypothesis import given, settings, strategies as st
 
 from hciplan.cli import cli
 from hciplan.compiler import schema
+from hciplan.compiler.compile import compile_checked
 from hciplan.compiler.diagnostics import REGISTRY
 from hciplan.compiler.pipeline import MAX_SOURCE_BYTES, CheckResult, check_bytes, check_text
 from hciplan.compiler.render import render_json, render_text
@@ -55,6 +56,10 @@ def assert_well_formed(result: CheckResult, data: bytes) -> None:
 def check_any(data: bytes) -> CheckResult:
     result = check_bytes("fuzz.hciplan", data)
     assert_well_formed(result, data)
+    compiled = compile_checked(result)  # what `hciplan check` does next: build and prove the plan
+    assert compiled.ok == (compiled.plan is not None and not any(d.severity.value == "error"
+                                                                 for d in compiled.diagnostics))
+    assert set(result.diagnostics) <= set(compiled.diagnostics)
     return result
 
 
