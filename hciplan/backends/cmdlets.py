@@ -128,7 +128,7 @@ _CATALOG = (
     _c("Enable-WindowsOptionalFeature", "Dism", "FeatureName Online All NoRestart LimitAccess Source",
        f"{LEARN}/dism/enable-windowsoptionalfeature", "docs", local=False),
     _c("Get-NetIntentStatus", "NetworkATC", "Name ComputerName ClusterName GlobalOverrides",
-       f"{LEARN}/networkatc/get-netintentstatus", "docs"),
+       f"{LEARN}/networkatc/get-netintentstatus", "docs", local=False),
     _c("Get-VM", "Hyper-V", "Name Id ComputerName VMName", f"{LEARN}/hyper-v/get-vm", local=False),
     _c("Get-VMHardDiskDrive", "Hyper-V", "VMName VM ComputerName", f"{LEARN}/hyper-v/get-vmharddiskdrive", local=False),
     _c("Stop-VM", "Hyper-V", "Name VM Force TurnOff Save ComputerName WhatIf Confirm", f"{LEARN}/hyper-v/stop-vm",
