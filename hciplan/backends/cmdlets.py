@@ -164,7 +164,7 @@ _CATALOG = (
     _c("Uninstall-Module", "PowerShellGet", "Name RequiredVersion AllVersions Force",
        f"{LEARN}/powershellget/uninstall-module", "docs", local=False),
     # Microsoft.PowerShell.* and WSMan (inbox)
-    _c("Invoke-Command", "Microsoft.PowerShell.Core", "ComputerName Credential ScriptBlock ArgumentList Session "
+    _c("Invoke-Command", "Microsoft.PowerShell.Core", "ComputerName Credential ScriptBlock ArgumentList Session AsJob "
        "Authentication ErrorAction", f"{_CORE}/invoke-command"),
     _c("New-PSSession", "Microsoft.PowerShell.Core", "ComputerName Credential Name Authentication",
        f"{_CORE}/new-pssession"),
