@@ -208,6 +208,11 @@ _BACKOUT = {
 }
 
 
+def _title(step: Step) -> str:
+    """A step's title for Markdown: the catalog text, and its target (a user's volume name) as code."""
+    return md_text(step.spec.title) + (f": {md_code(step.target)}" if step.target else "")
+
+
 def _backout(step: Step) -> str:
     if step.kind in _BACKOUT:
         return _BACKOUT[step.kind]
@@ -276,7 +281,7 @@ def _step_section(plan: Plan, heading: str, steps: list[Step], nodes: list[str])
             lines.append(f"- [ ] {md_code(node)}{verbs} (~{format_minutes(sum(s.mean_minutes for s in per))})")
         lines.append("")
     else:
-        lines += [f"- [ ] {md_code(first.id)}: {md_text(first.title)}", ""]
+        lines += [f"- [ ] {md_code(first.id)}: {_title(first)}", ""]
     for kind in kinds:
         step = next(s for s in steps if s.kind == kind)
         lines += [f"**{md_text(step.spec.title)}** ({md_text(step.spec.source)})", "",
@@ -299,17 +304,17 @@ def _phase_sections(plan: Plan, phase: str, steps: list[Step]) -> list[str]:
             continue
         if step.node and step.group:  # a node pass: every step of the pass, one checklist
             members = [s for s in steps if s.group == step.group]
-            heading = ("CAU run (one Invoke-CauRun, RollingUpgradePlugin)" if step.group == CAU_RUN
-                       else f"{step.group} pass")
+            heading = md_text("CAU run (one Invoke-CauRun, RollingUpgradePlugin)" if step.group == CAU_RUN
+                              else f"{step.group} pass")
         elif step.node:  # the same independent step on every node
             members = [s for s in steps if s.kind == step.kind and s.node and not s.group]
-            heading = step.title
+            heading = _title(step)
         else:
             members = [step]
-            heading = f"{step.id}: {step.title}"
+            heading = f"{md_code(step.id)}: {_title(step)}"
         seen.update(s.id for s in members)
         nodes = list(dict.fromkeys(s.node for s in members if s.node))
-        lines += _step_section(plan, md_text(heading), members, nodes)
+        lines += _step_section(plan, heading, members, nodes)
         if step.group == CAU_RUN:
             lines.insert(len(lines) - 1, "- Monitor: `Get-CauRun`; on failure `Get-CauReport -Last -Detailed`")
     return lines
@@ -365,14 +370,14 @@ def render_runbook(plan: Plan, diagnostics: Iterable[Diagnostic] = (), simulatio
     out += ["## Risks and the point of no return", ""]
     if irreversible:
         first = irreversible[0]
-        out.append(f"- **Point of no return: {md_code(first.id)}** ({md_text(first.title)}). Until it runs, the "
+        out.append(f"- **Point of no return: {md_code(first.id)}** ({_title(first)}). Until it runs, the "
                    "cluster can stay in (or go back to) a supported state: mixed-OS mode is reversible until the "
                    "functional level is raised and should end within 4 weeks [W-rolling].")
-        out += [f"- Irreversible: {md_code(s.id)}: {md_text(s.title)}" for s in irreversible]
+        out += [f"- Irreversible: {md_code(s.id)}: {_title(s)}" for s in irreversible]
     else:
         out.append("- No irreversible step: every step can be backed out.")
     if downtime:
-        out += [f"- VM downtime: {md_code(s.id)}: {md_text(s.title)}" for s in downtime]
+        out += [f"- VM downtime: {md_code(s.id)}: {_title(s)}" for s in downtime]
     else:
         out.append("- VM downtime: none; HA VMs live-migrate off each node before it goes down (the docs still advise "
                    "shutting VMs down [A-ps]).")
@@ -385,7 +390,7 @@ def render_runbook(plan: Plan, diagnostics: Iterable[Diagnostic] = (), simulatio
         out.append(f"- The expected {format_minutes(minutes)} exceeds the windows' {format_minutes(window_total)}: "
                    "the run stops at a safe point at a window's end and resumes in the next window.")
     warnings = [d for d in diagnostics if d.severity is Severity.WARNING]
-    out += [f"- Check warning {d.code}: {md_text(d.message)}" for d in warnings]
+    out += [f"- Check warning {d.code}: {md_code(d.message)}" for d in warnings]
     out += ["", "## Before the change", ""]
     if plan.interactive:
         out += ["- [ ] Review this runbook with the change board; the OS upgrade runs from Windows Admin Center.",
