@@ -425,3 +425,11 @@ def _evaluates_to(expression: str, value: str) -> bool:
         return ps_parse.evaluate_literal(expression) == value
     except ValueError:
         return False
+
+
+def test_docs_list_every_catalog_cmdlet_with_its_module_and_source() -> None:
+    docs = (ROOT / "docs" / "powershell.md").read_text(encoding="utf-8")
+    for entry in cmdlets.CATALOG.values():
+        row = next((line for line in docs.splitlines() if line.startswith(f"| `{entry.name}` |")), None)
+        assert row is not None, f"{entry.name} is not in docs/powershell.md"
+        assert f"| {entry.module} |" in row and entry.source in row and f"| {entry.confirmed} |" in row

@@ -6,7 +6,9 @@ walks the parse tree of every emitted script to enforce it. Each entry names
 its module and the documentation page its syntax was taken from. The
 `confirmed` field says how the names were checked while this catalog was
 written: "docs" means the syntax block of the cited page (or the cited
-Microsoft doc's example) was read; "reference" means the cmdlet is a standard
+Microsoft doc's example) was read; "domain" means the cmdlet and parameters
+come from the project's domain reference (../shared/domain.md), which cites
+the Microsoft page; "reference" means the cmdlet is a standard
 Windows PowerShell 5.1 / Windows Server 2022 cmdlet whose page was not re-read
 for this catalog (its parameters are the long-documented ones listed).
 docs/powershell.md reproduces this table.
@@ -35,7 +37,7 @@ class Cmdlet:
     module: str
     parameters: tuple[str, ...]
     source: str
-    confirmed: str = "reference"  # "docs" | "reference" (see the module docstring)
+    confirmed: str = "reference"  # "docs" | "domain" | "reference" (see the module docstring)
     local: bool = True  # runs on the orchestrator (its module belongs in #Requires -Modules)
 
     def accepts(self, parameter: str) -> bool:
@@ -58,7 +60,7 @@ _CORE = f"{LEARN}/microsoft.powershell.core"
 _CATALOG = (
     # FailoverClusters (RSAT on the orchestrator)
     _c("Get-Cluster", "FailoverClusters", "Name Domain InputObject", f"{_FC}/get-cluster"),
-    _c("Get-ClusterNode", "FailoverClusters", "Name Cluster InputObject", f"{_FC}/get-clusternode", "docs"),
+    _c("Get-ClusterNode", "FailoverClusters", "Name Cluster InputObject", f"{_FC}/get-clusternode"),
     _c("Get-ClusterGroup", "FailoverClusters", "Name Cluster InputObject VMId", f"{_FC}/get-clustergroup"),
     _c("Suspend-ClusterNode", "FailoverClusters", "Name Drain ForceDrain Wait TargetNode InputObject Cluster WhatIf Confirm",
        f"{_FC}/suspend-clusternode", "docs"),
@@ -113,9 +115,9 @@ _CATALOG = (
     _c("Get-AzureStackHCI", "AzureStackHCI", "", "https://learn.microsoft.com/azure-stack/hci/manage/manage-cluster-registration",
        "docs", local=False),
     _c("Sync-AzureStackHCI", "AzureStackHCI", "", "https://learn.microsoft.com/azure/azure-local/upgrade/post-upgrade-steps",
-       local=False),
+       "domain", local=False),
     _c("Get-StampInformation", "(Azure Local 23H2 solution)", "",
-       "https://learn.microsoft.com/azure/azure-local/upgrade/upgrade-22h2-to-23h2-powershell", local=False),
+       "https://learn.microsoft.com/azure/azure-local/upgrade/upgrade-22h2-to-23h2-powershell", "domain", local=False),
     _c("Suspend-BitLocker", "BitLocker", "MountPoint RebootCount WhatIf Confirm", f"{LEARN}/bitlocker/suspend-bitlocker",
        "docs", local=False),
     _c("Resume-BitLocker", "BitLocker", "MountPoint WhatIf Confirm", f"{LEARN}/bitlocker/resume-bitlocker", "docs",
@@ -138,8 +140,8 @@ _CATALOG = (
        local=False),
     _c("Get-VMHostSupportedVersion", "Hyper-V", "Default ComputerName", f"{LEARN}/hyper-v/get-vmhostsupportedversion",
        local=False),
-    _c("Uninstall-AksHci", "AksHci", "SkipConfigCleanup", "https://learn.microsoft.com/azure/aks/hybrid/reference/ps/uninstall-akshci",
-       "docs", local=False),
+    _c("Uninstall-AksHci", "AksHci", "", "https://learn.microsoft.com/azure/aks/hybrid/reference/ps/uninstall-akshci",
+       "domain", local=False),
     _c("Uninstall-Moc", "Moc", "", "https://learn.microsoft.com/azure/aks/hybrid/reference/ps/uninstall-moc",
        local=False),
     # Readiness and the solution upgrade (Az modules on the orchestrator)
@@ -158,7 +160,7 @@ _CATALOG = (
        "Name ResourceGroupName TemplateUri TemplateFile TemplateParameterObject TemplateParameterFile Mode AsJob "
        "WhatIf Confirm", f"{LEARN}/az.resources/new-azresourcegroupdeployment"),
     _c("New-HciAdObjectsPreCreation", "AsHciADArtifactsPreCreationTool", "AzureStackLCMUserCredential AsHciOUName",
-       "https://learn.microsoft.com/azure/azure-local/deploy/deployment-prep-active-directory", "docs"),
+       "https://learn.microsoft.com/azure/azure-local/deploy/deployment-prep-active-directory", "domain"),
     _c("Install-Module", "PowerShellGet", "Name RequiredVersion AllowClobber Force Scope Repository",
        f"{LEARN}/powershellget/install-module", "docs", local=False),
     _c("Uninstall-Module", "PowerShellGet", "Name RequiredVersion AllVersions Force",
