@@ -363,7 +363,7 @@ def _body(plan: Plan, step: Step, unit: Unit) -> None:
         unit.target = step.node
         body += [
             "# Required roles and features for the solution upgrade; the reboot is the next step [A-val].",
-            f"Invoke-OnNode -Node {node} -ArgumentList @(,$RequiredRoles), @(,$RequiredOptionalFeatures) -ScriptBlock {{",
+            f"Invoke-OnNode -Node {node} -ArgumentList $RequiredRoles, $RequiredOptionalFeatures -ScriptBlock {{",
             "    param($Roles, $Features)",
             "    $ErrorActionPreference = 'Stop'",
             "    foreach ($role in $Roles) { $null = Install-WindowsFeature -Name $role -IncludeAllSubFeature -IncludeManagementTools }",
@@ -887,6 +887,10 @@ def render_script(plan: Plan) -> str:
         "",
         "Set-StrictMode -Version Latest",
         "$ErrorActionPreference = 'Stop'",
+        "# .NET file calls resolve relative paths against the process, not the PowerShell location: make them absolute",
+        "$JournalPath = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($JournalPath)",
+        *(["if ($TemplateParameterFile) { $TemplateParameterFile = $ExecutionContext.SessionState.Path."
+           "GetUnresolvedProviderPathFromPSPath($TemplateParameterFile) }"] if plan.model.upgrade.solution else []),
         "$WindowEndGiven = $PSBoundParameters.ContainsKey('WindowEnd')",
         "$script:Rehearsal = [bool]$WhatIfPreference",
         "$script:Transcribing = $false",

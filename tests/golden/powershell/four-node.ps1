@@ -169,6 +169,9 @@ param(
 
 Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
+# .NET file calls resolve relative paths against the process, not the PowerShell location: make them absolute
+$JournalPath = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($JournalPath)
+if ($TemplateParameterFile) { $TemplateParameterFile = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($TemplateParameterFile) }
 $WindowEndGiven = $PSBoundParameters.ContainsKey('WindowEnd')
 $script:Rehearsal = [bool]$WhatIfPreference
 $script:Transcribing = $false
@@ -1043,7 +1046,7 @@ function Step-p5-remediate-HCI04-drain {
 # p5.remediate.HCI04.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
 function Step-p5-remediate-HCI04-apply {
     # Required roles and features for the solution upgrade; the reboot is the next step [A-val].
-    Invoke-OnNode -Node 'HCI04' -ArgumentList @(,$RequiredRoles), @(,$RequiredOptionalFeatures) -ScriptBlock {
+    Invoke-OnNode -Node 'HCI04' -ArgumentList $RequiredRoles, $RequiredOptionalFeatures -ScriptBlock {
         param($Roles, $Features)
         $ErrorActionPreference = 'Stop'
         foreach ($role in $Roles) { $null = Install-WindowsFeature -Name $role -IncludeAllSubFeature -IncludeManagementTools }
@@ -1075,7 +1078,7 @@ function Step-p5-remediate-HCI03-drain {
 # p5.remediate.HCI03.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
 function Step-p5-remediate-HCI03-apply {
     # Required roles and features for the solution upgrade; the reboot is the next step [A-val].
-    Invoke-OnNode -Node 'HCI03' -ArgumentList @(,$RequiredRoles), @(,$RequiredOptionalFeatures) -ScriptBlock {
+    Invoke-OnNode -Node 'HCI03' -ArgumentList $RequiredRoles, $RequiredOptionalFeatures -ScriptBlock {
         param($Roles, $Features)
         $ErrorActionPreference = 'Stop'
         foreach ($role in $Roles) { $null = Install-WindowsFeature -Name $role -IncludeAllSubFeature -IncludeManagementTools }
@@ -1107,7 +1110,7 @@ function Step-p5-remediate-HCI02-drain {
 # p5.remediate.HCI02.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
 function Step-p5-remediate-HCI02-apply {
     # Required roles and features for the solution upgrade; the reboot is the next step [A-val].
-    Invoke-OnNode -Node 'HCI02' -ArgumentList @(,$RequiredRoles), @(,$RequiredOptionalFeatures) -ScriptBlock {
+    Invoke-OnNode -Node 'HCI02' -ArgumentList $RequiredRoles, $RequiredOptionalFeatures -ScriptBlock {
         param($Roles, $Features)
         $ErrorActionPreference = 'Stop'
         foreach ($role in $Roles) { $null = Install-WindowsFeature -Name $role -IncludeAllSubFeature -IncludeManagementTools }
@@ -1139,7 +1142,7 @@ function Step-p5-remediate-HCI01-drain {
 # p5.remediate.HCI01.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
 function Step-p5-remediate-HCI01-apply {
     # Required roles and features for the solution upgrade; the reboot is the next step [A-val].
-    Invoke-OnNode -Node 'HCI01' -ArgumentList @(,$RequiredRoles), @(,$RequiredOptionalFeatures) -ScriptBlock {
+    Invoke-OnNode -Node 'HCI01' -ArgumentList $RequiredRoles, $RequiredOptionalFeatures -ScriptBlock {
         param($Roles, $Features)
         $ErrorActionPreference = 'Stop'
         foreach ($role in $Roles) { $null = Install-WindowsFeature -Name $role -IncludeAllSubFeature -IncludeManagementTools }

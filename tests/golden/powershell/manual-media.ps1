@@ -160,6 +160,9 @@ param(
 
 Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
+# .NET file calls resolve relative paths against the process, not the PowerShell location: make them absolute
+$JournalPath = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($JournalPath)
+if ($TemplateParameterFile) { $TemplateParameterFile = $ExecutionContext.SessionState.Path.GetUnresolvedProviderPathFromPSPath($TemplateParameterFile) }
 $WindowEndGiven = $PSBoundParameters.ContainsKey('WindowEnd')
 $script:Rehearsal = [bool]$WhatIfPreference
 $script:Transcribing = $false
@@ -947,7 +950,7 @@ function Step-p5-remediate-N01-drain {
 # p5.remediate.N01.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
 function Step-p5-remediate-N01-apply {
     # Required roles and features for the solution upgrade; the reboot is the next step [A-val].
-    Invoke-OnNode -Node 'N01' -ArgumentList @(,$RequiredRoles), @(,$RequiredOptionalFeatures) -ScriptBlock {
+    Invoke-OnNode -Node 'N01' -ArgumentList $RequiredRoles, $RequiredOptionalFeatures -ScriptBlock {
         param($Roles, $Features)
         $ErrorActionPreference = 'Stop'
         foreach ($role in $Roles) { $null = Install-WindowsFeature -Name $role -IncludeAllSubFeature -IncludeManagementTools }
@@ -978,7 +981,7 @@ function Step-p5-remediate-N02-drain {
 # p5.remediate.N02.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
 function Step-p5-remediate-N02-apply {
     # Required roles and features for the solution upgrade; the reboot is the next step [A-val].
-    Invoke-OnNode -Node 'N02' -ArgumentList @(,$RequiredRoles), @(,$RequiredOptionalFeatures) -ScriptBlock {
+    Invoke-OnNode -Node 'N02' -ArgumentList $RequiredRoles, $RequiredOptionalFeatures -ScriptBlock {
         param($Roles, $Features)
         $ErrorActionPreference = 'Stop'
         foreach ($role in $Roles) { $null = Install-WindowsFeature -Name $role -IncludeAllSubFeature -IncludeManagementTools }
@@ -1009,7 +1012,7 @@ function Step-p5-remediate-N03-drain {
 # p5.remediate.N03.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
 function Step-p5-remediate-N03-apply {
     # Required roles and features for the solution upgrade; the reboot is the next step [A-val].
-    Invoke-OnNode -Node 'N03' -ArgumentList @(,$RequiredRoles), @(,$RequiredOptionalFeatures) -ScriptBlock {
+    Invoke-OnNode -Node 'N03' -ArgumentList $RequiredRoles, $RequiredOptionalFeatures -ScriptBlock {
         param($Roles, $Features)
         $ErrorActionPreference = 'Stop'
         foreach ($role in $Roles) { $null = Install-WindowsFeature -Name $role -IncludeAllSubFeature -IncludeManagementTools }
@@ -1040,7 +1043,7 @@ function Step-p5-remediate-N04-drain {
 # p5.remediate.N04.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
 function Step-p5-remediate-N04-apply {
     # Required roles and features for the solution upgrade; the reboot is the next step [A-val].
-    Invoke-OnNode -Node 'N04' -ArgumentList @(,$RequiredRoles), @(,$RequiredOptionalFeatures) -ScriptBlock {
+    Invoke-OnNode -Node 'N04' -ArgumentList $RequiredRoles, $RequiredOptionalFeatures -ScriptBlock {
         param($Roles, $Features)
         $ErrorActionPreference = 'Stop'
         foreach ($role in $Roles) { $null = Install-WindowsFeature -Name $role -IncludeAllSubFeature -IncludeManagementTools }
