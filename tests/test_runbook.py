@@ -134,3 +134,14 @@ def test_user_text_stays_inside_code_in_the_markdown(field, core) -> None:
                 assert piece.type in ("code_inline", "fence", "code_block"), (piece.type, piece.content[:80])
                 seen = True
     assert seen or field == "pool"  # the pool name appears only inside PowerShell blocks when it is used
+
+
+def test_offline_node_work_is_shown_in_parallel_with_its_parallel_duration() -> None:
+    result = compiled_text(VARIANTS["offline-media"])
+    text = doc(result)
+    per_node = max(sum(s.mean_minutes for s in result.plan.steps if s.group == "offline" and s.node == n)
+                   for n in ("N01", "N02", "N03"))
+    from hciplan.backends.summary import format_minutes
+
+    assert f"### offline pass (~{format_minutes(per_node)})" in text
+    assert "Every node at once, while the cluster is stopped:" in text

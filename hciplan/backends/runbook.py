@@ -260,8 +260,11 @@ def _wac_section(plan: Plan, steps: list[Step]) -> list[str]:
 
 def _step_section(plan: Plan, heading: str, steps: list[Step], nodes: list[str]) -> list[str]:
     first = steps[0]
-    parallel = bool(nodes) and not first.group
-    minutes = max(s.mean_minutes for s in steps) if parallel else sum(s.mean_minutes for s in steps)
+    parallel = bool(nodes) and (not first.group or first.group == "offline")  # offline: every node at once
+    if parallel:
+        minutes = max(sum(s.mean_minutes for s in steps if s.node == node) for node in nodes)
+    else:
+        minutes = sum(s.mean_minutes for s in steps)
     marks = []
     if any(s.spec.irreversible for s in steps):
         marks.append("**IRREVERSIBLE**")
@@ -272,8 +275,12 @@ def _step_section(plan: Plan, heading: str, steps: list[Step], nodes: list[str])
     lines = [f"### {heading} (~{format_minutes(minutes)}){' — ' + ', '.join(marks) if marks else ''}", ""]
     kinds = list(dict.fromkeys(s.kind for s in steps))
     if nodes:
-        lines.append("One node at a time, in this order; each node's pass ends with healthy storage:" if first.group
-                     else "On each node (they are independent):")
+        if first.group == "offline":
+            lines.append("Every node at once, while the cluster is stopped:")
+        elif first.group:
+            lines.append("One node at a time, in this order; each node's pass ends with healthy storage:")
+        else:
+            lines.append("On each node (they are independent):")
         lines.append("")
         for node in nodes:
             per = [s for s in steps if s.node == node]
