@@ -922,7 +922,7 @@ def render_script(plan: Plan) -> str:
     header = ["#Requires -Version 5.1", "#Requires -RunAsAdministrator"]
     if modules:
         header.append("#Requires -Modules " + ", ".join(modules))
-    return BOM + "\n".join(header) + "\n" + code
+    return BOM + "\n".join(header) + "\n\n" + code  # a blank line, as New-ScriptFileInfo lays #Requires out before the help
 
 
 def render(plan: Plan, diagnostics: Iterable[Diagnostic] = ()) -> dict[str, str]:

@@ -1,6 +1,7 @@
 ﻿#Requires -Version 5.1
 #Requires -RunAsAdministrator
 #Requires -Modules BestPractices, ClusterAwareUpdating, FailoverClusters, Storage
+
 <#
 .SYNOPSIS
     Upgrade cluster clu-test from 22H2 to 23H2 (cau, the extracted ISO at C:\Media\23H2), as planned by hciplan.

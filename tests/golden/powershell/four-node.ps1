@@ -1,6 +1,7 @@
 ﻿#Requires -Version 5.1
 #Requires -RunAsAdministrator
 #Requires -Modules Az.Accounts, Az.ConnectedMachine, Az.Resources, BestPractices, ClusterAwareUpdating, FailoverClusters, Storage
+
 <#
 .SYNOPSIS
     Upgrade cluster hci-cluster1 from 22H2 to 23H2 (cau, Windows Update), as planned by hciplan.

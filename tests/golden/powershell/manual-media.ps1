@@ -1,6 +1,7 @@
 ﻿#Requires -Version 5.1
 #Requires -RunAsAdministrator
 #Requires -Modules Az.Accounts, Az.ConnectedMachine, Az.Resources, FailoverClusters, Storage
+
 <#
 .SYNOPSIS
     Upgrade cluster clu-test from 22H2 to 23H2 (manual, the extracted ISO at C:\Media\23H2), as planned by hciplan.

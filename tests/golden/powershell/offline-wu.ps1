@@ -1,6 +1,7 @@
 ﻿#Requires -Version 5.1
 #Requires -RunAsAdministrator
 #Requires -Modules FailoverClusters, Storage
+
 <#
 .SYNOPSIS
     Upgrade cluster clu-test from 22H2 to 23H2 (offline, Windows Update), as planned by hciplan.
