@@ -6,13 +6,16 @@ Exit codes: 0 no errors (warnings allowed), 1 errors found in the input,
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import tempfile
+from pathlib import Path
 
 import click
 
 from hciplan import __version__
-from hciplan.backends import dot, json_plan, mermaid, summary
+from hciplan.backends import BACKENDS, BackendUnsupported, dot, json_plan, mermaid, runbook, summary
 from hciplan.compiler.compile import CompileResult, compile_checked
 from hciplan.compiler.diagnostics import REGISTRY, Diagnostic, Severity, did_you_mean
 from hciplan.compiler.pipeline import CheckResult, load_source
@@ -252,6 +255,111 @@ def import_command(inventory: str, output: str | None, force: bool) -> None:
         return
     _write_output(output, result.text, force)
     click.echo(f"wrote {output}: {todos}, then run `hciplan check {output}`", err=True)
+
+
+def _load_simulation(path: str, plan) -> runbook.Simulation:
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        simulation = runbook.Simulation.from_document(document)
+    except OSError as error:
+        raise click.UsageError(f"cannot read {path}: {error.strerror or error}") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise click.UsageError(f"{path}: {error}") from None
+    if simulation.fingerprint and simulation.fingerprint != plan.fingerprint:
+        raise click.UsageError(f"{path} simulated plan {simulation.fingerprint}, not this plan ({plan.fingerprint}): "
+                               "simulate the current file again")
+    return simulation
+
+
+def _run_simulation(runs: int, plan) -> runbook.Simulation:
+    """Simulate in-process when the simulator is installed; it must offer the hciplan.sim/1 document."""
+    try:
+        import hciplan.simulator as simulator  # noqa: PLC0415  (optional: lands with the simulator issue)
+    except ImportError:
+        raise click.UsageError("--simulate needs the simulator (hciplan.simulator), which this installation does not "
+                               "have yet: emit the runbook without --simulate, or pass a saved result with "
+                               "--simulation FILE (a hciplan.sim/1 document)") from None
+    simulate = getattr(simulator, "simulate_document", None)
+    if simulate is None:
+        raise click.UsageError("this simulator does not offer simulate_document(plan, runs, seed); save "
+                               "`hciplan simulate --format json` output and pass it with --simulation FILE")
+    return runbook.Simulation.from_document(simulate(plan, runs=runs, seed=0))
+
+
+def write_outputs(directory: Path, files: dict[str, str], force: bool) -> list[tuple[Path, str]]:
+    """Write every file atomically (temporary file + rename), or none of them.
+
+    A file that exists with the same bytes is left alone ("unchanged"); one
+    with different bytes is overwritten only with `force`. The check covers all
+    files before the first write, so a refusal leaves the directory untouched.
+    """
+    planned: list[tuple[Path, bytes]] = [(directory / name, content.encode("utf-8")) for name, content in sorted(files.items())]
+    conflicts = [path for path, data in planned if path.exists() and (not path.is_file() or path.read_bytes() != data)]
+    if conflicts and not force:
+        names = ", ".join(str(p) for p in conflicts)
+        raise click.UsageError(f"{names} already exists with different content: review it, then rerun with --force "
+                               "to replace it (or choose another -o directory)")
+    directory.mkdir(parents=True, exist_ok=True)
+    outcome = []
+    for path, data in planned:
+        if path.is_file() and path.read_bytes() == data:
+            outcome.append((path, "unchanged"))
+            continue
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.chmod(temporary, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        outcome.append((path, "wrote"))
+    return outcome
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--backend", "backend_name", type=click.Choice(sorted(BACKENDS)), default="powershell", show_default=True,
+              help="What to write: the upgrade script, the runbook, the plan JSON, ...")
+@click.option("-o", "--output", "output_dir", required=True, type=click.Path(file_okay=False),
+              help="Directory to write into (created when missing).")
+@click.option("--force", is_flag=True, help="Replace files that exist with different content.")
+@click.option("--simulate", "runs", type=click.IntRange(min=1), default=None,
+              help="Runbook only: add the simulated P50/P90 and the chance to finish in the windows (N runs).")
+@click.option("--simulation", "simulation_file", type=click.Path(dir_okay=False), default=None,
+              help="Runbook only: take P50/P90 from a saved `hciplan simulate --format json` result.")
+def emit(file: str, backend_name: str, output_dir: str, force: bool, runs: int | None,
+         simulation_file: str | None) -> None:
+    """Write the output of a backend for FILE into a directory: by default Invoke-HciUpgrade.ps1.
+
+    A plan with errors is never emitted. Files are written atomically; an
+    existing file with different content is only replaced with --force.
+    """
+    if (runs or simulation_file) and backend_name != runbook.NAME:
+        raise click.UsageError("--simulate and --simulation apply to --backend runbook")
+    if runs and simulation_file:
+        raise click.UsageError("give either --simulate or --simulation, not both")
+    result = compile_file(file)
+    require_plan(result)
+    warnings = [d for d in result.diagnostics if d.severity is Severity.WARNING]
+    if warnings:
+        print_diagnostics([result.check], warnings, "text", summary_line=False)
+    backend = BACKENDS[backend_name]
+    try:
+        if backend_name == runbook.NAME:
+            simulation = (_load_simulation(simulation_file, result.plan) if simulation_file
+                          else _run_simulation(runs, result.plan) if runs else None)
+            files = runbook.render(result.plan, result.diagnostics, simulation)
+        else:
+            files = backend.render(result.plan, result.diagnostics)
+    except BackendUnsupported as error:
+        click.echo(f"{file}: error: the {backend_name} backend cannot express this plan: {error}", err=True)
+        sys.exit(EXIT_ERRORS)
+    for path, what in write_outputs(Path(output_dir), files, force):
+        click.echo(f"{what} {path}")
 
 
 def main() -> None:

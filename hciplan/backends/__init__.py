@@ -9,11 +9,11 @@ A backend that cannot express a plan reports it with `BackendUnsupported`
 
 from __future__ import annotations
 
-from hciplan.backends import dot, json_plan, mermaid, summary
+from hciplan.backends import dot, json_plan, mermaid, powershell, runbook, summary
 
 
 class BackendUnsupported(Exception):
     """The plan cannot be expressed by this backend; the message says why and what to use instead."""
 
 
-BACKENDS = {module.NAME: module for module in (summary, json_plan, dot, mermaid)}
+BACKENDS = {module.NAME: module for module in (summary, json_plan, dot, mermaid, powershell, runbook)}

@@ -1,0 +1,435 @@
+"""The PowerShell backend: every script parses as Windows PowerShell 5.1, uses only catalog cmdlets with
+real parameters, calls its steps in plan order, quotes every user value, and matches its reviewed golden file.
+
+Golden scripts live in tests/golden/powershell/; regenerate them with HCIPLAN_REGEN=1 and review the diff.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import ps_parse
+from hciplan.backends import BackendUnsupported, cmdlets, powershell
+from hciplan.backends.pstext import function_name, literal
+from hciplan.compiler.builder import CAU_RUN
+from hciplan.compiler.compile import compile_checked
+from hciplan.compiler.pipeline import check_text, load_source
+from plan_models import Shape, hciplan_text
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples").glob("*.hciplan"))
+GOLDEN = Path(__file__).parent / "golden" / "powershell"
+SCRIPTBLOCK_PARAMETERS = {"$Probe", "$Action", "$Verify", "$Condition"}  # the runner's own `& $x` calls
+
+
+def _with_order(text: str, order: list[str]) -> str:
+    quoted = ", ".join(f'"{n}"' for n in order)
+    return text.replace('to = "23H2"', f'to = "23H2"\n  node_order = [{quoted}]')
+
+
+# Variants beyond the examples: every method that has a script, both sources, 2 to 16 nodes, AKS, solution or not.
+VARIANTS = {
+    "cau-wu-4": hciplan_text(Shape()),
+    "cau-media-with-cau-3": hciplan_text(Shape(nodes=3, source="media", functional_level="with_cau")),
+    "cau-2-node-bitlocker": hciplan_text(Shape(nodes=2, bitlocker=True)),
+    "cau-16-node-solution": _with_order(hciplan_text(Shape(nodes=16, solution=True, atc_configured=False, wdac=True,
+                                                           aks=True, bitlocker=True, vm_version="update")),
+                                        [f"N{i:02d}" for i in range(16, 0, -1)]),
+    "manual-media": hciplan_text(Shape(method="manual", source="media", solution=True)),
+    "manual-wu": hciplan_text(Shape(method="manual", aks=True)),
+    "offline-media": hciplan_text(Shape(method="offline", source="media", nodes=3)),
+    "offline-wu": hciplan_text(Shape(method="offline", functional_level="manual")),
+}
+GOLDEN_VARIANTS = ("manual-media", "offline-wu", "cau-media-with-cau-3")
+
+
+def plan_of_text(text: str):
+    result = compile_checked(check_text(text, "variant.hciplan"))
+    assert result.ok, [(d.code, d.message) for d in result.diagnostics if d.severity.value == "error"]
+    return result.plan
+
+
+def plan_of_example(path: Path):
+    result = compile_checked(load_source(path))
+    assert result.ok
+    return result.plan
+
+
+def script_of(plan) -> str:
+    return powershell.render(plan)[powershell.FILE_NAME]
+
+
+CASES = [pytest.param(lambda p=p: plan_of_example(p), id=p.stem) for p in EXAMPLES] + [
+    pytest.param(lambda t=t: plan_of_text(t), id=name) for name, t in VARIANTS.items()]
+
+
+@pytest.fixture(scope="module")
+def scripts() -> dict[str, tuple[object, str, object]]:
+    """Every case's plan, script and parse tree, built once."""
+    built = {}
+    for case in CASES:
+        plan = case.values[0]()
+        script = script_of(plan)
+        built[case.id] = (plan, script, ps_parse.parse(script))
+    return built
+
+
+IDS = [c.id for c in CASES]
+
+
+@pytest.mark.parametrize("case", IDS)
+def test_script_parses_without_error_nodes(scripts, case) -> None:
+    _, script, tree = scripts[case]
+    assert script.startswith("\ufeff#Requires -Version 5.1\n#Requires -RunAsAdministrator\n")
+    assert ps_parse.errors(tree) == []
+
+
+@pytest.mark.parametrize("case", IDS)
+def test_every_command_is_a_script_function_or_a_catalog_cmdlet_with_catalog_parameters(scripts, case) -> None:
+    _, _, tree = scripts[case]
+    defined = ps_parse.function_names(tree)
+    splats = ps_parse.splat_keys(tree)
+    problems = []
+    for command in ps_parse.commands(tree):
+        if command.name in SCRIPTBLOCK_PARAMETERS:
+            continue
+        assert command.name is not None, f"line {command.line}: a command without a literal name"
+        if command.name.lower() in defined:
+            continue
+        entry = cmdlets.lookup(command.name)
+        if entry is None:
+            problems.append(f"line {command.line}: {command.name} is neither defined nor in the catalog")
+            continue
+        for parameter in command.parameters:
+            if not entry.accepts(parameter):
+                problems.append(f"line {command.line}: {command.name} has no parameter -{parameter}")
+        for splat in command.splats:
+            assert splat in splats, f"line {command.line}: @{splat} is never assigned a hashtable"
+            for key in splats[splat]:
+                if not entry.accepts(key):
+                    problems.append(f"line {command.line}: {command.name} has no parameter -{key} (via @{splat})")
+    assert problems == []
+
+
+@pytest.mark.parametrize("case", IDS)
+def test_no_expandable_strings_so_nothing_is_interpolated(scripts, case) -> None:
+    _, _, tree = scripts[case]
+    kinds = {n.type for n in ps_parse.walk(tree.root_node)}
+    assert not kinds & {"expandable_string_literal", "expandable_here_string_literal"}
+
+
+def _runner_calls(tree) -> list[tuple[str, str, list[str], bool]]:
+    """(id, action function, covered ids, irreversible flag) of each Invoke-PlanStep call, in order."""
+    calls = []
+    for command in ps_parse.commands(tree):
+        if command.name != "Invoke-PlanStep":
+            continue
+        source = ps_parse.text(command.node)
+        step_id = ps_parse.evaluate_literal(re.search(r"-Id ('[^']*')", source).group(1))
+        action = re.search(r"-Action \{ (Step-[A-Za-z0-9_-]+) \}", source).group(1)
+        covers = re.search(r"-Covers @\(([^)]*)\)", source)
+        covered = [ps_parse.evaluate_literal(x) for x in covers.group(1).split(", ")] if covers else []
+        calls.append((step_id, action, covered, "-Irreversible" in source))
+    return calls
+
+
+def _probe_and_verify_commands(tree) -> dict[str, set[str]]:
+    """The commands each Invoke-PlanStep call runs in its -Probe and -Verify blocks, by step id."""
+    found = {}
+    for command in ps_parse.commands(tree):
+        if command.name == "Invoke-PlanStep":
+            source = ps_parse.text(command.node)
+            step_id = ps_parse.evaluate_literal(re.search(r"-Id ('[^']*')", source).group(1))
+            found[step_id] = {ps_parse.text(n.child_by_field_name("command_name")).lower()
+                              for n in ps_parse.walk(command.node)
+                              if n.type == "command" and n is not command.node and n.child_by_field_name("command_name")}
+    return found
+
+
+@pytest.mark.parametrize("case", IDS)
+def test_step_calls_follow_the_plan_order_once_each(scripts, case) -> None:
+    plan, _, tree = scripts[case]
+    calls = _runner_calls(tree)
+    expected: list[str] = []
+    for step in plan.steps:
+        key = f"{step.phase.lower()}.{step.group}" if step.group in (CAU_RUN, "offline") else step.id
+        if key not in expected:
+            expected.append(key)
+    assert [c[0] for c in calls] == expected
+    covered = [i for c in calls for i in (c[2] or [c[0]])]
+    assert sorted(covered) == sorted(s.id for s in plan.steps)  # every plan step exactly once
+    defined = ps_parse.function_names(tree)
+    for step_id, action, _, _ in calls:
+        assert action == function_name("Step", step_id) and action.lower() in defined
+
+
+@pytest.mark.parametrize("case", IDS)
+def test_irreversible_steps_and_only_they_are_flagged(scripts, case) -> None:
+    plan, _, tree = scripts[case]
+    for step_id, _, covered, flagged in _runner_calls(tree):
+        steps = [plan.step(i) for i in (covered or [step_id])]
+        assert flagged == any(s.spec.irreversible for s in steps), step_id
+
+
+@pytest.mark.parametrize("case", IDS)
+def test_requires_lists_exactly_the_modules_used_on_the_orchestrator(scripts, case) -> None:
+    _, script, tree = scripts[case]
+    declared = re.search(r"^#Requires -Modules (.*)$", script.removeprefix("\ufeff"), re.M)
+    declared_modules = set(declared.group(1).split(", ")) if declared else set()
+    used = set()
+    for command in ps_parse.commands(tree):
+        entry = cmdlets.lookup(command.name or "")
+        remote = any(ps_parse.text(a).startswith(("Invoke-Command", "Invoke-OnNode", "Start-Job"))
+                     for a in _ancestors(command.node, "command"))
+        if entry and not remote and not entry.module.startswith(("Microsoft.", "CimCmdlets", "(")):
+            used.add(entry.module)
+    assert declared_modules == used
+
+
+def _ancestors(node, kind):
+    node = node.parent
+    while node is not None:
+        if node.type == kind:
+            yield node
+        node = node.parent
+
+
+def _cau_case(scripts):
+    return [c for c in IDS if scripts[c][0].method == "cau"]
+
+
+def test_cau_run_is_one_invoke_cauRun_with_the_plan_values(scripts) -> None:
+    for case in _cau_case(scripts):
+        plan, script, tree = scripts[case]
+        upgrade = plan.model.upgrade
+        runs = [c for c in ps_parse.commands(tree) if c.name == "Invoke-CauRun"]
+        assert len(runs) == 1 and runs[0].splats == ("CauRunArgs",), case
+        keys = ps_parse.splat_keys(tree)["CauRunArgs"]
+        assert {"ClusterName", "CauPluginName", "CauPluginArguments", "MaxFailedNodes", "MaxRetriesPerNode",
+                "RequireAllNodesOnline", "NodeOrder", "RebootTimeoutMinutes", "StopAfter", "EnableFirewallRules"} <= keys
+        assert f"MaxFailedNodes = {upgrade.max_failed_nodes}\n" in script
+        assert f"MaxRetriesPerNode = {upgrade.max_retries_per_node}\n" in script
+        assert f"RebootTimeoutMinutes = {upgrade.reboot_timeout // 60}\n" in script
+        assert "CauPluginName = 'Microsoft.RollingUpgradePlugin'" in script
+        order = [n.name for n in plan.model.ordered_nodes()]
+        assert f"$PlanNodes = {'@(' + ', '.join(literal(n) for n in order) + ')'}" in script
+        wu = "'true'" if upgrade.source == "windows_update" else "'false'"
+        level = "'true'" if upgrade.functional_level == "with_cau" else "'false'"
+        assert f"WuConnected = {wu}" in script and f"UpdateClusterFunctionalLevel = {level}" in script
+        assert ("PathToSetupMedia = " in script) == (upgrade.source == "media")
+        assert "Get-CauRun -ClusterName" in script and "Get-CauReport -ClusterName $ClusterName -Last -Detailed" in script
+        assert "-ForceRecovery -Force" in script
+
+
+def test_functional_level_is_raised_after_the_cau_run(scripts) -> None:
+    for case in _cau_case(scripts):
+        plan, _, tree = scripts[case]
+        ids = [c[0] for c in _runner_calls(tree)]
+        run = ids.index(f"p2.{CAU_RUN}")
+        if plan.model.upgrade.functional_level == "after_validation":
+            assert ids.index("p3.functional_level") > ids.index("p3.validate") > run
+        else:
+            assert "p3.functional_level" not in ids
+        commands = [c for c in ps_parse.commands(tree) if c.name == "Update-ClusterFunctionalLevel"]
+        assert len(commands) == (1 if "p3.functional_level" in ids else 0)
+
+
+def test_manual_and_offline_methods_have_their_own_shape(scripts) -> None:
+    manual = scripts["manual-media"]
+    ids = [c[0] for c in _runner_calls(manual[2])]
+    assert "p2.os.N01.setup" in ids and not any(CAU_RUN in i for i in ids)
+    assert [c.name for c in ps_parse.commands(manual[2])].count("Invoke-CauRun") == 0
+    offline = scripts["offline-media"]
+    ids = [c[0] for c in _runner_calls(offline[2])]
+    assert ids.index("p2.offline_stop") < ids.index("p2.offline") < ids.index("p2.offline_start")
+    names = {c.name for c in ps_parse.commands(offline[2])}
+    assert {"Stop-Cluster", "Start-Cluster", "Restart-Computer"} <= names
+
+
+def test_interactive_steps_pause_for_the_operator(scripts) -> None:
+    plan, _, tree = scripts["cau-16-node-solution"]
+    for step in plan.steps:
+        if step.spec.interactive:
+            body = ps_parse.text(ps_parse.function_node(tree, function_name("Step", step.id)))
+            assert "Request-OperatorAction -Instructions" in body, step.id
+    # the windows-update manual method has no script for SConfig: the operator does it, the build verifies it
+    _, _, manual = scripts["manual-wu"]
+    body = ps_parse.text(ps_parse.function_node(manual, "Step-p2-os-N01-setup"))
+    assert "Request-OperatorAction" in body and "SConfig" in body
+
+
+def test_catalog_cmdlets_of_each_step_kind_are_what_its_function_runs(scripts) -> None:
+    """The plan JSON says which cmdlets a step maps to: the script's function for it must use them."""
+    plan, _, tree = scripts["cau-16-node-solution"]
+    calls = _function_calls(tree)
+    checks = _probe_and_verify_commands(tree)
+    for step_id, action, covered, _ in _runner_calls(tree):
+        reachable = _reachable(action, calls)
+        for name in checks[step_id] - {action.lower()}:
+            reachable |= _reachable(name, calls) if name in calls else {name}
+        for sid in covered or [step_id]:
+            step = plan.step(sid)
+            if step.spec.interactive:
+                continue
+            missing = {c for c in step.spec.cmdlets if c.lower() not in reachable}
+            assert not missing, f"{sid} ({step.kind}) never calls {sorted(missing)}"
+
+
+def _function_calls(tree) -> dict[str, set[str]]:
+    calls: dict[str, set[str]] = {}
+    for node in ps_parse.walk(tree.root_node):
+        if node.type == "function_statement":
+            name = next(ps_parse.text(c) for c in node.children if c.type == "function_name").lower()
+            calls[name] = {ps_parse.text(n.child_by_field_name("command_name")).lower()
+                           for n in ps_parse.walk(node) if n.type == "command" and n.child_by_field_name("command_name")}
+    return calls
+
+
+def _reachable(function: str, calls: dict[str, set[str]]) -> set[str]:
+    seen, todo = set(), [function.lower()]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        todo += [c for c in calls.get(name, ()) if c in calls]
+    return {c for f in seen for c in calls.get(f, ())} | seen
+
+
+def test_plan_fingerprint_and_windows_are_embedded(scripts) -> None:
+    plan, script, _ = scripts["four-node"] if "four-node" in scripts else scripts[IDS[0]]
+    assert f"$PlanFingerprint = '{plan.fingerprint}'" in script
+    for window in plan.model.upgrade.windows:
+        assert f"End = [datetimeoffset]'{window.end.isoformat()}'" in script
+
+
+def test_wac_plans_are_refused_with_a_pointer_to_the_runbook() -> None:
+    plan = plan_of_text(hciplan_text(Shape(method="wac")))
+    with pytest.raises(BackendUnsupported, match="runbook"):
+        powershell.render(plan)
+
+
+@pytest.mark.parametrize("case", IDS[:2])
+def test_rendering_twice_gives_identical_bytes(case) -> None:
+    plan = next(c for c in CASES if c.id == case).values[0]()
+    assert script_of(plan).encode("utf-8") == script_of(plan).encode("utf-8")
+
+
+GOLDEN_CASES = [c.id for c in CASES if c.id in {p.stem for p in EXAMPLES} or c.id in GOLDEN_VARIANTS]
+
+
+@pytest.mark.parametrize("case", GOLDEN_CASES)
+def test_golden_script(scripts, case) -> None:
+    _, script, _ = scripts[case]
+    golden = GOLDEN / f"{case}.ps1"
+    if os.environ.get("HCIPLAN_REGEN"):
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_bytes(script.encode("utf-8"))
+    assert golden.exists(), f"no golden script for {case}: run with HCIPLAN_REGEN=1 and review it"
+    assert script.encode("utf-8") == golden.read_bytes()
+
+
+# --- hostile text in every free-text field the checker accepts ----------------------------------------
+
+FRAGMENTS = ["'", "''", "\u2018", "\u2019", "\u201a", "\u201b", '"', "$(Stop-Computer -Force)", "`", "`n", "; ",
+             "Remove-Item C:\\ -Recurse", "\n", "\r\n", "\t", "#>", "<#", "|", "&", "@(", "${env:PATH}", "\u202e",
+             "\u0000", "x", " ", "é"]
+MARK = "QZX"
+
+
+def _hcl_string(value: str) -> str:
+    out = []
+    for char in value:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char == "\n":
+            out.append("\\n")
+        elif ord(char) < 0x20 or char in "\u202e\u2028\u2029":
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def _hostile(field: str, value: str) -> tuple[str, str]:
+    """A valid model text with `value` in `field`, and the PowerShell variable/expression that carries it."""
+    base = hciplan_text(Shape(solution=True, source="media" if field == "media_path" else "windows_update"))
+    if field == "media_path":
+        return base.replace('media_path = "C:\\\\Media\\\\23H2"', f"media_path = {_hcl_string(value)}"), "$PlanMediaPath"
+    if field == "pool":
+        return base.replace('pool "S2D"', f"pool {_hcl_string(value)}"), "$PlanPoolName"
+    if field == "window":
+        return base.replace('window "w1"', f"window {_hcl_string(value)}"), "Name"
+    if field == "volume":
+        text = base.replace('volume "Data" {', f"volume {_hcl_string(value)} {{ used = 100GB ").replace(
+            "vm_version = skip", f"vm_version = skip\n  convert_to_thin = [{_hcl_string(value)}]")
+        return text, "$volume"
+    if field == "adou_path":
+        return base.replace('deployment_user = "hcilcm"', f'deployment_user = "hcilcm"  adou_path = {_hcl_string(value)}'), "$PlanAdouPath"
+    raise AssertionError(field)
+
+
+def _value(field: str, core: str) -> str:
+    value = MARK + core + MARK
+    if field == "media_path":
+        return "C:\\" + value
+    if field == "adou_path":
+        return "OU=" + value + ",DC=contoso,DC=com"
+    return value
+
+
+@functools.lru_cache(maxsize=None)
+def baseline_commands(field: str) -> frozenset[str]:
+    """The commands of the same plan with a harmless value in `field`."""
+    plan = plan_of_text(_hostile(field, _value(field, "plain"))[0])
+    return frozenset(c.name for c in ps_parse.commands(ps_parse.parse(script_of(plan))))
+
+
+@settings(derandomize=True, max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(field=st.sampled_from(["media_path", "pool", "window", "volume", "adou_path"]),
+       core=st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=6).map("".join))
+def test_hostile_text_only_ever_appears_inside_string_literals(field, core) -> None:
+    value = _value(field, core)
+    text, carrier = _hostile(field, value)
+    result = compile_checked(check_text(text, "hostile.hciplan"))
+    assume(result.ok)  # the checker rejects some values for some fields (e.g. quotes in adou_path): that is safe too
+    script = script_of(result.plan)
+    tree = ps_parse.parse(script)
+    assert ps_parse.errors(tree) == []
+    # 1. the value is never code: every token holding the marker is inside a string literal or a comment
+    for node in ps_parse.walk(tree.root_node):
+        if node.child_count == 0 and MARK.encode() in node.text:
+            if re.fullmatch(r"Step-[A-Za-z0-9_-]+", ps_parse.text(node)):
+                continue  # a step function named after a step id: the builder keeps ids to [A-Za-z0-9_-]
+            assert ps_parse.inside(node, {"string_literal", "comment"}), (node.type, ps_parse.text(node)[:60])
+    # 2. no new command appears whatever the value holds
+    def catalog_commands(names):  # step functions carry the sanitized volume name; compare everything else
+        return {n for n in names if not n.startswith("Step-p5-thin_convert-")}
+
+    assert catalog_commands(c.name for c in ps_parse.commands(tree)) == catalog_commands(baseline_commands(field))
+    # 3. PowerShell's own quoting rules give back exactly the value (typographic quotes included)
+    expressions = ps_parse.assigned_expressions(tree, carrier)
+    assert any(_evaluates_to(e, value) for e in expressions), (carrier, expressions[:2])
+
+
+def _evaluates_to(expression: str, value: str) -> bool:
+    try:
+        return ps_parse.evaluate_literal(expression) == value
+    except ValueError:
+        return False
+
+
+def test_docs_list_every_catalog_cmdlet_with_its_module_and_source() -> None:
+    docs = (ROOT / "docs" / "powershell.md").read_text(encoding="utf-8")
+    for entry in cmdlets.CATALOG.values():
+        row = next((line for line in docs.splitlines() if line.startswith(f"| `{entry.name}` |")), None)
+        assert row is not None, f"{entry.name} is not in docs/powershell.md"
+        assert f"| {entry.module} |" in row and entry.source in row and f"| {entry.confirmed} |" in row
