@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -20,6 +19,7 @@ from hciplan.compiler.compile import CompileResult, compile_checked
 from hciplan.compiler.diagnostics import REGISTRY, Diagnostic, Severity, did_you_mean
 from hciplan.compiler.pipeline import CheckResult, load_source
 from hciplan.compiler.render import render_json, render_text
+from hciplan.files import write_text
 
 EXIT_OK = 0
 EXIT_ERRORS = 1
@@ -162,8 +162,6 @@ def _read_bytes(path: str) -> bytes:
 
 def _write_output(path: str, text: str, force: bool) -> None:
     """Write a command's output file atomically; an existing file needs --force."""
-    from hciplan.files import write_text
-
     try:
         write_text(path, text, overwrite=force)
     except FileExistsError:
@@ -305,17 +303,7 @@ def write_outputs(directory: Path, files: dict[str, str], force: bool) -> list[t
         if path.is_file() and path.read_bytes() == data:
             outcome.append((path, "unchanged"))
             continue
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(data)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.chmod(temporary, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_text(path, data.decode("utf-8"), overwrite=True)
         outcome.append((path, "wrote"))
     return outcome
 

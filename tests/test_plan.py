@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from hciplan.backends import json_plan
 from hciplan.cli import cli
-from hciplan.compiler.builder import build_plan
 from hciplan.compiler.catalog import CATALOG, PHASES
 from hciplan.compiler.compile import compile_checked
 from hciplan.compiler.pipeline import check_text, load_source
