@@ -155,13 +155,14 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
     windows = sp.windows
     wstarts, wends = rt.window_starts, rt.window_ends
 
-    def duration(i: int, factor: float = 1.0) -> float:
+    def duration(i: int, factor: float = 1.0, fresh: bool = False) -> float:
+        drawn = rt.draws[i](rng) if fresh else base[i]  # a retry draws anew: another attempt, another duration
         rep = repair[i]
         if rep is None:
-            return base[i] * factor
+            return drawn * factor
         reboot, overhead, ratio = rep
         down = end[reboot] - start[reboot] if reboot != NO_STEP and end[reboot] >= 0 else 0.0
-        return (overhead + ratio * down) * base[i] * factor
+        return (overhead + ratio * down) * drawn * factor
 
     def halt(i: int, reason: str):
         if not st.halted:
@@ -199,16 +200,16 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
         if proc.is_alive and proc.target is target:
             proc.interrupt(cause)
 
-    def attempt(i: int, failure):
+    def attempt(i: int, failure, fresh: bool = False):
         """Run one attempt of step i; return None on success, else the failure's cause."""
         mode, factor = failure if failure is not None else (None, 1.0)
         if mode is None or mode == "slow":
             begin = env.now
-            yield timeout(duration(i, factor))
+            yield timeout(duration(i, factor, fresh))
             start[i], end[i] = begin, env.now
             return None
         if mode == "error":
-            d = duration(i)
+            d = duration(i, 1.0, fresh)
             target, delay = timeout(d), rng.random() * d
         else:
             target = env.event()  # never triggered: the step does not answer
@@ -255,7 +256,7 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
             failed = None
             for k in range(first, pos + 1):
                 j = unit.steps[k]
-                cause = yield from attempt(j, failure_for(j, attempt_no))
+                cause = yield from attempt(j, failure_for(j, attempt_no), attempt_no > 1)
                 if cause is not None:
                     failed = (j, cause)
                     break
