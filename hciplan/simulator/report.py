@@ -42,7 +42,7 @@ def render_text(sp: SimPlan, summary: Summary) -> str:
            + (f", scenario {sp.scenario}" if sp.scenario else "")]
     out.append(f"  plan          {sp.size} steps, method {sp.method}, fingerprint {sp.fingerprint}")
     if sp.injections:
-        out.append("  failures      " + "; ".join(j.origin for j in sp.injections))
+        out.append("  failures      " + "; ".join(f"{j.origin} ({sp.ids[j.step]})" for j in sp.injections))
     if sp.risks:
         kinds = sorted({f"{sp.kinds[i]} {r.mode} p={r.probability:g}" for i, r in sp.risks})
         out.append("  risks         " + "; ".join(kinds))
