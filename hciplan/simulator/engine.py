@@ -21,13 +21,14 @@ safe point before a window closed with work left).
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import random
 from dataclasses import dataclass
 
 import simpy
 
-from hciplan.compiler.durations import SPREAD
+from hciplan.compiler.durations import SPREAD, Empirical, Fixed, LogNormal, Scaled, Triangular, Uniform
 from hciplan.simulator.failures import RiskSpec
 from hciplan.simulator.prepared import NO_STEP, SimPlan
 
@@ -95,17 +96,38 @@ class _Runtime:
                 self.unit_pos[i] = k
         self.window_starts = [w.start for w in sp.windows]
         self.window_ends = [w.end for w in sp.windows]
+        self.head = [i in heads for i in range(n)]
+        self.exposed = [(u.reboot, u.tail) for u in sp.units if u.reboot != NO_STEP]
+
+
+def _fast_draw(dist):
+    """A draw as a C-level partial of the generator's own method where possible (the hot loop calls it per step)."""
+    if isinstance(dist, Triangular):
+        return functools.partial(random.Random.triangular, low=dist.low, high=dist.high, mode=dist.mode)
+    if isinstance(dist, Uniform):
+        return functools.partial(random.Random.uniform, a=dist.low, b=dist.high)
+    if isinstance(dist, LogNormal):
+        return functools.partial(random.Random.lognormvariate, mu=dist.mu, sigma=dist.sigma)
+    if isinstance(dist, Empirical):
+        return functools.partial(random.Random.choice, seq=dist.observed)
+    if isinstance(dist, Fixed):
+        value = dist.value
+        return lambda rng: value
+    if isinstance(dist, Scaled):
+        spread, minutes = _fast_draw(dist.spread), dist.minutes
+        return lambda rng: minutes * spread(rng)
+    return dist.draw
 
 
 def _draw_of(d):
-    main, extra = d.main, d.extra
-    if extra is None:
-        return main.draw
-    return lambda rng: main.draw(rng) + extra.draw(rng)
+    main = _fast_draw(d.main)
+    if d.extra is None:
+        return main
+    extra = _fast_draw(d.extra)
+    return lambda rng: main(rng) + extra(rng)
 
 
-def _spread_draw(rng: random.Random) -> float:
-    return rng.triangular(SPREAD.low, SPREAD.high, SPREAD.mode)
+_spread_draw = _fast_draw(SPREAD)
 
 
 _RUNTIMES: dict[str, _Runtime] = {}
@@ -299,7 +321,7 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
     def slow_path(i: int):
         if st.halted:
             yield env.event()  # nothing new starts after an abort
-        if windows and unit_of_head[i]:
+        if windows and rt.head[i]:
             fits = yield from gate(i)
             if not fits:
                 yield env.event()
@@ -319,22 +341,20 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
         else:
             yield from script_step(i)
 
-    unit_of_head = [units[unit_of[i]].steps[0] == i for i in range(n)]
-
     def step(i: int):
         for p in preds[i]:
             yield procs[p]
-        if plain[i] and st.clean:
+        if plain[i] and st.clean:  # the hot path: no window rule, no failure, nothing halted
             begin = env.now
             rep = repair[i]
             if rep is None:
-                yield timeout(base[i])
+                d = base[i]
             else:
                 reboot, overhead, ratio = rep
-                down = end[reboot] - start[reboot] if reboot != NO_STEP else 0.0
-                yield timeout((overhead + ratio * down) * base[i])
+                d = (overhead + ratio * (end[reboot] - start[reboot] if reboot != NO_STEP else 0.0)) * base[i]
+            yield timeout(d)
             start[i] = begin
-            end[i] = env.now
+            end[i] = begin + d  # exactly the time simpy resumes at (now + delay)
             return
         yield from slow_path(i)
 
@@ -346,43 +366,48 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
 
 def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[float], trace: bool) -> RunResult:
     n = sp.size
-    finished = [i for i in range(n) if end[i] >= 0]
-    last = max((end[i] for i in finished), default=0.0)
-    skipped = {i for u in st.skipped_units for i in sp.units[u].steps if end[i] < 0}
-    remaining = sum(1 for i in range(n) if start[i] < 0 and i not in skipped)
+    unfinished = end.count(-1.0)
+    last = max(end)
+    remaining = 0
     if st.halted:
         outcome, step, reason = ABORTED, st.abort_step, st.abort_reason
         last = max(last, st.halt_time)
     elif st.stop_step != NO_STEP:
         outcome, step, reason = STOPPED, st.stop_step, st.stop_reason
-    elif len(finished) == n:
+    elif unfinished == 0:
         outcome, step, reason = COMPLETED, NO_STEP, ""
     else:  # cannot happen: every step either ends, is skipped after a failed node, or stops the run
-        raise AssertionError(f"run {index} ended with {n - len(finished)} steps neither done nor stopped")
+        raise AssertionError(f"run {index} ended with {unfinished} steps neither done nor stopped")
+    if outcome != COMPLETED:
+        skipped = {i for u in st.skipped_units for i in sp.units[u].steps if end[i] < 0}
+        remaining = sum(1 for i in range(n) if start[i] < 0 and i not in skipped)
 
     exposure = 0.0
-    for unit in sp.units:
-        r = unit.reboot
-        if r != NO_STEP and start[r] >= 0:
-            exposure += (end[unit.tail] if end[unit.tail] >= 0 else last) - start[r]
+    for reboot, tail in runtime(sp).exposed:
+        if start[reboot] >= 0:
+            exposure += (end[tail] if end[tail] >= 0 else last) - start[reboot]
 
     within = None
-    if sp.windows:
-        within = outcome == COMPLETED and _inside_windows(sp, start, end, finished)
     critical: tuple[int, ...] = ()
     if outcome == COMPLETED:
         critical = _critical_path(sp.preds, end)
+        if sp.windows:
+            within = _inside_windows(sp, start, end)
+    elif sp.windows:
+        within = False
     segments: tuple[Segment, ...] = ()
     if trace:
-        final = [Segment(i, st.attempts.get(sp.unit_of[i], 1), start[i], end[i], "ok") for i in finished]
+        final = [Segment(i, st.attempts.get(sp.unit_of[i], 1), start[i], end[i], "ok") for i in range(n) if end[i] >= 0]
         segments = tuple(sorted(st.segments + final, key=lambda s: (s.start, s.end, s.step)))
     return RunResult(index, outcome, last, step, reason, remaining, tuple(st.failed), exposure, within,
                      critical, segments)
 
 
-def _inside_windows(sp: SimPlan, start: list[float], end: list[float], finished: list[int]) -> bool:
+def _inside_windows(sp: SimPlan, start: list[float], end: list[float]) -> bool:
     starts = [w.start for w in sp.windows]
-    for i in finished:
+    for i in range(sp.size):
+        if end[i] < 0:
+            continue
         k = bisect.bisect_right(starts, start[i]) - 1
         if k < 0 or end[i] > sp.windows[k].end or start[i] > sp.windows[k].end:
             return False
@@ -391,16 +416,12 @@ def _inside_windows(sp: SimPlan, start: list[float], end: list[float], finished:
 
 def _critical_path(preds: tuple[tuple[int, ...], ...], end: list[float]) -> tuple[int, ...]:
     """Back from the last step to end, through the predecessor that ended last (the earliest in plan order on ties)."""
-    i, latest = 0, end[0]
-    for k in range(1, len(end)):
-        if end[k] > latest:
-            i, latest = k, end[k]
+    i = end.index(max(end))
     path = [i]
-    while preds[i]:
-        best = -1
-        for p in preds[i]:
-            if best < 0 or end[p] > end[best]:
-                best = p
-        i = best
+    at = end.__getitem__
+    while True:
+        before = preds[i]
+        if not before:
+            return tuple(path)
+        i = before[0] if len(before) == 1 else max(before, key=at)
         path.append(i)
-    return tuple(path)
