@@ -118,3 +118,20 @@ def test_timing_and_scenarios_compile_into_the_model():
     assert model.timing.model("os.install").observed == (2400, 3600, 4800)
     scenario = model.scenario("bad-night")
     assert scenario.failures[0].attempts == 2 and scenario.risks[0].mode == "hang"
+
+
+def test_docs_list_every_default_model_with_its_figures_and_every_timing_attribute():
+    from pathlib import Path
+
+    from hciplan.compiler.durations import DEFAULT_MODELS
+    from hciplan.compiler.schema import TIMING
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "simulation.md").read_text(encoding="utf-8")
+    for name, m in DEFAULT_MODELS.items():
+        row = next((line for line in doc.splitlines() if line.startswith(f"| `{name}` |")), None)
+        assert row is not None, name
+        cells = [c.strip() for c in row.split("|")]
+        assert cells[3:6] == [f"{m.low:g}", f"{m.mode:g}", f"{m.high:g}"], name
+        assert ("**assumption**" in row) == m.assumption, name
+    for attr in TIMING.attrs:
+        assert f"| `{attr.name}` |" in doc, attr.name

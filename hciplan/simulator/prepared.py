@@ -112,7 +112,8 @@ def window_minutes(plan: Plan, length_minutes: float | None,
     if ignore_windows:
         return (), start
     if length_minutes is not None:
-        return (SimWindow(f"`--window {length_minutes:g}m`", 0.0, float(length_minutes)),), start
+        label = f"{length_minutes / 60:g}h" if length_minutes % 60 == 0 else f"{length_minutes:g}m"
+        return (SimWindow(f"--window {label}", 0.0, float(length_minutes)),), start
     return tuple(SimWindow(w.name, (w.start - start).total_seconds() / 60, (w.end - start).total_seconds() / 60)
                  for w in windows), start
 
