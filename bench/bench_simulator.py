@@ -14,6 +14,7 @@ reports the ratio; then it times the whole `hciplan simulate` series with
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import random
 import sys
@@ -29,7 +30,7 @@ from hciplan.compiler.compile import compile_checked  # noqa: E402
 from hciplan.compiler.pipeline import load_source  # noqa: E402
 from hciplan.simulator import engine, prepare_simulation  # noqa: E402
 from hciplan.simulator.engine import run_once, run_seed  # noqa: E402
-from hciplan.simulator.montecarlo import simulate  # noqa: E402
+from hciplan.simulator.montecarlo import quiet_gc, run_batch, simulate  # noqa: E402
 
 
 class CountingEnvironment(simpy.Environment):
@@ -104,8 +105,8 @@ def main() -> None:
 
     n = args.sample
     run_once(full, 0, 0)  # build the per-plan runtime once, as each worker does
-    sim_time = best_of(3, lambda: [run_once(full, 0, i) for i in range(n)])
-    bare_time = best_of(3, lambda: [bare_run(preds, 0, i) for i in range(n)])
+    sim_time = best_of(3, lambda: run_batch(full, 0, 0, n))
+    bare_time = best_of(3, lambda: _bare_series(preds, n))
     print(f"one process, {n} runs: simulator {sim_time / n * 1e3:.3f} ms/run, "
           f"bare simpy {bare_time / n * 1e3:.3f} ms/run, ratio {sim_time / bare_time:.2f} (target <= 1.5)")
 
@@ -126,8 +127,18 @@ def main() -> None:
 
 def _bare_chunk(task) -> None:
     preds, first, last = task
-    for i in range(first, last):
-        bare_run(preds, 0, i)
+    gc.freeze()
+    with quiet_gc() as collect:  # the same garbage-collection policy as the simulator's batches
+        for i in range(first, last):
+            bare_run(preds, 0, i)
+            collect()
+
+
+def _bare_series(preds, n: int) -> None:
+    with quiet_gc() as collect:
+        for i in range(n):
+            bare_run(preds, 0, i)
+            collect()
 
 
 if __name__ == "__main__":

@@ -210,7 +210,7 @@ def simulate(file: str, runs: int, seed: int, jobs: int | None, scenario_name: s
         sys.exit(EXIT_ERRORS)
 
     try:
-        with _progress(runs) as advance:
+        with _ProgressBar(runs) as advance:
             summary = montecarlo.simulate(sim_plan, runs, seed, jobs, scheduler, advance)
         if gantt is not None:
             median = summary.median_run()
@@ -226,7 +226,7 @@ def simulate(file: str, runs: int, seed: int, jobs: int | None, scenario_name: s
         click.echo(report.render_text(sim_plan, summary), nl=False)
 
 
-class _progress:
+class _ProgressBar:
     """A rich progress bar on stderr, only when stderr is a terminal and the series is long."""
 
     def __init__(self, runs: int):
