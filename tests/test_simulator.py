@@ -44,7 +44,8 @@ def four_plan():
 
 
 def test_same_seed_same_numbers_whatever_the_number_of_jobs():
-    text = FOUR + '\nscenario "flaky" { risk "cau.install" { probability = 0.3 } risk "node.reboot" { probability = 0.05 mode = slow factor = 3 } }\n'
+    text = FOUR + ('\nscenario "flaky" { risk "cau.install" { probability = 0.3 }\n'
+                   '  risk "node.reboot" { probability = 0.05 mode = slow factor = 3 } }\n')
     sp = prepare_simulation(plan_of(text), scenario="flaky", window=10 * 60)
     one = simulate(sp, 48, seed=11, jobs=1)
     two = simulate(sp, 48, seed=11, jobs=2)

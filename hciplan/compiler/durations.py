@@ -17,7 +17,6 @@ always agree on the expected duration.
 
 from __future__ import annotations
 
-import bisect
 import math
 import random
 from dataclasses import dataclass

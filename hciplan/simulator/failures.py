@@ -74,7 +74,8 @@ def injection_from_cli(plan: Plan, text: str) -> Injection:
         if mode == "error":
             if not param.isdigit() or not 1 <= int(param) <= 65:
                 raise FailureSpecError(f"`--fail {text}`: `error={param}` needs a number of failing attempts (1-65)",
-                                       ("`error=2` fails the first two attempts; CAU retries the node's whole attempt",))
+                                       ("`error=2` fails the first two attempts; "
+                                        "CAU retries the node's whole attempt",))
             attempts = int(param)
         elif mode == "slow":
             try:

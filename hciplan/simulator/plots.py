@@ -89,7 +89,8 @@ def write_gantt(path: str, sp: SimPlan, run: RunResult) -> None:
     y = {name: len(rows) - 1 - k for k, name in enumerate(rows)}
     panels = _panels(sp, run)
     widths = [max(to - frm, 1.0) for _, frm, to, _ in panels]
-    fig, axes = plt.subplots(1, len(panels), sharey=True, figsize=(min(16, 4 + 5 * len(panels)), 1.2 + 0.45 * len(rows)),
+    size = (min(16, 4 + 5 * len(panels)), 1.2 + 0.45 * len(rows))
+    fig, axes = plt.subplots(1, len(panels), sharey=True, figsize=size,
                              gridspec_kw={"width_ratios": widths}, squeeze=False)
     for ax, (title, frm, to, window_end) in zip(axes[0], panels):
         labelled: set[tuple[int, str]] = set()
