@@ -148,7 +148,7 @@ def explain(code: str) -> None:
 
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--runs", type=click.IntRange(1, 10_000_000), default=1000, show_default=True,
+@click.option("--runs", type=click.IntRange(1, 1_000_000), default=1000, show_default=True,
               help="Number of Monte Carlo runs.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
               help="Master seed: run i draws from a generator derived from (seed, i).")

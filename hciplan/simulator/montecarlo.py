@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import math
+from collections import Counter
 import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -60,8 +61,8 @@ class quiet_gc:
 
 def run_batch(sp: SimPlan, seed: int, first: int, last: int) -> Batch:
     """Runs first .. last - 1 (a module-level function, so process pools and dask can ship it)."""
-    batch = Batch(first, critical_counts=[0] * sp.size)
-    counts = batch.critical_counts
+    batch = Batch(first)
+    counts: Counter[int] = Counter()
     with quiet_gc() as collect:
         for index in range(first, last):
             r = run_once(sp, seed, index)
@@ -71,9 +72,9 @@ def run_batch(sp: SimPlan, seed: int, first: int, last: int) -> Batch:
             batch.within.append(r.within_window)
             batch.stops.append((r.step, r.reason))
             batch.remaining.append(r.remaining)
-            for i in r.critical:
-                counts[i] += 1
+            counts.update(r.critical)
             collect()
+    batch.critical_counts = [counts[i] for i in range(sp.size)]
     return batch
 
 
