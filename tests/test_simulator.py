@@ -319,3 +319,13 @@ def test_exposure_counts_the_time_nodes_are_down_or_resyncing(four_plan):
     bracket = next(u for u in offline.units if offline.kinds[u.steps[0]] == "offline.stop")
     assert bracket.reboot == NO_STEP, "with the cluster stopped nothing is written, so nothing goes stale"
     assert offline.kinds[bracket.tail] == "offline.start"
+
+
+def test_the_window_confidence_sets_how_much_time_a_unit_needs():
+    text = shape_text(Shape(nodes=3))
+    low = prepare_simulation(plan_of(text), confidence=0.5)
+    high = prepare_simulation(plan_of(text + "\ntiming { window_confidence = 0.99 }\n"))
+    assert high.confidence == 0.99 and low.confidence == 0.5
+    for a, b in zip(low.units, high.units):
+        assert a.steps == b.steps and a.need <= b.need
+    assert sum(u.need for u in high.units) > sum(u.need for u in low.units)

@@ -151,3 +151,13 @@ def test_dask_scheduler_gives_the_same_numbers(small):
     local = simulate(small, "--runs", "24", "--seed", "4", "--format", "json", "--jobs", "1")
     assert remote.exit_code == 0, remote.output
     assert remote.stdout == local.stdout
+
+
+def test_json_durations_are_null_when_no_run_completes(small):
+    result = simulate(small, "--runs", "5", "--jobs", "1", "--scenario", "hci-night", "--format", "json")
+    doc = json.loads(result.stdout)
+    assert doc["outcomes"]["aborted"] == 5
+    assert set(doc["duration_minutes"].values()) == {None} and doc["criticality"] == {}
+    no_window = json.loads(simulate(small, "--runs", "5", "--jobs", "1", "--window", "none",
+                                    "--format", "json").stdout)
+    assert no_window["p_within_window"] is None and no_window["outcomes"]["completed"] == 5
