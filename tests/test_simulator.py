@@ -329,3 +329,23 @@ def test_the_window_confidence_sets_how_much_time_a_unit_needs():
     for a, b in zip(low.units, high.units):
         assert a.steps == b.steps and a.need <= b.need
     assert sum(u.need for u in high.units) > sum(u.need for u in low.units)
+
+
+def test_a_node_given_up_while_up_is_exposed_only_until_it_is_given_up():
+    plan = plan_of(shape_text(Shape(nodes=4), upgrade_extra="  max_failed_nodes = 1"))
+    sp = prepare_simulation(plan, fails=("N02:resume:error=9",), ignore_windows=True)
+    run = trace_run(sp, 0, 0)
+    idx = {sid: i for i, sid in enumerate(sp.ids)}
+    given_up = max(s.end for s in run.segments if s.status == "error")
+    expected = 0.0
+    for unit in sp.units:
+        if unit.reboot == NO_STEP:
+            continue
+        reboots = [s for s in run.segments if s.step == unit.reboot and s.status == "ok"]
+        if not reboots:
+            continue
+        tails = [s.end for s in run.segments if s.step == unit.tail and s.status == "ok"]
+        last_reboot = max(reboots, key=lambda s: s.start)  # exposure counts from the last attempt's reboot
+        expected += (tails[-1] if tails else given_up) - last_reboot.start
+    assert idx["p2.cau.N02.reboot"] in {u.reboot for u in sp.units}
+    assert run.exposure == pytest.approx(expected)

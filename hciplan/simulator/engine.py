@@ -97,7 +97,7 @@ class _Runtime:
         self.window_starts = [w.start for w in sp.windows]
         self.window_ends = [w.end for w in sp.windows]
         self.head = [i in heads for i in range(n)]
-        self.exposed = [(u.reboot, u.tail) for u in sp.units if u.reboot != NO_STEP]
+        self.exposed = [(k, u.reboot, u.tail) for k, u in enumerate(sp.units) if u.reboot != NO_STEP]
 
 
 def _fast_draw(dist):
@@ -144,7 +144,7 @@ def runtime(sp: SimPlan) -> _Runtime:
 
 class _State:
     __slots__ = ("clean", "halted", "stop_step", "stop_reason", "abort_step", "abort_reason", "halt_time",
-                 "failed", "skipped_units", "attempts", "segments")
+                 "failed", "skipped_units", "closed", "attempts", "segments")
 
     def __init__(self):
         self.clean = True  # nothing failed, halted or stopped yet: steps may take the fast path
@@ -156,6 +156,7 @@ class _State:
         self.halt_time = 0.0
         self.failed: list[str] = []
         self.skipped_units: set[int] = set()
+        self.closed: dict[int, float] = {}  # units given up on a node that is up: when
         self.attempts: dict[int, int] = {}
         self.segments: list[Segment] = []
 
@@ -301,6 +302,7 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
                             "CAU stops, the cluster stays in mixed mode")
                     yield env.event()
                 st.skipped_units.add(u)  # CAU moves on to the next node; this one stays on the old OS
+                st.closed[u] = env.now  # it is up: its exposure, if any, ends here
                 return
             # CAU retries the node's whole attempt: keep the finished steps of this attempt on record
             if trace:
@@ -321,12 +323,6 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
     def slow_path(i: int):
         if st.halted:
             yield env.event()  # nothing new starts after an abort
-        if windows and rt.head[i]:
-            fits = yield from gate(i)
-            if not fits:
-                yield env.event()
-            if st.halted:
-                yield env.event()
         u = unit_of[i]
         if u in st.skipped_units:
             if trace:
@@ -336,6 +332,12 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
             halt(i, f"the CAU run ended with failed node(s) {', '.join(st.failed)}: the cluster stays in mixed "
                     "mode and the functional level cannot be raised")
             yield env.event()
+        if windows and rt.head[i]:
+            fits = yield from gate(i)
+            if not fits:
+                yield env.event()
+            if st.halted:
+                yield env.event()
         if units[u].cau:
             yield from cau_step(i)
         else:
@@ -383,9 +385,9 @@ def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[f
         remaining = sum(1 for i in range(n) if start[i] < 0 and i not in skipped)
 
     exposure = 0.0
-    for reboot, tail in runtime(sp).exposed:
+    for u, reboot, tail in runtime(sp).exposed:
         if start[reboot] >= 0:
-            exposure += (end[tail] if end[tail] >= 0 else last) - start[reboot]
+            exposure += (end[tail] if end[tail] >= 0 else st.closed.get(u, last)) - start[reboot]
 
     within = None
     critical: tuple[int, ...] = ()
