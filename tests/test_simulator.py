@@ -206,6 +206,7 @@ def test_hang_on_the_second_node_with_no_failed_node_allowed_aborts_and_leaves_t
     hung = [s for s in run.segments if s.status == "hang"]
     assert len(hung) == 1 and hung[0].end - hung[0].start == pytest.approx(15.0)
     assert run.failed_nodes == ("N02",)
+    assert run.upgraded == 1, "N01 runs 23H2, N02 hung, N03 and N04 were never touched: mixed mode"
 
 
 def test_a_node_failed_while_up_lets_cau_go_on_within_max_failed_nodes():

@@ -65,6 +65,7 @@ class RunResult:
     exposure: float  # minutes with a node down or its storage resyncing
     within_window: bool | None  # completed with every step inside a window (None without windows)
     critical: tuple[int, ...]  # completed runs: the steps on the run's critical path
+    upgraded: int  # nodes whose OS upgrade finished (the rest stay on 22H2: mixed mode)
     segments: tuple[Segment, ...] = ()  # trace mode only
 
 
@@ -401,8 +402,9 @@ def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[f
     if trace:
         final = [Segment(i, st.attempts.get(sp.unit_of[i], 1), start[i], end[i], "ok") for i in range(n) if end[i] >= 0]
         segments = tuple(sorted(st.segments + final, key=lambda s: (s.start, s.end, s.step)))
+    upgraded = sum(1 for i in sp.os_upgraded if end[i] >= 0)
     return RunResult(index, outcome, last, step, reason, remaining, tuple(st.failed), exposure, within,
-                     critical, segments)
+                     critical, upgraded, segments)
 
 
 def _inside_windows(sp: SimPlan, start: list[float], end: list[float]) -> bool:

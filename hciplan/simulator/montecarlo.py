@@ -36,6 +36,7 @@ class Batch:
     within: list[bool | None] = field(default_factory=list)
     stops: list[tuple[int, str]] = field(default_factory=list)  # (step, reason) of aborted and stopped runs
     remaining: list[int] = field(default_factory=list)
+    upgraded: list[int] = field(default_factory=list)
     critical_counts: list[int] = field(default_factory=list)
 
 
@@ -72,6 +73,7 @@ def run_batch(sp: SimPlan, seed: int, first: int, last: int) -> Batch:
             batch.within.append(r.within_window)
             batch.stops.append((r.step, r.reason))
             batch.remaining.append(r.remaining)
+            batch.upgraded.append(r.upgraded)
             counts.update(r.critical)
             collect()
     batch.critical_counts = [counts[i] for i in range(sp.size)]
@@ -176,6 +178,8 @@ class Summary:
     criticality: dict[int, float]  # step index -> share of completed runs
     stops: dict[tuple[str, int, str], int]  # (outcome, step, reason) -> runs
     remaining_median: dict[str, float]  # outcome -> median steps left
+    upgraded_median: dict[str, float]  # outcome -> median nodes on 23H2 when the run ended
+    nodes: int
 
     def duration_stats(self) -> dict[str, float] | None:
         if not self.durations:
@@ -200,6 +204,7 @@ def summarise(sp: SimPlan, runs: int, seed: int, done: list[Batch]) -> Summary:
     within = [w for b in done for w in b.within]
     stops = [s for b in done for s in b.stops]
     remaining = [r for b in done for r in b.remaining]
+    upgraded = [u for b in done for u in b.upgraded]
     assert len(outcomes) == runs
     counts = [0] * sp.size
     for b in done:
@@ -208,10 +213,12 @@ def summarise(sp: SimPlan, runs: int, seed: int, done: list[Batch]) -> Summary:
     completed = [e for o, e in zip(outcomes, ends) if o == COMPLETED]
     stop_counts: dict[tuple[str, int, str], int] = {}
     left: dict[str, list[int]] = {ABORTED: [], STOPPED: []}
-    for o, (step, reason), r in zip(outcomes, stops, remaining):
+    on_23h2: dict[str, list[int]] = {ABORTED: [], STOPPED: []}
+    for o, (step, reason), r, u in zip(outcomes, stops, remaining, upgraded):
         if o != COMPLETED and step != NO_STEP:
             stop_counts[(o, step, reason)] = stop_counts.get((o, step, reason), 0) + 1
             left[o].append(r)
+            on_23h2[o].append(u)
     ordered_exposure = sorted(exposures)
     return Summary(
         runs=runs, seed=seed,
@@ -223,6 +230,8 @@ def summarise(sp: SimPlan, runs: int, seed: int, done: list[Batch]) -> Summary:
         criticality={i: c / len(completed) for i, c in enumerate(counts) if c} if completed else {},
         stops=stop_counts,
         remaining_median={o: float(sorted(v)[len(v) // 2]) for o, v in left.items() if v},
+        upgraded_median={o: float(sorted(v)[len(v) // 2]) for o, v in on_23h2.items() if v},
+        nodes=len(sp.os_upgraded),
     )
 
 

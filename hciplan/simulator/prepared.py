@@ -20,6 +20,7 @@ from hciplan.compiler.plan import Plan
 from hciplan.simulator.failures import Injection, RiskSpec
 
 NO_STEP = -1
+OS_REBOOTS = ("cau.reboot", "node.reboot", "offline.reboot")  # the reboot into 23H2 of each method
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,7 @@ class SimPlan:
     unit_of: tuple[int, ...]
     units: tuple[Unit, ...]
     after_cau: tuple[bool, ...]  # first steps after the CAU run: they stop a run with failed nodes
+    os_upgraded: tuple[int, ...]  # per node, the P2 reboot after which it runs 23H2
     windows: tuple[SimWindow, ...]
     planned_start: dt.datetime | None
     confidence: float
@@ -165,6 +167,8 @@ def prepare(plan: Plan, injections: tuple[Injection, ...] = (), risks: dict[str,
 
     in_cau = [plan.steps[i].group == CAU_RUN for i in range(len(plan.steps))]
     after_cau = tuple(not in_cau[i] and any(in_cau[p] for p in preds[i]) for i in range(len(plan.steps)))
+    os_upgraded = tuple(i for i, s in enumerate(plan.steps)
+                        if s.phase == "P2" and s.node is not None and s.kind in OS_REBOOTS)
     windows, start = window_minutes(plan, window_length, ignore_windows)
     risk_list = tuple((i, risks[s.kind]) for i, s in enumerate(plan.steps) if risks and s.kind in risks)
     sim = SimPlan(
@@ -173,7 +177,7 @@ def prepare(plan: Plan, injections: tuple[Injection, ...] = (), risks: dict[str,
         nodes=tuple(s.node for s in plan.steps), preds=preds, durations=durations,
         repair_from=tuple(repair_from), irreversible=tuple(s.spec.irreversible for s in plan.steps),
         mean_minutes=tuple(s.mean_minutes for s in plan.steps), unit_of=tuple(unit_of), units=tuple(units),
-        after_cau=after_cau, windows=windows, planned_start=start, confidence=confidence,
+        after_cau=after_cau, os_upgraded=os_upgraded, windows=windows, planned_start=start, confidence=confidence,
         max_failed_nodes=upgrade.max_failed_nodes, max_retries_per_node=upgrade.max_retries_per_node,
         reboot_timeout=upgrade.reboot_timeout / 60, drain_timeout=timing.drain_timeout / 60,
         repair_timeout=timing.repair_timeout / 60, injections=tuple(sorted(injections, key=lambda j: j.step)),

@@ -81,7 +81,11 @@ def render_text(sp: SimPlan, summary: Summary) -> str:
             continue
         verb = "aborted at" if outcome == ABORTED else "stopped before"
         left = summary.remaining_median.get(outcome)
-        out.append(f"  {verb} (median {left:.0f} steps left):" if left is not None else f"  {verb}:")
+        upgraded = summary.upgraded_median.get(outcome)
+        if left is not None and upgraded is not None:
+            out.append(f"  {verb} (median: {left:.0f} steps left, {upgraded:.0f} of {summary.nodes} nodes on 23H2):")
+        else:
+            out.append(f"  {verb}:")
         for (_, step, reason), count in rows:
             out.append(f"    {sp.ids[step]:<34} {count:>7,} runs  {reason}")
     out.append("")
