@@ -136,3 +136,20 @@ def test_docs_list_every_default_model_with_its_figures_and_every_timing_attribu
         assert ("**assumption**" in row) == m.assumption, name
     for attr in TIMING.attrs:
         assert f"| `{attr.name}` |" in doc, attr.name
+
+
+def test_physics_parameters_drive_drain_and_repair_means():
+    def means(timing: str) -> dict[str, float]:
+        plan = plan_of(BASE + timing)
+        return {s.kind: s.mean_minutes for s in plan.steps if s.node == "N01" and s.group == "cau_run"}
+
+    base = means("")
+    faster = means("\ntiming { live_migration_per_s = 2GB  per_vm_migration = 0s }\n")
+    busier = means("\ntiming { write_per_s = 40MB  repair_overhead = 0s }\n")
+    # 512GB of HA memory over 3 nodes at 1 GiB/s, 10 VMs at 5 s each over 3 nodes, plus 1 min
+    assert base["cau.drain"] == pytest.approx(1 + (512 / 3 + 10 / 3 * 5) / 60, abs=1e-3)
+    assert faster["cau.drain"] == pytest.approx(1 + (512 / 3 / 2) / 60, abs=1e-3)
+    # resync: overhead + write rate x down time (the reboot's mean) / resync rate
+    reboot = base["cau.reboot"]
+    assert base["cau.storage_wait"] == pytest.approx(3 + 20 * reboot / 200, abs=1e-3)
+    assert busier["cau.storage_wait"] == pytest.approx(40 * reboot / 200, abs=1e-3)
