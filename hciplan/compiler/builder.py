@@ -56,7 +56,8 @@ class _Builder:
              group: str | None = None, target: str | None = None) -> str:
         spec = CATALOG[kind]
         if spec.effect == "repair_wait":
-            minutes = mean_minutes("storage.wait", self.model, self.down_minutes.get((group, node), 0.0), step_kind=kind)
+            down = self.down_minutes.get((group, node), 0.0)
+            minutes = mean_minutes("storage.wait", self.model, down, step_kind=kind)
         else:
             minutes = mean_minutes(spec.duration_model, self.model, step_kind=kind)
             if spec.effect == "reboot":

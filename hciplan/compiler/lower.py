@@ -61,7 +61,7 @@ def lower(document: syntax.Document, diagnostics: Collector) -> Model | None:
     scenarios = [_lower_block(b, schema.SCENARIO, diagnostics) for b in found["scenario"]]
     if len(diagnostics.items) > before or cluster is None:
         return None
-    _check_simulation_inputs(cluster, timing, found["timing"], tuple(scenarios), diagnostics)
+    _check_simulation_inputs(cluster, timing, tuple(scenarios), diagnostics)
     if len(diagnostics.items) > before:
         return None
     return Model(cluster, upgrade, timing, tuple(scenarios))
@@ -229,8 +229,9 @@ def _convert(value: syntax.Value, attr: schema.Attr, diagnostics: Collector) -> 
             items = []
             for item in value.items:
                 if not isinstance(item, syntax.Quantity):
+                    hint = f"add a unit: `{item.value}m`" if isinstance(item, syntax.Number) else ""
                     diagnostics.report("HCI103", item.span, f"`{attr.name}` holds durations such as `45m`",
-                                       hints=[f"add a unit: `{item.value}m`" if isinstance(item, syntax.Number) else ""])
+                                       hints=[hint])
                     raise _Invalid()
                 items.append(_in_range(_quantity(item, as_duration, diagnostics), item, as_duration, diagnostics))
             return tuple(items)
@@ -349,8 +350,8 @@ def _timestamp(value: syntax.Timestamp, diagnostics: Collector) -> dt.datetime:
 # --- the simulation inputs: timing block and scenarios --------------------------------------
 
 
-def _check_simulation_inputs(cluster: Cluster, timing: Timing | None, timing_blocks: list[syntax.Block],
-                             scenarios: tuple[Scenario, ...], diagnostics: Collector) -> None:
+def _check_simulation_inputs(cluster: Cluster, timing: Timing | None, scenarios: tuple[Scenario, ...],
+                             diagnostics: Collector) -> None:
     """Names and parameters in `timing` and `scenario` blocks that the schema alone cannot check.
 
     Which step a `fail` block names depends on the plan; the simulator resolves it
@@ -397,7 +398,8 @@ def _check_simulation_inputs(cluster: Cluster, timing: Timing | None, timing_blo
             elif risk.mode == "drain_failure" and spec.effect != "drain":
                 diagnostics.report("HCI1006", risk.spans["mode"],
                                    f"`drain_failure` needs a drain step; `{risk.kind}` does not drain",
-                                   hints=["drain kinds: " + ", ".join(k for k, s in CATALOG.items() if s.effect == "drain")])
+                                   hints=["drain kinds: " + ", ".join(
+                                       k for k, s in CATALOG.items() if s.effect == "drain")])
             elif risk.mode == "resync_stall" and spec.effect != "repair_wait":
                 diagnostics.report("HCI1006", risk.spans["mode"],
                                    f"`resync_stall` needs a storage repair wait; `{risk.kind}` is not one",
@@ -436,7 +438,8 @@ def _check_distribution(m, diagnostics: Collector) -> None:
 
 def _check_failure_parameters(failure, diagnostics: Collector) -> None:
     if failure.mode != "slow" and failure.spans.written("factor"):
-        diagnostics.report("HCI1006", failure.spans["factor"], f"`factor` applies to `mode = slow`, not `{failure.mode}`",
+        diagnostics.report("HCI1006", failure.spans["factor"],
+                           f"`factor` applies to `mode = slow`, not `{failure.mode}`",
                            hints=["remove `factor`, or write `mode = slow`"])
     if failure.mode != "error" and failure.spans.written("attempts"):
         diagnostics.report("HCI1006", failure.spans["attempts"],
