@@ -270,18 +270,10 @@ def _load_simulation(path: str, plan) -> runbook.Simulation:
 
 
 def _run_simulation(runs: int, plan) -> runbook.Simulation:
-    """Simulate in-process when the simulator is installed; it must offer the hciplan.sim/1 document."""
-    try:
-        import hciplan.simulator as simulator  # noqa: PLC0415  (optional: lands with the simulator issue)
-    except ImportError:
-        raise click.UsageError("--simulate needs the simulator (hciplan.simulator), which this installation does not "
-                               "have yet: emit the runbook without --simulate, or pass a saved result with "
-                               "--simulation FILE (a hciplan.sim/1 document)") from None
-    simulate = getattr(simulator, "simulate_document", None)
-    if simulate is None:
-        raise click.UsageError("this simulator does not offer simulate_document(plan, runs, seed); save "
-                               "`hciplan simulate --format json` output and pass it with --simulation FILE")
-    return runbook.Simulation.from_document(simulate(plan, runs=runs, seed=0))
+    """Simulate the plan in-process (failure-free, within its windows, seed 0) for the runbook's figures."""
+    from hciplan.simulator import simulate_document
+
+    return runbook.Simulation.from_document(simulate_document(plan, runs=runs, seed=0))
 
 
 def write_outputs(directory: Path, files: dict[str, str], force: bool) -> list[tuple[Path, str]]:
@@ -348,6 +340,110 @@ def emit(file: str, backend_name: str, output_dir: str, force: bool, runs: int |
         sys.exit(EXIT_ERRORS)
     for path, what in write_outputs(Path(output_dir), files, force):
         click.echo(f"{what} {path}")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--runs", type=click.IntRange(1, 1_000_000), default=1000, show_default=True,
+              help="Number of Monte Carlo runs.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
+              help="Master seed: run i draws from a generator derived from (seed, i).")
+@click.option("--jobs", type=click.IntRange(1, 1024), default=None, help="Worker processes [default: all cores].")
+@click.option("--scenario", "scenario_name", metavar="NAME", help="Inject the failures of a scenario block.")
+@click.option("--fail", "fails", multiple=True, metavar="NODE:STEP[:MODE]",
+              help="Inject a failure (repeatable). MODE: error[=ATTEMPTS] hang slow[=FACTOR] drain_failure "
+                   "resync_stall; default error.")
+@click.option("--window", "window", metavar="DURATION|none",
+              help="One window of this length from the planned start instead of the file's windows; "
+                   "`none` simulates without windows.")
+@click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=None,
+              help="Start a unit of work only if it ends inside the window with this probability "
+                   "[default: the timing block's window_confidence, 0.9].")
+@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Run the batches on a dask.distributed cluster.")
+@click.option("--gantt", type=click.Path(dir_okay=False), metavar="FILE.png|FILE.svg",
+              help="Draw the timeline of the median run.")
+@click.option("--histogram", type=click.Path(dir_okay=False), metavar="FILE.png|FILE.svg",
+              help="Draw the duration distribution with its S-curve.")
+@FORMAT
+def simulate(file: str, runs: int, seed: int, jobs: int | None, scenario_name: str | None, fails: tuple[str, ...],
+             window: str | None, confidence: float | None, scheduler: str | None, gantt: str | None,
+             histogram: str | None, output_format: str) -> None:
+    """Dry-run the plan of FILE many times: durations, the chance to fit the window, failures.
+
+    Prints P50/P80/P90/P95/max durations, the probability of finishing inside
+    the window, the outcomes (completed, aborted, stopped at the window), the
+    most critical steps and the time with reduced storage resiliency. The same
+    seed gives the same numbers whatever --jobs is. See docs/simulation.md.
+    """
+    from hciplan import simulator
+    from hciplan.simulator import montecarlo, plots, report
+
+    for path in (gantt, histogram):
+        if path is not None:
+            try:
+                plots.check_target(path)
+            except plots.PlotError as error:
+                raise click.UsageError(str(error)) from None
+    window_minutes, ignore_windows = None, False
+    if window is not None:
+        try:
+            window_minutes = simulator.parse_window(window)
+        except ValueError as error:
+            raise click.UsageError(str(error)) from None
+        ignore_windows = window_minutes is None
+    result = compile_file(file)
+    require_plan(result)
+    try:
+        sim_plan = simulator.prepare_simulation(result.plan, scenario_name, fails, window_minutes, ignore_windows,
+                                                confidence)
+    except KeyError as error:
+        raise click.UsageError(error.args[0]) from None
+    except simulator.FailureSpecError as error:
+        raise click.UsageError("; ".join((error.message,) + error.hints)) from None
+    except simulator.ScenarioError as error:
+        print_diagnostics([result.check], error.diagnostics, "text", summary_line=False)
+        click.echo(f"no simulation: fix the scenario `{scenario_name}` above", err=True)
+        sys.exit(EXIT_ERRORS)
+
+    try:
+        with _ProgressBar(runs) as advance:
+            summary = montecarlo.simulate(sim_plan, runs, seed, jobs, scheduler, advance)
+        if gantt is not None:
+            median = summary.median_run()
+            plots.write_gantt(gantt, sim_plan, montecarlo.trace_run(sim_plan, seed, median))
+        if histogram is not None:
+            plots.write_histogram(histogram, sim_plan, summary)
+    except (montecarlo.SimulationError, plots.PlotError) as error:
+        click.echo(f"hciplan: {error}", err=True)
+        sys.exit(EXIT_USAGE)
+    if output_format == "json":
+        click.echo(report.render_json(sim_plan, summary), nl=False)
+    else:
+        click.echo(report.render_text(sim_plan, summary), nl=False)
+
+
+class _ProgressBar:
+    """A rich progress bar on stderr, only when stderr is a terminal and the series is long."""
+
+    def __init__(self, runs: int):
+        self.runs = runs
+        self.bar = None
+
+    def __enter__(self):
+        if not sys.stderr.isatty() or self.runs < 200:
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        self.bar = Progress("simulating", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                            console=Console(stderr=True), transient=True)
+        self.bar.start()
+        task = self.bar.add_task("runs", total=self.runs)
+        return lambda done: self.bar.advance(task, done)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 def main() -> None:

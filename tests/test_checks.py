@@ -61,7 +61,7 @@ def case(code, *broken, at, fixed=None, base=BASE, name=""):
 CASES = [
     # --- HCI1xx: structure and types (the model is not built) ---------------------------------
     case("HCI101", ("  arc_vms { preview = false }", "  arc_vms { preview = false }\n  timing { }"), at="timing"),
-    case("HCI101", ("}\n\nupgrade", '}\n\nscenario "night" { }\n\nupgrade'), at="scenario", name="top level"),
+    case("HCI101", ("}\n\nupgrade", '}\n\nschedule "night" { }\n\nupgrade'), at="schedule", name="top level"),
     case("HCI101", ("witness = cloud", "witness { }"), at="witness {", name="attribute as block"),
     case("HCI102", ("witness = cloud", "witnes = cloud"), at="witnes"),
     case("HCI102", ('cluster "hci-base" {', 'version = "22H2"\ncluster "hci-base" {'), at='version = "22H2"\ncluster',

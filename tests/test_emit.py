@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from hciplan import cli as cli_module
+from hciplan.backends.summary import format_minutes
 from hciplan.cli import cli
 from plan_models import Shape, hciplan_text
 
@@ -79,21 +80,15 @@ def test_json_backend_writes_the_plan_document(tmp_path: Path) -> None:
     assert written == shown and json.loads(written)["schema"] == "hciplan.plan/1"
 
 
-def test_simulate_says_clearly_when_the_simulator_is_missing(tmp_path: Path, monkeypatch) -> None:
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_simulator(name, *args, **kwargs):
-        if name == "hciplan.simulator":
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_simulator)
-    result = CliRunner().invoke(cli, ["emit", str(EXAMPLE), "--backend", "runbook", "--simulate", "100",
+def test_simulate_fills_the_runbook_with_the_simulated_figures(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["emit", str(EXAMPLE), "--backend", "runbook", "--simulate", "40",
                                       "-o", str(tmp_path / "out")])
-    assert result.exit_code == 2 and "hciplan.simulator" in result.output
-    assert not (tmp_path / "out").exists()
+    assert result.exit_code == 0, result.output
+    text = next((tmp_path / "out").iterdir()).read_text(encoding="utf-8")
+    simulated = json.loads(run("simulate", str(EXAMPLE), "--runs", "40", "--seed", "0", "--jobs", "1",
+                               "--format", "json").output)
+    p50, p90 = simulated["duration_minutes"]["p50"], simulated["duration_minutes"]["p90"]
+    assert f"| Simulated duration | P50 {format_minutes(p50)}, P90 {format_minutes(p90)} (40 runs, seed 0) |" in text
 
 
 def test_simulation_file_must_match_the_plan(tmp_path: Path) -> None:

@@ -56,9 +56,10 @@ class _Builder:
              group: str | None = None, target: str | None = None) -> str:
         spec = CATALOG[kind]
         if spec.effect == "repair_wait":
-            minutes = mean_minutes("storage.wait", self.model, self.down_minutes.get((group, node), 0.0))
+            down = self.down_minutes.get((group, node), 0.0)
+            minutes = mean_minutes("storage.wait", self.model, down, step_kind=kind)
         else:
-            minutes = mean_minutes(spec.duration_model, self.model)
+            minutes = mean_minutes(spec.duration_model, self.model, step_kind=kind)
             if spec.effect == "reboot":
                 self.down_minutes[(group, node)] = minutes
         self.steps.append(Step(step_id, kind, phase, node, tuple(sorted(after)), group, target, round(minutes, 3)))

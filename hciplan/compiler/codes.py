@@ -5,7 +5,8 @@ into ../shared/domain.md (the "Sources" list) where the rule comes from.
 Numbering: HCI0xx input and syntax, HCI1xx structure and types, HCI2xx
 upgrade path and supported configurations, HCI3xx readiness, HCI4xx names,
 HCI5xx availability, HCI6xx method, HCI7xx solution-upgrade inputs,
-HCI8xx maintenance windows.
+HCI8xx maintenance windows, HCI9xx safety proofs, HCI10xx simulation inputs
+(the `timing` and `scenario` blocks, docs/simulation.md).
 """
 
 from hciplan.compiler.diagnostics import Severity, register
@@ -360,3 +361,40 @@ When the solution upgrade starts, the pool must have 250 GB free for
 `Infrastructure_1`, counting only the thin conversions that are ordered before
 it.
 """, "[A-val]")
+
+# --- HCI10xx: simulation inputs (timing and scenario blocks) -------------------------
+register("HCI1001", E, "duration model parameters do not match its distribution", """
+Each distribution takes its own parameters: `fixed` takes `value`; `uniform`
+takes `low` and `high`; `triangular` takes `low`, `mode` and `high`;
+`lognormal` takes `median` and `p90`; `empirical` takes `observed` (a list of
+durations). A parameter of another distribution, or a missing one, is an
+error. See docs/simulation.md.
+""")
+register("HCI1002", E, "duration model values are inconsistent", """
+The parameters of a duration model contradict each other: `low` above `high`,
+a triangular `mode` outside `low`..`high`, a lognormal `p90` not above its
+`median`, or an empty `observed` list.
+""")
+register("HCI1003", E, "unknown step kind or duration model", """
+A `model "NAME"` in the timing block names a step kind (`cau.install`, which
+overrides that kind only) or a duration model (`os.install`, shared by
+`cau.install`, `os.setup` and `offline.setup`); a `risk "KIND"` in a scenario
+names a step kind. The name is neither. `hciplan plan --format json` shows
+each step's `kind` and `duration_model`; docs/simulation.md lists them all.
+""")
+register("HCI1004", E, "duplicate duration model or scenario", """
+Two `model` blocks in `timing` have the same name, or two scenarios do. Keep
+one: a simulation must not depend on which one would win.
+""")
+register("HCI1005", E, "a failure names an unknown node or step", """
+A `fail "NODE" { step = "..." }` block (or `--fail NODE:STEP:MODE`) must name
+a node of the cluster (or `cluster` for a cluster-wide step) and a step that
+node has in the plan: a verb such as `reboot` (the OS-upgrade pass when the
+node has several), `pass.verb` such as `registry.reboot`, a step kind such as
+`cau.install`, or a full step id from `hciplan plan`.
+""")
+register("HCI1006", E, "failure mode does not fit the step or its parameters", """
+`drain_failure` applies to a drain step and `resync_stall` to a storage
+repair wait; `factor` goes with `mode = slow` and `attempts` with
+`mode = error`.
+""")

@@ -1,18 +1,80 @@
-"""Default duration models per step, with their provenance, and expected (mean) durations.
+"""Duration models per step, with their provenance, and expected (mean) durations.
 
-A model is a triangular distribution (low, mode, high) in minutes, unless a
-step's duration follows from physics (drain and failback from VM memory over
-the live-migration bandwidth; storage repair from the data written while the
-node was down). Figures the domain reference publishes carry its tag; every
-other figure is an explicit assumption, labelled as such. The simulator
-samples these models; `hciplan plan` uses their means.
+A default model is a triangular distribution (low, mode, high) in minutes,
+unless a step's duration follows from physics: drain and failback from the VM
+memory over the live-migration bandwidth, storage repair from the data written
+while the node was down, and the feature-update download from the media size
+over the download bandwidth. Figures the domain reference publishes carry its
+tag; every other figure is an explicit assumption, labelled as such.
+
+A `timing { ... }` block in the file overrides the physics parameters and any
+model, with one of five distributions: fixed, uniform, triangular, lognormal
+(given its median and 90th percentile) and empirical (observed durations).
+`resolve()` gives the one description of a step's duration that both consumers
+read: `hciplan plan` uses its mean, the simulator draws from it, so the two
+always agree on the expected duration.
 """
 
 from __future__ import annotations
 
+import math
+import random
 from dataclasses import dataclass
+from statistics import NormalDist
+from typing import Protocol
 
-from hciplan.compiler.model import GiB, Model
+from hciplan.compiler.model import DEFAULT_TIMING, GiB, MiB, DurationModel, Model, Timing
+
+Z90 = NormalDist().inv_cdf(0.9)  # 1.2815...: the lognormal's p90 is exp(mu + Z90 * sigma)
+
+
+class Distribution(Protocol):
+    """A duration distribution in minutes."""
+
+    provenance: str
+    assumption: bool
+
+    @property
+    def mean(self) -> float: ...
+
+    def quantile(self, q: float) -> float: ...
+
+    def draw(self, rng: random.Random) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Fixed:
+    value: float
+    provenance: str
+    assumption: bool = True
+
+    @property
+    def mean(self) -> float:
+        return self.value
+
+    def quantile(self, q: float) -> float:
+        return self.value
+
+    def draw(self, rng: random.Random) -> float:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Uniform:
+    low: float
+    high: float
+    provenance: str
+    assumption: bool = True
+
+    @property
+    def mean(self) -> float:
+        return (self.low + self.high) / 2
+
+    def quantile(self, q: float) -> float:
+        return self.low + q * (self.high - self.low)
+
+    def draw(self, rng: random.Random) -> float:
+        return rng.uniform(self.low, self.high)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +88,85 @@ class Triangular:
     @property
     def mean(self) -> float:
         return (self.low + self.mode + self.high) / 3
+
+    def quantile(self, q: float) -> float:
+        low, mode, high = self.low, self.mode, self.high
+        if high == low:
+            return low
+        if q * (high - low) < mode - low:
+            return low + math.sqrt(q * (high - low) * (mode - low))
+        return high - math.sqrt((1 - q) * (high - low) * (high - mode))
+
+    def draw(self, rng: random.Random) -> float:
+        return rng.triangular(self.low, self.high, self.mode)
+
+
+@dataclass(frozen=True, slots=True)
+class LogNormal:
+    """Given as its median and 90th percentile, the way people remember durations."""
+
+    median: float
+    p90: float
+    provenance: str
+    assumption: bool = True
+
+    @property
+    def mu(self) -> float:
+        return math.log(self.median)
+
+    @property
+    def sigma(self) -> float:
+        return math.log(self.p90 / self.median) / Z90
+
+    @property
+    def mean(self) -> float:
+        return self.median * math.exp(self.sigma**2 / 2)
+
+    def quantile(self, q: float) -> float:
+        return math.exp(self.mu + self.sigma * NormalDist().inv_cdf(q))
+
+    def draw(self, rng: random.Random) -> float:
+        return rng.lognormvariate(self.mu, self.sigma)
+
+
+@dataclass(frozen=True, slots=True)
+class Empirical:
+    """Observed durations, each drawn with equal chance (a bootstrap)."""
+
+    observed: tuple[float, ...]
+    provenance: str
+    assumption: bool = False
+
+    @property
+    def mean(self) -> float:
+        return sum(self.observed) / len(self.observed)
+
+    def quantile(self, q: float) -> float:
+        ordered = sorted(self.observed)
+        return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+    def draw(self, rng: random.Random) -> float:
+        return rng.choice(self.observed)
+
+
+@dataclass(frozen=True, slots=True)
+class Scaled:
+    """A physics figure times a random spread of mean 1: the mean stays the physics figure."""
+
+    minutes: float
+    spread: Triangular
+    provenance: str
+    assumption: bool = True
+
+    @property
+    def mean(self) -> float:
+        return self.minutes  # the spread's mean is 1 by construction
+
+    def quantile(self, q: float) -> float:
+        return self.minutes * self.spread.quantile(q)
+
+    def draw(self, rng: random.Random) -> float:
+        return self.minutes * self.spread.draw(rng)
 
 
 def _published(low: float, mode: float, high: float, source: str) -> Triangular:
@@ -72,15 +213,38 @@ DEFAULT_MODELS: dict[str, Triangular] = {
 }
 
 
+# Physics-based figures vary around their value by this factor (mean exactly 1, skewed to the
+# slow side: a migration or a resync is more often slower than computed than faster).
+SPREAD = Triangular(0.8, 0.9, 1.3, "assumption: +30%/-20% around the physics figure, mean 1")
+
+# Duration models computed from physics rather than drawn from a table; a timing block may
+# still override them with a distribution.
+PHYSICS_MODELS = {
+    "node.drain": "live-migrate the node's share of the HA VMs away (memory / bandwidth + per-VM cost), plus 1 min",
+    "node.resume": "failback: the same migrations back, plus 1 min",
+    "storage.wait": "repair overhead + data written while the node was down / resync rate",
+    "os.download": "media size / download bandwidth (source = windows_update only; part of the install step)",
+}
+MODEL_NAMES = tuple(sorted(set(DEFAULT_MODELS) | set(PHYSICS_MODELS)))
+
+
 @dataclass(frozen=True, slots=True)
 class Physics:
-    """Parameters of the physical models. All are assumptions (nothing is published)."""
+    """Parameters of the physical models. All are assumptions (nothing is published), except the media size."""
 
     live_migration_gib_per_s: float = 1.0  # about 10 GbE with compression
     per_vm_migration_s: float = 5.0
     write_mib_per_s: float = 20.0  # writes landing on a down node's copies
     resync_mib_per_s: float = 200.0
     repair_overhead_min: float = 3.0  # job start-up and Healthy polling
+    media_gib: float = 3.0  # [P-dell]: "more than 2-3 GB per node"
+    download_mib_per_s: float = 10.0  # about 80 Mbit/s of a shared Internet link per node
+
+    @staticmethod
+    def from_timing(timing: Timing | None) -> "Physics":
+        t = timing or DEFAULT_TIMING
+        return Physics(t.live_migration_per_s / GiB, float(t.per_vm_migration), t.write_per_s / MiB,
+                       t.resync_per_s / MiB, t.repair_overhead / 60, t.media_size / GiB, t.download_per_s / MiB)
 
 
 PHYSICS = Physics()
@@ -101,10 +265,87 @@ def repair_minutes(down_minutes: float, physics: Physics = PHYSICS) -> float:
     return physics.repair_overhead_min + written_mib / physics.resync_mib_per_s / 60
 
 
-def mean_minutes(kind: str, model: Model, down_minutes: float = 0.0) -> float:
-    """The expected duration of one step of `kind` (a catalog kind's duration model name)."""
-    if kind in ("node.drain", "node.resume"):
-        return 1.0 + drain_minutes(model)  # failback migrates the VMs back
-    if kind == "storage.wait":
-        return repair_minutes(down_minutes)
-    return DEFAULT_MODELS[kind].mean
+def download_minutes(physics: Physics = PHYSICS) -> float:
+    """Download the feature update on one node: media size over the download bandwidth."""
+    return physics.media_gib * 1024 / physics.download_mib_per_s / 60
+
+
+def from_timing_model(m: DurationModel) -> Distribution:
+    """The distribution a `model` block of the timing block describes (its values are seconds)."""
+    where = f"timing block, {m.spans.header.file}:{m.spans.header.line}" if m.spans else "timing block"
+    minutes = {name: (getattr(m, name) / 60 if isinstance(getattr(m, name), int) else None)
+               for name in ("value", "low", "mode", "high", "median", "p90")}
+    if m.distribution == "fixed":
+        return Fixed(minutes["value"], where, assumption=False)
+    if m.distribution == "uniform":
+        return Uniform(minutes["low"], minutes["high"], where, assumption=False)
+    if m.distribution == "triangular":
+        return Triangular(minutes["low"], minutes["mode"], minutes["high"], where, assumption=False)
+    if m.distribution == "lognormal":
+        return LogNormal(minutes["median"], minutes["p90"], where, assumption=False)
+    return Empirical(tuple(v / 60 for v in m.observed), where)
+
+
+@dataclass(frozen=True, slots=True)
+class StepDuration:
+    """How one step's duration is made: a drawn part, an optional extra part (the download), or the repair physics.
+
+    The repair is `(overhead + ratio x down time) x spread`, where the down time
+    is the node's reboot in the same pass: its mean is what `hciplan plan` shows,
+    and the simulator uses the down time of each run.
+    """
+
+    main: Distribution | None
+    extra: Distribution | None = None
+    repair_overhead: float = 0.0
+    repair_ratio: float = 0.0  # minutes of resync per minute down
+    repair: bool = False
+
+    def mean(self, down_minutes: float = 0.0) -> float:
+        total = (self.main.mean if self.main else 0.0) + (self.extra.mean if self.extra else 0.0)
+        if self.repair:
+            total += self.repair_overhead + self.repair_ratio * down_minutes
+        return total
+
+    def quantile(self, q: float, down_minutes: float = 0.0) -> float:
+        """A conservative q-quantile: the parts' quantiles added (exact when the parts move together)."""
+        total = (self.main.quantile(q) if self.main else 0.0) + (self.extra.quantile(q) if self.extra else 0.0)
+        if self.repair:
+            total += (self.repair_overhead + self.repair_ratio * down_minutes) * SPREAD.quantile(q)
+        return total
+
+    def provenance(self) -> str:
+        parts = [d.provenance for d in (self.main, self.extra) if d is not None]
+        if self.repair:
+            parts.append("physics: " + PHYSICS_MODELS["storage.wait"])
+        return "; ".join(parts)
+
+
+def resolve(model: Model, kind: str | None, model_name: str) -> StepDuration:
+    """The duration of a step of `kind` whose duration model is `model_name`, after the file's timing block.
+
+    Precedence: a timing `model` named after the step kind, then one named after
+    the duration model, then the default (a table entry, or physics).
+    """
+    timing = model.timing or DEFAULT_TIMING
+    physics = Physics.from_timing(model.timing)
+    override = (timing.model(kind) if kind else None) or timing.model(model_name)
+    extra = None
+    if model_name == "os.install" and model.upgrade is not None and model.upgrade.source == "windows_update":
+        download = timing.model("os.download")
+        extra = (from_timing_model(download) if download else
+                 Scaled(download_minutes(physics), SPREAD, "physics: " + PHYSICS_MODELS["os.download"]))
+    if override is not None:
+        return StepDuration(from_timing_model(override), extra)
+    if model_name in ("node.drain", "node.resume"):
+        return StepDuration(Scaled(1.0 + drain_minutes(model, physics), SPREAD,
+                                   "physics: " + PHYSICS_MODELS[model_name]), extra)
+    if model_name == "storage.wait":
+        ratio = physics.write_mib_per_s / physics.resync_mib_per_s
+        return StepDuration(None, extra, physics.repair_overhead_min, ratio, repair=True)
+    return StepDuration(DEFAULT_MODELS[model_name], extra)
+
+
+def mean_minutes(kind: str, model: Model, down_minutes: float = 0.0, step_kind: str | None = None) -> float:
+    """The expected duration of one step whose duration model is `kind` (and whose catalog kind is `step_kind`)."""
+    return resolve(model, step_kind, kind).mean(down_minutes)

@@ -8,6 +8,7 @@ built, so the semantic checks never run on a half-understood file.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import ipaddress
 import math
@@ -16,7 +17,7 @@ from typing import Any
 
 from hciplan.compiler import schema, syntax
 from hciplan.compiler.diagnostics import Collector, Related, closest, did_you_mean
-from hciplan.compiler.model import IPv4Range, Model, Spans
+from hciplan.compiler.model import Cluster, IPv4Range, Model, Scenario, Spans, Timing
 from hciplan.compiler.schema import BlockSpec, TYPE_NAMES
 from hciplan.compiler.source import Span
 
@@ -32,7 +33,7 @@ class _Invalid(Exception):
 
 def lower(document: syntax.Document, diagnostics: Collector) -> Model | None:
     """Build the model, or return None after reporting why it cannot be built."""
-    found: dict[str, list[syntax.Block]] = {"cluster": [], "upgrade": []}
+    found: dict[str, list[syntax.Block]] = {"cluster": [], "upgrade": [], "timing": [], "scenario": []}
     for item in document.body:
         if isinstance(item, syntax.Attribute):
             diagnostics.report("HCI102", item.name_span, f"attribute `{item.name}` outside any block",
@@ -41,8 +42,11 @@ def lower(document: syntax.Document, diagnostics: Collector) -> Model | None:
             found[item.type].append(item)
         else:
             diagnostics.report("HCI101", item.type_span, f"unknown block `{item.type}`",
-                               hints=[did_you_mean(item.type, found), "the top level holds `cluster` and `upgrade` blocks"])
+                               hints=[did_you_mean(item.type, found),
+                                      "the top level holds `cluster`, `upgrade`, `timing` and `scenario` blocks"])
     for kind, blocks in found.items():
+        if kind == "scenario":  # the one repeated top-level block
+            continue
         for extra in blocks[1:]:
             diagnostics.report("HCI108", extra.header_span, f"a second `{kind}` block: one file describes one cluster",
                                related=[Related(blocks[0].header_span, "the first one is here")],
@@ -54,9 +58,14 @@ def lower(document: syntax.Document, diagnostics: Collector) -> Model | None:
         where = found["upgrade"][0].header_span if found["upgrade"] else Span(document.source.name, 1, 1, 1, 1)
         diagnostics.report("HCI110", where, "the file has no `cluster` block",
                            hints=['describe the cluster: `cluster "name" { ... }` (see docs/language.md)'])
+    timing = _lower_block(found["timing"][0], schema.TIMING, diagnostics) if found["timing"] else None
+    scenarios = [_lower_block(b, schema.SCENARIO, diagnostics) for b in found["scenario"]]
     if diagnostics.has_errors or cluster is None:
         return None
-    return Model(cluster, upgrade)
+    _check_simulation_inputs(cluster, timing, tuple(scenarios), diagnostics)
+    if diagnostics.has_errors:
+        return None
+    return Model(cluster, upgrade, timing, tuple(scenarios))
 
 
 def _lower_block(block: syntax.Block, spec: BlockSpec, diagnostics: Collector) -> Any:
@@ -225,6 +234,26 @@ def _convert(value: syntax.Value, attr: schema.Attr, diagnostics: Collector) -> 
         if isinstance(value, syntax.Timestamp):
             return _timestamp(value, diagnostics)
         raise _type_error(value, attr, diagnostics)
+    if kind == "number":
+        if isinstance(value, syntax.Number):
+            return _in_range(float(value.value), value, attr, diagnostics)
+        hint = ""
+        if isinstance(value, syntax.Quantity) and value.text.endswith("x"):
+            hint = f"write the factor without a unit: `{value.text[:-1]}`"
+        raise _type_error(value, attr, diagnostics, hint)
+    if kind == "duration_list":
+        if isinstance(value, syntax.ListValue):
+            as_duration = dataclasses.replace(attr, type="duration", min=1, max=None)
+            items = []
+            for item in value.items:
+                if not isinstance(item, syntax.Quantity):
+                    hint = f"add a unit: `{item.value}m`" if isinstance(item, syntax.Number) else ""
+                    diagnostics.report("HCI103", item.span, f"`{attr.name}` holds durations such as `45m`",
+                                       hints=[hint])
+                    raise _Invalid()
+                items.append(_in_range(_quantity(item, as_duration, diagnostics), item, as_duration, diagnostics))
+            return tuple(items)
+        raise _type_error(value, attr, diagnostics, "write a list: `[40m, 52m, 1h5m]`")
     if kind == "string_list":
         if isinstance(value, syntax.ListValue):
             items = []
@@ -254,6 +283,8 @@ def _show(number: int | None, attr: schema.Attr) -> str:
         return "any"
     if attr.type == "duration":
         return f"{number // 60}m" if number % 60 == 0 else f"{number}s"
+    if attr.type == "number":
+        return f"{number:g}"
     return str(number)
 
 
@@ -341,3 +372,103 @@ def _timestamp(value: syntax.Timestamp, diagnostics: Collector) -> dt.datetime:
         diagnostics.report("HCI109", value.span, f"`{value.text}` is not a valid date and time",
                            hints=["check the month (01-12), day, hour (00-23), minutes and zone offset"])
         raise _Invalid() from None
+
+
+# --- the simulation inputs: timing block and scenarios --------------------------------------
+
+
+def _check_simulation_inputs(cluster: Cluster, timing: Timing | None, scenarios: tuple[Scenario, ...],
+                             diagnostics: Collector) -> None:
+    """Names and parameters in `timing` and `scenario` blocks that the schema alone cannot check.
+
+    Which step a `fail` block names depends on the plan; the simulator resolves it
+    (and reports HCI1005/HCI1006 there) once the plan is built.
+    """
+    from hciplan.compiler.catalog import CATALOG  # the step kinds (imported here: lowering needs no plan)
+    from hciplan.compiler.durations import MODEL_NAMES
+
+    if timing is not None:
+        labels = sorted(set(CATALOG) | set(MODEL_NAMES))
+        seen: dict[str, Span] = {}
+        for m in timing.models:
+            if m.name in seen:
+                diagnostics.report("HCI1004", m.spans.header, f"a second `model \"{m.name}\"` in `timing`",
+                                   related=[Related(seen[m.name], "the first one is here")],
+                                   hints=["keep one of them"])
+            seen.setdefault(m.name, m.spans.header)
+            if m.name not in labels:
+                diagnostics.report("HCI1003", m.spans.header, f"`{m.name}` is neither a step kind nor a duration model",
+                                   hints=[did_you_mean(m.name, labels),
+                                          "see `docs/simulation.md` for the kinds and duration models"])
+            _check_distribution(m, diagnostics)
+    names: dict[str, Span] = {}
+    nodes = [n.name for n in cluster.nodes]
+    for scenario in scenarios:
+        if scenario.name in names:
+            diagnostics.report("HCI1004", scenario.spans.header, f"a second scenario named `{scenario.name}`",
+                               related=[Related(names[scenario.name], "the first one is here")],
+                               hints=["give each scenario its own name"])
+        names.setdefault(scenario.name, scenario.spans.header)
+        for failure in scenario.failures:
+            known = cluster.node(failure.node) is not None or failure.node.lower() in ("cluster", cluster.name.lower())
+            if not known:
+                diagnostics.report("HCI1005", failure.spans.header, f"`{failure.node}` is not a node of the cluster",
+                                   hints=[did_you_mean(failure.node, nodes + ["cluster"]),
+                                          'name a node, or `"cluster"` for a cluster-wide step'])
+            _check_failure_parameters(failure, diagnostics)
+        for risk in scenario.risks:
+            spec = CATALOG.get(risk.kind)
+            if spec is None:
+                diagnostics.report("HCI1003", risk.spans.header, f"`{risk.kind}` is not a step kind",
+                                   hints=[did_you_mean(risk.kind, CATALOG), "a risk applies to a step kind such as "
+                                          "`cau.install` (see `hciplan plan --format json`, field `kind`)"])
+            elif risk.mode == "drain_failure" and spec.effect != "drain":
+                diagnostics.report("HCI1006", risk.spans["mode"],
+                                   f"`drain_failure` needs a drain step; `{risk.kind}` does not drain",
+                                   hints=["drain kinds: " + ", ".join(
+                                       k for k, s in CATALOG.items() if s.effect == "drain")])
+            elif risk.mode == "resync_stall" and spec.effect != "repair_wait":
+                diagnostics.report("HCI1006", risk.spans["mode"],
+                                   f"`resync_stall` needs a storage repair wait; `{risk.kind}` is not one",
+                                   hints=["repair-wait kinds: " + ", ".join(
+                                       k for k, s in CATALOG.items() if s.effect == "repair_wait")])
+            _check_failure_parameters(risk, diagnostics)
+
+
+def _check_distribution(m, diagnostics: Collector) -> None:
+    wanted = schema.DISTRIBUTION_PARAMETERS[m.distribution]
+    for name in ("value", "low", "mode", "high", "median", "p90", "observed"):
+        if name not in wanted and m.spans.written(name):
+            diagnostics.report("HCI1001", m.spans[name], f"`{name}` is not a parameter of a {m.distribution} model",
+                               hints=[f"a {m.distribution} model takes " + ", ".join(f"`{w}`" for w in wanted)])
+    missing = [w for w in wanted if getattr(m, w) is None]
+    if missing:
+        diagnostics.report("HCI1001", m.spans.header, f"the {m.distribution} model `{m.name}` needs "
+                           + " and ".join(f"`{w}`" for w in missing),
+                           hints=[f"a {m.distribution} model takes " + ", ".join(f"`{w}`" for w in wanted)])
+        return
+    d = m.distribution
+    if d in ("uniform", "triangular") and m.low > m.high:
+        diagnostics.report("HCI1002", m.spans["low"], f"`low` is above `high` in the model `{m.name}`",
+                           hints=["write the shortest duration as `low` and the longest as `high`"])
+    elif d == "triangular" and not (m.low <= m.mode <= m.high):
+        diagnostics.report("HCI1002", m.spans["mode"], f"`mode` is outside `low`..`high` in the model `{m.name}`",
+                           hints=["the most likely duration lies between the shortest and the longest"])
+    elif d == "lognormal" and m.p90 <= m.median:
+        diagnostics.report("HCI1002", m.spans["p90"], f"`p90` must be above `median` in the model `{m.name}`",
+                           hints=["nine runs in ten take less than `p90`, half of them less than `median`; "
+                                  "for a duration that does not vary, use `distribution = fixed`"])
+    elif d == "empirical" and not m.observed:
+        diagnostics.report("HCI1002", m.spans["observed"], f"`observed` is empty in the model `{m.name}`",
+                           hints=["list at least one observed duration: `observed = [42m, 51m]`"])
+
+
+def _check_failure_parameters(failure, diagnostics: Collector) -> None:
+    if failure.mode != "slow" and failure.spans.written("factor"):
+        diagnostics.report("HCI1006", failure.spans["factor"],
+                           f"`factor` applies to `mode = slow`, not `{failure.mode}`",
+                           hints=["remove `factor`, or write `mode = slow`"])
+    if failure.mode != "error" and failure.spans.written("attempts"):
+        diagnostics.report("HCI1006", failure.spans["attempts"],
+                           f"`attempts` applies to `mode = error`, not `{failure.mode}`",
+                           hints=["remove `attempts`, or write `mode = error`"])

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from hciplan.compiler.source import Span
 
+MiB = 1024**2
 GiB = 1024**3
 TiB = 1024**4
 
@@ -189,11 +190,101 @@ class Upgrade:
 
 
 @dataclass(frozen=True, slots=True)
+class DurationModel:
+    """A `model "NAME" { ... }` in the timing block: the distribution of one step kind or duration model.
+
+    Durations are in seconds, as written; which fields are set depends on `distribution`.
+    """
+
+    name: str
+    distribution: str
+    value: int | None = None
+    low: int | None = None
+    mode: int | None = None
+    high: int | None = None
+    median: int | None = None
+    p90: int | None = None
+    observed: tuple[int, ...] | None = None
+    spans: Spans = _spans()
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """The `timing { ... }` block: physics parameters and duration models for the simulator.
+
+    Rates are bytes per second, durations seconds. The defaults are hciplan's
+    assumptions (docs/simulation.md gives their provenance).
+    """
+
+    live_migration_per_s: int = GiB
+    per_vm_migration: int = 5
+    write_per_s: int = 20 * MiB
+    resync_per_s: int = 200 * MiB
+    repair_overhead: int = 3 * 60
+    media_size: int = 3 * GiB
+    download_per_s: int = 10 * MiB
+    drain_timeout: int = 30 * 60
+    repair_timeout: int = 2 * 3600
+    window_confidence: float = 0.9
+    models: tuple[DurationModel, ...] = ()
+    spans: Spans = _spans()
+
+    def model(self, name: str) -> DurationModel | None:
+        return next((m for m in self.models if m.name == name), None)
+
+
+DEFAULT_TIMING = Timing()
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A `fail "NODE" { ... }` in a scenario: one injected failure (the file form of `--fail`)."""
+
+    node: str
+    step: str
+    mode: str = "error"
+    attempts: int = 1
+    factor: float = 2.0
+    spans: Spans = _spans()
+
+
+@dataclass(frozen=True, slots=True)
+class Risk:
+    """A `risk "KIND" { ... }` in a scenario: each attempt of a step of that kind fails with a probability."""
+
+    kind: str
+    probability: float
+    mode: str = "error"
+    factor: float = 2.0
+    spans: Spans = _spans()
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """A `scenario "NAME" { ... }` block: failures to inject into a simulation (`--scenario NAME`)."""
+
+    name: str
+    failures: tuple[Failure, ...] = ()
+    risks: tuple[Risk, ...] = ()
+    spans: Spans = _spans()
+
+
+# Timing and scenarios are assumptions and what-ifs, not facts about the cluster,
+# and they change no step of the plan: the plan fingerprint leaves them out.
+NOT_FINGERPRINTED = {"fingerprint": False}
+
+
+@dataclass(frozen=True, slots=True)
 class Model:
     """One checked file: the cluster as it is, and the upgrade asked for (if any)."""
 
     cluster: Cluster
     upgrade: Upgrade | None = None
+    timing: Timing | None = field(default=None, metadata=NOT_FINGERPRINTED)
+    scenarios: tuple[Scenario, ...] = field(default=(), metadata=NOT_FINGERPRINTED)
+
+    def scenario(self, name: str) -> Scenario | None:
+        return next((s for s in self.scenarios if s.name == name), None)
 
     def ordered_nodes(self) -> tuple[Node, ...]:
         """The nodes in upgrade order: `node_order` when given, else file order."""

@@ -104,7 +104,8 @@ def order_steps(steps: list[Step]) -> tuple[tuple[Step, ...], nx.DiGraph]:
 def model_facts(value: Any) -> Any:
     """A JSON-ready view of the model's facts (spans excluded), for the fingerprint."""
     if dataclasses.is_dataclass(value):
-        return {f.name: model_facts(getattr(value, f.name)) for f in dataclasses.fields(value) if f.name != "spans"}
+        return {f.name: model_facts(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if f.name != "spans" and f.metadata.get("fingerprint", True)}
     if isinstance(value, (tuple, list)):
         return [model_facts(v) for v in value]
     if isinstance(value, dt.datetime):

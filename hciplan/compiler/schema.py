@@ -19,12 +19,12 @@ REQUIRED = object()  # marks an attribute without a default
 @dataclass(frozen=True)
 class Attr:
     name: str
-    type: str  # string | bool | int | size | duration | ipv4 | ipv4_network | ipv4_range | timestamp | enum | string_list
+    type: str  # string | bool | int | number | size | duration | duration_list | ipv4 | ipv4_network | ipv4_range | timestamp | enum | string_list
     doc: str
     default: Any = REQUIRED
     choices: tuple[str, ...] = ()  # for enums
-    min: int | None = None
-    max: int | None = None
+    min: int | float | None = None
+    max: int | float | None = None
 
     @property
     def required(self) -> bool:
@@ -144,8 +144,79 @@ UPGRADE = BlockSpec("upgrade", model.Upgrade, "What to do to the cluster; its la
     Child(WINDOW, "windows", repeated=True),
     Child(SOLUTION, "solution"),
 ))
+
+# --- simulation inputs: the timing block and scenarios (docs/simulation.md) -----------------
+_T = model.DEFAULT_TIMING
+DISTRIBUTIONS = ("fixed", "uniform", "triangular", "lognormal", "empirical")
+# Which attributes each distribution takes; every other parameter is an error (HCI1001).
+DISTRIBUTION_PARAMETERS = {
+    "fixed": ("value",),
+    "uniform": ("low", "high"),
+    "triangular": ("low", "mode", "high"),
+    "lognormal": ("median", "p90"),
+    "empirical": ("observed",),
+}
+FAILURE_MODES = ("error", "hang", "slow", "drain_failure", "resync_stall")
+
+DURATION_MODEL = BlockSpec("model", model.DurationModel,
+                           "The duration distribution of a step kind (`cau.install`) or of a duration model "
+                           "(`os.install`, shared by every kind that uses it).", label="name", attrs=(
+    enum("distribution", " ".join(DISTRIBUTIONS), "The distribution's family."),
+    Attr("value", "duration", "fixed: the duration.", None, min=0),
+    Attr("low", "duration", "uniform, triangular: the shortest duration.", None, min=0),
+    Attr("mode", "duration", "triangular: the most likely duration.", None, min=0),
+    Attr("high", "duration", "uniform, triangular: the longest duration.", None, min=0),
+    Attr("median", "duration", "lognormal: the median (half the runs take less).", None, min=1),
+    Attr("p90", "duration", "lognormal: the 90th percentile (nine runs in ten take less).", None, min=1),
+    Attr("observed", "duration_list", "empirical: durations observed on earlier runs, drawn with equal chance.",
+         None),
+))
+TIMING = BlockSpec("timing", model.Timing,
+                   "Physics parameters and duration models of the simulation (`hciplan simulate`); "
+                   "rates are written as a size per second.", attrs=(
+    Attr("live_migration_per_s", "size", "Live-migration bandwidth per second (drain and failback).",
+         _T.live_migration_per_s, min=1),
+    Attr("per_vm_migration", "duration", "Fixed cost per VM migrated (drain and failback).", _T.per_vm_migration,
+         min=0),
+    Attr("write_per_s", "size", "Data written per second that lands on a down node's copies (resync).",
+         _T.write_per_s, min=0),
+    Attr("resync_per_s", "size", "Storage resync (repair) throughput per second.", _T.resync_per_s, min=1),
+    Attr("repair_overhead", "duration", "Fixed part of every storage repair wait (jobs start, disks report Healthy).",
+         _T.repair_overhead, min=0),
+    Attr("media_size", "size", "Feature-update download per node with `source = windows_update`.",
+         _T.media_size, min=0),
+    Attr("download_per_s", "size", "Download bandwidth per node, per second.", _T.download_per_s, min=1),
+    Attr("drain_timeout", "duration", "How long a drain whose live migration never completes is waited for.",
+         _T.drain_timeout, min=60),
+    Attr("repair_timeout", "duration", "How long a stalled storage repair is waited for.", _T.repair_timeout,
+         min=60),
+    Attr("window_confidence", "number",
+         "A node (or any unit of work) starts only if it finishes before the window ends with this probability.",
+         _T.window_confidence, min=0.5, max=0.999),
+), children=(Child(DURATION_MODEL, "models", repeated=True),))
+FAILURE = BlockSpec("fail", model.Failure, "An injected failure on one node's step (the file form of `--fail`).",
+                    label="node", attrs=(
+    Attr("step", "string", 'The step: a verb (`"reboot"`), `"pass.verb"` (`"registry.reboot"`), a kind or a step id.'),
+    enum("mode", " ".join(FAILURE_MODES), "How the step fails.", "error"),
+    Attr("attempts", "int", "error: how many attempts fail (CAU retries the node's whole attempt).", 1, min=1, max=65),
+    Attr("factor", "number", "slow: the factor on the step's duration.", 2.0, min=0.01, max=1000),
+))
+RISK = BlockSpec("risk", model.Risk, "A failure probability for every step of a kind (each attempt draws).",
+                 label="kind", attrs=(
+    Attr("probability", "number", "Probability that one attempt of the step fails (0 to 1).", min=0, max=1),
+    enum("mode", " ".join(FAILURE_MODES), "How the step fails.", "error"),
+    Attr("factor", "number", "slow: the factor on the step's duration.", 2.0, min=0.01, max=1000),
+))
+SCENARIO = BlockSpec("scenario", model.Scenario, "A named set of failures for `hciplan simulate --scenario NAME`.",
+                     label="name", children=(Child(FAILURE, "failures", repeated=True),
+                                             Child(RISK, "risks", repeated=True)))
+
 TOP_LEVEL = (CLUSTER, UPGRADE)
 ALL_BLOCKS = (CLUSTER, NODE, POOL, VOLUME, VM_GROUP, AKS, ARC_VMS, UPGRADE, WINDOW, SOLUTION)
+# The simulation inputs are top-level blocks too; they are kept apart from TOP_LEVEL until every
+# consumer of TOP_LEVEL (docs, the formatter) knows their attribute types (`number`, `duration_list`).
+SIMULATION_TOP_LEVEL = (TIMING, SCENARIO)
+SIMULATION_BLOCKS = (TIMING, DURATION_MODEL, SCENARIO, FAILURE, RISK)
 
 # PowerShell's numeric suffixes are binary (1GB = 1073741824), and so are ours:
 # administrators copy these figures from PowerShell output.
@@ -168,6 +239,8 @@ TYPE_NAMES = {
     "timestamp": "a timestamp such as `2026-12-05T22:00Z`",
     "enum": "one of the listed identifiers",
     "string_list": 'a list of quoted strings such as `["HCI01", "HCI02"]`',
+    "number": "a number such as `0.9` or `3`",
+    "duration_list": "a list of durations such as `[40m, 52m, 1h5m]`",
 }
 
 

@@ -11,7 +11,7 @@
     file and emit again. Run it from a Windows Server 2022 machine outside the cluster, as an administrator
     of the cluster. It runs the steps below in order, journals each one, and resumes after an interruption
     at the first step the journal does not record as done.
-    Expected duration: about 13.4 h of work (mean step durations), over the planned windows.
+    Expected duration: about 13.7 h of work (mean step durations), over the planned windows.
 
     P0 Gates
       p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered
@@ -756,7 +756,7 @@ function Step-p2-cau_run {
         Force = $true
     }
     if ($Credential) { $CauRunArgs.Credential = $Credential }
-    $monitorMinutes = 824
+    $monitorMinutes = 870
     if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) {
         $CauRunArgs.StopAfter = $script:WindowEndAt - [datetimeoffset]::Now
         $monitorMinutes = [math]::Ceiling($CauRunArgs.StopAfter.TotalMinutes) + 30
@@ -1126,7 +1126,7 @@ try {
     Invoke-PlanStep -Id 'p2.cau_run' `
         -Phase 'P2' `
         -Title 'One CAU run with the RollingUpgradePlugin: K8S-N1, K8S-N2, K8S-N3' `
-        -FitMinutes 91.5 `
+        -FitMinutes 96.6 `
         -Covers @('p2.cau.K8S-N1.drain', 'p2.cau.K8S-N1.install', 'p2.cau.K8S-N1.reboot', 'p2.cau.K8S-N1.resume', 'p2.cau.K8S-N1.storage_wait', 'p2.cau.K8S-N2.drain', 'p2.cau.K8S-N2.install', 'p2.cau.K8S-N2.reboot', 'p2.cau.K8S-N2.resume', 'p2.cau.K8S-N2.storage_wait', 'p2.cau.K8S-N3.drain', 'p2.cau.K8S-N3.install', 'p2.cau.K8S-N3.reboot', 'p2.cau.K8S-N3.resume', 'p2.cau.K8S-N3.storage_wait') `
         -Probe { (Test-AllNodesUpgraded) } `
         -Verify { (Test-AllNodesUpgraded) } `

@@ -11,7 +11,7 @@
     file and emit again. Run it from a Windows Server 2022 machine outside the cluster, as an administrator
     of the cluster. It runs the steps below in order, journals each one, and resumes after an interruption
     at the first step the journal does not record as done.
-    Expected duration: about 21.9 h of work (mean step durations), over the planned windows.
+    Expected duration: about 22.2 h of work (mean step durations), over the planned windows.
 
     P0 Gates
       p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered
@@ -856,7 +856,7 @@ function Step-p2-cau_run {
         Force = $true
     }
     if ($Credential) { $CauRunArgs.Credential = $Credential }
-    $monitorMinutes = 1207
+    $monitorMinutes = 1268
     if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) {
         $CauRunArgs.StopAfter = $script:WindowEndAt - [datetimeoffset]::Now
         $monitorMinutes = [math]::Ceiling($CauRunArgs.StopAfter.TotalMinutes) + 30
@@ -1457,7 +1457,7 @@ try {
     Invoke-PlanStep -Id 'p2.cau_run' `
         -Phase 'P2' `
         -Title 'One CAU run with the RollingUpgradePlugin: HCI04, HCI03, HCI02, HCI01' `
-        -FitMinutes 100.5 `
+        -FitMinutes 105.6 `
         -Covers @('p2.cau.HCI04.drain', 'p2.cau.HCI04.install', 'p2.cau.HCI04.reboot', 'p2.cau.HCI04.resume', 'p2.cau.HCI04.storage_wait', 'p2.cau.HCI03.drain', 'p2.cau.HCI03.install', 'p2.cau.HCI03.reboot', 'p2.cau.HCI03.resume', 'p2.cau.HCI03.storage_wait', 'p2.cau.HCI02.drain', 'p2.cau.HCI02.install', 'p2.cau.HCI02.reboot', 'p2.cau.HCI02.resume', 'p2.cau.HCI02.storage_wait', 'p2.cau.HCI01.drain', 'p2.cau.HCI01.install', 'p2.cau.HCI01.reboot', 'p2.cau.HCI01.resume', 'p2.cau.HCI01.storage_wait') `
         -Probe { (Test-AllNodesUpgraded) } `
         -Verify { (Test-AllNodesUpgraded) } `

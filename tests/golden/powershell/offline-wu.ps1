@@ -846,7 +846,7 @@ try {
     Invoke-PlanStep -Id 'p2.offline' `
         -Phase 'P2' `
         -Title 'Upgrade every node at once inside the stopped cluster' `
-        -FitMinutes 75.0 `
+        -FitMinutes 80.1 `
         -Covers @('p2.offline.N01.setup', 'p2.offline.N01.reboot', 'p2.offline.N02.setup', 'p2.offline.N02.reboot', 'p2.offline.N03.setup', 'p2.offline.N03.reboot', 'p2.offline.N04.setup', 'p2.offline.N04.reboot') `
         -Probe { Test-AllNodesUpgraded } `
         -Verify { Test-AllNodesUpgraded } `

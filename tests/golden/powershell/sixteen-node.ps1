@@ -11,7 +11,7 @@
     file and emit again. Run it from a Windows Server 2022 machine outside the cluster, as an administrator
     of the cluster. It runs the steps below in order, journals each one, and resumes after an interruption
     at the first step the journal does not record as done.
-    Expected duration: about 112.2 h of work (mean step durations), over the planned windows.
+    Expected duration: about 113.6 h of work (mean step durations), over the planned windows.
 
     P0 Gates
       p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered
@@ -1432,7 +1432,7 @@ function Step-p2-cau_run {
         Force = $true
     }
     if ($Credential) { $CauRunArgs.Credential = $Credential }
-    $monitorMinutes = 6658
+    $monitorMinutes = 6904
     if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) {
         $CauRunArgs.StopAfter = $script:WindowEndAt - [datetimeoffset]::Now
         $monitorMinutes = [math]::Ceiling($CauRunArgs.StopAfter.TotalMinutes) + 30
@@ -3360,7 +3360,7 @@ try {
     Invoke-PlanStep -Id 'p2.cau_run' `
         -Phase 'P2' `
         -Title 'One CAU run with the RollingUpgradePlugin: DC16-N16, DC16-N15, DC16-N14, DC16-N13, DC16-N12, DC16-N11, DC16-N10, DC16-N09, DC16-N08, DC16-N07, DC16-N06, DC16-N05, DC16-N04, DC16-N03, DC16-N02, DC16-N01' `
-        -FitMinutes 138.7 `
+        -FitMinutes 143.8 `
         -Covers @('p2.cau.DC16-N16.drain', 'p2.cau.DC16-N16.install', 'p2.cau.DC16-N16.reboot', 'p2.cau.DC16-N16.resume', 'p2.cau.DC16-N16.storage_wait', 'p2.cau.DC16-N15.drain', 'p2.cau.DC16-N15.install', 'p2.cau.DC16-N15.reboot', 'p2.cau.DC16-N15.resume', 'p2.cau.DC16-N15.storage_wait', 'p2.cau.DC16-N14.drain', 'p2.cau.DC16-N14.install', 'p2.cau.DC16-N14.reboot', 'p2.cau.DC16-N14.resume', 'p2.cau.DC16-N14.storage_wait', 'p2.cau.DC16-N13.drain', 'p2.cau.DC16-N13.install', 'p2.cau.DC16-N13.reboot', 'p2.cau.DC16-N13.resume', 'p2.cau.DC16-N13.storage_wait', 'p2.cau.DC16-N12.drain', 'p2.cau.DC16-N12.install', 'p2.cau.DC16-N12.reboot', 'p2.cau.DC16-N12.resume', 'p2.cau.DC16-N12.storage_wait', 'p2.cau.DC16-N11.drain', 'p2.cau.DC16-N11.install', 'p2.cau.DC16-N11.reboot', 'p2.cau.DC16-N11.resume', 'p2.cau.DC16-N11.storage_wait', 'p2.cau.DC16-N10.drain', 'p2.cau.DC16-N10.install', 'p2.cau.DC16-N10.reboot', 'p2.cau.DC16-N10.resume', 'p2.cau.DC16-N10.storage_wait', 'p2.cau.DC16-N09.drain', 'p2.cau.DC16-N09.install', 'p2.cau.DC16-N09.reboot', 'p2.cau.DC16-N09.resume', 'p2.cau.DC16-N09.storage_wait', 'p2.cau.DC16-N08.drain', 'p2.cau.DC16-N08.install', 'p2.cau.DC16-N08.reboot', 'p2.cau.DC16-N08.resume', 'p2.cau.DC16-N08.storage_wait', 'p2.cau.DC16-N07.drain', 'p2.cau.DC16-N07.install', 'p2.cau.DC16-N07.reboot', 'p2.cau.DC16-N07.resume', 'p2.cau.DC16-N07.storage_wait', 'p2.cau.DC16-N06.drain', 'p2.cau.DC16-N06.install', 'p2.cau.DC16-N06.reboot', 'p2.cau.DC16-N06.resume', 'p2.cau.DC16-N06.storage_wait', 'p2.cau.DC16-N05.drain', 'p2.cau.DC16-N05.install', 'p2.cau.DC16-N05.reboot', 'p2.cau.DC16-N05.resume', 'p2.cau.DC16-N05.storage_wait', 'p2.cau.DC16-N04.drain', 'p2.cau.DC16-N04.install', 'p2.cau.DC16-N04.reboot', 'p2.cau.DC16-N04.resume', 'p2.cau.DC16-N04.storage_wait', 'p2.cau.DC16-N03.drain', 'p2.cau.DC16-N03.install', 'p2.cau.DC16-N03.reboot', 'p2.cau.DC16-N03.resume', 'p2.cau.DC16-N03.storage_wait', 'p2.cau.DC16-N02.drain', 'p2.cau.DC16-N02.install', 'p2.cau.DC16-N02.reboot', 'p2.cau.DC16-N02.resume', 'p2.cau.DC16-N02.storage_wait', 'p2.cau.DC16-N01.drain', 'p2.cau.DC16-N01.install', 'p2.cau.DC16-N01.reboot', 'p2.cau.DC16-N01.resume', 'p2.cau.DC16-N01.storage_wait') `
         -Probe { (Test-AllNodesUpgraded) } `
         -Verify { (Test-AllNodesUpgraded) } `

@@ -1,0 +1,431 @@
+"""One simulated run of a plan: a simpy model in which every step is a process.
+
+Each step's process waits for its predecessors' processes to end, then (if the
+run has windows and the step heads a unit of work) passes the window rule,
+draws its duration and holds for it. Durations come from the run's own
+`random.Random`, seeded from (master seed, run index) through SHA-256, so a run
+gives the same numbers in any process and on any Python; the base durations are
+drawn up front in plan order, so two variants of a plan (another window, another
+scenario) see the same draws. Same-time events fire in simpy's deterministic
+order (time, priority, insertion).
+
+Failures are interrupts. A watchdog process (CAU's reboot timeout, the drain
+or repair timeout, or the moment a step errors) interrupts the step's process,
+and the step decides what happens: in the CAU run, retry the node's whole
+attempt (drain again, with fresh durations) until `max_retries_per_node` is
+used up, then count the node as failed; elsewhere the script stops. A run is
+`completed`, `aborted` (a step and a reason) or `stopped_at_window` (the last
+safe point before a window closed with work left).
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import hashlib
+import random
+from dataclasses import dataclass
+
+import simpy
+
+from hciplan.compiler.durations import SPREAD, Empirical, Fixed, LogNormal, Scaled, Triangular, Uniform
+from hciplan.simulator.failures import RiskSpec
+from hciplan.simulator.prepared import NO_STEP, SimPlan
+
+COMPLETED, ABORTED, STOPPED = "completed", "aborted", "stopped_at_window"
+OUTCOMES = (COMPLETED, ABORTED, STOPPED)
+
+
+def run_seed(seed: int, index: int) -> int:
+    """The seed of run `index`: stable across processes, platforms and Python versions (unlike `hash()`)."""
+    digest = hashlib.sha256(f"hciplan.sim/1:{seed}:{index}".encode("ascii")).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One attempt of one step on the timeline (trace mode): status ok, skipped, or the failure's mode."""
+
+    step: int
+    attempt: int
+    start: float
+    end: float
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    index: int
+    outcome: str
+    end: float  # minutes from the planned start at which the run ended (its last safe point when stopped)
+    step: int  # aborted: the failing step; stopped: the step that could not start; else NO_STEP
+    reason: str
+    remaining: int  # steps never started
+    failed_nodes: tuple[str, ...]
+    exposure: float  # minutes with a node down or its storage resyncing
+    within_window: bool | None  # completed with every step inside a window (None without windows)
+    critical: tuple[int, ...]  # completed runs: the steps on the run's critical path
+    upgraded: int  # nodes whose OS upgrade finished (the rest stay on 22H2: mixed mode)
+    segments: tuple[Segment, ...] = ()  # trace mode only
+
+
+class _Runtime:
+    """Per-plan structures for the hot loop, built once per process from a SimPlan."""
+
+    def __init__(self, sp: SimPlan):
+        self.sp = sp
+        n = sp.size
+        injected = {j.step: j for j in sp.injections}
+        risks = dict(sp.risks)
+        self.injected = injected
+        self.risks: dict[int, RiskSpec] = risks
+        self.draws = []
+        self.repair = []  # None, or (reboot index or NO_STEP, overhead, ratio)
+        for i, d in enumerate(sp.durations):
+            if d.repair:
+                self.draws.append(_spread_draw)
+                self.repair.append((sp.repair_from[i], d.repair_overhead, d.repair_ratio))
+            else:
+                self.draws.append(_draw_of(d))
+                self.repair.append(None)
+        heads = {u.steps[0] for u in sp.units}
+        windows = bool(sp.windows)
+        self.plain = [not ((windows and i in heads) or i in injected or i in risks) for i in range(n)]
+        self.unit_pos = [0] * n
+        for u in sp.units:
+            for k, i in enumerate(u.steps):
+                self.unit_pos[i] = k
+        self.window_starts = [w.start for w in sp.windows]
+        self.window_ends = [w.end for w in sp.windows]
+        self.head = [i in heads for i in range(n)]
+        self.exposed = [(k, u.reboot, u.tail) for k, u in enumerate(sp.units) if u.reboot != NO_STEP]
+
+
+def _fast_draw(dist):
+    """A draw as a C-level partial of the generator's own method where possible (the hot loop calls it per step)."""
+    if isinstance(dist, Triangular):
+        return functools.partial(random.Random.triangular, low=dist.low, high=dist.high, mode=dist.mode)
+    if isinstance(dist, Uniform):
+        return functools.partial(random.Random.uniform, a=dist.low, b=dist.high)
+    if isinstance(dist, LogNormal):
+        return functools.partial(random.Random.lognormvariate, mu=dist.mu, sigma=dist.sigma)
+    if isinstance(dist, Empirical):
+        return functools.partial(random.Random.choice, seq=dist.observed)
+    if isinstance(dist, Fixed):
+        value = dist.value
+        return lambda rng: value
+    if isinstance(dist, Scaled):
+        spread, minutes = _fast_draw(dist.spread), dist.minutes
+        return lambda rng: minutes * spread(rng)
+    return dist.draw
+
+
+def _draw_of(d):
+    main = _fast_draw(d.main)
+    if d.extra is None:
+        return main
+    extra = _fast_draw(d.extra)
+    return lambda rng: main(rng) + extra(rng)
+
+
+_spread_draw = _fast_draw(SPREAD)
+
+
+_RUNTIMES: dict[str, _Runtime] = {}
+
+
+def runtime(sp: SimPlan) -> _Runtime:
+    rt = _RUNTIMES.get(sp.key)
+    if rt is None:
+        if len(_RUNTIMES) > 8:
+            _RUNTIMES.clear()
+        rt = _RUNTIMES[sp.key] = _Runtime(sp)
+    return rt
+
+
+class _State:
+    __slots__ = ("clean", "halted", "stop_step", "stop_reason", "abort_step", "abort_reason", "halt_time",
+                 "failed", "skipped_units", "closed", "attempts", "segments")
+
+    def __init__(self):
+        self.clean = True  # nothing failed, halted or stopped yet: steps may take the fast path
+        self.halted = False
+        self.stop_step = NO_STEP
+        self.stop_reason = ""
+        self.abort_step = NO_STEP
+        self.abort_reason = ""
+        self.halt_time = 0.0
+        self.failed: list[str] = []
+        self.skipped_units: set[int] = set()
+        self.closed: dict[int, float] = {}  # units given up on a node that is up: when
+        self.attempts: dict[int, int] = {}
+        self.segments: list[Segment] = []
+
+
+def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResult:
+    """Simulate run `index` of the Monte Carlo series with master seed `seed`."""
+    rt = runtime(sp)
+    rng = random.Random(run_seed(seed, index))
+    base = [draw(rng) for draw in rt.draws]
+    n = sp.size
+    env = simpy.Environment()
+    timeout = env.timeout
+    start = [-1.0] * n
+    end = [-1.0] * n
+    procs: list = [None] * n
+    st = _State()
+    preds, plain, repair = sp.preds, rt.plain, rt.repair
+    units, unit_of, unit_pos = sp.units, sp.unit_of, rt.unit_pos
+    windows = sp.windows
+    wstarts, wends = rt.window_starts, rt.window_ends
+
+    def duration(i: int, factor: float = 1.0, fresh: bool = False) -> float:
+        drawn = rt.draws[i](rng) if fresh else base[i]  # a retry draws anew: another attempt, another duration
+        rep = repair[i]
+        if rep is None:
+            return drawn * factor
+        reboot, overhead, ratio = rep
+        down = end[reboot] - start[reboot] if reboot != NO_STEP and end[reboot] >= 0 else 0.0
+        return (overhead + ratio * down) * drawn * factor
+
+    def halt(i: int, reason: str):
+        if not st.halted:
+            st.halted = True
+            st.abort_step, st.abort_reason, st.halt_time = i, reason, env.now
+        st.clean = False
+
+    def stop(i: int, reason: str):
+        if st.stop_step == NO_STEP:
+            st.stop_step, st.stop_reason = i, reason
+        st.clean = False
+
+    def gate(i: int):
+        """The window rule for a unit's head: start only if the unit fits before the window ends."""
+        need = units[unit_of[i]].need
+        while True:
+            now = env.now
+            k = bisect.bisect_right(wends, now)  # the first window that has not ended
+            if k == len(windows):
+                stop(i, "the last window has ended")
+                return False
+            if now < wstarts[k]:
+                yield timeout(wstarts[k] - now)
+                continue
+            if now + need <= wends[k]:
+                return True
+            if k + 1 == len(windows):
+                stop(i, f"needs {need:.0f} min ({sp.confidence:.0%} confidence); "
+                        f"window {windows[k].name} ends before that")
+                return False
+            yield timeout(wstarts[k + 1] - now)
+
+    def watchdog(proc, target, delay: float, cause: str):
+        yield timeout(delay)
+        if proc.is_alive and proc.target is target:
+            proc.interrupt(cause)
+
+    def attempt(i: int, failure, fresh: bool = False):
+        """Run one attempt of step i; return None on success, else the failure's cause."""
+        mode, factor = failure if failure is not None else (None, 1.0)
+        if mode is None or mode == "slow":
+            begin = env.now
+            yield timeout(duration(i, factor, fresh))
+            start[i], end[i] = begin, env.now
+            return None
+        if mode == "error":
+            d = duration(i, 1.0, fresh)
+            target, delay = timeout(d), rng.random() * d
+        else:
+            target = env.event()  # never triggered: the step does not answer
+            delay = {"hang": sp.reboot_timeout, "drain_failure": sp.drain_timeout,
+                     "resync_stall": sp.repair_timeout}[mode]
+        begin = env.now
+        env.process(watchdog(env.active_process, target, delay, mode))
+        try:
+            yield target
+        except simpy.Interrupt as interrupt:
+            st.segments.append(Segment(i, st.attempts.get(unit_of[i], 1), begin, env.now, interrupt.cause))
+            return interrupt.cause
+        start[i], end[i] = begin, env.now
+        return None
+
+    def failure_for(i: int, attempt_no: int):
+        injected = rt.injected.get(i)
+        if injected is not None:
+            if injected.mode == "error":
+                return ("error", 1.0) if attempt_no <= injected.attempts else None
+            return injected.mode, injected.factor
+        risk = rt.risks.get(i)
+        if risk is not None and rng.random() < risk.probability:
+            return risk.mode, risk.factor
+        return None
+
+    def explain(i: int, cause: str, attempts: int) -> str:
+        node = sp.nodes[i] or sp.cluster
+        return {
+            "hang": f"{node} did not answer within the reboot timeout ({sp.reboot_timeout:.0f} min)",
+            "drain_failure": f"live migration off {node} never completed (drain timeout {sp.drain_timeout:.0f} min)",
+            "resync_stall": f"storage repair after {node} stalled (timeout {sp.repair_timeout:.0f} min)",
+            "error": f"{sp.ids[i]} failed",
+        }[cause] + (f", {attempts} attempt{'s' * (attempts != 1)}" if cause in ("error", "drain_failure") else "")
+
+    def cau_step(i: int):
+        """A step of a node's CAU attempt: retries repeat the whole attempt from the drain."""
+        u = unit_of[i]
+        unit = units[u]
+        pos = unit_pos[i]
+        first = pos
+        while True:
+            attempt_no = st.attempts.get(u, 1)
+            failed = None
+            for k in range(first, pos + 1):
+                j = unit.steps[k]
+                cause = yield from attempt(j, failure_for(j, attempt_no), attempt_no > 1)
+                if cause is not None:
+                    failed = (j, cause)
+                    break
+            if failed is None:
+                return
+            j, cause = failed
+            node = unit.node
+            if cause in ("hang", "resync_stall") or attempt_no > sp.max_retries_per_node:
+                st.failed.append(node)
+                st.clean = False
+                down = cause == "resync_stall" or (cause == "hang" and unit.reboot != NO_STEP
+                                                   and unit_pos[j] >= unit_pos[unit.reboot])
+                reason = explain(j, cause, attempt_no)
+                if down:
+                    halt(j, f"{reason}; {node} is down, so no other node may go down until its storage is "
+                            "repaired: CAU stops, the cluster stays in mixed mode")
+                    yield env.event()
+                if len(st.failed) > sp.max_failed_nodes:
+                    halt(j, f"{reason}; failed nodes {len(st.failed)} > max_failed_nodes {sp.max_failed_nodes}: "
+                            "CAU stops, the cluster stays in mixed mode")
+                    yield env.event()
+                st.skipped_units.add(u)  # CAU moves on to the next node; this one stays on the old OS
+                st.closed[u] = env.now  # it is up: its exposure, if any, ends here
+                return
+            # CAU retries the node's whole attempt: keep the finished steps of this attempt on record
+            if trace:
+                for k in range(0, unit_pos[j]):
+                    prior = unit.steps[k]
+                    if start[prior] >= 0:
+                        st.segments.append(Segment(prior, attempt_no, start[prior], end[prior], "ok"))
+            st.attempts[u] = attempt_no + 1
+            first = 0
+
+    def script_step(i: int):
+        """A step outside the CAU run: a failure stops the script (a person decides what next)."""
+        cause = yield from attempt(i, failure_for(i, 1))
+        if cause is not None:
+            halt(i, explain(i, cause, 1) + ": the script stops at this step")
+            yield env.event()
+
+    def slow_path(i: int):
+        if st.halted:
+            yield env.event()  # nothing new starts after an abort
+        u = unit_of[i]
+        if u in st.skipped_units:
+            if trace:
+                st.segments.append(Segment(i, st.attempts.get(u, 1), env.now, env.now, "skipped"))
+            return
+        if sp.after_cau[i] and st.failed:
+            halt(i, f"the CAU run ended with failed node(s) {', '.join(st.failed)}: the cluster stays in mixed "
+                    "mode and the functional level cannot be raised")
+            yield env.event()
+        if windows and rt.head[i]:
+            fits = yield from gate(i)
+            if not fits:
+                yield env.event()
+            if st.halted:
+                yield env.event()
+        if units[u].cau:
+            yield from cau_step(i)
+        else:
+            yield from script_step(i)
+
+    def step(i: int):
+        for p in preds[i]:
+            yield procs[p]
+        if plain[i] and st.clean:  # the hot path: no window rule, no failure, nothing halted
+            begin = env.now
+            rep = repair[i]
+            if rep is None:
+                d = base[i]
+            else:
+                reboot, overhead, ratio = rep
+                d = (overhead + ratio * (end[reboot] - start[reboot] if reboot != NO_STEP else 0.0)) * base[i]
+            yield timeout(d)
+            start[i] = begin
+            end[i] = begin + d  # exactly the time simpy resumes at (now + delay)
+            return
+        yield from slow_path(i)
+
+    for i in range(n):
+        procs[i] = env.process(step(i))
+    env.run()
+    return _result(sp, index, st, start, end, trace)
+
+
+def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[float], trace: bool) -> RunResult:
+    n = sp.size
+    unfinished = end.count(-1.0)
+    last = max(end)
+    remaining = 0
+    if st.halted:
+        outcome, step, reason = ABORTED, st.abort_step, st.abort_reason
+        last = max(last, st.halt_time)
+    elif st.stop_step != NO_STEP:
+        outcome, step, reason = STOPPED, st.stop_step, st.stop_reason
+    elif unfinished == 0:
+        outcome, step, reason = COMPLETED, NO_STEP, ""
+    else:  # cannot happen: every step either ends, is skipped after a failed node, or stops the run
+        raise AssertionError(f"run {index} ended with {unfinished} steps neither done nor stopped")
+    if outcome != COMPLETED:
+        skipped = {i for u in st.skipped_units for i in sp.units[u].steps if end[i] < 0}
+        remaining = sum(1 for i in range(n) if start[i] < 0 and i not in skipped)
+
+    exposure = 0.0
+    for u, reboot, tail in runtime(sp).exposed:
+        if start[reboot] >= 0:
+            exposure += (end[tail] if end[tail] >= 0 else st.closed.get(u, last)) - start[reboot]
+
+    within = None
+    critical: tuple[int, ...] = ()
+    if outcome == COMPLETED:
+        critical = _critical_path(sp.preds, end)
+        if sp.windows:
+            within = _inside_windows(sp, start, end)
+    elif sp.windows:
+        within = False
+    segments: tuple[Segment, ...] = ()
+    if trace:
+        final = [Segment(i, st.attempts.get(sp.unit_of[i], 1), start[i], end[i], "ok") for i in range(n) if end[i] >= 0]
+        segments = tuple(sorted(st.segments + final, key=lambda s: (s.start, s.end, s.step)))
+    upgraded = sum(1 for i in sp.os_upgraded if end[i] >= 0)
+    return RunResult(index, outcome, last, step, reason, remaining, tuple(st.failed), exposure, within,
+                     critical, upgraded, segments)
+
+
+def _inside_windows(sp: SimPlan, start: list[float], end: list[float]) -> bool:
+    starts = [w.start for w in sp.windows]
+    for i in range(sp.size):
+        if end[i] < 0:
+            continue
+        k = bisect.bisect_right(starts, start[i]) - 1
+        if k < 0 or end[i] > sp.windows[k].end or start[i] > sp.windows[k].end:
+            return False
+    return True
+
+
+def _critical_path(preds: tuple[tuple[int, ...], ...], end: list[float]) -> tuple[int, ...]:
+    """Back from the last step to end, through the predecessor that ended last (the earliest in plan order on ties)."""
+    i = end.index(max(end))
+    path = [i]
+    at = end.__getitem__
+    while True:
+        before = preds[i]
+        if not before:
+            return tuple(path)
+        i = before[0] if len(before) == 1 else max(before, key=at)
+        path.append(i)

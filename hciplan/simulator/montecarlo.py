@@ -1,0 +1,246 @@
+"""Monte Carlo: many runs in batches, on local processes or a dask.distributed cluster, merged in run order.
+
+Run i depends only on (seed, i), and batches are merged by their first run
+index, so the summary is identical whatever `jobs` is and wherever the batches
+ran. Each worker builds the per-plan runtime once (see `engine.runtime`).
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+from collections import Counter
+import os
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Callable
+
+from hciplan.simulator.engine import ABORTED, COMPLETED, OUTCOMES, STOPPED, RunResult, run_once, runtime
+from hciplan.simulator.prepared import NO_STEP, SimPlan
+
+Progress = Callable[[int], None]  # called with the number of runs just finished
+
+
+class SimulationError(Exception):
+    """A problem running the simulation that the user can fix (missing extra, unreachable scheduler)."""
+
+
+@dataclass
+class Batch:
+    """The compact result of runs [first, first + len(outcomes)): one entry per run, counts per step."""
+
+    first: int
+    outcomes: list[str] = field(default_factory=list)
+    ends: list[float] = field(default_factory=list)
+    exposures: list[float] = field(default_factory=list)
+    within: list[bool | None] = field(default_factory=list)
+    stops: list[tuple[int, str]] = field(default_factory=list)  # (step, reason) of aborted and stopped runs
+    remaining: list[int] = field(default_factory=list)
+    upgraded: list[int] = field(default_factory=list)
+    critical_counts: list[int] = field(default_factory=list)
+
+
+class quiet_gc:
+    """Collect each run's garbage right after the run instead of whenever allocations pile up.
+
+    A run allocates a few thousand short-lived simpy objects (events, processes,
+    generators) that form reference cycles; left to the allocation thresholds,
+    the collector runs mid-run and walks everything alive. Collecting the young
+    generation once per run is cheaper (about a third of a run's time, measured
+    in bench/). The benchmark's bare simpy model runs under the same policy.
+    """
+
+    def __enter__(self):
+        self.enabled = gc.isenabled()
+        gc.disable()
+        return lambda: gc.collect(0)
+
+    def __exit__(self, *exc) -> None:
+        if self.enabled:
+            gc.enable()
+
+
+def run_batch(sp: SimPlan, seed: int, first: int, last: int) -> Batch:
+    """Runs first .. last - 1 (a module-level function, so process pools and dask can ship it)."""
+    batch = Batch(first)
+    counts: Counter[int] = Counter()
+    with quiet_gc() as collect:
+        for index in range(first, last):
+            r = run_once(sp, seed, index)
+            batch.outcomes.append(r.outcome)
+            batch.ends.append(r.end)
+            batch.exposures.append(r.exposure)
+            batch.within.append(r.within_window)
+            batch.stops.append((r.step, r.reason))
+            batch.remaining.append(r.remaining)
+            batch.upgraded.append(r.upgraded)
+            counts.update(r.critical)
+            collect()
+    batch.critical_counts = [counts[i] for i in range(sp.size)]
+    return batch
+
+
+_WORKER_PLAN: SimPlan | None = None
+
+
+def _init_worker(sp: SimPlan) -> None:
+    global _WORKER_PLAN
+    _WORKER_PLAN = sp
+    runtime(sp)
+    gc.freeze()  # the plan and the modules live as long as the worker: keep them out of every collection
+
+
+def _worker_batch(seed: int, first: int, last: int) -> Batch:
+    return run_batch(_WORKER_PLAN, seed, first, last)
+
+
+def batches(runs: int, workers: int) -> list[tuple[int, int]]:
+    """Contiguous index ranges: several per worker so the progress bar moves and the load balances."""
+    size = max(1, min(500, math.ceil(runs / (workers * 8))))
+    return [(a, min(a + size, runs)) for a in range(0, runs, size)]
+
+
+def default_jobs() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def run_many(sp: SimPlan, runs: int, seed: int, jobs: int | None = None, scheduler: str | None = None,
+             progress: Progress | None = None) -> list[Batch]:
+    """All runs, as batches in run order."""
+    jobs = jobs or default_jobs()
+    if scheduler:
+        return _run_dask(sp, runs, seed, scheduler, progress)
+    ranges = batches(runs, jobs)
+    if jobs == 1 or len(ranges) == 1:
+        done = []
+        for first, last in ranges:
+            done.append(run_batch(sp, seed, first, last))
+            if progress:
+                progress(last - first)
+        return done
+    results: dict[int, Batch] = {}
+    with ProcessPoolExecutor(max_workers=min(jobs, len(ranges)), initializer=_init_worker, initargs=(sp,)) as pool:
+        pending = {pool.submit(_worker_batch, seed, first, last) for first, last in ranges}
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                batch = future.result()
+                results[batch.first] = batch
+                if progress:
+                    progress(len(batch.outcomes))
+    return [results[first] for first, _ in ranges]
+
+
+def _run_dask(sp: SimPlan, runs: int, seed: int, address: str, progress: Progress | None) -> list[Batch]:
+    try:
+        from dask.distributed import Client, as_completed
+    except ImportError:
+        raise SimulationError("--scheduler needs the dask extra: pip install 'hciplan[dask]' "
+                              "(on this machine and on every worker)") from None
+    try:
+        client = Client(address, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as error:
+        raise SimulationError(f"cannot reach the dask scheduler at {address}: {error}") from None
+    try:
+        workers = max(1, sum(client.nthreads().values()))
+        shared = client.scatter(sp, broadcast=True)
+        futures = [client.submit(run_batch, shared, seed, first, last, pure=False)
+                   for first, last in batches(runs, workers)]
+        results: dict[int, Batch] = {}
+        for future in as_completed(futures):
+            batch = future.result()
+            results[batch.first] = batch
+            if progress:
+                progress(len(batch.outcomes))
+        return [results[first] for first in sorted(results)]
+    finally:
+        client.close()
+
+
+def percentile(ordered: list[float], p: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What `hciplan simulate` reports, computed from every run in run order."""
+
+    runs: int
+    seed: int
+    outcomes: dict[str, int]
+    durations: tuple[float, ...]  # completed runs, in run order
+    ends: tuple[float, ...]  # every run, in run order
+    run_outcomes: tuple[str, ...]  # every run, in run order
+    p_within_window: float | None
+    exposure_mean: float
+    exposure_p90: float
+    criticality: dict[int, float]  # step index -> share of completed runs
+    stops: dict[tuple[str, int, str], int]  # (outcome, step, reason) -> runs
+    remaining_median: dict[str, float]  # outcome -> median steps left
+    upgraded_median: dict[str, float]  # outcome -> median nodes on 23H2 when the run ended
+    nodes: int
+
+    def duration_stats(self) -> dict[str, float] | None:
+        if not self.durations:
+            return None
+        ordered = sorted(self.durations)
+        stats = {f"p{p}": percentile(ordered, p) for p in (50, 80, 90, 95)}
+        stats["mean"] = math.fsum(self.durations) / len(self.durations)
+        stats["max"] = ordered[-1]
+        return stats
+
+    def median_run(self) -> int | None:
+        """The index of the run at the (lower) median: of completed runs if any, else of all runs."""
+        indices = [i for i, o in enumerate(self.run_outcomes) if o == COMPLETED] or list(range(self.runs))
+        ranked = sorted(indices, key=lambda i: (self.ends[i], i))
+        return ranked[(len(ranked) - 1) // 2] if ranked else None
+
+
+def summarise(sp: SimPlan, runs: int, seed: int, done: list[Batch]) -> Summary:
+    outcomes = [o for b in done for o in b.outcomes]
+    ends = [e for b in done for e in b.ends]
+    exposures = [x for b in done for x in b.exposures]
+    within = [w for b in done for w in b.within]
+    stops = [s for b in done for s in b.stops]
+    remaining = [r for b in done for r in b.remaining]
+    upgraded = [u for b in done for u in b.upgraded]
+    assert len(outcomes) == runs
+    counts = [0] * sp.size
+    for b in done:
+        for i, c in enumerate(b.critical_counts):
+            counts[i] += c
+    completed = [e for o, e in zip(outcomes, ends) if o == COMPLETED]
+    stop_counts: dict[tuple[str, int, str], int] = {}
+    left: dict[str, list[int]] = {ABORTED: [], STOPPED: []}
+    on_23h2: dict[str, list[int]] = {ABORTED: [], STOPPED: []}
+    for o, (step, reason), r, u in zip(outcomes, stops, remaining, upgraded):
+        if o != COMPLETED and step != NO_STEP:
+            stop_counts[(o, step, reason)] = stop_counts.get((o, step, reason), 0) + 1
+            left[o].append(r)
+            on_23h2[o].append(u)
+    ordered_exposure = sorted(exposures)
+    return Summary(
+        runs=runs, seed=seed,
+        outcomes={o: outcomes.count(o) for o in OUTCOMES},
+        durations=tuple(completed), ends=tuple(ends), run_outcomes=tuple(outcomes),
+        p_within_window=(sum(1 for w in within if w) / runs) if sp.windows else None,
+        exposure_mean=math.fsum(exposures) / runs,
+        exposure_p90=percentile(ordered_exposure, 90),
+        criticality={i: c / len(completed) for i, c in enumerate(counts) if c} if completed else {},
+        stops=stop_counts,
+        remaining_median={o: float(sorted(v)[len(v) // 2]) for o, v in left.items() if v},
+        upgraded_median={o: float(sorted(v)[len(v) // 2]) for o, v in on_23h2.items() if v},
+        nodes=len(sp.os_upgraded),
+    )
+
+
+def simulate(sp: SimPlan, runs: int, seed: int, jobs: int | None = None, scheduler: str | None = None,
+             progress: Progress | None = None) -> Summary:
+    """Run the Monte Carlo series and summarise it."""
+    return summarise(sp, runs, seed, run_many(sp, runs, seed, jobs, scheduler, progress))
+
+
+def trace_run(sp: SimPlan, seed: int, index: int) -> RunResult:
+    """Run `index` again with its timeline recorded (for the Gantt chart)."""
+    return run_once(sp, seed, index, trace=True)

@@ -1,0 +1,352 @@
+"""The simulator: determinism, timeline invariants, failure semantics, windows, and agreement with the plan."""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hciplan.compiler.durations import (
+    SPREAD,
+    Empirical,
+    Fixed,
+    LogNormal,
+    Triangular,
+    Uniform,
+    resolve,
+)
+from hciplan.simulator import prepare_simulation
+from hciplan.simulator.engine import ABORTED, COMPLETED, STOPPED, run_once
+from hciplan.simulator.montecarlo import batches, simulate, trace_run
+from hciplan.simulator.prepared import NO_STEP
+from hciplan.simulator.report import render_json
+from plan_models import Shape
+from sim_helpers import down_intervals, final_segments, fixed_timing, plan_of, shape_text
+
+# Explicitly derandomized (whatever profile is loaded): these properties must never flake.
+PROPERTY = settings(derandomize=True, deadline=None, max_examples=25,
+                    suppress_health_check=[HealthCheck.too_slow], database=None)
+
+FOUR = shape_text(Shape(nodes=4))
+SOLUTION = shape_text(Shape(nodes=3, bitlocker=True, wdac=True, solution=True, atc_configured=False))
+
+
+@pytest.fixture(scope="module")
+def four_plan():
+    return plan_of(FOUR)
+
+
+# --- determinism --------------------------------------------------------------------------
+
+
+def test_same_seed_same_numbers_whatever_the_number_of_jobs():
+    text = FOUR + ('\nscenario "flaky" { risk "cau.install" { probability = 0.3 }\n'
+                   '  risk "node.reboot" { probability = 0.05 mode = slow factor = 3 } }\n')
+    sp = prepare_simulation(plan_of(text), scenario="flaky", window=10 * 60)
+    one = simulate(sp, 48, seed=11, jobs=1)
+    two = simulate(sp, 48, seed=11, jobs=2)
+    assert one == two
+    assert render_json(sp, one) == render_json(sp, two)
+    assert one.outcomes[ABORTED] + one.outcomes[STOPPED] > 0, "the scenario must exercise the failure paths"
+    other = simulate(sp, 48, seed=12, jobs=1)
+    assert other.ends != one.ends, "another seed gives other numbers"
+
+
+def test_a_run_depends_only_on_seed_and_index(four_plan):
+    sp = prepare_simulation(four_plan, ignore_windows=True)
+    alone = run_once(sp, 3, 17)
+    in_series = [run_once(sp, 3, i) for i in range(15, 19)][2]
+    assert alone == in_series
+    assert sum(b - a for a, b in batches(1000, 3)) == 1000
+
+
+# --- distributions ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dist", [
+    Fixed(12.0, "t"), Uniform(10.0, 20.0, "t"), Triangular(5.0, 8.0, 20.0, "t"),
+    LogNormal(45.0, 80.0, "t"), Empirical((30.0, 41.0, 52.0, 75.0), "t"),
+], ids=lambda d: type(d).__name__)
+def test_sampled_mean_and_quantiles_match_the_distribution(dist):
+    rng = random.Random(5)
+    draws = sorted(dist.draw(rng) for _ in range(20000))
+    spread = statistics.pstdev(draws)
+    assert abs(statistics.fmean(draws) - dist.mean) <= 4 * spread / math.sqrt(len(draws)) + 1e-9
+    for q in (0.1, 0.4, 0.9):  # away from the empirical atoms (0.25, 0.5, 0.75)
+        empirical = draws[int(q * len(draws))]
+        assert abs(empirical - dist.quantile(q)) <= max(0.05 * dist.quantile(q), 1.01 * (draws[-1] - draws[0]) / 200)
+
+
+def test_lognormal_is_given_by_its_median_and_p90():
+    d = LogNormal(45.0, 80.0, "t")
+    assert d.quantile(0.5) == pytest.approx(45.0)
+    assert d.quantile(0.9) == pytest.approx(80.0)
+    assert d.mean > d.median
+
+
+def test_the_physics_spread_has_mean_one():
+    assert SPREAD.mean == pytest.approx(1.0)
+
+
+def test_plan_means_come_from_the_same_resolver_as_the_draws(four_plan):
+    for step in four_plan.steps:
+        duration = resolve(four_plan.model, step.kind, step.spec.duration_model)
+        if not duration.repair:
+            assert step.mean_minutes == pytest.approx(duration.mean(), abs=1e-3)
+
+
+# --- invariants on simulated timelines -------------------------------------------------------
+
+SHAPES = st.builds(
+    Shape,
+    nodes=st.integers(2, 5),
+    method=st.sampled_from(["cau", "manual", "offline"]),
+    solution=st.booleans(),
+    bitlocker=st.booleans(),
+    atc_configured=st.booleans(),
+)
+DISTRIBUTIONS = st.sampled_from([
+    "distribution = fixed  value = 20m",
+    "distribution = uniform  low = 5m  high = 50m",
+    "distribution = triangular  low = 10m  mode = 15m  high = 90m",
+    "distribution = lognormal  median = 30m  p90 = 2h",
+    "distribution = empirical  observed = [12m, 40m, 1h10m]",
+])
+OVERRIDES = st.dictionaries(st.sampled_from(["os.install", "os.reboot", "node.drain", "storage.wait",
+                                             "cau.install", "post.validate", "node.reboot"]),
+                            DISTRIBUTIONS, max_size=3)
+
+
+def _timing(overrides: dict[str, str]) -> str:
+    if not overrides:
+        return ""
+    return "\ntiming {\n" + "\n".join(f'  model "{k}" {{ {v} }}' for k, v in sorted(overrides.items())) + "\n}\n"
+
+
+@PROPERTY
+@given(shape=SHAPES, overrides=OVERRIDES, seed=st.integers(0, 2**32), window_hours=st.integers(3, 40),
+       risky=st.booleans())
+def test_timeline_invariants(shape, overrides, seed, window_hours, risky):
+    risk = ("\nscenario \"r\" { risk \"cau.install\" { probability = 0.4 } risk \"node.reboot\" { probability = 0.2 }\n"
+            "  risk \"cau.reboot\" { probability = 0.1  mode = hang } }\n")
+    plan = plan_of(shape_text(shape, tail=_timing(overrides) + risk))
+    sp = prepare_simulation(plan, scenario="r" if risky else None, window=window_hours * 60.0)
+    window_end = sp.windows[0].end
+    run = trace_run(sp, seed, 0)
+    ends: dict[int, list[float]] = {}
+    for seg in run.segments:
+        ends.setdefault(seg.step, []).append(seg.end)
+
+    # a step starts only after its predecessors end
+    for seg in run.segments:
+        for p in sp.preds[seg.step]:
+            assert any(e <= seg.start + 1e-9 for e in ends.get(p, [])), (sp.ids[seg.step], sp.ids[p])
+
+    # in rolling methods, no two nodes are down (rebooting or resyncing) at once
+    if shape.method != "offline":
+        intervals = sorted(down_intervals(sp, run), key=lambda x: x[1])
+        for (n1, a1, b1), (n2, a2, b2) in zip(intervals, intervals[1:]):
+            assert b1 <= a2 + 1e-9 or n1 == n2, (n1, a1, b1, n2, a2, b2)
+
+    # irreversible steps never start after the window's end, and no unit starts unless it fits
+    for seg in run.segments:
+        if sp.irreversible[seg.step]:
+            assert seg.start < window_end
+        if sp.head_of(seg.step) and seg.status != "skipped" and seg.attempt == 1:  # CAU retries are not new units
+            assert seg.start + sp.units[sp.unit_of[seg.step]].need <= window_end + 1e-9
+
+    if run.outcome == COMPLETED:
+        assert run.within_window == (run.end <= window_end + 1e-9)
+        assert len(final_segments(run)) == sp.size
+
+
+@PROPERTY
+@given(shape=SHAPES, seed=st.integers(0, 2**32))
+def test_zero_variance_gives_exactly_the_critical_path_duration(shape, seed):
+    plan = plan_of(shape_text(shape, tail=fixed_timing()))
+    sp = prepare_simulation(plan, ignore_windows=True)
+    run = run_once(sp, seed, 0)
+    assert run.outcome == COMPLETED
+    assert run.end == pytest.approx(plan.critical_path()[0], abs=1e-6)
+    critical = plan.critical_path()[1]
+    assert {sp.ids[i] for i in run.critical} >= set(critical[-1:])
+
+
+def test_failure_free_mean_matches_the_analytical_expectation():
+    # No per-node fans: the plan is one chain, so the expected duration is the sum of the step means,
+    # which is what `hciplan plan` reports (drains, repairs and downloads included).
+    plan = plan_of(shape_text(Shape(nodes=4)))
+    assert all(len(s.after) <= 1 for s in plan.steps)
+    expected = plan.critical_path()[0]
+    sp = prepare_simulation(plan, ignore_windows=True)
+    summary = simulate(sp, 1500, seed=2, jobs=1)
+    durations = summary.durations
+    standard_error = statistics.pstdev(durations) / math.sqrt(len(durations))
+    assert abs(statistics.fmean(durations) - expected) < 4 * standard_error
+    assert summary.outcomes[COMPLETED] == 1500
+
+
+# --- failures -----------------------------------------------------------------------------------
+
+
+def test_hang_on_the_second_node_with_no_failed_node_allowed_aborts_and_leaves_the_rest_untouched(four_plan):
+    assert four_plan.model.upgrade.max_failed_nodes == 0
+    sp = prepare_simulation(four_plan, fails=("N02:reboot:hang",), ignore_windows=True)
+    run = trace_run(sp, 0, 0)
+    assert run.outcome == ABORTED
+    assert sp.ids[run.step] == "p2.cau.N02.reboot"
+    assert "reboot timeout (15 min)" in run.reason and "mixed mode" in run.reason
+    started = {sp.ids[s.step] for s in run.segments}
+    assert "p2.cau.N01.storage_wait" in started
+    assert not any(i.startswith(("p2.cau.N03", "p2.cau.N04", "p3.")) for i in started)
+    hung = [s for s in run.segments if s.status == "hang"]
+    assert len(hung) == 1 and hung[0].end - hung[0].start == pytest.approx(15.0)
+    assert run.failed_nodes == ("N02",)
+    assert run.upgraded == 1, "N01 runs 23H2, N02 hung, N03 and N04 were never touched: mixed mode"
+
+
+def test_a_node_failed_while_up_lets_cau_go_on_within_max_failed_nodes():
+    plan = plan_of(shape_text(Shape(nodes=4), upgrade_extra="  max_failed_nodes = 1"))
+    sp = prepare_simulation(plan, fails=("N02:install:error=9",), ignore_windows=True)
+    run = trace_run(sp, 0, 0)
+    started = {sp.ids[s.step] for s in run.segments if s.status == "ok"}
+    assert {"p2.cau.N03.storage_wait", "p2.cau.N04.storage_wait"} <= started, "CAU moves on to the next nodes"
+    assert run.outcome == ABORTED and sp.ids[run.step] == "p3.validate"
+    assert "mixed mode" in run.reason and "N02" in run.reason
+    assert len([s for s in run.segments if s.status == "error"]) == 4  # 1 attempt + max_retries_per_node 3
+    # a hang during the reboot leaves the node down: no other node may go down, whatever max_failed_nodes says
+    sp = prepare_simulation(plan, fails=("N02:reboot:hang",), ignore_windows=True)
+    run = trace_run(sp, 0, 0)
+    assert run.outcome == ABORTED and sp.ids[run.step] == "p2.cau.N02.reboot" and "is down" in run.reason
+
+
+def test_an_error_is_retried_from_the_drain_with_fresh_durations(four_plan):
+    sp = prepare_simulation(four_plan, fails=("N03:reboot:error=2",), ignore_windows=True)
+    run = trace_run(sp, 4, 0)
+    assert run.outcome == COMPLETED
+    drains = [s for s in run.segments if sp.ids[s.step] == "p2.cau.N03.drain"]
+    assert [s.attempt for s in drains] == [1, 2, 3]
+    assert len({round(s.end - s.start, 9) for s in drains}) == 3
+    errors = [s for s in run.segments if s.status == "error"]
+    assert [s.attempt for s in errors] == [1, 2]
+    clean = run_once(prepare_simulation(four_plan, ignore_windows=True), 4, 0)
+    assert run.end > clean.end
+
+
+def test_slow_multiplies_the_step_and_its_resync(four_plan):
+    base = trace_run(prepare_simulation(four_plan, ignore_windows=True), 1, 0)
+    slow = trace_run(prepare_simulation(four_plan, fails=("N01:reboot:slow=3",), ignore_windows=True), 1, 0)
+    b, s = final_segments(base), final_segments(slow)
+    idx = {sid: i for i, sid in enumerate(prepare_simulation(four_plan).ids)}
+    reboot, repair = idx["p2.cau.N01.reboot"], idx["p2.cau.N01.storage_wait"]
+    assert s[reboot][1] - s[reboot][0] == pytest.approx(3 * (b[reboot][1] - b[reboot][0]))
+    assert s[repair][1] - s[repair][0] > b[repair][1] - b[repair][0], "a longer down time means more to resync"
+
+
+def test_drain_failure_uses_every_attempt_then_fails_the_node(four_plan):
+    sp = prepare_simulation(four_plan, fails=("N01:drain:drain_failure",), ignore_windows=True)
+    run = trace_run(sp, 0, 0)
+    failures = [s for s in run.segments if s.status == "drain_failure"]
+    assert len(failures) == 4 and all(s.end - s.start == pytest.approx(30.0) for s in failures)
+    assert run.outcome == ABORTED and "never completed" in run.reason
+
+
+def test_resync_stall_is_bounded_by_the_repair_timeout(four_plan):
+    text = FOUR + "\ntiming { repair_timeout = 45m }\n"
+    sp = prepare_simulation(plan_of(text), fails=("N01:storage_wait:resync_stall",), ignore_windows=True)
+    run = trace_run(sp, 0, 0)
+    stalled = [s for s in run.segments if s.status == "resync_stall"]
+    assert len(stalled) == 1 and stalled[0].end - stalled[0].start == pytest.approx(45.0)
+    assert run.outcome == ABORTED and run.end == pytest.approx(stalled[0].end)
+    assert run.exposure > 45.0, "the node stays exposed while its repair stalls"
+
+
+def test_failures_outside_the_cau_run_stop_the_script(four_plan):
+    sp = prepare_simulation(four_plan, fails=("N02:registry.reboot:error",), ignore_windows=True)
+    run = run_once(sp, 0, 0)
+    assert run.outcome == ABORTED and sp.ids[run.step] == "p1.registry.N02.reboot"
+    assert "script stops" in run.reason
+
+
+# --- windows ---------------------------------------------------------------------------------
+
+
+@PROPERTY
+@given(seed=st.integers(0, 1000), hours=st.lists(st.integers(2, 30), min_size=2, max_size=4, unique=True))
+def test_probability_within_window_does_not_decrease_when_the_window_grows(seed, hours):
+    plan = plan_of(SOLUTION)
+    shares = []
+    for h in sorted(hours):
+        summary = simulate(prepare_simulation(plan, window=h * 60.0), 12, seed=seed, jobs=1)
+        shares.append(summary.p_within_window)
+    assert shares == sorted(shares)
+
+
+def test_the_run_stops_at_a_safe_point_and_says_what_is_left():
+    plan = plan_of(SOLUTION)
+    sp = prepare_simulation(plan, window=6 * 60.0)
+    run = trace_run(sp, 0, 0)
+    assert run.outcome == STOPPED and run.remaining > 0
+    assert sp.head_of(run.step), "a run stops before a unit of work, never inside one"
+    for unit in sp.units:  # every unit that started also ended: all nodes up, storage healthy
+        started = any(s.step == unit.steps[0] for s in run.segments)
+        ended = any(s.step == unit.tail and s.status == "ok" for s in run.segments)
+        assert started == ended, sp.ids[unit.steps[0]]
+
+
+def test_work_continues_in_the_next_window():
+    two_windows = ('  window "w1" { start = 2026-12-05T22:00Z  end = 2026-12-06T04:00Z }\n'
+                   '  window "w2" { start = 2026-12-12T22:00Z  end = 2026-12-13T20:00Z }')
+    plan = plan_of(shape_text(Shape(nodes=3, solution=True), windows=two_windows))
+    sp = prepare_simulation(plan)
+    (w1, w2) = sp.windows
+    run = trace_run(sp, 0, 0)
+    starts = [s.start for s in run.segments]
+    assert any(t >= w2.start for t in starts) and any(t < w1.end for t in starts)
+    assert not any(w1.end < t < w2.start for t in starts), "nothing starts between the windows"
+    assert run.outcome == COMPLETED and run.within_window
+
+
+def test_exposure_counts_the_time_nodes_are_down_or_resyncing(four_plan):
+    sp = prepare_simulation(four_plan, ignore_windows=True)
+    run = trace_run(sp, 0, 0)
+    assert run.exposure == pytest.approx(sum(b - a for _, a, b in down_intervals(sp, run)))
+    assert run.exposure > 0
+    offline = prepare_simulation(plan_of(shape_text(Shape(nodes=2, method="offline"))), ignore_windows=True)
+    bracket = next(u for u in offline.units if offline.kinds[u.steps[0]] == "offline.stop")
+    assert bracket.reboot == NO_STEP, "with the cluster stopped nothing is written, so nothing goes stale"
+    assert offline.kinds[bracket.tail] == "offline.start"
+
+
+def test_the_window_confidence_sets_how_much_time_a_unit_needs():
+    text = shape_text(Shape(nodes=3))
+    low = prepare_simulation(plan_of(text), confidence=0.5)
+    high = prepare_simulation(plan_of(text + "\ntiming { window_confidence = 0.99 }\n"))
+    assert high.confidence == 0.99 and low.confidence == 0.5
+    for a, b in zip(low.units, high.units):
+        assert a.steps == b.steps and a.need <= b.need
+    assert sum(u.need for u in high.units) > sum(u.need for u in low.units)
+
+
+def test_a_node_given_up_while_up_is_exposed_only_until_it_is_given_up():
+    plan = plan_of(shape_text(Shape(nodes=4), upgrade_extra="  max_failed_nodes = 1"))
+    sp = prepare_simulation(plan, fails=("N02:resume:error=9",), ignore_windows=True)
+    run = trace_run(sp, 0, 0)
+    idx = {sid: i for i, sid in enumerate(sp.ids)}
+    given_up = max(s.end for s in run.segments if s.status == "error")
+    expected = 0.0
+    for unit in sp.units:
+        if unit.reboot == NO_STEP:
+            continue
+        reboots = [s for s in run.segments if s.step == unit.reboot and s.status == "ok"]
+        if not reboots:
+            continue
+        tails = [s.end for s in run.segments if s.step == unit.tail and s.status == "ok"]
+        last_reboot = max(reboots, key=lambda s: s.start)  # exposure counts from the last attempt's reboot
+        expected += (tails[-1] if tails else given_up) - last_reboot.start
+    assert idx["p2.cau.N02.reboot"] in {u.reboot for u in sp.units}
+    assert run.exposure == pytest.approx(expected)

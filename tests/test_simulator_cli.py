@@ -1,0 +1,163 @@
+"""`hciplan simulate`: the JSON schema, the text report, plots, and clear errors with the right exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hciplan.cli import cli
+from plan_models import Shape
+from sim_helpers import shape_text
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = str(ROOT / "examples" / "four-node.hciplan")
+SCENARIO = ('\nscenario "hci-night" {\n  fail "N02" { step = "reboot"  mode = hang }\n}\n'
+            'scenario "typo" {\n  fail "N02" { step = "rebot" }\n}\n')
+
+
+@pytest.fixture()
+def small(tmp_path) -> str:
+    path = tmp_path / "small.hciplan"
+    path.write_text(shape_text(Shape(nodes=3)) + SCENARIO, encoding="utf-8")
+    return str(path)
+
+
+def simulate(*args: str):
+    return CliRunner().invoke(cli, ["simulate", *args], catch_exceptions=False)
+
+
+def test_json_has_exactly_the_documented_schema():
+    result = simulate(EXAMPLE, "--runs", "40", "--seed", "3", "--jobs", "1", "--format", "json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert set(doc) == {"schema", "runs", "seed", "duration_minutes", "p_within_window", "outcomes",
+                        "criticality", "exposure_minutes", "fingerprint"}
+    assert doc["schema"] == "hciplan.sim/1" and doc["runs"] == 40 and doc["seed"] == 3
+    assert set(doc["duration_minutes"]) == {"p50", "p80", "p90", "p95", "mean", "max"}
+    assert set(doc["outcomes"]) == {"completed", "aborted", "stopped_at_window"}
+    assert sum(doc["outcomes"].values()) == 40
+    assert 0 <= doc["p_within_window"] <= 1
+    assert all(0 < share <= 1 for share in doc["criticality"].values())
+    plan = json.loads(CliRunner().invoke(cli, ["plan", "--format", "json", EXAMPLE]).stdout)
+    assert doc["fingerprint"] == plan["fingerprint"]
+    assert set(doc["criticality"]) <= {s["id"] for s in plan["steps"]}
+    d = doc["duration_minutes"]
+    assert d["p50"] <= d["p80"] <= d["p90"] <= d["p95"] <= d["max"]
+
+
+def test_json_is_byte_identical_for_the_same_seed_and_any_jobs(small):
+    one = simulate(small, "--runs", "30", "--seed", "9", "--jobs", "1", "--format", "json", "--window", "12h")
+    two = simulate(small, "--runs", "30", "--seed", "9", "--jobs", "2", "--format", "json", "--window", "12h")
+    assert one.exit_code == two.exit_code == 0
+    assert one.stdout == two.stdout
+
+
+def test_text_report_names_outcomes_windows_and_critical_steps(small):
+    result = simulate(small, "--runs", "20", "--jobs", "1", "--scenario", "hci-night", "--window", "9h")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for expected in ("no run completed", "Within window", "aborted 20", "p2.cau.N02.reboot", "reboot timeout",
+                     "Storage exposure", "scenario hci-night"):
+        assert expected in out, expected
+    no_window = simulate(small, "--runs", "20", "--jobs", "1", "--window", "none").stdout
+    for expected in ("windows       none", "P50", "P95", "completed 20", "Most critical steps", "p2.cau.N01.install"):
+        assert expected in no_window, expected
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--fail", "N2:reboot:hang"], "did you mean `N02`?"),
+    (["--fail", "N02:rebot:hang"], "did you mean `reboot`?"),
+    (["--fail", "N02:reboot:hung"], "did you mean `hang`?"),
+    (["--fail", "N02:reboot:error=x"], "error=x"),
+    (["--fail", "N02"], "NODE:STEP"),
+    (["--fail", "N02:install:drain_failure"], "needs a drain step"),
+    (["--scenario", "hci-nite"], "did you mean `hci-night`?"),
+    (["--window", "6x"], "not a duration"),
+    (["--histogram", "out.pdf"], ".png or .svg"),
+])
+def test_bad_options_are_usage_errors(small, args, message):
+    result = simulate(small, "--runs", "2", "--jobs", "1", *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_a_verb_means_the_os_upgrade_pass_and_an_ambiguous_one_lists_the_steps(tmp_path):
+    path = tmp_path / "solution.hciplan"
+    path.write_text(shape_text(Shape(nodes=3, solution=True)), encoding="utf-8")
+    result = simulate(str(path), "--runs", "1", "--fail", "N02:drain:drain_failure", "--window", "none")
+    assert result.exit_code == 0 and "p2.cau.N02.drain" in result.stdout
+    result = simulate(str(path), "--runs", "1", "--fail", "N02:apply")
+    assert result.exit_code == 2
+    assert "p1.registry.N02.apply" in result.stderr and "p5.remediate.N02.apply" in result.stderr
+    result = simulate(str(path), "--runs", "1", "--fail", "N02:remediate.apply", "--window", "none")
+    assert result.exit_code == 0 and "aborted 1" in result.stdout
+
+
+def test_a_scenario_naming_an_unknown_step_is_a_located_diagnostic(small):
+    result = simulate(small, "--runs", "2", "--scenario", "typo")
+    assert result.exit_code == 1
+    assert "error[HCI1005]" in result.stderr and "did you mean `reboot`?" in result.stderr
+    line = next(n for n, text in enumerate(Path(small).read_text().splitlines(), 1) if '"rebot"' in text)
+    assert f"small.hciplan:{line}:" in result.stderr
+
+
+def test_a_file_with_errors_is_not_simulated(tmp_path):
+    path = tmp_path / "bad.hciplan"
+    path.write_text(shape_text(Shape(nodes=3)).replace("memory = 768GB", "memory = 768", 1), encoding="utf-8")
+    result = simulate(str(path), "--runs", "2")
+    assert result.exit_code == 1 and "HCI103" in result.stderr
+
+
+def test_plots_need_matplotlib_and_say_how_to_install_it(small, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    target = tmp_path / "g.png"
+    result = simulate(small, "--runs", "2", "--gantt", str(target))
+    assert result.exit_code == 2 and "pip install 'hciplan[plot]'" in result.stderr
+    assert not target.exists()
+
+
+def test_the_scheduler_needs_the_dask_extra(small, monkeypatch):
+    monkeypatch.setitem(sys.modules, "dask", None)
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    result = simulate(small, "--runs", "2", "--scheduler", "tcp://127.0.0.1:8786")
+    assert result.exit_code == 2 and "pip install 'hciplan[dask]'" in result.stderr
+
+
+def test_gantt_and_histogram_are_written(small, tmp_path):
+    pytest.importorskip("matplotlib")
+    gantt, histogram = tmp_path / "g.png", tmp_path / "h.svg"
+    result = simulate(small, "--runs", "30", "--jobs", "1", "--window", "10h", "--gantt", str(gantt),
+                      "--histogram", str(histogram), "--fail", "N03:install:error")
+    assert result.exit_code == 0, result.output
+    assert gantt.read_bytes().startswith(b"\x89PNG")
+    svg = histogram.read_text()
+    assert "<svg" in svg and "N03" not in svg
+    again = tmp_path / "h2.svg"
+    simulate(small, "--runs", "30", "--jobs", "1", "--window", "10h", "--histogram", str(again),
+             "--fail", "N03:install:error")
+    assert again.read_bytes() == histogram.read_bytes(), "same seed, same picture"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_dask_scheduler_gives_the_same_numbers(small):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as lc:
+        remote = simulate(small, "--runs", "24", "--seed", "4", "--format", "json", "--scheduler", lc.scheduler_address)
+    local = simulate(small, "--runs", "24", "--seed", "4", "--format", "json", "--jobs", "1")
+    assert remote.exit_code == 0, remote.output
+    assert remote.stdout == local.stdout
+
+
+def test_json_durations_are_null_when_no_run_completes(small):
+    result = simulate(small, "--runs", "5", "--jobs", "1", "--scenario", "hci-night", "--format", "json")
+    doc = json.loads(result.stdout)
+    assert doc["outcomes"]["aborted"] == 5
+    assert set(doc["duration_minutes"].values()) == {None} and doc["criticality"] == {}
+    no_window = json.loads(simulate(small, "--runs", "5", "--jobs", "1", "--window", "none",
+                                    "--format", "json").stdout)
+    assert no_window["p_within_window"] is None and no_window["outcomes"]["completed"] == 5
