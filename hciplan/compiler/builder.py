@@ -20,9 +20,10 @@ REGISTRY_PASS = (("drain", "node.drain"), ("apply", "registry.apply"), ("reboot"
                  ("resume", "node.resume"), ("storage_wait", "storage.wait"))
 CAU_PASS = (("drain", "cau.drain"), ("install", "cau.install"), ("reboot", "cau.reboot"),
             ("resume", "cau.resume"), ("storage_wait", "cau.storage_wait"))
-# The manual procedure waits for storage before resuming the node [A-other].
+# The manual procedure. [A-other] lists the storage wait before the resume, but resync starts when the node
+# resumes [H-maint], so waiting for healthy storage first would wait forever: resume, then wait.
 MANUAL_PASS = (("drain", "node.drain"), ("setup", "os.setup"), ("reboot", "node.reboot"),
-               ("storage_wait", "storage.wait"), ("resume", "node.resume"))
+               ("resume", "node.resume"), ("storage_wait", "storage.wait"))
 ATC_PASS = (("drain", "node.drain"), ("configure", "atc.configure"), ("resume", "node.resume"),
             ("storage_wait", "storage.wait"))
 REMEDIATE_PASS = (("drain", "node.drain"), ("apply", "remediate.apply"), ("reboot", "node.reboot"),

@@ -45,23 +45,23 @@
       p2.os.N01.drain: Pause the node and drain its roles
       p2.os.N01.setup: Run the 23H2 feature update setup on the drained node
       p2.os.N01.reboot: Restart the node and wait for it to come back
-      p2.os.N01.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p2.os.N01.resume: Resume the node with failback
+      p2.os.N01.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p2.os.N02.drain: Pause the node and drain its roles
       p2.os.N02.setup: Run the 23H2 feature update setup on the drained node
       p2.os.N02.reboot: Restart the node and wait for it to come back
-      p2.os.N02.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p2.os.N02.resume: Resume the node with failback
+      p2.os.N02.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p2.os.N03.drain: Pause the node and drain its roles
       p2.os.N03.setup: Run the 23H2 feature update setup on the drained node
       p2.os.N03.reboot: Restart the node and wait for it to come back
-      p2.os.N03.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p2.os.N03.resume: Resume the node with failback
+      p2.os.N03.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p2.os.N04.drain: Pause the node and drain its roles
       p2.os.N04.setup: Run the 23H2 feature update setup on the drained node
       p2.os.N04.reboot: Restart the node and wait for it to come back
-      p2.os.N04.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p2.os.N04.resume: Resume the node with failback
+      p2.os.N04.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
     P3 Post-OS
       p3.validate: Validate the upgraded cluster (validation gate)
       p3.registry_check: Check that the registry keys survived the upgrade
@@ -813,14 +813,14 @@ function Step-p2-os-N01-reboot {
     Invoke-NodeRestart -Node 'N01' -TimeoutMinutes 60
 }
 
-# p2.os.N01.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
-function Step-p2-os-N01-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
-}
-
 # p2.os.N01.resume: Resume the node with failback [A-other]
 function Step-p2-os-N01-resume {
     Invoke-NodeResume -Node 'N01'
+}
+
+# p2.os.N01.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
+function Step-p2-os-N01-storage_wait {
+    Wait-StorageHealthy -TimeoutMinutes 30
 }
 
 # p2.os.N02.drain: Pause the node and drain its roles [A-other], [H-maint]
@@ -839,14 +839,14 @@ function Step-p2-os-N02-reboot {
     Invoke-NodeRestart -Node 'N02' -TimeoutMinutes 60
 }
 
-# p2.os.N02.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
-function Step-p2-os-N02-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
-}
-
 # p2.os.N02.resume: Resume the node with failback [A-other]
 function Step-p2-os-N02-resume {
     Invoke-NodeResume -Node 'N02'
+}
+
+# p2.os.N02.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
+function Step-p2-os-N02-storage_wait {
+    Wait-StorageHealthy -TimeoutMinutes 30
 }
 
 # p2.os.N03.drain: Pause the node and drain its roles [A-other], [H-maint]
@@ -865,14 +865,14 @@ function Step-p2-os-N03-reboot {
     Invoke-NodeRestart -Node 'N03' -TimeoutMinutes 60
 }
 
-# p2.os.N03.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
-function Step-p2-os-N03-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
-}
-
 # p2.os.N03.resume: Resume the node with failback [A-other]
 function Step-p2-os-N03-resume {
     Invoke-NodeResume -Node 'N03'
+}
+
+# p2.os.N03.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
+function Step-p2-os-N03-storage_wait {
+    Wait-StorageHealthy -TimeoutMinutes 30
 }
 
 # p2.os.N04.drain: Pause the node and drain its roles [A-other], [H-maint]
@@ -891,14 +891,14 @@ function Step-p2-os-N04-reboot {
     Invoke-NodeRestart -Node 'N04' -TimeoutMinutes 60
 }
 
-# p2.os.N04.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
-function Step-p2-os-N04-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
-}
-
 # p2.os.N04.resume: Resume the node with failback [A-other]
 function Step-p2-os-N04-resume {
     Invoke-NodeResume -Node 'N04'
+}
+
+# p2.os.N04.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
+function Step-p2-os-N04-storage_wait {
+    Wait-StorageHealthy -TimeoutMinutes 30
 }
 
 # p3.validate: Validate the upgraded cluster (validation gate) [A-post], [A-verify]
@@ -1334,11 +1334,6 @@ try {
         -Probe { Test-NodeUpgraded -Node 'N01' } `
         -Verify { Test-NodeUpgraded -Node 'N01' } `
         -Action { Step-p2-os-N01-reboot }
-    Invoke-PlanStep -Id 'p2.os.N01.storage_wait' `
-        -Phase 'P2' `
-        -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
-        -Target 'N01' `
-        -Action { Step-p2-os-N01-storage_wait }
     Invoke-PlanStep -Id 'p2.os.N01.resume' `
         -Phase 'P2' `
         -Title 'Resume the node with failback' `
@@ -1346,6 +1341,11 @@ try {
         -Probe { Test-NodeUp -Node 'N01' } `
         -Verify { Test-NodeUp -Node 'N01' } `
         -Action { Step-p2-os-N01-resume }
+    Invoke-PlanStep -Id 'p2.os.N01.storage_wait' `
+        -Phase 'P2' `
+        -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
+        -Target 'N01' `
+        -Action { Step-p2-os-N01-storage_wait }
     Invoke-PlanStep -Id 'p2.os.N02.drain' `
         -Phase 'P2' `
         -Title 'Pause the node and drain its roles' `
@@ -1367,11 +1367,6 @@ try {
         -Probe { Test-NodeUpgraded -Node 'N02' } `
         -Verify { Test-NodeUpgraded -Node 'N02' } `
         -Action { Step-p2-os-N02-reboot }
-    Invoke-PlanStep -Id 'p2.os.N02.storage_wait' `
-        -Phase 'P2' `
-        -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
-        -Target 'N02' `
-        -Action { Step-p2-os-N02-storage_wait }
     Invoke-PlanStep -Id 'p2.os.N02.resume' `
         -Phase 'P2' `
         -Title 'Resume the node with failback' `
@@ -1379,6 +1374,11 @@ try {
         -Probe { Test-NodeUp -Node 'N02' } `
         -Verify { Test-NodeUp -Node 'N02' } `
         -Action { Step-p2-os-N02-resume }
+    Invoke-PlanStep -Id 'p2.os.N02.storage_wait' `
+        -Phase 'P2' `
+        -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
+        -Target 'N02' `
+        -Action { Step-p2-os-N02-storage_wait }
     Invoke-PlanStep -Id 'p2.os.N03.drain' `
         -Phase 'P2' `
         -Title 'Pause the node and drain its roles' `
@@ -1400,11 +1400,6 @@ try {
         -Probe { Test-NodeUpgraded -Node 'N03' } `
         -Verify { Test-NodeUpgraded -Node 'N03' } `
         -Action { Step-p2-os-N03-reboot }
-    Invoke-PlanStep -Id 'p2.os.N03.storage_wait' `
-        -Phase 'P2' `
-        -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
-        -Target 'N03' `
-        -Action { Step-p2-os-N03-storage_wait }
     Invoke-PlanStep -Id 'p2.os.N03.resume' `
         -Phase 'P2' `
         -Title 'Resume the node with failback' `
@@ -1412,6 +1407,11 @@ try {
         -Probe { Test-NodeUp -Node 'N03' } `
         -Verify { Test-NodeUp -Node 'N03' } `
         -Action { Step-p2-os-N03-resume }
+    Invoke-PlanStep -Id 'p2.os.N03.storage_wait' `
+        -Phase 'P2' `
+        -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
+        -Target 'N03' `
+        -Action { Step-p2-os-N03-storage_wait }
     Invoke-PlanStep -Id 'p2.os.N04.drain' `
         -Phase 'P2' `
         -Title 'Pause the node and drain its roles' `
@@ -1433,11 +1433,6 @@ try {
         -Probe { Test-NodeUpgraded -Node 'N04' } `
         -Verify { Test-NodeUpgraded -Node 'N04' } `
         -Action { Step-p2-os-N04-reboot }
-    Invoke-PlanStep -Id 'p2.os.N04.storage_wait' `
-        -Phase 'P2' `
-        -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
-        -Target 'N04' `
-        -Action { Step-p2-os-N04-storage_wait }
     Invoke-PlanStep -Id 'p2.os.N04.resume' `
         -Phase 'P2' `
         -Title 'Resume the node with failback' `
@@ -1445,6 +1440,11 @@ try {
         -Probe { Test-NodeUp -Node 'N04' } `
         -Verify { Test-NodeUp -Node 'N04' } `
         -Action { Step-p2-os-N04-resume }
+    Invoke-PlanStep -Id 'p2.os.N04.storage_wait' `
+        -Phase 'P2' `
+        -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
+        -Target 'N04' `
+        -Action { Step-p2-os-N04-storage_wait }
     Invoke-PlanStep -Id 'p3.validate' `
         -Phase 'P3' `
         -Title 'Validate the upgraded cluster (validation gate)' `
