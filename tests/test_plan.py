@@ -190,7 +190,8 @@ shapes = st.builds(
 @settings(derandomize=True, max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(shapes)
 def test_generated_plans_are_well_formed(shape: Shape) -> None:
-    if shape.functional_level == "with_cau" and shape.method not in ("cau", "wac"):
+    if (shape.functional_level == "with_cau" and shape.method not in ("cau", "wac")) or (
+            shape.functional_level == "manual" and shape.solution):  # HCI606, HCI308
         shape = Shape(**{**shape.__dict__, "functional_level": "after_validation"})
     result = compile_checked(check_text(hciplan_text(shape), "gen.hciplan"))
     assert result.ok, [(d.code, d.message) for d in result.diagnostics if d.severity.value == "error"]

@@ -63,7 +63,8 @@ def plan_document(plan: Plan | None, diagnostics: Iterable[Diagnostic] = ()) -> 
 
 
 def dumps(document: dict) -> str:
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    # allow_nan=False: a non-finite figure is a bug to surface, never invalid JSON to print.
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def render(plan: Plan, diagnostics: Iterable[Diagnostic] = ()) -> dict[str, str]:

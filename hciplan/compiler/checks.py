@@ -105,8 +105,14 @@ def check_readiness(model: Model, report: Collector) -> None:
                       "BitLocker is on: every upgrade reboot would stop at the recovery prompt [A-val]",
                       related=[Related(cluster.spans["bitlocker"], "BitLocker is on")],
                       hints=["set `bitlocker = suspend` in the upgrade block"])
+    chosen = _check_convert_to_thin(model, report)
     if upgrade.solution is None:
         return  # the remaining checks are the solution upgrade's readiness checks
+    if upgrade.functional_level == "manual" or upgrade.storage_pool == "skip":
+        which = "functional_level" if upgrade.functional_level == "manual" else "storage_pool"
+        report.report("HCI308", upgrade.spans[which],
+                      "the solution upgrade needs the functional level and the pool version current [A-val]",
+                      hints=["use `functional_level = after_validation` and `storage_pool = update`"])
     if cluster.wdac == "enforced" and upgrade.wdac != "disable":
         report.report("HCI302", upgrade.spans["wdac"],
                       "WDAC is enforced: policies must be removed before Arc enablement [A-val]",
@@ -127,9 +133,12 @@ def check_readiness(model: Model, report: Collector) -> None:
             report.report("HCI306", volume.spans.header,
                           f"a volume is already named `{volume.name}` [A-val]",
                           hints=["move the VMs' storage off it and rename it; renaming alone breaks the VMs' paths"])
-    chosen = _check_convert_to_thin(model, report)
     pool = cluster.pool
     if pool is None:
+        report.report("HCI309", cluster.spans.header,
+                      "no `pool` block: hciplan cannot check the 250GB that `Infrastructure_1` needs [A-val]",
+                      hints=['describe the pool: `pool "S2D on ..." { size = 61TB  allocated = 42TB }` '
+                             "(Get-StoragePool: Size, AllocatedSize)"])
         return
     freed = sum(thin_conversion_frees(v, len(cluster.nodes)) or 0 for v in chosen)
     if pool.free + freed < INFRASTRUCTURE_VOLUME_SIZE:
@@ -181,6 +190,29 @@ def _thin_conversion_hints(model: Model, chosen: list) -> list[str]:
     else:
         hints.append("list the volumes to convert in `convert_to_thin = [...]`; their VMs stop while the CSV cycles")
     return hints
+
+
+def check_intents(model: Model, report: Collector) -> None:
+    """Intents that this plan will not carry out: say so instead of dropping them silently."""
+    upgrade, cluster = model.upgrade, model.cluster
+    if upgrade is None:
+        return
+    idle = []
+    if upgrade.functional_level == "manual":
+        idle += [(name, f"`{name} = update` needs the functional level raised; it is raised by hand here")
+                 for name in ("storage_pool", "vm_version")
+                 if getattr(upgrade, name) == "update" and upgrade.spans.written(name)]
+    if upgrade.convert_to_thin and upgrade.solution is None:
+        idle.append(("convert_to_thin", "volumes are converted to thin only to make room for the solution upgrade"))
+    if upgrade.network_atc == "configure" and cluster.network_atc:
+        idle.append(("network_atc", "Network ATC is already configured (`network_atc = true` in the cluster)"))
+    if upgrade.wdac == "disable" and cluster.wdac != "enforced":
+        idle.append(("wdac", f"WDAC is `{cluster.wdac}`, not enforced: there is nothing to disable"))
+    if upgrade.aks == "remove" and not cluster.aks.installed:
+        idle.append(("aks", "AKS is not installed (`aks { installed = true }` is not in the cluster)"))
+    for name, why in idle:
+        report.report("HCI609", upgrade.spans[name], f"`{name}` has no effect: {why}",
+                      hints=["remove it, or correct the cluster's description"])
 
 
 def check_names(model: Model, report: Collector) -> None:
@@ -430,6 +462,7 @@ PASSES: tuple[Callable[[Model, Collector], None], ...] = (
     check_availability,
     check_method,
     check_readiness,
+    check_intents,
     check_solution,
     check_windows,
 )

@@ -193,6 +193,19 @@ provisioning before the solution upgrade. Each name must be a volume of the
 cluster with `provisioning = fixed`, listed once.
 """, "[A-val]")
 
+register("HCI308", E, "the solution upgrade needs the functional level and pool version current", """
+The readiness checks of the solution upgrade require the cluster functional
+level and the storage pool version to be current. With a `solution` block,
+use `functional_level = after_validation` (or `with_cau`) and
+`storage_pool = update`.
+""", "[A-val]")
+register("HCI309", W, "pool space cannot be checked", """
+The solution upgrade needs 250 GB of free pool space for `Infrastructure_1`,
+but the file has no `pool` block, so neither the checker (HCI305) nor the
+safety proof (HCI905) can tell whether it fits. Describe the pool
+(`Get-StoragePool`: Size and AllocatedSize).
+""", "[A-val]")
+
 # --- HCI4xx: names ---------------------------------------------------------------
 register("HCI401", E, "invalid computer name", """
 Node names are NetBIOS computer names: 1 to 15 characters, letters, digits and
@@ -283,6 +296,15 @@ runs at the end of the CAU run, before `Test-Cluster` can validate the
 upgraded cluster. `after_validation` keeps a validation gate in front of the
 point of no return.
 """, "[A-ps], [A-post]")
+
+register("HCI609", W, "an intent has no effect", """
+An upgrade intent asks for something this plan will not do: `storage_pool` or
+`vm_version = update` while the functional level is not raised,
+`convert_to_thin` without a solution upgrade, `network_atc = configure` on a
+cluster whose Network ATC is already configured, `wdac = disable` while WDAC is
+not enforced, or `aks = remove` without AKS installed. Remove the intent or
+correct the cluster's description.
+""")
 
 # --- HCI7xx: solution-upgrade inputs -----------------------------------------------
 register("HCI701", E, "invalid key vault name", """

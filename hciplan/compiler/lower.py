@@ -27,6 +27,12 @@ TIMESTAMP_RE = re.compile(
 )
 
 
+# 2^70 bytes (a zebibyte) or seconds (beyond the age of the universe): far above any real figure, and low
+# enough that sums and products over a whole plan stay finite floats.
+MAX_QUANTITY = 2**70
+MAX_P90_RATIO = 1000  # a lognormal beyond it has a mean of astronomical size
+
+
 class _Invalid(Exception):
     """A value could not be converted; the diagnostic has already been reported."""
 
@@ -308,7 +314,7 @@ def _quantity(value: syntax.Quantity, attr: schema.Attr, diagnostics: Collector)
             raise _Invalid()
         seen_units.add(unit)
         total += float(number) * units[unit]
-    if not math.isfinite(total):
+    if not total <= MAX_QUANTITY:  # also false for inf and nan
         diagnostics.report("HCI109", value.span, f"`{attr.name}` = {_clip(value.text)} is out of range",
                            hints=["no attribute takes a size or duration anywhere near this large"])
         raise _Invalid()
@@ -458,6 +464,10 @@ def _check_distribution(m, diagnostics: Collector) -> None:
         diagnostics.report("HCI1002", m.spans["p90"], f"`p90` must be above `median` in the model `{m.name}`",
                            hints=["nine runs in ten take less than `p90`, half of them less than `median`; "
                                   "for a duration that does not vary, use `distribution = fixed`"])
+    elif d == "lognormal" and m.p90 > MAX_P90_RATIO * m.median:
+        diagnostics.report("HCI1002", m.spans["p90"],
+                           f"`p90` is more than {MAX_P90_RATIO} times `median` in the model `{m.name}`",
+                           hints=["such a spread says nothing about the duration; use `empirical` with observed runs"])
     elif d == "empirical" and not m.observed:
         diagnostics.report("HCI1002", m.spans["observed"], f"`observed` is empty in the model `{m.name}`",
                            hints=["list at least one observed duration: `observed = [42m, 51m]`"])
