@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from hciplan.compiler.compile import compile_checked
 from hciplan.compiler.diagnostics import REGISTRY, Severity
 from hciplan.compiler.storage import format_size
 
@@ -189,7 +190,7 @@ CASES = [
     case("HCI503", ('vm_group "sql" { count = 4   memory = 512GB', 'vm_group "sql" { count = 4   memory = 1TB'),
          at='vm_group "sql"', fixed=[("ha = true", "ha = false")]),
     case("HCI504", ("allocated = 30TB", "allocated = 41TB"), at="allocated", fixed=[("size = 40TB", "size = 42TB")]),
-    case("HCI505", base=ONE_NODE, at='cluster "hci-base"',
+    case("HCI505", ("method = cau", "method = offline"), base=ONE_NODE, at='cluster "hci-base"',
          fixed=[('  pool "S2D"', '  node "HCI02" { memory = 512GB  ip = 10.0.10.12/24 }\n  pool "S2D"')]),
     case("HCI506", ("witness = cloud", "witness = none"), at="witness", fixed=[("witness = none", "witness = file_share")]),
     # --- HCI6xx: method ----------------------------------------------------------------------------------------
@@ -398,7 +399,19 @@ def test_hci503_ignores_non_ha_vms_and_offline_upgrades():
     assert check(text).ok
     too_big = mutate(BASE, ('vm_group "sql" { count = 4   memory = 512GB', 'vm_group "sql" { count = 4   memory = 1TB'),
                      ("method = cau", "method = offline"))
-    assert "HCI503" not in codes(check(too_big))
+    # The offline bracket drains nothing, but the solution upgrade's remediation and the ATC pass do.
+    assert "HCI503" in codes(check(too_big))
+    bracket_only = mutate(too_big, (SOLUTION_BLOCK, ""), ("network_atc = configure", "network_atc = keep"),
+                          ("network_atc = false", "network_atc = true"), ("wdac = disable", "wdac = keep"),
+                          ("wdac = enforced", "wdac = off"))
+    assert "HCI503" not in codes(check(bracket_only))
+    assert compile_checked(check(bracket_only)).ok  # and the safety proofs agree: nothing drains
+
+
+def test_hci505_is_an_error_for_a_rolling_method_on_one_node():
+    rolling = check(ONE_NODE)
+    assert [(d.code, d.severity) for d in rolling.diagnostics if d.code == "HCI505"] == [("HCI505", Severity.ERROR)]
+    assert "method = offline" in one(ONE_NODE, "HCI505").hints[0]
 
 
 def test_hci305_names_the_fixed_volumes_and_what_converting_frees():

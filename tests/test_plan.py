@@ -130,8 +130,11 @@ def test_manual_method_is_explicit_per_node_sequence() -> None:
 def test_offline_method_brackets_parallel_nodes() -> None:
     plan = compile_text(hciplan_text(Shape(method="offline")))
     stop, start = plan.step("p2.offline_stop"), plan.step("p2.offline_start")
+    keys = [s for s in plan.steps if s.kind == "registry.apply"]
+    assert len(keys) == 4 and all(s.after == (stop.id,) for s in keys)  # inside the bracket: no rolling pass
     setups = [s for s in plan.steps if s.kind == "offline.setup"]
-    assert len(setups) == 4 and all(s.after == (stop.id,) for s in setups)
+    assert [s.after for s in setups] == [(k.id,) for k in keys]
+    assert not [s for s in plan.steps if s.spec.drains]
     assert set(start.after) == {f"p2.offline.{s.node}.reboot" for s in setups}
     assert stop.spec.downtime and start.spec.downtime
 

@@ -61,7 +61,7 @@ class _Builder:
             minutes = mean_minutes("storage.wait", self.model, down, step_kind=kind)
         else:
             minutes = mean_minutes(spec.duration_model, self.model, step_kind=kind)
-            if spec.effect == "reboot":
+            if spec.takes_node_down:
                 self.down_minutes[(group, node)] = minutes
         self.steps.append(Step(step_id, kind, phase, node, tuple(sorted(after)), group, target, round(minutes, 3)))
         return step_id
@@ -104,7 +104,8 @@ def build_plan(model: Model) -> Plan:
         b.then("p1.aks_remove", "aks.remove", "P1")
     if bitlocker_suspended:
         b.fan("P1", "bitlocker.suspend", "bitlocker_suspend")  # before the first reboot
-    b.rolling("P1", "registry", REGISTRY_PASS)
+    if upgrade.method != "offline":  # offline sets the keys inside its bracket, where the setup reboot applies them
+        b.rolling("P1", "registry", REGISTRY_PASS)
     if upgrade.source == "media" and upgrade.method != "wac":
         b.fan("P1", "media.verify", "media_verify")
     if upgrade.method == "cau":
@@ -123,7 +124,10 @@ def build_plan(model: Model) -> Plan:
         stop = b.tail
         ends = []
         for node in cluster.nodes:
-            setup = b._add(f"p2.offline.{node.name}.setup", "offline.setup", "P2", stop, node=node.name, group="offline")
+            keys = b._add(f"p2.offline.{node.name}.registry", "registry.apply", "P2", stop, node=node.name,
+                          group="offline")
+            setup = b._add(f"p2.offline.{node.name}.setup", "offline.setup", "P2", (keys,), node=node.name,
+                           group="offline")
             ends.append(b._add(f"p2.offline.{node.name}.reboot", "offline.reboot", "P2", (setup,), node=node.name,
                                group="offline"))
         b.tail = tuple(ends)

@@ -32,13 +32,16 @@ class StepKind:
     title: str
     cmdlets: tuple[str, ...]
     source: str
-    effect: str | None = None  # "drain" | "reboot" | "resume" | "repair_wait" | "stop_cluster" | "start_cluster"
+    # "drain" | "reboot" | "isolate" (the node is cut off the network: down, like a reboot, without one)
+    # | "resume" | "repair_wait" | "stop_cluster" | "start_cluster"
+    effect: str | None = None
     irreversible: bool = False
     downtime: bool = False  # causes VM downtime
     storage_offline: bool = False  # takes storage copies (or volumes) offline
     gate: bool = False  # a validation gate: irreversible steps need one before them
     interactive: bool = False  # needs an operator at a console (BMC) or a GUI
     duration: str = ""  # the duration model's name; defaults to the kind
+    restarts: bool = False  # restarts the node outside the rolling walk (inside the offline bracket)
 
     @property
     def drains(self) -> bool:
@@ -46,7 +49,12 @@ class StepKind:
 
     @property
     def reboots(self) -> bool:
-        return self.effect == "reboot"
+        return self.effect == "reboot" or self.restarts
+
+    @property
+    def takes_node_down(self) -> bool:
+        """The node stops voting and its storage copies go stale until a repair wait."""
+        return self.effect in ("reboot", "isolate")
 
     @property
     def duration_model(self) -> str:
@@ -107,7 +115,7 @@ _KINDS = (
     StepKind("offline.setup", "P2", "node", "Run the 23H2 feature update setup (cluster stopped)",
              ("Start-Process",), "[A-other]", downtime=True, duration="os.install"),
     StepKind("offline.reboot", "P2", "node", "Reboot into 23H2 (cluster stopped)",
-             ("Restart-Computer",), "[A-other]", downtime=True, duration="os.reboot"),
+             ("Restart-Computer",), "[A-other]", downtime=True, duration="os.reboot", restarts=True),
     StepKind("offline.start", "P2", "cluster",
              "Start the cluster, wait for the pool and jobs, bring virtual disks online",
              ("Set-Service", "Start-Cluster", "Get-StorageJob", "Start-ClusterResource", "Get-VirtualDisk"),
@@ -120,7 +128,7 @@ _KINDS = (
     StepKind("post.functional_level", "P3", "cluster", "Raise the cluster functional level",
              ("Get-Cluster", "Update-ClusterFunctionalLevel"), "[A-post], [W-rolling]", irreversible=True),
     StepKind("post.storage_pool", "P3", "cluster", "Update the storage pool version",
-             ("Get-StoragePool", "Update-StoragePool"), "[A-post]", irreversible=True),
+             ("Get-StoragePool", "Update-StoragePool"), "[A-post] (one-way: an inference)", irreversible=True),
     StepKind("post.vm_version", "P3", "cluster", "Update the VM configuration versions (VMs stopped)",
              ("Get-VM", "Stop-VM", "Update-VMVersion", "Start-VM"), "[A-post]", irreversible=True, downtime=True),
     StepKind("post.sync", "P3", "cluster", "Sync the registration so Azure shows 23H2",
@@ -130,9 +138,9 @@ _KINDS = (
              ("Install-WindowsFeature", "Stop-Service", "Set-Service"), "[A-atc]"),
     StepKind("atc.configure", "P4", "node",
              "On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent "
-             "(drops the node's network: BMC console)",
+             "(drops the node's network: BMC console; reconnecting VM NICs disrupts VMs)",
              ("Add-NetIntent", "Get-NetIntentStatus", "Rename-VMSwitch", "Connect-VMNetworkAdapter"),
-             "[A-atc]", interactive=True),
+             "[A-atc]", effect="isolate", downtime=True, interactive=True),
     StepKind("atc.verify", "P4", "cluster", "Check that every intent reports Success",
              ("Get-NetIntentStatus",), "[A-atc]"),
     # P5 readiness

@@ -11,7 +11,7 @@ import ipaddress
 import re
 from typing import Callable
 
-from hciplan.compiler.diagnostics import Collector, Related
+from hciplan.compiler.diagnostics import Collector, Related, Severity
 from hciplan.compiler.model import Model
 from hciplan.compiler.storage import (
     INFRASTRUCTURE_VOLUME,
@@ -290,9 +290,14 @@ def _check_node_order(model: Model, report: Collector) -> None:
 def check_availability(model: Model, report: Collector) -> None:
     cluster = model.cluster
     nodes = cluster.nodes
+    offline = model.upgrade is not None and model.upgrade.method == "offline"
     if len(nodes) == 1:
+        # A rolling method needs a second node to move the VMs to and to keep quorum: only offline fits.
         report.report("HCI505", cluster.spans.header,
-                      f"single-node cluster: every reboot takes all {cluster.vm_count} VMs down")
+                      f"single-node cluster: every reboot takes all {cluster.vm_count} VMs down",
+                      severity=None if offline or model.upgrade is None else Severity.ERROR,
+                      hints=[] if offline or model.upgrade is None else
+                      ["a rolling upgrade needs a second node; use `method = offline` and plan the outage"])
     if len(nodes) == 2 and cluster.witness == "none":
         report.report("HCI501", cluster.spans["witness"],
                       "a two-node cluster without a witness loses quorum when a node reboots",
@@ -310,7 +315,7 @@ def check_availability(model: Model, report: Collector) -> None:
         report.report("HCI504", cluster.pool.spans["allocated"],
                       f"allocated {format_size(cluster.pool.allocated)} exceeds the pool size "
                       f"{format_size(cluster.pool.size)}")
-    if len(nodes) >= 2 and not (model.upgrade and model.upgrade.method == "offline"):
+    if len(nodes) >= 2 and not (offline and not _plan_drains_nodes(model)):
         ha = cluster.ha_vm_memory
         largest = max(nodes, key=lambda n: n.memory)
         remaining = sum(n.memory for n in nodes) - largest.memory
@@ -322,6 +327,13 @@ def check_availability(model: Model, report: Collector) -> None:
                           related=[Related(g.spans.header, f"{g.name}: {format_size(g.memory)}") for g in spans[1:]],
                           hints=[f"free {format_size(ha - remaining)}: shut VMs down for the upgrade, "
                                  "reduce their memory, or add memory"])
+
+
+def _plan_drains_nodes(model: Model) -> bool:
+    """Whether the plan drains nodes one at a time (the offline bracket itself does not)."""
+    upgrade = model.upgrade
+    atc = upgrade.network_atc == "configure" and not model.cluster.network_atc
+    return upgrade.method != "offline" or upgrade.solution is not None or atc
 
 
 def check_method(model: Model, report: Collector) -> None:

@@ -251,7 +251,9 @@ The pool's `allocated` is larger than its `size`. Both come from
 """)
 register("HCI505", W, "single-node cluster", """
 A single-node cluster cannot move its VMs anywhere: every reboot of the
-upgrade is an outage for all VMs on it.
+upgrade is an outage for all VMs on it. A rolling method (cau, wac, manual)
+needs a second node to drain to and to keep quorum, so it is an error there;
+with `method = offline` the outage is the plan and this is a warning.
 """, "[S-sbe]")
 register("HCI506", W, "no witness", """
 The cluster has no witness. With dynamic quorum a cluster of three or more

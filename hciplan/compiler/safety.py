@@ -108,7 +108,7 @@ def _walk_states(plan: Plan, report: Collector) -> None:
             state.stopped = True
         elif effect == "drain" and node:
             state.drained.add(node)
-        elif effect == "reboot" and node:
+        elif step.spec.takes_node_down and node:
             others = (state.down | state.repairing) - {node}
             if not state.stopped and others:
                 pending = sorted(state.repairing - {node})
@@ -126,7 +126,7 @@ def _walk_states(plan: Plan, report: Collector) -> None:
                 report.report(code, span, message, hints=[_sequence(history, f"{step.id} starts"), numbers])
         history.append(step)
         # effects that take hold when the step ends
-        if effect == "reboot" and node:
+        if step.spec.takes_node_down and node:
             state.down.discard(node)
             if not state.stopped:
                 state.repairing.add(node)

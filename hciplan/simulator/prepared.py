@@ -144,7 +144,7 @@ def prepare(plan: Plan, injections: tuple[Injection, ...] = (), risks: dict[str,
     repair_from: list[int | None] = [None] * len(plan.steps)
     reboot_in_unit: dict[int, int] = {}
     for i, s in enumerate(plan.steps):
-        if s.spec.effect == "reboot":
+        if s.spec.takes_node_down:
             reboot_in_unit.setdefault(unit_of[i], i)
     for i, s in enumerate(plan.steps):
         if s.spec.effect == "repair_wait" and durations[i].repair:

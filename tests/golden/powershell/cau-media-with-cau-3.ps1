@@ -735,7 +735,7 @@ function Step-p3-registry_check {
     if ($reverted.Count -gt 0) { throw ('the registry keys reverted on {0}: re-apply them (Set-UpgradeRegistry) and reboot those nodes one at a time, then rerun' -f ($reverted -join ', ')) }
 }
 
-# p3.storage_pool: Update the storage pool version [A-post]
+# p3.storage_pool: Update the storage pool version [A-post] (one-way: an inference)
 function Step-p3-storage_pool {
     # One-way pool version update, online [A-post].
     $session = New-CimSession -ComputerName $ClusterName @CredentialArgs

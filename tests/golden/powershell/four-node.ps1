@@ -11,7 +11,7 @@
     file and emit again. Run it from a Windows Server 2022 machine outside the cluster, as an administrator
     of the cluster. It runs the steps below in order, journals each one, and resumes after an interruption
     at the first step the journal does not record as done.
-    Expected duration: about 22.2 h of work (mean step durations), over the planned windows.
+    Expected duration: about 22.5 h of work (mean step durations), over the planned windows.
 
     P0 Gates
       p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered
@@ -54,19 +54,19 @@
     P4 Network ATC
       p4.atc_install: Install NetworkATC and FS-SMBBW on all nodes; hold the ATC service
       p4.atc.HCI04.drain: Pause the node and drain its roles
-      p4.atc.HCI04.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [operator]
+      p4.atc.HCI04.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.HCI04.resume: Resume the node with failback
       p4.atc.HCI04.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p4.atc.HCI03.drain: Pause the node and drain its roles
-      p4.atc.HCI03.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [operator]
+      p4.atc.HCI03.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.HCI03.resume: Resume the node with failback
       p4.atc.HCI03.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p4.atc.HCI02.drain: Pause the node and drain its roles
-      p4.atc.HCI02.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [operator]
+      p4.atc.HCI02.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.HCI02.resume: Resume the node with failback
       p4.atc.HCI02.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p4.atc.HCI01.drain: Pause the node and drain its roles
-      p4.atc.HCI01.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [operator]
+      p4.atc.HCI01.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.HCI01.resume: Resume the node with failback
       p4.atc.HCI01.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p4.atc_verify: Check that every intent reports Success
@@ -921,7 +921,7 @@ function Step-p3-functional_level {
     if ($after -le $before) { throw ('the cluster functional level is still {0}' -f $after) }
 }
 
-# p3.storage_pool: Update the storage pool version [A-post]
+# p3.storage_pool: Update the storage pool version [A-post] (one-way: an inference)
 function Step-p3-storage_pool {
     # One-way pool version update, online [A-post].
     $session = New-CimSession -ComputerName $ClusterName @CredentialArgs
@@ -953,7 +953,7 @@ function Step-p4-atc-HCI04-drain {
     Invoke-NodeDrain -Node 'HCI04' -TimeoutMinutes 42
 }
 
-# p4.atc.HCI04.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [A-atc]
+# p4.atc.HCI04.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-HCI04-configure {
     Request-OperatorAction -Instructions 'HCI04 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
     $problems = @(Get-NetIntentProblem -Node 'HCI04')
@@ -975,7 +975,7 @@ function Step-p4-atc-HCI03-drain {
     Invoke-NodeDrain -Node 'HCI03' -TimeoutMinutes 42
 }
 
-# p4.atc.HCI03.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [A-atc]
+# p4.atc.HCI03.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-HCI03-configure {
     Request-OperatorAction -Instructions 'HCI03 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
     $problems = @(Get-NetIntentProblem -Node 'HCI03')
@@ -997,7 +997,7 @@ function Step-p4-atc-HCI02-drain {
     Invoke-NodeDrain -Node 'HCI02' -TimeoutMinutes 42
 }
 
-# p4.atc.HCI02.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [A-atc]
+# p4.atc.HCI02.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-HCI02-configure {
     Request-OperatorAction -Instructions 'HCI02 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
     $problems = @(Get-NetIntentProblem -Node 'HCI02')
@@ -1019,7 +1019,7 @@ function Step-p4-atc-HCI01-drain {
     Invoke-NodeDrain -Node 'HCI01' -TimeoutMinutes 42
 }
 
-# p4.atc.HCI01.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [A-atc]
+# p4.atc.HCI01.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-HCI01-configure {
     Request-OperatorAction -Instructions 'HCI01 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
     $problems = @(Get-NetIntentProblem -Node 'HCI01')
@@ -1497,13 +1497,14 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI04' `
-        -FitMinutes 60.2 `
+        -FitMinutes 63.8 `
         -Verify { Test-NodePaused -Node 'HCI04' } `
         -Action { Step-p4-atc-HCI04-drain }
     Invoke-PlanStep -Id 'p4.atc.HCI04.configure' `
         -Phase 'P4' `
-        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console)' `
+        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'HCI04' `
+        -FitMinutes 36.7 `
         -Action { Step-p4-atc-HCI04-configure }
     Invoke-PlanStep -Id 'p4.atc.HCI04.resume' `
         -Phase 'P4' `
@@ -1521,13 +1522,14 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI03' `
-        -FitMinutes 60.2 `
+        -FitMinutes 63.8 `
         -Verify { Test-NodePaused -Node 'HCI03' } `
         -Action { Step-p4-atc-HCI03-drain }
     Invoke-PlanStep -Id 'p4.atc.HCI03.configure' `
         -Phase 'P4' `
-        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console)' `
+        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'HCI03' `
+        -FitMinutes 36.7 `
         -Action { Step-p4-atc-HCI03-configure }
     Invoke-PlanStep -Id 'p4.atc.HCI03.resume' `
         -Phase 'P4' `
@@ -1545,13 +1547,14 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI02' `
-        -FitMinutes 60.2 `
+        -FitMinutes 63.8 `
         -Verify { Test-NodePaused -Node 'HCI02' } `
         -Action { Step-p4-atc-HCI02-drain }
     Invoke-PlanStep -Id 'p4.atc.HCI02.configure' `
         -Phase 'P4' `
-        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console)' `
+        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'HCI02' `
+        -FitMinutes 36.7 `
         -Action { Step-p4-atc-HCI02-configure }
     Invoke-PlanStep -Id 'p4.atc.HCI02.resume' `
         -Phase 'P4' `
@@ -1569,13 +1572,14 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI01' `
-        -FitMinutes 60.2 `
+        -FitMinutes 63.8 `
         -Verify { Test-NodePaused -Node 'HCI01' } `
         -Action { Step-p4-atc-HCI01-drain }
     Invoke-PlanStep -Id 'p4.atc.HCI01.configure' `
         -Phase 'P4' `
-        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console)' `
+        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'HCI01' `
+        -FitMinutes 36.7 `
         -Action { Step-p4-atc-HCI01-configure }
     Invoke-PlanStep -Id 'p4.atc.HCI01.resume' `
         -Phase 'P4' `

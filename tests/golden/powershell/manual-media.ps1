@@ -929,7 +929,7 @@ function Step-p3-functional_level {
     if ($after -le $before) { throw ('the cluster functional level is still {0}' -f $after) }
 }
 
-# p3.storage_pool: Update the storage pool version [A-post]
+# p3.storage_pool: Update the storage pool version [A-post] (one-way: an inference)
 function Step-p3-storage_pool {
     # One-way pool version update, online [A-post].
     $session = New-CimSession -ComputerName $ClusterName @CredentialArgs

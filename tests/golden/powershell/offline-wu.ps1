@@ -11,32 +11,11 @@
     file and emit again. Run it from a Windows Server 2022 machine outside the cluster, as an administrator
     of the cluster. It runs the steps below in order, journals each one, and resumes after an interruption
     at the first step the journal does not record as done.
-    Expected duration: about 4.1 h of work (mean step durations), over the planned windows.
+    Expected duration: about 2.7 h of work (mean step durations), over the planned windows.
 
     P0 Gates
       p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered
       p0.test_cluster: Validate the cluster before any change
-    P1 Pre-OS
-      p1.registry.N01.drain: Pause the node and drain its roles
-      p1.registry.N01.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0
-      p1.registry.N01.reboot: Restart the node and wait for it to come back
-      p1.registry.N01.resume: Resume the node with failback
-      p1.registry.N01.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
-      p1.registry.N02.drain: Pause the node and drain its roles
-      p1.registry.N02.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0
-      p1.registry.N02.reboot: Restart the node and wait for it to come back
-      p1.registry.N02.resume: Resume the node with failback
-      p1.registry.N02.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
-      p1.registry.N03.drain: Pause the node and drain its roles
-      p1.registry.N03.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0
-      p1.registry.N03.reboot: Restart the node and wait for it to come back
-      p1.registry.N03.resume: Resume the node with failback
-      p1.registry.N03.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
-      p1.registry.N04.drain: Pause the node and drain its roles
-      p1.registry.N04.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0
-      p1.registry.N04.reboot: Restart the node and wait for it to come back
-      p1.registry.N04.resume: Resume the node with failback
-      p1.registry.N04.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
     P2 OS upgrade
       p2.offline_stop: Take virtual disks offline and stop the cluster (full outage) [VM DOWNTIME]
       p2.offline: Upgrade every node at once inside the stopped cluster [VM DOWNTIME, operator]
@@ -90,7 +69,7 @@ param(
     [string] $ClusterName = 'clu-test',
     [pscredential] $Credential,
     [string] $JournalPath = (Join-Path -Path $PSScriptRoot -ChildPath 'Invoke-HciUpgrade.journal.jsonl'),
-    [ValidateSet('P0', 'P1', 'P2', 'P3', 'P7')] [string[]] $Phase = @('P0', 'P1', 'P2', 'P3', 'P7'),
+    [ValidateSet('P0', 'P2', 'P3', 'P7')] [string[]] $Phase = @('P0', 'P2', 'P3', 'P7'),
     [switch] $ConfirmIrreversible,
     [datetime] $WindowEnd,
     [string[]] $Acknowledge = @(),
@@ -116,8 +95,8 @@ if ($Credential) { $CredentialArgs = @{ Credential = $Credential } }
 #region Plan data: every value from the .hciplan file, as a quoted literal
 $PlanFingerprint = 'sha256:b95512fcd629a37f31f3e09d3f4045a252bae186c1063e33561de1ccf038e4fe'
 $PlanNodes = @('N01', 'N02', 'N03', 'N04')  # in upgrade order
-$PlanPhases = [System.Collections.Generic.List[string]]@('P0', 'P1', 'P2', 'P3', 'P7')
-$PlanStepCount = 36
+$PlanPhases = [System.Collections.Generic.List[string]]@('P0', 'P2', 'P3', 'P7')
+$PlanStepCount = 20
 $PlanOrchestrator = $null
 $TargetBuild = 25398
 $PollSeconds = 30
@@ -203,50 +182,6 @@ function Wait-StorageHealthy {
     # Only one fault domain may be down at a time: wait for the repair before anything else goes down [H-maint], [W-resync].
     param([Parameter(Mandatory)] [int] $TimeoutMinutes)
     Wait-Until -What 'the storage repair jobs to finish and every virtual disk to be Healthy' -TimeoutMinutes $TimeoutMinutes -Condition { @(Get-StorageProblem).Count -eq 0 }
-}
-
-function Invoke-NodeDrain {
-    # Pause and drain, bounded; then nothing may stay online on the node [A-other], [H-maint].
-    param([Parameter(Mandatory)] [string] $Node, [Parameter(Mandatory)] [int] $TimeoutMinutes)
-    $problems = @(Get-StorageProblem)
-    if ($problems.Count -gt 0) {
-        throw ('storage is not healthy, so {0} must not go down: {1}' -f $Node, ($problems -join '; '))
-    }
-    $null = Suspend-ClusterNode -Name $Node -Cluster $ClusterName -Drain
-    Wait-Until -What ('{0} to finish draining' -f $Node) -TimeoutMinutes $TimeoutMinutes -Condition {
-        $state = [string](Get-ClusterNode -Name $Node -Cluster $ClusterName).DrainStatus
-        if ($state -eq 'Failed') { throw ('draining {0} failed: see which roles could not move (Get-ClusterGroup)' -f $Node) }
-        $state -eq 'Completed'
-    }
-    $left = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.OwnerNode -eq $Node -and [string]$_.State -eq 'Online' })
-    if ($left.Count -gt 0) {
-        throw ('{0} still hosts online roles after the drain: {1}' -f $Node, (@($left | ForEach-Object { $_.Name }) -join ', '))
-    }
-}
-function Test-NodePaused {
-    param([Parameter(Mandatory)] [string] $Node)
-    [string](Get-ClusterNode -Name $Node -Cluster $ClusterName).State -eq 'Paused'
-}
-
-function Invoke-NodeRestart {
-    # Restart-Computer -Wait -For PowerShell returns when remoting answers again; -Timeout bounds the wait.
-    param([Parameter(Mandatory)] [string] $Node, [Parameter(Mandatory)] [int] $TimeoutMinutes)
-    try {
-        Restart-Computer -ComputerName $Node -Force -Wait -For PowerShell -Timeout ($TimeoutMinutes * 60) -Delay 15 @CredentialArgs
-    }
-    catch {
-        $script:TimedOut = $true
-        throw ('{0} did not answer within {1} min of its restart: check its console (BMC). {2}' -f $Node, $TimeoutMinutes, $_)
-    }
-}
-
-function Invoke-NodeResume {
-    param([Parameter(Mandatory)] [string] $Node)
-    $null = Resume-ClusterNode -Name $Node -Cluster $ClusterName -Failback Immediate
-}
-function Test-NodeUp {
-    param([Parameter(Mandatory)] [string] $Node)
-    try { return ([string](Get-ClusterNode -Name $Node -Cluster $ClusterName).State -eq 'Up') } catch { return $false }
 }
 
 function Write-Journal {
@@ -541,106 +476,6 @@ function Step-p0-test_cluster {
     if ($failed.Count -gt 0) { throw ('cluster validation reported failures; see {0}.htm: {1}' -f $report, ($failed -join '; ')) }
 }
 
-# p1.registry.N01.drain: Pause the node and drain its roles [A-other], [H-maint]
-function Step-p1-registry-N01-drain {
-    Invoke-NodeDrain -Node 'N01' -TimeoutMinutes 15
-}
-
-# p1.registry.N01.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
-function Step-p1-registry-N01-apply {
-    Set-UpgradeRegistry -Node 'N01'
-}
-
-# p1.registry.N01.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
-function Step-p1-registry-N01-reboot {
-    Invoke-NodeRestart -Node 'N01' -TimeoutMinutes 15
-}
-
-# p1.registry.N01.resume: Resume the node with failback [A-other]
-function Step-p1-registry-N01-resume {
-    Invoke-NodeResume -Node 'N01'
-}
-
-# p1.registry.N01.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
-function Step-p1-registry-N01-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
-}
-
-# p1.registry.N02.drain: Pause the node and drain its roles [A-other], [H-maint]
-function Step-p1-registry-N02-drain {
-    Invoke-NodeDrain -Node 'N02' -TimeoutMinutes 15
-}
-
-# p1.registry.N02.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
-function Step-p1-registry-N02-apply {
-    Set-UpgradeRegistry -Node 'N02'
-}
-
-# p1.registry.N02.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
-function Step-p1-registry-N02-reboot {
-    Invoke-NodeRestart -Node 'N02' -TimeoutMinutes 15
-}
-
-# p1.registry.N02.resume: Resume the node with failback [A-other]
-function Step-p1-registry-N02-resume {
-    Invoke-NodeResume -Node 'N02'
-}
-
-# p1.registry.N02.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
-function Step-p1-registry-N02-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
-}
-
-# p1.registry.N03.drain: Pause the node and drain its roles [A-other], [H-maint]
-function Step-p1-registry-N03-drain {
-    Invoke-NodeDrain -Node 'N03' -TimeoutMinutes 15
-}
-
-# p1.registry.N03.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
-function Step-p1-registry-N03-apply {
-    Set-UpgradeRegistry -Node 'N03'
-}
-
-# p1.registry.N03.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
-function Step-p1-registry-N03-reboot {
-    Invoke-NodeRestart -Node 'N03' -TimeoutMinutes 15
-}
-
-# p1.registry.N03.resume: Resume the node with failback [A-other]
-function Step-p1-registry-N03-resume {
-    Invoke-NodeResume -Node 'N03'
-}
-
-# p1.registry.N03.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
-function Step-p1-registry-N03-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
-}
-
-# p1.registry.N04.drain: Pause the node and drain its roles [A-other], [H-maint]
-function Step-p1-registry-N04-drain {
-    Invoke-NodeDrain -Node 'N04' -TimeoutMinutes 15
-}
-
-# p1.registry.N04.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
-function Step-p1-registry-N04-apply {
-    Set-UpgradeRegistry -Node 'N04'
-}
-
-# p1.registry.N04.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
-function Step-p1-registry-N04-reboot {
-    Invoke-NodeRestart -Node 'N04' -TimeoutMinutes 15
-}
-
-# p1.registry.N04.resume: Resume the node with failback [A-other]
-function Step-p1-registry-N04-resume {
-    Invoke-NodeResume -Node 'N04'
-}
-
-# p1.registry.N04.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
-function Step-p1-registry-N04-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
-}
-
 # p2.offline_stop: Take virtual disks offline and stop the cluster (full outage) [A-other]
 function Step-p2-offline_stop {
     # Full outage: CSVs offline, cluster stopped, the cluster service held on every node [A-other].
@@ -651,7 +486,7 @@ function Step-p2-offline_stop {
     }
 }
 
-# p2.offline: Upgrade every node at once inside the stopped cluster [A-other]
+# p2.offline: Upgrade every node at once inside the stopped cluster [A-ps], [S-lm] [A-other]
 function Step-p2-offline {
     Request-OperatorAction -Instructions 'The cluster is stopped. On every node''s console run SConfig, choose 6 (Install updates) then 3 (Feature updates), and let each node restart until it reports build 25398 [A-other].'
 }
@@ -714,130 +549,6 @@ try {
         -Phase 'P0' `
         -Title 'Validate the cluster before any change' `
         -Action { Step-p0-test_cluster }
-    Invoke-PlanStep -Id 'p1.registry.N01.drain' `
-        -Phase 'P1' `
-        -Title 'Pause the node and drain its roles' `
-        -Target 'N01' `
-        -FitMinutes 21.9 `
-        -Verify { Test-NodePaused -Node 'N01' } `
-        -Action { Step-p1-registry-N01-drain }
-    Invoke-PlanStep -Id 'p1.registry.N01.apply' `
-        -Phase 'P1' `
-        -Title 'Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0' `
-        -Target 'N01' `
-        -Probe { Test-UpgradeRegistry -Node 'N01' } `
-        -Verify { Test-UpgradeRegistry -Node 'N01' } `
-        -Action { Step-p1-registry-N01-apply }
-    Invoke-PlanStep -Id 'p1.registry.N01.reboot' `
-        -Phase 'P1' `
-        -Title 'Restart the node and wait for it to come back' `
-        -Target 'N01' `
-        -Action { Step-p1-registry-N01-reboot }
-    Invoke-PlanStep -Id 'p1.registry.N01.resume' `
-        -Phase 'P1' `
-        -Title 'Resume the node with failback' `
-        -Target 'N01' `
-        -Probe { Test-NodeUp -Node 'N01' } `
-        -Verify { Test-NodeUp -Node 'N01' } `
-        -Action { Step-p1-registry-N01-resume }
-    Invoke-PlanStep -Id 'p1.registry.N01.storage_wait' `
-        -Phase 'P1' `
-        -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
-        -Target 'N01' `
-        -Action { Step-p1-registry-N01-storage_wait }
-    Invoke-PlanStep -Id 'p1.registry.N02.drain' `
-        -Phase 'P1' `
-        -Title 'Pause the node and drain its roles' `
-        -Target 'N02' `
-        -FitMinutes 21.9 `
-        -Verify { Test-NodePaused -Node 'N02' } `
-        -Action { Step-p1-registry-N02-drain }
-    Invoke-PlanStep -Id 'p1.registry.N02.apply' `
-        -Phase 'P1' `
-        -Title 'Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0' `
-        -Target 'N02' `
-        -Probe { Test-UpgradeRegistry -Node 'N02' } `
-        -Verify { Test-UpgradeRegistry -Node 'N02' } `
-        -Action { Step-p1-registry-N02-apply }
-    Invoke-PlanStep -Id 'p1.registry.N02.reboot' `
-        -Phase 'P1' `
-        -Title 'Restart the node and wait for it to come back' `
-        -Target 'N02' `
-        -Action { Step-p1-registry-N02-reboot }
-    Invoke-PlanStep -Id 'p1.registry.N02.resume' `
-        -Phase 'P1' `
-        -Title 'Resume the node with failback' `
-        -Target 'N02' `
-        -Probe { Test-NodeUp -Node 'N02' } `
-        -Verify { Test-NodeUp -Node 'N02' } `
-        -Action { Step-p1-registry-N02-resume }
-    Invoke-PlanStep -Id 'p1.registry.N02.storage_wait' `
-        -Phase 'P1' `
-        -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
-        -Target 'N02' `
-        -Action { Step-p1-registry-N02-storage_wait }
-    Invoke-PlanStep -Id 'p1.registry.N03.drain' `
-        -Phase 'P1' `
-        -Title 'Pause the node and drain its roles' `
-        -Target 'N03' `
-        -FitMinutes 21.9 `
-        -Verify { Test-NodePaused -Node 'N03' } `
-        -Action { Step-p1-registry-N03-drain }
-    Invoke-PlanStep -Id 'p1.registry.N03.apply' `
-        -Phase 'P1' `
-        -Title 'Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0' `
-        -Target 'N03' `
-        -Probe { Test-UpgradeRegistry -Node 'N03' } `
-        -Verify { Test-UpgradeRegistry -Node 'N03' } `
-        -Action { Step-p1-registry-N03-apply }
-    Invoke-PlanStep -Id 'p1.registry.N03.reboot' `
-        -Phase 'P1' `
-        -Title 'Restart the node and wait for it to come back' `
-        -Target 'N03' `
-        -Action { Step-p1-registry-N03-reboot }
-    Invoke-PlanStep -Id 'p1.registry.N03.resume' `
-        -Phase 'P1' `
-        -Title 'Resume the node with failback' `
-        -Target 'N03' `
-        -Probe { Test-NodeUp -Node 'N03' } `
-        -Verify { Test-NodeUp -Node 'N03' } `
-        -Action { Step-p1-registry-N03-resume }
-    Invoke-PlanStep -Id 'p1.registry.N03.storage_wait' `
-        -Phase 'P1' `
-        -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
-        -Target 'N03' `
-        -Action { Step-p1-registry-N03-storage_wait }
-    Invoke-PlanStep -Id 'p1.registry.N04.drain' `
-        -Phase 'P1' `
-        -Title 'Pause the node and drain its roles' `
-        -Target 'N04' `
-        -FitMinutes 21.9 `
-        -Verify { Test-NodePaused -Node 'N04' } `
-        -Action { Step-p1-registry-N04-drain }
-    Invoke-PlanStep -Id 'p1.registry.N04.apply' `
-        -Phase 'P1' `
-        -Title 'Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0' `
-        -Target 'N04' `
-        -Probe { Test-UpgradeRegistry -Node 'N04' } `
-        -Verify { Test-UpgradeRegistry -Node 'N04' } `
-        -Action { Step-p1-registry-N04-apply }
-    Invoke-PlanStep -Id 'p1.registry.N04.reboot' `
-        -Phase 'P1' `
-        -Title 'Restart the node and wait for it to come back' `
-        -Target 'N04' `
-        -Action { Step-p1-registry-N04-reboot }
-    Invoke-PlanStep -Id 'p1.registry.N04.resume' `
-        -Phase 'P1' `
-        -Title 'Resume the node with failback' `
-        -Target 'N04' `
-        -Probe { Test-NodeUp -Node 'N04' } `
-        -Verify { Test-NodeUp -Node 'N04' } `
-        -Action { Step-p1-registry-N04-resume }
-    Invoke-PlanStep -Id 'p1.registry.N04.storage_wait' `
-        -Phase 'P1' `
-        -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
-        -Target 'N04' `
-        -Action { Step-p1-registry-N04-storage_wait }
     Invoke-PlanStep -Id 'p2.offline_stop' `
         -Phase 'P2' `
         -Title 'Take virtual disks offline and stop the cluster (full outage)' `
@@ -846,8 +557,8 @@ try {
     Invoke-PlanStep -Id 'p2.offline' `
         -Phase 'P2' `
         -Title 'Upgrade every node at once inside the stopped cluster' `
-        -FitMinutes 80.1 `
-        -Covers @('p2.offline.N01.setup', 'p2.offline.N01.reboot', 'p2.offline.N02.setup', 'p2.offline.N02.reboot', 'p2.offline.N03.setup', 'p2.offline.N03.reboot', 'p2.offline.N04.setup', 'p2.offline.N04.reboot') `
+        -FitMinutes 81.3 `
+        -Covers @('p2.offline.N01.registry', 'p2.offline.N01.setup', 'p2.offline.N01.reboot', 'p2.offline.N02.registry', 'p2.offline.N02.setup', 'p2.offline.N02.reboot', 'p2.offline.N03.registry', 'p2.offline.N03.setup', 'p2.offline.N03.reboot', 'p2.offline.N04.registry', 'p2.offline.N04.setup', 'p2.offline.N04.reboot') `
         -Probe { Test-AllNodesUpgraded } `
         -Verify { Test-AllNodesUpgraded } `
         -Action { Step-p2-offline }

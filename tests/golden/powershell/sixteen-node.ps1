@@ -11,7 +11,7 @@
     file and emit again. Run it from a Windows Server 2022 machine outside the cluster, as an administrator
     of the cluster. It runs the steps below in order, journals each one, and resumes after an interruption
     at the first step the journal does not record as done.
-    Expected duration: about 113.6 h of work (mean step durations), over the planned windows.
+    Expected duration: about 114.6 h of work (mean step durations), over the planned windows.
 
     P0 Gates
       p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered
@@ -126,67 +126,67 @@
     P4 Network ATC
       p4.atc_install: Install NetworkATC and FS-SMBBW on all nodes; hold the ATC service
       p4.atc.DC16-N16.drain: Pause the node and drain its roles
-      p4.atc.DC16-N16.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [operator]
+      p4.atc.DC16-N16.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.DC16-N16.resume: Resume the node with failback
       p4.atc.DC16-N16.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p4.atc.DC16-N15.drain: Pause the node and drain its roles
-      p4.atc.DC16-N15.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [operator]
+      p4.atc.DC16-N15.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.DC16-N15.resume: Resume the node with failback
       p4.atc.DC16-N15.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p4.atc.DC16-N14.drain: Pause the node and drain its roles
-      p4.atc.DC16-N14.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [operator]
+      p4.atc.DC16-N14.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.DC16-N14.resume: Resume the node with failback
       p4.atc.DC16-N14.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p4.atc.DC16-N13.drain: Pause the node and drain its roles
-      p4.atc.DC16-N13.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [operator]
+      p4.atc.DC16-N13.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.DC16-N13.resume: Resume the node with failback
       p4.atc.DC16-N13.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p4.atc.DC16-N12.drain: Pause the node and drain its roles
-      p4.atc.DC16-N12.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [operator]
+      p4.atc.DC16-N12.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.DC16-N12.resume: Resume the node with failback
       p4.atc.DC16-N12.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p4.atc.DC16-N11.drain: Pause the node and drain its roles
-      p4.atc.DC16-N11.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [operator]
+      p4.atc.DC16-N11.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.DC16-N11.resume: Resume the node with failback
       p4.atc.DC16-N11.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p4.atc.DC16-N10.drain: Pause the node and drain its roles
-      p4.atc.DC16-N10.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [operator]
+      p4.atc.DC16-N10.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.DC16-N10.resume: Resume the node with failback
       p4.atc.DC16-N10.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p4.atc.DC16-N09.drain: Pause the node and drain its roles
-      p4.atc.DC16-N09.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [operator]
+      p4.atc.DC16-N09.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.DC16-N09.resume: Resume the node with failback
       p4.atc.DC16-N09.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p4.atc.DC16-N08.drain: Pause the node and drain its roles
-      p4.atc.DC16-N08.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [operator]
+      p4.atc.DC16-N08.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.DC16-N08.resume: Resume the node with failback
       p4.atc.DC16-N08.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p4.atc.DC16-N07.drain: Pause the node and drain its roles
-      p4.atc.DC16-N07.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [operator]
+      p4.atc.DC16-N07.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.DC16-N07.resume: Resume the node with failback
       p4.atc.DC16-N07.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p4.atc.DC16-N06.drain: Pause the node and drain its roles
-      p4.atc.DC16-N06.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [operator]
+      p4.atc.DC16-N06.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.DC16-N06.resume: Resume the node with failback
       p4.atc.DC16-N06.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p4.atc.DC16-N05.drain: Pause the node and drain its roles
-      p4.atc.DC16-N05.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [operator]
+      p4.atc.DC16-N05.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.DC16-N05.resume: Resume the node with failback
       p4.atc.DC16-N05.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p4.atc.DC16-N04.drain: Pause the node and drain its roles
-      p4.atc.DC16-N04.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [operator]
+      p4.atc.DC16-N04.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.DC16-N04.resume: Resume the node with failback
       p4.atc.DC16-N04.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p4.atc.DC16-N03.drain: Pause the node and drain its roles
-      p4.atc.DC16-N03.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [operator]
+      p4.atc.DC16-N03.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.DC16-N03.resume: Resume the node with failback
       p4.atc.DC16-N03.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p4.atc.DC16-N02.drain: Pause the node and drain its roles
-      p4.atc.DC16-N02.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [operator]
+      p4.atc.DC16-N02.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.DC16-N02.resume: Resume the node with failback
       p4.atc.DC16-N02.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p4.atc.DC16-N01.drain: Pause the node and drain its roles
-      p4.atc.DC16-N01.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [operator]
+      p4.atc.DC16-N01.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.DC16-N01.resume: Resume the node with failback
       p4.atc.DC16-N01.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p4.atc_verify: Check that every intent reports Success
@@ -1495,7 +1495,7 @@ function Step-p3-functional_level {
     if ($after -le $before) { throw ('the cluster functional level is still {0}' -f $after) }
 }
 
-# p3.storage_pool: Update the storage pool version [A-post]
+# p3.storage_pool: Update the storage pool version [A-post] (one-way: an inference)
 function Step-p3-storage_pool {
     # One-way pool version update, online [A-post].
     $session = New-CimSession -ComputerName $ClusterName @CredentialArgs
@@ -1527,7 +1527,7 @@ function Step-p4-atc-DC16-N16-drain {
     Invoke-NodeDrain -Node 'DC16-N16' -TimeoutMinutes 118
 }
 
-# p4.atc.DC16-N16.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [A-atc]
+# p4.atc.DC16-N16.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N16-configure {
     Request-OperatorAction -Instructions 'DC16-N16 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N16')
@@ -1549,7 +1549,7 @@ function Step-p4-atc-DC16-N15-drain {
     Invoke-NodeDrain -Node 'DC16-N15' -TimeoutMinutes 118
 }
 
-# p4.atc.DC16-N15.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [A-atc]
+# p4.atc.DC16-N15.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N15-configure {
     Request-OperatorAction -Instructions 'DC16-N15 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N15')
@@ -1571,7 +1571,7 @@ function Step-p4-atc-DC16-N14-drain {
     Invoke-NodeDrain -Node 'DC16-N14' -TimeoutMinutes 118
 }
 
-# p4.atc.DC16-N14.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [A-atc]
+# p4.atc.DC16-N14.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N14-configure {
     Request-OperatorAction -Instructions 'DC16-N14 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N14')
@@ -1593,7 +1593,7 @@ function Step-p4-atc-DC16-N13-drain {
     Invoke-NodeDrain -Node 'DC16-N13' -TimeoutMinutes 118
 }
 
-# p4.atc.DC16-N13.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [A-atc]
+# p4.atc.DC16-N13.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N13-configure {
     Request-OperatorAction -Instructions 'DC16-N13 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N13')
@@ -1615,7 +1615,7 @@ function Step-p4-atc-DC16-N12-drain {
     Invoke-NodeDrain -Node 'DC16-N12' -TimeoutMinutes 118
 }
 
-# p4.atc.DC16-N12.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [A-atc]
+# p4.atc.DC16-N12.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N12-configure {
     Request-OperatorAction -Instructions 'DC16-N12 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N12')
@@ -1637,7 +1637,7 @@ function Step-p4-atc-DC16-N11-drain {
     Invoke-NodeDrain -Node 'DC16-N11' -TimeoutMinutes 118
 }
 
-# p4.atc.DC16-N11.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [A-atc]
+# p4.atc.DC16-N11.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N11-configure {
     Request-OperatorAction -Instructions 'DC16-N11 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N11')
@@ -1659,7 +1659,7 @@ function Step-p4-atc-DC16-N10-drain {
     Invoke-NodeDrain -Node 'DC16-N10' -TimeoutMinutes 118
 }
 
-# p4.atc.DC16-N10.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [A-atc]
+# p4.atc.DC16-N10.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N10-configure {
     Request-OperatorAction -Instructions 'DC16-N10 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N10')
@@ -1681,7 +1681,7 @@ function Step-p4-atc-DC16-N09-drain {
     Invoke-NodeDrain -Node 'DC16-N09' -TimeoutMinutes 118
 }
 
-# p4.atc.DC16-N09.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [A-atc]
+# p4.atc.DC16-N09.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N09-configure {
     Request-OperatorAction -Instructions 'DC16-N09 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N09')
@@ -1703,7 +1703,7 @@ function Step-p4-atc-DC16-N08-drain {
     Invoke-NodeDrain -Node 'DC16-N08' -TimeoutMinutes 118
 }
 
-# p4.atc.DC16-N08.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [A-atc]
+# p4.atc.DC16-N08.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N08-configure {
     Request-OperatorAction -Instructions 'DC16-N08 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N08')
@@ -1725,7 +1725,7 @@ function Step-p4-atc-DC16-N07-drain {
     Invoke-NodeDrain -Node 'DC16-N07' -TimeoutMinutes 118
 }
 
-# p4.atc.DC16-N07.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [A-atc]
+# p4.atc.DC16-N07.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N07-configure {
     Request-OperatorAction -Instructions 'DC16-N07 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N07')
@@ -1747,7 +1747,7 @@ function Step-p4-atc-DC16-N06-drain {
     Invoke-NodeDrain -Node 'DC16-N06' -TimeoutMinutes 118
 }
 
-# p4.atc.DC16-N06.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [A-atc]
+# p4.atc.DC16-N06.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N06-configure {
     Request-OperatorAction -Instructions 'DC16-N06 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N06')
@@ -1769,7 +1769,7 @@ function Step-p4-atc-DC16-N05-drain {
     Invoke-NodeDrain -Node 'DC16-N05' -TimeoutMinutes 118
 }
 
-# p4.atc.DC16-N05.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [A-atc]
+# p4.atc.DC16-N05.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N05-configure {
     Request-OperatorAction -Instructions 'DC16-N05 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N05')
@@ -1791,7 +1791,7 @@ function Step-p4-atc-DC16-N04-drain {
     Invoke-NodeDrain -Node 'DC16-N04' -TimeoutMinutes 118
 }
 
-# p4.atc.DC16-N04.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [A-atc]
+# p4.atc.DC16-N04.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N04-configure {
     Request-OperatorAction -Instructions 'DC16-N04 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N04')
@@ -1813,7 +1813,7 @@ function Step-p4-atc-DC16-N03-drain {
     Invoke-NodeDrain -Node 'DC16-N03' -TimeoutMinutes 118
 }
 
-# p4.atc.DC16-N03.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [A-atc]
+# p4.atc.DC16-N03.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N03-configure {
     Request-OperatorAction -Instructions 'DC16-N03 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N03')
@@ -1835,7 +1835,7 @@ function Step-p4-atc-DC16-N02-drain {
     Invoke-NodeDrain -Node 'DC16-N02' -TimeoutMinutes 118
 }
 
-# p4.atc.DC16-N02.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [A-atc]
+# p4.atc.DC16-N02.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N02-configure {
     Request-OperatorAction -Instructions 'DC16-N02 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N02')
@@ -1857,7 +1857,7 @@ function Step-p4-atc-DC16-N01-drain {
     Invoke-NodeDrain -Node 'DC16-N01' -TimeoutMinutes 118
 }
 
-# p4.atc.DC16-N01.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console) [A-atc]
+# p4.atc.DC16-N01.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N01-configure {
     Request-OperatorAction -Instructions 'DC16-N01 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N01')
@@ -3398,13 +3398,14 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N16' `
-        -FitMinutes 98.4 `
+        -FitMinutes 102.0 `
         -Verify { Test-NodePaused -Node 'DC16-N16' } `
         -Action { Step-p4-atc-DC16-N16-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N16.configure' `
         -Phase 'P4' `
-        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console)' `
+        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N16' `
+        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N16-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N16.resume' `
         -Phase 'P4' `
@@ -3422,13 +3423,14 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N15' `
-        -FitMinutes 98.4 `
+        -FitMinutes 102.0 `
         -Verify { Test-NodePaused -Node 'DC16-N15' } `
         -Action { Step-p4-atc-DC16-N15-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N15.configure' `
         -Phase 'P4' `
-        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console)' `
+        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N15' `
+        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N15-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N15.resume' `
         -Phase 'P4' `
@@ -3446,13 +3448,14 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N14' `
-        -FitMinutes 98.4 `
+        -FitMinutes 102.0 `
         -Verify { Test-NodePaused -Node 'DC16-N14' } `
         -Action { Step-p4-atc-DC16-N14-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N14.configure' `
         -Phase 'P4' `
-        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console)' `
+        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N14' `
+        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N14-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N14.resume' `
         -Phase 'P4' `
@@ -3470,13 +3473,14 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N13' `
-        -FitMinutes 98.4 `
+        -FitMinutes 102.0 `
         -Verify { Test-NodePaused -Node 'DC16-N13' } `
         -Action { Step-p4-atc-DC16-N13-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N13.configure' `
         -Phase 'P4' `
-        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console)' `
+        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N13' `
+        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N13-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N13.resume' `
         -Phase 'P4' `
@@ -3494,13 +3498,14 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N12' `
-        -FitMinutes 98.4 `
+        -FitMinutes 102.0 `
         -Verify { Test-NodePaused -Node 'DC16-N12' } `
         -Action { Step-p4-atc-DC16-N12-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N12.configure' `
         -Phase 'P4' `
-        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console)' `
+        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N12' `
+        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N12-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N12.resume' `
         -Phase 'P4' `
@@ -3518,13 +3523,14 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N11' `
-        -FitMinutes 98.4 `
+        -FitMinutes 102.0 `
         -Verify { Test-NodePaused -Node 'DC16-N11' } `
         -Action { Step-p4-atc-DC16-N11-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N11.configure' `
         -Phase 'P4' `
-        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console)' `
+        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N11' `
+        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N11-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N11.resume' `
         -Phase 'P4' `
@@ -3542,13 +3548,14 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N10' `
-        -FitMinutes 98.4 `
+        -FitMinutes 102.0 `
         -Verify { Test-NodePaused -Node 'DC16-N10' } `
         -Action { Step-p4-atc-DC16-N10-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N10.configure' `
         -Phase 'P4' `
-        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console)' `
+        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N10' `
+        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N10-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N10.resume' `
         -Phase 'P4' `
@@ -3566,13 +3573,14 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N09' `
-        -FitMinutes 98.4 `
+        -FitMinutes 102.0 `
         -Verify { Test-NodePaused -Node 'DC16-N09' } `
         -Action { Step-p4-atc-DC16-N09-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N09.configure' `
         -Phase 'P4' `
-        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console)' `
+        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N09' `
+        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N09-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N09.resume' `
         -Phase 'P4' `
@@ -3590,13 +3598,14 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N08' `
-        -FitMinutes 98.4 `
+        -FitMinutes 102.0 `
         -Verify { Test-NodePaused -Node 'DC16-N08' } `
         -Action { Step-p4-atc-DC16-N08-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N08.configure' `
         -Phase 'P4' `
-        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console)' `
+        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N08' `
+        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N08-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N08.resume' `
         -Phase 'P4' `
@@ -3614,13 +3623,14 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N07' `
-        -FitMinutes 98.4 `
+        -FitMinutes 102.0 `
         -Verify { Test-NodePaused -Node 'DC16-N07' } `
         -Action { Step-p4-atc-DC16-N07-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N07.configure' `
         -Phase 'P4' `
-        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console)' `
+        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N07' `
+        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N07-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N07.resume' `
         -Phase 'P4' `
@@ -3638,13 +3648,14 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N06' `
-        -FitMinutes 98.4 `
+        -FitMinutes 102.0 `
         -Verify { Test-NodePaused -Node 'DC16-N06' } `
         -Action { Step-p4-atc-DC16-N06-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N06.configure' `
         -Phase 'P4' `
-        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console)' `
+        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N06' `
+        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N06-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N06.resume' `
         -Phase 'P4' `
@@ -3662,13 +3673,14 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N05' `
-        -FitMinutes 98.4 `
+        -FitMinutes 102.0 `
         -Verify { Test-NodePaused -Node 'DC16-N05' } `
         -Action { Step-p4-atc-DC16-N05-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N05.configure' `
         -Phase 'P4' `
-        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console)' `
+        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N05' `
+        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N05-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N05.resume' `
         -Phase 'P4' `
@@ -3686,13 +3698,14 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N04' `
-        -FitMinutes 98.4 `
+        -FitMinutes 102.0 `
         -Verify { Test-NodePaused -Node 'DC16-N04' } `
         -Action { Step-p4-atc-DC16-N04-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N04.configure' `
         -Phase 'P4' `
-        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console)' `
+        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N04' `
+        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N04-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N04.resume' `
         -Phase 'P4' `
@@ -3710,13 +3723,14 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N03' `
-        -FitMinutes 98.4 `
+        -FitMinutes 102.0 `
         -Verify { Test-NodePaused -Node 'DC16-N03' } `
         -Action { Step-p4-atc-DC16-N03-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N03.configure' `
         -Phase 'P4' `
-        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console)' `
+        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N03' `
+        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N03-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N03.resume' `
         -Phase 'P4' `
@@ -3734,13 +3748,14 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N02' `
-        -FitMinutes 98.4 `
+        -FitMinutes 102.0 `
         -Verify { Test-NodePaused -Node 'DC16-N02' } `
         -Action { Step-p4-atc-DC16-N02-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N02.configure' `
         -Phase 'P4' `
-        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console)' `
+        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N02' `
+        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N02-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N02.resume' `
         -Phase 'P4' `
@@ -3758,13 +3773,14 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N01' `
-        -FitMinutes 98.4 `
+        -FitMinutes 102.0 `
         -Verify { Test-NodePaused -Node 'DC16-N01' } `
         -Action { Step-p4-atc-DC16-N01-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N01.configure' `
         -Phase 'P4' `
-        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console)' `
+        -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N01' `
+        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N01-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N01.resume' `
         -Phase 'P4' `
