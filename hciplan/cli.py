@@ -70,7 +70,8 @@ def print_diagnostics(results: list[CheckResult], diagnostics: list[Diagnostic],
 
 
 def compile_file(path: str) -> CompileResult:
-    return compile_checked(read_checked((path,))[0])
+    """The plan of FILE for the commands that show or emit one (a file without an upgrade is HCI112)."""
+    return compile_checked(read_checked((path,))[0], need_plan=True)
 
 
 def require_plan(result: CompileResult) -> None:
@@ -78,9 +79,6 @@ def require_plan(result: CompileResult) -> None:
     if result.ok:
         return
     print_diagnostics([result.check], list(result.diagnostics), "text", summary_line=False)
-    if result.check.ok and result.check.model.upgrade is None:
-        click.echo(f"{result.check.source.name}: no `upgrade` block: there is nothing to plan", err=True)
-        sys.exit(EXIT_ERRORS)
     click.echo("no plan: fix the errors above", err=True)
     sys.exit(EXIT_ERRORS)
 

@@ -224,3 +224,16 @@ def test_generated_plans_are_well_formed(shape: Shape) -> None:
                 if node_a != node_b:
                     ordered = nx.has_path(graph, ids_a[-1], ids_b[0]) or nx.has_path(graph, ids_b[-1], ids_a[0])
                     assert ordered, f"{ids_a[0]} and {ids_b[0]} could overlap"
+
+
+def test_a_file_without_an_upgrade_has_nothing_to_plan(tmp_path: Path) -> None:
+    text = hciplan_text(Shape())
+    cluster_only = tmp_path / "cluster.hciplan"
+    cluster_only.write_text(text[: text.index("upgrade ")], encoding="utf-8")
+    assert CliRunner().invoke(cli, ["check", str(cluster_only)]).exit_code == 0  # a valid description
+    for command in (["plan"], ["graph"], ["plan", "--format", "json"]):
+        result = CliRunner().invoke(cli, [*command, str(cluster_only)])
+        assert result.exit_code == 1
+        assert "HCI112" in result.output and "nothing to plan" in result.output
+    document = json.loads(CliRunner().invoke(cli, ["plan", "--format", "json", str(cluster_only)]).output)
+    assert [d["code"] for d in document["diagnostics"]] == ["HCI112"] and "steps" not in document

@@ -18,6 +18,7 @@ from hypothesis import given, settings, strategies as st
 
 from hciplan.cli import cli
 from hciplan.compiler import schema
+from hciplan.backends import dot, json_plan, mermaid, summary
 from hciplan.compiler.compile import compile_checked
 from hciplan.compiler.diagnostics import REGISTRY
 from hciplan.compiler.pipeline import MAX_SOURCE_BYTES, CheckResult, check_bytes, check_text
@@ -60,6 +61,11 @@ def check_any(data: bytes) -> CheckResult:
     assert compiled.ok == (compiled.plan is not None and not any(d.severity.value == "error"
                                                                  for d in compiled.diagnostics))
     assert set(result.diagnostics) <= set(compiled.diagnostics)
+    if compiled.plan is not None:  # every view of a plan renders, and the JSON is valid (no NaN, no Infinity)
+        summary.render_summary(compiled.plan, compiled.diagnostics)
+        json.loads(json_plan.dumps(json_plan.plan_document(compiled.plan, compiled.diagnostics)))
+        dot.to_dot(compiled.plan)
+        mermaid.to_mermaid(compiled.plan, detail=True)
     return result
 
 

@@ -57,7 +57,8 @@ def model_of(*replacements: tuple[str, str]):
     ("1073741824B", GiB),
 ])
 def test_sizes_use_binary_units_like_powershell(literal, size):
-    model = model_of(("used = 256GB", f"used = {literal}"))
+    model = model_of(('size = 1TB  resiliency = mirror_3way  provisioning = fixed  used = 256GB',
+                      f'size = 4PB  resiliency = mirror_3way  provisioning = fixed  used = {literal}'))
     assert model.cluster.volumes[1].used == size
 
 

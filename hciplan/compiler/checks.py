@@ -311,6 +311,10 @@ def check_availability(model: Model, report: Collector) -> None:
         if len(nodes) < need:
             report.report("HCI502", volume.spans["resiliency"],
                           f"`{volume.resiliency}` needs at least {need} nodes; the cluster has {len(nodes)}")
+    for volume in cluster.volumes:
+        if volume.used is not None and volume.used > volume.size:
+            report.report("HCI504", volume.spans["used"], f"`used` {format_size(volume.used)} exceeds the volume's "
+                          f"size {format_size(volume.size)}", hints=["`used` is the data written on the volume"])
     if cluster.pool is not None and cluster.pool.allocated > cluster.pool.size:
         report.report("HCI504", cluster.pool.spans["allocated"],
                       f"allocated {format_size(cluster.pool.allocated)} exceeds the pool size "
@@ -434,6 +438,13 @@ def _check_ip_range(model: Model, report: Collector) -> None:
     if subnet is not None and (ip_range.start not in subnet or ip_range.end not in subnet):
         report.report("HCI704", span, f"the range {ip_range} is not inside the management subnet {subnet} [A-inst]",
                       hints=["pick free addresses in the nodes' subnet, or set `subnet` if it is larger"])
+    elif subnet is not None and subnet.prefixlen < 31:
+        reserved = [a for a in (subnet.network_address, subnet.broadcast_address) if a in ip_range]
+        if reserved:
+            report.report("HCI704", span, f"the range {ip_range} includes the subnet's "
+                          + " and ".join("network" if a == subnet.network_address else "broadcast" for a in reserved)
+                          + f" address ({', '.join(map(str, reserved))}) [A-inst]",
+                          hints=["only host addresses of the subnet can be assigned"])
     inside = [node for node in cluster.nodes if node.ip.ip in ip_range]
     if inside:  # one mistake (the range), one diagnostic, however many nodes it covers
         names = ", ".join(f"`{node.name}` ({node.ip.ip})" for node in inside)

@@ -114,6 +114,12 @@ every check that counts nodes (witness, resiliency, memory with a node
 drained, max_failed_nodes) would be meaningless.
 """)
 
+register("HCI112", E, "nothing to plan", """
+`hciplan plan`, `graph`, `simulate` and `emit` need an `upgrade` block: the
+file only describes the cluster. A file without one is still valid for
+`hciplan check` (it describes the cluster as it is).
+""")
+
 # --- HCI2xx: upgrade path and supported configurations -----------------------
 register("HCI201", E, "unsupported upgrade path", """
 hciplan plans the 22H2 (OS 20349.x) to 23H2 (OS 25398.x) upgrade followed by
@@ -245,9 +251,10 @@ VMs must fit in the memory of the other nodes. The message gives the HA VM
 memory and the memory left with the largest node drained. Reduce the VM
 memory, add memory, or shut some VMs down for the upgrade.
 """, "[W-rolling], [H-maint]")
-register("HCI504", E, "pool allocation exceeds its size", """
-The pool's `allocated` is larger than its `size`. Both come from
-`Get-StoragePool` (AllocatedSize and Size).
+register("HCI504", E, "allocation exceeds size", """
+The pool's `allocated` is larger than its `size` (both come from
+`Get-StoragePool`: AllocatedSize and Size), or a volume's `used` is larger
+than its `size`.
 """)
 register("HCI505", W, "single-node cluster", """
 A single-node cluster cannot move its VMs anywhere: every reboot of the

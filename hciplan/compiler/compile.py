@@ -25,8 +25,20 @@ class CompileResult:
         return self.plan is not None and not any(d.severity is Severity.ERROR for d in self.diagnostics)
 
 
-def compile_checked(check: CheckResult) -> CompileResult:
-    """Build and prove the plan of a file whose checks passed; otherwise return the check's diagnostics."""
+def compile_checked(check: CheckResult, *, need_plan: bool = False) -> CompileResult:
+    """Build and prove the plan of a file whose checks passed; otherwise return the check's diagnostics.
+
+    A file without an `upgrade` block is a valid description with nothing to plan; with `need_plan`
+    (the commands that show or emit a plan) that is an error, HCI112.
+    """
+    if check.ok and check.model.upgrade is None and need_plan:
+        missing = Collector()
+        missing.report("HCI112", check.model.cluster.spans.header,
+                       f"the file describes cluster `{check.model.cluster.name}` but no upgrade: nothing to plan",
+                       hints=[f'add `upgrade "{check.model.cluster.name}" {{ to = "23H2" ... }}` '
+                              "(see docs/language.md)"])
+        return CompileResult(check, None, tuple(sorted(check.diagnostics + tuple(missing.items),
+                                                       key=Diagnostic.sort_key)))
     if not check.ok or check.model.upgrade is None:
         return CompileResult(check, None, check.diagnostics)
     plan = build_plan(check.model)

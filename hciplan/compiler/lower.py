@@ -13,6 +13,7 @@ import datetime as dt
 import ipaddress
 import math
 import re
+import unicodedata
 from typing import Any
 
 from hciplan.compiler import schema, syntax
@@ -89,7 +90,10 @@ def _lower_block(block: syntax.Block, spec: BlockSpec, diagnostics: Collector) -
             diagnostics.report("HCI107", block.labels[0].span.to(block.labels[-1].span),
                                f"`{spec.name}` takes no name", hints=[f"write `{spec.name} {{ ... }}`"])
     elif spec.label:
-        values[spec.label] = block.labels[0].value
+        try:
+            values[spec.label] = _text(block.labels[0], diagnostics)
+        except _Invalid:
+            ok = False
 
     seen: dict[str, syntax.Attribute] = {}
     misspelt: set[str] = set()  # attributes an unknown name was probably meant to be
@@ -191,7 +195,7 @@ def _convert(value: syntax.Value, attr: schema.Attr, diagnostics: Collector) -> 
     kind = attr.type
     if kind == "string":
         if isinstance(value, syntax.Str):
-            return value.value
+            return _text(value, diagnostics)
         hint = f'quote it: `"{value.name}"`' if isinstance(value, syntax.Ident) else ""
         raise _type_error(value, attr, diagnostics, hint)
     if kind == "bool":
@@ -268,10 +272,20 @@ def _convert(value: syntax.Value, attr: schema.Attr, diagnostics: Collector) -> 
                     hint = f'quote it: `"{item.name}"`' if isinstance(item, syntax.Ident) else ""
                     diagnostics.report("HCI103", item.span, f"`{attr.name}` holds quoted strings", hints=[hint])
                     raise _Invalid()
-                items.append(item.value)
+                items.append(_text(item, diagnostics))
             return tuple(items)
         raise _type_error(value, attr, diagnostics)
     raise AssertionError(f"unknown schema type {kind}")
+
+
+def _text(value: syntax.Str, diagnostics: Collector) -> str:
+    """A string's value; control and line-separator characters are refused (they would split every output)."""
+    bad = next((c for c in value.value if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
+    if bad is not None:
+        diagnostics.report("HCI109", value.span, f"a name or text contains the control character U+{ord(bad):04X}",
+                           hints=["names and paths are single lines of printable characters"])
+        raise _Invalid()
+    return value.value
 
 
 def _in_range(number: int, value: syntax.Value, attr: schema.Attr, diagnostics: Collector) -> int:
