@@ -433,3 +433,50 @@ def test_docs_list_every_catalog_cmdlet_with_its_module_and_source() -> None:
         row = next((line for line in docs.splitlines() if line.startswith(f"| `{entry.name}` |")), None)
         assert row is not None, f"{entry.name} is not in docs/powershell.md"
         assert f"| {entry.module} |" in row and entry.source in row and f"| {entry.confirmed} |" in row
+
+
+# --- the runner's control flow (review findings; static checks on the parse tree) ------------------------------
+
+
+def _function_text(tree, name: str) -> str:
+    node = ps_parse.function_node(tree, name)
+    assert node is not None, f"{name} is not defined"
+    return ps_parse.text(node)
+
+
+def _branch(tree, function: str, clause: str, condition: str):
+    """The statement block of the first `clause` (if_statement / elseif_clause) in `function` whose condition
+    contains `condition`."""
+    for node in ps_parse.walk(ps_parse.function_node(tree, function)):
+        if node.type == clause:
+            head = next(c for c in node.children if c.type == "pipeline")
+            if condition in ps_parse.text(head):
+                return next(c for c in node.children if c.type == "statement_block")
+    raise AssertionError(f"no {clause} on {condition!r} in {function}")
+
+
+def _returns(block) -> list:
+    return [n for n in ps_parse.walk(block) if n.type == "flow_control_statement" and ps_parse.text(n).startswith("return")]
+
+
+def test_a_no_at_the_confirmation_prompt_stops_the_run_and_only_the_rehearsal_carries_on(scripts) -> None:
+    _, _, tree = scripts[IDS[0]]
+    declined = _branch(tree, "Invoke-PlanStep", "elseif_clause", "ShouldProcess")
+    body = ps_parse.text(declined)
+    assert "Write-Journal -Step $Id -Status 'declined'" in body
+    assert re.search(r"Stop-Upgrade -Code [1-9]", body)
+    for ret in _returns(declined):  # the only way on is the rehearsal's
+        guard = next(_ancestors(ret, "if_statement"))
+        assert ps_parse.text(guard).startswith("if ($script:Rehearsal)")
+
+
+def test_read_only_gates_are_never_skipped_from_the_journal(scripts) -> None:
+    _, script, tree = scripts[IDS[0]]
+    skip = _branch(tree, "Invoke-PlanStep", "if_statement", "$journalled")
+    assert _returns(skip) and "-not $ReadOnly" in ps_parse.text(skip.parent.children[2])
+    phase = _branch(tree, "Invoke-PlanStep", "if_statement", "SelectedPhases -notcontains")
+    assert "-not $journalled" in ps_parse.text(phase.parent.children[2])
+    assert re.search(r"-Id 'p0\.preflight'[^\n]*`\n(\s+-[^\n]*\n)*?\s+-ReadOnly", script)
+    # a resumed run may stand mid node pass: health findings warn, the stale-plan rule still stops the run
+    preflight = _function_text(tree, "Step-p0-preflight")
+    assert "$rerun" in preflight and "Stop-Upgrade -Code 2" in preflight

@@ -463,6 +463,11 @@ def _body(plan: Plan, step: Step, unit: Unit) -> None:
 
 PREFLIGHT = [
     "# Read-only gates [A-ps], [A-ts], [H-maint], and the stale-plan rule: the live cluster must match the plan.",
+    "# It runs in every run and rehearsal. A rerun may resume mid node pass (a node paused, storage resyncing by",
+    "# design), so after the first pass its health findings are warnings: the drain refuses unhealthy storage.",
+    "# Once the solution upgrade is done, Get-StampInformation answers and Infrastructure_1 uses pool space.",
+    "$rerun = $script:Journal.ContainsKey($script:CurrentStep) -and $script:Journal[$script:CurrentStep] -in @('done', 'skipped')",
+    "$solutionDone = $PlanSolutionDeployStep -and $script:Journal.ContainsKey($PlanSolutionDeployStep) -and $script:Journal[$PlanSolutionDeployStep] -in @('done', 'skipped')",
     "$stale = @()",
     "$problems = @()",
     "$live = @(Get-ClusterNode -Cluster $ClusterName)",
@@ -475,7 +480,7 @@ PREFLIGHT = [
     "    if ([string]$node.State -ne 'Up') { $problems += ('node {0} is {1}, not Up' -f $node.Name, $node.State) }",
     "}",
     "$problems += @(Get-StorageProblem)",
-    "if ($PlanPoolName) {",
+    "if ($PlanPoolName -and -not $solutionDone) {",
     "    $session = New-CimSession -ComputerName $ClusterName @CredentialArgs",
     "    try { $pool = @(Get-StoragePool -CimSession $session -IsPrimordial $false | Where-Object { [string]$_.FriendlyName -eq $PlanPoolName }) }",
     "    finally { Remove-CimSession -CimSession $session }",
@@ -487,7 +492,7 @@ PREFLIGHT = [
     "        }",
     "    }",
     "}",
-    "if (Test-SolutionInstalled) { $problems += 'Get-StampInformation returns output: the solution is already installed [A-ps]' }",
+    "if (-not $solutionDone -and (Test-SolutionInstalled)) { $problems += 'Get-StampInformation returns output: the solution is already installed [A-ps]' }",
     "$registration = Get-HciRegistration",
     "if ([string]$registration.RegistrationStatus -ne 'Registered' -or [string]$registration.ConnectionStatus -ne 'Connected') {",
     "    $problems += ('the registration is {0} / {1}, not Registered / Connected [A-ts]' -f $registration.RegistrationStatus, $registration.ConnectionStatus)",
@@ -495,7 +500,10 @@ PREFLIGHT = [
     "if ($stale.Count -gt 0) {",
     "    Stop-Upgrade -Code 2 -Message ('the live cluster no longer matches plan {0}: {1}. Update the .hciplan file, re-run hciplan plan and emit a new script.' -f $PlanFingerprint, ($stale -join '; '))",
     "}",
-    "if ($problems.Count -gt 0) { throw ('preflight: {0}' -f ($problems -join '; ')) }",
+    "if ($problems.Count -gt 0 -and $rerun) {",
+    "    foreach ($problem in $problems) { Write-Warning ('preflight (resumed run): {0}' -f $problem) }",
+    "}",
+    "elseif ($problems.Count -gt 0) { throw ('preflight: {0}' -f ($problems -join '; ')) }",
 ]
 
 
@@ -740,8 +748,9 @@ def _help(plan: Plan, units: list[Unit], phases: list[str]) -> list[str]:
         "    Resume after doing an interactive step by hand.",
         ".NOTES",
         "    Exit codes: 0 done (or the selected phases are done), 1 a step failed or timed out, 2 the plan is stale",
-        "    or an input is missing, 3 paused for the operator, 4 the window ends, 5 an irreversible step was not",
-        "    confirmed. docs/powershell.md describes the journal and the resume rules.",
+        "    or an input is missing, 3 paused for the operator, 4 the window ends, 5 a step was declined at the",
+        "    prompt or an irreversible step was not confirmed. docs/powershell.md describes the journal and the",
+        "    resume rules.",
         "#>",
     ]
     return lines
@@ -784,6 +793,8 @@ def _data(plan: Plan, units: list[Unit], phases: list[str]) -> list[str]:
             ids = [s.id for s in cau.steps if s.node == node]
             lines.append(f"    {literal(node)} = {literal_list(ids)}")
         lines.append("}")
+    deploy = next((s.id for s in plan.steps if s.kind == "solution.deploy"), None)
+    lines.append(f"$PlanSolutionDeployStep = {literal(deploy) if deploy else '$null'}")
     lines.append("$PlanWindows = @(")
     for window in upgrade.windows:
         lines.append(f"    @{{ Name = {literal(window.name)}; Start = [datetimeoffset]'{window.start.isoformat()}'; "

@@ -169,11 +169,14 @@ function Invoke-PlanStep {
         [switch] $Irreversible,
         [switch] $ReadOnly
     )
-    if ($script:Journal.ContainsKey($Id) -and $script:Journal[$Id] -in @('done', 'skipped')) {
+    # A read-only gate (preflight, stale-plan check) is never skipped from the journal: every run and every
+    # rehearsal re-checks the live cluster, whatever phases are selected.
+    $journalled = $script:Journal.ContainsKey($Id) -and $script:Journal[$Id] -in @('done', 'skipped')
+    if ($journalled -and -not $ReadOnly) {
         Write-Verbose ('{0}: done in an earlier run' -f $Id)
         return
     }
-    if ($script:SelectedPhases -notcontains $Phase) {
+    if (-not $journalled -and $script:SelectedPhases -notcontains $Phase) {
         $later = @($script:SelectedPhases | Where-Object { $PlanPhases.IndexOf($_) -gt $PlanPhases.IndexOf($Phase) })
         if ($later.Count -gt 0) {
             Stop-Upgrade -Code 2 -Message ('{0} (phase {1}) is not done yet, and phases run in order: include {1} in -Phase' -f $Id, $Phase)
@@ -205,11 +208,15 @@ function Invoke-PlanStep {
             return
         }
     }
-    if ($ReadOnly -and $script:Rehearsal) {
-        Write-Host ('{0}: read-only, running it in the rehearsal too' -f $Id)
+    if ($ReadOnly) {
+        # Changes nothing, so it is not asked for; it runs in the rehearsal too.
+        Write-Host ('{0}: read-only check of the live cluster' -f $Id)
     }
     elseif (-not $PSCmdlet.ShouldProcess($Target, ('{0}: {1}' -f $Id, $Title))) {
-        return
+        # Only the -WhatIf rehearsal carries on; a No (or No to All) at the prompt stops the run here.
+        if ($script:Rehearsal) { return }
+        Write-Journal -Step $Id -Status 'declined' -Start $script:StepStart -Message 'declined at the confirmation prompt'
+        Stop-Upgrade -Code 5 -Message ('{0} was declined at the confirmation prompt, so the run stops before it. Rerun to resume at {0} (-Confirm:$false runs without asking).' -f $Id)
     }
     if ($Irreversible -and -not $ConfirmIrreversible) {
         $yes = $false

@@ -141,8 +141,9 @@
     Resume after doing an interactive step by hand.
 .NOTES
     Exit codes: 0 done (or the selected phases are done), 1 a step failed or timed out, 2 the plan is stale
-    or an input is missing, 3 paused for the operator, 4 the window ends, 5 an irreversible step was not
-    confirmed. docs/powershell.md describes the journal and the resume rules.
+    or an input is missing, 3 paused for the operator, 4 the window ends, 5 a step was declined at the
+    prompt or an irreversible step was not confirmed. docs/powershell.md describes the journal and the
+    resume rules.
 #>
 [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
 param(
@@ -188,6 +189,7 @@ $PlanPoolName = 'S2D'
 $PlanPoolFreeBytes = [int64]10995116277760
 $PoolFreeToleranceBytes = [int64]131941395333  # assumption: 1% of the pool
 $PlanMediaPath = 'C:\Media\23H2'
+$PlanSolutionDeployStep = 'p6.solution_deploy'
 $PlanWindows = @(
     @{ Name = 'w1'; Start = [datetimeoffset]'2026-12-05T22:00:00+00:00'; End = [datetimeoffset]'2026-12-06T06:00:00+00:00' }
 )
@@ -372,11 +374,14 @@ function Invoke-PlanStep {
         [switch] $Irreversible,
         [switch] $ReadOnly
     )
-    if ($script:Journal.ContainsKey($Id) -and $script:Journal[$Id] -in @('done', 'skipped')) {
+    # A read-only gate (preflight, stale-plan check) is never skipped from the journal: every run and every
+    # rehearsal re-checks the live cluster, whatever phases are selected.
+    $journalled = $script:Journal.ContainsKey($Id) -and $script:Journal[$Id] -in @('done', 'skipped')
+    if ($journalled -and -not $ReadOnly) {
         Write-Verbose ('{0}: done in an earlier run' -f $Id)
         return
     }
-    if ($script:SelectedPhases -notcontains $Phase) {
+    if (-not $journalled -and $script:SelectedPhases -notcontains $Phase) {
         $later = @($script:SelectedPhases | Where-Object { $PlanPhases.IndexOf($_) -gt $PlanPhases.IndexOf($Phase) })
         if ($later.Count -gt 0) {
             Stop-Upgrade -Code 2 -Message ('{0} (phase {1}) is not done yet, and phases run in order: include {1} in -Phase' -f $Id, $Phase)
@@ -408,11 +413,15 @@ function Invoke-PlanStep {
             return
         }
     }
-    if ($ReadOnly -and $script:Rehearsal) {
-        Write-Host ('{0}: read-only, running it in the rehearsal too' -f $Id)
+    if ($ReadOnly) {
+        # Changes nothing, so it is not asked for; it runs in the rehearsal too.
+        Write-Host ('{0}: read-only check of the live cluster' -f $Id)
     }
     elseif (-not $PSCmdlet.ShouldProcess($Target, ('{0}: {1}' -f $Id, $Title))) {
-        return
+        # Only the -WhatIf rehearsal carries on; a No (or No to All) at the prompt stops the run here.
+        if ($script:Rehearsal) { return }
+        Write-Journal -Step $Id -Status 'declined' -Start $script:StepStart -Message 'declined at the confirmation prompt'
+        Stop-Upgrade -Code 5 -Message ('{0} was declined at the confirmation prompt, so the run stops before it. Rerun to resume at {0} (-Confirm:$false runs without asking).' -f $Id)
     }
     if ($Irreversible -and -not $ConfirmIrreversible) {
         $yes = $false
@@ -632,6 +641,11 @@ function Test-AllNodesUpgraded {
 # p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered [A-ps], [A-ts], [H-maint]
 function Step-p0-preflight {
     # Read-only gates [A-ps], [A-ts], [H-maint], and the stale-plan rule: the live cluster must match the plan.
+    # It runs in every run and rehearsal. A rerun may resume mid node pass (a node paused, storage resyncing by
+    # design), so after the first pass its health findings are warnings: the drain refuses unhealthy storage.
+    # Once the solution upgrade is done, Get-StampInformation answers and Infrastructure_1 uses pool space.
+    $rerun = $script:Journal.ContainsKey($script:CurrentStep) -and $script:Journal[$script:CurrentStep] -in @('done', 'skipped')
+    $solutionDone = $PlanSolutionDeployStep -and $script:Journal.ContainsKey($PlanSolutionDeployStep) -and $script:Journal[$PlanSolutionDeployStep] -in @('done', 'skipped')
     $stale = @()
     $problems = @()
     $live = @(Get-ClusterNode -Cluster $ClusterName)
@@ -644,7 +658,7 @@ function Step-p0-preflight {
         if ([string]$node.State -ne 'Up') { $problems += ('node {0} is {1}, not Up' -f $node.Name, $node.State) }
     }
     $problems += @(Get-StorageProblem)
-    if ($PlanPoolName) {
+    if ($PlanPoolName -and -not $solutionDone) {
         $session = New-CimSession -ComputerName $ClusterName @CredentialArgs
         try { $pool = @(Get-StoragePool -CimSession $session -IsPrimordial $false | Where-Object { [string]$_.FriendlyName -eq $PlanPoolName }) }
         finally { Remove-CimSession -CimSession $session }
@@ -656,7 +670,7 @@ function Step-p0-preflight {
             }
         }
     }
-    if (Test-SolutionInstalled) { $problems += 'Get-StampInformation returns output: the solution is already installed [A-ps]' }
+    if (-not $solutionDone -and (Test-SolutionInstalled)) { $problems += 'Get-StampInformation returns output: the solution is already installed [A-ps]' }
     $registration = Get-HciRegistration
     if ([string]$registration.RegistrationStatus -ne 'Registered' -or [string]$registration.ConnectionStatus -ne 'Connected') {
         $problems += ('the registration is {0} / {1}, not Registered / Connected [A-ts]' -f $registration.RegistrationStatus, $registration.ConnectionStatus)
@@ -664,7 +678,10 @@ function Step-p0-preflight {
     if ($stale.Count -gt 0) {
         Stop-Upgrade -Code 2 -Message ('the live cluster no longer matches plan {0}: {1}. Update the .hciplan file, re-run hciplan plan and emit a new script.' -f $PlanFingerprint, ($stale -join '; '))
     }
-    if ($problems.Count -gt 0) { throw ('preflight: {0}' -f ($problems -join '; ')) }
+    if ($problems.Count -gt 0 -and $rerun) {
+        foreach ($problem in $problems) { Write-Warning ('preflight (resumed run): {0}' -f $problem) }
+    }
+    elseif ($problems.Count -gt 0) { throw ('preflight: {0}' -f ($problems -join '; ')) }
 }
 
 # p0.test_cluster: Validate the cluster before any change [H-maint]
