@@ -480,3 +480,42 @@ def test_read_only_gates_are_never_skipped_from_the_journal(scripts) -> None:
     # a resumed run may stand mid node pass: health findings warn, the stale-plan rule still stops the run
     preflight = _function_text(tree, "Step-p0-preflight")
     assert "$rerun" in preflight and "Stop-Upgrade -Code 2" in preflight
+
+
+def _commands_in(node, name: str) -> list:
+    return [c for c in ps_parse.commands_under(node) if c.name == name]
+
+
+def test_the_cau_coordinator_job_is_never_killed_and_transient_errors_do_not_end_the_watch(scripts) -> None:
+    for case in _cau_case(scripts):
+        _, _, tree = scripts[case]
+        function = ps_parse.function_node(tree, function_name("Step", f"p2.{CAU_RUN}"))
+        for remove in _commands_in(function, "Remove-Job"):  # only a job that has ended is removed, never forced
+            assert "Force" not in remove.parameters, case
+            guard = ps_parse.text(next(_ancestors(remove.node, "if_statement")))
+            assert "-notin @('NotStarted', 'Running')" in guard, case
+        for name in ("Get-CauRun", "Get-CauReport", "Stop-CauRun"):  # each look has its own try/catch
+            found = _commands_in(function, name)
+            assert found, (case, name)
+            for command in found:
+                assert any(c.type == "catch_clauses" for t in _ancestors(command.node, "try_statement")
+                           for c in t.children), (case, name)
+        loop = next(n for n in ps_parse.walk(function) if n.type == "while_statement")
+        assert "throw" not in ps_parse.text(loop), case  # the watch's deadline only warns: the run is left going
+        finally_clause = next(n for n in ps_parse.walk(function) if n.type == "finally_clause")
+        assert _commands_in(finally_clause, "Stop-CauRun"), case  # a deliberate cancel, not a killed job
+
+
+def test_cau_sub_steps_and_the_run_check_come_from_node_state_not_the_build_alone(scripts) -> None:
+    for case in _cau_case(scripts):
+        plan, script, tree = scripts[case]
+        checks = _probe_and_verify_commands(tree)[f"p2.{CAU_RUN}"]
+        assert {"test-allnodesupgraded", "test-allnodesup", "get-storageproblem"} <= checks, case
+        for step in plan.steps:
+            if step.group == CAU_RUN and step.node:
+                evidence = powershell.CAU_SUBSTEP_EVIDENCE[step.kind]
+                assert f"{literal(step.id)} = '{evidence}'" in script, (case, step.id)
+        assert powershell.CAU_SUBSTEP_EVIDENCE["cau.resume"] == "up"
+        assert powershell.CAU_SUBSTEP_EVIDENCE["cau.storage_wait"] == "healthy"
+        writer = _function_text(tree, "Write-CauSubSteps")
+        assert "Test-NodeUp" in writer and "Get-StorageProblem" in writer and "Test-NodeUpgraded" in writer

@@ -93,6 +93,7 @@ _CATALOG = (
        f"{_CAU}/invoke-caurun", "docs"),
     _c("Get-CauRun", "ClusterAwareUpdating", "ClusterName Credential WaitForStart WaitForCompletion ShowClusterNodeState",
        f"{_CAU}/get-caurun", "docs"),
+    _c("Stop-CauRun", "ClusterAwareUpdating", "ClusterName Credential Wait Force", f"{_CAU}/stop-caurun", "docs"),
     _c("Get-CauReport", "ClusterAwareUpdating", "ClusterName StartDate EndDate Last Detailed Report Credential",
        f"{_CAU}/get-caureport", "docs"),
     _c("Get-BpaResult", "BestPractices", "ModelId SubmodelId CollectedConfiguration All Filter RepositoryPath",

@@ -43,6 +43,11 @@ POLL_SECONDS = 30
 ROLLING_UPGRADE_PLUGIN = "Microsoft.RollingUpgradePlugin"
 TEMPLATE_URI = ("https://raw.githubusercontent.com/Azure/azure-quickstart-templates/master/quickstarts/"
                 "microsoft.azurestackhci/upgrade-cluster/azuredeploy.json")  # [A-arm], [Q-tpl]: releases >= 2503
+# What node state proves a CAU sub-step done once the run has ended (or was cancelled by -StopAfter mid-node):
+# the build alone only proves setup and its reboots; resume needs the node Up (not paused), the storage wait
+# needs storage healthy as well [W-invoke], [H-maint].
+CAU_SUBSTEP_EVIDENCE = {"cau.drain": "upgraded", "cau.install": "upgraded", "cau.reboot": "upgraded",
+                        "cau.resume": "up", "cau.storage_wait": "healthy"}
 POOL_FREE_TOLERANCE = 0.01  # assumption: 1% of the pool size of drift is noise, more makes the plan stale
 
 # Required roles and optional features for the solution upgrade, as listed by [A-val] (Remediation 1).
@@ -510,20 +515,25 @@ PREFLIGHT = [
 def _cau_unit(plan: Plan, steps: list[Step]) -> Unit:
     upgrade = plan.model.upgrade
     unit = Unit(f"{steps[0].phase.lower()}.{CAU_RUN}", steps, [], {"Test-NodeUpgraded", "Test-FunctionalLevelRaised",
-                                                                    "Wait-Until", "Write-Journal"})
+                                                                    "Write-CauSubSteps", "Write-Journal"})
     level = any(s.kind == "cau.functional_level" for s in steps)
     per_node = [s for s in steps if s.node]
     nodes = list(dict.fromkeys(s.node for s in per_node))
     first_pass = sum(s.mean_minutes for s in per_node if s.node == nodes[0])
     total = sum(s.mean_minutes for s in steps)
+    storage_wait = max((wait_minutes(s, floor=30) for s in per_node if s.kind == "cau.storage_wait"), default=30)
     unit.fit_minutes = first_pass  # CAU's -StopAfter ends the run at the window's end; one node must fit
-    unit.probe = "(Test-AllNodesUpgraded)" + (" -and (Test-FunctionalLevelRaised)" if level else "")
+    # Done means every node upgraded, Up (not paused) and storage healthy, not only the builds [W-invoke], [H-maint].
+    unit.probe = ("(Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0)"
+                  + (" -and (Test-FunctionalLevelRaised)" if level else ""))
     unit.verify = unit.probe
     lines = [
         "# One CAU run performs the drain, setup, reboots, resume and storage wait of every node, one node at a",
         "# time [A-ps], [W-invoke]. It runs as a background job so this script can watch it with Get-CauRun;",
-        "# -StopAfter ends it at the window's end. Nodes already upgraded stay upgraded (mixed mode, reversible",
-        "# until the functional level is raised) [W-rolling].",
+        "# -StopAfter always bounds it (the window's end, or three times the expected run). Nodes already upgraded",
+        "# stay upgraded (mixed mode, reversible until the functional level is raised) [W-rolling].",
+        "# The job is the CAU coordinator and must stay alive [W-invoke]: it is never removed while it runs, a",
+        "# Get-CauRun error is only a missed look, and a deliberate cancel (Ctrl+C) goes through Stop-CauRun.",
         "$CauRunArgs = @{",
         "    ClusterName = $ClusterName",
         f"    CauPluginName = {literal(ROLLING_UPGRADE_PLUGIN)}",
@@ -541,38 +551,44 @@ def _cau_unit(plan: Plan, steps: list[Step]) -> Unit:
         lines += ["# the ISO route as the PowerShell upgrade doc runs it [A-ps]", "$CauRunArgs.ForceSelfUpdate = $true"]
     lines += [
         "if ($Credential) { $CauRunArgs.Credential = $Credential }",
-        f"$monitorMinutes = {minutes(3 * total)}",
-        "if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) {",
-        "    $CauRunArgs.StopAfter = $script:WindowEndAt - [datetimeoffset]::Now",
-        "    $monitorMinutes = [math]::Ceiling($CauRunArgs.StopAfter.TotalMinutes) + 30",
-        "}",
+        f"$CauRunArgs.StopAfter = [timespan]::FromMinutes({minutes(3 * total)})  # assumption: three times the expected run",
+        "if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) { $CauRunArgs.StopAfter = $script:WindowEndAt - [datetimeoffset]::Now }",
+        "$expectedEnd = [datetimeoffset]::Now.Add($CauRunArgs.StopAfter).AddMinutes(30)",
         "$job = Start-Job -Name 'hciplan-cau-run' -ArgumentList $CauRunArgs -ScriptBlock { param($CauRunArgs) Invoke-CauRun @CauRunArgs }",
-        "$deadline = [datetimeoffset]::Now.AddMinutes($monitorMinutes)",
+        "$ended = $false",
         "try {",
         "    while ([string]$job.State -in @('NotStarted', 'Running')) {",
-        "        $run = Get-CauRun -ClusterName $ClusterName @CredentialArgs",
-        "        Write-Host (Out-String -InputObject ($run | Format-List))",
-        "        if ([datetimeoffset]::Now -ge $deadline) {",
-        "            $script:TimedOut = $true",
-        "            throw ('the CAU run is still going after {0} min; it goes on while this window stays open: watch it with Get-CauRun' -f $monitorMinutes)",
+        "        try {",
+        "            $run = Get-CauRun -ClusterName $ClusterName @CredentialArgs",
+        "            Write-Host (Out-String -InputObject ($run | Format-List))",
+        "        }",
+        "        catch { Write-Warning ('Get-CauRun failed ({0}); the run goes on, watching again in {1} s' -f $_, $PollSeconds) }",
+        "        if ([datetimeoffset]::Now -ge $expectedEnd) {",
+        "            Write-Warning ('the CAU run is still going {0:N0} min after -StopAfter should have ended it. It is left running: its coordinator is the background job of this PowerShell session, so keep this window open. To cancel it deliberately, press Ctrl+C (this script then runs Stop-CauRun) or run Stop-CauRun -ClusterName {1} -Force -Wait.' -f ([datetimeoffset]::Now - $expectedEnd.AddMinutes(-30)).TotalMinutes, $ClusterName)",
         "        }",
         "        $null = Wait-Job -Job $job -Timeout $PollSeconds",
         "    }",
+        "    $ended = $true",
         "    Receive-Job -Job $job",
+        f"    Wait-StorageHealthy -TimeoutMinutes {storage_wait}",
         "}",
         "catch {",
-        "    Write-Warning 'The CAU run did not complete. Its last report:'",
-        "    Write-Host (Out-String -InputObject (Get-CauReport -ClusterName $ClusterName -Last -Detailed @CredentialArgs | Format-List))",
+        "    Write-Warning ('The CAU run did not complete: {0}' -f $_)",
+        "    try { Write-Host (Out-String -InputObject (Get-CauReport -ClusterName $ClusterName -Last -Detailed @CredentialArgs | Format-List)) }",
+        "    catch { Write-Warning ('Get-CauReport failed too: {0}' -f $_) }",
         "    Write-Warning ('If Get-CauRun -ClusterName {0} shows a run that no coordinator drives (the cluster stays Locked), and no other CAU console is running, recover it with: Invoke-CauRun -ClusterName {0} -ForceRecovery -Force. Then rerun this script: upgraded nodes stay upgraded and the run continues with the rest [W-invoke].' -f $ClusterName)",
-        "    foreach ($node in $PlanNodes) {",
-        "        $state = 'pending'",
-        "        if (Test-NodeUpgraded -Node $node) { $state = 'done' }",
-        "        foreach ($id in $CauSubSteps[$node]) { Write-Journal -Step $id -Status $state -Start $script:StepStart -Message 'from the node build after the CAU run' }",
-        "    }",
+        "    Write-CauSubSteps",
         "    throw",
         "}",
         "finally {",
-        "    Remove-Job -Job $job -Force",
+        "    if (-not $ended -and [string]$job.State -in @('NotStarted', 'Running')) {",
+        "        # Interrupted (Ctrl+C): the coordinator dies with this session, so cancel the run the supported way first.",
+        "        Write-Warning 'Cancelling the CAU run with Stop-CauRun so that the cluster is not left Locked'",
+        "        try { Stop-CauRun -ClusterName $ClusterName -Force -Wait @CredentialArgs } catch { Write-Warning ('Stop-CauRun failed: {0}' -f $_) }",
+        "        $null = Wait-Job -Job $job -Timeout $PollSeconds",
+        "        Write-CauSubSteps",
+        "    }",
+        "    if ([string]$job.State -notin @('NotStarted', 'Running')) { Remove-Job -Job $job }",
         "}",
     ]
     unit.body = lines
@@ -788,10 +804,13 @@ def _data(plan: Plan, units: list[Unit], phases: list[str]) -> list[str]:
         lines.append("$CauPluginArguments = @{ " + "; ".join(args) + " }  # RollingUpgradePlugin arguments [A-ps]")
     cau = next((u for u in units if u.first.group == CAU_RUN), None)
     if cau is not None:
-        lines.append("$CauSubSteps = @{  # the plan's per-node CAU steps, journalled from the node build after the run")
+        lines.append("# The plan's per-node CAU steps and the node state that shows each one done (upgraded: on the")
+        lines.append("# 23H2 build; up: upgraded, Up and not paused; healthy: up, and storage healthy), journalled after the run")
+        lines.append("$CauSubSteps = @{")
         for node in order:
-            ids = [s.id for s in cau.steps if s.node == node]
-            lines.append(f"    {literal(node)} = {literal_list(ids)}")
+            entries = "; ".join(f"{literal(s.id)} = {literal(CAU_SUBSTEP_EVIDENCE[s.kind])}"
+                                for s in cau.steps if s.node == node)
+            lines.append(f"    {literal(node)} = [ordered]@{{ {entries} }}")
         lines.append("}")
     deploy = next((s.id for s in plan.steps if s.kind == "solution.deploy"), None)
     lines.append(f"$PlanSolutionDeployStep = {literal(deploy) if deploy else '$null'}")

@@ -288,6 +288,30 @@ function Test-AllNodesUpgraded {
     return $true
 }
 """, "Invoke-OnNode"),
+    _chunk("Write-CauSubSteps", r"""
+function Test-AllNodesUp {
+    foreach ($node in $PlanNodes) {
+        if (-not (Test-NodeUp -Node $node)) { return $false }
+    }
+    return $true
+}
+function Write-CauSubSteps {
+    # Per-node progress of a CAU run that ended early (failure, -StopAfter mid-node, cancel), from node state:
+    # the build proves setup and reboots, Up (not paused) proves the resume, healthy storage the storage wait.
+    $healthy = $false
+    try { $healthy = @(Get-StorageProblem).Count -eq 0 } catch { $healthy = $false }
+    foreach ($node in $PlanNodes) {
+        $upgraded = Test-NodeUpgraded -Node $node
+        $up = $upgraded -and (Test-NodeUp -Node $node)
+        $shown = @{ upgraded = $upgraded; up = $up; healthy = ($up -and $healthy) }
+        foreach ($entry in $CauSubSteps[$node].GetEnumerator()) {
+            $status = 'pending'
+            if ($shown[[string]$entry.Value]) { $status = 'done' }
+            Write-Journal -Step $entry.Key -Status $status -Start $script:StepStart -Message ('from the node state after the CAU run (needs: {0})' -f $entry.Value)
+        }
+    }
+}
+""", "Test-NodeUpgraded", "Invoke-NodeResume", "Get-StorageProblem", "Write-Journal"),
     _chunk("Get-StorageProblem", r"""
 function Get-StorageProblem {
     # What keeps storage from being healthy: unfinished storage jobs and virtual disks that are not Healthy [H-maint].

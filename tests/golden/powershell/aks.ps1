@@ -158,10 +158,12 @@ $PlanPoolName = 'S2D on hci-k8s3'
 $PlanPoolFreeBytes = [int64]16492674416640
 $PoolFreeToleranceBytes = [int64]505775348776  # assumption: 1% of the pool
 $CauPluginArguments = @{ WuConnected = 'true'; UpdateClusterFunctionalLevel = 'false' }  # RollingUpgradePlugin arguments [A-ps]
-$CauSubSteps = @{  # the plan's per-node CAU steps, journalled from the node build after the run
-    'K8S-N1' = @('p2.cau.K8S-N1.drain', 'p2.cau.K8S-N1.install', 'p2.cau.K8S-N1.reboot', 'p2.cau.K8S-N1.resume', 'p2.cau.K8S-N1.storage_wait')
-    'K8S-N2' = @('p2.cau.K8S-N2.drain', 'p2.cau.K8S-N2.install', 'p2.cau.K8S-N2.reboot', 'p2.cau.K8S-N2.resume', 'p2.cau.K8S-N2.storage_wait')
-    'K8S-N3' = @('p2.cau.K8S-N3.drain', 'p2.cau.K8S-N3.install', 'p2.cau.K8S-N3.reboot', 'p2.cau.K8S-N3.resume', 'p2.cau.K8S-N3.storage_wait')
+# The plan's per-node CAU steps and the node state that shows each one done (upgraded: on the
+# 23H2 build; up: upgraded, Up and not paused; healthy: up, and storage healthy), journalled after the run
+$CauSubSteps = @{
+    'K8S-N1' = [ordered]@{ 'p2.cau.K8S-N1.drain' = 'upgraded'; 'p2.cau.K8S-N1.install' = 'upgraded'; 'p2.cau.K8S-N1.reboot' = 'upgraded'; 'p2.cau.K8S-N1.resume' = 'up'; 'p2.cau.K8S-N1.storage_wait' = 'healthy' }
+    'K8S-N2' = [ordered]@{ 'p2.cau.K8S-N2.drain' = 'upgraded'; 'p2.cau.K8S-N2.install' = 'upgraded'; 'p2.cau.K8S-N2.reboot' = 'upgraded'; 'p2.cau.K8S-N2.resume' = 'up'; 'p2.cau.K8S-N2.storage_wait' = 'healthy' }
+    'K8S-N3' = [ordered]@{ 'p2.cau.K8S-N3.drain' = 'upgraded'; 'p2.cau.K8S-N3.install' = 'upgraded'; 'p2.cau.K8S-N3.reboot' = 'upgraded'; 'p2.cau.K8S-N3.resume' = 'up'; 'p2.cau.K8S-N3.storage_wait' = 'healthy' }
 }
 $PlanSolutionDeployStep = 'p6.solution_deploy'
 $PlanWindows = @(
@@ -574,6 +576,29 @@ function Test-AllNodesUpgraded {
     return $true
 }
 
+function Test-AllNodesUp {
+    foreach ($node in $PlanNodes) {
+        if (-not (Test-NodeUp -Node $node)) { return $false }
+    }
+    return $true
+}
+function Write-CauSubSteps {
+    # Per-node progress of a CAU run that ended early (failure, -StopAfter mid-node, cancel), from node state:
+    # the build proves setup and reboots, Up (not paused) proves the resume, healthy storage the storage wait.
+    $healthy = $false
+    try { $healthy = @(Get-StorageProblem).Count -eq 0 } catch { $healthy = $false }
+    foreach ($node in $PlanNodes) {
+        $upgraded = Test-NodeUpgraded -Node $node
+        $up = $upgraded -and (Test-NodeUp -Node $node)
+        $shown = @{ upgraded = $upgraded; up = $up; healthy = ($up -and $healthy) }
+        foreach ($entry in $CauSubSteps[$node].GetEnumerator()) {
+            $status = 'pending'
+            if ($shown[[string]$entry.Value]) { $status = 'done' }
+            Write-Journal -Step $entry.Key -Status $status -Start $script:StepStart -Message ('from the node state after the CAU run (needs: {0})' -f $entry.Value)
+        }
+    }
+}
+
 #endregion
 
 #region Steps: one function per plan step, in plan order
@@ -758,8 +783,10 @@ function Step-p1-cau_scan {
 function Step-p2-cau_run {
     # One CAU run performs the drain, setup, reboots, resume and storage wait of every node, one node at a
     # time [A-ps], [W-invoke]. It runs as a background job so this script can watch it with Get-CauRun;
-    # -StopAfter ends it at the window's end. Nodes already upgraded stay upgraded (mixed mode, reversible
-    # until the functional level is raised) [W-rolling].
+    # -StopAfter always bounds it (the window's end, or three times the expected run). Nodes already upgraded
+    # stay upgraded (mixed mode, reversible until the functional level is raised) [W-rolling].
+    # The job is the CAU coordinator and must stay alive [W-invoke]: it is never removed while it runs, a
+    # Get-CauRun error is only a missed look, and a deliberate cancel (Ctrl+C) goes through Stop-CauRun.
     $CauRunArgs = @{
         ClusterName = $ClusterName
         CauPluginName = 'Microsoft.RollingUpgradePlugin'
@@ -773,38 +800,44 @@ function Step-p2-cau_run {
         Force = $true
     }
     if ($Credential) { $CauRunArgs.Credential = $Credential }
-    $monitorMinutes = 870
-    if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) {
-        $CauRunArgs.StopAfter = $script:WindowEndAt - [datetimeoffset]::Now
-        $monitorMinutes = [math]::Ceiling($CauRunArgs.StopAfter.TotalMinutes) + 30
-    }
+    $CauRunArgs.StopAfter = [timespan]::FromMinutes(870)  # assumption: three times the expected run
+    if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) { $CauRunArgs.StopAfter = $script:WindowEndAt - [datetimeoffset]::Now }
+    $expectedEnd = [datetimeoffset]::Now.Add($CauRunArgs.StopAfter).AddMinutes(30)
     $job = Start-Job -Name 'hciplan-cau-run' -ArgumentList $CauRunArgs -ScriptBlock { param($CauRunArgs) Invoke-CauRun @CauRunArgs }
-    $deadline = [datetimeoffset]::Now.AddMinutes($monitorMinutes)
+    $ended = $false
     try {
         while ([string]$job.State -in @('NotStarted', 'Running')) {
-            $run = Get-CauRun -ClusterName $ClusterName @CredentialArgs
-            Write-Host (Out-String -InputObject ($run | Format-List))
-            if ([datetimeoffset]::Now -ge $deadline) {
-                $script:TimedOut = $true
-                throw ('the CAU run is still going after {0} min; it goes on while this window stays open: watch it with Get-CauRun' -f $monitorMinutes)
+            try {
+                $run = Get-CauRun -ClusterName $ClusterName @CredentialArgs
+                Write-Host (Out-String -InputObject ($run | Format-List))
+            }
+            catch { Write-Warning ('Get-CauRun failed ({0}); the run goes on, watching again in {1} s' -f $_, $PollSeconds) }
+            if ([datetimeoffset]::Now -ge $expectedEnd) {
+                Write-Warning ('the CAU run is still going {0:N0} min after -StopAfter should have ended it. It is left running: its coordinator is the background job of this PowerShell session, so keep this window open. To cancel it deliberately, press Ctrl+C (this script then runs Stop-CauRun) or run Stop-CauRun -ClusterName {1} -Force -Wait.' -f ([datetimeoffset]::Now - $expectedEnd.AddMinutes(-30)).TotalMinutes, $ClusterName)
             }
             $null = Wait-Job -Job $job -Timeout $PollSeconds
         }
+        $ended = $true
         Receive-Job -Job $job
+        Wait-StorageHealthy -TimeoutMinutes 30
     }
     catch {
-        Write-Warning 'The CAU run did not complete. Its last report:'
-        Write-Host (Out-String -InputObject (Get-CauReport -ClusterName $ClusterName -Last -Detailed @CredentialArgs | Format-List))
+        Write-Warning ('The CAU run did not complete: {0}' -f $_)
+        try { Write-Host (Out-String -InputObject (Get-CauReport -ClusterName $ClusterName -Last -Detailed @CredentialArgs | Format-List)) }
+        catch { Write-Warning ('Get-CauReport failed too: {0}' -f $_) }
         Write-Warning ('If Get-CauRun -ClusterName {0} shows a run that no coordinator drives (the cluster stays Locked), and no other CAU console is running, recover it with: Invoke-CauRun -ClusterName {0} -ForceRecovery -Force. Then rerun this script: upgraded nodes stay upgraded and the run continues with the rest [W-invoke].' -f $ClusterName)
-        foreach ($node in $PlanNodes) {
-            $state = 'pending'
-            if (Test-NodeUpgraded -Node $node) { $state = 'done' }
-            foreach ($id in $CauSubSteps[$node]) { Write-Journal -Step $id -Status $state -Start $script:StepStart -Message 'from the node build after the CAU run' }
-        }
+        Write-CauSubSteps
         throw
     }
     finally {
-        Remove-Job -Job $job -Force
+        if (-not $ended -and [string]$job.State -in @('NotStarted', 'Running')) {
+            # Interrupted (Ctrl+C): the coordinator dies with this session, so cancel the run the supported way first.
+            Write-Warning 'Cancelling the CAU run with Stop-CauRun so that the cluster is not left Locked'
+            try { Stop-CauRun -ClusterName $ClusterName -Force -Wait @CredentialArgs } catch { Write-Warning ('Stop-CauRun failed: {0}' -f $_) }
+            $null = Wait-Job -Job $job -Timeout $PollSeconds
+            Write-CauSubSteps
+        }
+        if ([string]$job.State -notin @('NotStarted', 'Running')) { Remove-Job -Job $job }
     }
 }
 
@@ -1145,8 +1178,8 @@ try {
         -Title 'One CAU run with the RollingUpgradePlugin: K8S-N1, K8S-N2, K8S-N3' `
         -FitMinutes 96.6 `
         -Covers @('p2.cau.K8S-N1.drain', 'p2.cau.K8S-N1.install', 'p2.cau.K8S-N1.reboot', 'p2.cau.K8S-N1.resume', 'p2.cau.K8S-N1.storage_wait', 'p2.cau.K8S-N2.drain', 'p2.cau.K8S-N2.install', 'p2.cau.K8S-N2.reboot', 'p2.cau.K8S-N2.resume', 'p2.cau.K8S-N2.storage_wait', 'p2.cau.K8S-N3.drain', 'p2.cau.K8S-N3.install', 'p2.cau.K8S-N3.reboot', 'p2.cau.K8S-N3.resume', 'p2.cau.K8S-N3.storage_wait') `
-        -Probe { (Test-AllNodesUpgraded) } `
-        -Verify { (Test-AllNodesUpgraded) } `
+        -Probe { (Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
+        -Verify { (Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
         -Action { Step-p2-cau_run }
     Invoke-PlanStep -Id 'p3.validate' `
         -Phase 'P3' `

@@ -402,23 +402,25 @@ $PlanPoolName = 'S2D on hci-dc16'
 $PlanPoolFreeBytes = [int64]478287558082560
 $PoolFreeToleranceBytes = [int64]14733455812198  # assumption: 1% of the pool
 $CauPluginArguments = @{ WuConnected = 'true'; UpdateClusterFunctionalLevel = 'false' }  # RollingUpgradePlugin arguments [A-ps]
-$CauSubSteps = @{  # the plan's per-node CAU steps, journalled from the node build after the run
-    'DC16-N16' = @('p2.cau.DC16-N16.drain', 'p2.cau.DC16-N16.install', 'p2.cau.DC16-N16.reboot', 'p2.cau.DC16-N16.resume', 'p2.cau.DC16-N16.storage_wait')
-    'DC16-N15' = @('p2.cau.DC16-N15.drain', 'p2.cau.DC16-N15.install', 'p2.cau.DC16-N15.reboot', 'p2.cau.DC16-N15.resume', 'p2.cau.DC16-N15.storage_wait')
-    'DC16-N14' = @('p2.cau.DC16-N14.drain', 'p2.cau.DC16-N14.install', 'p2.cau.DC16-N14.reboot', 'p2.cau.DC16-N14.resume', 'p2.cau.DC16-N14.storage_wait')
-    'DC16-N13' = @('p2.cau.DC16-N13.drain', 'p2.cau.DC16-N13.install', 'p2.cau.DC16-N13.reboot', 'p2.cau.DC16-N13.resume', 'p2.cau.DC16-N13.storage_wait')
-    'DC16-N12' = @('p2.cau.DC16-N12.drain', 'p2.cau.DC16-N12.install', 'p2.cau.DC16-N12.reboot', 'p2.cau.DC16-N12.resume', 'p2.cau.DC16-N12.storage_wait')
-    'DC16-N11' = @('p2.cau.DC16-N11.drain', 'p2.cau.DC16-N11.install', 'p2.cau.DC16-N11.reboot', 'p2.cau.DC16-N11.resume', 'p2.cau.DC16-N11.storage_wait')
-    'DC16-N10' = @('p2.cau.DC16-N10.drain', 'p2.cau.DC16-N10.install', 'p2.cau.DC16-N10.reboot', 'p2.cau.DC16-N10.resume', 'p2.cau.DC16-N10.storage_wait')
-    'DC16-N09' = @('p2.cau.DC16-N09.drain', 'p2.cau.DC16-N09.install', 'p2.cau.DC16-N09.reboot', 'p2.cau.DC16-N09.resume', 'p2.cau.DC16-N09.storage_wait')
-    'DC16-N08' = @('p2.cau.DC16-N08.drain', 'p2.cau.DC16-N08.install', 'p2.cau.DC16-N08.reboot', 'p2.cau.DC16-N08.resume', 'p2.cau.DC16-N08.storage_wait')
-    'DC16-N07' = @('p2.cau.DC16-N07.drain', 'p2.cau.DC16-N07.install', 'p2.cau.DC16-N07.reboot', 'p2.cau.DC16-N07.resume', 'p2.cau.DC16-N07.storage_wait')
-    'DC16-N06' = @('p2.cau.DC16-N06.drain', 'p2.cau.DC16-N06.install', 'p2.cau.DC16-N06.reboot', 'p2.cau.DC16-N06.resume', 'p2.cau.DC16-N06.storage_wait')
-    'DC16-N05' = @('p2.cau.DC16-N05.drain', 'p2.cau.DC16-N05.install', 'p2.cau.DC16-N05.reboot', 'p2.cau.DC16-N05.resume', 'p2.cau.DC16-N05.storage_wait')
-    'DC16-N04' = @('p2.cau.DC16-N04.drain', 'p2.cau.DC16-N04.install', 'p2.cau.DC16-N04.reboot', 'p2.cau.DC16-N04.resume', 'p2.cau.DC16-N04.storage_wait')
-    'DC16-N03' = @('p2.cau.DC16-N03.drain', 'p2.cau.DC16-N03.install', 'p2.cau.DC16-N03.reboot', 'p2.cau.DC16-N03.resume', 'p2.cau.DC16-N03.storage_wait')
-    'DC16-N02' = @('p2.cau.DC16-N02.drain', 'p2.cau.DC16-N02.install', 'p2.cau.DC16-N02.reboot', 'p2.cau.DC16-N02.resume', 'p2.cau.DC16-N02.storage_wait')
-    'DC16-N01' = @('p2.cau.DC16-N01.drain', 'p2.cau.DC16-N01.install', 'p2.cau.DC16-N01.reboot', 'p2.cau.DC16-N01.resume', 'p2.cau.DC16-N01.storage_wait')
+# The plan's per-node CAU steps and the node state that shows each one done (upgraded: on the
+# 23H2 build; up: upgraded, Up and not paused; healthy: up, and storage healthy), journalled after the run
+$CauSubSteps = @{
+    'DC16-N16' = [ordered]@{ 'p2.cau.DC16-N16.drain' = 'upgraded'; 'p2.cau.DC16-N16.install' = 'upgraded'; 'p2.cau.DC16-N16.reboot' = 'upgraded'; 'p2.cau.DC16-N16.resume' = 'up'; 'p2.cau.DC16-N16.storage_wait' = 'healthy' }
+    'DC16-N15' = [ordered]@{ 'p2.cau.DC16-N15.drain' = 'upgraded'; 'p2.cau.DC16-N15.install' = 'upgraded'; 'p2.cau.DC16-N15.reboot' = 'upgraded'; 'p2.cau.DC16-N15.resume' = 'up'; 'p2.cau.DC16-N15.storage_wait' = 'healthy' }
+    'DC16-N14' = [ordered]@{ 'p2.cau.DC16-N14.drain' = 'upgraded'; 'p2.cau.DC16-N14.install' = 'upgraded'; 'p2.cau.DC16-N14.reboot' = 'upgraded'; 'p2.cau.DC16-N14.resume' = 'up'; 'p2.cau.DC16-N14.storage_wait' = 'healthy' }
+    'DC16-N13' = [ordered]@{ 'p2.cau.DC16-N13.drain' = 'upgraded'; 'p2.cau.DC16-N13.install' = 'upgraded'; 'p2.cau.DC16-N13.reboot' = 'upgraded'; 'p2.cau.DC16-N13.resume' = 'up'; 'p2.cau.DC16-N13.storage_wait' = 'healthy' }
+    'DC16-N12' = [ordered]@{ 'p2.cau.DC16-N12.drain' = 'upgraded'; 'p2.cau.DC16-N12.install' = 'upgraded'; 'p2.cau.DC16-N12.reboot' = 'upgraded'; 'p2.cau.DC16-N12.resume' = 'up'; 'p2.cau.DC16-N12.storage_wait' = 'healthy' }
+    'DC16-N11' = [ordered]@{ 'p2.cau.DC16-N11.drain' = 'upgraded'; 'p2.cau.DC16-N11.install' = 'upgraded'; 'p2.cau.DC16-N11.reboot' = 'upgraded'; 'p2.cau.DC16-N11.resume' = 'up'; 'p2.cau.DC16-N11.storage_wait' = 'healthy' }
+    'DC16-N10' = [ordered]@{ 'p2.cau.DC16-N10.drain' = 'upgraded'; 'p2.cau.DC16-N10.install' = 'upgraded'; 'p2.cau.DC16-N10.reboot' = 'upgraded'; 'p2.cau.DC16-N10.resume' = 'up'; 'p2.cau.DC16-N10.storage_wait' = 'healthy' }
+    'DC16-N09' = [ordered]@{ 'p2.cau.DC16-N09.drain' = 'upgraded'; 'p2.cau.DC16-N09.install' = 'upgraded'; 'p2.cau.DC16-N09.reboot' = 'upgraded'; 'p2.cau.DC16-N09.resume' = 'up'; 'p2.cau.DC16-N09.storage_wait' = 'healthy' }
+    'DC16-N08' = [ordered]@{ 'p2.cau.DC16-N08.drain' = 'upgraded'; 'p2.cau.DC16-N08.install' = 'upgraded'; 'p2.cau.DC16-N08.reboot' = 'upgraded'; 'p2.cau.DC16-N08.resume' = 'up'; 'p2.cau.DC16-N08.storage_wait' = 'healthy' }
+    'DC16-N07' = [ordered]@{ 'p2.cau.DC16-N07.drain' = 'upgraded'; 'p2.cau.DC16-N07.install' = 'upgraded'; 'p2.cau.DC16-N07.reboot' = 'upgraded'; 'p2.cau.DC16-N07.resume' = 'up'; 'p2.cau.DC16-N07.storage_wait' = 'healthy' }
+    'DC16-N06' = [ordered]@{ 'p2.cau.DC16-N06.drain' = 'upgraded'; 'p2.cau.DC16-N06.install' = 'upgraded'; 'p2.cau.DC16-N06.reboot' = 'upgraded'; 'p2.cau.DC16-N06.resume' = 'up'; 'p2.cau.DC16-N06.storage_wait' = 'healthy' }
+    'DC16-N05' = [ordered]@{ 'p2.cau.DC16-N05.drain' = 'upgraded'; 'p2.cau.DC16-N05.install' = 'upgraded'; 'p2.cau.DC16-N05.reboot' = 'upgraded'; 'p2.cau.DC16-N05.resume' = 'up'; 'p2.cau.DC16-N05.storage_wait' = 'healthy' }
+    'DC16-N04' = [ordered]@{ 'p2.cau.DC16-N04.drain' = 'upgraded'; 'p2.cau.DC16-N04.install' = 'upgraded'; 'p2.cau.DC16-N04.reboot' = 'upgraded'; 'p2.cau.DC16-N04.resume' = 'up'; 'p2.cau.DC16-N04.storage_wait' = 'healthy' }
+    'DC16-N03' = [ordered]@{ 'p2.cau.DC16-N03.drain' = 'upgraded'; 'p2.cau.DC16-N03.install' = 'upgraded'; 'p2.cau.DC16-N03.reboot' = 'upgraded'; 'p2.cau.DC16-N03.resume' = 'up'; 'p2.cau.DC16-N03.storage_wait' = 'healthy' }
+    'DC16-N02' = [ordered]@{ 'p2.cau.DC16-N02.drain' = 'upgraded'; 'p2.cau.DC16-N02.install' = 'upgraded'; 'p2.cau.DC16-N02.reboot' = 'upgraded'; 'p2.cau.DC16-N02.resume' = 'up'; 'p2.cau.DC16-N02.storage_wait' = 'healthy' }
+    'DC16-N01' = [ordered]@{ 'p2.cau.DC16-N01.drain' = 'upgraded'; 'p2.cau.DC16-N01.install' = 'upgraded'; 'p2.cau.DC16-N01.reboot' = 'upgraded'; 'p2.cau.DC16-N01.resume' = 'up'; 'p2.cau.DC16-N01.storage_wait' = 'healthy' }
 }
 $PlanSolutionDeployStep = 'p6.solution_deploy'
 $PlanWindows = @(
@@ -860,6 +862,29 @@ function Test-AllNodesUpgraded {
         if (-not (Test-NodeUpgraded -Node $node)) { return $false }
     }
     return $true
+}
+
+function Test-AllNodesUp {
+    foreach ($node in $PlanNodes) {
+        if (-not (Test-NodeUp -Node $node)) { return $false }
+    }
+    return $true
+}
+function Write-CauSubSteps {
+    # Per-node progress of a CAU run that ended early (failure, -StopAfter mid-node, cancel), from node state:
+    # the build proves setup and reboots, Up (not paused) proves the resume, healthy storage the storage wait.
+    $healthy = $false
+    try { $healthy = @(Get-StorageProblem).Count -eq 0 } catch { $healthy = $false }
+    foreach ($node in $PlanNodes) {
+        $upgraded = Test-NodeUpgraded -Node $node
+        $up = $upgraded -and (Test-NodeUp -Node $node)
+        $shown = @{ upgraded = $upgraded; up = $up; healthy = ($up -and $healthy) }
+        foreach ($entry in $CauSubSteps[$node].GetEnumerator()) {
+            $status = 'pending'
+            if ($shown[[string]$entry.Value]) { $status = 'done' }
+            Write-Journal -Step $entry.Key -Status $status -Start $script:StepStart -Message ('from the node state after the CAU run (needs: {0})' -f $entry.Value)
+        }
+    }
 }
 
 #endregion
@@ -1434,8 +1459,10 @@ function Step-p1-cau_scan {
 function Step-p2-cau_run {
     # One CAU run performs the drain, setup, reboots, resume and storage wait of every node, one node at a
     # time [A-ps], [W-invoke]. It runs as a background job so this script can watch it with Get-CauRun;
-    # -StopAfter ends it at the window's end. Nodes already upgraded stay upgraded (mixed mode, reversible
-    # until the functional level is raised) [W-rolling].
+    # -StopAfter always bounds it (the window's end, or three times the expected run). Nodes already upgraded
+    # stay upgraded (mixed mode, reversible until the functional level is raised) [W-rolling].
+    # The job is the CAU coordinator and must stay alive [W-invoke]: it is never removed while it runs, a
+    # Get-CauRun error is only a missed look, and a deliberate cancel (Ctrl+C) goes through Stop-CauRun.
     $CauRunArgs = @{
         ClusterName = $ClusterName
         CauPluginName = 'Microsoft.RollingUpgradePlugin'
@@ -1449,38 +1476,44 @@ function Step-p2-cau_run {
         Force = $true
     }
     if ($Credential) { $CauRunArgs.Credential = $Credential }
-    $monitorMinutes = 6904
-    if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) {
-        $CauRunArgs.StopAfter = $script:WindowEndAt - [datetimeoffset]::Now
-        $monitorMinutes = [math]::Ceiling($CauRunArgs.StopAfter.TotalMinutes) + 30
-    }
+    $CauRunArgs.StopAfter = [timespan]::FromMinutes(6904)  # assumption: three times the expected run
+    if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) { $CauRunArgs.StopAfter = $script:WindowEndAt - [datetimeoffset]::Now }
+    $expectedEnd = [datetimeoffset]::Now.Add($CauRunArgs.StopAfter).AddMinutes(30)
     $job = Start-Job -Name 'hciplan-cau-run' -ArgumentList $CauRunArgs -ScriptBlock { param($CauRunArgs) Invoke-CauRun @CauRunArgs }
-    $deadline = [datetimeoffset]::Now.AddMinutes($monitorMinutes)
+    $ended = $false
     try {
         while ([string]$job.State -in @('NotStarted', 'Running')) {
-            $run = Get-CauRun -ClusterName $ClusterName @CredentialArgs
-            Write-Host (Out-String -InputObject ($run | Format-List))
-            if ([datetimeoffset]::Now -ge $deadline) {
-                $script:TimedOut = $true
-                throw ('the CAU run is still going after {0} min; it goes on while this window stays open: watch it with Get-CauRun' -f $monitorMinutes)
+            try {
+                $run = Get-CauRun -ClusterName $ClusterName @CredentialArgs
+                Write-Host (Out-String -InputObject ($run | Format-List))
+            }
+            catch { Write-Warning ('Get-CauRun failed ({0}); the run goes on, watching again in {1} s' -f $_, $PollSeconds) }
+            if ([datetimeoffset]::Now -ge $expectedEnd) {
+                Write-Warning ('the CAU run is still going {0:N0} min after -StopAfter should have ended it. It is left running: its coordinator is the background job of this PowerShell session, so keep this window open. To cancel it deliberately, press Ctrl+C (this script then runs Stop-CauRun) or run Stop-CauRun -ClusterName {1} -Force -Wait.' -f ([datetimeoffset]::Now - $expectedEnd.AddMinutes(-30)).TotalMinutes, $ClusterName)
             }
             $null = Wait-Job -Job $job -Timeout $PollSeconds
         }
+        $ended = $true
         Receive-Job -Job $job
+        Wait-StorageHealthy -TimeoutMinutes 30
     }
     catch {
-        Write-Warning 'The CAU run did not complete. Its last report:'
-        Write-Host (Out-String -InputObject (Get-CauReport -ClusterName $ClusterName -Last -Detailed @CredentialArgs | Format-List))
+        Write-Warning ('The CAU run did not complete: {0}' -f $_)
+        try { Write-Host (Out-String -InputObject (Get-CauReport -ClusterName $ClusterName -Last -Detailed @CredentialArgs | Format-List)) }
+        catch { Write-Warning ('Get-CauReport failed too: {0}' -f $_) }
         Write-Warning ('If Get-CauRun -ClusterName {0} shows a run that no coordinator drives (the cluster stays Locked), and no other CAU console is running, recover it with: Invoke-CauRun -ClusterName {0} -ForceRecovery -Force. Then rerun this script: upgraded nodes stay upgraded and the run continues with the rest [W-invoke].' -f $ClusterName)
-        foreach ($node in $PlanNodes) {
-            $state = 'pending'
-            if (Test-NodeUpgraded -Node $node) { $state = 'done' }
-            foreach ($id in $CauSubSteps[$node]) { Write-Journal -Step $id -Status $state -Start $script:StepStart -Message 'from the node build after the CAU run' }
-        }
+        Write-CauSubSteps
         throw
     }
     finally {
-        Remove-Job -Job $job -Force
+        if (-not $ended -and [string]$job.State -in @('NotStarted', 'Running')) {
+            # Interrupted (Ctrl+C): the coordinator dies with this session, so cancel the run the supported way first.
+            Write-Warning 'Cancelling the CAU run with Stop-CauRun so that the cluster is not left Locked'
+            try { Stop-CauRun -ClusterName $ClusterName -Force -Wait @CredentialArgs } catch { Write-Warning ('Stop-CauRun failed: {0}' -f $_) }
+            $null = Wait-Job -Job $job -Timeout $PollSeconds
+            Write-CauSubSteps
+        }
+        if ([string]$job.State -notin @('NotStarted', 'Running')) { Remove-Job -Job $job }
     }
 }
 
@@ -3379,8 +3412,8 @@ try {
         -Title 'One CAU run with the RollingUpgradePlugin: DC16-N16, DC16-N15, DC16-N14, DC16-N13, DC16-N12, DC16-N11, DC16-N10, DC16-N09, DC16-N08, DC16-N07, DC16-N06, DC16-N05, DC16-N04, DC16-N03, DC16-N02, DC16-N01' `
         -FitMinutes 143.8 `
         -Covers @('p2.cau.DC16-N16.drain', 'p2.cau.DC16-N16.install', 'p2.cau.DC16-N16.reboot', 'p2.cau.DC16-N16.resume', 'p2.cau.DC16-N16.storage_wait', 'p2.cau.DC16-N15.drain', 'p2.cau.DC16-N15.install', 'p2.cau.DC16-N15.reboot', 'p2.cau.DC16-N15.resume', 'p2.cau.DC16-N15.storage_wait', 'p2.cau.DC16-N14.drain', 'p2.cau.DC16-N14.install', 'p2.cau.DC16-N14.reboot', 'p2.cau.DC16-N14.resume', 'p2.cau.DC16-N14.storage_wait', 'p2.cau.DC16-N13.drain', 'p2.cau.DC16-N13.install', 'p2.cau.DC16-N13.reboot', 'p2.cau.DC16-N13.resume', 'p2.cau.DC16-N13.storage_wait', 'p2.cau.DC16-N12.drain', 'p2.cau.DC16-N12.install', 'p2.cau.DC16-N12.reboot', 'p2.cau.DC16-N12.resume', 'p2.cau.DC16-N12.storage_wait', 'p2.cau.DC16-N11.drain', 'p2.cau.DC16-N11.install', 'p2.cau.DC16-N11.reboot', 'p2.cau.DC16-N11.resume', 'p2.cau.DC16-N11.storage_wait', 'p2.cau.DC16-N10.drain', 'p2.cau.DC16-N10.install', 'p2.cau.DC16-N10.reboot', 'p2.cau.DC16-N10.resume', 'p2.cau.DC16-N10.storage_wait', 'p2.cau.DC16-N09.drain', 'p2.cau.DC16-N09.install', 'p2.cau.DC16-N09.reboot', 'p2.cau.DC16-N09.resume', 'p2.cau.DC16-N09.storage_wait', 'p2.cau.DC16-N08.drain', 'p2.cau.DC16-N08.install', 'p2.cau.DC16-N08.reboot', 'p2.cau.DC16-N08.resume', 'p2.cau.DC16-N08.storage_wait', 'p2.cau.DC16-N07.drain', 'p2.cau.DC16-N07.install', 'p2.cau.DC16-N07.reboot', 'p2.cau.DC16-N07.resume', 'p2.cau.DC16-N07.storage_wait', 'p2.cau.DC16-N06.drain', 'p2.cau.DC16-N06.install', 'p2.cau.DC16-N06.reboot', 'p2.cau.DC16-N06.resume', 'p2.cau.DC16-N06.storage_wait', 'p2.cau.DC16-N05.drain', 'p2.cau.DC16-N05.install', 'p2.cau.DC16-N05.reboot', 'p2.cau.DC16-N05.resume', 'p2.cau.DC16-N05.storage_wait', 'p2.cau.DC16-N04.drain', 'p2.cau.DC16-N04.install', 'p2.cau.DC16-N04.reboot', 'p2.cau.DC16-N04.resume', 'p2.cau.DC16-N04.storage_wait', 'p2.cau.DC16-N03.drain', 'p2.cau.DC16-N03.install', 'p2.cau.DC16-N03.reboot', 'p2.cau.DC16-N03.resume', 'p2.cau.DC16-N03.storage_wait', 'p2.cau.DC16-N02.drain', 'p2.cau.DC16-N02.install', 'p2.cau.DC16-N02.reboot', 'p2.cau.DC16-N02.resume', 'p2.cau.DC16-N02.storage_wait', 'p2.cau.DC16-N01.drain', 'p2.cau.DC16-N01.install', 'p2.cau.DC16-N01.reboot', 'p2.cau.DC16-N01.resume', 'p2.cau.DC16-N01.storage_wait') `
-        -Probe { (Test-AllNodesUpgraded) } `
-        -Verify { (Test-AllNodesUpgraded) } `
+        -Probe { (Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
+        -Verify { (Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
         -Action { Step-p2-cau_run }
     Invoke-PlanStep -Id 'p3.validate' `
         -Phase 'P3' `
