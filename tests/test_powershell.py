@@ -519,3 +519,34 @@ def test_cau_sub_steps_and_the_run_check_come_from_node_state_not_the_build_alon
         assert powershell.CAU_SUBSTEP_EVIDENCE["cau.storage_wait"] == "healthy"
         writer = _function_text(tree, "Write-CauSubSteps")
         assert "Test-NodeUp" in writer and "Get-StorageProblem" in writer and "Test-NodeUpgraded" in writer
+
+
+def _solution_case(scripts):
+    return [c for c in IDS if scripts[c][0].model.upgrade.solution is not None]
+
+
+def test_the_solution_deployment_passes_the_parameter_file_and_reads_key_vault_references_safely(scripts) -> None:
+    cases = _solution_case(scripts)
+    assert cases
+    for case in cases:
+        _, _, tree = scripts[case]
+        function = ps_parse.function_node(tree, "Invoke-SolutionDeployment")
+        text = ps_parse.text(function)
+        assert ".Value.value" not in text  # a {"reference": ...} parameter has no value: StrictMode would throw
+        assert "PSObject.Properties['value']" in text and "PSObject.Properties['parameters']" in text
+        [deploy] = _commands_in(function, "New-AzResourceGroupDeployment")
+        assert {"TemplateParameterFile", "deploymentMode", "Name"} <= set(deploy.parameters), case
+        assert "TemplateParameterObject" not in deploy.parameters
+
+
+def test_a_rerun_follows_the_deployment_already_in_azure_instead_of_starting_a_second_one(scripts) -> None:
+    for case in _solution_case(scripts):
+        _, _, tree = scripts[case]
+        function = ps_parse.function_node(tree, "Invoke-SolutionDeployment")
+        [deploy] = _commands_in(function, "New-AzResourceGroupDeployment")
+        probes = [c for c in _commands_in(function, "Get-AzResourceGroupDeployment") if "Name" in c.parameters]
+        assert probes and probes[0].node.start_byte < deploy.node.start_byte, case
+        guard = ps_parse.text(next(_ancestors(deploy.node, "if_statement")))
+        assert guard.startswith("if ($state -in @('', 'Failed', 'Canceled'))"), case  # not when Running or Succeeded
+        succeeded = _branch(tree, "Invoke-SolutionDeployment", "if_statement", "$state -eq 'Succeeded'")
+        assert _returns(succeeded), case

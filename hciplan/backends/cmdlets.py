@@ -157,9 +157,13 @@ _CATALOG = (
     _c("New-AzConnectedMachineExtension", "Az.ConnectedMachine",
        "Name ResourceGroupName MachineName Location Publisher ExtensionType TypeHandlerVersion NoWait AsJob",
        "https://learn.microsoft.com/azure/azure-local/upgrade/validate-solution-upgrade-readiness", "docs"),
+    # deploymentMode is not a cmdlet parameter but a parameter of the upgrade-cluster template [Q-tpl], which the
+    # cmdlet exposes as a dynamic parameter; a value given inline overrides the parameter file's.
     _c("New-AzResourceGroupDeployment", "Az.Resources",
        "Name ResourceGroupName TemplateUri TemplateFile TemplateParameterObject TemplateParameterFile Mode AsJob "
-       "WhatIf Confirm", f"{LEARN}/az.resources/new-azresourcegroupdeployment"),
+       "WhatIf Confirm deploymentMode", f"{LEARN}/az.resources/new-azresourcegroupdeployment"),
+    _c("Get-AzResourceGroupDeployment", "Az.Resources", "ResourceGroupName Name Id Pre DefaultProfile",
+       f"{LEARN}/az.resources/get-azresourcegroupdeployment", "docs"),
     _c("New-HciAdObjectsPreCreation", "AsHciADArtifactsPreCreationTool", "AzureStackLCMUserCredential AsHciOUName",
        "https://learn.microsoft.com/azure/azure-local/deploy/deployment-prep-active-directory", "domain"),
     _c("Install-Module", "PowerShellGet", "Name RequiredVersion AllowClobber Force Scope Repository",
