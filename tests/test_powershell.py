@@ -550,3 +550,49 @@ def test_a_rerun_follows_the_deployment_already_in_azure_instead_of_starting_a_s
         assert guard.startswith("if ($state -in @('', 'Failed', 'Canceled'))"), case  # not when Running or Succeeded
         succeeded = _branch(tree, "Invoke-SolutionDeployment", "if_statement", "$state -eq 'Succeeded'")
         assert _returns(succeeded), case
+
+
+def _offsets(function, names: list[str]) -> list[int]:
+    """Where the first call of each command starts in `function` (its byte offset)."""
+    found = []
+    for name in names:
+        calls = _commands_in(function, name)
+        assert calls, f"{name} is never called"
+        found.append(calls[0].node.start_byte)
+    return found
+
+
+def test_offline_stop_shuts_the_vms_down_and_records_them_before_the_volumes_go_offline(scripts) -> None:
+    for case in ("offline-media", "offline-wu"):
+        _, _, tree = scripts[case]
+        stop = ps_parse.function_node(tree, "Step-p2-offline_stop")
+        text = ps_parse.text(stop)
+        assert ".running-vms.json" in text and "WriteAllText($record" in text
+        order = _offsets(stop, ["Stop-VM", "Wait-Until", "Stop-ClusterGroup", "Stop-ClusterResource", "Stop-Cluster"])
+        assert order == sorted(order), case
+        start = ps_parse.function_node(tree, "Step-p2-offline_start")
+        assert ".running-vms.json" in ps_parse.text(start) and _commands_in(start, "Start-ClusterGroup")
+
+
+def test_offline_start_uses_a_node_name_and_brings_storage_back_in_order(scripts) -> None:
+    for case in ("offline-media", "offline-wu"):
+        _, _, tree = scripts[case]
+        start = ps_parse.function_node(tree, "Step-p2-offline_start")
+        [cluster] = _commands_in(start, "Start-Cluster")
+        assert "-Name $PlanNodes[0]" in ps_parse.text(cluster.node), case  # the cluster name is offline then
+        waits = _commands_in(start, "Wait-Until")
+        texts = [ps_parse.text(w.node) for w in waits]
+        assert "answer" in texts[0] and "New-CimSession" in texts[0] and "catch" in texts[0]  # retried
+        assert "storage pool" in texts[1] and "Get-StorageJob" in texts[1]
+        online = _commands_in(start, "Start-ClusterResource")[0].node.start_byte
+        healthy = _commands_in(start, "Wait-StorageHealthy")[0].node.start_byte
+        assert waits[0].node.start_byte < waits[1].node.start_byte < online < healthy, case
+
+
+@pytest.mark.parametrize("case", IDS)
+def test_every_plan_variable_the_script_reads_is_defined(scripts, case) -> None:
+    _, script, tree = scripts[case]
+    for name in ("$PlanMediaPath", "$PlanPoolName", "$CauSubSteps", "$PlanSolutionDeployStep", "$CauPluginArguments"):
+        used = re.search(re.escape(name) + r"\b(?!\s*=[^=])", script.split("#region Helpers")[1])
+        if used:
+            assert ps_parse.assigned_expressions(tree, name), f"{name} is read but never assigned"

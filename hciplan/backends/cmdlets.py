@@ -78,6 +78,10 @@ _CATALOG = (
        f"{_FC}/stop-clusterresource", "docs"),
     _c("Start-ClusterResource", "FailoverClusters", "Name IgnoreLocked ChooseSubOwner Wait InputObject Cluster",
        f"{_FC}/start-clusterresource", "docs"),
+    _c("Stop-ClusterGroup", "FailoverClusters", "Name IgnoreLocked Wait InputObject Cluster",
+       f"{_FC}/stop-clustergroup", "docs"),
+    _c("Start-ClusterGroup", "FailoverClusters", "Name IgnoreLocked ChooseBestNode Wait InputObject Cluster",
+       f"{_FC}/start-clustergroup", "docs"),
     # ClusterAwareUpdating (RSAT on the orchestrator) [W-invoke]
     _c("Test-CauSetup", "ClusterAwareUpdating", "ClusterName Credential", f"{_CAU}/test-causetup", "docs"),
     _c("Invoke-CauScan", "ClusterAwareUpdating",
@@ -109,7 +113,8 @@ _CATALOG = (
     _c("Get-StorageJob", "Storage", "Name UniqueId JobState CimSession", f"{_STORAGE}/get-storagejob"),
     _c("New-CimSession", "CimCmdlets", "ComputerName Credential Authentication Port SessionOption Name",
        f"{LEARN}/cimcmdlets/new-cimsession"),
-    _c("Remove-CimSession", "CimCmdlets", "CimSession ComputerName Id Name", f"{LEARN}/cimcmdlets/remove-cimsession"),
+    _c("Remove-CimSession", "CimCmdlets", "CimSession ComputerName Id Name WhatIf Confirm",
+       f"{LEARN}/cimcmdlets/remove-cimsession", "docs"),
     _c("Get-CimInstance", "CimCmdlets", "ClassName Namespace Filter CimSession ComputerName",
        f"{LEARN}/cimcmdlets/get-ciminstance", local=False),
     # On the nodes (inside Invoke-Command script blocks)

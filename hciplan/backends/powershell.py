@@ -596,11 +596,12 @@ def _cau_unit(plan: Plan, steps: list[Step]) -> Unit:
 
 
 def _offline_unit(plan: Plan, steps: list[Step]) -> Unit:
-    unit = Unit(f"{steps[0].phase.lower()}.offline", steps, [], {"Test-NodeUpgraded", "Start-NodeSetup"})
+    unit = Unit(f"{steps[0].phase.lower()}.offline", steps, [], {"Test-NodeUpgraded"})
     unit.fit_minutes = sum(s.mean_minutes for s in steps) / max(1, len({s.node for s in steps}))
     unit.probe = "Test-AllNodesUpgraded"
     unit.verify = "Test-AllNodesUpgraded"
     if plan.model.upgrade.source == "media":
+        unit.needs.add("Start-NodeSetup")  # only the media route has $PlanMediaPath
         unit.body = [
             "# Every node at once: setup from the extracted media, then one parallel restart [A-other].",
             "$pending = @($PlanNodes | Where-Object { -not (Test-NodeUpgraded -Node $_) })",
@@ -619,13 +620,50 @@ def _offline_unit(plan: Plan, steps: list[Step]) -> Unit:
     return unit
 
 
+VM_SHUTDOWN_MINUTES = 30  # assumption: a graceful guest shutdown of every VM finishes within this
+CLUSTER_NAME_MINUTES = 30  # assumption: the cluster's core resources come online within this after Start-Cluster
+
+
 def _offline_stop_start(step: Step, unit: Unit) -> None:
-    unit.needs.add("Invoke-OnNode")
+    unit.needs.update({"Invoke-OnNode", "Wait-Until"})
     if step.kind == "offline.stop":
         unit.body += [
-            "# Full outage: CSVs offline, cluster stopped, the cluster service held on every node [A-other].",
-            "foreach ($csv in @(Get-ClusterSharedVolume -Cluster $ClusterName)) { $null = $csv | Stop-ClusterResource }",
-            "Stop-Cluster -Name $ClusterName -Force",
+            "# Full outage [A-other]. First the VMs get a guest shutdown (Stop-VM, not a saved state, since the hosts",
+            "# change OS), the running ones recorded next to the journal so offline.start restarts them; then the CSVs",
+            "# go offline, the cluster stops and the cluster service is held on every node.",
+            "$record = $JournalPath + '.running-vms.json'",
+            "$running = @()",
+            "if (Test-Path -LiteralPath $record) { $running = @((ConvertFrom-Json -InputObject ([System.IO.File]::ReadAllText($record))) | ForEach-Object { $_ }) }",
+            "foreach ($node in $PlanNodes) {",
+            "    $found = @(Invoke-OnNode -Node $node -ScriptBlock {",
+            "        Get-VM | Where-Object { [string]$_.State -eq 'Running' } | ForEach-Object { [pscustomobject]@{ Id = [string]$_.VMId; Name = [string]$_.Name; Clustered = [bool]$_.IsClustered } }",
+            "    })",
+            "    foreach ($vm in $found) {",
+            "        if (@($running | Where-Object { [string]$_.Id -eq [string]$vm.Id }).Count -eq 0) {",
+            "            $running += [pscustomobject]@{ Node = $node; Id = [string]$vm.Id; Name = [string]$vm.Name; Clustered = [bool]$vm.Clustered }",
+            "        }",
+            "    }",
+            "}",
+            "[System.IO.File]::WriteAllText($record, (ConvertTo-Json -InputObject @($running) -Depth 3), [System.Text.UTF8Encoding]::new($false))",
+            "Write-Host ('{0} running VMs recorded in {1}; shutting them down' -f $running.Count, $record)",
+            "foreach ($node in $PlanNodes) {",
+            "    Invoke-OnNode -Node $node -ScriptBlock {",
+            "        $ErrorActionPreference = 'Stop'",
+            "        foreach ($vm in @(Get-VM | Where-Object { [string]$_.State -eq 'Running' })) { Stop-VM -VM $vm -Force -Confirm:$false }",
+            "    }",
+            "}",
+            f"Wait-Until -What 'every VM to be off' -TimeoutMinutes {VM_SHUTDOWN_MINUTES} -Condition {{",
+            "    $on = 0",
+            "    foreach ($node in $PlanNodes) { $on += [int](Invoke-OnNode -Node $node -ScriptBlock { @(Get-VM | Where-Object { [string]$_.State -notin @('Off', 'Saved') }).Count }) }",
+            "    $on -eq 0",
+            "}",
+            "# The VMs are off, so taking their roles offline only records that in the cluster.",
+            "$online = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.GroupType -eq 'VirtualMachine' -and [string]$_.State -ne 'Offline' })",
+            "foreach ($group in $online) { $null = Stop-ClusterGroup -InputObject $group }",
+            "$left = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.GroupType -eq 'VirtualMachine' -and [string]$_.State -ne 'Offline' })",
+            "if ($left.Count -gt 0) { throw ('VM roles still not offline: {0}' -f (@($left | ForEach-Object { $_.Name }) -join ', ')) }",
+            "foreach ($csv in @(Get-ClusterSharedVolume -Cluster $ClusterName)) { $null = $csv | Stop-ClusterResource -Confirm:$false }",
+            "Stop-Cluster -Cluster $ClusterName -Force -Confirm:$false",
             "foreach ($node in $PlanNodes) {",
             "    Invoke-OnNode -Node $node -ScriptBlock { $ErrorActionPreference = 'Stop'; Set-Service -Name 'ClusSvc' -StartupType Disabled }",
             "}",
@@ -633,15 +671,43 @@ def _offline_stop_start(step: Step, unit: Unit) -> None:
     else:
         unit.needs.add("Get-StorageProblem")
         unit.body += [
-            "# Cluster service back to Automatic, cluster started, pool healthy, CSVs online [A-other].",
+            "# Cluster service back to Automatic; Start-Cluster by a node name, since the cluster name is offline while",
+            "# every node is stopped (Start-Cluster docs). Then, in order [A-other]: pool healthy and storage jobs done,",
+            "# CSVs online, every virtual disk healthy; last, the VMs that offline.stop shut down start again.",
             "foreach ($node in $PlanNodes) {",
             "    Invoke-OnNode -Node $node -ScriptBlock { $ErrorActionPreference = 'Stop'; Set-Service -Name 'ClusSvc' -StartupType Automatic }",
             "}",
-            "$null = Start-Cluster -Name $ClusterName",
-            f"Wait-StorageHealthy -TimeoutMinutes {wait_minutes(step, floor=60)}",
+            "$null = Start-Cluster -Name $PlanNodes[0]",
+            "# The cluster name answers (CIM, cluster cmdlets) only once the core resources are online.",
+            f"Wait-Until -What ('the cluster name {{0}} to answer' -f $ClusterName) -TimeoutMinutes {CLUSTER_NAME_MINUTES} -Condition {{",
+            "    try {",
+            "        $session = New-CimSession -ComputerName $ClusterName @CredentialArgs",
+            "        Remove-CimSession -CimSession $session -WhatIf:$false",
+            "        $true",
+            "    }",
+            "    catch { $false }",
+            "}",
+            f"Wait-Until -What 'the storage pool to be Healthy and its storage jobs to finish' -TimeoutMinutes {wait_minutes(step, floor=60)} -Condition {{",
+            "    $session = New-CimSession -ComputerName $ClusterName @CredentialArgs",
+            "    try {",
+            "        $pools = @(Get-StoragePool -CimSession $session -IsPrimordial $false | Where-Object { [string]$_.HealthStatus -ne 'Healthy' })",
+            "        $jobs = @(Get-StorageJob -CimSession $session | Where-Object { [string]$_.JobState -ne 'Completed' })",
+            "    }",
+            "    finally { Remove-CimSession -CimSession $session -WhatIf:$false }",
+            "    $pools.Count -eq 0 -and $jobs.Count -eq 0",
+            "}",
             "foreach ($csv in @(Get-ClusterSharedVolume -Cluster $ClusterName)) { $null = $csv | Start-ClusterResource }",
-            "$problems = @(Get-StorageProblem)",
-            "if ($problems.Count -gt 0) { throw ('storage after the restart: {0}' -f ($problems -join '; ')) }",
+            f"Wait-StorageHealthy -TimeoutMinutes {wait_minutes(step, floor=60)}",
+            "$record = $JournalPath + '.running-vms.json'",
+            "if (Test-Path -LiteralPath $record) {",
+            "    foreach ($vm in @((ConvertFrom-Json -InputObject ([System.IO.File]::ReadAllText($record))) | ForEach-Object { $_ })) {",
+            "        if ($vm.Clustered) { $null = Get-ClusterGroup -Cluster $ClusterName -VMId ([guid]$vm.Id) | Start-ClusterGroup }",
+            "        else {",
+            "            Invoke-OnNode -Node $vm.Node -ArgumentList @($vm.Id) -ScriptBlock { param($Id) $ErrorActionPreference = 'Stop'; Start-VM -VM (Get-VM -Id $Id) -Confirm:$false }",
+            "        }",
+            "    }",
+            "    [System.IO.File]::Delete($record)",
+            "}",
         ]
 
 

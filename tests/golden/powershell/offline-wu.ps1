@@ -457,32 +457,6 @@ function Start-HciRun {
     Write-Host ('Plan {0}: cluster {1}, {2} steps; window ends {3:u}' -f $PlanFingerprint, $ClusterName, $PlanStepCount, $script:WindowEndAt)
 }
 
-function Start-NodeSetup {
-    # Runs the feature update setup from the extracted media, bounded; setup's own reboot is left to the next step.
-    # Arguments from the lab procedure [G-hol]; /NoReboot so the reboot is the plan's explicit, bounded step.
-    param([Parameter(Mandatory)] [string[]] $Nodes, [Parameter(Mandatory)] [int] $TimeoutMinutes)
-    $jobs = @()
-    foreach ($node in $Nodes) {
-        $jobs += Invoke-Command -ComputerName $node -AsJob -ArgumentList @($PlanMediaPath) -ScriptBlock {
-            param($MediaPath)
-            $ErrorActionPreference = 'Stop'
-            $setup = Join-Path -Path $MediaPath -ChildPath 'setup.exe'
-            $process = Start-Process -FilePath $setup -ArgumentList '/auto upgrade /EULA accept /DynamicUpdate disable /NoReboot' -Wait -PassThru
-            $process.ExitCode
-        } @CredentialArgs
-    }
-    $finished = @(Wait-Job -Job $jobs -Timeout ($TimeoutMinutes * 60))
-    if ($finished.Count -lt $jobs.Count) {
-        $script:TimedOut = $true
-        throw ('setup did not finish within {0} min on every node; it may still be running: check C:\$WINDOWS.~BT\Sources\Panther\setupact.log on the nodes' -f $TimeoutMinutes)
-    }
-    foreach ($job in $jobs) {
-        $code = Receive-Job -Job $job
-        Write-Host ('setup on {0} exited with code {1}' -f $job.Location, $code)
-        Remove-Job -Job $job
-    }
-}
-
 function Test-NodeUpgraded {
     # A node on build 25398 or later runs 23H2: its OS steps are skipped.
     param([Parameter(Mandatory)] [string] $Node)
@@ -660,9 +634,42 @@ function Step-p1-registry-N04-storage_wait {
 
 # p2.offline_stop: Take virtual disks offline and stop the cluster (full outage) [A-other]
 function Step-p2-offline_stop {
-    # Full outage: CSVs offline, cluster stopped, the cluster service held on every node [A-other].
-    foreach ($csv in @(Get-ClusterSharedVolume -Cluster $ClusterName)) { $null = $csv | Stop-ClusterResource }
-    Stop-Cluster -Name $ClusterName -Force
+    # Full outage [A-other]. First the VMs get a guest shutdown (Stop-VM, not a saved state, since the hosts
+    # change OS), the running ones recorded next to the journal so offline.start restarts them; then the CSVs
+    # go offline, the cluster stops and the cluster service is held on every node.
+    $record = $JournalPath + '.running-vms.json'
+    $running = @()
+    if (Test-Path -LiteralPath $record) { $running = @((ConvertFrom-Json -InputObject ([System.IO.File]::ReadAllText($record))) | ForEach-Object { $_ }) }
+    foreach ($node in $PlanNodes) {
+        $found = @(Invoke-OnNode -Node $node -ScriptBlock {
+            Get-VM | Where-Object { [string]$_.State -eq 'Running' } | ForEach-Object { [pscustomobject]@{ Id = [string]$_.VMId; Name = [string]$_.Name; Clustered = [bool]$_.IsClustered } }
+        })
+        foreach ($vm in $found) {
+            if (@($running | Where-Object { [string]$_.Id -eq [string]$vm.Id }).Count -eq 0) {
+                $running += [pscustomobject]@{ Node = $node; Id = [string]$vm.Id; Name = [string]$vm.Name; Clustered = [bool]$vm.Clustered }
+            }
+        }
+    }
+    [System.IO.File]::WriteAllText($record, (ConvertTo-Json -InputObject @($running) -Depth 3), [System.Text.UTF8Encoding]::new($false))
+    Write-Host ('{0} running VMs recorded in {1}; shutting them down' -f $running.Count, $record)
+    foreach ($node in $PlanNodes) {
+        Invoke-OnNode -Node $node -ScriptBlock {
+            $ErrorActionPreference = 'Stop'
+            foreach ($vm in @(Get-VM | Where-Object { [string]$_.State -eq 'Running' })) { Stop-VM -VM $vm -Force -Confirm:$false }
+        }
+    }
+    Wait-Until -What 'every VM to be off' -TimeoutMinutes 30 -Condition {
+        $on = 0
+        foreach ($node in $PlanNodes) { $on += [int](Invoke-OnNode -Node $node -ScriptBlock { @(Get-VM | Where-Object { [string]$_.State -notin @('Off', 'Saved') }).Count }) }
+        $on -eq 0
+    }
+    # The VMs are off, so taking their roles offline only records that in the cluster.
+    $online = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.GroupType -eq 'VirtualMachine' -and [string]$_.State -ne 'Offline' })
+    foreach ($group in $online) { $null = Stop-ClusterGroup -InputObject $group }
+    $left = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.GroupType -eq 'VirtualMachine' -and [string]$_.State -ne 'Offline' })
+    if ($left.Count -gt 0) { throw ('VM roles still not offline: {0}' -f (@($left | ForEach-Object { $_.Name }) -join ', ')) }
+    foreach ($csv in @(Get-ClusterSharedVolume -Cluster $ClusterName)) { $null = $csv | Stop-ClusterResource -Confirm:$false }
+    Stop-Cluster -Cluster $ClusterName -Force -Confirm:$false
     foreach ($node in $PlanNodes) {
         Invoke-OnNode -Node $node -ScriptBlock { $ErrorActionPreference = 'Stop'; Set-Service -Name 'ClusSvc' -StartupType Disabled }
     }
@@ -675,15 +682,43 @@ function Step-p2-offline {
 
 # p2.offline_start: Start the cluster, wait for the pool and jobs, bring virtual disks online [A-other]
 function Step-p2-offline_start {
-    # Cluster service back to Automatic, cluster started, pool healthy, CSVs online [A-other].
+    # Cluster service back to Automatic; Start-Cluster by a node name, since the cluster name is offline while
+    # every node is stopped (Start-Cluster docs). Then, in order [A-other]: pool healthy and storage jobs done,
+    # CSVs online, every virtual disk healthy; last, the VMs that offline.stop shut down start again.
     foreach ($node in $PlanNodes) {
         Invoke-OnNode -Node $node -ScriptBlock { $ErrorActionPreference = 'Stop'; Set-Service -Name 'ClusSvc' -StartupType Automatic }
     }
-    $null = Start-Cluster -Name $ClusterName
-    Wait-StorageHealthy -TimeoutMinutes 74
+    $null = Start-Cluster -Name $PlanNodes[0]
+    # The cluster name answers (CIM, cluster cmdlets) only once the core resources are online.
+    Wait-Until -What ('the cluster name {0} to answer' -f $ClusterName) -TimeoutMinutes 30 -Condition {
+        try {
+            $session = New-CimSession -ComputerName $ClusterName @CredentialArgs
+            Remove-CimSession -CimSession $session -WhatIf:$false
+            $true
+        }
+        catch { $false }
+    }
+    Wait-Until -What 'the storage pool to be Healthy and its storage jobs to finish' -TimeoutMinutes 74 -Condition {
+        $session = New-CimSession -ComputerName $ClusterName @CredentialArgs
+        try {
+            $pools = @(Get-StoragePool -CimSession $session -IsPrimordial $false | Where-Object { [string]$_.HealthStatus -ne 'Healthy' })
+            $jobs = @(Get-StorageJob -CimSession $session | Where-Object { [string]$_.JobState -ne 'Completed' })
+        }
+        finally { Remove-CimSession -CimSession $session -WhatIf:$false }
+        $pools.Count -eq 0 -and $jobs.Count -eq 0
+    }
     foreach ($csv in @(Get-ClusterSharedVolume -Cluster $ClusterName)) { $null = $csv | Start-ClusterResource }
-    $problems = @(Get-StorageProblem)
-    if ($problems.Count -gt 0) { throw ('storage after the restart: {0}' -f ($problems -join '; ')) }
+    Wait-StorageHealthy -TimeoutMinutes 74
+    $record = $JournalPath + '.running-vms.json'
+    if (Test-Path -LiteralPath $record) {
+        foreach ($vm in @((ConvertFrom-Json -InputObject ([System.IO.File]::ReadAllText($record))) | ForEach-Object { $_ })) {
+            if ($vm.Clustered) { $null = Get-ClusterGroup -Cluster $ClusterName -VMId ([guid]$vm.Id) | Start-ClusterGroup }
+            else {
+                Invoke-OnNode -Node $vm.Node -ArgumentList @($vm.Id) -ScriptBlock { param($Id) $ErrorActionPreference = 'Stop'; Start-VM -VM (Get-VM -Id $Id) -Confirm:$false }
+            }
+        }
+        [System.IO.File]::Delete($record)
+    }
 }
 
 # p3.validate: Validate the upgraded cluster (validation gate) [A-post], [A-verify]
