@@ -596,3 +596,19 @@ def test_every_plan_variable_the_script_reads_is_defined(scripts, case) -> None:
         used = re.search(re.escape(name) + r"\b(?!\s*=[^=])", script.split("#region Helpers")[1])
         if used:
             assert ps_parse.assigned_expressions(tree, name), f"{name} is read but never assigned"
+
+
+def test_a_failed_or_concurrent_setup_fails_the_step(scripts) -> None:
+    for case in ("manual-media", "offline-media", "cau-media-with-cau-3"):
+        _, _, tree = scripts[case]
+        function = ps_parse.function_node(tree, "Start-NodeSetup")
+        if case == "cau-media-with-cau-3":
+            assert function is None  # CAU runs setup itself
+            continue
+        text = ps_parse.text(function)
+        busy, start = _offsets(function, ["Get-CimInstance", "Start-Process"])
+        assert busy < start and "setup.exe" in text and "SetupHost.exe" in text
+        check = _branch(tree, "Start-NodeSetup", "if_statement", "$code -notin @(0, 3010)")
+        assert "$failures +=" in ps_parse.text(check)
+        final = _branch(tree, "Start-NodeSetup", "if_statement", "$failures.Count -gt 0")
+        assert ps_parse.text(final).lstrip("{ \n").startswith("throw")

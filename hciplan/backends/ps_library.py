@@ -429,12 +429,18 @@ function Test-NodeMedia {
 function Start-NodeSetup {
     # Runs the feature update setup from the extracted media, bounded; setup's own reboot is left to the next step.
     # Arguments from the lab procedure [G-hol]; /NoReboot so the reboot is the plan's explicit, bounded step.
+    # Exit codes 0 and 3010 (restart needed) count as success (assumption); the build check after the restart
+    # is the real proof. Any other code, or a setup still running from an earlier run, fails the step.
     param([Parameter(Mandatory)] [string[]] $Nodes, [Parameter(Mandatory)] [int] $TimeoutMinutes)
     $jobs = @()
     foreach ($node in $Nodes) {
         $jobs += Invoke-Command -ComputerName $node -AsJob -ArgumentList @($PlanMediaPath) -ScriptBlock {
             param($MediaPath)
             $ErrorActionPreference = 'Stop'
+            $busy = @(Get-CimInstance -ClassName 'Win32_Process' -Filter 'Name = ''setup.exe'' OR Name = ''SetupHost.exe''')
+            if ($busy.Count -gt 0) {
+                throw ('setup is already running ({0}): let it finish (C:\$WINDOWS.~BT\Sources\Panther\setupact.log), then rerun' -f (@($busy | ForEach-Object { $_.ExecutablePath }) -join ', '))
+            }
             $setup = Join-Path -Path $MediaPath -ChildPath 'setup.exe'
             $process = Start-Process -FilePath $setup -ArgumentList '/auto upgrade /EULA accept /DynamicUpdate disable /NoReboot' -Wait -PassThru
             $process.ExitCode
@@ -445,10 +451,19 @@ function Start-NodeSetup {
         $script:TimedOut = $true
         throw ('setup did not finish within {0} min on every node; it may still be running: check C:\$WINDOWS.~BT\Sources\Panther\setupact.log on the nodes' -f $TimeoutMinutes)
     }
+    $failures = @()
     foreach ($job in $jobs) {
-        $code = Receive-Job -Job $job
-        Write-Host ('setup on {0} exited with code {1}' -f $job.Location, $code)
+        try {
+            $output = @(Receive-Job -Job $job)
+            $code = [int]$output[-1]
+            Write-Host ('setup on {0} exited with code {1}' -f $job.Location, $code)
+            if ($code -notin @(0, 3010)) { $failures += ('{0}: setup exited with {1} (0x{1:X8})' -f $job.Location, $code) }
+        }
+        catch { $failures += ('{0}: {1}' -f $job.Location, $_) }
         Remove-Job -Job $job
+    }
+    if ($failures.Count -gt 0) {
+        throw ('setup failed on {0}: see C:\$WINDOWS.~BT\Sources\Panther\setuperr.log on those nodes' -f ($failures -join '; '))
     }
 }
 """),
