@@ -612,3 +612,34 @@ def test_a_failed_or_concurrent_setup_fails_the_step(scripts) -> None:
         assert "$failures +=" in ps_parse.text(check)
         final = _branch(tree, "Start-NodeSetup", "if_statement", "$failures.Count -gt 0")
         assert ps_parse.text(final).lstrip("{ \n").startswith("throw")
+
+
+def test_the_test_cluster_gate_matches_failures_not_failover(scripts) -> None:
+    _, _, tree = scripts[IDS[0]]
+    text = _function_text(tree, "Step-p0-test_cluster")
+    pattern = ps_parse.evaluate_literal(re.search(r"-match ('[^']*')", text).group(1))
+    def matches(warning):  # PowerShell's -match is case-insensitive; .NET and Python agree on \b here
+        return re.search(pattern, warning, re.I) is not None
+    assert not matches("Failover Cluster Validation Report: Validate Failover Cluster configuration")
+    assert not matches("Network - Validate Network Communication: the test reported some warnings")
+    assert matches("Storage - Validate Disk Failover: The test failed.")
+    assert matches("Inventory: Validation found failures") and matches("the test reported a failure")
+
+
+def test_a_node_without_any_network_atc_intent_is_a_problem(scripts) -> None:
+    _, _, tree = scripts["cau-16-node-solution"]
+    none = _branch(tree, "Get-NetIntentProblem", "if_statement", "$mine.Count -eq 0")
+    assert "no Network ATC intent" in ps_parse.text(none)  # emitted as a problem, not skipped
+    text = _function_text(tree, "Get-NetIntentProblem")
+    assert "$hosts = @($PlanNodes)" in text  # the all-node check covers every node of the plan
+
+
+def test_bounded_waits_survive_transient_poll_errors(scripts) -> None:
+    _, _, tree = scripts[IDS[0]]
+    wait = ps_parse.function_node(tree, "Wait-Until")
+    poll = next(n for n in ps_parse.walk(wait) if n.type == "command" and ps_parse.text(n).startswith("& $Condition"))
+    tries = list(_ancestors(poll, "try_statement"))
+    assert tries and any(c.type == "catch_clauses" for c in tries[0].children)
+    catch = ps_parse.text(next(c for c in tries[0].children if c.type == "catch_clauses"))
+    assert "$failedPolls++" in catch and "$failedPolls -ge $MaxPollErrors" in catch
+    assert "[int] $MaxPollErrors = 3" in ps_parse.text(wait)

@@ -48,6 +48,9 @@ TEMPLATE_URI = ("https://raw.githubusercontent.com/Azure/azure-quickstart-templa
 # needs storage healthy as well [W-invoke], [H-maint].
 CAU_SUBSTEP_EVIDENCE = {"cau.drain": "upgraded", "cau.install": "upgraded", "cau.reboot": "upgraded",
                         "cau.resume": "up", "cau.storage_wait": "healthy"}
+# A Test-Cluster warning that reports a failure: "failed", "failure(s)", "fails" as whole words, so that
+# "Failover" (in nearly every test name) does not count.
+TEST_CLUSTER_FAILURE = r"\bfail(ed|ure|ures|s)?\b"
 POOL_FREE_TOLERANCE = 0.01  # assumption: 1% of the pool size of drift is noise, more makes the plan stale
 
 # Required roles and optional features for the solution upgrade, as listed by [A-val] (Remediation 1).
@@ -170,7 +173,7 @@ def _body(plan: Plan, step: Step, unit: Unit) -> None:
             "$warnings = @()",
             f"$report = Join-Path -Path (Split-Path -Path $JournalPath -Parent) -ChildPath 'Test-Cluster-{report}'",
             "$null = Test-Cluster -Cluster $ClusterName -ReportName $report -WarningVariable warnings -WarningAction SilentlyContinue",
-            "$failed = @($warnings | Where-Object { [string]$_ -match 'fail' })",
+            f"$failed = @($warnings | Where-Object {{ [string]$_ -match {literal(TEST_CLUSTER_FAILURE)} }})",
             "if ($failed.Count -gt 0) { throw ('cluster validation reported failures; see {0}.htm: {1}' -f $report, ($failed -join '; ')) }",
         ]
     elif kind == "aks.remove":

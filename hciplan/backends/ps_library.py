@@ -246,15 +246,32 @@ function Invoke-PlanStep {
 """, "Write-Journal", "Stop-Upgrade"),
     _chunk("Wait-Until", r"""
 function Wait-Until {
-    # Bounded wait: polls every $IntervalSeconds and gives up after $TimeoutMinutes.
+    # Bounded wait: polls every $IntervalSeconds and gives up after $TimeoutMinutes. A poll that throws (a node
+    # restarting, a transient RPC or CIM error) counts as not yet; only $MaxPollErrors failed polls in a row end
+    # the wait early, with the last error (so a condition that throws on purpose fails after that many polls).
     param(
         [Parameter(Mandatory)] [scriptblock] $Condition,
         [Parameter(Mandatory)] [string] $What,
         [Parameter(Mandatory)] [int] $TimeoutMinutes,
-        [int] $IntervalSeconds = $PollSeconds
+        [int] $IntervalSeconds = $PollSeconds,
+        [int] $MaxPollErrors = 3
     )
     $deadline = [datetimeoffset]::Now.AddMinutes($TimeoutMinutes)
-    while (-not (& $Condition)) {
+    $failedPolls = 0
+    while ($true) {
+        $ready = $false
+        try {
+            $ready = [bool](& $Condition)
+            $failedPolls = 0
+        }
+        catch {
+            $failedPolls++
+            if ($failedPolls -ge $MaxPollErrors) {
+                throw ('{0} polls in a row failed while waiting for {1}: {2}' -f $failedPolls, $What, $_)
+            }
+            Write-Warning ('waiting for {0}: a poll failed ({1}); trying again' -f $What, $_)
+        }
+        if ($ready) { return }
         if ([datetimeoffset]::Now -ge $deadline) {
             $script:TimedOut = $true
             throw ('timed out after {0} min waiting for {1}' -f $TimeoutMinutes, $What)
@@ -495,16 +512,25 @@ function Test-FunctionalLevelRaised {
 """),
     _chunk("Get-NetIntentProblem", r"""
 function Get-NetIntentProblem {
-    # Intents whose configuration is not Success, on one node or on all [A-atc].
+    # Every node (or the one asked for) needs at least one intent, and every intent must be Success [A-atc]:
+    # a node without any intent is not configured, whatever the others report.
     param([string] $Node = '')
     $status = @(Invoke-OnNode -Node $ClusterName -ArgumentList @($ClusterName) -ScriptBlock {
         param($Cluster)
         Get-NetIntentStatus -ClusterName $Cluster
     })
-    foreach ($intent in $status) {
-        if ($Node -and [string]$intent.Host -ne $Node) { continue }
-        if ([string]$intent.ConfigurationStatus -ne 'Success') {
-            'intent {0} on {1} is {2}' -f $intent.IntentName, $intent.Host, $intent.ConfigurationStatus
+    $hosts = @($PlanNodes)
+    if ($Node) { $hosts = @($Node) }
+    foreach ($name in $hosts) {
+        $mine = @($status | Where-Object { [string]$_.Host -eq $name })
+        if ($mine.Count -eq 0) {
+            'no Network ATC intent on {0}' -f $name
+            continue
+        }
+        foreach ($intent in $mine) {
+            if ([string]$intent.ConfigurationStatus -ne 'Success') {
+                'intent {0} on {1} is {2}' -f $intent.IntentName, $intent.Host, $intent.ConfigurationStatus
+            }
         }
     }
 }

@@ -255,15 +255,32 @@ function Test-SolutionInstalled {
 }
 
 function Wait-Until {
-    # Bounded wait: polls every $IntervalSeconds and gives up after $TimeoutMinutes.
+    # Bounded wait: polls every $IntervalSeconds and gives up after $TimeoutMinutes. A poll that throws (a node
+    # restarting, a transient RPC or CIM error) counts as not yet; only $MaxPollErrors failed polls in a row end
+    # the wait early, with the last error (so a condition that throws on purpose fails after that many polls).
     param(
         [Parameter(Mandatory)] [scriptblock] $Condition,
         [Parameter(Mandatory)] [string] $What,
         [Parameter(Mandatory)] [int] $TimeoutMinutes,
-        [int] $IntervalSeconds = $PollSeconds
+        [int] $IntervalSeconds = $PollSeconds,
+        [int] $MaxPollErrors = 3
     )
     $deadline = [datetimeoffset]::Now.AddMinutes($TimeoutMinutes)
-    while (-not (& $Condition)) {
+    $failedPolls = 0
+    while ($true) {
+        $ready = $false
+        try {
+            $ready = [bool](& $Condition)
+            $failedPolls = 0
+        }
+        catch {
+            $failedPolls++
+            if ($failedPolls -ge $MaxPollErrors) {
+                throw ('{0} polls in a row failed while waiting for {1}: {2}' -f $failedPolls, $What, $_)
+            }
+            Write-Warning ('waiting for {0}: a poll failed ({1}); trying again' -f $What, $_)
+        }
+        if ($ready) { return }
         if ([datetimeoffset]::Now -ge $deadline) {
             $script:TimedOut = $true
             throw ('timed out after {0} min waiting for {1}' -f $TimeoutMinutes, $What)
@@ -736,7 +753,7 @@ function Step-p0-test_cluster {
     $warnings = @()
     $report = Join-Path -Path (Split-Path -Path $JournalPath -Parent) -ChildPath 'Test-Cluster-p0'
     $null = Test-Cluster -Cluster $ClusterName -ReportName $report -WarningVariable warnings -WarningAction SilentlyContinue
-    $failed = @($warnings | Where-Object { [string]$_ -match 'fail' })
+    $failed = @($warnings | Where-Object { [string]$_ -match '\bfail(ed|ure|ures|s)?\b' })
     if ($failed.Count -gt 0) { throw ('cluster validation reported failures; see {0}.htm: {1}' -f $report, ($failed -join '; ')) }
 }
 
@@ -970,7 +987,7 @@ function Step-p3-validate {
     $warnings = @()
     $report = Join-Path -Path (Split-Path -Path $JournalPath -Parent) -ChildPath 'Test-Cluster-p3'
     $null = Test-Cluster -Cluster $ClusterName -ReportName $report -WarningVariable warnings -WarningAction SilentlyContinue
-    $failed = @($warnings | Where-Object { [string]$_ -match 'fail' })
+    $failed = @($warnings | Where-Object { [string]$_ -match '\bfail(ed|ure|ures|s)?\b' })
     if ($failed.Count -gt 0) { throw ('cluster validation reported failures; see {0}.htm: {1}' -f $report, ($failed -join '; ')) }
 }
 
