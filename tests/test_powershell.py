@@ -279,6 +279,9 @@ def test_catalog_cmdlets_of_each_step_kind_are_what_its_function_runs(scripts) -
             if step.spec.interactive:
                 continue
             missing = {c for c in step.spec.cmdlets if c.lower() not in reachable}
+            if "request-operatoraction" in reachable:  # the operator runs them: the instructions must name them
+                body = _function_text(tree, action)
+                missing = {c for c in missing if c not in body}
             assert not missing, f"{sid} ({step.kind}) never calls {sorted(missing)}"
 
 
@@ -643,3 +646,16 @@ def test_bounded_waits_survive_transient_poll_errors(scripts) -> None:
     catch = ps_parse.text(next(c for c in tries[0].children if c.type == "catch_clauses"))
     assert "$failedPolls++" in catch and "$failedPolls -ge $MaxPollErrors" in catch
     assert "[int] $MaxPollErrors = 3" in ps_parse.text(wait)
+
+
+def test_aks_removal_leaves_the_cluster_wide_uninstall_to_the_console_and_is_idempotent(scripts) -> None:
+    for case in ("cau-16-node-solution", "manual-wu"):
+        _, _, tree = scripts[case]
+        function = ps_parse.function_node(tree, "Step-p1-aks_remove")
+        assert not _commands_in(function, "Uninstall-AksHci")  # a second hop from Invoke-Command: no CredSSP
+        assert "Uninstall-AksHci" in ps_parse.text(function) and _commands_in(function, "Request-OperatorAction")
+        [remove] = _commands_in(function, "Uninstall-Module")
+        guard = ps_parse.text(next(_ancestors(remove.node, "if_statement")))
+        assert "Get-Module -ListAvailable -Name 'AksHci'" in guard, case  # already gone = done
+        checks = _probe_and_verify_commands(tree)["p1.aks_remove"]
+        assert "get-module" in checks

@@ -177,25 +177,28 @@ def _body(plan: Plan, step: Step, unit: Unit) -> None:
             "if ($failed.Count -gt 0) { throw ('cluster validation reported failures; see {0}.htm: {1}' -f $report, ($failed -join '; ')) }",
         ]
     elif kind == "aks.remove":
-        needs.add("Invoke-OnNode")
-        preview = "$true" if plan.model.cluster.aks.preview else "$false"
+        needs.update({"Invoke-OnNode", "Request-OperatorAction"})
+        moc = ("then Uninstall-Moc (the plan records a preview install)" if plan.model.cluster.aks.preview else
+               "(Uninstall-Moc only if AKS or Arc VM previews were ever used; the plan says they were not)")
         body += [
-            "# Uninstall-AksHci once, Uninstall-Moc for a preview install, then the AksHci module on every node [A-ps], [A-val].",
-            f"Invoke-OnNode -Node $PlanNodes[0] -ArgumentList @({preview}) -ScriptBlock {{",
-            "    param($Preview)",
-            "    $ErrorActionPreference = 'Stop'",
-            "    Uninstall-AksHci",
-            "    if ($Preview) { Uninstall-Moc }",
-            "}",
+            "# Uninstall-AksHci acts on every node from the one it runs on: through remoting that is a second hop,",
+            "# which fails without CredSSP, so the operator runs it on a node's console. The script then removes the",
+            "# AksHci module from every node, each one locally; a module already gone is done [A-ps], [A-val].",
+            "Request-OperatorAction -Instructions " + literal(
+                "Back up what runs on AKS Arc first: its removal cannot be undone. On the console (or an RDP "
+                "session) of one node, signed in as a cluster administrator, run Uninstall-AksHci, " + moc + ". "
+                "If it already ran in an earlier attempt, only acknowledge; the script then removes the AksHci "
+                "module from every node."),
             "foreach ($node in $PlanNodes) {",
             "    Invoke-OnNode -Node $node -ScriptBlock {",
             "        $ErrorActionPreference = 'Stop'",
-            "        if (Get-Module -ListAvailable -Name 'AksHci') { Uninstall-Module -Name 'AksHci' -Force }",
+            "        if (Get-Module -ListAvailable -Name 'AksHci') { Uninstall-Module -Name 'AksHci' -AllVersions -Force }",
             "    }",
             "}",
         ]
         unit.probe = ("@($PlanNodes | Where-Object { Invoke-OnNode -Node $_ -ScriptBlock "
                       "{ [bool](Get-Module -ListAvailable -Name 'AksHci') } }).Count -eq 0")
+        unit.verify = unit.probe
     elif kind == "bitlocker.suspend":
         needs.add("BitLocker")
         body.append(f"Suspend-NodeBitLocker -Node {node}")

@@ -81,8 +81,9 @@ def _commands(plan: Plan, step: Step) -> str:
                            "Invoke-Command -ComputerName $AnyNode { Get-AzureStackHCI }  # Registered, Connected"],
         "gate.test_cluster": [f"Test-Cluster -Cluster {cluster}"],
         "post.validate": [f"Test-Cluster -Cluster {cluster}"],
-        "aks.remove": ["Uninstall-AksHci" + ("; Uninstall-Moc" if model.cluster.aks.preview else ""),
-                       "# then on every node:", "Uninstall-Module -Name AksHci -Force"],
+        "aks.remove": ["# on one node's console (it reaches every node; through remoting that needs CredSSP):",
+                       "Uninstall-AksHci" + ("; Uninstall-Moc" if model.cluster.aks.preview else ""),
+                       "# then on every node:", "Uninstall-Module -Name AksHci -AllVersions -Force"],
         "bitlocker.suspend": ["Suspend-BitLocker -MountPoint 'C:' -RebootCount 0"],
         "bitlocker.resume": ["Resume-BitLocker -MountPoint 'C:'"],
         "registry.apply": [

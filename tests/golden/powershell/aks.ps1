@@ -17,7 +17,7 @@
       p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered
       p0.test_cluster: Validate the cluster before any change
     P1 Pre-OS
-      p1.aks_remove: Remove AKS Arc (and MOC for a preview install) [IRREVERSIBLE]
+      p1.aks_remove: Remove AKS Arc (and MOC for a preview install) [IRREVERSIBLE, operator]
       p1.registry.K8S-N1.drain: Pause the node and drain its roles
       p1.registry.K8S-N1.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0
       p1.registry.K8S-N1.reboot: Restart the node and wait for it to come back
@@ -708,17 +708,14 @@ function Step-p0-test_cluster {
 
 # p1.aks_remove: Remove AKS Arc (and MOC for a preview install) [A-ps], [A-about]
 function Step-p1-aks_remove {
-    # Uninstall-AksHci once, Uninstall-Moc for a preview install, then the AksHci module on every node [A-ps], [A-val].
-    Invoke-OnNode -Node $PlanNodes[0] -ArgumentList @($true) -ScriptBlock {
-        param($Preview)
-        $ErrorActionPreference = 'Stop'
-        Uninstall-AksHci
-        if ($Preview) { Uninstall-Moc }
-    }
+    # Uninstall-AksHci acts on every node from the one it runs on: through remoting that is a second hop,
+    # which fails without CredSSP, so the operator runs it on a node's console. The script then removes the
+    # AksHci module from every node, each one locally; a module already gone is done [A-ps], [A-val].
+    Request-OperatorAction -Instructions 'Back up what runs on AKS Arc first: its removal cannot be undone. On the console (or an RDP session) of one node, signed in as a cluster administrator, run Uninstall-AksHci, then Uninstall-Moc (the plan records a preview install). If it already ran in an earlier attempt, only acknowledge; the script then removes the AksHci module from every node.'
     foreach ($node in $PlanNodes) {
         Invoke-OnNode -Node $node -ScriptBlock {
             $ErrorActionPreference = 'Stop'
-            if (Get-Module -ListAvailable -Name 'AksHci') { Uninstall-Module -Name 'AksHci' -Force }
+            if (Get-Module -ListAvailable -Name 'AksHci') { Uninstall-Module -Name 'AksHci' -AllVersions -Force }
         }
     }
 }
@@ -1119,6 +1116,7 @@ try {
         -FitMinutes 35.0 `
         -Irreversible `
         -Probe { @($PlanNodes | Where-Object { Invoke-OnNode -Node $_ -ScriptBlock { [bool](Get-Module -ListAvailable -Name 'AksHci') } }).Count -eq 0 } `
+        -Verify { @($PlanNodes | Where-Object { Invoke-OnNode -Node $_ -ScriptBlock { [bool](Get-Module -ListAvailable -Name 'AksHci') } }).Count -eq 0 } `
         -Action { Step-p1-aks_remove }
     Invoke-PlanStep -Id 'p1.registry.K8S-N1.drain' `
         -Phase 'P1' `
