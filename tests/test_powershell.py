@@ -659,3 +659,23 @@ def test_aks_removal_leaves_the_cluster_wide_uninstall_to_the_console_and_is_ide
         assert "Get-Module -ListAvailable -Name 'AksHci'" in guard, case  # already gone = done
         checks = _probe_and_verify_commands(tree)["p1.aks_remove"]
         assert "get-module" in checks
+
+
+ASKS_AGAIN = {"Suspend-ClusterNode", "Restart-Computer", "Stop-ClusterResource", "Stop-Cluster", "Update-StoragePool",
+              "New-AzResourceGroupDeployment", "Remove-Job", "Remove-CimSession"}
+
+
+@pytest.mark.parametrize("case", IDS)
+def test_inner_cmdlets_do_not_inherit_the_scripts_confirm_and_whatif(scripts, case) -> None:
+    _, _, tree = scripts[case]
+    for command in ps_parse.commands(tree):
+        if command.name not in ASKS_AGAIN:
+            continue
+        remote = any(ps_parse.text(a).startswith(("Invoke-Command", "Invoke-OnNode", "Start-Job"))
+                     for a in _ancestors(command.node, "command"))
+        if remote:
+            continue  # preferences do not cross into a remote or job session
+        source = ps_parse.text(command.node)
+        assert "-Confirm:$false" in source, f"line {command.line}: {source[:80]}"
+        if command.name == "Remove-CimSession":
+            assert "-WhatIf:$false" in source, f"line {command.line}: {source[:80]}"

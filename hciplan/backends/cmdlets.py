@@ -186,7 +186,7 @@ _CATALOG = (
     _c("Wait-Job", "Microsoft.PowerShell.Core", "Job Id Name Timeout Any", f"{_CORE}/wait-job"),
     _c("Receive-Job", "Microsoft.PowerShell.Core", "Job Id Name Keep Wait AutoRemoveJob", f"{_CORE}/receive-job"),
     _c("Stop-Job", "Microsoft.PowerShell.Core", "Job Id Name", f"{_CORE}/stop-job"),
-    _c("Remove-Job", "Microsoft.PowerShell.Core", "Job Id Name Force", f"{_CORE}/remove-job"),
+    _c("Remove-Job", "Microsoft.PowerShell.Core", "Job Id Name Force WhatIf Confirm", f"{_CORE}/remove-job", "docs"),
     _c("Get-Command", "Microsoft.PowerShell.Core", "Name Module CommandType", f"{_CORE}/get-command"),
     _c("Get-Module", "Microsoft.PowerShell.Core", "Name ListAvailable", f"{_CORE}/get-module"),
     _c("Set-StrictMode", "Microsoft.PowerShell.Core", "Version Off", f"{_CORE}/set-strictmode"),

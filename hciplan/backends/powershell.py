@@ -317,7 +317,7 @@ def _body(plan: Plan, step: Step, unit: Unit) -> None:
             "# One-way pool version update, online [A-post].",
             "$session = New-CimSession -ComputerName $ClusterName @CredentialArgs",
             "try { Get-StoragePool -CimSession $session -FriendlyName $PlanPoolName | Update-StoragePool -Confirm:$false }",
-            "finally { Remove-CimSession -CimSession $session }",
+            "finally { Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false }",
         ]
     elif kind == "post.vm_version":
         needs.add("Invoke-OnNode")
@@ -398,12 +398,12 @@ def _body(plan: Plan, step: Step, unit: Unit) -> None:
             "$session = New-CimSession -ComputerName $ClusterName @CredentialArgs",
             "try {",
             "    Set-VirtualDisk -CimSession $session -FriendlyName $volume -ProvisioningType Thin",
-            "    $null = $csv | Stop-ClusterResource",
+            "    $null = $csv | Stop-ClusterResource -Confirm:$false",
             "    $null = $csv | Start-ClusterResource",
             "    $disk = Get-VirtualDisk -CimSession $session -FriendlyName $volume",
             "    if ([string]$disk.ProvisioningType -ne 'Thin') { throw ('{0} is still {1}' -f $volume, $disk.ProvisioningType) }",
             "}",
-            "finally { Remove-CimSession -CimSession $session }",
+            "finally { Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false }",
         ]
     elif kind == "lcm.extension":
         needs.add("Assert-AzureInputs")
@@ -494,7 +494,7 @@ PREFLIGHT = [
     "if ($PlanPoolName -and -not $solutionDone) {",
     "    $session = New-CimSession -ComputerName $ClusterName @CredentialArgs",
     "    try { $pool = @(Get-StoragePool -CimSession $session -IsPrimordial $false | Where-Object { [string]$_.FriendlyName -eq $PlanPoolName }) }",
-    "    finally { Remove-CimSession -CimSession $session }",
+    "    finally { Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false }",
     "    if ($pool.Count -eq 0) { $stale += ('there is no storage pool named {0}' -f $PlanPoolName) }",
     "    else {",
     "        $free = [int64]$pool[0].Size - [int64]$pool[0].AllocatedSize",
@@ -594,7 +594,7 @@ def _cau_unit(plan: Plan, steps: list[Step]) -> Unit:
         "        $null = Wait-Job -Job $job -Timeout $PollSeconds",
         "        Write-CauSubSteps",
         "    }",
-        "    if ([string]$job.State -notin @('NotStarted', 'Running')) { Remove-Job -Job $job }",
+        "    if ([string]$job.State -notin @('NotStarted', 'Running')) { Remove-Job -Job $job -Confirm:$false }",
         "}",
     ]
     unit.body = lines
@@ -613,7 +613,7 @@ def _offline_unit(plan: Plan, steps: list[Step]) -> Unit:
             "$pending = @($PlanNodes | Where-Object { -not (Test-NodeUpgraded -Node $_) })",
             f"if ($pending.Count -gt 0) {{ Start-NodeSetup -Nodes $pending -TimeoutMinutes {setup_minutes()} }}",
             "if ($pending.Count -gt 0) {",
-            f"    Restart-Computer -ComputerName $pending -Force -Wait -For PowerShell -Timeout {60 * os_reboot_minutes(plan)} -Delay 15 @CredentialArgs",
+            f"    Restart-Computer -ComputerName $pending -Force -Wait -For PowerShell -Timeout {60 * os_reboot_minutes(plan)} -Delay 15 -Confirm:$false @CredentialArgs",
             "}",
         ]
     else:
@@ -688,7 +688,7 @@ def _offline_stop_start(step: Step, unit: Unit) -> None:
             f"Wait-Until -What ('the cluster name {{0}} to answer' -f $ClusterName) -TimeoutMinutes {CLUSTER_NAME_MINUTES} -Condition {{",
             "    try {",
             "        $session = New-CimSession -ComputerName $ClusterName @CredentialArgs",
-            "        Remove-CimSession -CimSession $session -WhatIf:$false",
+            "        Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false",
             "        $true",
             "    }",
             "    catch { $false }",
@@ -699,7 +699,7 @@ def _offline_stop_start(step: Step, unit: Unit) -> None:
             "        $pools = @(Get-StoragePool -CimSession $session -IsPrimordial $false | Where-Object { [string]$_.HealthStatus -ne 'Healthy' })",
             "        $jobs = @(Get-StorageJob -CimSession $session | Where-Object { [string]$_.JobState -ne 'Completed' })",
             "    }",
-            "    finally { Remove-CimSession -CimSession $session -WhatIf:$false }",
+            "    finally { Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false }",
             "    $pools.Count -eq 0 -and $jobs.Count -eq 0",
             "}",
             "foreach ($csv in @(Get-ClusterSharedVolume -Cluster $ClusterName)) { $null = $csv | Start-ClusterResource }",

@@ -213,7 +213,7 @@ function Get-StorageProblem {
         $disks = @(Get-VirtualDisk -CimSession $session | Where-Object { [string]$_.HealthStatus -ne 'Healthy' })
     }
     finally {
-        Remove-CimSession -CimSession $session
+        Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false
     }
     foreach ($job in $jobs) { 'storage job {0} is {1}' -f $job.Name, $job.JobState }
     foreach ($disk in $disks) { 'virtual disk {0} is {1}' -f $disk.FriendlyName, $disk.HealthStatus }
@@ -231,7 +231,7 @@ function Invoke-NodeDrain {
     if ($problems.Count -gt 0) {
         throw ('storage is not healthy, so {0} must not go down: {1}' -f $Node, ($problems -join '; '))
     }
-    $null = Suspend-ClusterNode -Name $Node -Cluster $ClusterName -Drain
+    $null = Suspend-ClusterNode -Name $Node -Cluster $ClusterName -Drain -Confirm:$false
     Wait-Until -What ('{0} to finish draining' -f $Node) -TimeoutMinutes $TimeoutMinutes -Condition {
         $state = [string](Get-ClusterNode -Name $Node -Cluster $ClusterName).DrainStatus
         if ($state -eq 'Failed') { throw ('draining {0} failed: see which roles could not move (Get-ClusterGroup)' -f $Node) }
@@ -251,7 +251,7 @@ function Invoke-NodeRestart {
     # Restart-Computer -Wait -For PowerShell returns when remoting answers again; -Timeout bounds the wait.
     param([Parameter(Mandatory)] [string] $Node, [Parameter(Mandatory)] [int] $TimeoutMinutes)
     try {
-        Restart-Computer -ComputerName $Node -Force -Wait -For PowerShell -Timeout ($TimeoutMinutes * 60) -Delay 15 @CredentialArgs
+        Restart-Computer -ComputerName $Node -Force -Wait -For PowerShell -Timeout ($TimeoutMinutes * 60) -Delay 15 -Confirm:$false @CredentialArgs
     }
     catch {
         $script:TimedOut = $true
@@ -292,6 +292,8 @@ function Write-Journal {
 
 function Invoke-PlanStep {
     # The runner: journal -> phase -> window -> probe -> ShouldProcess -> irreversible -> run -> verify -> journal.
+    # The runner asks once per step; inside a step, state-changing cmdlets run with -Confirm:$false (they would
+    # inherit -Confirm and ask again), and cleanup calls with -WhatIf:$false (they also run in the rehearsal).
     [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
     param(
         [Parameter(Mandatory)] [string] $Id,
@@ -516,7 +518,7 @@ function Step-p0-preflight {
     if ($PlanPoolName -and -not $solutionDone) {
         $session = New-CimSession -ComputerName $ClusterName @CredentialArgs
         try { $pool = @(Get-StoragePool -CimSession $session -IsPrimordial $false | Where-Object { [string]$_.FriendlyName -eq $PlanPoolName }) }
-        finally { Remove-CimSession -CimSession $session }
+        finally { Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false }
         if ($pool.Count -eq 0) { $stale += ('there is no storage pool named {0}' -f $PlanPoolName) }
         else {
             $free = [int64]$pool[0].Size - [int64]$pool[0].AllocatedSize
@@ -710,7 +712,7 @@ function Step-p2-offline_start {
     Wait-Until -What ('the cluster name {0} to answer' -f $ClusterName) -TimeoutMinutes 30 -Condition {
         try {
             $session = New-CimSession -ComputerName $ClusterName @CredentialArgs
-            Remove-CimSession -CimSession $session -WhatIf:$false
+            Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false
             $true
         }
         catch { $false }
@@ -721,7 +723,7 @@ function Step-p2-offline_start {
             $pools = @(Get-StoragePool -CimSession $session -IsPrimordial $false | Where-Object { [string]$_.HealthStatus -ne 'Healthy' })
             $jobs = @(Get-StorageJob -CimSession $session | Where-Object { [string]$_.JobState -ne 'Completed' })
         }
-        finally { Remove-CimSession -CimSession $session -WhatIf:$false }
+        finally { Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false }
         $pools.Count -eq 0 -and $jobs.Count -eq 0
     }
     foreach ($csv in @(Get-ClusterSharedVolume -Cluster $ClusterName)) { $null = $csv | Start-ClusterResource }
