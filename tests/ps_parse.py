@@ -188,3 +188,13 @@ def evaluate_literal(expression: str) -> str:
         else:
             raise ValueError(f"unexpected {source[i:i + 10]!r} in a literal expression")
     return "".join(out)
+
+
+@dataclass(frozen=True)
+class _Subtree:
+    root_node: object
+
+
+def commands_under(node) -> list[Command]:
+    """The commands inside one node of a parse tree (a function, a block), nested ones included."""
+    return commands(_Subtree(node))

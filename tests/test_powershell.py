@@ -279,6 +279,9 @@ def test_catalog_cmdlets_of_each_step_kind_are_what_its_function_runs(scripts) -
             if step.spec.interactive:
                 continue
             missing = {c for c in step.spec.cmdlets if c.lower() not in reachable}
+            if "request-operatoraction" in reachable:  # the operator runs them: the instructions must name them
+                body = _function_text(tree, action)
+                missing = {c for c in missing if c not in body}
             assert not missing, f"{sid} ({step.kind}) never calls {sorted(missing)}"
 
 
@@ -433,3 +436,246 @@ def test_docs_list_every_catalog_cmdlet_with_its_module_and_source() -> None:
         row = next((line for line in docs.splitlines() if line.startswith(f"| `{entry.name}` |")), None)
         assert row is not None, f"{entry.name} is not in docs/powershell.md"
         assert f"| {entry.module} |" in row and entry.source in row and f"| {entry.confirmed} |" in row
+
+
+# --- the runner's control flow (review findings; static checks on the parse tree) ------------------------------
+
+
+def _function_text(tree, name: str) -> str:
+    node = ps_parse.function_node(tree, name)
+    assert node is not None, f"{name} is not defined"
+    return ps_parse.text(node)
+
+
+def _branch(tree, function: str, clause: str, condition: str):
+    """The statement block of the first `clause` (if_statement / elseif_clause) in `function` whose condition
+    contains `condition`."""
+    for node in ps_parse.walk(ps_parse.function_node(tree, function)):
+        if node.type == clause:
+            head = next(c for c in node.children if c.type == "pipeline")
+            if condition in ps_parse.text(head):
+                return next(c for c in node.children if c.type == "statement_block")
+    raise AssertionError(f"no {clause} on {condition!r} in {function}")
+
+
+def _returns(block) -> list:
+    return [n for n in ps_parse.walk(block) if n.type == "flow_control_statement" and ps_parse.text(n).startswith("return")]
+
+
+def test_a_no_at_the_confirmation_prompt_stops_the_run_and_only_the_rehearsal_carries_on(scripts) -> None:
+    _, _, tree = scripts[IDS[0]]
+    declined = _branch(tree, "Invoke-PlanStep", "elseif_clause", "ShouldProcess")
+    body = ps_parse.text(declined)
+    assert "Write-Journal -Step $Id -Status 'declined'" in body
+    assert re.search(r"Stop-Upgrade -Code [1-9]", body)
+    for ret in _returns(declined):  # the only way on is the rehearsal's
+        guard = next(_ancestors(ret, "if_statement"))
+        assert ps_parse.text(guard).startswith("if ($script:Rehearsal)")
+
+
+def test_read_only_gates_are_never_skipped_from_the_journal(scripts) -> None:
+    _, script, tree = scripts[IDS[0]]
+    skip = _branch(tree, "Invoke-PlanStep", "if_statement", "$journalled")
+    assert _returns(skip) and "-not $ReadOnly" in ps_parse.text(skip.parent.children[2])
+    phase = _branch(tree, "Invoke-PlanStep", "if_statement", "SelectedPhases -notcontains")
+    assert "-not $journalled" in ps_parse.text(phase.parent.children[2])
+    assert re.search(r"-Id 'p0\.preflight'[^\n]*`\n(\s+-[^\n]*\n)*?\s+-ReadOnly", script)
+    # a resumed run may stand mid node pass: health findings warn, the stale-plan rule still stops the run
+    preflight = _function_text(tree, "Step-p0-preflight")
+    assert "$rerun" in preflight and "Stop-Upgrade -Code 2" in preflight
+
+
+def _commands_in(node, name: str) -> list:
+    return [c for c in ps_parse.commands_under(node) if c.name == name]
+
+
+def test_the_cau_coordinator_job_is_never_killed_and_transient_errors_do_not_end_the_watch(scripts) -> None:
+    for case in _cau_case(scripts):
+        _, _, tree = scripts[case]
+        function = ps_parse.function_node(tree, function_name("Step", f"p2.{CAU_RUN}"))
+        for remove in _commands_in(function, "Remove-Job"):  # only a job that has ended is removed, never forced
+            assert "Force" not in remove.parameters, case
+            guard = ps_parse.text(next(_ancestors(remove.node, "if_statement")))
+            assert "-notin @('NotStarted', 'Running')" in guard, case
+        for name in ("Get-CauRun", "Get-CauReport", "Stop-CauRun"):  # each look has its own try/catch
+            found = _commands_in(function, name)
+            assert found, (case, name)
+            for command in found:
+                assert any(c.type == "catch_clauses" for t in _ancestors(command.node, "try_statement")
+                           for c in t.children), (case, name)
+        loop = next(n for n in ps_parse.walk(function) if n.type == "while_statement")
+        assert "throw" not in ps_parse.text(loop), case  # the watch's deadline only warns: the run is left going
+        finally_clause = next(n for n in ps_parse.walk(function) if n.type == "finally_clause")
+        assert _commands_in(finally_clause, "Stop-CauRun"), case  # a deliberate cancel, not a killed job
+
+
+def test_cau_sub_steps_and_the_run_check_come_from_node_state_not_the_build_alone(scripts) -> None:
+    for case in _cau_case(scripts):
+        plan, script, tree = scripts[case]
+        checks = _probe_and_verify_commands(tree)[f"p2.{CAU_RUN}"]
+        assert {"test-allnodesupgraded", "test-allnodesup", "get-storageproblem"} <= checks, case
+        for step in plan.steps:
+            if step.group == CAU_RUN and step.node:
+                evidence = powershell.CAU_SUBSTEP_EVIDENCE[step.kind]
+                assert f"{literal(step.id)} = '{evidence}'" in script, (case, step.id)
+        assert powershell.CAU_SUBSTEP_EVIDENCE["cau.resume"] == "up"
+        assert powershell.CAU_SUBSTEP_EVIDENCE["cau.storage_wait"] == "healthy"
+        writer = _function_text(tree, "Write-CauSubSteps")
+        assert "Test-NodeUp" in writer and "Get-StorageProblem" in writer and "Test-NodeUpgraded" in writer
+
+
+def _solution_case(scripts):
+    return [c for c in IDS if scripts[c][0].model.upgrade.solution is not None]
+
+
+def test_the_solution_deployment_passes_the_parameter_file_and_reads_key_vault_references_safely(scripts) -> None:
+    cases = _solution_case(scripts)
+    assert cases
+    for case in cases:
+        _, _, tree = scripts[case]
+        function = ps_parse.function_node(tree, "Invoke-SolutionDeployment")
+        text = ps_parse.text(function)
+        assert ".Value.value" not in text  # a {"reference": ...} parameter has no value: StrictMode would throw
+        assert "PSObject.Properties['value']" in text and "PSObject.Properties['parameters']" in text
+        [deploy] = _commands_in(function, "New-AzResourceGroupDeployment")
+        assert {"TemplateParameterFile", "deploymentMode", "Name"} <= set(deploy.parameters), case
+        assert "TemplateParameterObject" not in deploy.parameters
+
+
+def test_a_rerun_follows_the_deployment_already_in_azure_instead_of_starting_a_second_one(scripts) -> None:
+    for case in _solution_case(scripts):
+        _, _, tree = scripts[case]
+        function = ps_parse.function_node(tree, "Invoke-SolutionDeployment")
+        [deploy] = _commands_in(function, "New-AzResourceGroupDeployment")
+        probes = [c for c in _commands_in(function, "Get-AzResourceGroupDeployment") if "Name" in c.parameters]
+        assert probes and probes[0].node.start_byte < deploy.node.start_byte, case
+        guard = ps_parse.text(next(_ancestors(deploy.node, "if_statement")))
+        assert guard.startswith("if ($state -in @('', 'Failed', 'Canceled'))"), case  # not when Running or Succeeded
+        succeeded = _branch(tree, "Invoke-SolutionDeployment", "if_statement", "$state -eq 'Succeeded'")
+        assert _returns(succeeded), case
+
+
+def _offsets(function, names: list[str]) -> list[int]:
+    """Where the first call of each command starts in `function` (its byte offset)."""
+    found = []
+    for name in names:
+        calls = _commands_in(function, name)
+        assert calls, f"{name} is never called"
+        found.append(calls[0].node.start_byte)
+    return found
+
+
+def test_offline_stop_shuts_the_vms_down_and_records_them_before_the_volumes_go_offline(scripts) -> None:
+    for case in ("offline-media", "offline-wu"):
+        _, _, tree = scripts[case]
+        stop = ps_parse.function_node(tree, "Step-p2-offline_stop")
+        text = ps_parse.text(stop)
+        assert ".running-vms.json" in text and "WriteAllText($record" in text
+        order = _offsets(stop, ["Stop-VM", "Wait-Until", "Stop-ClusterGroup", "Stop-ClusterResource", "Stop-Cluster"])
+        assert order == sorted(order), case
+        start = ps_parse.function_node(tree, "Step-p2-offline_start")
+        assert ".running-vms.json" in ps_parse.text(start) and _commands_in(start, "Start-ClusterGroup")
+
+
+def test_offline_start_uses_a_node_name_and_brings_storage_back_in_order(scripts) -> None:
+    for case in ("offline-media", "offline-wu"):
+        _, _, tree = scripts[case]
+        start = ps_parse.function_node(tree, "Step-p2-offline_start")
+        [cluster] = _commands_in(start, "Start-Cluster")
+        assert "-Name $PlanNodes[0]" in ps_parse.text(cluster.node), case  # the cluster name is offline then
+        waits = _commands_in(start, "Wait-Until")
+        texts = [ps_parse.text(w.node) for w in waits]
+        assert "answer" in texts[0] and "New-CimSession" in texts[0] and "catch" in texts[0]  # retried
+        assert "storage pool" in texts[1] and "Get-StorageJob" in texts[1]
+        online = _commands_in(start, "Start-ClusterResource")[0].node.start_byte
+        healthy = _commands_in(start, "Wait-StorageHealthy")[0].node.start_byte
+        assert waits[0].node.start_byte < waits[1].node.start_byte < online < healthy, case
+
+
+@pytest.mark.parametrize("case", IDS)
+def test_every_plan_variable_the_script_reads_is_defined(scripts, case) -> None:
+    _, script, tree = scripts[case]
+    for name in ("$PlanMediaPath", "$PlanPoolName", "$CauSubSteps", "$PlanSolutionDeployStep", "$CauPluginArguments"):
+        used = re.search(re.escape(name) + r"\b(?!\s*=[^=])", script.split("#region Helpers")[1])
+        if used:
+            assert ps_parse.assigned_expressions(tree, name), f"{name} is read but never assigned"
+
+
+def test_a_failed_or_concurrent_setup_fails_the_step(scripts) -> None:
+    for case in ("manual-media", "offline-media", "cau-media-with-cau-3"):
+        _, _, tree = scripts[case]
+        function = ps_parse.function_node(tree, "Start-NodeSetup")
+        if case == "cau-media-with-cau-3":
+            assert function is None  # CAU runs setup itself
+            continue
+        text = ps_parse.text(function)
+        busy, start = _offsets(function, ["Get-CimInstance", "Start-Process"])
+        assert busy < start and "setup.exe" in text and "SetupHost.exe" in text
+        check = _branch(tree, "Start-NodeSetup", "if_statement", "$code -notin @(0, 3010)")
+        assert "$failures +=" in ps_parse.text(check)
+        final = _branch(tree, "Start-NodeSetup", "if_statement", "$failures.Count -gt 0")
+        assert ps_parse.text(final).lstrip("{ \n").startswith("throw")
+
+
+def test_the_test_cluster_gate_matches_failures_not_failover(scripts) -> None:
+    _, _, tree = scripts[IDS[0]]
+    text = _function_text(tree, "Step-p0-test_cluster")
+    pattern = ps_parse.evaluate_literal(re.search(r"-match ('[^']*')", text).group(1))
+    def matches(warning):  # PowerShell's -match is case-insensitive; .NET and Python agree on \b here
+        return re.search(pattern, warning, re.I) is not None
+    assert not matches("Failover Cluster Validation Report: Validate Failover Cluster configuration")
+    assert not matches("Network - Validate Network Communication: the test reported some warnings")
+    assert matches("Storage - Validate Disk Failover: The test failed.")
+    assert matches("Inventory: Validation found failures") and matches("the test reported a failure")
+
+
+def test_a_node_without_any_network_atc_intent_is_a_problem(scripts) -> None:
+    _, _, tree = scripts["cau-16-node-solution"]
+    none = _branch(tree, "Get-NetIntentProblem", "if_statement", "$mine.Count -eq 0")
+    assert "no Network ATC intent" in ps_parse.text(none)  # emitted as a problem, not skipped
+    text = _function_text(tree, "Get-NetIntentProblem")
+    assert "$hosts = @($PlanNodes)" in text  # the all-node check covers every node of the plan
+
+
+def test_bounded_waits_survive_transient_poll_errors(scripts) -> None:
+    _, _, tree = scripts[IDS[0]]
+    wait = ps_parse.function_node(tree, "Wait-Until")
+    poll = next(n for n in ps_parse.walk(wait) if n.type == "command" and ps_parse.text(n).startswith("& $Condition"))
+    tries = list(_ancestors(poll, "try_statement"))
+    assert tries and any(c.type == "catch_clauses" for c in tries[0].children)
+    catch = ps_parse.text(next(c for c in tries[0].children if c.type == "catch_clauses"))
+    assert "$failedPolls++" in catch and "$failedPolls -ge $MaxPollErrors" in catch
+    assert "[int] $MaxPollErrors = 3" in ps_parse.text(wait)
+
+
+def test_aks_removal_leaves_the_cluster_wide_uninstall_to_the_console_and_is_idempotent(scripts) -> None:
+    for case in ("cau-16-node-solution", "manual-wu"):
+        _, _, tree = scripts[case]
+        function = ps_parse.function_node(tree, "Step-p1-aks_remove")
+        assert not _commands_in(function, "Uninstall-AksHci")  # a second hop from Invoke-Command: no CredSSP
+        assert "Uninstall-AksHci" in ps_parse.text(function) and _commands_in(function, "Request-OperatorAction")
+        [remove] = _commands_in(function, "Uninstall-Module")
+        guard = ps_parse.text(next(_ancestors(remove.node, "if_statement")))
+        assert "Get-Module -ListAvailable -Name 'AksHci'" in guard, case  # already gone = done
+        checks = _probe_and_verify_commands(tree)["p1.aks_remove"]
+        assert "get-module" in checks
+
+
+ASKS_AGAIN = {"Suspend-ClusterNode", "Restart-Computer", "Stop-ClusterResource", "Stop-Cluster", "Update-StoragePool",
+              "New-AzResourceGroupDeployment", "Remove-Job", "Remove-CimSession"}
+
+
+@pytest.mark.parametrize("case", IDS)
+def test_inner_cmdlets_do_not_inherit_the_scripts_confirm_and_whatif(scripts, case) -> None:
+    _, _, tree = scripts[case]
+    for command in ps_parse.commands(tree):
+        if command.name not in ASKS_AGAIN:
+            continue
+        remote = any(ps_parse.text(a).startswith(("Invoke-Command", "Invoke-OnNode", "Start-Job"))
+                     for a in _ancestors(command.node, "command"))
+        if remote:
+            continue  # preferences do not cross into a remote or job session
+        source = ps_parse.text(command.node)
+        assert "-Confirm:$false" in source, f"line {command.line}: {source[:80]}"
+        if command.name == "Remove-CimSession":
+            assert "-WhatIf:$false" in source, f"line {command.line}: {source[:80]}"

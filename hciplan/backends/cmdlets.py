@@ -78,6 +78,10 @@ _CATALOG = (
        f"{_FC}/stop-clusterresource", "docs"),
     _c("Start-ClusterResource", "FailoverClusters", "Name IgnoreLocked ChooseSubOwner Wait InputObject Cluster",
        f"{_FC}/start-clusterresource", "docs"),
+    _c("Stop-ClusterGroup", "FailoverClusters", "Name IgnoreLocked Wait InputObject Cluster",
+       f"{_FC}/stop-clustergroup", "docs"),
+    _c("Start-ClusterGroup", "FailoverClusters", "Name IgnoreLocked ChooseBestNode Wait InputObject Cluster",
+       f"{_FC}/start-clustergroup", "docs"),
     # ClusterAwareUpdating (RSAT on the orchestrator) [W-invoke]
     _c("Test-CauSetup", "ClusterAwareUpdating", "ClusterName Credential", f"{_CAU}/test-causetup", "docs"),
     _c("Invoke-CauScan", "ClusterAwareUpdating",
@@ -93,6 +97,7 @@ _CATALOG = (
        f"{_CAU}/invoke-caurun", "docs"),
     _c("Get-CauRun", "ClusterAwareUpdating", "ClusterName Credential WaitForStart WaitForCompletion ShowClusterNodeState",
        f"{_CAU}/get-caurun", "docs"),
+    _c("Stop-CauRun", "ClusterAwareUpdating", "ClusterName Credential Wait Force", f"{_CAU}/stop-caurun", "docs"),
     _c("Get-CauReport", "ClusterAwareUpdating", "ClusterName StartDate EndDate Last Detailed Report Credential",
        f"{_CAU}/get-caureport", "docs"),
     _c("Get-BpaResult", "BestPractices", "ModelId SubmodelId CollectedConfiguration All Filter RepositoryPath",
@@ -108,7 +113,8 @@ _CATALOG = (
     _c("Get-StorageJob", "Storage", "Name UniqueId JobState CimSession", f"{_STORAGE}/get-storagejob"),
     _c("New-CimSession", "CimCmdlets", "ComputerName Credential Authentication Port SessionOption Name",
        f"{LEARN}/cimcmdlets/new-cimsession"),
-    _c("Remove-CimSession", "CimCmdlets", "CimSession ComputerName Id Name", f"{LEARN}/cimcmdlets/remove-cimsession"),
+    _c("Remove-CimSession", "CimCmdlets", "CimSession ComputerName Id Name WhatIf Confirm",
+       f"{LEARN}/cimcmdlets/remove-cimsession", "docs"),
     _c("Get-CimInstance", "CimCmdlets", "ClassName Namespace Filter CimSession ComputerName",
        f"{LEARN}/cimcmdlets/get-ciminstance", local=False),
     # On the nodes (inside Invoke-Command script blocks)
@@ -156,9 +162,13 @@ _CATALOG = (
     _c("New-AzConnectedMachineExtension", "Az.ConnectedMachine",
        "Name ResourceGroupName MachineName Location Publisher ExtensionType TypeHandlerVersion NoWait AsJob",
        "https://learn.microsoft.com/azure/azure-local/upgrade/validate-solution-upgrade-readiness", "docs"),
+    # deploymentMode is not a cmdlet parameter but a parameter of the upgrade-cluster template [Q-tpl], which the
+    # cmdlet exposes as a dynamic parameter; a value given inline overrides the parameter file's.
     _c("New-AzResourceGroupDeployment", "Az.Resources",
        "Name ResourceGroupName TemplateUri TemplateFile TemplateParameterObject TemplateParameterFile Mode AsJob "
-       "WhatIf Confirm", f"{LEARN}/az.resources/new-azresourcegroupdeployment"),
+       "WhatIf Confirm deploymentMode", f"{LEARN}/az.resources/new-azresourcegroupdeployment"),
+    _c("Get-AzResourceGroupDeployment", "Az.Resources", "ResourceGroupName Name Id Pre DefaultProfile",
+       f"{LEARN}/az.resources/get-azresourcegroupdeployment", "docs"),
     _c("New-HciAdObjectsPreCreation", "AsHciADArtifactsPreCreationTool", "AzureStackLCMUserCredential AsHciOUName",
        "https://learn.microsoft.com/azure/azure-local/deploy/deployment-prep-active-directory", "domain"),
     _c("Install-Module", "PowerShellGet", "Name RequiredVersion AllowClobber Force Scope Repository",
@@ -176,7 +186,7 @@ _CATALOG = (
     _c("Wait-Job", "Microsoft.PowerShell.Core", "Job Id Name Timeout Any", f"{_CORE}/wait-job"),
     _c("Receive-Job", "Microsoft.PowerShell.Core", "Job Id Name Keep Wait AutoRemoveJob", f"{_CORE}/receive-job"),
     _c("Stop-Job", "Microsoft.PowerShell.Core", "Job Id Name", f"{_CORE}/stop-job"),
-    _c("Remove-Job", "Microsoft.PowerShell.Core", "Job Id Name Force", f"{_CORE}/remove-job"),
+    _c("Remove-Job", "Microsoft.PowerShell.Core", "Job Id Name Force WhatIf Confirm", f"{_CORE}/remove-job", "docs"),
     _c("Get-Command", "Microsoft.PowerShell.Core", "Name Module CommandType", f"{_CORE}/get-command"),
     _c("Get-Module", "Microsoft.PowerShell.Core", "Name ListAvailable", f"{_CORE}/get-module"),
     _c("Set-StrictMode", "Microsoft.PowerShell.Core", "Version Off", f"{_CORE}/set-strictmode"),

@@ -43,6 +43,14 @@ POLL_SECONDS = 30
 ROLLING_UPGRADE_PLUGIN = "Microsoft.RollingUpgradePlugin"
 TEMPLATE_URI = ("https://raw.githubusercontent.com/Azure/azure-quickstart-templates/master/quickstarts/"
                 "microsoft.azurestackhci/upgrade-cluster/azuredeploy.json")  # [A-arm], [Q-tpl]: releases >= 2503
+# What node state proves a CAU sub-step done once the run has ended (or was cancelled by -StopAfter mid-node):
+# the build alone only proves setup and its reboots; resume needs the node Up (not paused), the storage wait
+# needs storage healthy as well [W-invoke], [H-maint].
+CAU_SUBSTEP_EVIDENCE = {"cau.drain": "upgraded", "cau.install": "upgraded", "cau.reboot": "upgraded",
+                        "cau.resume": "up", "cau.storage_wait": "healthy"}
+# A Test-Cluster warning that reports a failure: "failed", "failure(s)", "fails" as whole words, so that
+# "Failover" (in nearly every test name) does not count.
+TEST_CLUSTER_FAILURE = r"\bfail(ed|ure|ures|s)?\b"
 POOL_FREE_TOLERANCE = 0.01  # assumption: 1% of the pool size of drift is noise, more makes the plan stale
 
 # Required roles and optional features for the solution upgrade, as listed by [A-val] (Remediation 1).
@@ -165,29 +173,32 @@ def _body(plan: Plan, step: Step, unit: Unit) -> None:
             "$warnings = @()",
             f"$report = Join-Path -Path (Split-Path -Path $JournalPath -Parent) -ChildPath 'Test-Cluster-{report}'",
             "$null = Test-Cluster -Cluster $ClusterName -ReportName $report -WarningVariable warnings -WarningAction SilentlyContinue",
-            "$failed = @($warnings | Where-Object { [string]$_ -match 'fail' })",
+            f"$failed = @($warnings | Where-Object {{ [string]$_ -match {literal(TEST_CLUSTER_FAILURE)} }})",
             "if ($failed.Count -gt 0) { throw ('cluster validation reported failures; see {0}.htm: {1}' -f $report, ($failed -join '; ')) }",
         ]
     elif kind == "aks.remove":
-        needs.add("Invoke-OnNode")
-        preview = "$true" if plan.model.cluster.aks.preview else "$false"
+        needs.update({"Invoke-OnNode", "Request-OperatorAction"})
+        moc = ("then Uninstall-Moc (the plan records a preview install)" if plan.model.cluster.aks.preview else
+               "(Uninstall-Moc only if AKS or Arc VM previews were ever used; the plan says they were not)")
         body += [
-            "# Uninstall-AksHci once, Uninstall-Moc for a preview install, then the AksHci module on every node [A-ps], [A-val].",
-            f"Invoke-OnNode -Node $PlanNodes[0] -ArgumentList @({preview}) -ScriptBlock {{",
-            "    param($Preview)",
-            "    $ErrorActionPreference = 'Stop'",
-            "    Uninstall-AksHci",
-            "    if ($Preview) { Uninstall-Moc }",
-            "}",
+            "# Uninstall-AksHci acts on every node from the one it runs on: through remoting that is a second hop,",
+            "# which fails without CredSSP, so the operator runs it on a node's console. The script then removes the",
+            "# AksHci module from every node, each one locally; a module already gone is done [A-ps], [A-val].",
+            "Request-OperatorAction -Instructions " + literal(
+                "Back up what runs on AKS Arc first: its removal cannot be undone. On the console (or an RDP "
+                "session) of one node, signed in as a cluster administrator, run Uninstall-AksHci, " + moc + ". "
+                "If it already ran in an earlier attempt, only acknowledge; the script then removes the AksHci "
+                "module from every node."),
             "foreach ($node in $PlanNodes) {",
             "    Invoke-OnNode -Node $node -ScriptBlock {",
             "        $ErrorActionPreference = 'Stop'",
-            "        if (Get-Module -ListAvailable -Name 'AksHci') { Uninstall-Module -Name 'AksHci' -Force }",
+            "        if (Get-Module -ListAvailable -Name 'AksHci') { Uninstall-Module -Name 'AksHci' -AllVersions -Force }",
             "    }",
             "}",
         ]
         unit.probe = ("@($PlanNodes | Where-Object { Invoke-OnNode -Node $_ -ScriptBlock "
                       "{ [bool](Get-Module -ListAvailable -Name 'AksHci') } }).Count -eq 0")
+        unit.verify = unit.probe
     elif kind == "bitlocker.suspend":
         needs.add("BitLocker")
         body.append(f"Suspend-NodeBitLocker -Node {node}")
@@ -306,7 +317,7 @@ def _body(plan: Plan, step: Step, unit: Unit) -> None:
             "# One-way pool version update, online [A-post].",
             "$session = New-CimSession -ComputerName $ClusterName @CredentialArgs",
             "try { Get-StoragePool -CimSession $session -FriendlyName $PlanPoolName | Update-StoragePool -Confirm:$false }",
-            "finally { Remove-CimSession -CimSession $session }",
+            "finally { Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false }",
         ]
     elif kind == "post.vm_version":
         needs.add("Invoke-OnNode")
@@ -387,12 +398,12 @@ def _body(plan: Plan, step: Step, unit: Unit) -> None:
             "$session = New-CimSession -ComputerName $ClusterName @CredentialArgs",
             "try {",
             "    Set-VirtualDisk -CimSession $session -FriendlyName $volume -ProvisioningType Thin",
-            "    $null = $csv | Stop-ClusterResource",
+            "    $null = $csv | Stop-ClusterResource -Confirm:$false",
             "    $null = $csv | Start-ClusterResource",
             "    $disk = Get-VirtualDisk -CimSession $session -FriendlyName $volume",
             "    if ([string]$disk.ProvisioningType -ne 'Thin') { throw ('{0} is still {1}' -f $volume, $disk.ProvisioningType) }",
             "}",
-            "finally { Remove-CimSession -CimSession $session }",
+            "finally { Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false }",
         ]
     elif kind == "lcm.extension":
         needs.add("Assert-AzureInputs")
@@ -463,6 +474,11 @@ def _body(plan: Plan, step: Step, unit: Unit) -> None:
 
 PREFLIGHT = [
     "# Read-only gates [A-ps], [A-ts], [H-maint], and the stale-plan rule: the live cluster must match the plan.",
+    "# It runs in every run and rehearsal. A rerun may resume mid node pass (a node paused, storage resyncing by",
+    "# design), so after the first pass its health findings are warnings: the drain refuses unhealthy storage.",
+    "# Once the solution upgrade is done, Get-StampInformation answers and Infrastructure_1 uses pool space.",
+    "$rerun = $script:Journal.ContainsKey($script:CurrentStep) -and $script:Journal[$script:CurrentStep] -in @('done', 'skipped')",
+    "$solutionDone = $PlanSolutionDeployStep -and $script:Journal.ContainsKey($PlanSolutionDeployStep) -and $script:Journal[$PlanSolutionDeployStep] -in @('done', 'skipped')",
     "$stale = @()",
     "$problems = @()",
     "$live = @(Get-ClusterNode -Cluster $ClusterName)",
@@ -475,10 +491,10 @@ PREFLIGHT = [
     "    if ([string]$node.State -ne 'Up') { $problems += ('node {0} is {1}, not Up' -f $node.Name, $node.State) }",
     "}",
     "$problems += @(Get-StorageProblem)",
-    "if ($PlanPoolName) {",
+    "if ($PlanPoolName -and -not $solutionDone) {",
     "    $session = New-CimSession -ComputerName $ClusterName @CredentialArgs",
     "    try { $pool = @(Get-StoragePool -CimSession $session -IsPrimordial $false | Where-Object { [string]$_.FriendlyName -eq $PlanPoolName }) }",
-    "    finally { Remove-CimSession -CimSession $session }",
+    "    finally { Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false }",
     "    if ($pool.Count -eq 0) { $stale += ('there is no storage pool named {0}' -f $PlanPoolName) }",
     "    else {",
     "        $free = [int64]$pool[0].Size - [int64]$pool[0].AllocatedSize",
@@ -487,7 +503,7 @@ PREFLIGHT = [
     "        }",
     "    }",
     "}",
-    "if (Test-SolutionInstalled) { $problems += 'Get-StampInformation returns output: the solution is already installed [A-ps]' }",
+    "if (-not $solutionDone -and (Test-SolutionInstalled)) { $problems += 'Get-StampInformation returns output: the solution is already installed [A-ps]' }",
     "$registration = Get-HciRegistration",
     "if ([string]$registration.RegistrationStatus -ne 'Registered' -or [string]$registration.ConnectionStatus -ne 'Connected') {",
     "    $problems += ('the registration is {0} / {1}, not Registered / Connected [A-ts]' -f $registration.RegistrationStatus, $registration.ConnectionStatus)",
@@ -495,27 +511,35 @@ PREFLIGHT = [
     "if ($stale.Count -gt 0) {",
     "    Stop-Upgrade -Code 2 -Message ('the live cluster no longer matches plan {0}: {1}. Update the .hciplan file, re-run hciplan plan and emit a new script.' -f $PlanFingerprint, ($stale -join '; '))",
     "}",
-    "if ($problems.Count -gt 0) { throw ('preflight: {0}' -f ($problems -join '; ')) }",
+    "if ($problems.Count -gt 0 -and $rerun) {",
+    "    foreach ($problem in $problems) { Write-Warning ('preflight (resumed run): {0}' -f $problem) }",
+    "}",
+    "elseif ($problems.Count -gt 0) { throw ('preflight: {0}' -f ($problems -join '; ')) }",
 ]
 
 
 def _cau_unit(plan: Plan, steps: list[Step]) -> Unit:
     upgrade = plan.model.upgrade
     unit = Unit(f"{steps[0].phase.lower()}.{CAU_RUN}", steps, [], {"Test-NodeUpgraded", "Test-FunctionalLevelRaised",
-                                                                    "Wait-Until", "Write-Journal"})
+                                                                    "Write-CauSubSteps", "Write-Journal"})
     level = any(s.kind == "cau.functional_level" for s in steps)
     per_node = [s for s in steps if s.node]
     nodes = list(dict.fromkeys(s.node for s in per_node))
     first_pass = sum(s.mean_minutes for s in per_node if s.node == nodes[0])
     total = sum(s.mean_minutes for s in steps)
+    storage_wait = max((wait_minutes(s, floor=30) for s in per_node if s.kind == "cau.storage_wait"), default=30)
     unit.fit_minutes = first_pass  # CAU's -StopAfter ends the run at the window's end; one node must fit
-    unit.probe = "(Test-AllNodesUpgraded)" + (" -and (Test-FunctionalLevelRaised)" if level else "")
+    # Done means every node upgraded, Up (not paused) and storage healthy, not only the builds [W-invoke], [H-maint].
+    unit.probe = ("(Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0)"
+                  + (" -and (Test-FunctionalLevelRaised)" if level else ""))
     unit.verify = unit.probe
     lines = [
         "# One CAU run performs the drain, setup, reboots, resume and storage wait of every node, one node at a",
         "# time [A-ps], [W-invoke]. It runs as a background job so this script can watch it with Get-CauRun;",
-        "# -StopAfter ends it at the window's end. Nodes already upgraded stay upgraded (mixed mode, reversible",
-        "# until the functional level is raised) [W-rolling].",
+        "# -StopAfter always bounds it (the window's end, or three times the expected run). Nodes already upgraded",
+        "# stay upgraded (mixed mode, reversible until the functional level is raised) [W-rolling].",
+        "# The job is the CAU coordinator and must stay alive [W-invoke]: it is never removed while it runs, a",
+        "# Get-CauRun error is only a missed look, and a deliberate cancel (Ctrl+C) goes through Stop-CauRun.",
         "$CauRunArgs = @{",
         "    ClusterName = $ClusterName",
         f"    CauPluginName = {literal(ROLLING_UPGRADE_PLUGIN)}",
@@ -533,38 +557,44 @@ def _cau_unit(plan: Plan, steps: list[Step]) -> Unit:
         lines += ["# the ISO route as the PowerShell upgrade doc runs it [A-ps]", "$CauRunArgs.ForceSelfUpdate = $true"]
     lines += [
         "if ($Credential) { $CauRunArgs.Credential = $Credential }",
-        f"$monitorMinutes = {minutes(3 * total)}",
-        "if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) {",
-        "    $CauRunArgs.StopAfter = $script:WindowEndAt - [datetimeoffset]::Now",
-        "    $monitorMinutes = [math]::Ceiling($CauRunArgs.StopAfter.TotalMinutes) + 30",
-        "}",
+        f"$CauRunArgs.StopAfter = [timespan]::FromMinutes({minutes(3 * total)})  # assumption: three times the expected run",
+        "if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) { $CauRunArgs.StopAfter = $script:WindowEndAt - [datetimeoffset]::Now }",
+        "$expectedEnd = [datetimeoffset]::Now.Add($CauRunArgs.StopAfter).AddMinutes(30)",
         "$job = Start-Job -Name 'hciplan-cau-run' -ArgumentList $CauRunArgs -ScriptBlock { param($CauRunArgs) Invoke-CauRun @CauRunArgs }",
-        "$deadline = [datetimeoffset]::Now.AddMinutes($monitorMinutes)",
+        "$ended = $false",
         "try {",
         "    while ([string]$job.State -in @('NotStarted', 'Running')) {",
-        "        $run = Get-CauRun -ClusterName $ClusterName @CredentialArgs",
-        "        Write-Host (Out-String -InputObject ($run | Format-List))",
-        "        if ([datetimeoffset]::Now -ge $deadline) {",
-        "            $script:TimedOut = $true",
-        "            throw ('the CAU run is still going after {0} min; it goes on while this window stays open: watch it with Get-CauRun' -f $monitorMinutes)",
+        "        try {",
+        "            $run = Get-CauRun -ClusterName $ClusterName @CredentialArgs",
+        "            Write-Host (Out-String -InputObject ($run | Format-List))",
+        "        }",
+        "        catch { Write-Warning ('Get-CauRun failed ({0}); the run goes on, watching again in {1} s' -f $_, $PollSeconds) }",
+        "        if ([datetimeoffset]::Now -ge $expectedEnd) {",
+        "            Write-Warning ('the CAU run is still going {0:N0} min after -StopAfter should have ended it. It is left running: its coordinator is the background job of this PowerShell session, so keep this window open. To cancel it deliberately, press Ctrl+C (this script then runs Stop-CauRun) or run Stop-CauRun -ClusterName {1} -Force -Wait.' -f ([datetimeoffset]::Now - $expectedEnd.AddMinutes(-30)).TotalMinutes, $ClusterName)",
         "        }",
         "        $null = Wait-Job -Job $job -Timeout $PollSeconds",
         "    }",
+        "    $ended = $true",
         "    Receive-Job -Job $job",
+        f"    Wait-StorageHealthy -TimeoutMinutes {storage_wait}",
         "}",
         "catch {",
-        "    Write-Warning 'The CAU run did not complete. Its last report:'",
-        "    Write-Host (Out-String -InputObject (Get-CauReport -ClusterName $ClusterName -Last -Detailed @CredentialArgs | Format-List))",
+        "    Write-Warning ('The CAU run did not complete: {0}' -f $_)",
+        "    try { Write-Host (Out-String -InputObject (Get-CauReport -ClusterName $ClusterName -Last -Detailed @CredentialArgs | Format-List)) }",
+        "    catch { Write-Warning ('Get-CauReport failed too: {0}' -f $_) }",
         "    Write-Warning ('If Get-CauRun -ClusterName {0} shows a run that no coordinator drives (the cluster stays Locked), and no other CAU console is running, recover it with: Invoke-CauRun -ClusterName {0} -ForceRecovery -Force. Then rerun this script: upgraded nodes stay upgraded and the run continues with the rest [W-invoke].' -f $ClusterName)",
-        "    foreach ($node in $PlanNodes) {",
-        "        $state = 'pending'",
-        "        if (Test-NodeUpgraded -Node $node) { $state = 'done' }",
-        "        foreach ($id in $CauSubSteps[$node]) { Write-Journal -Step $id -Status $state -Start $script:StepStart -Message 'from the node build after the CAU run' }",
-        "    }",
+        "    Write-CauSubSteps",
         "    throw",
         "}",
         "finally {",
-        "    Remove-Job -Job $job -Force",
+        "    if (-not $ended -and [string]$job.State -in @('NotStarted', 'Running')) {",
+        "        # Interrupted (Ctrl+C): the coordinator dies with this session, so cancel the run the supported way first.",
+        "        Write-Warning 'Cancelling the CAU run with Stop-CauRun so that the cluster is not left Locked'",
+        "        try { Stop-CauRun -ClusterName $ClusterName -Force -Wait @CredentialArgs } catch { Write-Warning ('Stop-CauRun failed: {0}' -f $_) }",
+        "        $null = Wait-Job -Job $job -Timeout $PollSeconds",
+        "        Write-CauSubSteps",
+        "    }",
+        "    if ([string]$job.State -notin @('NotStarted', 'Running')) { Remove-Job -Job $job -Confirm:$false }",
         "}",
     ]
     unit.body = lines
@@ -572,22 +602,31 @@ def _cau_unit(plan: Plan, steps: list[Step]) -> Unit:
 
 
 def _offline_unit(plan: Plan, steps: list[Step]) -> Unit:
-    unit = Unit(f"{steps[0].phase.lower()}.offline", steps, [], {"Test-NodeUpgraded", "Start-NodeSetup"})
+    unit = Unit(f"{steps[0].phase.lower()}.offline", steps, [], {"Test-NodeUpgraded"})
     unit.fit_minutes = sum(s.mean_minutes for s in steps) / max(1, len({s.node for s in steps}))
     unit.probe = "Test-AllNodesUpgraded"
     unit.verify = "Test-AllNodesUpgraded"
+    # The registry keys are set inside the bracket; the setup's restart applies them [A-ps], [S-lm].
+    unit.needs.add("Set-UpgradeRegistry")
+    registry = [
+        "# The registry keys first, on every node still on 22H2: the coming restart applies them [A-ps], [S-lm].",
+        "foreach ($node in @($PlanNodes | Where-Object { -not (Test-NodeUpgraded -Node $_) })) {",
+        "    if (-not (Test-UpgradeRegistry -Node $node)) { Set-UpgradeRegistry -Node $node }",
+        "}",
+    ]
     if plan.model.upgrade.source == "media":
-        unit.body = [
+        unit.needs.add("Start-NodeSetup")  # only the media route has $PlanMediaPath
+        unit.body = registry + [
             "# Every node at once: setup from the extracted media, then one parallel restart [A-other].",
             "$pending = @($PlanNodes | Where-Object { -not (Test-NodeUpgraded -Node $_) })",
             f"if ($pending.Count -gt 0) {{ Start-NodeSetup -Nodes $pending -TimeoutMinutes {setup_minutes()} }}",
             "if ($pending.Count -gt 0) {",
-            f"    Restart-Computer -ComputerName $pending -Force -Wait -For PowerShell -Timeout {60 * os_reboot_minutes(plan)} -Delay 15 @CredentialArgs",
+            f"    Restart-Computer -ComputerName $pending -Force -Wait -For PowerShell -Timeout {60 * os_reboot_minutes(plan)} -Delay 15 -Confirm:$false @CredentialArgs",
             "}",
         ]
     else:
         unit.needs.add("Request-OperatorAction")
-        unit.body = [
+        unit.body = registry + [
             "Request-OperatorAction -Instructions " + literal(
                 "The cluster is stopped. On every node's console run SConfig, choose 6 (Install updates) then 3 "
                 f"(Feature updates), and let each node restart until it reports build {TARGET_BUILD} [A-other]."),
@@ -595,13 +634,50 @@ def _offline_unit(plan: Plan, steps: list[Step]) -> Unit:
     return unit
 
 
+VM_SHUTDOWN_MINUTES = 30  # assumption: a graceful guest shutdown of every VM finishes within this
+CLUSTER_NAME_MINUTES = 30  # assumption: the cluster's core resources come online within this after Start-Cluster
+
+
 def _offline_stop_start(step: Step, unit: Unit) -> None:
-    unit.needs.add("Invoke-OnNode")
+    unit.needs.update({"Invoke-OnNode", "Wait-Until"})
     if step.kind == "offline.stop":
         unit.body += [
-            "# Full outage: CSVs offline, cluster stopped, the cluster service held on every node [A-other].",
-            "foreach ($csv in @(Get-ClusterSharedVolume -Cluster $ClusterName)) { $null = $csv | Stop-ClusterResource }",
-            "Stop-Cluster -Name $ClusterName -Force",
+            "# Full outage [A-other]. First the VMs get a guest shutdown (Stop-VM, not a saved state, since the hosts",
+            "# change OS), the running ones recorded next to the journal so offline.start restarts them; then the CSVs",
+            "# go offline, the cluster stops and the cluster service is held on every node.",
+            "$record = $JournalPath + '.running-vms.json'",
+            "$running = @()",
+            "if (Test-Path -LiteralPath $record) { $running = @((ConvertFrom-Json -InputObject ([System.IO.File]::ReadAllText($record))) | ForEach-Object { $_ }) }",
+            "foreach ($node in $PlanNodes) {",
+            "    $found = @(Invoke-OnNode -Node $node -ScriptBlock {",
+            "        Get-VM | Where-Object { [string]$_.State -eq 'Running' } | ForEach-Object { [pscustomobject]@{ Id = [string]$_.VMId; Name = [string]$_.Name; Clustered = [bool]$_.IsClustered } }",
+            "    })",
+            "    foreach ($vm in $found) {",
+            "        if (@($running | Where-Object { [string]$_.Id -eq [string]$vm.Id }).Count -eq 0) {",
+            "            $running += [pscustomobject]@{ Node = $node; Id = [string]$vm.Id; Name = [string]$vm.Name; Clustered = [bool]$vm.Clustered }",
+            "        }",
+            "    }",
+            "}",
+            "[System.IO.File]::WriteAllText($record, (ConvertTo-Json -InputObject @($running) -Depth 3), [System.Text.UTF8Encoding]::new($false))",
+            "Write-Host ('{0} running VMs recorded in {1}; shutting them down' -f $running.Count, $record)",
+            "foreach ($node in $PlanNodes) {",
+            "    Invoke-OnNode -Node $node -ScriptBlock {",
+            "        $ErrorActionPreference = 'Stop'",
+            "        foreach ($vm in @(Get-VM | Where-Object { [string]$_.State -eq 'Running' })) { Stop-VM -VM $vm -Force -Confirm:$false }",
+            "    }",
+            "}",
+            f"Wait-Until -What 'every VM to be off' -TimeoutMinutes {VM_SHUTDOWN_MINUTES} -Condition {{",
+            "    $on = 0",
+            "    foreach ($node in $PlanNodes) { $on += [int](Invoke-OnNode -Node $node -ScriptBlock { @(Get-VM | Where-Object { [string]$_.State -notin @('Off', 'Saved') }).Count }) }",
+            "    $on -eq 0",
+            "}",
+            "# The VMs are off, so taking their roles offline only records that in the cluster.",
+            "$online = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.GroupType -eq 'VirtualMachine' -and [string]$_.State -ne 'Offline' })",
+            "foreach ($group in $online) { $null = Stop-ClusterGroup -InputObject $group }",
+            "$left = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.GroupType -eq 'VirtualMachine' -and [string]$_.State -ne 'Offline' })",
+            "if ($left.Count -gt 0) { throw ('VM roles still not offline: {0}' -f (@($left | ForEach-Object { $_.Name }) -join ', ')) }",
+            "foreach ($csv in @(Get-ClusterSharedVolume -Cluster $ClusterName)) { $null = $csv | Stop-ClusterResource -Confirm:$false }",
+            "Stop-Cluster -Cluster $ClusterName -Force -Confirm:$false",
             "foreach ($node in $PlanNodes) {",
             "    Invoke-OnNode -Node $node -ScriptBlock { $ErrorActionPreference = 'Stop'; Set-Service -Name 'ClusSvc' -StartupType Disabled }",
             "}",
@@ -609,15 +685,43 @@ def _offline_stop_start(step: Step, unit: Unit) -> None:
     else:
         unit.needs.add("Get-StorageProblem")
         unit.body += [
-            "# Cluster service back to Automatic, cluster started, pool healthy, CSVs online [A-other].",
+            "# Cluster service back to Automatic; Start-Cluster by a node name, since the cluster name is offline while",
+            "# every node is stopped (Start-Cluster docs). Then, in order [A-other]: pool healthy and storage jobs done,",
+            "# CSVs online, every virtual disk healthy; last, the VMs that offline.stop shut down start again.",
             "foreach ($node in $PlanNodes) {",
             "    Invoke-OnNode -Node $node -ScriptBlock { $ErrorActionPreference = 'Stop'; Set-Service -Name 'ClusSvc' -StartupType Automatic }",
             "}",
-            "$null = Start-Cluster -Name $ClusterName",
-            f"Wait-StorageHealthy -TimeoutMinutes {wait_minutes(step, floor=60)}",
+            "$null = Start-Cluster -Name $PlanNodes[0]",
+            "# The cluster name answers (CIM, cluster cmdlets) only once the core resources are online.",
+            f"Wait-Until -What ('the cluster name {{0}} to answer' -f $ClusterName) -TimeoutMinutes {CLUSTER_NAME_MINUTES} -Condition {{",
+            "    try {",
+            "        $session = New-CimSession -ComputerName $ClusterName @CredentialArgs",
+            "        Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false",
+            "        $true",
+            "    }",
+            "    catch { $false }",
+            "}",
+            f"Wait-Until -What 'the storage pool to be Healthy and its storage jobs to finish' -TimeoutMinutes {wait_minutes(step, floor=60)} -Condition {{",
+            "    $session = New-CimSession -ComputerName $ClusterName @CredentialArgs",
+            "    try {",
+            "        $pools = @(Get-StoragePool -CimSession $session -IsPrimordial $false | Where-Object { [string]$_.HealthStatus -ne 'Healthy' })",
+            "        $jobs = @(Get-StorageJob -CimSession $session | Where-Object { [string]$_.JobState -ne 'Completed' })",
+            "    }",
+            "    finally { Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false }",
+            "    $pools.Count -eq 0 -and $jobs.Count -eq 0",
+            "}",
             "foreach ($csv in @(Get-ClusterSharedVolume -Cluster $ClusterName)) { $null = $csv | Start-ClusterResource }",
-            "$problems = @(Get-StorageProblem)",
-            "if ($problems.Count -gt 0) { throw ('storage after the restart: {0}' -f ($problems -join '; ')) }",
+            f"Wait-StorageHealthy -TimeoutMinutes {wait_minutes(step, floor=60)}",
+            "$record = $JournalPath + '.running-vms.json'",
+            "if (Test-Path -LiteralPath $record) {",
+            "    foreach ($vm in @((ConvertFrom-Json -InputObject ([System.IO.File]::ReadAllText($record))) | ForEach-Object { $_ })) {",
+            "        if ($vm.Clustered) { $null = Get-ClusterGroup -Cluster $ClusterName -VMId ([guid]$vm.Id) | Start-ClusterGroup }",
+            "        else {",
+            "            Invoke-OnNode -Node $vm.Node -ArgumentList @($vm.Id) -ScriptBlock { param($Id) $ErrorActionPreference = 'Stop'; Start-VM -VM (Get-VM -Id $Id) -Confirm:$false }",
+            "        }",
+            "    }",
+            "    [System.IO.File]::Delete($record)",
+            "}",
         ]
 
 
@@ -740,8 +844,9 @@ def _help(plan: Plan, units: list[Unit], phases: list[str]) -> list[str]:
         "    Resume after doing an interactive step by hand.",
         ".NOTES",
         "    Exit codes: 0 done (or the selected phases are done), 1 a step failed or timed out, 2 the plan is stale",
-        "    or an input is missing, 3 paused for the operator, 4 the window ends, 5 an irreversible step was not",
-        "    confirmed. docs/powershell.md describes the journal and the resume rules.",
+        "    or an input is missing, 3 paused for the operator, 4 the window ends, 5 a step was declined at the",
+        "    prompt or an irreversible step was not confirmed. docs/powershell.md describes the journal and the",
+        "    resume rules.",
         "#>",
     ]
     return lines
@@ -779,11 +884,16 @@ def _data(plan: Plan, units: list[Unit], phases: list[str]) -> list[str]:
         lines.append("$CauPluginArguments = @{ " + "; ".join(args) + " }  # RollingUpgradePlugin arguments [A-ps]")
     cau = next((u for u in units if u.first.group == CAU_RUN), None)
     if cau is not None:
-        lines.append("$CauSubSteps = @{  # the plan's per-node CAU steps, journalled from the node build after the run")
+        lines.append("# The plan's per-node CAU steps and the node state that shows each one done (upgraded: on the")
+        lines.append("# 23H2 build; up: upgraded, Up and not paused; healthy: up, and storage healthy), journalled after the run")
+        lines.append("$CauSubSteps = @{")
         for node in order:
-            ids = [s.id for s in cau.steps if s.node == node]
-            lines.append(f"    {literal(node)} = {literal_list(ids)}")
+            entries = "; ".join(f"{literal(s.id)} = {literal(CAU_SUBSTEP_EVIDENCE[s.kind])}"
+                                for s in cau.steps if s.node == node)
+            lines.append(f"    {literal(node)} = [ordered]@{{ {entries} }}")
         lines.append("}")
+    deploy = next((s.id for s in plan.steps if s.kind == "solution.deploy"), None)
+    lines.append(f"$PlanSolutionDeployStep = {literal(deploy) if deploy else '$null'}")
     lines.append("$PlanWindows = @(")
     for window in upgrade.windows:
         lines.append(f"    @{{ Name = {literal(window.name)}; Start = [datetimeoffset]'{window.start.isoformat()}'; "

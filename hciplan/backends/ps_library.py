@@ -155,6 +155,8 @@ function Request-OperatorAction {
     _chunk("Invoke-PlanStep", r"""
 function Invoke-PlanStep {
     # The runner: journal -> phase -> window -> probe -> ShouldProcess -> irreversible -> run -> verify -> journal.
+    # The runner asks once per step; inside a step, state-changing cmdlets run with -Confirm:$false (they would
+    # inherit -Confirm and ask again), and cleanup calls with -WhatIf:$false (they also run in the rehearsal).
     [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
     param(
         [Parameter(Mandatory)] [string] $Id,
@@ -169,11 +171,14 @@ function Invoke-PlanStep {
         [switch] $Irreversible,
         [switch] $ReadOnly
     )
-    if ($script:Journal.ContainsKey($Id) -and $script:Journal[$Id] -in @('done', 'skipped')) {
+    # A read-only gate (preflight, stale-plan check) is never skipped from the journal: every run and every
+    # rehearsal re-checks the live cluster, whatever phases are selected.
+    $journalled = $script:Journal.ContainsKey($Id) -and $script:Journal[$Id] -in @('done', 'skipped')
+    if ($journalled -and -not $ReadOnly) {
         Write-Verbose ('{0}: done in an earlier run' -f $Id)
         return
     }
-    if ($script:SelectedPhases -notcontains $Phase) {
+    if (-not $journalled -and $script:SelectedPhases -notcontains $Phase) {
         $later = @($script:SelectedPhases | Where-Object { $PlanPhases.IndexOf($_) -gt $PlanPhases.IndexOf($Phase) })
         if ($later.Count -gt 0) {
             Stop-Upgrade -Code 2 -Message ('{0} (phase {1}) is not done yet, and phases run in order: include {1} in -Phase' -f $Id, $Phase)
@@ -205,11 +210,15 @@ function Invoke-PlanStep {
             return
         }
     }
-    if ($ReadOnly -and $script:Rehearsal) {
-        Write-Host ('{0}: read-only, running it in the rehearsal too' -f $Id)
+    if ($ReadOnly) {
+        # Changes nothing, so it is not asked for; it runs in the rehearsal too.
+        Write-Host ('{0}: read-only check of the live cluster' -f $Id)
     }
     elseif (-not $PSCmdlet.ShouldProcess($Target, ('{0}: {1}' -f $Id, $Title))) {
-        return
+        # Only the -WhatIf rehearsal carries on; a No (or No to All) at the prompt stops the run here.
+        if ($script:Rehearsal) { return }
+        Write-Journal -Step $Id -Status 'declined' -Start $script:StepStart -Message 'declined at the confirmation prompt'
+        Stop-Upgrade -Code 5 -Message ('{0} was declined at the confirmation prompt, so the run stops before it. Rerun to resume at {0} (-Confirm:$false runs without asking).' -f $Id)
     }
     if ($Irreversible -and -not $ConfirmIrreversible) {
         $yes = $false
@@ -239,15 +248,32 @@ function Invoke-PlanStep {
 """, "Write-Journal", "Stop-Upgrade"),
     _chunk("Wait-Until", r"""
 function Wait-Until {
-    # Bounded wait: polls every $IntervalSeconds and gives up after $TimeoutMinutes.
+    # Bounded wait: polls every $IntervalSeconds and gives up after $TimeoutMinutes. A poll that throws (a node
+    # restarting, a transient RPC or CIM error) counts as not yet; only $MaxPollErrors failed polls in a row end
+    # the wait early, with the last error (so a condition that throws on purpose fails after that many polls).
     param(
         [Parameter(Mandatory)] [scriptblock] $Condition,
         [Parameter(Mandatory)] [string] $What,
         [Parameter(Mandatory)] [int] $TimeoutMinutes,
-        [int] $IntervalSeconds = $PollSeconds
+        [int] $IntervalSeconds = $PollSeconds,
+        [int] $MaxPollErrors = 3
     )
     $deadline = [datetimeoffset]::Now.AddMinutes($TimeoutMinutes)
-    while (-not (& $Condition)) {
+    $failedPolls = 0
+    while ($true) {
+        $ready = $false
+        try {
+            $ready = [bool](& $Condition)
+            $failedPolls = 0
+        }
+        catch {
+            $failedPolls++
+            if ($failedPolls -ge $MaxPollErrors) {
+                throw ('{0} polls in a row failed while waiting for {1}: {2}' -f $failedPolls, $What, $_)
+            }
+            Write-Warning ('waiting for {0}: a poll failed ({1}); trying again' -f $What, $_)
+        }
+        if ($ready) { return }
         if ([datetimeoffset]::Now -ge $deadline) {
             $script:TimedOut = $true
             throw ('timed out after {0} min waiting for {1}' -f $TimeoutMinutes, $What)
@@ -281,6 +307,30 @@ function Test-AllNodesUpgraded {
     return $true
 }
 """, "Invoke-OnNode"),
+    _chunk("Write-CauSubSteps", r"""
+function Test-AllNodesUp {
+    foreach ($node in $PlanNodes) {
+        if (-not (Test-NodeUp -Node $node)) { return $false }
+    }
+    return $true
+}
+function Write-CauSubSteps {
+    # Per-node progress of a CAU run that ended early (failure, -StopAfter mid-node, cancel), from node state:
+    # the build proves setup and reboots, Up (not paused) proves the resume, healthy storage the storage wait.
+    $healthy = $false
+    try { $healthy = @(Get-StorageProblem).Count -eq 0 } catch { $healthy = $false }
+    foreach ($node in $PlanNodes) {
+        $upgraded = Test-NodeUpgraded -Node $node
+        $up = $upgraded -and (Test-NodeUp -Node $node)
+        $shown = @{ upgraded = $upgraded; up = $up; healthy = ($up -and $healthy) }
+        foreach ($entry in $CauSubSteps[$node].GetEnumerator()) {
+            $status = 'pending'
+            if ($shown[[string]$entry.Value]) { $status = 'done' }
+            Write-Journal -Step $entry.Key -Status $status -Start $script:StepStart -Message ('from the node state after the CAU run (needs: {0})' -f $entry.Value)
+        }
+    }
+}
+""", "Test-NodeUpgraded", "Invoke-NodeResume", "Get-StorageProblem", "Write-Journal"),
     _chunk("Get-StorageProblem", r"""
 function Get-StorageProblem {
     # What keeps storage from being healthy: unfinished storage jobs and virtual disks that are not Healthy [H-maint].
@@ -290,7 +340,7 @@ function Get-StorageProblem {
         $disks = @(Get-VirtualDisk -CimSession $session | Where-Object { [string]$_.HealthStatus -ne 'Healthy' })
     }
     finally {
-        Remove-CimSession -CimSession $session
+        Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false
     }
     foreach ($job in $jobs) { 'storage job {0} is {1}' -f $job.Name, $job.JobState }
     foreach ($disk in $disks) { 'virtual disk {0} is {1}' -f $disk.FriendlyName, $disk.HealthStatus }
@@ -309,7 +359,7 @@ function Invoke-NodeDrain {
     if ($problems.Count -gt 0) {
         throw ('storage is not healthy, so {0} must not go down: {1}' -f $Node, ($problems -join '; '))
     }
-    $null = Suspend-ClusterNode -Name $Node -Cluster $ClusterName -Drain
+    $null = Suspend-ClusterNode -Name $Node -Cluster $ClusterName -Drain -Confirm:$false
     Wait-Until -What ('{0} to finish draining' -f $Node) -TimeoutMinutes $TimeoutMinutes -Condition {
         $state = [string](Get-ClusterNode -Name $Node -Cluster $ClusterName).DrainStatus
         if ($state -eq 'Failed') { throw ('draining {0} failed: see which roles could not move (Get-ClusterGroup)' -f $Node) }
@@ -340,7 +390,7 @@ function Invoke-NodeRestart {
     # Restart-Computer -Wait -For PowerShell returns when remoting answers again; -Timeout bounds the wait.
     param([Parameter(Mandatory)] [string] $Node, [Parameter(Mandatory)] [int] $TimeoutMinutes)
     try {
-        Restart-Computer -ComputerName $Node -Force -Wait -For PowerShell -Timeout ($TimeoutMinutes * 60) -Delay 15 @CredentialArgs
+        Restart-Computer -ComputerName $Node -Force -Wait -For PowerShell -Timeout ($TimeoutMinutes * 60) -Delay 15 -Confirm:$false @CredentialArgs
     }
     catch {
         $script:TimedOut = $true
@@ -398,12 +448,18 @@ function Test-NodeMedia {
 function Start-NodeSetup {
     # Runs the feature update setup from the extracted media, bounded; setup's own reboot is left to the next step.
     # Arguments from the lab procedure [G-hol]; /NoReboot so the reboot is the plan's explicit, bounded step.
+    # Exit codes 0 and 3010 (restart needed) count as success (assumption); the build check after the restart
+    # is the real proof. Any other code, or a setup still running from an earlier run, fails the step.
     param([Parameter(Mandatory)] [string[]] $Nodes, [Parameter(Mandatory)] [int] $TimeoutMinutes)
     $jobs = @()
     foreach ($node in $Nodes) {
         $jobs += Invoke-Command -ComputerName $node -AsJob -ArgumentList @($PlanMediaPath) -ScriptBlock {
             param($MediaPath)
             $ErrorActionPreference = 'Stop'
+            $busy = @(Get-CimInstance -ClassName 'Win32_Process' -Filter 'Name = ''setup.exe'' OR Name = ''SetupHost.exe''')
+            if ($busy.Count -gt 0) {
+                throw ('setup is already running ({0}): let it finish (C:\$WINDOWS.~BT\Sources\Panther\setupact.log), then rerun' -f (@($busy | ForEach-Object { $_.ExecutablePath }) -join ', '))
+            }
             $setup = Join-Path -Path $MediaPath -ChildPath 'setup.exe'
             $process = Start-Process -FilePath $setup -ArgumentList '/auto upgrade /EULA accept /DynamicUpdate disable /NoReboot' -Wait -PassThru
             $process.ExitCode
@@ -414,10 +470,19 @@ function Start-NodeSetup {
         $script:TimedOut = $true
         throw ('setup did not finish within {0} min on every node; it may still be running: check C:\$WINDOWS.~BT\Sources\Panther\setupact.log on the nodes' -f $TimeoutMinutes)
     }
+    $failures = @()
     foreach ($job in $jobs) {
-        $code = Receive-Job -Job $job
-        Write-Host ('setup on {0} exited with code {1}' -f $job.Location, $code)
-        Remove-Job -Job $job
+        try {
+            $output = @(Receive-Job -Job $job)
+            $code = [int]$output[-1]
+            Write-Host ('setup on {0} exited with code {1}' -f $job.Location, $code)
+            if ($code -notin @(0, 3010)) { $failures += ('{0}: setup exited with {1} (0x{1:X8})' -f $job.Location, $code) }
+        }
+        catch { $failures += ('{0}: {1}' -f $job.Location, $_) }
+        Remove-Job -Job $job -Confirm:$false
+    }
+    if ($failures.Count -gt 0) {
+        throw ('setup failed on {0}: see C:\$WINDOWS.~BT\Sources\Panther\setuperr.log on those nodes' -f ($failures -join '; '))
     }
 }
 """),
@@ -449,16 +514,25 @@ function Test-FunctionalLevelRaised {
 """),
     _chunk("Get-NetIntentProblem", r"""
 function Get-NetIntentProblem {
-    # Intents whose configuration is not Success, on one node or on all [A-atc].
+    # Every node (or the one asked for) needs at least one intent, and every intent must be Success [A-atc]:
+    # a node without any intent is not configured, whatever the others report.
     param([string] $Node = '')
     $status = @(Invoke-OnNode -Node $ClusterName -ArgumentList @($ClusterName) -ScriptBlock {
         param($Cluster)
         Get-NetIntentStatus -ClusterName $Cluster
     })
-    foreach ($intent in $status) {
-        if ($Node -and [string]$intent.Host -ne $Node) { continue }
-        if ([string]$intent.ConfigurationStatus -ne 'Success') {
-            'intent {0} on {1} is {2}' -f $intent.IntentName, $intent.Host, $intent.ConfigurationStatus
+    $hosts = @($PlanNodes)
+    if ($Node) { $hosts = @($Node) }
+    foreach ($name in $hosts) {
+        $mine = @($status | Where-Object { [string]$_.Host -eq $name })
+        if ($mine.Count -eq 0) {
+            'no Network ATC intent on {0}' -f $name
+            continue
+        }
+        foreach ($intent in $mine) {
+            if ([string]$intent.ConfigurationStatus -ne 'Success') {
+                'intent {0} on {1} is {2}' -f $intent.IntentName, $intent.Host, $intent.ConfigurationStatus
+            }
         }
     }
 }
@@ -482,28 +556,59 @@ function Invoke-SolutionDeployment {
     if (-not $TemplateParameterFile -or -not (Test-Path -LiteralPath $TemplateParameterFile)) {
         Stop-Upgrade -Code 2 -Message ('{0} needs -TemplateParameterFile: the upgrade-cluster parameter file with your tenant, subscription and secret references' -f $script:CurrentStep)
     }
+    # The plan's values must match the file's plain values; Key Vault references ({"reference": ...}) have no
+    # value to compare. The file itself goes to ARM, so the references resolve there.
     $document = ConvertFrom-Json -InputObject ([System.IO.File]::ReadAllText($TemplateParameterFile))
-    $parameters = @{}
-    foreach ($property in $document.parameters.PSObject.Properties) { $parameters[$property.Name] = $property.Value.value }
-    foreach ($name in $PlanTemplateValues.Keys) {
-        if ($parameters.ContainsKey($name) -and [string]$parameters[$name] -ne [string]$PlanTemplateValues[$name]) {
-            throw ('the parameter file sets {0} = {1} but the plan says {2}: fix the file or re-run hciplan plan' -f $name, $parameters[$name], $PlanTemplateValues[$name])
+    $fileValues = @{}
+    if ($document.PSObject.Properties['parameters']) {
+        foreach ($property in $document.parameters.PSObject.Properties) {
+            $entry = $property.Value
+            if ($null -ne $entry -and $entry.PSObject.Properties['value']) { $fileValues[$property.Name] = $entry.value }
         }
     }
-    $parameters['deploymentMode'] = $Mode
-    $job = New-AzResourceGroupDeployment -Name ('hciplan-upgrade-{0}' -f $Mode.ToLowerInvariant()) -ResourceGroupName $ResourceGroupName -TemplateUri $TemplateUri -TemplateParameterObject $parameters -AsJob
-    $finished = @(Wait-Job -Job $job -Timeout ($TimeoutMinutes * 60))
-    if ($finished.Count -eq 0) {
-        $script:TimedOut = $true
-        throw ('the {0} deployment is still running after {1} min; it goes on in Azure: follow it in the portal, then rerun' -f $Mode, $TimeoutMinutes)
+    foreach ($name in $PlanTemplateValues.Keys) {
+        if ($fileValues.ContainsKey($name) -and [string]$fileValues[$name] -ne [string]$PlanTemplateValues[$name]) {
+            throw ('the parameter file sets {0} = {1} but the plan says {2}: fix the file or re-run hciplan plan' -f $name, $fileValues[$name], $PlanTemplateValues[$name])
+        }
     }
-    $result = Receive-Job -Job $job
-    Remove-Job -Job $job
-    if ([string]$result.ProvisioningState -ne 'Succeeded') {
-        throw ('the {0} deployment ended {1}; logs: C:\CloudDeployment\Logs on the seed node [A-inst]' -f $Mode, $result.ProvisioningState)
+    # One deployment name per mode: a rerun (after a timeout, say) follows the deployment already in Azure
+    # instead of starting a second one with the same name.
+    $name = 'hciplan-upgrade-{0}' -f $Mode.ToLowerInvariant()
+    $existing = Get-AzResourceGroupDeployment -ResourceGroupName $ResourceGroupName -Name $name -ErrorAction SilentlyContinue
+    $state = ''
+    if ($existing) { $state = [string]$existing.ProvisioningState }
+    if ($state -eq 'Succeeded') {
+        Write-Host ('the {0} deployment {1} already succeeded in an earlier run' -f $Mode, $name)
+        return
+    }
+    $job = $null
+    if ($state -in @('', 'Failed', 'Canceled')) {
+        # deploymentMode is a template parameter: given on the command line it overrides the file's value.
+        $job = New-AzResourceGroupDeployment -Name $name -ResourceGroupName $ResourceGroupName -TemplateUri $TemplateUri -TemplateParameterFile $TemplateParameterFile -deploymentMode $Mode -AsJob -Confirm:$false
+    }
+    else {
+        Write-Host ('the {0} deployment {1} is already {2} in Azure (an earlier run started it): following it' -f $Mode, $name, $state)
+    }
+    $seen = @{ State = $state }
+    Wait-Until -What ('the {0} deployment {1} to finish (it goes on in Azure; a rerun follows it instead of starting another)' -f $Mode, $name) -TimeoutMinutes $TimeoutMinutes -Condition {
+        if ($job -and [string]$job.State -in @('NotStarted', 'Running')) { return $false }
+        $deployment = Get-AzResourceGroupDeployment -ResourceGroupName $ResourceGroupName -Name $name -ErrorAction SilentlyContinue
+        if (-not $deployment) {
+            if ($job) {
+                $null = Receive-Job -Job $job -Keep
+                throw ('the {0} deployment {1} was not created' -f $Mode, $name)
+            }
+            return $false
+        }
+        $seen.State = [string]$deployment.ProvisioningState
+        $seen.State -in @('Succeeded', 'Failed', 'Canceled')
+    }
+    if ($job) { Remove-Job -Job $job -Confirm:$false }
+    if ($seen.State -ne 'Succeeded') {
+        throw ('the {0} deployment ended {1}; logs: C:\CloudDeployment\Logs on the seed node [A-inst]' -f $Mode, $seen.State)
     }
 }
-""", "Assert-AzureInputs", "Stop-Upgrade"),
+""", "Assert-AzureInputs", "Stop-Upgrade", "Wait-Until"),
 )}
 
 

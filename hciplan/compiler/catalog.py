@@ -71,7 +71,8 @@ _KINDS = (
              ("Test-Cluster",), "[H-maint]", gate=True),
     # P1 pre-OS
     StepKind("aks.remove", "P1", "cluster", "Remove AKS Arc (and MOC for a preview install)",
-             ("Uninstall-AksHci", "Uninstall-Moc", "Uninstall-Module"), "[A-ps], [A-about]", irreversible=True),
+             ("Uninstall-AksHci", "Uninstall-Moc", "Uninstall-Module"), "[A-ps], [A-about]", irreversible=True,
+             interactive=True),  # Uninstall-AksHci reaches every node: run at a node's console, not remotely
     StepKind("bitlocker.suspend", "P1", "node", "Suspend BitLocker until it is resumed",
              ("Suspend-BitLocker",), "[A-val]"),
     StepKind("registry.apply", "P1", "node",

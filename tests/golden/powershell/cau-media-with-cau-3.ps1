@@ -81,8 +81,9 @@
     Resume after doing an interactive step by hand.
 .NOTES
     Exit codes: 0 done (or the selected phases are done), 1 a step failed or timed out, 2 the plan is stale
-    or an input is missing, 3 paused for the operator, 4 the window ends, 5 an irreversible step was not
-    confirmed. docs/powershell.md describes the journal and the resume rules.
+    or an input is missing, 3 paused for the operator, 4 the window ends, 5 a step was declined at the
+    prompt or an irreversible step was not confirmed. docs/powershell.md describes the journal and the
+    resume rules.
 #>
 [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
 param(
@@ -125,11 +126,14 @@ $PlanPoolFreeBytes = [int64]10995116277760
 $PoolFreeToleranceBytes = [int64]131941395333  # assumption: 1% of the pool
 $PlanMediaPath = 'C:\Media\23H2'
 $CauPluginArguments = @{ WuConnected = 'false'; PathToSetupMedia = 'C:\Media\23H2'; UpdateClusterFunctionalLevel = 'true' }  # RollingUpgradePlugin arguments [A-ps]
-$CauSubSteps = @{  # the plan's per-node CAU steps, journalled from the node build after the run
-    'N01' = @('p2.cau.N01.drain', 'p2.cau.N01.install', 'p2.cau.N01.reboot', 'p2.cau.N01.resume', 'p2.cau.N01.storage_wait')
-    'N02' = @('p2.cau.N02.drain', 'p2.cau.N02.install', 'p2.cau.N02.reboot', 'p2.cau.N02.resume', 'p2.cau.N02.storage_wait')
-    'N03' = @('p2.cau.N03.drain', 'p2.cau.N03.install', 'p2.cau.N03.reboot', 'p2.cau.N03.resume', 'p2.cau.N03.storage_wait')
+# The plan's per-node CAU steps and the node state that shows each one done (upgraded: on the
+# 23H2 build; up: upgraded, Up and not paused; healthy: up, and storage healthy), journalled after the run
+$CauSubSteps = @{
+    'N01' = [ordered]@{ 'p2.cau.N01.drain' = 'upgraded'; 'p2.cau.N01.install' = 'upgraded'; 'p2.cau.N01.reboot' = 'upgraded'; 'p2.cau.N01.resume' = 'up'; 'p2.cau.N01.storage_wait' = 'healthy' }
+    'N02' = [ordered]@{ 'p2.cau.N02.drain' = 'upgraded'; 'p2.cau.N02.install' = 'upgraded'; 'p2.cau.N02.reboot' = 'upgraded'; 'p2.cau.N02.resume' = 'up'; 'p2.cau.N02.storage_wait' = 'healthy' }
+    'N03' = [ordered]@{ 'p2.cau.N03.drain' = 'upgraded'; 'p2.cau.N03.install' = 'upgraded'; 'p2.cau.N03.reboot' = 'upgraded'; 'p2.cau.N03.resume' = 'up'; 'p2.cau.N03.storage_wait' = 'healthy' }
 }
+$PlanSolutionDeployStep = $null
 $PlanWindows = @(
     @{ Name = 'w1'; Start = [datetimeoffset]'2026-12-05T22:00:00+00:00'; End = [datetimeoffset]'2026-12-06T06:00:00+00:00' }
 )
@@ -174,15 +178,32 @@ function Test-SolutionInstalled {
 }
 
 function Wait-Until {
-    # Bounded wait: polls every $IntervalSeconds and gives up after $TimeoutMinutes.
+    # Bounded wait: polls every $IntervalSeconds and gives up after $TimeoutMinutes. A poll that throws (a node
+    # restarting, a transient RPC or CIM error) counts as not yet; only $MaxPollErrors failed polls in a row end
+    # the wait early, with the last error (so a condition that throws on purpose fails after that many polls).
     param(
         [Parameter(Mandatory)] [scriptblock] $Condition,
         [Parameter(Mandatory)] [string] $What,
         [Parameter(Mandatory)] [int] $TimeoutMinutes,
-        [int] $IntervalSeconds = $PollSeconds
+        [int] $IntervalSeconds = $PollSeconds,
+        [int] $MaxPollErrors = 3
     )
     $deadline = [datetimeoffset]::Now.AddMinutes($TimeoutMinutes)
-    while (-not (& $Condition)) {
+    $failedPolls = 0
+    while ($true) {
+        $ready = $false
+        try {
+            $ready = [bool](& $Condition)
+            $failedPolls = 0
+        }
+        catch {
+            $failedPolls++
+            if ($failedPolls -ge $MaxPollErrors) {
+                throw ('{0} polls in a row failed while waiting for {1}: {2}' -f $failedPolls, $What, $_)
+            }
+            Write-Warning ('waiting for {0}: a poll failed ({1}); trying again' -f $What, $_)
+        }
+        if ($ready) { return }
         if ([datetimeoffset]::Now -ge $deadline) {
             $script:TimedOut = $true
             throw ('timed out after {0} min waiting for {1}' -f $TimeoutMinutes, $What)
@@ -200,7 +221,7 @@ function Get-StorageProblem {
         $disks = @(Get-VirtualDisk -CimSession $session | Where-Object { [string]$_.HealthStatus -ne 'Healthy' })
     }
     finally {
-        Remove-CimSession -CimSession $session
+        Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false
     }
     foreach ($job in $jobs) { 'storage job {0} is {1}' -f $job.Name, $job.JobState }
     foreach ($disk in $disks) { 'virtual disk {0} is {1}' -f $disk.FriendlyName, $disk.HealthStatus }
@@ -218,7 +239,7 @@ function Invoke-NodeDrain {
     if ($problems.Count -gt 0) {
         throw ('storage is not healthy, so {0} must not go down: {1}' -f $Node, ($problems -join '; '))
     }
-    $null = Suspend-ClusterNode -Name $Node -Cluster $ClusterName -Drain
+    $null = Suspend-ClusterNode -Name $Node -Cluster $ClusterName -Drain -Confirm:$false
     Wait-Until -What ('{0} to finish draining' -f $Node) -TimeoutMinutes $TimeoutMinutes -Condition {
         $state = [string](Get-ClusterNode -Name $Node -Cluster $ClusterName).DrainStatus
         if ($state -eq 'Failed') { throw ('draining {0} failed: see which roles could not move (Get-ClusterGroup)' -f $Node) }
@@ -238,7 +259,7 @@ function Invoke-NodeRestart {
     # Restart-Computer -Wait -For PowerShell returns when remoting answers again; -Timeout bounds the wait.
     param([Parameter(Mandatory)] [string] $Node, [Parameter(Mandatory)] [int] $TimeoutMinutes)
     try {
-        Restart-Computer -ComputerName $Node -Force -Wait -For PowerShell -Timeout ($TimeoutMinutes * 60) -Delay 15 @CredentialArgs
+        Restart-Computer -ComputerName $Node -Force -Wait -For PowerShell -Timeout ($TimeoutMinutes * 60) -Delay 15 -Confirm:$false @CredentialArgs
     }
     catch {
         $script:TimedOut = $true
@@ -279,6 +300,8 @@ function Write-Journal {
 
 function Invoke-PlanStep {
     # The runner: journal -> phase -> window -> probe -> ShouldProcess -> irreversible -> run -> verify -> journal.
+    # The runner asks once per step; inside a step, state-changing cmdlets run with -Confirm:$false (they would
+    # inherit -Confirm and ask again), and cleanup calls with -WhatIf:$false (they also run in the rehearsal).
     [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
     param(
         [Parameter(Mandatory)] [string] $Id,
@@ -293,11 +316,14 @@ function Invoke-PlanStep {
         [switch] $Irreversible,
         [switch] $ReadOnly
     )
-    if ($script:Journal.ContainsKey($Id) -and $script:Journal[$Id] -in @('done', 'skipped')) {
+    # A read-only gate (preflight, stale-plan check) is never skipped from the journal: every run and every
+    # rehearsal re-checks the live cluster, whatever phases are selected.
+    $journalled = $script:Journal.ContainsKey($Id) -and $script:Journal[$Id] -in @('done', 'skipped')
+    if ($journalled -and -not $ReadOnly) {
         Write-Verbose ('{0}: done in an earlier run' -f $Id)
         return
     }
-    if ($script:SelectedPhases -notcontains $Phase) {
+    if (-not $journalled -and $script:SelectedPhases -notcontains $Phase) {
         $later = @($script:SelectedPhases | Where-Object { $PlanPhases.IndexOf($_) -gt $PlanPhases.IndexOf($Phase) })
         if ($later.Count -gt 0) {
             Stop-Upgrade -Code 2 -Message ('{0} (phase {1}) is not done yet, and phases run in order: include {1} in -Phase' -f $Id, $Phase)
@@ -329,11 +355,15 @@ function Invoke-PlanStep {
             return
         }
     }
-    if ($ReadOnly -and $script:Rehearsal) {
-        Write-Host ('{0}: read-only, running it in the rehearsal too' -f $Id)
+    if ($ReadOnly) {
+        # Changes nothing, so it is not asked for; it runs in the rehearsal too.
+        Write-Host ('{0}: read-only check of the live cluster' -f $Id)
     }
     elseif (-not $PSCmdlet.ShouldProcess($Target, ('{0}: {1}' -f $Id, $Title))) {
-        return
+        # Only the -WhatIf rehearsal carries on; a No (or No to All) at the prompt stops the run here.
+        if ($script:Rehearsal) { return }
+        Write-Journal -Step $Id -Status 'declined' -Start $script:StepStart -Message 'declined at the confirmation prompt'
+        Stop-Upgrade -Code 5 -Message ('{0} was declined at the confirmation prompt, so the run stops before it. Rerun to resume at {0} (-Confirm:$false runs without asking).' -f $Id)
     }
     if ($Irreversible -and -not $ConfirmIrreversible) {
         $yes = $false
@@ -492,12 +522,40 @@ function Test-AllNodesUpgraded {
     return $true
 }
 
+function Test-AllNodesUp {
+    foreach ($node in $PlanNodes) {
+        if (-not (Test-NodeUp -Node $node)) { return $false }
+    }
+    return $true
+}
+function Write-CauSubSteps {
+    # Per-node progress of a CAU run that ended early (failure, -StopAfter mid-node, cancel), from node state:
+    # the build proves setup and reboots, Up (not paused) proves the resume, healthy storage the storage wait.
+    $healthy = $false
+    try { $healthy = @(Get-StorageProblem).Count -eq 0 } catch { $healthy = $false }
+    foreach ($node in $PlanNodes) {
+        $upgraded = Test-NodeUpgraded -Node $node
+        $up = $upgraded -and (Test-NodeUp -Node $node)
+        $shown = @{ upgraded = $upgraded; up = $up; healthy = ($up -and $healthy) }
+        foreach ($entry in $CauSubSteps[$node].GetEnumerator()) {
+            $status = 'pending'
+            if ($shown[[string]$entry.Value]) { $status = 'done' }
+            Write-Journal -Step $entry.Key -Status $status -Start $script:StepStart -Message ('from the node state after the CAU run (needs: {0})' -f $entry.Value)
+        }
+    }
+}
+
 #endregion
 
 #region Steps: one function per plan step, in plan order
 # p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered [A-ps], [A-ts], [H-maint]
 function Step-p0-preflight {
     # Read-only gates [A-ps], [A-ts], [H-maint], and the stale-plan rule: the live cluster must match the plan.
+    # It runs in every run and rehearsal. A rerun may resume mid node pass (a node paused, storage resyncing by
+    # design), so after the first pass its health findings are warnings: the drain refuses unhealthy storage.
+    # Once the solution upgrade is done, Get-StampInformation answers and Infrastructure_1 uses pool space.
+    $rerun = $script:Journal.ContainsKey($script:CurrentStep) -and $script:Journal[$script:CurrentStep] -in @('done', 'skipped')
+    $solutionDone = $PlanSolutionDeployStep -and $script:Journal.ContainsKey($PlanSolutionDeployStep) -and $script:Journal[$PlanSolutionDeployStep] -in @('done', 'skipped')
     $stale = @()
     $problems = @()
     $live = @(Get-ClusterNode -Cluster $ClusterName)
@@ -510,10 +568,10 @@ function Step-p0-preflight {
         if ([string]$node.State -ne 'Up') { $problems += ('node {0} is {1}, not Up' -f $node.Name, $node.State) }
     }
     $problems += @(Get-StorageProblem)
-    if ($PlanPoolName) {
+    if ($PlanPoolName -and -not $solutionDone) {
         $session = New-CimSession -ComputerName $ClusterName @CredentialArgs
         try { $pool = @(Get-StoragePool -CimSession $session -IsPrimordial $false | Where-Object { [string]$_.FriendlyName -eq $PlanPoolName }) }
-        finally { Remove-CimSession -CimSession $session }
+        finally { Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false }
         if ($pool.Count -eq 0) { $stale += ('there is no storage pool named {0}' -f $PlanPoolName) }
         else {
             $free = [int64]$pool[0].Size - [int64]$pool[0].AllocatedSize
@@ -522,7 +580,7 @@ function Step-p0-preflight {
             }
         }
     }
-    if (Test-SolutionInstalled) { $problems += 'Get-StampInformation returns output: the solution is already installed [A-ps]' }
+    if (-not $solutionDone -and (Test-SolutionInstalled)) { $problems += 'Get-StampInformation returns output: the solution is already installed [A-ps]' }
     $registration = Get-HciRegistration
     if ([string]$registration.RegistrationStatus -ne 'Registered' -or [string]$registration.ConnectionStatus -ne 'Connected') {
         $problems += ('the registration is {0} / {1}, not Registered / Connected [A-ts]' -f $registration.RegistrationStatus, $registration.ConnectionStatus)
@@ -530,7 +588,10 @@ function Step-p0-preflight {
     if ($stale.Count -gt 0) {
         Stop-Upgrade -Code 2 -Message ('the live cluster no longer matches plan {0}: {1}. Update the .hciplan file, re-run hciplan plan and emit a new script.' -f $PlanFingerprint, ($stale -join '; '))
     }
-    if ($problems.Count -gt 0) { throw ('preflight: {0}' -f ($problems -join '; ')) }
+    if ($problems.Count -gt 0 -and $rerun) {
+        foreach ($problem in $problems) { Write-Warning ('preflight (resumed run): {0}' -f $problem) }
+    }
+    elseif ($problems.Count -gt 0) { throw ('preflight: {0}' -f ($problems -join '; ')) }
 }
 
 # p0.test_cluster: Validate the cluster before any change [H-maint]
@@ -539,7 +600,7 @@ function Step-p0-test_cluster {
     $warnings = @()
     $report = Join-Path -Path (Split-Path -Path $JournalPath -Parent) -ChildPath 'Test-Cluster-p0'
     $null = Test-Cluster -Cluster $ClusterName -ReportName $report -WarningVariable warnings -WarningAction SilentlyContinue
-    $failed = @($warnings | Where-Object { [string]$_ -match 'fail' })
+    $failed = @($warnings | Where-Object { [string]$_ -match '\bfail(ed|ure|ures|s)?\b' })
     if ($failed.Count -gt 0) { throw ('cluster validation reported failures; see {0}.htm: {1}' -f $report, ($failed -join '; ')) }
 }
 
@@ -666,8 +727,10 @@ function Step-p1-cau_scan {
 function Step-p2-cau_run {
     # One CAU run performs the drain, setup, reboots, resume and storage wait of every node, one node at a
     # time [A-ps], [W-invoke]. It runs as a background job so this script can watch it with Get-CauRun;
-    # -StopAfter ends it at the window's end. Nodes already upgraded stay upgraded (mixed mode, reversible
-    # until the functional level is raised) [W-rolling].
+    # -StopAfter always bounds it (the window's end, or three times the expected run). Nodes already upgraded
+    # stay upgraded (mixed mode, reversible until the functional level is raised) [W-rolling].
+    # The job is the CAU coordinator and must stay alive [W-invoke]: it is never removed while it runs, a
+    # Get-CauRun error is only a missed look, and a deliberate cancel (Ctrl+C) goes through Stop-CauRun.
     $CauRunArgs = @{
         ClusterName = $ClusterName
         CauPluginName = 'Microsoft.RollingUpgradePlugin'
@@ -683,38 +746,44 @@ function Step-p2-cau_run {
     # the ISO route as the PowerShell upgrade doc runs it [A-ps]
     $CauRunArgs.ForceSelfUpdate = $true
     if ($Credential) { $CauRunArgs.Credential = $Credential }
-    $monitorMinutes = 799
-    if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) {
-        $CauRunArgs.StopAfter = $script:WindowEndAt - [datetimeoffset]::Now
-        $monitorMinutes = [math]::Ceiling($CauRunArgs.StopAfter.TotalMinutes) + 30
-    }
+    $CauRunArgs.StopAfter = [timespan]::FromMinutes(799)  # assumption: three times the expected run
+    if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) { $CauRunArgs.StopAfter = $script:WindowEndAt - [datetimeoffset]::Now }
+    $expectedEnd = [datetimeoffset]::Now.Add($CauRunArgs.StopAfter).AddMinutes(30)
     $job = Start-Job -Name 'hciplan-cau-run' -ArgumentList $CauRunArgs -ScriptBlock { param($CauRunArgs) Invoke-CauRun @CauRunArgs }
-    $deadline = [datetimeoffset]::Now.AddMinutes($monitorMinutes)
+    $ended = $false
     try {
         while ([string]$job.State -in @('NotStarted', 'Running')) {
-            $run = Get-CauRun -ClusterName $ClusterName @CredentialArgs
-            Write-Host (Out-String -InputObject ($run | Format-List))
-            if ([datetimeoffset]::Now -ge $deadline) {
-                $script:TimedOut = $true
-                throw ('the CAU run is still going after {0} min; it goes on while this window stays open: watch it with Get-CauRun' -f $monitorMinutes)
+            try {
+                $run = Get-CauRun -ClusterName $ClusterName @CredentialArgs
+                Write-Host (Out-String -InputObject ($run | Format-List))
+            }
+            catch { Write-Warning ('Get-CauRun failed ({0}); the run goes on, watching again in {1} s' -f $_, $PollSeconds) }
+            if ([datetimeoffset]::Now -ge $expectedEnd) {
+                Write-Warning ('the CAU run is still going {0:N0} min after -StopAfter should have ended it. It is left running: its coordinator is the background job of this PowerShell session, so keep this window open. To cancel it deliberately, press Ctrl+C (this script then runs Stop-CauRun) or run Stop-CauRun -ClusterName {1} -Force -Wait.' -f ([datetimeoffset]::Now - $expectedEnd.AddMinutes(-30)).TotalMinutes, $ClusterName)
             }
             $null = Wait-Job -Job $job -Timeout $PollSeconds
         }
+        $ended = $true
         Receive-Job -Job $job
+        Wait-StorageHealthy -TimeoutMinutes 30
     }
     catch {
-        Write-Warning 'The CAU run did not complete. Its last report:'
-        Write-Host (Out-String -InputObject (Get-CauReport -ClusterName $ClusterName -Last -Detailed @CredentialArgs | Format-List))
+        Write-Warning ('The CAU run did not complete: {0}' -f $_)
+        try { Write-Host (Out-String -InputObject (Get-CauReport -ClusterName $ClusterName -Last -Detailed @CredentialArgs | Format-List)) }
+        catch { Write-Warning ('Get-CauReport failed too: {0}' -f $_) }
         Write-Warning ('If Get-CauRun -ClusterName {0} shows a run that no coordinator drives (the cluster stays Locked), and no other CAU console is running, recover it with: Invoke-CauRun -ClusterName {0} -ForceRecovery -Force. Then rerun this script: upgraded nodes stay upgraded and the run continues with the rest [W-invoke].' -f $ClusterName)
-        foreach ($node in $PlanNodes) {
-            $state = 'pending'
-            if (Test-NodeUpgraded -Node $node) { $state = 'done' }
-            foreach ($id in $CauSubSteps[$node]) { Write-Journal -Step $id -Status $state -Start $script:StepStart -Message 'from the node build after the CAU run' }
-        }
+        Write-CauSubSteps
         throw
     }
     finally {
-        Remove-Job -Job $job -Force
+        if (-not $ended -and [string]$job.State -in @('NotStarted', 'Running')) {
+            # Interrupted (Ctrl+C): the coordinator dies with this session, so cancel the run the supported way first.
+            Write-Warning 'Cancelling the CAU run with Stop-CauRun so that the cluster is not left Locked'
+            try { Stop-CauRun -ClusterName $ClusterName -Force -Wait @CredentialArgs } catch { Write-Warning ('Stop-CauRun failed: {0}' -f $_) }
+            $null = Wait-Job -Job $job -Timeout $PollSeconds
+            Write-CauSubSteps
+        }
+        if ([string]$job.State -notin @('NotStarted', 'Running')) { Remove-Job -Job $job -Confirm:$false }
     }
 }
 
@@ -724,7 +793,7 @@ function Step-p3-validate {
     $warnings = @()
     $report = Join-Path -Path (Split-Path -Path $JournalPath -Parent) -ChildPath 'Test-Cluster-p3'
     $null = Test-Cluster -Cluster $ClusterName -ReportName $report -WarningVariable warnings -WarningAction SilentlyContinue
-    $failed = @($warnings | Where-Object { [string]$_ -match 'fail' })
+    $failed = @($warnings | Where-Object { [string]$_ -match '\bfail(ed|ure|ures|s)?\b' })
     if ($failed.Count -gt 0) { throw ('cluster validation reported failures; see {0}.htm: {1}' -f $report, ($failed -join '; ')) }
 }
 
@@ -740,7 +809,7 @@ function Step-p3-storage_pool {
     # One-way pool version update, online [A-post].
     $session = New-CimSession -ComputerName $ClusterName @CredentialArgs
     try { Get-StoragePool -CimSession $session -FriendlyName $PlanPoolName | Update-StoragePool -Confirm:$false }
-    finally { Remove-CimSession -CimSession $session }
+    finally { Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false }
 }
 
 # p3.sync: Sync the registration so Azure shows 23H2 [A-post], [S-ver]
@@ -893,8 +962,8 @@ try {
         -FitMinutes 88.2 `
         -Covers @('p2.cau.N01.drain', 'p2.cau.N01.install', 'p2.cau.N01.reboot', 'p2.cau.N01.resume', 'p2.cau.N01.storage_wait', 'p2.cau.N02.drain', 'p2.cau.N02.install', 'p2.cau.N02.reboot', 'p2.cau.N02.resume', 'p2.cau.N02.storage_wait', 'p2.cau.N03.drain', 'p2.cau.N03.install', 'p2.cau.N03.reboot', 'p2.cau.N03.resume', 'p2.cau.N03.storage_wait', 'p2.cau_functional_level') `
         -Irreversible `
-        -Probe { (Test-AllNodesUpgraded) -and (Test-FunctionalLevelRaised) } `
-        -Verify { (Test-AllNodesUpgraded) -and (Test-FunctionalLevelRaised) } `
+        -Probe { (Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) -and (Test-FunctionalLevelRaised) } `
+        -Verify { (Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) -and (Test-FunctionalLevelRaised) } `
         -Action { Step-p2-cau_run }
     Invoke-PlanStep -Id 'p3.validate' `
         -Phase 'P3' `

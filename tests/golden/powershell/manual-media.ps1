@@ -141,8 +141,9 @@
     Resume after doing an interactive step by hand.
 .NOTES
     Exit codes: 0 done (or the selected phases are done), 1 a step failed or timed out, 2 the plan is stale
-    or an input is missing, 3 paused for the operator, 4 the window ends, 5 an irreversible step was not
-    confirmed. docs/powershell.md describes the journal and the resume rules.
+    or an input is missing, 3 paused for the operator, 4 the window ends, 5 a step was declined at the
+    prompt or an irreversible step was not confirmed. docs/powershell.md describes the journal and the
+    resume rules.
 #>
 [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
 param(
@@ -188,6 +189,7 @@ $PlanPoolName = 'S2D'
 $PlanPoolFreeBytes = [int64]10995116277760
 $PoolFreeToleranceBytes = [int64]131941395333  # assumption: 1% of the pool
 $PlanMediaPath = 'C:\Media\23H2'
+$PlanSolutionDeployStep = 'p6.solution_deploy'
 $PlanWindows = @(
     @{ Name = 'w1'; Start = [datetimeoffset]'2026-12-05T22:00:00+00:00'; End = [datetimeoffset]'2026-12-06T06:00:00+00:00' }
 )
@@ -253,15 +255,32 @@ function Test-SolutionInstalled {
 }
 
 function Wait-Until {
-    # Bounded wait: polls every $IntervalSeconds and gives up after $TimeoutMinutes.
+    # Bounded wait: polls every $IntervalSeconds and gives up after $TimeoutMinutes. A poll that throws (a node
+    # restarting, a transient RPC or CIM error) counts as not yet; only $MaxPollErrors failed polls in a row end
+    # the wait early, with the last error (so a condition that throws on purpose fails after that many polls).
     param(
         [Parameter(Mandatory)] [scriptblock] $Condition,
         [Parameter(Mandatory)] [string] $What,
         [Parameter(Mandatory)] [int] $TimeoutMinutes,
-        [int] $IntervalSeconds = $PollSeconds
+        [int] $IntervalSeconds = $PollSeconds,
+        [int] $MaxPollErrors = 3
     )
     $deadline = [datetimeoffset]::Now.AddMinutes($TimeoutMinutes)
-    while (-not (& $Condition)) {
+    $failedPolls = 0
+    while ($true) {
+        $ready = $false
+        try {
+            $ready = [bool](& $Condition)
+            $failedPolls = 0
+        }
+        catch {
+            $failedPolls++
+            if ($failedPolls -ge $MaxPollErrors) {
+                throw ('{0} polls in a row failed while waiting for {1}: {2}' -f $failedPolls, $What, $_)
+            }
+            Write-Warning ('waiting for {0}: a poll failed ({1}); trying again' -f $What, $_)
+        }
+        if ($ready) { return }
         if ([datetimeoffset]::Now -ge $deadline) {
             $script:TimedOut = $true
             throw ('timed out after {0} min waiting for {1}' -f $TimeoutMinutes, $What)
@@ -279,7 +298,7 @@ function Get-StorageProblem {
         $disks = @(Get-VirtualDisk -CimSession $session | Where-Object { [string]$_.HealthStatus -ne 'Healthy' })
     }
     finally {
-        Remove-CimSession -CimSession $session
+        Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false
     }
     foreach ($job in $jobs) { 'storage job {0} is {1}' -f $job.Name, $job.JobState }
     foreach ($disk in $disks) { 'virtual disk {0} is {1}' -f $disk.FriendlyName, $disk.HealthStatus }
@@ -297,7 +316,7 @@ function Invoke-NodeDrain {
     if ($problems.Count -gt 0) {
         throw ('storage is not healthy, so {0} must not go down: {1}' -f $Node, ($problems -join '; '))
     }
-    $null = Suspend-ClusterNode -Name $Node -Cluster $ClusterName -Drain
+    $null = Suspend-ClusterNode -Name $Node -Cluster $ClusterName -Drain -Confirm:$false
     Wait-Until -What ('{0} to finish draining' -f $Node) -TimeoutMinutes $TimeoutMinutes -Condition {
         $state = [string](Get-ClusterNode -Name $Node -Cluster $ClusterName).DrainStatus
         if ($state -eq 'Failed') { throw ('draining {0} failed: see which roles could not move (Get-ClusterGroup)' -f $Node) }
@@ -317,7 +336,7 @@ function Invoke-NodeRestart {
     # Restart-Computer -Wait -For PowerShell returns when remoting answers again; -Timeout bounds the wait.
     param([Parameter(Mandatory)] [string] $Node, [Parameter(Mandatory)] [int] $TimeoutMinutes)
     try {
-        Restart-Computer -ComputerName $Node -Force -Wait -For PowerShell -Timeout ($TimeoutMinutes * 60) -Delay 15 @CredentialArgs
+        Restart-Computer -ComputerName $Node -Force -Wait -For PowerShell -Timeout ($TimeoutMinutes * 60) -Delay 15 -Confirm:$false @CredentialArgs
     }
     catch {
         $script:TimedOut = $true
@@ -358,6 +377,8 @@ function Write-Journal {
 
 function Invoke-PlanStep {
     # The runner: journal -> phase -> window -> probe -> ShouldProcess -> irreversible -> run -> verify -> journal.
+    # The runner asks once per step; inside a step, state-changing cmdlets run with -Confirm:$false (they would
+    # inherit -Confirm and ask again), and cleanup calls with -WhatIf:$false (they also run in the rehearsal).
     [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
     param(
         [Parameter(Mandatory)] [string] $Id,
@@ -372,11 +393,14 @@ function Invoke-PlanStep {
         [switch] $Irreversible,
         [switch] $ReadOnly
     )
-    if ($script:Journal.ContainsKey($Id) -and $script:Journal[$Id] -in @('done', 'skipped')) {
+    # A read-only gate (preflight, stale-plan check) is never skipped from the journal: every run and every
+    # rehearsal re-checks the live cluster, whatever phases are selected.
+    $journalled = $script:Journal.ContainsKey($Id) -and $script:Journal[$Id] -in @('done', 'skipped')
+    if ($journalled -and -not $ReadOnly) {
         Write-Verbose ('{0}: done in an earlier run' -f $Id)
         return
     }
-    if ($script:SelectedPhases -notcontains $Phase) {
+    if (-not $journalled -and $script:SelectedPhases -notcontains $Phase) {
         $later = @($script:SelectedPhases | Where-Object { $PlanPhases.IndexOf($_) -gt $PlanPhases.IndexOf($Phase) })
         if ($later.Count -gt 0) {
             Stop-Upgrade -Code 2 -Message ('{0} (phase {1}) is not done yet, and phases run in order: include {1} in -Phase' -f $Id, $Phase)
@@ -408,11 +432,15 @@ function Invoke-PlanStep {
             return
         }
     }
-    if ($ReadOnly -and $script:Rehearsal) {
-        Write-Host ('{0}: read-only, running it in the rehearsal too' -f $Id)
+    if ($ReadOnly) {
+        # Changes nothing, so it is not asked for; it runs in the rehearsal too.
+        Write-Host ('{0}: read-only check of the live cluster' -f $Id)
     }
     elseif (-not $PSCmdlet.ShouldProcess($Target, ('{0}: {1}' -f $Id, $Title))) {
-        return
+        # Only the -WhatIf rehearsal carries on; a No (or No to All) at the prompt stops the run here.
+        if ($script:Rehearsal) { return }
+        Write-Journal -Step $Id -Status 'declined' -Start $script:StepStart -Message 'declined at the confirmation prompt'
+        Stop-Upgrade -Code 5 -Message ('{0} was declined at the confirmation prompt, so the run stops before it. Rerun to resume at {0} (-Confirm:$false runs without asking).' -f $Id)
     }
     if ($Irreversible -and -not $ConfirmIrreversible) {
         $yes = $false
@@ -447,25 +475,56 @@ function Invoke-SolutionDeployment {
     if (-not $TemplateParameterFile -or -not (Test-Path -LiteralPath $TemplateParameterFile)) {
         Stop-Upgrade -Code 2 -Message ('{0} needs -TemplateParameterFile: the upgrade-cluster parameter file with your tenant, subscription and secret references' -f $script:CurrentStep)
     }
+    # The plan's values must match the file's plain values; Key Vault references ({"reference": ...}) have no
+    # value to compare. The file itself goes to ARM, so the references resolve there.
     $document = ConvertFrom-Json -InputObject ([System.IO.File]::ReadAllText($TemplateParameterFile))
-    $parameters = @{}
-    foreach ($property in $document.parameters.PSObject.Properties) { $parameters[$property.Name] = $property.Value.value }
-    foreach ($name in $PlanTemplateValues.Keys) {
-        if ($parameters.ContainsKey($name) -and [string]$parameters[$name] -ne [string]$PlanTemplateValues[$name]) {
-            throw ('the parameter file sets {0} = {1} but the plan says {2}: fix the file or re-run hciplan plan' -f $name, $parameters[$name], $PlanTemplateValues[$name])
+    $fileValues = @{}
+    if ($document.PSObject.Properties['parameters']) {
+        foreach ($property in $document.parameters.PSObject.Properties) {
+            $entry = $property.Value
+            if ($null -ne $entry -and $entry.PSObject.Properties['value']) { $fileValues[$property.Name] = $entry.value }
         }
     }
-    $parameters['deploymentMode'] = $Mode
-    $job = New-AzResourceGroupDeployment -Name ('hciplan-upgrade-{0}' -f $Mode.ToLowerInvariant()) -ResourceGroupName $ResourceGroupName -TemplateUri $TemplateUri -TemplateParameterObject $parameters -AsJob
-    $finished = @(Wait-Job -Job $job -Timeout ($TimeoutMinutes * 60))
-    if ($finished.Count -eq 0) {
-        $script:TimedOut = $true
-        throw ('the {0} deployment is still running after {1} min; it goes on in Azure: follow it in the portal, then rerun' -f $Mode, $TimeoutMinutes)
+    foreach ($name in $PlanTemplateValues.Keys) {
+        if ($fileValues.ContainsKey($name) -and [string]$fileValues[$name] -ne [string]$PlanTemplateValues[$name]) {
+            throw ('the parameter file sets {0} = {1} but the plan says {2}: fix the file or re-run hciplan plan' -f $name, $fileValues[$name], $PlanTemplateValues[$name])
+        }
     }
-    $result = Receive-Job -Job $job
-    Remove-Job -Job $job
-    if ([string]$result.ProvisioningState -ne 'Succeeded') {
-        throw ('the {0} deployment ended {1}; logs: C:\CloudDeployment\Logs on the seed node [A-inst]' -f $Mode, $result.ProvisioningState)
+    # One deployment name per mode: a rerun (after a timeout, say) follows the deployment already in Azure
+    # instead of starting a second one with the same name.
+    $name = 'hciplan-upgrade-{0}' -f $Mode.ToLowerInvariant()
+    $existing = Get-AzResourceGroupDeployment -ResourceGroupName $ResourceGroupName -Name $name -ErrorAction SilentlyContinue
+    $state = ''
+    if ($existing) { $state = [string]$existing.ProvisioningState }
+    if ($state -eq 'Succeeded') {
+        Write-Host ('the {0} deployment {1} already succeeded in an earlier run' -f $Mode, $name)
+        return
+    }
+    $job = $null
+    if ($state -in @('', 'Failed', 'Canceled')) {
+        # deploymentMode is a template parameter: given on the command line it overrides the file's value.
+        $job = New-AzResourceGroupDeployment -Name $name -ResourceGroupName $ResourceGroupName -TemplateUri $TemplateUri -TemplateParameterFile $TemplateParameterFile -deploymentMode $Mode -AsJob -Confirm:$false
+    }
+    else {
+        Write-Host ('the {0} deployment {1} is already {2} in Azure (an earlier run started it): following it' -f $Mode, $name, $state)
+    }
+    $seen = @{ State = $state }
+    Wait-Until -What ('the {0} deployment {1} to finish (it goes on in Azure; a rerun follows it instead of starting another)' -f $Mode, $name) -TimeoutMinutes $TimeoutMinutes -Condition {
+        if ($job -and [string]$job.State -in @('NotStarted', 'Running')) { return $false }
+        $deployment = Get-AzResourceGroupDeployment -ResourceGroupName $ResourceGroupName -Name $name -ErrorAction SilentlyContinue
+        if (-not $deployment) {
+            if ($job) {
+                $null = Receive-Job -Job $job -Keep
+                throw ('the {0} deployment {1} was not created' -f $Mode, $name)
+            }
+            return $false
+        }
+        $seen.State = [string]$deployment.ProvisioningState
+        $seen.State -in @('Succeeded', 'Failed', 'Canceled')
+    }
+    if ($job) { Remove-Job -Job $job -Confirm:$false }
+    if ($seen.State -ne 'Succeeded') {
+        throw ('the {0} deployment ended {1}; logs: C:\CloudDeployment\Logs on the seed node [A-inst]' -f $Mode, $seen.State)
     }
 }
 
@@ -565,12 +624,18 @@ function Start-HciRun {
 function Start-NodeSetup {
     # Runs the feature update setup from the extracted media, bounded; setup's own reboot is left to the next step.
     # Arguments from the lab procedure [G-hol]; /NoReboot so the reboot is the plan's explicit, bounded step.
+    # Exit codes 0 and 3010 (restart needed) count as success (assumption); the build check after the restart
+    # is the real proof. Any other code, or a setup still running from an earlier run, fails the step.
     param([Parameter(Mandatory)] [string[]] $Nodes, [Parameter(Mandatory)] [int] $TimeoutMinutes)
     $jobs = @()
     foreach ($node in $Nodes) {
         $jobs += Invoke-Command -ComputerName $node -AsJob -ArgumentList @($PlanMediaPath) -ScriptBlock {
             param($MediaPath)
             $ErrorActionPreference = 'Stop'
+            $busy = @(Get-CimInstance -ClassName 'Win32_Process' -Filter 'Name = ''setup.exe'' OR Name = ''SetupHost.exe''')
+            if ($busy.Count -gt 0) {
+                throw ('setup is already running ({0}): let it finish (C:\$WINDOWS.~BT\Sources\Panther\setupact.log), then rerun' -f (@($busy | ForEach-Object { $_.ExecutablePath }) -join ', '))
+            }
             $setup = Join-Path -Path $MediaPath -ChildPath 'setup.exe'
             $process = Start-Process -FilePath $setup -ArgumentList '/auto upgrade /EULA accept /DynamicUpdate disable /NoReboot' -Wait -PassThru
             $process.ExitCode
@@ -581,10 +646,19 @@ function Start-NodeSetup {
         $script:TimedOut = $true
         throw ('setup did not finish within {0} min on every node; it may still be running: check C:\$WINDOWS.~BT\Sources\Panther\setupact.log on the nodes' -f $TimeoutMinutes)
     }
+    $failures = @()
     foreach ($job in $jobs) {
-        $code = Receive-Job -Job $job
-        Write-Host ('setup on {0} exited with code {1}' -f $job.Location, $code)
-        Remove-Job -Job $job
+        try {
+            $output = @(Receive-Job -Job $job)
+            $code = [int]$output[-1]
+            Write-Host ('setup on {0} exited with code {1}' -f $job.Location, $code)
+            if ($code -notin @(0, 3010)) { $failures += ('{0}: setup exited with {1} (0x{1:X8})' -f $job.Location, $code) }
+        }
+        catch { $failures += ('{0}: {1}' -f $job.Location, $_) }
+        Remove-Job -Job $job -Confirm:$false
+    }
+    if ($failures.Count -gt 0) {
+        throw ('setup failed on {0}: see C:\$WINDOWS.~BT\Sources\Panther\setuperr.log on those nodes' -f ($failures -join '; '))
     }
 }
 
@@ -632,6 +706,11 @@ function Test-AllNodesUpgraded {
 # p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered [A-ps], [A-ts], [H-maint]
 function Step-p0-preflight {
     # Read-only gates [A-ps], [A-ts], [H-maint], and the stale-plan rule: the live cluster must match the plan.
+    # It runs in every run and rehearsal. A rerun may resume mid node pass (a node paused, storage resyncing by
+    # design), so after the first pass its health findings are warnings: the drain refuses unhealthy storage.
+    # Once the solution upgrade is done, Get-StampInformation answers and Infrastructure_1 uses pool space.
+    $rerun = $script:Journal.ContainsKey($script:CurrentStep) -and $script:Journal[$script:CurrentStep] -in @('done', 'skipped')
+    $solutionDone = $PlanSolutionDeployStep -and $script:Journal.ContainsKey($PlanSolutionDeployStep) -and $script:Journal[$PlanSolutionDeployStep] -in @('done', 'skipped')
     $stale = @()
     $problems = @()
     $live = @(Get-ClusterNode -Cluster $ClusterName)
@@ -644,10 +723,10 @@ function Step-p0-preflight {
         if ([string]$node.State -ne 'Up') { $problems += ('node {0} is {1}, not Up' -f $node.Name, $node.State) }
     }
     $problems += @(Get-StorageProblem)
-    if ($PlanPoolName) {
+    if ($PlanPoolName -and -not $solutionDone) {
         $session = New-CimSession -ComputerName $ClusterName @CredentialArgs
         try { $pool = @(Get-StoragePool -CimSession $session -IsPrimordial $false | Where-Object { [string]$_.FriendlyName -eq $PlanPoolName }) }
-        finally { Remove-CimSession -CimSession $session }
+        finally { Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false }
         if ($pool.Count -eq 0) { $stale += ('there is no storage pool named {0}' -f $PlanPoolName) }
         else {
             $free = [int64]$pool[0].Size - [int64]$pool[0].AllocatedSize
@@ -656,7 +735,7 @@ function Step-p0-preflight {
             }
         }
     }
-    if (Test-SolutionInstalled) { $problems += 'Get-StampInformation returns output: the solution is already installed [A-ps]' }
+    if (-not $solutionDone -and (Test-SolutionInstalled)) { $problems += 'Get-StampInformation returns output: the solution is already installed [A-ps]' }
     $registration = Get-HciRegistration
     if ([string]$registration.RegistrationStatus -ne 'Registered' -or [string]$registration.ConnectionStatus -ne 'Connected') {
         $problems += ('the registration is {0} / {1}, not Registered / Connected [A-ts]' -f $registration.RegistrationStatus, $registration.ConnectionStatus)
@@ -664,7 +743,10 @@ function Step-p0-preflight {
     if ($stale.Count -gt 0) {
         Stop-Upgrade -Code 2 -Message ('the live cluster no longer matches plan {0}: {1}. Update the .hciplan file, re-run hciplan plan and emit a new script.' -f $PlanFingerprint, ($stale -join '; '))
     }
-    if ($problems.Count -gt 0) { throw ('preflight: {0}' -f ($problems -join '; ')) }
+    if ($problems.Count -gt 0 -and $rerun) {
+        foreach ($problem in $problems) { Write-Warning ('preflight (resumed run): {0}' -f $problem) }
+    }
+    elseif ($problems.Count -gt 0) { throw ('preflight: {0}' -f ($problems -join '; ')) }
 }
 
 # p0.test_cluster: Validate the cluster before any change [H-maint]
@@ -673,7 +755,7 @@ function Step-p0-test_cluster {
     $warnings = @()
     $report = Join-Path -Path (Split-Path -Path $JournalPath -Parent) -ChildPath 'Test-Cluster-p0'
     $null = Test-Cluster -Cluster $ClusterName -ReportName $report -WarningVariable warnings -WarningAction SilentlyContinue
-    $failed = @($warnings | Where-Object { [string]$_ -match 'fail' })
+    $failed = @($warnings | Where-Object { [string]$_ -match '\bfail(ed|ure|ures|s)?\b' })
     if ($failed.Count -gt 0) { throw ('cluster validation reported failures; see {0}.htm: {1}' -f $report, ($failed -join '; ')) }
 }
 
@@ -907,7 +989,7 @@ function Step-p3-validate {
     $warnings = @()
     $report = Join-Path -Path (Split-Path -Path $JournalPath -Parent) -ChildPath 'Test-Cluster-p3'
     $null = Test-Cluster -Cluster $ClusterName -ReportName $report -WarningVariable warnings -WarningAction SilentlyContinue
-    $failed = @($warnings | Where-Object { [string]$_ -match 'fail' })
+    $failed = @($warnings | Where-Object { [string]$_ -match '\bfail(ed|ure|ures|s)?\b' })
     if ($failed.Count -gt 0) { throw ('cluster validation reported failures; see {0}.htm: {1}' -f $report, ($failed -join '; ')) }
 }
 
@@ -934,7 +1016,7 @@ function Step-p3-storage_pool {
     # One-way pool version update, online [A-post].
     $session = New-CimSession -ComputerName $ClusterName @CredentialArgs
     try { Get-StoragePool -CimSession $session -FriendlyName $PlanPoolName | Update-StoragePool -Confirm:$false }
-    finally { Remove-CimSession -CimSession $session }
+    finally { Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false }
 }
 
 # p3.sync: Sync the registration so Azure shows 23H2 [A-post], [S-ver]

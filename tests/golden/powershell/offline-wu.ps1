@@ -61,8 +61,9 @@
     Resume after doing an interactive step by hand.
 .NOTES
     Exit codes: 0 done (or the selected phases are done), 1 a step failed or timed out, 2 the plan is stale
-    or an input is missing, 3 paused for the operator, 4 the window ends, 5 an irreversible step was not
-    confirmed. docs/powershell.md describes the journal and the resume rules.
+    or an input is missing, 3 paused for the operator, 4 the window ends, 5 a step was declined at the
+    prompt or an irreversible step was not confirmed. docs/powershell.md describes the journal and the
+    resume rules.
 #>
 [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
 param(
@@ -103,6 +104,7 @@ $PollSeconds = 30
 $PlanPoolName = 'S2D'
 $PlanPoolFreeBytes = [int64]10995116277760
 $PoolFreeToleranceBytes = [int64]131941395333  # assumption: 1% of the pool
+$PlanSolutionDeployStep = $null
 $PlanWindows = @(
     @{ Name = 'w1'; Start = [datetimeoffset]'2026-12-05T22:00:00+00:00'; End = [datetimeoffset]'2026-12-06T06:00:00+00:00' }
 )
@@ -147,15 +149,32 @@ function Test-SolutionInstalled {
 }
 
 function Wait-Until {
-    # Bounded wait: polls every $IntervalSeconds and gives up after $TimeoutMinutes.
+    # Bounded wait: polls every $IntervalSeconds and gives up after $TimeoutMinutes. A poll that throws (a node
+    # restarting, a transient RPC or CIM error) counts as not yet; only $MaxPollErrors failed polls in a row end
+    # the wait early, with the last error (so a condition that throws on purpose fails after that many polls).
     param(
         [Parameter(Mandatory)] [scriptblock] $Condition,
         [Parameter(Mandatory)] [string] $What,
         [Parameter(Mandatory)] [int] $TimeoutMinutes,
-        [int] $IntervalSeconds = $PollSeconds
+        [int] $IntervalSeconds = $PollSeconds,
+        [int] $MaxPollErrors = 3
     )
     $deadline = [datetimeoffset]::Now.AddMinutes($TimeoutMinutes)
-    while (-not (& $Condition)) {
+    $failedPolls = 0
+    while ($true) {
+        $ready = $false
+        try {
+            $ready = [bool](& $Condition)
+            $failedPolls = 0
+        }
+        catch {
+            $failedPolls++
+            if ($failedPolls -ge $MaxPollErrors) {
+                throw ('{0} polls in a row failed while waiting for {1}: {2}' -f $failedPolls, $What, $_)
+            }
+            Write-Warning ('waiting for {0}: a poll failed ({1}); trying again' -f $What, $_)
+        }
+        if ($ready) { return }
         if ([datetimeoffset]::Now -ge $deadline) {
             $script:TimedOut = $true
             throw ('timed out after {0} min waiting for {1}' -f $TimeoutMinutes, $What)
@@ -173,7 +192,7 @@ function Get-StorageProblem {
         $disks = @(Get-VirtualDisk -CimSession $session | Where-Object { [string]$_.HealthStatus -ne 'Healthy' })
     }
     finally {
-        Remove-CimSession -CimSession $session
+        Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false
     }
     foreach ($job in $jobs) { 'storage job {0} is {1}' -f $job.Name, $job.JobState }
     foreach ($disk in $disks) { 'virtual disk {0} is {1}' -f $disk.FriendlyName, $disk.HealthStatus }
@@ -208,6 +227,8 @@ function Write-Journal {
 
 function Invoke-PlanStep {
     # The runner: journal -> phase -> window -> probe -> ShouldProcess -> irreversible -> run -> verify -> journal.
+    # The runner asks once per step; inside a step, state-changing cmdlets run with -Confirm:$false (they would
+    # inherit -Confirm and ask again), and cleanup calls with -WhatIf:$false (they also run in the rehearsal).
     [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
     param(
         [Parameter(Mandatory)] [string] $Id,
@@ -222,11 +243,14 @@ function Invoke-PlanStep {
         [switch] $Irreversible,
         [switch] $ReadOnly
     )
-    if ($script:Journal.ContainsKey($Id) -and $script:Journal[$Id] -in @('done', 'skipped')) {
+    # A read-only gate (preflight, stale-plan check) is never skipped from the journal: every run and every
+    # rehearsal re-checks the live cluster, whatever phases are selected.
+    $journalled = $script:Journal.ContainsKey($Id) -and $script:Journal[$Id] -in @('done', 'skipped')
+    if ($journalled -and -not $ReadOnly) {
         Write-Verbose ('{0}: done in an earlier run' -f $Id)
         return
     }
-    if ($script:SelectedPhases -notcontains $Phase) {
+    if (-not $journalled -and $script:SelectedPhases -notcontains $Phase) {
         $later = @($script:SelectedPhases | Where-Object { $PlanPhases.IndexOf($_) -gt $PlanPhases.IndexOf($Phase) })
         if ($later.Count -gt 0) {
             Stop-Upgrade -Code 2 -Message ('{0} (phase {1}) is not done yet, and phases run in order: include {1} in -Phase' -f $Id, $Phase)
@@ -258,11 +282,15 @@ function Invoke-PlanStep {
             return
         }
     }
-    if ($ReadOnly -and $script:Rehearsal) {
-        Write-Host ('{0}: read-only, running it in the rehearsal too' -f $Id)
+    if ($ReadOnly) {
+        # Changes nothing, so it is not asked for; it runs in the rehearsal too.
+        Write-Host ('{0}: read-only check of the live cluster' -f $Id)
     }
     elseif (-not $PSCmdlet.ShouldProcess($Target, ('{0}: {1}' -f $Id, $Title))) {
-        return
+        # Only the -WhatIf rehearsal carries on; a No (or No to All) at the prompt stops the run here.
+        if ($script:Rehearsal) { return }
+        Write-Journal -Step $Id -Status 'declined' -Start $script:StepStart -Message 'declined at the confirmation prompt'
+        Stop-Upgrade -Code 5 -Message ('{0} was declined at the confirmation prompt, so the run stops before it. Rerun to resume at {0} (-Confirm:$false runs without asking).' -f $Id)
     }
     if ($Irreversible -and -not $ConfirmIrreversible) {
         $yes = $false
@@ -383,32 +411,6 @@ function Start-HciRun {
     Write-Host ('Plan {0}: cluster {1}, {2} steps; window ends {3:u}' -f $PlanFingerprint, $ClusterName, $PlanStepCount, $script:WindowEndAt)
 }
 
-function Start-NodeSetup {
-    # Runs the feature update setup from the extracted media, bounded; setup's own reboot is left to the next step.
-    # Arguments from the lab procedure [G-hol]; /NoReboot so the reboot is the plan's explicit, bounded step.
-    param([Parameter(Mandatory)] [string[]] $Nodes, [Parameter(Mandatory)] [int] $TimeoutMinutes)
-    $jobs = @()
-    foreach ($node in $Nodes) {
-        $jobs += Invoke-Command -ComputerName $node -AsJob -ArgumentList @($PlanMediaPath) -ScriptBlock {
-            param($MediaPath)
-            $ErrorActionPreference = 'Stop'
-            $setup = Join-Path -Path $MediaPath -ChildPath 'setup.exe'
-            $process = Start-Process -FilePath $setup -ArgumentList '/auto upgrade /EULA accept /DynamicUpdate disable /NoReboot' -Wait -PassThru
-            $process.ExitCode
-        } @CredentialArgs
-    }
-    $finished = @(Wait-Job -Job $jobs -Timeout ($TimeoutMinutes * 60))
-    if ($finished.Count -lt $jobs.Count) {
-        $script:TimedOut = $true
-        throw ('setup did not finish within {0} min on every node; it may still be running: check C:\$WINDOWS.~BT\Sources\Panther\setupact.log on the nodes' -f $TimeoutMinutes)
-    }
-    foreach ($job in $jobs) {
-        $code = Receive-Job -Job $job
-        Write-Host ('setup on {0} exited with code {1}' -f $job.Location, $code)
-        Remove-Job -Job $job
-    }
-}
-
 function Test-NodeUpgraded {
     # A node on build 25398 or later runs 23H2: its OS steps are skipped.
     param([Parameter(Mandatory)] [string] $Node)
@@ -431,6 +433,11 @@ function Test-AllNodesUpgraded {
 # p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered [A-ps], [A-ts], [H-maint]
 function Step-p0-preflight {
     # Read-only gates [A-ps], [A-ts], [H-maint], and the stale-plan rule: the live cluster must match the plan.
+    # It runs in every run and rehearsal. A rerun may resume mid node pass (a node paused, storage resyncing by
+    # design), so after the first pass its health findings are warnings: the drain refuses unhealthy storage.
+    # Once the solution upgrade is done, Get-StampInformation answers and Infrastructure_1 uses pool space.
+    $rerun = $script:Journal.ContainsKey($script:CurrentStep) -and $script:Journal[$script:CurrentStep] -in @('done', 'skipped')
+    $solutionDone = $PlanSolutionDeployStep -and $script:Journal.ContainsKey($PlanSolutionDeployStep) -and $script:Journal[$PlanSolutionDeployStep] -in @('done', 'skipped')
     $stale = @()
     $problems = @()
     $live = @(Get-ClusterNode -Cluster $ClusterName)
@@ -443,10 +450,10 @@ function Step-p0-preflight {
         if ([string]$node.State -ne 'Up') { $problems += ('node {0} is {1}, not Up' -f $node.Name, $node.State) }
     }
     $problems += @(Get-StorageProblem)
-    if ($PlanPoolName) {
+    if ($PlanPoolName -and -not $solutionDone) {
         $session = New-CimSession -ComputerName $ClusterName @CredentialArgs
         try { $pool = @(Get-StoragePool -CimSession $session -IsPrimordial $false | Where-Object { [string]$_.FriendlyName -eq $PlanPoolName }) }
-        finally { Remove-CimSession -CimSession $session }
+        finally { Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false }
         if ($pool.Count -eq 0) { $stale += ('there is no storage pool named {0}' -f $PlanPoolName) }
         else {
             $free = [int64]$pool[0].Size - [int64]$pool[0].AllocatedSize
@@ -455,7 +462,7 @@ function Step-p0-preflight {
             }
         }
     }
-    if (Test-SolutionInstalled) { $problems += 'Get-StampInformation returns output: the solution is already installed [A-ps]' }
+    if (-not $solutionDone -and (Test-SolutionInstalled)) { $problems += 'Get-StampInformation returns output: the solution is already installed [A-ps]' }
     $registration = Get-HciRegistration
     if ([string]$registration.RegistrationStatus -ne 'Registered' -or [string]$registration.ConnectionStatus -ne 'Connected') {
         $problems += ('the registration is {0} / {1}, not Registered / Connected [A-ts]' -f $registration.RegistrationStatus, $registration.ConnectionStatus)
@@ -463,7 +470,10 @@ function Step-p0-preflight {
     if ($stale.Count -gt 0) {
         Stop-Upgrade -Code 2 -Message ('the live cluster no longer matches plan {0}: {1}. Update the .hciplan file, re-run hciplan plan and emit a new script.' -f $PlanFingerprint, ($stale -join '; '))
     }
-    if ($problems.Count -gt 0) { throw ('preflight: {0}' -f ($problems -join '; ')) }
+    if ($problems.Count -gt 0 -and $rerun) {
+        foreach ($problem in $problems) { Write-Warning ('preflight (resumed run): {0}' -f $problem) }
+    }
+    elseif ($problems.Count -gt 0) { throw ('preflight: {0}' -f ($problems -join '; ')) }
 }
 
 # p0.test_cluster: Validate the cluster before any change [H-maint]
@@ -472,15 +482,48 @@ function Step-p0-test_cluster {
     $warnings = @()
     $report = Join-Path -Path (Split-Path -Path $JournalPath -Parent) -ChildPath 'Test-Cluster-p0'
     $null = Test-Cluster -Cluster $ClusterName -ReportName $report -WarningVariable warnings -WarningAction SilentlyContinue
-    $failed = @($warnings | Where-Object { [string]$_ -match 'fail' })
+    $failed = @($warnings | Where-Object { [string]$_ -match '\bfail(ed|ure|ures|s)?\b' })
     if ($failed.Count -gt 0) { throw ('cluster validation reported failures; see {0}.htm: {1}' -f $report, ($failed -join '; ')) }
 }
 
 # p2.offline_stop: Take virtual disks offline and stop the cluster (full outage) [A-other]
 function Step-p2-offline_stop {
-    # Full outage: CSVs offline, cluster stopped, the cluster service held on every node [A-other].
-    foreach ($csv in @(Get-ClusterSharedVolume -Cluster $ClusterName)) { $null = $csv | Stop-ClusterResource }
-    Stop-Cluster -Name $ClusterName -Force
+    # Full outage [A-other]. First the VMs get a guest shutdown (Stop-VM, not a saved state, since the hosts
+    # change OS), the running ones recorded next to the journal so offline.start restarts them; then the CSVs
+    # go offline, the cluster stops and the cluster service is held on every node.
+    $record = $JournalPath + '.running-vms.json'
+    $running = @()
+    if (Test-Path -LiteralPath $record) { $running = @((ConvertFrom-Json -InputObject ([System.IO.File]::ReadAllText($record))) | ForEach-Object { $_ }) }
+    foreach ($node in $PlanNodes) {
+        $found = @(Invoke-OnNode -Node $node -ScriptBlock {
+            Get-VM | Where-Object { [string]$_.State -eq 'Running' } | ForEach-Object { [pscustomobject]@{ Id = [string]$_.VMId; Name = [string]$_.Name; Clustered = [bool]$_.IsClustered } }
+        })
+        foreach ($vm in $found) {
+            if (@($running | Where-Object { [string]$_.Id -eq [string]$vm.Id }).Count -eq 0) {
+                $running += [pscustomobject]@{ Node = $node; Id = [string]$vm.Id; Name = [string]$vm.Name; Clustered = [bool]$vm.Clustered }
+            }
+        }
+    }
+    [System.IO.File]::WriteAllText($record, (ConvertTo-Json -InputObject @($running) -Depth 3), [System.Text.UTF8Encoding]::new($false))
+    Write-Host ('{0} running VMs recorded in {1}; shutting them down' -f $running.Count, $record)
+    foreach ($node in $PlanNodes) {
+        Invoke-OnNode -Node $node -ScriptBlock {
+            $ErrorActionPreference = 'Stop'
+            foreach ($vm in @(Get-VM | Where-Object { [string]$_.State -eq 'Running' })) { Stop-VM -VM $vm -Force -Confirm:$false }
+        }
+    }
+    Wait-Until -What 'every VM to be off' -TimeoutMinutes 30 -Condition {
+        $on = 0
+        foreach ($node in $PlanNodes) { $on += [int](Invoke-OnNode -Node $node -ScriptBlock { @(Get-VM | Where-Object { [string]$_.State -notin @('Off', 'Saved') }).Count }) }
+        $on -eq 0
+    }
+    # The VMs are off, so taking their roles offline only records that in the cluster.
+    $online = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.GroupType -eq 'VirtualMachine' -and [string]$_.State -ne 'Offline' })
+    foreach ($group in $online) { $null = Stop-ClusterGroup -InputObject $group }
+    $left = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.GroupType -eq 'VirtualMachine' -and [string]$_.State -ne 'Offline' })
+    if ($left.Count -gt 0) { throw ('VM roles still not offline: {0}' -f (@($left | ForEach-Object { $_.Name }) -join ', ')) }
+    foreach ($csv in @(Get-ClusterSharedVolume -Cluster $ClusterName)) { $null = $csv | Stop-ClusterResource -Confirm:$false }
+    Stop-Cluster -Cluster $ClusterName -Force -Confirm:$false
     foreach ($node in $PlanNodes) {
         Invoke-OnNode -Node $node -ScriptBlock { $ErrorActionPreference = 'Stop'; Set-Service -Name 'ClusSvc' -StartupType Disabled }
     }
@@ -488,20 +531,52 @@ function Step-p2-offline_stop {
 
 # p2.offline: Upgrade every node at once inside the stopped cluster [A-ps], [S-lm] [A-other]
 function Step-p2-offline {
+    # The registry keys first, on every node still on 22H2: the coming restart applies them [A-ps], [S-lm].
+    foreach ($node in @($PlanNodes | Where-Object { -not (Test-NodeUpgraded -Node $_) })) {
+        if (-not (Test-UpgradeRegistry -Node $node)) { Set-UpgradeRegistry -Node $node }
+    }
     Request-OperatorAction -Instructions 'The cluster is stopped. On every node''s console run SConfig, choose 6 (Install updates) then 3 (Feature updates), and let each node restart until it reports build 25398 [A-other].'
 }
 
 # p2.offline_start: Start the cluster, wait for the pool and jobs, bring virtual disks online [A-other]
 function Step-p2-offline_start {
-    # Cluster service back to Automatic, cluster started, pool healthy, CSVs online [A-other].
+    # Cluster service back to Automatic; Start-Cluster by a node name, since the cluster name is offline while
+    # every node is stopped (Start-Cluster docs). Then, in order [A-other]: pool healthy and storage jobs done,
+    # CSVs online, every virtual disk healthy; last, the VMs that offline.stop shut down start again.
     foreach ($node in $PlanNodes) {
         Invoke-OnNode -Node $node -ScriptBlock { $ErrorActionPreference = 'Stop'; Set-Service -Name 'ClusSvc' -StartupType Automatic }
     }
-    $null = Start-Cluster -Name $ClusterName
-    Wait-StorageHealthy -TimeoutMinutes 74
+    $null = Start-Cluster -Name $PlanNodes[0]
+    # The cluster name answers (CIM, cluster cmdlets) only once the core resources are online.
+    Wait-Until -What ('the cluster name {0} to answer' -f $ClusterName) -TimeoutMinutes 30 -Condition {
+        try {
+            $session = New-CimSession -ComputerName $ClusterName @CredentialArgs
+            Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false
+            $true
+        }
+        catch { $false }
+    }
+    Wait-Until -What 'the storage pool to be Healthy and its storage jobs to finish' -TimeoutMinutes 74 -Condition {
+        $session = New-CimSession -ComputerName $ClusterName @CredentialArgs
+        try {
+            $pools = @(Get-StoragePool -CimSession $session -IsPrimordial $false | Where-Object { [string]$_.HealthStatus -ne 'Healthy' })
+            $jobs = @(Get-StorageJob -CimSession $session | Where-Object { [string]$_.JobState -ne 'Completed' })
+        }
+        finally { Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false }
+        $pools.Count -eq 0 -and $jobs.Count -eq 0
+    }
     foreach ($csv in @(Get-ClusterSharedVolume -Cluster $ClusterName)) { $null = $csv | Start-ClusterResource }
-    $problems = @(Get-StorageProblem)
-    if ($problems.Count -gt 0) { throw ('storage after the restart: {0}' -f ($problems -join '; ')) }
+    Wait-StorageHealthy -TimeoutMinutes 74
+    $record = $JournalPath + '.running-vms.json'
+    if (Test-Path -LiteralPath $record) {
+        foreach ($vm in @((ConvertFrom-Json -InputObject ([System.IO.File]::ReadAllText($record))) | ForEach-Object { $_ })) {
+            if ($vm.Clustered) { $null = Get-ClusterGroup -Cluster $ClusterName -VMId ([guid]$vm.Id) | Start-ClusterGroup }
+            else {
+                Invoke-OnNode -Node $vm.Node -ArgumentList @($vm.Id) -ScriptBlock { param($Id) $ErrorActionPreference = 'Stop'; Start-VM -VM (Get-VM -Id $Id) -Confirm:$false }
+            }
+        }
+        [System.IO.File]::Delete($record)
+    }
 }
 
 # p3.validate: Validate the upgraded cluster (validation gate) [A-post], [A-verify]
@@ -510,7 +585,7 @@ function Step-p3-validate {
     $warnings = @()
     $report = Join-Path -Path (Split-Path -Path $JournalPath -Parent) -ChildPath 'Test-Cluster-p3'
     $null = Test-Cluster -Cluster $ClusterName -ReportName $report -WarningVariable warnings -WarningAction SilentlyContinue
-    $failed = @($warnings | Where-Object { [string]$_ -match 'fail' })
+    $failed = @($warnings | Where-Object { [string]$_ -match '\bfail(ed|ure|ures|s)?\b' })
     if ($failed.Count -gt 0) { throw ('cluster validation reported failures; see {0}.htm: {1}' -f $report, ($failed -join '; ')) }
 }
 
