@@ -145,7 +145,7 @@ def runtime(sp: SimPlan) -> _Runtime:
 
 class _State:
     __slots__ = ("clean", "halted", "stop_step", "stop_reason", "abort_step", "abort_reason", "halt_time",
-                 "failed", "skipped_units", "closed", "attempts", "segments")
+                 "failed", "skipped_units", "down_since", "attempts", "segments")
 
     def __init__(self):
         self.clean = True  # nothing failed, halted or stopped yet: steps may take the fast path
@@ -157,7 +157,7 @@ class _State:
         self.halt_time = 0.0
         self.failed: list[str] = []
         self.skipped_units: set[int] = set()
-        self.closed: dict[int, float] = {}  # units given up on a node that is up: when
+        self.down_since: dict[int, float] = {}  # per unit: when its FIRST reboot started (retries reboot again)
         self.attempts: dict[int, int] = {}
         self.segments: list[Segment] = []
 
@@ -185,7 +185,10 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
         if rep is None:
             return drawn * factor
         reboot, overhead, ratio = rep
-        down = end[reboot] - start[reboot] if reboot != NO_STEP and end[reboot] >= 0 else 0.0
+        if reboot == NO_STEP or end[reboot] < 0:
+            return overhead * drawn * factor
+        # storage is out of sync from the first reboot on: retries do not repair it, they add to the resync
+        down = end[reboot] - st.down_since.get(unit_of[reboot], start[reboot])
         return (overhead + ratio * down) * drawn * factor
 
     def halt(i: int, reason: str):
@@ -227,6 +230,9 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
     def attempt(i: int, failure, fresh: bool = False):
         """Run one attempt of step i; return None on success, else the failure's cause."""
         mode, factor = failure if failure is not None else (None, 1.0)
+        u = unit_of[i]
+        if i == units[u].reboot and u not in st.down_since:  # the first reboot (it may have run on the hot path)
+            st.down_since[u] = start[i] if start[i] >= 0 else env.now
         if mode is None or mode == "slow":
             begin = env.now
             yield timeout(duration(i, factor, fresh))
@@ -291,19 +297,19 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
             if cause in ("hang", "resync_stall") or attempt_no > sp.max_retries_per_node:
                 st.failed.append(node)
                 st.clean = False
-                down = cause == "resync_stall" or (cause == "hang" and unit.reboot != NO_STEP
-                                                   and unit_pos[j] >= unit_pos[unit.reboot])
                 reason = explain(j, cause, attempt_no)
-                if down:
-                    halt(j, f"{reason}; {node} is down, so no other node may go down until its storage is "
-                            "repaired: CAU stops, the cluster stays in mixed mode")
+                if u in st.down_since or (unit.reboot != NO_STEP and start[unit.reboot] >= 0):
+                    # It went down in some attempt and its pass never ended: its storage was never repaired.
+                    # CAU's next drain waits for healthy storage [W-opts], so no other node may go down
+                    # [H-maint, W-resync]; the simulator does not model a late repair and stops the run here.
+                    halt(j, f"{reason}; {node} is down or unrepaired since its reboot, so no other node may go "
+                            "down until its storage is repaired: CAU stops, the cluster stays in mixed mode")
                     yield env.event()
                 if len(st.failed) > sp.max_failed_nodes:
                     halt(j, f"{reason}; failed nodes {len(st.failed)} > max_failed_nodes {sp.max_failed_nodes}: "
                             "CAU stops, the cluster stays in mixed mode")
                     yield env.event()
-                st.skipped_units.add(u)  # CAU moves on to the next node; this one stays on the old OS
-                st.closed[u] = env.now  # it is up: its exposure, if any, ends here
+                st.skipped_units.add(u)  # it never went down: CAU moves on, this node stays on the old OS
                 return
             # CAU retries the node's whole attempt: keep the finished steps of this attempt on record
             if trace:
@@ -312,6 +318,7 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
                     if start[prior] >= 0:
                         st.segments.append(Segment(prior, attempt_no, start[prior], end[prior], "ok"))
             st.attempts[u] = attempt_no + 1
+            st.clean = False  # the steps after this one must see the retry (the resync counts from the first reboot)
             first = 0
 
     def script_step(i: int):
@@ -387,8 +394,9 @@ def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[f
 
     exposure = 0.0
     for u, reboot, tail in runtime(sp).exposed:
-        if start[reboot] >= 0:
-            exposure += (end[tail] if end[tail] >= 0 else st.closed.get(u, last)) - start[reboot]
+        since = st.down_since.get(u, start[reboot])  # the first reboot: retries do not repair the storage
+        if since >= 0:  # a node that went down and never finished its pass stays exposed until the run ends
+            exposure += (end[tail] if end[tail] >= 0 else last) - since
 
     within = None
     critical: tuple[int, ...] = ()
