@@ -212,6 +212,20 @@ def test_hang_on_the_second_node_with_no_failed_node_allowed_aborts_and_leaves_t
     assert run.upgraded == 1, "N01 runs 23H2, N02 hung, N03 and N04 were never touched: mixed mode"
 
 
+@pytest.mark.parametrize("fail, kind", [("cluster:validate:hang", "post.validate"),
+                                        ("N02:install:hang", "cau.install")])
+def test_a_hung_step_that_is_not_a_reboot_is_given_up_after_four_times_its_p90(four_plan, fail, kind):
+    sp = prepare_simulation(four_plan, fails=(fail,), ignore_windows=True)
+    run = trace_run(sp, 0, 0)
+    (hung,) = [s for s in run.segments if s.status == "hang"]
+    assert sp.kinds[hung.step] == kind
+    bound = 4 * sp.durations[hung.step].quantile(0.9)
+    assert bound != pytest.approx(sp.reboot_timeout)
+    assert hung.end - hung.start == pytest.approx(bound)
+    assert run.outcome == ABORTED and "reboot timeout" not in run.reason
+    assert f"did not answer within {bound:.0f} min" in run.reason
+
+
 def test_a_node_failed_while_up_lets_cau_go_on_within_max_failed_nodes():
     plan = plan_of(shape_text(Shape(nodes=4), upgrade_extra="  max_failed_nodes = 1"))
     sp = prepare_simulation(plan, fails=("N02:install:error=9",), ignore_windows=True)

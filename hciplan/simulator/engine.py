@@ -30,7 +30,7 @@ import simpy
 
 from hciplan.compiler.durations import SPREAD, Empirical, Fixed, LogNormal, Scaled, Triangular, Uniform
 from hciplan.simulator.failures import RiskSpec
-from hciplan.simulator.prepared import NO_STEP, SimPlan
+from hciplan.simulator.prepared import HANG_P90_FACTOR, NO_STEP, SimPlan
 
 COMPLETED, ABORTED, STOPPED = "completed", "aborted", "stopped_at_window"
 OUTCOMES = (COMPLETED, ABORTED, STOPPED)
@@ -243,7 +243,7 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
             target, delay = timeout(d), rng.random() * d
         else:
             target = env.event()  # never triggered: the step does not answer
-            delay = {"hang": sp.reboot_timeout, "drain_failure": sp.drain_timeout,
+            delay = {"hang": sp.hang_after[i], "drain_failure": sp.drain_timeout,
                      "resync_stall": sp.repair_timeout}[mode]
         begin = env.now
         env.process(watchdog(env.active_process, target, delay, mode))
@@ -268,8 +268,12 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
 
     def explain(i: int, cause: str, attempts: int) -> str:
         node = sp.nodes[i] or sp.cluster
+        if sp.is_reboot[i]:
+            hung = f"{node} did not answer within the reboot timeout ({sp.reboot_timeout:.0f} min)"
+        else:
+            hung = f"{sp.ids[i]} did not answer within {sp.hang_after[i]:.0f} min ({HANG_P90_FACTOR:g}x its P90: an assumption)"
         return {
-            "hang": f"{node} did not answer within the reboot timeout ({sp.reboot_timeout:.0f} min)",
+            "hang": hung,
             "drain_failure": f"live migration off {node} never completed (drain timeout {sp.drain_timeout:.0f} min)",
             "resync_stall": f"storage repair after {node} stalled (timeout {sp.repair_timeout:.0f} min)",
             "error": f"{sp.ids[i]} failed",
