@@ -109,6 +109,19 @@ def test_absurd_durations_are_reported_relatively_instead_of_overflowing_the_dat
     assert "finishes at   P50 +" in result.stdout, "past the year 9999 the finish is given from the start"
 
 
+def test_the_documented_simulate_commands_on_the_examples_run(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    doc = (ROOT / "docs" / "simulation.md").read_text(encoding="utf-8")
+    commands = [line[2:].split("#")[0].split() for line in doc.splitlines()
+                if line.startswith("$ hciplan simulate examples/")]
+    assert len(commands) >= 3
+    monkeypatch.chdir(tmp_path)  # plots land here
+    for command in commands:
+        args = [str(ROOT / a) if a.startswith("examples/") else a for a in command[2:]]
+        result = simulate(*args, "--runs", "3", "--jobs", "1")  # the last --runs wins: keep it quick
+        assert result.exit_code == 0, (command, result.output)
+
+
 def test_a_verb_means_the_os_upgrade_pass_and_an_ambiguous_one_lists_the_steps(tmp_path):
     path = tmp_path / "solution.hciplan"
     path.write_text(shape_text(Shape(nodes=3, solution=True)), encoding="utf-8")
