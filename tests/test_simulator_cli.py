@@ -82,6 +82,8 @@ def test_text_report_names_outcomes_windows_and_critical_steps(small):
     (["--histogram", "/nonexistent-hciplan-dir/h.svg"], "does not exist"),
     (["--window", "99999999999999999999d"], "longer than 365 days"),
     (["--window", "3000000d"], "longer than 365 days"),
+    (["--jobs", "65"], "1<=x<=64"),
+    (["--runs", "1000001"], "1<=x<=1000000"),
 ])
 def test_bad_options_are_usage_errors(small, args, message):
     result = simulate(small, "--runs", "2", "--jobs", "1", *args)
@@ -120,6 +122,20 @@ def test_the_documented_simulate_commands_on_the_examples_run(tmp_path, monkeypa
         args = [str(ROOT / a) if a.startswith("examples/") else a for a in command[2:]]
         result = simulate(*args, "--runs", "3", "--jobs", "1")  # the last --runs wins: keep it quick
         assert result.exit_code == 0, (command, result.output)
+
+
+@pytest.mark.parametrize("runs", ["0", "1000001"])
+def test_emit_simulate_is_bounded_like_simulate_runs(tmp_path, monkeypatch, runs):
+    import hciplan.cli
+
+    def never(*args, **kwargs):
+        raise AssertionError("simulated although --simulate is out of range")
+
+    monkeypatch.setattr(hciplan.cli, "_run_simulation", never)  # fail fast instead of running a million runs
+    result = CliRunner().invoke(cli, ["emit", EXAMPLE, "--backend", "runbook", "--simulate", runs,
+                                      "-o", str(tmp_path / "out")], catch_exceptions=False)
+    assert result.exit_code == 2 and "1<=x<=1000000" in result.stderr
+    assert not (tmp_path / "out").exists(), "nothing is written on a usage error"
 
 
 def test_a_verb_means_the_os_upgrade_pass_and_an_ambiguous_one_lists_the_steps(tmp_path):
