@@ -13,7 +13,9 @@ Failures are interrupts. A watchdog process (CAU's reboot timeout, the drain
 or repair timeout, or the moment a step errors) interrupts the step's process,
 and the step decides what happens: in the CAU run, retry the node's whole
 attempt (drain again, with fresh durations) until `max_retries_per_node` is
-used up, then count the node as failed; elsewhere the script stops. A run is
+used up, then count the node as failed (a node that went down in any attempt
+stops the run: its storage was never repaired); elsewhere the script stops.
+Exposure and the resync count from a node's first reboot. A run is
 `completed`, `aborted` (a step and a reason) or `stopped_at_window` (the last
 safe point before a window closed with work left).
 """
