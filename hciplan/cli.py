@@ -305,7 +305,7 @@ def write_outputs(directory: Path, files: dict[str, str], force: bool) -> list[t
 @click.option("-o", "--output", "output_dir", required=True, type=click.Path(file_okay=False),
               help="Directory to write into (created when missing).")
 @click.option("--force", is_flag=True, help="Replace files that exist with different content.")
-@click.option("--simulate", "runs", type=click.IntRange(min=1), default=None,
+@click.option("--simulate", "runs", type=click.IntRange(1, 1_000_000), default=None,  # as simulate --runs
               help="Runbook only: add the simulated P50/P90 and the chance to finish in the windows (N runs).")
 @click.option("--simulation", "simulation_file", type=click.Path(dir_okay=False), default=None,
               help="Runbook only: take P50/P90 from a saved `hciplan simulate --format json` result.")
@@ -346,7 +346,8 @@ def emit(file: str, backend_name: str, output_dir: str, force: bool, runs: int |
               help="Number of Monte Carlo runs.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
               help="Master seed: run i draws from a generator derived from (seed, i).")
-@click.option("--jobs", type=click.IntRange(1, 1024), default=None, help="Worker processes [default: all cores].")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None,  # montecarlo.MAX_DEFAULT_JOBS
+              help="Worker processes, at most 64 [default: all cores, at most 64].")
 @click.option("--scenario", "scenario_name", metavar="NAME", help="Inject the failures of a scenario block.")
 @click.option("--fail", "fails", multiple=True, metavar="NODE:STEP[:MODE]",
               help="Inject a failure (repeatable). MODE: error[=ATTEMPTS] hang slow[=FACTOR] drain_failure "

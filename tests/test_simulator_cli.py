@@ -78,12 +78,64 @@ def test_text_report_names_outcomes_windows_and_critical_steps(small):
     (["--scenario", "hci-nite"], "did you mean `hci-night`?"),
     (["--window", "6x"], "not a duration"),
     (["--histogram", "out.pdf"], ".png or .svg"),
+    (["--gantt", "/nonexistent-hciplan-dir/g.png"], "does not exist"),
+    (["--histogram", "/nonexistent-hciplan-dir/h.svg"], "does not exist"),
+    (["--window", "99999999999999999999d"], "longer than 365 days"),
+    (["--window", "3000000d"], "longer than 365 days"),
+    (["--jobs", "65"], "1<=x<=64"),
+    (["--runs", "1000001"], "1<=x<=1000000"),
 ])
 def test_bad_options_are_usage_errors(small, args, message):
     result = simulate(small, "--runs", "2", "--jobs", "1", *args)
     assert result.exit_code == 2, result.output
     assert message in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_plot_targets_are_checked_before_the_simulation_runs(small, monkeypatch):
+    from hciplan.simulator import montecarlo
+
+    def never(*args, **kwargs):
+        raise AssertionError("simulated although the plot cannot be written")
+
+    monkeypatch.setattr(montecarlo, "simulate", never)
+    result = simulate(small, "--runs", "2", "--gantt", "/nonexistent-hciplan-dir/g.png")
+    assert result.exit_code == 2 and "does not exist" in result.stderr
+
+
+def test_absurd_durations_are_reported_relatively_instead_of_overflowing_the_date(tmp_path):
+    path = tmp_path / "slow.hciplan"
+    path.write_text(shape_text(Shape(nodes=3)) + "\ntiming { live_migration_per_s = 1B }\n", encoding="utf-8")
+    result = simulate(str(path), "--runs", "2", "--jobs", "1", "--window", "none")
+    assert result.exit_code == 0, result.output
+    assert "finishes at   P50 +" in result.stdout, "past the year 9999 the finish is given from the start"
+
+
+def test_the_documented_simulate_commands_on_the_examples_run(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    doc = (ROOT / "docs" / "simulation.md").read_text(encoding="utf-8")
+    commands = [line[2:].split("#")[0].split() for line in doc.splitlines()
+                if line.startswith("$ hciplan simulate examples/")]
+    assert len(commands) >= 3
+    monkeypatch.chdir(tmp_path)  # plots land here
+    for command in commands:
+        args = [str(ROOT / a) if a.startswith("examples/") else a for a in command[2:]]
+        result = simulate(*args, "--runs", "3", "--jobs", "1")  # the last --runs wins: keep it quick
+        assert result.exit_code == 0, (command, result.output)
+
+
+@pytest.mark.parametrize("runs", ["0", "1000001"])
+def test_emit_simulate_is_bounded_like_simulate_runs(tmp_path, monkeypatch, runs):
+    import hciplan.cli
+
+    def never(*args, **kwargs):
+        raise AssertionError("simulated although --simulate is out of range")
+
+    monkeypatch.setattr(hciplan.cli, "_run_simulation", never)  # fail fast instead of running a million runs
+    result = CliRunner().invoke(cli, ["emit", EXAMPLE, "--backend", "runbook", "--simulate", runs,
+                                      "-o", str(tmp_path / "out")], catch_exceptions=False)
+    assert result.exit_code == 2 and "1<=x<=1000000" in result.stderr
+    assert not (tmp_path / "out").exists(), "nothing is written on a usage error"
 
 
 def test_a_verb_means_the_os_upgrade_pass_and_an_ambiguous_one_lists_the_steps(tmp_path):

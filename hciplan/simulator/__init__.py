@@ -35,6 +35,9 @@ class ScenarioError(Exception):
         self.diagnostics = diagnostics
 
 
+MAX_WINDOW_DAYS = 365  # a window longer than a year is a typo, and would overflow the report's dates
+
+
 def parse_window(text: str) -> float | None:
     """`6h`, `1h30m`, `90m` (the language's duration literal) in minutes; `none` gives None (no window)."""
     if text.strip().lower() == "none":
@@ -45,6 +48,9 @@ def parse_window(text: str) -> float | None:
     seconds = sum(float(number) * DURATION_UNITS[unit] for number, unit in DURATION_PART.findall(compact))
     if seconds < 60:
         raise ValueError(f"`--window {text}` is shorter than a minute")
+    if seconds > MAX_WINDOW_DAYS * 86400:
+        raise ValueError(f"`--window {text}` is longer than {MAX_WINDOW_DAYS} days: write a shorter window, "
+                         "or `--window none` to simulate without windows")
     return seconds / 60
 
 

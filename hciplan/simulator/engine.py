@@ -13,7 +13,9 @@ Failures are interrupts. A watchdog process (CAU's reboot timeout, the drain
 or repair timeout, or the moment a step errors) interrupts the step's process,
 and the step decides what happens: in the CAU run, retry the node's whole
 attempt (drain again, with fresh durations) until `max_retries_per_node` is
-used up, then count the node as failed; elsewhere the script stops. A run is
+used up, then count the node as failed (a node that went down in any attempt
+stops the run: its storage was never repaired); elsewhere the script stops.
+Exposure and the resync count from a node's first reboot. A run is
 `completed`, `aborted` (a step and a reason) or `stopped_at_window` (the last
 safe point before a window closed with work left).
 """
@@ -30,7 +32,7 @@ import simpy
 
 from hciplan.compiler.durations import SPREAD, Empirical, Fixed, LogNormal, Scaled, Triangular, Uniform
 from hciplan.simulator.failures import RiskSpec
-from hciplan.simulator.prepared import NO_STEP, SimPlan
+from hciplan.simulator.prepared import HANG_P90_FACTOR, NO_STEP, SimPlan
 
 COMPLETED, ABORTED, STOPPED = "completed", "aborted", "stopped_at_window"
 OUTCOMES = (COMPLETED, ABORTED, STOPPED)
@@ -145,7 +147,7 @@ def runtime(sp: SimPlan) -> _Runtime:
 
 class _State:
     __slots__ = ("clean", "halted", "stop_step", "stop_reason", "abort_step", "abort_reason", "halt_time",
-                 "failed", "skipped_units", "closed", "attempts", "segments")
+                 "failed", "skipped_units", "down_since", "attempts", "segments")
 
     def __init__(self):
         self.clean = True  # nothing failed, halted or stopped yet: steps may take the fast path
@@ -157,7 +159,7 @@ class _State:
         self.halt_time = 0.0
         self.failed: list[str] = []
         self.skipped_units: set[int] = set()
-        self.closed: dict[int, float] = {}  # units given up on a node that is up: when
+        self.down_since: dict[int, float] = {}  # per unit: when its FIRST reboot started (retries reboot again)
         self.attempts: dict[int, int] = {}
         self.segments: list[Segment] = []
 
@@ -185,7 +187,10 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
         if rep is None:
             return drawn * factor
         reboot, overhead, ratio = rep
-        down = end[reboot] - start[reboot] if reboot != NO_STEP and end[reboot] >= 0 else 0.0
+        if reboot == NO_STEP or end[reboot] < 0:
+            return overhead * drawn * factor
+        # storage is out of sync from the first reboot on: retries do not repair it, they add to the resync
+        down = end[reboot] - st.down_since.get(unit_of[reboot], start[reboot])
         return (overhead + ratio * down) * drawn * factor
 
     def halt(i: int, reason: str):
@@ -227,6 +232,9 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
     def attempt(i: int, failure, fresh: bool = False):
         """Run one attempt of step i; return None on success, else the failure's cause."""
         mode, factor = failure if failure is not None else (None, 1.0)
+        u = unit_of[i]
+        if i == units[u].reboot and u not in st.down_since:  # the first reboot (it may have run on the hot path)
+            st.down_since[u] = start[i] if start[i] >= 0 else env.now
         if mode is None or mode == "slow":
             begin = env.now
             yield timeout(duration(i, factor, fresh))
@@ -237,7 +245,7 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
             target, delay = timeout(d), rng.random() * d
         else:
             target = env.event()  # never triggered: the step does not answer
-            delay = {"hang": sp.reboot_timeout, "drain_failure": sp.drain_timeout,
+            delay = {"hang": sp.hang_after[i], "drain_failure": sp.drain_timeout,
                      "resync_stall": sp.repair_timeout}[mode]
         begin = env.now
         env.process(watchdog(env.active_process, target, delay, mode))
@@ -262,8 +270,12 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
 
     def explain(i: int, cause: str, attempts: int) -> str:
         node = sp.nodes[i] or sp.cluster
+        if sp.is_reboot[i]:
+            hung = f"{node} did not answer within the reboot timeout ({sp.reboot_timeout:.0f} min)"
+        else:
+            hung = f"{sp.ids[i]} did not answer within {sp.hang_after[i]:.0f} min ({HANG_P90_FACTOR:g}x its P90: an assumption)"
         return {
-            "hang": f"{node} did not answer within the reboot timeout ({sp.reboot_timeout:.0f} min)",
+            "hang": hung,
             "drain_failure": f"live migration off {node} never completed (drain timeout {sp.drain_timeout:.0f} min)",
             "resync_stall": f"storage repair after {node} stalled (timeout {sp.repair_timeout:.0f} min)",
             "error": f"{sp.ids[i]} failed",
@@ -291,19 +303,19 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
             if cause in ("hang", "resync_stall") or attempt_no > sp.max_retries_per_node:
                 st.failed.append(node)
                 st.clean = False
-                down = cause == "resync_stall" or (cause == "hang" and unit.reboot != NO_STEP
-                                                   and unit_pos[j] >= unit_pos[unit.reboot])
                 reason = explain(j, cause, attempt_no)
-                if down:
-                    halt(j, f"{reason}; {node} is down, so no other node may go down until its storage is "
-                            "repaired: CAU stops, the cluster stays in mixed mode")
+                if u in st.down_since or (unit.reboot != NO_STEP and start[unit.reboot] >= 0):
+                    # It went down in some attempt and its pass never ended: its storage was never repaired.
+                    # CAU's next drain waits for healthy storage [W-opts], so no other node may go down
+                    # [H-maint, W-resync]; the simulator does not model a late repair and stops the run here.
+                    halt(j, f"{reason}; {node} is down or unrepaired since its reboot, so no other node may go "
+                            "down until its storage is repaired: CAU stops, the cluster stays in mixed mode")
                     yield env.event()
                 if len(st.failed) > sp.max_failed_nodes:
                     halt(j, f"{reason}; failed nodes {len(st.failed)} > max_failed_nodes {sp.max_failed_nodes}: "
                             "CAU stops, the cluster stays in mixed mode")
                     yield env.event()
-                st.skipped_units.add(u)  # CAU moves on to the next node; this one stays on the old OS
-                st.closed[u] = env.now  # it is up: its exposure, if any, ends here
+                st.skipped_units.add(u)  # it never went down: CAU moves on, this node stays on the old OS
                 return
             # CAU retries the node's whole attempt: keep the finished steps of this attempt on record
             if trace:
@@ -312,6 +324,7 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
                     if start[prior] >= 0:
                         st.segments.append(Segment(prior, attempt_no, start[prior], end[prior], "ok"))
             st.attempts[u] = attempt_no + 1
+            st.clean = False  # the steps after this one must see the retry (the resync counts from the first reboot)
             first = 0
 
     def script_step(i: int):
@@ -387,8 +400,9 @@ def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[f
 
     exposure = 0.0
     for u, reboot, tail in runtime(sp).exposed:
-        if start[reboot] >= 0:
-            exposure += (end[tail] if end[tail] >= 0 else st.closed.get(u, last)) - start[reboot]
+        since = st.down_since.get(u, start[reboot])  # the first reboot: retries do not repair the storage
+        if since >= 0:  # a node that went down and never finished its pass stays exposed until the run ends
+            exposure += (end[tail] if end[tail] >= 0 else last) - since
 
     within = None
     critical: tuple[int, ...] = ()

@@ -100,8 +100,12 @@ def batches(runs: int, workers: int) -> list[tuple[int, int]]:
     return [(a, min(a + size, runs)) for a in range(0, runs, size)]
 
 
+MAX_DEFAULT_JOBS = 64  # the CLI's --jobs bound: a huge machine does not start hundreds of workers by default
+
+
 def default_jobs() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(cores, MAX_DEFAULT_JOBS)
 
 
 def run_many(sp: SimPlan, runs: int, seed: int, jobs: int | None = None, scheduler: str | None = None,

@@ -29,8 +29,14 @@ class PlotError(Exception):
 
 def check_target(path: str) -> None:
     """Fail early (before any simulation) when the plot could not be written."""
-    if Path(path).suffix.lower() not in FORMATS:
+    target = Path(path)
+    if target.suffix.lower() not in FORMATS:
         raise PlotError(f"{path}: plots are written as .png or .svg")
+    folder = target.parent
+    if not folder.is_dir():
+        raise PlotError(f"{path}: the folder {folder} does not exist; create it or write the plot elsewhere")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PlotError(f"{path}: the folder {folder} is not writable; write the plot elsewhere")
     _pyplot()
 
 
@@ -48,17 +54,18 @@ def _pyplot():
 
 def _save(fig, path: str) -> None:
     target = Path(path)
-    fd, temporary = tempfile.mkstemp(prefix=".hciplan-", suffix=target.suffix, dir=target.parent or ".")
-    os.close(fd)
+    temporary = None
     try:
+        fd, temporary = tempfile.mkstemp(prefix=".hciplan-", suffix=target.suffix, dir=target.parent)
+        os.close(fd)
         metadata = {"Date": None} if target.suffix.lower() == ".svg" else {"Software": None}
         fig.savefig(temporary, dpi=110, bbox_inches="tight", metadata=metadata)
         os.replace(temporary, target)
     except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
         raise PlotError(f"cannot write {path}: {error.strerror or error}") from None
     finally:
-        Path(temporary).unlink(missing_ok=True)
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
 
 
 def _hours_label(sp: SimPlan) -> str:

@@ -21,6 +21,9 @@ from hciplan.simulator.failures import Injection, RiskSpec
 
 NO_STEP = -1
 OS_REBOOTS = ("cau.reboot", "node.reboot", "offline.reboot")  # the reboot into 23H2 of each method
+# Assumption (nothing is published): a step that is not a reboot and does not answer is given up after
+# this many times its P90 (someone, or CAU's run, notices it is stuck). Reboots use CAU's reboot timeout.
+HANG_P90_FACTOR = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,8 @@ class SimPlan:
     reboot_timeout: float  # minutes
     drain_timeout: float
     repair_timeout: float
+    is_reboot: tuple[bool, ...]  # reboots and restarts: CAU's reboot timeout bounds them
+    hang_after: tuple[float, ...]  # minutes after which a step that does not answer (`hang`) is given up
     injections: tuple[Injection, ...] = ()
     risks: tuple[tuple[int, RiskSpec], ...] = ()
     scenario: str | None = None
@@ -155,6 +160,15 @@ def prepare(plan: Plan, injections: tuple[Injection, ...] = (), risks: dict[str,
         down = durations[r].quantile(confidence) if r is not None and r != NO_STEP else 0.0
         return durations[i].quantile(confidence, down)
 
+    def p90(i: int) -> float:
+        r = repair_from[i]
+        down = durations[r].quantile(0.9) if r is not None and r != NO_STEP else 0.0
+        return durations[i].quantile(0.9, down)
+
+    reboot_timeout = upgrade.reboot_timeout / 60
+    hang_after = tuple(reboot_timeout if s.spec.reboots else HANG_P90_FACTOR * p90(i)
+                       for i, s in enumerate(plan.steps))
+
     units = []
     for u, (key, members) in enumerate(grouped):
         heads = [i for i in members if not any(unit_of[p] == u for p in preds[i])]
@@ -179,7 +193,8 @@ def prepare(plan: Plan, injections: tuple[Injection, ...] = (), risks: dict[str,
         mean_minutes=tuple(s.mean_minutes for s in plan.steps), unit_of=tuple(unit_of), units=tuple(units),
         after_cau=after_cau, os_upgraded=os_upgraded, windows=windows, planned_start=start, confidence=confidence,
         max_failed_nodes=upgrade.max_failed_nodes, max_retries_per_node=upgrade.max_retries_per_node,
-        reboot_timeout=upgrade.reboot_timeout / 60, drain_timeout=timing.drain_timeout / 60,
+        reboot_timeout=reboot_timeout,
+        is_reboot=tuple(s.spec.reboots for s in plan.steps), hang_after=hang_after, drain_timeout=timing.drain_timeout / 60,
         repair_timeout=timing.repair_timeout / 60, injections=tuple(sorted(injections, key=lambda j: j.step)),
         risks=risk_list, scenario=scenario,
     )

@@ -28,7 +28,10 @@ def format_minutes(minutes: float) -> str:
 def _clock(sp: SimPlan, minutes: float) -> str:
     if sp.planned_start is None:
         return f"+{format_minutes(minutes)}"
-    moment = sp.planned_start + dt.timedelta(minutes=minutes)
+    try:
+        moment = sp.planned_start + dt.timedelta(minutes=minutes)
+    except OverflowError:  # past the year 9999 (absurd durations from a timing block): say it relatively
+        return f"+{format_minutes(minutes)}"
     return moment.isoformat(timespec="minutes").replace("+00:00", "Z")
 
 
