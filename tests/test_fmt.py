@@ -513,6 +513,22 @@ def test_fmt_prints_check_lists_and_write_rewrites(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["clean.hciplan", "messy.hciplan"]  # no temporary file left
 
 
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links")
+def test_fmt_write_through_a_symlink_rewrites_its_target_and_keeps_the_link(tmp_path):
+    (tmp_path / "real").mkdir()
+    real = tmp_path / "real" / "cluster.hciplan"
+    real.write_text(MESSY, encoding="utf-8")
+    real.chmod(0o640)
+    link = tmp_path / "link.hciplan"
+    link.symlink_to(Path("real") / "cluster.hciplan")
+    result = CliRunner().invoke(cli, ["fmt", "--write", str(link)])
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and os.readlink(link) == str(Path("real") / "cluster.hciplan")
+    assert real.read_text(encoding="utf-8") == EXPECTED and stat.S_IMODE(real.stat().st_mode) == 0o640
+    assert sorted(os.listdir(tmp_path / "real")) == ["cluster.hciplan"]  # the temporary file sat next to the target
+    assert sorted(os.listdir(tmp_path)) == ["link.hciplan", "real"]
+
+
 def test_fmt_writes_nothing_when_any_file_has_a_syntax_error(tmp_path):
     messy, broken = tmp_path / "messy.hciplan", tmp_path / "broken.hciplan"
     messy.write_text(MESSY, encoding="utf-8")
