@@ -11,9 +11,9 @@ Two front ends build the same small layout tree (`Document`, `Block`, `Attr`,
 
 The canonical layout: 2-space indentation, one attribute per line, `=` aligned
 within a run of consecutive attributes, attributes in schema order before
-child blocks in schema order (at the top: cluster, upgrade, timing, scenarios). Repeated blocks (nodes, volumes, VM groups,
-windows) keep their relative order: node order in the file is the default
-upgrade order. Unknown attributes and blocks (a file with mistakes can still be
+child blocks in schema order (at the top: cluster, upgrade, timing, scenarios).
+Repeated blocks (nodes, volumes, VM groups, windows, scenarios) keep their
+relative order: node order in the file is the default upgrade order. Unknown attributes and blocks (a file with mistakes can still be
 formatted) follow the known ones in their original order. Values are printed
 canonically: sizes in the largest binary unit that is exact (`768GB`),
 durations as `1h30m`, strings re-escaped, lists as `["a", "b"]`, ranges as

@@ -300,7 +300,10 @@ def string_fields(document, path=()) -> list[tuple]:
     """The path (keys and indices) of every string value in a JSON document."""
     if isinstance(document, str):
         return [path]
-    items = document.items() if isinstance(document, dict) else enumerate(document) if isinstance(document, list) else []
+    if isinstance(document, dict):
+        items = document.items()
+    else:
+        items = enumerate(document) if isinstance(document, list) else []
     return [found for key, value in items for found in string_fields(value, path + (key,))]
 
 

@@ -92,14 +92,16 @@ def _reread_problem(document: Document, text: str) -> str | None:
     return None
 
 
-def _skeleton(node) -> tuple:
-    """What a layout tree says, comments aside: block types, labels and attribute names, in order."""
-    if isinstance(node, Attr):
-        return ("attr", node.name)
-    items = sorted(node.items, key=lambda item: isinstance(item, Block))  # printed: attributes before blocks
+def _skeleton(node: Document | Block) -> tuple:
+    """What a layout tree says, comments aside: its attribute names and its blocks with their labels.
+
+    Independent of the order the printer chooses (schema order; repeated blocks keep theirs).
+    """
+    attributes = sorted(item.name for item in node.items if isinstance(item, Attr))
+    blocks = sorted((item for item in node.items if isinstance(item, Block)), key=lambda block: block.type)
     labels = tuple(node.labels) if isinstance(node, Block) else ()
     kind = node.type if isinstance(node, Block) else "document"
-    return (kind, labels, tuple(_skeleton(item) for item in items))
+    return (kind, labels, tuple(attributes), tuple(_skeleton(block) for block in blocks))
 
 
 def _comment_lines(text: str | tuple[str, ...]) -> list[Comment]:
