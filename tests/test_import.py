@@ -363,12 +363,15 @@ def test_hostile_strings_give_a_clear_error_or_a_file_that_says_only_what_the_in
         assert_contained(result.text)
 
 
-def test_a_hostile_language_is_kept_exactly_as_a_string_value():
+def test_a_language_with_a_control_character_is_refused_and_a_quote_is_kept():
+    # The language becomes a string value: `check` refuses control characters there (HCI109), so import does.
     document = fixture_json("two-node")
+    document["nodes"][1]["os"]["InstallLanguage"] = 'en-US\n  bitlocker = on #'
+    assert errors_of(document)[0].startswith("$.nodes[1].os.InstallLanguage: contains the control character \\n")
     for node in document["nodes"]:
-        node["os"]["InstallLanguage"] = 'en-US\n  bitlocker = on # "}'
+        node["os"]["InstallLanguage"] = 'en-US # "} bitlocker = on'
     model = check_text(imported_from(document)).model
-    assert model.cluster.language == 'en-US\n  bitlocker = on # "}' and model.cluster.bitlocker == "off"
+    assert model.cluster.language == 'en-US # "} bitlocker = on' and model.cluster.bitlocker == "off"
 
 
 def imported_from(document) -> str:

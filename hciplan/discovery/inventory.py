@@ -117,14 +117,18 @@ class _Value:
     def text(self) -> Fact[str]:
         return self._typed(lambda v: isinstance(v, str), "a string")
 
-    def name(self) -> Fact[str]:
-        """A name that becomes a label: one line of text, no control or line-separator characters."""
+    def single_line(self) -> Fact[str]:
+        """Text that becomes a label or a string value: one line, no control or line-separator characters.
+
+        `hciplan check` refuses such characters in strings (HCI109), so they are refused here, by JSON path.
+        """
         text = self.text()
         if known(text):
             bad = next((c for c in text if unicodedata.category(c) in CONTROL_CATEGORIES), None)
             if bad is not None:
                 self.reader.error(self.path, f"contains the control character {escape_control(bad)}; "
-                                             "a name is one line of printable text (is the inventory damaged?)")
+                                             "names and text are one line of printable characters "
+                                             "(is the inventory damaged?)")
                 return Unknown(self.path, "malformed")
         return text
 
@@ -324,7 +328,7 @@ def read_inventory(data: bytes) -> ReadResult:
         reader.error("$.unreadable", "missing: every inventory lists what it could not read (an empty list if nothing)")
 
     cluster = root["cluster"].object()
-    name = cluster["Name"].name() if known(cluster) else cluster
+    name = cluster["Name"].single_line() if known(cluster) else cluster
     if not known(name):
         if name.reason != "malformed":
             reader.error("$.cluster.Name", f"the cluster's name is not in the inventory ({name.path}: {name.reason}); "
@@ -399,11 +403,11 @@ def _pool(value: _Value) -> Fact[tuple[str, int, int] | None]:
     pool = value.object()
     if not known(pool):
         return pool
-    return _all(pool["FriendlyName"].name(), pool["Size"].bytes(), pool["AllocatedSize"].bytes())
+    return _all(pool["FriendlyName"].single_line(), pool["Size"].bytes(), pool["AllocatedSize"].bytes())
 
 
 def _virtual_disk(value: _Value) -> Fact[VirtualDisk]:
-    name = value["FriendlyName"].name()
+    name = value["FriendlyName"].single_line()
     if not known(name):
         return name
     tiers = _list(value["Tiers"], lambda t: _all(t["ResiliencySettingName"].text(), t["NumberOfDataCopies"].count(),
@@ -456,7 +460,7 @@ def _node(value: _Value, reader: _Reader) -> NodeInventory | None:
         if value.value is None:
             reader.error(value.path, "expected a node object, got null")
         return None
-    name = value["Name"].name()
+    name = value["Name"].single_line()
     if not known(name):
         if name.reason != "malformed":
             reader.error(f"{value.path}.Name", "every node needs its name")
@@ -483,7 +487,7 @@ def _node(value: _Value, reader: _Reader) -> NodeInventory | None:
         unreachable_reason=unreachable_reason,
         build=os_["BuildNumber"].text(),
         display_version=os_["DisplayVersion"].text(),
-        install_language=os_["InstallLanguage"].text(),
+        install_language=os_["InstallLanguage"].single_line(),
         system_locale=value["system_locale"].text(),
         memory=value["memory"].bytes(),
         bitlocker_available=bitlocker["available"].flag(),
