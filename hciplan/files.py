@@ -24,12 +24,15 @@ def write_text(path: str | os.PathLike, text: str, *, overwrite: bool) -> None:
     """Write `text` as UTF-8 to `path` atomically.
 
     With `overwrite=False` an existing `path` raises FileExistsError and is left
-    untouched. An existing file keeps its permission bits. OS errors propagate;
-    the temporary file is removed whatever happens.
+    untouched. An existing file keeps its permission bits. A symbolic link stays
+    a link: the file it points to is rewritten (renaming over the link itself
+    would replace it with a regular file). OS errors propagate; the temporary
+    file is removed whatever happens.
     """
-    target = Path(path)
-    if not overwrite and target.exists():
-        raise FileExistsError(str(target))
+    given = Path(path)
+    if not overwrite and (given.exists() or given.is_symlink()):  # a dangling link counts as there
+        raise FileExistsError(str(given))
+    target = Path(os.path.realpath(given))
     try:
         mode = stat.S_IMODE(target.stat().st_mode)
     except FileNotFoundError:

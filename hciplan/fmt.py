@@ -11,9 +11,9 @@ Two front ends build the same small layout tree (`Document`, `Block`, `Attr`,
 
 The canonical layout: 2-space indentation, one attribute per line, `=` aligned
 within a run of consecutive attributes, attributes in schema order before
-child blocks in schema order. Repeated blocks (nodes, volumes, VM groups,
-windows) keep their relative order: node order in the file is the default
-upgrade order. Unknown attributes and blocks (a file with mistakes can still be
+child blocks in schema order (at the top: cluster, upgrade, timing, scenarios).
+Repeated blocks (nodes, volumes, VM groups, windows, scenarios) keep their
+relative order: node order in the file is the default upgrade order. Unknown attributes and blocks (a file with mistakes can still be
 formatted) follow the known ones in their original order. Values are printed
 canonically: sizes in the largest binary unit that is exact (`768GB`),
 durations as `1h30m`, strings re-escaped, lists as `["a", "b"]`, ranges as
@@ -44,6 +44,8 @@ from hciplan.compiler.source import Source
 from hciplan.grammar import get_parser
 
 INDENT = "  "
+# Every top-level block the language has, in the order the formatter prints them.
+TOP_LEVEL = schema.TOP_LEVEL + schema.SIMULATION_TOP_LEVEL
 
 # --- the layout tree ------------------------------------------------------------------
 
@@ -197,7 +199,8 @@ def _syntax_value_text(value: syntax.Value, kind: str | None) -> str:
     if isinstance(value, syntax.Ident):
         return value.name
     if isinstance(value, syntax.ListValue):
-        return "[" + ", ".join(_syntax_value_text(item, None) for item in value.items) + "]"
+        item_kind = {"duration_list": "duration", "string_list": "string"}.get(kind or "")
+        return "[" + ", ".join(_syntax_value_text(item, item_kind) for item in value.items) + "]"
     raise TypeError(f"not a syntax value: {value!r}")
 
 
@@ -212,6 +215,8 @@ def value_text(value: Any, kind: str | None) -> str:
         return "true" if value else "false"
     if kind == "int":
         return str(int(value))
+    if kind == "number":
+        return number_text(value)
     if kind == "size":
         return size_text(value)
     if kind == "duration":
@@ -229,6 +234,8 @@ def value_text(value: Any, kind: str | None) -> str:
         return str(value)
     if kind == "string_list":
         return "[" + ", ".join(quote(item) for item in value) + "]"
+    if kind == "duration_list":
+        return "[" + ", ".join(duration_text(item) for item in value) + "]"
     raise TypeError(f"cannot print {value!r} as {kind}")
 
 
@@ -237,7 +244,7 @@ def value_text(value: Any, kind: str | None) -> str:
 
 def _child_spec(parent: BlockSpec | None, name: str, top_level: bool) -> BlockSpec | None:
     if top_level:
-        return next((spec for spec in schema.TOP_LEVEL if spec.name == name), None)
+        return next((spec for spec in TOP_LEVEL if spec.name == name), None)
     if parent is None:
         return None
     child = parent.child(name)
@@ -247,7 +254,7 @@ def _child_spec(parent: BlockSpec | None, name: str, top_level: bool) -> BlockSp
 def _ordered(items: list, spec: BlockSpec | None, top_level: bool) -> list:
     """Attributes before blocks; each in schema order, unknown ones last; a stable sort."""
     if top_level:
-        block_order = [s.name for s in schema.TOP_LEVEL]
+        block_order = [s.name for s in TOP_LEVEL]
         attr_order: list[str] = []
     elif spec is not None:
         block_order = [c.spec.name for c in spec.children]
@@ -497,6 +504,10 @@ def document_from_source(source: Source, diagnostics: Collector) -> Document | N
 # --- from a model -------------------------------------------------------------------------
 
 
+# The failure attributes that apply to one mode only (hciplan.compiler.lower checks them).
+_MODE_ONLY = {"factor": "slow", "attempts": "error"}
+
+
 def block_from_model(spec: BlockSpec, obj: Any, *, explicit: bool = False) -> Block:
     """The layout of one model object; `explicit` also writes attributes equal to their default."""
     defaults = {f.name: f.default for f in dataclasses.fields(obj)}
@@ -505,6 +516,9 @@ def block_from_model(spec: BlockSpec, obj: Any, *, explicit: bool = False) -> Bl
         value = getattr(obj, attr.name)
         if value is None or (not explicit and not attr.required and value == attr.default):
             continue
+        if spec in (schema.FAILURE, schema.RISK) and value == attr.default and \
+                _MODE_ONLY.get(attr.name, obj.mode) != obj.mode:
+            continue  # a default written for a mode it does not apply to is an error (HCI1006)
         items.append(Attr(attr.name, value))
     for child in spec.children:
         value = getattr(obj, child.field)
@@ -519,6 +533,9 @@ def document_from_model(model: m.Model, *, explicit: bool = False) -> Document:
     items = [block_from_model(schema.CLUSTER, model.cluster, explicit=explicit)]
     if model.upgrade is not None:
         items.append(block_from_model(schema.UPGRADE, model.upgrade, explicit=explicit))
+    if model.timing is not None:  # an empty `timing {}` is still written: the file had one
+        items.append(block_from_model(schema.TIMING, model.timing, explicit=explicit))
+    items.extend(block_from_model(schema.SCENARIO, scenario, explicit=explicit) for scenario in model.scenarios)
     return Document(items)
 
 

@@ -9,6 +9,10 @@ Tests use this to check generated or shipped PowerShell without running it:
 - `commands(text)` lists every command invocation, nested ones included (inside
   script blocks, pipelines, sub-expressions), with its name, the parameter names
   used and the text of each parameter's argument.
+- `method_calls(text)` lists every .NET method call (`$list.Add(1)`,
+  `(Get-VM).Stop()`, `[System.IO.File]::Delete($p)`), which `commands` cannot
+  see: the receiver, whether it is static, and the method's name (or, for a
+  computed name such as `$o.$name()`, its text, marked `dynamic`).
 - `defined_functions(text)` names the functions the script defines.
 """
 
@@ -111,3 +115,55 @@ def defined_functions(text: str) -> set[str]:
             if name is not None:
                 names.add(_text(name))
     return names
+
+
+@dataclass(frozen=True)
+class MethodCall:
+    """One .NET method call: `$problems.Add(...)` or `[System.IO.File]::Delete(...)`."""
+
+    receiver: str  # the object expression (`$problems`, `(Get-VM)`) or, when static, the type (`System.IO.File`)
+    static: bool  # `[Type]::Method(...)`
+    name: str  # the method's name; for a computed one, the expression as written
+    dynamic: bool  # the name is computed (`$o.$name()`, `$o."$name"()`): no allow-list can judge it
+    line: int
+
+
+def _member_call(access: Node, line: int) -> MethodCall:
+    """The call of the member named by `access`: (receiver, `.` or `::`, member_name) children."""
+    receiver, operator, member = access.children[0], access.children[1], access.children[2]
+    name_node = member.children[0] if member.children else member
+    if name_node.type == "simple_name":
+        name, dynamic = _text(name_node), False
+    elif name_node.type == "string_literal" and name_node.children and \
+            name_node.children[0].type == "verbatim_string_characters":
+        name, dynamic = _text(name_node)[1:-1], False  # `$o.'Stop'()` is still Stop
+    else:
+        name, dynamic = _text(member), True
+    static = _text(operator) == "::"
+    shown = _text(receiver)
+    if static and receiver.type == "type_literal":
+        shown = shown.strip("[]").strip()
+    return MethodCall(shown, static, name, dynamic, line)
+
+
+def _last_member_access(node: Node) -> Node | None:
+    """The member access a command argument ends with (`$o.Stop` in `Write-Host $o.Stop()`), if any."""
+    while node is not None and node.type != "member_access":
+        node = node.children[-1] if node.children else None
+    return node
+
+
+def method_calls(text: str) -> list[MethodCall]:
+    """Every .NET method call in source order, in expressions and in command arguments."""
+    calls = []
+    for node in _walk(parse(text).root_node):
+        if node.type == "invokation_expression":
+            calls.append(_member_call(node, node.start_point[0] + 1))
+        elif node.type == "argument_list" and node.parent is not None and node.parent.type == "command_elements":
+            # In a command's arguments the grammar splits `$o.Stop()` into a member access and a
+            # following argument list; PowerShell calls the method all the same.
+            previous = node.prev_sibling
+            access = _last_member_access(previous) if previous is not None else None
+            if access is not None:
+                calls.append(_member_call(access, access.start_point[0] + 1))
+    return calls

@@ -1,7 +1,8 @@
 """The discovery script: it parses as Windows PowerShell 5.1, only reads, and writes what import expects.
 
 The command inventory is walked on the tree-sitter parse tree (tests/powershell_ast.py):
-every command the script runs must be on the allow-list below, each with a reason.
+every command the script runs, and every .NET method it calls, must be on the allow-lists
+below, each with a reason.
 """
 
 from __future__ import annotations
@@ -55,6 +56,47 @@ READERS = {
 }
 SCRIPT_BLOCK_VARIABLES = {"$Reader", "$ClusterReader"}  # invoked with `&`: script blocks the script defines
 
+# .NET methods the script may call: `commands` cannot see these, so they get their own allow-list.
+# Instance methods: name -> the receivers allowed (None: any receiver). Every one only reads or
+# builds a value in memory.
+INSTANCE_METHODS = {
+    # List<object>.Add on the lists the script itself creates with New-Object (problems, results):
+    # appends in memory, touches nothing on the cluster.
+    "Add": {"$problems", "$unreadable", "$nodes"},
+    # String.Trim: returns a new string (a service's binary path without its quotes).
+    "Trim": None,
+    # DateTime.ToUniversalTime: returns a new value (the collection time in UTC).
+    "ToUniversalTime": None,
+    # ToString: formats a value as text (the collection time).
+    "ToString": None,
+}
+# Static methods: (type, method). CultureInfo.GetCultureInfo looks up a culture by its LCID (the
+# OS language number from Win32_OperatingSystem) in .NET's own tables.
+STATIC_METHODS = {("system.globalization.cultureinfo", "getcultureinfo")}
+
+
+def _type_key(name: str) -> str:
+    """A type name as PowerShell resolves it: case-insensitive, `System.` optional."""
+    name = name.lower()
+    return name if name.startswith("system.") else "system." + name
+
+
+def method_offenders(text: str) -> list[str]:
+    """The method calls in `text` that are not on the allow-lists above."""
+    offenders = []
+    for call in powershell_ast.method_calls(text):
+        if call.dynamic:
+            offenders.append(f"line {call.line}: {call.receiver}.{call.name}() calls a computed method name")
+        elif call.static:
+            if (_type_key(call.receiver), call.name.lower()) not in STATIC_METHODS:
+                offenders.append(f"line {call.line}: [{call.receiver}]::{call.name}() is not an allowed reader")
+        else:
+            allowed = next((receivers for name, receivers in INSTANCE_METHODS.items()
+                            if name.lower() == call.name.lower()), False)
+            if allowed is False or (allowed is not None and call.receiver not in allowed):
+                offenders.append(f"line {call.line}: {call.receiver}.{call.name}() is not an allowed reader")
+    return offenders
+
 
 def test_the_script_parses_without_errors():
     assert powershell_ast.syntax_problems(SCRIPT) == []
@@ -84,6 +126,34 @@ def test_every_command_is_a_reader():
         if unexpected:
             offenders.append(f"line {command.line}: {command.name} -{' -'.join(sorted(unexpected))}")
     assert offenders == []
+
+
+def test_every_method_call_is_a_reader():
+    calls = powershell_ast.method_calls(SCRIPT)
+    assert {call.name for call in calls} == {"Add", "Trim", "ToUniversalTime", "ToString", "GetCultureInfo"}
+    assert method_offenders(SCRIPT) == []
+
+
+@pytest.mark.parametrize("snippet, offender", [
+    ("(Get-VM).Stop()", "(Get-VM).Stop()"),
+    ("[System.IO.File]::Delete($OutFile)", "[System.IO.File]::Delete()"),
+    ("$null = [IO.File]::Delete('C:\\x')", "[IO.File]::Delete()"),
+    ("Write-Host $vm.Stop()", "$vm.Stop()"),  # in a command's arguments: still a call
+    ('Write-Host "state: $($vm.Stop())"', "$vm.Stop()"),
+    ("$vm.Stop.Invoke()", "$vm.Stop.Invoke()"),
+    ("$vm.'Stop'()", "$vm.Stop()"),
+    ("$vm.$verb()", "computed method name"),
+    ("$disk.Add(1)", "$disk.Add()"),  # Add only on the script's own lists
+])
+def test_the_method_check_catches_state_changing_calls(snippet, offender):
+    assert powershell_ast.syntax_problems(snippet) == []
+    offenders = method_offenders(snippet)
+    assert len(offenders) == 1 and offender in offenders[0], offenders
+
+
+def test_the_method_check_accepts_the_allowed_calls():
+    snippet = "$problems.Add(1)\n$x = ([string]$p).Trim('\"')\n[Globalization.CultureInfo]::GetCultureInfo(1033)\n"
+    assert len(powershell_ast.method_calls(snippet)) == 3 and method_offenders(snippet) == []
 
 
 def test_the_only_write_is_the_output_file():

@@ -16,13 +16,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
 from hciplan import fmt
 from hciplan.cli import cli
 from hciplan.compiler import model as m
 from hciplan.compiler import schema
+from hciplan.compiler.catalog import CATALOG
+from hciplan.compiler.durations import MODEL_NAMES
 from hciplan.compiler.pipeline import check_text
 from hciplan.compiler.syntax import decode_string
 from hciplan.grammar import get_parser
@@ -167,6 +169,72 @@ upgrade "hci1" {
 
 def test_canonical_layout():
     assert formatted(MESSY) == EXPECTED
+
+
+SIMULATION_MESSY = '''\
+scenario "bad-night" {
+  risk "cau.install" { probability = 0.05 }   # five in a hundred
+  fail "HCI03" { mode = hang  step = "reboot" }
+}
+timing {
+  model "os.reboot"   { observed = [840s, 17m, 1320s] distribution = empirical }
+  window_confidence = 0.95
+  live_migration_per_s = 2048MB
+  model "cau.install" { p90 = 4800s  median = 45m  distribution = lognormal }
+  drain_timeout = 1200s
+}
+cluster "c1" { version = "22H2" registered = true  witness = cloud  node "HCI03" { memory = 64GB ip = 10.0.0.3 } }
+'''
+
+SIMULATION_EXPECTED = '''\
+cluster "c1" {
+  version    = "22H2"
+  registered = true
+  witness    = cloud
+
+  node "HCI03" {
+    memory = 64GB
+    ip     = 10.0.0.3
+  }
+}
+
+timing {
+  live_migration_per_s = 2GB
+  drain_timeout        = 20m
+  window_confidence    = 0.95
+
+  model "os.reboot" {
+    distribution = empirical
+    observed     = [14m, 17m, 22m]
+  }
+
+  model "cau.install" {
+    distribution = lognormal
+    median       = 45m
+    p90          = 1h20m
+  }
+}
+
+scenario "bad-night" {
+  fail "HCI03" {
+    step = "reboot"
+    mode = hang
+  }
+
+  risk "cau.install" {
+    probability = 0.05
+  }  # five in a hundred
+}
+'''
+
+
+def test_timing_and_scenario_blocks_are_laid_out_like_the_others():
+    # Schema order for their attributes, durations and sizes canonical (in lists too), after cluster and upgrade.
+    assert formatted(SIMULATION_MESSY) == SIMULATION_EXPECTED
+    model = check_text(SIMULATION_EXPECTED).model
+    assert model == check_text(SIMULATION_MESSY).model and model.timing is not None and model.scenarios
+    assert comments_of(SIMULATION_MESSY) == comments_of(SIMULATION_EXPECTED)
+    assert fmt.format_model(model) == SIMULATION_EXPECTED.replace("  }  # five in a hundred\n", "  }\n")
 
 
 def test_canonical_layout_keeps_meaning_and_comments():
@@ -320,15 +388,104 @@ upgrades = st.builds(
         ip_range=st.builds(m.IPv4Range, addresses, addresses), custom_location=st.none() | names,
         subnet=st.none() | networks, adou_path=st.none() | names),
 )
-models = st.builds(m.Model, cluster=clusters, upgrade=st.none() | upgrades)
 
 
-@given(models, st.booleans())
+def in_range(block: schema.BlockSpec, name: str, ceiling: int = 10**7):
+    """Whole numbers the attribute accepts (its schema minimum up to a ceiling)."""
+    return st.integers(int(block.attr(name).min or 0), ceiling)
+
+
+def numbers(block: schema.BlockSpec, name: str):
+    attr = block.attr(name)
+    return st.floats(attr.min, attr.max if attr.max is not None else 1000.0)
+
+
+durations = st.integers(0, 10**7)
+
+
+# Each distribution with exactly its parameters (schema.DISTRIBUTION_PARAMETERS), in the order lower checks.
+distributions = st.one_of(
+    st.builds(lambda v: {"distribution": "fixed", "value": v}, durations),
+    st.builds(lambda lh: {"distribution": "uniform", "low": lh[0], "high": lh[1]},
+              st.lists(durations, min_size=2, max_size=2).map(sorted)),
+    st.builds(lambda lmh: {"distribution": "triangular", "low": lmh[0], "mode": lmh[1], "high": lmh[2]},
+              st.lists(durations, min_size=3, max_size=3).map(sorted)),
+    st.integers(1, 10**5).flatmap(lambda median: st.builds(  # p90 above the median, at most 1000 times it
+        lambda p90: {"distribution": "lognormal", "median": median, "p90": p90},
+        st.integers(median + 1, 1000 * median))),
+    st.builds(lambda observed: {"distribution": "empirical", "observed": tuple(observed)},
+              st.lists(st.integers(1, 10**7), min_size=1, max_size=4)),
+)
+
+
+@st.composite
+def timings(draw):
+    labels = sorted(set(CATALOG) | set(MODEL_NAMES))
+    model_names = draw(st.lists(st.sampled_from(labels), unique=True, max_size=3))
+    return m.Timing(
+        live_migration_per_s=draw(st.integers(1, 2**40)),
+        per_vm_migration=draw(st.integers(0, 10**6)), write_per_s=draw(st.integers(0, 2**40)),
+        resync_per_s=draw(st.integers(1, 2**40)), repair_overhead=draw(st.integers(0, 10**6)),
+        media_size=draw(st.integers(0, 2**40)), download_per_s=draw(st.integers(1, 2**40)),
+        drain_timeout=draw(st.integers(60, 10**6)), repair_timeout=draw(st.integers(60, 10**6)),
+        window_confidence=draw(st.floats(0.5, 0.999)),
+        models=tuple(m.DurationModel(name=name, **draw(distributions)) for name in model_names))
+
+
+def mode_fields(draw, mode: str, attempts: bool = True) -> dict:
+    """`attempts` only for errors and `factor` only for slow steps (HCI1006 otherwise)."""
+    fields = {"mode": mode}
+    if mode == "error" and attempts:
+        fields["attempts"] = draw(st.integers(1, 65))
+    if mode == "slow":
+        fields["factor"] = draw(st.floats(0.01, 1000))
+    return fields
+
+
+@st.composite
+def scenario_lists(draw, cluster: m.Cluster):
+    targets = [n.name for n in cluster.nodes] + ["cluster"]
+    scenario_names = draw(st.lists(names, unique=True, max_size=2))
+    out = []
+    for name in scenario_names:
+        failures = tuple(m.Failure(node=draw(st.sampled_from(targets)), step=draw(names),
+                                   **mode_fields(draw, draw(enum(schema.FAILURE, "mode"))))
+                         for _ in range(draw(st.integers(0, 2))))
+        risks = []
+        for _ in range(draw(st.integers(0, 2))):
+            kind = draw(st.sampled_from(sorted(CATALOG)))
+            modes = [mode for mode in schema.FAILURE_MODES
+                     if (mode != "drain_failure" or CATALOG[kind].effect == "drain")
+                     and (mode != "resync_stall" or CATALOG[kind].effect == "repair_wait")]
+            risks.append(m.Risk(kind=kind, probability=draw(st.floats(0, 1)),
+                                **mode_fields(draw, draw(st.sampled_from(modes)), attempts=False)))
+        out.append(m.Scenario(name=name, failures=failures, risks=tuple(risks)))
+    return tuple(out)
+
+
+@st.composite
+def models(draw):
+    cluster = draw(clusters)
+    return m.Model(cluster=cluster, upgrade=draw(st.none() | upgrades), timing=draw(st.none() | timings()),
+                   scenarios=draw(scenario_lists(cluster)))
+
+
+@given(models(), st.booleans())
 @PROPERTY
 def test_generated_models_round_trip(model, explicit):
     text = fmt.format_model(model, explicit=explicit)
     assert check_text(text).model == model
     assert formatted(text) == text
+
+
+def test_generated_models_include_the_simulation_blocks():
+    # The round trip above covers timing and scenarios only if the strategy draws them.
+    example = find(models(), lambda model: model.timing is not None and model.timing.models and model.scenarios
+                   and model.scenarios[0].failures and model.scenarios[0].risks,
+                   settings=settings(derandomize=True, database=None, max_examples=500))
+    text = fmt.format_model(example)
+    assert "\ntiming {" in text and "\nscenario " in text and "  model " in text
+    assert check_text(text).model == example
 
 
 # --- the command ----------------------------------------------------------------------
@@ -355,6 +512,22 @@ def test_fmt_prints_check_lists_and_write_rewrites(tmp_path):
     assert messy.read_text(encoding="utf-8") == EXPECTED
     assert stat.S_IMODE(messy.stat().st_mode) == 0o640
     assert sorted(os.listdir(tmp_path)) == ["clean.hciplan", "messy.hciplan"]  # no temporary file left
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink"), reason="no symbolic links")
+def test_fmt_write_through_a_symlink_rewrites_its_target_and_keeps_the_link(tmp_path):
+    (tmp_path / "real").mkdir()
+    real = tmp_path / "real" / "cluster.hciplan"
+    real.write_text(MESSY, encoding="utf-8")
+    real.chmod(0o640)
+    link = tmp_path / "link.hciplan"
+    link.symlink_to(Path("real") / "cluster.hciplan")
+    result = CliRunner().invoke(cli, ["fmt", "--write", str(link)])
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and os.readlink(link) == str(Path("real") / "cluster.hciplan")
+    assert real.read_text(encoding="utf-8") == EXPECTED and stat.S_IMODE(real.stat().st_mode) == 0o640
+    assert sorted(os.listdir(tmp_path / "real")) == ["cluster.hciplan"]  # the temporary file sat next to the target
+    assert sorted(os.listdir(tmp_path)) == ["link.hciplan", "real"]
 
 
 def test_fmt_writes_nothing_when_any_file_has_a_syntax_error(tmp_path):

@@ -266,3 +266,132 @@ def test_damaged_inventories_give_errors_or_a_checkable_file_never_a_crash(data)
     else:
         assert fmt.format_text(result.text).text == result.text
         check_text(result.text)  # whatever it says, it must say it without an exception
+
+
+# --- hostile strings: an inventory string never becomes code ---------------------------------
+
+
+def test_a_newline_in_a_commented_value_stays_in_its_comment():
+    document = fixture_json("four-node-aks-bitlocker")
+    document["registration"]["RegistrationStatus"] = "NotYet\n  bitlocker = off #"
+    result = import_inventory(json.dumps(document).encode())
+    assert result.text is not None
+    assert "# Get-AzureStackHCI: RegistrationStatus NotYet\\n  bitlocker = off #, ConnectionStatus" in result.text
+    assert not any(line.lstrip().startswith("bitlocker = off") for line in result.text.splitlines())
+    checked = check_text(result.text)
+    assert checked.model.cluster.bitlocker == "on" and checked.model.cluster.registered is False
+
+
+@pytest.mark.parametrize("field, path", [
+    (lambda d: d["nodes"][1], "$.nodes[1].Name"),
+    (lambda d: d["cluster"], "$.cluster.Name"),
+    (lambda d: d["virtual_disks"][0], "$.virtual_disks[0].FriendlyName"),
+    (lambda d: d["storage_pool"], "$.storage_pool.FriendlyName"),
+])
+def test_a_name_with_a_control_character_is_refused(field, path):
+    document = fixture_json("four-node-aks-bitlocker")
+    key = path.rsplit(".", 1)[1]
+    field(document)[key] = "HCI02\n  bitlocker = off #"
+    errors = errors_of(document)
+    assert any(e.startswith(f"{path}: contains the control character \\n") for e in errors), errors
+
+
+def string_fields(document, path=()) -> list[tuple]:
+    """The path (keys and indices) of every string value in a JSON document."""
+    if isinstance(document, str):
+        return [path]
+    if isinstance(document, dict):
+        items = document.items()
+    else:
+        items = enumerate(document) if isinstance(document, list) else []
+    return [found for key, value in items for found in string_fields(value, path + (key,))]
+
+
+def with_value(document, path: tuple, value):
+    document = json.loads(json.dumps(document))
+    parent = document
+    for key in path[:-1]:
+        parent = parent[key]
+    parent[path[-1]] = value
+    return document
+
+
+HOSTILE_FIXTURES = ("four-node-aks-bitlocker", "unreachable-node")
+HOSTILE_FIELDS = [(name, path) for name in HOSTILE_FIXTURES for path in string_fields(fixture_json(name))]
+# The hostile text sits between two markers with no case and no meaning in the language, so the
+# test can see whether any of it escaped the comment or string it was printed in.
+START, END = "\u59cb", "\u7d42"
+
+
+def assert_contained(text: str) -> None:
+    """Every inventory string lies whole inside one comment or string token of a file that parses."""
+    from hciplan.grammar import get_parser
+
+    formatted = fmt.format_text(text)
+    assert formatted.ok and formatted.text == text, formatted.diagnostics
+    for token in get_parser().lex(text, dont_ignore=True):
+        if START in token or END in token:
+            assert token.type in ("COMMENT", "STRING"), (token.type, str(token))
+            assert str(token).count(START) == str(token).count(END), str(token)
+            assert "\n" not in str(token)
+    check_text(text)  # whatever it says, it says without an exception
+
+
+def test_hostile_strings_in_every_field_stay_inside_their_comment_or_string():
+    hostile = START + '\n  bitlocker = off # "}\u2028\r\x85\u202e{' + END
+    refused = 0
+    for name, path in HOSTILE_FIELDS:
+        result = import_inventory(json.dumps(with_value(fixture_json(name), path, hostile)).encode())
+        if result.text is None:
+            refused += 1
+            assert result.errors and all(str(e).startswith("$") for e in result.errors), (path, result.errors)
+            assert not any("the generated file" in str(e) for e in result.errors), (path, result.errors)
+        else:
+            assert_contained(result.text)
+    assert refused < len(HOSTILE_FIELDS) // 2  # most fields are accepted and shown, escaped
+
+
+@given(st.sampled_from(HOSTILE_FIELDS),
+       st.text(alphabet=st.sampled_from(list('\n\r\t\x0b\x0c\x85\u2028\u2029\u202e\ufeff#"{}\\=/* ab')), max_size=12))
+@settings(derandomize=True, max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_hostile_strings_give_a_clear_error_or_a_file_that_says_only_what_the_inventory_does(field, payload):
+    name, path = field
+    result = import_inventory(json.dumps(with_value(fixture_json(name), path, START + payload + END)).encode())
+    if result.text is None:
+        assert result.errors and all(str(e).startswith("$") for e in result.errors)
+    else:
+        assert_contained(result.text)
+
+
+def test_a_language_with_a_control_character_is_refused_and_a_quote_is_kept():
+    # The language becomes a string value: `check` refuses control characters there (HCI109), so import does.
+    document = fixture_json("two-node")
+    document["nodes"][1]["os"]["InstallLanguage"] = 'en-US\n  bitlocker = on #'
+    assert errors_of(document)[0].startswith("$.nodes[1].os.InstallLanguage: contains the control character \\n")
+    for node in document["nodes"]:
+        node["os"]["InstallLanguage"] = 'en-US # "} bitlocker = on'
+    model = check_text(imported_from(document)).model
+    assert model.cluster.language == 'en-US # "} bitlocker = on' and model.cluster.bitlocker == "off"
+
+
+def imported_from(document) -> str:
+    result = import_inventory(json.dumps(document).encode())
+    assert result.errors == () and result.text is not None
+    return result.text
+
+
+def test_the_import_refuses_a_file_that_does_not_read_back(monkeypatch, tmp_path):
+    # The backstop, with the escaping switched off: the broken file is refused, nothing is written.
+    from hciplan.discovery import importer
+
+    monkeypatch.setattr(importer, "escape_control", lambda text: text)
+    document = fixture_json("four-node-aks-bitlocker")
+    document["registration"]["RegistrationStatus"] = "NotYet\n  bitlocker = off #"
+    assert "the generated file does not say what the importer meant" in errors_of(document)[0]
+    document["registration"]["RegistrationStatus"] = "NotYet\n  }}}"
+    assert "the generated file does not parse" in errors_of(document)[0]
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps(document), encoding="utf-8")
+    target = tmp_path / "cluster.hciplan"
+    result = CliRunner().invoke(cli, ["import", str(inventory), "-o", str(target)])
+    assert result.exit_code == 1 and not target.exists()

@@ -17,8 +17,12 @@ import ipaddress
 from dataclasses import dataclass
 
 from hciplan.compiler import schema
-from hciplan.discovery.inventory import Inventory, InventoryError, NodeInventory, Unknown, known, read_inventory
-from hciplan.fmt import Attr, Block, Comment, Document, render
+from hciplan.compiler.diagnostics import Collector
+from hciplan.compiler.pipeline import normalise_newlines
+from hciplan.compiler.source import Source
+from hciplan.discovery.inventory import (Inventory, InventoryError, NodeInventory, Unknown, escape_control, known,
+                                         read_inventory)
+from hciplan.fmt import Attr, Block, Comment, Document, document_from_source, render
 
 # OS builds of Azure Stack HCI releases: 20349 is 22H2, 25398 is 23H2, 26100 is 24H2 [A-ps];
 # 20348 (21H2) and 17784 (20H2) are reference knowledge, not in domain.md.
@@ -62,7 +66,53 @@ def import_inventory(data: bytes) -> ImportResult:
         return ImportResult(None, read.errors)
     document = inventory_document(read.inventory)
     text = render(document)
+    problem = _reread_problem(document, text)
+    if problem is not None:
+        return ImportResult(None, (InventoryError("$", problem),))
     return ImportResult(text, (), text.count("# TODO:"))
+
+
+def _reread_problem(document: Document, text: str) -> str | None:
+    """Why the generated text does not read back as the document the importer built, or None.
+
+    A backstop: every inventory string is escaped where it is printed, so this should never
+    fire; if it does, an inventory string broke out of its comment or string, and the file
+    is refused rather than written with attributes nobody meant.
+    """
+    diagnostics = Collector()
+    reread = document_from_source(Source("<import>", normalise_newlines(text)), diagnostics)
+    if reread is None:
+        first = next(iter(diagnostics.sorted()), None)
+        where = f" (line {first.span.line}: {first.message})" if first is not None else ""
+        return (f"the generated file does not parse{where}: an inventory string breaks its syntax; "
+                "this is a bug in hciplan import, please report it with the inventory")
+    if _skeleton(reread) != _skeleton(document):
+        return ("the generated file does not say what the importer meant (an inventory string escaped its "
+                "comment or string); this is a bug in hciplan import, please report it with the inventory")
+    return None
+
+
+def _skeleton(node: Document | Block) -> tuple:
+    """What a layout tree says, comments aside: its attribute names and its blocks with their labels.
+
+    Independent of the order the printer chooses (schema order; repeated blocks keep theirs).
+    """
+    attributes = sorted(item.name for item in node.items if isinstance(item, Attr))
+    blocks = sorted((item for item in node.items if isinstance(item, Block)), key=lambda block: block.type)
+    labels = tuple(node.labels) if isinstance(node, Block) else ()
+    kind = node.type if isinstance(node, Block) else "document"
+    return (kind, labels, tuple(attributes), tuple(_skeleton(block) for block in blocks))
+
+
+def _comment_lines(text: str | tuple[str, ...]) -> list[Comment]:
+    """`# ` comment lines: one per line given, inventory strings inside them made visible.
+
+    A newline or other control character from the inventory would end the comment and make
+    the rest of the line code; it is written as an escape (`\\n`) instead. Multi-line notes
+    pass their lines as a tuple.
+    """
+    lines = (text,) if isinstance(text, str) else text
+    return [comment for line in lines for comment in Comment.lines(escape_control(line))]
 
 
 class _BlockBuilder:
@@ -73,15 +123,17 @@ class _BlockBuilder:
         self.pending: list[Comment] = []
         self.detached = False  # a blank line between the pending notes and the next item
 
-    def note(self, text: str, detached: bool = False) -> None:
-        self.pending.extend(Comment.lines(text))
+    def note(self, text: str | tuple[str, ...], detached: bool = False) -> None:
+        self.pending.extend(_comment_lines(text))
         self.detached = self.detached or detached
 
-    def todo(self, text: str) -> None:
-        self.note("TODO: " + text)
+    def todo(self, text: str | tuple[str, ...]) -> None:
+        lines = (text,) if isinstance(text, str) else text
+        self.note(("TODO: " + lines[0],) + tuple(lines[1:]))
 
     def attr(self, name: str, value, comment: str | None = None) -> None:
-        self.block.items.append(Attr(name, value, leading=self.pending, trailing=[f"# {comment}"] if comment else [],
+        trailing = [f"# {escape_control(comment)}"] if comment else []
+        self.block.items.append(Attr(name, value, leading=self.pending, trailing=trailing,
                                      blank_before=self.detached))
         self.pending, self.detached = [], False
 
@@ -112,10 +164,10 @@ def inventory_document(inventory: Inventory) -> Document:
     upgrade = _upgrade_block(inventory, cluster)
     source = inventory.collected_on if known(inventory.collected_on) else "an unknown machine"
     when = inventory.collected_at if known(inventory.collected_at) else "an unknown time"
-    header = Comment.lines(
-        f"Cluster {inventory.cluster_name}, imported by `hciplan import` from the inventory collected\n"
-        f"on {source} at {when}.\n"
-        "Review every TODO below, then run `hciplan check` on this file.")
+    header = _comment_lines((
+        f"Cluster {inventory.cluster_name}, imported by `hciplan import` from the inventory collected",
+        f"on {source} at {when}.",
+        "Review every TODO below, then run `hciplan check` on this file."))
     return Document([cluster.block, upgrade], header=header)
 
 
@@ -440,7 +492,7 @@ def _aks(b: _BlockBuilder, inventory: Inventory) -> bool | None:
         a.todo("discovery cannot tell whether a preview AKS or MOC was used; if so, write `preview = true` "
                "(the removal then adds Uninstall-Moc)")
         block = a.done()
-        block.leading = Comment.lines("AKS Arc found: " + ", ".join(found[:4]) + ("; ..." if len(found) > 4 else ""))
+        block.leading = _comment_lines("AKS Arc found: " + ", ".join(found[:4]) + ("; ..." if len(found) > 4 else ""))
         b.child(block)
         return True
     if unknown_modules or unknown_services:
@@ -494,18 +546,18 @@ def _upgrade_block(inventory: Inventory, facts: _ClusterFacts) -> Block:
     b.attr("storage_pool", "update")
     b.attr("vm_version", "skip")
 
-    b.todo("add the maintenance window(s), with a time zone:\n"
-           'window "first-night" { start = 2026-12-05T22:00Z  end = 2026-12-06T06:00Z }')
+    b.todo(("add the maintenance window(s), with a time zone:",
+           'window "first-night" { start = 2026-12-05T22:00Z  end = 2026-12-06T06:00Z }'))
     if known(inventory.solution_installed) and inventory.solution_installed:
         b.todo("Get-StampInformation returned a stamp: the solution is already installed, there is "
                "nothing to upgrade [A-ps]")
     if facts.stretched:
         b.note("no `solution` block: a stretched cluster takes the OS upgrade only [A-stretch]")
     else:
-        b.todo("to ask for the solution upgrade, add its inputs (a human decision) [A-inst]:\n"
-               "solution {\n"
-               '  key_vault       = "kv-..."  # 3-24 letters, digits, hyphens; globally unique\n'
-               '  deployment_user = "..."     # AD user, local admin on every node, not Administrator\n'
-               "  ip_range        = a.b.c.d .. a.b.c.e  # 6+ free contiguous IPs in the management subnet\n"
-               "}")
+        b.todo(("to ask for the solution upgrade, add its inputs (a human decision) [A-inst]:",
+                "solution {",
+                '  key_vault       = "kv-..."  # 3-24 letters, digits, hyphens; globally unique',
+                '  deployment_user = "..."     # AD user, local admin on every node, not Administrator',
+                "  ip_range        = a.b.c.d .. a.b.c.e  # 6+ free contiguous IPs in the management subnet",
+                "}"))
     return b.done()

@@ -11,6 +11,7 @@ the importer turns into a TODO comment.
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar, Union
 
@@ -61,6 +62,24 @@ def known(value: Any) -> bool:
 
 _ABSENT = object()
 
+# Control (Cc), format (Cf: bidirectional overrides, zero-width) and line/paragraph separators:
+# characters that can end a comment line or hide text.
+CONTROL_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape_control(text: str) -> str:
+    """`text` with each control or separator character written as a visible escape (`\\n`, `\\u2028`)."""
+    out = []
+    for char in text:
+        if unicodedata.category(char) not in CONTROL_CATEGORIES:
+            out.append(char)
+        elif char in _NAMED_ESCAPES:
+            out.append(_NAMED_ESCAPES[char])
+        else:
+            out.append(f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}")
+    return "".join(out)
+
 
 class _Value:
     """A JSON value and its path; typed getters record errors instead of raising."""
@@ -97,6 +116,21 @@ class _Value:
 
     def text(self) -> Fact[str]:
         return self._typed(lambda v: isinstance(v, str), "a string")
+
+    def single_line(self) -> Fact[str]:
+        """Text that becomes a label or a string value: one line, no control or line-separator characters.
+
+        `hciplan check` refuses such characters in strings (HCI109), so they are refused here, by JSON path.
+        """
+        text = self.text()
+        if known(text):
+            bad = next((c for c in text if unicodedata.category(c) in CONTROL_CATEGORIES), None)
+            if bad is not None:
+                self.reader.error(self.path, f"contains the control character {escape_control(bad)}; "
+                                             "names and text are one line of printable characters "
+                                             "(is the inventory damaged?)")
+                return Unknown(self.path, "malformed")
+        return text
 
     def count(self, what: str = "a whole number") -> Fact[int]:
         return self._typed(lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, what)
@@ -294,7 +328,7 @@ def read_inventory(data: bytes) -> ReadResult:
         reader.error("$.unreadable", "missing: every inventory lists what it could not read (an empty list if nothing)")
 
     cluster = root["cluster"].object()
-    name = cluster["Name"].text() if known(cluster) else cluster
+    name = cluster["Name"].single_line() if known(cluster) else cluster
     if not known(name):
         if name.reason != "malformed":
             reader.error("$.cluster.Name", f"the cluster's name is not in the inventory ({name.path}: {name.reason}); "
@@ -369,11 +403,11 @@ def _pool(value: _Value) -> Fact[tuple[str, int, int] | None]:
     pool = value.object()
     if not known(pool):
         return pool
-    return _all(pool["FriendlyName"].text(), pool["Size"].bytes(), pool["AllocatedSize"].bytes())
+    return _all(pool["FriendlyName"].single_line(), pool["Size"].bytes(), pool["AllocatedSize"].bytes())
 
 
 def _virtual_disk(value: _Value) -> Fact[VirtualDisk]:
-    name = value["FriendlyName"].text()
+    name = value["FriendlyName"].single_line()
     if not known(name):
         return name
     tiers = _list(value["Tiers"], lambda t: _all(t["ResiliencySettingName"].text(), t["NumberOfDataCopies"].count(),
@@ -426,7 +460,7 @@ def _node(value: _Value, reader: _Reader) -> NodeInventory | None:
         if value.value is None:
             reader.error(value.path, "expected a node object, got null")
         return None
-    name = value["Name"].text()
+    name = value["Name"].single_line()
     if not known(name):
         if name.reason != "malformed":
             reader.error(f"{value.path}.Name", "every node needs its name")
@@ -453,7 +487,7 @@ def _node(value: _Value, reader: _Reader) -> NodeInventory | None:
         unreachable_reason=unreachable_reason,
         build=os_["BuildNumber"].text(),
         display_version=os_["DisplayVersion"].text(),
-        install_language=os_["InstallLanguage"].text(),
+        install_language=os_["InstallLanguage"].single_line(),
         system_locale=value["system_locale"].text(),
         memory=value["memory"].bytes(),
         bitlocker_available=bitlocker["available"].flag(),
