@@ -35,7 +35,7 @@ SIM_SCHEMA = "hciplan.sim/1"
 
 @dataclass(frozen=True)
 class Simulation:
-    """What the runbook shows of a simulation (the `hciplan.sim/1` document of the simulator issue)."""
+    """What the runbook shows of a simulation (the `hciplan.sim/1` document that `hciplan simulate --format json` prints)."""
 
     runs: int
     seed: int | None
