@@ -21,6 +21,7 @@ from hciplan.backends.pstext import function_name, literal
 from hciplan.compiler.builder import CAU_RUN
 from hciplan.compiler.compile import compile_checked
 from hciplan.compiler.pipeline import check_text, load_source
+from hciplan.fmt import quote  # the language's string escaping, in one place
 from plan_models import Shape, hciplan_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -347,35 +348,21 @@ FRAGMENTS = ["'", "''", "\u2018", "\u2019", "\u201a", "\u201b", '"', "$(Stop-Com
 MARK = "QZX"
 
 
-def _hcl_string(value: str) -> str:
-    out = []
-    for char in value:
-        if char in '"\\':
-            out.append("\\" + char)
-        elif char == "\n":
-            out.append("\\n")
-        elif ord(char) < 0x20 or char in "\u202e\u2028\u2029":
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
-
-
 def _hostile(field: str, value: str) -> tuple[str, str]:
     """A valid model text with `value` in `field`, and the PowerShell variable/expression that carries it."""
     base = hciplan_text(Shape(solution=True, source="media" if field == "media_path" else "windows_update"))
     if field == "media_path":
-        return base.replace('media_path = "C:\\\\Media\\\\23H2"', f"media_path = {_hcl_string(value)}"), "$PlanMediaPath"
+        return base.replace('media_path = "C:\\\\Media\\\\23H2"', f"media_path = {quote(value)}"), "$PlanMediaPath"
     if field == "pool":
-        return base.replace('pool "S2D"', f"pool {_hcl_string(value)}"), "$PlanPoolName"
+        return base.replace('pool "S2D"', f"pool {quote(value)}"), "$PlanPoolName"
     if field == "window":
-        return base.replace('window "w1"', f"window {_hcl_string(value)}"), "Name"
+        return base.replace('window "w1"', f"window {quote(value)}"), "Name"
     if field == "volume":
-        text = base.replace('volume "Data" {', f"volume {_hcl_string(value)} {{ used = 100GB ").replace(
-            "vm_version = skip", f"vm_version = skip\n  convert_to_thin = [{_hcl_string(value)}]")
+        text = base.replace('volume "Data" {', f"volume {quote(value)} {{ used = 100GB ").replace(
+            "vm_version = skip", f"vm_version = skip\n  convert_to_thin = [{quote(value)}]")
         return text, "$volume"
     if field == "adou_path":
-        return base.replace('deployment_user = "hcilcm"', f'deployment_user = "hcilcm"  adou_path = {_hcl_string(value)}'), "$PlanAdouPath"
+        return base.replace('deployment_user = "hcilcm"', f'deployment_user = "hcilcm"  adou_path = {quote(value)}'), "$PlanAdouPath"
     raise AssertionError(field)
 
 
