@@ -217,7 +217,7 @@ def test_cau_run_is_one_invoke_cauRun_with_the_plan_values(scripts) -> None:
                 "RequireAllNodesOnline", "NodeOrder", "RebootTimeoutMinutes", "StopAfter", "EnableFirewallRules"} <= keys
         assert f"MaxFailedNodes = {upgrade.max_failed_nodes}\n" in script
         assert f"MaxRetriesPerNode = {upgrade.max_retries_per_node}\n" in script
-        assert f"RebootTimeoutMinutes = {upgrade.reboot_timeout // 60}\n" in script
+        assert f"RebootTimeoutMinutes = {plan.reboot_timeout}\n" in script
         assert "CauPluginName = 'Microsoft.RollingUpgradePlugin'" in script
         order = [n.name for n in plan.model.ordered_nodes()]
         assert f"$PlanNodes = {'@(' + ', '.join(literal(n) for n in order) + ')'}" in script

@@ -19,6 +19,7 @@ from hciplan.compiler.durations import (
     Uniform,
     resolve,
 )
+from hciplan.compiler.units import MIN_BOUND
 from hciplan.simulator import prepare_simulation
 from hciplan.simulator.engine import ABORTED, COMPLETED, STOPPED, run_once
 from hciplan.simulator.montecarlo import batches, simulate, trace_run
@@ -202,12 +203,13 @@ def test_hang_on_the_second_node_with_no_failed_node_allowed_aborts_and_leaves_t
     run = trace_run(sp, 0, 0)
     assert run.outcome == ABORTED
     assert sp.ids[run.step] == "p2.cau.N02.reboot"
-    assert "reboot timeout (15 min)" in run.reason and "mixed mode" in run.reason
+    assert f"reboot timeout ({four_plan.reboot_timeout} min)" in run.reason and "mixed mode" in run.reason
     started = {sp.ids[s.step] for s in run.segments}
     assert "p2.cau.N01.storage_wait" in started
     assert not any(i.startswith(("p2.cau.N03", "p2.cau.N04", "p3.")) for i in started)
     hung = [s for s in run.segments if s.status == "hang"]
-    assert len(hung) == 1 and hung[0].end - hung[0].start == pytest.approx(15.0)
+    assert len(hung) == 1 and hung[0].end - hung[0].start == pytest.approx(four_plan.reboot_timeout)
+    assert four_plan.step("p2.cau.N02.reboot").bound_minutes == four_plan.reboot_timeout
     assert run.failed_nodes == ("N02",)
     assert run.upgraded == 1, "N01 runs 23H2, N02 hung, N03 and N04 were never touched: mixed mode"
 
@@ -219,11 +221,12 @@ def test_a_hung_step_that_is_not_a_reboot_is_given_up_after_four_times_its_p90(f
     run = trace_run(sp, 0, 0)
     (hung,) = [s for s in run.segments if s.status == "hang"]
     assert sp.kinds[hung.step] == kind
-    bound = 4 * sp.durations[hung.step].quantile(0.9)
+    bound = math.ceil(max(MIN_BOUND, 4 * sp.durations[hung.step].quantile(0.9)))
     assert bound != pytest.approx(sp.reboot_timeout)
+    assert four_plan.step(sp.ids[hung.step]).bound_minutes == bound == sp.bound[hung.step]
     assert hung.end - hung.start == pytest.approx(bound)
     assert run.outcome == ABORTED and "reboot timeout" not in run.reason
-    assert f"did not answer within {bound:.0f} min" in run.reason
+    assert f"did not answer within its bound ({bound:.0f} min)" in run.reason
 
 
 def test_a_node_failed_while_up_lets_cau_go_on_within_max_failed_nodes():
@@ -268,8 +271,10 @@ def test_drain_failure_uses_every_attempt_then_fails_the_node(four_plan):
     sp = prepare_simulation(four_plan, fails=("N01:drain:drain_failure",), ignore_windows=True)
     run = trace_run(sp, 0, 0)
     failures = [s for s in run.segments if s.status == "drain_failure"]
-    assert len(failures) == 4 and all(s.end - s.start == pytest.approx(30.0) for s in failures)
-    assert run.outcome == ABORTED and "never completed" in run.reason
+    bound = four_plan.step("p2.cau.N01.drain").bound_minutes
+    assert bound >= 30.0, "a derived drain timeout is at least the old fixed 30 min"
+    assert len(failures) == 4 and all(s.end - s.start == pytest.approx(bound) for s in failures)
+    assert run.outcome == ABORTED and f"drain timeout {bound:.0f} min" in run.reason
 
 
 def test_resync_stall_is_bounded_by_the_repair_timeout(four_plan):
@@ -372,7 +377,9 @@ ONE_FAILED_ALLOWED = shape_text(Shape(nodes=4), upgrade_extra="  max_failed_node
 
 def test_a_retried_node_is_exposed_and_resyncs_from_its_first_reboot():
     # repair = drawn spread x down time exactly (no overhead, resync as fast as writes), to read the down time back
-    text = ONE_FAILED_ALLOWED + "\ntiming { write_per_s = 200MB  resync_per_s = 200MB  repair_overhead = 0m }\n"
+    # a repair timeout long enough for the resync of three retries (else the repair is given up: another test)
+    text = ONE_FAILED_ALLOWED + ("\ntiming { write_per_s = 200MB  resync_per_s = 200MB  repair_overhead = 0m "
+                                 "repair_timeout = 24h }\n")
     plan = plan_of(text)
     clean = trace_run(prepare_simulation(plan, ignore_windows=True), 1, 0)
     sp = prepare_simulation(plan, fails=("N02:resume:error=3",), ignore_windows=True)

@@ -8,6 +8,7 @@ from typing import Iterable
 from hciplan.compiler.diagnostics import Diagnostic
 from hciplan.compiler.plan import Plan
 from hciplan.compiler.render import diagnostics_json
+from hciplan.compiler.units import SAFE_POINT
 
 NAME = "json"
 DESCRIPTION = "the plan as JSON (hciplan.plan/1)"
@@ -54,9 +55,28 @@ def plan_document(plan: Plan | None, diagnostics: Iterable[Diagnostic] = ()) -> 
                 "cmdlets": list(s.spec.cmdlets),
                 "duration_model": s.spec.duration_model,
                 "mean_minutes": s.mean_minutes,
+                "bound_minutes": s.bound_minutes,
+                "unit": plan.unit_of(s.id).id,
                 "source": s.spec.source,
             }
             for s in plan.steps
+        ],
+        "reboot_timeout_minutes": plan.reboot_timeout,
+        "window_confidence": plan.confidence,
+        "safe_point": list(SAFE_POINT),
+        "units": [
+            {
+                "id": u.id,
+                "kind": u.kind,
+                "node": u.node,
+                "steps": list(u.steps),
+                "cau": u.cau,
+                "down": u.down,
+                "tail": u.tail,
+                "fit_minutes": u.fit_minutes,
+                "bound_minutes": u.bound_minutes,
+            }
+            for u in plan.units
         ],
     })
     return document

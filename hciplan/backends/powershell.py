@@ -130,7 +130,7 @@ def wait_minutes(step: Step, floor: int = 15) -> int:
 
 def reboot_minutes(plan: Plan) -> int:
     """The plan's reboot timeout (CAU's -RebootTimeoutMinutes), used for every plain restart."""
-    return max(1, plan.model.upgrade.reboot_timeout // 60)
+    return plan.reboot_timeout
 
 
 def os_reboot_minutes(plan: Plan) -> int:

@@ -8,12 +8,14 @@ remediation) are strictly serial, one node at a time, in the upgrade order.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from hciplan.compiler.catalog import CATALOG
 from hciplan.compiler.durations import mean_minutes
 from hciplan.compiler.model import Model
 from hciplan.compiler.plan import Plan, Step, fingerprint, order_steps
+from hciplan.compiler.units import CAU_RUN, OFFLINE, plan_bounds
 
 # The per-node passes: (verb in the step id, catalog kind) in execution order.
 REGISTRY_PASS = (("drain", "node.drain"), ("apply", "registry.apply"), ("reboot", "node.reboot"),
@@ -29,7 +31,6 @@ ATC_PASS = (("drain", "node.drain"), ("configure", "atc.configure"), ("resume", 
 REMEDIATE_PASS = (("drain", "node.drain"), ("apply", "remediate.apply"), ("reboot", "node.reboot"),
                   ("resume", "node.resume"), ("storage_wait", "storage.wait"))
 
-CAU_RUN = "cau_run"
 
 
 def _id_part(name: str) -> str:
@@ -125,11 +126,11 @@ def build_plan(model: Model) -> Plan:
         ends = []
         for node in cluster.nodes:
             keys = b._add(f"p2.offline.{node.name}.registry", "registry.apply", "P2", stop, node=node.name,
-                          group="offline")
+                          group=OFFLINE)
             setup = b._add(f"p2.offline.{node.name}.setup", "offline.setup", "P2", (keys,), node=node.name,
-                           group="offline")
+                           group=OFFLINE)
             ends.append(b._add(f"p2.offline.{node.name}.reboot", "offline.reboot", "P2", (setup,), node=node.name,
-                               group="offline"))
+                               group=OFFLINE))
         b.tail = tuple(ends)
         b.then("p2.offline_start", "offline.start", "P2")
 
@@ -173,5 +174,14 @@ def build_plan(model: Model) -> Plan:
         b.then("p7.wdac_reapply", "wdac.reapply", "P7")
     b.then("p7.verify", "after.verify", "P7")
 
-    steps, graph = order_steps(b.steps)
-    return Plan(model, steps, fingerprint(model), graph)
+    return finish(model, b.steps)
+
+
+def finish(model: Model, steps: list[Step]) -> Plan:
+    """Order the steps and compute their bounds and units once, for every consumer."""
+    ordered, graph = order_steps(steps)
+    index = {s.id: i for i, s in enumerate(ordered)}
+    bounds = plan_bounds(model, [s.id for s in ordered], [s.kind for s in ordered], [s.node for s in ordered],
+                         [s.group for s in ordered], [tuple(index[p] for p in s.after) for s in ordered])
+    ordered = tuple(dataclasses.replace(s, bound_minutes=b) for s, b in zip(ordered, bounds.bound_minutes))
+    return Plan(model, ordered, fingerprint(model), graph, bounds.units, bounds.reboot_timeout, bounds.confidence)

@@ -429,3 +429,14 @@ register("HCI1006", E, "failure mode does not fit the step or its parameters", "
 repair wait; `factor` goes with `mode = slow` and `attempts` with
 `mode = error`.
 """)
+
+register("HCI920", W, "a timeout is shorter than the step usually takes", """
+The file sets `reboot_timeout` (CAU's `-RebootTimeoutMinutes`), or the timing
+block's `drain_timeout` or `repair_timeout`, below the 90th percentile of the
+duration model of a step it bounds. The script gives such a step up at that
+bound and the simulator does the same, so about one attempt in ten or more
+fails although nothing is wrong: with `max_failed_nodes = 0` the CAU run
+stops. A feature-update reboot finishes setup first and takes longer than a
+plain restart. Leave the attribute out (hciplan then derives it: twice the
+P90, at least the old fixed default) or raise it above the P90 shown.
+""", "[W-opts]")

@@ -9,6 +9,7 @@ from hciplan.compiler.diagnostics import Collector, Diagnostic, Severity
 from hciplan.compiler.pipeline import CheckResult
 from hciplan.compiler.plan import Plan
 from hciplan.compiler.safety import prove
+from hciplan.compiler.units import check_bounds
 
 
 @dataclass(frozen=True)
@@ -44,5 +45,6 @@ def compile_checked(check: CheckResult, *, need_plan: bool = False) -> CompileRe
     plan = build_plan(check.model)
     proofs = Collector()
     prove(plan, proofs)
+    check_bounds(plan, proofs)
     diagnostics = tuple(sorted(check.diagnostics + tuple(proofs.items), key=Diagnostic.sort_key))
     return CompileResult(check, plan, diagnostics)

@@ -174,7 +174,7 @@ class Upgrade:
     orchestrator: str | None = None
     max_failed_nodes: int = 0
     max_retries_per_node: int = 3
-    reboot_timeout: int = 15 * 60  # seconds
+    reboot_timeout: int | None = None  # seconds; None: derived from the reboot models (compiler/bounds.py)
     node_order: tuple[str, ...] | None = None
     aks: str = "keep"
     bitlocker: str = "keep"
@@ -223,8 +223,8 @@ class Timing:
     repair_overhead: int = 3 * 60
     media_size: int = 3 * GiB
     download_per_s: int = 10 * MiB
-    drain_timeout: int = 30 * 60
-    repair_timeout: int = 2 * 3600
+    drain_timeout: int | None = None  # seconds; None: derived from the drain's duration (compiler/bounds.py)
+    repair_timeout: int | None = None
     window_confidence: float = 0.9
     models: tuple[DurationModel, ...] = ()
     spans: Spans = _spans()

@@ -19,6 +19,7 @@ import networkx as nx
 
 from hciplan.compiler.catalog import CATALOG, PHASES, StepKind
 from hciplan.compiler.model import Model
+from hciplan.compiler.units import Unit
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,7 @@ class Step:
     group: str | None = None  # the per-node pass or run the step belongs to ("cau_run", "registry", ...)
     target: str | None = None  # what a cluster step acts on, e.g. a volume name for thin.convert
     mean_minutes: float = 0.0
+    bound_minutes: float = 0.0  # the script's wait and the simulator's give-up time (compiler/units.py)
 
     @property
     def spec(self) -> StepKind:
@@ -52,10 +54,15 @@ class Plan:
     steps: tuple[Step, ...]
     fingerprint: str
     graph: nx.DiGraph = field(compare=False, repr=False)
+    units: tuple[Unit, ...] = ()  # in plan order of their heads; every step is in exactly one
+    reboot_timeout: int = 0  # minutes: CAU's -RebootTimeoutMinutes and the bound of every reboot
+    confidence: float = 0.9  # the window rule's confidence (timing.window_confidence)
     _by_id: dict[str, Step] = field(init=False, compare=False, repr=False)
+    _unit_of: dict[str, Unit] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {s.id: s for s in self.steps})
+        object.__setattr__(self, "_unit_of", {step: u for u in self.units for step in u.steps})
 
     @property
     def method(self) -> str:
@@ -68,6 +75,13 @@ class Plan:
 
     def step(self, step_id: str) -> Step:
         return self._by_id[step_id]
+
+    def unit_of(self, step_id: str) -> Unit:
+        return self._unit_of[step_id]
+
+    def unit_head(self, step_id: str) -> bool:
+        """Whether the window rule applies before this step (it starts a unit)."""
+        return self._unit_of[step_id].head == step_id
 
     def phases(self) -> list[tuple[str, list[Step]]]:
         """Steps grouped by phase, phases in order, steps in plan order."""

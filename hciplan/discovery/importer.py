@@ -523,7 +523,7 @@ def _upgrade_block(inventory: Inventory, facts: _ClusterFacts) -> Block:
            'such as `orchestrator = "MGMT01"` [A-ps]')
     b.attr("max_failed_nodes", 0, "stop at the first node that fails")
     b.attr("max_retries_per_node", 3)
-    b.attr("reboot_timeout", 15 * 60, "the CAU default [W-opts]")
+    # reboot_timeout is left out: the plan derives it from the feature-update reboot (CAU's 15 min is too short)
     b.attr("node_order", tuple(n.name for n in inventory.nodes), "the inventory's order; change it if you wish")
 
     if facts.aks_installed:

@@ -32,7 +32,7 @@ import simpy
 
 from hciplan.compiler.durations import SPREAD, Empirical, Fixed, LogNormal, Scaled, Triangular, Uniform
 from hciplan.simulator.failures import RiskSpec
-from hciplan.simulator.prepared import HANG_P90_FACTOR, NO_STEP, SimPlan
+from hciplan.simulator.prepared import NO_STEP, SimPlan
 
 COMPLETED, ABORTED, STOPPED = "completed", "aborted", "stopped_at_window"
 OUTCOMES = (COMPLETED, ABORTED, STOPPED)
@@ -68,6 +68,7 @@ class RunResult:
     within_window: bool | None  # completed with every step inside a window (None without windows)
     critical: tuple[int, ...]  # completed runs: the steps on the run's critical path
     upgraded: int  # nodes whose OS upgrade finished (the rest stay on 22H2: mixed mode)
+    overrun: float  # minutes units ran past the end of the window they started in (they run to their safe point)
     segments: tuple[Segment, ...] = ()  # trace mode only
 
 
@@ -176,7 +177,7 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
     end = [-1.0] * n
     procs: list = [None] * n
     st = _State()
-    preds, plain, repair = sp.preds, rt.plain, rt.repair
+    preds, plain, repair, bound, timeout_cause = sp.preds, rt.plain, rt.repair, sp.bound, sp.timeout_cause
     units, unit_of, unit_pos = sp.units, sp.unit_of, rt.unit_pos
     windows = sp.windows
     wstarts, wends = rt.window_starts, rt.window_ends
@@ -236,17 +237,19 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
         if i == units[u].reboot and u not in st.down_since:  # the first reboot (it may have run on the hot path)
             st.down_since[u] = start[i] if start[i] >= 0 else env.now
         if mode is None or mode == "slow":
-            begin = env.now
-            yield timeout(duration(i, factor, fresh))
-            start[i], end[i] = begin, env.now
-            return None
+            d = duration(i, factor, fresh)
+            if d <= bound[i]:
+                begin = env.now
+                yield timeout(d)
+                start[i], end[i] = begin, env.now
+                return None
+            mode = timeout_cause[i]  # past its bound: given up there, as the script gives up its wait
         if mode == "error":
             d = duration(i, 1.0, fresh)
             target, delay = timeout(d), rng.random() * d
         else:
             target = env.event()  # never triggered: the step does not answer
-            delay = {"hang": sp.hang_after[i], "drain_failure": sp.drain_timeout,
-                     "resync_stall": sp.repair_timeout}[mode]
+            delay = bound[i]
         begin = env.now
         env.process(watchdog(env.active_process, target, delay, mode))
         try:
@@ -273,11 +276,11 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
         if sp.is_reboot[i]:
             hung = f"{node} did not answer within the reboot timeout ({sp.reboot_timeout:.0f} min)"
         else:
-            hung = f"{sp.ids[i]} did not answer within {sp.hang_after[i]:.0f} min ({HANG_P90_FACTOR:g}x its P90: an assumption)"
+            hung = f"{sp.ids[i]} did not answer within its bound ({bound[i]:.0f} min)"
         return {
             "hang": hung,
-            "drain_failure": f"live migration off {node} never completed (drain timeout {sp.drain_timeout:.0f} min)",
-            "resync_stall": f"storage repair after {node} stalled (timeout {sp.repair_timeout:.0f} min)",
+            "drain_failure": f"live migration off {node} did not complete (drain timeout {bound[i]:.0f} min)",
+            "resync_stall": f"storage repair after {node} did not finish (repair timeout {bound[i]:.0f} min)",
             "error": f"{sp.ids[i]} failed",
         }[cause] + (f", {attempts} attempt{'s' * (attempts != 1)}" if cause in ("error", "drain_failure") else "")
 
@@ -368,6 +371,10 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
             else:
                 reboot, overhead, ratio = rep
                 d = (overhead + ratio * (end[reboot] - start[reboot] if reboot != NO_STEP else 0.0)) * base[i]
+            if d > bound[i]:  # past its bound: the failure path gives it up there
+                st.clean = False
+                yield from slow_path(i)
+                return
             yield timeout(d)
             start[i] = begin
             end[i] = begin + d  # exactly the time simpy resumes at (now + delay)
@@ -417,8 +424,25 @@ def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[f
         final = [Segment(i, st.attempts.get(sp.unit_of[i], 1), start[i], end[i], "ok") for i in range(n) if end[i] >= 0]
         segments = tuple(sorted(st.segments + final, key=lambda s: (s.start, s.end, s.step)))
     upgraded = sum(1 for i in sp.os_upgraded if end[i] >= 0)
+    overrun = _overrun(sp, start, end, last) if sp.windows else 0.0
     return RunResult(index, outcome, last, step, reason, remaining, tuple(st.failed), exposure, within,
-                     critical, upgraded, segments)
+                     critical, upgraded, overrun, segments)
+
+
+def _overrun(sp: SimPlan, start: list[float], end: list[float], last: float) -> float:
+    """Minutes past the window's end of the units that started inside a window and ended after it."""
+    starts = [w.start for w in sp.windows]
+    total = 0.0
+    for u in sp.units:
+        began = start[u.steps[0]]
+        if began < 0:
+            continue
+        k = bisect.bisect_right(starts, began) - 1
+        if k < 0:
+            continue
+        finished = end[u.tail] if end[u.tail] >= 0 else last
+        total += max(0.0, finished - max(began, sp.windows[k].end))
+    return total
 
 
 def _inside_windows(sp: SimPlan, start: list[float], end: list[float]) -> bool:

@@ -33,6 +33,7 @@ class Batch:
     outcomes: list[str] = field(default_factory=list)
     ends: list[float] = field(default_factory=list)
     exposures: list[float] = field(default_factory=list)
+    overruns: list[float] = field(default_factory=list)
     within: list[bool | None] = field(default_factory=list)
     stops: list[tuple[int, str]] = field(default_factory=list)  # (step, reason) of aborted and stopped runs
     remaining: list[int] = field(default_factory=list)
@@ -70,6 +71,7 @@ def run_batch(sp: SimPlan, seed: int, first: int, last: int) -> Batch:
             batch.outcomes.append(r.outcome)
             batch.ends.append(r.end)
             batch.exposures.append(r.exposure)
+            batch.overruns.append(r.overrun)
             batch.within.append(r.within_window)
             batch.stops.append((r.step, r.reason))
             batch.remaining.append(r.remaining)
@@ -179,6 +181,9 @@ class Summary:
     p_within_window: float | None
     exposure_mean: float
     exposure_p90: float
+    overrun_share: float | None  # runs in which a unit ran past its window's end (None without windows)
+    overrun_p90: float  # minutes past the end, P90 over the runs that overran (0 if none did)
+    overrun_max: float
     criticality: dict[int, float]  # step index -> share of completed runs
     stops: dict[tuple[str, int, str], int]  # (outcome, step, reason) -> runs
     remaining_median: dict[str, float]  # outcome -> median steps left
@@ -205,6 +210,7 @@ def summarise(sp: SimPlan, runs: int, seed: int, done: list[Batch]) -> Summary:
     outcomes = [o for b in done for o in b.outcomes]
     ends = [e for b in done for e in b.ends]
     exposures = [x for b in done for x in b.exposures]
+    overruns = sorted(x for b in done for x in b.overruns if x > 0)
     within = [w for b in done for w in b.within]
     stops = [s for b in done for s in b.stops]
     remaining = [r for b in done for r in b.remaining]
@@ -231,6 +237,9 @@ def summarise(sp: SimPlan, runs: int, seed: int, done: list[Batch]) -> Summary:
         p_within_window=(sum(1 for w in within if w) / runs) if sp.windows else None,
         exposure_mean=math.fsum(exposures) / runs,
         exposure_p90=percentile(ordered_exposure, 90),
+        overrun_share=len(overruns) / runs if sp.windows else None,
+        overrun_p90=percentile(overruns, 90) if overruns else 0.0,
+        overrun_max=overruns[-1] if overruns else 0.0,
         criticality={i: c / len(completed) for i, c in enumerate(counts) if c} if completed else {},
         stops=stop_counts,
         remaining_median={o: float(sorted(v)[len(v) // 2]) for o, v in left.items() if v},

@@ -9,21 +9,19 @@ the `Plan` again, so the hot loop does no dictionary look-ups by step id.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 
-from hciplan.compiler.builder import CAU_RUN
 from hciplan.compiler.durations import StepDuration, resolve
 from hciplan.compiler.model import DEFAULT_TIMING
 from hciplan.compiler.plan import Plan
+from hciplan.compiler.units import CAU_RUN
 from hciplan.simulator.failures import Injection, RiskSpec
 
 NO_STEP = -1
 OS_REBOOTS = ("cau.reboot", "node.reboot", "offline.reboot")  # the reboot into 23H2 of each method
-# Assumption (nothing is published): a step that is not a reboot and does not answer is given up after
-# this many times its P90 (someone, or CAU's run, notices it is stuck). Reboots use CAU's reboot timeout.
-HANG_P90_FACTOR = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +33,7 @@ class SimWindow:
 
 @dataclass(frozen=True, slots=True)
 class Unit:
-    """Steps the window rule starts as a whole: a node's pass (drain .. repair), the offline bracket, or one step.
+    """The plan's unit (compiler/units.py) by step index: the window rule starts it as a whole.
 
     Between units the cluster is at a safe point: every node up, storage healthy.
     """
@@ -45,7 +43,8 @@ class Unit:
     cau: bool  # a node attempt of the CAU run: failures follow CAU's retry rules
     reboot: int  # the step that takes the node down, or NO_STEP
     tail: int  # the step after which the node is back with storage healthy
-    need: float  # minutes the unit takes at the window confidence (its steps' quantiles on its longest path)
+    need: float  # the plan's fit_minutes: what the window must still hold for the unit to start
+    id: str = ""
 
 
 @dataclass(frozen=True)
@@ -71,10 +70,9 @@ class SimPlan:
     max_failed_nodes: int
     max_retries_per_node: int
     reboot_timeout: float  # minutes
-    drain_timeout: float
-    repair_timeout: float
     is_reboot: tuple[bool, ...]  # reboots and restarts: CAU's reboot timeout bounds them
-    hang_after: tuple[float, ...]  # minutes after which a step that does not answer (`hang`) is given up
+    bound: tuple[float, ...]  # the plan's bound_minutes: a step not done by then is given up (the script's wait)
+    timeout_cause: tuple[str, ...]  # what a step past its bound is: drain_failure, resync_stall or hang
     injections: tuple[Injection, ...] = ()
     risks: tuple[tuple[int, RiskSpec], ...] = ()
     scenario: str | None = None
@@ -86,29 +84,6 @@ class SimPlan:
 
     def head_of(self, step: int) -> bool:
         return self.units[self.unit_of[step]].steps[0] == step
-
-
-def _units(plan: Plan) -> list[tuple[tuple, list[int]]]:
-    """Group step indices into units, keyed in order of their first step."""
-    keys: dict[tuple, list[int]] = {}
-    for i, s in enumerate(plan.steps):
-        effect = s.spec.effect
-        if s.group == "offline" or effect in ("stop_cluster", "start_cluster"):
-            key: tuple = ("offline",)
-        elif s.node is not None and s.group is not None:
-            key = ("pass", s.group, s.node)
-        else:
-            key = ("step", s.id)
-        keys.setdefault(key, []).append(i)
-    return list(keys.items())
-
-
-def _longest(steps: list[int], preds, minutes: dict[int, float]) -> float:
-    inside = set(steps)
-    finish: dict[int, float] = {}
-    for i in steps:  # plan order is a topological order
-        finish[i] = max((finish[p] for p in preds[i] if p in inside), default=0.0) + minutes[i]
-    return max(finish.values(), default=0.0)
 
 
 def window_minutes(plan: Plan, length_minutes: float | None,
@@ -125,6 +100,11 @@ def window_minutes(plan: Plan, length_minutes: float | None,
                  for w in windows), start
 
 
+# A step past its bound fails the way a watched wait fails: a drain that never ends is a drain failure
+# (CAU retries it), a repair that never ends a stalled resync, anything else a step that does not answer.
+_TIMEOUT_CAUSE = {"drain": "drain_failure", "repair_wait": "resync_stall"}
+
+
 def prepare(plan: Plan, injections: tuple[Injection, ...] = (), risks: dict[str, RiskSpec] | None = None,
             window_length: float | None = None, confidence: float | None = None,
             scenario: str | None = None, ignore_windows: bool = False) -> SimPlan:
@@ -135,49 +115,27 @@ def prepare(plan: Plan, injections: tuple[Injection, ...] = (), risks: dict[str,
     """
     model = plan.model
     upgrade = model.upgrade
-    timing = model.timing or DEFAULT_TIMING
-    confidence = timing.window_confidence if confidence is None else confidence
+    if confidence is not None and confidence != plan.confidence:  # `--confidence`: the plan again, at that one
+        from hciplan.compiler.builder import finish  # noqa: PLC0415 (the compiler's one place for units)
+
+        timing = dataclasses.replace(model.timing or DEFAULT_TIMING, window_confidence=confidence)
+        plan = finish(dataclasses.replace(model, timing=timing), list(plan.steps))
     index = {s.id: i for i, s in enumerate(plan.steps)}
     preds = tuple(tuple(sorted(index[p] for p in s.after)) for s in plan.steps)
     durations = tuple(resolve(model, s.kind, s.spec.duration_model) for s in plan.steps)
 
-    grouped = _units(plan)
     unit_of = [0] * len(plan.steps)
-    for u, (_, members) in enumerate(grouped):
+    units = []
+    for u, unit in enumerate(plan.units):
+        members = tuple(index[step] for step in unit.steps)
         for i in members:
             unit_of[i] = u
+        units.append(Unit(members, unit.node, unit.cau, index[unit.down] if unit.down else NO_STEP,
+                          index[unit.tail], unit.fit_minutes, unit.id))
     repair_from: list[int | None] = [None] * len(plan.steps)
-    reboot_in_unit: dict[int, int] = {}
-    for i, s in enumerate(plan.steps):
-        if s.spec.takes_node_down:
-            reboot_in_unit.setdefault(unit_of[i], i)
     for i, s in enumerate(plan.steps):
         if s.spec.effect == "repair_wait" and durations[i].repair:
-            repair_from[i] = reboot_in_unit.get(unit_of[i], NO_STEP)
-
-    def quantile(i: int) -> float:
-        r = repair_from[i]
-        down = durations[r].quantile(confidence) if r is not None and r != NO_STEP else 0.0
-        return durations[i].quantile(confidence, down)
-
-    def p90(i: int) -> float:
-        r = repair_from[i]
-        down = durations[r].quantile(0.9) if r is not None and r != NO_STEP else 0.0
-        return durations[i].quantile(0.9, down)
-
-    reboot_timeout = upgrade.reboot_timeout / 60
-    hang_after = tuple(reboot_timeout if s.spec.reboots else HANG_P90_FACTOR * p90(i)
-                       for i, s in enumerate(plan.steps))
-
-    units = []
-    for u, (key, members) in enumerate(grouped):
-        heads = [i for i in members if not any(unit_of[p] == u for p in preds[i])]
-        assert len(heads) == 1 and heads[0] == members[0], f"unit {key} must have one head first"
-        tails = [i for i in members if not any(i in preds[j] for j in members)]
-        node = plan.steps[members[0]].node
-        cau = key[0] == "pass" and key[1] == CAU_RUN
-        need = _longest(members, preds, {i: quantile(i) for i in members})
-        units.append(Unit(tuple(members), node, cau, reboot_in_unit.get(u, NO_STEP), tails[-1], need))
+            repair_from[i] = units[unit_of[i]].reboot
 
     in_cau = [plan.steps[i].group == CAU_RUN for i in range(len(plan.steps))]
     after_cau = tuple(not in_cau[i] and any(in_cau[p] for p in preds[i]) for i in range(len(plan.steps)))
@@ -191,14 +149,14 @@ def prepare(plan: Plan, injections: tuple[Injection, ...] = (), risks: dict[str,
         nodes=tuple(s.node for s in plan.steps), preds=preds, durations=durations,
         repair_from=tuple(repair_from), irreversible=tuple(s.spec.irreversible for s in plan.steps),
         mean_minutes=tuple(s.mean_minutes for s in plan.steps), unit_of=tuple(unit_of), units=tuple(units),
-        after_cau=after_cau, os_upgraded=os_upgraded, windows=windows, planned_start=start, confidence=confidence,
+        after_cau=after_cau, os_upgraded=os_upgraded, windows=windows, planned_start=start, confidence=plan.confidence,
         max_failed_nodes=upgrade.max_failed_nodes, max_retries_per_node=upgrade.max_retries_per_node,
-        reboot_timeout=reboot_timeout,
-        is_reboot=tuple(s.spec.reboots for s in plan.steps), hang_after=hang_after, drain_timeout=timing.drain_timeout / 60,
-        repair_timeout=timing.repair_timeout / 60, injections=tuple(sorted(injections, key=lambda j: j.step)),
+        reboot_timeout=float(plan.reboot_timeout), is_reboot=tuple(s.spec.reboots for s in plan.steps),
+        bound=tuple(s.bound_minutes for s in plan.steps),
+        timeout_cause=tuple(_TIMEOUT_CAUSE.get(s.spec.effect, "hang") for s in plan.steps), injections=tuple(sorted(injections, key=lambda j: j.step)),
         risks=risk_list, scenario=scenario,
     )
     digest = hashlib.sha256(repr((sim.fingerprint, sim.durations, sim.windows, sim.confidence, sim.injections,
-                                  sim.risks, sim.units)).encode("utf-8")).hexdigest()[:16]
+                                  sim.risks, sim.units, sim.bound)).encode("utf-8")).hexdigest()[:16]
     object.__setattr__(sim, "key", digest)
     return sim

@@ -72,6 +72,10 @@ def render_text(sp: SimPlan, summary: Summary) -> str:
             out.append(f"  finishes at   P50 {_clock(sp, stats['p50'])}, P90 {_clock(sp, stats['p90'])}")
     if summary.p_within_window is not None:
         out.append(f"Within window   {summary.p_within_window:.1%} of runs complete with every step inside a window")
+    if summary.overrun_share:
+        out.append(f"Overrun         {summary.overrun_share:.1%} of runs finish a started unit past its window's end "
+                   f"(to its safe point): P90 {format_minutes(summary.overrun_p90)}, "
+                   f"max {format_minutes(summary.overrun_max)} late")
     out.append("")
     out.append(f"Outcomes        completed {summary.outcomes['completed']:,} ({_share(completed, runs)})   "
                f"aborted {summary.outcomes['aborted']:,} ({_share(summary.outcomes['aborted'], runs)})   "
@@ -119,6 +123,8 @@ def sim_document(sp: SimPlan, summary: Summary) -> dict:
         "outcomes": dict(summary.outcomes),
         "criticality": {sp.ids[i]: round(share, 4) for i, share in summary.criticality.items()},
         "exposure_minutes": _round(summary.exposure_mean),
+        "overrun": {"share": _round(summary.overrun_share, 4), "p90_minutes": _round(summary.overrun_p90),
+                    "max_minutes": _round(summary.overrun_max)},
         "fingerprint": sp.fingerprint,
     }
 
