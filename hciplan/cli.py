@@ -20,6 +20,7 @@ from hciplan.compiler.diagnostics import REGISTRY, Diagnostic, Severity, did_you
 from hciplan.compiler.pipeline import CheckResult, load_source
 from hciplan.compiler.render import render_json, render_text
 from hciplan.files import write_text
+from hciplan.simulator.result import SimResult
 
 EXIT_OK = 0
 EXIT_ERRORS = 1
@@ -253,10 +254,10 @@ def import_command(inventory: str, output: str | None, force: bool) -> None:
     click.echo(f"wrote {output}: {todos}, then run `hciplan check {output}`", err=True)
 
 
-def _load_simulation(path: str, plan) -> runbook.Simulation:
+def _load_simulation(path: str, plan) -> SimResult:
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
-        simulation = runbook.Simulation.from_document(document)
+        simulation = SimResult.from_document(document)
     except OSError as error:
         raise click.UsageError(f"cannot read {path}: {error.strerror or error}") from None
     except (ValueError, UnicodeDecodeError) as error:
@@ -267,11 +268,11 @@ def _load_simulation(path: str, plan) -> runbook.Simulation:
     return simulation
 
 
-def _run_simulation(runs: int, plan) -> runbook.Simulation:
+def _run_simulation(runs: int, plan) -> SimResult:
     """Simulate the plan in-process (failure-free, within its windows, seed 0) for the runbook's figures."""
-    from hciplan.simulator import simulate_document
+    from hciplan.simulator import simulate_result
 
-    return runbook.Simulation.from_document(simulate_document(plan, runs=runs, seed=0))
+    return simulate_result(plan, runs=runs, seed=0)
 
 
 def write_outputs(directory: Path, files: dict[str, str], force: bool) -> list[tuple[Path, str]]:

@@ -30,13 +30,13 @@ import dataclasses
 import datetime as dt
 import decimal
 import ipaddress
-import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Union
 
 from hciplan.compiler import model as m
-from hciplan.compiler import schema, syntax
+from hciplan.compiler import quantities, schema, syntax
+from hciplan.compiler.quantities import duration_literal
 from hciplan.compiler.diagnostics import Collector, Diagnostic
 from hciplan.compiler.pipeline import decode
 from hciplan.compiler.schema import BlockSpec
@@ -100,8 +100,6 @@ class Document:
 # --- values ---------------------------------------------------------------------------
 
 _SIZE_STEPS = (("PB", 1024**5), ("TB", 1024**4), ("GB", 1024**3), ("MB", 1024**2), ("KB", 1024))
-_DURATION_STEPS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
-_QUANTITY_PART = re.compile(r"(\d+(?:\.\d+)?)([A-Za-z]+)")
 
 
 def size_text(size: int) -> str:
@@ -110,17 +108,6 @@ def size_text(size: int) -> str:
         if size and size % scale == 0:
             return f"{size // scale}{unit}"
     return f"{size}B"
-
-
-def duration_text(seconds: int) -> str:
-    """Seconds as `1h30m`, `45m`, `90s` -> `1m30s`; zero is `0s`."""
-    parts = []
-    rest = seconds
-    for unit, scale in _DURATION_STEPS:
-        count, rest = divmod(rest, scale)
-        if count:
-            parts.append(f"{count}{unit}")
-    return "".join(parts) or "0s"
 
 
 def quote(value: str) -> str:
@@ -151,20 +138,10 @@ def number_text(value: int | float) -> str:
 
 def quantity_value(text: str, kind: str) -> int | None:
     """The value `lower` gives a size or duration literal, or None when it would reject it."""
-    units = schema.SIZE_UNITS if kind == "size" else schema.DURATION_UNITS
-    parts = _QUANTITY_PART.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
+    try:
+        return quantities.parse_quantity(text, kind)
+    except quantities.QuantityError:
         return None
-    if kind == "size" and len(parts) > 1:
-        return None
-    seen: set[str] = set()
-    total = 0.0
-    for number, unit in parts:
-        if unit not in units or unit in seen:
-            return None
-        seen.add(unit)
-        total += float(number) * units[unit]
-    return int(round(total))  # the same arithmetic as hciplan.compiler.lower
 
 
 def timestamp_text(value: dt.datetime) -> str:
@@ -190,7 +167,7 @@ def _syntax_value_text(value: syntax.Value, kind: str | None) -> str:
         if kind in ("size", "duration"):
             amount = quantity_value(value.text, kind)
             if amount is not None:
-                return size_text(amount) if kind == "size" else duration_text(amount)
+                return size_text(amount) if kind == "size" else duration_literal(amount)
         return value.text  # not a valid literal for this attribute: `check` says why; keep it
     if isinstance(value, (syntax.Timestamp, syntax.Ipv4)):
         return value.text
@@ -220,7 +197,7 @@ def value_text(value: Any, kind: str | None) -> str:
     if kind == "size":
         return size_text(value)
     if kind == "duration":
-        return duration_text(value)
+        return duration_literal(value)
     if kind == "ipv4":
         interface = ipaddress.IPv4Interface(value)
         return str(interface.ip) if interface.network.prefixlen == 32 else str(interface)
@@ -235,7 +212,7 @@ def value_text(value: Any, kind: str | None) -> str:
     if kind == "string_list":
         return "[" + ", ".join(quote(item) for item in value) + "]"
     if kind == "duration_list":
-        return "[" + ", ".join(duration_text(item) for item in value) + "]"
+        return "[" + ", ".join(duration_literal(item) for item in value) + "]"
     raise TypeError(f"cannot print {value!r} as {kind}")
 
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from hciplan import cli as cli_module
-from hciplan.backends.summary import format_minutes
+from hciplan.compiler.quantities import format_minutes
 from hciplan.cli import cli
 from plan_models import Shape, hciplan_text
 
@@ -99,7 +99,7 @@ def test_simulation_file_must_match_the_plan(tmp_path: Path) -> None:
     good.write_text(json.dumps(document), encoding="utf-8")
     result = run("emit", str(EXAMPLE), "--backend", "runbook", "--simulation", str(good), "-o", str(tmp_path / "a"))
     assert result.exit_code == 0
-    assert "P50 21h40m, P90 25h00m (200 runs, seed 1)" in (tmp_path / "a" / "RUNBOOK.md").read_text(encoding="utf-8")
+    assert "P50 21h40m, P90 1d 1h00m (200 runs, seed 1)" in (tmp_path / "a" / "RUNBOOK.md").read_text(encoding="utf-8")
     stale = tmp_path / "stale.json"
     stale.write_text(json.dumps({**document, "fingerprint": "sha256:other"}), encoding="utf-8")
     refused = CliRunner().invoke(cli, ["emit", str(EXAMPLE), "--backend", "runbook", "--simulation", str(stale),

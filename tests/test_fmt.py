@@ -26,6 +26,7 @@ from hciplan.compiler import schema
 from hciplan.compiler.catalog import CATALOG
 from hciplan.compiler.durations import MODEL_NAMES
 from hciplan.compiler.pipeline import check_text
+from hciplan.compiler.quantities import duration_literal
 from hciplan.compiler.syntax import decode_string
 from hciplan.grammar import get_parser
 
@@ -65,7 +66,7 @@ def test_sizes_use_the_largest_exact_binary_unit(size, text):
     (5400, "1h30m"), (2700, "45m"), (90, "1m30s"), (0, "0s"), (86400 + 61, "1d1m1s"), (21600, "6h"),
 ])
 def test_durations(seconds, text):
-    assert fmt.duration_text(seconds) == text
+    assert duration_literal(seconds) == text
 
 
 @pytest.mark.parametrize("written, canonical", [

@@ -16,6 +16,7 @@ from markdown_it import MarkdownIt
 from hciplan.backends import runbook
 from hciplan.compiler.compile import compile_checked
 from hciplan.compiler.pipeline import check_text, load_source
+from hciplan.simulator.result import SimResult
 from plan_models import Shape, hciplan_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,7 +69,7 @@ def test_summary_risks_and_point_of_no_return() -> None:
 
 def test_simulation_fills_the_summary() -> None:
     result = compiled_text(hciplan_text(Shape()))
-    simulation = runbook.Simulation.from_document({
+    simulation = SimResult.from_document({
         "schema": "hciplan.sim/1", "runs": 500, "seed": 7, "fingerprint": result.plan.fingerprint,
         "duration_minutes": {"p50": 400.0, "p80": 430.0, "p90": 455.5, "p95": 470.0, "mean": 405.0, "max": 520.0},
         "p_within_window": 0.83})
@@ -81,7 +82,7 @@ def test_simulation_fills_the_summary() -> None:
                                       {"schema": "hciplan.sim/1", "runs": 1, "duration_minutes": {"p50": "x"}}])
 def test_bad_simulation_documents_are_rejected_with_a_message(document) -> None:
     with pytest.raises(ValueError, match="hciplan.sim/1|simulation"):
-        runbook.Simulation.from_document(document)
+        SimResult.from_document(document)
 
 
 CASES = {**{p.stem: p for p in EXAMPLES}, **VARIANTS}
@@ -141,7 +142,7 @@ def test_offline_node_work_is_shown_in_parallel_with_its_parallel_duration() -> 
     text = doc(result)
     per_node = max(sum(s.mean_minutes for s in result.plan.steps if s.group == "offline" and s.node == n)
                    for n in ("N01", "N02", "N03"))
-    from hciplan.backends.summary import format_minutes
+    from hciplan.compiler.quantities import format_minutes
 
     assert f"### offline pass (~{format_minutes(per_node)})" in text
     assert "Every node at once, while the cluster is stopped:" in text

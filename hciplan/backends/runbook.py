@@ -1,8 +1,8 @@
 """The runbook backend: a Markdown change-board document for the upgrade, for every method including WAC.
 
 Sections: the summary (cluster, method, windows, expected duration, and the
-simulated P50/P90 and chance to finish in the window when a simulation is
-given), risks and the point of no return, what to prepare, then per phase a
+simulated P50/P90 and chance to finish in the window when a simulation's
+summary, a `SimResult`, is given), risks and the point of no return, what to prepare, then per phase a
 checklist: each step (per-node passes folded into one checklist per pass)
 with the commands an operator would run, its expected duration, how to verify
 it and how to back out while that is still possible. The commands are the
@@ -16,46 +16,21 @@ Output is deterministic: no timestamps; the plan fingerprint identifies it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Iterable
 
 from hciplan import __version__
 from hciplan.backends.pstext import literal, literal_list, md_block, md_code, md_text
-from hciplan.backends.summary import format_minutes, format_time
+from hciplan.backends.summary import format_time
 from hciplan.compiler.builder import CAU_RUN
 from hciplan.compiler.catalog import PHASES
 from hciplan.compiler.diagnostics import Diagnostic, Severity
 from hciplan.compiler.plan import Plan, Step
+from hciplan.compiler.quantities import format_minutes
+from hciplan.simulator.result import SimResult
 
 NAME = "runbook"
 DESCRIPTION = "a Markdown runbook for the change board (every method, WAC included)"
 FILE_NAME = "RUNBOOK.md"
-SIM_SCHEMA = "hciplan.sim/1"
-
-
-@dataclass(frozen=True)
-class Simulation:
-    """What the runbook shows of a simulation (the `hciplan.sim/1` document that `hciplan simulate --format json` prints)."""
-
-    runs: int
-    seed: int | None
-    p50_minutes: float
-    p90_minutes: float
-    p_within_window: float | None
-    fingerprint: str | None = None
-
-    @classmethod
-    def from_document(cls, document: dict[str, Any]) -> "Simulation":
-        """Read a `hciplan.sim/1` document; raises ValueError with a readable message when it is not one."""
-        if not isinstance(document, dict) or document.get("schema") != SIM_SCHEMA:
-            raise ValueError(f'not a simulation result: expected "schema": "{SIM_SCHEMA}"')
-        try:
-            durations = document["duration_minutes"]
-            within = document.get("p_within_window")
-            return cls(int(document["runs"]), document.get("seed"), float(durations["p50"]), float(durations["p90"]),
-                       None if within is None else float(within), document.get("fingerprint"))
-        except (KeyError, TypeError, ValueError) as error:
-            raise ValueError(f"incomplete {SIM_SCHEMA} document: {error}") from None
 
 
 # --- what each step kind means to an operator -----------------------------------------------------
@@ -333,7 +308,7 @@ def _phase_sections(plan: Plan, phase: str, steps: list[Step]) -> list[str]:
     return lines
 
 
-def render_runbook(plan: Plan, diagnostics: Iterable[Diagnostic] = (), simulation: Simulation | None = None) -> str:
+def render_runbook(plan: Plan, diagnostics: Iterable[Diagnostic] = (), simulation: SimResult | None = None) -> str:
     model, upgrade = plan.model, plan.model.upgrade
     cluster = model.cluster
     minutes, _ = plan.critical_path()
@@ -370,8 +345,10 @@ def render_runbook(plan: Plan, diagnostics: Iterable[Diagnostic] = (), simulatio
     if simulation is None:
         out.append("| Simulated duration | not simulated: emit with `--simulate N` (or `--simulation FILE`) for P50/P90 |")
     else:
-        out.append(f"| Simulated duration | P50 {format_minutes(simulation.p50_minutes)}, P90 "
-                   f"{format_minutes(simulation.p90_minutes)} ({simulation.runs} runs"
+        durations = simulation.durations
+        shown = ("no run completed" if durations.p50 is None or durations.p90 is None
+                 else f"P50 {format_minutes(durations.p50)}, P90 {format_minutes(durations.p90)}")
+        out.append(f"| Simulated duration | {shown} ({simulation.runs} runs"
                    + (f", seed {simulation.seed}" if simulation.seed is not None else "") + ") |")
         if simulation.p_within_window is not None:
             out.append(f"| Chance to finish in the windows | {simulation.p_within_window:.0%} |")
@@ -420,5 +397,5 @@ def render_runbook(plan: Plan, diagnostics: Iterable[Diagnostic] = (), simulatio
     return "\n".join(line.rstrip() for line in out).rstrip("\n") + "\n"
 
 
-def render(plan: Plan, diagnostics: Iterable[Diagnostic] = (), simulation: Simulation | None = None) -> dict[str, str]:
+def render(plan: Plan, diagnostics: Iterable[Diagnostic] = (), simulation: SimResult | None = None) -> dict[str, str]:
     return {FILE_NAME: render_runbook(plan, diagnostics, simulation)}

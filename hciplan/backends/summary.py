@@ -7,6 +7,7 @@ from typing import Callable, Iterable
 from hciplan.compiler.catalog import PHASES
 from hciplan.compiler.diagnostics import Diagnostic
 from hciplan.compiler.plan import Plan, Step
+from hciplan.compiler.quantities import format_minutes
 from hciplan.compiler.storage import format_size
 
 NAME = "summary"
@@ -18,12 +19,6 @@ Style = Callable[..., str]
 
 def _plain(text: str, **_: object) -> str:
     return text
-
-
-def format_minutes(minutes: float) -> str:
-    total = int(round(minutes))
-    hours, mins = divmod(total, 60)
-    return f"{hours}h{mins:02d}m" if hours else f"{mins}m"
 
 
 def format_time(moment) -> str:

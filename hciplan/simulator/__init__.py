@@ -8,11 +8,9 @@ docs/simulation.md describes the models and the semantics.
 
 from __future__ import annotations
 
-import re
-
 from hciplan.compiler.diagnostics import Collector, Diagnostic, did_you_mean
 from hciplan.compiler.plan import Plan
-from hciplan.compiler.schema import DURATION_UNITS
+from hciplan.compiler.quantities import DURATION_FORM, QuantityError, clip, parse_duration
 from hciplan.simulator.failures import (
     DEFAULT_SLOW_FACTOR,
     FailureSpecError,
@@ -22,9 +20,7 @@ from hciplan.simulator.failures import (
     resolve_step,
 )
 from hciplan.simulator.prepared import SimPlan, prepare
-
-DURATION_RE = re.compile(r"^(?:(\d+(?:\.\d+)?)(d|h|m|s))+$")
-DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(d|h|m|s)")
+from hciplan.simulator.result import SimResult
 
 
 class ScenarioError(Exception):
@@ -39,17 +35,25 @@ MAX_WINDOW_DAYS = 365  # a window longer than a year is a typo, and would overfl
 
 
 def parse_window(text: str) -> float | None:
-    """`6h`, `1h30m`, `90m` (the language's duration literal) in minutes; `none` gives None (no window)."""
-    if text.strip().lower() == "none":
+    """`6h`, `1h30m`, `90m` in minutes, by the file's rules for a duration literal; `none` gives None (no window).
+
+    Raises ValueError with a message that says the accepted form.
+    """
+    if text.lower() == "none":
         return None
-    compact = text.strip()
-    if not DURATION_RE.match(compact):
-        raise ValueError(f"`--window {text}` is not a duration: write `6h`, `1h30m` or `none`")
-    seconds = sum(float(number) * DURATION_UNITS[unit] for number, unit in DURATION_PART.findall(compact))
+    try:
+        seconds = parse_duration(text)
+    except QuantityError as error:
+        if error.code == "HCI109":  # a valid literal, too large for any attribute
+            seconds = float("inf")
+        else:
+            hints = "".join(f"; {hint}" for hint in error.hints if hint)
+            raise ValueError(f"`--window {clip(text)}`: {error.message}{hints}; write {DURATION_FORM}, "
+                             "or `none`") from None
     if seconds < 60:
         raise ValueError(f"`--window {text}` is shorter than a minute")
     if seconds > MAX_WINDOW_DAYS * 86400:
-        raise ValueError(f"`--window {text}` is longer than {MAX_WINDOW_DAYS} days: write a shorter window, "
+        raise ValueError(f"`--window {clip(text)}` is longer than {MAX_WINDOW_DAYS} days: write a shorter window, "
                          "or `--window none` to simulate without windows")
     return seconds / 60
 
@@ -99,14 +103,14 @@ def prepare_simulation(plan: Plan, scenario: str | None = None, fails: tuple[str
     return prepare(plan, tuple(by_step.values()), risks, window, confidence, scenario, ignore_windows)
 
 
-def simulate_document(plan: Plan, runs: int, seed: int = 0, jobs: int | None = None) -> dict:
-    """The `hciplan.sim/1` document of `runs` failure-free runs of `plan` within its windows (for the runbook)."""
+def simulate_result(plan: Plan, runs: int, seed: int = 0, jobs: int | None = None) -> SimResult:
+    """The summary of `runs` failure-free runs of `plan` within its windows (for the runbook)."""
     from hciplan.simulator.montecarlo import simulate
-    from hciplan.simulator.report import sim_document
+    from hciplan.simulator.report import sim_result
 
     prepared = prepare_simulation(plan)
-    return sim_document(prepared, simulate(prepared, runs, seed, jobs))
+    return sim_result(prepared, simulate(prepared, runs, seed, jobs))
 
 
 __all__ = ["DEFAULT_SLOW_FACTOR", "FailureSpecError", "ScenarioError", "SimPlan", "parse_window",
-           "prepare_simulation", "scenario_failures", "simulate_document"]
+           "SimResult", "prepare_simulation", "scenario_failures", "simulate_result"]

@@ -5,24 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from hciplan.compiler.quantities import format_minutes
 from hciplan.simulator.engine import ABORTED, STOPPED
 from hciplan.simulator.montecarlo import Summary
 from hciplan.simulator.prepared import SimPlan
+from hciplan.simulator.result import DURATION_KEYS, DurationStats, Overrun, SimResult
 
-SCHEMA = "hciplan.sim/1"
 TOP_CRITICAL = 10
-
-
-def format_minutes(minutes: float) -> str:
-    """`1d 4h05m`, `3h07m`, `42m`: whole minutes, the way a change board reads durations."""
-    total = int(round(minutes))
-    days, rest = divmod(total, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h{mins:02d}m"
-    if hours:
-        return f"{hours}h{mins:02d}m"
-    return f"{mins}m"
 
 
 def _clock(sp: SimPlan, minutes: float) -> str:
@@ -111,23 +100,24 @@ def _round(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def sim_document(sp: SimPlan, summary: Summary) -> dict:
+def sim_result(sp: SimPlan, summary: Summary) -> SimResult:
+    """The record of what the runs found (rounded as `hciplan.sim/1` stores it)."""
     stats = summary.duration_stats()
-    keys = ("p50", "p80", "p90", "p95", "mean", "max")
-    return {
-        "schema": SCHEMA,
-        "runs": summary.runs,
-        "seed": summary.seed,
-        "duration_minutes": {k: (_round(stats[k]) if stats else None) for k in keys},
-        "p_within_window": _round(summary.p_within_window, 4),
-        "outcomes": dict(summary.outcomes),
-        "criticality": {sp.ids[i]: round(share, 4) for i, share in summary.criticality.items()},
-        "exposure_minutes": _round(summary.exposure_mean),
-        "overrun": {"share": _round(summary.overrun_share, 4), "p90_minutes": _round(summary.overrun_p90),
-                    "max_minutes": _round(summary.overrun_max)},
-        "fingerprint": sp.fingerprint,
-    }
+    durations = DurationStats(**{k: _round(stats[k]) for k in DURATION_KEYS}) if stats else DurationStats()
+    return SimResult(
+        runs=summary.runs,
+        seed=summary.seed,
+        durations=durations,
+        p_within_window=_round(summary.p_within_window, 4),
+        outcomes=tuple(sorted(summary.outcomes.items())),
+        criticality=tuple(sorted((sp.ids[i], round(share, 4)) for i, share in summary.criticality.items())),
+        exposure_minutes=_round(summary.exposure_mean),
+        overrun=Overrun(_round(summary.overrun_share, 4), _round(summary.overrun_p90), _round(summary.overrun_max)),
+        fingerprint=sp.fingerprint,
+    )
 
 
 def render_json(sp: SimPlan, summary: Summary) -> str:
-    return json.dumps(sim_document(sp, summary), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """The `hciplan.sim/1` document: sorted keys, a final newline."""
+    document = sim_result(sp, summary).to_document()
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
