@@ -18,11 +18,12 @@ ROLLING_UPGRADE_PLUGIN = "Microsoft.RollingUpgradePlugin"
 TEMPLATE_URI = ("https://raw.githubusercontent.com/Azure/azure-quickstart-templates/master/quickstarts/"
                 "microsoft.azurestackhci/upgrade-cluster/azuredeploy.json")  # [A-arm], [Q-tpl]: releases >= 2503
 
-# The registry values the upgrade sets on every node before its OS upgrade, (key, value name, value) [A-ps], [S-lm].
+# The registry values (DWORD 0) the upgrade sets on every node before its OS upgrade [A-ps], [S-lm].
 # lib/node.ps1 (Set-UpgradeRegistry, Test-UpgradeRegistry) writes the same keys; a test keeps them equal.
 REFS_KEY = r"HKLM:\SYSTEM\CurrentControlSet\Control\FileSystem"
 VID_KEY = r"HKLM:\SYSTEM\CurrentControlSet\Services\Vid\Parameters"
-REGISTRY_VALUES = ((REFS_KEY, "RefsEnableMetadataValidation", 0), (VID_KEY, "SkipSmallLocalAllocations", 0))
+REFS_VALUE = "RefsEnableMetadataValidation"  # set to 0
+VID_VALUE = "SkipSmallLocalAllocations"  # set to 0; the Vid\Parameters key may not exist yet
 
 # Required roles and optional features for the solution upgrade, as listed by [A-val] (Remediation 1).
 REQUIRED_ROLES = ("Failover-Clustering", "FS-VSS-Agent", "FS-Resource-Manager", "GPMC", "NetworkATC",
