@@ -10,7 +10,6 @@ from hciplan.compiler.plan import Plan
 from hciplan.compiler.render import diagnostics_json
 
 NAME = "json"
-DESCRIPTION = "the plan as JSON (hciplan.plan/1)"
 SCHEMA = "hciplan.plan/1"
 FILE_NAME = "plan.json"
 

@@ -30,7 +30,6 @@ from hciplan.compiler.diagnostics import Diagnostic, Severity
 from hciplan.compiler.plan import Plan, Step
 
 NAME = "runbook"
-DESCRIPTION = "a Markdown runbook for the change board (every method, WAC included)"
 FILE_NAME = "RUNBOOK.md"
 SIM_SCHEMA = "hciplan.sim/1"
 

@@ -10,7 +10,6 @@ from hciplan.compiler.plan import Plan, Step
 from hciplan.compiler.storage import format_size
 
 NAME = "summary"
-DESCRIPTION = "a review-friendly text summary of the plan"
 FILE_NAME = "plan.txt"
 
 Style = Callable[..., str]

@@ -259,12 +259,6 @@ def drain_minutes(model: Model, physics: Physics = PHYSICS) -> float:
     return seconds / 60
 
 
-def repair_minutes(down_minutes: float, physics: Physics = PHYSICS) -> float:
-    """Resync the data written while the node was down: write rate x down time over resync rate."""
-    written_mib = physics.write_mib_per_s * down_minutes * 60
-    return physics.repair_overhead_min + written_mib / physics.resync_mib_per_s / 60
-
-
 def download_minutes(physics: Physics = PHYSICS) -> float:
     """Download the feature update on one node: media size over the download bandwidth."""
     return physics.media_gib * 1024 / physics.download_mib_per_s / 60

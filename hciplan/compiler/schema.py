@@ -216,7 +216,6 @@ ALL_BLOCKS = (CLUSTER, NODE, POOL, VOLUME, VM_GROUP, AKS, ARC_VMS, UPGRADE, WIND
 # The simulation inputs are top-level blocks too; they are kept apart from TOP_LEVEL until every
 # consumer of TOP_LEVEL (docs, the formatter) knows their attribute types (`number`, `duration_list`).
 SIMULATION_TOP_LEVEL = (TIMING, SCENARIO)
-SIMULATION_BLOCKS = (TIMING, DURATION_MODEL, SCENARIO, FAILURE, RISK)
 
 # PowerShell's numeric suffixes are binary (1GB = 1073741824), and so are ours:
 # administrators copy these figures from PowerShell output.
