@@ -101,7 +101,7 @@ def test_every_command_is_a_script_function_or_a_catalog_cmdlet_with_catalog_par
     for command in ps_parse.commands(tree):
         if command.name in SCRIPTBLOCK_PARAMETERS:
             continue
-        assert command.name is not None, f"line {command.line}: a command without a literal name"
+        assert not command.dynamic, f"line {command.line}: {command.name} is invoked by expression, not by name"
         if command.name.lower() in defined:
             continue
         entry = cmdlets.lookup(command.name)
@@ -186,7 +186,7 @@ def test_requires_lists_exactly_the_modules_used_on_the_orchestrator(scripts, ca
     declared_modules = set(declared.group(1).split(", ")) if declared else set()
     used = set()
     for command in ps_parse.commands(tree):
-        entry = cmdlets.lookup(command.name or "")
+        entry = cmdlets.lookup(command.name)
         remote = any(ps_parse.text(a).startswith(("Invoke-Command", "Invoke-OnNode", "Start-Job"))
                      for a in _ancestors(command.node, "command"))
         if entry and not remote and not entry.module.startswith(("Microsoft.", "CimCmdlets", "(")):
