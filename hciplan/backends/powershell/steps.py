@@ -73,8 +73,8 @@ def emit_group(plan: Plan, entry: "Entry") -> None:
     GROUP_EMITTERS[entry.first.group](plan, entry)
 
 
-# --- bounds -------------------------------------------------------------------------------------
-# The waits' timeouts, from the step's duration model (assumptions, documented in docs/powershell.md).
+# --- bounds and shared values --------------------------------------------------------------------
+# The waits' timeouts come from the step's duration model (assumptions, documented in docs/powershell.md).
 
 # What node state proves a CAU sub-step done once the run has ended (or was cancelled by -StopAfter mid-node):
 # the build alone only proves setup and its reboots; resume needs the node Up (not paused), the storage wait
@@ -129,7 +129,7 @@ def _gate_preflight(plan: Plan, entry: Entry) -> None:
 
 
 @emits("gate.test_cluster", "post.validate")
-def _gate_test_cluster(plan: Plan, entry: Entry) -> None:
+def _test_cluster(plan: Plan, entry: Entry) -> None:
     step = entry.first
     body = entry.body
     kind = step.kind
@@ -517,7 +517,7 @@ def _readiness_validate(plan: Plan, entry: Entry) -> None:
 
 
 @emits("solution.validate", "solution.deploy")
-def _solution_validate(plan: Plan, entry: Entry) -> None:
+def _solution_deployment(plan: Plan, entry: Entry) -> None:
     step = entry.first
     body = entry.body
     kind = step.kind
@@ -709,7 +709,7 @@ def _offline(plan: Plan, entry: Entry) -> None:
         "}",
     ]
     if plan.model.upgrade.source == "media":
-            entry.body = registry + [
+        entry.body = registry + [
             "# Every node at once: setup from the extracted media, then one parallel restart [A-other].",
             "$pending = @($PlanNodes | Where-Object { -not (Test-NodeUpgraded -Node $_) })",
             f"if ($pending.Count -gt 0) {{ Start-NodeSetup -Nodes $pending -TimeoutMinutes {setup_minutes()} }}",
@@ -718,7 +718,7 @@ def _offline(plan: Plan, entry: Entry) -> None:
             "}",
         ]
     else:
-            entry.body = registry + [
+        entry.body = registry + [
             "Request-OperatorAction -Instructions " + literal(
                 "The cluster is stopped. On every node's console run SConfig, choose 6 (Install updates) then 3 "
                 f"(Feature updates), and let each node restart until it reports build {TARGET_BUILD} [A-other]."),
