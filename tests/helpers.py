@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -113,3 +114,18 @@ upgrade "hci-base" {
   }
 }
 """
+
+
+# --- golden files ----------------------------------------------------------------------------------
+
+GOLDEN = ROOT / "tests" / "golden"
+REGEN = "HCIPLAN_REGEN"  # HCIPLAN_REGEN=1 python -m pytest rewrites the goldens; review the diff before committing
+
+
+def assert_golden(golden: Path, actual: str) -> None:
+    """`actual` must equal the reviewed file `golden` byte for byte (UTF-8); with HCIPLAN_REGEN set, rewrite it."""
+    if os.environ.get(REGEN):
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_bytes(actual.encode("utf-8"))
+    assert golden.exists(), f"no golden file {golden.relative_to(ROOT)}: run with {REGEN}=1 and review it"
+    assert actual == golden.read_bytes().decode("utf-8"), f"{golden.relative_to(ROOT)} differs ({REGEN}=1 rewrites it)"

@@ -1,11 +1,20 @@
-"""Test helper: parse PowerShell with tree-sitter-powershell and walk what matters to the backend tests.
+"""Test helper, the one for every PowerShell test: parse trees through tree-sitter-powershell.
 
-tree-sitter-powershell rejects PowerShell 7-only syntax, so a script without
-ERROR or MISSING nodes also keeps to Windows PowerShell 5.1. The helpers here
-list commands with their parameters, splatted variables, function
-definitions and string literals, and decode single-quoted literals with
-PowerShell's own rules (which tree-sitter does not model for the typographic
-quote characters).
+Tests use it to check generated or shipped PowerShell without running it.
+tree-sitter-powershell rejects PowerShell 7-only syntax (`??`, `?:`, `&&`), so a
+script without ERROR or MISSING nodes also keeps to Windows PowerShell 5.1.
+
+- `errors(tree)` / `syntax_problems(text)`: the ERROR and MISSING nodes, with
+  their line (and column): an empty list means the code parses;
+- `commands(tree or text)`: every command invocation, nested ones included
+  (inside script blocks, pipelines, sub-expressions), with its name (or, for
+  `& $x`, the invoked expression, marked `dynamic`), the parameter names, the
+  text of each parameter's argument and the variables it splats;
+- `method_calls(text)`: every .NET method call (`$list.Add(1)`,
+  `[System.IO.File]::Delete($p)`), which `commands` cannot see;
+- function definitions, splat keys, assigned expressions and string literals,
+  and `evaluate_literal`, which decodes single-quoted literals with
+  PowerShell's own rules (tree-sitter does not model the typographic quotes).
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from dataclasses import dataclass
 
 import tree_sitter
 import tree_sitter_powershell
+from tree_sitter import Node
 
 BOM = "\ufeff"
 
@@ -51,30 +61,53 @@ def text(node) -> str:
 
 @dataclass(frozen=True)
 class Command:
-    name: str | None  # None for `& $scriptblock`
-    parameters: tuple[str, ...]
-    splats: tuple[str, ...]
+    """One command invocation: `Get-VM -ComputerName $n` or `& $reader`."""
+
+    name: str  # as written: `Get-VM`, or the invoked expression (`$reader`) when `dynamic`
+    dynamic: bool  # invoked through `&` or `.` rather than by name
+    parameters: tuple[str, ...]  # names without the dash or a `:value` suffix, in order
+    arguments: tuple[tuple[str, str | None], ...]  # (parameter, text of its argument or None for a switch)
+    splats: tuple[str, ...]  # variables splatted with @name
     line: int
     node: object
 
+    def argument(self, parameter: str) -> str | None:
+        for name, value in self.arguments:
+            if name.lower() == parameter.lower():
+                return value
+        return None
 
-def commands(tree: tree_sitter.Tree) -> list[Command]:
+
+def _tree(source):
+    """A parse tree (or anything with a root_node) from a tree, a node holder or source text."""
+    return parse(source) if isinstance(source, str) else source
+
+
+def commands(source) -> list[Command]:
+    """Every command invocation in source order; `source` is a parse tree or PowerShell text."""
     found = []
-    for node in walk(tree.root_node):
+    for node in walk(_tree(source).root_node):
         if node.type != "command":
             continue
-        name_node = node.child_by_field_name("command_name")
-        name = text(name_node) if name_node is not None else None
-        params, splats = [], []
+        name_node = node.child_by_field_name("command_name") or next(
+            c for c in node.children if c.type in ("command_name", "command_name_expr"))
+        dynamic = any(c.type == "command_invokation_operator" for c in node.children)
+        params, arguments, splats = [], [], []
         elements = node.child_by_field_name("command_elements")
         if elements is not None:
-            for element in elements.children:
+            items = [c for c in elements.children if c.type != "command_argument_sep"]
+            for index, element in enumerate(items):
                 if element.type == "command_parameter":
-                    params.append(text(element).lstrip("-").rstrip(":").split(":")[0])
+                    name = text(element).lstrip("-").rstrip(":").split(":")[0]
+                    following = items[index + 1] if index + 1 < len(items) else None
+                    value = text(following) if following is not None and following.type != "command_parameter" else None
+                    params.append(name)
+                    arguments.append((name, value))
                 for inner in _own(element):
                     if inner.type == "variable" and text(inner).startswith("@"):
                         splats.append(text(inner)[1:])
-        found.append(Command(name, tuple(params), tuple(splats), node.start_point[0] + 1, node))
+        found.append(Command(text(name_node), dynamic, tuple(params), tuple(arguments), tuple(splats),
+                             node.start_point[0] + 1, node))
     return found
 
 
@@ -198,3 +231,91 @@ class _Subtree:
 def commands_under(node) -> list[Command]:
     """The commands inside one node of a parse tree (a function, a block), nested ones included."""
     return commands(_Subtree(node))
+
+
+# --- syntax problems, defined functions and .NET method calls, from source text -------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int
+    column: int
+    kind: str  # "ERROR" (text the grammar could not place) or "MISSING" (a token the parser had to invent)
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.line}:{self.column}: {self.kind} near {self.text!r}"
+
+
+def syntax_problems(source: str) -> list[Problem]:
+    """The ERROR and MISSING nodes of `source`'s parse tree, with 1-based line and column."""
+    problems = []
+    for node in walk(parse(source).root_node):
+        if node.type == "ERROR" or node.is_missing:
+            row, column = node.start_point
+            problems.append(Problem(row + 1, column + 1, "MISSING" if node.is_missing else "ERROR",
+                                    node.text.decode("utf-8", "replace")[:60]))
+    return problems
+
+
+def defined_functions(source: str) -> set[str]:
+    """The names of the functions `source` defines, as written."""
+    names = set()
+    for node in walk(parse(source).root_node):
+        if node.type == "function_statement":
+            name = next((c for c in node.children if c.type == "function_name"), None)
+            if name is not None:
+                names.add(text(name))
+    return names
+
+
+@dataclass(frozen=True)
+class MethodCall:
+    """One .NET method call: `$problems.Add(...)` or `[System.IO.File]::Delete(...)`."""
+
+    receiver: str  # the object expression (`$problems`, `(Get-VM)`) or, when static, the type (`System.IO.File`)
+    static: bool  # `[Type]::Method(...)`
+    name: str  # the method's name; for a computed one, the expression as written
+    dynamic: bool  # the name is computed (`$o.$name()`, `$o."$name"()`): no allow-list can judge it
+    line: int
+
+
+def _member_call(access: Node, line: int) -> MethodCall:
+    """The call of the member named by `access`: (receiver, `.` or `::`, member_name) children."""
+    receiver, operator, member = access.children[0], access.children[1], access.children[2]
+    name_node = member.children[0] if member.children else member
+    if name_node.type == "simple_name":
+        name, dynamic = text(name_node), False
+    elif name_node.type == "string_literal" and name_node.children and \
+            name_node.children[0].type == "verbatim_string_characters":
+        name, dynamic = text(name_node)[1:-1], False  # `$o.'Stop'()` is still Stop
+    else:
+        name, dynamic = text(member), True
+    static = text(operator) == "::"
+    shown = text(receiver)
+    if static and receiver.type == "type_literal":
+        shown = shown.strip("[]").strip()
+    return MethodCall(shown, static, name, dynamic, line)
+
+
+def _last_member_access(node: Node) -> Node | None:
+    """The member access a command argument ends with (`$o.Stop` in `Write-Host $o.Stop()`), if any."""
+    while node is not None and node.type != "member_access":
+        node = node.children[-1] if node.children else None
+    return node
+
+
+def method_calls(source: str) -> list[MethodCall]:
+    """Every .NET method call in source order, in expressions and in command arguments."""
+    calls = []
+    for node in walk(parse(source).root_node):
+        if node.type == "invokation_expression":
+            calls.append(_member_call(node, node.start_point[0] + 1))
+        elif node.type == "argument_list" and node.parent is not None and node.parent.type == "command_elements":
+            # In a command's arguments the grammar splits `$o.Stop()` into a member access and a
+            # following argument list; PowerShell calls the method all the same.
+            previous = node.prev_sibling
+            access = _last_member_access(previous) if previous is not None else None
+            if access is not None:
+                calls.append(_member_call(access, access.start_point[0] + 1))
+    return calls

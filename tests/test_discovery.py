@@ -1,6 +1,6 @@
 """The discovery script: it parses as Windows PowerShell 5.1, only reads, and writes what import expects.
 
-The command inventory is walked on the tree-sitter parse tree (tests/powershell_ast.py):
+The command inventory is walked on the tree-sitter parse tree (tests/ps_parse.py):
 every command the script runs, and every .NET method it calls, must be on the allow-lists
 below, each with a reason.
 """
@@ -17,7 +17,7 @@ from hciplan.cli import cli
 from hciplan.discovery import script_text
 from hciplan.discovery.inventory import CLUSTER_READER_FIELDS, NODE_FIELDS, NODE_READER_FIELDS, TOP_FIELDS
 
-import powershell_ast
+import ps_parse
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = script_text()
@@ -84,7 +84,7 @@ def _type_key(name: str) -> str:
 def method_offenders(text: str) -> list[str]:
     """The method calls in `text` that are not on the allow-lists above."""
     offenders = []
-    for call in powershell_ast.method_calls(text):
+    for call in ps_parse.method_calls(text):
         if call.dynamic:
             offenders.append(f"line {call.line}: {call.receiver}.{call.name}() calls a computed method name")
         elif call.static:
@@ -99,7 +99,7 @@ def method_offenders(text: str) -> list[str]:
 
 
 def test_the_script_parses_without_errors():
-    assert powershell_ast.syntax_problems(SCRIPT) == []
+    assert ps_parse.syntax_problems(SCRIPT) == []
 
 
 def test_the_script_is_ascii_so_windows_powershell_reads_it_without_a_bom():
@@ -108,10 +108,10 @@ def test_the_script_is_ascii_so_windows_powershell_reads_it_without_a_bom():
 
 
 def test_every_command_is_a_reader():
-    functions = powershell_ast.defined_functions(SCRIPT)
+    functions = ps_parse.defined_functions(SCRIPT)
     assert functions == {"Read-HciPlanValue", "Test-HciPlanCommand"}
     offenders = []
-    for command in powershell_ast.commands(SCRIPT):
+    for command in ps_parse.commands(SCRIPT):
         if command.dynamic:
             if command.name not in SCRIPT_BLOCK_VARIABLES:
                 offenders.append(f"line {command.line}: & {command.name}")
@@ -129,7 +129,7 @@ def test_every_command_is_a_reader():
 
 
 def test_every_method_call_is_a_reader():
-    calls = powershell_ast.method_calls(SCRIPT)
+    calls = ps_parse.method_calls(SCRIPT)
     assert {call.name for call in calls} == {"Add", "Trim", "ToUniversalTime", "ToString", "GetCultureInfo"}
     assert method_offenders(SCRIPT) == []
 
@@ -146,21 +146,21 @@ def test_every_method_call_is_a_reader():
     ("$disk.Add(1)", "$disk.Add()"),  # Add only on the script's own lists
 ])
 def test_the_method_check_catches_state_changing_calls(snippet, offender):
-    assert powershell_ast.syntax_problems(snippet) == []
+    assert ps_parse.syntax_problems(snippet) == []
     offenders = method_offenders(snippet)
     assert len(offenders) == 1 and offender in offenders[0], offenders
 
 
 def test_the_method_check_accepts_the_allowed_calls():
     snippet = "$problems.Add(1)\n$x = ([string]$p).Trim('\"')\n[Globalization.CultureInfo]::GetCultureInfo(1033)\n"
-    assert len(powershell_ast.method_calls(snippet)) == 3 and method_offenders(snippet) == []
+    assert len(ps_parse.method_calls(snippet)) == 3 and method_offenders(snippet) == []
 
 
 def test_the_only_write_is_the_output_file():
-    writes = [c for c in powershell_ast.commands(SCRIPT) if c.name in ("Out-File", "Set-Content", "Add-Content")]
+    writes = [c for c in ps_parse.commands(SCRIPT) if c.name in ("Out-File", "Set-Content", "Add-Content")]
     assert len(writes) == 1
     assert writes[0].argument("LiteralPath") == "$OutFile"
-    remote = [c for c in powershell_ast.commands(SCRIPT) if c.name == "Invoke-Command"]
+    remote = [c for c in ps_parse.commands(SCRIPT) if c.name == "Invoke-Command"]
     assert {c.argument("ScriptBlock") for c in remote} == {"$ClusterReader", "$NodeReader"}
 
 
@@ -171,7 +171,7 @@ def test_the_only_write_is_the_output_file():
     ("& $evil", "& $evil"),
 ])
 def test_the_inventory_catches_state_changing_commands(snippet, offender):
-    names = [("& " + c.name) if c.dynamic else c.name for c in powershell_ast.commands(snippet)]
+    names = [("& " + c.name) if c.dynamic else c.name for c in ps_parse.commands(snippet)]
     assert offender in names and not set(names) - {offender} - set(READERS)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import networkx as nx
@@ -17,6 +16,7 @@ from hciplan.cli import cli
 from hciplan.compiler.catalog import CATALOG, PHASES
 from hciplan.compiler.compile import compile_checked
 from hciplan.compiler.pipeline import check_text, load_source
+from helpers import assert_golden
 from plan_models import Shape, hciplan_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,11 +43,7 @@ def test_golden_plan_json(example: Path) -> None:
     result = CliRunner().invoke(cli, ["plan", "--format", "json", str(example.relative_to(ROOT))],
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    golden = GOLDEN / f"{example.stem}.json"
-    if os.environ.get("HCIPLAN_REGEN"):
-        golden.write_text(result.output, encoding="utf-8")
-    assert golden.exists(), f"no golden plan for {example.name}: run with HCIPLAN_REGEN=1 and review it"
-    assert result.output == golden.read_text(encoding="utf-8")
+    assert_golden(GOLDEN / f"{example.stem}.json", result.output)
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)

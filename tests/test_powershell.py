@@ -7,7 +7,6 @@ Golden scripts live in tests/golden/powershell/; regenerate them with HCIPLAN_RE
 from __future__ import annotations
 
 import functools
-import os
 import re
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from hciplan.compiler.builder import CAU_RUN
 from hciplan.compiler.compile import compile_checked
 from hciplan.compiler.pipeline import check_text, load_source
 from hciplan.fmt import quote  # the language's string escaping, in one place
+from helpers import assert_golden
 from plan_models import Shape, hciplan_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,7 +101,7 @@ def test_every_command_is_a_script_function_or_a_catalog_cmdlet_with_catalog_par
     for command in ps_parse.commands(tree):
         if command.name in SCRIPTBLOCK_PARAMETERS:
             continue
-        assert command.name is not None, f"line {command.line}: a command without a literal name"
+        assert not command.dynamic, f"line {command.line}: {command.name} is invoked by expression, not by name"
         if command.name.lower() in defined:
             continue
         entry = cmdlets.lookup(command.name)
@@ -186,7 +186,7 @@ def test_requires_lists_exactly_the_modules_used_on_the_orchestrator(scripts, ca
     declared_modules = set(declared.group(1).split(", ")) if declared else set()
     used = set()
     for command in ps_parse.commands(tree):
-        entry = cmdlets.lookup(command.name or "")
+        entry = cmdlets.lookup(command.name)
         remote = any(ps_parse.text(a).startswith(("Invoke-Command", "Invoke-OnNode", "Start-Job"))
                      for a in _ancestors(command.node, "command"))
         if entry and not remote and not entry.module.startswith(("Microsoft.", "CimCmdlets", "(")):
@@ -332,12 +332,7 @@ GOLDEN_CASES = [c.id for c in CASES if c.id in {p.stem for p in EXAMPLES} or c.i
 @pytest.mark.parametrize("case", GOLDEN_CASES)
 def test_golden_script(scripts, case) -> None:
     _, script, _ = scripts[case]
-    golden = GOLDEN / f"{case}.ps1"
-    if os.environ.get("HCIPLAN_REGEN"):
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_bytes(script.encode("utf-8"))
-    assert golden.exists(), f"no golden script for {case}: run with HCIPLAN_REGEN=1 and review it"
-    assert script.encode("utf-8") == golden.read_bytes()
+    assert_golden(GOLDEN / f"{case}.ps1", script)
 
 
 # --- hostile text in every free-text field the checker accepts ----------------------------------------

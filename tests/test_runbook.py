@@ -5,7 +5,6 @@ Golden runbooks live in tests/golden/runbook/; regenerate with HCIPLAN_REGEN=1 a
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from hciplan.backends import runbook
 from hciplan.compiler.compile import compile_checked
 from hciplan.compiler.pipeline import check_text, load_source
 from hciplan.simulator.result import SimResult
+from helpers import assert_golden
 from plan_models import Shape, hciplan_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,12 +94,7 @@ def test_golden_runbook(case) -> None:
     result = compile_checked(load_source(source)) if isinstance(source, Path) else compiled_text(source)
     text = doc(result)
     assert text == doc(result)  # deterministic
-    golden = GOLDEN / f"{case}.md"
-    if os.environ.get("HCIPLAN_REGEN"):
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_text(text, encoding="utf-8")
-    assert golden.exists(), f"no golden runbook for {case}: run with HCIPLAN_REGEN=1 and review it"
-    assert text == golden.read_text(encoding="utf-8")
+    assert_golden(GOLDEN / f"{case}.md", text)
 
 
 MARK = "QZX"

@@ -1,7 +1,7 @@
 """Output backends: one module per output format, registered in `BACKENDS` below.
 
 Every backend reads the same `Plan` and exposes:
-- `NAME` and `DESCRIPTION`;
+- `NAME`;
 - `render(plan, diagnostics) -> dict[str, str]`: file name -> file content.
 A backend that cannot express a plan reports it with `BackendUnsupported`
 (the CLI turns it into a clear error), never with a crash.
@@ -10,10 +10,9 @@ A backend that cannot express a plan reports it with `BackendUnsupported`
 from __future__ import annotations
 
 from hciplan.backends import dot, json_plan, mermaid, powershell, runbook, summary
+from hciplan.backends.errors import BackendUnsupported
 
-
-class BackendUnsupported(Exception):
-    """The plan cannot be expressed by this backend; the message says why and what to use instead."""
+__all__ = ["BACKENDS", "BackendUnsupported"]
 
 
 BACKENDS = {module.NAME: module for module in (summary, json_plan, dot, mermaid, powershell, runbook)}

@@ -9,7 +9,6 @@ from hciplan.compiler.diagnostics import Diagnostic
 from hciplan.compiler.plan import Plan
 
 NAME = "dot"
-DESCRIPTION = "the step DAG as Graphviz dot"
 FILE_NAME = "plan.dot"
 
 

@@ -11,7 +11,6 @@ from hciplan.compiler.render import diagnostics_json
 from hciplan.compiler.units import SAFE_POINT
 
 NAME = "json"
-DESCRIPTION = "the plan as JSON (hciplan.plan/1)"
 SCHEMA = "hciplan.plan/1"
 FILE_NAME = "plan.json"
 

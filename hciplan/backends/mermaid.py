@@ -9,7 +9,6 @@ from hciplan.compiler.diagnostics import Diagnostic
 from hciplan.compiler.plan import Plan
 
 NAME = "mermaid"
-DESCRIPTION = "the step DAG as a Mermaid flowchart"
 FILE_NAME = "plan.mmd"
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 from typing import Iterable
 
 from hciplan import __version__
+from hciplan.backends.azurelocal import (REFS_KEY, REFS_VALUE, ROLLING_UPGRADE_PLUGIN, TARGET_BUILD, VID_KEY, VID_VALUE,
+                                         plugin_arguments_literal)
 from hciplan.backends.pstext import literal, literal_list, md_block, md_code, md_text
 from hciplan.backends.summary import format_time
 from hciplan.compiler.builder import CAU_RUN
@@ -29,7 +31,6 @@ from hciplan.compiler.quantities import format_minutes
 from hciplan.simulator.result import SimResult
 
 NAME = "runbook"
-DESCRIPTION = "a Markdown runbook for the change board (every method, WAC included)"
 FILE_NAME = "RUNBOOK.md"
 
 
@@ -43,12 +44,7 @@ def _commands(plan: Plan, step: Step) -> str:
     model, upgrade = plan.model, plan.model.upgrade
     cluster = literal(model.cluster.name)
     kind = step.kind
-    cau_args = "@{ WuConnected = 'true' }"
-    if upgrade.source == "media":
-        cau_args = (f"@{{ WuConnected = 'false'; PathToSetupMedia = {literal(upgrade.media_path or '')}; "
-                    f"UpdateClusterFunctionalLevel = '{'true' if upgrade.functional_level == 'with_cau' else 'false'}' }}")
-    elif upgrade.functional_level == "with_cau":
-        cau_args = "@{ WuConnected = 'true'; UpdateClusterFunctionalLevel = 'true' }"
+    cau_args = plugin_arguments_literal(upgrade)  # what the script passes
     table = {
         "gate.preflight": [f"Get-ClusterNode -Cluster {cluster}", f"Get-VirtualDisk -CimSession {cluster}",
                            f"Get-StorageJob -CimSession {cluster}",
@@ -62,9 +58,9 @@ def _commands(plan: Plan, step: Step) -> str:
         "bitlocker.suspend": ["Suspend-BitLocker -MountPoint 'C:' -RebootCount 0"],
         "bitlocker.resume": ["Resume-BitLocker -MountPoint 'C:'"],
         "registry.apply": [
-            "Set-ItemProperty -Path 'HKLM:\\SYSTEM\\CurrentControlSet\\Control\\FileSystem' -Name 'RefsEnableMetadataValidation' -Value 0 -Type DWord",
-            "New-Item -Path 'HKLM:\\SYSTEM\\CurrentControlSet\\Services\\Vid\\Parameters'  # 'already exists' is fine; no -Force",
-            "Set-ItemProperty -Path 'HKLM:\\SYSTEM\\CurrentControlSet\\Services\\Vid\\Parameters' -Name 'SkipSmallLocalAllocations' -Value 0 -Type DWord"],
+            f"Set-ItemProperty -Path {literal(REFS_KEY)} -Name {literal(REFS_VALUE)} -Value 0 -Type DWord",
+            f"New-Item -Path {literal(VID_KEY)}  # 'already exists' is fine; no -Force",
+            f"Set-ItemProperty -Path {literal(VID_KEY)} -Name {literal(VID_VALUE)} -Value 0 -Type DWord"],
         "node.drain": [f"Suspend-ClusterNode -Name {_N} -Cluster {cluster} -Drain -Wait",
                        f"Get-ClusterGroup -Cluster {cluster} | Where-Object OwnerNode -eq {_N}  # nothing online"],
         "node.reboot": [f"Restart-Computer -ComputerName {_N} -Force -Wait -For PowerShell"],
@@ -73,7 +69,7 @@ def _commands(plan: Plan, step: Step) -> str:
                          f"Get-VirtualDisk -CimSession {cluster}  # all Healthy"],
         "media.verify": [f"Test-Path -LiteralPath (Join-Path {literal(upgrade.media_path or '')} 'setup.exe')"],
         "cau.prepare": ["Set-WSManQuickConfig; Enable-PSRemoting  # on every node", f"Test-CauSetup -ClusterName {cluster}"],
-        "cau.scan": [f"Invoke-CauScan -ClusterName {cluster} -CauPluginName Microsoft.RollingUpgradePlugin "
+        "cau.scan": [f"Invoke-CauScan -ClusterName {cluster} -CauPluginName {ROLLING_UPGRADE_PLUGIN} "
                      f"-CauPluginArguments {cau_args} -Verbose | Format-List *"],
         "os.setup": ([f"Invoke-Command -ComputerName {_N} {{ Start-Process -FilePath (Join-Path {literal(upgrade.media_path or '')} "
                       "'setup.exe') -ArgumentList '/auto upgrade /EULA accept /DynamicUpdate disable /NoReboot' -Wait }"]
@@ -95,8 +91,8 @@ def _commands(plan: Plan, step: Step) -> str:
                           f"Get-ClusterSharedVolume -Cluster {cluster} | Start-ClusterResource",
                           f"Get-VirtualDisk -CimSession {cluster}  # all Healthy",
                           "Start-ClusterGroup  # the VM roles that were running before offline.stop"],
-        "post.registry_check": ["Get-ItemProperty -Path 'HKLM:\\SYSTEM\\CurrentControlSet\\Control\\FileSystem' -Name RefsEnableMetadataValidation",
-                                "Get-ItemProperty -Path 'HKLM:\\SYSTEM\\CurrentControlSet\\Services\\Vid\\Parameters' -Name SkipSmallLocalAllocations"],
+        "post.registry_check": [f"Get-ItemProperty -Path {literal(REFS_KEY)} -Name {REFS_VALUE}",
+                                f"Get-ItemProperty -Path {literal(VID_KEY)} -Name {VID_VALUE}"],
         "post.functional_level": [f"(Get-Cluster -Name {cluster}).ClusterFunctionalLevel",
                                   f"Update-ClusterFunctionalLevel -Cluster {cluster}"],
         "post.storage_pool": [f"Update-StoragePool -FriendlyName {literal(model.cluster.pool.name) if model.cluster.pool else '$PoolName'}"],
@@ -149,7 +145,7 @@ _VERIFY = {
     "os.setup": "setup finished on the node",
     "offline.stop": "the cluster is stopped and ClusSvc is Disabled on every node",
     "offline.setup": "setup finished on every node",
-    "offline.reboot": "every node reports build 25398 or later",
+    "offline.reboot": f"every node reports build {TARGET_BUILD} or later",
     "offline.start": "the cluster is up, no storage job is left, every virtual disk is Healthy and every CSV online",
     "post.registry_check": "both values still read 0 on every node; if not, re-apply and reboot that node",
     "post.functional_level": "ClusterFunctionalLevel increased",
@@ -234,7 +230,7 @@ def _wac_section(plan: Plan, steps: list[Step]) -> list[str]:
     ]
     for node in nodes:
         per = sum(s.mean_minutes for s in steps if s.node == node)
-        lines.append(f"- [ ] {md_code(node)} upgraded (build 25398) and Up, storage jobs done (~{format_minutes(per)})")
+        lines.append(f"- [ ] {md_code(node)} upgraded (build {TARGET_BUILD}) and Up, storage jobs done (~{format_minutes(per)})")
     lines += ["", "- Back out: " + _backout(steps[0]), ""]
     return lines
 

@@ -11,7 +11,6 @@ from hciplan.compiler.quantities import format_minutes
 from hciplan.compiler.storage import format_size
 
 NAME = "summary"
-DESCRIPTION = "a review-friendly text summary of the plan"
 FILE_NAME = "plan.txt"
 
 Style = Callable[..., str]

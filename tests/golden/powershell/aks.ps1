@@ -45,17 +45,17 @@
       p3.sync: Sync the registration so Azure shows 23H2
     P5 Readiness
       p5.remediate.K8S-N1.drain: Pause the node and drain its roles
-      p5.remediate.K8S-N1.apply: Install the required Windows features and remove WDAC policies where planned [operator]
+      p5.remediate.K8S-N1.apply: Install the required Windows features and remove WDAC policies where planned
       p5.remediate.K8S-N1.reboot: Restart the node and wait for it to come back
       p5.remediate.K8S-N1.resume: Resume the node with failback
       p5.remediate.K8S-N1.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p5.remediate.K8S-N2.drain: Pause the node and drain its roles
-      p5.remediate.K8S-N2.apply: Install the required Windows features and remove WDAC policies where planned [operator]
+      p5.remediate.K8S-N2.apply: Install the required Windows features and remove WDAC policies where planned
       p5.remediate.K8S-N2.reboot: Restart the node and wait for it to come back
       p5.remediate.K8S-N2.resume: Resume the node with failback
       p5.remediate.K8S-N2.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p5.remediate.K8S-N3.drain: Pause the node and drain its roles
-      p5.remediate.K8S-N3.apply: Install the required Windows features and remove WDAC policies where planned [operator]
+      p5.remediate.K8S-N3.apply: Install the required Windows features and remove WDAC policies where planned
       p5.remediate.K8S-N3.reboot: Restart the node and wait for it to come back
       p5.remediate.K8S-N3.resume: Resume the node with failback
       p5.remediate.K8S-N3.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
@@ -183,174 +183,6 @@ $PlanTemplateValues = @{  # upgrade-cluster template parameters the plan fixes [
 #endregion
 
 #region Helpers
-function Stop-HciTranscript {
-    if ($script:Transcribing) {
-        $script:Transcribing = $false
-        $null = Stop-Transcript
-    }
-}
-
-function Stop-Upgrade {
-    # Ends the run with an exit code (see the help's NOTES); the journal already says where to resume.
-    param([Parameter(Mandatory)] [int] $Code, [Parameter(Mandatory)] [string] $Message)
-    if ($Code -eq 0) { Write-Host $Message } else { Write-Warning $Message }
-    if (-not $script:Rehearsal) { Write-Host ('Journal: {0}' -f $JournalPath) }
-    Stop-HciTranscript
-    exit $Code
-}
-
-function Assert-AzureInputs {
-    # The Azure steps need a signed-in Az context (Connect-AzAccount) and -ResourceGroupName; no secret is stored here.
-    if (-not $ResourceGroupName) {
-        Stop-Upgrade -Code 2 -Message ('{0} needs -ResourceGroupName (the resource group of the cluster and its Arc machines)' -f $script:CurrentStep)
-    }
-    if (-not (Get-AzContext)) {
-        Stop-Upgrade -Code 2 -Message ('{0} needs an Azure sign-in: run Connect-AzAccount, then rerun this script' -f $script:CurrentStep)
-    }
-}
-
-function Complete-HciRun {
-    Stop-Upgrade -Code 0 -Message ('every step of plan {0} in phases {1} is done' -f $PlanFingerprint, ($Phase -join ', '))
-}
-
-function Invoke-OnNode {
-    # Runs a script block on a node (or on the cluster name's owner node); values go in -ArgumentList, never into code.
-    param([Parameter(Mandatory)] [string] $Node, [Parameter(Mandatory)] [scriptblock] $ScriptBlock, [object[]] $ArgumentList = @())
-    Invoke-Command -ComputerName $Node -ScriptBlock $ScriptBlock -ArgumentList $ArgumentList @CredentialArgs
-}
-
-function Get-HciRegistration {
-    Invoke-OnNode -Node $ClusterName -ScriptBlock { Get-AzureStackHCI }
-}
-function Test-SolutionInstalled {
-    # Any output of Get-StampInformation means the solution is installed [A-ps].
-    $stamp = Invoke-OnNode -Node $ClusterName -ScriptBlock {
-        if (Get-Command -Name 'Get-StampInformation' -ErrorAction SilentlyContinue) { Get-StampInformation }
-    }
-    return [bool]$stamp
-}
-
-function Wait-Until {
-    # Bounded wait: polls every $IntervalSeconds and gives up after $TimeoutMinutes. A poll that throws (a node
-    # restarting, a transient RPC or CIM error) counts as not yet; only $MaxPollErrors failed polls in a row end
-    # the wait early, with the last error (so a condition that throws on purpose fails after that many polls).
-    param(
-        [Parameter(Mandatory)] [scriptblock] $Condition,
-        [Parameter(Mandatory)] [string] $What,
-        [Parameter(Mandatory)] [int] $TimeoutMinutes,
-        [int] $IntervalSeconds = $PollSeconds,
-        [int] $MaxPollErrors = 3
-    )
-    $deadline = [datetimeoffset]::Now.AddMinutes($TimeoutMinutes)
-    $failedPolls = 0
-    while ($true) {
-        $ready = $false
-        try {
-            $ready = [bool](& $Condition)
-            $failedPolls = 0
-        }
-        catch {
-            $failedPolls++
-            if ($failedPolls -ge $MaxPollErrors) {
-                throw ('{0} polls in a row failed while waiting for {1}: {2}' -f $failedPolls, $What, $_)
-            }
-            Write-Warning ('waiting for {0}: a poll failed ({1}); trying again' -f $What, $_)
-        }
-        if ($ready) { return }
-        if ([datetimeoffset]::Now -ge $deadline) {
-            $script:TimedOut = $true
-            throw ('timed out after {0} min waiting for {1}' -f $TimeoutMinutes, $What)
-        }
-        Write-Verbose ('waiting for {0}' -f $What)
-        Start-Sleep -Seconds $IntervalSeconds
-    }
-}
-
-function Get-StorageProblem {
-    # What keeps storage from being healthy: unfinished storage jobs and virtual disks that are not Healthy [H-maint].
-    $session = New-CimSession -ComputerName $ClusterName @CredentialArgs
-    try {
-        $jobs = @(Get-StorageJob -CimSession $session | Where-Object { [string]$_.JobState -ne 'Completed' })
-        $disks = @(Get-VirtualDisk -CimSession $session | Where-Object { [string]$_.HealthStatus -ne 'Healthy' })
-    }
-    finally {
-        Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false
-    }
-    foreach ($job in $jobs) { 'storage job {0} is {1}' -f $job.Name, $job.JobState }
-    foreach ($disk in $disks) { 'virtual disk {0} is {1}' -f $disk.FriendlyName, $disk.HealthStatus }
-}
-function Wait-StorageHealthy {
-    # Only one fault domain may be down at a time: wait for the repair before anything else goes down [H-maint], [W-resync].
-    param([Parameter(Mandatory)] [int] $TimeoutMinutes)
-    Wait-Until -What 'the storage repair jobs to finish and every virtual disk to be Healthy' -TimeoutMinutes $TimeoutMinutes -Condition { @(Get-StorageProblem).Count -eq 0 }
-}
-
-function Invoke-NodeDrain {
-    # Pause and drain, bounded; then nothing may stay online on the node [A-other], [H-maint].
-    param([Parameter(Mandatory)] [string] $Node, [Parameter(Mandatory)] [int] $TimeoutMinutes)
-    $problems = @(Get-StorageProblem)
-    if ($problems.Count -gt 0) {
-        throw ('storage is not healthy, so {0} must not go down: {1}' -f $Node, ($problems -join '; '))
-    }
-    $null = Suspend-ClusterNode -Name $Node -Cluster $ClusterName -Drain -Confirm:$false
-    Wait-Until -What ('{0} to finish draining' -f $Node) -TimeoutMinutes $TimeoutMinutes -Condition {
-        $state = [string](Get-ClusterNode -Name $Node -Cluster $ClusterName).DrainStatus
-        if ($state -eq 'Failed') { throw ('draining {0} failed: see which roles could not move (Get-ClusterGroup)' -f $Node) }
-        $state -eq 'Completed'
-    }
-    $left = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.OwnerNode -eq $Node -and [string]$_.State -eq 'Online' })
-    if ($left.Count -gt 0) {
-        throw ('{0} still hosts online roles after the drain: {1}' -f $Node, (@($left | ForEach-Object { $_.Name }) -join ', '))
-    }
-}
-function Test-NodePaused {
-    param([Parameter(Mandatory)] [string] $Node)
-    [string](Get-ClusterNode -Name $Node -Cluster $ClusterName).State -eq 'Paused'
-}
-
-function Invoke-NodeRestart {
-    # Restart-Computer -Wait -For PowerShell returns when remoting answers again; -Timeout bounds the wait.
-    param([Parameter(Mandatory)] [string] $Node, [Parameter(Mandatory)] [int] $TimeoutMinutes)
-    try {
-        Restart-Computer -ComputerName $Node -Force -Wait -For PowerShell -Timeout ($TimeoutMinutes * 60) -Delay 15 -Confirm:$false @CredentialArgs
-    }
-    catch {
-        $script:TimedOut = $true
-        throw ('{0} did not answer within {1} min of its restart: check its console (BMC). {2}' -f $Node, $TimeoutMinutes, $_)
-    }
-}
-
-function Invoke-NodeResume {
-    param([Parameter(Mandatory)] [string] $Node)
-    $null = Resume-ClusterNode -Name $Node -Cluster $ClusterName -Failback Immediate
-}
-function Test-NodeUp {
-    param([Parameter(Mandatory)] [string] $Node)
-    try { return ([string](Get-ClusterNode -Name $Node -Cluster $ClusterName).State -eq 'Up') } catch { return $false }
-}
-
-function Write-Journal {
-    # One JSON object per line: step, status, start, end, message, fingerprint (docs/powershell.md).
-    param(
-        [Parameter(Mandatory)] [string] $Step,
-        [Parameter(Mandatory)] [string] $Status,
-        [Parameter(Mandatory)] [datetimeoffset] $Start,
-        [string] $Message = ''
-    )
-    $script:Journal[$Step] = $Status
-    if ($script:Rehearsal) { return }
-    $entry = [ordered]@{
-        step = $Step
-        status = $Status
-        start = $Start.ToString('o')
-        end = [datetimeoffset]::Now.ToString('o')
-        message = $Message
-        fingerprint = $PlanFingerprint
-    }
-    $line = (ConvertTo-Json -InputObject $entry -Compress) + [Environment]::NewLine
-    [System.IO.File]::AppendAllText($JournalPath, $line, [System.Text.UTF8Encoding]::new($false))
-}
-
 function Invoke-PlanStep {
     # The runner: journal -> phase -> window -> probe -> ShouldProcess -> irreversible -> run -> verify -> journal.
     # The runner asks once per step; inside a step, state-changing cmdlets run with -Confirm:$false (they would
@@ -444,6 +276,302 @@ function Invoke-PlanStep {
     }
 }
 
+function Start-HciRun {
+    $script:WindowEndAt = Resolve-WindowEnd
+    if ($env:COMPUTERNAME -in $PlanNodes) {
+        Stop-Upgrade -Code 2 -Message ('this script reboots the cluster nodes: run it from a machine outside the cluster, not from {0} [A-ps]' -f $env:COMPUTERNAME)
+    }
+    if ($PlanOrchestrator -and ($env:COMPUTERNAME -ne $PlanOrchestrator.Split('.')[0])) {
+        Write-Warning ('the plan names {0} as the orchestrator; this is {1}' -f $PlanOrchestrator, $env:COMPUTERNAME)
+    }
+    if (-not $script:Rehearsal) {
+        $folder = Split-Path -Path $JournalPath -Parent
+        if ($folder -and -not (Test-Path -LiteralPath $folder)) { $null = New-Item -Path $folder -ItemType Directory }
+        $null = Start-Transcript -Path ($JournalPath + '.transcript.txt') -Append
+        $script:Transcribing = $true
+    }
+    $script:Journal = Read-Journal
+    Write-Host ('Plan {0}: cluster {1}, {2} steps; window ends {3:u}' -f $PlanFingerprint, $ClusterName, $PlanStepCount, $script:WindowEndAt)
+}
+
+function Resolve-WindowEnd {
+    # -WindowEnd when given; otherwise the end of the planned window we are in.
+    if ($WindowEndGiven) { return [datetimeoffset]$WindowEnd }
+    if ($PlanWindows.Count -eq 0) { return [datetimeoffset]::MaxValue }
+    $now = [datetimeoffset]::Now
+    foreach ($window in $PlanWindows) {
+        if ($now -ge $window.Start -and $now -lt $window.End) { return $window.End }
+    }
+    $list = @($PlanWindows | ForEach-Object { '{0} {1:u} .. {2:u}' -f $_.Name, $_.Start, $_.End }) -join '; '
+    if ($script:Rehearsal) {
+        Write-Warning ('now is outside every planned window ({0}); a real run would not start' -f $list)
+        return [datetimeoffset]::MaxValue
+    }
+    Stop-Upgrade -Code 4 -Message ('now is outside every planned window ({0}): wait for the next one, or pass -WindowEnd to run anyway' -f $list)
+}
+
+function Complete-HciRun {
+    Stop-Upgrade -Code 0 -Message ('every step of plan {0} in phases {1} is done' -f $PlanFingerprint, ($Phase -join ', '))
+}
+
+function Stop-Upgrade {
+    # Ends the run with an exit code (see the help's NOTES); the journal already says where to resume.
+    param([Parameter(Mandatory)] [int] $Code, [Parameter(Mandatory)] [string] $Message)
+    if ($Code -eq 0) { Write-Host $Message } else { Write-Warning $Message }
+    if (-not $script:Rehearsal) { Write-Host ('Journal: {0}' -f $JournalPath) }
+    Stop-HciTranscript
+    exit $Code
+}
+
+function Stop-HciTranscript {
+    if ($script:Transcribing) {
+        $script:Transcribing = $false
+        $null = Stop-Transcript
+    }
+}
+
+function Request-OperatorAction {
+    # Interactive steps: the first run journals 'paused' and stops with the instructions; the rerun
+    # with -Acknowledge <step id> continues, and the step's own checks verify what the operator did.
+    param([Parameter(Mandatory)] [string] $Instructions)
+    $id = $script:CurrentStep
+    if ($Acknowledge -contains $id) {
+        Write-Host ('{0}: acknowledged by the operator; verifying' -f $id)
+        return
+    }
+    Write-Journal -Step $id -Status 'paused' -Start $script:StepStart -Message $Instructions
+    Stop-Upgrade -Code 3 -Message ('{0} needs the operator: {1}{2}When it is done, rerun this script with -Acknowledge ''{0}''; the script checks the result before it goes on.' -f $id, $Instructions, [Environment]::NewLine)
+}
+
+function Write-Journal {
+    # One JSON object per line: step, status, start, end, message, fingerprint (docs/powershell.md).
+    param(
+        [Parameter(Mandatory)] [string] $Step,
+        [Parameter(Mandatory)] [string] $Status,
+        [Parameter(Mandatory)] [datetimeoffset] $Start,
+        [string] $Message = ''
+    )
+    $script:Journal[$Step] = $Status
+    if ($script:Rehearsal) { return }
+    $entry = [ordered]@{
+        step = $Step
+        status = $Status
+        start = $Start.ToString('o')
+        end = [datetimeoffset]::Now.ToString('o')
+        message = $Message
+        fingerprint = $PlanFingerprint
+    }
+    $line = (ConvertTo-Json -InputObject $entry -Compress) + [Environment]::NewLine
+    [System.IO.File]::AppendAllText($JournalPath, $line, [System.Text.UTF8Encoding]::new($false))
+}
+
+function Read-Journal {
+    # The last status of every step the journal mentions; a journal from another plan stops the run.
+    $entries = @{}
+    if (-not (Test-Path -LiteralPath $JournalPath)) { return $entries }
+    $lines = [System.IO.File]::ReadAllLines($JournalPath)
+    for ($i = 0; $i -lt $lines.Count; $i++) {
+        $text = $lines[$i].Trim()
+        if (-not $text) { continue }
+        try {
+            $entry = ConvertFrom-Json -InputObject $text
+        }
+        catch {
+            if ($i -eq $lines.Count - 1) {
+                Write-Warning ('ignoring the unfinished last line of the journal (an interrupted write): {0}' -f $text)
+                continue
+            }
+            Stop-Upgrade -Code 2 -Message ('line {0} of the journal {1} is not JSON: repair or remove it' -f ($i + 1), $JournalPath)
+        }
+        if ([string]$entry.fingerprint -ne $PlanFingerprint -and -not $AdoptJournal) {
+            Stop-Upgrade -Code 2 -Message ('the journal was written by plan {0} but this script is plan {1}: the plan changed. Re-run hciplan plan and review what changed; to continue from the steps this journal records as done, rerun with -AdoptJournal.' -f $entry.fingerprint, $PlanFingerprint)
+        }
+        $entries[[string]$entry.step] = [string]$entry.status
+    }
+    return $entries
+}
+
+function Wait-Until {
+    # Bounded wait: polls every $IntervalSeconds and gives up after $TimeoutMinutes. A poll that throws (a node
+    # restarting, a transient RPC or CIM error) counts as not yet; only $MaxPollErrors failed polls in a row end
+    # the wait early, with the last error (so a condition that throws on purpose fails after that many polls).
+    param(
+        [Parameter(Mandatory)] [scriptblock] $Condition,
+        [Parameter(Mandatory)] [string] $What,
+        [Parameter(Mandatory)] [int] $TimeoutMinutes,
+        [int] $IntervalSeconds = $PollSeconds,
+        [int] $MaxPollErrors = 3
+    )
+    $deadline = [datetimeoffset]::Now.AddMinutes($TimeoutMinutes)
+    $failedPolls = 0
+    while ($true) {
+        $ready = $false
+        try {
+            $ready = [bool](& $Condition)
+            $failedPolls = 0
+        }
+        catch {
+            $failedPolls++
+            if ($failedPolls -ge $MaxPollErrors) {
+                throw ('{0} polls in a row failed while waiting for {1}: {2}' -f $failedPolls, $What, $_)
+            }
+            Write-Warning ('waiting for {0}: a poll failed ({1}); trying again' -f $What, $_)
+        }
+        if ($ready) { return }
+        if ([datetimeoffset]::Now -ge $deadline) {
+            $script:TimedOut = $true
+            throw ('timed out after {0} min waiting for {1}' -f $TimeoutMinutes, $What)
+        }
+        Write-Verbose ('waiting for {0}' -f $What)
+        Start-Sleep -Seconds $IntervalSeconds
+    }
+}
+
+function Invoke-OnNode {
+    # Runs a script block on a node (or on the cluster name's owner node); values go in -ArgumentList, never into code.
+    param([Parameter(Mandatory)] [string] $Node, [Parameter(Mandatory)] [scriptblock] $ScriptBlock, [object[]] $ArgumentList = @())
+    Invoke-Command -ComputerName $Node -ScriptBlock $ScriptBlock -ArgumentList $ArgumentList @CredentialArgs
+}
+
+function Test-NodeUpgraded {
+    # A node on build 25398 or later runs 23H2: its OS steps are skipped.
+    param([Parameter(Mandatory)] [string] $Node)
+    try {
+        $build = Invoke-OnNode -Node $Node -ScriptBlock { [System.Environment]::OSVersion.Version.Build }
+        return ([int]$build -ge $TargetBuild)
+    }
+    catch { return $false }
+}
+
+function Test-AllNodesUpgraded {
+    foreach ($node in $PlanNodes) {
+        if (-not (Test-NodeUpgraded -Node $node)) { return $false }
+    }
+    return $true
+}
+
+function Invoke-NodeDrain {
+    # Pause and drain, bounded; then nothing may stay online on the node [A-other], [H-maint].
+    param([Parameter(Mandatory)] [string] $Node, [Parameter(Mandatory)] [int] $TimeoutMinutes)
+    $problems = @(Get-StorageProblem)
+    if ($problems.Count -gt 0) {
+        throw ('storage is not healthy, so {0} must not go down: {1}' -f $Node, ($problems -join '; '))
+    }
+    $null = Suspend-ClusterNode -Name $Node -Cluster $ClusterName -Drain -Confirm:$false
+    Wait-Until -What ('{0} to finish draining' -f $Node) -TimeoutMinutes $TimeoutMinutes -Condition {
+        $state = [string](Get-ClusterNode -Name $Node -Cluster $ClusterName).DrainStatus
+        if ($state -eq 'Failed') { throw ('draining {0} failed: see which roles could not move (Get-ClusterGroup)' -f $Node) }
+        $state -eq 'Completed'
+    }
+    $left = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.OwnerNode -eq $Node -and [string]$_.State -eq 'Online' })
+    if ($left.Count -gt 0) {
+        throw ('{0} still hosts online roles after the drain: {1}' -f $Node, (@($left | ForEach-Object { $_.Name }) -join ', '))
+    }
+}
+
+function Test-NodePaused {
+    param([Parameter(Mandatory)] [string] $Node)
+    [string](Get-ClusterNode -Name $Node -Cluster $ClusterName).State -eq 'Paused'
+}
+
+function Invoke-NodeResume {
+    param([Parameter(Mandatory)] [string] $Node)
+    $null = Resume-ClusterNode -Name $Node -Cluster $ClusterName -Failback Immediate
+}
+
+function Test-NodeUp {
+    param([Parameter(Mandatory)] [string] $Node)
+    try { return ([string](Get-ClusterNode -Name $Node -Cluster $ClusterName).State -eq 'Up') } catch { return $false }
+}
+
+function Invoke-NodeRestart {
+    # Restart-Computer -Wait -For PowerShell returns when remoting answers again; -Timeout bounds the wait.
+    param([Parameter(Mandatory)] [string] $Node, [Parameter(Mandatory)] [int] $TimeoutMinutes)
+    try {
+        Restart-Computer -ComputerName $Node -Force -Wait -For PowerShell -Timeout ($TimeoutMinutes * 60) -Delay 15 -Confirm:$false @CredentialArgs
+    }
+    catch {
+        $script:TimedOut = $true
+        throw ('{0} did not answer within {1} min of its restart: check its console (BMC). {2}' -f $Node, $TimeoutMinutes, $_)
+    }
+}
+
+function Set-UpgradeRegistry {
+    # RefsEnableMetadataValidation = 0 and Vid\Parameters SkipSmallLocalAllocations = 0, the key created without -Force [A-ps], [S-lm].
+    param([Parameter(Mandatory)] [string] $Node)
+    Invoke-OnNode -Node $Node -ScriptBlock {
+        $ErrorActionPreference = 'Stop'
+        Set-ItemProperty -Path 'HKLM:\SYSTEM\CurrentControlSet\Control\FileSystem' -Name 'RefsEnableMetadataValidation' -Value 0 -Type DWord
+        $vid = 'HKLM:\SYSTEM\CurrentControlSet\Services\Vid\Parameters'
+        if (-not (Test-Path -Path $vid)) { $null = New-Item -Path $vid }
+        Set-ItemProperty -Path $vid -Name 'SkipSmallLocalAllocations' -Value 0 -Type DWord
+    }
+}
+
+function Test-UpgradeRegistry {
+    param([Parameter(Mandatory)] [string] $Node)
+    Invoke-OnNode -Node $Node -ScriptBlock {
+        $refs = Get-ItemProperty -Path 'HKLM:\SYSTEM\CurrentControlSet\Control\FileSystem' -Name 'RefsEnableMetadataValidation' -ErrorAction SilentlyContinue
+        $vid = Get-ItemProperty -Path 'HKLM:\SYSTEM\CurrentControlSet\Services\Vid\Parameters' -Name 'SkipSmallLocalAllocations' -ErrorAction SilentlyContinue
+        ($null -ne $refs) -and ($refs.RefsEnableMetadataValidation -eq 0) -and ($null -ne $vid) -and ($vid.SkipSmallLocalAllocations -eq 0)
+    }
+}
+
+function Get-StorageProblem {
+    # What keeps storage from being healthy: unfinished storage jobs and virtual disks that are not Healthy [H-maint].
+    $session = New-CimSession -ComputerName $ClusterName @CredentialArgs
+    try {
+        $jobs = @(Get-StorageJob -CimSession $session | Where-Object { [string]$_.JobState -ne 'Completed' })
+        $disks = @(Get-VirtualDisk -CimSession $session | Where-Object { [string]$_.HealthStatus -ne 'Healthy' })
+    }
+    finally {
+        Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false
+    }
+    foreach ($job in $jobs) { 'storage job {0} is {1}' -f $job.Name, $job.JobState }
+    foreach ($disk in $disks) { 'virtual disk {0} is {1}' -f $disk.FriendlyName, $disk.HealthStatus }
+}
+
+function Wait-StorageHealthy {
+    # Only one fault domain may be down at a time: wait for the repair before anything else goes down [H-maint], [W-resync].
+    param([Parameter(Mandatory)] [int] $TimeoutMinutes)
+    Wait-Until -What 'the storage repair jobs to finish and every virtual disk to be Healthy' -TimeoutMinutes $TimeoutMinutes -Condition { @(Get-StorageProblem).Count -eq 0 }
+}
+
+function Get-HciRegistration {
+    Invoke-OnNode -Node $ClusterName -ScriptBlock { Get-AzureStackHCI }
+}
+
+function Test-SolutionInstalled {
+    # Any output of Get-StampInformation means the solution is installed [A-ps].
+    $stamp = Invoke-OnNode -Node $ClusterName -ScriptBlock {
+        if (Get-Command -Name 'Get-StampInformation' -ErrorAction SilentlyContinue) { Get-StampInformation }
+    }
+    return [bool]$stamp
+}
+
+function Test-FunctionalLevelRaised {
+    # Inference from clusapi: a node's highest version carries its major version in the high 16 bits; the level is
+    # raised when no node supports more than the cluster runs. Any doubt returns $false, so the step runs.
+    try {
+        $level = [int64](Get-Cluster -Name $ClusterName).ClusterFunctionalLevel
+        foreach ($node in @(Get-ClusterNode -Cluster $ClusterName)) {
+            if (([int64]$node.NodeHighestVersion -shr 16) -gt $level) { return $false }
+        }
+        return $true
+    }
+    catch { return $false }
+}
+
+function Assert-AzureInputs {
+    # The Azure steps need a signed-in Az context (Connect-AzAccount) and -ResourceGroupName; no secret is stored here.
+    if (-not $ResourceGroupName) {
+        Stop-Upgrade -Code 2 -Message ('{0} needs -ResourceGroupName (the resource group of the cluster and its Arc machines)' -f $script:CurrentStep)
+    }
+    if (-not (Get-AzContext)) {
+        Stop-Upgrade -Code 2 -Message ('{0} needs an Azure sign-in: run Connect-AzAccount, then rerun this script' -f $script:CurrentStep)
+    }
+}
+
 function Invoke-SolutionDeployment {
     # The ARM route of the solution upgrade: the upgrade-cluster template, Validate then Deploy [A-arm], [Q-tpl].
     param([Parameter(Mandatory)] [string] $Mode, [Parameter(Mandatory)] [int] $TimeoutMinutes)
@@ -504,134 +632,13 @@ function Invoke-SolutionDeployment {
     }
 }
 
-function Request-OperatorAction {
-    # Interactive steps: the first run journals 'paused' and stops with the instructions; the rerun
-    # with -Acknowledge <step id> continues, and the step's own checks verify what the operator did.
-    param([Parameter(Mandatory)] [string] $Instructions)
-    $id = $script:CurrentStep
-    if ($Acknowledge -contains $id) {
-        Write-Host ('{0}: acknowledged by the operator; verifying' -f $id)
-        return
-    }
-    Write-Journal -Step $id -Status 'paused' -Start $script:StepStart -Message $Instructions
-    Stop-Upgrade -Code 3 -Message ('{0} needs the operator: {1}{2}When it is done, rerun this script with -Acknowledge ''{0}''; the script checks the result before it goes on.' -f $id, $Instructions, [Environment]::NewLine)
-}
-
-function Set-UpgradeRegistry {
-    # RefsEnableMetadataValidation = 0 and Vid\Parameters SkipSmallLocalAllocations = 0, the key created without -Force [A-ps], [S-lm].
-    param([Parameter(Mandatory)] [string] $Node)
-    Invoke-OnNode -Node $Node -ScriptBlock {
-        $ErrorActionPreference = 'Stop'
-        Set-ItemProperty -Path 'HKLM:\SYSTEM\CurrentControlSet\Control\FileSystem' -Name 'RefsEnableMetadataValidation' -Value 0 -Type DWord
-        $vid = 'HKLM:\SYSTEM\CurrentControlSet\Services\Vid\Parameters'
-        if (-not (Test-Path -Path $vid)) { $null = New-Item -Path $vid }
-        Set-ItemProperty -Path $vid -Name 'SkipSmallLocalAllocations' -Value 0 -Type DWord
-    }
-}
-function Test-UpgradeRegistry {
-    param([Parameter(Mandatory)] [string] $Node)
-    Invoke-OnNode -Node $Node -ScriptBlock {
-        $refs = Get-ItemProperty -Path 'HKLM:\SYSTEM\CurrentControlSet\Control\FileSystem' -Name 'RefsEnableMetadataValidation' -ErrorAction SilentlyContinue
-        $vid = Get-ItemProperty -Path 'HKLM:\SYSTEM\CurrentControlSet\Services\Vid\Parameters' -Name 'SkipSmallLocalAllocations' -ErrorAction SilentlyContinue
-        ($null -ne $refs) -and ($refs.RefsEnableMetadataValidation -eq 0) -and ($null -ne $vid) -and ($vid.SkipSmallLocalAllocations -eq 0)
-    }
-}
-
-function Resolve-WindowEnd {
-    # -WindowEnd when given; otherwise the end of the planned window we are in.
-    if ($WindowEndGiven) { return [datetimeoffset]$WindowEnd }
-    if ($PlanWindows.Count -eq 0) { return [datetimeoffset]::MaxValue }
-    $now = [datetimeoffset]::Now
-    foreach ($window in $PlanWindows) {
-        if ($now -ge $window.Start -and $now -lt $window.End) { return $window.End }
-    }
-    $list = @($PlanWindows | ForEach-Object { '{0} {1:u} .. {2:u}' -f $_.Name, $_.Start, $_.End }) -join '; '
-    if ($script:Rehearsal) {
-        Write-Warning ('now is outside every planned window ({0}); a real run would not start' -f $list)
-        return [datetimeoffset]::MaxValue
-    }
-    Stop-Upgrade -Code 4 -Message ('now is outside every planned window ({0}): wait for the next one, or pass -WindowEnd to run anyway' -f $list)
-}
-
-function Read-Journal {
-    # The last status of every step the journal mentions; a journal from another plan stops the run.
-    $entries = @{}
-    if (-not (Test-Path -LiteralPath $JournalPath)) { return $entries }
-    $lines = [System.IO.File]::ReadAllLines($JournalPath)
-    for ($i = 0; $i -lt $lines.Count; $i++) {
-        $text = $lines[$i].Trim()
-        if (-not $text) { continue }
-        try {
-            $entry = ConvertFrom-Json -InputObject $text
-        }
-        catch {
-            if ($i -eq $lines.Count - 1) {
-                Write-Warning ('ignoring the unfinished last line of the journal (an interrupted write): {0}' -f $text)
-                continue
-            }
-            Stop-Upgrade -Code 2 -Message ('line {0} of the journal {1} is not JSON: repair or remove it' -f ($i + 1), $JournalPath)
-        }
-        if ([string]$entry.fingerprint -ne $PlanFingerprint -and -not $AdoptJournal) {
-            Stop-Upgrade -Code 2 -Message ('the journal was written by plan {0} but this script is plan {1}: the plan changed. Re-run hciplan plan and review what changed; to continue from the steps this journal records as done, rerun with -AdoptJournal.' -f $entry.fingerprint, $PlanFingerprint)
-        }
-        $entries[[string]$entry.step] = [string]$entry.status
-    }
-    return $entries
-}
-
-function Start-HciRun {
-    $script:WindowEndAt = Resolve-WindowEnd
-    if ($env:COMPUTERNAME -in $PlanNodes) {
-        Stop-Upgrade -Code 2 -Message ('this script reboots the cluster nodes: run it from a machine outside the cluster, not from {0} [A-ps]' -f $env:COMPUTERNAME)
-    }
-    if ($PlanOrchestrator -and ($env:COMPUTERNAME -ne $PlanOrchestrator.Split('.')[0])) {
-        Write-Warning ('the plan names {0} as the orchestrator; this is {1}' -f $PlanOrchestrator, $env:COMPUTERNAME)
-    }
-    if (-not $script:Rehearsal) {
-        $folder = Split-Path -Path $JournalPath -Parent
-        if ($folder -and -not (Test-Path -LiteralPath $folder)) { $null = New-Item -Path $folder -ItemType Directory }
-        $null = Start-Transcript -Path ($JournalPath + '.transcript.txt') -Append
-        $script:Transcribing = $true
-    }
-    $script:Journal = Read-Journal
-    Write-Host ('Plan {0}: cluster {1}, {2} steps; window ends {3:u}' -f $PlanFingerprint, $ClusterName, $PlanStepCount, $script:WindowEndAt)
-}
-
-function Test-FunctionalLevelRaised {
-    # Inference from clusapi: a node's highest version carries its major version in the high 16 bits; the level is
-    # raised when no node supports more than the cluster runs. Any doubt returns $false, so the step runs.
-    try {
-        $level = [int64](Get-Cluster -Name $ClusterName).ClusterFunctionalLevel
-        foreach ($node in @(Get-ClusterNode -Cluster $ClusterName)) {
-            if (([int64]$node.NodeHighestVersion -shr 16) -gt $level) { return $false }
-        }
-        return $true
-    }
-    catch { return $false }
-}
-
-function Test-NodeUpgraded {
-    # A node on build 25398 or later runs 23H2: its OS steps are skipped.
-    param([Parameter(Mandatory)] [string] $Node)
-    try {
-        $build = Invoke-OnNode -Node $Node -ScriptBlock { [System.Environment]::OSVersion.Version.Build }
-        return ([int]$build -ge $TargetBuild)
-    }
-    catch { return $false }
-}
-function Test-AllNodesUpgraded {
-    foreach ($node in $PlanNodes) {
-        if (-not (Test-NodeUpgraded -Node $node)) { return $false }
-    }
-    return $true
-}
-
 function Test-AllNodesUp {
     foreach ($node in $PlanNodes) {
         if (-not (Test-NodeUp -Node $node)) { return $false }
     }
     return $true
 }
+
 function Write-CauSubSteps {
     # Per-node progress of a CAU run that ended early (failure, -StopAfter mid-node, cancel), from node state:
     # the build proves setup and reboots, Up (not paused) proves the resume, healthy storage the storage wait.

@@ -1,0 +1,74 @@
+# azure.ps1: part of the helper library of the hciplan upgrade script (Windows PowerShell 5.1).
+# The Azure side of the solution upgrade: the inputs it needs and the upgrade-cluster ARM deployment.
+# hciplan copies into a script only the functions it calls (hciplan/backends/powershell/library.py); code
+# outside a function is never copied. Plan values come from the script's data region, read by name.
+
+function Assert-AzureInputs {
+    # The Azure steps need a signed-in Az context (Connect-AzAccount) and -ResourceGroupName; no secret is stored here.
+    if (-not $ResourceGroupName) {
+        Stop-Upgrade -Code 2 -Message ('{0} needs -ResourceGroupName (the resource group of the cluster and its Arc machines)' -f $script:CurrentStep)
+    }
+    if (-not (Get-AzContext)) {
+        Stop-Upgrade -Code 2 -Message ('{0} needs an Azure sign-in: run Connect-AzAccount, then rerun this script' -f $script:CurrentStep)
+    }
+}
+
+function Invoke-SolutionDeployment {
+    # The ARM route of the solution upgrade: the upgrade-cluster template, Validate then Deploy [A-arm], [Q-tpl].
+    param([Parameter(Mandatory)] [string] $Mode, [Parameter(Mandatory)] [int] $TimeoutMinutes)
+    Assert-AzureInputs
+    if (-not $TemplateParameterFile -or -not (Test-Path -LiteralPath $TemplateParameterFile)) {
+        Stop-Upgrade -Code 2 -Message ('{0} needs -TemplateParameterFile: the upgrade-cluster parameter file with your tenant, subscription and secret references' -f $script:CurrentStep)
+    }
+    # The plan's values must match the file's plain values; Key Vault references ({"reference": ...}) have no
+    # value to compare. The file itself goes to ARM, so the references resolve there.
+    $document = ConvertFrom-Json -InputObject ([System.IO.File]::ReadAllText($TemplateParameterFile))
+    $fileValues = @{}
+    if ($document.PSObject.Properties['parameters']) {
+        foreach ($property in $document.parameters.PSObject.Properties) {
+            $entry = $property.Value
+            if ($null -ne $entry -and $entry.PSObject.Properties['value']) { $fileValues[$property.Name] = $entry.value }
+        }
+    }
+    foreach ($name in $PlanTemplateValues.Keys) {
+        if ($fileValues.ContainsKey($name) -and [string]$fileValues[$name] -ne [string]$PlanTemplateValues[$name]) {
+            throw ('the parameter file sets {0} = {1} but the plan says {2}: fix the file or re-run hciplan plan' -f $name, $fileValues[$name], $PlanTemplateValues[$name])
+        }
+    }
+    # One deployment name per mode: a rerun (after a timeout, say) follows the deployment already in Azure
+    # instead of starting a second one with the same name.
+    $name = 'hciplan-upgrade-{0}' -f $Mode.ToLowerInvariant()
+    $existing = Get-AzResourceGroupDeployment -ResourceGroupName $ResourceGroupName -Name $name -ErrorAction SilentlyContinue
+    $state = ''
+    if ($existing) { $state = [string]$existing.ProvisioningState }
+    if ($state -eq 'Succeeded') {
+        Write-Host ('the {0} deployment {1} already succeeded in an earlier run' -f $Mode, $name)
+        return
+    }
+    $job = $null
+    if ($state -in @('', 'Failed', 'Canceled')) {
+        # deploymentMode is a template parameter: given on the command line it overrides the file's value.
+        $job = New-AzResourceGroupDeployment -Name $name -ResourceGroupName $ResourceGroupName -TemplateUri $TemplateUri -TemplateParameterFile $TemplateParameterFile -deploymentMode $Mode -AsJob -Confirm:$false
+    }
+    else {
+        Write-Host ('the {0} deployment {1} is already {2} in Azure (an earlier run started it): following it' -f $Mode, $name, $state)
+    }
+    $seen = @{ State = $state }
+    Wait-Until -What ('the {0} deployment {1} to finish (it goes on in Azure; a rerun follows it instead of starting another)' -f $Mode, $name) -TimeoutMinutes $TimeoutMinutes -Condition {
+        if ($job -and [string]$job.State -in @('NotStarted', 'Running')) { return $false }
+        $deployment = Get-AzResourceGroupDeployment -ResourceGroupName $ResourceGroupName -Name $name -ErrorAction SilentlyContinue
+        if (-not $deployment) {
+            if ($job) {
+                $null = Receive-Job -Job $job -Keep
+                throw ('the {0} deployment {1} was not created' -f $Mode, $name)
+            }
+            return $false
+        }
+        $seen.State = [string]$deployment.ProvisioningState
+        $seen.State -in @('Succeeded', 'Failed', 'Canceled')
+    }
+    if ($job) { Remove-Job -Job $job -Confirm:$false }
+    if ($seen.State -ne 'Succeeded') {
+        throw ('the {0} deployment ended {1}; logs: C:\CloudDeployment\Logs on the seed node [A-inst]' -f $Mode, $seen.State)
+    }
+}

@@ -1,0 +1,810 @@
+"""One small emitter per step kind: the PowerShell body, probe and post-condition of each runner entry.
+
+Each emitter is registered by the step kind it handles (`@emits("node.drain")`), in the style of sqlglot's
+one generator per node type, so a reviewer finds a kind's PowerShell by searching for its name. Groups of
+steps that one function performs are registered per group (`@emits_group(CAU_RUN)`, `@emits_group("offline")`)
+and name the kinds they cover. A kind without an emitter is an `Unsupported` error at emit time, never
+silently left out. An emitter fills the `Entry` it is given (units.py): body lines, probe, verify, target,
+fit time. Which helpers of `lib/*.ps1` the body needs is not declared here: `library.needed` finds them.
+
+Values from the `.hciplan` file reach the code only through `pstext.literal`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Callable
+
+from hciplan.backends.azurelocal import ROLLING_UPGRADE_PLUGIN, TARGET_BUILD
+from hciplan.backends.pstext import literal
+from hciplan.compiler.builder import CAU_RUN
+from hciplan.compiler.durations import DEFAULT_MODELS
+from hciplan.compiler.plan import Plan, Step
+
+if TYPE_CHECKING:  # units.py imports this module to run the emitters
+    from hciplan.backends.powershell.units import Entry
+
+
+class Unsupported(Exception):
+    """Raised for plans this backend cannot script; `render` reports it as `BackendUnsupported`."""
+
+
+Emitter = Callable[[Plan, "Entry"], None]
+EMITTERS: dict[str, Emitter] = {}  # step kind -> emitter
+GROUP_EMITTERS: dict[str, Emitter] = {}  # step group -> emitter of the whole group
+GROUP_COVERS: dict[str, tuple[str, ...]] = {}  # step group -> the kinds its emitter performs
+
+
+def emits(*kinds: str) -> Callable[[Emitter], Emitter]:
+    """Register the decorated function as the emitter of `kinds`."""
+    def register(function: Emitter) -> Emitter:
+        for kind in kinds:
+            assert kind not in EMITTERS, f"two emitters for {kind}"
+            EMITTERS[kind] = function
+        return function
+    return register
+
+
+def emits_group(group: str, covers: tuple[str, ...]) -> Callable[[Emitter], Emitter]:
+    """Register the decorated function as the emitter of every step of `group` (one function for all of them)."""
+    def register(function: Emitter) -> Emitter:
+        GROUP_EMITTERS[group] = function
+        GROUP_COVERS[group] = covers
+        return function
+    return register
+
+
+def is_group(group: str | None) -> bool:
+    """Whether the steps of `group` are emitted together, as one entry."""
+    return group in GROUP_EMITTERS
+
+
+def emit(plan: Plan, entry: "Entry") -> None:
+    """Fill a one-step entry with its step kind's emitter."""
+    step = entry.first
+    emitter = EMITTERS.get(step.kind)
+    if emitter is None:  # a catalog kind without a script form must not be emitted silently
+        raise Unsupported(f"no PowerShell for step kind {step.kind!r} ({step.id})")
+    emitter(plan, entry)
+
+
+def emit_group(plan: Plan, entry: "Entry") -> None:
+    """Fill the entry of a whole group with its group's emitter."""
+    GROUP_EMITTERS[entry.first.group](plan, entry)
+
+
+# --- bounds and shared values --------------------------------------------------------------------
+# The waits' timeouts come from the step's duration model (assumptions, documented in docs/powershell.md).
+
+# What node state proves a CAU sub-step done once the run has ended (or was cancelled by -StopAfter mid-node):
+# the build alone only proves setup and its reboots; resume needs the node Up (not paused), the storage wait
+# needs storage healthy as well [W-invoke], [H-maint].
+CAU_SUBSTEP_EVIDENCE = {"cau.drain": "upgraded", "cau.install": "upgraded", "cau.reboot": "upgraded",
+                        "cau.resume": "up", "cau.storage_wait": "healthy"}
+# A Test-Cluster warning that reports a failure: "failed", "failure(s)", "fails" as whole words, so that
+# "Failover" (in nearly every test name) does not count.
+TEST_CLUSTER_FAILURE = r"\bfail(ed|ure|ures|s)?\b"
+
+
+def minutes(value: float) -> int:
+    return max(1, math.ceil(value))
+
+
+def wait_minutes(step: Step, floor: int = 15) -> int:
+    """The bound of a wait: four times the step's expected minutes, at least `floor` (an assumption, documented)."""
+    return max(floor, minutes(4 * step.mean_minutes))
+
+
+def reboot_minutes(plan: Plan) -> int:
+    """The plan's reboot timeout (CAU's -RebootTimeoutMinutes), used for every plain restart."""
+    return plan.reboot_timeout
+
+
+def os_reboot_minutes(plan: Plan) -> int:
+    """A feature-update restart finishes setup first: the plan's timeout, but at least twice the slowest modelled one."""
+    return max(reboot_minutes(plan), minutes(2 * DEFAULT_MODELS["os.reboot"].high))
+
+
+def setup_minutes() -> int:
+    return minutes(2 * DEFAULT_MODELS["os.install"].high)
+
+
+def pass_minutes(plan: Plan, step: Step) -> float:
+    """Expected minutes of the node pass `step` starts (to the pass's end, the next safe point)."""
+    members = [s for s in plan.steps if s.group == step.group and s.node == step.node and s.phase == step.phase]
+    return sum(s.mean_minutes for s in members)
+
+
+def _node(step: Step) -> str:
+    return literal(step.node or "")
+
+
+# --- one emitter per step kind ------------------------------------------------------------------------
+
+@emits("gate.preflight")
+def _gate_preflight(plan: Plan, entry: Entry) -> None:
+    body = entry.body
+    entry.read_only = True
+    body += PREFLIGHT
+
+
+@emits("gate.test_cluster", "post.validate")
+def _test_cluster(plan: Plan, entry: Entry) -> None:
+    step = entry.first
+    body = entry.body
+    kind = step.kind
+    report = "p0" if kind == "gate.test_cluster" else "p3"
+    body += [
+        "# Test-Cluster must pass before any change, and again after the OS upgrade [H-maint], [A-post].",
+        "$warnings = @()",
+        f"$report = Join-Path -Path (Split-Path -Path $JournalPath -Parent) -ChildPath 'Test-Cluster-{report}'",
+        "$null = Test-Cluster -Cluster $ClusterName -ReportName $report -WarningVariable warnings -WarningAction SilentlyContinue",
+        f"$failed = @($warnings | Where-Object {{ [string]$_ -match {literal(TEST_CLUSTER_FAILURE)} }})",
+        "if ($failed.Count -gt 0) { throw ('cluster validation reported failures; see {0}.htm: {1}' -f $report, ($failed -join '; ')) }",
+    ]
+
+
+@emits("aks.remove")
+def _aks_remove(plan: Plan, entry: Entry) -> None:
+    body = entry.body
+    moc = ("then Uninstall-Moc (the plan records a preview install)" if plan.model.cluster.aks.preview else
+           "(Uninstall-Moc only if AKS or Arc VM previews were ever used; the plan says they were not)")
+    body += [
+        "# Uninstall-AksHci acts on every node from the one it runs on: through remoting that is a second hop,",
+        "# which fails without CredSSP, so the operator runs it on a node's console. The script then removes the",
+        "# AksHci module from every node, each one locally; a module already gone is done [A-ps], [A-val].",
+        "Request-OperatorAction -Instructions " + literal(
+            "Back up what runs on AKS Arc first: its removal cannot be undone. On the console (or an RDP "
+            "session) of one node, signed in as a cluster administrator, run Uninstall-AksHci, " + moc + ". "
+            "If it already ran in an earlier attempt, only acknowledge; the script then removes the AksHci "
+            "module from every node."),
+        "foreach ($node in $PlanNodes) {",
+        "    Invoke-OnNode -Node $node -ScriptBlock {",
+        "        $ErrorActionPreference = 'Stop'",
+        "        if (Get-Module -ListAvailable -Name 'AksHci') { Uninstall-Module -Name 'AksHci' -AllVersions -Force }",
+        "    }",
+        "}",
+    ]
+    entry.probe = ("@($PlanNodes | Where-Object { Invoke-OnNode -Node $_ -ScriptBlock "
+                  "{ [bool](Get-Module -ListAvailable -Name 'AksHci') } }).Count -eq 0")
+    entry.verify = entry.probe
+
+
+@emits("bitlocker.suspend")
+def _bitlocker_suspend(plan: Plan, entry: Entry) -> None:
+    step = entry.first
+    node = _node(step)
+    body = entry.body
+    body.append(f"Suspend-NodeBitLocker -Node {node}")
+    entry.probe = f"(Get-NodeBitLockerStatus -Node {node}) -eq 'Off'"
+    entry.verify = entry.probe
+    entry.target = step.node
+
+
+@emits("bitlocker.resume")
+def _bitlocker_resume(plan: Plan, entry: Entry) -> None:
+    step = entry.first
+    node = _node(step)
+    body = entry.body
+    body.append(f"Resume-NodeBitLocker -Node {node}")
+    entry.probe = f"(Get-NodeBitLockerStatus -Node {node}) -eq 'On'"
+    entry.verify = entry.probe
+    entry.target = step.node
+
+
+@emits("registry.apply")
+def _registry_apply(plan: Plan, entry: Entry) -> None:
+    step = entry.first
+    node = _node(step)
+    body = entry.body
+    body.append(f"Set-UpgradeRegistry -Node {node}")
+    entry.probe = f"Test-UpgradeRegistry -Node {node}"
+    entry.verify = entry.probe
+    entry.target = step.node
+
+
+@emits("node.drain")
+def _node_drain(plan: Plan, entry: Entry) -> None:
+    step = entry.first
+    node = _node(step)
+    body = entry.body
+    body.append(f"Invoke-NodeDrain -Node {node} -TimeoutMinutes {wait_minutes(step)}")
+    if step.group == "os":
+        entry.probe = f"Test-NodeUpgraded -Node {node}"
+    entry.verify = f"Test-NodePaused -Node {node}"
+    entry.target = step.node
+    entry.fit_minutes = pass_minutes(plan, step)
+
+
+@emits("node.reboot")
+def _node_reboot(plan: Plan, entry: Entry) -> None:
+    step = entry.first
+    node = _node(step)
+    body = entry.body
+    after_setup = step.group == "os"
+    if after_setup:
+        body.append("# setup ran with /NoReboot: this restart finishes the feature update")
+        body.append(f"Invoke-NodeRestart -Node {node} -TimeoutMinutes {os_reboot_minutes(plan)}")
+        entry.probe = f"Test-NodeUpgraded -Node {node}"
+        entry.verify = entry.probe
+    else:
+        body.append(f"Invoke-NodeRestart -Node {node} -TimeoutMinutes {reboot_minutes(plan)}")
+    entry.target = step.node
+
+
+@emits("node.resume")
+def _node_resume(plan: Plan, entry: Entry) -> None:
+    step = entry.first
+    node = _node(step)
+    body = entry.body
+    body.append(f"Invoke-NodeResume -Node {node}")
+    entry.probe = f"Test-NodeUp -Node {node}"
+    entry.verify = entry.probe
+    entry.target = step.node
+
+
+@emits("storage.wait")
+def _storage_wait(plan: Plan, entry: Entry) -> None:
+    step = entry.first
+    body = entry.body
+    body.append(f"Wait-StorageHealthy -TimeoutMinutes {wait_minutes(step, floor=30)}")
+    entry.target = step.node
+
+
+@emits("media.verify")
+def _media_verify(plan: Plan, entry: Entry) -> None:
+    step = entry.first
+    node = _node(step)
+    body = entry.body
+    body.append(f"if (-not (Test-NodeMedia -Node {node})) {{ throw ('setup.exe is not in {{0}} on {{1}}: extract the ISO "
+                f"to the same folder on every node [A-ps]' -f $PlanMediaPath, {node}) }}")
+    entry.target = step.node
+
+
+@emits("cau.prepare")
+def _cau_prepare(plan: Plan, entry: Entry) -> None:
+    body = entry.body
+    body += [
+        "# Remoting must answer on every node; CAU's Best Practices Analyzer model must report no error [A-ps], [W-req].",
+        "foreach ($node in $PlanNodes) { $null = Test-WSMan -ComputerName $node }",
+        "$null = Test-CauSetup -ClusterName $ClusterName @CredentialArgs",
+        "$errors = @(Get-BpaResult -ModelId 'Microsoft/Windows/ClusterAwareUpdating' | Where-Object { [string]$_.Severity -eq 'Error' })",
+        "if ($errors.Count -gt 0) { throw ('Test-CauSetup found errors: {0}' -f (@($errors | ForEach-Object { $_.Title }) -join '; ')) }",
+    ]
+
+
+@emits("cau.scan")
+def _cau_scan(plan: Plan, entry: Entry) -> None:
+    body = entry.body
+    body += [
+        "# Every node must be offered the same feature update [A-ps].",
+        f"$scan = @(Invoke-CauScan -ClusterName $ClusterName -CauPluginName {literal(ROLLING_UPGRADE_PLUGIN)} "
+        "-CauPluginArguments $CauPluginArguments @CredentialArgs)",
+        "Write-Host (Out-String -InputObject ($scan | Format-Table -AutoSize))",
+        "$offers = @{}",
+        "foreach ($update in $scan) {",
+        "    $nodeName = $update.PSObject.Properties['NodeName']",
+        "    $title = $update.PSObject.Properties['UpdateTitle']",
+        "    if (-not $nodeName -or -not $title) {",
+        "        Request-OperatorAction -Instructions 'Review the scan above: every node must be offered the same feature update.'",
+        "        return",
+        "    }",
+        "    $offers[[string]$nodeName.Value] = [string]$title.Value",
+        "}",
+        "$missing = @($PlanNodes | Where-Object { -not $offers.ContainsKey($_) })",
+        "if ($missing.Count -gt 0) { throw ('no feature update is offered to {0}' -f ($missing -join ', ')) }",
+        "if (@($offers.Values | Sort-Object -Unique).Count -gt 1) { throw ('the nodes are offered different updates: {0}' -f (@($offers.Values | Sort-Object -Unique) -join '; ')) }",
+    ]
+
+
+@emits("os.setup")
+def _os_setup(plan: Plan, entry: Entry) -> None:
+    step = entry.first
+    node = _node(step)
+    upgrade = plan.model.upgrade
+    body = entry.body
+    entry.probe = f"Test-NodeUpgraded -Node {node}"
+    entry.target = step.node
+    if upgrade.source == "media":
+        body.append(f"Start-NodeSetup -Nodes @({node}) -TimeoutMinutes {setup_minutes()}")
+    else:
+        entry.verify = entry.probe
+        body.append("Request-OperatorAction -Instructions " + literal(
+            f"On the console of {step.node}, run SConfig and choose 6 (Install updates), then 3 (Feature "
+            "updates) to install the 23H2 feature update from Windows Update; let it restart until it "
+            f"reports build {TARGET_BUILD} [A-other]."))
+
+
+@emits("post.registry_check")
+def _post_registry_check(plan: Plan, entry: Entry) -> None:
+    body = entry.body
+    body += [
+        "# The upgrade can reset the keys: re-apply and reboot the node if they reverted [A-verify].",
+        "$reverted = @($PlanNodes | Where-Object { -not (Test-UpgradeRegistry -Node $_) })",
+        "if ($reverted.Count -gt 0) { throw ('the registry keys reverted on {0}: re-apply them (Set-UpgradeRegistry) and reboot those nodes one at a time, then rerun' -f ($reverted -join ', ')) }",
+    ]
+
+
+@emits("post.functional_level")
+def _post_functional_level(plan: Plan, entry: Entry) -> None:
+    body = entry.body
+    entry.probe = "Test-FunctionalLevelRaised"
+    body += [
+        "# All nodes must be up; the level cannot be lowered again [A-post], [W-rolling].",
+        "$down = @($PlanNodes | Where-Object { -not (Test-NodeUp -Node $_) })",
+        "if ($down.Count -gt 0) { throw ('every node must be Up before the functional level is raised: {0}' -f ($down -join ', ')) }",
+        "$before = [int64](Get-Cluster -Name $ClusterName).ClusterFunctionalLevel",
+        "Update-ClusterFunctionalLevel -Cluster $ClusterName -Force",
+        "$after = [int64](Get-Cluster -Name $ClusterName).ClusterFunctionalLevel",
+        "if ($after -le $before) { throw ('the cluster functional level is still {0}' -f $after) }",
+    ]
+
+
+@emits("post.storage_pool")
+def _post_storage_pool(plan: Plan, entry: Entry) -> None:
+    body = entry.body
+    body += [
+        "# One-way pool version update, online [A-post].",
+        "$session = New-CimSession -ComputerName $ClusterName @CredentialArgs",
+        "try { Get-StoragePool -CimSession $session -FriendlyName $PlanPoolName | Update-StoragePool -Confirm:$false }",
+        "finally { Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false }",
+    ]
+
+
+@emits("post.vm_version")
+def _post_vm_version(plan: Plan, entry: Entry) -> None:
+    body = entry.body
+    body += [
+        "# Each VM below the host's default version is stopped, updated and started again [A-post].",
+        "foreach ($node in $PlanNodes) {",
+        "    Invoke-OnNode -Node $node -ScriptBlock {",
+        "        $ErrorActionPreference = 'Stop'",
+        "        $latest = [version](Get-VMHostSupportedVersion -Default).Version",
+        "        foreach ($vm in @(Get-VM)) {",
+        "            if ([version]$vm.Version -ge $latest) { continue }",
+        "            $running = [string]$vm.State -eq 'Running'",
+        "            if ($running) { Stop-VM -VM $vm -Force }",
+        "            Update-VMVersion -VM $vm -Force",
+        "            if ($running) { Start-VM -VM $vm }",
+        "        }",
+        "    }",
+        "}",
+    ]
+
+
+@emits("post.sync")
+def _post_sync(plan: Plan, entry: Entry) -> None:
+    body = entry.body
+    body += ["# Azure shows 23H2 right after a sync [S-ver].",
+             "Invoke-OnNode -Node $ClusterName -ScriptBlock { $ErrorActionPreference = 'Stop'; Sync-AzureStackHCI }"]
+
+
+@emits("atc.install")
+def _atc_install(plan: Plan, entry: Entry) -> None:
+    body = entry.body
+    body += [
+        "# Install the features and hold the ATC service until each node is configured in turn [A-atc].",
+        "foreach ($node in $PlanNodes) {",
+        "    Invoke-OnNode -Node $node -ScriptBlock {",
+        "        $ErrorActionPreference = 'Stop'",
+        "        $null = Install-WindowsFeature -Name 'NetworkATC', 'FS-SMBBW'",
+        "        Set-Service -Name 'NetworkATC' -StartupType Disabled",
+        "        Stop-Service -Name 'NetworkATC' -Force",
+        "    }",
+        "}",
+    ]
+
+
+@emits("atc.configure")
+def _atc_configure(plan: Plan, entry: Entry) -> None:
+    step = entry.first
+    node = _node(step)
+    body = entry.body
+    entry.target = step.node
+    body.append("Request-OperatorAction -Instructions " + literal(
+        f"{step.node} is drained. From its BMC console (the node loses its network): remove the NetQos "
+        "policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to "
+        "VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start "
+        "the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for "
+        "this node; on the other nodes reconnect every VM network adapter after the rename [A-atc]."))
+    body.append(f"$problems = @(Get-NetIntentProblem -Node {node})")
+    body.append("if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }")
+
+
+@emits("atc.verify")
+def _atc_verify(plan: Plan, entry: Entry) -> None:
+    step = entry.first
+    body = entry.body
+    body.append(f"Wait-Until -What 'every Network ATC intent to report Success' -TimeoutMinutes "
+                f"{wait_minutes(step, floor=30)} -Condition {{ @(Get-NetIntentProblem).Count -eq 0 }}")
+
+
+@emits("remediate.apply")
+def _remediate_apply(plan: Plan, entry: Entry) -> None:
+    step = entry.first
+    node = _node(step)
+    upgrade = plan.model.upgrade
+    body = entry.body
+    entry.target = step.node
+    body += [
+        "# Required roles and features for the solution upgrade; the reboot is the next step [A-val].",
+        f"Invoke-OnNode -Node {node} -ArgumentList $RequiredRoles, $RequiredOptionalFeatures -ScriptBlock {{",
+        "    param($Roles, $Features)",
+        "    $ErrorActionPreference = 'Stop'",
+        "    foreach ($role in $Roles) { $null = Install-WindowsFeature -Name $role -IncludeAllSubFeature -IncludeManagementTools }",
+        "    foreach ($feature in $Features) { $null = Enable-WindowsOptionalFeature -FeatureName $feature -All -Online -NoRestart }",
+        "}",
+    ]
+    if upgrade.wdac == "disable" and plan.model.cluster.wdac == "enforced":
+        body.append("Request-OperatorAction -Instructions " + literal(
+            f"Remove the WDAC policies from {step.node} the way they were deployed (policy files or Group "
+            "Policy); the next step restarts the node. The new 23H2 policies are re-applied after the "
+            "solution upgrade [A-val]."))
+
+
+@emits("thin.convert")
+def _thin_convert(plan: Plan, entry: Entry) -> None:
+    step = entry.first
+    body = entry.body
+    volume = literal(step.target or "")
+    body += [
+        "# Fixed -> thin frees pool space; the CSV must restart, so the VMs on it are shut down first [A-val].",
+        f"$volume = {volume}",
+        "$csv = Get-ClusterSharedVolume -Cluster $ClusterName -Name ('Cluster Virtual Disk ({0})' -f $volume)",
+        "Request-OperatorAction -Instructions " + literal(
+            f"Shut down every VM stored on the volume {step.target} (its cluster shared volume restarts)."),
+        "$session = New-CimSession -ComputerName $ClusterName @CredentialArgs",
+        "try {",
+        "    Set-VirtualDisk -CimSession $session -FriendlyName $volume -ProvisioningType Thin",
+        "    $null = $csv | Stop-ClusterResource -Confirm:$false",
+        "    $null = $csv | Start-ClusterResource",
+        "    $disk = Get-VirtualDisk -CimSession $session -FriendlyName $volume",
+        "    if ([string]$disk.ProvisioningType -ne 'Thin') { throw ('{0} is still {1}' -f $volume, $disk.ProvisioningType) }",
+        "}",
+        "finally { Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false }",
+    ]
+
+
+@emits("lcm.extension")
+def _lcm_extension(plan: Plan, entry: Entry) -> None:
+    step = entry.first
+    node = _node(step)
+    body = entry.body
+    entry.target = step.node
+    body += [
+        "# The AzureEdgeLifecycleManager extension must be present on every node [A-val].",
+        "Assert-AzureInputs",
+        f"$existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName {node} "
+        "-Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue",
+        "if (-not $existing) {",
+        f"    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name {node}",
+        f"    $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName "
+        f"-MachineName {node} -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'",
+        "}",
+        f"$extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName {node} -Name 'AzureEdgeLifecycleManager'",
+        "if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }",
+    ]
+
+
+@emits("ad.prepare")
+def _ad_prepare(plan: Plan, entry: Entry) -> None:
+    body = entry.body
+    body += [
+        "# The LCM user's password is asked for here and never stored [A-ad].",
+        "$lcmCredential = Get-Credential -UserName $PlanDeploymentUser -Message 'Password of the LCM deployment user (not stored)'",
+        "New-HciAdObjectsPreCreation -AzureStackLCMUserCredential $lcmCredential -AsHciOUName $PlanAdouPath",
+    ]
+
+
+@emits("readiness.validate")
+def _readiness_validate(plan: Plan, entry: Entry) -> None:
+    body = entry.body
+    body += [
+        "# The Environment Checker on every node; Critical failures block the solution upgrade [A-val].",
+        "$blocking = @()",
+        "foreach ($node in $PlanNodes) {",
+        "    $results = @(Invoke-OnNode -Node $node -ScriptBlock {",
+        "        $ErrorActionPreference = 'Stop'",
+        "        Install-Module -Name 'AzStackHci.EnvironmentChecker' -AllowClobber -Force",
+        "        Invoke-AzStackHciUpgradeValidation -PassThru",
+        "    })",
+        "    foreach ($result in $results) {",
+        "        if ([string]$result.Status -eq 'FAILURE' -and [string]$result.Severity -eq 'CRITICAL') { $blocking += ('{0}: {1}' -f $node, $result.DisplayName) }",
+        "    }",
+        "}",
+        "if ($blocking.Count -gt 0) { throw ('readiness checks block the upgrade: {0}' -f ($blocking -join '; ')) }",
+    ]
+
+
+@emits("solution.validate", "solution.deploy")
+def _solution_deployment(plan: Plan, entry: Entry) -> None:
+    step = entry.first
+    body = entry.body
+    kind = step.kind
+    mode = "Validate" if kind == "solution.validate" else "Deploy"
+    body.append(f"Invoke-SolutionDeployment -Mode '{mode}' -TimeoutMinutes {wait_minutes(step, floor=60)}")
+    if kind == "solution.deploy":
+        entry.probe = "Test-SolutionInstalled"
+        entry.verify = "Test-SolutionInstalled"
+
+
+@emits("wdac.reapply")
+def _wdac_reapply(plan: Plan, entry: Entry) -> None:
+    body = entry.body
+    body.append("Request-OperatorAction -Instructions " + literal(
+        "Re-apply the new 23H2 WDAC policies on every node and update the security posture, as the "
+        "Azure Local 23H2 documentation describes [A-inst]."))
+
+
+@emits("after.verify")
+def _after_verify(plan: Plan, entry: Entry) -> None:
+    upgrade = plan.model.upgrade
+    body = entry.body
+    body += [
+        "# Sync, then the registration must be connected and the solution installed [A-inst], [S-ver].",
+        "Invoke-OnNode -Node $ClusterName -ScriptBlock { $ErrorActionPreference = 'Stop'; Sync-AzureStackHCI }",
+        "$registration = Get-HciRegistration",
+        "if ([string]$registration.ConnectionStatus -ne 'Connected') { throw ('the registration is {0}' -f $registration.ConnectionStatus) }",
+    ]
+    if upgrade.solution is not None:
+        body.append("if (-not (Test-SolutionInstalled)) { throw 'Get-StampInformation returns nothing: the solution is not installed' }")
+
+
+# The preflight stays inline (not a lib function): it reads the runner's journal state of this very step.
+PREFLIGHT = [
+    "# Read-only gates [A-ps], [A-ts], [H-maint], and the stale-plan rule: the live cluster must match the plan.",
+    "# It runs in every run and rehearsal. A rerun may resume mid node pass (a node paused, storage resyncing by",
+    "# design), so after the first pass its health findings are warnings: the drain refuses unhealthy storage.",
+    "# Once the solution upgrade is done, Get-StampInformation answers and Infrastructure_1 uses pool space.",
+    "$rerun = $script:Journal.ContainsKey($script:CurrentStep) -and $script:Journal[$script:CurrentStep] -in @('done', 'skipped')",
+    "$solutionDone = $PlanSolutionDeployStep -and $script:Journal.ContainsKey($PlanSolutionDeployStep) -and $script:Journal[$PlanSolutionDeployStep] -in @('done', 'skipped')",
+    "$stale = @()",
+    "$problems = @()",
+    "$live = @(Get-ClusterNode -Cluster $ClusterName)",
+    "$liveNames = @($live | ForEach-Object { [string]$_.Name } | Sort-Object)",
+    "$planNames = @($PlanNodes | Sort-Object)",
+    "if (($liveNames -join ',') -ne ($planNames -join ',')) {",
+    "    $stale += ('the cluster has nodes {0}; the plan has {1}' -f ($liveNames -join ', '), ($planNames -join ', '))",
+    "}",
+    "foreach ($node in $live) {",
+    "    if ([string]$node.State -ne 'Up') { $problems += ('node {0} is {1}, not Up' -f $node.Name, $node.State) }",
+    "}",
+    "$problems += @(Get-StorageProblem)",
+    "if ($PlanPoolName -and -not $solutionDone) {",
+    "    $session = New-CimSession -ComputerName $ClusterName @CredentialArgs",
+    "    try { $pool = @(Get-StoragePool -CimSession $session -IsPrimordial $false | Where-Object { [string]$_.FriendlyName -eq $PlanPoolName }) }",
+    "    finally { Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false }",
+    "    if ($pool.Count -eq 0) { $stale += ('there is no storage pool named {0}' -f $PlanPoolName) }",
+    "    else {",
+    "        $free = [int64]$pool[0].Size - [int64]$pool[0].AllocatedSize",
+    "        if ($free -lt $PlanPoolFreeBytes - $PoolFreeToleranceBytes) {",
+    "            $stale += ('the pool has {0:N0} GB free; the plan assumed {1:N0} GB' -f ($free / 1073741824), ($PlanPoolFreeBytes / 1073741824))",
+    "        }",
+    "    }",
+    "}",
+    "if (-not $solutionDone -and (Test-SolutionInstalled)) { $problems += 'Get-StampInformation returns output: the solution is already installed [A-ps]' }",
+    "$registration = Get-HciRegistration",
+    "if ([string]$registration.RegistrationStatus -ne 'Registered' -or [string]$registration.ConnectionStatus -ne 'Connected') {",
+    "    $problems += ('the registration is {0} / {1}, not Registered / Connected [A-ts]' -f $registration.RegistrationStatus, $registration.ConnectionStatus)",
+    "}",
+    "if ($stale.Count -gt 0) {",
+    "    Stop-Upgrade -Code 2 -Message ('the live cluster no longer matches plan {0}: {1}. Update the .hciplan file, re-run hciplan plan and emit a new script.' -f $PlanFingerprint, ($stale -join '; '))",
+    "}",
+    "if ($problems.Count -gt 0 -and $rerun) {",
+    "    foreach ($problem in $problems) { Write-Warning ('preflight (resumed run): {0}' -f $problem) }",
+    "}",
+    "elseif ($problems.Count -gt 0) { throw ('preflight: {0}' -f ($problems -join '; ')) }",
+]
+
+
+# --- the offline method: stop, every node at once, start ------------------------------------------
+
+VM_SHUTDOWN_MINUTES = 30  # assumption: a graceful guest shutdown of every VM finishes within this
+CLUSTER_NAME_MINUTES = 30  # assumption: the cluster's core resources come online within this after Start-Cluster
+
+
+@emits("offline.stop")
+def _offline_stop(plan: Plan, entry: Entry) -> None:
+    entry.fit_minutes = entry.first.mean_minutes
+    entry.body += [
+        "# Full outage [A-other]. First the VMs get a guest shutdown (Stop-VM, not a saved state, since the hosts",
+        "# change OS), the running ones recorded next to the journal so offline.start restarts them; then the CSVs",
+        "# go offline, the cluster stops and the cluster service is held on every node.",
+        "$record = $JournalPath + '.running-vms.json'",
+        "$running = @()",
+        "if (Test-Path -LiteralPath $record) { $running = @((ConvertFrom-Json -InputObject ([System.IO.File]::ReadAllText($record))) | ForEach-Object { $_ }) }",
+        "foreach ($node in $PlanNodes) {",
+        "    $found = @(Invoke-OnNode -Node $node -ScriptBlock {",
+        "        Get-VM | Where-Object { [string]$_.State -eq 'Running' } | ForEach-Object { [pscustomobject]@{ Id = [string]$_.VMId; Name = [string]$_.Name; Clustered = [bool]$_.IsClustered } }",
+        "    })",
+        "    foreach ($vm in $found) {",
+        "        if (@($running | Where-Object { [string]$_.Id -eq [string]$vm.Id }).Count -eq 0) {",
+        "            $running += [pscustomobject]@{ Node = $node; Id = [string]$vm.Id; Name = [string]$vm.Name; Clustered = [bool]$vm.Clustered }",
+        "        }",
+        "    }",
+        "}",
+        "[System.IO.File]::WriteAllText($record, (ConvertTo-Json -InputObject @($running) -Depth 3), [System.Text.UTF8Encoding]::new($false))",
+        "Write-Host ('{0} running VMs recorded in {1}; shutting them down' -f $running.Count, $record)",
+        "foreach ($node in $PlanNodes) {",
+        "    Invoke-OnNode -Node $node -ScriptBlock {",
+        "        $ErrorActionPreference = 'Stop'",
+        "        foreach ($vm in @(Get-VM | Where-Object { [string]$_.State -eq 'Running' })) { Stop-VM -VM $vm -Force -Confirm:$false }",
+        "    }",
+        "}",
+        f"Wait-Until -What 'every VM to be off' -TimeoutMinutes {VM_SHUTDOWN_MINUTES} -Condition {{",
+        "    $on = 0",
+        "    foreach ($node in $PlanNodes) { $on += [int](Invoke-OnNode -Node $node -ScriptBlock { @(Get-VM | Where-Object { [string]$_.State -notin @('Off', 'Saved') }).Count }) }",
+        "    $on -eq 0",
+        "}",
+        "# The VMs are off, so taking their roles offline only records that in the cluster.",
+        "$online = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.GroupType -eq 'VirtualMachine' -and [string]$_.State -ne 'Offline' })",
+        "foreach ($group in $online) { $null = Stop-ClusterGroup -InputObject $group }",
+        "$left = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.GroupType -eq 'VirtualMachine' -and [string]$_.State -ne 'Offline' })",
+        "if ($left.Count -gt 0) { throw ('VM roles still not offline: {0}' -f (@($left | ForEach-Object { $_.Name }) -join ', ')) }",
+        "foreach ($csv in @(Get-ClusterSharedVolume -Cluster $ClusterName)) { $null = $csv | Stop-ClusterResource -Confirm:$false }",
+        "Stop-Cluster -Cluster $ClusterName -Force -Confirm:$false",
+        "foreach ($node in $PlanNodes) {",
+        "    Invoke-OnNode -Node $node -ScriptBlock { $ErrorActionPreference = 'Stop'; Set-Service -Name 'ClusSvc' -StartupType Disabled }",
+        "}",
+    ]
+
+
+@emits("offline.start")
+def _offline_start(plan: Plan, entry: Entry) -> None:
+    step = entry.first
+    entry.fit_minutes = step.mean_minutes
+    entry.body += [
+        "# Cluster service back to Automatic; Start-Cluster by a node name, since the cluster name is offline while",
+        "# every node is stopped (Start-Cluster docs). Then, in order [A-other]: pool healthy and storage jobs done,",
+        "# CSVs online, every virtual disk healthy; last, the VMs that offline.stop shut down start again.",
+        "foreach ($node in $PlanNodes) {",
+        "    Invoke-OnNode -Node $node -ScriptBlock { $ErrorActionPreference = 'Stop'; Set-Service -Name 'ClusSvc' -StartupType Automatic }",
+        "}",
+        "$null = Start-Cluster -Name $PlanNodes[0]",
+        "# The cluster name answers (CIM, cluster cmdlets) only once the core resources are online.",
+        f"Wait-Until -What ('the cluster name {{0}} to answer' -f $ClusterName) -TimeoutMinutes {CLUSTER_NAME_MINUTES} -Condition {{",
+        "    try {",
+        "        $session = New-CimSession -ComputerName $ClusterName @CredentialArgs",
+        "        Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false",
+        "        $true",
+        "    }",
+        "    catch { $false }",
+        "}",
+        f"Wait-Until -What 'the storage pool to be Healthy and its storage jobs to finish' -TimeoutMinutes {wait_minutes(step, floor=60)} -Condition {{",
+        "    $session = New-CimSession -ComputerName $ClusterName @CredentialArgs",
+        "    try {",
+        "        $pools = @(Get-StoragePool -CimSession $session -IsPrimordial $false | Where-Object { [string]$_.HealthStatus -ne 'Healthy' })",
+        "        $jobs = @(Get-StorageJob -CimSession $session | Where-Object { [string]$_.JobState -ne 'Completed' })",
+        "    }",
+        "    finally { Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false }",
+        "    $pools.Count -eq 0 -and $jobs.Count -eq 0",
+        "}",
+        "foreach ($csv in @(Get-ClusterSharedVolume -Cluster $ClusterName)) { $null = $csv | Start-ClusterResource }",
+        f"Wait-StorageHealthy -TimeoutMinutes {wait_minutes(step, floor=60)}",
+        "$record = $JournalPath + '.running-vms.json'",
+        "if (Test-Path -LiteralPath $record) {",
+        "    foreach ($vm in @((ConvertFrom-Json -InputObject ([System.IO.File]::ReadAllText($record))) | ForEach-Object { $_ })) {",
+        "        if ($vm.Clustered) { $null = Get-ClusterGroup -Cluster $ClusterName -VMId ([guid]$vm.Id) | Start-ClusterGroup }",
+        "        else {",
+        "            Invoke-OnNode -Node $vm.Node -ArgumentList @($vm.Id) -ScriptBlock { param($Id) $ErrorActionPreference = 'Stop'; Start-VM -VM (Get-VM -Id $Id) -Confirm:$false }",
+        "        }",
+        "    }",
+        "    [System.IO.File]::Delete($record)",
+        "}",
+    ]
+
+
+@emits_group("offline", covers=("registry.apply", "offline.setup", "offline.reboot"))
+def _offline(plan: Plan, entry: Entry) -> None:
+    """The OS upgrade of every node at once, between offline.stop and offline.start."""
+    steps = entry.steps
+    entry.fit_minutes = sum(s.mean_minutes for s in steps) / max(1, len({s.node for s in steps}))
+    entry.probe = "Test-AllNodesUpgraded"
+    entry.verify = "Test-AllNodesUpgraded"
+    # The registry keys are set inside the bracket; the setup's restart applies them [A-ps], [S-lm].
+    registry = [
+        "# The registry keys first, on every node still on 22H2: the coming restart applies them [A-ps], [S-lm].",
+        "foreach ($node in @($PlanNodes | Where-Object { -not (Test-NodeUpgraded -Node $_) })) {",
+        "    if (-not (Test-UpgradeRegistry -Node $node)) { Set-UpgradeRegistry -Node $node }",
+        "}",
+    ]
+    if plan.model.upgrade.source == "media":
+        entry.body = registry + [
+            "# Every node at once: setup from the extracted media, then one parallel restart [A-other].",
+            "$pending = @($PlanNodes | Where-Object { -not (Test-NodeUpgraded -Node $_) })",
+            f"if ($pending.Count -gt 0) {{ Start-NodeSetup -Nodes $pending -TimeoutMinutes {setup_minutes()} }}",
+            "if ($pending.Count -gt 0) {",
+            f"    Restart-Computer -ComputerName $pending -Force -Wait -For PowerShell -Timeout {60 * os_reboot_minutes(plan)} -Delay 15 -Confirm:$false @CredentialArgs",
+            "}",
+        ]
+    else:
+        entry.body = registry + [
+            "Request-OperatorAction -Instructions " + literal(
+                "The cluster is stopped. On every node's console run SConfig, choose 6 (Install updates) then 3 "
+                f"(Feature updates), and let each node restart until it reports build {TARGET_BUILD} [A-other]."),
+        ]
+
+
+# --- the CAU run ---------------------------------------------------------------------------------
+
+@emits_group(CAU_RUN, covers=("cau.drain", "cau.install", "cau.reboot", "cau.resume", "cau.storage_wait",
+                              "cau.functional_level"))
+def _cau_run(plan: Plan, entry: Entry) -> None:
+    """One CAU run (`Invoke-CauRun` with the RollingUpgradePlugin) performs every per-node CAU step."""
+    upgrade, steps = plan.model.upgrade, entry.steps
+    level = any(s.kind == "cau.functional_level" for s in steps)
+    per_node = [s for s in steps if s.node]
+    nodes = list(dict.fromkeys(s.node for s in per_node))
+    first_pass = sum(s.mean_minutes for s in per_node if s.node == nodes[0])
+    total = sum(s.mean_minutes for s in steps)
+    storage_wait = max((wait_minutes(s, floor=30) for s in per_node if s.kind == "cau.storage_wait"), default=30)
+    entry.fit_minutes = first_pass  # CAU's -StopAfter ends the run at the window's end; one node must fit
+    # Done means every node upgraded, Up (not paused) and storage healthy, not only the builds [W-invoke], [H-maint].
+    entry.probe = ("(Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0)"
+                  + (" -and (Test-FunctionalLevelRaised)" if level else ""))
+    entry.verify = entry.probe
+    lines = [
+        "# One CAU run performs the drain, setup, reboots, resume and storage wait of every node, one node at a",
+        "# time [A-ps], [W-invoke]. It runs as a background job so this script can watch it with Get-CauRun;",
+        "# -StopAfter always bounds it (the window's end, or three times the expected run). Nodes already upgraded",
+        "# stay upgraded (mixed mode, reversible until the functional level is raised) [W-rolling].",
+        "# The job is the CAU coordinator and must stay alive [W-invoke]: it is never removed while it runs, a",
+        "# Get-CauRun error is only a missed look, and a deliberate cancel (Ctrl+C) goes through Stop-CauRun.",
+        "$CauRunArgs = @{",
+        "    ClusterName = $ClusterName",
+        f"    CauPluginName = {literal(ROLLING_UPGRADE_PLUGIN)}",
+        "    CauPluginArguments = $CauPluginArguments",
+        f"    MaxFailedNodes = {upgrade.max_failed_nodes}",
+        f"    MaxRetriesPerNode = {upgrade.max_retries_per_node}",
+        "    RequireAllNodesOnline = $true",
+        "    NodeOrder = $PlanNodes",
+        f"    RebootTimeoutMinutes = {reboot_minutes(plan)}",
+        "    EnableFirewallRules = $true",
+        "    Force = $true",
+        "}",
+    ]
+    if upgrade.source == "media":
+        lines += ["# the ISO route as the PowerShell upgrade doc runs it [A-ps]", "$CauRunArgs.ForceSelfUpdate = $true"]
+    lines += [
+        "if ($Credential) { $CauRunArgs.Credential = $Credential }",
+        f"$CauRunArgs.StopAfter = [timespan]::FromMinutes({minutes(3 * total)})  # assumption: three times the expected run",
+        "if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) { $CauRunArgs.StopAfter = $script:WindowEndAt - [datetimeoffset]::Now }",
+        "$expectedEnd = [datetimeoffset]::Now.Add($CauRunArgs.StopAfter).AddMinutes(30)",
+        "$job = Start-Job -Name 'hciplan-cau-run' -ArgumentList $CauRunArgs -ScriptBlock { param($CauRunArgs) Invoke-CauRun @CauRunArgs }",
+        "$ended = $false",
+        "try {",
+        "    while ([string]$job.State -in @('NotStarted', 'Running')) {",
+        "        try {",
+        "            $run = Get-CauRun -ClusterName $ClusterName @CredentialArgs",
+        "            Write-Host (Out-String -InputObject ($run | Format-List))",
+        "        }",
+        "        catch { Write-Warning ('Get-CauRun failed ({0}); the run goes on, watching again in {1} s' -f $_, $PollSeconds) }",
+        "        if ([datetimeoffset]::Now -ge $expectedEnd) {",
+        "            Write-Warning ('the CAU run is still going {0:N0} min after -StopAfter should have ended it. It is left running: its coordinator is the background job of this PowerShell session, so keep this window open. To cancel it deliberately, press Ctrl+C (this script then runs Stop-CauRun) or run Stop-CauRun -ClusterName {1} -Force -Wait.' -f ([datetimeoffset]::Now - $expectedEnd.AddMinutes(-30)).TotalMinutes, $ClusterName)",
+        "        }",
+        "        $null = Wait-Job -Job $job -Timeout $PollSeconds",
+        "    }",
+        "    $ended = $true",
+        "    Receive-Job -Job $job",
+        f"    Wait-StorageHealthy -TimeoutMinutes {storage_wait}",
+        "}",
+        "catch {",
+        "    Write-Warning ('The CAU run did not complete: {0}' -f $_)",
+        "    try { Write-Host (Out-String -InputObject (Get-CauReport -ClusterName $ClusterName -Last -Detailed @CredentialArgs | Format-List)) }",
+        "    catch { Write-Warning ('Get-CauReport failed too: {0}' -f $_) }",
+        "    Write-Warning ('If Get-CauRun -ClusterName {0} shows a run that no coordinator drives (the cluster stays Locked), and no other CAU console is running, recover it with: Invoke-CauRun -ClusterName {0} -ForceRecovery -Force. Then rerun this script: upgraded nodes stay upgraded and the run continues with the rest [W-invoke].' -f $ClusterName)",
+        "    Write-CauSubSteps",
+        "    throw",
+        "}",
+        "finally {",
+        "    if (-not $ended -and [string]$job.State -in @('NotStarted', 'Running')) {",
+        "        # Interrupted (Ctrl+C): the coordinator dies with this session, so cancel the run the supported way first.",
+        "        Write-Warning 'Cancelling the CAU run with Stop-CauRun so that the cluster is not left Locked'",
+        "        try { Stop-CauRun -ClusterName $ClusterName -Force -Wait @CredentialArgs } catch { Write-Warning ('Stop-CauRun failed: {0}' -f $_) }",
+        "        $null = Wait-Job -Job $job -Timeout $PollSeconds",
+        "        Write-CauSubSteps",
+        "    }",
+        "    if ([string]$job.State -notin @('NotStarted', 'Running')) { Remove-Job -Job $job -Confirm:$false }",
+        "}",
+    ]
+    entry.body = lines

@@ -1,0 +1,85 @@
+"""The runner entries of the script: what one `Invoke-PlanStep` call runs, in plan order.
+
+An entry is one plan step, or a group of steps that one step function performs (the sub-steps of a CAU run
+are one `Invoke-CauRun`; the per-node steps of the offline method run at once inside the stopped cluster).
+`build_entries` only decides which steps form an entry and the window rule's fit time; what each entry's
+function does is `steps.py`'s business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hciplan.backends.powershell import steps as emitters
+from hciplan.backends.powershell.steps import Unsupported
+from hciplan.backends.pstext import function_name
+from hciplan.compiler.builder import CAU_RUN
+from hciplan.compiler.plan import Plan, Step
+
+
+@dataclass
+class Entry:
+    """One runner entry: a step, or a group of steps one function performs (a CAU run, the offline upgrade)."""
+
+    id: str
+    steps: list[Step]
+    body: list[str] = field(default_factory=list)
+    probe: str | None = None
+    verify: str | None = None
+    target: str | None = None
+    fit_minutes: float = 0.0
+    read_only: bool = False
+
+    @property
+    def first(self) -> Step:
+        return self.steps[0]
+
+    @property
+    def function(self) -> str:
+        return function_name("Step", self.id)
+
+    @property
+    def title(self) -> str:
+        if len(self.steps) == 1:
+            return self.first.title
+        if self.first.group == CAU_RUN:
+            return "One CAU run with the RollingUpgradePlugin: " + ", ".join(dict.fromkeys(s.node for s in self.steps if s.node))
+        return "Upgrade every node at once inside the stopped cluster"
+
+    @property
+    def irreversible(self) -> bool:
+        return any(s.spec.irreversible for s in self.steps)
+
+    @property
+    def covers(self) -> list[str]:
+        return [s.id for s in self.steps] if len(self.steps) > 1 else []
+
+
+def build_entries(plan: Plan) -> list[Entry]:
+    """The runner entries in plan order; a group of steps takes the place of its first step."""
+    if plan.interactive:
+        raise Unsupported(
+            f"method = {plan.method} runs the OS upgrade from the Windows Admin Center GUI, which a script cannot "
+            "drive: emit the runbook instead (hciplan emit FILE --backend runbook)")
+    members: dict[str, list[Step]] = {}
+    for step in plan.steps:
+        if emitters.is_group(step.group):
+            members.setdefault(step.group, []).append(step)
+    entries: list[Entry] = []
+    for step in plan.steps:
+        if emitters.is_group(step.group):
+            if step is members[step.group][0]:
+                entry = Entry(f"{step.phase.lower()}.{step.group}", members[step.group])
+                emitters.emit_group(plan, entry)
+                entries.append(entry)
+            continue
+        entry = Entry(step.id, [step])
+        emitters.emit(plan, entry)
+        # A step that cannot be undone or takes VMs down must fit the window whole.
+        if step.spec.irreversible or step.spec.downtime:
+            entry.fit_minutes = max(entry.fit_minutes, step.mean_minutes)
+        entries.append(entry)
+    names = [e.function for e in entries]
+    if len(set(n.lower() for n in names)) != len(names):  # PowerShell names are case-insensitive
+        raise Unsupported("two steps map to the same PowerShell function name")
+    return entries
