@@ -222,8 +222,10 @@ def _call(entry: Entry) -> list[str]:
     args = [f"-Id {literal(entry.id)}", f"-Phase {literal(entry.first.phase)}", f"-Title {literal(entry.title)}"]
     if entry.target:
         args.append(f"-Target {literal(entry.target)}")
-    if entry.fit_minutes:
-        args.append(f"-FitMinutes {entry.fit_minutes:.1f}")
+    if entry.unit:
+        args.append(f"-Unit {literal(entry.unit)} -FitMinutes {entry.fit_minutes:.1f}")
+    if entry.ends_unit:
+        args.append(f"-EndsUnit {literal(entry.ends_unit)}")
     if entry.covers:
         args.append(f"-Covers {literal_list(entry.covers)}")
     if entry.irreversible:
@@ -276,6 +278,7 @@ def render_script(plan: Plan) -> str:
         "$script:Rehearsal = [bool]$WhatIfPreference",
         "$script:Transcribing = $false",
         "$script:Journal = @{}",
+        "$JournalNotes = @('unit', 'overrun')  # journal records that are not a step's state",
         "$script:SelectedPhases = @($Phase)",
         "$script:CurrentStep = ''",
         "$script:StepStart = [datetimeoffset]::Now",

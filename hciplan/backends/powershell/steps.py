@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Callable
 from hciplan.backends.azurelocal import ROLLING_UPGRADE_PLUGIN, TARGET_BUILD
 from hciplan.backends.pstext import literal
 from hciplan.compiler.builder import CAU_RUN
-from hciplan.compiler.durations import DEFAULT_MODELS
+from hciplan.compiler.units import whole_minutes
 from hciplan.compiler.plan import Plan, Step
 
 if TYPE_CHECKING:  # units.py imports this module to run the emitters
@@ -86,33 +86,13 @@ CAU_SUBSTEP_EVIDENCE = {"cau.drain": "upgraded", "cau.install": "upgraded", "cau
 TEST_CLUSTER_FAILURE = r"\bfail(ed|ure|ures|s)?\b"
 
 
-def minutes(value: float) -> int:
-    return max(1, math.ceil(value))
+def bound(step: Step) -> int:
+    """The step's wait in whole minutes: the plan's bound, the simulator's give-up time (compiler/units.py)."""
+    return whole_minutes(step.bound_minutes)
 
 
-def wait_minutes(step: Step, floor: int = 15) -> int:
-    """The bound of a wait: four times the step's expected minutes, at least `floor` (an assumption, documented)."""
-    return max(floor, minutes(4 * step.mean_minutes))
-
-
-def reboot_minutes(plan: Plan) -> int:
-    """The plan's reboot timeout (CAU's -RebootTimeoutMinutes), used for every plain restart."""
-    return plan.reboot_timeout
-
-
-def os_reboot_minutes(plan: Plan) -> int:
-    """A feature-update restart finishes setup first: the plan's timeout, but at least twice the slowest modelled one."""
-    return max(reboot_minutes(plan), minutes(2 * DEFAULT_MODELS["os.reboot"].high))
-
-
-def setup_minutes() -> int:
-    return minutes(2 * DEFAULT_MODELS["os.install"].high)
-
-
-def pass_minutes(plan: Plan, step: Step) -> float:
-    """Expected minutes of the node pass `step` starts (to the pass's end, the next safe point)."""
-    members = [s for s in plan.steps if s.group == step.group and s.node == step.node and s.phase == step.phase]
-    return sum(s.mean_minutes for s in members)
+def longest_bound(steps: list[Step], kind: str) -> int:
+    return max(bound(s) for s in steps if s.kind == kind)
 
 
 def _node(step: Step) -> str:
@@ -208,12 +188,11 @@ def _node_drain(plan: Plan, entry: Entry) -> None:
     step = entry.first
     node = _node(step)
     body = entry.body
-    body.append(f"Invoke-NodeDrain -Node {node} -TimeoutMinutes {wait_minutes(step)}")
+    body.append(f"Invoke-NodeDrain -Node {node} -TimeoutMinutes {bound(step)}")
     if step.group == "os":
         entry.probe = f"Test-NodeUpgraded -Node {node}"
     entry.verify = f"Test-NodePaused -Node {node}"
     entry.target = step.node
-    entry.fit_minutes = pass_minutes(plan, step)
 
 
 @emits("node.reboot")
@@ -224,11 +203,11 @@ def _node_reboot(plan: Plan, entry: Entry) -> None:
     after_setup = step.group == "os"
     if after_setup:
         body.append("# setup ran with /NoReboot: this restart finishes the feature update")
-        body.append(f"Invoke-NodeRestart -Node {node} -TimeoutMinutes {os_reboot_minutes(plan)}")
+        body.append(f"Invoke-NodeRestart -Node {node} -TimeoutMinutes {bound(step)}")
         entry.probe = f"Test-NodeUpgraded -Node {node}"
         entry.verify = entry.probe
     else:
-        body.append(f"Invoke-NodeRestart -Node {node} -TimeoutMinutes {reboot_minutes(plan)}")
+        body.append(f"Invoke-NodeRestart -Node {node} -TimeoutMinutes {bound(step)}")
     entry.target = step.node
 
 
@@ -247,7 +226,7 @@ def _node_resume(plan: Plan, entry: Entry) -> None:
 def _storage_wait(plan: Plan, entry: Entry) -> None:
     step = entry.first
     body = entry.body
-    body.append(f"Wait-StorageHealthy -TimeoutMinutes {wait_minutes(step, floor=30)}")
+    body.append(f"Wait-StorageHealthy -TimeoutMinutes {bound(step)}")
     entry.target = step.node
 
 
@@ -306,7 +285,7 @@ def _os_setup(plan: Plan, entry: Entry) -> None:
     entry.probe = f"Test-NodeUpgraded -Node {node}"
     entry.target = step.node
     if upgrade.source == "media":
-        body.append(f"Start-NodeSetup -Nodes @({node}) -TimeoutMinutes {setup_minutes()}")
+        body.append(f"Start-NodeSetup -Nodes @({node}) -TimeoutMinutes {bound(step)}")
     else:
         entry.verify = entry.probe
         body.append("Request-OperatorAction -Instructions " + literal(
@@ -416,7 +395,7 @@ def _atc_verify(plan: Plan, entry: Entry) -> None:
     step = entry.first
     body = entry.body
     body.append(f"Wait-Until -What 'every Network ATC intent to report Success' -TimeoutMinutes "
-                f"{wait_minutes(step, floor=30)} -Condition {{ @(Get-NetIntentProblem).Count -eq 0 }}")
+                f"{bound(step)} -Condition {{ @(Get-NetIntentProblem).Count -eq 0 }}")
 
 
 @emits("remediate.apply")
@@ -522,7 +501,7 @@ def _solution_deployment(plan: Plan, entry: Entry) -> None:
     body = entry.body
     kind = step.kind
     mode = "Validate" if kind == "solution.validate" else "Deploy"
-    body.append(f"Invoke-SolutionDeployment -Mode '{mode}' -TimeoutMinutes {wait_minutes(step, floor=60)}")
+    body.append(f"Invoke-SolutionDeployment -Mode '{mode}' -TimeoutMinutes {bound(step)}")
     if kind == "solution.deploy":
         entry.probe = "Test-SolutionInstalled"
         entry.verify = "Test-SolutionInstalled"
@@ -605,7 +584,6 @@ CLUSTER_NAME_MINUTES = 30  # assumption: the cluster's core resources come onlin
 
 @emits("offline.stop")
 def _offline_stop(plan: Plan, entry: Entry) -> None:
-    entry.fit_minutes = entry.first.mean_minutes
     entry.body += [
         "# Full outage [A-other]. First the VMs get a guest shutdown (Stop-VM, not a saved state, since the hosts",
         "# change OS), the running ones recorded next to the journal so offline.start restarts them; then the CSVs",
@@ -652,7 +630,6 @@ def _offline_stop(plan: Plan, entry: Entry) -> None:
 @emits("offline.start")
 def _offline_start(plan: Plan, entry: Entry) -> None:
     step = entry.first
-    entry.fit_minutes = step.mean_minutes
     entry.body += [
         "# Cluster service back to Automatic; Start-Cluster by a node name, since the cluster name is offline while",
         "# every node is stopped (Start-Cluster docs). Then, in order [A-other]: pool healthy and storage jobs done,",
@@ -670,7 +647,7 @@ def _offline_start(plan: Plan, entry: Entry) -> None:
         "    }",
         "    catch { $false }",
         "}",
-        f"Wait-Until -What 'the storage pool to be Healthy and its storage jobs to finish' -TimeoutMinutes {wait_minutes(step, floor=60)} -Condition {{",
+        f"Wait-Until -What 'the storage pool to be Healthy and its storage jobs to finish' -TimeoutMinutes {bound(step)} -Condition {{",
         "    $session = New-CimSession -ComputerName $ClusterName @CredentialArgs",
         "    try {",
         "        $pools = @(Get-StoragePool -CimSession $session -IsPrimordial $false | Where-Object { [string]$_.HealthStatus -ne 'Healthy' })",
@@ -680,7 +657,7 @@ def _offline_start(plan: Plan, entry: Entry) -> None:
         "    $pools.Count -eq 0 -and $jobs.Count -eq 0",
         "}",
         "foreach ($csv in @(Get-ClusterSharedVolume -Cluster $ClusterName)) { $null = $csv | Start-ClusterResource }",
-        f"Wait-StorageHealthy -TimeoutMinutes {wait_minutes(step, floor=60)}",
+        f"Wait-StorageHealthy -TimeoutMinutes {bound(step)}",
         "$record = $JournalPath + '.running-vms.json'",
         "if (Test-Path -LiteralPath $record) {",
         "    foreach ($vm in @((ConvertFrom-Json -InputObject ([System.IO.File]::ReadAllText($record))) | ForEach-Object { $_ })) {",
@@ -698,7 +675,6 @@ def _offline_start(plan: Plan, entry: Entry) -> None:
 def _offline(plan: Plan, entry: Entry) -> None:
     """The OS upgrade of every node at once, between offline.stop and offline.start."""
     steps = entry.steps
-    entry.fit_minutes = sum(s.mean_minutes for s in steps) / max(1, len({s.node for s in steps}))
     entry.probe = "Test-AllNodesUpgraded"
     entry.verify = "Test-AllNodesUpgraded"
     # The registry keys are set inside the bracket; the setup's restart applies them [A-ps], [S-lm].
@@ -712,9 +688,9 @@ def _offline(plan: Plan, entry: Entry) -> None:
         entry.body = registry + [
             "# Every node at once: setup from the extracted media, then one parallel restart [A-other].",
             "$pending = @($PlanNodes | Where-Object { -not (Test-NodeUpgraded -Node $_) })",
-            f"if ($pending.Count -gt 0) {{ Start-NodeSetup -Nodes $pending -TimeoutMinutes {setup_minutes()} }}",
+            f"if ($pending.Count -gt 0) {{ Start-NodeSetup -Nodes $pending -TimeoutMinutes {longest_bound(steps, 'offline.setup')} }}",
             "if ($pending.Count -gt 0) {",
-            f"    Restart-Computer -ComputerName $pending -Force -Wait -For PowerShell -Timeout {60 * os_reboot_minutes(plan)} -Delay 15 -Confirm:$false @CredentialArgs",
+            f"    Restart-Computer -ComputerName $pending -Force -Wait -For PowerShell -Timeout {60 * longest_bound(steps, 'offline.reboot')} -Delay 15 -Confirm:$false @CredentialArgs",
             "}",
         ]
     else:
@@ -737,8 +713,7 @@ def _cau_run(plan: Plan, entry: Entry) -> None:
     nodes = list(dict.fromkeys(s.node for s in per_node))
     first_pass = sum(s.mean_minutes for s in per_node if s.node == nodes[0])
     total = sum(s.mean_minutes for s in steps)
-    storage_wait = max((wait_minutes(s, floor=30) for s in per_node if s.kind == "cau.storage_wait"), default=30)
-    entry.fit_minutes = first_pass  # CAU's -StopAfter ends the run at the window's end; one node must fit
+    storage_wait = longest_bound(per_node, "cau.storage_wait")
     # Done means every node upgraded, Up (not paused) and storage healthy, not only the builds [W-invoke], [H-maint].
     entry.probe = ("(Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0)"
                   + (" -and (Test-FunctionalLevelRaised)" if level else ""))
@@ -758,7 +733,7 @@ def _cau_run(plan: Plan, entry: Entry) -> None:
         f"    MaxRetriesPerNode = {upgrade.max_retries_per_node}",
         "    RequireAllNodesOnline = $true",
         "    NodeOrder = $PlanNodes",
-        f"    RebootTimeoutMinutes = {reboot_minutes(plan)}",
+        f"    RebootTimeoutMinutes = {plan.reboot_timeout}",
         "    EnableFirewallRules = $true",
         "    Force = $true",
         "}",
@@ -767,7 +742,7 @@ def _cau_run(plan: Plan, entry: Entry) -> None:
         lines += ["# the ISO route as the PowerShell upgrade doc runs it [A-ps]", "$CauRunArgs.ForceSelfUpdate = $true"]
     lines += [
         "if ($Credential) { $CauRunArgs.Credential = $Credential }",
-        f"$CauRunArgs.StopAfter = [timespan]::FromMinutes({minutes(3 * total)})  # assumption: three times the expected run",
+        f"$CauRunArgs.StopAfter = [timespan]::FromMinutes({3 * whole_minutes(total)})  # assumption: three times the expected run",
         "if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) { $CauRunArgs.StopAfter = $script:WindowEndAt - [datetimeoffset]::Now }",
         "$expectedEnd = [datetimeoffset]::Now.Add($CauRunArgs.StopAfter).AddMinutes(30)",
         "$job = Start-Job -Name 'hciplan-cau-run' -ArgumentList $CauRunArgs -ScriptBlock { param($CauRunArgs) Invoke-CauRun @CauRunArgs }",

@@ -2,8 +2,9 @@
 
 An entry is one plan step, or a group of steps that one step function performs (the sub-steps of a CAU run
 are one `Invoke-CauRun`; the per-node steps of the offline method run at once inside the stopped cluster).
-`build_entries` only decides which steps form an entry and the window rule's fit time; what each entry's
-function does is `steps.py`'s business.
+`build_entries` only decides which steps form an entry; where the window rule applies, and with what fit
+time, comes from the plan's units (compiler/units.py); what each entry's function does is `steps.py`'s
+business.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ class Entry:
     probe: str | None = None
     verify: str | None = None
     target: str | None = None
-    fit_minutes: float = 0.0
     read_only: bool = False
+    unit: str | None = None  # the plan unit this entry starts: the window rule applies before it, and only here
+    fit_minutes: float = 0.0  # that unit's fit (the plan's fit_minutes)
+    ends_unit: str | None = None  # the plan unit whose safe point holds after this entry
 
     @property
     def first(self) -> Step:
@@ -75,10 +78,13 @@ def build_entries(plan: Plan) -> list[Entry]:
             continue
         entry = Entry(step.id, [step])
         emitters.emit(plan, entry)
-        # A step that cannot be undone or takes VMs down must fit the window whole.
-        if step.spec.irreversible or step.spec.downtime:
-            entry.fit_minutes = max(entry.fit_minutes, step.mean_minutes)
         entries.append(entry)
+    for entry in entries:  # the plan's units decide where the window rule applies: no entry works it out
+        head, last = plan.unit_of(entry.first.id), plan.unit_of(entry.steps[-1].id)
+        if head.head == entry.first.id:
+            entry.unit, entry.fit_minutes = head.id, head.fit_minutes
+        if last.tail == entry.steps[-1].id:
+            entry.ends_unit = last.id
     names = [e.function for e in entries]
     if len(set(n.lower() for n in names)) != len(names):  # PowerShell names are case-insensitive
         raise Unsupported("two steps map to the same PowerShell function name")

@@ -138,6 +138,7 @@ $WindowEndGiven = $PSBoundParameters.ContainsKey('WindowEnd')
 $script:Rehearsal = [bool]$WhatIfPreference
 $script:Transcribing = $false
 $script:Journal = @{}
+$JournalNotes = @('unit', 'overrun')  # journal records that are not a step's state
 $script:SelectedPhases = @($Phase)
 $script:CurrentStep = ''
 $script:StepStart = [datetimeoffset]::Now
@@ -184,7 +185,10 @@ $PlanTemplateValues = @{  # upgrade-cluster template parameters the plan fixes [
 
 #region Helpers
 function Invoke-PlanStep {
-    # The runner: journal -> phase -> window -> probe -> ShouldProcess -> irreversible -> run -> verify -> journal.
+    # The runner: journal -> phase -> window (unit heads only) -> probe -> ShouldProcess -> irreversible -> run
+    # -> verify -> journal. The plan's units decide where work may stop: the window rule applies only before
+    # an entry that starts a unit (-Unit), which then runs to its safe point, past the window's end if it must
+    # (journalled as 'overrun' by the entry that ends it, -EndsUnit). The simulator applies the same rule.
     # The runner asks once per step; inside a step, state-changing cmdlets run with -Confirm:$false (they would
     # inherit -Confirm and ask again), and cleanup calls with -WhatIf:$false (they also run in the rehearsal).
     [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
@@ -194,7 +198,9 @@ function Invoke-PlanStep {
         [Parameter(Mandatory)] [string] $Title,
         [Parameter(Mandatory)] [scriptblock] $Action,
         [string] $Target = $ClusterName,
+        [string] $Unit,
         [double] $FitMinutes = 0,
+        [string] $EndsUnit,
         [string[]] $Covers = @(),
         [scriptblock] $Probe,
         [scriptblock] $Verify,
@@ -217,11 +223,10 @@ function Invoke-PlanStep {
     }
     $script:CurrentStep = $Id
     $script:StepStart = [datetimeoffset]::Now
-    if (-not $ReadOnly) {
-        $late = $script:StepStart -ge $script:WindowEndAt
-        $tooLong = $FitMinutes -gt 0 -and $script:StepStart.AddMinutes($FitMinutes) -gt $script:WindowEndAt
-        if ($late -or $tooLong) {
-            $why = ('the window ends {0:u}; {1} needs about {2:N0} min to its next safe point' -f $script:WindowEndAt, $Id, $FitMinutes)
+    if ($Unit -and -not $ReadOnly) {
+        $expected = $script:StepStart.AddMinutes($FitMinutes)
+        if ($expected -gt $script:WindowEndAt) {
+            $why = ('the window ends {0:u}; unit {1} needs about {2:N0} min to its next safe point (until {3:u})' -f $script:WindowEndAt, $Unit, $FitMinutes, $expected)
             if ($script:Rehearsal) {
                 Write-Warning ('a real run would stop before {0}: {1}' -f $Id, $why)
             }
@@ -229,6 +234,12 @@ function Invoke-PlanStep {
                 Write-Journal -Step $Id -Status 'window' -Start $script:StepStart -Message $why
                 Stop-Upgrade -Code 4 -Message ('not started: {0}. Rerun in the next window; the run resumes at {1}.' -f $why, $Id)
             }
+        }
+        elseif (-not $script:Rehearsal -and $script:WindowEndAt -lt [datetimeoffset]::MaxValue) {
+            # Once started, the unit runs to its safe point even if the window ends first.
+            $message = ('unit {0} starts: expected at its safe point by {1:u} ({2:N0} min at the plan''s confidence); the window ends {3:u}' -f $Unit, $expected, $FitMinutes, $script:WindowEndAt)
+            Write-Host $message
+            Write-Journal -Step $Id -Status 'unit' -Start $script:StepStart -Message $message
         }
     }
     if ($Probe) {
@@ -273,6 +284,12 @@ function Invoke-PlanStep {
     Write-Journal -Step $Id -Status 'done' -Start $script:StepStart -Message 'ok'
     foreach ($covered in $Covers) {
         Write-Journal -Step $covered -Status 'done' -Start $script:StepStart -Message ('done by {0}' -f $Id)
+    }
+    $now = [datetimeoffset]::Now
+    if ($EndsUnit -and $now -gt $script:WindowEndAt) {
+        $late = ('unit {0} reached its safe point {1:N0} min after the window ended ({2:u})' -f $EndsUnit, ($now - $script:WindowEndAt).TotalMinutes, $script:WindowEndAt)
+        Write-Warning $late
+        Write-Journal -Step $Id -Status 'overrun' -Start $script:StepStart -Message $late
     }
 }
 
@@ -351,7 +368,9 @@ function Write-Journal {
         [Parameter(Mandatory)] [datetimeoffset] $Start,
         [string] $Message = ''
     )
-    $script:Journal[$Step] = $Status
+    # 'unit' (a unit starts) and 'overrun' (it ended past the window) are records for the operator and for
+    # hciplan, not a step's state: resuming reads only the other statuses.
+    if ($Status -notin $JournalNotes) { $script:Journal[$Step] = $Status }
     if ($script:Rehearsal) { return }
     $entry = [ordered]@{
         step = $Step
@@ -386,7 +405,7 @@ function Read-Journal {
         if ([string]$entry.fingerprint -ne $PlanFingerprint -and -not $AdoptJournal) {
             Stop-Upgrade -Code 2 -Message ('the journal was written by plan {0} but this script is plan {1}: the plan changed. Re-run hciplan plan and review what changed; to continue from the steps this journal records as done, rerun with -AdoptJournal.' -f $entry.fingerprint, $PlanFingerprint)
         }
-        $entries[[string]$entry.step] = [string]$entry.status
+        if ([string]$entry.status -notin $JournalNotes) { $entries[[string]$entry.step] = [string]$entry.status }
     }
     return $entries
 }
@@ -731,7 +750,7 @@ function Step-p1-aks_remove {
 
 # p1.registry.K8S-N1.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-K8S-N1-drain {
-    Invoke-NodeDrain -Node 'K8S-N1' -TimeoutMinutes 23
+    Invoke-NodeDrain -Node 'K8S-N1' -TimeoutMinutes 30
 }
 
 # p1.registry.K8S-N1.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -751,12 +770,12 @@ function Step-p1-registry-K8S-N1-resume {
 
 # p1.registry.K8S-N1.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-K8S-N1-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.registry.K8S-N2.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-K8S-N2-drain {
-    Invoke-NodeDrain -Node 'K8S-N2' -TimeoutMinutes 23
+    Invoke-NodeDrain -Node 'K8S-N2' -TimeoutMinutes 30
 }
 
 # p1.registry.K8S-N2.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -776,12 +795,12 @@ function Step-p1-registry-K8S-N2-resume {
 
 # p1.registry.K8S-N2.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-K8S-N2-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.registry.K8S-N3.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-K8S-N3-drain {
-    Invoke-NodeDrain -Node 'K8S-N3' -TimeoutMinutes 23
+    Invoke-NodeDrain -Node 'K8S-N3' -TimeoutMinutes 30
 }
 
 # p1.registry.K8S-N3.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -801,7 +820,7 @@ function Step-p1-registry-K8S-N3-resume {
 
 # p1.registry.K8S-N3.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-K8S-N3-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.cau_prepare: Check remoting on the nodes and test the CAU setup [A-ps], [W-req]
@@ -873,7 +892,7 @@ function Step-p2-cau_run {
         }
         $ended = $true
         Receive-Job -Job $job
-        Wait-StorageHealthy -TimeoutMinutes 30
+        Wait-StorageHealthy -TimeoutMinutes 120
     }
     catch {
         Write-Warning ('The CAU run did not complete: {0}' -f $_)
@@ -939,7 +958,7 @@ function Step-p3-sync {
 
 # p5.remediate.K8S-N1.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-K8S-N1-drain {
-    Invoke-NodeDrain -Node 'K8S-N1' -TimeoutMinutes 23
+    Invoke-NodeDrain -Node 'K8S-N1' -TimeoutMinutes 30
 }
 
 # p5.remediate.K8S-N1.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -965,12 +984,12 @@ function Step-p5-remediate-K8S-N1-resume {
 
 # p5.remediate.K8S-N1.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-K8S-N1-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.remediate.K8S-N2.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-K8S-N2-drain {
-    Invoke-NodeDrain -Node 'K8S-N2' -TimeoutMinutes 23
+    Invoke-NodeDrain -Node 'K8S-N2' -TimeoutMinutes 30
 }
 
 # p5.remediate.K8S-N2.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -996,12 +1015,12 @@ function Step-p5-remediate-K8S-N2-resume {
 
 # p5.remediate.K8S-N2.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-K8S-N2-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.remediate.K8S-N3.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-K8S-N3-drain {
-    Invoke-NodeDrain -Node 'K8S-N3' -TimeoutMinutes 23
+    Invoke-NodeDrain -Node 'K8S-N3' -TimeoutMinutes 30
 }
 
 # p5.remediate.K8S-N3.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -1027,7 +1046,7 @@ function Step-p5-remediate-K8S-N3-resume {
 
 # p5.remediate.K8S-N3.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-K8S-N3-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.lcm_extension.K8S-N1: Install or update the AzureEdgeLifecycleManager extension [A-val]
@@ -1088,12 +1107,12 @@ function Step-p5-readiness_validate {
 
 # p6.solution_validate: Solution upgrade: ARM deployment in Validate mode [A-arm]
 function Step-p6-solution_validate {
-    Invoke-SolutionDeployment -Mode 'Validate' -TimeoutMinutes 60
+    Invoke-SolutionDeployment -Mode 'Validate' -TimeoutMinutes 53
 }
 
 # p6.solution_deploy: Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate) [A-arm], [A-inst]
 function Step-p6-solution_deploy {
-    Invoke-SolutionDeployment -Mode 'Deploy' -TimeoutMinutes 660
+    Invoke-SolutionDeployment -Mode 'Deploy' -TimeoutMinutes 694
 }
 
 # p7.verify: Sync the registration and check the Azure resources [A-inst], [S-ver]
@@ -1113,16 +1132,21 @@ try {
     Invoke-PlanStep -Id 'p0.preflight' `
         -Phase 'P0' `
         -Title 'Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered' `
+        -Unit 'p0.preflight' -FitMinutes 8.0 `
+        -EndsUnit 'p0.preflight' `
         -ReadOnly `
         -Action { Step-p0-preflight }
     Invoke-PlanStep -Id 'p0.test_cluster' `
         -Phase 'P0' `
         -Title 'Validate the cluster before any change' `
+        -Unit 'p0.test_cluster' -FitMinutes 16.1 `
+        -EndsUnit 'p0.test_cluster' `
         -Action { Step-p0-test_cluster }
     Invoke-PlanStep -Id 'p1.aks_remove' `
         -Phase 'P1' `
         -Title 'Remove AKS Arc (and MOC for a preview install)' `
-        -FitMinutes 35.0 `
+        -Unit 'p1.aks_remove' -FitMinutes 48.4 `
+        -EndsUnit 'p1.aks_remove' `
         -Irreversible `
         -Probe { @($PlanNodes | Where-Object { Invoke-OnNode -Node $_ -ScriptBlock { [bool](Get-Module -ListAvailable -Name 'AksHci') } }).Count -eq 0 } `
         -Verify { @($PlanNodes | Where-Object { Invoke-OnNode -Node $_ -ScriptBlock { [bool](Get-Module -ListAvailable -Name 'AksHci') } }).Count -eq 0 } `
@@ -1131,7 +1155,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'K8S-N1' `
-        -FitMinutes 26.6 `
+        -Unit 'p1.registry.K8S-N1' -FitMinutes 32.6 `
         -Verify { Test-NodePaused -Node 'K8S-N1' } `
         -Action { Step-p1-registry-K8S-N1-drain }
     Invoke-PlanStep -Id 'p1.registry.K8S-N1.apply' `
@@ -1157,12 +1181,13 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'K8S-N1' `
+        -EndsUnit 'p1.registry.K8S-N1' `
         -Action { Step-p1-registry-K8S-N1-storage_wait }
     Invoke-PlanStep -Id 'p1.registry.K8S-N2.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'K8S-N2' `
-        -FitMinutes 26.6 `
+        -Unit 'p1.registry.K8S-N2' -FitMinutes 32.6 `
         -Verify { Test-NodePaused -Node 'K8S-N2' } `
         -Action { Step-p1-registry-K8S-N2-drain }
     Invoke-PlanStep -Id 'p1.registry.K8S-N2.apply' `
@@ -1188,12 +1213,13 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'K8S-N2' `
+        -EndsUnit 'p1.registry.K8S-N2' `
         -Action { Step-p1-registry-K8S-N2-storage_wait }
     Invoke-PlanStep -Id 'p1.registry.K8S-N3.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'K8S-N3' `
-        -FitMinutes 26.6 `
+        -Unit 'p1.registry.K8S-N3' -FitMinutes 32.6 `
         -Verify { Test-NodePaused -Node 'K8S-N3' } `
         -Action { Step-p1-registry-K8S-N3-drain }
     Invoke-PlanStep -Id 'p1.registry.K8S-N3.apply' `
@@ -1219,19 +1245,25 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'K8S-N3' `
+        -EndsUnit 'p1.registry.K8S-N3' `
         -Action { Step-p1-registry-K8S-N3-storage_wait }
     Invoke-PlanStep -Id 'p1.cau_prepare' `
         -Phase 'P1' `
         -Title 'Check remoting on the nodes and test the CAU setup' `
+        -Unit 'p1.cau_prepare' -FitMinutes 8.0 `
+        -EndsUnit 'p1.cau_prepare' `
         -Action { Step-p1-cau_prepare }
     Invoke-PlanStep -Id 'p1.cau_scan' `
         -Phase 'P1' `
         -Title 'Scan: every node must be offered the same feature update' `
+        -Unit 'p1.cau_scan' -FitMinutes 11.5 `
+        -EndsUnit 'p1.cau_scan' `
         -Action { Step-p1-cau_scan }
     Invoke-PlanStep -Id 'p2.cau_run' `
         -Phase 'P2' `
         -Title 'One CAU run with the RollingUpgradePlugin: K8S-N1, K8S-N2, K8S-N3' `
-        -FitMinutes 96.6 `
+        -Unit 'p2.cau.K8S-N1' -FitMinutes 124.7 `
+        -EndsUnit 'p2.cau.K8S-N3' `
         -Covers @('p2.cau.K8S-N1.drain', 'p2.cau.K8S-N1.install', 'p2.cau.K8S-N1.reboot', 'p2.cau.K8S-N1.resume', 'p2.cau.K8S-N1.storage_wait', 'p2.cau.K8S-N2.drain', 'p2.cau.K8S-N2.install', 'p2.cau.K8S-N2.reboot', 'p2.cau.K8S-N2.resume', 'p2.cau.K8S-N2.storage_wait', 'p2.cau.K8S-N3.drain', 'p2.cau.K8S-N3.install', 'p2.cau.K8S-N3.reboot', 'p2.cau.K8S-N3.resume', 'p2.cau.K8S-N3.storage_wait') `
         -Probe { (Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
         -Verify { (Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
@@ -1239,33 +1271,41 @@ try {
     Invoke-PlanStep -Id 'p3.validate' `
         -Phase 'P3' `
         -Title 'Validate the upgraded cluster (validation gate)' `
+        -Unit 'p3.validate' -FitMinutes 16.1 `
+        -EndsUnit 'p3.validate' `
         -Action { Step-p3-validate }
     Invoke-PlanStep -Id 'p3.registry_check' `
         -Phase 'P3' `
         -Title 'Check that the registry keys survived the upgrade' `
+        -Unit 'p3.registry_check' -FitMinutes 1.6 `
+        -EndsUnit 'p3.registry_check' `
         -Action { Step-p3-registry_check }
     Invoke-PlanStep -Id 'p3.functional_level' `
         -Phase 'P3' `
         -Title 'Raise the cluster functional level' `
-        -FitMinutes 1.5 `
+        -Unit 'p3.functional_level' -FitMinutes 2.3 `
+        -EndsUnit 'p3.functional_level' `
         -Irreversible `
         -Probe { Test-FunctionalLevelRaised } `
         -Action { Step-p3-functional_level }
     Invoke-PlanStep -Id 'p3.storage_pool' `
         -Phase 'P3' `
         -Title 'Update the storage pool version' `
-        -FitMinutes 2.7 `
+        -Unit 'p3.storage_pool' -FitMinutes 3.9 `
+        -EndsUnit 'p3.storage_pool' `
         -Irreversible `
         -Action { Step-p3-storage_pool }
     Invoke-PlanStep -Id 'p3.sync' `
         -Phase 'P3' `
         -Title 'Sync the registration so Azure shows 23H2' `
+        -Unit 'p3.sync' -FitMinutes 10.7 `
+        -EndsUnit 'p3.sync' `
         -Action { Step-p3-sync }
     Invoke-PlanStep -Id 'p5.remediate.K8S-N1.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'K8S-N1' `
-        -FitMinutes 42.1 `
+        -Unit 'p5.remediate.K8S-N1' -FitMinutes 54.9 `
         -Verify { Test-NodePaused -Node 'K8S-N1' } `
         -Action { Step-p5-remediate-K8S-N1-drain }
     Invoke-PlanStep -Id 'p5.remediate.K8S-N1.apply' `
@@ -1289,12 +1329,13 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'K8S-N1' `
+        -EndsUnit 'p5.remediate.K8S-N1' `
         -Action { Step-p5-remediate-K8S-N1-storage_wait }
     Invoke-PlanStep -Id 'p5.remediate.K8S-N2.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'K8S-N2' `
-        -FitMinutes 42.1 `
+        -Unit 'p5.remediate.K8S-N2' -FitMinutes 54.9 `
         -Verify { Test-NodePaused -Node 'K8S-N2' } `
         -Action { Step-p5-remediate-K8S-N2-drain }
     Invoke-PlanStep -Id 'p5.remediate.K8S-N2.apply' `
@@ -1318,12 +1359,13 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'K8S-N2' `
+        -EndsUnit 'p5.remediate.K8S-N2' `
         -Action { Step-p5-remediate-K8S-N2-storage_wait }
     Invoke-PlanStep -Id 'p5.remediate.K8S-N3.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'K8S-N3' `
-        -FitMinutes 42.1 `
+        -Unit 'p5.remediate.K8S-N3' -FitMinutes 54.9 `
         -Verify { Test-NodePaused -Node 'K8S-N3' } `
         -Action { Step-p5-remediate-K8S-N3-drain }
     Invoke-PlanStep -Id 'p5.remediate.K8S-N3.apply' `
@@ -1347,34 +1389,46 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'K8S-N3' `
+        -EndsUnit 'p5.remediate.K8S-N3' `
         -Action { Step-p5-remediate-K8S-N3-storage_wait }
     Invoke-PlanStep -Id 'p5.lcm_extension.K8S-N1' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'K8S-N1' `
+        -Unit 'p5.lcm_extension.K8S-N1' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.K8S-N1' `
         -Action { Step-p5-lcm_extension-K8S-N1 }
     Invoke-PlanStep -Id 'p5.lcm_extension.K8S-N2' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'K8S-N2' `
+        -Unit 'p5.lcm_extension.K8S-N2' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.K8S-N2' `
         -Action { Step-p5-lcm_extension-K8S-N2 }
     Invoke-PlanStep -Id 'p5.lcm_extension.K8S-N3' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'K8S-N3' `
+        -Unit 'p5.lcm_extension.K8S-N3' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.K8S-N3' `
         -Action { Step-p5-lcm_extension-K8S-N3 }
     Invoke-PlanStep -Id 'p5.readiness_validate' `
         -Phase 'P5' `
         -Title 'Run the upgrade readiness validation (validation gate)' `
+        -Unit 'p5.readiness_validate' -FitMinutes 48.4 `
+        -EndsUnit 'p5.readiness_validate' `
         -Action { Step-p5-readiness_validate }
     Invoke-PlanStep -Id 'p6.solution_validate' `
         -Phase 'P6' `
         -Title 'Solution upgrade: ARM deployment in Validate mode' `
+        -Unit 'p6.solution_validate' -FitMinutes 13.1 `
+        -EndsUnit 'p6.solution_validate' `
         -Action { Step-p6-solution_validate }
     Invoke-PlanStep -Id 'p6.solution_deploy' `
         -Phase 'P6' `
         -Title 'Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate)' `
-        -FitMinutes 165.0 `
+        -Unit 'p6.solution_deploy' -FitMinutes 173.3 `
+        -EndsUnit 'p6.solution_deploy' `
         -Irreversible `
         -Probe { Test-SolutionInstalled } `
         -Verify { Test-SolutionInstalled } `
@@ -1382,6 +1436,8 @@ try {
     Invoke-PlanStep -Id 'p7.verify' `
         -Phase 'P7' `
         -Title 'Sync the registration and check the Azure resources' `
+        -Unit 'p7.verify' -FitMinutes 17.8 `
+        -EndsUnit 'p7.verify' `
         -Action { Step-p7-verify }
     Complete-HciRun
 }

@@ -105,6 +105,7 @@ $WindowEndGiven = $PSBoundParameters.ContainsKey('WindowEnd')
 $script:Rehearsal = [bool]$WhatIfPreference
 $script:Transcribing = $false
 $script:Journal = @{}
+$JournalNotes = @('unit', 'overrun')  # journal records that are not a step's state
 $script:SelectedPhases = @($Phase)
 $script:CurrentStep = ''
 $script:StepStart = [datetimeoffset]::Now
@@ -141,7 +142,10 @@ $PlanWindows = @(
 
 #region Helpers
 function Invoke-PlanStep {
-    # The runner: journal -> phase -> window -> probe -> ShouldProcess -> irreversible -> run -> verify -> journal.
+    # The runner: journal -> phase -> window (unit heads only) -> probe -> ShouldProcess -> irreversible -> run
+    # -> verify -> journal. The plan's units decide where work may stop: the window rule applies only before
+    # an entry that starts a unit (-Unit), which then runs to its safe point, past the window's end if it must
+    # (journalled as 'overrun' by the entry that ends it, -EndsUnit). The simulator applies the same rule.
     # The runner asks once per step; inside a step, state-changing cmdlets run with -Confirm:$false (they would
     # inherit -Confirm and ask again), and cleanup calls with -WhatIf:$false (they also run in the rehearsal).
     [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
@@ -151,7 +155,9 @@ function Invoke-PlanStep {
         [Parameter(Mandatory)] [string] $Title,
         [Parameter(Mandatory)] [scriptblock] $Action,
         [string] $Target = $ClusterName,
+        [string] $Unit,
         [double] $FitMinutes = 0,
+        [string] $EndsUnit,
         [string[]] $Covers = @(),
         [scriptblock] $Probe,
         [scriptblock] $Verify,
@@ -174,11 +180,10 @@ function Invoke-PlanStep {
     }
     $script:CurrentStep = $Id
     $script:StepStart = [datetimeoffset]::Now
-    if (-not $ReadOnly) {
-        $late = $script:StepStart -ge $script:WindowEndAt
-        $tooLong = $FitMinutes -gt 0 -and $script:StepStart.AddMinutes($FitMinutes) -gt $script:WindowEndAt
-        if ($late -or $tooLong) {
-            $why = ('the window ends {0:u}; {1} needs about {2:N0} min to its next safe point' -f $script:WindowEndAt, $Id, $FitMinutes)
+    if ($Unit -and -not $ReadOnly) {
+        $expected = $script:StepStart.AddMinutes($FitMinutes)
+        if ($expected -gt $script:WindowEndAt) {
+            $why = ('the window ends {0:u}; unit {1} needs about {2:N0} min to its next safe point (until {3:u})' -f $script:WindowEndAt, $Unit, $FitMinutes, $expected)
             if ($script:Rehearsal) {
                 Write-Warning ('a real run would stop before {0}: {1}' -f $Id, $why)
             }
@@ -186,6 +191,12 @@ function Invoke-PlanStep {
                 Write-Journal -Step $Id -Status 'window' -Start $script:StepStart -Message $why
                 Stop-Upgrade -Code 4 -Message ('not started: {0}. Rerun in the next window; the run resumes at {1}.' -f $why, $Id)
             }
+        }
+        elseif (-not $script:Rehearsal -and $script:WindowEndAt -lt [datetimeoffset]::MaxValue) {
+            # Once started, the unit runs to its safe point even if the window ends first.
+            $message = ('unit {0} starts: expected at its safe point by {1:u} ({2:N0} min at the plan''s confidence); the window ends {3:u}' -f $Unit, $expected, $FitMinutes, $script:WindowEndAt)
+            Write-Host $message
+            Write-Journal -Step $Id -Status 'unit' -Start $script:StepStart -Message $message
         }
     }
     if ($Probe) {
@@ -230,6 +241,12 @@ function Invoke-PlanStep {
     Write-Journal -Step $Id -Status 'done' -Start $script:StepStart -Message 'ok'
     foreach ($covered in $Covers) {
         Write-Journal -Step $covered -Status 'done' -Start $script:StepStart -Message ('done by {0}' -f $Id)
+    }
+    $now = [datetimeoffset]::Now
+    if ($EndsUnit -and $now -gt $script:WindowEndAt) {
+        $late = ('unit {0} reached its safe point {1:N0} min after the window ended ({2:u})' -f $EndsUnit, ($now - $script:WindowEndAt).TotalMinutes, $script:WindowEndAt)
+        Write-Warning $late
+        Write-Journal -Step $Id -Status 'overrun' -Start $script:StepStart -Message $late
     }
 }
 
@@ -308,7 +325,9 @@ function Write-Journal {
         [Parameter(Mandatory)] [datetimeoffset] $Start,
         [string] $Message = ''
     )
-    $script:Journal[$Step] = $Status
+    # 'unit' (a unit starts) and 'overrun' (it ended past the window) are records for the operator and for
+    # hciplan, not a step's state: resuming reads only the other statuses.
+    if ($Status -notin $JournalNotes) { $script:Journal[$Step] = $Status }
     if ($script:Rehearsal) { return }
     $entry = [ordered]@{
         step = $Step
@@ -343,7 +362,7 @@ function Read-Journal {
         if ([string]$entry.fingerprint -ne $PlanFingerprint -and -not $AdoptJournal) {
             Stop-Upgrade -Code 2 -Message ('the journal was written by plan {0} but this script is plan {1}: the plan changed. Re-run hciplan plan and review what changed; to continue from the steps this journal records as done, rerun with -AdoptJournal.' -f $entry.fingerprint, $PlanFingerprint)
         }
-        $entries[[string]$entry.step] = [string]$entry.status
+        if ([string]$entry.status -notin $JournalNotes) { $entries[[string]$entry.step] = [string]$entry.status }
     }
     return $entries
 }
@@ -613,7 +632,7 @@ function Step-p0-test_cluster {
 
 # p1.registry.N01.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-N01-drain {
-    Invoke-NodeDrain -Node 'N01' -TimeoutMinutes 17
+    Invoke-NodeDrain -Node 'N01' -TimeoutMinutes 30
 }
 
 # p1.registry.N01.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -633,12 +652,12 @@ function Step-p1-registry-N01-resume {
 
 # p1.registry.N01.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-N01-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.registry.N02.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-N02-drain {
-    Invoke-NodeDrain -Node 'N02' -TimeoutMinutes 17
+    Invoke-NodeDrain -Node 'N02' -TimeoutMinutes 30
 }
 
 # p1.registry.N02.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -658,12 +677,12 @@ function Step-p1-registry-N02-resume {
 
 # p1.registry.N02.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-N02-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.registry.N03.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-N03-drain {
-    Invoke-NodeDrain -Node 'N03' -TimeoutMinutes 17
+    Invoke-NodeDrain -Node 'N03' -TimeoutMinutes 30
 }
 
 # p1.registry.N03.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -683,7 +702,7 @@ function Step-p1-registry-N03-resume {
 
 # p1.registry.N03.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-N03-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.media_verify.N01: Check the extracted setup media at the same path on the node [A-ps]
@@ -753,7 +772,7 @@ function Step-p2-cau_run {
     # the ISO route as the PowerShell upgrade doc runs it [A-ps]
     $CauRunArgs.ForceSelfUpdate = $true
     if ($Credential) { $CauRunArgs.Credential = $Credential }
-    $CauRunArgs.StopAfter = [timespan]::FromMinutes(799)  # assumption: three times the expected run
+    $CauRunArgs.StopAfter = [timespan]::FromMinutes(801)  # assumption: three times the expected run
     if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) { $CauRunArgs.StopAfter = $script:WindowEndAt - [datetimeoffset]::Now }
     $expectedEnd = [datetimeoffset]::Now.Add($CauRunArgs.StopAfter).AddMinutes(30)
     $job = Start-Job -Name 'hciplan-cau-run' -ArgumentList $CauRunArgs -ScriptBlock { param($CauRunArgs) Invoke-CauRun @CauRunArgs }
@@ -772,7 +791,7 @@ function Step-p2-cau_run {
         }
         $ended = $true
         Receive-Job -Job $job
-        Wait-StorageHealthy -TimeoutMinutes 30
+        Wait-StorageHealthy -TimeoutMinutes 120
     }
     catch {
         Write-Warning ('The CAU run did not complete: {0}' -f $_)
@@ -841,17 +860,21 @@ try {
     Invoke-PlanStep -Id 'p0.preflight' `
         -Phase 'P0' `
         -Title 'Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered' `
+        -Unit 'p0.preflight' -FitMinutes 8.0 `
+        -EndsUnit 'p0.preflight' `
         -ReadOnly `
         -Action { Step-p0-preflight }
     Invoke-PlanStep -Id 'p0.test_cluster' `
         -Phase 'P0' `
         -Title 'Validate the cluster before any change' `
+        -Unit 'p0.test_cluster' -FitMinutes 16.1 `
+        -EndsUnit 'p0.test_cluster' `
         -Action { Step-p0-test_cluster }
     Invoke-PlanStep -Id 'p1.registry.N01.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N01' `
-        -FitMinutes 23.4 `
+        -Unit 'p1.registry.N01' -FitMinutes 28.9 `
         -Verify { Test-NodePaused -Node 'N01' } `
         -Action { Step-p1-registry-N01-drain }
     Invoke-PlanStep -Id 'p1.registry.N01.apply' `
@@ -877,12 +900,13 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'N01' `
+        -EndsUnit 'p1.registry.N01' `
         -Action { Step-p1-registry-N01-storage_wait }
     Invoke-PlanStep -Id 'p1.registry.N02.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N02' `
-        -FitMinutes 23.4 `
+        -Unit 'p1.registry.N02' -FitMinutes 28.9 `
         -Verify { Test-NodePaused -Node 'N02' } `
         -Action { Step-p1-registry-N02-drain }
     Invoke-PlanStep -Id 'p1.registry.N02.apply' `
@@ -908,12 +932,13 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'N02' `
+        -EndsUnit 'p1.registry.N02' `
         -Action { Step-p1-registry-N02-storage_wait }
     Invoke-PlanStep -Id 'p1.registry.N03.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N03' `
-        -FitMinutes 23.4 `
+        -Unit 'p1.registry.N03' -FitMinutes 28.9 `
         -Verify { Test-NodePaused -Node 'N03' } `
         -Action { Step-p1-registry-N03-drain }
     Invoke-PlanStep -Id 'p1.registry.N03.apply' `
@@ -939,34 +964,46 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'N03' `
+        -EndsUnit 'p1.registry.N03' `
         -Action { Step-p1-registry-N03-storage_wait }
     Invoke-PlanStep -Id 'p1.media_verify.N01' `
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'N01' `
+        -Unit 'p1.media_verify.N01' -FitMinutes 1.6 `
+        -EndsUnit 'p1.media_verify.N01' `
         -Action { Step-p1-media_verify-N01 }
     Invoke-PlanStep -Id 'p1.media_verify.N02' `
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'N02' `
+        -Unit 'p1.media_verify.N02' -FitMinutes 1.6 `
+        -EndsUnit 'p1.media_verify.N02' `
         -Action { Step-p1-media_verify-N02 }
     Invoke-PlanStep -Id 'p1.media_verify.N03' `
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'N03' `
+        -Unit 'p1.media_verify.N03' -FitMinutes 1.6 `
+        -EndsUnit 'p1.media_verify.N03' `
         -Action { Step-p1-media_verify-N03 }
     Invoke-PlanStep -Id 'p1.cau_prepare' `
         -Phase 'P1' `
         -Title 'Check remoting on the nodes and test the CAU setup' `
+        -Unit 'p1.cau_prepare' -FitMinutes 8.0 `
+        -EndsUnit 'p1.cau_prepare' `
         -Action { Step-p1-cau_prepare }
     Invoke-PlanStep -Id 'p1.cau_scan' `
         -Phase 'P1' `
         -Title 'Scan: every node must be offered the same feature update' `
+        -Unit 'p1.cau_scan' -FitMinutes 11.5 `
+        -EndsUnit 'p1.cau_scan' `
         -Action { Step-p1-cau_scan }
     Invoke-PlanStep -Id 'p2.cau_run' `
         -Phase 'P2' `
         -Title 'One CAU run with the RollingUpgradePlugin: N01, N02, N03' `
-        -FitMinutes 88.2 `
+        -Unit 'p2.cau.N01' -FitMinutes 115.1 `
+        -EndsUnit 'p2.cau_functional_level' `
         -Covers @('p2.cau.N01.drain', 'p2.cau.N01.install', 'p2.cau.N01.reboot', 'p2.cau.N01.resume', 'p2.cau.N01.storage_wait', 'p2.cau.N02.drain', 'p2.cau.N02.install', 'p2.cau.N02.reboot', 'p2.cau.N02.resume', 'p2.cau.N02.storage_wait', 'p2.cau.N03.drain', 'p2.cau.N03.install', 'p2.cau.N03.reboot', 'p2.cau.N03.resume', 'p2.cau.N03.storage_wait', 'p2.cau_functional_level') `
         -Irreversible `
         -Probe { (Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) -and (Test-FunctionalLevelRaised) } `
@@ -975,24 +1012,33 @@ try {
     Invoke-PlanStep -Id 'p3.validate' `
         -Phase 'P3' `
         -Title 'Validate the upgraded cluster (validation gate)' `
+        -Unit 'p3.validate' -FitMinutes 16.1 `
+        -EndsUnit 'p3.validate' `
         -Action { Step-p3-validate }
     Invoke-PlanStep -Id 'p3.registry_check' `
         -Phase 'P3' `
         -Title 'Check that the registry keys survived the upgrade' `
+        -Unit 'p3.registry_check' -FitMinutes 1.6 `
+        -EndsUnit 'p3.registry_check' `
         -Action { Step-p3-registry_check }
     Invoke-PlanStep -Id 'p3.storage_pool' `
         -Phase 'P3' `
         -Title 'Update the storage pool version' `
-        -FitMinutes 2.7 `
+        -Unit 'p3.storage_pool' -FitMinutes 3.9 `
+        -EndsUnit 'p3.storage_pool' `
         -Irreversible `
         -Action { Step-p3-storage_pool }
     Invoke-PlanStep -Id 'p3.sync' `
         -Phase 'P3' `
         -Title 'Sync the registration so Azure shows 23H2' `
+        -Unit 'p3.sync' -FitMinutes 10.7 `
+        -EndsUnit 'p3.sync' `
         -Action { Step-p3-sync }
     Invoke-PlanStep -Id 'p7.verify' `
         -Phase 'P7' `
         -Title 'Sync the registration and check the Azure resources' `
+        -Unit 'p7.verify' -FitMinutes 17.8 `
+        -EndsUnit 'p7.verify' `
         -Action { Step-p7-verify }
     Complete-HciRun
 }

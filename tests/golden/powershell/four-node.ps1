@@ -179,6 +179,7 @@ $WindowEndGiven = $PSBoundParameters.ContainsKey('WindowEnd')
 $script:Rehearsal = [bool]$WhatIfPreference
 $script:Transcribing = $false
 $script:Journal = @{}
+$JournalNotes = @('unit', 'overrun')  # journal records that are not a step's state
 $script:SelectedPhases = @($Phase)
 $script:CurrentStep = ''
 $script:StepStart = [datetimeoffset]::Now
@@ -229,7 +230,10 @@ $PlanTemplateValues = @{  # upgrade-cluster template parameters the plan fixes [
 
 #region Helpers
 function Invoke-PlanStep {
-    # The runner: journal -> phase -> window -> probe -> ShouldProcess -> irreversible -> run -> verify -> journal.
+    # The runner: journal -> phase -> window (unit heads only) -> probe -> ShouldProcess -> irreversible -> run
+    # -> verify -> journal. The plan's units decide where work may stop: the window rule applies only before
+    # an entry that starts a unit (-Unit), which then runs to its safe point, past the window's end if it must
+    # (journalled as 'overrun' by the entry that ends it, -EndsUnit). The simulator applies the same rule.
     # The runner asks once per step; inside a step, state-changing cmdlets run with -Confirm:$false (they would
     # inherit -Confirm and ask again), and cleanup calls with -WhatIf:$false (they also run in the rehearsal).
     [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
@@ -239,7 +243,9 @@ function Invoke-PlanStep {
         [Parameter(Mandatory)] [string] $Title,
         [Parameter(Mandatory)] [scriptblock] $Action,
         [string] $Target = $ClusterName,
+        [string] $Unit,
         [double] $FitMinutes = 0,
+        [string] $EndsUnit,
         [string[]] $Covers = @(),
         [scriptblock] $Probe,
         [scriptblock] $Verify,
@@ -262,11 +268,10 @@ function Invoke-PlanStep {
     }
     $script:CurrentStep = $Id
     $script:StepStart = [datetimeoffset]::Now
-    if (-not $ReadOnly) {
-        $late = $script:StepStart -ge $script:WindowEndAt
-        $tooLong = $FitMinutes -gt 0 -and $script:StepStart.AddMinutes($FitMinutes) -gt $script:WindowEndAt
-        if ($late -or $tooLong) {
-            $why = ('the window ends {0:u}; {1} needs about {2:N0} min to its next safe point' -f $script:WindowEndAt, $Id, $FitMinutes)
+    if ($Unit -and -not $ReadOnly) {
+        $expected = $script:StepStart.AddMinutes($FitMinutes)
+        if ($expected -gt $script:WindowEndAt) {
+            $why = ('the window ends {0:u}; unit {1} needs about {2:N0} min to its next safe point (until {3:u})' -f $script:WindowEndAt, $Unit, $FitMinutes, $expected)
             if ($script:Rehearsal) {
                 Write-Warning ('a real run would stop before {0}: {1}' -f $Id, $why)
             }
@@ -274,6 +279,12 @@ function Invoke-PlanStep {
                 Write-Journal -Step $Id -Status 'window' -Start $script:StepStart -Message $why
                 Stop-Upgrade -Code 4 -Message ('not started: {0}. Rerun in the next window; the run resumes at {1}.' -f $why, $Id)
             }
+        }
+        elseif (-not $script:Rehearsal -and $script:WindowEndAt -lt [datetimeoffset]::MaxValue) {
+            # Once started, the unit runs to its safe point even if the window ends first.
+            $message = ('unit {0} starts: expected at its safe point by {1:u} ({2:N0} min at the plan''s confidence); the window ends {3:u}' -f $Unit, $expected, $FitMinutes, $script:WindowEndAt)
+            Write-Host $message
+            Write-Journal -Step $Id -Status 'unit' -Start $script:StepStart -Message $message
         }
     }
     if ($Probe) {
@@ -318,6 +329,12 @@ function Invoke-PlanStep {
     Write-Journal -Step $Id -Status 'done' -Start $script:StepStart -Message 'ok'
     foreach ($covered in $Covers) {
         Write-Journal -Step $covered -Status 'done' -Start $script:StepStart -Message ('done by {0}' -f $Id)
+    }
+    $now = [datetimeoffset]::Now
+    if ($EndsUnit -and $now -gt $script:WindowEndAt) {
+        $late = ('unit {0} reached its safe point {1:N0} min after the window ended ({2:u})' -f $EndsUnit, ($now - $script:WindowEndAt).TotalMinutes, $script:WindowEndAt)
+        Write-Warning $late
+        Write-Journal -Step $Id -Status 'overrun' -Start $script:StepStart -Message $late
     }
 }
 
@@ -396,7 +413,9 @@ function Write-Journal {
         [Parameter(Mandatory)] [datetimeoffset] $Start,
         [string] $Message = ''
     )
-    $script:Journal[$Step] = $Status
+    # 'unit' (a unit starts) and 'overrun' (it ended past the window) are records for the operator and for
+    # hciplan, not a step's state: resuming reads only the other statuses.
+    if ($Status -notin $JournalNotes) { $script:Journal[$Step] = $Status }
     if ($script:Rehearsal) { return }
     $entry = [ordered]@{
         step = $Step
@@ -431,7 +450,7 @@ function Read-Journal {
         if ([string]$entry.fingerprint -ne $PlanFingerprint -and -not $AdoptJournal) {
             Stop-Upgrade -Code 2 -Message ('the journal was written by plan {0} but this script is plan {1}: the plan changed. Re-run hciplan plan and review what changed; to continue from the steps this journal records as done, rerun with -AdoptJournal.' -f $entry.fingerprint, $PlanFingerprint)
         }
-        $entries[[string]$entry.step] = [string]$entry.status
+        if ([string]$entry.status -notin $JournalNotes) { $entries[[string]$entry.step] = [string]$entry.status }
     }
     return $entries
 }
@@ -822,7 +841,7 @@ function Step-p1-bitlocker_suspend-HCI04 {
 
 # p1.registry.HCI04.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-HCI04-drain {
-    Invoke-NodeDrain -Node 'HCI04' -TimeoutMinutes 42
+    Invoke-NodeDrain -Node 'HCI04' -TimeoutMinutes 30
 }
 
 # p1.registry.HCI04.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -842,12 +861,12 @@ function Step-p1-registry-HCI04-resume {
 
 # p1.registry.HCI04.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-HCI04-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.registry.HCI03.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-HCI03-drain {
-    Invoke-NodeDrain -Node 'HCI03' -TimeoutMinutes 42
+    Invoke-NodeDrain -Node 'HCI03' -TimeoutMinutes 30
 }
 
 # p1.registry.HCI03.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -867,12 +886,12 @@ function Step-p1-registry-HCI03-resume {
 
 # p1.registry.HCI03.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-HCI03-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.registry.HCI02.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-HCI02-drain {
-    Invoke-NodeDrain -Node 'HCI02' -TimeoutMinutes 42
+    Invoke-NodeDrain -Node 'HCI02' -TimeoutMinutes 30
 }
 
 # p1.registry.HCI02.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -892,12 +911,12 @@ function Step-p1-registry-HCI02-resume {
 
 # p1.registry.HCI02.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-HCI02-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.registry.HCI01.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-HCI01-drain {
-    Invoke-NodeDrain -Node 'HCI01' -TimeoutMinutes 42
+    Invoke-NodeDrain -Node 'HCI01' -TimeoutMinutes 30
 }
 
 # p1.registry.HCI01.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -917,7 +936,7 @@ function Step-p1-registry-HCI01-resume {
 
 # p1.registry.HCI01.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-HCI01-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.cau_prepare: Check remoting on the nodes and test the CAU setup [A-ps], [W-req]
@@ -970,7 +989,7 @@ function Step-p2-cau_run {
         Force = $true
     }
     if ($Credential) { $CauRunArgs.Credential = $Credential }
-    $CauRunArgs.StopAfter = [timespan]::FromMinutes(1268)  # assumption: three times the expected run
+    $CauRunArgs.StopAfter = [timespan]::FromMinutes(1269)  # assumption: three times the expected run
     if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) { $CauRunArgs.StopAfter = $script:WindowEndAt - [datetimeoffset]::Now }
     $expectedEnd = [datetimeoffset]::Now.Add($CauRunArgs.StopAfter).AddMinutes(30)
     $job = Start-Job -Name 'hciplan-cau-run' -ArgumentList $CauRunArgs -ScriptBlock { param($CauRunArgs) Invoke-CauRun @CauRunArgs }
@@ -989,7 +1008,7 @@ function Step-p2-cau_run {
         }
         $ended = $true
         Receive-Job -Job $job
-        Wait-StorageHealthy -TimeoutMinutes 30
+        Wait-StorageHealthy -TimeoutMinutes 120
     }
     catch {
         Write-Warning ('The CAU run did not complete: {0}' -f $_)
@@ -1068,7 +1087,7 @@ function Step-p4-atc_install {
 
 # p4.atc.HCI04.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-HCI04-drain {
-    Invoke-NodeDrain -Node 'HCI04' -TimeoutMinutes 42
+    Invoke-NodeDrain -Node 'HCI04' -TimeoutMinutes 30
 }
 
 # p4.atc.HCI04.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -1085,12 +1104,12 @@ function Step-p4-atc-HCI04-resume {
 
 # p4.atc.HCI04.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p4-atc-HCI04-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p4.atc.HCI03.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-HCI03-drain {
-    Invoke-NodeDrain -Node 'HCI03' -TimeoutMinutes 42
+    Invoke-NodeDrain -Node 'HCI03' -TimeoutMinutes 30
 }
 
 # p4.atc.HCI03.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -1107,12 +1126,12 @@ function Step-p4-atc-HCI03-resume {
 
 # p4.atc.HCI03.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p4-atc-HCI03-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p4.atc.HCI02.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-HCI02-drain {
-    Invoke-NodeDrain -Node 'HCI02' -TimeoutMinutes 42
+    Invoke-NodeDrain -Node 'HCI02' -TimeoutMinutes 30
 }
 
 # p4.atc.HCI02.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -1129,12 +1148,12 @@ function Step-p4-atc-HCI02-resume {
 
 # p4.atc.HCI02.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p4-atc-HCI02-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p4.atc.HCI01.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-HCI01-drain {
-    Invoke-NodeDrain -Node 'HCI01' -TimeoutMinutes 42
+    Invoke-NodeDrain -Node 'HCI01' -TimeoutMinutes 30
 }
 
 # p4.atc.HCI01.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -1151,17 +1170,17 @@ function Step-p4-atc-HCI01-resume {
 
 # p4.atc.HCI01.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p4-atc-HCI01-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p4.atc_verify: Check that every intent reports Success [A-atc]
 function Step-p4-atc_verify {
-    Wait-Until -What 'every Network ATC intent to report Success' -TimeoutMinutes 30 -Condition { @(Get-NetIntentProblem).Count -eq 0 }
+    Wait-Until -What 'every Network ATC intent to report Success' -TimeoutMinutes 32 -Condition { @(Get-NetIntentProblem).Count -eq 0 }
 }
 
 # p5.remediate.HCI04.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-HCI04-drain {
-    Invoke-NodeDrain -Node 'HCI04' -TimeoutMinutes 42
+    Invoke-NodeDrain -Node 'HCI04' -TimeoutMinutes 30
 }
 
 # p5.remediate.HCI04.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -1188,12 +1207,12 @@ function Step-p5-remediate-HCI04-resume {
 
 # p5.remediate.HCI04.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-HCI04-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.remediate.HCI03.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-HCI03-drain {
-    Invoke-NodeDrain -Node 'HCI03' -TimeoutMinutes 42
+    Invoke-NodeDrain -Node 'HCI03' -TimeoutMinutes 30
 }
 
 # p5.remediate.HCI03.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -1220,12 +1239,12 @@ function Step-p5-remediate-HCI03-resume {
 
 # p5.remediate.HCI03.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-HCI03-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.remediate.HCI02.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-HCI02-drain {
-    Invoke-NodeDrain -Node 'HCI02' -TimeoutMinutes 42
+    Invoke-NodeDrain -Node 'HCI02' -TimeoutMinutes 30
 }
 
 # p5.remediate.HCI02.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -1252,12 +1271,12 @@ function Step-p5-remediate-HCI02-resume {
 
 # p5.remediate.HCI02.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-HCI02-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.remediate.HCI01.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-HCI01-drain {
-    Invoke-NodeDrain -Node 'HCI01' -TimeoutMinutes 42
+    Invoke-NodeDrain -Node 'HCI01' -TimeoutMinutes 30
 }
 
 # p5.remediate.HCI01.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -1284,7 +1303,7 @@ function Step-p5-remediate-HCI01-resume {
 
 # p5.remediate.HCI01.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-HCI01-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.lcm_extension.HCI01: Install or update the AzureEdgeLifecycleManager extension [A-val]
@@ -1358,12 +1377,12 @@ function Step-p5-readiness_validate {
 
 # p6.solution_validate: Solution upgrade: ARM deployment in Validate mode [A-arm]
 function Step-p6-solution_validate {
-    Invoke-SolutionDeployment -Mode 'Validate' -TimeoutMinutes 60
+    Invoke-SolutionDeployment -Mode 'Validate' -TimeoutMinutes 53
 }
 
 # p6.solution_deploy: Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate) [A-arm], [A-inst]
 function Step-p6-solution_deploy {
-    Invoke-SolutionDeployment -Mode 'Deploy' -TimeoutMinutes 660
+    Invoke-SolutionDeployment -Mode 'Deploy' -TimeoutMinutes 694
 }
 
 # p7.bitlocker_resume.HCI01: Resume BitLocker [A-inst]
@@ -1408,16 +1427,22 @@ try {
     Invoke-PlanStep -Id 'p0.preflight' `
         -Phase 'P0' `
         -Title 'Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered' `
+        -Unit 'p0.preflight' -FitMinutes 8.0 `
+        -EndsUnit 'p0.preflight' `
         -ReadOnly `
         -Action { Step-p0-preflight }
     Invoke-PlanStep -Id 'p0.test_cluster' `
         -Phase 'P0' `
         -Title 'Validate the cluster before any change' `
+        -Unit 'p0.test_cluster' -FitMinutes 16.1 `
+        -EndsUnit 'p0.test_cluster' `
         -Action { Step-p0-test_cluster }
     Invoke-PlanStep -Id 'p1.bitlocker_suspend.HCI01' `
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'HCI01' `
+        -Unit 'p1.bitlocker_suspend.HCI01' -FitMinutes 1.6 `
+        -EndsUnit 'p1.bitlocker_suspend.HCI01' `
         -Probe { (Get-NodeBitLockerStatus -Node 'HCI01') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'HCI01') -eq 'Off' } `
         -Action { Step-p1-bitlocker_suspend-HCI01 }
@@ -1425,6 +1450,8 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'HCI02' `
+        -Unit 'p1.bitlocker_suspend.HCI02' -FitMinutes 1.6 `
+        -EndsUnit 'p1.bitlocker_suspend.HCI02' `
         -Probe { (Get-NodeBitLockerStatus -Node 'HCI02') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'HCI02') -eq 'Off' } `
         -Action { Step-p1-bitlocker_suspend-HCI02 }
@@ -1432,6 +1459,8 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'HCI03' `
+        -Unit 'p1.bitlocker_suspend.HCI03' -FitMinutes 1.6 `
+        -EndsUnit 'p1.bitlocker_suspend.HCI03' `
         -Probe { (Get-NodeBitLockerStatus -Node 'HCI03') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'HCI03') -eq 'Off' } `
         -Action { Step-p1-bitlocker_suspend-HCI03 }
@@ -1439,6 +1468,8 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'HCI04' `
+        -Unit 'p1.bitlocker_suspend.HCI04' -FitMinutes 1.6 `
+        -EndsUnit 'p1.bitlocker_suspend.HCI04' `
         -Probe { (Get-NodeBitLockerStatus -Node 'HCI04') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'HCI04') -eq 'Off' } `
         -Action { Step-p1-bitlocker_suspend-HCI04 }
@@ -1446,7 +1477,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI04' `
-        -FitMinutes 35.7 `
+        -Unit 'p1.registry.HCI04' -FitMinutes 43.1 `
         -Verify { Test-NodePaused -Node 'HCI04' } `
         -Action { Step-p1-registry-HCI04-drain }
     Invoke-PlanStep -Id 'p1.registry.HCI04.apply' `
@@ -1472,12 +1503,13 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'HCI04' `
+        -EndsUnit 'p1.registry.HCI04' `
         -Action { Step-p1-registry-HCI04-storage_wait }
     Invoke-PlanStep -Id 'p1.registry.HCI03.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI03' `
-        -FitMinutes 35.7 `
+        -Unit 'p1.registry.HCI03' -FitMinutes 43.1 `
         -Verify { Test-NodePaused -Node 'HCI03' } `
         -Action { Step-p1-registry-HCI03-drain }
     Invoke-PlanStep -Id 'p1.registry.HCI03.apply' `
@@ -1503,12 +1535,13 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'HCI03' `
+        -EndsUnit 'p1.registry.HCI03' `
         -Action { Step-p1-registry-HCI03-storage_wait }
     Invoke-PlanStep -Id 'p1.registry.HCI02.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI02' `
-        -FitMinutes 35.7 `
+        -Unit 'p1.registry.HCI02' -FitMinutes 43.1 `
         -Verify { Test-NodePaused -Node 'HCI02' } `
         -Action { Step-p1-registry-HCI02-drain }
     Invoke-PlanStep -Id 'p1.registry.HCI02.apply' `
@@ -1534,12 +1567,13 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'HCI02' `
+        -EndsUnit 'p1.registry.HCI02' `
         -Action { Step-p1-registry-HCI02-storage_wait }
     Invoke-PlanStep -Id 'p1.registry.HCI01.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI01' `
-        -FitMinutes 35.7 `
+        -Unit 'p1.registry.HCI01' -FitMinutes 43.1 `
         -Verify { Test-NodePaused -Node 'HCI01' } `
         -Action { Step-p1-registry-HCI01-drain }
     Invoke-PlanStep -Id 'p1.registry.HCI01.apply' `
@@ -1565,19 +1599,25 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'HCI01' `
+        -EndsUnit 'p1.registry.HCI01' `
         -Action { Step-p1-registry-HCI01-storage_wait }
     Invoke-PlanStep -Id 'p1.cau_prepare' `
         -Phase 'P1' `
         -Title 'Check remoting on the nodes and test the CAU setup' `
+        -Unit 'p1.cau_prepare' -FitMinutes 8.0 `
+        -EndsUnit 'p1.cau_prepare' `
         -Action { Step-p1-cau_prepare }
     Invoke-PlanStep -Id 'p1.cau_scan' `
         -Phase 'P1' `
         -Title 'Scan: every node must be offered the same feature update' `
+        -Unit 'p1.cau_scan' -FitMinutes 11.5 `
+        -EndsUnit 'p1.cau_scan' `
         -Action { Step-p1-cau_scan }
     Invoke-PlanStep -Id 'p2.cau_run' `
         -Phase 'P2' `
         -Title 'One CAU run with the RollingUpgradePlugin: HCI04, HCI03, HCI02, HCI01' `
-        -FitMinutes 105.6 `
+        -Unit 'p2.cau.HCI04' -FitMinutes 135.2 `
+        -EndsUnit 'p2.cau.HCI01' `
         -Covers @('p2.cau.HCI04.drain', 'p2.cau.HCI04.install', 'p2.cau.HCI04.reboot', 'p2.cau.HCI04.resume', 'p2.cau.HCI04.storage_wait', 'p2.cau.HCI03.drain', 'p2.cau.HCI03.install', 'p2.cau.HCI03.reboot', 'p2.cau.HCI03.resume', 'p2.cau.HCI03.storage_wait', 'p2.cau.HCI02.drain', 'p2.cau.HCI02.install', 'p2.cau.HCI02.reboot', 'p2.cau.HCI02.resume', 'p2.cau.HCI02.storage_wait', 'p2.cau.HCI01.drain', 'p2.cau.HCI01.install', 'p2.cau.HCI01.reboot', 'p2.cau.HCI01.resume', 'p2.cau.HCI01.storage_wait') `
         -Probe { (Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
         -Verify { (Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
@@ -1585,44 +1625,53 @@ try {
     Invoke-PlanStep -Id 'p3.validate' `
         -Phase 'P3' `
         -Title 'Validate the upgraded cluster (validation gate)' `
+        -Unit 'p3.validate' -FitMinutes 16.1 `
+        -EndsUnit 'p3.validate' `
         -Action { Step-p3-validate }
     Invoke-PlanStep -Id 'p3.registry_check' `
         -Phase 'P3' `
         -Title 'Check that the registry keys survived the upgrade' `
+        -Unit 'p3.registry_check' -FitMinutes 1.6 `
+        -EndsUnit 'p3.registry_check' `
         -Action { Step-p3-registry_check }
     Invoke-PlanStep -Id 'p3.functional_level' `
         -Phase 'P3' `
         -Title 'Raise the cluster functional level' `
-        -FitMinutes 1.5 `
+        -Unit 'p3.functional_level' -FitMinutes 2.3 `
+        -EndsUnit 'p3.functional_level' `
         -Irreversible `
         -Probe { Test-FunctionalLevelRaised } `
         -Action { Step-p3-functional_level }
     Invoke-PlanStep -Id 'p3.storage_pool' `
         -Phase 'P3' `
         -Title 'Update the storage pool version' `
-        -FitMinutes 2.7 `
+        -Unit 'p3.storage_pool' -FitMinutes 3.9 `
+        -EndsUnit 'p3.storage_pool' `
         -Irreversible `
         -Action { Step-p3-storage_pool }
     Invoke-PlanStep -Id 'p3.sync' `
         -Phase 'P3' `
         -Title 'Sync the registration so Azure shows 23H2' `
+        -Unit 'p3.sync' -FitMinutes 10.7 `
+        -EndsUnit 'p3.sync' `
         -Action { Step-p3-sync }
     Invoke-PlanStep -Id 'p4.atc_install' `
         -Phase 'P4' `
         -Title 'Install NetworkATC and FS-SMBBW on all nodes; hold the ATC service' `
+        -Unit 'p4.atc_install' -FitMinutes 16.1 `
+        -EndsUnit 'p4.atc_install' `
         -Action { Step-p4-atc_install }
     Invoke-PlanStep -Id 'p4.atc.HCI04.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI04' `
-        -FitMinutes 63.8 `
+        -Unit 'p4.atc.HCI04' -FitMinutes 82.0 `
         -Verify { Test-NodePaused -Node 'HCI04' } `
         -Action { Step-p4-atc-HCI04-drain }
     Invoke-PlanStep -Id 'p4.atc.HCI04.configure' `
         -Phase 'P4' `
         -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'HCI04' `
-        -FitMinutes 36.7 `
         -Action { Step-p4-atc-HCI04-configure }
     Invoke-PlanStep -Id 'p4.atc.HCI04.resume' `
         -Phase 'P4' `
@@ -1635,19 +1684,19 @@ try {
         -Phase 'P4' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'HCI04' `
+        -EndsUnit 'p4.atc.HCI04' `
         -Action { Step-p4-atc-HCI04-storage_wait }
     Invoke-PlanStep -Id 'p4.atc.HCI03.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI03' `
-        -FitMinutes 63.8 `
+        -Unit 'p4.atc.HCI03' -FitMinutes 82.0 `
         -Verify { Test-NodePaused -Node 'HCI03' } `
         -Action { Step-p4-atc-HCI03-drain }
     Invoke-PlanStep -Id 'p4.atc.HCI03.configure' `
         -Phase 'P4' `
         -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'HCI03' `
-        -FitMinutes 36.7 `
         -Action { Step-p4-atc-HCI03-configure }
     Invoke-PlanStep -Id 'p4.atc.HCI03.resume' `
         -Phase 'P4' `
@@ -1660,19 +1709,19 @@ try {
         -Phase 'P4' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'HCI03' `
+        -EndsUnit 'p4.atc.HCI03' `
         -Action { Step-p4-atc-HCI03-storage_wait }
     Invoke-PlanStep -Id 'p4.atc.HCI02.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI02' `
-        -FitMinutes 63.8 `
+        -Unit 'p4.atc.HCI02' -FitMinutes 82.0 `
         -Verify { Test-NodePaused -Node 'HCI02' } `
         -Action { Step-p4-atc-HCI02-drain }
     Invoke-PlanStep -Id 'p4.atc.HCI02.configure' `
         -Phase 'P4' `
         -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'HCI02' `
-        -FitMinutes 36.7 `
         -Action { Step-p4-atc-HCI02-configure }
     Invoke-PlanStep -Id 'p4.atc.HCI02.resume' `
         -Phase 'P4' `
@@ -1685,19 +1734,19 @@ try {
         -Phase 'P4' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'HCI02' `
+        -EndsUnit 'p4.atc.HCI02' `
         -Action { Step-p4-atc-HCI02-storage_wait }
     Invoke-PlanStep -Id 'p4.atc.HCI01.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI01' `
-        -FitMinutes 63.8 `
+        -Unit 'p4.atc.HCI01' -FitMinutes 82.0 `
         -Verify { Test-NodePaused -Node 'HCI01' } `
         -Action { Step-p4-atc-HCI01-drain }
     Invoke-PlanStep -Id 'p4.atc.HCI01.configure' `
         -Phase 'P4' `
         -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'HCI01' `
-        -FitMinutes 36.7 `
         -Action { Step-p4-atc-HCI01-configure }
     Invoke-PlanStep -Id 'p4.atc.HCI01.resume' `
         -Phase 'P4' `
@@ -1710,16 +1759,19 @@ try {
         -Phase 'P4' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'HCI01' `
+        -EndsUnit 'p4.atc.HCI01' `
         -Action { Step-p4-atc-HCI01-storage_wait }
     Invoke-PlanStep -Id 'p4.atc_verify' `
         -Phase 'P4' `
         -Title 'Check that every intent reports Success' `
+        -Unit 'p4.atc_verify' -FitMinutes 8.0 `
+        -EndsUnit 'p4.atc_verify' `
         -Action { Step-p4-atc_verify }
     Invoke-PlanStep -Id 'p5.remediate.HCI04.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI04' `
-        -FitMinutes 51.2 `
+        -Unit 'p5.remediate.HCI04' -FitMinutes 65.4 `
         -Verify { Test-NodePaused -Node 'HCI04' } `
         -Action { Step-p5-remediate-HCI04-drain }
     Invoke-PlanStep -Id 'p5.remediate.HCI04.apply' `
@@ -1743,12 +1795,13 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'HCI04' `
+        -EndsUnit 'p5.remediate.HCI04' `
         -Action { Step-p5-remediate-HCI04-storage_wait }
     Invoke-PlanStep -Id 'p5.remediate.HCI03.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI03' `
-        -FitMinutes 51.2 `
+        -Unit 'p5.remediate.HCI03' -FitMinutes 65.4 `
         -Verify { Test-NodePaused -Node 'HCI03' } `
         -Action { Step-p5-remediate-HCI03-drain }
     Invoke-PlanStep -Id 'p5.remediate.HCI03.apply' `
@@ -1772,12 +1825,13 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'HCI03' `
+        -EndsUnit 'p5.remediate.HCI03' `
         -Action { Step-p5-remediate-HCI03-storage_wait }
     Invoke-PlanStep -Id 'p5.remediate.HCI02.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI02' `
-        -FitMinutes 51.2 `
+        -Unit 'p5.remediate.HCI02' -FitMinutes 65.4 `
         -Verify { Test-NodePaused -Node 'HCI02' } `
         -Action { Step-p5-remediate-HCI02-drain }
     Invoke-PlanStep -Id 'p5.remediate.HCI02.apply' `
@@ -1801,12 +1855,13 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'HCI02' `
+        -EndsUnit 'p5.remediate.HCI02' `
         -Action { Step-p5-remediate-HCI02-storage_wait }
     Invoke-PlanStep -Id 'p5.remediate.HCI01.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI01' `
-        -FitMinutes 51.2 `
+        -Unit 'p5.remediate.HCI01' -FitMinutes 65.4 `
         -Verify { Test-NodePaused -Node 'HCI01' } `
         -Action { Step-p5-remediate-HCI01-drain }
     Invoke-PlanStep -Id 'p5.remediate.HCI01.apply' `
@@ -1830,39 +1885,53 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'HCI01' `
+        -EndsUnit 'p5.remediate.HCI01' `
         -Action { Step-p5-remediate-HCI01-storage_wait }
     Invoke-PlanStep -Id 'p5.lcm_extension.HCI01' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'HCI01' `
+        -Unit 'p5.lcm_extension.HCI01' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.HCI01' `
         -Action { Step-p5-lcm_extension-HCI01 }
     Invoke-PlanStep -Id 'p5.lcm_extension.HCI02' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'HCI02' `
+        -Unit 'p5.lcm_extension.HCI02' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.HCI02' `
         -Action { Step-p5-lcm_extension-HCI02 }
     Invoke-PlanStep -Id 'p5.lcm_extension.HCI03' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'HCI03' `
+        -Unit 'p5.lcm_extension.HCI03' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.HCI03' `
         -Action { Step-p5-lcm_extension-HCI03 }
     Invoke-PlanStep -Id 'p5.lcm_extension.HCI04' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'HCI04' `
+        -Unit 'p5.lcm_extension.HCI04' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.HCI04' `
         -Action { Step-p5-lcm_extension-HCI04 }
     Invoke-PlanStep -Id 'p5.readiness_validate' `
         -Phase 'P5' `
         -Title 'Run the upgrade readiness validation (validation gate)' `
+        -Unit 'p5.readiness_validate' -FitMinutes 48.4 `
+        -EndsUnit 'p5.readiness_validate' `
         -Action { Step-p5-readiness_validate }
     Invoke-PlanStep -Id 'p6.solution_validate' `
         -Phase 'P6' `
         -Title 'Solution upgrade: ARM deployment in Validate mode' `
+        -Unit 'p6.solution_validate' -FitMinutes 13.1 `
+        -EndsUnit 'p6.solution_validate' `
         -Action { Step-p6-solution_validate }
     Invoke-PlanStep -Id 'p6.solution_deploy' `
         -Phase 'P6' `
         -Title 'Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate)' `
-        -FitMinutes 165.0 `
+        -Unit 'p6.solution_deploy' -FitMinutes 173.3 `
+        -EndsUnit 'p6.solution_deploy' `
         -Irreversible `
         -Probe { Test-SolutionInstalled } `
         -Verify { Test-SolutionInstalled } `
@@ -1871,6 +1940,8 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'HCI01' `
+        -Unit 'p7.bitlocker_resume.HCI01' -FitMinutes 1.6 `
+        -EndsUnit 'p7.bitlocker_resume.HCI01' `
         -Probe { (Get-NodeBitLockerStatus -Node 'HCI01') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'HCI01') -eq 'On' } `
         -Action { Step-p7-bitlocker_resume-HCI01 }
@@ -1878,6 +1949,8 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'HCI02' `
+        -Unit 'p7.bitlocker_resume.HCI02' -FitMinutes 1.6 `
+        -EndsUnit 'p7.bitlocker_resume.HCI02' `
         -Probe { (Get-NodeBitLockerStatus -Node 'HCI02') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'HCI02') -eq 'On' } `
         -Action { Step-p7-bitlocker_resume-HCI02 }
@@ -1885,6 +1958,8 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'HCI03' `
+        -Unit 'p7.bitlocker_resume.HCI03' -FitMinutes 1.6 `
+        -EndsUnit 'p7.bitlocker_resume.HCI03' `
         -Probe { (Get-NodeBitLockerStatus -Node 'HCI03') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'HCI03') -eq 'On' } `
         -Action { Step-p7-bitlocker_resume-HCI03 }
@@ -1892,16 +1967,22 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'HCI04' `
+        -Unit 'p7.bitlocker_resume.HCI04' -FitMinutes 1.6 `
+        -EndsUnit 'p7.bitlocker_resume.HCI04' `
         -Probe { (Get-NodeBitLockerStatus -Node 'HCI04') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'HCI04') -eq 'On' } `
         -Action { Step-p7-bitlocker_resume-HCI04 }
     Invoke-PlanStep -Id 'p7.wdac_reapply' `
         -Phase 'P7' `
         -Title 'Re-apply the new WDAC policies (operator, per the 23H2 docs)' `
+        -Unit 'p7.wdac_reapply' -FitMinutes 16.1 `
+        -EndsUnit 'p7.wdac_reapply' `
         -Action { Step-p7-wdac_reapply }
     Invoke-PlanStep -Id 'p7.verify' `
         -Phase 'P7' `
         -Title 'Sync the registration and check the Azure resources' `
+        -Unit 'p7.verify' -FitMinutes 17.8 `
+        -EndsUnit 'p7.verify' `
         -Action { Step-p7-verify }
     Complete-HciRun
 }

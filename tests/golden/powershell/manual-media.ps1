@@ -169,6 +169,7 @@ $WindowEndGiven = $PSBoundParameters.ContainsKey('WindowEnd')
 $script:Rehearsal = [bool]$WhatIfPreference
 $script:Transcribing = $false
 $script:Journal = @{}
+$JournalNotes = @('unit', 'overrun')  # journal records that are not a step's state
 $script:SelectedPhases = @($Phase)
 $script:CurrentStep = ''
 $script:StepStart = [datetimeoffset]::Now
@@ -208,7 +209,10 @@ $PlanTemplateValues = @{  # upgrade-cluster template parameters the plan fixes [
 
 #region Helpers
 function Invoke-PlanStep {
-    # The runner: journal -> phase -> window -> probe -> ShouldProcess -> irreversible -> run -> verify -> journal.
+    # The runner: journal -> phase -> window (unit heads only) -> probe -> ShouldProcess -> irreversible -> run
+    # -> verify -> journal. The plan's units decide where work may stop: the window rule applies only before
+    # an entry that starts a unit (-Unit), which then runs to its safe point, past the window's end if it must
+    # (journalled as 'overrun' by the entry that ends it, -EndsUnit). The simulator applies the same rule.
     # The runner asks once per step; inside a step, state-changing cmdlets run with -Confirm:$false (they would
     # inherit -Confirm and ask again), and cleanup calls with -WhatIf:$false (they also run in the rehearsal).
     [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
@@ -218,7 +222,9 @@ function Invoke-PlanStep {
         [Parameter(Mandatory)] [string] $Title,
         [Parameter(Mandatory)] [scriptblock] $Action,
         [string] $Target = $ClusterName,
+        [string] $Unit,
         [double] $FitMinutes = 0,
+        [string] $EndsUnit,
         [string[]] $Covers = @(),
         [scriptblock] $Probe,
         [scriptblock] $Verify,
@@ -241,11 +247,10 @@ function Invoke-PlanStep {
     }
     $script:CurrentStep = $Id
     $script:StepStart = [datetimeoffset]::Now
-    if (-not $ReadOnly) {
-        $late = $script:StepStart -ge $script:WindowEndAt
-        $tooLong = $FitMinutes -gt 0 -and $script:StepStart.AddMinutes($FitMinutes) -gt $script:WindowEndAt
-        if ($late -or $tooLong) {
-            $why = ('the window ends {0:u}; {1} needs about {2:N0} min to its next safe point' -f $script:WindowEndAt, $Id, $FitMinutes)
+    if ($Unit -and -not $ReadOnly) {
+        $expected = $script:StepStart.AddMinutes($FitMinutes)
+        if ($expected -gt $script:WindowEndAt) {
+            $why = ('the window ends {0:u}; unit {1} needs about {2:N0} min to its next safe point (until {3:u})' -f $script:WindowEndAt, $Unit, $FitMinutes, $expected)
             if ($script:Rehearsal) {
                 Write-Warning ('a real run would stop before {0}: {1}' -f $Id, $why)
             }
@@ -253,6 +258,12 @@ function Invoke-PlanStep {
                 Write-Journal -Step $Id -Status 'window' -Start $script:StepStart -Message $why
                 Stop-Upgrade -Code 4 -Message ('not started: {0}. Rerun in the next window; the run resumes at {1}.' -f $why, $Id)
             }
+        }
+        elseif (-not $script:Rehearsal -and $script:WindowEndAt -lt [datetimeoffset]::MaxValue) {
+            # Once started, the unit runs to its safe point even if the window ends first.
+            $message = ('unit {0} starts: expected at its safe point by {1:u} ({2:N0} min at the plan''s confidence); the window ends {3:u}' -f $Unit, $expected, $FitMinutes, $script:WindowEndAt)
+            Write-Host $message
+            Write-Journal -Step $Id -Status 'unit' -Start $script:StepStart -Message $message
         }
     }
     if ($Probe) {
@@ -297,6 +308,12 @@ function Invoke-PlanStep {
     Write-Journal -Step $Id -Status 'done' -Start $script:StepStart -Message 'ok'
     foreach ($covered in $Covers) {
         Write-Journal -Step $covered -Status 'done' -Start $script:StepStart -Message ('done by {0}' -f $Id)
+    }
+    $now = [datetimeoffset]::Now
+    if ($EndsUnit -and $now -gt $script:WindowEndAt) {
+        $late = ('unit {0} reached its safe point {1:N0} min after the window ended ({2:u})' -f $EndsUnit, ($now - $script:WindowEndAt).TotalMinutes, $script:WindowEndAt)
+        Write-Warning $late
+        Write-Journal -Step $Id -Status 'overrun' -Start $script:StepStart -Message $late
     }
 }
 
@@ -362,7 +379,9 @@ function Write-Journal {
         [Parameter(Mandatory)] [datetimeoffset] $Start,
         [string] $Message = ''
     )
-    $script:Journal[$Step] = $Status
+    # 'unit' (a unit starts) and 'overrun' (it ended past the window) are records for the operator and for
+    # hciplan, not a step's state: resuming reads only the other statuses.
+    if ($Status -notin $JournalNotes) { $script:Journal[$Step] = $Status }
     if ($script:Rehearsal) { return }
     $entry = [ordered]@{
         step = $Step
@@ -397,7 +416,7 @@ function Read-Journal {
         if ([string]$entry.fingerprint -ne $PlanFingerprint -and -not $AdoptJournal) {
             Stop-Upgrade -Code 2 -Message ('the journal was written by plan {0} but this script is plan {1}: the plan changed. Re-run hciplan plan and review what changed; to continue from the steps this journal records as done, rerun with -AdoptJournal.' -f $entry.fingerprint, $PlanFingerprint)
         }
-        $entries[[string]$entry.step] = [string]$entry.status
+        if ([string]$entry.status -notin $JournalNotes) { $entries[[string]$entry.step] = [string]$entry.status }
     }
     return $entries
 }
@@ -747,7 +766,7 @@ function Step-p0-test_cluster {
 
 # p1.registry.N01.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-N01-drain {
-    Invoke-NodeDrain -Node 'N01' -TimeoutMinutes 15
+    Invoke-NodeDrain -Node 'N01' -TimeoutMinutes 30
 }
 
 # p1.registry.N01.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -767,12 +786,12 @@ function Step-p1-registry-N01-resume {
 
 # p1.registry.N01.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-N01-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.registry.N02.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-N02-drain {
-    Invoke-NodeDrain -Node 'N02' -TimeoutMinutes 15
+    Invoke-NodeDrain -Node 'N02' -TimeoutMinutes 30
 }
 
 # p1.registry.N02.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -792,12 +811,12 @@ function Step-p1-registry-N02-resume {
 
 # p1.registry.N02.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-N02-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.registry.N03.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-N03-drain {
-    Invoke-NodeDrain -Node 'N03' -TimeoutMinutes 15
+    Invoke-NodeDrain -Node 'N03' -TimeoutMinutes 30
 }
 
 # p1.registry.N03.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -817,12 +836,12 @@ function Step-p1-registry-N03-resume {
 
 # p1.registry.N03.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-N03-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.registry.N04.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-N04-drain {
-    Invoke-NodeDrain -Node 'N04' -TimeoutMinutes 15
+    Invoke-NodeDrain -Node 'N04' -TimeoutMinutes 30
 }
 
 # p1.registry.N04.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -842,7 +861,7 @@ function Step-p1-registry-N04-resume {
 
 # p1.registry.N04.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-N04-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.media_verify.N01: Check the extracted setup media at the same path on the node [A-ps]
@@ -867,18 +886,18 @@ function Step-p1-media_verify-N04 {
 
 # p2.os.N01.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p2-os-N01-drain {
-    Invoke-NodeDrain -Node 'N01' -TimeoutMinutes 15
+    Invoke-NodeDrain -Node 'N01' -TimeoutMinutes 30
 }
 
 # p2.os.N01.setup: Run the 23H2 feature update setup on the drained node [A-other], [G-hol]
 function Step-p2-os-N01-setup {
-    Start-NodeSetup -Nodes @('N01') -TimeoutMinutes 180
+    Start-NodeSetup -Nodes @('N01') -TimeoutMinutes 295
 }
 
 # p2.os.N01.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p2-os-N01-reboot {
     # setup ran with /NoReboot: this restart finishes the feature update
-    Invoke-NodeRestart -Node 'N01' -TimeoutMinutes 60
+    Invoke-NodeRestart -Node 'N01' -TimeoutMinutes 26
 }
 
 # p2.os.N01.resume: Resume the node with failback [A-other]
@@ -888,23 +907,23 @@ function Step-p2-os-N01-resume {
 
 # p2.os.N01.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p2-os-N01-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p2.os.N02.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p2-os-N02-drain {
-    Invoke-NodeDrain -Node 'N02' -TimeoutMinutes 15
+    Invoke-NodeDrain -Node 'N02' -TimeoutMinutes 30
 }
 
 # p2.os.N02.setup: Run the 23H2 feature update setup on the drained node [A-other], [G-hol]
 function Step-p2-os-N02-setup {
-    Start-NodeSetup -Nodes @('N02') -TimeoutMinutes 180
+    Start-NodeSetup -Nodes @('N02') -TimeoutMinutes 295
 }
 
 # p2.os.N02.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p2-os-N02-reboot {
     # setup ran with /NoReboot: this restart finishes the feature update
-    Invoke-NodeRestart -Node 'N02' -TimeoutMinutes 60
+    Invoke-NodeRestart -Node 'N02' -TimeoutMinutes 26
 }
 
 # p2.os.N02.resume: Resume the node with failback [A-other]
@@ -914,23 +933,23 @@ function Step-p2-os-N02-resume {
 
 # p2.os.N02.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p2-os-N02-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p2.os.N03.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p2-os-N03-drain {
-    Invoke-NodeDrain -Node 'N03' -TimeoutMinutes 15
+    Invoke-NodeDrain -Node 'N03' -TimeoutMinutes 30
 }
 
 # p2.os.N03.setup: Run the 23H2 feature update setup on the drained node [A-other], [G-hol]
 function Step-p2-os-N03-setup {
-    Start-NodeSetup -Nodes @('N03') -TimeoutMinutes 180
+    Start-NodeSetup -Nodes @('N03') -TimeoutMinutes 295
 }
 
 # p2.os.N03.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p2-os-N03-reboot {
     # setup ran with /NoReboot: this restart finishes the feature update
-    Invoke-NodeRestart -Node 'N03' -TimeoutMinutes 60
+    Invoke-NodeRestart -Node 'N03' -TimeoutMinutes 26
 }
 
 # p2.os.N03.resume: Resume the node with failback [A-other]
@@ -940,23 +959,23 @@ function Step-p2-os-N03-resume {
 
 # p2.os.N03.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p2-os-N03-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p2.os.N04.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p2-os-N04-drain {
-    Invoke-NodeDrain -Node 'N04' -TimeoutMinutes 15
+    Invoke-NodeDrain -Node 'N04' -TimeoutMinutes 30
 }
 
 # p2.os.N04.setup: Run the 23H2 feature update setup on the drained node [A-other], [G-hol]
 function Step-p2-os-N04-setup {
-    Start-NodeSetup -Nodes @('N04') -TimeoutMinutes 180
+    Start-NodeSetup -Nodes @('N04') -TimeoutMinutes 295
 }
 
 # p2.os.N04.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p2-os-N04-reboot {
     # setup ran with /NoReboot: this restart finishes the feature update
-    Invoke-NodeRestart -Node 'N04' -TimeoutMinutes 60
+    Invoke-NodeRestart -Node 'N04' -TimeoutMinutes 26
 }
 
 # p2.os.N04.resume: Resume the node with failback [A-other]
@@ -966,7 +985,7 @@ function Step-p2-os-N04-resume {
 
 # p2.os.N04.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p2-os-N04-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p3.validate: Validate the upgraded cluster (validation gate) [A-post], [A-verify]
@@ -1013,7 +1032,7 @@ function Step-p3-sync {
 
 # p5.remediate.N01.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-N01-drain {
-    Invoke-NodeDrain -Node 'N01' -TimeoutMinutes 15
+    Invoke-NodeDrain -Node 'N01' -TimeoutMinutes 30
 }
 
 # p5.remediate.N01.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -1039,12 +1058,12 @@ function Step-p5-remediate-N01-resume {
 
 # p5.remediate.N01.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-N01-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.remediate.N02.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-N02-drain {
-    Invoke-NodeDrain -Node 'N02' -TimeoutMinutes 15
+    Invoke-NodeDrain -Node 'N02' -TimeoutMinutes 30
 }
 
 # p5.remediate.N02.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -1070,12 +1089,12 @@ function Step-p5-remediate-N02-resume {
 
 # p5.remediate.N02.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-N02-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.remediate.N03.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-N03-drain {
-    Invoke-NodeDrain -Node 'N03' -TimeoutMinutes 15
+    Invoke-NodeDrain -Node 'N03' -TimeoutMinutes 30
 }
 
 # p5.remediate.N03.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -1101,12 +1120,12 @@ function Step-p5-remediate-N03-resume {
 
 # p5.remediate.N03.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-N03-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.remediate.N04.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-N04-drain {
-    Invoke-NodeDrain -Node 'N04' -TimeoutMinutes 15
+    Invoke-NodeDrain -Node 'N04' -TimeoutMinutes 30
 }
 
 # p5.remediate.N04.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -1132,7 +1151,7 @@ function Step-p5-remediate-N04-resume {
 
 # p5.remediate.N04.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-N04-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.lcm_extension.N01: Install or update the AzureEdgeLifecycleManager extension [A-val]
@@ -1206,12 +1225,12 @@ function Step-p5-readiness_validate {
 
 # p6.solution_validate: Solution upgrade: ARM deployment in Validate mode [A-arm]
 function Step-p6-solution_validate {
-    Invoke-SolutionDeployment -Mode 'Validate' -TimeoutMinutes 60
+    Invoke-SolutionDeployment -Mode 'Validate' -TimeoutMinutes 53
 }
 
 # p6.solution_deploy: Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate) [A-arm], [A-inst]
 function Step-p6-solution_deploy {
-    Invoke-SolutionDeployment -Mode 'Deploy' -TimeoutMinutes 660
+    Invoke-SolutionDeployment -Mode 'Deploy' -TimeoutMinutes 694
 }
 
 # p7.verify: Sync the registration and check the Azure resources [A-inst], [S-ver]
@@ -1231,17 +1250,21 @@ try {
     Invoke-PlanStep -Id 'p0.preflight' `
         -Phase 'P0' `
         -Title 'Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered' `
+        -Unit 'p0.preflight' -FitMinutes 8.0 `
+        -EndsUnit 'p0.preflight' `
         -ReadOnly `
         -Action { Step-p0-preflight }
     Invoke-PlanStep -Id 'p0.test_cluster' `
         -Phase 'P0' `
         -Title 'Validate the cluster before any change' `
+        -Unit 'p0.test_cluster' -FitMinutes 16.1 `
+        -EndsUnit 'p0.test_cluster' `
         -Action { Step-p0-test_cluster }
     Invoke-PlanStep -Id 'p1.registry.N01.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N01' `
-        -FitMinutes 21.9 `
+        -Unit 'p1.registry.N01' -FitMinutes 27.1 `
         -Verify { Test-NodePaused -Node 'N01' } `
         -Action { Step-p1-registry-N01-drain }
     Invoke-PlanStep -Id 'p1.registry.N01.apply' `
@@ -1267,12 +1290,13 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'N01' `
+        -EndsUnit 'p1.registry.N01' `
         -Action { Step-p1-registry-N01-storage_wait }
     Invoke-PlanStep -Id 'p1.registry.N02.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N02' `
-        -FitMinutes 21.9 `
+        -Unit 'p1.registry.N02' -FitMinutes 27.1 `
         -Verify { Test-NodePaused -Node 'N02' } `
         -Action { Step-p1-registry-N02-drain }
     Invoke-PlanStep -Id 'p1.registry.N02.apply' `
@@ -1298,12 +1322,13 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'N02' `
+        -EndsUnit 'p1.registry.N02' `
         -Action { Step-p1-registry-N02-storage_wait }
     Invoke-PlanStep -Id 'p1.registry.N03.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N03' `
-        -FitMinutes 21.9 `
+        -Unit 'p1.registry.N03' -FitMinutes 27.1 `
         -Verify { Test-NodePaused -Node 'N03' } `
         -Action { Step-p1-registry-N03-drain }
     Invoke-PlanStep -Id 'p1.registry.N03.apply' `
@@ -1329,12 +1354,13 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'N03' `
+        -EndsUnit 'p1.registry.N03' `
         -Action { Step-p1-registry-N03-storage_wait }
     Invoke-PlanStep -Id 'p1.registry.N04.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N04' `
-        -FitMinutes 21.9 `
+        -Unit 'p1.registry.N04' -FitMinutes 27.1 `
         -Verify { Test-NodePaused -Node 'N04' } `
         -Action { Step-p1-registry-N04-drain }
     Invoke-PlanStep -Id 'p1.registry.N04.apply' `
@@ -1360,32 +1386,41 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'N04' `
+        -EndsUnit 'p1.registry.N04' `
         -Action { Step-p1-registry-N04-storage_wait }
     Invoke-PlanStep -Id 'p1.media_verify.N01' `
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'N01' `
+        -Unit 'p1.media_verify.N01' -FitMinutes 1.6 `
+        -EndsUnit 'p1.media_verify.N01' `
         -Action { Step-p1-media_verify-N01 }
     Invoke-PlanStep -Id 'p1.media_verify.N02' `
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'N02' `
+        -Unit 'p1.media_verify.N02' -FitMinutes 1.6 `
+        -EndsUnit 'p1.media_verify.N02' `
         -Action { Step-p1-media_verify-N02 }
     Invoke-PlanStep -Id 'p1.media_verify.N03' `
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'N03' `
+        -Unit 'p1.media_verify.N03' -FitMinutes 1.6 `
+        -EndsUnit 'p1.media_verify.N03' `
         -Action { Step-p1-media_verify-N03 }
     Invoke-PlanStep -Id 'p1.media_verify.N04' `
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'N04' `
+        -Unit 'p1.media_verify.N04' -FitMinutes 1.6 `
+        -EndsUnit 'p1.media_verify.N04' `
         -Action { Step-p1-media_verify-N04 }
     Invoke-PlanStep -Id 'p2.os.N01.drain' `
         -Phase 'P2' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N01' `
-        -FitMinutes 75.7 `
+        -Unit 'p2.os.N01' -FitMinutes 99.0 `
         -Probe { Test-NodeUpgraded -Node 'N01' } `
         -Verify { Test-NodePaused -Node 'N01' } `
         -Action { Step-p2-os-N01-drain }
@@ -1413,12 +1448,13 @@ try {
         -Phase 'P2' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'N01' `
+        -EndsUnit 'p2.os.N01' `
         -Action { Step-p2-os-N01-storage_wait }
     Invoke-PlanStep -Id 'p2.os.N02.drain' `
         -Phase 'P2' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N02' `
-        -FitMinutes 75.7 `
+        -Unit 'p2.os.N02' -FitMinutes 99.0 `
         -Probe { Test-NodeUpgraded -Node 'N02' } `
         -Verify { Test-NodePaused -Node 'N02' } `
         -Action { Step-p2-os-N02-drain }
@@ -1446,12 +1482,13 @@ try {
         -Phase 'P2' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'N02' `
+        -EndsUnit 'p2.os.N02' `
         -Action { Step-p2-os-N02-storage_wait }
     Invoke-PlanStep -Id 'p2.os.N03.drain' `
         -Phase 'P2' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N03' `
-        -FitMinutes 75.7 `
+        -Unit 'p2.os.N03' -FitMinutes 99.0 `
         -Probe { Test-NodeUpgraded -Node 'N03' } `
         -Verify { Test-NodePaused -Node 'N03' } `
         -Action { Step-p2-os-N03-drain }
@@ -1479,12 +1516,13 @@ try {
         -Phase 'P2' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'N03' `
+        -EndsUnit 'p2.os.N03' `
         -Action { Step-p2-os-N03-storage_wait }
     Invoke-PlanStep -Id 'p2.os.N04.drain' `
         -Phase 'P2' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N04' `
-        -FitMinutes 75.7 `
+        -Unit 'p2.os.N04' -FitMinutes 99.0 `
         -Probe { Test-NodeUpgraded -Node 'N04' } `
         -Verify { Test-NodePaused -Node 'N04' } `
         -Action { Step-p2-os-N04-drain }
@@ -1512,37 +1550,46 @@ try {
         -Phase 'P2' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'N04' `
+        -EndsUnit 'p2.os.N04' `
         -Action { Step-p2-os-N04-storage_wait }
     Invoke-PlanStep -Id 'p3.validate' `
         -Phase 'P3' `
         -Title 'Validate the upgraded cluster (validation gate)' `
+        -Unit 'p3.validate' -FitMinutes 16.1 `
+        -EndsUnit 'p3.validate' `
         -Action { Step-p3-validate }
     Invoke-PlanStep -Id 'p3.registry_check' `
         -Phase 'P3' `
         -Title 'Check that the registry keys survived the upgrade' `
+        -Unit 'p3.registry_check' -FitMinutes 1.6 `
+        -EndsUnit 'p3.registry_check' `
         -Action { Step-p3-registry_check }
     Invoke-PlanStep -Id 'p3.functional_level' `
         -Phase 'P3' `
         -Title 'Raise the cluster functional level' `
-        -FitMinutes 1.5 `
+        -Unit 'p3.functional_level' -FitMinutes 2.3 `
+        -EndsUnit 'p3.functional_level' `
         -Irreversible `
         -Probe { Test-FunctionalLevelRaised } `
         -Action { Step-p3-functional_level }
     Invoke-PlanStep -Id 'p3.storage_pool' `
         -Phase 'P3' `
         -Title 'Update the storage pool version' `
-        -FitMinutes 2.7 `
+        -Unit 'p3.storage_pool' -FitMinutes 3.9 `
+        -EndsUnit 'p3.storage_pool' `
         -Irreversible `
         -Action { Step-p3-storage_pool }
     Invoke-PlanStep -Id 'p3.sync' `
         -Phase 'P3' `
         -Title 'Sync the registration so Azure shows 23H2' `
+        -Unit 'p3.sync' -FitMinutes 10.7 `
+        -EndsUnit 'p3.sync' `
         -Action { Step-p3-sync }
     Invoke-PlanStep -Id 'p5.remediate.N01.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N01' `
-        -FitMinutes 37.4 `
+        -Unit 'p5.remediate.N01' -FitMinutes 49.3 `
         -Verify { Test-NodePaused -Node 'N01' } `
         -Action { Step-p5-remediate-N01-drain }
     Invoke-PlanStep -Id 'p5.remediate.N01.apply' `
@@ -1566,12 +1613,13 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'N01' `
+        -EndsUnit 'p5.remediate.N01' `
         -Action { Step-p5-remediate-N01-storage_wait }
     Invoke-PlanStep -Id 'p5.remediate.N02.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N02' `
-        -FitMinutes 37.4 `
+        -Unit 'p5.remediate.N02' -FitMinutes 49.3 `
         -Verify { Test-NodePaused -Node 'N02' } `
         -Action { Step-p5-remediate-N02-drain }
     Invoke-PlanStep -Id 'p5.remediate.N02.apply' `
@@ -1595,12 +1643,13 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'N02' `
+        -EndsUnit 'p5.remediate.N02' `
         -Action { Step-p5-remediate-N02-storage_wait }
     Invoke-PlanStep -Id 'p5.remediate.N03.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N03' `
-        -FitMinutes 37.4 `
+        -Unit 'p5.remediate.N03' -FitMinutes 49.3 `
         -Verify { Test-NodePaused -Node 'N03' } `
         -Action { Step-p5-remediate-N03-drain }
     Invoke-PlanStep -Id 'p5.remediate.N03.apply' `
@@ -1624,12 +1673,13 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'N03' `
+        -EndsUnit 'p5.remediate.N03' `
         -Action { Step-p5-remediate-N03-storage_wait }
     Invoke-PlanStep -Id 'p5.remediate.N04.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N04' `
-        -FitMinutes 37.4 `
+        -Unit 'p5.remediate.N04' -FitMinutes 49.3 `
         -Verify { Test-NodePaused -Node 'N04' } `
         -Action { Step-p5-remediate-N04-drain }
     Invoke-PlanStep -Id 'p5.remediate.N04.apply' `
@@ -1653,39 +1703,53 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'N04' `
+        -EndsUnit 'p5.remediate.N04' `
         -Action { Step-p5-remediate-N04-storage_wait }
     Invoke-PlanStep -Id 'p5.lcm_extension.N01' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'N01' `
+        -Unit 'p5.lcm_extension.N01' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.N01' `
         -Action { Step-p5-lcm_extension-N01 }
     Invoke-PlanStep -Id 'p5.lcm_extension.N02' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'N02' `
+        -Unit 'p5.lcm_extension.N02' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.N02' `
         -Action { Step-p5-lcm_extension-N02 }
     Invoke-PlanStep -Id 'p5.lcm_extension.N03' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'N03' `
+        -Unit 'p5.lcm_extension.N03' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.N03' `
         -Action { Step-p5-lcm_extension-N03 }
     Invoke-PlanStep -Id 'p5.lcm_extension.N04' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'N04' `
+        -Unit 'p5.lcm_extension.N04' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.N04' `
         -Action { Step-p5-lcm_extension-N04 }
     Invoke-PlanStep -Id 'p5.readiness_validate' `
         -Phase 'P5' `
         -Title 'Run the upgrade readiness validation (validation gate)' `
+        -Unit 'p5.readiness_validate' -FitMinutes 48.4 `
+        -EndsUnit 'p5.readiness_validate' `
         -Action { Step-p5-readiness_validate }
     Invoke-PlanStep -Id 'p6.solution_validate' `
         -Phase 'P6' `
         -Title 'Solution upgrade: ARM deployment in Validate mode' `
+        -Unit 'p6.solution_validate' -FitMinutes 13.1 `
+        -EndsUnit 'p6.solution_validate' `
         -Action { Step-p6-solution_validate }
     Invoke-PlanStep -Id 'p6.solution_deploy' `
         -Phase 'P6' `
         -Title 'Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate)' `
-        -FitMinutes 165.0 `
+        -Unit 'p6.solution_deploy' -FitMinutes 173.3 `
+        -EndsUnit 'p6.solution_deploy' `
         -Irreversible `
         -Probe { Test-SolutionInstalled } `
         -Verify { Test-SolutionInstalled } `
@@ -1693,6 +1757,8 @@ try {
     Invoke-PlanStep -Id 'p7.verify' `
         -Phase 'P7' `
         -Title 'Sync the registration and check the Azure resources' `
+        -Unit 'p7.verify' -FitMinutes 17.8 `
+        -EndsUnit 'p7.verify' `
         -Action { Step-p7-verify }
     Complete-HciRun
 }

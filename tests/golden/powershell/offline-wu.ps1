@@ -85,6 +85,7 @@ $WindowEndGiven = $PSBoundParameters.ContainsKey('WindowEnd')
 $script:Rehearsal = [bool]$WhatIfPreference
 $script:Transcribing = $false
 $script:Journal = @{}
+$JournalNotes = @('unit', 'overrun')  # journal records that are not a step's state
 $script:SelectedPhases = @($Phase)
 $script:CurrentStep = ''
 $script:StepStart = [datetimeoffset]::Now
@@ -112,7 +113,10 @@ $PlanWindows = @(
 
 #region Helpers
 function Invoke-PlanStep {
-    # The runner: journal -> phase -> window -> probe -> ShouldProcess -> irreversible -> run -> verify -> journal.
+    # The runner: journal -> phase -> window (unit heads only) -> probe -> ShouldProcess -> irreversible -> run
+    # -> verify -> journal. The plan's units decide where work may stop: the window rule applies only before
+    # an entry that starts a unit (-Unit), which then runs to its safe point, past the window's end if it must
+    # (journalled as 'overrun' by the entry that ends it, -EndsUnit). The simulator applies the same rule.
     # The runner asks once per step; inside a step, state-changing cmdlets run with -Confirm:$false (they would
     # inherit -Confirm and ask again), and cleanup calls with -WhatIf:$false (they also run in the rehearsal).
     [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
@@ -122,7 +126,9 @@ function Invoke-PlanStep {
         [Parameter(Mandatory)] [string] $Title,
         [Parameter(Mandatory)] [scriptblock] $Action,
         [string] $Target = $ClusterName,
+        [string] $Unit,
         [double] $FitMinutes = 0,
+        [string] $EndsUnit,
         [string[]] $Covers = @(),
         [scriptblock] $Probe,
         [scriptblock] $Verify,
@@ -145,11 +151,10 @@ function Invoke-PlanStep {
     }
     $script:CurrentStep = $Id
     $script:StepStart = [datetimeoffset]::Now
-    if (-not $ReadOnly) {
-        $late = $script:StepStart -ge $script:WindowEndAt
-        $tooLong = $FitMinutes -gt 0 -and $script:StepStart.AddMinutes($FitMinutes) -gt $script:WindowEndAt
-        if ($late -or $tooLong) {
-            $why = ('the window ends {0:u}; {1} needs about {2:N0} min to its next safe point' -f $script:WindowEndAt, $Id, $FitMinutes)
+    if ($Unit -and -not $ReadOnly) {
+        $expected = $script:StepStart.AddMinutes($FitMinutes)
+        if ($expected -gt $script:WindowEndAt) {
+            $why = ('the window ends {0:u}; unit {1} needs about {2:N0} min to its next safe point (until {3:u})' -f $script:WindowEndAt, $Unit, $FitMinutes, $expected)
             if ($script:Rehearsal) {
                 Write-Warning ('a real run would stop before {0}: {1}' -f $Id, $why)
             }
@@ -157,6 +162,12 @@ function Invoke-PlanStep {
                 Write-Journal -Step $Id -Status 'window' -Start $script:StepStart -Message $why
                 Stop-Upgrade -Code 4 -Message ('not started: {0}. Rerun in the next window; the run resumes at {1}.' -f $why, $Id)
             }
+        }
+        elseif (-not $script:Rehearsal -and $script:WindowEndAt -lt [datetimeoffset]::MaxValue) {
+            # Once started, the unit runs to its safe point even if the window ends first.
+            $message = ('unit {0} starts: expected at its safe point by {1:u} ({2:N0} min at the plan''s confidence); the window ends {3:u}' -f $Unit, $expected, $FitMinutes, $script:WindowEndAt)
+            Write-Host $message
+            Write-Journal -Step $Id -Status 'unit' -Start $script:StepStart -Message $message
         }
     }
     if ($Probe) {
@@ -201,6 +212,12 @@ function Invoke-PlanStep {
     Write-Journal -Step $Id -Status 'done' -Start $script:StepStart -Message 'ok'
     foreach ($covered in $Covers) {
         Write-Journal -Step $covered -Status 'done' -Start $script:StepStart -Message ('done by {0}' -f $Id)
+    }
+    $now = [datetimeoffset]::Now
+    if ($EndsUnit -and $now -gt $script:WindowEndAt) {
+        $late = ('unit {0} reached its safe point {1:N0} min after the window ended ({2:u})' -f $EndsUnit, ($now - $script:WindowEndAt).TotalMinutes, $script:WindowEndAt)
+        Write-Warning $late
+        Write-Journal -Step $Id -Status 'overrun' -Start $script:StepStart -Message $late
     }
 }
 
@@ -279,7 +296,9 @@ function Write-Journal {
         [Parameter(Mandatory)] [datetimeoffset] $Start,
         [string] $Message = ''
     )
-    $script:Journal[$Step] = $Status
+    # 'unit' (a unit starts) and 'overrun' (it ended past the window) are records for the operator and for
+    # hciplan, not a step's state: resuming reads only the other statuses.
+    if ($Status -notin $JournalNotes) { $script:Journal[$Step] = $Status }
     if ($script:Rehearsal) { return }
     $entry = [ordered]@{
         step = $Step
@@ -314,7 +333,7 @@ function Read-Journal {
         if ([string]$entry.fingerprint -ne $PlanFingerprint -and -not $AdoptJournal) {
             Stop-Upgrade -Code 2 -Message ('the journal was written by plan {0} but this script is plan {1}: the plan changed. Re-run hciplan plan and review what changed; to continue from the steps this journal records as done, rerun with -AdoptJournal.' -f $entry.fingerprint, $PlanFingerprint)
         }
-        $entries[[string]$entry.step] = [string]$entry.status
+        if ([string]$entry.status -notin $JournalNotes) { $entries[[string]$entry.step] = [string]$entry.status }
     }
     return $entries
 }
@@ -560,7 +579,7 @@ function Step-p2-offline_start {
         }
         catch { $false }
     }
-    Wait-Until -What 'the storage pool to be Healthy and its storage jobs to finish' -TimeoutMinutes 74 -Condition {
+    Wait-Until -What 'the storage pool to be Healthy and its storage jobs to finish' -TimeoutMinutes 99 -Condition {
         $session = New-CimSession -ComputerName $ClusterName @CredentialArgs
         try {
             $pools = @(Get-StoragePool -CimSession $session -IsPrimordial $false | Where-Object { [string]$_.HealthStatus -ne 'Healthy' })
@@ -570,7 +589,7 @@ function Step-p2-offline_start {
         $pools.Count -eq 0 -and $jobs.Count -eq 0
     }
     foreach ($csv in @(Get-ClusterSharedVolume -Cluster $ClusterName)) { $null = $csv | Start-ClusterResource }
-    Wait-StorageHealthy -TimeoutMinutes 74
+    Wait-StorageHealthy -TimeoutMinutes 99
     $record = $JournalPath + '.running-vms.json'
     if (Test-Path -LiteralPath $record) {
         foreach ($vm in @((ConvertFrom-Json -InputObject ([System.IO.File]::ReadAllText($record))) | ForEach-Object { $_ })) {
@@ -622,21 +641,24 @@ try {
     Invoke-PlanStep -Id 'p0.preflight' `
         -Phase 'P0' `
         -Title 'Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered' `
+        -Unit 'p0.preflight' -FitMinutes 8.0 `
+        -EndsUnit 'p0.preflight' `
         -ReadOnly `
         -Action { Step-p0-preflight }
     Invoke-PlanStep -Id 'p0.test_cluster' `
         -Phase 'P0' `
         -Title 'Validate the cluster before any change' `
+        -Unit 'p0.test_cluster' -FitMinutes 16.1 `
+        -EndsUnit 'p0.test_cluster' `
         -Action { Step-p0-test_cluster }
     Invoke-PlanStep -Id 'p2.offline_stop' `
         -Phase 'P2' `
         -Title 'Take virtual disks offline and stop the cluster (full outage)' `
-        -FitMinutes 11.7 `
+        -Unit 'p2.offline' -FitMinutes 147.3 `
         -Action { Step-p2-offline_stop }
     Invoke-PlanStep -Id 'p2.offline' `
         -Phase 'P2' `
         -Title 'Upgrade every node at once inside the stopped cluster' `
-        -FitMinutes 81.3 `
         -Covers @('p2.offline.N01.registry', 'p2.offline.N01.setup', 'p2.offline.N01.reboot', 'p2.offline.N02.registry', 'p2.offline.N02.setup', 'p2.offline.N02.reboot', 'p2.offline.N03.registry', 'p2.offline.N03.setup', 'p2.offline.N03.reboot', 'p2.offline.N04.registry', 'p2.offline.N04.setup', 'p2.offline.N04.reboot') `
         -Probe { Test-AllNodesUpgraded } `
         -Verify { Test-AllNodesUpgraded } `
@@ -644,23 +666,31 @@ try {
     Invoke-PlanStep -Id 'p2.offline_start' `
         -Phase 'P2' `
         -Title 'Start the cluster, wait for the pool and jobs, bring virtual disks online' `
-        -FitMinutes 18.3 `
+        -EndsUnit 'p2.offline' `
         -Action { Step-p2-offline_start }
     Invoke-PlanStep -Id 'p3.validate' `
         -Phase 'P3' `
         -Title 'Validate the upgraded cluster (validation gate)' `
+        -Unit 'p3.validate' -FitMinutes 16.1 `
+        -EndsUnit 'p3.validate' `
         -Action { Step-p3-validate }
     Invoke-PlanStep -Id 'p3.registry_check' `
         -Phase 'P3' `
         -Title 'Check that the registry keys survived the upgrade' `
+        -Unit 'p3.registry_check' -FitMinutes 1.6 `
+        -EndsUnit 'p3.registry_check' `
         -Action { Step-p3-registry_check }
     Invoke-PlanStep -Id 'p3.sync' `
         -Phase 'P3' `
         -Title 'Sync the registration so Azure shows 23H2' `
+        -Unit 'p3.sync' -FitMinutes 10.7 `
+        -EndsUnit 'p3.sync' `
         -Action { Step-p3-sync }
     Invoke-PlanStep -Id 'p7.verify' `
         -Phase 'P7' `
         -Title 'Sync the registration and check the Azure resources' `
+        -Unit 'p7.verify' -FitMinutes 17.8 `
+        -EndsUnit 'p7.verify' `
         -Action { Step-p7-verify }
     Complete-HciRun
 }

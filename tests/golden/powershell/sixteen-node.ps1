@@ -382,6 +382,7 @@ $WindowEndGiven = $PSBoundParameters.ContainsKey('WindowEnd')
 $script:Rehearsal = [bool]$WhatIfPreference
 $script:Transcribing = $false
 $script:Journal = @{}
+$JournalNotes = @('unit', 'overrun')  # journal records that are not a step's state
 $script:SelectedPhases = @($Phase)
 $script:CurrentStep = ''
 $script:StepStart = [datetimeoffset]::Now
@@ -443,7 +444,10 @@ $PlanTemplateValues = @{  # upgrade-cluster template parameters the plan fixes [
 
 #region Helpers
 function Invoke-PlanStep {
-    # The runner: journal -> phase -> window -> probe -> ShouldProcess -> irreversible -> run -> verify -> journal.
+    # The runner: journal -> phase -> window (unit heads only) -> probe -> ShouldProcess -> irreversible -> run
+    # -> verify -> journal. The plan's units decide where work may stop: the window rule applies only before
+    # an entry that starts a unit (-Unit), which then runs to its safe point, past the window's end if it must
+    # (journalled as 'overrun' by the entry that ends it, -EndsUnit). The simulator applies the same rule.
     # The runner asks once per step; inside a step, state-changing cmdlets run with -Confirm:$false (they would
     # inherit -Confirm and ask again), and cleanup calls with -WhatIf:$false (they also run in the rehearsal).
     [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
@@ -453,7 +457,9 @@ function Invoke-PlanStep {
         [Parameter(Mandatory)] [string] $Title,
         [Parameter(Mandatory)] [scriptblock] $Action,
         [string] $Target = $ClusterName,
+        [string] $Unit,
         [double] $FitMinutes = 0,
+        [string] $EndsUnit,
         [string[]] $Covers = @(),
         [scriptblock] $Probe,
         [scriptblock] $Verify,
@@ -476,11 +482,10 @@ function Invoke-PlanStep {
     }
     $script:CurrentStep = $Id
     $script:StepStart = [datetimeoffset]::Now
-    if (-not $ReadOnly) {
-        $late = $script:StepStart -ge $script:WindowEndAt
-        $tooLong = $FitMinutes -gt 0 -and $script:StepStart.AddMinutes($FitMinutes) -gt $script:WindowEndAt
-        if ($late -or $tooLong) {
-            $why = ('the window ends {0:u}; {1} needs about {2:N0} min to its next safe point' -f $script:WindowEndAt, $Id, $FitMinutes)
+    if ($Unit -and -not $ReadOnly) {
+        $expected = $script:StepStart.AddMinutes($FitMinutes)
+        if ($expected -gt $script:WindowEndAt) {
+            $why = ('the window ends {0:u}; unit {1} needs about {2:N0} min to its next safe point (until {3:u})' -f $script:WindowEndAt, $Unit, $FitMinutes, $expected)
             if ($script:Rehearsal) {
                 Write-Warning ('a real run would stop before {0}: {1}' -f $Id, $why)
             }
@@ -488,6 +493,12 @@ function Invoke-PlanStep {
                 Write-Journal -Step $Id -Status 'window' -Start $script:StepStart -Message $why
                 Stop-Upgrade -Code 4 -Message ('not started: {0}. Rerun in the next window; the run resumes at {1}.' -f $why, $Id)
             }
+        }
+        elseif (-not $script:Rehearsal -and $script:WindowEndAt -lt [datetimeoffset]::MaxValue) {
+            # Once started, the unit runs to its safe point even if the window ends first.
+            $message = ('unit {0} starts: expected at its safe point by {1:u} ({2:N0} min at the plan''s confidence); the window ends {3:u}' -f $Unit, $expected, $FitMinutes, $script:WindowEndAt)
+            Write-Host $message
+            Write-Journal -Step $Id -Status 'unit' -Start $script:StepStart -Message $message
         }
     }
     if ($Probe) {
@@ -532,6 +543,12 @@ function Invoke-PlanStep {
     Write-Journal -Step $Id -Status 'done' -Start $script:StepStart -Message 'ok'
     foreach ($covered in $Covers) {
         Write-Journal -Step $covered -Status 'done' -Start $script:StepStart -Message ('done by {0}' -f $Id)
+    }
+    $now = [datetimeoffset]::Now
+    if ($EndsUnit -and $now -gt $script:WindowEndAt) {
+        $late = ('unit {0} reached its safe point {1:N0} min after the window ended ({2:u})' -f $EndsUnit, ($now - $script:WindowEndAt).TotalMinutes, $script:WindowEndAt)
+        Write-Warning $late
+        Write-Journal -Step $Id -Status 'overrun' -Start $script:StepStart -Message $late
     }
 }
 
@@ -610,7 +627,9 @@ function Write-Journal {
         [Parameter(Mandatory)] [datetimeoffset] $Start,
         [string] $Message = ''
     )
-    $script:Journal[$Step] = $Status
+    # 'unit' (a unit starts) and 'overrun' (it ended past the window) are records for the operator and for
+    # hciplan, not a step's state: resuming reads only the other statuses.
+    if ($Status -notin $JournalNotes) { $script:Journal[$Step] = $Status }
     if ($script:Rehearsal) { return }
     $entry = [ordered]@{
         step = $Step
@@ -645,7 +664,7 @@ function Read-Journal {
         if ([string]$entry.fingerprint -ne $PlanFingerprint -and -not $AdoptJournal) {
             Stop-Upgrade -Code 2 -Message ('the journal was written by plan {0} but this script is plan {1}: the plan changed. Re-run hciplan plan and review what changed; to continue from the steps this journal records as done, rerun with -AdoptJournal.' -f $entry.fingerprint, $PlanFingerprint)
         }
-        $entries[[string]$entry.step] = [string]$entry.status
+        if ([string]$entry.status -notin $JournalNotes) { $entries[[string]$entry.step] = [string]$entry.status }
     }
     return $entries
 }
@@ -1096,7 +1115,7 @@ function Step-p1-bitlocker_suspend-DC16-N16 {
 
 # p1.registry.DC16-N16.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N16-drain {
-    Invoke-NodeDrain -Node 'DC16-N16' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N16' -TimeoutMinutes 69
 }
 
 # p1.registry.DC16-N16.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1116,12 +1135,12 @@ function Step-p1-registry-DC16-N16-resume {
 
 # p1.registry.DC16-N16.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-DC16-N16-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.registry.DC16-N15.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N15-drain {
-    Invoke-NodeDrain -Node 'DC16-N15' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N15' -TimeoutMinutes 69
 }
 
 # p1.registry.DC16-N15.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1141,12 +1160,12 @@ function Step-p1-registry-DC16-N15-resume {
 
 # p1.registry.DC16-N15.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-DC16-N15-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.registry.DC16-N14.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N14-drain {
-    Invoke-NodeDrain -Node 'DC16-N14' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N14' -TimeoutMinutes 69
 }
 
 # p1.registry.DC16-N14.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1166,12 +1185,12 @@ function Step-p1-registry-DC16-N14-resume {
 
 # p1.registry.DC16-N14.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-DC16-N14-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.registry.DC16-N13.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N13-drain {
-    Invoke-NodeDrain -Node 'DC16-N13' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N13' -TimeoutMinutes 69
 }
 
 # p1.registry.DC16-N13.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1191,12 +1210,12 @@ function Step-p1-registry-DC16-N13-resume {
 
 # p1.registry.DC16-N13.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-DC16-N13-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.registry.DC16-N12.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N12-drain {
-    Invoke-NodeDrain -Node 'DC16-N12' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N12' -TimeoutMinutes 69
 }
 
 # p1.registry.DC16-N12.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1216,12 +1235,12 @@ function Step-p1-registry-DC16-N12-resume {
 
 # p1.registry.DC16-N12.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-DC16-N12-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.registry.DC16-N11.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N11-drain {
-    Invoke-NodeDrain -Node 'DC16-N11' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N11' -TimeoutMinutes 69
 }
 
 # p1.registry.DC16-N11.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1241,12 +1260,12 @@ function Step-p1-registry-DC16-N11-resume {
 
 # p1.registry.DC16-N11.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-DC16-N11-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.registry.DC16-N10.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N10-drain {
-    Invoke-NodeDrain -Node 'DC16-N10' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N10' -TimeoutMinutes 69
 }
 
 # p1.registry.DC16-N10.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1266,12 +1285,12 @@ function Step-p1-registry-DC16-N10-resume {
 
 # p1.registry.DC16-N10.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-DC16-N10-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.registry.DC16-N09.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N09-drain {
-    Invoke-NodeDrain -Node 'DC16-N09' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N09' -TimeoutMinutes 69
 }
 
 # p1.registry.DC16-N09.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1291,12 +1310,12 @@ function Step-p1-registry-DC16-N09-resume {
 
 # p1.registry.DC16-N09.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-DC16-N09-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.registry.DC16-N08.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N08-drain {
-    Invoke-NodeDrain -Node 'DC16-N08' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N08' -TimeoutMinutes 69
 }
 
 # p1.registry.DC16-N08.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1316,12 +1335,12 @@ function Step-p1-registry-DC16-N08-resume {
 
 # p1.registry.DC16-N08.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-DC16-N08-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.registry.DC16-N07.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N07-drain {
-    Invoke-NodeDrain -Node 'DC16-N07' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N07' -TimeoutMinutes 69
 }
 
 # p1.registry.DC16-N07.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1341,12 +1360,12 @@ function Step-p1-registry-DC16-N07-resume {
 
 # p1.registry.DC16-N07.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-DC16-N07-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.registry.DC16-N06.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N06-drain {
-    Invoke-NodeDrain -Node 'DC16-N06' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N06' -TimeoutMinutes 69
 }
 
 # p1.registry.DC16-N06.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1366,12 +1385,12 @@ function Step-p1-registry-DC16-N06-resume {
 
 # p1.registry.DC16-N06.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-DC16-N06-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.registry.DC16-N05.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N05-drain {
-    Invoke-NodeDrain -Node 'DC16-N05' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N05' -TimeoutMinutes 69
 }
 
 # p1.registry.DC16-N05.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1391,12 +1410,12 @@ function Step-p1-registry-DC16-N05-resume {
 
 # p1.registry.DC16-N05.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-DC16-N05-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.registry.DC16-N04.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N04-drain {
-    Invoke-NodeDrain -Node 'DC16-N04' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N04' -TimeoutMinutes 69
 }
 
 # p1.registry.DC16-N04.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1416,12 +1435,12 @@ function Step-p1-registry-DC16-N04-resume {
 
 # p1.registry.DC16-N04.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-DC16-N04-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.registry.DC16-N03.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N03-drain {
-    Invoke-NodeDrain -Node 'DC16-N03' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N03' -TimeoutMinutes 69
 }
 
 # p1.registry.DC16-N03.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1441,12 +1460,12 @@ function Step-p1-registry-DC16-N03-resume {
 
 # p1.registry.DC16-N03.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-DC16-N03-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.registry.DC16-N02.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N02-drain {
-    Invoke-NodeDrain -Node 'DC16-N02' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N02' -TimeoutMinutes 69
 }
 
 # p1.registry.DC16-N02.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1466,12 +1485,12 @@ function Step-p1-registry-DC16-N02-resume {
 
 # p1.registry.DC16-N02.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-DC16-N02-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.registry.DC16-N01.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N01-drain {
-    Invoke-NodeDrain -Node 'DC16-N01' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N01' -TimeoutMinutes 69
 }
 
 # p1.registry.DC16-N01.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1491,7 +1510,7 @@ function Step-p1-registry-DC16-N01-resume {
 
 # p1.registry.DC16-N01.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-DC16-N01-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.cau_prepare: Check remoting on the nodes and test the CAU setup [A-ps], [W-req]
@@ -1544,7 +1563,7 @@ function Step-p2-cau_run {
         Force = $true
     }
     if ($Credential) { $CauRunArgs.Credential = $Credential }
-    $CauRunArgs.StopAfter = [timespan]::FromMinutes(6904)  # assumption: three times the expected run
+    $CauRunArgs.StopAfter = [timespan]::FromMinutes(6906)  # assumption: three times the expected run
     if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) { $CauRunArgs.StopAfter = $script:WindowEndAt - [datetimeoffset]::Now }
     $expectedEnd = [datetimeoffset]::Now.Add($CauRunArgs.StopAfter).AddMinutes(30)
     $job = Start-Job -Name 'hciplan-cau-run' -ArgumentList $CauRunArgs -ScriptBlock { param($CauRunArgs) Invoke-CauRun @CauRunArgs }
@@ -1563,7 +1582,7 @@ function Step-p2-cau_run {
         }
         $ended = $true
         Receive-Job -Job $job
-        Wait-StorageHealthy -TimeoutMinutes 30
+        Wait-StorageHealthy -TimeoutMinutes 120
     }
     catch {
         Write-Warning ('The CAU run did not complete: {0}' -f $_)
@@ -1642,7 +1661,7 @@ function Step-p4-atc_install {
 
 # p4.atc.DC16-N16.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N16-drain {
-    Invoke-NodeDrain -Node 'DC16-N16' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N16' -TimeoutMinutes 69
 }
 
 # p4.atc.DC16-N16.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -1659,12 +1678,12 @@ function Step-p4-atc-DC16-N16-resume {
 
 # p4.atc.DC16-N16.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p4-atc-DC16-N16-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p4.atc.DC16-N15.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N15-drain {
-    Invoke-NodeDrain -Node 'DC16-N15' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N15' -TimeoutMinutes 69
 }
 
 # p4.atc.DC16-N15.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -1681,12 +1700,12 @@ function Step-p4-atc-DC16-N15-resume {
 
 # p4.atc.DC16-N15.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p4-atc-DC16-N15-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p4.atc.DC16-N14.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N14-drain {
-    Invoke-NodeDrain -Node 'DC16-N14' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N14' -TimeoutMinutes 69
 }
 
 # p4.atc.DC16-N14.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -1703,12 +1722,12 @@ function Step-p4-atc-DC16-N14-resume {
 
 # p4.atc.DC16-N14.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p4-atc-DC16-N14-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p4.atc.DC16-N13.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N13-drain {
-    Invoke-NodeDrain -Node 'DC16-N13' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N13' -TimeoutMinutes 69
 }
 
 # p4.atc.DC16-N13.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -1725,12 +1744,12 @@ function Step-p4-atc-DC16-N13-resume {
 
 # p4.atc.DC16-N13.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p4-atc-DC16-N13-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p4.atc.DC16-N12.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N12-drain {
-    Invoke-NodeDrain -Node 'DC16-N12' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N12' -TimeoutMinutes 69
 }
 
 # p4.atc.DC16-N12.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -1747,12 +1766,12 @@ function Step-p4-atc-DC16-N12-resume {
 
 # p4.atc.DC16-N12.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p4-atc-DC16-N12-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p4.atc.DC16-N11.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N11-drain {
-    Invoke-NodeDrain -Node 'DC16-N11' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N11' -TimeoutMinutes 69
 }
 
 # p4.atc.DC16-N11.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -1769,12 +1788,12 @@ function Step-p4-atc-DC16-N11-resume {
 
 # p4.atc.DC16-N11.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p4-atc-DC16-N11-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p4.atc.DC16-N10.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N10-drain {
-    Invoke-NodeDrain -Node 'DC16-N10' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N10' -TimeoutMinutes 69
 }
 
 # p4.atc.DC16-N10.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -1791,12 +1810,12 @@ function Step-p4-atc-DC16-N10-resume {
 
 # p4.atc.DC16-N10.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p4-atc-DC16-N10-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p4.atc.DC16-N09.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N09-drain {
-    Invoke-NodeDrain -Node 'DC16-N09' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N09' -TimeoutMinutes 69
 }
 
 # p4.atc.DC16-N09.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -1813,12 +1832,12 @@ function Step-p4-atc-DC16-N09-resume {
 
 # p4.atc.DC16-N09.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p4-atc-DC16-N09-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p4.atc.DC16-N08.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N08-drain {
-    Invoke-NodeDrain -Node 'DC16-N08' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N08' -TimeoutMinutes 69
 }
 
 # p4.atc.DC16-N08.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -1835,12 +1854,12 @@ function Step-p4-atc-DC16-N08-resume {
 
 # p4.atc.DC16-N08.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p4-atc-DC16-N08-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p4.atc.DC16-N07.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N07-drain {
-    Invoke-NodeDrain -Node 'DC16-N07' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N07' -TimeoutMinutes 69
 }
 
 # p4.atc.DC16-N07.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -1857,12 +1876,12 @@ function Step-p4-atc-DC16-N07-resume {
 
 # p4.atc.DC16-N07.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p4-atc-DC16-N07-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p4.atc.DC16-N06.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N06-drain {
-    Invoke-NodeDrain -Node 'DC16-N06' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N06' -TimeoutMinutes 69
 }
 
 # p4.atc.DC16-N06.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -1879,12 +1898,12 @@ function Step-p4-atc-DC16-N06-resume {
 
 # p4.atc.DC16-N06.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p4-atc-DC16-N06-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p4.atc.DC16-N05.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N05-drain {
-    Invoke-NodeDrain -Node 'DC16-N05' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N05' -TimeoutMinutes 69
 }
 
 # p4.atc.DC16-N05.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -1901,12 +1920,12 @@ function Step-p4-atc-DC16-N05-resume {
 
 # p4.atc.DC16-N05.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p4-atc-DC16-N05-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p4.atc.DC16-N04.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N04-drain {
-    Invoke-NodeDrain -Node 'DC16-N04' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N04' -TimeoutMinutes 69
 }
 
 # p4.atc.DC16-N04.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -1923,12 +1942,12 @@ function Step-p4-atc-DC16-N04-resume {
 
 # p4.atc.DC16-N04.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p4-atc-DC16-N04-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p4.atc.DC16-N03.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N03-drain {
-    Invoke-NodeDrain -Node 'DC16-N03' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N03' -TimeoutMinutes 69
 }
 
 # p4.atc.DC16-N03.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -1945,12 +1964,12 @@ function Step-p4-atc-DC16-N03-resume {
 
 # p4.atc.DC16-N03.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p4-atc-DC16-N03-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p4.atc.DC16-N02.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N02-drain {
-    Invoke-NodeDrain -Node 'DC16-N02' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N02' -TimeoutMinutes 69
 }
 
 # p4.atc.DC16-N02.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -1967,12 +1986,12 @@ function Step-p4-atc-DC16-N02-resume {
 
 # p4.atc.DC16-N02.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p4-atc-DC16-N02-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p4.atc.DC16-N01.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N01-drain {
-    Invoke-NodeDrain -Node 'DC16-N01' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N01' -TimeoutMinutes 69
 }
 
 # p4.atc.DC16-N01.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -1989,17 +2008,17 @@ function Step-p4-atc-DC16-N01-resume {
 
 # p4.atc.DC16-N01.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p4-atc-DC16-N01-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p4.atc_verify: Check that every intent reports Success [A-atc]
 function Step-p4-atc_verify {
-    Wait-Until -What 'every Network ATC intent to report Success' -TimeoutMinutes 30 -Condition { @(Get-NetIntentProblem).Count -eq 0 }
+    Wait-Until -What 'every Network ATC intent to report Success' -TimeoutMinutes 32 -Condition { @(Get-NetIntentProblem).Count -eq 0 }
 }
 
 # p5.remediate.DC16-N16.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N16-drain {
-    Invoke-NodeDrain -Node 'DC16-N16' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N16' -TimeoutMinutes 69
 }
 
 # p5.remediate.DC16-N16.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2026,12 +2045,12 @@ function Step-p5-remediate-DC16-N16-resume {
 
 # p5.remediate.DC16-N16.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-DC16-N16-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.remediate.DC16-N15.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N15-drain {
-    Invoke-NodeDrain -Node 'DC16-N15' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N15' -TimeoutMinutes 69
 }
 
 # p5.remediate.DC16-N15.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2058,12 +2077,12 @@ function Step-p5-remediate-DC16-N15-resume {
 
 # p5.remediate.DC16-N15.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-DC16-N15-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.remediate.DC16-N14.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N14-drain {
-    Invoke-NodeDrain -Node 'DC16-N14' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N14' -TimeoutMinutes 69
 }
 
 # p5.remediate.DC16-N14.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2090,12 +2109,12 @@ function Step-p5-remediate-DC16-N14-resume {
 
 # p5.remediate.DC16-N14.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-DC16-N14-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.remediate.DC16-N13.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N13-drain {
-    Invoke-NodeDrain -Node 'DC16-N13' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N13' -TimeoutMinutes 69
 }
 
 # p5.remediate.DC16-N13.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2122,12 +2141,12 @@ function Step-p5-remediate-DC16-N13-resume {
 
 # p5.remediate.DC16-N13.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-DC16-N13-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.remediate.DC16-N12.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N12-drain {
-    Invoke-NodeDrain -Node 'DC16-N12' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N12' -TimeoutMinutes 69
 }
 
 # p5.remediate.DC16-N12.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2154,12 +2173,12 @@ function Step-p5-remediate-DC16-N12-resume {
 
 # p5.remediate.DC16-N12.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-DC16-N12-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.remediate.DC16-N11.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N11-drain {
-    Invoke-NodeDrain -Node 'DC16-N11' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N11' -TimeoutMinutes 69
 }
 
 # p5.remediate.DC16-N11.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2186,12 +2205,12 @@ function Step-p5-remediate-DC16-N11-resume {
 
 # p5.remediate.DC16-N11.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-DC16-N11-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.remediate.DC16-N10.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N10-drain {
-    Invoke-NodeDrain -Node 'DC16-N10' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N10' -TimeoutMinutes 69
 }
 
 # p5.remediate.DC16-N10.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2218,12 +2237,12 @@ function Step-p5-remediate-DC16-N10-resume {
 
 # p5.remediate.DC16-N10.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-DC16-N10-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.remediate.DC16-N09.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N09-drain {
-    Invoke-NodeDrain -Node 'DC16-N09' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N09' -TimeoutMinutes 69
 }
 
 # p5.remediate.DC16-N09.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2250,12 +2269,12 @@ function Step-p5-remediate-DC16-N09-resume {
 
 # p5.remediate.DC16-N09.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-DC16-N09-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.remediate.DC16-N08.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N08-drain {
-    Invoke-NodeDrain -Node 'DC16-N08' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N08' -TimeoutMinutes 69
 }
 
 # p5.remediate.DC16-N08.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2282,12 +2301,12 @@ function Step-p5-remediate-DC16-N08-resume {
 
 # p5.remediate.DC16-N08.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-DC16-N08-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.remediate.DC16-N07.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N07-drain {
-    Invoke-NodeDrain -Node 'DC16-N07' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N07' -TimeoutMinutes 69
 }
 
 # p5.remediate.DC16-N07.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2314,12 +2333,12 @@ function Step-p5-remediate-DC16-N07-resume {
 
 # p5.remediate.DC16-N07.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-DC16-N07-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.remediate.DC16-N06.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N06-drain {
-    Invoke-NodeDrain -Node 'DC16-N06' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N06' -TimeoutMinutes 69
 }
 
 # p5.remediate.DC16-N06.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2346,12 +2365,12 @@ function Step-p5-remediate-DC16-N06-resume {
 
 # p5.remediate.DC16-N06.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-DC16-N06-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.remediate.DC16-N05.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N05-drain {
-    Invoke-NodeDrain -Node 'DC16-N05' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N05' -TimeoutMinutes 69
 }
 
 # p5.remediate.DC16-N05.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2378,12 +2397,12 @@ function Step-p5-remediate-DC16-N05-resume {
 
 # p5.remediate.DC16-N05.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-DC16-N05-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.remediate.DC16-N04.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N04-drain {
-    Invoke-NodeDrain -Node 'DC16-N04' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N04' -TimeoutMinutes 69
 }
 
 # p5.remediate.DC16-N04.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2410,12 +2429,12 @@ function Step-p5-remediate-DC16-N04-resume {
 
 # p5.remediate.DC16-N04.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-DC16-N04-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.remediate.DC16-N03.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N03-drain {
-    Invoke-NodeDrain -Node 'DC16-N03' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N03' -TimeoutMinutes 69
 }
 
 # p5.remediate.DC16-N03.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2442,12 +2461,12 @@ function Step-p5-remediate-DC16-N03-resume {
 
 # p5.remediate.DC16-N03.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-DC16-N03-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.remediate.DC16-N02.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N02-drain {
-    Invoke-NodeDrain -Node 'DC16-N02' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N02' -TimeoutMinutes 69
 }
 
 # p5.remediate.DC16-N02.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2474,12 +2493,12 @@ function Step-p5-remediate-DC16-N02-resume {
 
 # p5.remediate.DC16-N02.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-DC16-N02-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.remediate.DC16-N01.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N01-drain {
-    Invoke-NodeDrain -Node 'DC16-N01' -TimeoutMinutes 118
+    Invoke-NodeDrain -Node 'DC16-N01' -TimeoutMinutes 69
 }
 
 # p5.remediate.DC16-N01.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2506,7 +2525,7 @@ function Step-p5-remediate-DC16-N01-resume {
 
 # p5.remediate.DC16-N01.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-DC16-N01-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.lcm_extension.DC16-N01: Install or update the AzureEdgeLifecycleManager extension [A-val]
@@ -2743,12 +2762,12 @@ function Step-p5-readiness_validate {
 
 # p6.solution_validate: Solution upgrade: ARM deployment in Validate mode [A-arm]
 function Step-p6-solution_validate {
-    Invoke-SolutionDeployment -Mode 'Validate' -TimeoutMinutes 60
+    Invoke-SolutionDeployment -Mode 'Validate' -TimeoutMinutes 53
 }
 
 # p6.solution_deploy: Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate) [A-arm], [A-inst]
 function Step-p6-solution_deploy {
-    Invoke-SolutionDeployment -Mode 'Deploy' -TimeoutMinutes 660
+    Invoke-SolutionDeployment -Mode 'Deploy' -TimeoutMinutes 694
 }
 
 # p7.bitlocker_resume.DC16-N01: Resume BitLocker [A-inst]
@@ -2853,16 +2872,22 @@ try {
     Invoke-PlanStep -Id 'p0.preflight' `
         -Phase 'P0' `
         -Title 'Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered' `
+        -Unit 'p0.preflight' -FitMinutes 8.0 `
+        -EndsUnit 'p0.preflight' `
         -ReadOnly `
         -Action { Step-p0-preflight }
     Invoke-PlanStep -Id 'p0.test_cluster' `
         -Phase 'P0' `
         -Title 'Validate the cluster before any change' `
+        -Unit 'p0.test_cluster' -FitMinutes 16.1 `
+        -EndsUnit 'p0.test_cluster' `
         -Action { Step-p0-test_cluster }
     Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N01' `
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N01' `
+        -Unit 'p1.bitlocker_suspend.DC16-N01' -FitMinutes 1.6 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N01' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N01') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N01') -eq 'Off' } `
         -Action { Step-p1-bitlocker_suspend-DC16-N01 }
@@ -2870,6 +2895,8 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N02' `
+        -Unit 'p1.bitlocker_suspend.DC16-N02' -FitMinutes 1.6 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N02' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N02') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N02') -eq 'Off' } `
         -Action { Step-p1-bitlocker_suspend-DC16-N02 }
@@ -2877,6 +2904,8 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N03' `
+        -Unit 'p1.bitlocker_suspend.DC16-N03' -FitMinutes 1.6 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N03' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N03') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N03') -eq 'Off' } `
         -Action { Step-p1-bitlocker_suspend-DC16-N03 }
@@ -2884,6 +2913,8 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N04' `
+        -Unit 'p1.bitlocker_suspend.DC16-N04' -FitMinutes 1.6 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N04' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N04') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N04') -eq 'Off' } `
         -Action { Step-p1-bitlocker_suspend-DC16-N04 }
@@ -2891,6 +2922,8 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N05' `
+        -Unit 'p1.bitlocker_suspend.DC16-N05' -FitMinutes 1.6 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N05' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N05') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N05') -eq 'Off' } `
         -Action { Step-p1-bitlocker_suspend-DC16-N05 }
@@ -2898,6 +2931,8 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N06' `
+        -Unit 'p1.bitlocker_suspend.DC16-N06' -FitMinutes 1.6 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N06' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N06') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N06') -eq 'Off' } `
         -Action { Step-p1-bitlocker_suspend-DC16-N06 }
@@ -2905,6 +2940,8 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N07' `
+        -Unit 'p1.bitlocker_suspend.DC16-N07' -FitMinutes 1.6 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N07' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N07') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N07') -eq 'Off' } `
         -Action { Step-p1-bitlocker_suspend-DC16-N07 }
@@ -2912,6 +2949,8 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N08' `
+        -Unit 'p1.bitlocker_suspend.DC16-N08' -FitMinutes 1.6 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N08' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N08') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N08') -eq 'Off' } `
         -Action { Step-p1-bitlocker_suspend-DC16-N08 }
@@ -2919,6 +2958,8 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N09' `
+        -Unit 'p1.bitlocker_suspend.DC16-N09' -FitMinutes 1.6 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N09' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N09') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N09') -eq 'Off' } `
         -Action { Step-p1-bitlocker_suspend-DC16-N09 }
@@ -2926,6 +2967,8 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N10' `
+        -Unit 'p1.bitlocker_suspend.DC16-N10' -FitMinutes 1.6 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N10' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N10') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N10') -eq 'Off' } `
         -Action { Step-p1-bitlocker_suspend-DC16-N10 }
@@ -2933,6 +2976,8 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N11' `
+        -Unit 'p1.bitlocker_suspend.DC16-N11' -FitMinutes 1.6 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N11' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N11') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N11') -eq 'Off' } `
         -Action { Step-p1-bitlocker_suspend-DC16-N11 }
@@ -2940,6 +2985,8 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N12' `
+        -Unit 'p1.bitlocker_suspend.DC16-N12' -FitMinutes 1.6 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N12' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N12') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N12') -eq 'Off' } `
         -Action { Step-p1-bitlocker_suspend-DC16-N12 }
@@ -2947,6 +2994,8 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N13' `
+        -Unit 'p1.bitlocker_suspend.DC16-N13' -FitMinutes 1.6 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N13' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N13') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N13') -eq 'Off' } `
         -Action { Step-p1-bitlocker_suspend-DC16-N13 }
@@ -2954,6 +3003,8 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N14' `
+        -Unit 'p1.bitlocker_suspend.DC16-N14' -FitMinutes 1.6 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N14' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N14') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N14') -eq 'Off' } `
         -Action { Step-p1-bitlocker_suspend-DC16-N14 }
@@ -2961,6 +3012,8 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N15' `
+        -Unit 'p1.bitlocker_suspend.DC16-N15' -FitMinutes 1.6 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N15' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N15') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N15') -eq 'Off' } `
         -Action { Step-p1-bitlocker_suspend-DC16-N15 }
@@ -2968,6 +3021,8 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N16' `
+        -Unit 'p1.bitlocker_suspend.DC16-N16' -FitMinutes 1.6 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N16' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N16') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N16') -eq 'Off' } `
         -Action { Step-p1-bitlocker_suspend-DC16-N16 }
@@ -2975,7 +3030,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N16' `
-        -FitMinutes 73.9 `
+        -Unit 'p1.registry.DC16-N16' -FitMinutes 87.3 `
         -Verify { Test-NodePaused -Node 'DC16-N16' } `
         -Action { Step-p1-registry-DC16-N16-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N16.apply' `
@@ -3001,12 +3056,13 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N16' `
+        -EndsUnit 'p1.registry.DC16-N16' `
         -Action { Step-p1-registry-DC16-N16-storage_wait }
     Invoke-PlanStep -Id 'p1.registry.DC16-N15.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N15' `
-        -FitMinutes 73.9 `
+        -Unit 'p1.registry.DC16-N15' -FitMinutes 87.3 `
         -Verify { Test-NodePaused -Node 'DC16-N15' } `
         -Action { Step-p1-registry-DC16-N15-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N15.apply' `
@@ -3032,12 +3088,13 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N15' `
+        -EndsUnit 'p1.registry.DC16-N15' `
         -Action { Step-p1-registry-DC16-N15-storage_wait }
     Invoke-PlanStep -Id 'p1.registry.DC16-N14.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N14' `
-        -FitMinutes 73.9 `
+        -Unit 'p1.registry.DC16-N14' -FitMinutes 87.3 `
         -Verify { Test-NodePaused -Node 'DC16-N14' } `
         -Action { Step-p1-registry-DC16-N14-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N14.apply' `
@@ -3063,12 +3120,13 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N14' `
+        -EndsUnit 'p1.registry.DC16-N14' `
         -Action { Step-p1-registry-DC16-N14-storage_wait }
     Invoke-PlanStep -Id 'p1.registry.DC16-N13.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N13' `
-        -FitMinutes 73.9 `
+        -Unit 'p1.registry.DC16-N13' -FitMinutes 87.3 `
         -Verify { Test-NodePaused -Node 'DC16-N13' } `
         -Action { Step-p1-registry-DC16-N13-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N13.apply' `
@@ -3094,12 +3152,13 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N13' `
+        -EndsUnit 'p1.registry.DC16-N13' `
         -Action { Step-p1-registry-DC16-N13-storage_wait }
     Invoke-PlanStep -Id 'p1.registry.DC16-N12.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N12' `
-        -FitMinutes 73.9 `
+        -Unit 'p1.registry.DC16-N12' -FitMinutes 87.3 `
         -Verify { Test-NodePaused -Node 'DC16-N12' } `
         -Action { Step-p1-registry-DC16-N12-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N12.apply' `
@@ -3125,12 +3184,13 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N12' `
+        -EndsUnit 'p1.registry.DC16-N12' `
         -Action { Step-p1-registry-DC16-N12-storage_wait }
     Invoke-PlanStep -Id 'p1.registry.DC16-N11.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N11' `
-        -FitMinutes 73.9 `
+        -Unit 'p1.registry.DC16-N11' -FitMinutes 87.3 `
         -Verify { Test-NodePaused -Node 'DC16-N11' } `
         -Action { Step-p1-registry-DC16-N11-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N11.apply' `
@@ -3156,12 +3216,13 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N11' `
+        -EndsUnit 'p1.registry.DC16-N11' `
         -Action { Step-p1-registry-DC16-N11-storage_wait }
     Invoke-PlanStep -Id 'p1.registry.DC16-N10.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N10' `
-        -FitMinutes 73.9 `
+        -Unit 'p1.registry.DC16-N10' -FitMinutes 87.3 `
         -Verify { Test-NodePaused -Node 'DC16-N10' } `
         -Action { Step-p1-registry-DC16-N10-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N10.apply' `
@@ -3187,12 +3248,13 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N10' `
+        -EndsUnit 'p1.registry.DC16-N10' `
         -Action { Step-p1-registry-DC16-N10-storage_wait }
     Invoke-PlanStep -Id 'p1.registry.DC16-N09.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N09' `
-        -FitMinutes 73.9 `
+        -Unit 'p1.registry.DC16-N09' -FitMinutes 87.3 `
         -Verify { Test-NodePaused -Node 'DC16-N09' } `
         -Action { Step-p1-registry-DC16-N09-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N09.apply' `
@@ -3218,12 +3280,13 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N09' `
+        -EndsUnit 'p1.registry.DC16-N09' `
         -Action { Step-p1-registry-DC16-N09-storage_wait }
     Invoke-PlanStep -Id 'p1.registry.DC16-N08.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N08' `
-        -FitMinutes 73.9 `
+        -Unit 'p1.registry.DC16-N08' -FitMinutes 87.3 `
         -Verify { Test-NodePaused -Node 'DC16-N08' } `
         -Action { Step-p1-registry-DC16-N08-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N08.apply' `
@@ -3249,12 +3312,13 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N08' `
+        -EndsUnit 'p1.registry.DC16-N08' `
         -Action { Step-p1-registry-DC16-N08-storage_wait }
     Invoke-PlanStep -Id 'p1.registry.DC16-N07.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N07' `
-        -FitMinutes 73.9 `
+        -Unit 'p1.registry.DC16-N07' -FitMinutes 87.3 `
         -Verify { Test-NodePaused -Node 'DC16-N07' } `
         -Action { Step-p1-registry-DC16-N07-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N07.apply' `
@@ -3280,12 +3344,13 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N07' `
+        -EndsUnit 'p1.registry.DC16-N07' `
         -Action { Step-p1-registry-DC16-N07-storage_wait }
     Invoke-PlanStep -Id 'p1.registry.DC16-N06.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N06' `
-        -FitMinutes 73.9 `
+        -Unit 'p1.registry.DC16-N06' -FitMinutes 87.3 `
         -Verify { Test-NodePaused -Node 'DC16-N06' } `
         -Action { Step-p1-registry-DC16-N06-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N06.apply' `
@@ -3311,12 +3376,13 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N06' `
+        -EndsUnit 'p1.registry.DC16-N06' `
         -Action { Step-p1-registry-DC16-N06-storage_wait }
     Invoke-PlanStep -Id 'p1.registry.DC16-N05.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N05' `
-        -FitMinutes 73.9 `
+        -Unit 'p1.registry.DC16-N05' -FitMinutes 87.3 `
         -Verify { Test-NodePaused -Node 'DC16-N05' } `
         -Action { Step-p1-registry-DC16-N05-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N05.apply' `
@@ -3342,12 +3408,13 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N05' `
+        -EndsUnit 'p1.registry.DC16-N05' `
         -Action { Step-p1-registry-DC16-N05-storage_wait }
     Invoke-PlanStep -Id 'p1.registry.DC16-N04.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N04' `
-        -FitMinutes 73.9 `
+        -Unit 'p1.registry.DC16-N04' -FitMinutes 87.3 `
         -Verify { Test-NodePaused -Node 'DC16-N04' } `
         -Action { Step-p1-registry-DC16-N04-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N04.apply' `
@@ -3373,12 +3440,13 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N04' `
+        -EndsUnit 'p1.registry.DC16-N04' `
         -Action { Step-p1-registry-DC16-N04-storage_wait }
     Invoke-PlanStep -Id 'p1.registry.DC16-N03.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N03' `
-        -FitMinutes 73.9 `
+        -Unit 'p1.registry.DC16-N03' -FitMinutes 87.3 `
         -Verify { Test-NodePaused -Node 'DC16-N03' } `
         -Action { Step-p1-registry-DC16-N03-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N03.apply' `
@@ -3404,12 +3472,13 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N03' `
+        -EndsUnit 'p1.registry.DC16-N03' `
         -Action { Step-p1-registry-DC16-N03-storage_wait }
     Invoke-PlanStep -Id 'p1.registry.DC16-N02.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N02' `
-        -FitMinutes 73.9 `
+        -Unit 'p1.registry.DC16-N02' -FitMinutes 87.3 `
         -Verify { Test-NodePaused -Node 'DC16-N02' } `
         -Action { Step-p1-registry-DC16-N02-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N02.apply' `
@@ -3435,12 +3504,13 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N02' `
+        -EndsUnit 'p1.registry.DC16-N02' `
         -Action { Step-p1-registry-DC16-N02-storage_wait }
     Invoke-PlanStep -Id 'p1.registry.DC16-N01.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N01' `
-        -FitMinutes 73.9 `
+        -Unit 'p1.registry.DC16-N01' -FitMinutes 87.3 `
         -Verify { Test-NodePaused -Node 'DC16-N01' } `
         -Action { Step-p1-registry-DC16-N01-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N01.apply' `
@@ -3466,19 +3536,25 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N01' `
+        -EndsUnit 'p1.registry.DC16-N01' `
         -Action { Step-p1-registry-DC16-N01-storage_wait }
     Invoke-PlanStep -Id 'p1.cau_prepare' `
         -Phase 'P1' `
         -Title 'Check remoting on the nodes and test the CAU setup' `
+        -Unit 'p1.cau_prepare' -FitMinutes 8.0 `
+        -EndsUnit 'p1.cau_prepare' `
         -Action { Step-p1-cau_prepare }
     Invoke-PlanStep -Id 'p1.cau_scan' `
         -Phase 'P1' `
         -Title 'Scan: every node must be offered the same feature update' `
+        -Unit 'p1.cau_scan' -FitMinutes 11.5 `
+        -EndsUnit 'p1.cau_scan' `
         -Action { Step-p1-cau_scan }
     Invoke-PlanStep -Id 'p2.cau_run' `
         -Phase 'P2' `
         -Title 'One CAU run with the RollingUpgradePlugin: DC16-N16, DC16-N15, DC16-N14, DC16-N13, DC16-N12, DC16-N11, DC16-N10, DC16-N09, DC16-N08, DC16-N07, DC16-N06, DC16-N05, DC16-N04, DC16-N03, DC16-N02, DC16-N01' `
-        -FitMinutes 143.8 `
+        -Unit 'p2.cau.DC16-N16' -FitMinutes 179.5 `
+        -EndsUnit 'p2.cau.DC16-N01' `
         -Covers @('p2.cau.DC16-N16.drain', 'p2.cau.DC16-N16.install', 'p2.cau.DC16-N16.reboot', 'p2.cau.DC16-N16.resume', 'p2.cau.DC16-N16.storage_wait', 'p2.cau.DC16-N15.drain', 'p2.cau.DC16-N15.install', 'p2.cau.DC16-N15.reboot', 'p2.cau.DC16-N15.resume', 'p2.cau.DC16-N15.storage_wait', 'p2.cau.DC16-N14.drain', 'p2.cau.DC16-N14.install', 'p2.cau.DC16-N14.reboot', 'p2.cau.DC16-N14.resume', 'p2.cau.DC16-N14.storage_wait', 'p2.cau.DC16-N13.drain', 'p2.cau.DC16-N13.install', 'p2.cau.DC16-N13.reboot', 'p2.cau.DC16-N13.resume', 'p2.cau.DC16-N13.storage_wait', 'p2.cau.DC16-N12.drain', 'p2.cau.DC16-N12.install', 'p2.cau.DC16-N12.reboot', 'p2.cau.DC16-N12.resume', 'p2.cau.DC16-N12.storage_wait', 'p2.cau.DC16-N11.drain', 'p2.cau.DC16-N11.install', 'p2.cau.DC16-N11.reboot', 'p2.cau.DC16-N11.resume', 'p2.cau.DC16-N11.storage_wait', 'p2.cau.DC16-N10.drain', 'p2.cau.DC16-N10.install', 'p2.cau.DC16-N10.reboot', 'p2.cau.DC16-N10.resume', 'p2.cau.DC16-N10.storage_wait', 'p2.cau.DC16-N09.drain', 'p2.cau.DC16-N09.install', 'p2.cau.DC16-N09.reboot', 'p2.cau.DC16-N09.resume', 'p2.cau.DC16-N09.storage_wait', 'p2.cau.DC16-N08.drain', 'p2.cau.DC16-N08.install', 'p2.cau.DC16-N08.reboot', 'p2.cau.DC16-N08.resume', 'p2.cau.DC16-N08.storage_wait', 'p2.cau.DC16-N07.drain', 'p2.cau.DC16-N07.install', 'p2.cau.DC16-N07.reboot', 'p2.cau.DC16-N07.resume', 'p2.cau.DC16-N07.storage_wait', 'p2.cau.DC16-N06.drain', 'p2.cau.DC16-N06.install', 'p2.cau.DC16-N06.reboot', 'p2.cau.DC16-N06.resume', 'p2.cau.DC16-N06.storage_wait', 'p2.cau.DC16-N05.drain', 'p2.cau.DC16-N05.install', 'p2.cau.DC16-N05.reboot', 'p2.cau.DC16-N05.resume', 'p2.cau.DC16-N05.storage_wait', 'p2.cau.DC16-N04.drain', 'p2.cau.DC16-N04.install', 'p2.cau.DC16-N04.reboot', 'p2.cau.DC16-N04.resume', 'p2.cau.DC16-N04.storage_wait', 'p2.cau.DC16-N03.drain', 'p2.cau.DC16-N03.install', 'p2.cau.DC16-N03.reboot', 'p2.cau.DC16-N03.resume', 'p2.cau.DC16-N03.storage_wait', 'p2.cau.DC16-N02.drain', 'p2.cau.DC16-N02.install', 'p2.cau.DC16-N02.reboot', 'p2.cau.DC16-N02.resume', 'p2.cau.DC16-N02.storage_wait', 'p2.cau.DC16-N01.drain', 'p2.cau.DC16-N01.install', 'p2.cau.DC16-N01.reboot', 'p2.cau.DC16-N01.resume', 'p2.cau.DC16-N01.storage_wait') `
         -Probe { (Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
         -Verify { (Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
@@ -3486,44 +3562,53 @@ try {
     Invoke-PlanStep -Id 'p3.validate' `
         -Phase 'P3' `
         -Title 'Validate the upgraded cluster (validation gate)' `
+        -Unit 'p3.validate' -FitMinutes 16.1 `
+        -EndsUnit 'p3.validate' `
         -Action { Step-p3-validate }
     Invoke-PlanStep -Id 'p3.registry_check' `
         -Phase 'P3' `
         -Title 'Check that the registry keys survived the upgrade' `
+        -Unit 'p3.registry_check' -FitMinutes 1.6 `
+        -EndsUnit 'p3.registry_check' `
         -Action { Step-p3-registry_check }
     Invoke-PlanStep -Id 'p3.functional_level' `
         -Phase 'P3' `
         -Title 'Raise the cluster functional level' `
-        -FitMinutes 1.5 `
+        -Unit 'p3.functional_level' -FitMinutes 2.3 `
+        -EndsUnit 'p3.functional_level' `
         -Irreversible `
         -Probe { Test-FunctionalLevelRaised } `
         -Action { Step-p3-functional_level }
     Invoke-PlanStep -Id 'p3.storage_pool' `
         -Phase 'P3' `
         -Title 'Update the storage pool version' `
-        -FitMinutes 2.7 `
+        -Unit 'p3.storage_pool' -FitMinutes 3.9 `
+        -EndsUnit 'p3.storage_pool' `
         -Irreversible `
         -Action { Step-p3-storage_pool }
     Invoke-PlanStep -Id 'p3.sync' `
         -Phase 'P3' `
         -Title 'Sync the registration so Azure shows 23H2' `
+        -Unit 'p3.sync' -FitMinutes 10.7 `
+        -EndsUnit 'p3.sync' `
         -Action { Step-p3-sync }
     Invoke-PlanStep -Id 'p4.atc_install' `
         -Phase 'P4' `
         -Title 'Install NetworkATC and FS-SMBBW on all nodes; hold the ATC service' `
+        -Unit 'p4.atc_install' -FitMinutes 16.1 `
+        -EndsUnit 'p4.atc_install' `
         -Action { Step-p4-atc_install }
     Invoke-PlanStep -Id 'p4.atc.DC16-N16.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N16' `
-        -FitMinutes 102.0 `
+        -Unit 'p4.atc.DC16-N16' -FitMinutes 126.2 `
         -Verify { Test-NodePaused -Node 'DC16-N16' } `
         -Action { Step-p4-atc-DC16-N16-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N16.configure' `
         -Phase 'P4' `
         -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N16' `
-        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N16-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N16.resume' `
         -Phase 'P4' `
@@ -3536,19 +3621,19 @@ try {
         -Phase 'P4' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N16' `
+        -EndsUnit 'p4.atc.DC16-N16' `
         -Action { Step-p4-atc-DC16-N16-storage_wait }
     Invoke-PlanStep -Id 'p4.atc.DC16-N15.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N15' `
-        -FitMinutes 102.0 `
+        -Unit 'p4.atc.DC16-N15' -FitMinutes 126.2 `
         -Verify { Test-NodePaused -Node 'DC16-N15' } `
         -Action { Step-p4-atc-DC16-N15-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N15.configure' `
         -Phase 'P4' `
         -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N15' `
-        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N15-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N15.resume' `
         -Phase 'P4' `
@@ -3561,19 +3646,19 @@ try {
         -Phase 'P4' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N15' `
+        -EndsUnit 'p4.atc.DC16-N15' `
         -Action { Step-p4-atc-DC16-N15-storage_wait }
     Invoke-PlanStep -Id 'p4.atc.DC16-N14.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N14' `
-        -FitMinutes 102.0 `
+        -Unit 'p4.atc.DC16-N14' -FitMinutes 126.2 `
         -Verify { Test-NodePaused -Node 'DC16-N14' } `
         -Action { Step-p4-atc-DC16-N14-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N14.configure' `
         -Phase 'P4' `
         -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N14' `
-        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N14-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N14.resume' `
         -Phase 'P4' `
@@ -3586,19 +3671,19 @@ try {
         -Phase 'P4' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N14' `
+        -EndsUnit 'p4.atc.DC16-N14' `
         -Action { Step-p4-atc-DC16-N14-storage_wait }
     Invoke-PlanStep -Id 'p4.atc.DC16-N13.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N13' `
-        -FitMinutes 102.0 `
+        -Unit 'p4.atc.DC16-N13' -FitMinutes 126.2 `
         -Verify { Test-NodePaused -Node 'DC16-N13' } `
         -Action { Step-p4-atc-DC16-N13-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N13.configure' `
         -Phase 'P4' `
         -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N13' `
-        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N13-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N13.resume' `
         -Phase 'P4' `
@@ -3611,19 +3696,19 @@ try {
         -Phase 'P4' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N13' `
+        -EndsUnit 'p4.atc.DC16-N13' `
         -Action { Step-p4-atc-DC16-N13-storage_wait }
     Invoke-PlanStep -Id 'p4.atc.DC16-N12.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N12' `
-        -FitMinutes 102.0 `
+        -Unit 'p4.atc.DC16-N12' -FitMinutes 126.2 `
         -Verify { Test-NodePaused -Node 'DC16-N12' } `
         -Action { Step-p4-atc-DC16-N12-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N12.configure' `
         -Phase 'P4' `
         -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N12' `
-        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N12-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N12.resume' `
         -Phase 'P4' `
@@ -3636,19 +3721,19 @@ try {
         -Phase 'P4' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N12' `
+        -EndsUnit 'p4.atc.DC16-N12' `
         -Action { Step-p4-atc-DC16-N12-storage_wait }
     Invoke-PlanStep -Id 'p4.atc.DC16-N11.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N11' `
-        -FitMinutes 102.0 `
+        -Unit 'p4.atc.DC16-N11' -FitMinutes 126.2 `
         -Verify { Test-NodePaused -Node 'DC16-N11' } `
         -Action { Step-p4-atc-DC16-N11-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N11.configure' `
         -Phase 'P4' `
         -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N11' `
-        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N11-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N11.resume' `
         -Phase 'P4' `
@@ -3661,19 +3746,19 @@ try {
         -Phase 'P4' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N11' `
+        -EndsUnit 'p4.atc.DC16-N11' `
         -Action { Step-p4-atc-DC16-N11-storage_wait }
     Invoke-PlanStep -Id 'p4.atc.DC16-N10.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N10' `
-        -FitMinutes 102.0 `
+        -Unit 'p4.atc.DC16-N10' -FitMinutes 126.2 `
         -Verify { Test-NodePaused -Node 'DC16-N10' } `
         -Action { Step-p4-atc-DC16-N10-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N10.configure' `
         -Phase 'P4' `
         -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N10' `
-        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N10-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N10.resume' `
         -Phase 'P4' `
@@ -3686,19 +3771,19 @@ try {
         -Phase 'P4' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N10' `
+        -EndsUnit 'p4.atc.DC16-N10' `
         -Action { Step-p4-atc-DC16-N10-storage_wait }
     Invoke-PlanStep -Id 'p4.atc.DC16-N09.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N09' `
-        -FitMinutes 102.0 `
+        -Unit 'p4.atc.DC16-N09' -FitMinutes 126.2 `
         -Verify { Test-NodePaused -Node 'DC16-N09' } `
         -Action { Step-p4-atc-DC16-N09-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N09.configure' `
         -Phase 'P4' `
         -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N09' `
-        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N09-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N09.resume' `
         -Phase 'P4' `
@@ -3711,19 +3796,19 @@ try {
         -Phase 'P4' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N09' `
+        -EndsUnit 'p4.atc.DC16-N09' `
         -Action { Step-p4-atc-DC16-N09-storage_wait }
     Invoke-PlanStep -Id 'p4.atc.DC16-N08.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N08' `
-        -FitMinutes 102.0 `
+        -Unit 'p4.atc.DC16-N08' -FitMinutes 126.2 `
         -Verify { Test-NodePaused -Node 'DC16-N08' } `
         -Action { Step-p4-atc-DC16-N08-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N08.configure' `
         -Phase 'P4' `
         -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N08' `
-        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N08-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N08.resume' `
         -Phase 'P4' `
@@ -3736,19 +3821,19 @@ try {
         -Phase 'P4' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N08' `
+        -EndsUnit 'p4.atc.DC16-N08' `
         -Action { Step-p4-atc-DC16-N08-storage_wait }
     Invoke-PlanStep -Id 'p4.atc.DC16-N07.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N07' `
-        -FitMinutes 102.0 `
+        -Unit 'p4.atc.DC16-N07' -FitMinutes 126.2 `
         -Verify { Test-NodePaused -Node 'DC16-N07' } `
         -Action { Step-p4-atc-DC16-N07-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N07.configure' `
         -Phase 'P4' `
         -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N07' `
-        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N07-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N07.resume' `
         -Phase 'P4' `
@@ -3761,19 +3846,19 @@ try {
         -Phase 'P4' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N07' `
+        -EndsUnit 'p4.atc.DC16-N07' `
         -Action { Step-p4-atc-DC16-N07-storage_wait }
     Invoke-PlanStep -Id 'p4.atc.DC16-N06.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N06' `
-        -FitMinutes 102.0 `
+        -Unit 'p4.atc.DC16-N06' -FitMinutes 126.2 `
         -Verify { Test-NodePaused -Node 'DC16-N06' } `
         -Action { Step-p4-atc-DC16-N06-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N06.configure' `
         -Phase 'P4' `
         -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N06' `
-        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N06-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N06.resume' `
         -Phase 'P4' `
@@ -3786,19 +3871,19 @@ try {
         -Phase 'P4' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N06' `
+        -EndsUnit 'p4.atc.DC16-N06' `
         -Action { Step-p4-atc-DC16-N06-storage_wait }
     Invoke-PlanStep -Id 'p4.atc.DC16-N05.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N05' `
-        -FitMinutes 102.0 `
+        -Unit 'p4.atc.DC16-N05' -FitMinutes 126.2 `
         -Verify { Test-NodePaused -Node 'DC16-N05' } `
         -Action { Step-p4-atc-DC16-N05-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N05.configure' `
         -Phase 'P4' `
         -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N05' `
-        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N05-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N05.resume' `
         -Phase 'P4' `
@@ -3811,19 +3896,19 @@ try {
         -Phase 'P4' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N05' `
+        -EndsUnit 'p4.atc.DC16-N05' `
         -Action { Step-p4-atc-DC16-N05-storage_wait }
     Invoke-PlanStep -Id 'p4.atc.DC16-N04.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N04' `
-        -FitMinutes 102.0 `
+        -Unit 'p4.atc.DC16-N04' -FitMinutes 126.2 `
         -Verify { Test-NodePaused -Node 'DC16-N04' } `
         -Action { Step-p4-atc-DC16-N04-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N04.configure' `
         -Phase 'P4' `
         -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N04' `
-        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N04-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N04.resume' `
         -Phase 'P4' `
@@ -3836,19 +3921,19 @@ try {
         -Phase 'P4' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N04' `
+        -EndsUnit 'p4.atc.DC16-N04' `
         -Action { Step-p4-atc-DC16-N04-storage_wait }
     Invoke-PlanStep -Id 'p4.atc.DC16-N03.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N03' `
-        -FitMinutes 102.0 `
+        -Unit 'p4.atc.DC16-N03' -FitMinutes 126.2 `
         -Verify { Test-NodePaused -Node 'DC16-N03' } `
         -Action { Step-p4-atc-DC16-N03-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N03.configure' `
         -Phase 'P4' `
         -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N03' `
-        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N03-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N03.resume' `
         -Phase 'P4' `
@@ -3861,19 +3946,19 @@ try {
         -Phase 'P4' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N03' `
+        -EndsUnit 'p4.atc.DC16-N03' `
         -Action { Step-p4-atc-DC16-N03-storage_wait }
     Invoke-PlanStep -Id 'p4.atc.DC16-N02.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N02' `
-        -FitMinutes 102.0 `
+        -Unit 'p4.atc.DC16-N02' -FitMinutes 126.2 `
         -Verify { Test-NodePaused -Node 'DC16-N02' } `
         -Action { Step-p4-atc-DC16-N02-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N02.configure' `
         -Phase 'P4' `
         -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N02' `
-        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N02-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N02.resume' `
         -Phase 'P4' `
@@ -3886,19 +3971,19 @@ try {
         -Phase 'P4' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N02' `
+        -EndsUnit 'p4.atc.DC16-N02' `
         -Action { Step-p4-atc-DC16-N02-storage_wait }
     Invoke-PlanStep -Id 'p4.atc.DC16-N01.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N01' `
-        -FitMinutes 102.0 `
+        -Unit 'p4.atc.DC16-N01' -FitMinutes 126.2 `
         -Verify { Test-NodePaused -Node 'DC16-N01' } `
         -Action { Step-p4-atc-DC16-N01-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N01.configure' `
         -Phase 'P4' `
         -Title 'On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node''s network: BMC console; reconnecting VM NICs disrupts VMs)' `
         -Target 'DC16-N01' `
-        -FitMinutes 36.7 `
         -Action { Step-p4-atc-DC16-N01-configure }
     Invoke-PlanStep -Id 'p4.atc.DC16-N01.resume' `
         -Phase 'P4' `
@@ -3911,16 +3996,19 @@ try {
         -Phase 'P4' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N01' `
+        -EndsUnit 'p4.atc.DC16-N01' `
         -Action { Step-p4-atc-DC16-N01-storage_wait }
     Invoke-PlanStep -Id 'p4.atc_verify' `
         -Phase 'P4' `
         -Title 'Check that every intent reports Success' `
+        -Unit 'p4.atc_verify' -FitMinutes 8.0 `
+        -EndsUnit 'p4.atc_verify' `
         -Action { Step-p4-atc_verify }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N16.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N16' `
-        -FitMinutes 89.4 `
+        -Unit 'p5.remediate.DC16-N16' -FitMinutes 109.6 `
         -Verify { Test-NodePaused -Node 'DC16-N16' } `
         -Action { Step-p5-remediate-DC16-N16-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N16.apply' `
@@ -3944,12 +4032,13 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N16' `
+        -EndsUnit 'p5.remediate.DC16-N16' `
         -Action { Step-p5-remediate-DC16-N16-storage_wait }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N15.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N15' `
-        -FitMinutes 89.4 `
+        -Unit 'p5.remediate.DC16-N15' -FitMinutes 109.6 `
         -Verify { Test-NodePaused -Node 'DC16-N15' } `
         -Action { Step-p5-remediate-DC16-N15-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N15.apply' `
@@ -3973,12 +4062,13 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N15' `
+        -EndsUnit 'p5.remediate.DC16-N15' `
         -Action { Step-p5-remediate-DC16-N15-storage_wait }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N14.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N14' `
-        -FitMinutes 89.4 `
+        -Unit 'p5.remediate.DC16-N14' -FitMinutes 109.6 `
         -Verify { Test-NodePaused -Node 'DC16-N14' } `
         -Action { Step-p5-remediate-DC16-N14-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N14.apply' `
@@ -4002,12 +4092,13 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N14' `
+        -EndsUnit 'p5.remediate.DC16-N14' `
         -Action { Step-p5-remediate-DC16-N14-storage_wait }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N13.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N13' `
-        -FitMinutes 89.4 `
+        -Unit 'p5.remediate.DC16-N13' -FitMinutes 109.6 `
         -Verify { Test-NodePaused -Node 'DC16-N13' } `
         -Action { Step-p5-remediate-DC16-N13-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N13.apply' `
@@ -4031,12 +4122,13 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N13' `
+        -EndsUnit 'p5.remediate.DC16-N13' `
         -Action { Step-p5-remediate-DC16-N13-storage_wait }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N12.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N12' `
-        -FitMinutes 89.4 `
+        -Unit 'p5.remediate.DC16-N12' -FitMinutes 109.6 `
         -Verify { Test-NodePaused -Node 'DC16-N12' } `
         -Action { Step-p5-remediate-DC16-N12-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N12.apply' `
@@ -4060,12 +4152,13 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N12' `
+        -EndsUnit 'p5.remediate.DC16-N12' `
         -Action { Step-p5-remediate-DC16-N12-storage_wait }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N11.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N11' `
-        -FitMinutes 89.4 `
+        -Unit 'p5.remediate.DC16-N11' -FitMinutes 109.6 `
         -Verify { Test-NodePaused -Node 'DC16-N11' } `
         -Action { Step-p5-remediate-DC16-N11-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N11.apply' `
@@ -4089,12 +4182,13 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N11' `
+        -EndsUnit 'p5.remediate.DC16-N11' `
         -Action { Step-p5-remediate-DC16-N11-storage_wait }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N10.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N10' `
-        -FitMinutes 89.4 `
+        -Unit 'p5.remediate.DC16-N10' -FitMinutes 109.6 `
         -Verify { Test-NodePaused -Node 'DC16-N10' } `
         -Action { Step-p5-remediate-DC16-N10-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N10.apply' `
@@ -4118,12 +4212,13 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N10' `
+        -EndsUnit 'p5.remediate.DC16-N10' `
         -Action { Step-p5-remediate-DC16-N10-storage_wait }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N09.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N09' `
-        -FitMinutes 89.4 `
+        -Unit 'p5.remediate.DC16-N09' -FitMinutes 109.6 `
         -Verify { Test-NodePaused -Node 'DC16-N09' } `
         -Action { Step-p5-remediate-DC16-N09-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N09.apply' `
@@ -4147,12 +4242,13 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N09' `
+        -EndsUnit 'p5.remediate.DC16-N09' `
         -Action { Step-p5-remediate-DC16-N09-storage_wait }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N08.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N08' `
-        -FitMinutes 89.4 `
+        -Unit 'p5.remediate.DC16-N08' -FitMinutes 109.6 `
         -Verify { Test-NodePaused -Node 'DC16-N08' } `
         -Action { Step-p5-remediate-DC16-N08-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N08.apply' `
@@ -4176,12 +4272,13 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N08' `
+        -EndsUnit 'p5.remediate.DC16-N08' `
         -Action { Step-p5-remediate-DC16-N08-storage_wait }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N07.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N07' `
-        -FitMinutes 89.4 `
+        -Unit 'p5.remediate.DC16-N07' -FitMinutes 109.6 `
         -Verify { Test-NodePaused -Node 'DC16-N07' } `
         -Action { Step-p5-remediate-DC16-N07-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N07.apply' `
@@ -4205,12 +4302,13 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N07' `
+        -EndsUnit 'p5.remediate.DC16-N07' `
         -Action { Step-p5-remediate-DC16-N07-storage_wait }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N06.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N06' `
-        -FitMinutes 89.4 `
+        -Unit 'p5.remediate.DC16-N06' -FitMinutes 109.6 `
         -Verify { Test-NodePaused -Node 'DC16-N06' } `
         -Action { Step-p5-remediate-DC16-N06-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N06.apply' `
@@ -4234,12 +4332,13 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N06' `
+        -EndsUnit 'p5.remediate.DC16-N06' `
         -Action { Step-p5-remediate-DC16-N06-storage_wait }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N05.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N05' `
-        -FitMinutes 89.4 `
+        -Unit 'p5.remediate.DC16-N05' -FitMinutes 109.6 `
         -Verify { Test-NodePaused -Node 'DC16-N05' } `
         -Action { Step-p5-remediate-DC16-N05-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N05.apply' `
@@ -4263,12 +4362,13 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N05' `
+        -EndsUnit 'p5.remediate.DC16-N05' `
         -Action { Step-p5-remediate-DC16-N05-storage_wait }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N04.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N04' `
-        -FitMinutes 89.4 `
+        -Unit 'p5.remediate.DC16-N04' -FitMinutes 109.6 `
         -Verify { Test-NodePaused -Node 'DC16-N04' } `
         -Action { Step-p5-remediate-DC16-N04-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N04.apply' `
@@ -4292,12 +4392,13 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N04' `
+        -EndsUnit 'p5.remediate.DC16-N04' `
         -Action { Step-p5-remediate-DC16-N04-storage_wait }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N03.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N03' `
-        -FitMinutes 89.4 `
+        -Unit 'p5.remediate.DC16-N03' -FitMinutes 109.6 `
         -Verify { Test-NodePaused -Node 'DC16-N03' } `
         -Action { Step-p5-remediate-DC16-N03-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N03.apply' `
@@ -4321,12 +4422,13 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N03' `
+        -EndsUnit 'p5.remediate.DC16-N03' `
         -Action { Step-p5-remediate-DC16-N03-storage_wait }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N02.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N02' `
-        -FitMinutes 89.4 `
+        -Unit 'p5.remediate.DC16-N02' -FitMinutes 109.6 `
         -Verify { Test-NodePaused -Node 'DC16-N02' } `
         -Action { Step-p5-remediate-DC16-N02-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N02.apply' `
@@ -4350,12 +4452,13 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N02' `
+        -EndsUnit 'p5.remediate.DC16-N02' `
         -Action { Step-p5-remediate-DC16-N02-storage_wait }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N01.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N01' `
-        -FitMinutes 89.4 `
+        -Unit 'p5.remediate.DC16-N01' -FitMinutes 109.6 `
         -Verify { Test-NodePaused -Node 'DC16-N01' } `
         -Action { Step-p5-remediate-DC16-N01-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N01.apply' `
@@ -4379,103 +4482,143 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'DC16-N01' `
+        -EndsUnit 'p5.remediate.DC16-N01' `
         -Action { Step-p5-remediate-DC16-N01-storage_wait }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N01' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'DC16-N01' `
+        -Unit 'p5.lcm_extension.DC16-N01' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.DC16-N01' `
         -Action { Step-p5-lcm_extension-DC16-N01 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N02' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'DC16-N02' `
+        -Unit 'p5.lcm_extension.DC16-N02' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.DC16-N02' `
         -Action { Step-p5-lcm_extension-DC16-N02 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N03' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'DC16-N03' `
+        -Unit 'p5.lcm_extension.DC16-N03' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.DC16-N03' `
         -Action { Step-p5-lcm_extension-DC16-N03 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N04' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'DC16-N04' `
+        -Unit 'p5.lcm_extension.DC16-N04' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.DC16-N04' `
         -Action { Step-p5-lcm_extension-DC16-N04 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N05' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'DC16-N05' `
+        -Unit 'p5.lcm_extension.DC16-N05' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.DC16-N05' `
         -Action { Step-p5-lcm_extension-DC16-N05 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N06' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'DC16-N06' `
+        -Unit 'p5.lcm_extension.DC16-N06' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.DC16-N06' `
         -Action { Step-p5-lcm_extension-DC16-N06 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N07' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'DC16-N07' `
+        -Unit 'p5.lcm_extension.DC16-N07' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.DC16-N07' `
         -Action { Step-p5-lcm_extension-DC16-N07 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N08' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'DC16-N08' `
+        -Unit 'p5.lcm_extension.DC16-N08' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.DC16-N08' `
         -Action { Step-p5-lcm_extension-DC16-N08 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N09' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'DC16-N09' `
+        -Unit 'p5.lcm_extension.DC16-N09' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.DC16-N09' `
         -Action { Step-p5-lcm_extension-DC16-N09 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N10' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'DC16-N10' `
+        -Unit 'p5.lcm_extension.DC16-N10' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.DC16-N10' `
         -Action { Step-p5-lcm_extension-DC16-N10 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N11' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'DC16-N11' `
+        -Unit 'p5.lcm_extension.DC16-N11' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.DC16-N11' `
         -Action { Step-p5-lcm_extension-DC16-N11 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N12' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'DC16-N12' `
+        -Unit 'p5.lcm_extension.DC16-N12' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.DC16-N12' `
         -Action { Step-p5-lcm_extension-DC16-N12 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N13' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'DC16-N13' `
+        -Unit 'p5.lcm_extension.DC16-N13' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.DC16-N13' `
         -Action { Step-p5-lcm_extension-DC16-N13 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N14' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'DC16-N14' `
+        -Unit 'p5.lcm_extension.DC16-N14' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.DC16-N14' `
         -Action { Step-p5-lcm_extension-DC16-N14 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N15' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'DC16-N15' `
+        -Unit 'p5.lcm_extension.DC16-N15' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.DC16-N15' `
         -Action { Step-p5-lcm_extension-DC16-N15 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N16' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'DC16-N16' `
+        -Unit 'p5.lcm_extension.DC16-N16' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.DC16-N16' `
         -Action { Step-p5-lcm_extension-DC16-N16 }
     Invoke-PlanStep -Id 'p5.ad_prepare' `
         -Phase 'P5' `
         -Title 'Prepare the AD objects for the LCM user' `
+        -Unit 'p5.ad_prepare' -FitMinutes 8.0 `
+        -EndsUnit 'p5.ad_prepare' `
         -Action { Step-p5-ad_prepare }
     Invoke-PlanStep -Id 'p5.readiness_validate' `
         -Phase 'P5' `
         -Title 'Run the upgrade readiness validation (validation gate)' `
+        -Unit 'p5.readiness_validate' -FitMinutes 48.4 `
+        -EndsUnit 'p5.readiness_validate' `
         -Action { Step-p5-readiness_validate }
     Invoke-PlanStep -Id 'p6.solution_validate' `
         -Phase 'P6' `
         -Title 'Solution upgrade: ARM deployment in Validate mode' `
+        -Unit 'p6.solution_validate' -FitMinutes 13.1 `
+        -EndsUnit 'p6.solution_validate' `
         -Action { Step-p6-solution_validate }
     Invoke-PlanStep -Id 'p6.solution_deploy' `
         -Phase 'P6' `
         -Title 'Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate)' `
-        -FitMinutes 165.0 `
+        -Unit 'p6.solution_deploy' -FitMinutes 173.3 `
+        -EndsUnit 'p6.solution_deploy' `
         -Irreversible `
         -Probe { Test-SolutionInstalled } `
         -Verify { Test-SolutionInstalled } `
@@ -4484,6 +4627,8 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N01' `
+        -Unit 'p7.bitlocker_resume.DC16-N01' -FitMinutes 1.6 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N01' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N01') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N01') -eq 'On' } `
         -Action { Step-p7-bitlocker_resume-DC16-N01 }
@@ -4491,6 +4636,8 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N02' `
+        -Unit 'p7.bitlocker_resume.DC16-N02' -FitMinutes 1.6 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N02' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N02') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N02') -eq 'On' } `
         -Action { Step-p7-bitlocker_resume-DC16-N02 }
@@ -4498,6 +4645,8 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N03' `
+        -Unit 'p7.bitlocker_resume.DC16-N03' -FitMinutes 1.6 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N03' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N03') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N03') -eq 'On' } `
         -Action { Step-p7-bitlocker_resume-DC16-N03 }
@@ -4505,6 +4654,8 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N04' `
+        -Unit 'p7.bitlocker_resume.DC16-N04' -FitMinutes 1.6 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N04' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N04') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N04') -eq 'On' } `
         -Action { Step-p7-bitlocker_resume-DC16-N04 }
@@ -4512,6 +4663,8 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N05' `
+        -Unit 'p7.bitlocker_resume.DC16-N05' -FitMinutes 1.6 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N05' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N05') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N05') -eq 'On' } `
         -Action { Step-p7-bitlocker_resume-DC16-N05 }
@@ -4519,6 +4672,8 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N06' `
+        -Unit 'p7.bitlocker_resume.DC16-N06' -FitMinutes 1.6 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N06' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N06') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N06') -eq 'On' } `
         -Action { Step-p7-bitlocker_resume-DC16-N06 }
@@ -4526,6 +4681,8 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N07' `
+        -Unit 'p7.bitlocker_resume.DC16-N07' -FitMinutes 1.6 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N07' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N07') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N07') -eq 'On' } `
         -Action { Step-p7-bitlocker_resume-DC16-N07 }
@@ -4533,6 +4690,8 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N08' `
+        -Unit 'p7.bitlocker_resume.DC16-N08' -FitMinutes 1.6 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N08' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N08') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N08') -eq 'On' } `
         -Action { Step-p7-bitlocker_resume-DC16-N08 }
@@ -4540,6 +4699,8 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N09' `
+        -Unit 'p7.bitlocker_resume.DC16-N09' -FitMinutes 1.6 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N09' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N09') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N09') -eq 'On' } `
         -Action { Step-p7-bitlocker_resume-DC16-N09 }
@@ -4547,6 +4708,8 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N10' `
+        -Unit 'p7.bitlocker_resume.DC16-N10' -FitMinutes 1.6 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N10' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N10') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N10') -eq 'On' } `
         -Action { Step-p7-bitlocker_resume-DC16-N10 }
@@ -4554,6 +4717,8 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N11' `
+        -Unit 'p7.bitlocker_resume.DC16-N11' -FitMinutes 1.6 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N11' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N11') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N11') -eq 'On' } `
         -Action { Step-p7-bitlocker_resume-DC16-N11 }
@@ -4561,6 +4726,8 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N12' `
+        -Unit 'p7.bitlocker_resume.DC16-N12' -FitMinutes 1.6 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N12' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N12') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N12') -eq 'On' } `
         -Action { Step-p7-bitlocker_resume-DC16-N12 }
@@ -4568,6 +4735,8 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N13' `
+        -Unit 'p7.bitlocker_resume.DC16-N13' -FitMinutes 1.6 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N13' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N13') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N13') -eq 'On' } `
         -Action { Step-p7-bitlocker_resume-DC16-N13 }
@@ -4575,6 +4744,8 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N14' `
+        -Unit 'p7.bitlocker_resume.DC16-N14' -FitMinutes 1.6 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N14' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N14') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N14') -eq 'On' } `
         -Action { Step-p7-bitlocker_resume-DC16-N14 }
@@ -4582,6 +4753,8 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N15' `
+        -Unit 'p7.bitlocker_resume.DC16-N15' -FitMinutes 1.6 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N15' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N15') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N15') -eq 'On' } `
         -Action { Step-p7-bitlocker_resume-DC16-N15 }
@@ -4589,16 +4762,22 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N16' `
+        -Unit 'p7.bitlocker_resume.DC16-N16' -FitMinutes 1.6 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N16' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N16') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N16') -eq 'On' } `
         -Action { Step-p7-bitlocker_resume-DC16-N16 }
     Invoke-PlanStep -Id 'p7.wdac_reapply' `
         -Phase 'P7' `
         -Title 'Re-apply the new WDAC policies (operator, per the 23H2 docs)' `
+        -Unit 'p7.wdac_reapply' -FitMinutes 16.1 `
+        -EndsUnit 'p7.wdac_reapply' `
         -Action { Step-p7-wdac_reapply }
     Invoke-PlanStep -Id 'p7.verify' `
         -Phase 'P7' `
         -Title 'Sync the registration and check the Azure resources' `
+        -Unit 'p7.verify' -FitMinutes 17.8 `
+        -EndsUnit 'p7.verify' `
         -Action { Step-p7-verify }
     Complete-HciRun
 }

@@ -130,6 +130,7 @@ $WindowEndGiven = $PSBoundParameters.ContainsKey('WindowEnd')
 $script:Rehearsal = [bool]$WhatIfPreference
 $script:Transcribing = $false
 $script:Journal = @{}
+$JournalNotes = @('unit', 'overrun')  # journal records that are not a step's state
 $script:SelectedPhases = @($Phase)
 $script:CurrentStep = ''
 $script:StepStart = [datetimeoffset]::Now
@@ -177,7 +178,10 @@ $PlanTemplateValues = @{  # upgrade-cluster template parameters the plan fixes [
 
 #region Helpers
 function Invoke-PlanStep {
-    # The runner: journal -> phase -> window -> probe -> ShouldProcess -> irreversible -> run -> verify -> journal.
+    # The runner: journal -> phase -> window (unit heads only) -> probe -> ShouldProcess -> irreversible -> run
+    # -> verify -> journal. The plan's units decide where work may stop: the window rule applies only before
+    # an entry that starts a unit (-Unit), which then runs to its safe point, past the window's end if it must
+    # (journalled as 'overrun' by the entry that ends it, -EndsUnit). The simulator applies the same rule.
     # The runner asks once per step; inside a step, state-changing cmdlets run with -Confirm:$false (they would
     # inherit -Confirm and ask again), and cleanup calls with -WhatIf:$false (they also run in the rehearsal).
     [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
@@ -187,7 +191,9 @@ function Invoke-PlanStep {
         [Parameter(Mandatory)] [string] $Title,
         [Parameter(Mandatory)] [scriptblock] $Action,
         [string] $Target = $ClusterName,
+        [string] $Unit,
         [double] $FitMinutes = 0,
+        [string] $EndsUnit,
         [string[]] $Covers = @(),
         [scriptblock] $Probe,
         [scriptblock] $Verify,
@@ -210,11 +216,10 @@ function Invoke-PlanStep {
     }
     $script:CurrentStep = $Id
     $script:StepStart = [datetimeoffset]::Now
-    if (-not $ReadOnly) {
-        $late = $script:StepStart -ge $script:WindowEndAt
-        $tooLong = $FitMinutes -gt 0 -and $script:StepStart.AddMinutes($FitMinutes) -gt $script:WindowEndAt
-        if ($late -or $tooLong) {
-            $why = ('the window ends {0:u}; {1} needs about {2:N0} min to its next safe point' -f $script:WindowEndAt, $Id, $FitMinutes)
+    if ($Unit -and -not $ReadOnly) {
+        $expected = $script:StepStart.AddMinutes($FitMinutes)
+        if ($expected -gt $script:WindowEndAt) {
+            $why = ('the window ends {0:u}; unit {1} needs about {2:N0} min to its next safe point (until {3:u})' -f $script:WindowEndAt, $Unit, $FitMinutes, $expected)
             if ($script:Rehearsal) {
                 Write-Warning ('a real run would stop before {0}: {1}' -f $Id, $why)
             }
@@ -222,6 +227,12 @@ function Invoke-PlanStep {
                 Write-Journal -Step $Id -Status 'window' -Start $script:StepStart -Message $why
                 Stop-Upgrade -Code 4 -Message ('not started: {0}. Rerun in the next window; the run resumes at {1}.' -f $why, $Id)
             }
+        }
+        elseif (-not $script:Rehearsal -and $script:WindowEndAt -lt [datetimeoffset]::MaxValue) {
+            # Once started, the unit runs to its safe point even if the window ends first.
+            $message = ('unit {0} starts: expected at its safe point by {1:u} ({2:N0} min at the plan''s confidence); the window ends {3:u}' -f $Unit, $expected, $FitMinutes, $script:WindowEndAt)
+            Write-Host $message
+            Write-Journal -Step $Id -Status 'unit' -Start $script:StepStart -Message $message
         }
     }
     if ($Probe) {
@@ -266,6 +277,12 @@ function Invoke-PlanStep {
     Write-Journal -Step $Id -Status 'done' -Start $script:StepStart -Message 'ok'
     foreach ($covered in $Covers) {
         Write-Journal -Step $covered -Status 'done' -Start $script:StepStart -Message ('done by {0}' -f $Id)
+    }
+    $now = [datetimeoffset]::Now
+    if ($EndsUnit -and $now -gt $script:WindowEndAt) {
+        $late = ('unit {0} reached its safe point {1:N0} min after the window ended ({2:u})' -f $EndsUnit, ($now - $script:WindowEndAt).TotalMinutes, $script:WindowEndAt)
+        Write-Warning $late
+        Write-Journal -Step $Id -Status 'overrun' -Start $script:StepStart -Message $late
     }
 }
 
@@ -344,7 +361,9 @@ function Write-Journal {
         [Parameter(Mandatory)] [datetimeoffset] $Start,
         [string] $Message = ''
     )
-    $script:Journal[$Step] = $Status
+    # 'unit' (a unit starts) and 'overrun' (it ended past the window) are records for the operator and for
+    # hciplan, not a step's state: resuming reads only the other statuses.
+    if ($Status -notin $JournalNotes) { $script:Journal[$Step] = $Status }
     if ($script:Rehearsal) { return }
     $entry = [ordered]@{
         step = $Step
@@ -379,7 +398,7 @@ function Read-Journal {
         if ([string]$entry.fingerprint -ne $PlanFingerprint -and -not $AdoptJournal) {
             Stop-Upgrade -Code 2 -Message ('the journal was written by plan {0} but this script is plan {1}: the plan changed. Re-run hciplan plan and review what changed; to continue from the steps this journal records as done, rerun with -AdoptJournal.' -f $entry.fingerprint, $PlanFingerprint)
         }
-        $entries[[string]$entry.step] = [string]$entry.status
+        if ([string]$entry.status -notin $JournalNotes) { $entries[[string]$entry.step] = [string]$entry.status }
     }
     return $entries
 }
@@ -719,7 +738,7 @@ function Step-p0-test_cluster {
 
 # p1.registry.EDGE-N2.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-EDGE-N2-drain {
-    Invoke-NodeDrain -Node 'EDGE-N2' -TimeoutMinutes 17
+    Invoke-NodeDrain -Node 'EDGE-N2' -TimeoutMinutes 30
 }
 
 # p1.registry.EDGE-N2.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -739,12 +758,12 @@ function Step-p1-registry-EDGE-N2-resume {
 
 # p1.registry.EDGE-N2.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-EDGE-N2-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.registry.EDGE-N1.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-EDGE-N1-drain {
-    Invoke-NodeDrain -Node 'EDGE-N1' -TimeoutMinutes 17
+    Invoke-NodeDrain -Node 'EDGE-N1' -TimeoutMinutes 30
 }
 
 # p1.registry.EDGE-N1.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -764,7 +783,7 @@ function Step-p1-registry-EDGE-N1-resume {
 
 # p1.registry.EDGE-N1.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p1-registry-EDGE-N1-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p1.media_verify.EDGE-N1: Check the extracted setup media at the same path on the node [A-ps]
@@ -848,7 +867,7 @@ function Step-p2-cau_run {
         }
         $ended = $true
         Receive-Job -Job $job
-        Wait-StorageHealthy -TimeoutMinutes 30
+        Wait-StorageHealthy -TimeoutMinutes 120
     }
     catch {
         Write-Warning ('The CAU run did not complete: {0}' -f $_)
@@ -932,7 +951,7 @@ function Step-p3-sync {
 
 # p5.remediate.EDGE-N2.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-EDGE-N2-drain {
-    Invoke-NodeDrain -Node 'EDGE-N2' -TimeoutMinutes 17
+    Invoke-NodeDrain -Node 'EDGE-N2' -TimeoutMinutes 30
 }
 
 # p5.remediate.EDGE-N2.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -958,12 +977,12 @@ function Step-p5-remediate-EDGE-N2-resume {
 
 # p5.remediate.EDGE-N2.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-EDGE-N2-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.remediate.EDGE-N1.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-EDGE-N1-drain {
-    Invoke-NodeDrain -Node 'EDGE-N1' -TimeoutMinutes 17
+    Invoke-NodeDrain -Node 'EDGE-N1' -TimeoutMinutes 30
 }
 
 # p5.remediate.EDGE-N1.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -989,7 +1008,7 @@ function Step-p5-remediate-EDGE-N1-resume {
 
 # p5.remediate.EDGE-N1.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy [H-maint], [W-resync]
 function Step-p5-remediate-EDGE-N1-storage_wait {
-    Wait-StorageHealthy -TimeoutMinutes 30
+    Wait-StorageHealthy -TimeoutMinutes 120
 }
 
 # p5.lcm_extension.EDGE-N1: Install or update the AzureEdgeLifecycleManager extension [A-val]
@@ -1044,12 +1063,12 @@ function Step-p5-readiness_validate {
 
 # p6.solution_validate: Solution upgrade: ARM deployment in Validate mode [A-arm]
 function Step-p6-solution_validate {
-    Invoke-SolutionDeployment -Mode 'Validate' -TimeoutMinutes 60
+    Invoke-SolutionDeployment -Mode 'Validate' -TimeoutMinutes 53
 }
 
 # p6.solution_deploy: Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate) [A-arm], [A-inst]
 function Step-p6-solution_deploy {
-    Invoke-SolutionDeployment -Mode 'Deploy' -TimeoutMinutes 660
+    Invoke-SolutionDeployment -Mode 'Deploy' -TimeoutMinutes 694
 }
 
 # p7.verify: Sync the registration and check the Azure resources [A-inst], [S-ver]
@@ -1069,17 +1088,21 @@ try {
     Invoke-PlanStep -Id 'p0.preflight' `
         -Phase 'P0' `
         -Title 'Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered' `
+        -Unit 'p0.preflight' -FitMinutes 8.0 `
+        -EndsUnit 'p0.preflight' `
         -ReadOnly `
         -Action { Step-p0-preflight }
     Invoke-PlanStep -Id 'p0.test_cluster' `
         -Phase 'P0' `
         -Title 'Validate the cluster before any change' `
+        -Unit 'p0.test_cluster' -FitMinutes 16.1 `
+        -EndsUnit 'p0.test_cluster' `
         -Action { Step-p0-test_cluster }
     Invoke-PlanStep -Id 'p1.registry.EDGE-N2.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'EDGE-N2' `
-        -FitMinutes 23.7 `
+        -Unit 'p1.registry.EDGE-N2' -FitMinutes 29.2 `
         -Verify { Test-NodePaused -Node 'EDGE-N2' } `
         -Action { Step-p1-registry-EDGE-N2-drain }
     Invoke-PlanStep -Id 'p1.registry.EDGE-N2.apply' `
@@ -1105,12 +1128,13 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'EDGE-N2' `
+        -EndsUnit 'p1.registry.EDGE-N2' `
         -Action { Step-p1-registry-EDGE-N2-storage_wait }
     Invoke-PlanStep -Id 'p1.registry.EDGE-N1.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'EDGE-N1' `
-        -FitMinutes 23.7 `
+        -Unit 'p1.registry.EDGE-N1' -FitMinutes 29.2 `
         -Verify { Test-NodePaused -Node 'EDGE-N1' } `
         -Action { Step-p1-registry-EDGE-N1-drain }
     Invoke-PlanStep -Id 'p1.registry.EDGE-N1.apply' `
@@ -1136,29 +1160,39 @@ try {
         -Phase 'P1' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'EDGE-N1' `
+        -EndsUnit 'p1.registry.EDGE-N1' `
         -Action { Step-p1-registry-EDGE-N1-storage_wait }
     Invoke-PlanStep -Id 'p1.media_verify.EDGE-N1' `
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'EDGE-N1' `
+        -Unit 'p1.media_verify.EDGE-N1' -FitMinutes 1.6 `
+        -EndsUnit 'p1.media_verify.EDGE-N1' `
         -Action { Step-p1-media_verify-EDGE-N1 }
     Invoke-PlanStep -Id 'p1.media_verify.EDGE-N2' `
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'EDGE-N2' `
+        -Unit 'p1.media_verify.EDGE-N2' -FitMinutes 1.6 `
+        -EndsUnit 'p1.media_verify.EDGE-N2' `
         -Action { Step-p1-media_verify-EDGE-N2 }
     Invoke-PlanStep -Id 'p1.cau_prepare' `
         -Phase 'P1' `
         -Title 'Check remoting on the nodes and test the CAU setup' `
+        -Unit 'p1.cau_prepare' -FitMinutes 8.0 `
+        -EndsUnit 'p1.cau_prepare' `
         -Action { Step-p1-cau_prepare }
     Invoke-PlanStep -Id 'p1.cau_scan' `
         -Phase 'P1' `
         -Title 'Scan: every node must be offered the same feature update' `
+        -Unit 'p1.cau_scan' -FitMinutes 11.5 `
+        -EndsUnit 'p1.cau_scan' `
         -Action { Step-p1-cau_scan }
     Invoke-PlanStep -Id 'p2.cau_run' `
         -Phase 'P2' `
         -Title 'One CAU run with the RollingUpgradePlugin: EDGE-N2, EDGE-N1' `
-        -FitMinutes 88.5 `
+        -Unit 'p2.cau.EDGE-N2' -FitMinutes 115.4 `
+        -EndsUnit 'p2.cau.EDGE-N1' `
         -Covers @('p2.cau.EDGE-N2.drain', 'p2.cau.EDGE-N2.install', 'p2.cau.EDGE-N2.reboot', 'p2.cau.EDGE-N2.resume', 'p2.cau.EDGE-N2.storage_wait', 'p2.cau.EDGE-N1.drain', 'p2.cau.EDGE-N1.install', 'p2.cau.EDGE-N1.reboot', 'p2.cau.EDGE-N1.resume', 'p2.cau.EDGE-N1.storage_wait') `
         -Probe { (Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
         -Verify { (Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
@@ -1166,39 +1200,48 @@ try {
     Invoke-PlanStep -Id 'p3.validate' `
         -Phase 'P3' `
         -Title 'Validate the upgraded cluster (validation gate)' `
+        -Unit 'p3.validate' -FitMinutes 16.1 `
+        -EndsUnit 'p3.validate' `
         -Action { Step-p3-validate }
     Invoke-PlanStep -Id 'p3.registry_check' `
         -Phase 'P3' `
         -Title 'Check that the registry keys survived the upgrade' `
+        -Unit 'p3.registry_check' -FitMinutes 1.6 `
+        -EndsUnit 'p3.registry_check' `
         -Action { Step-p3-registry_check }
     Invoke-PlanStep -Id 'p3.functional_level' `
         -Phase 'P3' `
         -Title 'Raise the cluster functional level' `
-        -FitMinutes 1.5 `
+        -Unit 'p3.functional_level' -FitMinutes 2.3 `
+        -EndsUnit 'p3.functional_level' `
         -Irreversible `
         -Probe { Test-FunctionalLevelRaised } `
         -Action { Step-p3-functional_level }
     Invoke-PlanStep -Id 'p3.storage_pool' `
         -Phase 'P3' `
         -Title 'Update the storage pool version' `
-        -FitMinutes 2.7 `
+        -Unit 'p3.storage_pool' -FitMinutes 3.9 `
+        -EndsUnit 'p3.storage_pool' `
         -Irreversible `
         -Action { Step-p3-storage_pool }
     Invoke-PlanStep -Id 'p3.vm_version' `
         -Phase 'P3' `
         -Title 'Update the VM configuration versions (VMs stopped)' `
-        -FitMinutes 15.0 `
+        -Unit 'p3.vm_version' -FitMinutes 22.9 `
+        -EndsUnit 'p3.vm_version' `
         -Irreversible `
         -Action { Step-p3-vm_version }
     Invoke-PlanStep -Id 'p3.sync' `
         -Phase 'P3' `
         -Title 'Sync the registration so Azure shows 23H2' `
+        -Unit 'p3.sync' -FitMinutes 10.7 `
+        -EndsUnit 'p3.sync' `
         -Action { Step-p3-sync }
     Invoke-PlanStep -Id 'p5.remediate.EDGE-N2.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'EDGE-N2' `
-        -FitMinutes 39.2 `
+        -Unit 'p5.remediate.EDGE-N2' -FitMinutes 51.4 `
         -Verify { Test-NodePaused -Node 'EDGE-N2' } `
         -Action { Step-p5-remediate-EDGE-N2-drain }
     Invoke-PlanStep -Id 'p5.remediate.EDGE-N2.apply' `
@@ -1222,12 +1265,13 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'EDGE-N2' `
+        -EndsUnit 'p5.remediate.EDGE-N2' `
         -Action { Step-p5-remediate-EDGE-N2-storage_wait }
     Invoke-PlanStep -Id 'p5.remediate.EDGE-N1.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'EDGE-N1' `
-        -FitMinutes 39.2 `
+        -Unit 'p5.remediate.EDGE-N1' -FitMinutes 51.4 `
         -Verify { Test-NodePaused -Node 'EDGE-N1' } `
         -Action { Step-p5-remediate-EDGE-N1-drain }
     Invoke-PlanStep -Id 'p5.remediate.EDGE-N1.apply' `
@@ -1251,33 +1295,45 @@ try {
         -Phase 'P5' `
         -Title 'Wait for the storage repair jobs to finish and disks to be Healthy' `
         -Target 'EDGE-N1' `
+        -EndsUnit 'p5.remediate.EDGE-N1' `
         -Action { Step-p5-remediate-EDGE-N1-storage_wait }
     Invoke-PlanStep -Id 'p5.lcm_extension.EDGE-N1' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'EDGE-N1' `
+        -Unit 'p5.lcm_extension.EDGE-N1' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.EDGE-N1' `
         -Action { Step-p5-lcm_extension-EDGE-N1 }
     Invoke-PlanStep -Id 'p5.lcm_extension.EDGE-N2' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension' `
         -Target 'EDGE-N2' `
+        -Unit 'p5.lcm_extension.EDGE-N2' -FitMinutes 16.1 `
+        -EndsUnit 'p5.lcm_extension.EDGE-N2' `
         -Action { Step-p5-lcm_extension-EDGE-N2 }
     Invoke-PlanStep -Id 'p5.ad_prepare' `
         -Phase 'P5' `
         -Title 'Prepare the AD objects for the LCM user' `
+        -Unit 'p5.ad_prepare' -FitMinutes 8.0 `
+        -EndsUnit 'p5.ad_prepare' `
         -Action { Step-p5-ad_prepare }
     Invoke-PlanStep -Id 'p5.readiness_validate' `
         -Phase 'P5' `
         -Title 'Run the upgrade readiness validation (validation gate)' `
+        -Unit 'p5.readiness_validate' -FitMinutes 48.4 `
+        -EndsUnit 'p5.readiness_validate' `
         -Action { Step-p5-readiness_validate }
     Invoke-PlanStep -Id 'p6.solution_validate' `
         -Phase 'P6' `
         -Title 'Solution upgrade: ARM deployment in Validate mode' `
+        -Unit 'p6.solution_validate' -FitMinutes 13.1 `
+        -EndsUnit 'p6.solution_validate' `
         -Action { Step-p6-solution_validate }
     Invoke-PlanStep -Id 'p6.solution_deploy' `
         -Phase 'P6' `
         -Title 'Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate)' `
-        -FitMinutes 165.0 `
+        -Unit 'p6.solution_deploy' -FitMinutes 173.3 `
+        -EndsUnit 'p6.solution_deploy' `
         -Irreversible `
         -Probe { Test-SolutionInstalled } `
         -Verify { Test-SolutionInstalled } `
@@ -1285,6 +1341,8 @@ try {
     Invoke-PlanStep -Id 'p7.verify' `
         -Phase 'P7' `
         -Title 'Sync the registration and check the Azure resources' `
+        -Unit 'p7.verify' -FitMinutes 17.8 `
+        -EndsUnit 'p7.verify' `
         -Action { Step-p7-verify }
     Complete-HciRun
 }

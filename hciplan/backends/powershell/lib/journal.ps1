@@ -11,7 +11,9 @@ function Write-Journal {
         [Parameter(Mandatory)] [datetimeoffset] $Start,
         [string] $Message = ''
     )
-    $script:Journal[$Step] = $Status
+    # 'unit' (a unit starts) and 'overrun' (it ended past the window) are records for the operator and for
+    # hciplan, not a step's state: resuming reads only the other statuses.
+    if ($Status -notin $JournalNotes) { $script:Journal[$Step] = $Status }
     if ($script:Rehearsal) { return }
     $entry = [ordered]@{
         step = $Step
@@ -46,7 +48,7 @@ function Read-Journal {
         if ([string]$entry.fingerprint -ne $PlanFingerprint -and -not $AdoptJournal) {
             Stop-Upgrade -Code 2 -Message ('the journal was written by plan {0} but this script is plan {1}: the plan changed. Re-run hciplan plan and review what changed; to continue from the steps this journal records as done, rerun with -AdoptJournal.' -f $entry.fingerprint, $PlanFingerprint)
         }
-        $entries[[string]$entry.step] = [string]$entry.status
+        if ([string]$entry.status -notin $JournalNotes) { $entries[[string]$entry.step] = [string]$entry.status }
     }
     return $entries
 }

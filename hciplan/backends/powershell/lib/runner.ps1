@@ -5,7 +5,10 @@
 # outside a function is never copied. Plan values come from the script's data region, read by name.
 
 function Invoke-PlanStep {
-    # The runner: journal -> phase -> window -> probe -> ShouldProcess -> irreversible -> run -> verify -> journal.
+    # The runner: journal -> phase -> window (unit heads only) -> probe -> ShouldProcess -> irreversible -> run
+    # -> verify -> journal. The plan's units decide where work may stop: the window rule applies only before
+    # an entry that starts a unit (-Unit), which then runs to its safe point, past the window's end if it must
+    # (journalled as 'overrun' by the entry that ends it, -EndsUnit). The simulator applies the same rule.
     # The runner asks once per step; inside a step, state-changing cmdlets run with -Confirm:$false (they would
     # inherit -Confirm and ask again), and cleanup calls with -WhatIf:$false (they also run in the rehearsal).
     [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
@@ -15,7 +18,9 @@ function Invoke-PlanStep {
         [Parameter(Mandatory)] [string] $Title,
         [Parameter(Mandatory)] [scriptblock] $Action,
         [string] $Target = $ClusterName,
+        [string] $Unit,
         [double] $FitMinutes = 0,
+        [string] $EndsUnit,
         [string[]] $Covers = @(),
         [scriptblock] $Probe,
         [scriptblock] $Verify,
@@ -38,11 +43,10 @@ function Invoke-PlanStep {
     }
     $script:CurrentStep = $Id
     $script:StepStart = [datetimeoffset]::Now
-    if (-not $ReadOnly) {
-        $late = $script:StepStart -ge $script:WindowEndAt
-        $tooLong = $FitMinutes -gt 0 -and $script:StepStart.AddMinutes($FitMinutes) -gt $script:WindowEndAt
-        if ($late -or $tooLong) {
-            $why = ('the window ends {0:u}; {1} needs about {2:N0} min to its next safe point' -f $script:WindowEndAt, $Id, $FitMinutes)
+    if ($Unit -and -not $ReadOnly) {
+        $expected = $script:StepStart.AddMinutes($FitMinutes)
+        if ($expected -gt $script:WindowEndAt) {
+            $why = ('the window ends {0:u}; unit {1} needs about {2:N0} min to its next safe point (until {3:u})' -f $script:WindowEndAt, $Unit, $FitMinutes, $expected)
             if ($script:Rehearsal) {
                 Write-Warning ('a real run would stop before {0}: {1}' -f $Id, $why)
             }
@@ -50,6 +54,12 @@ function Invoke-PlanStep {
                 Write-Journal -Step $Id -Status 'window' -Start $script:StepStart -Message $why
                 Stop-Upgrade -Code 4 -Message ('not started: {0}. Rerun in the next window; the run resumes at {1}.' -f $why, $Id)
             }
+        }
+        elseif (-not $script:Rehearsal -and $script:WindowEndAt -lt [datetimeoffset]::MaxValue) {
+            # Once started, the unit runs to its safe point even if the window ends first.
+            $message = ('unit {0} starts: expected at its safe point by {1:u} ({2:N0} min at the plan''s confidence); the window ends {3:u}' -f $Unit, $expected, $FitMinutes, $script:WindowEndAt)
+            Write-Host $message
+            Write-Journal -Step $Id -Status 'unit' -Start $script:StepStart -Message $message
         }
     }
     if ($Probe) {
@@ -94,6 +104,12 @@ function Invoke-PlanStep {
     Write-Journal -Step $Id -Status 'done' -Start $script:StepStart -Message 'ok'
     foreach ($covered in $Covers) {
         Write-Journal -Step $covered -Status 'done' -Start $script:StepStart -Message ('done by {0}' -f $Id)
+    }
+    $now = [datetimeoffset]::Now
+    if ($EndsUnit -and $now -gt $script:WindowEndAt) {
+        $late = ('unit {0} reached its safe point {1:N0} min after the window ended ({2:u})' -f $EndsUnit, ($now - $script:WindowEndAt).TotalMinutes, $script:WindowEndAt)
+        Write-Warning $late
+        Write-Journal -Step $Id -Status 'overrun' -Start $script:StepStart -Message $late
     }
 }
 
