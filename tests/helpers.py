@@ -74,7 +74,7 @@ cluster "hci-base" {
   node "HCI02" { memory = 512GB  ip = 10.0.10.12/24 }
   node "HCI03" { memory = 512GB  ip = 10.0.10.13/24 }
   node "HCI04" { memory = 768GB  ip = 10.0.10.14/24 }
-  pool "S2D" { size = 40TB  allocated = 30TB }
+  pool "S2D" { size = 40TB  allocated = 28TB }
   volume "Data01" { size = 2TB  resiliency = mirror_3way  provisioning = fixed }
   volume "Data02" { size = 1TB  resiliency = mirror_3way  provisioning = fixed  used = 256GB }
   volume "Thin01" { size = 4TB  resiliency = mirror_3way  provisioning = thin }
