@@ -373,6 +373,24 @@ Timestamps must say their zone (`2026-12-05T22:00Z` or
 register("HCI803", E, "windows overlap", """
 Two maintenance windows overlap; merge them into one window.
 """)
+register("HCI804", W, "the plan's expected work does not fit its windows", """
+A check of the compiled plan against the `window` blocks, with the plan's own
+figures. The expected work is the critical path of mean step durations (the
+`expected` line of `hciplan plan`); the windows hold their lengths summed.
+A unit of work (a node's pass from drain to healthy storage, the offline
+bracket from stop to start, or a single step such as the solution deployment)
+runs to its safe point once started, so it cannot be split across windows.
+
+The warning is given when the expected work exceeds the total window time
+(the message says how many windows of the longest window's length the work
+needs at least), or when the longest unit is longer than the longest window,
+so no number of such windows can hold it (the message names the unit). Both
+are lower bounds: they use means, not percentiles, and ignore the time lost
+when a unit does not fit the rest of a window. `hciplan simulate` dry-runs the
+plan against the windows and gives the chance to finish. Add windows, make
+them longer, or split the journey (for example the solution upgrade into a
+later window of its own).
+""")
 
 # --- HCI9xx: safety proofs over the plan ------------------------------------------
 register("HCI901", E, "storage redundancy can be lost", """
