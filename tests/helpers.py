@@ -75,7 +75,7 @@ cluster "hci-base" {
   node "HCI02" { memory = 512GB  ip = 10.0.10.12/24 }
   node "HCI03" { memory = 512GB  ip = 10.0.10.13/24 }
   node "HCI04" { memory = 768GB  ip = 10.0.10.14/24 }
-  pool "S2D" { size = 40TB  allocated = 30TB }
+  pool "S2D" { size = 40TB  allocated = 28TB }
   volume "Data01" { size = 2TB  resiliency = mirror_3way  provisioning = fixed }
   volume "Data02" { size = 1TB  resiliency = mirror_3way  provisioning = fixed  used = 256GB }
   volume "Thin01" { size = 4TB  resiliency = mirror_3way  provisioning = thin }
@@ -104,6 +104,7 @@ upgrade "hci-base" {
   vm_version = skip
   window "first" { start = 2026-12-05T22:00Z  end = 2026-12-06T06:00Z }
   window "second" { start = 2026-12-12T22:00+01:00  end = 2026-12-13T06:00+01:00 }
+  window "third" { start = 2026-12-19T22:00Z  end = 2026-12-20T06:00Z }
   solution {
     key_vault = "kv-hci-base"
     deployment_user = "hcilcm"

@@ -126,9 +126,12 @@ CASES = [
          fixed=[("network_atc = false", "network_atc = true")]),
     case("HCI304", ('language = "en-US"', 'language = "de-DE"'), at="language",
          fixed=[('language = "de-DE"', 'language = "EN-us"')]),
-    case("HCI305", ("allocated = 30TB", "allocated = 39.9TB"), at='pool "S2D"',
-         fixed=[("allocated = 39.9TB", "allocated = 39.75TB")]),
-    case("HCI305", ("allocated = 30TB", "allocated = 39.9TB"),
+    # 10.5TB free: far above the raw 250GB, below the 750GB 3-way footprint + the assumed 10TB reserve
+    case("HCI305", ("allocated = 28TB", "allocated = 29.5TB"), at='pool "S2D"',
+         fixed=[("allocated = 29.5TB", "allocated = 29.25TB")]),
+    case("HCI305", ("allocated = 28TB", "allocated = 29.5TB"), at='pool "S2D"',
+         fixed=[("allocated = 29.5TB", "allocated = 29.5TB  reserve = 4TB")], name="explicit reserve"),
+    case("HCI305", ("allocated = 28TB", "allocated = 29.5TB"),
          ("vm_version = skip", 'vm_version = skip\n  convert_to_thin = ["Thin01"]'), at='pool "S2D"',
          fixed=[('convert_to_thin = ["Thin01"]', 'convert_to_thin = ["data02"]')], name="planned conversion"),
     case("HCI306", ('volume "Thin01"', 'volume "infrastructure_1"'), at='volume "infrastructure_1"',
@@ -137,7 +140,7 @@ CASES = [
          fixed=[(SOLUTION_BLOCK, "")]),
     case("HCI308", ("storage_pool = update", "storage_pool = skip"), at="storage_pool",
          fixed=[("storage_pool = skip", "storage_pool = update")], name="pool version"),
-    case("HCI309", ('  pool "S2D" { size = 40TB  allocated = 30TB }\n', ""), at='cluster "hci-base"',
+    case("HCI309", ('  pool "S2D" { size = 40TB  allocated = 28TB }\n', ""), at='cluster "hci-base"',
          fixed=[WITHOUT_SOLUTION]),
     case("HCI307", ("vm_version = skip", 'vm_version = skip\n  convert_to_thin = ["Data09"]'), at="convert_to_thin",
          fixed=[('["Data09"]', '["Data02"]')]),
@@ -190,7 +193,7 @@ CASES = [
          fixed=[("dual_parity", "mirror_3way")], name="parity on 3 nodes"),
     case("HCI503", ('vm_group "sql" { count = 4   memory = 512GB', 'vm_group "sql" { count = 4   memory = 1TB'),
          at='vm_group "sql"', fixed=[("ha = true", "ha = false")]),
-    case("HCI504", ("allocated = 30TB", "allocated = 41TB"), at="allocated", fixed=[("size = 40TB", "size = 42TB")]),
+    case("HCI504", ("allocated = 28TB", "allocated = 41TB"), at="allocated", fixed=[("size = 40TB", "size = 56TB")]),
     case("HCI504", ("used = 256GB", "used = 2TB"), at="used = 2TB", fixed=[("used = 2TB", "used = 1TB")],
          name="volume used"),
     case("HCI505", ("method = cau", "method = offline"), base=ONE_NODE, at='cluster "hci-base"',
@@ -296,8 +299,9 @@ def test_the_bases_check_clean():
 def test_every_code_from_hci101_up_has_a_case():
     """Every code `hciplan check` can report past parsing: the HCI1xx-HCI8xx families (see codes.py)."""
     covered = {c.code for c in CASES}
-    # HCI112 belongs to the commands that need a plan (tests/test_plan.py), not to `check`.
-    registered = {code for code in REGISTRY if 101 <= int(code[3:]) < 900} - {"HCI112"}
+    # HCI112 belongs to the commands that need a plan (tests/test_plan.py), not to `check`; HCI804 judges
+    # the compiled plan against the windows (tests/test_windows_fit.py).
+    registered = {code for code in REGISTRY if 101 <= int(code[3:]) < 900} - {"HCI112", "HCI804"}
     assert registered - covered == set()
 
 
@@ -421,23 +425,54 @@ def test_hci505_is_an_error_for_a_rolling_method_on_one_node():
 
 
 def test_hci305_names_the_fixed_volumes_and_what_converting_frees():
-    diagnostic = one(mutate(BASE, ("allocated = 30TB", "allocated = 39.9TB")), "HCI305")
+    diagnostic = one(mutate(BASE, ("allocated = 28TB", "allocated = 39.9TB")), "HCI305")
     free = 40 * 1024**4 - int(round(39.9 * 1024**4))
+    needed = 750 * GiB + 10 * 1024**4  # 250GB as a 3-way mirror + one drive of 40TB / (4 x 4) on each of 4 nodes
     assert f"the pool has {format_size(free)} free" in diagnostic.message
-    assert "needs 250GB" in diagnostic.message
-    assert f"({format_size(250 * GiB - free)} short)" in diagnostic.message
+    assert f"needs {format_size(needed)}" in diagnostic.message
+    assert f"({format_size(needed - free)} short)" in diagnostic.message
     hints = "\n".join(diagnostic.hints)
+    assert "footprint 750GB (250GB as a 3-way mirror) + repair reserve 10TB (assumed" in hints
+    assert "set `reserve` on the pool" in hints
     assert "`Data01` to thin frees up to 6TB" in hints          # 2TB, 3-way mirror, nothing known about use
     assert "`Data02` to thin frees about 2.25TB" in hints  # (1TB - 256GB) x 3
     assert "Thin01" not in hints
     assert "stop" in hints  # converting stops the VMs on the volume
 
 
+def _pool(base: str, pool: str) -> str:
+    return mutate(base, ('pool "S2D" { size = 40TB  allocated = 28TB }', pool))
+
+
+def test_hci305_counts_the_two_way_mirror_footprint_on_two_nodes():
+    # 400GB free held the raw 250GB (the old rule); as a 2-way mirror Infrastructure_1 takes 500GB.
+    short = _pool(TWO_NODES, 'pool "S2D" { size = 40TB  allocated = 39.609375TB  reserve = 0GB }')
+    diagnostic = one(short, "HCI305")
+    assert "the pool has 400GB free; `Infrastructure_1` needs 500GB (100GB short)" in diagnostic.message
+    assert diagnostic.hints[0].startswith("footprint 500GB (250GB as a 2-way mirror) + repair reserve 0B "
+                                          "(the pool's `reserve`)")
+    assert "HCI305" not in codes(check(_pool(TWO_NODES, 'pool "S2D" { size = 40TB  allocated = 39.5TB  reserve = 0GB }')))
+
+
+def test_hci305_counts_the_three_way_mirror_footprint_on_three_or_more_nodes():
+    assert "HCI305" in codes(check(_pool(BASE, 'pool "S2D" { size = 40TB  allocated = 39.4TB  reserve = 0GB }')))  # ~614GB
+    assert "HCI305" not in codes(check(_pool(BASE, 'pool "S2D" { size = 40TB  allocated = 39.25TB  reserve = 0GB }')))
+
+
+def test_hci305_keeps_the_assumed_repair_reserve_free():
+    # 2 nodes: one drive per node, a drive taken as 8TB / (4 x 2) = 1TB: 2TB reserve + 500GB footprint.
+    enough_for_the_volume = _pool(TWO_NODES, 'pool "S2D" { size = 8TB  allocated = 6TB }')
+    diagnostic = one(enough_for_the_volume, "HCI305")
+    assert "the pool has 2TB free; `Infrastructure_1` needs 2548GB (500GB short)" in diagnostic.message
+    assert "repair reserve 2TB (assumed: one capacity drive per node up to four" in diagnostic.hints[0]
+    assert "HCI305" not in codes(check(_pool(TWO_NODES, 'pool "S2D" { size = 8TB  allocated = 5.5TB }')))
+
+
 def test_hci305_without_fixed_volumes_says_so():
-    text = mutate(BASE, ("allocated = 30TB", "allocated = 39.9TB"),
+    text = mutate(BASE, ("allocated = 28TB", "allocated = 39.9TB"),
                   ("size = 2TB  resiliency = mirror_3way  provisioning = fixed", "size = 2TB  resiliency = mirror_3way  provisioning = thin"),
                   ("size = 1TB  resiliency = mirror_3way  provisioning = fixed", "size = 1TB  resiliency = mirror_3way  provisioning = thin"))
-    assert re.match(r"no (other )?fixed volume", one(text, "HCI305").hints[0])
+    assert re.match(r"no (other )?fixed volume", one(text, "HCI305").hints[1])  # after the figures
 
 
 def test_hci201_lists_the_supported_paths():

@@ -117,5 +117,5 @@ def test_plan_simulate_and_runbook_show_durations_alike(tmp_path):
     runbook_text = (tmp_path / "RUNBOOK.md").read_text(encoding="utf-8")
     for text in (plan.output, simulated.output, runbook_text):
         assert shown_durations(text)
-    assert "windows' 1d 0h00m" in plan.output and "windows' 1d 0h00m" in runbook_text
+    assert "(1d 0h00m in all)" in plan.output and "(1d 0h00m in all)" in runbook_text
     assert "24h00m" not in plan.output + runbook_text

@@ -130,6 +130,27 @@ def test_space_for_the_infrastructure_volume() -> None:
     assert "the pool has 100GB free" in found[0].message
 
 
+@pytest.mark.parametrize("nodes, free_gb, fits", [(2, 400, False), (2, 500, True), (4, 600, False), (4, 750, True)])
+def test_space_is_the_mirror_footprint_not_the_raw_volume_size(nodes, free_gb, fits) -> None:
+    # 400GB and 600GB free held the raw 250GB (the old rule); as a 2-way / 3-way mirror it takes 500GB / 750GB.
+    text = hciplan_text(Shape(nodes=nodes, solution=True, pool_free_gb=free_gb)).replace(
+        "allocated = 2048GB", "allocated = 2048GB  reserve = 0GB")
+    found = [d for d in proofs(build_plan(model_of(text))) if d.code == "HCI905"]
+    assert bool(found) is not fits
+    if found:
+        assert f"{250 * nodes if nodes == 2 else 750}GB" in found[0].message
+        assert "mirror" in found[0].hints[1]
+
+
+def test_space_keeps_the_repair_reserve() -> None:
+    # 2048 + 1024 = 3072GB pool on 4 nodes: the assumed reserve is a quarter, 768GB; 750 + 768 > 1024.
+    text = hciplan_text(Shape(solution=True, pool_free_gb=1024))
+    found = [d for d in proofs(build_plan(model_of(text))) if d.code == "HCI905"]
+    assert len(found) == 1
+    assert "needs 1518GB (494GB short)" in found[0].message
+    assert "repair reserve 768GB (assumed" in found[0].hints[1]
+
+
 def test_space_counts_only_conversions_ordered_before_the_solution() -> None:
     text = hciplan_text(Shape(solution=True, pool_free_gb=100)).replace(
         'volume "Data" { size = 1TB  resiliency = mirror_3way }',

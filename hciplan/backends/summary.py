@@ -75,10 +75,7 @@ def render_summary(plan: Plan, diagnostics: Iterable[Diagnostic] = (), style: St
         length = (window.end - window.start).total_seconds() / 60
         out.append(f"  window        {window.name}: {format_time(window.start)} .. {format_time(window.end)} "
                    f"({format_minutes(length)})")
-    total_window = sum((w.end - w.start).total_seconds() / 60 for w in upgrade.windows)
-    if upgrade.windows and minutes > total_window:
-        out.append(style(f"  note          the expected duration exceeds the windows' {format_minutes(total_window)}: "
-                         "the run will stop at a safe point and resume in a later window", fg="yellow"))
+    # whether the work fits the windows is warning HCI804 (compiler/windows.py), listed under Warnings
     for phase, steps in plan.phases():
         out.append("")
         out.append(style(f"{phase} {PHASES[phase]}", bold=True))

@@ -15,10 +15,10 @@ from hciplan.compiler.diagnostics import Collector, Related, Severity
 from hciplan.compiler.model import Model
 from hciplan.compiler.storage import (
     INFRASTRUCTURE_VOLUME,
-    INFRASTRUCTURE_VOLUME_SIZE,
     RESILIENCY,
     footprint_factor,
     format_size,
+    infrastructure_space,
     thin_conversion_frees,
 )
 
@@ -136,18 +136,26 @@ def check_readiness(model: Model, report: Collector) -> None:
     pool = cluster.pool
     if pool is None:
         report.report("HCI309", cluster.spans.header,
-                      "no `pool` block: hciplan cannot check the 250GB that `Infrastructure_1` needs [A-val]",
+                      "no `pool` block: hciplan cannot check the pool space that `Infrastructure_1` needs [A-val]",
                       hints=['describe the pool: `pool "S2D on ..." { size = 61TB  allocated = 42TB }` '
                              "(Get-StoragePool: Size, AllocatedSize)"])
         return
     freed = sum(thin_conversion_frees(v, len(cluster.nodes)) or 0 for v in chosen)
-    if pool.free + freed < INFRASTRUCTURE_VOLUME_SIZE:
-        needed = INFRASTRUCTURE_VOLUME_SIZE - pool.free - freed
+    space = infrastructure_space(pool, len(cluster.nodes), freed)
+    if not space.fits:
         planned = f" plus {format_size(freed)} from the planned thin conversions" if chosen else ""
         report.report("HCI305", pool.spans.header,
                       f"the pool has {format_size(max(pool.free, 0))} free{planned}; `Infrastructure_1` needs "
-                      f"{format_size(INFRASTRUCTURE_VOLUME_SIZE)} ({format_size(needed)} short) [A-val]",
-                      hints=_thin_conversion_hints(model, chosen))
+                      f"{format_size(space.needed)} ({format_size(space.shortfall)} short) [A-val]",
+                      hints=[space.figures()] + _thin_conversion_hints(model, chosen)
+                      + _reserve_hint(pool, space))
+
+
+def _reserve_hint(pool, space) -> list[str]:
+    if not space.reserve_assumed:
+        return []
+    return ["the reserve is an assumption: set `reserve` on the pool to the size of one capacity drive "
+            "times min(nodes, 4) (`Get-PhysicalDisk` Size)"]
 
 
 def _check_convert_to_thin(model: Model, report: Collector) -> list:

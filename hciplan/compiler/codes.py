@@ -182,10 +182,23 @@ remediates it; set `language = "en-US"` once that is done.
 """, "[A-val]")
 register("HCI305", E, "not enough free pool space for Infrastructure_1", """
 The solution upgrade creates a 250 GB infrastructure volume `Infrastructure_1`
-in the storage pool. The pool needs that much free space (as pool footprint).
-Options: convert fixed volumes to thin (stop the VMs on the volume and cycle
-the CSV), recreate volumes smaller, or add drives. The hint names the fixed
-volumes that could be converted and what each frees.
+in the storage pool [A-val]. A mirror stores whole copies, so its pool
+footprint is its size times the copies: hciplan infers (inference, not in the
+sources) a 2-way mirror on one or two nodes (500 GB) and a 3-way mirror on
+three or more (750 GB); the readiness article's Get-VirtualDisk table shows a
+2-way mirror taking about twice its size. On top of that the pool must keep
+its repair reserve unallocated: S2D guidance is one capacity drive per server,
+up to four drives, so that a repair can start in place after a drive fails.
+Without drive sizes hciplan assumes four capacity drives per node (the S2D
+minimum): reserve = min(nodes, 4) x pool size / (4 x nodes). Set `reserve` on
+the pool to the real figure; `reserve = 0GB` gives the reserve up knowingly.
+
+The check: pool free space (+ what the planned thin conversions free) must be
+at least footprint + reserve. The message gives free, needed and the
+shortfall; the first hint the footprint and the reserve. Options: convert
+fixed volumes to thin (stop the VMs on the volume and cycle the CSV), recreate
+volumes smaller, or add drives. The hints name the fixed volumes that could be
+converted and what each frees.
 """, "[A-val]")
 register("HCI306", E, "a volume is already named Infrastructure_1", """
 The solution upgrade creates `Infrastructure_1`; no existing volume may have
@@ -206,10 +219,11 @@ use `functional_level = after_validation` (or `with_cau`) and
 `storage_pool = update`.
 """, "[A-val]")
 register("HCI309", W, "pool space cannot be checked", """
-The solution upgrade needs 250 GB of free pool space for `Infrastructure_1`,
-but the file has no `pool` block, so neither the checker (HCI305) nor the
-safety proof (HCI905) can tell whether it fits. Describe the pool
-(`Get-StoragePool`: Size and AllocatedSize).
+The solution upgrade needs free pool space for `Infrastructure_1` (its 250 GB
+as a mirror, plus the repair reserve; see HCI305), but the file has no `pool`
+block, so neither the checker (HCI305) nor the safety proof (HCI905) can tell
+whether it fits. Describe the pool (`Get-StoragePool`: Size and
+AllocatedSize).
 """, "[A-val]")
 
 # --- HCI4xx: names ---------------------------------------------------------------
@@ -359,6 +373,24 @@ Timestamps must say their zone (`2026-12-05T22:00Z` or
 register("HCI803", E, "windows overlap", """
 Two maintenance windows overlap; merge them into one window.
 """)
+register("HCI804", W, "the plan's expected work does not fit its windows", """
+A check of the compiled plan against the `window` blocks, with the plan's own
+figures. The expected work is the critical path of mean step durations (the
+`expected` line of `hciplan plan`); the windows hold their lengths summed.
+A unit of work (a node's pass from drain to healthy storage, the offline
+bracket from stop to start, or a single step such as the solution deployment)
+runs to its safe point once started, so it cannot be split across windows.
+
+The warning is given when the expected work exceeds the total window time
+(the message says how many windows of the longest window's length the work
+needs at least), or when the longest unit is longer than the longest window,
+so no number of such windows can hold it (the message names the unit). Both
+are lower bounds: they use means, not percentiles, and ignore the time lost
+when a unit does not fit the rest of a window. `hciplan simulate` dry-runs the
+plan against the windows and gives the chance to finish. Add windows, make
+them longer, or split the journey (for example the solution upgrade into a
+later window of its own).
+""")
 
 # --- HCI9xx: safety proofs over the plan ------------------------------------------
 register("HCI901", E, "storage redundancy can be lost", """
@@ -388,9 +420,12 @@ nothing needed to back out (the OS upgrade of any node) may come after the
 point of no return.
 """, "[A-post], [W-rolling]")
 register("HCI905", E, "no room for the infrastructure volume at the solution upgrade", """
-When the solution upgrade starts, the pool must have 250 GB free for
-`Infrastructure_1`, counting only the thin conversions that are ordered before
-it.
+When the solution upgrade starts, the pool's free space, counting only the
+thin conversions that are ordered before it, must hold the footprint of
+`Infrastructure_1` (250 GB as a 2-way mirror on up to two nodes, a 3-way
+mirror on three or more: an inference) and still leave the repair reserve
+unallocated (the pool's `reserve`, or the assumption HCI305 explains). The
+hints give the conversions counted, the footprint and the reserve.
 """, "[A-val]")
 
 # --- HCI10xx: simulation inputs (timing and scenario blocks) -------------------------

@@ -1,4 +1,4 @@
-"""Compile a checked model into a Plan and prove it safe."""
+"""Compile a checked model into a Plan, prove it safe and check that it fits its windows."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from hciplan.compiler.pipeline import CheckResult
 from hciplan.compiler.plan import Plan
 from hciplan.compiler.safety import prove
 from hciplan.compiler.units import check_bounds
+from hciplan.compiler.windows import check_windows
 
 
 @dataclass(frozen=True)
@@ -46,5 +47,6 @@ def compile_checked(check: CheckResult, *, need_plan: bool = False) -> CompileRe
     proofs = Collector()
     prove(plan, proofs)
     check_bounds(plan, proofs)
+    check_windows(plan, proofs)
     diagnostics = tuple(sorted(check.diagnostics + tuple(proofs.items), key=Diagnostic.sort_key))
     return CompileResult(check, plan, diagnostics)

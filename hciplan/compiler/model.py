@@ -69,6 +69,9 @@ class Pool:
     name: str
     size: int
     allocated: int
+    # what to keep unallocated for in-place repair (None: storage.repair_reserve's assumption);
+    # it changes no step of the plan, so the fingerprint leaves it out
+    reserve: int | None = field(default=None, metadata={"fingerprint": False})
     spans: Spans = _spans()
 
     @property

@@ -6,7 +6,8 @@
 3. capacity: the HA VM memory fits on the nodes that are up and not drained;
 4. irreversible steps come after everything they depend on and after a
    validation gate; no OS step can come after the point of no return;
-5. space: the pool has room for Infrastructure_1 when the solution upgrade runs.
+5. space: the pool has room for Infrastructure_1 (its mirror footprint plus the repair
+   reserve) when the solution upgrade runs.
 
 States are walked along the plan's order (every prefix). Steps the DAG leaves
 unordered could also overlap: every pair of node-down intervals that no path
@@ -23,7 +24,7 @@ import networkx as nx
 
 from hciplan.compiler.diagnostics import Collector
 from hciplan.compiler.plan import Plan, Step
-from hciplan.compiler.storage import INFRASTRUCTURE_VOLUME_SIZE, RESILIENCY, format_size, thin_conversion_frees
+from hciplan.compiler.storage import RESILIENCY, format_size, infrastructure_space, thin_conversion_frees
 
 OS_KINDS = {"cau.install", "os.setup", "offline.setup"}
 COUNTEREXAMPLE_STEPS = 6  # how many of the steps before the bad state a counterexample shows
@@ -234,11 +235,13 @@ def _check_space(plan: Plan, report: Collector) -> None:
         if step.kind == "thin.convert" and step.id in ancestors:
             volume = next(v for v in model.cluster.volumes if v.name == step.target)
             freed += thin_conversion_frees(volume, nodes) or 0
-    free = pool.free + freed
-    if free < INFRASTRUCTURE_VOLUME_SIZE:
+    space = infrastructure_space(pool, nodes, freed)
+    if not space.fits:
         converted = [s.target for s in plan.steps if s.kind == "thin.convert" and s.id in ancestors]
         report.report("HCI905", pool.spans.header,
-                      f"when {first.id} starts the pool has {format_size(max(free, 0))} free; "
-                      f"Infrastructure_1 needs {format_size(INFRASTRUCTURE_VOLUME_SIZE)}",
+                      f"when {first.id} starts the pool has {format_size(max(space.free, 0))} free; "
+                      f"Infrastructure_1 needs {format_size(space.needed)} ({format_size(space.shortfall)} short) "
+                      "[A-val]",
                       hints=[f"counterexample: thin conversions ordered before it: {', '.join(converted) or 'none'}; "
-                             f"pool free {format_size(max(pool.free, 0))} + {format_size(freed)} freed"])
+                             f"pool free {format_size(max(pool.free, 0))} + {format_size(freed)} freed",
+                             space.figures()])

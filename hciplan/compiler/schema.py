@@ -66,6 +66,8 @@ NODE = BlockSpec("node", model.Node, "A physical server of the cluster.", label=
 POOL = BlockSpec("pool", model.Pool, "The S2D storage pool (the non-primordial one).", label="name", attrs=(
     Attr("size", "size", "Pool size (`Get-StoragePool` Size)."),
     Attr("allocated", "size", "Allocated size (`Get-StoragePool` AllocatedSize)."),
+    Attr("reserve", "size", "Capacity to keep unallocated for in-place repair (one capacity drive per node, "
+         "up to four); unset: assumed from the pool size, see HCI305.", None),
 ))
 VOLUME = BlockSpec("volume", model.Volume, "A virtual disk / cluster shared volume.", label="name", attrs=(
     Attr("size", "size", "Volume size as seen by the host."),

@@ -10,6 +10,21 @@ from hciplan.compiler.model import GiB
 INFRASTRUCTURE_VOLUME = "Infrastructure_1"
 INFRASTRUCTURE_VOLUME_SIZE = 250 * GiB
 
+# Inference (not in domain.md): the solution upgrade gives Infrastructure_1 the default
+# mirror of the node count, a 2-way mirror on one or two nodes (a single node mirrors
+# across its drives) and a 3-way mirror on three or more. Its pool footprint is then
+# 2x or 3x its 250 GB; the readiness article's own Get-VirtualDisk table shows a
+# 2-way mirror's footprint at about twice its size [A-val].
+# Assumption for the repair reserve: Storage Spaces Direct guidance keeps the
+# equivalent of one capacity drive per server, up to four drives, unallocated so that
+# a repair can start in place after a drive failure (S2D volume planning guidance, not
+# in domain.md). The model has no drive sizes; S2D requires at least four capacity
+# drives per server, so with equal drives one drive is at most the pool size / (4 x
+# nodes), and that upper bound is the default. A `reserve` attribute on the pool
+# replaces the assumption with the real figure.
+ASSUMED_CAPACITY_DRIVES_PER_NODE = 4
+RESERVE_DRIVES_MAX = 4
+
 
 @dataclass(frozen=True)
 class Resiliency:
@@ -49,6 +64,62 @@ def footprint_factor(resiliency: str, node_count: int) -> float:
     if node_count >= 7:
         return 1.5
     return 2.0
+
+
+def infrastructure_resiliency(node_count: int) -> str:
+    """The resiliency the solution upgrade gives Infrastructure_1 (inference, see above)."""
+    return "mirror_2way" if node_count <= 2 else "mirror_3way"
+
+
+def infrastructure_footprint(node_count: int) -> int:
+    """Pool bytes Infrastructure_1 takes: its size times its resiliency's copies."""
+    return int(INFRASTRUCTURE_VOLUME_SIZE * footprint_factor(infrastructure_resiliency(node_count), node_count))
+
+
+def repair_reserve(pool, node_count: int) -> int:
+    """Pool bytes to keep unallocated for in-place repair: the pool's `reserve`, else the assumption above."""
+    if pool.reserve is not None:
+        return pool.reserve
+    nodes = max(node_count, 1)
+    drive = pool.size / (ASSUMED_CAPACITY_DRIVES_PER_NODE * nodes)
+    return int(min(nodes, RESERVE_DRIVES_MAX) * drive)
+
+
+@dataclass(frozen=True)
+class InfrastructureSpace:
+    """Whether Infrastructure_1 fits: free space (after planned conversions) against footprint + reserve."""
+
+    resiliency: str
+    footprint: int
+    reserve: int
+    reserve_assumed: bool
+    free: int  # pool free space plus what the counted thin conversions free
+
+    @property
+    def needed(self) -> int:
+        return self.footprint + self.reserve
+
+    @property
+    def shortfall(self) -> int:
+        return max(self.needed - self.free, 0)
+
+    @property
+    def fits(self) -> bool:
+        return self.free >= self.needed
+
+    def figures(self) -> str:
+        """'footprint 750GB (250GB x 3-way mirror) + reserve 10TB (assumed: ...) = 10.73TB'."""
+        copies = self.resiliency.replace("mirror_", "").replace("way", "-way mirror")
+        reserve = ("assumed: one capacity drive per node up to four, a drive taken as "
+                   f"pool size / ({ASSUMED_CAPACITY_DRIVES_PER_NODE} x nodes)" if self.reserve_assumed
+                   else "the pool's `reserve`")
+        return (f"footprint {format_size(self.footprint)} ({format_size(INFRASTRUCTURE_VOLUME_SIZE)} as a "
+                f"{copies}) + repair reserve {format_size(self.reserve)} ({reserve}) = {format_size(self.needed)}")
+
+
+def infrastructure_space(pool, node_count: int, freed: int = 0) -> InfrastructureSpace:
+    return InfrastructureSpace(infrastructure_resiliency(node_count), infrastructure_footprint(node_count),
+                               repair_reserve(pool, node_count), pool.reserve is None, pool.free + freed)
 
 
 def thin_conversion_frees(volume, node_count: int) -> int | None:
