@@ -215,7 +215,10 @@ CASES = [
          at="functional_level", fixed=[("functional_level = with_cau", "functional_level = after_validation")]),
     case("HCI607", ("max_failed_nodes = 0", "max_failed_nodes = 4"), at="max_failed_nodes",
          fixed=[("max_failed_nodes = 4", "max_failed_nodes = 3")]),
-    case("HCI608", ("functional_level = after_validation", "functional_level = with_cau"), at="functional_level",
+    case("HCI608", ("functional_level = after_validation", "functional_level = with_cau"),
+         ("source = windows_update", 'source = media  media_path = "C:\\\\Media\\\\23H2"'), at="functional_level",
+         fixed=[("functional_level = with_cau", "functional_level = after_validation")]),
+    case("HCI610", ("functional_level = after_validation", "functional_level = with_cau"), at="functional_level",
          fixed=[("functional_level = with_cau", "functional_level = after_validation")]),
     # --- HCI7xx: solution inputs ----------------------------------------------------------------------------------
     case("HCI609", ("aks = keep", "aks = remove"), at="aks = remove", fixed=[("aks = remove", "aks = keep")]),

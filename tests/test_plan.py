@@ -138,9 +138,19 @@ def test_offline_method_brackets_parallel_nodes() -> None:
 def test_wac_is_interactive_and_with_cau_moves_functional_level_into_the_run() -> None:
     plan = compile_text(hciplan_text(Shape(method="wac", functional_level="with_cau")))
     assert plan.interactive
-    assert "post.functional_level" not in kinds(plan)
     level = plan.step("p2.cau_functional_level")
     assert level.group == "cau_run" and level.spec.irreversible
+    # the P3 step stays as the fallback, after validation (its probe skips a level already raised)
+    assert nx.has_path(plan.graph, "p2.cau_functional_level", "p3.functional_level")
+    assert nx.has_path(plan.graph, "p3.validate", "p3.functional_level")
+
+
+def test_cau_raises_the_level_only_on_the_media_route() -> None:
+    """Defect 7: UpdateClusterFunctionalLevel is documented for the media route only [A-ps]."""
+    wu = compile_text(hciplan_text(Shape(method="cau", functional_level="with_cau")))
+    assert "cau.functional_level" not in kinds(wu) and "post.functional_level" in kinds(wu)
+    media = compile_text(hciplan_text(Shape(method="cau", source="media", functional_level="with_cau")))
+    assert "cau.functional_level" in kinds(media) and "post.functional_level" in kinds(media)
 
 
 def test_functional_level_manual_leaves_no_irreversible_post_os_step() -> None:

@@ -222,8 +222,13 @@ def test_cau_run_is_one_invoke_cauRun_with_the_plan_values(scripts) -> None:
         order = [n.name for n in plan.model.ordered_nodes()]
         assert f"$PlanNodes = {'@(' + ', '.join(literal(n) for n in order) + ')'}" in script
         wu = "'true'" if upgrade.source == "windows_update" else "'false'"
-        level = "'true'" if upgrade.functional_level == "with_cau" else "'false'"
-        assert f"WuConnected = {wu}" in script and f"UpdateClusterFunctionalLevel = {level}" in script
+        assert f"WuConnected = {wu}" in script
+        # defect 7: the functional-level argument only on the media route, where the docs show it [A-ps]
+        level = upgrade.source == "media" and upgrade.functional_level == "with_cau"
+        assert ("UpdateClusterFunctionalLevel = 'true'" in script) == level
+        assert "UpdateClusterFunctionalLevel = 'false'" not in script
+        assert "ForceSelfUpdate" not in script, "-ForceSelfUpdate belongs to the 24H2 route, not 23H2's"
+        assert "PreUpdateScript" in keys
         assert ("PathToSetupMedia = " in script) == (upgrade.source == "media")
         assert "Get-CauRun -ClusterName" in script and "Get-CauReport -ClusterName $ClusterName -Last -Detailed" in script
         assert "-ForceRecovery -Force" in script
@@ -234,7 +239,7 @@ def test_functional_level_is_raised_after_the_cau_run(scripts) -> None:
         plan, _, tree = scripts[case]
         ids = [c[0] for c in _runner_calls(tree)]
         run = ids.index(f"p2.{CAU_RUN}")
-        if plan.model.upgrade.functional_level == "after_validation":
+        if plan.model.upgrade.functional_level != "manual":  # with_cau too: P3 is the fallback
             assert ids.index("p3.functional_level") > ids.index("p3.validate") > run
         else:
             assert "p3.functional_level" not in ids

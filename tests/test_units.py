@@ -149,3 +149,64 @@ def test_a_reboot_timeout_below_the_feature_update_reboot_is_a_warning_at_the_at
     assert "HCI920" not in [d.code for d in fine.diagnostics]
     drain = compile_checked(check_text(shape_text(Shape(nodes=3), tail="\ntiming { drain_timeout = 1m }\n"), "t.hciplan"))
     assert [d.code for d in drain.diagnostics if d.code == "HCI920"] == ["HCI920"]
+
+
+SCRIPT_SHAPES = st.builds(Shape, nodes=st.integers(2, 5), method=st.sampled_from(["cau", "manual", "offline"]),
+                          source=st.sampled_from(["windows_update", "media"]), bitlocker=st.booleans(),
+                          atc_configured=st.booleans(), solution=st.booleans())
+
+
+def _script_gates(plan) -> dict[str, float]:
+    """Where the emitted script applies the window rule: unit id -> fit minutes, read from its parse tree."""
+    import ps_parse
+    from hciplan.backends import powershell
+
+    tree = ps_parse.parse(powershell.render(plan)[powershell.FILE_NAME])
+    gates: dict[str, float] = {}
+    for command in ps_parse.commands(tree):
+        if command.name == "Invoke-PlanStep" and command.argument("Unit") is not None:
+            gates[ps_parse.evaluate_literal(command.argument("Unit"))] = float(command.argument("FitMinutes"))
+    # inside the CAU run, the pre-update script gates each node with the fit the run hands it
+    for table in ps_parse.assigned_expressions(tree, "CauUnitFit"):
+        for entry in table.strip("@{} ").split("; "):
+            node, minutes = entry.split(" = ")
+            unit = next(u for u in plan.units if u.cau and u.node == ps_parse.evaluate_literal(node))
+            gates[unit.id] = float(minutes)
+    return gates
+
+
+@settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(shape=SCRIPT_SHAPES, window_hours=st.integers(2, 30))
+def test_the_script_and_the_simulator_stop_at_the_same_unit_boundaries(shape, window_hours):
+    plan = _plan(shape)
+    gates = _script_gates(plan)
+    # every unit the simulator gates is gated by the script, with the same fit (rounded as the script prints it)
+    assert set(gates) == {u.id for u in plan.units}
+    for unit in plan.units:
+        assert gates[unit.id] == pytest.approx(unit.fit_minutes, abs=0.05), unit.id
+    sp = prepare_simulation(plan, window=window_hours * 60)
+    assert [u.need for u in sp.units] == [u.fit_minutes for u in plan.units]
+    run = run_once(sp, 11, 0)
+    if run.outcome == STOPPED:
+        assert plan.unit_of(sp.ids[run.step]).id in gates, "the simulator stopped where the script may stop"
+
+
+def test_the_script_waits_as_long_as_the_simulator_gives_a_step():
+    import ps_parse
+    from hciplan.backends import powershell
+
+    plan = plan_of(shape_text(Shape(nodes=3, method="manual", source="media"),
+                              tail="\ntiming { drain_timeout = 37m  repair_timeout = 3h }\n"))
+    tree = ps_parse.parse(powershell.render(plan)[powershell.FILE_NAME])
+    sp = prepare_simulation(plan)
+    waits = {"Invoke-NodeDrain": "drain", "Wait-StorageHealthy": "repair_wait"}
+    seen = set()
+    for step in plan.steps:
+        if step.spec.effect not in waits.values():
+            continue
+        body = ps_parse.function_node(tree, f"Step-{step.id.replace('.', '-')}")
+        for command in ps_parse.commands_under(body):
+            if waits.get(command.name) == step.spec.effect:
+                assert int(command.argument("TimeoutMinutes")) == sp.bound[sp.ids.index(step.id)] == step.bound_minutes
+                seen.add(step.spec.effect)
+    assert seen == {"drain", "repair_wait"}

@@ -53,7 +53,9 @@ def plugin_arguments(upgrade: Upgrade) -> dict[str, str]:
     arguments = {"WuConnected": "true" if upgrade.source == "windows_update" else "false"}
     if upgrade.source == "media":
         arguments["PathToSetupMedia"] = upgrade.media_path or ""
-    arguments["UpdateClusterFunctionalLevel"] = "true" if upgrade.functional_level == "with_cau" else "false"
+        # documented for the media route only [A-ps]; over Windows Update the plan raises the level in P3
+        if upgrade.functional_level == "with_cau":
+            arguments["UpdateClusterFunctionalLevel"] = "true"
     return arguments
 
 

@@ -94,7 +94,10 @@ def build_plan(model: Model) -> Plan:
     b = _Builder(model)
     solution = upgrade.solution is not None
     bitlocker_suspended = cluster.bitlocker == "on" and upgrade.bitlocker == "suspend"
-    fl_by_cau = upgrade.functional_level == "with_cau" and upgrade.method in ("cau", "wac")
+    # The RollingUpgradePlugin's UpdateClusterFunctionalLevel is documented for the media route only [A-ps];
+    # WAC has its checkbox [A-wac]. Over Windows Update the level is raised in P3 instead (HCI610).
+    fl_by_cau = upgrade.functional_level == "with_cau" and (
+        upgrade.method == "wac" or (upgrade.method == "cau" and upgrade.source == "media"))
 
     # P0: read-only gates
     b.then("p0.preflight", "gate.preflight", "P0")
@@ -137,9 +140,11 @@ def build_plan(model: Model) -> Plan:
     # P3: post-OS
     b.then("p3.validate", "post.validate", "P3")
     b.then("p3.registry_check", "post.registry_check", "P3")
-    if upgrade.functional_level == "after_validation":
+    # After validation; with CAU raising it, the same step is the fallback: its probe skips a raised level, so a
+    # plug-in that ignored the argument does not leave the cluster at the old level (or a rerun failing forever).
+    level_raised = upgrade.functional_level != "manual"
+    if level_raised:
         b.then("p3.functional_level", "post.functional_level", "P3")
-    level_raised = upgrade.functional_level == "after_validation" or fl_by_cau
     if level_raised and upgrade.storage_pool == "update":
         b.then("p3.storage_pool", "post.storage_pool", "P3")
     if level_raised and upgrade.vm_version == "update":

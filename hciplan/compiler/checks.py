@@ -382,6 +382,12 @@ def check_method(model: Model, report: Collector) -> None:
             report.report("HCI606", upgrade.spans["functional_level"],
                           f"`method = {upgrade.method}` cannot raise the functional level itself",
                           hints=["use `functional_level = after_validation`"])
+        elif upgrade.method == "cau" and upgrade.source == "windows_update":
+            report.report("HCI610", upgrade.spans["functional_level"],
+                          "the RollingUpgradePlugin raises the functional level only on the media route [A-ps]: "
+                          "over Windows Update this plan raises it in P3, after validation",
+                          hints=["write `functional_level = after_validation` (what this plan does), or use "
+                                 "`source = media` for CAU to raise it"])
         else:
             report.report("HCI608", upgrade.spans["functional_level"],
                           "the irreversible functional-level update would run without a validation gate",

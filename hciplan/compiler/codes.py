@@ -329,6 +329,14 @@ not enforced, or `aks = remove` without AKS installed. Remove the intent or
 correct the cluster's description.
 """)
 
+register("HCI610", W, "CAU cannot raise the functional level over Windows Update", """
+The upgrade docs pass `UpdateClusterFunctionalLevel='true'` to the
+RollingUpgradePlugin only on the media route (`WuConnected='false'` and
+`PathToSetupMedia`). Over Windows Update hciplan does not pass it; the plan
+raises the level in P3 with `Update-ClusterFunctionalLevel`, after the
+validation gate, exactly as `functional_level = after_validation` does.
+""", "[A-ps]")
+
 # --- HCI7xx: solution-upgrade inputs -----------------------------------------------
 register("HCI701", E, "invalid key vault name", """
 A key vault name is 3-24 characters of letters, digits and hyphens; it starts

@@ -708,23 +708,28 @@ def _offline(plan: Plan, entry: Entry) -> None:
 def _cau_run(plan: Plan, entry: Entry) -> None:
     """One CAU run (`Invoke-CauRun` with the RollingUpgradePlugin) performs every per-node CAU step."""
     upgrade, steps = plan.model.upgrade, entry.steps
-    level = any(s.kind == "cau.functional_level" for s in steps)
     per_node = [s for s in steps if s.node]
-    nodes = list(dict.fromkeys(s.node for s in per_node))
-    first_pass = sum(s.mean_minutes for s in per_node if s.node == nodes[0])
-    total = sum(s.mean_minutes for s in steps)
     storage_wait = longest_bound(per_node, "cau.storage_wait")
+    node_units = [u for u in plan.units if u.cau]
+    far_bound = whole_minutes(sum(u.bound_minutes for u in node_units))
     # Done means every node upgraded, Up (not paused) and storage healthy, not only the builds [W-invoke], [H-maint].
-    entry.probe = ("(Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0)"
-                  + (" -and (Test-FunctionalLevelRaised)" if level else ""))
+    # A raised functional level is not required: P3's post.functional_level is the fallback that raises it.
+    entry.probe = "(Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0)"
     entry.verify = entry.probe
+    fits = "; ".join(f"{literal(u.node)} = {u.fit_minutes:.1f}" for u in node_units)
     lines = [
         "# One CAU run performs the drain, setup, reboots, resume and storage wait of every node, one node at a",
-        "# time [A-ps], [W-invoke]. It runs as a background job so this script can watch it with Get-CauRun;",
-        "# -StopAfter always bounds it (the window's end, or three times the expected run). Nodes already upgraded",
-        "# stay upgraded (mixed mode, reversible until the functional level is raised) [W-rolling].",
+        "# time [A-ps], [W-invoke]. It runs as a background job so this script can watch it with Get-CauRun.",
+        "# The window rule, as the plan's units say: CAU runs the pre-update script on each node before it drains",
+        "# it [W-invoke]; the script refuses a node whose unit no longer fits before the window ends, so CAU stops",
+        "# cleanly between nodes and never in the middle of one. -StopAfter is only a far bound (the summed bounds",
+        "# of the node units past the window's end), not the window. Nodes already upgraded stay upgraded (mixed",
+        "# mode, reversible until the functional level is raised) [W-rolling].",
         "# The job is the CAU coordinator and must stay alive [W-invoke]: it is never removed while it runs, a",
         "# Get-CauRun error is only a missed look, and a deliberate cancel (Ctrl+C) goes through Stop-CauRun.",
+        "# Per node: the minutes its unit needs to its safe point (the plan's fit_minutes, as the simulator uses).",
+        f"$CauUnitFit = @{{ {fits} }}",
+        "$preUpdate = Install-CauWindowGate -FitMinutes $CauUnitFit -WindowEnd $script:WindowEndAt",
         "$CauRunArgs = @{",
         "    ClusterName = $ClusterName",
         f"    CauPluginName = {literal(ROLLING_UPGRADE_PLUGIN)}",
@@ -734,16 +739,14 @@ def _cau_run(plan: Plan, entry: Entry) -> None:
         "    RequireAllNodesOnline = $true",
         "    NodeOrder = $PlanNodes",
         f"    RebootTimeoutMinutes = {plan.reboot_timeout}",
+        "    PreUpdateScript = $preUpdate",
         "    EnableFirewallRules = $true",
         "    Force = $true",
         "}",
-    ]
-    if upgrade.source == "media":
-        lines += ["# the ISO route as the PowerShell upgrade doc runs it [A-ps]", "$CauRunArgs.ForceSelfUpdate = $true"]
-    lines += [
         "if ($Credential) { $CauRunArgs.Credential = $Credential }",
-        f"$CauRunArgs.StopAfter = [timespan]::FromMinutes({3 * whole_minutes(total)})  # assumption: three times the expected run",
-        "if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) { $CauRunArgs.StopAfter = $script:WindowEndAt - [datetimeoffset]::Now }",
+        f"$farBound = [timespan]::FromMinutes({far_bound})  # the node units' summed bounds (the plan's)",
+        "$CauRunArgs.StopAfter = $farBound",
+        "if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) { $CauRunArgs.StopAfter = ($script:WindowEndAt - [datetimeoffset]::Now) + $farBound }",
         "$expectedEnd = [datetimeoffset]::Now.Add($CauRunArgs.StopAfter).AddMinutes(30)",
         "$job = Start-Job -Name 'hciplan-cau-run' -ArgumentList $CauRunArgs -ScriptBlock { param($CauRunArgs) Invoke-CauRun @CauRunArgs }",
         "$ended = $false",
@@ -764,6 +767,13 @@ def _cau_run(plan: Plan, entry: Entry) -> None:
         f"    Wait-StorageHealthy -TimeoutMinutes {storage_wait}",
         "}",
         "catch {",
+        "    if (Test-CauStoppedAtWindow -FitMinutes $CauUnitFit -WindowEnd $script:WindowEndAt) {",
+        "        # The pre-update script refused the next node: the run ended between nodes, at a safe point.",
+        "        Write-CauSubSteps",
+        "        $why = ('the CAU run stopped between nodes: the next node''s unit does not fit before the window ends {0:u}' -f $script:WindowEndAt)",
+        "        Write-Journal -Step $script:CurrentStep -Status 'window' -Start $script:StepStart -Message $why",
+        "        Stop-Upgrade -Code 4 -Message ('{0}. Rerun in the next window: upgraded nodes stay upgraded and the run continues with the rest.' -f $why)",
+        "    }",
         "    Write-Warning ('The CAU run did not complete: {0}' -f $_)",
         "    try { Write-Host (Out-String -InputObject (Get-CauReport -ClusterName $ClusterName -Last -Detailed @CredentialArgs | Format-List)) }",
         "    catch { Write-Warning ('Get-CauReport failed too: {0}' -f $_) }",

@@ -11,7 +11,7 @@
     file and emit again. Run it from a Windows Server 2022 machine outside the cluster, as an administrator
     of the cluster. It runs the steps below in order, journals each one, and resumes after an interruption
     at the first step the journal does not record as done.
-    Expected duration: about 6.7 h of work (mean step durations), over the planned windows.
+    Expected duration: about 6.8 h of work (mean step durations), over the planned windows.
 
     P0 Gates
       p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered
@@ -42,6 +42,7 @@
     P3 Post-OS
       p3.validate: Validate the upgraded cluster (validation gate)
       p3.registry_check: Check that the registry keys survived the upgrade
+      p3.functional_level: Raise the cluster functional level [IRREVERSIBLE]
       p3.storage_pool: Update the storage pool version [IRREVERSIBLE]
       p3.sync: Sync the registration so Azure shows 23H2
     P7 After
@@ -118,7 +119,7 @@ if ($Credential) { $CredentialArgs = @{ Credential = $Credential } }
 $PlanFingerprint = 'sha256:2094a4cf6f3c64d338fbfb30fc84daafca15a73923735dad35590956a3bd83eb'
 $PlanNodes = @('N01', 'N02', 'N03')  # in upgrade order
 $PlanPhases = [System.Collections.Generic.List[string]]@('P0', 'P1', 'P2', 'P3', 'P7')
-$PlanStepCount = 43
+$PlanStepCount = 44
 $PlanOrchestrator = 'MGMT01'
 $TargetBuild = 25398
 $PollSeconds = 30
@@ -571,6 +572,61 @@ function Write-CauSubSteps {
     }
 }
 
+function Install-CauWindowGate {
+    # The window rule inside the CAU run: writes CAU's pre-update script to the same local path on every node
+    # and returns that path. CAU runs it on each node before it drains the node; when it fails, the node is not
+    # updated and the run ends between nodes [W-invoke], [W-opts] (a .ps1 path of at most 260 characters that
+    # every node reaches). It refuses a node whose unit (the plan's fit_minutes) no longer ends before the
+    # window does, as the simulator's window rule does.
+    param(
+        [Parameter(Mandatory)] [hashtable] $FitMinutes,
+        [Parameter(Mandatory)] [datetimeoffset] $WindowEnd
+    )
+    $path = 'C:\ProgramData\hciplan\CauPreUpdate.ps1'
+    $invariant = [System.Globalization.CultureInfo]::InvariantCulture
+    $lines = @(
+        ('# Written by Invoke-HciUpgrade.ps1 for plan {0}: the hciplan window rule for CAU (docs/powershell.md).' -f $PlanFingerprint)
+        '$ErrorActionPreference = ''Stop'''
+        ('$windowEnd = [datetimeoffset]::Parse(''{0}'', [System.Globalization.CultureInfo]::InvariantCulture)' -f $WindowEnd.ToString('o', $invariant))
+        '$fit = @{'
+    )
+    foreach ($node in $FitMinutes.Keys) {
+        $lines += ('    ''{0}'' = {1}' -f ([string]$node).Replace(, ''), ([double]$FitMinutes[$node]).ToString($invariant))
+    }
+    $lines += @(
+        '}'
+        '$need = 0'
+        'foreach ($name in $fit.Keys) { if ($name.Split(''.'')[0] -eq $env:COMPUTERNAME) { $need = [double]$fit[$name] } }'
+        'if ([datetimeoffset]::Now.AddMinutes($need) -gt $windowEnd) {'
+        '    throw (''hciplan: {0} needs about {1:N0} min to its safe point but the window ends {2:u}: not started, the run stops between nodes'' -f $env:COMPUTERNAME, $need, $windowEnd)'
+        '}'
+    )
+    $text = ($lines -join [Environment]::NewLine) + [Environment]::NewLine
+    foreach ($node in $PlanNodes) {
+        Invoke-OnNode -Node $node -ArgumentList $path, $text -ScriptBlock {
+            param($Path, $Text)
+            $ErrorActionPreference = 'Stop'
+            $folder = Split-Path -Path $Path -Parent
+            if (-not (Test-Path -LiteralPath $folder)) { $null = New-Item -Path $folder -ItemType Directory }
+            [System.IO.File]::WriteAllText($Path, $Text, [System.Text.UTF8Encoding]::new($true))
+        }
+    }
+    return $path
+}
+
+function Test-CauStoppedAtWindow {
+    # Whether a CAU run that ended early stopped at the window rule: every node Up, and the next node still on
+    # the old build needs more time than the window has left (its pre-update script refused it).
+    param(
+        [Parameter(Mandatory)] [hashtable] $FitMinutes,
+        [Parameter(Mandatory)] [datetimeoffset] $WindowEnd
+    )
+    if ($WindowEnd -eq [datetimeoffset]::MaxValue) { return $false }
+    $pending = @($PlanNodes | Where-Object { -not (Test-NodeUpgraded -Node $_) })
+    if ($pending.Count -eq 0 -or -not (Test-AllNodesUp)) { return $false }
+    return [datetimeoffset]::Now.AddMinutes([double]$FitMinutes[$pending[0]]) -gt $WindowEnd
+}
+
 #endregion
 
 #region Steps: one function per plan step, in plan order
@@ -752,11 +808,17 @@ function Step-p1-cau_scan {
 # p2.cau_run: One CAU run with the RollingUpgradePlugin: N01, N02, N03 [A-ps], [W-invoke] [A-ps], [W-opts] [W-invoke] [W-opts], [H-maint] [A-ps]
 function Step-p2-cau_run {
     # One CAU run performs the drain, setup, reboots, resume and storage wait of every node, one node at a
-    # time [A-ps], [W-invoke]. It runs as a background job so this script can watch it with Get-CauRun;
-    # -StopAfter always bounds it (the window's end, or three times the expected run). Nodes already upgraded
-    # stay upgraded (mixed mode, reversible until the functional level is raised) [W-rolling].
+    # time [A-ps], [W-invoke]. It runs as a background job so this script can watch it with Get-CauRun.
+    # The window rule, as the plan's units say: CAU runs the pre-update script on each node before it drains
+    # it [W-invoke]; the script refuses a node whose unit no longer fits before the window ends, so CAU stops
+    # cleanly between nodes and never in the middle of one. -StopAfter is only a far bound (the summed bounds
+    # of the node units past the window's end), not the window. Nodes already upgraded stay upgraded (mixed
+    # mode, reversible until the functional level is raised) [W-rolling].
     # The job is the CAU coordinator and must stay alive [W-invoke]: it is never removed while it runs, a
     # Get-CauRun error is only a missed look, and a deliberate cancel (Ctrl+C) goes through Stop-CauRun.
+    # Per node: the minutes its unit needs to its safe point (the plan's fit_minutes, as the simulator uses).
+    $CauUnitFit = @{ 'N01' = 115.1; 'N02' = 115.1; 'N03' = 115.1 }
+    $preUpdate = Install-CauWindowGate -FitMinutes $CauUnitFit -WindowEnd $script:WindowEndAt
     $CauRunArgs = @{
         ClusterName = $ClusterName
         CauPluginName = 'Microsoft.RollingUpgradePlugin'
@@ -766,14 +828,14 @@ function Step-p2-cau_run {
         RequireAllNodesOnline = $true
         NodeOrder = $PlanNodes
         RebootTimeoutMinutes = 52
+        PreUpdateScript = $preUpdate
         EnableFirewallRules = $true
         Force = $true
     }
-    # the ISO route as the PowerShell upgrade doc runs it [A-ps]
-    $CauRunArgs.ForceSelfUpdate = $true
     if ($Credential) { $CauRunArgs.Credential = $Credential }
-    $CauRunArgs.StopAfter = [timespan]::FromMinutes(801)  # assumption: three times the expected run
-    if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) { $CauRunArgs.StopAfter = $script:WindowEndAt - [datetimeoffset]::Now }
+    $farBound = [timespan]::FromMinutes(1551)  # the node units' summed bounds (the plan's)
+    $CauRunArgs.StopAfter = $farBound
+    if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) { $CauRunArgs.StopAfter = ($script:WindowEndAt - [datetimeoffset]::Now) + $farBound }
     $expectedEnd = [datetimeoffset]::Now.Add($CauRunArgs.StopAfter).AddMinutes(30)
     $job = Start-Job -Name 'hciplan-cau-run' -ArgumentList $CauRunArgs -ScriptBlock { param($CauRunArgs) Invoke-CauRun @CauRunArgs }
     $ended = $false
@@ -794,6 +856,13 @@ function Step-p2-cau_run {
         Wait-StorageHealthy -TimeoutMinutes 120
     }
     catch {
+        if (Test-CauStoppedAtWindow -FitMinutes $CauUnitFit -WindowEnd $script:WindowEndAt) {
+            # The pre-update script refused the next node: the run ended between nodes, at a safe point.
+            Write-CauSubSteps
+            $why = ('the CAU run stopped between nodes: the next node''s unit does not fit before the window ends {0:u}' -f $script:WindowEndAt)
+            Write-Journal -Step $script:CurrentStep -Status 'window' -Start $script:StepStart -Message $why
+            Stop-Upgrade -Code 4 -Message ('{0}. Rerun in the next window: upgraded nodes stay upgraded and the run continues with the rest.' -f $why)
+        }
         Write-Warning ('The CAU run did not complete: {0}' -f $_)
         try { Write-Host (Out-String -InputObject (Get-CauReport -ClusterName $ClusterName -Last -Detailed @CredentialArgs | Format-List)) }
         catch { Write-Warning ('Get-CauReport failed too: {0}' -f $_) }
@@ -828,6 +897,17 @@ function Step-p3-registry_check {
     # The upgrade can reset the keys: re-apply and reboot the node if they reverted [A-verify].
     $reverted = @($PlanNodes | Where-Object { -not (Test-UpgradeRegistry -Node $_) })
     if ($reverted.Count -gt 0) { throw ('the registry keys reverted on {0}: re-apply them (Set-UpgradeRegistry) and reboot those nodes one at a time, then rerun' -f ($reverted -join ', ')) }
+}
+
+# p3.functional_level: Raise the cluster functional level [A-post], [W-rolling]
+function Step-p3-functional_level {
+    # All nodes must be up; the level cannot be lowered again [A-post], [W-rolling].
+    $down = @($PlanNodes | Where-Object { -not (Test-NodeUp -Node $_) })
+    if ($down.Count -gt 0) { throw ('every node must be Up before the functional level is raised: {0}' -f ($down -join ', ')) }
+    $before = [int64](Get-Cluster -Name $ClusterName).ClusterFunctionalLevel
+    Update-ClusterFunctionalLevel -Cluster $ClusterName -Force
+    $after = [int64](Get-Cluster -Name $ClusterName).ClusterFunctionalLevel
+    if ($after -le $before) { throw ('the cluster functional level is still {0}' -f $after) }
 }
 
 # p3.storage_pool: Update the storage pool version [A-post] (one-way: an inference)
@@ -1006,8 +1086,8 @@ try {
         -EndsUnit 'p2.cau_functional_level' `
         -Covers @('p2.cau.N01.drain', 'p2.cau.N01.install', 'p2.cau.N01.reboot', 'p2.cau.N01.resume', 'p2.cau.N01.storage_wait', 'p2.cau.N02.drain', 'p2.cau.N02.install', 'p2.cau.N02.reboot', 'p2.cau.N02.resume', 'p2.cau.N02.storage_wait', 'p2.cau.N03.drain', 'p2.cau.N03.install', 'p2.cau.N03.reboot', 'p2.cau.N03.resume', 'p2.cau.N03.storage_wait', 'p2.cau_functional_level') `
         -Irreversible `
-        -Probe { (Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) -and (Test-FunctionalLevelRaised) } `
-        -Verify { (Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) -and (Test-FunctionalLevelRaised) } `
+        -Probe { (Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
+        -Verify { (Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
         -Action { Step-p2-cau_run }
     Invoke-PlanStep -Id 'p3.validate' `
         -Phase 'P3' `
@@ -1021,6 +1101,14 @@ try {
         -Unit 'p3.registry_check' -FitMinutes 1.6 `
         -EndsUnit 'p3.registry_check' `
         -Action { Step-p3-registry_check }
+    Invoke-PlanStep -Id 'p3.functional_level' `
+        -Phase 'P3' `
+        -Title 'Raise the cluster functional level' `
+        -Unit 'p3.functional_level' -FitMinutes 2.3 `
+        -EndsUnit 'p3.functional_level' `
+        -Irreversible `
+        -Probe { Test-FunctionalLevelRaised } `
+        -Action { Step-p3-functional_level }
     Invoke-PlanStep -Id 'p3.storage_pool' `
         -Phase 'P3' `
         -Title 'Update the storage pool version' `

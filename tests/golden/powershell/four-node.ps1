@@ -199,7 +199,7 @@ $PollSeconds = 30
 $PlanPoolName = 'S2D on hci-cluster1'
 $PlanPoolFreeBytes = [int64]20890720927744
 $PoolFreeToleranceBytes = [int64]670702092943  # assumption: 1% of the pool
-$CauPluginArguments = @{ WuConnected = 'true'; UpdateClusterFunctionalLevel = 'false' }  # RollingUpgradePlugin arguments [A-ps]
+$CauPluginArguments = @{ WuConnected = 'true' }  # RollingUpgradePlugin arguments [A-ps]
 # The plan's per-node CAU steps and the node state that shows each one done (upgraded: on the
 # 23H2 build; up: upgraded, Up and not paused; healthy: up, and storage healthy), journalled after the run
 $CauSubSteps = @{
@@ -760,6 +760,61 @@ function Write-CauSubSteps {
     }
 }
 
+function Install-CauWindowGate {
+    # The window rule inside the CAU run: writes CAU's pre-update script to the same local path on every node
+    # and returns that path. CAU runs it on each node before it drains the node; when it fails, the node is not
+    # updated and the run ends between nodes [W-invoke], [W-opts] (a .ps1 path of at most 260 characters that
+    # every node reaches). It refuses a node whose unit (the plan's fit_minutes) no longer ends before the
+    # window does, as the simulator's window rule does.
+    param(
+        [Parameter(Mandatory)] [hashtable] $FitMinutes,
+        [Parameter(Mandatory)] [datetimeoffset] $WindowEnd
+    )
+    $path = 'C:\ProgramData\hciplan\CauPreUpdate.ps1'
+    $invariant = [System.Globalization.CultureInfo]::InvariantCulture
+    $lines = @(
+        ('# Written by Invoke-HciUpgrade.ps1 for plan {0}: the hciplan window rule for CAU (docs/powershell.md).' -f $PlanFingerprint)
+        '$ErrorActionPreference = ''Stop'''
+        ('$windowEnd = [datetimeoffset]::Parse(''{0}'', [System.Globalization.CultureInfo]::InvariantCulture)' -f $WindowEnd.ToString('o', $invariant))
+        '$fit = @{'
+    )
+    foreach ($node in $FitMinutes.Keys) {
+        $lines += ('    ''{0}'' = {1}' -f ([string]$node).Replace(, ''), ([double]$FitMinutes[$node]).ToString($invariant))
+    }
+    $lines += @(
+        '}'
+        '$need = 0'
+        'foreach ($name in $fit.Keys) { if ($name.Split(''.'')[0] -eq $env:COMPUTERNAME) { $need = [double]$fit[$name] } }'
+        'if ([datetimeoffset]::Now.AddMinutes($need) -gt $windowEnd) {'
+        '    throw (''hciplan: {0} needs about {1:N0} min to its safe point but the window ends {2:u}: not started, the run stops between nodes'' -f $env:COMPUTERNAME, $need, $windowEnd)'
+        '}'
+    )
+    $text = ($lines -join [Environment]::NewLine) + [Environment]::NewLine
+    foreach ($node in $PlanNodes) {
+        Invoke-OnNode -Node $node -ArgumentList $path, $text -ScriptBlock {
+            param($Path, $Text)
+            $ErrorActionPreference = 'Stop'
+            $folder = Split-Path -Path $Path -Parent
+            if (-not (Test-Path -LiteralPath $folder)) { $null = New-Item -Path $folder -ItemType Directory }
+            [System.IO.File]::WriteAllText($Path, $Text, [System.Text.UTF8Encoding]::new($true))
+        }
+    }
+    return $path
+}
+
+function Test-CauStoppedAtWindow {
+    # Whether a CAU run that ended early stopped at the window rule: every node Up, and the next node still on
+    # the old build needs more time than the window has left (its pre-update script refused it).
+    param(
+        [Parameter(Mandatory)] [hashtable] $FitMinutes,
+        [Parameter(Mandatory)] [datetimeoffset] $WindowEnd
+    )
+    if ($WindowEnd -eq [datetimeoffset]::MaxValue) { return $false }
+    $pending = @($PlanNodes | Where-Object { -not (Test-NodeUpgraded -Node $_) })
+    if ($pending.Count -eq 0 -or -not (Test-AllNodesUp)) { return $false }
+    return [datetimeoffset]::Now.AddMinutes([double]$FitMinutes[$pending[0]]) -gt $WindowEnd
+}
+
 #endregion
 
 #region Steps: one function per plan step, in plan order
@@ -971,11 +1026,17 @@ function Step-p1-cau_scan {
 # p2.cau_run: One CAU run with the RollingUpgradePlugin: HCI04, HCI03, HCI02, HCI01 [A-ps], [W-invoke] [A-ps], [W-opts] [W-invoke] [W-opts], [H-maint]
 function Step-p2-cau_run {
     # One CAU run performs the drain, setup, reboots, resume and storage wait of every node, one node at a
-    # time [A-ps], [W-invoke]. It runs as a background job so this script can watch it with Get-CauRun;
-    # -StopAfter always bounds it (the window's end, or three times the expected run). Nodes already upgraded
-    # stay upgraded (mixed mode, reversible until the functional level is raised) [W-rolling].
+    # time [A-ps], [W-invoke]. It runs as a background job so this script can watch it with Get-CauRun.
+    # The window rule, as the plan's units say: CAU runs the pre-update script on each node before it drains
+    # it [W-invoke]; the script refuses a node whose unit no longer fits before the window ends, so CAU stops
+    # cleanly between nodes and never in the middle of one. -StopAfter is only a far bound (the summed bounds
+    # of the node units past the window's end), not the window. Nodes already upgraded stay upgraded (mixed
+    # mode, reversible until the functional level is raised) [W-rolling].
     # The job is the CAU coordinator and must stay alive [W-invoke]: it is never removed while it runs, a
     # Get-CauRun error is only a missed look, and a deliberate cancel (Ctrl+C) goes through Stop-CauRun.
+    # Per node: the minutes its unit needs to its safe point (the plan's fit_minutes, as the simulator uses).
+    $CauUnitFit = @{ 'HCI04' = 135.2; 'HCI03' = 135.2; 'HCI02' = 135.2; 'HCI01' = 135.2 }
+    $preUpdate = Install-CauWindowGate -FitMinutes $CauUnitFit -WindowEnd $script:WindowEndAt
     $CauRunArgs = @{
         ClusterName = $ClusterName
         CauPluginName = 'Microsoft.RollingUpgradePlugin'
@@ -985,12 +1046,14 @@ function Step-p2-cau_run {
         RequireAllNodesOnline = $true
         NodeOrder = $PlanNodes
         RebootTimeoutMinutes = 30
+        PreUpdateScript = $preUpdate
         EnableFirewallRules = $true
         Force = $true
     }
     if ($Credential) { $CauRunArgs.Credential = $Credential }
-    $CauRunArgs.StopAfter = [timespan]::FromMinutes(1269)  # assumption: three times the expected run
-    if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) { $CauRunArgs.StopAfter = $script:WindowEndAt - [datetimeoffset]::Now }
+    $farBound = [timespan]::FromMinutes(2188)  # the node units' summed bounds (the plan's)
+    $CauRunArgs.StopAfter = $farBound
+    if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) { $CauRunArgs.StopAfter = ($script:WindowEndAt - [datetimeoffset]::Now) + $farBound }
     $expectedEnd = [datetimeoffset]::Now.Add($CauRunArgs.StopAfter).AddMinutes(30)
     $job = Start-Job -Name 'hciplan-cau-run' -ArgumentList $CauRunArgs -ScriptBlock { param($CauRunArgs) Invoke-CauRun @CauRunArgs }
     $ended = $false
@@ -1011,6 +1074,13 @@ function Step-p2-cau_run {
         Wait-StorageHealthy -TimeoutMinutes 120
     }
     catch {
+        if (Test-CauStoppedAtWindow -FitMinutes $CauUnitFit -WindowEnd $script:WindowEndAt) {
+            # The pre-update script refused the next node: the run ended between nodes, at a safe point.
+            Write-CauSubSteps
+            $why = ('the CAU run stopped between nodes: the next node''s unit does not fit before the window ends {0:u}' -f $script:WindowEndAt)
+            Write-Journal -Step $script:CurrentStep -Status 'window' -Start $script:StepStart -Message $why
+            Stop-Upgrade -Code 4 -Message ('{0}. Rerun in the next window: upgraded nodes stay upgraded and the run continues with the rest.' -f $why)
+        }
         Write-Warning ('The CAU run did not complete: {0}' -f $_)
         try { Write-Host (Out-String -InputObject (Get-CauReport -ClusterName $ClusterName -Last -Detailed @CredentialArgs | Format-List)) }
         catch { Write-Warning ('Get-CauReport failed too: {0}' -f $_) }
