@@ -666,3 +666,97 @@ def test_inner_cmdlets_do_not_inherit_the_scripts_confirm_and_whatif(scripts, ca
         assert "-Confirm:$false" in source, f"line {command.line}: {source[:80]}"
         if command.name == "Remove-CimSession":
             assert "-WhatIf:$false" in source, f"line {command.line}: {source[:80]}"
+
+
+# --- issue 9, section 3: the documented steps that were missing ------------------------------------------------
+
+
+def test_the_cau_preflight_stops_on_an_orchestrator_that_is_not_windows_server_2022(scripts) -> None:
+    for case in IDS:
+        plan, _, tree = scripts[case]
+        preflight = _function_text(tree, "Step-p0-preflight")
+        assert ("Assert-Orchestrator" in preflight) == (plan.method == "cau"), case
+    _, _, tree = scripts["cau-wu-4"]
+    check = _branch(tree, "Assert-Orchestrator", "if_statement", "20348")
+    assert "Win32_OperatingSystem" in _function_text(tree, "Assert-Orchestrator")
+    assert re.search(r"Stop-Upgrade -Code 2\b", ps_parse.text(check))  # a real run stops; the rehearsal warns
+    assert "Get-CimInstance" in {c.name for c in ps_parse.commands_under(ps_parse.function_node(tree, "Assert-Orchestrator"))}
+
+
+def test_registration_repair_runs_only_when_both_documented_conditions_hold(scripts) -> None:
+    plan, _, tree = scripts["cau-16-node-solution"]
+    ids = [c[0] for c in _runner_calls(tree)]
+    assert ids.index("p0.preflight") < ids.index("p0.registration_repair") < ids.index("p0.test_cluster")
+    checks = _probe_and_verify_commands(tree)["p0.registration_repair"]
+    assert "test-registrationrepairneeded" in checks
+    needed = ps_parse.function_node(tree, "Test-RegistrationRepairNeeded")
+    names = [c.name for c in ps_parse.commands_under(needed)]
+    # the group first: a healthy cluster is skipped without Azure; then the identity
+    assert names.index("Test-CloudManagementGroup") < names.index("Assert-AzureSignIn") < names.index("Get-RegistrationResource")
+    assert "SystemAssigned" in _function_text(tree, "Test-RegistrationRepairNeeded")
+    repair = ps_parse.function_node(tree, "Invoke-RegistrationRepair")
+    order = [c.name for c in ps_parse.commands_under(repair)]
+    assert order.index("Test-RegistrationRepairNeeded") < order.index("Register-AzStackHCI") < order.index("Wait-Until")
+    register = next(c for c in ps_parse.commands_under(repair) if c.name == "Register-AzStackHCI")
+    source = ps_parse.text(register.node)
+    for parameter in ("-TenantId", "-SubscriptionId", "-ComputerName", "-RepairRegistration", "-Confirm:$false"):
+        assert parameter in source
+    step = plan.step("p0.registration_repair")
+    assert f"Invoke-RegistrationRepair -TimeoutMinutes {powershell.steps.bound(step)}" in _function_text(
+        tree, "Step-p0-registration_repair")
+    # without a solution block there is no Azure sign-in: the preflight only warns
+    _, _, os_only = scripts["cau-wu-4"]
+    assert "Step-p0-registration_repair" not in ps_parse.function_names(os_only)
+    warn = _branch(os_only, "Step-p0-preflight", "if_statement", "Test-CloudManagementGroup")
+    assert ps_parse.text(warn).lstrip("{ \n").startswith("Write-Warning")
+
+
+def test_the_preflight_checks_the_arc_machines_before_the_readiness_validation(scripts) -> None:
+    for case in IDS:
+        plan, _, tree = scripts[case]
+        solution = any(s.kind == "readiness.validate" for s in plan.steps)
+        assert ("Get-ArcMachineProblem" in _function_text(tree, "Step-p0-preflight")) == solution, case
+    _, _, tree = scripts["cau-16-node-solution"]
+    arc = _function_text(tree, "Get-ArcMachineProblem")
+    assert "Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name $node" in arc
+    assert "[string]$machine.Status -ne 'Connected'" in arc
+    found = _branch(tree, "Step-p0-preflight", "if_statement", "$arc.Count -gt 0")
+    assert "Stop-Upgrade -Code 1" in ps_parse.text(found)  # not journalled: a failed preflight would change resuming
+
+
+def test_the_migration_test_moves_one_vm_to_every_node_from_a_node_and_checks_partitions(scripts) -> None:
+    for case in IDS:
+        plan, _, tree = scripts[case]
+        ids = [c[0] for c in _runner_calls(tree)]
+        assert ids.index("p3.validate") < ids.index("p3.migration_test") < ids.index("p3.sync"), case
+        if "p3.functional_level" in ids:
+            assert ids.index("p3.migration_test") < ids.index("p3.functional_level")
+        assert plan.step("p3.migration_test").spec.gate
+    _, _, tree = scripts["cau-wu-4"]
+    function = ps_parse.function_node(tree, "Step-p3-migration_test")
+    move = next(c for c in ps_parse.commands_under(function) if c.name == "Move-ClusterVirtualMachineRole")
+    assert any(ps_parse.text(a).startswith("Invoke-OnNode") for a in _ancestors(move.node, "command"))  # no CredSSP
+    assert "-MigrationType Live" in ps_parse.text(move.node)
+    none = _branch(tree, "Step-p3-migration_test", "if_statement", "$vms.Count -eq 0")
+    assert "Request-OperatorAction" in ps_parse.text(none)
+    text = ps_parse.text(function)
+    assert "Write-Journal" in text and "'.vm'" in text  # the VM used is journalled
+    assert "-TimeoutMinutes $left" in text and "$deadline" in text  # every wait shares the step's bound
+    partition = _branch(tree, "Step-p3-migration_test", "if_statement", "$partitioned.Count -gt 0")
+    assert ps_parse.text(partition).lstrip("{ \n").startswith("throw")
+    names = [c.name for c in ps_parse.commands_under(function)]
+    assert names.index("Wait-Until") < names.index("Get-ClusterNetwork")
+
+
+def test_oem_drivers_and_the_after_configuration_are_operator_steps(scripts) -> None:
+    plan, _, tree = scripts["cau-16-node-solution"]
+    ids = [c[0] for c in _runner_calls(tree)]
+    assert ids.index("p3.vm_version") < ids.index("p3.oem_drivers") < ids.index("p3.sync")
+    assert ids.index("p7.wdac_reapply") < ids.index("p7.after_configure") < ids.index("p7.verify")
+    assert "one node at a time" in _function_text(tree, "Step-p3-oem_drivers")
+    checks = _probe_and_verify_commands(tree)["p3.oem_drivers"]
+    assert {"test-allnodesup", "get-storageproblem"} <= checks
+    for text in ("security posture", "storage paths", "Cluster-Aware Updating"):
+        assert text in _function_text(tree, "Step-p7-after_configure")
+    _, _, os_only = scripts["cau-wu-4"]
+    assert "Step-p7-after_configure" not in ps_parse.function_names(os_only)

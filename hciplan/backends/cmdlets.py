@@ -80,6 +80,11 @@ _CATALOG = (
        f"{_FC}/start-clusterresource", "docs"),
     _c("Stop-ClusterGroup", "FailoverClusters", "Name IgnoreLocked Wait InputObject Cluster",
        f"{_FC}/stop-clustergroup", "docs"),
+    _c("Get-ClusterNetwork", "FailoverClusters", "Name Cluster InputObject", f"{_FC}/get-clusternetwork"),
+    # Run inside Invoke-Command on a node: from a remote machine it needs CredSSP (its page says so).
+    _c("Move-ClusterVirtualMachineRole", "FailoverClusters",
+       "Name Node Cancel MigrationType IgnoreLocked VMId Wait InputObject Cluster",
+       f"{_FC}/move-clustervirtualmachinerole", "docs", local=False),
     _c("Start-ClusterGroup", "FailoverClusters", "Name IgnoreLocked ChooseBestNode Wait InputObject Cluster",
        f"{_FC}/start-clustergroup", "docs"),
     # ClusterAwareUpdating (RSAT on the orchestrator) [W-invoke]
@@ -169,6 +174,15 @@ _CATALOG = (
        "WhatIf Confirm deploymentMode", f"{LEARN}/az.resources/new-azresourcegroupdeployment"),
     _c("Get-AzResourceGroupDeployment", "Az.Resources", "ResourceGroupName Name Id Pre DefaultProfile",
        f"{LEARN}/az.resources/get-azresourcegroupdeployment", "docs"),
+    _c("Get-AzResource", "Az.Resources",
+       "Name ResourceType ResourceGroupName ResourceId ExpandProperties ApiVersion ODataQuery Pre DefaultProfile",
+       f"{LEARN}/az.resources/get-azresource", "docs"),
+    # -RepairRegistration reads the resource name and group from the node's registration (Get-AzureStackHCI's
+    # AzureResourceUri); the 22H2 -> 23H2 doc runs it with -TenantId -SubscriptionId -ComputerName [A-ps].
+    _c("Register-AzStackHCI", "Az.StackHCI",
+       "SubscriptionId Region ResourceName TenantId ResourceGroupName ArmAccessToken AccountId EnvironmentName "
+       "ComputerName CertificateThumbprint Credential ArcServerResourceGroupName RepairRegistration "
+       "UseDeviceAuthentication WhatIf Confirm", f"{LEARN}/az.stackhci/register-azstackhci", "docs"),
     _c("New-HciAdObjectsPreCreation", "AsHciADArtifactsPreCreationTool", "AzureStackLCMUserCredential AsHciOUName",
        "https://learn.microsoft.com/azure/azure-local/deploy/deployment-prep-active-directory", "domain"),
     _c("Install-Module", "PowerShellGet", "Name RequiredVersion AllowClobber Force Scope Repository",

@@ -50,6 +50,13 @@ def _commands(plan: Plan, step: Step) -> str:
                            f"Get-StorageJob -CimSession {cluster}",
                            "Invoke-Command -ComputerName $AnyNode { Get-StampInformation }  # must return nothing",
                            "Invoke-Command -ComputerName $AnyNode { Get-AzureStackHCI }  # Registered, Connected"],
+        "registration.repair": [
+            f"Get-ClusterGroup -Cluster {cluster} | Where-Object Name -eq 'Cloud Management'  # present: nothing to do",
+            "$uri = (Invoke-Command -ComputerName $AnyNode { Get-AzureStackHCI }).AzureResourceUri",
+            "(Get-AzResource -ResourceId $uri -ExpandProperties).Identity.Type  # SystemAssigned: nothing to do",
+            "# only when both hold [A-ps]:",
+            "Register-AzStackHCI -TenantId $TenantId -SubscriptionId $SubscriptionId -ComputerName $AnyNode -RepairRegistration",
+            f"Get-ClusterGroup -Cluster {cluster} | Where-Object Name -eq 'Cloud Management'  # back within about 15 min [S-cm]"],
         "gate.test_cluster": [f"Test-Cluster -Cluster {cluster}"],
         "post.validate": [f"Test-Cluster -Cluster {cluster}"],
         "aks.remove": ["# on one node's console (it reaches every node; through remoting that needs CredSSP):",
@@ -91,6 +98,16 @@ def _commands(plan: Plan, step: Step) -> str:
                           f"Get-ClusterSharedVolume -Cluster {cluster} | Start-ClusterResource",
                           f"Get-VirtualDisk -CimSession {cluster}  # all Healthy",
                           "Start-ClusterGroup  # the VM roles that were running before offline.stop"],
+        "post.migration_test": [
+            "# on a node's console or in Invoke-Command on a node (remotely the cmdlet needs CredSSP):",
+            f"Get-ClusterGroup -Cluster {cluster} | Where-Object {{ $_.GroupType -eq 'VirtualMachine' -and $_.State -eq 'Online' }}",
+            "Move-ClusterVirtualMachineRole -Name $Vm -Node $Node -MigrationType Live  # to every node, then back",
+            f"Get-ClusterNetwork -Cluster {cluster}  # none Partitioned [S-part]"],
+        "post.oem_drivers": ["# the vendor's driver package or tool, one node at a time:",
+                             f"Suspend-ClusterNode -Name {_N} -Cluster {cluster} -Drain -Wait",
+                             "# install the OEM drivers; restart if the vendor asks",
+                             f"Resume-ClusterNode -Name {_N} -Cluster {cluster} -Failback Immediate",
+                             f"Get-StorageJob -CimSession {cluster}  # none left before the next node"],
         "post.registry_check": [f"Get-ItemProperty -Path {literal(REFS_KEY)} -Name {REFS_VALUE}",
                                 f"Get-ItemProperty -Path {literal(VID_KEY)} -Name {VID_VALUE}"],
         "post.functional_level": [f"(Get-Cluster -Name {cluster}).ClusterFunctionalLevel",
@@ -122,15 +139,31 @@ def _commands(plan: Plan, step: Step) -> str:
         "solution.deploy": ["New-AzResourceGroupDeployment -ResourceGroupName $ResourceGroup -TemplateUri $UpgradeClusterTemplate "
                             "-TemplateParameterObject $Parameters  # deploymentMode = Deploy"],
         "wdac.reapply": ["# re-apply the 23H2 WDAC policies per the Azure Local 23H2 documentation"],
+        "after.configure": ["# per the solution-upgrade article [A-inst]: the security posture (security settings),",
+                            "# the storage paths for Azure Local VM images and disks, the CAU Active Directory permissions"],
         "after.verify": ["Sync-AzureStackHCI", "Get-AzureStackHCI", "Get-StampInformation  # now returns the solution version"],
     }
+    if kind == "gate.preflight":
+        kinds = {s.kind for s in plan.steps}
+        if upgrade.method == "cau":
+            table[kind].insert(0, "(Get-CimInstance -ClassName Win32_OperatingSystem).BuildNumber  # on the orchestrator: "
+                                  "20348 (Windows Server 2022), outside the cluster [A-ps], [W-invoke]")
+        if "registration.repair" not in kinds:
+            table[kind] += [f"Get-ClusterGroup -Cluster {cluster} | Where-Object Name -eq 'Cloud Management'  # if missing and "
+                            "the resource identity lacks SystemAssigned:",
+                            "Register-AzStackHCI -TenantId $TenantId -SubscriptionId $SubscriptionId -ComputerName $AnyNode "
+                            "-RepairRegistration  # [A-ps], [S-cm]"]
+        if "readiness.validate" in kinds:
+            table[kind].append("Get-AzConnectedMachine -ResourceGroupName $ResourceGroup -Name $Node  # every node: "
+                               "Status Connected [A-val], [A-arm]")
     return "\n".join(table.get(kind, [f"# {kind}"]))
 
 
 _VERIFY = {
     "gate.preflight": "every node Up, every virtual disk Healthy, no storage job, no stamp information, Registered and Connected",
+    "registration.repair": "the Cloud Management cluster group is present (it was, or it came back after the repair)",
     "gate.test_cluster": "the validation report has no failure",
-    "post.validate": "the validation report has no failure; test a failover and a live migration",
+    "post.validate": "the validation report has no failure (the live-migration test is the next step)",
     "aks.remove": "`Get-Module -ListAvailable AksHci` returns nothing on every node",
     "bitlocker.suspend": "`Get-BitLockerVolume -MountPoint C:` shows ProtectionStatus Off",
     "bitlocker.resume": "`Get-BitLockerVolume -MountPoint C:` shows ProtectionStatus On",
@@ -147,6 +180,8 @@ _VERIFY = {
     "offline.setup": "setup finished on every node",
     "offline.reboot": f"every node reports build {TARGET_BUILD} or later",
     "offline.start": "the cluster is up, no storage job is left, every virtual disk is Healthy and every CSV online",
+    "post.migration_test": "the VM ran on every node and is back home; no cluster network is Partitioned",
+    "post.oem_drivers": "the vendor's tool reports its driver versions on every node; every node Up, storage Healthy",
     "post.registry_check": "both values still read 0 on every node; if not, re-apply and reboot that node",
     "post.functional_level": "ClusterFunctionalLevel increased",
     "post.storage_pool": "Update-StoragePool completed without error",
@@ -163,6 +198,7 @@ _VERIFY = {
     "solution.validate": "the Validate deployment Succeeded",
     "solution.deploy": "the Deploy deployment Succeeded; Get-StampInformation returns the solution version",
     "wdac.reapply": "the new policies are enforced on every node",
+    "after.configure": "the security settings, storage paths and CAU permissions are in place",
     "after.verify": "one Arc machine per node, the Azure Local resource, *-arcbridge, *-cl and the key vault exist",
 }
 
@@ -176,6 +212,11 @@ _BACKOUT = {
     "os.setup": "until the functional level is raised the cluster may stay in mixed mode; stop here and plan the rest [W-rolling]",
     "offline.stop": "`Set-Service ClusSvc -StartupType Automatic` on every node, `Start-Cluster -Name <node>`, CSVs online, start the VMs",
     "offline.setup": "before the restarts: abandon setup and restart the cluster as for offline.stop",
+    "registration.repair": "none needed: a repair re-registers the same resource [A-ps]",
+    "post.migration_test": "a failed migration leaves the VM where it runs; do not raise the functional level until "
+                           "live migration works (the cluster can still go back) [A-post]",
+    "post.oem_drivers": "reinstall the previous driver package with the vendor's tool",
+    "after.configure": "nothing to undo: each setting is changed forward, in the portal or AD, as the article describes",
     "post.functional_level": "none: point of no return",
     "post.storage_pool": "none: one-way",
     "post.vm_version": "none: a VM's configuration version cannot be lowered",

@@ -101,6 +101,8 @@ def build_plan(model: Model) -> Plan:
 
     # P0: read-only gates
     b.then("p0.preflight", "gate.preflight", "P0")
+    if solution:  # needs an Azure sign-in, which only solution plans have; OS-only plans: a preflight warning
+        b.then("p0.registration_repair", "registration.repair", "P0")
     b.then("p0.test_cluster", "gate.test_cluster", "P0")
 
     # P1: pre-OS
@@ -139,6 +141,7 @@ def build_plan(model: Model) -> Plan:
 
     # P3: post-OS
     b.then("p3.validate", "post.validate", "P3")
+    b.then("p3.migration_test", "post.migration_test", "P3")  # the last point where the cluster can go back
     b.then("p3.registry_check", "post.registry_check", "P3")
     # After validation; with CAU raising it, the same step is the fallback: its probe skips a raised level, so a
     # plug-in that ignored the argument does not leave the cluster at the old level (or a rerun failing forever).
@@ -149,6 +152,7 @@ def build_plan(model: Model) -> Plan:
         b.then("p3.storage_pool", "post.storage_pool", "P3")
     if level_raised and upgrade.vm_version == "update":
         b.then("p3.vm_version", "post.vm_version", "P3")
+    b.then("p3.oem_drivers", "post.oem_drivers", "P3")  # drivers may have reverted to inbox versions
     b.then("p3.sync", "post.sync", "P3")
 
     # P4: Network ATC, only when it is not configured yet
@@ -177,6 +181,8 @@ def build_plan(model: Model) -> Plan:
         b.fan("P7", "bitlocker.resume", "bitlocker_resume")
     if solution and upgrade.wdac == "disable" and cluster.wdac == "enforced":
         b.then("p7.wdac_reapply", "wdac.reapply", "P7")
+    if solution:
+        b.then("p7.after_configure", "after.configure", "P7")
     b.then("p7.verify", "after.verify", "P7")
 
     return finish(model, b.steps)

@@ -67,6 +67,10 @@ _KINDS = (
              "Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered",
              ("Get-ClusterNode", "Get-VirtualDisk", "Get-StorageJob", "Get-StampInformation", "Get-AzureStackHCI"),
              "[A-ps], [A-ts], [H-maint]", gate=True),
+    StepKind("registration.repair", "P0", "cluster",
+             "Repair the registration, only if the cluster resource lacks a SystemAssigned identity and the "
+             "Cloud Management cluster group is missing",
+             ("Get-ClusterGroup", "Get-AzResource", "Register-AzStackHCI"), "[A-ps], [S-cm]"),
     StepKind("gate.test_cluster", "P0", "cluster", "Validate the cluster before any change",
              ("Test-Cluster",), "[H-maint]", gate=True),
     # P1 pre-OS
@@ -124,6 +128,10 @@ _KINDS = (
     # P3 post-OS
     StepKind("post.validate", "P3", "cluster", "Validate the upgraded cluster (validation gate)",
              ("Test-Cluster",), "[A-post], [A-verify]", gate=True),
+    StepKind("post.migration_test", "P3", "cluster",
+             "Live-migrate one HA VM to every node and back; no cluster network may be Partitioned (test gate)",
+             ("Get-ClusterGroup", "Move-ClusterVirtualMachineRole", "Get-ClusterNetwork"), "[A-post], [S-part]",
+             gate=True),
     StepKind("post.registry_check", "P3", "cluster", "Check that the registry keys survived the upgrade",
              ("Get-ItemProperty",), "[A-verify]"),
     StepKind("post.functional_level", "P3", "cluster", "Raise the cluster functional level",
@@ -132,6 +140,9 @@ _KINDS = (
              ("Get-StoragePool", "Update-StoragePool"), "[A-post] (one-way: an inference)", irreversible=True),
     StepKind("post.vm_version", "P3", "cluster", "Update the VM configuration versions (VMs stopped)",
              ("Get-VM", "Stop-VM", "Update-VMVersion", "Start-VM"), "[A-post]", irreversible=True, downtime=True),
+    StepKind("post.oem_drivers", "P3", "cluster",
+             "Reinstall the OEM drivers with the vendor's package, one node at a time",
+             (), "[A-post], [A-val]", interactive=True),
     StepKind("post.sync", "P3", "cluster", "Sync the registration so Azure shows 23H2",
              ("Sync-AzureStackHCI",), "[A-post], [S-ver]"),
     # P4 Network ATC
@@ -166,6 +177,9 @@ _KINDS = (
     # P7 after
     StepKind("bitlocker.resume", "P7", "node", "Resume BitLocker", ("Resume-BitLocker",), "[A-inst]"),
     StepKind("wdac.reapply", "P7", "cluster", "Re-apply the new WDAC policies (operator, per the 23H2 docs)",
+             (), "[A-inst]", interactive=True),
+    StepKind("after.configure", "P7", "cluster",
+             "Update the security posture, create the storage paths and set the CAU AD permissions",
              (), "[A-inst]", interactive=True),
     StepKind("after.verify", "P7", "cluster", "Sync the registration and check the Azure resources",
              ("Sync-AzureStackHCI", "Get-AzureStackHCI"), "[A-inst], [S-ver]"),

@@ -179,6 +179,8 @@ def _assumed(low: float, mode: float, high: float, why: str) -> Triangular:
 
 DEFAULT_MODELS: dict[str, Triangular] = {
     "gate.preflight": _assumed(2, 5, 10, "read-only queries on every node"),
+    "registration.repair": _assumed(1, 2, 25, "usually only the probe runs (about a minute); a repair waits for "
+                                    "the Cloud Management group, about 15 min [S-cm]"),
     "gate.test_cluster": _assumed(5, 10, 20, "Test-Cluster runtime is not published"),
     "aks.remove": _assumed(15, 30, 60, "AKS removal time is not published [domain.md section 5]"),
     "bitlocker.suspend": _assumed(0.5, 1, 2, "one cmdlet per node"),
@@ -190,10 +192,14 @@ DEFAULT_MODELS: dict[str, Triangular] = {
     "os.install": _assumed(30, 45, 90, "per-node OS install time is not published [domain.md section 5]"),
     "os.reboot": _assumed(10, 20, 30, "feature-update reboots; the CAU allowance is 15 min per reboot [W-opts]"),
     "post.validate": _assumed(5, 10, 20, "Test-Cluster runtime is not published"),
+    "post.migration_test": _assumed(3, 5, 20, "one VM live-migrated to every node and back; migration time is "
+                                    "not published"),
     "post.registry_check": _assumed(0.5, 1, 2, "registry reads"),
     "post.functional_level": _assumed(0.5, 1, 3, "one cluster-wide cmdlet"),
     "post.storage_pool": _assumed(1, 2, 5, "runs online [A-post]"),
     "post.vm_version": _assumed(5, 10, 30, "stop, update and start the VMs"),
+    "post.oem_drivers": _assumed(30, 60, 180, "the operator reinstalls the vendor's drivers node by node (drain, "
+                                 "install, restart, resync); not published"),
     "post.sync": _published(1, 2, 15, "[S-ver]: immediate after Sync-AzureStackHCI"),
     "offline.stop": _assumed(5, 10, 20, "virtual disks offline and Stop-Cluster"),
     "offline.start": _assumed(10, 15, 30, "Start-Cluster and pool health"),
@@ -209,6 +215,7 @@ DEFAULT_MODELS: dict[str, Triangular] = {
     "solution.deploy": _published(150, 165, 180, "[A-arm]: 2.5-3 h"),
     "bitlocker.resume": _assumed(0.5, 1, 2, "one cmdlet per node"),
     "wdac.reapply": _assumed(5, 10, 20, "operator re-applies the policies"),
+    "after.configure": _assumed(10, 20, 45, "operator work in the portal and AD [A-inst]; not published"),
     "after.verify": _published(10, 15, 20, "[S-lcm]: LCM initialisation about 15-20 min"),
 }
 

@@ -278,7 +278,7 @@ def render_script(plan: Plan) -> str:
         "$script:Rehearsal = [bool]$WhatIfPreference",
         "$script:Transcribing = $false",
         "$script:Journal = @{}",
-        "$JournalNotes = @('unit', 'overrun')  # journal records that are not a step's state",
+        "$JournalNotes = @('unit', 'overrun', 'note')  # journal records that are not a step's state",
         "$script:SelectedPhases = @($Phase)",
         "$script:CurrentStep = ''",
         "$script:StepStart = [datetimeoffset]::Now",

@@ -105,7 +105,48 @@ def _node(step: Step) -> str:
 def _gate_preflight(plan: Plan, entry: Entry) -> None:
     body = entry.body
     entry.read_only = True
+    if plan.model.upgrade.method == "cau":
+        body += ["# The CAU coordinator: a Windows Server 2022 machine outside the cluster [A-ps], [W-invoke].",
+                 "Assert-Orchestrator"]
     body += PREFLIGHT
+    if not any(s.kind == "registration.repair" for s in plan.steps):
+        # Without an Azure sign-in (no solution block) the identity cannot be read: warn, the operator decides.
+        body += [
+            "# Without the Azure steps the plan cannot read the resource identity: a missing Cloud Management group is",
+            "# a warning, and the repair is the operator's (the runbook has the commands) [A-ps], [S-cm].",
+            "if (-not (Test-CloudManagementGroup)) {",
+            "    Write-Warning " + literal(
+                "the Cloud Management cluster group is missing. If the identity of the cluster's Azure resource also "
+                "lacks SystemAssigned, repair the registration before the upgrade (the registration cmdlet of "
+                "Az.StackHCI with -RepairRegistration; the runbook's preflight shows both commands), then wait about "
+                "15 min for the group [A-ps], [S-cm]"),
+            "}",
+        ]
+    readiness = next((s for s in plan.steps if s.kind == "readiness.validate"), None)
+    if readiness is not None:
+        azure_before = [s.id for s in plan.steps if s.kind == "lcm.extension"]
+        body += [
+            "# Arc machines [A-val], [A-arm]: checked by every run that can reach the readiness validation. Without the",
+            "# Azure inputs the LCM extension steps stop before it; once they are done, the inputs are required here.",
+            f"$readiness = {literal(readiness.id)}",
+            "$readinessDone = $script:Journal.ContainsKey($readiness) -and $script:Journal[$readiness] -in @('done', 'skipped')",
+            f"if (-not $readinessDone -and $script:SelectedPhases -contains {literal(readiness.phase)}) {{",
+            "    if ($ResourceGroupName -and (Get-AzContext)) {",
+            "        $arc = @(Get-ArcMachineProblem)",
+            "        if ($arc.Count -gt 0) {",
+            "            $message = ('the Arc machines are not ready for the readiness validation: {0} [A-val], [A-arm]' -f ($arc -join '; '))",
+            "            if ($script:Rehearsal) { Write-Warning ('a real run would stop here: {0}' -f $message) }",
+            "            else { Stop-Upgrade -Code 1 -Message $message }",
+            "        }",
+            "    }",
+            "    else {",
+            f"        $azureBefore = @(@({', '.join(literal(i) for i in azure_before)}) | Where-Object {{ -not ($script:Journal.ContainsKey($_) -and $script:Journal[$_] -in @('done', 'skipped')) }})",
+            "        $why = 'the Arc machine check needs -ResourceGroupName and an Azure sign-in (Connect-AzAccount)'",
+            "        if ($azureBefore.Count -eq 0 -and -not $script:Rehearsal) { Stop-Upgrade -Code 2 -Message ('{0}: it runs before {1}' -f $why, $readiness) }",
+            "        Write-Warning ('{0}; it runs in the run that has them, before {1}' -f $why, $readiness)",
+            "    }",
+            "}",
+        ]
 
 
 @emits("gate.test_cluster", "post.validate")
@@ -527,6 +568,80 @@ def _after_verify(plan: Plan, entry: Entry) -> None:
     ]
     if upgrade.solution is not None:
         body.append("if (-not (Test-SolutionInstalled)) { throw 'Get-StampInformation returns nothing: the solution is not installed' }")
+
+
+@emits("registration.repair")
+def _registration_repair(plan: Plan, entry: Entry) -> None:
+    step = entry.first
+    entry.body += [
+        "# Only if both hold [A-ps]: the Cloud Management cluster group is missing and the cluster resource's identity",
+        "# lacks SystemAssigned. The probe skips a healthy cluster without touching Azure.",
+        f"Invoke-RegistrationRepair -TimeoutMinutes {bound(step)}",
+    ]
+    entry.probe = "-not (Test-RegistrationRepairNeeded)"
+    entry.verify = entry.probe
+
+
+@emits("post.migration_test")
+def _post_migration_test(plan: Plan, entry: Entry) -> None:
+    step = entry.first
+    entry.body += [
+        "# Test live migration while the cluster can still go back [A-post]: the first running clustered VM (by name) goes",
+        "# to every other node and back home. Move-ClusterVirtualMachineRole runs on a node: from a remote machine it",
+        "# needs CredSSP. Every wait shares the step's bound. Then no cluster network may be Partitioned [S-part].",
+        f"$deadline = [datetimeoffset]::Now.AddMinutes({bound(step)})",
+        "$vms = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.GroupType -eq 'VirtualMachine' -and [string]$_.State -eq 'Online' } | Sort-Object -Property Name)",
+        "if ($vms.Count -eq 0) {",
+        "    Request-OperatorAction -Instructions " + literal(
+            "No clustered VM is running, so the script cannot test live migration. Start a highly available VM and "
+            "rerun without -Acknowledge, or test a failover and a live migration to every node by hand "
+            "(Move-ClusterVirtualMachineRole on a node's console), then acknowledge [A-post]."),
+        "}",
+        "else {",
+        "    $vm = [string]$vms[0].Name",
+        "    $origin = [string]$vms[0].OwnerNode",
+        "    $route = @(@($PlanNodes | Where-Object { $_ -ne $origin }) + @($origin))",
+        "    foreach ($node in $route) {",
+        "        Invoke-OnNode -Node $origin -ArgumentList @($vm, $node) -ScriptBlock {",
+        "            param($Name, $Target)",
+        "            $ErrorActionPreference = 'Stop'",
+        "            $null = Move-ClusterVirtualMachineRole -Name $Name -Node $Target -MigrationType Live -Wait 0",
+        "        }",
+        "        $left = [math]::Max(1, [int][math]::Ceiling(($deadline - [datetimeoffset]::Now).TotalMinutes))",
+        "        Wait-Until -What ('{0} to run on {1} after a live migration' -f $vm, $node) -TimeoutMinutes $left -Condition {",
+        "            $group = Get-ClusterGroup -Cluster $ClusterName -Name $vm",
+        "            [string]$group.OwnerNode -eq $node -and [string]$group.State -eq 'Online'",
+        "        }",
+        "    }",
+        "    # A record of the VM the test used (not a plan step, so resuming ignores it).",
+        "    Write-Journal -Step $script:CurrentStep -Status 'note' -Start $script:StepStart -Message ('VM {0} live-migrated {1} -> {2}' -f $vm, $origin, ($route -join ' -> '))",
+        "}",
+        "$partitioned = @(Get-ClusterNetwork -Cluster $ClusterName | Where-Object { [string]$_.State -eq 'Partitioned' })",
+        "if ($partitioned.Count -gt 0) {",
+        "    throw ('cluster networks Partitioned: {0}. A BMC network adapter whose description gained ''#2'' is the known cause: extend ExcludeAdaptersByDescription, then restart each node in turn [S-part]' -f (@($partitioned | ForEach-Object { $_.Name }) -join ', '))",
+        "}",
+    ]
+
+
+@emits("post.oem_drivers")
+def _post_oem_drivers(plan: Plan, entry: Entry) -> None:
+    entry.body.append("Request-OperatorAction -Instructions " + literal(
+        "Some drivers revert to their inbox versions with the OS upgrade [A-post], [A-val]. Reinstall the OEM "
+        "drivers with your hardware vendor's package or tool, one node at a time as the vendor's tool requires: "
+        "drain the node (Suspend-ClusterNode -Drain), install, restart if asked, resume it (Resume-ClusterNode "
+        "-Failback Immediate), and wait until Get-StorageJob shows no job and every virtual disk is Healthy before "
+        "the next node. With nothing to reinstall, only acknowledge."))
+    # After the operator's work: every node back Up and storage healthy, the safe point the next step needs.
+    entry.verify = "(Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0)"
+
+
+@emits("after.configure")
+def _after_configure(plan: Plan, entry: Entry) -> None:
+    entry.body.append("Request-OperatorAction -Instructions " + literal(
+        "The solution upgrade is done. As the Azure Local solution-upgrade article describes [A-inst]: update the "
+        "security posture of the instance (its security settings), create the storage paths for Azure Local VM "
+        "images and disks, and set the Active Directory permissions that Cluster-Aware Updating needs; then "
+        "acknowledge."))
 
 
 # The preflight stays inline (not a lib function): it reads the runner's journal state of this very step.

@@ -11,7 +11,7 @@
     file and emit again. Run it from a Windows Server 2022 machine outside the cluster, as an administrator
     of the cluster. It runs the steps below in order, journals each one, and resumes after an interruption
     at the first step the journal does not record as done.
-    Expected duration: about 6.8 h of work (mean step durations), over the planned windows.
+    Expected duration: about 8.4 h of work (mean step durations), over the planned windows.
 
     P0 Gates
       p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered
@@ -41,9 +41,11 @@
       p2.cau_run: One CAU run with the RollingUpgradePlugin: N01, N02, N03 [IRREVERSIBLE]
     P3 Post-OS
       p3.validate: Validate the upgraded cluster (validation gate)
+      p3.migration_test: Live-migrate one HA VM to every node and back; no cluster network may be Partitioned (test gate) [operator]
       p3.registry_check: Check that the registry keys survived the upgrade
       p3.functional_level: Raise the cluster functional level [IRREVERSIBLE]
       p3.storage_pool: Update the storage pool version [IRREVERSIBLE]
+      p3.oem_drivers: Reinstall the OEM drivers with the vendor's package, one node at a time [operator]
       p3.sync: Sync the registration so Azure shows 23H2
     P7 After
       p7.verify: Sync the registration and check the Azure resources
@@ -106,7 +108,7 @@ $WindowEndGiven = $PSBoundParameters.ContainsKey('WindowEnd')
 $script:Rehearsal = [bool]$WhatIfPreference
 $script:Transcribing = $false
 $script:Journal = @{}
-$JournalNotes = @('unit', 'overrun')  # journal records that are not a step's state
+$JournalNotes = @('unit', 'overrun', 'note')  # journal records that are not a step's state
 $script:SelectedPhases = @($Phase)
 $script:CurrentStep = ''
 $script:StepStart = [datetimeoffset]::Now
@@ -119,7 +121,7 @@ if ($Credential) { $CredentialArgs = @{ Credential = $Credential } }
 $PlanFingerprint = 'sha256:2094a4cf6f3c64d338fbfb30fc84daafca15a73923735dad35590956a3bd83eb'
 $PlanNodes = @('N01', 'N02', 'N03')  # in upgrade order
 $PlanPhases = [System.Collections.Generic.List[string]]@('P0', 'P1', 'P2', 'P3', 'P7')
-$PlanStepCount = 44
+$PlanStepCount = 46
 $PlanOrchestrator = 'MGMT01'
 $TargetBuild = 25398
 $PollSeconds = 30
@@ -548,6 +550,22 @@ function Test-FunctionalLevelRaised {
     catch { return $false }
 }
 
+function Assert-Orchestrator {
+    # CAU's remote coordinator runs on a Windows Server 2022 machine outside the cluster [A-ps], [W-invoke]
+    # (Start-HciRun already refuses a cluster node by name). A rehearsal only warns, so it can still list the steps.
+    $os = Get-CimInstance -ClassName 'Win32_OperatingSystem'
+    if ([string]$os.BuildNumber -ne '20348') {
+        $message = ('this orchestrator runs {0} (build {1}): start the CAU run from a Windows Server 2022 machine (build 20348) outside the cluster, with the failover clustering and CAU tools [A-ps], [W-invoke]' -f $os.Caption, $os.BuildNumber)
+        if ($script:Rehearsal) { Write-Warning ('a real run would stop here: {0}' -f $message) }
+        else { Stop-Upgrade -Code 2 -Message $message }
+    }
+}
+
+function Test-CloudManagementGroup {
+    # The "Cloud Management" cluster group; missing (with no SystemAssigned identity) means the registration needs a repair [A-ps], [S-cm].
+    [bool](@(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.Name -eq 'Cloud Management' }).Count -gt 0)
+}
+
 function Test-AllNodesUp {
     foreach ($node in $PlanNodes) {
         if (-not (Test-NodeUp -Node $node)) { return $false }
@@ -632,6 +650,8 @@ function Test-CauStoppedAtWindow {
 #region Steps: one function per plan step, in plan order
 # p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered [A-ps], [A-ts], [H-maint]
 function Step-p0-preflight {
+    # The CAU coordinator: a Windows Server 2022 machine outside the cluster [A-ps], [W-invoke].
+    Assert-Orchestrator
     # Read-only gates [A-ps], [A-ts], [H-maint], and the stale-plan rule: the live cluster must match the plan.
     # It runs in every run and rehearsal. A rerun may resume mid node pass (a node paused, storage resyncing by
     # design), so after the first pass its health findings are warnings: the drain refuses unhealthy storage.
@@ -674,6 +694,11 @@ function Step-p0-preflight {
         foreach ($problem in $problems) { Write-Warning ('preflight (resumed run): {0}' -f $problem) }
     }
     elseif ($problems.Count -gt 0) { throw ('preflight: {0}' -f ($problems -join '; ')) }
+    # Without the Azure steps the plan cannot read the resource identity: a missing Cloud Management group is
+    # a warning, and the repair is the operator's (the runbook has the commands) [A-ps], [S-cm].
+    if (-not (Test-CloudManagementGroup)) {
+        Write-Warning 'the Cloud Management cluster group is missing. If the identity of the cluster''s Azure resource also lacks SystemAssigned, repair the registration before the upgrade (the registration cmdlet of Az.StackHCI with -RepairRegistration; the runbook''s preflight shows both commands), then wait about 15 min for the group [A-ps], [S-cm]'
+    }
 }
 
 # p0.test_cluster: Validate the cluster before any change [H-maint]
@@ -892,6 +917,41 @@ function Step-p3-validate {
     if ($failed.Count -gt 0) { throw ('cluster validation reported failures; see {0}.htm: {1}' -f $report, ($failed -join '; ')) }
 }
 
+# p3.migration_test: Live-migrate one HA VM to every node and back; no cluster network may be Partitioned (test gate) [A-post], [S-part]
+function Step-p3-migration_test {
+    # Test live migration while the cluster can still go back [A-post]: the first running clustered VM (by name) goes
+    # to every other node and back home. Move-ClusterVirtualMachineRole runs on a node: from a remote machine it
+    # needs CredSSP. Every wait shares the step's bound. Then no cluster network may be Partitioned [S-part].
+    $deadline = [datetimeoffset]::Now.AddMinutes(60)
+    $vms = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.GroupType -eq 'VirtualMachine' -and [string]$_.State -eq 'Online' } | Sort-Object -Property Name)
+    if ($vms.Count -eq 0) {
+        Request-OperatorAction -Instructions 'No clustered VM is running, so the script cannot test live migration. Start a highly available VM and rerun without -Acknowledge, or test a failover and a live migration to every node by hand (Move-ClusterVirtualMachineRole on a node''s console), then acknowledge [A-post].'
+    }
+    else {
+        $vm = [string]$vms[0].Name
+        $origin = [string]$vms[0].OwnerNode
+        $route = @(@($PlanNodes | Where-Object { $_ -ne $origin }) + @($origin))
+        foreach ($node in $route) {
+            Invoke-OnNode -Node $origin -ArgumentList @($vm, $node) -ScriptBlock {
+                param($Name, $Target)
+                $ErrorActionPreference = 'Stop'
+                $null = Move-ClusterVirtualMachineRole -Name $Name -Node $Target -MigrationType Live -Wait 0
+            }
+            $left = [math]::Max(1, [int][math]::Ceiling(($deadline - [datetimeoffset]::Now).TotalMinutes))
+            Wait-Until -What ('{0} to run on {1} after a live migration' -f $vm, $node) -TimeoutMinutes $left -Condition {
+                $group = Get-ClusterGroup -Cluster $ClusterName -Name $vm
+                [string]$group.OwnerNode -eq $node -and [string]$group.State -eq 'Online'
+            }
+        }
+        # A record of the VM the test used (not a plan step, so resuming ignores it).
+        Write-Journal -Step $script:CurrentStep -Status 'note' -Start $script:StepStart -Message ('VM {0} live-migrated {1} -> {2}' -f $vm, $origin, ($route -join ' -> '))
+    }
+    $partitioned = @(Get-ClusterNetwork -Cluster $ClusterName | Where-Object { [string]$_.State -eq 'Partitioned' })
+    if ($partitioned.Count -gt 0) {
+        throw ('cluster networks Partitioned: {0}. A BMC network adapter whose description gained ''#2'' is the known cause: extend ExcludeAdaptersByDescription, then restart each node in turn [S-part]' -f (@($partitioned | ForEach-Object { $_.Name }) -join ', '))
+    }
+}
+
 # p3.registry_check: Check that the registry keys survived the upgrade [A-verify]
 function Step-p3-registry_check {
     # The upgrade can reset the keys: re-apply and reboot the node if they reverted [A-verify].
@@ -916,6 +976,11 @@ function Step-p3-storage_pool {
     $session = New-CimSession -ComputerName $ClusterName @CredentialArgs
     try { Get-StoragePool -CimSession $session -FriendlyName $PlanPoolName | Update-StoragePool -Confirm:$false }
     finally { Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false }
+}
+
+# p3.oem_drivers: Reinstall the OEM drivers with the vendor's package, one node at a time [A-post], [A-val]
+function Step-p3-oem_drivers {
+    Request-OperatorAction -Instructions 'Some drivers revert to their inbox versions with the OS upgrade [A-post], [A-val]. Reinstall the OEM drivers with your hardware vendor''s package or tool, one node at a time as the vendor''s tool requires: drain the node (Suspend-ClusterNode -Drain), install, restart if asked, resume it (Resume-ClusterNode -Failback Immediate), and wait until Get-StorageJob shows no job and every virtual disk is Healthy before the next node. With nothing to reinstall, only acknowledge.'
 }
 
 # p3.sync: Sync the registration so Azure shows 23H2 [A-post], [S-ver]
@@ -1095,6 +1160,12 @@ try {
         -Unit 'p3.validate' -FitMinutes 16.1 `
         -EndsUnit 'p3.validate' `
         -Action { Step-p3-validate }
+    Invoke-PlanStep -Id 'p3.migration_test' `
+        -Phase 'P3' `
+        -Title 'Live-migrate one HA VM to every node and back; no cluster network may be Partitioned (test gate)' `
+        -Unit 'p3.migration_test' -FitMinutes 14.9 `
+        -EndsUnit 'p3.migration_test' `
+        -Action { Step-p3-migration_test }
     Invoke-PlanStep -Id 'p3.registry_check' `
         -Phase 'P3' `
         -Title 'Check that the registry keys survived the upgrade' `
@@ -1116,6 +1187,13 @@ try {
         -EndsUnit 'p3.storage_pool' `
         -Irreversible `
         -Action { Step-p3-storage_pool }
+    Invoke-PlanStep -Id 'p3.oem_drivers' `
+        -Phase 'P3' `
+        -Title 'Reinstall the OEM drivers with the vendor''s package, one node at a time' `
+        -Unit 'p3.oem_drivers' -FitMinutes 137.6 `
+        -EndsUnit 'p3.oem_drivers' `
+        -Verify { (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
+        -Action { Step-p3-oem_drivers }
     Invoke-PlanStep -Id 'p3.sync' `
         -Phase 'P3' `
         -Title 'Sync the registration so Azure shows 23H2' `

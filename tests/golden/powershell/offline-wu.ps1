@@ -11,7 +11,7 @@
     file and emit again. Run it from a Windows Server 2022 machine outside the cluster, as an administrator
     of the cluster. It runs the steps below in order, journals each one, and resumes after an interruption
     at the first step the journal does not record as done.
-    Expected duration: about 2.7 h of work (mean step durations), over the planned windows.
+    Expected duration: about 4.4 h of work (mean step durations), over the planned windows.
 
     P0 Gates
       p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered
@@ -22,7 +22,9 @@
       p2.offline_start: Start the cluster, wait for the pool and jobs, bring virtual disks online [VM DOWNTIME]
     P3 Post-OS
       p3.validate: Validate the upgraded cluster (validation gate)
+      p3.migration_test: Live-migrate one HA VM to every node and back; no cluster network may be Partitioned (test gate) [operator]
       p3.registry_check: Check that the registry keys survived the upgrade
+      p3.oem_drivers: Reinstall the OEM drivers with the vendor's package, one node at a time [operator]
       p3.sync: Sync the registration so Azure shows 23H2
     P7 After
       p7.verify: Sync the registration and check the Azure resources
@@ -85,7 +87,7 @@ $WindowEndGiven = $PSBoundParameters.ContainsKey('WindowEnd')
 $script:Rehearsal = [bool]$WhatIfPreference
 $script:Transcribing = $false
 $script:Journal = @{}
-$JournalNotes = @('unit', 'overrun')  # journal records that are not a step's state
+$JournalNotes = @('unit', 'overrun', 'note')  # journal records that are not a step's state
 $script:SelectedPhases = @($Phase)
 $script:CurrentStep = ''
 $script:StepStart = [datetimeoffset]::Now
@@ -98,7 +100,7 @@ if ($Credential) { $CredentialArgs = @{ Credential = $Credential } }
 $PlanFingerprint = 'sha256:1faf5b9bd0863ab5b219799c39529dfeab600a679981b62708bf930ed744e8aa'
 $PlanNodes = @('N01', 'N02', 'N03', 'N04')  # in upgrade order
 $PlanPhases = [System.Collections.Generic.List[string]]@('P0', 'P2', 'P3', 'P7')
-$PlanStepCount = 20
+$PlanStepCount = 22
 $PlanOrchestrator = $null
 $TargetBuild = 25398
 $PollSeconds = 30
@@ -397,6 +399,11 @@ function Test-AllNodesUpgraded {
     return $true
 }
 
+function Test-NodeUp {
+    param([Parameter(Mandatory)] [string] $Node)
+    try { return ([string](Get-ClusterNode -Name $Node -Cluster $ClusterName).State -eq 'Up') } catch { return $false }
+}
+
 function Set-UpgradeRegistry {
     # RefsEnableMetadataValidation = 0 and Vid\Parameters SkipSmallLocalAllocations = 0, the key created without -Force [A-ps], [S-lm].
     param([Parameter(Mandatory)] [string] $Node)
@@ -450,6 +457,18 @@ function Test-SolutionInstalled {
     return [bool]$stamp
 }
 
+function Test-CloudManagementGroup {
+    # The "Cloud Management" cluster group; missing (with no SystemAssigned identity) means the registration needs a repair [A-ps], [S-cm].
+    [bool](@(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.Name -eq 'Cloud Management' }).Count -gt 0)
+}
+
+function Test-AllNodesUp {
+    foreach ($node in $PlanNodes) {
+        if (-not (Test-NodeUp -Node $node)) { return $false }
+    }
+    return $true
+}
+
 #endregion
 
 #region Steps: one function per plan step, in plan order
@@ -497,6 +516,11 @@ function Step-p0-preflight {
         foreach ($problem in $problems) { Write-Warning ('preflight (resumed run): {0}' -f $problem) }
     }
     elseif ($problems.Count -gt 0) { throw ('preflight: {0}' -f ($problems -join '; ')) }
+    # Without the Azure steps the plan cannot read the resource identity: a missing Cloud Management group is
+    # a warning, and the repair is the operator's (the runbook has the commands) [A-ps], [S-cm].
+    if (-not (Test-CloudManagementGroup)) {
+        Write-Warning 'the Cloud Management cluster group is missing. If the identity of the cluster''s Azure resource also lacks SystemAssigned, repair the registration before the upgrade (the registration cmdlet of Az.StackHCI with -RepairRegistration; the runbook''s preflight shows both commands), then wait about 15 min for the group [A-ps], [S-cm]'
+    }
 }
 
 # p0.test_cluster: Validate the cluster before any change [H-maint]
@@ -612,11 +636,51 @@ function Step-p3-validate {
     if ($failed.Count -gt 0) { throw ('cluster validation reported failures; see {0}.htm: {1}' -f $report, ($failed -join '; ')) }
 }
 
+# p3.migration_test: Live-migrate one HA VM to every node and back; no cluster network may be Partitioned (test gate) [A-post], [S-part]
+function Step-p3-migration_test {
+    # Test live migration while the cluster can still go back [A-post]: the first running clustered VM (by name) goes
+    # to every other node and back home. Move-ClusterVirtualMachineRole runs on a node: from a remote machine it
+    # needs CredSSP. Every wait shares the step's bound. Then no cluster network may be Partitioned [S-part].
+    $deadline = [datetimeoffset]::Now.AddMinutes(60)
+    $vms = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.GroupType -eq 'VirtualMachine' -and [string]$_.State -eq 'Online' } | Sort-Object -Property Name)
+    if ($vms.Count -eq 0) {
+        Request-OperatorAction -Instructions 'No clustered VM is running, so the script cannot test live migration. Start a highly available VM and rerun without -Acknowledge, or test a failover and a live migration to every node by hand (Move-ClusterVirtualMachineRole on a node''s console), then acknowledge [A-post].'
+    }
+    else {
+        $vm = [string]$vms[0].Name
+        $origin = [string]$vms[0].OwnerNode
+        $route = @(@($PlanNodes | Where-Object { $_ -ne $origin }) + @($origin))
+        foreach ($node in $route) {
+            Invoke-OnNode -Node $origin -ArgumentList @($vm, $node) -ScriptBlock {
+                param($Name, $Target)
+                $ErrorActionPreference = 'Stop'
+                $null = Move-ClusterVirtualMachineRole -Name $Name -Node $Target -MigrationType Live -Wait 0
+            }
+            $left = [math]::Max(1, [int][math]::Ceiling(($deadline - [datetimeoffset]::Now).TotalMinutes))
+            Wait-Until -What ('{0} to run on {1} after a live migration' -f $vm, $node) -TimeoutMinutes $left -Condition {
+                $group = Get-ClusterGroup -Cluster $ClusterName -Name $vm
+                [string]$group.OwnerNode -eq $node -and [string]$group.State -eq 'Online'
+            }
+        }
+        # A record of the VM the test used (not a plan step, so resuming ignores it).
+        Write-Journal -Step $script:CurrentStep -Status 'note' -Start $script:StepStart -Message ('VM {0} live-migrated {1} -> {2}' -f $vm, $origin, ($route -join ' -> '))
+    }
+    $partitioned = @(Get-ClusterNetwork -Cluster $ClusterName | Where-Object { [string]$_.State -eq 'Partitioned' })
+    if ($partitioned.Count -gt 0) {
+        throw ('cluster networks Partitioned: {0}. A BMC network adapter whose description gained ''#2'' is the known cause: extend ExcludeAdaptersByDescription, then restart each node in turn [S-part]' -f (@($partitioned | ForEach-Object { $_.Name }) -join ', '))
+    }
+}
+
 # p3.registry_check: Check that the registry keys survived the upgrade [A-verify]
 function Step-p3-registry_check {
     # The upgrade can reset the keys: re-apply and reboot the node if they reverted [A-verify].
     $reverted = @($PlanNodes | Where-Object { -not (Test-UpgradeRegistry -Node $_) })
     if ($reverted.Count -gt 0) { throw ('the registry keys reverted on {0}: re-apply them (Set-UpgradeRegistry) and reboot those nodes one at a time, then rerun' -f ($reverted -join ', ')) }
+}
+
+# p3.oem_drivers: Reinstall the OEM drivers with the vendor's package, one node at a time [A-post], [A-val]
+function Step-p3-oem_drivers {
+    Request-OperatorAction -Instructions 'Some drivers revert to their inbox versions with the OS upgrade [A-post], [A-val]. Reinstall the OEM drivers with your hardware vendor''s package or tool, one node at a time as the vendor''s tool requires: drain the node (Suspend-ClusterNode -Drain), install, restart if asked, resume it (Resume-ClusterNode -Failback Immediate), and wait until Get-StorageJob shows no job and every virtual disk is Healthy before the next node. With nothing to reinstall, only acknowledge.'
 }
 
 # p3.sync: Sync the registration so Azure shows 23H2 [A-post], [S-ver]
@@ -674,12 +738,25 @@ try {
         -Unit 'p3.validate' -FitMinutes 16.1 `
         -EndsUnit 'p3.validate' `
         -Action { Step-p3-validate }
+    Invoke-PlanStep -Id 'p3.migration_test' `
+        -Phase 'P3' `
+        -Title 'Live-migrate one HA VM to every node and back; no cluster network may be Partitioned (test gate)' `
+        -Unit 'p3.migration_test' -FitMinutes 14.9 `
+        -EndsUnit 'p3.migration_test' `
+        -Action { Step-p3-migration_test }
     Invoke-PlanStep -Id 'p3.registry_check' `
         -Phase 'P3' `
         -Title 'Check that the registry keys survived the upgrade' `
         -Unit 'p3.registry_check' -FitMinutes 1.6 `
         -EndsUnit 'p3.registry_check' `
         -Action { Step-p3-registry_check }
+    Invoke-PlanStep -Id 'p3.oem_drivers' `
+        -Phase 'P3' `
+        -Title 'Reinstall the OEM drivers with the vendor''s package, one node at a time' `
+        -Unit 'p3.oem_drivers' -FitMinutes 137.6 `
+        -EndsUnit 'p3.oem_drivers' `
+        -Verify { (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
+        -Action { Step-p3-oem_drivers }
     Invoke-PlanStep -Id 'p3.sync' `
         -Phase 'P3' `
         -Title 'Sync the registration so Azure shows 23H2' `

@@ -1,6 +1,6 @@
 ﻿#Requires -Version 5.1
 #Requires -RunAsAdministrator
-#Requires -Modules AsHciADArtifactsPreCreationTool, Az.Accounts, Az.ConnectedMachine, Az.Resources, BestPractices, ClusterAwareUpdating, FailoverClusters, Storage
+#Requires -Modules AsHciADArtifactsPreCreationTool, Az.Accounts, Az.ConnectedMachine, Az.Resources, Az.StackHCI, BestPractices, ClusterAwareUpdating, FailoverClusters, Storage
 
 <#
 .SYNOPSIS
@@ -11,10 +11,11 @@
     file and emit again. Run it from a Windows Server 2022 machine outside the cluster, as an administrator
     of the cluster. It runs the steps below in order, journals each one, and resumes after an interruption
     at the first step the journal does not record as done.
-    Expected duration: about 114.6 h of work (mean step durations), over the planned windows.
+    Expected duration: about 116.8 h of work (mean step durations), over the planned windows.
 
     P0 Gates
       p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered
+      p0.registration_repair: Repair the registration, only if the cluster resource lacks a SystemAssigned identity and the Cloud Management cluster group is missing
       p0.test_cluster: Validate the cluster before any change
     P1 Pre-OS
       p1.bitlocker_suspend.DC16-N01: Suspend BitLocker until it is resumed
@@ -119,9 +120,11 @@
       p2.cau_run: One CAU run with the RollingUpgradePlugin: DC16-N16, DC16-N15, DC16-N14, DC16-N13, DC16-N12, DC16-N11, DC16-N10, DC16-N09, DC16-N08, DC16-N07, DC16-N06, DC16-N05, DC16-N04, DC16-N03, DC16-N02, DC16-N01
     P3 Post-OS
       p3.validate: Validate the upgraded cluster (validation gate)
+      p3.migration_test: Live-migrate one HA VM to every node and back; no cluster network may be Partitioned (test gate) [operator]
       p3.registry_check: Check that the registry keys survived the upgrade
       p3.functional_level: Raise the cluster functional level [IRREVERSIBLE]
       p3.storage_pool: Update the storage pool version [IRREVERSIBLE]
+      p3.oem_drivers: Reinstall the OEM drivers with the vendor's package, one node at a time [operator]
       p3.sync: Sync the registration so Azure shows 23H2
     P4 Network ATC
       p4.atc_install: Install NetworkATC and FS-SMBBW on all nodes; hold the ATC service
@@ -310,6 +313,7 @@
       p7.bitlocker_resume.DC16-N15: Resume BitLocker
       p7.bitlocker_resume.DC16-N16: Resume BitLocker
       p7.wdac_reapply: Re-apply the new WDAC policies (operator, per the 23H2 docs) [operator]
+      p7.after_configure: Update the security posture, create the storage paths and set the CAU AD permissions [operator]
       p7.verify: Sync the registration and check the Azure resources
 
 .PARAMETER ClusterName
@@ -382,7 +386,7 @@ $WindowEndGiven = $PSBoundParameters.ContainsKey('WindowEnd')
 $script:Rehearsal = [bool]$WhatIfPreference
 $script:Transcribing = $false
 $script:Journal = @{}
-$JournalNotes = @('unit', 'overrun')  # journal records that are not a step's state
+$JournalNotes = @('unit', 'overrun', 'note')  # journal records that are not a step's state
 $script:SelectedPhases = @($Phase)
 $script:CurrentStep = ''
 $script:StepStart = [datetimeoffset]::Now
@@ -395,7 +399,7 @@ if ($Credential) { $CredentialArgs = @{ Credential = $Credential } }
 $PlanFingerprint = 'sha256:41103619a62ec082fe29af4a7c60c40f54ed02cf493608fdfddfb53e825475be'
 $PlanNodes = @('DC16-N16', 'DC16-N15', 'DC16-N14', 'DC16-N13', 'DC16-N12', 'DC16-N11', 'DC16-N10', 'DC16-N09', 'DC16-N08', 'DC16-N07', 'DC16-N06', 'DC16-N05', 'DC16-N04', 'DC16-N03', 'DC16-N02', 'DC16-N01')  # in upgrade order
 $PlanPhases = [System.Collections.Generic.List[string]]@('P0', 'P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7')
-$PlanStepCount = 369
+$PlanStepCount = 373
 $PlanOrchestrator = 'MGMT01.contoso.com'
 $TargetBuild = 25398
 $PollSeconds = 30
@@ -880,6 +884,76 @@ function Get-NetIntentProblem {
     }
 }
 
+function Assert-Orchestrator {
+    # CAU's remote coordinator runs on a Windows Server 2022 machine outside the cluster [A-ps], [W-invoke]
+    # (Start-HciRun already refuses a cluster node by name). A rehearsal only warns, so it can still list the steps.
+    $os = Get-CimInstance -ClassName 'Win32_OperatingSystem'
+    if ([string]$os.BuildNumber -ne '20348') {
+        $message = ('this orchestrator runs {0} (build {1}): start the CAU run from a Windows Server 2022 machine (build 20348) outside the cluster, with the failover clustering and CAU tools [A-ps], [W-invoke]' -f $os.Caption, $os.BuildNumber)
+        if ($script:Rehearsal) { Write-Warning ('a real run would stop here: {0}' -f $message) }
+        else { Stop-Upgrade -Code 2 -Message $message }
+    }
+}
+
+function Test-CloudManagementGroup {
+    # The "Cloud Management" cluster group; missing (with no SystemAssigned identity) means the registration needs a repair [A-ps], [S-cm].
+    [bool](@(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.Name -eq 'Cloud Management' }).Count -gt 0)
+}
+
+function Assert-AzureSignIn {
+    if (-not (Get-AzContext)) {
+        Stop-Upgrade -Code 2 -Message ('{0} needs an Azure sign-in: run Connect-AzAccount, then rerun this script' -f $script:CurrentStep)
+    }
+}
+
+function Get-RegistrationResource {
+    # The Azure resource of the registration: Get-AzureStackHCI's AzureResourceUri, read with its properties [A-ps].
+    $uri = [string](Get-HciRegistration).AzureResourceUri
+    if (-not $uri) { throw 'Get-AzureStackHCI shows no AzureResourceUri: the cluster is not registered' }
+    Get-AzResource -ResourceId $uri -ExpandProperties
+}
+
+function Test-RegistrationRepairNeeded {
+    # [A-ps]: repair only if BOTH hold: the Cloud Management cluster group is missing and the cluster resource's
+    # identity lacks SystemAssigned. A healthy cluster (the group is there) needs no Azure sign-in to tell.
+    if (Test-CloudManagementGroup) { return $false }
+    Assert-AzureSignIn
+    $resource = Get-RegistrationResource
+    $identity = ''
+    if ($resource.PSObject.Properties['Identity'] -and $resource.Identity) { $identity = [string]$resource.Identity.Type }
+    if ($identity -match 'SystemAssigned') {
+        Write-Warning ('the Cloud Management cluster group is missing, but the cluster resource has a {0} identity, so the documented registration repair does not apply: check the registration for OutOfPolicy first [S-cm]' -f $identity)
+        return $false
+    }
+    return $true
+}
+
+function Invoke-RegistrationRepair {
+    # Register-AzStackHCI -RepairRegistration as the 22H2 -> 23H2 doc runs it (tenant, subscription, a node) [A-ps]; it
+    # reads the resource name and group from the node's registration. The Cloud Management group then comes back in
+    # about 15 minutes [S-cm]. The condition is checked again here: a probe that failed must not start a repair.
+    param([Parameter(Mandatory)] [int] $TimeoutMinutes)
+    if (-not (Test-RegistrationRepairNeeded)) { return }
+    $resource = Get-RegistrationResource
+    $subscription = ([string]$resource.ResourceId).Split('/')[2]
+    $tenant = [string](Get-AzContext).Tenant.Id
+    Register-AzStackHCI -TenantId $tenant -SubscriptionId $subscription -Region ([string]$resource.Location) -ComputerName $PlanNodes[0] -RepairRegistration -Confirm:$false @CredentialArgs
+    Wait-Until -What 'the Cloud Management cluster group after the registration repair (about 15 min) [S-cm]' -TimeoutMinutes $TimeoutMinutes -Condition { Test-CloudManagementGroup }
+}
+
+function Get-ArcMachineProblem {
+    # Every node must be an Arc machine in the resource group, and Connected, before the readiness validation [A-val], [A-arm].
+    foreach ($node in $PlanNodes) {
+        try { $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name $node }
+        catch {
+            'no Arc machine {0} found in resource group {1}: {2}' -f $node, $ResourceGroupName, $_
+            continue
+        }
+        if (-not $machine) { 'no Arc machine {0} in resource group {1}' -f $node, $ResourceGroupName }
+        elseif ([string]$machine.Status -ne 'Connected') { 'the Arc machine {0} is {1}, not Connected' -f $node, $machine.Status }
+    }
+}
+
 function Assert-AzureInputs {
     # The Azure steps need a signed-in Az context (Connect-AzAccount) and -ResourceGroupName; no secret is stored here.
     if (-not $ResourceGroupName) {
@@ -1034,6 +1108,8 @@ function Test-CauStoppedAtWindow {
 #region Steps: one function per plan step, in plan order
 # p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered [A-ps], [A-ts], [H-maint]
 function Step-p0-preflight {
+    # The CAU coordinator: a Windows Server 2022 machine outside the cluster [A-ps], [W-invoke].
+    Assert-Orchestrator
     # Read-only gates [A-ps], [A-ts], [H-maint], and the stale-plan rule: the live cluster must match the plan.
     # It runs in every run and rehearsal. A rerun may resume mid node pass (a node paused, storage resyncing by
     # design), so after the first pass its health findings are warnings: the drain refuses unhealthy storage.
@@ -1076,6 +1152,33 @@ function Step-p0-preflight {
         foreach ($problem in $problems) { Write-Warning ('preflight (resumed run): {0}' -f $problem) }
     }
     elseif ($problems.Count -gt 0) { throw ('preflight: {0}' -f ($problems -join '; ')) }
+    # Arc machines [A-val], [A-arm]: checked by every run that can reach the readiness validation. Without the
+    # Azure inputs the LCM extension steps stop before it; once they are done, the inputs are required here.
+    $readiness = 'p5.readiness_validate'
+    $readinessDone = $script:Journal.ContainsKey($readiness) -and $script:Journal[$readiness] -in @('done', 'skipped')
+    if (-not $readinessDone -and $script:SelectedPhases -contains 'P5') {
+        if ($ResourceGroupName -and (Get-AzContext)) {
+            $arc = @(Get-ArcMachineProblem)
+            if ($arc.Count -gt 0) {
+                $message = ('the Arc machines are not ready for the readiness validation: {0} [A-val], [A-arm]' -f ($arc -join '; '))
+                if ($script:Rehearsal) { Write-Warning ('a real run would stop here: {0}' -f $message) }
+                else { Stop-Upgrade -Code 1 -Message $message }
+            }
+        }
+        else {
+            $azureBefore = @(@('p5.lcm_extension.DC16-N01', 'p5.lcm_extension.DC16-N02', 'p5.lcm_extension.DC16-N03', 'p5.lcm_extension.DC16-N04', 'p5.lcm_extension.DC16-N05', 'p5.lcm_extension.DC16-N06', 'p5.lcm_extension.DC16-N07', 'p5.lcm_extension.DC16-N08', 'p5.lcm_extension.DC16-N09', 'p5.lcm_extension.DC16-N10', 'p5.lcm_extension.DC16-N11', 'p5.lcm_extension.DC16-N12', 'p5.lcm_extension.DC16-N13', 'p5.lcm_extension.DC16-N14', 'p5.lcm_extension.DC16-N15', 'p5.lcm_extension.DC16-N16') | Where-Object { -not ($script:Journal.ContainsKey($_) -and $script:Journal[$_] -in @('done', 'skipped')) })
+            $why = 'the Arc machine check needs -ResourceGroupName and an Azure sign-in (Connect-AzAccount)'
+            if ($azureBefore.Count -eq 0 -and -not $script:Rehearsal) { Stop-Upgrade -Code 2 -Message ('{0}: it runs before {1}' -f $why, $readiness) }
+            Write-Warning ('{0}; it runs in the run that has them, before {1}' -f $why, $readiness)
+        }
+    }
+}
+
+# p0.registration_repair: Repair the registration, only if the cluster resource lacks a SystemAssigned identity and the Cloud Management cluster group is missing [A-ps], [S-cm]
+function Step-p0-registration_repair {
+    # Only if both hold [A-ps]: the Cloud Management cluster group is missing and the cluster resource's identity
+    # lacks SystemAssigned. The probe skips a healthy cluster without touching Azure.
+    Invoke-RegistrationRepair -TimeoutMinutes 71
 }
 
 # p0.test_cluster: Validate the cluster before any change [H-maint]
@@ -1684,6 +1787,41 @@ function Step-p3-validate {
     if ($failed.Count -gt 0) { throw ('cluster validation reported failures; see {0}.htm: {1}' -f $report, ($failed -join '; ')) }
 }
 
+# p3.migration_test: Live-migrate one HA VM to every node and back; no cluster network may be Partitioned (test gate) [A-post], [S-part]
+function Step-p3-migration_test {
+    # Test live migration while the cluster can still go back [A-post]: the first running clustered VM (by name) goes
+    # to every other node and back home. Move-ClusterVirtualMachineRole runs on a node: from a remote machine it
+    # needs CredSSP. Every wait shares the step's bound. Then no cluster network may be Partitioned [S-part].
+    $deadline = [datetimeoffset]::Now.AddMinutes(60)
+    $vms = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.GroupType -eq 'VirtualMachine' -and [string]$_.State -eq 'Online' } | Sort-Object -Property Name)
+    if ($vms.Count -eq 0) {
+        Request-OperatorAction -Instructions 'No clustered VM is running, so the script cannot test live migration. Start a highly available VM and rerun without -Acknowledge, or test a failover and a live migration to every node by hand (Move-ClusterVirtualMachineRole on a node''s console), then acknowledge [A-post].'
+    }
+    else {
+        $vm = [string]$vms[0].Name
+        $origin = [string]$vms[0].OwnerNode
+        $route = @(@($PlanNodes | Where-Object { $_ -ne $origin }) + @($origin))
+        foreach ($node in $route) {
+            Invoke-OnNode -Node $origin -ArgumentList @($vm, $node) -ScriptBlock {
+                param($Name, $Target)
+                $ErrorActionPreference = 'Stop'
+                $null = Move-ClusterVirtualMachineRole -Name $Name -Node $Target -MigrationType Live -Wait 0
+            }
+            $left = [math]::Max(1, [int][math]::Ceiling(($deadline - [datetimeoffset]::Now).TotalMinutes))
+            Wait-Until -What ('{0} to run on {1} after a live migration' -f $vm, $node) -TimeoutMinutes $left -Condition {
+                $group = Get-ClusterGroup -Cluster $ClusterName -Name $vm
+                [string]$group.OwnerNode -eq $node -and [string]$group.State -eq 'Online'
+            }
+        }
+        # A record of the VM the test used (not a plan step, so resuming ignores it).
+        Write-Journal -Step $script:CurrentStep -Status 'note' -Start $script:StepStart -Message ('VM {0} live-migrated {1} -> {2}' -f $vm, $origin, ($route -join ' -> '))
+    }
+    $partitioned = @(Get-ClusterNetwork -Cluster $ClusterName | Where-Object { [string]$_.State -eq 'Partitioned' })
+    if ($partitioned.Count -gt 0) {
+        throw ('cluster networks Partitioned: {0}. A BMC network adapter whose description gained ''#2'' is the known cause: extend ExcludeAdaptersByDescription, then restart each node in turn [S-part]' -f (@($partitioned | ForEach-Object { $_.Name }) -join ', '))
+    }
+}
+
 # p3.registry_check: Check that the registry keys survived the upgrade [A-verify]
 function Step-p3-registry_check {
     # The upgrade can reset the keys: re-apply and reboot the node if they reverted [A-verify].
@@ -1708,6 +1846,11 @@ function Step-p3-storage_pool {
     $session = New-CimSession -ComputerName $ClusterName @CredentialArgs
     try { Get-StoragePool -CimSession $session -FriendlyName $PlanPoolName | Update-StoragePool -Confirm:$false }
     finally { Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false }
+}
+
+# p3.oem_drivers: Reinstall the OEM drivers with the vendor's package, one node at a time [A-post], [A-val]
+function Step-p3-oem_drivers {
+    Request-OperatorAction -Instructions 'Some drivers revert to their inbox versions with the OS upgrade [A-post], [A-val]. Reinstall the OEM drivers with your hardware vendor''s package or tool, one node at a time as the vendor''s tool requires: drain the node (Suspend-ClusterNode -Drain), install, restart if asked, resume it (Resume-ClusterNode -Failback Immediate), and wait until Get-StorageJob shows no job and every virtual disk is Healthy before the next node. With nothing to reinstall, only acknowledge.'
 }
 
 # p3.sync: Sync the registration so Azure shows 23H2 [A-post], [S-ver]
@@ -2925,6 +3068,11 @@ function Step-p7-wdac_reapply {
     Request-OperatorAction -Instructions 'Re-apply the new 23H2 WDAC policies on every node and update the security posture, as the Azure Local 23H2 documentation describes [A-inst].'
 }
 
+# p7.after_configure: Update the security posture, create the storage paths and set the CAU AD permissions [A-inst]
+function Step-p7-after_configure {
+    Request-OperatorAction -Instructions 'The solution upgrade is done. As the Azure Local solution-upgrade article describes [A-inst]: update the security posture of the instance (its security settings), create the storage paths for Azure Local VM images and disks, and set the Active Directory permissions that Cluster-Aware Updating needs; then acknowledge.'
+}
+
 # p7.verify: Sync the registration and check the Azure resources [A-inst], [S-ver]
 function Step-p7-verify {
     # Sync, then the registration must be connected and the solution installed [A-inst], [S-ver].
@@ -2946,6 +3094,14 @@ try {
         -EndsUnit 'p0.preflight' `
         -ReadOnly `
         -Action { Step-p0-preflight }
+    Invoke-PlanStep -Id 'p0.registration_repair' `
+        -Phase 'P0' `
+        -Title 'Repair the registration, only if the cluster resource lacks a SystemAssigned identity and the Cloud Management cluster group is missing' `
+        -Unit 'p0.registration_repair' -FitMinutes 17.6 `
+        -EndsUnit 'p0.registration_repair' `
+        -Probe { -not (Test-RegistrationRepairNeeded) } `
+        -Verify { -not (Test-RegistrationRepairNeeded) } `
+        -Action { Step-p0-registration_repair }
     Invoke-PlanStep -Id 'p0.test_cluster' `
         -Phase 'P0' `
         -Title 'Validate the cluster before any change' `
@@ -3635,6 +3791,12 @@ try {
         -Unit 'p3.validate' -FitMinutes 16.1 `
         -EndsUnit 'p3.validate' `
         -Action { Step-p3-validate }
+    Invoke-PlanStep -Id 'p3.migration_test' `
+        -Phase 'P3' `
+        -Title 'Live-migrate one HA VM to every node and back; no cluster network may be Partitioned (test gate)' `
+        -Unit 'p3.migration_test' -FitMinutes 14.9 `
+        -EndsUnit 'p3.migration_test' `
+        -Action { Step-p3-migration_test }
     Invoke-PlanStep -Id 'p3.registry_check' `
         -Phase 'P3' `
         -Title 'Check that the registry keys survived the upgrade' `
@@ -3656,6 +3818,13 @@ try {
         -EndsUnit 'p3.storage_pool' `
         -Irreversible `
         -Action { Step-p3-storage_pool }
+    Invoke-PlanStep -Id 'p3.oem_drivers' `
+        -Phase 'P3' `
+        -Title 'Reinstall the OEM drivers with the vendor''s package, one node at a time' `
+        -Unit 'p3.oem_drivers' -FitMinutes 137.6 `
+        -EndsUnit 'p3.oem_drivers' `
+        -Verify { (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
+        -Action { Step-p3-oem_drivers }
     Invoke-PlanStep -Id 'p3.sync' `
         -Phase 'P3' `
         -Title 'Sync the registration so Azure shows 23H2' `
@@ -4843,6 +5012,12 @@ try {
         -Unit 'p7.wdac_reapply' -FitMinutes 16.1 `
         -EndsUnit 'p7.wdac_reapply' `
         -Action { Step-p7-wdac_reapply }
+    Invoke-PlanStep -Id 'p7.after_configure' `
+        -Phase 'P7' `
+        -Title 'Update the security posture, create the storage paths and set the CAU AD permissions' `
+        -Unit 'p7.after_configure' -FitMinutes 35.6 `
+        -EndsUnit 'p7.after_configure' `
+        -Action { Step-p7-after_configure }
     Invoke-PlanStep -Id 'p7.verify' `
         -Phase 'P7' `
         -Title 'Sync the registration and check the Azure resources' `

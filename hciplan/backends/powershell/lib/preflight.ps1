@@ -52,3 +52,73 @@ function Get-NetIntentProblem {
         }
     }
 }
+
+function Assert-Orchestrator {
+    # CAU's remote coordinator runs on a Windows Server 2022 machine outside the cluster [A-ps], [W-invoke]
+    # (Start-HciRun already refuses a cluster node by name). A rehearsal only warns, so it can still list the steps.
+    $os = Get-CimInstance -ClassName 'Win32_OperatingSystem'
+    if ([string]$os.BuildNumber -ne '20348') {
+        $message = ('this orchestrator runs {0} (build {1}): start the CAU run from a Windows Server 2022 machine (build 20348) outside the cluster, with the failover clustering and CAU tools [A-ps], [W-invoke]' -f $os.Caption, $os.BuildNumber)
+        if ($script:Rehearsal) { Write-Warning ('a real run would stop here: {0}' -f $message) }
+        else { Stop-Upgrade -Code 2 -Message $message }
+    }
+}
+
+function Test-CloudManagementGroup {
+    # The "Cloud Management" cluster group; missing (with no SystemAssigned identity) means the registration needs a repair [A-ps], [S-cm].
+    [bool](@(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.Name -eq 'Cloud Management' }).Count -gt 0)
+}
+
+function Assert-AzureSignIn {
+    if (-not (Get-AzContext)) {
+        Stop-Upgrade -Code 2 -Message ('{0} needs an Azure sign-in: run Connect-AzAccount, then rerun this script' -f $script:CurrentStep)
+    }
+}
+
+function Get-RegistrationResource {
+    # The Azure resource of the registration: Get-AzureStackHCI's AzureResourceUri, read with its properties [A-ps].
+    $uri = [string](Get-HciRegistration).AzureResourceUri
+    if (-not $uri) { throw 'Get-AzureStackHCI shows no AzureResourceUri: the cluster is not registered' }
+    Get-AzResource -ResourceId $uri -ExpandProperties
+}
+
+function Test-RegistrationRepairNeeded {
+    # [A-ps]: repair only if BOTH hold: the Cloud Management cluster group is missing and the cluster resource's
+    # identity lacks SystemAssigned. A healthy cluster (the group is there) needs no Azure sign-in to tell.
+    if (Test-CloudManagementGroup) { return $false }
+    Assert-AzureSignIn
+    $resource = Get-RegistrationResource
+    $identity = ''
+    if ($resource.PSObject.Properties['Identity'] -and $resource.Identity) { $identity = [string]$resource.Identity.Type }
+    if ($identity -match 'SystemAssigned') {
+        Write-Warning ('the Cloud Management cluster group is missing, but the cluster resource has a {0} identity, so the documented registration repair does not apply: check the registration for OutOfPolicy first [S-cm]' -f $identity)
+        return $false
+    }
+    return $true
+}
+
+function Invoke-RegistrationRepair {
+    # Register-AzStackHCI -RepairRegistration as the 22H2 -> 23H2 doc runs it (tenant, subscription, a node) [A-ps]; it
+    # reads the resource name and group from the node's registration. The Cloud Management group then comes back in
+    # about 15 minutes [S-cm]. The condition is checked again here: a probe that failed must not start a repair.
+    param([Parameter(Mandatory)] [int] $TimeoutMinutes)
+    if (-not (Test-RegistrationRepairNeeded)) { return }
+    $resource = Get-RegistrationResource
+    $subscription = ([string]$resource.ResourceId).Split('/')[2]
+    $tenant = [string](Get-AzContext).Tenant.Id
+    Register-AzStackHCI -TenantId $tenant -SubscriptionId $subscription -Region ([string]$resource.Location) -ComputerName $PlanNodes[0] -RepairRegistration -Confirm:$false @CredentialArgs
+    Wait-Until -What 'the Cloud Management cluster group after the registration repair (about 15 min) [S-cm]' -TimeoutMinutes $TimeoutMinutes -Condition { Test-CloudManagementGroup }
+}
+
+function Get-ArcMachineProblem {
+    # Every node must be an Arc machine in the resource group, and Connected, before the readiness validation [A-val], [A-arm].
+    foreach ($node in $PlanNodes) {
+        try { $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name $node }
+        catch {
+            'no Arc machine {0} found in resource group {1}: {2}' -f $node, $ResourceGroupName, $_
+            continue
+        }
+        if (-not $machine) { 'no Arc machine {0} in resource group {1}' -f $node, $ResourceGroupName }
+        elseif ([string]$machine.Status -ne 'Connected') { 'the Arc machine {0} is {1}, not Connected' -f $node, $machine.Status }
+    }
+}
