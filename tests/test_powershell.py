@@ -740,7 +740,7 @@ def test_the_migration_test_moves_one_vm_to_every_node_from_a_node_and_checks_pa
     none = _branch(tree, "Step-p3-migration_test", "if_statement", "$vms.Count -eq 0")
     assert "Request-OperatorAction" in ps_parse.text(none)
     text = ps_parse.text(function)
-    assert "Write-Journal" in text and "'.vm'" in text  # the VM used is journalled
+    assert "Write-Journal" in text and "-Status 'note'" in text  # the VM used is journalled as a note, not a state
     assert "-TimeoutMinutes $left" in text and "$deadline" in text  # every wait shares the step's bound
     partition = _branch(tree, "Step-p3-migration_test", "if_statement", "$partitioned.Count -gt 0")
     assert ps_parse.text(partition).lstrip("{ \n").startswith("throw")
