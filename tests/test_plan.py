@@ -118,7 +118,7 @@ def test_cau_steps_form_one_run_in_node_order() -> None:
 def test_manual_method_is_explicit_per_node_sequence() -> None:
     plan = compile_text(hciplan_text(Shape(method="manual", source="media")))
     node_steps = [s for s in plan.steps if s.phase == "P2" and s.node == "N01"]
-    assert [s.kind for s in node_steps] == ["node.drain", "os.setup", "node.reboot", "node.resume", "storage.wait"]
+    assert [s.kind for s in node_steps] == ["node.drain", "os.setup", "os.restart", "node.resume", "storage.wait"]
     assert "cau.prepare" not in kinds(plan)
     assert kinds(plan).count("media.verify") == 4
 

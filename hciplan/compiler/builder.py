@@ -24,7 +24,7 @@ CAU_PASS = (("drain", "cau.drain"), ("install", "cau.install"), ("reboot", "cau.
             ("resume", "cau.resume"), ("storage_wait", "cau.storage_wait"))
 # The manual procedure. [A-other] lists the storage wait before the resume, but resync starts when the node
 # resumes [H-maint], so waiting for healthy storage first would wait forever: resume, then wait.
-MANUAL_PASS = (("drain", "node.drain"), ("setup", "os.setup"), ("reboot", "node.reboot"),
+MANUAL_PASS = (("drain", "node.drain"), ("setup", "os.setup"), ("reboot", "os.restart"),
                ("resume", "node.resume"), ("storage_wait", "storage.wait"))
 ATC_PASS = (("drain", "node.drain"), ("configure", "atc.configure"), ("resume", "node.resume"),
             ("storage_wait", "storage.wait"))

@@ -114,6 +114,8 @@ _KINDS = (
              ("Invoke-CauRun",), "[A-ps]", irreversible=True, duration="post.functional_level"),
     StepKind("os.setup", "P2", "node", "Run the 23H2 feature update setup on the drained node",
              ("Start-Process",), "[A-other], [G-hol]", duration="os.install"),
+    StepKind("os.restart", "P2", "node", "Restart into 23H2: setup ran with /NoReboot; wait for the 23H2 build",
+             ("Restart-Computer",), "[A-other], [G-hol]", effect="reboot", duration="os.reboot"),
     StepKind("offline.stop", "P2", "cluster", "Take virtual disks offline and stop the cluster (full outage)",
              ("Get-ClusterSharedVolume", "Stop-ClusterResource", "Stop-Cluster", "Set-Service"), "[A-other]",
              effect="stop_cluster", downtime=True, storage_offline=True),

@@ -21,7 +21,7 @@ from hciplan.compiler.units import CAU_RUN
 from hciplan.simulator.failures import Injection, RiskSpec
 
 NO_STEP = -1
-OS_REBOOTS = ("cau.reboot", "node.reboot", "offline.reboot")  # the reboot into 23H2 of each method
+OS_REBOOTS = ("cau.reboot", "os.restart", "offline.reboot")  # the reboot into 23H2 of each method
 
 
 @dataclass(frozen=True, slots=True)

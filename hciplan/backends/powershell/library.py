@@ -24,7 +24,7 @@ from importlib import resources
 
 # The order helpers appear in a script: file by file, then as defined in the file (deterministic, and
 # independent of which steps a plan has).
-FILES = ("runner", "journal", "waits", "node", "storage", "setup", "preflight", "azure", "cau_run")
+FILES = ("runner", "journal", "waits", "node", "bitlocker", "storage", "setup", "preflight", "azure", "cau_run")
 
 _START = re.compile(r"^function ([A-Za-z]+-[A-Za-z0-9]+) \{$")
 # A command-like word (Verb-Noun), as `script.required_modules` finds cmdlets.

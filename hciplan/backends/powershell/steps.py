@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Callable
 
-from hciplan.backends.azurelocal import ROLLING_UPGRADE_PLUGIN, TARGET_BUILD
-from hciplan.backends.pstext import literal
+from hciplan.backends.azurelocal import (REFS_KEY, REFS_VALUE, ROLLING_UPGRADE_PLUGIN, TARGET_BUILD, VID_KEY,
+                                        VID_VALUE)
+from hciplan.backends.pstext import literal, literal_list
 from hciplan.compiler.builder import CAU_RUN
 from hciplan.compiler.units import whole_minutes
 from hciplan.compiler.plan import Plan, Step
@@ -66,6 +67,33 @@ def emit(plan: Plan, entry: "Entry") -> None:
     if emitter is None:  # a catalog kind without a script form must not be emitted silently
         raise Unsupported(f"no PowerShell for step kind {step.kind!r} ({step.id})")
     emitter(plan, entry)
+    _recheck_bitlocker(plan, entry)
+
+
+# The steps (outside the CAU run) that restart nodes while BitLocker may be suspended: a node's own restart, and
+# the solution upgrade, which may restart every node [A-inst]. The CAU run calls the same helper itself.
+RESTARTS_NODE = ("node.reboot", "os.restart")
+RESTARTS_NODES = ("solution.deploy",)
+
+
+def _recheck_bitlocker(plan: Plan, entry: "Entry") -> None:
+    """Before a step that restarts nodes, when the plan suspended BitLocker: C: must still be suspended.
+
+    The plan suspends C: once in P1 (-RebootCount 0) and resumes it in P7, which can be weeks apart; protection
+    that came back in between (by hand or by policy) would stop the restart at the recovery prompt [A-val]. So
+    the step checks it first and suspends it again (docs/powershell.md, "BitLocker"). One rule, applied here
+    to every such kind, so no emitter can forget it.
+    """
+    step = entry.first
+    suspended = [s.node for s in plan.steps if s.kind == "bitlocker.suspend" and s.node]
+    if step.kind in RESTARTS_NODE and step.node in suspended:
+        nodes = _node(step)
+    elif step.kind in RESTARTS_NODES and suspended:
+        nodes = literal_list(suspended)
+    else:
+        return
+    entry.body[:0] = ["# BitLocker was suspended in P1: it must still be before this restart [A-val].",
+                      f"Assert-BitLockerSuspended -Node {nodes}"]
 
 
 def emit_group(plan: Plan, entry: "Entry") -> None:
@@ -240,15 +268,21 @@ def _node_drain(plan: Plan, entry: Entry) -> None:
 def _node_reboot(plan: Plan, entry: Entry) -> None:
     step = entry.first
     node = _node(step)
-    body = entry.body
-    after_setup = step.group == "os"
-    if after_setup:
-        body.append("# setup ran with /NoReboot: this restart finishes the feature update")
-        body.append(f"Invoke-NodeRestart -Node {node} -TimeoutMinutes {bound(step)}")
-        entry.probe = f"Test-NodeUpgraded -Node {node}"
-        entry.verify = entry.probe
-    else:
-        body.append(f"Invoke-NodeRestart -Node {node} -TimeoutMinutes {bound(step)}")
+    entry.body.append(f"Invoke-NodeRestart -Node {node} -TimeoutMinutes {bound(step)}")
+    entry.target = step.node
+
+
+@emits("os.restart")
+def _os_restart(plan: Plan, entry: Entry) -> None:
+    step = entry.first
+    node = _node(step)
+    entry.body += [
+        "# setup ran with /NoReboot: this restart finishes the feature update; then setup's windeploy must end and",
+        f"# the node must run the 23H2 build {TARGET_BUILD} [A-other], [G-hol].",
+        f"Invoke-NodeRestart -Node {node} -TimeoutMinutes {bound(step)} -AfterSetup",
+    ]
+    entry.probe = f"Test-NodeUpgraded -Node {node}"
+    entry.verify = f"Assert-NodeUpgraded -Node {node}"
     entry.target = step.node
 
 
@@ -276,8 +310,9 @@ def _media_verify(plan: Plan, entry: Entry) -> None:
     step = entry.first
     node = _node(step)
     body = entry.body
-    body.append(f"if (-not (Test-NodeMedia -Node {node})) {{ throw ('setup.exe is not in {{0}} on {{1}}: extract the ISO "
-                f"to the same folder on every node [A-ps]' -f $PlanMediaPath, {node}) }}")
+    # The path and setup.exe [A-ps], and the build the media installs: the 23H2 build, not 24H2's [A-ps], [G-hol].
+    body.append(f"$problem = Get-NodeMediaProblem -Node {node}")
+    body.append(f"if ($problem) {{ throw ('{{0}}: {{1}}' -f {node}, $problem) }}")
     entry.target = step.node
 
 
@@ -328,7 +363,7 @@ def _os_setup(plan: Plan, entry: Entry) -> None:
     if upgrade.source == "media":
         body.append(f"Start-NodeSetup -Nodes @({node}) -TimeoutMinutes {bound(step)}")
     else:
-        entry.verify = entry.probe
+        entry.verify = f"Assert-NodeUpgraded -Node {node}"
         body.append("Request-OperatorAction -Instructions " + literal(
             f"On the console of {step.node}, run SConfig and choose 6 (Install updates), then 3 (Feature "
             "updates) to install the 23H2 feature update from Windows Update; let it restart until it "
@@ -341,7 +376,12 @@ def _post_registry_check(plan: Plan, entry: Entry) -> None:
     body += [
         "# The upgrade can reset the keys: re-apply and reboot the node if they reverted [A-verify].",
         "$reverted = @($PlanNodes | Where-Object { -not (Test-UpgradeRegistry -Node $_) })",
-        "if ($reverted.Count -gt 0) { throw ('the registry keys reverted on {0}: re-apply them (Set-UpgradeRegistry) and reboot those nodes one at a time, then rerun' -f ($reverted -join ', ')) }",
+        "if ($reverted.Count -gt 0) {",
+        "    throw ('the upgrade registry keys reverted on {0}. On each of those nodes, one at a time: drain it (Suspend-ClusterNode -Name <node> -Drain -Wait), "
+        f"set {REFS_KEY} {REFS_VALUE} = 0 and {VID_KEY} {VID_VALUE} = 0 (Set-ItemProperty -Type DWord), "
+        "restart it, resume it (Resume-ClusterNode -Name <node> -Failback Immediate) and wait for the storage repair (Get-StorageJob); "
+        "then rerun this script: it resumes at this step [A-ps], [A-verify]' -f ($reverted -join ', '))",
+        "}",
     ]
 
 
@@ -375,7 +415,9 @@ def _post_storage_pool(plan: Plan, entry: Entry) -> None:
 def _post_vm_version(plan: Plan, entry: Entry) -> None:
     body = entry.body
     body += [
-        "# Each VM below the host's default version is stopped, updated and started again [A-post].",
+        "# Each VM below the host's default version is stopped, updated and started again [A-post]. A VM that was",
+        "# running is started again in every path (finally), also when Update-VMVersion fails; the error still",
+        "# fails the step, and a rerun updates the VMs that are left.",
         "foreach ($node in $PlanNodes) {",
         "    Invoke-OnNode -Node $node -ScriptBlock {",
         "        $ErrorActionPreference = 'Stop'",
@@ -383,9 +425,13 @@ def _post_vm_version(plan: Plan, entry: Entry) -> None:
         "        foreach ($vm in @(Get-VM)) {",
         "            if ([version]$vm.Version -ge $latest) { continue }",
         "            $running = [string]$vm.State -eq 'Running'",
-        "            if ($running) { Stop-VM -VM $vm -Force }",
-        "            Update-VMVersion -VM $vm -Force",
-        "            if ($running) { Start-VM -VM $vm }",
+        "            try {",
+        "                if ($running) { Stop-VM -VM $vm -Force -Confirm:$false }",
+        "                Update-VMVersion -VM $vm -Force -Confirm:$false",
+        "            }",
+        "            finally {",
+        "                if ($running -and [string](Get-VM -Id $vm.VMId).State -ne 'Running') { Start-VM -VM $vm -Confirm:$false }",
+        "            }",
         "        }",
         "    }",
         "}",
@@ -654,7 +700,12 @@ PREFLIGHT = [
     "$solutionDone = $PlanSolutionDeployStep -and $script:Journal.ContainsKey($PlanSolutionDeployStep) -and $script:Journal[$PlanSolutionDeployStep] -in @('done', 'skipped')",
     "$stale = @()",
     "$problems = @()",
-    "$live = @(Get-ClusterNode -Cluster $ClusterName)",
+    "# The FailoverClusters cmdlets have no -Credential: they run as the user running this script, who must be an",
+    "# administrator of the cluster; -Credential reaches only remoting, CIM and CAU (cmdlet catalog).",
+    "try { $live = @(Get-ClusterNode -Cluster $ClusterName) }",
+    "catch {",
+    "    Stop-Upgrade -Code 2 -Message ('cannot read cluster {0} as {1}\\{2}: {3}. The failover-clustering cmdlets take no -Credential, so run this script as a user who is an administrator of the cluster (and of every node); -Credential applies only to remoting, CIM and CAU.' -f $ClusterName, $env:USERDOMAIN, $env:USERNAME, $_)",
+    "}",
     "$liveNames = @($live | ForEach-Object { [string]$_.Name } | Sort-Object)",
     "$planNames = @($PlanNodes | Sort-Object)",
     "if (($liveNames -join ',') -ne ($planNames -join ',')) {",

@@ -501,14 +501,23 @@ function Invoke-OnNode {
     Invoke-Command -ComputerName $Node -ScriptBlock $ScriptBlock -ArgumentList $ArgumentList @CredentialArgs
 }
 
-function Test-NodeUpgraded {
-    # A node on build 25398 or later runs 23H2: its OS steps are skipped.
+function Get-NodeBuild {
+    # The node's OS build number (the major build: 20349 is 22H2, 25398 is 23H2, 26100 is 24H2).
     param([Parameter(Mandatory)] [string] $Node)
-    try {
-        $build = Invoke-OnNode -Node $Node -ScriptBlock { [System.Environment]::OSVersion.Version.Build }
-        return ([int]$build -ge $TargetBuild)
-    }
+    [int](Invoke-OnNode -Node $Node -ScriptBlock { [System.Environment]::OSVersion.Version.Build })
+}
+
+function Test-NodeUpgraded {
+    # A node on the 23H2 build family (major build exactly $TargetBuild, 25398) runs 23H2: its OS steps are
+    # skipped. A later build (26100 is 24H2) is not this plan's target, so it does not count [A-ps]; a build
+    # that is neither the target nor 22H2's 20349 is reported.
+    param([Parameter(Mandatory)] [string] $Node)
+    try { $build = Get-NodeBuild -Node $Node }
     catch { return $false }
+    if ($build -ne $TargetBuild -and $build -ne 20349) {
+        Write-Warning ('{0} runs build {1}, neither 22H2 (20349) nor the 23H2 build this plan upgrades to ({2})' -f $Node, $build, $TargetBuild)
+    }
+    return ($build -eq $TargetBuild)
 }
 
 function Test-AllNodesUpgraded {
@@ -531,7 +540,13 @@ function Invoke-NodeDrain {
         if ($state -eq 'Failed') { throw ('draining {0} failed: see which roles could not move (Get-ClusterGroup)' -f $Node) }
         $state -eq 'Completed'
     }
-    $left = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.OwnerNode -eq $Node -and [string]$_.State -eq 'Online' })
+    # A drain moves the roles, not the cluster's own groups: the core cluster group ("Cluster Group"), Available
+    # Storage, the S2D pool's group and the CAU role stay with a paused node by design, and fail over when it
+    # restarts. They are excluded by GroupType (not by name: group names are localized and can be renamed)
+    # rather than moved first with Move-ClusterGroup: the documented procedure does not move them [A-other],
+    # [H-maint], and moving the core group is one more cluster-name outage that buys nothing.
+    $core = @('Cluster', 'AvailableStorage', 'ClusterStoragePool', 'ClusterUpdateAgent')
+    $left = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.OwnerNode -eq $Node -and [string]$_.State -eq 'Online' -and [string]$_.GroupType -notin $core })
     if ($left.Count -gt 0) {
         throw ('{0} still hosts online roles after the drain: {1}' -f $Node, (@($left | ForEach-Object { $_.Name }) -join ', '))
     }
@@ -553,15 +568,38 @@ function Test-NodeUp {
 }
 
 function Invoke-NodeRestart {
-    # Restart-Computer -Wait -For PowerShell returns when remoting answers again; -Timeout bounds the wait.
-    param([Parameter(Mandatory)] [string] $Node, [Parameter(Mandatory)] [int] $TimeoutMinutes)
+    # Restart a drained node, bounded by $TimeoutMinutes in all (the plan's bound for the step).
+    # -Protocol WSMan: Windows PowerShell 5.1 restarts over DCOM by default, which the firewall blocks until CAU
+    # opens its rules; remoting (WSMan) is what the script already uses. -Wait -For PowerShell returns when
+    # remoting answers, which is before the cluster service has rejoined: so the step also waits until the
+    # node shows Paused in Get-ClusterNode again (it was drained) and, after a feature update (-AfterSetup),
+    # until setup's windeploy.exe / SetupHost.exe no longer runs on it, before the resume step goes on.
+    param([Parameter(Mandatory)] [string] $Node, [Parameter(Mandatory)] [int] $TimeoutMinutes, [switch] $AfterSetup)
+    $deadline = [datetimeoffset]::Now.AddMinutes($TimeoutMinutes)
     try {
-        Restart-Computer -ComputerName $Node -Force -Wait -For PowerShell -Timeout ($TimeoutMinutes * 60) -Delay 15 -Confirm:$false @CredentialArgs
+        Restart-Computer -ComputerName $Node -Protocol WSMan -Force -Wait -For PowerShell -Timeout ($TimeoutMinutes * 60) -Delay 15 -Confirm:$false @CredentialArgs
     }
     catch {
         $script:TimedOut = $true
         throw ('{0} did not answer within {1} min of its restart: check its console (BMC). {2}' -f $Node, $TimeoutMinutes, $_)
     }
+    if ($AfterSetup) {
+        Wait-Until -What ('setup (windeploy.exe, SetupHost.exe) to finish on {0}' -f $Node) -TimeoutMinutes (Get-MinutesLeft -Deadline $deadline) -Condition {
+            $busy = Invoke-OnNode -Node $Node -ScriptBlock {
+                @(Get-CimInstance -ClassName 'Win32_Process' -Filter 'Name = ''windeploy.exe'' OR Name = ''SetupHost.exe''').Count
+            }
+            [int]$busy -eq 0
+        }
+    }
+    Wait-Until -What ('{0} to rejoin the cluster (Paused in Get-ClusterNode)' -f $Node) -TimeoutMinutes (Get-MinutesLeft -Deadline $deadline) -Condition {
+        Test-NodePaused -Node $Node
+    }
+}
+
+function Get-MinutesLeft {
+    # Whole minutes left until a step's deadline, at least 1 (so a last poll still happens).
+    param([Parameter(Mandatory)] [datetimeoffset] $Deadline)
+    [int][math]::Max(1, [math]::Ceiling(($Deadline - [datetimeoffset]::Now).TotalMinutes))
 }
 
 function Set-UpgradeRegistry {
@@ -599,6 +637,23 @@ function Resume-NodeBitLocker {
 function Get-NodeBitLockerStatus {
     param([Parameter(Mandatory)] [string] $Node)
     Invoke-OnNode -Node $Node -ScriptBlock { [string](Get-BitLockerVolume -MountPoint 'C:').ProtectionStatus }
+}
+
+function Assert-BitLockerSuspended {
+    # Before a restart: C: protection must still be suspended (ProtectionStatus Off), or the node may stop at
+    # the BitLocker recovery prompt [A-val]. If it came back on (resumed by hand, by policy, or by a restart
+    # that used up a reboot count), suspend it again with -RebootCount 0, say so, and check it.
+    param([Parameter(Mandatory)] [string[]] $Node)
+    foreach ($name in $Node) {
+        $status = Get-NodeBitLockerStatus -Node $name
+        if ($status -eq 'Off') { continue }
+        Write-Warning ('BitLocker protection on C: of {0} is {1}, no longer suspended: suspending it again before the restart' -f $name, $status)
+        Suspend-NodeBitLocker -Node $name
+        $status = Get-NodeBitLockerStatus -Node $name
+        if ($status -ne 'Off') {
+            throw ('BitLocker on C: of {0} is still {1} after Suspend-BitLocker: a restart could stop at the recovery prompt. Suspend it on the node (Suspend-BitLocker -MountPoint C: -RebootCount 0), then rerun' -f $name, $status)
+        }
+    }
 }
 
 function Get-StorageProblem {
@@ -904,7 +959,12 @@ function Step-p0-preflight {
     $solutionDone = $PlanSolutionDeployStep -and $script:Journal.ContainsKey($PlanSolutionDeployStep) -and $script:Journal[$PlanSolutionDeployStep] -in @('done', 'skipped')
     $stale = @()
     $problems = @()
-    $live = @(Get-ClusterNode -Cluster $ClusterName)
+    # The FailoverClusters cmdlets have no -Credential: they run as the user running this script, who must be an
+    # administrator of the cluster; -Credential reaches only remoting, CIM and CAU (cmdlet catalog).
+    try { $live = @(Get-ClusterNode -Cluster $ClusterName) }
+    catch {
+        Stop-Upgrade -Code 2 -Message ('cannot read cluster {0} as {1}\{2}: {3}. The failover-clustering cmdlets take no -Credential, so run this script as a user who is an administrator of the cluster (and of every node); -Credential applies only to remoting, CIM and CAU.' -f $ClusterName, $env:USERDOMAIN, $env:USERNAME, $_)
+    }
     $liveNames = @($live | ForEach-Object { [string]$_.Name } | Sort-Object)
     $planNames = @($PlanNodes | Sort-Object)
     if (($liveNames -join ',') -ne ($planNames -join ',')) {
@@ -1009,6 +1069,8 @@ function Step-p1-registry-HCI04-apply {
 
 # p1.registry.HCI04.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p1-registry-HCI04-reboot {
+    # BitLocker was suspended in P1: it must still be before this restart [A-val].
+    Assert-BitLockerSuspended -Node 'HCI04'
     Invoke-NodeRestart -Node 'HCI04' -TimeoutMinutes 30
 }
 
@@ -1034,6 +1096,8 @@ function Step-p1-registry-HCI03-apply {
 
 # p1.registry.HCI03.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p1-registry-HCI03-reboot {
+    # BitLocker was suspended in P1: it must still be before this restart [A-val].
+    Assert-BitLockerSuspended -Node 'HCI03'
     Invoke-NodeRestart -Node 'HCI03' -TimeoutMinutes 30
 }
 
@@ -1059,6 +1123,8 @@ function Step-p1-registry-HCI02-apply {
 
 # p1.registry.HCI02.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p1-registry-HCI02-reboot {
+    # BitLocker was suspended in P1: it must still be before this restart [A-val].
+    Assert-BitLockerSuspended -Node 'HCI02'
     Invoke-NodeRestart -Node 'HCI02' -TimeoutMinutes 30
 }
 
@@ -1084,6 +1150,8 @@ function Step-p1-registry-HCI01-apply {
 
 # p1.registry.HCI01.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p1-registry-HCI01-reboot {
+    # BitLocker was suspended in P1: it must still be before this restart [A-val].
+    Assert-BitLockerSuspended -Node 'HCI01'
     Invoke-NodeRestart -Node 'HCI01' -TimeoutMinutes 30
 }
 
@@ -1252,7 +1320,9 @@ function Step-p3-migration_test {
 function Step-p3-registry_check {
     # The upgrade can reset the keys: re-apply and reboot the node if they reverted [A-verify].
     $reverted = @($PlanNodes | Where-Object { -not (Test-UpgradeRegistry -Node $_) })
-    if ($reverted.Count -gt 0) { throw ('the registry keys reverted on {0}: re-apply them (Set-UpgradeRegistry) and reboot those nodes one at a time, then rerun' -f ($reverted -join ', ')) }
+    if ($reverted.Count -gt 0) {
+        throw ('the upgrade registry keys reverted on {0}. On each of those nodes, one at a time: drain it (Suspend-ClusterNode -Name <node> -Drain -Wait), set HKLM:\SYSTEM\CurrentControlSet\Control\FileSystem RefsEnableMetadataValidation = 0 and HKLM:\SYSTEM\CurrentControlSet\Services\Vid\Parameters SkipSmallLocalAllocations = 0 (Set-ItemProperty -Type DWord), restart it, resume it (Resume-ClusterNode -Name <node> -Failback Immediate) and wait for the storage repair (Get-StorageJob); then rerun this script: it resumes at this step [A-ps], [A-verify]' -f ($reverted -join ', '))
+    }
 }
 
 # p3.functional_level: Raise the cluster functional level [A-post], [W-rolling]
@@ -1410,6 +1480,8 @@ function Step-p5-remediate-HCI04-apply {
 
 # p5.remediate.HCI04.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p5-remediate-HCI04-reboot {
+    # BitLocker was suspended in P1: it must still be before this restart [A-val].
+    Assert-BitLockerSuspended -Node 'HCI04'
     Invoke-NodeRestart -Node 'HCI04' -TimeoutMinutes 30
 }
 
@@ -1442,6 +1514,8 @@ function Step-p5-remediate-HCI03-apply {
 
 # p5.remediate.HCI03.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p5-remediate-HCI03-reboot {
+    # BitLocker was suspended in P1: it must still be before this restart [A-val].
+    Assert-BitLockerSuspended -Node 'HCI03'
     Invoke-NodeRestart -Node 'HCI03' -TimeoutMinutes 30
 }
 
@@ -1474,6 +1548,8 @@ function Step-p5-remediate-HCI02-apply {
 
 # p5.remediate.HCI02.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p5-remediate-HCI02-reboot {
+    # BitLocker was suspended in P1: it must still be before this restart [A-val].
+    Assert-BitLockerSuspended -Node 'HCI02'
     Invoke-NodeRestart -Node 'HCI02' -TimeoutMinutes 30
 }
 
@@ -1506,6 +1582,8 @@ function Step-p5-remediate-HCI01-apply {
 
 # p5.remediate.HCI01.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p5-remediate-HCI01-reboot {
+    # BitLocker was suspended in P1: it must still be before this restart [A-val].
+    Assert-BitLockerSuspended -Node 'HCI01'
     Invoke-NodeRestart -Node 'HCI01' -TimeoutMinutes 30
 }
 
@@ -1595,6 +1673,8 @@ function Step-p6-solution_validate {
 
 # p6.solution_deploy: Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate) [A-arm], [A-inst]
 function Step-p6-solution_deploy {
+    # BitLocker was suspended in P1: it must still be before this restart [A-val].
+    Assert-BitLockerSuspended -Node @('HCI01', 'HCI02', 'HCI03', 'HCI04')
     Invoke-SolutionDeployment -Mode 'Deploy' -TimeoutMinutes 694
 }
 

@@ -11,7 +11,7 @@
     file and emit again. Run it from a Windows Server 2022 machine outside the cluster, as an administrator
     of the cluster. It runs the steps below in order, journals each one, and resumes after an interruption
     at the first step the journal does not record as done.
-    Expected duration: about 15.9 h of work (mean step durations), over the planned windows.
+    Expected duration: about 16.6 h of work (mean step durations), over the planned windows.
 
     P0 Gates
       p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered
@@ -45,22 +45,22 @@
     P2 OS upgrade
       p2.os.N01.drain: Pause the node and drain its roles
       p2.os.N01.setup: Run the 23H2 feature update setup on the drained node
-      p2.os.N01.reboot: Restart the node and wait for it to come back
+      p2.os.N01.reboot: Restart into 23H2: setup ran with /NoReboot; wait for the 23H2 build
       p2.os.N01.resume: Resume the node with failback
       p2.os.N01.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p2.os.N02.drain: Pause the node and drain its roles
       p2.os.N02.setup: Run the 23H2 feature update setup on the drained node
-      p2.os.N02.reboot: Restart the node and wait for it to come back
+      p2.os.N02.reboot: Restart into 23H2: setup ran with /NoReboot; wait for the 23H2 build
       p2.os.N02.resume: Resume the node with failback
       p2.os.N02.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p2.os.N03.drain: Pause the node and drain its roles
       p2.os.N03.setup: Run the 23H2 feature update setup on the drained node
-      p2.os.N03.reboot: Restart the node and wait for it to come back
+      p2.os.N03.reboot: Restart into 23H2: setup ran with /NoReboot; wait for the 23H2 build
       p2.os.N03.resume: Resume the node with failback
       p2.os.N03.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
       p2.os.N04.drain: Pause the node and drain its roles
       p2.os.N04.setup: Run the 23H2 feature update setup on the drained node
-      p2.os.N04.reboot: Restart the node and wait for it to come back
+      p2.os.N04.reboot: Restart into 23H2: setup ran with /NoReboot; wait for the 23H2 build
       p2.os.N04.resume: Resume the node with failback
       p2.os.N04.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
     P3 Post-OS
@@ -480,14 +480,33 @@ function Invoke-OnNode {
     Invoke-Command -ComputerName $Node -ScriptBlock $ScriptBlock -ArgumentList $ArgumentList @CredentialArgs
 }
 
-function Test-NodeUpgraded {
-    # A node on build 25398 or later runs 23H2: its OS steps are skipped.
+function Get-NodeBuild {
+    # The node's OS build number (the major build: 20349 is 22H2, 25398 is 23H2, 26100 is 24H2).
     param([Parameter(Mandatory)] [string] $Node)
-    try {
-        $build = Invoke-OnNode -Node $Node -ScriptBlock { [System.Environment]::OSVersion.Version.Build }
-        return ([int]$build -ge $TargetBuild)
-    }
+    [int](Invoke-OnNode -Node $Node -ScriptBlock { [System.Environment]::OSVersion.Version.Build })
+}
+
+function Test-NodeUpgraded {
+    # A node on the 23H2 build family (major build exactly $TargetBuild, 25398) runs 23H2: its OS steps are
+    # skipped. A later build (26100 is 24H2) is not this plan's target, so it does not count [A-ps]; a build
+    # that is neither the target nor 22H2's 20349 is reported.
+    param([Parameter(Mandatory)] [string] $Node)
+    try { $build = Get-NodeBuild -Node $Node }
     catch { return $false }
+    if ($build -ne $TargetBuild -and $build -ne 20349) {
+        Write-Warning ('{0} runs build {1}, neither 22H2 (20349) nor the 23H2 build this plan upgrades to ({2})' -f $Node, $build, $TargetBuild)
+    }
+    return ($build -eq $TargetBuild)
+}
+
+function Assert-NodeUpgraded {
+    # A post-condition that names the build it saw when the node is not on the 23H2 build.
+    param([Parameter(Mandatory)] [string] $Node)
+    $build = Get-NodeBuild -Node $Node
+    if ($build -ne $TargetBuild) {
+        throw ('{0} runs build {1}, not the 23H2 build {2}: check the feature update on its console (C:\$WINDOWS.~BT\Sources\Panther\setuperr.log)' -f $Node, $build, $TargetBuild)
+    }
+    return $true
 }
 
 function Invoke-NodeDrain {
@@ -503,7 +522,13 @@ function Invoke-NodeDrain {
         if ($state -eq 'Failed') { throw ('draining {0} failed: see which roles could not move (Get-ClusterGroup)' -f $Node) }
         $state -eq 'Completed'
     }
-    $left = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.OwnerNode -eq $Node -and [string]$_.State -eq 'Online' })
+    # A drain moves the roles, not the cluster's own groups: the core cluster group ("Cluster Group"), Available
+    # Storage, the S2D pool's group and the CAU role stay with a paused node by design, and fail over when it
+    # restarts. They are excluded by GroupType (not by name: group names are localized and can be renamed)
+    # rather than moved first with Move-ClusterGroup: the documented procedure does not move them [A-other],
+    # [H-maint], and moving the core group is one more cluster-name outage that buys nothing.
+    $core = @('Cluster', 'AvailableStorage', 'ClusterStoragePool', 'ClusterUpdateAgent')
+    $left = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.OwnerNode -eq $Node -and [string]$_.State -eq 'Online' -and [string]$_.GroupType -notin $core })
     if ($left.Count -gt 0) {
         throw ('{0} still hosts online roles after the drain: {1}' -f $Node, (@($left | ForEach-Object { $_.Name }) -join ', '))
     }
@@ -525,15 +550,38 @@ function Test-NodeUp {
 }
 
 function Invoke-NodeRestart {
-    # Restart-Computer -Wait -For PowerShell returns when remoting answers again; -Timeout bounds the wait.
-    param([Parameter(Mandatory)] [string] $Node, [Parameter(Mandatory)] [int] $TimeoutMinutes)
+    # Restart a drained node, bounded by $TimeoutMinutes in all (the plan's bound for the step).
+    # -Protocol WSMan: Windows PowerShell 5.1 restarts over DCOM by default, which the firewall blocks until CAU
+    # opens its rules; remoting (WSMan) is what the script already uses. -Wait -For PowerShell returns when
+    # remoting answers, which is before the cluster service has rejoined: so the step also waits until the
+    # node shows Paused in Get-ClusterNode again (it was drained) and, after a feature update (-AfterSetup),
+    # until setup's windeploy.exe / SetupHost.exe no longer runs on it, before the resume step goes on.
+    param([Parameter(Mandatory)] [string] $Node, [Parameter(Mandatory)] [int] $TimeoutMinutes, [switch] $AfterSetup)
+    $deadline = [datetimeoffset]::Now.AddMinutes($TimeoutMinutes)
     try {
-        Restart-Computer -ComputerName $Node -Force -Wait -For PowerShell -Timeout ($TimeoutMinutes * 60) -Delay 15 -Confirm:$false @CredentialArgs
+        Restart-Computer -ComputerName $Node -Protocol WSMan -Force -Wait -For PowerShell -Timeout ($TimeoutMinutes * 60) -Delay 15 -Confirm:$false @CredentialArgs
     }
     catch {
         $script:TimedOut = $true
         throw ('{0} did not answer within {1} min of its restart: check its console (BMC). {2}' -f $Node, $TimeoutMinutes, $_)
     }
+    if ($AfterSetup) {
+        Wait-Until -What ('setup (windeploy.exe, SetupHost.exe) to finish on {0}' -f $Node) -TimeoutMinutes (Get-MinutesLeft -Deadline $deadline) -Condition {
+            $busy = Invoke-OnNode -Node $Node -ScriptBlock {
+                @(Get-CimInstance -ClassName 'Win32_Process' -Filter 'Name = ''windeploy.exe'' OR Name = ''SetupHost.exe''').Count
+            }
+            [int]$busy -eq 0
+        }
+    }
+    Wait-Until -What ('{0} to rejoin the cluster (Paused in Get-ClusterNode)' -f $Node) -TimeoutMinutes (Get-MinutesLeft -Deadline $deadline) -Condition {
+        Test-NodePaused -Node $Node
+    }
+}
+
+function Get-MinutesLeft {
+    # Whole minutes left until a step's deadline, at least 1 (so a last poll still happens).
+    param([Parameter(Mandatory)] [datetimeoffset] $Deadline)
+    [int][math]::Max(1, [math]::Ceiling(($Deadline - [datetimeoffset]::Now).TotalMinutes))
 }
 
 function Set-UpgradeRegistry {
@@ -577,12 +625,24 @@ function Wait-StorageHealthy {
     Wait-Until -What 'the storage repair jobs to finish and every virtual disk to be Healthy' -TimeoutMinutes $TimeoutMinutes -Condition { @(Get-StorageProblem).Count -eq 0 }
 }
 
-function Test-NodeMedia {
-    # The extracted ISO must be at the same local path on every node, with setup.exe in it [A-ps].
+function Get-NodeMediaProblem {
+    # The extracted ISO must be at the same local path on every node, with setup.exe in it [A-ps], and it must
+    # install the 23H2 build: the build of its first install image (Get-WindowsImage -Index 1, the Dism module
+    # on the node) must be $TargetBuild. Media of another release (26100, 24H2) fails here, before any drain.
+    # Returns nothing when the media is right, or the problem.
     param([Parameter(Mandatory)] [string] $Node)
-    Invoke-OnNode -Node $Node -ArgumentList @($PlanMediaPath) -ScriptBlock {
-        param($MediaPath)
-        Test-Path -LiteralPath (Join-Path -Path $MediaPath -ChildPath 'setup.exe') -PathType Leaf
+    Invoke-OnNode -Node $Node -ArgumentList @($PlanMediaPath, $TargetBuild) -ScriptBlock {
+        param($MediaPath, $Build)
+        $ErrorActionPreference = 'Stop'
+        if (-not (Test-Path -LiteralPath (Join-Path -Path $MediaPath -ChildPath 'setup.exe') -PathType Leaf)) {
+            return ('setup.exe is not in {0}: extract the ISO to the same folder on every node [A-ps]' -f $MediaPath)
+        }
+        $images = @('install.wim', 'install.esd' | ForEach-Object { Join-Path -Path (Join-Path -Path $MediaPath -ChildPath 'sources') -ChildPath $_ } | Where-Object { Test-Path -LiteralPath $_ -PathType Leaf })
+        if ($images.Count -eq 0) { return ('{0} has no sources\install.wim or install.esd: it is not extracted setup media' -f $MediaPath) }
+        $version = [version](Get-WindowsImage -ImagePath $images[0] -Index 1).Version
+        if ($version.Build -ne $Build) {
+            return ('the media in {0} installs build {1} ({2}), not the 23H2 build {3}: extract the 23H2 ISO there' -f $MediaPath, $version.Build, $version, $Build)
+        }
     }
 }
 
@@ -801,7 +861,12 @@ function Step-p0-preflight {
     $solutionDone = $PlanSolutionDeployStep -and $script:Journal.ContainsKey($PlanSolutionDeployStep) -and $script:Journal[$PlanSolutionDeployStep] -in @('done', 'skipped')
     $stale = @()
     $problems = @()
-    $live = @(Get-ClusterNode -Cluster $ClusterName)
+    # The FailoverClusters cmdlets have no -Credential: they run as the user running this script, who must be an
+    # administrator of the cluster; -Credential reaches only remoting, CIM and CAU (cmdlet catalog).
+    try { $live = @(Get-ClusterNode -Cluster $ClusterName) }
+    catch {
+        Stop-Upgrade -Code 2 -Message ('cannot read cluster {0} as {1}\{2}: {3}. The failover-clustering cmdlets take no -Credential, so run this script as a user who is an administrator of the cluster (and of every node); -Credential applies only to remoting, CIM and CAU.' -f $ClusterName, $env:USERDOMAIN, $env:USERNAME, $_)
+    }
     $liveNames = @($live | ForEach-Object { [string]$_.Name } | Sort-Object)
     $planNames = @($PlanNodes | Sort-Object)
     if (($liveNames -join ',') -ne ($planNames -join ',')) {
@@ -886,7 +951,7 @@ function Step-p1-registry-N01-apply {
 
 # p1.registry.N01.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p1-registry-N01-reboot {
-    Invoke-NodeRestart -Node 'N01' -TimeoutMinutes 26
+    Invoke-NodeRestart -Node 'N01' -TimeoutMinutes 52
 }
 
 # p1.registry.N01.resume: Resume the node with failback [A-other]
@@ -911,7 +976,7 @@ function Step-p1-registry-N02-apply {
 
 # p1.registry.N02.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p1-registry-N02-reboot {
-    Invoke-NodeRestart -Node 'N02' -TimeoutMinutes 26
+    Invoke-NodeRestart -Node 'N02' -TimeoutMinutes 52
 }
 
 # p1.registry.N02.resume: Resume the node with failback [A-other]
@@ -936,7 +1001,7 @@ function Step-p1-registry-N03-apply {
 
 # p1.registry.N03.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p1-registry-N03-reboot {
-    Invoke-NodeRestart -Node 'N03' -TimeoutMinutes 26
+    Invoke-NodeRestart -Node 'N03' -TimeoutMinutes 52
 }
 
 # p1.registry.N03.resume: Resume the node with failback [A-other]
@@ -961,7 +1026,7 @@ function Step-p1-registry-N04-apply {
 
 # p1.registry.N04.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p1-registry-N04-reboot {
-    Invoke-NodeRestart -Node 'N04' -TimeoutMinutes 26
+    Invoke-NodeRestart -Node 'N04' -TimeoutMinutes 52
 }
 
 # p1.registry.N04.resume: Resume the node with failback [A-other]
@@ -976,22 +1041,26 @@ function Step-p1-registry-N04-storage_wait {
 
 # p1.media_verify.N01: Check the extracted setup media at the same path on the node [A-ps]
 function Step-p1-media_verify-N01 {
-    if (-not (Test-NodeMedia -Node 'N01')) { throw ('setup.exe is not in {0} on {1}: extract the ISO to the same folder on every node [A-ps]' -f $PlanMediaPath, 'N01') }
+    $problem = Get-NodeMediaProblem -Node 'N01'
+    if ($problem) { throw ('{0}: {1}' -f 'N01', $problem) }
 }
 
 # p1.media_verify.N02: Check the extracted setup media at the same path on the node [A-ps]
 function Step-p1-media_verify-N02 {
-    if (-not (Test-NodeMedia -Node 'N02')) { throw ('setup.exe is not in {0} on {1}: extract the ISO to the same folder on every node [A-ps]' -f $PlanMediaPath, 'N02') }
+    $problem = Get-NodeMediaProblem -Node 'N02'
+    if ($problem) { throw ('{0}: {1}' -f 'N02', $problem) }
 }
 
 # p1.media_verify.N03: Check the extracted setup media at the same path on the node [A-ps]
 function Step-p1-media_verify-N03 {
-    if (-not (Test-NodeMedia -Node 'N03')) { throw ('setup.exe is not in {0} on {1}: extract the ISO to the same folder on every node [A-ps]' -f $PlanMediaPath, 'N03') }
+    $problem = Get-NodeMediaProblem -Node 'N03'
+    if ($problem) { throw ('{0}: {1}' -f 'N03', $problem) }
 }
 
 # p1.media_verify.N04: Check the extracted setup media at the same path on the node [A-ps]
 function Step-p1-media_verify-N04 {
-    if (-not (Test-NodeMedia -Node 'N04')) { throw ('setup.exe is not in {0} on {1}: extract the ISO to the same folder on every node [A-ps]' -f $PlanMediaPath, 'N04') }
+    $problem = Get-NodeMediaProblem -Node 'N04'
+    if ($problem) { throw ('{0}: {1}' -f 'N04', $problem) }
 }
 
 # p2.os.N01.drain: Pause the node and drain its roles [A-other], [H-maint]
@@ -1004,10 +1073,11 @@ function Step-p2-os-N01-setup {
     Start-NodeSetup -Nodes @('N01') -TimeoutMinutes 295
 }
 
-# p2.os.N01.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
+# p2.os.N01.reboot: Restart into 23H2: setup ran with /NoReboot; wait for the 23H2 build [A-other], [G-hol]
 function Step-p2-os-N01-reboot {
-    # setup ran with /NoReboot: this restart finishes the feature update
-    Invoke-NodeRestart -Node 'N01' -TimeoutMinutes 26
+    # setup ran with /NoReboot: this restart finishes the feature update; then setup's windeploy must end and
+    # the node must run the 23H2 build 25398 [A-other], [G-hol].
+    Invoke-NodeRestart -Node 'N01' -TimeoutMinutes 52 -AfterSetup
 }
 
 # p2.os.N01.resume: Resume the node with failback [A-other]
@@ -1030,10 +1100,11 @@ function Step-p2-os-N02-setup {
     Start-NodeSetup -Nodes @('N02') -TimeoutMinutes 295
 }
 
-# p2.os.N02.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
+# p2.os.N02.reboot: Restart into 23H2: setup ran with /NoReboot; wait for the 23H2 build [A-other], [G-hol]
 function Step-p2-os-N02-reboot {
-    # setup ran with /NoReboot: this restart finishes the feature update
-    Invoke-NodeRestart -Node 'N02' -TimeoutMinutes 26
+    # setup ran with /NoReboot: this restart finishes the feature update; then setup's windeploy must end and
+    # the node must run the 23H2 build 25398 [A-other], [G-hol].
+    Invoke-NodeRestart -Node 'N02' -TimeoutMinutes 52 -AfterSetup
 }
 
 # p2.os.N02.resume: Resume the node with failback [A-other]
@@ -1056,10 +1127,11 @@ function Step-p2-os-N03-setup {
     Start-NodeSetup -Nodes @('N03') -TimeoutMinutes 295
 }
 
-# p2.os.N03.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
+# p2.os.N03.reboot: Restart into 23H2: setup ran with /NoReboot; wait for the 23H2 build [A-other], [G-hol]
 function Step-p2-os-N03-reboot {
-    # setup ran with /NoReboot: this restart finishes the feature update
-    Invoke-NodeRestart -Node 'N03' -TimeoutMinutes 26
+    # setup ran with /NoReboot: this restart finishes the feature update; then setup's windeploy must end and
+    # the node must run the 23H2 build 25398 [A-other], [G-hol].
+    Invoke-NodeRestart -Node 'N03' -TimeoutMinutes 52 -AfterSetup
 }
 
 # p2.os.N03.resume: Resume the node with failback [A-other]
@@ -1082,10 +1154,11 @@ function Step-p2-os-N04-setup {
     Start-NodeSetup -Nodes @('N04') -TimeoutMinutes 295
 }
 
-# p2.os.N04.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
+# p2.os.N04.reboot: Restart into 23H2: setup ran with /NoReboot; wait for the 23H2 build [A-other], [G-hol]
 function Step-p2-os-N04-reboot {
-    # setup ran with /NoReboot: this restart finishes the feature update
-    Invoke-NodeRestart -Node 'N04' -TimeoutMinutes 26
+    # setup ran with /NoReboot: this restart finishes the feature update; then setup's windeploy must end and
+    # the node must run the 23H2 build 25398 [A-other], [G-hol].
+    Invoke-NodeRestart -Node 'N04' -TimeoutMinutes 52 -AfterSetup
 }
 
 # p2.os.N04.resume: Resume the node with failback [A-other]
@@ -1147,7 +1220,9 @@ function Step-p3-migration_test {
 function Step-p3-registry_check {
     # The upgrade can reset the keys: re-apply and reboot the node if they reverted [A-verify].
     $reverted = @($PlanNodes | Where-Object { -not (Test-UpgradeRegistry -Node $_) })
-    if ($reverted.Count -gt 0) { throw ('the registry keys reverted on {0}: re-apply them (Set-UpgradeRegistry) and reboot those nodes one at a time, then rerun' -f ($reverted -join ', ')) }
+    if ($reverted.Count -gt 0) {
+        throw ('the upgrade registry keys reverted on {0}. On each of those nodes, one at a time: drain it (Suspend-ClusterNode -Name <node> -Drain -Wait), set HKLM:\SYSTEM\CurrentControlSet\Control\FileSystem RefsEnableMetadataValidation = 0 and HKLM:\SYSTEM\CurrentControlSet\Services\Vid\Parameters SkipSmallLocalAllocations = 0 (Set-ItemProperty -Type DWord), restart it, resume it (Resume-ClusterNode -Name <node> -Failback Immediate) and wait for the storage repair (Get-StorageJob); then rerun this script: it resumes at this step [A-ps], [A-verify]' -f ($reverted -join ', '))
+    }
 }
 
 # p3.functional_level: Raise the cluster functional level [A-post], [W-rolling]
@@ -1198,7 +1273,7 @@ function Step-p5-remediate-N01-apply {
 
 # p5.remediate.N01.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p5-remediate-N01-reboot {
-    Invoke-NodeRestart -Node 'N01' -TimeoutMinutes 26
+    Invoke-NodeRestart -Node 'N01' -TimeoutMinutes 52
 }
 
 # p5.remediate.N01.resume: Resume the node with failback [A-other]
@@ -1229,7 +1304,7 @@ function Step-p5-remediate-N02-apply {
 
 # p5.remediate.N02.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p5-remediate-N02-reboot {
-    Invoke-NodeRestart -Node 'N02' -TimeoutMinutes 26
+    Invoke-NodeRestart -Node 'N02' -TimeoutMinutes 52
 }
 
 # p5.remediate.N02.resume: Resume the node with failback [A-other]
@@ -1260,7 +1335,7 @@ function Step-p5-remediate-N03-apply {
 
 # p5.remediate.N03.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p5-remediate-N03-reboot {
-    Invoke-NodeRestart -Node 'N03' -TimeoutMinutes 26
+    Invoke-NodeRestart -Node 'N03' -TimeoutMinutes 52
 }
 
 # p5.remediate.N03.resume: Resume the node with failback [A-other]
@@ -1291,7 +1366,7 @@ function Step-p5-remediate-N04-apply {
 
 # p5.remediate.N04.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p5-remediate-N04-reboot {
-    Invoke-NodeRestart -Node 'N04' -TimeoutMinutes 26
+    Invoke-NodeRestart -Node 'N04' -TimeoutMinutes 52
 }
 
 # p5.remediate.N04.resume: Resume the node with failback [A-other]
@@ -1583,7 +1658,7 @@ try {
         -Phase 'P2' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N01' `
-        -Unit 'p2.os.N01' -FitMinutes 99.0 `
+        -Unit 'p2.os.N01' -FitMinutes 113.3 `
         -Probe { Test-NodeUpgraded -Node 'N01' } `
         -Verify { Test-NodePaused -Node 'N01' } `
         -Action { Step-p2-os-N01-drain }
@@ -1595,10 +1670,10 @@ try {
         -Action { Step-p2-os-N01-setup }
     Invoke-PlanStep -Id 'p2.os.N01.reboot' `
         -Phase 'P2' `
-        -Title 'Restart the node and wait for it to come back' `
+        -Title 'Restart into 23H2: setup ran with /NoReboot; wait for the 23H2 build' `
         -Target 'N01' `
         -Probe { Test-NodeUpgraded -Node 'N01' } `
-        -Verify { Test-NodeUpgraded -Node 'N01' } `
+        -Verify { Assert-NodeUpgraded -Node 'N01' } `
         -Action { Step-p2-os-N01-reboot }
     Invoke-PlanStep -Id 'p2.os.N01.resume' `
         -Phase 'P2' `
@@ -1617,7 +1692,7 @@ try {
         -Phase 'P2' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N02' `
-        -Unit 'p2.os.N02' -FitMinutes 99.0 `
+        -Unit 'p2.os.N02' -FitMinutes 113.3 `
         -Probe { Test-NodeUpgraded -Node 'N02' } `
         -Verify { Test-NodePaused -Node 'N02' } `
         -Action { Step-p2-os-N02-drain }
@@ -1629,10 +1704,10 @@ try {
         -Action { Step-p2-os-N02-setup }
     Invoke-PlanStep -Id 'p2.os.N02.reboot' `
         -Phase 'P2' `
-        -Title 'Restart the node and wait for it to come back' `
+        -Title 'Restart into 23H2: setup ran with /NoReboot; wait for the 23H2 build' `
         -Target 'N02' `
         -Probe { Test-NodeUpgraded -Node 'N02' } `
-        -Verify { Test-NodeUpgraded -Node 'N02' } `
+        -Verify { Assert-NodeUpgraded -Node 'N02' } `
         -Action { Step-p2-os-N02-reboot }
     Invoke-PlanStep -Id 'p2.os.N02.resume' `
         -Phase 'P2' `
@@ -1651,7 +1726,7 @@ try {
         -Phase 'P2' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N03' `
-        -Unit 'p2.os.N03' -FitMinutes 99.0 `
+        -Unit 'p2.os.N03' -FitMinutes 113.3 `
         -Probe { Test-NodeUpgraded -Node 'N03' } `
         -Verify { Test-NodePaused -Node 'N03' } `
         -Action { Step-p2-os-N03-drain }
@@ -1663,10 +1738,10 @@ try {
         -Action { Step-p2-os-N03-setup }
     Invoke-PlanStep -Id 'p2.os.N03.reboot' `
         -Phase 'P2' `
-        -Title 'Restart the node and wait for it to come back' `
+        -Title 'Restart into 23H2: setup ran with /NoReboot; wait for the 23H2 build' `
         -Target 'N03' `
         -Probe { Test-NodeUpgraded -Node 'N03' } `
-        -Verify { Test-NodeUpgraded -Node 'N03' } `
+        -Verify { Assert-NodeUpgraded -Node 'N03' } `
         -Action { Step-p2-os-N03-reboot }
     Invoke-PlanStep -Id 'p2.os.N03.resume' `
         -Phase 'P2' `
@@ -1685,7 +1760,7 @@ try {
         -Phase 'P2' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N04' `
-        -Unit 'p2.os.N04' -FitMinutes 99.0 `
+        -Unit 'p2.os.N04' -FitMinutes 113.3 `
         -Probe { Test-NodeUpgraded -Node 'N04' } `
         -Verify { Test-NodePaused -Node 'N04' } `
         -Action { Step-p2-os-N04-drain }
@@ -1697,10 +1772,10 @@ try {
         -Action { Step-p2-os-N04-setup }
     Invoke-PlanStep -Id 'p2.os.N04.reboot' `
         -Phase 'P2' `
-        -Title 'Restart the node and wait for it to come back' `
+        -Title 'Restart into 23H2: setup ran with /NoReboot; wait for the 23H2 build' `
         -Target 'N04' `
         -Probe { Test-NodeUpgraded -Node 'N04' } `
-        -Verify { Test-NodeUpgraded -Node 'N04' } `
+        -Verify { Assert-NodeUpgraded -Node 'N04' } `
         -Action { Step-p2-os-N04-reboot }
     Invoke-PlanStep -Id 'p2.os.N04.resume' `
         -Phase 'P2' `

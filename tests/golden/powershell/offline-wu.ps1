@@ -382,14 +382,23 @@ function Invoke-OnNode {
     Invoke-Command -ComputerName $Node -ScriptBlock $ScriptBlock -ArgumentList $ArgumentList @CredentialArgs
 }
 
-function Test-NodeUpgraded {
-    # A node on build 25398 or later runs 23H2: its OS steps are skipped.
+function Get-NodeBuild {
+    # The node's OS build number (the major build: 20349 is 22H2, 25398 is 23H2, 26100 is 24H2).
     param([Parameter(Mandatory)] [string] $Node)
-    try {
-        $build = Invoke-OnNode -Node $Node -ScriptBlock { [System.Environment]::OSVersion.Version.Build }
-        return ([int]$build -ge $TargetBuild)
-    }
+    [int](Invoke-OnNode -Node $Node -ScriptBlock { [System.Environment]::OSVersion.Version.Build })
+}
+
+function Test-NodeUpgraded {
+    # A node on the 23H2 build family (major build exactly $TargetBuild, 25398) runs 23H2: its OS steps are
+    # skipped. A later build (26100 is 24H2) is not this plan's target, so it does not count [A-ps]; a build
+    # that is neither the target nor 22H2's 20349 is reported.
+    param([Parameter(Mandatory)] [string] $Node)
+    try { $build = Get-NodeBuild -Node $Node }
     catch { return $false }
+    if ($build -ne $TargetBuild -and $build -ne 20349) {
+        Write-Warning ('{0} runs build {1}, neither 22H2 (20349) nor the 23H2 build this plan upgrades to ({2})' -f $Node, $build, $TargetBuild)
+    }
+    return ($build -eq $TargetBuild)
 }
 
 function Test-AllNodesUpgraded {
@@ -482,7 +491,12 @@ function Step-p0-preflight {
     $solutionDone = $PlanSolutionDeployStep -and $script:Journal.ContainsKey($PlanSolutionDeployStep) -and $script:Journal[$PlanSolutionDeployStep] -in @('done', 'skipped')
     $stale = @()
     $problems = @()
-    $live = @(Get-ClusterNode -Cluster $ClusterName)
+    # The FailoverClusters cmdlets have no -Credential: they run as the user running this script, who must be an
+    # administrator of the cluster; -Credential reaches only remoting, CIM and CAU (cmdlet catalog).
+    try { $live = @(Get-ClusterNode -Cluster $ClusterName) }
+    catch {
+        Stop-Upgrade -Code 2 -Message ('cannot read cluster {0} as {1}\{2}: {3}. The failover-clustering cmdlets take no -Credential, so run this script as a user who is an administrator of the cluster (and of every node); -Credential applies only to remoting, CIM and CAU.' -f $ClusterName, $env:USERDOMAIN, $env:USERNAME, $_)
+    }
     $liveNames = @($live | ForEach-Object { [string]$_.Name } | Sort-Object)
     $planNames = @($PlanNodes | Sort-Object)
     if (($liveNames -join ',') -ne ($planNames -join ',')) {
@@ -675,7 +689,9 @@ function Step-p3-migration_test {
 function Step-p3-registry_check {
     # The upgrade can reset the keys: re-apply and reboot the node if they reverted [A-verify].
     $reverted = @($PlanNodes | Where-Object { -not (Test-UpgradeRegistry -Node $_) })
-    if ($reverted.Count -gt 0) { throw ('the registry keys reverted on {0}: re-apply them (Set-UpgradeRegistry) and reboot those nodes one at a time, then rerun' -f ($reverted -join ', ')) }
+    if ($reverted.Count -gt 0) {
+        throw ('the upgrade registry keys reverted on {0}. On each of those nodes, one at a time: drain it (Suspend-ClusterNode -Name <node> -Drain -Wait), set HKLM:\SYSTEM\CurrentControlSet\Control\FileSystem RefsEnableMetadataValidation = 0 and HKLM:\SYSTEM\CurrentControlSet\Services\Vid\Parameters SkipSmallLocalAllocations = 0 (Set-ItemProperty -Type DWord), restart it, resume it (Resume-ClusterNode -Name <node> -Failback Immediate) and wait for the storage repair (Get-StorageJob); then rerun this script: it resumes at this step [A-ps], [A-verify]' -f ($reverted -join ', '))
+    }
 }
 
 # p3.oem_drivers: Reinstall the OEM drivers with the vendor's package, one node at a time [A-post], [A-val]

@@ -1,14 +1,26 @@
 # setup.ps1: part of the helper library of the hciplan upgrade script (Windows PowerShell 5.1).
-# The feature update from the extracted ISO (media route): the media check and setup.exe on the nodes.
+# The feature update from the extracted ISO (media route): the media check (path and build) and setup.exe on the nodes.
 # hciplan copies into a script only the functions it calls (hciplan/backends/powershell/library.py); code
 # outside a function is never copied. Plan values come from the script's data region, read by name.
 
-function Test-NodeMedia {
-    # The extracted ISO must be at the same local path on every node, with setup.exe in it [A-ps].
+function Get-NodeMediaProblem {
+    # The extracted ISO must be at the same local path on every node, with setup.exe in it [A-ps], and it must
+    # install the 23H2 build: the build of its first install image (Get-WindowsImage -Index 1, the Dism module
+    # on the node) must be $TargetBuild. Media of another release (26100, 24H2) fails here, before any drain.
+    # Returns nothing when the media is right, or the problem.
     param([Parameter(Mandatory)] [string] $Node)
-    Invoke-OnNode -Node $Node -ArgumentList @($PlanMediaPath) -ScriptBlock {
-        param($MediaPath)
-        Test-Path -LiteralPath (Join-Path -Path $MediaPath -ChildPath 'setup.exe') -PathType Leaf
+    Invoke-OnNode -Node $Node -ArgumentList @($PlanMediaPath, $TargetBuild) -ScriptBlock {
+        param($MediaPath, $Build)
+        $ErrorActionPreference = 'Stop'
+        if (-not (Test-Path -LiteralPath (Join-Path -Path $MediaPath -ChildPath 'setup.exe') -PathType Leaf)) {
+            return ('setup.exe is not in {0}: extract the ISO to the same folder on every node [A-ps]' -f $MediaPath)
+        }
+        $images = @('install.wim', 'install.esd' | ForEach-Object { Join-Path -Path (Join-Path -Path $MediaPath -ChildPath 'sources') -ChildPath $_ } | Where-Object { Test-Path -LiteralPath $_ -PathType Leaf })
+        if ($images.Count -eq 0) { return ('{0} has no sources\install.wim or install.esd: it is not extracted setup media' -f $MediaPath) }
+        $version = [version](Get-WindowsImage -ImagePath $images[0] -Index 1).Version
+        if ($version.Build -ne $Build) {
+            return ('the media in {0} installs build {1} ({2}), not the 23H2 build {3}: extract the 23H2 ISO there' -f $MediaPath, $version.Build, $version, $Build)
+        }
     }
 }
 
