@@ -73,7 +73,9 @@ def _help(plan: Plan, entries: list[Entry], phases: list[str]) -> list[str]:
         ".PARAMETER ClusterName",
         f"    The failover cluster to upgrade. Default from the plan: {comment_text(cluster.name)}.",
         ".PARAMETER Credential",
-        "    Credentials for remoting, CIM and CAU on the nodes. Default: the current user. Never stored.",
+        "    Credentials for remoting (Invoke-Command, Restart-Computer), CIM and CAU only. The failover-clustering",
+        "    cmdlets take no -Credential: run the script as a user who administers the cluster and every node.",
+        "    Default: the current user. Never stored.",
         ".PARAMETER JournalPath",
         "    The JSON-lines journal (one line per step event); the transcript is written next to it.",
         "    Default: Invoke-HciUpgrade.journal.jsonl next to this script.",
@@ -142,6 +144,7 @@ def _data(plan: Plan, entries: list[Entry], phases: list[str]) -> list[str]:
         f"$PlanOrchestrator = {literal(upgrade.orchestrator) if upgrade.orchestrator else '$null'}",
         f"$TargetBuild = {TARGET_BUILD}",
         f"$PollSeconds = {POLL_SECONDS}",
+        "$PlanSuspendsBitLocker = " + ("$true" if any(s.kind == "bitlocker.suspend" for s in plan.steps) else "$false"),
     ]
     if cluster.pool is not None:
         lines += [

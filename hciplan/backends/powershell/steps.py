@@ -71,7 +71,8 @@ def emit(plan: Plan, entry: "Entry") -> None:
 
 
 # The steps (outside the CAU run) that restart nodes while BitLocker may be suspended: a node's own restart, and
-# the solution upgrade, which may restart every node [A-inst]. The CAU run calls the same helper itself.
+# the solution upgrade, which may restart every node [A-inst]; and the groups that restart nodes (the CAU run,
+# the offline bracket's node steps).
 RESTARTS_NODE = ("node.reboot", "os.restart")
 RESTARTS_NODES = ("solution.deploy",)
 
@@ -86,9 +87,10 @@ def _recheck_bitlocker(plan: Plan, entry: "Entry") -> None:
     """
     step = entry.first
     suspended = [s.node for s in plan.steps if s.kind == "bitlocker.suspend" and s.node]
+    group_restarts = len(entry.steps) > 1 and any(s.spec.reboots for s in entry.steps)  # the CAU run, offline
     if step.kind in RESTARTS_NODE and step.node in suspended:
         nodes = _node(step)
-    elif step.kind in RESTARTS_NODES and suspended:
+    elif (step.kind in RESTARTS_NODES or group_restarts) and suspended:
         nodes = literal_list(suspended)
     else:
         return
@@ -99,6 +101,7 @@ def _recheck_bitlocker(plan: Plan, entry: "Entry") -> None:
 def emit_group(plan: Plan, entry: "Entry") -> None:
     """Fill the entry of a whole group with its group's emitter."""
     GROUP_EMITTERS[entry.first.group](plan, entry)
+    _recheck_bitlocker(plan, entry)
 
 
 # --- bounds and shared values --------------------------------------------------------------------
@@ -856,7 +859,7 @@ def _offline(plan: Plan, entry: Entry) -> None:
             "$pending = @($PlanNodes | Where-Object { -not (Test-NodeUpgraded -Node $_) })",
             f"if ($pending.Count -gt 0) {{ Start-NodeSetup -Nodes $pending -TimeoutMinutes {longest_bound(steps, 'offline.setup')} }}",
             "if ($pending.Count -gt 0) {",
-            f"    Restart-Computer -ComputerName $pending -Force -Wait -For PowerShell -Timeout {60 * longest_bound(steps, 'offline.reboot')} -Delay 15 -Confirm:$false @CredentialArgs",
+            f"    Restart-Computer -ComputerName $pending -Protocol WSMan -Force -Wait -For PowerShell -Timeout {60 * longest_bound(steps, 'offline.reboot')} -Delay 15 -Confirm:$false @CredentialArgs",
             "}",
         ]
     else:

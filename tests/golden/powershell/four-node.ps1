@@ -114,7 +114,9 @@
 .PARAMETER ClusterName
     The failover cluster to upgrade. Default from the plan: hci-cluster1.
 .PARAMETER Credential
-    Credentials for remoting, CIM and CAU on the nodes. Default: the current user. Never stored.
+    Credentials for remoting (Invoke-Command, Restart-Computer), CIM and CAU only. The failover-clustering
+    cmdlets take no -Credential: run the script as a user who administers the cluster and every node.
+    Default: the current user. Never stored.
 .PARAMETER JournalPath
     The JSON-lines journal (one line per step event); the transcript is written next to it.
     Default: Invoke-HciUpgrade.journal.jsonl next to this script.
@@ -200,6 +202,7 @@ $PlanStepCount = 108
 $PlanOrchestrator = 'MGMT01'
 $TargetBuild = 25398
 $PollSeconds = 30
+$PlanSuspendsBitLocker = $true
 $PlanPoolName = 'S2D on hci-cluster1'
 $PlanPoolFreeBytes = [int64]20890720927744
 $PoolFreeToleranceBytes = [int64]670702092943  # assumption: 1% of the pool
@@ -385,6 +388,9 @@ function Stop-Upgrade {
     param([Parameter(Mandatory)] [int] $Code, [Parameter(Mandatory)] [string] $Message)
     if ($Code -eq 0) { Write-Host $Message } else { Write-Warning $Message }
     if (-not $script:Rehearsal) { Write-Host ('Journal: {0}' -f $JournalPath) }
+    if ($Code -ne 0 -and $PlanSuspendsBitLocker) {
+        Write-BitLockerNotice  # a run that stops with BitLocker suspended says so, and how to resume it
+    }
     Stop-HciTranscript
     exit $Code
 }
@@ -653,6 +659,32 @@ function Assert-BitLockerSuspended {
         if ($status -ne 'Off') {
             throw ('BitLocker on C: of {0} is still {1} after Suspend-BitLocker: a restart could stop at the recovery prompt. Suspend it on the node (Suspend-BitLocker -MountPoint C: -RebootCount 0), then rerun' -f $name, $status)
         }
+    }
+}
+
+function Write-BitLockerNotice {
+    # For a run that stops before the end (Stop-Upgrade with a non-zero code): the nodes whose C: is encrypted
+    # but has its protection suspended stay unprotected until Resume-BitLocker, which the plan does only at
+    # its end (P7). Name them and say how to resume. Read-only, never throws: a node that cannot be reached is
+    # named as unchecked. The rehearsal changed nothing, so it says nothing.
+    if ($script:Rehearsal) { return }
+    $suspended = @()
+    $unchecked = @()
+    foreach ($name in $PlanNodes) {
+        try {
+            $volume = Invoke-OnNode -Node $name -ScriptBlock {
+                $c = Get-BitLockerVolume -MountPoint 'C:'
+                [pscustomobject]@{ Protection = [string]$c.ProtectionStatus; Volume = [string]$c.VolumeStatus }
+            }
+            if ($volume.Protection -eq 'Off' -and $volume.Volume -ne 'FullyDecrypted') { $suspended += $name }
+        }
+        catch { $unchecked += $name }
+    }
+    if ($suspended.Count -gt 0) {
+        Write-Warning ('BitLocker protection of C: stays suspended on {0} until it is resumed: the plan resumes it only at its end (P7). If the upgrade will not go on soon, resume it on each of those nodes with Resume-BitLocker -MountPoint C: (for example Invoke-Command -ComputerName <node> {{ Resume-BitLocker -MountPoint C: }}); the next restart the script makes suspends it again.' -f ($suspended -join ', '))
+    }
+    if ($unchecked.Count -gt 0) {
+        Write-Warning ('BitLocker on C: could not be checked on {0}: check Get-BitLockerVolume -MountPoint C: there; a suspended protector stays suspended until Resume-BitLocker -MountPoint C:.' -f ($unchecked -join ', '))
     }
 }
 
@@ -1196,6 +1228,8 @@ function Step-p1-cau_scan {
 
 # p2.cau_run: One CAU run with the RollingUpgradePlugin: HCI04, HCI03, HCI02, HCI01 [A-ps], [W-invoke] [A-ps], [W-opts] [W-invoke] [W-opts], [H-maint]
 function Step-p2-cau_run {
+    # BitLocker was suspended in P1: it must still be before this restart [A-val].
+    Assert-BitLockerSuspended -Node @('HCI01', 'HCI02', 'HCI03', 'HCI04')
     # One CAU run performs the drain, setup, reboots, resume and storage wait of every node, one node at a
     # time [A-ps], [W-invoke]. It runs as a background job so this script can watch it with Get-CauRun.
     # The window rule, as the plan's units say: CAU runs the pre-update script on each node before it drains

@@ -32,7 +32,9 @@
 .PARAMETER ClusterName
     The failover cluster to upgrade. Default from the plan: clu-test.
 .PARAMETER Credential
-    Credentials for remoting, CIM and CAU on the nodes. Default: the current user. Never stored.
+    Credentials for remoting (Invoke-Command, Restart-Computer), CIM and CAU only. The failover-clustering
+    cmdlets take no -Credential: run the script as a user who administers the cluster and every node.
+    Default: the current user. Never stored.
 .PARAMETER JournalPath
     The JSON-lines journal (one line per step event); the transcript is written next to it.
     Default: Invoke-HciUpgrade.journal.jsonl next to this script.
@@ -104,6 +106,7 @@ $PlanStepCount = 22
 $PlanOrchestrator = $null
 $TargetBuild = 25398
 $PollSeconds = 30
+$PlanSuspendsBitLocker = $false
 $PlanPoolName = 'S2D'
 $PlanPoolFreeBytes = [int64]10995116277760
 $PoolFreeToleranceBytes = [int64]131941395333  # assumption: 1% of the pool
@@ -266,6 +269,9 @@ function Stop-Upgrade {
     param([Parameter(Mandatory)] [int] $Code, [Parameter(Mandatory)] [string] $Message)
     if ($Code -eq 0) { Write-Host $Message } else { Write-Warning $Message }
     if (-not $script:Rehearsal) { Write-Host ('Journal: {0}' -f $JournalPath) }
+    if ($Code -ne 0 -and $PlanSuspendsBitLocker) {
+        Write-BitLockerNotice  # a run that stops with BitLocker suspended says so, and how to resume it
+    }
     Stop-HciTranscript
     exit $Code
 }
@@ -431,6 +437,32 @@ function Test-UpgradeRegistry {
         $refs = Get-ItemProperty -Path 'HKLM:\SYSTEM\CurrentControlSet\Control\FileSystem' -Name 'RefsEnableMetadataValidation' -ErrorAction SilentlyContinue
         $vid = Get-ItemProperty -Path 'HKLM:\SYSTEM\CurrentControlSet\Services\Vid\Parameters' -Name 'SkipSmallLocalAllocations' -ErrorAction SilentlyContinue
         ($null -ne $refs) -and ($refs.RefsEnableMetadataValidation -eq 0) -and ($null -ne $vid) -and ($vid.SkipSmallLocalAllocations -eq 0)
+    }
+}
+
+function Write-BitLockerNotice {
+    # For a run that stops before the end (Stop-Upgrade with a non-zero code): the nodes whose C: is encrypted
+    # but has its protection suspended stay unprotected until Resume-BitLocker, which the plan does only at
+    # its end (P7). Name them and say how to resume. Read-only, never throws: a node that cannot be reached is
+    # named as unchecked. The rehearsal changed nothing, so it says nothing.
+    if ($script:Rehearsal) { return }
+    $suspended = @()
+    $unchecked = @()
+    foreach ($name in $PlanNodes) {
+        try {
+            $volume = Invoke-OnNode -Node $name -ScriptBlock {
+                $c = Get-BitLockerVolume -MountPoint 'C:'
+                [pscustomobject]@{ Protection = [string]$c.ProtectionStatus; Volume = [string]$c.VolumeStatus }
+            }
+            if ($volume.Protection -eq 'Off' -and $volume.Volume -ne 'FullyDecrypted') { $suspended += $name }
+        }
+        catch { $unchecked += $name }
+    }
+    if ($suspended.Count -gt 0) {
+        Write-Warning ('BitLocker protection of C: stays suspended on {0} until it is resumed: the plan resumes it only at its end (P7). If the upgrade will not go on soon, resume it on each of those nodes with Resume-BitLocker -MountPoint C: (for example Invoke-Command -ComputerName <node> {{ Resume-BitLocker -MountPoint C: }}); the next restart the script makes suspends it again.' -f ($suspended -join ', '))
+    }
+    if ($unchecked.Count -gt 0) {
+        Write-Warning ('BitLocker on C: could not be checked on {0}: check Get-BitLockerVolume -MountPoint C: there; a suspended protector stays suspended until Resume-BitLocker -MountPoint C:.' -f ($unchecked -join ', '))
     }
 }
 

@@ -156,6 +156,9 @@ function Stop-Upgrade {
     param([Parameter(Mandatory)] [int] $Code, [Parameter(Mandatory)] [string] $Message)
     if ($Code -eq 0) { Write-Host $Message } else { Write-Warning $Message }
     if (-not $script:Rehearsal) { Write-Host ('Journal: {0}' -f $JournalPath) }
+    if ($Code -ne 0 -and $PlanSuspendsBitLocker) {
+        Write-BitLockerNotice  # a run that stops with BitLocker suspended says so, and how to resume it
+    }
     Stop-HciTranscript
     exit $Code
 }
