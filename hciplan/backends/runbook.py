@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from hciplan import __version__
-from hciplan.backends.azurelocal import (REFS_KEY, REFS_VALUE, ROLLING_UPGRADE_PLUGIN, TARGET_BUILD, VID_KEY, VID_VALUE,
+from hciplan.backends.azurelocal import (REFS_KEY, REFS_VALUE, ROLLING_UPGRADE_PLUGIN, TARGET_BUILD, TEMPLATE_URI, VID_KEY, VID_VALUE,
                                          plugin_arguments_literal)
 from hciplan.backends.pstext import literal, literal_list, md_block, md_code, md_text
 from hciplan.backends.summary import format_time
@@ -117,10 +117,12 @@ def _commands(plan: Plan, step: Step) -> str:
                        f"{literal(upgrade.solution.adou_path) if upgrade.solution and upgrade.solution.adou_path else ''}"],
         "readiness.validate": ["Install-Module -Name AzStackHci.EnvironmentChecker -AllowClobber",
                                "Invoke-AzStackHciUpgradeValidation -PassThru | Where-Object Status -eq 'FAILURE'"],
-        "solution.validate": ["New-AzResourceGroupDeployment -ResourceGroupName $ResourceGroup -TemplateUri $UpgradeClusterTemplate "
-                              "-TemplateParameterObject $Parameters  # deploymentMode = Validate"],
-        "solution.deploy": ["New-AzResourceGroupDeployment -ResourceGroupName $ResourceGroup -TemplateUri $UpgradeClusterTemplate "
-                            "-TemplateParameterObject $Parameters  # deploymentMode = Deploy"],
+        "solution.validate": [f"$UpgradeClusterTemplate = {literal(TEMPLATE_URI)}  # pinned: the reviewed commit [Q-tpl]",
+                              "New-AzResourceGroupDeployment -ResourceGroupName $ResourceGroup -TemplateUri $UpgradeClusterTemplate "
+                              "-TemplateParameterFile $ParameterFile -deploymentMode Validate"],
+        "solution.deploy": [f"$UpgradeClusterTemplate = {literal(TEMPLATE_URI)}  # pinned: the reviewed commit [Q-tpl]",
+                            "New-AzResourceGroupDeployment -ResourceGroupName $ResourceGroup -TemplateUri $UpgradeClusterTemplate "
+                            "-TemplateParameterFile $ParameterFile -deploymentMode Deploy"],
         "wdac.reapply": ["# re-apply the 23H2 WDAC policies per the Azure Local 23H2 documentation"],
         "after.verify": ["Sync-AzureStackHCI", "Get-AzureStackHCI", "Get-StampInformation  # now returns the solution version"],
     }

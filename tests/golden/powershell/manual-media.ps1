@@ -157,7 +157,7 @@ param(
     [switch] $AdoptJournal,
     [string] $ResourceGroupName,
     [string] $TemplateParameterFile,
-    [string] $TemplateUri = 'https://raw.githubusercontent.com/Azure/azure-quickstart-templates/master/quickstarts/microsoft.azurestackhci/upgrade-cluster/azuredeploy.json'
+    [string] $TemplateUri = 'https://raw.githubusercontent.com/Azure/azure-quickstart-templates/15c284b4181efb2b39a978e030eecacc840dac3f/quickstarts/microsoft.azurestackhci/upgrade-cluster/azuredeploy.json'
 )
 
 Set-StrictMode -Version Latest

@@ -370,7 +370,7 @@ param(
     [switch] $AdoptJournal,
     [string] $ResourceGroupName,
     [string] $TemplateParameterFile,
-    [string] $TemplateUri = 'https://raw.githubusercontent.com/Azure/azure-quickstart-templates/master/quickstarts/microsoft.azurestackhci/upgrade-cluster/azuredeploy.json'
+    [string] $TemplateUri = 'https://raw.githubusercontent.com/Azure/azure-quickstart-templates/15c284b4181efb2b39a978e030eecacc840dac3f/quickstarts/microsoft.azurestackhci/upgrade-cluster/azuredeploy.json'
 )
 
 Set-StrictMode -Version Latest
@@ -438,7 +438,6 @@ $PlanTemplateValues = @{  # upgrade-cluster template parameters the plan fixes [
     startingIPAddress = '10.20.0.100'
     endingIPAddress = '10.20.0.109'
     customLocation = 'hci-dc16-cl'
-    adouPath = 'OU=hci-dc16,OU=AzureLocal,DC=contoso,DC=com'
 }
 #endregion
 

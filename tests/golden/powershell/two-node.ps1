@@ -118,7 +118,7 @@ param(
     [switch] $AdoptJournal,
     [string] $ResourceGroupName,
     [string] $TemplateParameterFile,
-    [string] $TemplateUri = 'https://raw.githubusercontent.com/Azure/azure-quickstart-templates/master/quickstarts/microsoft.azurestackhci/upgrade-cluster/azuredeploy.json'
+    [string] $TemplateUri = 'https://raw.githubusercontent.com/Azure/azure-quickstart-templates/15c284b4181efb2b39a978e030eecacc840dac3f/quickstarts/microsoft.azurestackhci/upgrade-cluster/azuredeploy.json'
 )
 
 Set-StrictMode -Version Latest
@@ -172,7 +172,6 @@ $PlanTemplateValues = @{  # upgrade-cluster template parameters the plan fixes [
     startingIPAddress = '192.168.50.40'
     endingIPAddress = '192.168.50.47'
     customLocation = 'hci-edge2-cl'
-    adouPath = 'OU=hci-edge2,OU=Clusters,DC=branch,DC=contoso,DC=com'
 }
 #endregion
 
