@@ -66,3 +66,58 @@ def test_plan_template_values_are_parameters_of_the_template(sixteen) -> None:
     assert plan.model.upgrade.solution.adou_path, "the example must carry an OU path for this test to mean anything"
     keys = ps_parse.splat_keys(tree)["PlanTemplateValues"]
     assert keys and keys <= azurelocal.TEMPLATE_PARAMETERS, keys - azurelocal.TEMPLATE_PARAMETERS
+
+
+# --- 3: the readiness gate blocks on every failed test except the documented TPM warnings -------------------------
+
+def _string_values(node) -> list[str]:
+    return [ps_parse.evaluate_literal(ps_parse.text(n)) for n in ps_parse.walk(node)
+            if n.type == "string_literal" and ps_parse.text(n).startswith("'")]
+
+
+def _checker_records():
+    fixture = json.loads((FIXTURES / "envchecker-results.json").read_text(encoding="utf-8"))
+    return fixture["checker_results"] + fixture["article_sample"]
+
+
+def test_readiness_gate_keys_on_status_never_on_severity(sixteen) -> None:
+    _, _, tree = sixteen
+    gate = _function(tree, "Step-p5-readiness_validate")
+    failed = _function(tree, "Test-ReadinessFailed")
+    names = [c.name for c in ps_parse.commands_under(gate)]
+    assert "Invoke-AzStackHciUpgradeValidation" in names and "Test-ReadinessFailed" in names
+    validation = next(c for c in ps_parse.commands_under(gate) if c.name == "Invoke-AzStackHciUpgradeValidation")
+    assert "PassThru" in validation.parameters
+    # No literal of the gate or of its failure test names a Severity: Critical and Warning failures block alike.
+    for node in (gate, failed):
+        assert not {v.upper() for v in _string_values(node)} & {"CRITICAL", "WARNING", "2"}
+    # Every failed Status the checker writes (the enum's name, or its value in JSON) counts as failed.
+    statuses = {str(r["Status"]).upper() for r in _checker_records()} | {
+        str(r["AdditionalData"]["Status"]).upper() for r in _checker_records() if "AdditionalData" in r}
+    failed_literals = {v.upper() for v in _string_values(failed)}
+    assert {"FAILURE", "1"} <= failed_literals and statuses - {"0", "SUCCESS"} <= failed_literals
+    # The fields the gate reads are the checker's own.
+    read = {ps_parse.evaluate_literal(ps_parse.text(n.children[2])) for n in ps_parse.walk(failed)
+            if n.type == "element_access" and ps_parse.text(n.children[2]).startswith("'")}
+    fields = set().union(*(r.keys() for r in _checker_records()))
+    assert read and read <= fields, read - fields
+
+
+def test_readiness_tpm_warnings_come_from_one_python_constant(sixteen) -> None:
+    _, _, tree = sixteen
+    gate = _function(tree, "Step-p5-readiness_validate")
+    lists = [n for n in ps_parse.walk(gate) if n.type == "assignment_expression"
+             and ps_parse.text(n.children[0]).strip() == "$tpmWarnings"]
+    assert len(lists) == 1
+    assert tuple(_string_values(lists[0])) == azurelocal.READINESS_TPM_WARNINGS
+    assert len(azurelocal.READINESS_TPM_WARNINGS) == 9  # domain.md section 3, [A-val]'s warning table
+    warning = next(c for c in ps_parse.commands_under(gate) if c.name == "Test-TpmReadinessWarning")
+    assert warning.argument("Properties") == "$tpmWarnings"
+    # A warning is listed (Write-Warning), a blocking failure is listed and then thrown.
+    names = [c.name for c in ps_parse.commands_under(gate)]
+    assert names.count("Write-Warning") >= 2
+    assert any(n.type == "flow_control_statement" and ps_parse.text(n).startswith("throw") for n in ps_parse.walk(gate))
+    # The TPM test that blocks (TPM version 2.0, Critical) names none of the warning properties.
+    version = next(r for r in _checker_records() if r.get("Name") == "AzStackHci_Hardware_Test_Tpm_Version")
+    text = " ".join(str(version.get(k, "")) for k in ("Name", "Title", "DisplayName")).lower()
+    assert not any(p.lower() in text for p in azurelocal.READINESS_TPM_WARNINGS)

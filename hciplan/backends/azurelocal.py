@@ -62,6 +62,13 @@ REQUIRED_OPTIONAL_FEATURES = (
     "NetworkATC")
 
 
+# The readiness validation's documented non-blocking tests: the TPM properties of [A-val]'s "Non-blocking
+# validation tests" table (domain.md section 3, "Warnings"). Every other failed test blocks the solution upgrade,
+# whatever its Severity: the same article's -PassThru sample reports blocking tests (Windows OS is 23H2, Network
+# ATC, required Windows features, storage pool) with Severity Warning.
+READINESS_TPM_WARNINGS = ("OwnerClearDisabled", "TpmReady", "TpmPresent", "LockoutCount", "TpmActivated",
+                          "ManagedAuthLevel", "AutoProvisioning", "LockedOut", "TpmEnabled")
+
 def plugin_arguments(upgrade: Upgrade) -> dict[str, str]:
     """The RollingUpgradePlugin's arguments (`-CauPluginArguments`) for an upgrade, in the order they are shown [A-ps]."""
     arguments = {"WuConnected": "true" if upgrade.source == "windows_update" else "false"}

@@ -161,7 +161,8 @@ _VERIFY = {
     "thin.convert": "`(Get-VirtualDisk -FriendlyName <volume>).ProvisioningType` is Thin and the pool has more free space",
     "lcm.extension": "the AzureEdgeLifecycleManager extension is Succeeded on the node",
     "ad.prepare": "the OU and its objects exist",
-    "readiness.validate": "no Critical check fails",
+    "readiness.validate": ("no test fails (Status FAILURE), whatever its Severity, except the documented TPM property "
+                           "warnings [A-val], which are listed to fix after the upgrade"),
     "solution.validate": "the Validate deployment Succeeded",
     "solution.deploy": "the Deploy deployment Succeeded; Get-StampInformation returns the solution version",
     "wdac.reapply": "the new policies are enforced on every node",

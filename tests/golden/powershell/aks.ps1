@@ -651,6 +651,38 @@ function Invoke-SolutionDeployment {
     }
 }
 
+function Test-ReadinessFailed {
+    # A failed Environment Checker test, whatever its Severity [A-val]: the readiness article's -PassThru sample
+    # reports blocking tests (OS is 23H2, Network ATC, required features, storage pool) as Warning. Status is the
+    # enum's name ('FAILURE') or, in the checker's JSON result files, its value (1); a test whose AdditionalData
+    # reports FAILURE failed too (the checker's result files show one with a top-level 0 and a FAILURE detail).
+    param([Parameter(Mandatory)] [object] $Result)
+    $status = $Result.PSObject.Properties['Status']
+    if ($status -and [string]$status.Value -in @('FAILURE', '1')) { return $true }
+    $data = $Result.PSObject.Properties['AdditionalData']
+    if (-not $data -or $null -eq $data.Value) { return $false }
+    $detail = $data.Value
+    if ($detail -is [System.Collections.IDictionary]) { return [string]$detail['Status'] -eq 'FAILURE' }
+    $inner = $detail.PSObject.Properties['Status']
+    return [bool]($inner -and [string]$inner.Value -eq 'FAILURE')
+}
+
+function Test-TpmReadinessWarning {
+    # The documented non-blocking tests [A-val]: a TPM property test (Name, Title or DisplayName mentions TPM and
+    # one of the properties in $Properties, the plan's list from hciplan/backends/azurelocal.py).
+    param([Parameter(Mandatory)] [object] $Result, [Parameter(Mandatory)] [string[]] $Properties)
+    $names = foreach ($field in @('Name', 'Title', 'DisplayName')) {
+        $property = $Result.PSObject.Properties[$field]
+        if ($property) { [string]$property.Value }
+    }
+    $text = @($names) -join ' '
+    if ($text -notmatch 'TPM') { return $false }
+    foreach ($name in $Properties) {
+        if ($text -match ('(?<![A-Za-z]){0}(?![A-Za-z])' -f $name)) { return $true }
+    }
+    return $false
+}
+
 function Test-AllNodesUp {
     foreach ($node in $PlanNodes) {
         if (-not (Test-NodeUp -Node $node)) { return $false }
@@ -1090,19 +1122,27 @@ function Step-p5-lcm_extension-K8S-N3 {
 
 # p5.readiness_validate: Run the upgrade readiness validation (validation gate) [A-val]
 function Step-p5-readiness_validate {
-    # The Environment Checker on every node; Critical failures block the solution upgrade [A-val].
+    # The Environment Checker on every node [A-val]. Every failed test blocks, whatever its Severity: the
+    # readiness article's own sample reports blocking tests (OS is 23H2, Network ATC, required Windows features,
+    # storage pool) as Warning. Only the documented TPM property tests are warnings to fix later; all are listed.
+    $tpmWarnings = @('OwnerClearDisabled', 'TpmReady', 'TpmPresent', 'LockoutCount', 'TpmActivated', 'ManagedAuthLevel', 'AutoProvisioning', 'LockedOut', 'TpmEnabled')  # [A-val]
     $blocking = @()
+    $warned = @()
     foreach ($node in $PlanNodes) {
         $results = @(Invoke-OnNode -Node $node -ScriptBlock {
             $ErrorActionPreference = 'Stop'
             Install-Module -Name 'AzStackHci.EnvironmentChecker' -AllowClobber -Force
             Invoke-AzStackHciUpgradeValidation -PassThru
         })
-        foreach ($result in $results) {
-            if ([string]$result.Status -eq 'FAILURE' -and [string]$result.Severity -eq 'CRITICAL') { $blocking += ('{0}: {1}' -f $node, $result.DisplayName) }
+        foreach ($result in @($results | Where-Object { Test-ReadinessFailed -Result $_ })) {
+            $line = '{0}: {1} (Severity {2})' -f $node, $result.DisplayName, $result.Severity
+            if (Test-TpmReadinessWarning -Result $result -Properties $tpmWarnings) { $warned += $line }
+            else { $blocking += $line }
         }
     }
-    if ($blocking.Count -gt 0) { throw ('readiness checks block the upgrade: {0}' -f ($blocking -join '; ')) }
+    foreach ($line in $warned) { Write-Warning ('readiness warning, to fix after the upgrade [A-val]: {0}' -f $line) }
+    foreach ($line in $blocking) { Write-Warning ('readiness check failed: {0}' -f $line) }
+    if ($blocking.Count -gt 0) { throw ('{0} failed readiness checks block the solution upgrade: {1}' -f $blocking.Count, ($blocking -join '; ')) }
 }
 
 # p6.solution_validate: Solution upgrade: ARM deployment in Validate mode [A-arm]
