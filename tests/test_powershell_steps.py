@@ -121,3 +121,54 @@ def test_readiness_tpm_warnings_come_from_one_python_constant(sixteen) -> None:
     version = next(r for r in _checker_records() if r.get("Name") == "AzStackHci_Hardware_Test_Tpm_Version")
     text = " ".join(str(version.get(k, "")) for k in ("Name", "Title", "DisplayName")).lower()
     assert not any(p.lower() in text for p in azurelocal.READINESS_TPM_WARNINGS)
+
+
+# --- 2: the offline method starts the cluster service on each node, never Start-Cluster from the orchestrator ------
+
+@pytest.fixture(scope="module")
+def offline():
+    from test_powershell import VARIANTS, plan_of_text
+    plan = plan_of_text(VARIANTS["offline-media"])
+    script = powershell.render(plan)[powershell.FILE_NAME]
+    return plan, script, ps_parse.parse(script)
+
+
+def _script_block_of(command):
+    """The script block given to a command (`Invoke-OnNode -ScriptBlock { ... }`)."""
+    return next(n for n in ps_parse.walk(command.node) if n.type == "script_block_expression")
+
+
+def test_offline_start_starts_clussvc_on_every_node_through_remoting(offline) -> None:
+    plan, _, tree = offline
+    start = _function(tree, "Step-p2-offline_start")
+    commands = ps_parse.commands_under(start)
+    assert "Start-Cluster" not in {c.name for c in commands}, "Start-Cluster needs CredSSP when run remotely"
+    # The loop over the plan's nodes runs Set-Service Automatic and Start-Service ClusSvc inside Invoke-OnNode.
+    remote = [c for c in commands if c.name == "Invoke-OnNode" and c.argument("Node") == "$node"]
+    starts = []
+    for call in remote:
+        inner = ps_parse.commands_under(_script_block_of(call))
+        names = {c.name: c for c in inner}
+        if "Start-Service" in names:
+            assert ps_parse.evaluate_literal(names["Start-Service"].argument("Name")) == "ClusSvc"
+            assert (names["Set-Service"].argument("StartupType") or "").strip("'") == "Automatic"
+            starts.append(call)
+    assert len(starts) == 1
+    loop = starts[0].node
+    while loop.type != "foreach_statement":
+        loop = loop.parent
+    assert "$PlanNodes" in ps_parse.text(loop).split("{", 1)[0]
+
+
+def test_offline_start_waits_bounded_for_every_node_up_before_the_storage(offline) -> None:
+    _, _, tree = offline
+    start = _function(tree, "Step-p2-offline_start")
+    commands = ps_parse.commands_under(start)
+    waits = [c for c in commands if c.name == "Wait-Until"]
+    first = waits[0]
+    assert first.argument("TimeoutMinutes").isdigit()
+    inside = {c.name for c in ps_parse.commands_under(_script_block_of(first))}
+    assert "Get-ClusterNode" in inside
+    starts = [c.line for c in commands if c.name == "Start-Service"]
+    storage = [c.line for c in commands if c.name in ("Get-StoragePool", "Start-ClusterResource")]
+    assert max(starts) < first.line < min(storage)

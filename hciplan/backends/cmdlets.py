@@ -209,6 +209,8 @@ _CATALOG = (
        f"{_MGMT}/restart-computer", "docs"),
     _c("Set-Service", "Microsoft.PowerShell.Management", "Name StartupType Status ComputerName", f"{_MGMT}/set-service"),
     _c("Stop-Service", "Microsoft.PowerShell.Management", "Name Force NoWait", f"{_MGMT}/stop-service"),
+    _c("Start-Service", "Microsoft.PowerShell.Management", "Name DisplayName InputObject PassThru WhatIf Confirm",
+       f"{_MGMT}/start-service"),
     _c("Start-Process", "Microsoft.PowerShell.Management", "FilePath ArgumentList Wait PassThru NoNewWindow",
        f"{_MGMT}/start-process"),
     _c("Get-Credential", "Microsoft.PowerShell.Security", "UserName Message Credential",

@@ -84,8 +84,9 @@ def _commands(plan: Plan, step: Step) -> str:
                            " 'setup.exe') -ArgumentList '/auto upgrade /EULA accept /DynamicUpdate disable /NoReboot' -Wait  # on every node"]
                           if upgrade.source == "media" else ["# on every node's console: SConfig, 6 then 3"]),
         "offline.reboot": [f"Restart-Computer -ComputerName {literal_list([n.name for n in model.cluster.nodes])} -Force -Wait -For PowerShell"],
-        "offline.start": ["Set-Service -Name ClusSvc -StartupType Automatic  # on every node",
-                          f"Start-Cluster -Name {literal(model.ordered_nodes()[0].name)}  # a node name: the cluster name is offline",
+        "offline.start": ["Set-Service -Name ClusSvc -StartupType Automatic; Start-Service -Name ClusSvc  # on every node, locally "
+                          "(Start-Cluster from the orchestrator needs CredSSP)",
+                          f"Get-ClusterNode -Cluster {cluster}  # every node Up (retry while the cluster name comes up)",
                           f"Get-StoragePool -CimSession {cluster} -IsPrimordial $false  # Healthy (retry while the cluster name comes up)",
                           f"Get-StorageJob -CimSession {cluster}  # wait until none is left",
                           f"Get-ClusterSharedVolume -Cluster {cluster} | Start-ClusterResource",
@@ -177,7 +178,7 @@ _BACKOUT = {
     "node.reboot": "none needed; if the node does not come back, work from its BMC console",
     "cau.scan": "nothing changed yet",
     "os.setup": "until the functional level is raised the cluster may stay in mixed mode; stop here and plan the rest [W-rolling]",
-    "offline.stop": "`Set-Service ClusSvc -StartupType Automatic` on every node, `Start-Cluster -Name <node>`, CSVs online, start the VMs",
+    "offline.stop": "on every node `Set-Service ClusSvc -StartupType Automatic; Start-Service ClusSvc`, then CSVs online, start the VMs",
     "offline.setup": "before the restarts: abandon setup and restart the cluster as for offline.stop",
     "post.functional_level": "none: point of no return",
     "post.storage_pool": "none: one-way",

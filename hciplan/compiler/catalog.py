@@ -118,8 +118,9 @@ _KINDS = (
     StepKind("offline.reboot", "P2", "node", "Reboot into 23H2 (cluster stopped)",
              ("Restart-Computer",), "[A-other]", downtime=True, duration="os.reboot", restarts=True),
     StepKind("offline.start", "P2", "cluster",
-             "Start the cluster, wait for the pool and jobs, bring virtual disks online",
-             ("Set-Service", "Start-Cluster", "Get-StorageJob", "Start-ClusterResource", "Get-VirtualDisk"),
+             "Start the cluster service on every node, wait for the pool and jobs, bring virtual disks online",
+             ("Set-Service", "Start-Service", "Get-ClusterNode", "Get-StorageJob", "Start-ClusterResource",
+              "Get-VirtualDisk"),
              "[A-other]", effect="start_cluster", downtime=True),
     # P3 post-OS
     StepKind("post.validate", "P3", "cluster", "Validate the upgraded cluster (validation gate)",

@@ -587,7 +587,7 @@ PREFLIGHT = [
 # --- the offline method: stop, every node at once, start ------------------------------------------
 
 VM_SHUTDOWN_MINUTES = 30  # assumption: a graceful guest shutdown of every VM finishes within this
-CLUSTER_NAME_MINUTES = 30  # assumption: the cluster's core resources come online within this after Start-Cluster
+CLUSTER_NAME_MINUTES = 30  # assumption: every node joins and the core resources come online within this once ClusSvc starts
 
 
 @emits("offline.stop")
@@ -639,16 +639,29 @@ def _offline_stop(plan: Plan, entry: Entry) -> None:
 def _offline_start(plan: Plan, entry: Entry) -> None:
     step = entry.first
     entry.body += [
-        "# Cluster service back to Automatic; Start-Cluster by a node name, since the cluster name is offline while",
-        "# every node is stopped (Start-Cluster docs). Then, in order [A-other]: pool healthy and storage jobs done,",
-        "# CSVs online, every virtual disk healthy; last, the VMs that offline.stop shut down start again.",
+        "# The cluster service back to Automatic and started on every node, each one locally through remoting:",
+        "# Start-Cluster cannot run remotely without CredSSP (its doc), and if it failed every VM would stay down.",
+        "# A node whose service does not start does not stop the others; the wait below names what is missing.",
+        "# Then, in order [A-other]: pool healthy and storage jobs done, CSVs online, every virtual disk healthy;",
+        "# last, the VMs that offline.stop shut down start again.",
         "foreach ($node in $PlanNodes) {",
-        "    Invoke-OnNode -Node $node -ScriptBlock { $ErrorActionPreference = 'Stop'; Set-Service -Name 'ClusSvc' -StartupType Automatic }",
-        "}",
-        "$null = Start-Cluster -Name $PlanNodes[0]",
-        "# The cluster name answers (CIM, cluster cmdlets) only once the core resources are online.",
-        f"Wait-Until -What ('the cluster name {{0}} to answer' -f $ClusterName) -TimeoutMinutes {CLUSTER_NAME_MINUTES} -Condition {{",
         "    try {",
+        "        Invoke-OnNode -Node $node -ScriptBlock {",
+        "            $ErrorActionPreference = 'Stop'",
+        "            Set-Service -Name 'ClusSvc' -StartupType Automatic",
+        "            Start-Service -Name 'ClusSvc'",
+        "        }",
+        "    }",
+        "    catch { Write-Warning ('could not start the cluster service on {0}: {1}' -f $node, $_) }",
+        "}",
+        "# The cluster answers once every node is Up and the core resources (the cluster name) are online: only then",
+        "# do the cluster and CIM cmdlets below reach it.",
+        f"Wait-Until -What ('every node of {{0}} to be Up and the cluster name to answer' -f $ClusterName) -TimeoutMinutes {CLUSTER_NAME_MINUTES} -Condition {{",
+        "    # Until then the cluster name does not resolve: an error is a plain 'not yet', not a failed poll.",
+        "    try {",
+        "        $up = @(Get-ClusterNode -Cluster $ClusterName | Where-Object { [string]$_.State -eq 'Up' } | ForEach-Object { [string]$_.Name })",
+        "        $missing = @($PlanNodes | Where-Object { $up -notcontains $_ })",
+        "        if ($missing.Count -gt 0) { Write-Verbose ('not Up yet: {0}' -f ($missing -join ', ')); return $false }",
         "        $session = New-CimSession -ComputerName $ClusterName @CredentialArgs",
         "        Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false",
         "        $true",
