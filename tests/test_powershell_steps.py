@@ -172,3 +172,39 @@ def test_offline_start_waits_bounded_for_every_node_up_before_the_storage(offlin
     starts = [c.line for c in commands if c.name == "Start-Service"]
     storage = [c.line for c in commands if c.name in ("Get-StoragePool", "Start-ClusterResource")]
     assert max(starts) < first.line < min(storage)
+
+
+# --- 9: Azure's provisioning states, not Get-StampInformation, say the solution upgrade is done -------------------
+
+def _runner_call(tree, step_id: str):
+    for command in ps_parse.commands(tree):
+        if command.name == "Invoke-PlanStep" and ps_parse.evaluate_literal(command.argument("Id")) == step_id:
+            return command
+    raise AssertionError(f"no Invoke-PlanStep for {step_id}")
+
+
+def test_solution_deploy_probe_and_verify_read_the_deployment_and_deployment_settings(sixteen) -> None:
+    _, _, tree = sixteen
+    call = _runner_call(tree, "p6.solution_deploy")
+    for parameter in ("Probe", "Verify"):
+        block = call.argument(parameter)
+        assert block and "Test-SolutionDeployed" in block and "Test-SolutionInstalled" not in block, parameter
+    deployed = _function(tree, "Test-SolutionDeployed")
+    commands = {c.name: c for c in ps_parse.commands_under(deployed)}
+    assert "Get-StampInformation" not in commands and "Test-SolutionInstalled" not in commands
+    deployment = commands["Get-AzResourceGroupDeployment"]
+    assert ps_parse.evaluate_literal(deployment.argument("Name")) == "hciplan-upgrade-deploy"
+    resource = commands["Get-AzResource"]
+    assert "ExpandProperties" in resource.parameters
+    text = ps_parse.text(deployed)
+    assert "Microsoft.AzureStackHCI/clusters/{2}/deploymentSettings/default" in text  # the template's resource [Q-tpl]
+    states = {ps_parse.evaluate_literal(ps_parse.text(n)) for n in ps_parse.walk(deployed) if n.type == "string_literal"
+              and ps_parse.text(n).startswith("'")}
+    assert {"provisioningState", "Succeeded"} <= states and "ProvisioningState" in text
+
+
+def test_after_verify_asks_azure_not_get_stamp_information(sixteen) -> None:
+    _, _, tree = sixteen
+    verify = _function(tree, "Step-p7-verify")
+    names = {c.name for c in ps_parse.commands_under(verify)}
+    assert "Test-SolutionDeployed" in names and "Test-SolutionInstalled" not in names

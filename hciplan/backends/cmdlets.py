@@ -169,6 +169,8 @@ _CATALOG = (
        "WhatIf Confirm deploymentMode", f"{LEARN}/az.resources/new-azresourcegroupdeployment"),
     _c("Get-AzResourceGroupDeployment", "Az.Resources", "ResourceGroupName Name Id Pre DefaultProfile",
        f"{LEARN}/az.resources/get-azresourcegroupdeployment", "docs"),
+    _c("Get-AzResource", "Az.Resources", "Name ResourceType ResourceGroupName ResourceId ExpandProperties ApiVersion "
+       "ODataQuery Tag DefaultProfile", f"{LEARN}/az.resources/get-azresource"),
     _c("New-HciAdObjectsPreCreation", "AsHciADArtifactsPreCreationTool", "AzureStackLCMUserCredential AsHciOUName",
        "https://learn.microsoft.com/azure/azure-local/deploy/deployment-prep-active-directory", "domain"),
     _c("Install-Module", "PowerShellGet", "Name RequiredVersion AllowClobber Force Scope Repository",

@@ -125,7 +125,10 @@ def _commands(plan: Plan, step: Step) -> str:
                             "New-AzResourceGroupDeployment -ResourceGroupName $ResourceGroup -TemplateUri $UpgradeClusterTemplate "
                             "-TemplateParameterFile $ParameterFile -deploymentMode Deploy"],
         "wdac.reapply": ["# re-apply the 23H2 WDAC policies per the Azure Local 23H2 documentation"],
-        "after.verify": ["Sync-AzureStackHCI", "Get-AzureStackHCI", "Get-StampInformation  # now returns the solution version"],
+        "after.verify": ["Sync-AzureStackHCI", "Get-AzureStackHCI"] + ([] if upgrade.solution is None else [
+                         "(Get-AzResourceGroupDeployment -ResourceGroupName $ResourceGroup -Name hciplan-upgrade-deploy).ProvisioningState  # Succeeded",
+                         "(Get-AzResource -ResourceGroupName $ResourceGroup -ResourceType Microsoft.AzureStackHCI/clusters/deploymentSettings "
+                         "-ExpandProperties).Properties.provisioningState  # Succeeded"]),
     }
     return "\n".join(table.get(kind, [f"# {kind}"]))
 
@@ -165,7 +168,9 @@ _VERIFY = {
     "readiness.validate": ("no test fails (Status FAILURE), whatever its Severity, except the documented TPM property "
                            "warnings [A-val], which are listed to fix after the upgrade"),
     "solution.validate": "the Validate deployment Succeeded",
-    "solution.deploy": "the Deploy deployment Succeeded; Get-StampInformation returns the solution version",
+    "solution.deploy": ("the Deploy deployment Succeeded (Get-AzResourceGroupDeployment ProvisioningState) and the "
+                        "cluster's deploymentSettings resource reports provisioningState Succeeded (Get-AzResource "
+                        "-ExpandProperties); Get-StampInformation then returns the solution version"),
     "wdac.reapply": "the new policies are enforced on every node",
     "after.verify": "one Arc machine per node, the Azure Local resource, *-arcbridge, *-cl and the key vault exist",
 }

@@ -163,7 +163,8 @@ _KINDS = (
              ("New-AzResourceGroupDeployment",), "[A-arm]", gate=True),
     StepKind("solution.deploy", "P6", "cluster",
              "Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate)",
-             ("New-AzResourceGroupDeployment",), "[A-arm], [A-inst]", irreversible=True),
+             ("New-AzResourceGroupDeployment", "Get-AzResourceGroupDeployment", "Get-AzResource"), "[A-arm], [A-inst]",
+             irreversible=True),
     # P7 after
     StepKind("bitlocker.resume", "P7", "node", "Resume BitLocker", ("Resume-BitLocker",), "[A-inst]"),
     StepKind("wdac.reapply", "P7", "cluster", "Re-apply the new WDAC policies (operator, per the 23H2 docs)",

@@ -511,8 +511,9 @@ def _solution_deployment(plan: Plan, entry: Entry) -> None:
     mode = "Validate" if kind == "solution.validate" else "Deploy"
     body.append(f"Invoke-SolutionDeployment -Mode '{mode}' -TimeoutMinutes {bound(step)}")
     if kind == "solution.deploy":
-        entry.probe = "Test-SolutionInstalled"
-        entry.verify = "Test-SolutionInstalled"
+        # Done is what Azure says: the deployment and its deploymentSettings Succeeded [A-arm], [Q-tpl].
+        entry.probe = "Test-SolutionDeployed"
+        entry.verify = "Test-SolutionDeployed"
 
 
 @emits("wdac.reapply")
@@ -534,7 +535,11 @@ def _after_verify(plan: Plan, entry: Entry) -> None:
         "if ([string]$registration.ConnectionStatus -ne 'Connected') { throw ('the registration is {0}' -f $registration.ConnectionStatus) }",
     ]
     if upgrade.solution is not None:
-        body.append("if (-not (Test-SolutionInstalled)) { throw 'Get-StampInformation returns nothing: the solution is not installed' }")
+        body += [
+            "# Azure is the authority: the Deploy deployment and the deploymentSettings resource Succeeded [A-arm], [Q-tpl].",
+            "Assert-AzureInputs",
+            "if (-not (Test-SolutionDeployed)) { throw ('the solution upgrade is not complete in Azure: the deployment hciplan-upgrade-deploy or the deploymentSettings of the cluster in {0} is not Succeeded' -f $ResourceGroupName) }",
+        ]
 
 
 # The preflight stays inline (not a lib function): it reads the runner's journal state of this very step.

@@ -104,3 +104,24 @@ function Test-TpmReadinessWarning {
     }
     return $false
 }
+
+function Test-SolutionDeployed {
+    # Azure is the authority on the solution upgrade [A-arm], [Q-tpl]: the Deploy deployment of the upgrade-cluster
+    # template Succeeded, and the deploymentSettings resource it writes (Microsoft.AzureStackHCI/clusters/
+    # deploymentSettings, 'default' under the template's clusterName) reports provisioningState Succeeded.
+    # Get-StampInformation answering proves only that the solution bits are on the nodes, not that the upgrade ended.
+    # Any doubt (no Azure sign-in, no deployment yet) returns $false, so the step runs and says what is missing.
+    if (-not $ResourceGroupName) { return $false }
+    $context = Get-AzContext
+    if (-not $context) { return $false }
+    $deployment = Get-AzResourceGroupDeployment -ResourceGroupName $ResourceGroupName -Name 'hciplan-upgrade-deploy' -ErrorAction SilentlyContinue
+    if (-not $deployment -or [string]$deployment.ProvisioningState -ne 'Succeeded') { return $false }
+    $cluster = $null
+    if ($deployment.Parameters -and $deployment.Parameters.ContainsKey('clusterName')) { $cluster = [string]$deployment.Parameters['clusterName'].Value }
+    if (-not $cluster) { return $false }
+    $id = '/subscriptions/{0}/resourceGroups/{1}/providers/Microsoft.AzureStackHCI/clusters/{2}/deploymentSettings/default' -f $context.Subscription.Id, $ResourceGroupName, $cluster
+    $settings = Get-AzResource -ResourceId $id -ExpandProperties -ErrorAction SilentlyContinue
+    if (-not $settings -or -not $settings.Properties) { return $false }
+    $state = $settings.Properties.PSObject.Properties['provisioningState']
+    return [bool]($state -and [string]$state.Value -eq 'Succeeded')
+}
