@@ -208,3 +208,41 @@ def test_after_verify_asks_azure_not_get_stamp_information(sixteen) -> None:
     verify = _function(tree, "Step-p7-verify")
     names = {c.name for c in ps_parse.commands_under(verify)}
     assert "Test-SolutionDeployed" in names and "Test-SolutionInstalled" not in names
+
+
+# --- 8: the LCM extension is updated when an update is offered, and waited for before the solution validation ------
+
+def test_lcm_extension_installs_updates_and_waits_within_the_step_bound(sixteen) -> None:
+    plan, _, tree = sixteen
+    step = next(s for s in plan.steps if s.kind == "lcm.extension")
+    function = _function(tree, "Step-" + step.id.replace(".", "-"))
+    commands = ps_parse.commands_under(function)
+    names = [c.name for c in commands]
+    for cmdlet in ("New-AzConnectedMachineExtension", "Get-AzConnectedExtensionMetadata", "Update-AzConnectedExtension",
+                   "Wait-Until"):
+        assert cmdlet in names, cmdlet
+    update = next(c for c in commands if c.name == "Update-AzConnectedExtension")
+    assert "'Microsoft.AzureStack.Orchestration.LcmController'" in update.argument("ExtensionTarget")
+    assert "targetVersion" in update.argument("ExtensionTarget")
+    # The update sits in the branch where the extension exists and a newer version is offered.
+    branch = update.node
+    while branch.type != "if_statement":
+        branch = branch.parent
+    assert "$offered[0] -gt $current" in ps_parse.text(branch).split("{", 1)[0]
+    wait = next(c for c in commands if c.name == "Wait-Until")
+    assert int(wait.argument("TimeoutMinutes")) == round(step.bound_minutes)
+    condition = ps_parse.text(_script_block_of(wait))
+    assert "ProvisioningState" in condition and "'Succeeded'" in condition
+    assert step.mean_minutes >= 15  # the step's duration includes LCM initialisation [S-lcm]
+
+
+def test_solution_validate_checks_every_node_lcm_extension_first(sixteen) -> None:
+    _, _, tree = sixteen
+    validate = _function(tree, "Step-p6-solution_validate")
+    commands = ps_parse.commands_under(validate)
+    ready = [c for c in commands if c.name == "Test-LcmExtensionReady"]
+    deploy = [c for c in commands if c.name == "Invoke-SolutionDeployment"]
+    assert ready and deploy and ready[0].line < deploy[0].line
+    assert ready[0].argument("Node") == "$_"
+    assert any("$PlanNodes" in ps_parse.text(n) for n in ps_parse.walk(validate) if n.type == "pipeline"
+               and "Test-LcmExtensionReady" in ps_parse.text(n))

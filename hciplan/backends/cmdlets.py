@@ -162,6 +162,11 @@ _CATALOG = (
     _c("New-AzConnectedMachineExtension", "Az.ConnectedMachine",
        "Name ResourceGroupName MachineName Location Publisher ExtensionType TypeHandlerVersion NoWait AsJob",
        "https://learn.microsoft.com/azure/azure-local/upgrade/validate-solution-upgrade-readiness", "docs"),
+    _c("Get-AzConnectedExtensionMetadata", "Az.ConnectedMachine", "ExtensionType Location Publisher Version "
+       "SubscriptionId DefaultProfile", f"{LEARN}/az.connectedmachine/get-azconnectedextensionmetadata", "docs"),
+    _c("Update-AzConnectedExtension", "Az.ConnectedMachine", "MachineName ResourceGroupName SubscriptionId "
+       "ExtensionTarget JsonString JsonFilePath InputObject DefaultProfile AsJob NoWait PassThru WhatIf Confirm",
+       f"{LEARN}/az.connectedmachine/update-azconnectedextension", "docs"),
     # deploymentMode is not a cmdlet parameter but a parameter of the upgrade-cluster template [Q-tpl], which the
     # cmdlet exposes as a dynamic parameter; a value given inline overrides the parameter file's.
     _c("New-AzResourceGroupDeployment", "Az.Resources",

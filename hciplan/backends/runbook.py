@@ -111,8 +111,15 @@ def _commands(plan: Plan, step: Step) -> str:
         "thin.convert": [f"Set-VirtualDisk -FriendlyName {literal(step.target or '')} -ProvisioningType Thin",
                          "Get-ClusterSharedVolume -Name " + literal(f"Cluster Virtual Disk ({step.target or ''})") + " | Stop-ClusterResource",
                          "Get-ClusterSharedVolume -Name " + literal(f"Cluster Virtual Disk ({step.target or ''})") + " | Start-ClusterResource"],
-        "lcm.extension": ["New-AzConnectedMachineExtension -Name AzureEdgeLifecycleManager -ResourceGroupName $ResourceGroup "
-                          "-MachineName $Node -Location $Region -Publisher Microsoft.AzureStack.Orchestration -ExtensionType LcmController"],
+        "lcm.extension": ["Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroup -MachineName $Node -Name AzureEdgeLifecycleManager",
+                          "# missing: install it",
+                          "New-AzConnectedMachineExtension -Name AzureEdgeLifecycleManager -ResourceGroupName $ResourceGroup "
+                          "-MachineName $Node -Location $Region -Publisher Microsoft.AzureStack.Orchestration -ExtensionType LcmController",
+                          "# present: update it when a newer version is offered (compare with its TypeHandlerVersion)",
+                          "Get-AzConnectedExtensionMetadata -Location $Region -Publisher Microsoft.AzureStack.Orchestration -ExtensionType LcmController",
+                          "Update-AzConnectedExtension -ResourceGroupName $ResourceGroup -MachineName $Node "
+                          "-ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $Latest } }",
+                          "# then wait until ProvisioningState is Succeeded: LCM initialisation takes about 15-20 min [S-lcm]"],
         "ad.prepare": ["New-HciAdObjectsPreCreation -AzureStackLCMUserCredential (Get-Credential "
                        f"{literal(upgrade.solution.deployment_user) if upgrade.solution else ''}) -AsHciOUName "
                        f"{literal(upgrade.solution.adou_path) if upgrade.solution and upgrade.solution.adou_path else ''}"],
@@ -163,7 +170,8 @@ _VERIFY = {
     "atc.verify": "every intent shows Success",
     "remediate.apply": "the roles and features are installed",
     "thin.convert": "`(Get-VirtualDisk -FriendlyName <volume>).ProvisioningType` is Thin and the pool has more free space",
-    "lcm.extension": "the AzureEdgeLifecycleManager extension is Succeeded on the node",
+    "lcm.extension": ("the AzureEdgeLifecycleManager extension is Succeeded on the node, at the newest version "
+                      "offered, and has finished initialising"),
     "ad.prepare": "the OU and its objects exist",
     "readiness.validate": ("no test fails (Status FAILURE), whatever its Severity, except the documented TPM property "
                            "warnings [A-val], which are listed to fix after the upgrade"),

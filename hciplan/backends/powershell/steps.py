@@ -444,6 +444,12 @@ def _thin_convert(plan: Plan, entry: Entry) -> None:
     ]
 
 
+# The AzureEdgeLifecycleManager extension [A-val]: the Arc machine extension the solution upgrade drives.
+LCM_EXTENSION = "AzureEdgeLifecycleManager"
+LCM_PUBLISHER = "Microsoft.AzureStack.Orchestration"
+LCM_TYPE = "LcmController"
+
+
 @emits("lcm.extension")
 def _lcm_extension(plan: Plan, entry: Entry) -> None:
     step = entry.first
@@ -451,18 +457,40 @@ def _lcm_extension(plan: Plan, entry: Entry) -> None:
     body = entry.body
     entry.target = step.node
     body += [
-        "# The AzureEdgeLifecycleManager extension must be present on every node [A-val].",
+        "# The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if",
+        "# missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,",
+        "# [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the",
+        "# step's bound.",
         "Assert-AzureInputs",
+        f"$machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name {node}",
         f"$existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName {node} "
-        "-Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue",
+        f"-Name {literal(LCM_EXTENSION)} -ErrorAction SilentlyContinue",
+        "$target = $null",
         "if (-not $existing) {",
-        f"    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name {node}",
-        f"    $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName "
-        f"-MachineName {node} -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'",
+        f"    $null = New-AzConnectedMachineExtension -Name {literal(LCM_EXTENSION)} -ResourceGroupName $ResourceGroupName "
+        f"-MachineName {node} -Location $machine.Location -Publisher {literal(LCM_PUBLISHER)} -ExtensionType {literal(LCM_TYPE)} -NoWait",
         "}",
-        f"$extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName {node} -Name 'AzureEdgeLifecycleManager'",
-        "if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }",
+        "else {",
+        f"    $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher {literal(LCM_PUBLISHER)} "
+        f"-ExtensionType {literal(LCM_TYPE)} | Where-Object {{ $_.Version }} | ForEach-Object {{ [version][string]$_.Version }} | Sort-Object -Descending)",
+        "    $current = [version][string]$existing.TypeHandlerVersion",
+        "    if ($offered.Count -gt 0 -and $offered[0] -gt $current) {",
+        "        $target = [string]$offered[0]",
+        f"        Write-Host ('updating the LCM extension on {{0}} from {{1}} to {{2}}' -f {node}, $current, $target)",
+        f"        Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName {node} "
+        f"-ExtensionTarget @{{ {literal(LCM_PUBLISHER + '.' + LCM_TYPE)} = @{{ targetVersion = $target }} }} -NoWait -Confirm:$false",
+        "    }",
+        "}",
+        f"Wait-Until -What ('the LCM extension on {{0}} to finish installing and initialising' -f {node}) -TimeoutMinutes {bound(step)} -Condition {{",
+        f"    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName {node} "
+        f"-Name {literal(LCM_EXTENSION)} -ErrorAction SilentlyContinue",
+        "    if (-not $extension) { return $false }",
+        "    $state = [string]$extension.ProvisioningState",
+        f"    if ($state -eq 'Failed') {{ throw ('the LCM extension on {{0}} is Failed; see the extension status of the Arc machine in Azure' -f {node}) }}",
+        "    $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)",
+        "}",
     ]
+    entry.verify = f"Test-LcmExtensionReady -Node {node}"
 
 
 @emits("ad.prepare")
@@ -509,6 +537,13 @@ def _solution_deployment(plan: Plan, entry: Entry) -> None:
     body = entry.body
     kind = step.kind
     mode = "Validate" if kind == "solution.validate" else "Deploy"
+    if kind == "solution.validate":
+        body += [
+            "# The solution validation needs the LCM extension initialised on every node [A-val], [S-lcm], [S-lcmpkg]:",
+            "# each lcm.extension step waited for its node; a resumed run checks them all again here.",
+            "$notReady = @($PlanNodes | Where-Object { -not (Test-LcmExtensionReady -Node $_) })",
+            "if ($notReady.Count -gt 0) { throw ('the AzureEdgeLifecycleManager extension is not Succeeded on {0}: rerun their lcm.extension steps' -f ($notReady -join ', ')) }",
+        ]
     body.append(f"Invoke-SolutionDeployment -Mode '{mode}' -TimeoutMinutes {bound(step)}")
     if kind == "solution.deploy":
         # Done is what Azure says: the deployment and its deploymentSettings Succeeded [A-arm], [Q-tpl].

@@ -11,7 +11,7 @@
     file and emit again. Run it from a Windows Server 2022 machine outside the cluster, as an administrator
     of the cluster. It runs the steps below in order, journals each one, and resumes after an interruption
     at the first step the journal does not record as done.
-    Expected duration: about 13.7 h of work (mean step durations), over the planned windows.
+    Expected duration: about 13.9 h of work (mean step durations), over the planned windows.
 
     P0 Gates
       p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered
@@ -59,9 +59,9 @@
       p5.remediate.K8S-N3.reboot: Restart the node and wait for it to come back
       p5.remediate.K8S-N3.resume: Resume the node with failback
       p5.remediate.K8S-N3.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
-      p5.lcm_extension.K8S-N1: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.K8S-N2: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.K8S-N3: Install or update the AzureEdgeLifecycleManager extension
+      p5.lcm_extension.K8S-N1: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.K8S-N2: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.K8S-N3: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
       p5.readiness_validate: Run the upgrade readiness validation (validation gate)
     P6 Solution upgrade
       p6.solution_validate: Solution upgrade: ARM deployment in Validate mode
@@ -704,6 +704,14 @@ function Test-SolutionDeployed {
     return [bool]($state -and [string]$state.Value -eq 'Succeeded')
 }
 
+function Test-LcmExtensionReady {
+    # The AzureEdgeLifecycleManager extension of one node's Arc machine is installed and Succeeded [A-val].
+    param([Parameter(Mandatory)] [string] $Node)
+    Assert-AzureInputs
+    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName $Node -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    return [bool]($extension -and [string]$extension.ProvisioningState -eq 'Succeeded')
+}
+
 function Test-AllNodesUp {
     foreach ($node in $PlanNodes) {
         if (-not (Test-NodeUp -Node $node)) { return $false }
@@ -1102,43 +1110,97 @@ function Step-p5-remediate-K8S-N3-storage_wait {
     Wait-StorageHealthy -TimeoutMinutes 120
 }
 
-# p5.lcm_extension.K8S-N1: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.K8S-N1: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-K8S-N1 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'K8S-N1'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'K8S-N1' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'K8S-N1'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'K8S-N1' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'K8S-N1' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'K8S-N1' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'K8S-N1', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'K8S-N1' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'K8S-N1') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'K8S-N1' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'K8S-N1') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.K8S-N2: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.K8S-N2: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-K8S-N2 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'K8S-N2'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'K8S-N2' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'K8S-N2'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'K8S-N2' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'K8S-N2' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'K8S-N2' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'K8S-N2', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'K8S-N2' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'K8S-N2') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'K8S-N2' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'K8S-N2') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.K8S-N3: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.K8S-N3: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-K8S-N3 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'K8S-N3'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'K8S-N3' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'K8S-N3'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'K8S-N3' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'K8S-N3' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'K8S-N3' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'K8S-N3', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'K8S-N3' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'K8S-N3') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'K8S-N3' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'K8S-N3') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
 # p5.readiness_validate: Run the upgrade readiness validation (validation gate) [A-val]
@@ -1168,6 +1230,10 @@ function Step-p5-readiness_validate {
 
 # p6.solution_validate: Solution upgrade: ARM deployment in Validate mode [A-arm]
 function Step-p6-solution_validate {
+    # The solution validation needs the LCM extension initialised on every node [A-val], [S-lcm], [S-lcmpkg]:
+    # each lcm.extension step waited for its node; a resumed run checks them all again here.
+    $notReady = @($PlanNodes | Where-Object { -not (Test-LcmExtensionReady -Node $_) })
+    if ($notReady.Count -gt 0) { throw ('the AzureEdgeLifecycleManager extension is not Succeeded on {0}: rerun their lcm.extension steps' -f ($notReady -join ', ')) }
     Invoke-SolutionDeployment -Mode 'Validate' -TimeoutMinutes 53
 }
 
@@ -1456,24 +1522,27 @@ try {
         -Action { Step-p5-remediate-K8S-N3-storage_wait }
     Invoke-PlanStep -Id 'p5.lcm_extension.K8S-N1' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'K8S-N1' `
-        -Unit 'p5.lcm_extension.K8S-N1' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.K8S-N1' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.K8S-N1' `
+        -Verify { Test-LcmExtensionReady -Node 'K8S-N1' } `
         -Action { Step-p5-lcm_extension-K8S-N1 }
     Invoke-PlanStep -Id 'p5.lcm_extension.K8S-N2' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'K8S-N2' `
-        -Unit 'p5.lcm_extension.K8S-N2' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.K8S-N2' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.K8S-N2' `
+        -Verify { Test-LcmExtensionReady -Node 'K8S-N2' } `
         -Action { Step-p5-lcm_extension-K8S-N2 }
     Invoke-PlanStep -Id 'p5.lcm_extension.K8S-N3' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'K8S-N3' `
-        -Unit 'p5.lcm_extension.K8S-N3' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.K8S-N3' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.K8S-N3' `
+        -Verify { Test-LcmExtensionReady -Node 'K8S-N3' } `
         -Action { Step-p5-lcm_extension-K8S-N3 }
     Invoke-PlanStep -Id 'p5.readiness_validate' `
         -Phase 'P5' `

@@ -11,7 +11,7 @@
     file and emit again. Run it from a Windows Server 2022 machine outside the cluster, as an administrator
     of the cluster. It runs the steps below in order, journals each one, and resumes after an interruption
     at the first step the journal does not record as done.
-    Expected duration: about 13.6 h of work (mean step durations), over the planned windows.
+    Expected duration: about 13.8 h of work (mean step durations), over the planned windows.
 
     P0 Gates
       p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered
@@ -89,10 +89,10 @@
       p5.remediate.N04.reboot: Restart the node and wait for it to come back
       p5.remediate.N04.resume: Resume the node with failback
       p5.remediate.N04.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
-      p5.lcm_extension.N01: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.N02: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.N03: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.N04: Install or update the AzureEdgeLifecycleManager extension
+      p5.lcm_extension.N01: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.N02: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.N03: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.N04: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
       p5.readiness_validate: Run the upgrade readiness validation (validation gate)
     P6 Solution upgrade
       p6.solution_validate: Solution upgrade: ARM deployment in Validate mode
@@ -758,6 +758,14 @@ function Test-SolutionDeployed {
     return [bool]($state -and [string]$state.Value -eq 'Succeeded')
 }
 
+function Test-LcmExtensionReady {
+    # The AzureEdgeLifecycleManager extension of one node's Arc machine is installed and Succeeded [A-val].
+    param([Parameter(Mandatory)] [string] $Node)
+    Assert-AzureInputs
+    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName $Node -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    return [bool]($extension -and [string]$extension.ProvisioningState -eq 'Succeeded')
+}
+
 #endregion
 
 #region Steps: one function per plan step, in plan order
@@ -1207,56 +1215,128 @@ function Step-p5-remediate-N04-storage_wait {
     Wait-StorageHealthy -TimeoutMinutes 120
 }
 
-# p5.lcm_extension.N01: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.N01: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-N01 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'N01'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N01' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'N01'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'N01' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'N01' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N01' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'N01', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'N01' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'N01') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N01' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'N01') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.N02: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.N02: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-N02 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'N02'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N02' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'N02'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'N02' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'N02' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N02' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'N02', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'N02' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'N02') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N02' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'N02') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.N03: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.N03: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-N03 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'N03'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N03' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'N03'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'N03' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'N03' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N03' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'N03', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'N03' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'N03') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N03' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'N03') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.N04: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.N04: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-N04 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'N04'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N04' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'N04'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'N04' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'N04' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N04' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'N04', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'N04' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'N04') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N04' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'N04') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
 # p5.readiness_validate: Run the upgrade readiness validation (validation gate) [A-val]
@@ -1286,6 +1366,10 @@ function Step-p5-readiness_validate {
 
 # p6.solution_validate: Solution upgrade: ARM deployment in Validate mode [A-arm]
 function Step-p6-solution_validate {
+    # The solution validation needs the LCM extension initialised on every node [A-val], [S-lcm], [S-lcmpkg]:
+    # each lcm.extension step waited for its node; a resumed run checks them all again here.
+    $notReady = @($PlanNodes | Where-Object { -not (Test-LcmExtensionReady -Node $_) })
+    if ($notReady.Count -gt 0) { throw ('the AzureEdgeLifecycleManager extension is not Succeeded on {0}: rerun their lcm.extension steps' -f ($notReady -join ', ')) }
     Invoke-SolutionDeployment -Mode 'Validate' -TimeoutMinutes 53
 }
 
@@ -1770,31 +1854,35 @@ try {
         -Action { Step-p5-remediate-N04-storage_wait }
     Invoke-PlanStep -Id 'p5.lcm_extension.N01' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'N01' `
-        -Unit 'p5.lcm_extension.N01' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.N01' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.N01' `
+        -Verify { Test-LcmExtensionReady -Node 'N01' } `
         -Action { Step-p5-lcm_extension-N01 }
     Invoke-PlanStep -Id 'p5.lcm_extension.N02' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'N02' `
-        -Unit 'p5.lcm_extension.N02' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.N02' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.N02' `
+        -Verify { Test-LcmExtensionReady -Node 'N02' } `
         -Action { Step-p5-lcm_extension-N02 }
     Invoke-PlanStep -Id 'p5.lcm_extension.N03' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'N03' `
-        -Unit 'p5.lcm_extension.N03' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.N03' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.N03' `
+        -Verify { Test-LcmExtensionReady -Node 'N03' } `
         -Action { Step-p5-lcm_extension-N03 }
     Invoke-PlanStep -Id 'p5.lcm_extension.N04' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'N04' `
-        -Unit 'p5.lcm_extension.N04' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.N04' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.N04' `
+        -Verify { Test-LcmExtensionReady -Node 'N04' } `
         -Action { Step-p5-lcm_extension-N04 }
     Invoke-PlanStep -Id 'p5.readiness_validate' `
         -Phase 'P5' `

@@ -11,7 +11,7 @@
     file and emit again. Run it from a Windows Server 2022 machine outside the cluster, as an administrator
     of the cluster. It runs the steps below in order, journals each one, and resumes after an interruption
     at the first step the journal does not record as done.
-    Expected duration: about 114.6 h of work (mean step durations), over the planned windows.
+    Expected duration: about 114.8 h of work (mean step durations), over the planned windows.
 
     P0 Gates
       p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered
@@ -271,22 +271,22 @@
       p5.remediate.DC16-N01.reboot: Restart the node and wait for it to come back
       p5.remediate.DC16-N01.resume: Resume the node with failback
       p5.remediate.DC16-N01.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
-      p5.lcm_extension.DC16-N01: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N02: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N03: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N04: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N05: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N06: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N07: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N08: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N09: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N10: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N11: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N12: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N13: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N14: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N15: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N16: Install or update the AzureEdgeLifecycleManager extension
+      p5.lcm_extension.DC16-N01: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N02: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N03: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N04: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N05: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N06: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N07: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N08: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N09: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N10: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N11: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N12: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N13: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N14: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N15: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N16: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
       p5.ad_prepare: Prepare the AD objects for the LCM user
       p5.readiness_validate: Run the upgrade readiness validation (validation gate)
     P6 Solution upgrade
@@ -1000,6 +1000,14 @@ function Test-SolutionDeployed {
     if (-not $settings -or -not $settings.Properties) { return $false }
     $state = $settings.Properties.PSObject.Properties['provisioningState']
     return [bool]($state -and [string]$state.Value -eq 'Succeeded')
+}
+
+function Test-LcmExtensionReady {
+    # The AzureEdgeLifecycleManager extension of one node's Arc machine is installed and Succeeded [A-val].
+    param([Parameter(Mandatory)] [string] $Node)
+    Assert-AzureInputs
+    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName $Node -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    return [bool]($extension -and [string]$extension.ProvisioningState -eq 'Succeeded')
 }
 
 function Test-AllNodesUp {
@@ -2580,212 +2588,500 @@ function Step-p5-remediate-DC16-N01-storage_wait {
     Wait-StorageHealthy -TimeoutMinutes 120
 }
 
-# p5.lcm_extension.DC16-N01: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N01: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N01 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N01'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N01' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N01'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N01' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N01' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N01' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N01', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N01' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N01') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N01' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N01') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N02: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N02: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N02 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N02'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N02' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N02'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N02' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N02' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N02' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N02', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N02' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N02') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N02' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N02') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N03: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N03: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N03 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N03'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N03' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N03'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N03' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N03' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N03' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N03', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N03' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N03') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N03' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N03') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N04: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N04: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N04 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N04'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N04' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N04'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N04' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N04' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N04' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N04', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N04' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N04') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N04' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N04') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N05: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N05: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N05 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N05'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N05' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N05'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N05' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N05' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N05' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N05', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N05' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N05') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N05' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N05') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N06: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N06: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N06 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N06'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N06' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N06'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N06' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N06' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N06' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N06', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N06' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N06') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N06' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N06') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N07: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N07: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N07 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N07'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N07' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N07'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N07' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N07' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N07' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N07', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N07' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N07') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N07' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N07') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N08: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N08: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N08 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N08'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N08' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N08'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N08' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N08' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N08' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N08', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N08' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N08') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N08' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N08') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N09: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N09: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N09 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N09'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N09' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N09'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N09' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N09' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N09' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N09', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N09' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N09') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N09' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N09') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N10: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N10: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N10 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N10'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N10' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N10'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N10' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N10' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N10' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N10', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N10' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N10') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N10' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N10') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N11: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N11: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N11 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N11'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N11' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N11'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N11' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N11' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N11' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N11', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N11' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N11') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N11' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N11') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N12: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N12: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N12 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N12'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N12' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N12'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N12' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N12' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N12' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N12', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N12' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N12') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N12' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N12') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N13: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N13: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N13 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N13'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N13' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N13'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N13' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N13' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N13' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N13', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N13' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N13') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N13' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N13') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N14: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N14: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N14 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N14'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N14' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N14'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N14' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N14' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N14' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N14', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N14' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N14') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N14' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N14') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N15: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N15: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N15 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N15'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N15' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N15'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N15' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N15' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N15' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N15', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N15' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N15') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N15' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N15') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N16: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N16: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N16 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N16'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N16' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N16'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N16' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N16' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N16' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N16', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N16' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N16') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N16' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N16') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
 # p5.ad_prepare: Prepare the AD objects for the LCM user [A-ad]
@@ -2822,6 +3118,10 @@ function Step-p5-readiness_validate {
 
 # p6.solution_validate: Solution upgrade: ARM deployment in Validate mode [A-arm]
 function Step-p6-solution_validate {
+    # The solution validation needs the LCM extension initialised on every node [A-val], [S-lcm], [S-lcmpkg]:
+    # each lcm.extension step waited for its node; a resumed run checks them all again here.
+    $notReady = @($PlanNodes | Where-Object { -not (Test-LcmExtensionReady -Node $_) })
+    if ($notReady.Count -gt 0) { throw ('the AzureEdgeLifecycleManager extension is not Succeeded on {0}: rerun their lcm.extension steps' -f ($notReady -join ', ')) }
     Invoke-SolutionDeployment -Mode 'Validate' -TimeoutMinutes 53
 }
 
@@ -4548,115 +4848,131 @@ try {
         -Action { Step-p5-remediate-DC16-N01-storage_wait }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N01' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N01' `
-        -Unit 'p5.lcm_extension.DC16-N01' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N01' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N01' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N01' } `
         -Action { Step-p5-lcm_extension-DC16-N01 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N02' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N02' `
-        -Unit 'p5.lcm_extension.DC16-N02' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N02' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N02' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N02' } `
         -Action { Step-p5-lcm_extension-DC16-N02 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N03' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N03' `
-        -Unit 'p5.lcm_extension.DC16-N03' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N03' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N03' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N03' } `
         -Action { Step-p5-lcm_extension-DC16-N03 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N04' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N04' `
-        -Unit 'p5.lcm_extension.DC16-N04' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N04' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N04' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N04' } `
         -Action { Step-p5-lcm_extension-DC16-N04 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N05' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N05' `
-        -Unit 'p5.lcm_extension.DC16-N05' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N05' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N05' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N05' } `
         -Action { Step-p5-lcm_extension-DC16-N05 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N06' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N06' `
-        -Unit 'p5.lcm_extension.DC16-N06' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N06' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N06' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N06' } `
         -Action { Step-p5-lcm_extension-DC16-N06 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N07' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N07' `
-        -Unit 'p5.lcm_extension.DC16-N07' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N07' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N07' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N07' } `
         -Action { Step-p5-lcm_extension-DC16-N07 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N08' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N08' `
-        -Unit 'p5.lcm_extension.DC16-N08' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N08' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N08' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N08' } `
         -Action { Step-p5-lcm_extension-DC16-N08 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N09' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N09' `
-        -Unit 'p5.lcm_extension.DC16-N09' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N09' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N09' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N09' } `
         -Action { Step-p5-lcm_extension-DC16-N09 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N10' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N10' `
-        -Unit 'p5.lcm_extension.DC16-N10' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N10' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N10' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N10' } `
         -Action { Step-p5-lcm_extension-DC16-N10 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N11' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N11' `
-        -Unit 'p5.lcm_extension.DC16-N11' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N11' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N11' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N11' } `
         -Action { Step-p5-lcm_extension-DC16-N11 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N12' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N12' `
-        -Unit 'p5.lcm_extension.DC16-N12' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N12' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N12' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N12' } `
         -Action { Step-p5-lcm_extension-DC16-N12 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N13' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N13' `
-        -Unit 'p5.lcm_extension.DC16-N13' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N13' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N13' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N13' } `
         -Action { Step-p5-lcm_extension-DC16-N13 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N14' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N14' `
-        -Unit 'p5.lcm_extension.DC16-N14' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N14' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N14' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N14' } `
         -Action { Step-p5-lcm_extension-DC16-N14 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N15' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N15' `
-        -Unit 'p5.lcm_extension.DC16-N15' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N15' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N15' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N15' } `
         -Action { Step-p5-lcm_extension-DC16-N15 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N16' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N16' `
-        -Unit 'p5.lcm_extension.DC16-N16' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N16' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N16' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N16' } `
         -Action { Step-p5-lcm_extension-DC16-N16 }
     Invoke-PlanStep -Id 'p5.ad_prepare' `
         -Phase 'P5' `

@@ -125,3 +125,11 @@ function Test-SolutionDeployed {
     $state = $settings.Properties.PSObject.Properties['provisioningState']
     return [bool]($state -and [string]$state.Value -eq 'Succeeded')
 }
+
+function Test-LcmExtensionReady {
+    # The AzureEdgeLifecycleManager extension of one node's Arc machine is installed and Succeeded [A-val].
+    param([Parameter(Mandatory)] [string] $Node)
+    Assert-AzureInputs
+    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName $Node -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    return [bool]($extension -and [string]$extension.ProvisioningState -eq 'Succeeded')
+}
