@@ -246,3 +246,63 @@ def test_solution_validate_checks_every_node_lcm_extension_first(sixteen) -> Non
     assert ready[0].argument("Node") == "$_"
     assert any("$PlanNodes" in ps_parse.text(n) for n in ps_parse.walk(validate) if n.type == "pipeline"
                and "Test-LcmExtensionReady" in ps_parse.text(n))
+
+
+# --- 12: the Network ATC pass: operator text by node position, and the other nodes' vSwitch before the next drain ---
+
+def _instructions(function) -> str:
+    call = next(c for c in ps_parse.commands_under(function) if c.name == "Request-OperatorAction")
+    return ps_parse.evaluate_literal(call.argument("Instructions"))
+
+
+def test_atc_operator_text_depends_on_the_node_position(sixteen) -> None:
+    plan, _, tree = sixteen
+    order = [n.name for n in plan.model.ordered_nodes()]
+    first = _instructions(_function(tree, f"Step-p4-atc-{order[0]}-configure"))
+    assert "Add-NetIntent" in first and "Rename-VMSwitch" in first
+    # The first node's text ends with the rename on the remaining nodes and the VM NIC reconnection.
+    tail = first.split("Then,", 1)[1]
+    assert all(name in tail for name in order[1:]) and "Connect-VMNetworkAdapter" in tail
+    for node in order[1:]:
+        later = _instructions(_function(tree, f"Step-p4-atc-{node}-configure"))
+        assert later != first
+        # Later nodes are told not to run them: the intent is cluster-wide, the vSwitch already renamed.
+        assert "Do not run Add-NetIntent or Rename-VMSwitch" in later
+        assert later.count("Add-NetIntent") == 1 and later.count("Rename-VMSwitch") == 1
+
+
+def test_a_rename_switch_step_checks_every_node_before_the_second_drain(sixteen) -> None:
+    plan, _, tree = sixteen
+    order = [n.name for n in plan.model.ordered_nodes()]
+    ids = [s.id for s in plan.steps]
+    rename = ids.index("p4.atc_rename_switch")
+    assert ids.index(f"p4.atc.{order[0]}.storage_wait") < rename < ids.index(f"p4.atc.{order[1]}.drain")
+    step = plan.step("p4.atc_rename_switch")
+    assert step.spec.interactive and step.spec.downtime and step.spec.scope == "cluster" and step.spec.source == "[A-atc]"
+    call = _runner_call(tree, "p4.atc_rename_switch")
+    for parameter in ("Probe", "Verify"):
+        assert "Get-AtcSwitchProblem" in call.argument(parameter), parameter
+    # Every later node's configure step checks the switches again, so every later drain is preceded by a check.
+    for node in order[1:]:
+        names = [c.name for c in ps_parse.commands_under(_function(tree, f"Step-p4-atc-{node}-configure"))]
+        assert "Get-AtcSwitchProblem" in names, node
+
+
+def test_the_switch_check_reads_every_node_vswitch_and_vm_nics(sixteen) -> None:
+    _, _, tree = sixteen
+    check = _function(tree, "Get-AtcSwitchProblem")
+    names = [c.name for c in ps_parse.commands_under(check)]
+    assert {"Get-VMSwitch", "Get-VMNetworkAdapter", "Invoke-OnNode"} <= set(names)
+    loops = [n for n in ps_parse.walk(check) if n.type == "foreach_statement"
+             and "$PlanNodes" in ps_parse.text(n).split("{", 1)[0]]
+    assert loops, "the check runs on every node of the plan"
+    assert "SwitchName" in ps_parse.text(check)
+
+
+def test_a_two_node_pass_has_one_rename_step() -> None:
+    from test_powershell import plan_of_text
+    from plan_models import Shape, hciplan_text
+    plan = plan_of_text(hciplan_text(Shape(nodes=2, atc_configured=False)))
+    if not any(s.kind == "atc.configure" for s in plan.steps):
+        pytest.skip("the shape has no Network ATC pass")
+    assert sum(s.kind == "atc.rename_switch" for s in plan.steps) == 1

@@ -143,6 +143,13 @@ _KINDS = (
              "(drops the node's network: BMC console; reconnecting VM NICs disrupts VMs)",
              ("Add-NetIntent", "Get-NetIntentStatus", "Rename-VMSwitch", "Connect-VMNetworkAdapter"),
              "[A-atc]", effect="isolate", downtime=True, interactive=True),
+    # After the first node's pass: the other nodes' vSwitch gets the ATC name and their VM NICs are reconnected
+    # (disrupts those VMs; skipped, live migration to the first node fails) before the next drain [A-atc].
+    StepKind("atc.rename_switch", "P4", "cluster",
+             "After the first node: rename the vSwitch on the remaining nodes to the Network ATC name and reconnect "
+             "every VM network adapter (disrupts their VMs)",
+             ("Rename-VMSwitch", "Connect-VMNetworkAdapter", "Get-VMSwitch", "Get-VMNetworkAdapter"), "[A-atc]",
+             downtime=True, interactive=True),
     StepKind("atc.verify", "P4", "cluster", "Check that every intent reports Success",
              ("Get-NetIntentStatus",), "[A-atc]"),
     # P5 readiness

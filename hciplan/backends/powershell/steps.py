@@ -374,20 +374,70 @@ def _atc_install(plan: Plan, entry: Entry) -> None:
     ]
 
 
+def atc_configure_instructions(plan: Plan, node: str) -> str:
+    """The operator's Network ATC instructions for one drained node, by its place in the pass [A-atc].
+
+    The first node gets the intent (Add-NetIntent) and its vSwitch the Network ATC name (Rename-VMSwitch); at
+    the end the operator renames the vSwitch on the remaining nodes and reconnects their VM NICs, which the
+    `atc.rename_switch` step checks before the next drain. Later nodes need neither: the intent is cluster-wide.
+    """
+    order = [n.name for n in plan.model.ordered_nodes()]
+    rest = order[1:]
+    common = ("remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from "
+              "VMNetworkAdapterVlan to VMNetworkAdapterIsolation, ")
+    if node == order[0]:
+        text = (f"{node} is drained and is the first node of the Network ATC pass. From its BMC console (the node "
+                "loses its network): " + common + "rename the vSwitch (Rename-VMSwitch) and the vNICs to the "
+                "Network ATC names, enable and start the NetworkATC service, run Add-NetIntent (once: the intent "
+                "is cluster-wide), and wait until Get-NetIntentStatus shows Success for this node.")
+        if rest:
+            text += (" Then, on each remaining node (" + ", ".join(rest) + "), rename its vSwitch to the same "
+                     "Network ATC name with Rename-VMSwitch and reconnect every VM network adapter to it with "
+                     "Connect-VMNetworkAdapter; this briefly disrupts those VMs' network, and without it live "
+                     "migration to this node fails. The script checks both before the next drain.")
+    else:
+        text = (f"{node} is drained. From its BMC console (the node loses its network): " + common +
+                "rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait "
+                "until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or "
+                f"Rename-VMSwitch here: the intent is cluster-wide since {order[0]}, and this node's vSwitch "
+                "already has its Network ATC name.")
+    return text + " [A-atc]"
+
+
 @emits("atc.configure")
 def _atc_configure(plan: Plan, entry: Entry) -> None:
     step = entry.first
     node = _node(step)
     body = entry.body
     entry.target = step.node
-    body.append("Request-OperatorAction -Instructions " + literal(
-        f"{step.node} is drained. From its BMC console (the node loses its network): remove the NetQos "
-        "policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to "
-        "VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start "
-        "the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for "
-        "this node; on the other nodes reconnect every VM network adapter after the rename [A-atc]."))
+    first = plan.model.ordered_nodes()[0].name
+    body.append("Request-OperatorAction -Instructions " + literal(atc_configure_instructions(plan, step.node or "")))
     body.append(f"$problems = @(Get-NetIntentProblem -Node {node})")
     body.append("if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }")
+    if step.node != first:
+        body += [
+            "# Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].",
+            f"$switchProblems = @(Get-AtcSwitchProblem -FirstNode {literal(first)})",
+            "if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }",
+        ]
+
+
+@emits("atc.rename_switch")
+def _atc_rename_switch(plan: Plan, entry: Entry) -> None:
+    order = [n.name for n in plan.model.ordered_nodes()]
+    check = f"@(Get-AtcSwitchProblem -FirstNode {literal(order[0])}).Count -eq 0"
+    entry.probe = check  # done when the operator already renamed at the end of the first node's configure step
+    entry.verify = check
+    entry.body += [
+        "# Before the next drain, the remaining nodes' vSwitch takes the Network ATC name and every VM NIC is",
+        "# reconnected to it; skipped, live migration to the configured node fails [A-atc].",
+        "Request-OperatorAction -Instructions " + literal(
+            "On each of " + ", ".join(order[1:]) + ": rename the vSwitch to the Network ATC name it has on "
+            f"{order[0]} (Rename-VMSwitch) and reconnect every VM network adapter to it (Connect-VMNetworkAdapter); "
+            "this briefly disrupts those VMs' network. Remove VM checkpoints that would block live migration [A-atc]."),
+        f"$switchProblems = @(Get-AtcSwitchProblem -FirstNode {literal(order[0])})",
+        "if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }",
+    ]
 
 
 @emits("atc.verify")

@@ -11,7 +11,7 @@
     file and emit again. Run it from a Windows Server 2022 machine outside the cluster, as an administrator
     of the cluster. It runs the steps below in order, journals each one, and resumes after an interruption
     at the first step the journal does not record as done.
-    Expected duration: about 22.7 h of work (mean step durations), over the planned windows.
+    Expected duration: about 23.1 h of work (mean step durations), over the planned windows.
 
     P0 Gates
       p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered
@@ -57,6 +57,7 @@
       p4.atc.HCI04.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.HCI04.resume: Resume the node with failback
       p4.atc.HCI04.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
+      p4.atc_rename_switch: After the first node: rename the vSwitch on the remaining nodes to the Network ATC name and reconnect every VM network adapter (disrupts their VMs) [VM DOWNTIME, operator]
       p4.atc.HCI03.drain: Pause the node and drain its roles
       p4.atc.HCI03.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.HCI03.resume: Resume the node with failback
@@ -192,7 +193,7 @@ if ($Credential) { $CredentialArgs = @{ Credential = $Credential } }
 $PlanFingerprint = 'sha256:d737536e2b038e2623d632e1c072b820d6b5d910f045ed31d15dcd5c16ee8bc9'
 $PlanNodes = @('HCI04', 'HCI03', 'HCI02', 'HCI01')  # in upgrade order
 $PlanPhases = [System.Collections.Generic.List[string]]@('P0', 'P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7')
-$PlanStepCount = 104
+$PlanStepCount = 105
 $PlanOrchestrator = 'MGMT01'
 $TargetBuild = 25398
 $PollSeconds = 30
@@ -663,6 +664,31 @@ function Get-NetIntentProblem {
                 'intent {0} on {1} is {2}' -f $intent.IntentName, $intent.Host, $intent.ConfigurationStatus
             }
         }
+    }
+}
+
+function Get-AtcSwitchProblem {
+    # After the first node's Network ATC pass [A-atc]: every node must have the external vSwitch under the names
+    # the first node's switches now carry (the Network ATC names), and every VM network adapter must be connected
+    # to one of them; otherwise live migration to the configured nodes fails. One line per problem.
+    param([Parameter(Mandatory)] [string] $FirstNode)
+    $names = @(Invoke-OnNode -Node $FirstNode -ScriptBlock { Get-VMSwitch -SwitchType External | ForEach-Object { [string]$_.Name } })
+    if ($names.Count -eq 0) {
+        'no external vSwitch on {0}, the first node Network ATC configured' -f $FirstNode
+        return
+    }
+    foreach ($node in $PlanNodes) {
+        $found = @(Invoke-OnNode -Node $node -ArgumentList @(, $names) -ScriptBlock {
+            param($Names)
+            $switches = @(Get-VMSwitch -SwitchType External | ForEach-Object { [string]$_.Name })
+            foreach ($name in $Names) { if ($switches -notcontains $name) { 'vSwitch {0} is missing' -f $name } }
+            foreach ($adapter in @(Get-VM | Get-VMNetworkAdapter)) {
+                $switch = [string]$adapter.SwitchName
+                if (-not $switch) { 'VM {0}: network adapter {1} is not connected' -f $adapter.VMName, $adapter.Name }
+                elseif ($Names -notcontains $switch) { 'VM {0}: network adapter {1} is on vSwitch {2}, not a Network ATC one' -f $adapter.VMName, $adapter.Name, $switch }
+            }
+        })
+        foreach ($problem in $found) { '{0}: {1}' -f $node, $problem }
     }
 }
 
@@ -1153,7 +1179,7 @@ function Step-p4-atc-HCI04-drain {
 
 # p4.atc.HCI04.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-HCI04-configure {
-    Request-OperatorAction -Instructions 'HCI04 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'HCI04 is drained and is the first node of the Network ATC pass. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch (Rename-VMSwitch) and the vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent (once: the intent is cluster-wide), and wait until Get-NetIntentStatus shows Success for this node. Then, on each remaining node (HCI03, HCI02, HCI01), rename its vSwitch to the same Network ATC name with Rename-VMSwitch and reconnect every VM network adapter to it with Connect-VMNetworkAdapter; this briefly disrupts those VMs'' network, and without it live migration to this node fails. The script checks both before the next drain. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'HCI04')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
 }
@@ -1168,6 +1194,15 @@ function Step-p4-atc-HCI04-storage_wait {
     Wait-StorageHealthy -TimeoutMinutes 120
 }
 
+# p4.atc_rename_switch: After the first node: rename the vSwitch on the remaining nodes to the Network ATC name and reconnect every VM network adapter (disrupts their VMs) [A-atc]
+function Step-p4-atc_rename_switch {
+    # Before the next drain, the remaining nodes' vSwitch takes the Network ATC name and every VM NIC is
+    # reconnected to it; skipped, live migration to the configured node fails [A-atc].
+    Request-OperatorAction -Instructions 'On each of HCI03, HCI02, HCI01: rename the vSwitch to the Network ATC name it has on HCI04 (Rename-VMSwitch) and reconnect every VM network adapter to it (Connect-VMNetworkAdapter); this briefly disrupts those VMs'' network. Remove VM checkpoints that would block live migration [A-atc].'
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'HCI04')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
+}
+
 # p4.atc.HCI03.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-HCI03-drain {
     Invoke-NodeDrain -Node 'HCI03' -TimeoutMinutes 30
@@ -1175,9 +1210,12 @@ function Step-p4-atc-HCI03-drain {
 
 # p4.atc.HCI03.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-HCI03-configure {
-    Request-OperatorAction -Instructions 'HCI03 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'HCI03 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since HCI04, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'HCI03')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'HCI04')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.HCI03.resume: Resume the node with failback [A-other]
@@ -1197,9 +1235,12 @@ function Step-p4-atc-HCI02-drain {
 
 # p4.atc.HCI02.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-HCI02-configure {
-    Request-OperatorAction -Instructions 'HCI02 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'HCI02 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since HCI04, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'HCI02')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'HCI04')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.HCI02.resume: Resume the node with failback [A-other]
@@ -1219,9 +1260,12 @@ function Step-p4-atc-HCI01-drain {
 
 # p4.atc.HCI01.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-HCI01-configure {
-    Request-OperatorAction -Instructions 'HCI01 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'HCI01 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since HCI04, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'HCI01')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'HCI04')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.HCI01.resume: Resume the node with failback [A-other]
@@ -1833,6 +1877,14 @@ try {
         -Target 'HCI04' `
         -EndsUnit 'p4.atc.HCI04' `
         -Action { Step-p4-atc-HCI04-storage_wait }
+    Invoke-PlanStep -Id 'p4.atc_rename_switch' `
+        -Phase 'P4' `
+        -Title 'After the first node: rename the vSwitch on the remaining nodes to the Network ATC name and reconnect every VM network adapter (disrupts their VMs)' `
+        -Unit 'p4.atc_rename_switch' -FitMinutes 35.6 `
+        -EndsUnit 'p4.atc_rename_switch' `
+        -Probe { @(Get-AtcSwitchProblem -FirstNode 'HCI04').Count -eq 0 } `
+        -Verify { @(Get-AtcSwitchProblem -FirstNode 'HCI04').Count -eq 0 } `
+        -Action { Step-p4-atc_rename_switch }
     Invoke-PlanStep -Id 'p4.atc.HCI03.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `

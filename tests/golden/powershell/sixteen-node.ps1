@@ -11,7 +11,7 @@
     file and emit again. Run it from a Windows Server 2022 machine outside the cluster, as an administrator
     of the cluster. It runs the steps below in order, journals each one, and resumes after an interruption
     at the first step the journal does not record as done.
-    Expected duration: about 114.8 h of work (mean step durations), over the planned windows.
+    Expected duration: about 115.2 h of work (mean step durations), over the planned windows.
 
     P0 Gates
       p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered
@@ -129,6 +129,7 @@
       p4.atc.DC16-N16.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.DC16-N16.resume: Resume the node with failback
       p4.atc.DC16-N16.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
+      p4.atc_rename_switch: After the first node: rename the vSwitch on the remaining nodes to the Network ATC name and reconnect every VM network adapter (disrupts their VMs) [VM DOWNTIME, operator]
       p4.atc.DC16-N15.drain: Pause the node and drain its roles
       p4.atc.DC16-N15.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.DC16-N15.resume: Resume the node with failback
@@ -395,7 +396,7 @@ if ($Credential) { $CredentialArgs = @{ Credential = $Credential } }
 $PlanFingerprint = 'sha256:41103619a62ec082fe29af4a7c60c40f54ed02cf493608fdfddfb53e825475be'
 $PlanNodes = @('DC16-N16', 'DC16-N15', 'DC16-N14', 'DC16-N13', 'DC16-N12', 'DC16-N11', 'DC16-N10', 'DC16-N09', 'DC16-N08', 'DC16-N07', 'DC16-N06', 'DC16-N05', 'DC16-N04', 'DC16-N03', 'DC16-N02', 'DC16-N01')  # in upgrade order
 $PlanPhases = [System.Collections.Generic.List[string]]@('P0', 'P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7')
-$PlanStepCount = 369
+$PlanStepCount = 370
 $PlanOrchestrator = 'MGMT01.contoso.com'
 $TargetBuild = 25398
 $PollSeconds = 30
@@ -876,6 +877,31 @@ function Get-NetIntentProblem {
                 'intent {0} on {1} is {2}' -f $intent.IntentName, $intent.Host, $intent.ConfigurationStatus
             }
         }
+    }
+}
+
+function Get-AtcSwitchProblem {
+    # After the first node's Network ATC pass [A-atc]: every node must have the external vSwitch under the names
+    # the first node's switches now carry (the Network ATC names), and every VM network adapter must be connected
+    # to one of them; otherwise live migration to the configured nodes fails. One line per problem.
+    param([Parameter(Mandatory)] [string] $FirstNode)
+    $names = @(Invoke-OnNode -Node $FirstNode -ScriptBlock { Get-VMSwitch -SwitchType External | ForEach-Object { [string]$_.Name } })
+    if ($names.Count -eq 0) {
+        'no external vSwitch on {0}, the first node Network ATC configured' -f $FirstNode
+        return
+    }
+    foreach ($node in $PlanNodes) {
+        $found = @(Invoke-OnNode -Node $node -ArgumentList @(, $names) -ScriptBlock {
+            param($Names)
+            $switches = @(Get-VMSwitch -SwitchType External | ForEach-Object { [string]$_.Name })
+            foreach ($name in $Names) { if ($switches -notcontains $name) { 'vSwitch {0} is missing' -f $name } }
+            foreach ($adapter in @(Get-VM | Get-VMNetworkAdapter)) {
+                $switch = [string]$adapter.SwitchName
+                if (-not $switch) { 'VM {0}: network adapter {1} is not connected' -f $adapter.VMName, $adapter.Name }
+                elseif ($Names -notcontains $switch) { 'VM {0}: network adapter {1} is on vSwitch {2}, not a Network ATC one' -f $adapter.VMName, $adapter.Name, $switch }
+            }
+        })
+        foreach ($problem in $found) { '{0}: {1}' -f $node, $problem }
     }
 }
 
@@ -1726,7 +1752,7 @@ function Step-p4-atc-DC16-N16-drain {
 
 # p4.atc.DC16-N16.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N16-configure {
-    Request-OperatorAction -Instructions 'DC16-N16 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N16 is drained and is the first node of the Network ATC pass. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch (Rename-VMSwitch) and the vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent (once: the intent is cluster-wide), and wait until Get-NetIntentStatus shows Success for this node. Then, on each remaining node (DC16-N15, DC16-N14, DC16-N13, DC16-N12, DC16-N11, DC16-N10, DC16-N09, DC16-N08, DC16-N07, DC16-N06, DC16-N05, DC16-N04, DC16-N03, DC16-N02, DC16-N01), rename its vSwitch to the same Network ATC name with Rename-VMSwitch and reconnect every VM network adapter to it with Connect-VMNetworkAdapter; this briefly disrupts those VMs'' network, and without it live migration to this node fails. The script checks both before the next drain. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N16')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
 }
@@ -1741,6 +1767,15 @@ function Step-p4-atc-DC16-N16-storage_wait {
     Wait-StorageHealthy -TimeoutMinutes 120
 }
 
+# p4.atc_rename_switch: After the first node: rename the vSwitch on the remaining nodes to the Network ATC name and reconnect every VM network adapter (disrupts their VMs) [A-atc]
+function Step-p4-atc_rename_switch {
+    # Before the next drain, the remaining nodes' vSwitch takes the Network ATC name and every VM NIC is
+    # reconnected to it; skipped, live migration to the configured node fails [A-atc].
+    Request-OperatorAction -Instructions 'On each of DC16-N15, DC16-N14, DC16-N13, DC16-N12, DC16-N11, DC16-N10, DC16-N09, DC16-N08, DC16-N07, DC16-N06, DC16-N05, DC16-N04, DC16-N03, DC16-N02, DC16-N01: rename the vSwitch to the Network ATC name it has on DC16-N16 (Rename-VMSwitch) and reconnect every VM network adapter to it (Connect-VMNetworkAdapter); this briefly disrupts those VMs'' network. Remove VM checkpoints that would block live migration [A-atc].'
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
+}
+
 # p4.atc.DC16-N15.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N15-drain {
     Invoke-NodeDrain -Node 'DC16-N15' -TimeoutMinutes 69
@@ -1748,9 +1783,12 @@ function Step-p4-atc-DC16-N15-drain {
 
 # p4.atc.DC16-N15.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N15-configure {
-    Request-OperatorAction -Instructions 'DC16-N15 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N15 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N15')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N15.resume: Resume the node with failback [A-other]
@@ -1770,9 +1808,12 @@ function Step-p4-atc-DC16-N14-drain {
 
 # p4.atc.DC16-N14.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N14-configure {
-    Request-OperatorAction -Instructions 'DC16-N14 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N14 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N14')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N14.resume: Resume the node with failback [A-other]
@@ -1792,9 +1833,12 @@ function Step-p4-atc-DC16-N13-drain {
 
 # p4.atc.DC16-N13.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N13-configure {
-    Request-OperatorAction -Instructions 'DC16-N13 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N13 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N13')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N13.resume: Resume the node with failback [A-other]
@@ -1814,9 +1858,12 @@ function Step-p4-atc-DC16-N12-drain {
 
 # p4.atc.DC16-N12.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N12-configure {
-    Request-OperatorAction -Instructions 'DC16-N12 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N12 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N12')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N12.resume: Resume the node with failback [A-other]
@@ -1836,9 +1883,12 @@ function Step-p4-atc-DC16-N11-drain {
 
 # p4.atc.DC16-N11.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N11-configure {
-    Request-OperatorAction -Instructions 'DC16-N11 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N11 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N11')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N11.resume: Resume the node with failback [A-other]
@@ -1858,9 +1908,12 @@ function Step-p4-atc-DC16-N10-drain {
 
 # p4.atc.DC16-N10.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N10-configure {
-    Request-OperatorAction -Instructions 'DC16-N10 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N10 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N10')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N10.resume: Resume the node with failback [A-other]
@@ -1880,9 +1933,12 @@ function Step-p4-atc-DC16-N09-drain {
 
 # p4.atc.DC16-N09.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N09-configure {
-    Request-OperatorAction -Instructions 'DC16-N09 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N09 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N09')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N09.resume: Resume the node with failback [A-other]
@@ -1902,9 +1958,12 @@ function Step-p4-atc-DC16-N08-drain {
 
 # p4.atc.DC16-N08.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N08-configure {
-    Request-OperatorAction -Instructions 'DC16-N08 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N08 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N08')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N08.resume: Resume the node with failback [A-other]
@@ -1924,9 +1983,12 @@ function Step-p4-atc-DC16-N07-drain {
 
 # p4.atc.DC16-N07.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N07-configure {
-    Request-OperatorAction -Instructions 'DC16-N07 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N07 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N07')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N07.resume: Resume the node with failback [A-other]
@@ -1946,9 +2008,12 @@ function Step-p4-atc-DC16-N06-drain {
 
 # p4.atc.DC16-N06.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N06-configure {
-    Request-OperatorAction -Instructions 'DC16-N06 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N06 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N06')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N06.resume: Resume the node with failback [A-other]
@@ -1968,9 +2033,12 @@ function Step-p4-atc-DC16-N05-drain {
 
 # p4.atc.DC16-N05.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N05-configure {
-    Request-OperatorAction -Instructions 'DC16-N05 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N05 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N05')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N05.resume: Resume the node with failback [A-other]
@@ -1990,9 +2058,12 @@ function Step-p4-atc-DC16-N04-drain {
 
 # p4.atc.DC16-N04.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N04-configure {
-    Request-OperatorAction -Instructions 'DC16-N04 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N04 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N04')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N04.resume: Resume the node with failback [A-other]
@@ -2012,9 +2083,12 @@ function Step-p4-atc-DC16-N03-drain {
 
 # p4.atc.DC16-N03.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N03-configure {
-    Request-OperatorAction -Instructions 'DC16-N03 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N03 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N03')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N03.resume: Resume the node with failback [A-other]
@@ -2034,9 +2108,12 @@ function Step-p4-atc-DC16-N02-drain {
 
 # p4.atc.DC16-N02.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N02-configure {
-    Request-OperatorAction -Instructions 'DC16-N02 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N02 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N02')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N02.resume: Resume the node with failback [A-other]
@@ -2056,9 +2133,12 @@ function Step-p4-atc-DC16-N01-drain {
 
 # p4.atc.DC16-N01.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N01-configure {
-    Request-OperatorAction -Instructions 'DC16-N01 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N01 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N01')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N01.resume: Resume the node with failback [A-other]
@@ -3985,6 +4065,14 @@ try {
         -Target 'DC16-N16' `
         -EndsUnit 'p4.atc.DC16-N16' `
         -Action { Step-p4-atc-DC16-N16-storage_wait }
+    Invoke-PlanStep -Id 'p4.atc_rename_switch' `
+        -Phase 'P4' `
+        -Title 'After the first node: rename the vSwitch on the remaining nodes to the Network ATC name and reconnect every VM network adapter (disrupts their VMs)' `
+        -Unit 'p4.atc_rename_switch' -FitMinutes 35.6 `
+        -EndsUnit 'p4.atc_rename_switch' `
+        -Probe { @(Get-AtcSwitchProblem -FirstNode 'DC16-N16').Count -eq 0 } `
+        -Verify { @(Get-AtcSwitchProblem -FirstNode 'DC16-N16').Count -eq 0 } `
+        -Action { Step-p4-atc_rename_switch }
     Invoke-PlanStep -Id 'p4.atc.DC16-N15.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
