@@ -15,8 +15,22 @@ TARGET_BUILD = 25398  # 23H2 is OS build 25398.x (domain.md, scope)
 
 ROLLING_UPGRADE_PLUGIN = "Microsoft.RollingUpgradePlugin"
 
-TEMPLATE_URI = ("https://raw.githubusercontent.com/Azure/azure-quickstart-templates/master/quickstarts/"
-                "microsoft.azurestackhci/upgrade-cluster/azuredeploy.json")  # [A-arm], [Q-tpl]: releases >= 2503
+# The upgrade-cluster ARM template (releases >= 2503) [A-arm], [Q-tpl], pinned to one commit of
+# Azure/azure-quickstart-templates: the repository's `master` moves, and the script must deploy the template
+# that was reviewed. The script's -TemplateUri overrides it (a reviewed newer commit, or a copy shipped with the plan).
+TEMPLATE_REPOSITORY = "Azure/azure-quickstart-templates"
+TEMPLATE_COMMIT = "15c284b4181efb2b39a978e030eecacc840dac3f"
+TEMPLATE_PATH = "quickstarts/microsoft.azurestackhci/upgrade-cluster/azuredeploy.json"
+TEMPLATE_URI = f"https://raw.githubusercontent.com/{TEMPLATE_REPOSITORY}/{TEMPLATE_COMMIT}/{TEMPLATE_PATH}"
+# The parameters that template declares [Q-tpl] (tests/fixtures/upgrade-cluster-parameters.json records them with
+# their source). It has no `adouPath` parameter (its deploymentSettings write an empty one), so the plan's
+# `adou_path` serves New-HciAdObjectsPreCreation [A-ad] only and never reaches the template.
+TEMPLATE_PARAMETERS = frozenset({
+    "deploymentMode", "keyVaultName", "createNewKeyVault", "softDeleteRetentionDays", "diagnosticStorageAccountName",
+    "logsRetentionInDays", "storageAccountType", "clusterName", "failoverClusterName", "location", "tenantId",
+    "AzureStackLCMAdminUsername", "AzureStackLCMAdminPasssword", "domainFqdn", "arcNodeResourceIds", "subnetMask",
+    "defaultGateway", "startingIPAddress", "endingIPAddress", "dnsServers", "physicalNodesSettings", "customLocation",
+})
 
 # The registry values (DWORD 0) the upgrade sets on every node before its OS upgrade [A-ps], [S-lm].
 # lib/node.ps1 (Set-UpgradeRegistry, Test-UpgradeRegistry) writes the same keys; a test keeps them equal.
@@ -47,6 +61,13 @@ REQUIRED_OPTIONAL_FEATURES = (
     "ServerCoreFonts-NonCritical-Fonts-Support", "ServerCore-Drivers-General", "ServerCore-Drivers-General-WOW64",
     "NetworkATC")
 
+
+# The readiness validation's documented non-blocking tests: the TPM properties of [A-val]'s "Non-blocking
+# validation tests" table (domain.md section 3, "Warnings"). Every other failed test blocks the solution upgrade,
+# whatever its Severity: the same article's -PassThru sample reports blocking tests (Windows OS is 23H2, Network
+# ATC, required Windows features, storage pool) with Severity Warning.
+READINESS_TPM_WARNINGS = ("OwnerClearDisabled", "TpmReady", "TpmPresent", "LockoutCount", "TpmActivated",
+                          "ManagedAuthLevel", "AutoProvisioning", "LockedOut", "TpmEnabled")
 
 def plugin_arguments(upgrade: Upgrade) -> dict[str, str]:
     """The RollingUpgradePlugin's arguments (`-CauPluginArguments`) for an upgrade, in the order they are shown [A-ps]."""

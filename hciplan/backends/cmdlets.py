@@ -150,6 +150,10 @@ _CATALOG = (
     _c("Start-VM", "Hyper-V", "Name VM ComputerName WhatIf Confirm", f"{LEARN}/hyper-v/start-vm", local=False),
     _c("Update-VMVersion", "Hyper-V", "Name VM Force ComputerName WhatIf Confirm", f"{LEARN}/hyper-v/update-vmversion",
        local=False),
+    _c("Get-VMSwitch", "Hyper-V", "Name Id SwitchType ResourcePoolName ComputerName", f"{LEARN}/hyper-v/get-vmswitch",
+       local=False),
+    _c("Get-VMNetworkAdapter", "Hyper-V", "VMName VM Name ManagementOS All ComputerName",
+       f"{LEARN}/hyper-v/get-vmnetworkadapter", local=False),
     _c("Get-VMHostSupportedVersion", "Hyper-V", "Default ComputerName", f"{LEARN}/hyper-v/get-vmhostsupportedversion",
        local=False),
     _c("Uninstall-AksHci", "AksHci", "", "https://learn.microsoft.com/azure/aks/hybrid/reference/ps/uninstall-akshci",
@@ -168,6 +172,11 @@ _CATALOG = (
     _c("New-AzConnectedMachineExtension", "Az.ConnectedMachine",
        "Name ResourceGroupName MachineName Location Publisher ExtensionType TypeHandlerVersion NoWait AsJob",
        "https://learn.microsoft.com/azure/azure-local/upgrade/validate-solution-upgrade-readiness", "docs"),
+    _c("Get-AzConnectedExtensionMetadata", "Az.ConnectedMachine", "ExtensionType Location Publisher Version "
+       "SubscriptionId DefaultProfile", f"{LEARN}/az.connectedmachine/get-azconnectedextensionmetadata", "docs"),
+    _c("Update-AzConnectedExtension", "Az.ConnectedMachine", "MachineName ResourceGroupName SubscriptionId "
+       "ExtensionTarget JsonString JsonFilePath InputObject DefaultProfile AsJob NoWait PassThru WhatIf Confirm",
+       f"{LEARN}/az.connectedmachine/update-azconnectedextension", "docs"),
     # deploymentMode is not a cmdlet parameter but a parameter of the upgrade-cluster template [Q-tpl], which the
     # cmdlet exposes as a dynamic parameter; a value given inline overrides the parameter file's.
     _c("New-AzResourceGroupDeployment", "Az.Resources",
@@ -224,6 +233,8 @@ _CATALOG = (
        f"{_MGMT}/restart-computer", "docs"),
     _c("Set-Service", "Microsoft.PowerShell.Management", "Name StartupType Status ComputerName", f"{_MGMT}/set-service"),
     _c("Stop-Service", "Microsoft.PowerShell.Management", "Name Force NoWait", f"{_MGMT}/stop-service"),
+    _c("Start-Service", "Microsoft.PowerShell.Management", "Name DisplayName InputObject PassThru WhatIf Confirm",
+       f"{_MGMT}/start-service"),
     _c("Start-Process", "Microsoft.PowerShell.Management", "FilePath ArgumentList Wait PassThru NoNewWindow",
        f"{_MGMT}/start-process"),
     _c("Get-Credential", "Microsoft.PowerShell.Security", "UserName Message Credential",

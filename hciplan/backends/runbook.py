@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from hciplan import __version__
-from hciplan.backends.azurelocal import (REFS_KEY, REFS_VALUE, ROLLING_UPGRADE_PLUGIN, TARGET_BUILD, VID_KEY, VID_VALUE,
+from hciplan.backends.azurelocal import (REFS_KEY, REFS_VALUE, ROLLING_UPGRADE_PLUGIN, TARGET_BUILD, TEMPLATE_URI, VID_KEY, VID_VALUE,
                                          plugin_arguments_literal)
 from hciplan.backends.pstext import literal, literal_list, md_block, md_code, md_text
 from hciplan.backends.summary import format_time
@@ -96,8 +96,9 @@ def _commands(plan: Plan, step: Step) -> str:
                            " 'setup.exe') -ArgumentList '/auto upgrade /EULA accept /DynamicUpdate disable /NoReboot' -Wait  # on every node"]
                           if upgrade.source == "media" else ["# on every node's console: SConfig, 6 then 3"]),
         "offline.reboot": [f"Restart-Computer -ComputerName {literal_list([n.name for n in model.cluster.nodes])} -Force -Wait -For PowerShell"],
-        "offline.start": ["Set-Service -Name ClusSvc -StartupType Automatic  # on every node",
-                          f"Start-Cluster -Name {literal(model.ordered_nodes()[0].name)}  # a node name: the cluster name is offline",
+        "offline.start": ["Set-Service -Name ClusSvc -StartupType Automatic; Start-Service -Name ClusSvc  # on every node, locally "
+                          "(Start-Cluster from the orchestrator needs CredSSP)",
+                          f"Get-ClusterNode -Cluster {cluster}  # every node Up (retry while the cluster name comes up)",
                           f"Get-StoragePool -CimSession {cluster} -IsPrimordial $false  # Healthy (retry while the cluster name comes up)",
                           f"Get-StorageJob -CimSession {cluster}  # wait until none is left",
                           f"Get-ClusterSharedVolume -Cluster {cluster} | Start-ClusterResource",
@@ -122,31 +123,59 @@ def _commands(plan: Plan, step: Step) -> str:
         "post.sync": ["Sync-AzureStackHCI"],
         "atc.install": ["Install-WindowsFeature -Name NetworkATC, FS-SMBBW  # on every node",
                         "Set-Service -Name NetworkATC -StartupType Disabled; Stop-Service -Name NetworkATC  # nodes not drained"],
-        "atc.configure": ["# BMC console of the drained node: remove NetQos policies and LBFO, keep the SET vSwitch,",
-                          "# convert VLANs to VMNetworkAdapterIsolation, rename the vSwitch and vNICs, start NetworkATC",
-                          "Add-NetIntent ...  # your intent definition",
-                          f"Get-NetIntentStatus -ClusterName {cluster}  # Success for this node"],
+        "atc.configure": (["# BMC console of the drained FIRST node: remove NetQos policies and LBFO, keep the SET vSwitch,",
+                           "# convert VLANs to VMNetworkAdapterIsolation, rename the vNICs, start NetworkATC",
+                           "Rename-VMSwitch -Name $OldSwitchName -NewName $AtcSwitchName",
+                           "Add-NetIntent ...  # your intent definition, once: the intent is cluster-wide",
+                           f"Get-NetIntentStatus -ClusterName {cluster}  # Success for this node",
+                           "# then on every remaining node: the same vSwitch name, and every VM NIC reconnected",
+                           "Rename-VMSwitch -Name $OldSwitchName -NewName $AtcSwitchName",
+                           "Get-VM | Get-VMNetworkAdapter | Connect-VMNetworkAdapter -SwitchName $AtcSwitchName",
+                           "# each later node, drained in turn: the same cleanup, rename the vNICs, start NetworkATC, wait for",
+                           "# Success; no Rename-VMSwitch and no Add-NetIntent there (the intent is cluster-wide)"]
+                          if step.node == model.ordered_nodes()[0].name else
+                          ["# BMC console of the drained node: remove NetQos policies and LBFO, keep the SET vSwitch (it already",
+                           "# has its Network ATC name), convert VLANs to VMNetworkAdapterIsolation, rename the vNICs, start NetworkATC;",
+                           "# no Add-NetIntent and no Rename-VMSwitch here: the intent is cluster-wide since the first node",
+                           f"Get-NetIntentStatus -ClusterName {cluster}  # Success for this node"]),
+        "atc.rename_switch": ["# on every node after the first: the vSwitch gets the Network ATC name, every VM NIC is reconnected",
+                              "Rename-VMSwitch -Name $OldSwitchName -NewName $AtcSwitchName",
+                              "Get-VM | Get-VMNetworkAdapter | Connect-VMNetworkAdapter -SwitchName $AtcSwitchName",
+                              "Get-VMSwitch -SwitchType External  # the same names on every node",
+                              "Get-VM | Get-VMNetworkAdapter | Where-Object { -not $_.SwitchName }  # none left"],
         "atc.verify": [f"Get-NetIntentStatus -ClusterName {cluster}"],
         "remediate.apply": ["Install-WindowsFeature -Name $Role -IncludeAllSubFeature -IncludeManagementTools  # the 11 roles [A-val]",
                             "Enable-WindowsOptionalFeature -FeatureName $Feature -All -Online  # the optional features [A-val]"],
         "thin.convert": [f"Set-VirtualDisk -FriendlyName {literal(step.target or '')} -ProvisioningType Thin",
                          "Get-ClusterSharedVolume -Name " + literal(f"Cluster Virtual Disk ({step.target or ''})") + " | Stop-ClusterResource",
                          "Get-ClusterSharedVolume -Name " + literal(f"Cluster Virtual Disk ({step.target or ''})") + " | Start-ClusterResource"],
-        "lcm.extension": ["New-AzConnectedMachineExtension -Name AzureEdgeLifecycleManager -ResourceGroupName $ResourceGroup "
-                          "-MachineName $Node -Location $Region -Publisher Microsoft.AzureStack.Orchestration -ExtensionType LcmController"],
+        "lcm.extension": ["Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroup -MachineName $Node -Name AzureEdgeLifecycleManager",
+                          "# missing: install it",
+                          "New-AzConnectedMachineExtension -Name AzureEdgeLifecycleManager -ResourceGroupName $ResourceGroup "
+                          "-MachineName $Node -Location $Region -Publisher Microsoft.AzureStack.Orchestration -ExtensionType LcmController",
+                          "# present: update it when a newer version is offered (compare with its TypeHandlerVersion)",
+                          "Get-AzConnectedExtensionMetadata -Location $Region -Publisher Microsoft.AzureStack.Orchestration -ExtensionType LcmController",
+                          "Update-AzConnectedExtension -ResourceGroupName $ResourceGroup -MachineName $Node "
+                          "-ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $Latest } }",
+                          "# then wait until ProvisioningState is Succeeded: LCM initialisation takes about 15-20 min [S-lcm]"],
         "ad.prepare": ["New-HciAdObjectsPreCreation -AzureStackLCMUserCredential (Get-Credential "
                        f"{literal(upgrade.solution.deployment_user) if upgrade.solution else ''}) -AsHciOUName "
                        f"{literal(upgrade.solution.adou_path) if upgrade.solution and upgrade.solution.adou_path else ''}"],
         "readiness.validate": ["Install-Module -Name AzStackHci.EnvironmentChecker -AllowClobber",
                                "Invoke-AzStackHciUpgradeValidation -PassThru | Where-Object Status -eq 'FAILURE'"],
-        "solution.validate": ["New-AzResourceGroupDeployment -ResourceGroupName $ResourceGroup -TemplateUri $UpgradeClusterTemplate "
-                              "-TemplateParameterObject $Parameters  # deploymentMode = Validate"],
-        "solution.deploy": ["New-AzResourceGroupDeployment -ResourceGroupName $ResourceGroup -TemplateUri $UpgradeClusterTemplate "
-                            "-TemplateParameterObject $Parameters  # deploymentMode = Deploy"],
+        "solution.validate": [f"$UpgradeClusterTemplate = {literal(TEMPLATE_URI)}  # pinned: the reviewed commit [Q-tpl]",
+                              "New-AzResourceGroupDeployment -ResourceGroupName $ResourceGroup -TemplateUri $UpgradeClusterTemplate "
+                              "-TemplateParameterFile $ParameterFile -deploymentMode Validate"],
+        "solution.deploy": [f"$UpgradeClusterTemplate = {literal(TEMPLATE_URI)}  # pinned: the reviewed commit [Q-tpl]",
+                            "New-AzResourceGroupDeployment -ResourceGroupName $ResourceGroup -TemplateUri $UpgradeClusterTemplate "
+                            "-TemplateParameterFile $ParameterFile -deploymentMode Deploy"],
         "wdac.reapply": ["# re-apply the 23H2 WDAC policies per the Azure Local 23H2 documentation"],
         "after.configure": ["# per the solution-upgrade article [A-inst]: the security posture (security settings),",
                             "# the storage paths for Azure Local VM images and disks, the CAU Active Directory permissions"],
-        "after.verify": ["Sync-AzureStackHCI", "Get-AzureStackHCI", "Get-StampInformation  # now returns the solution version"],
+        "after.verify": ["Sync-AzureStackHCI", "Get-AzureStackHCI"] + ([] if upgrade.solution is None else [
+                         "(Get-AzResourceGroupDeployment -ResourceGroupName $ResourceGroup -Name hciplan-upgrade-deploy).ProvisioningState  # Succeeded",
+                         "(Get-AzResource -ResourceGroupName $ResourceGroup -ResourceType Microsoft.AzureStackHCI/clusters/deploymentSettings "
+                         "-ExpandProperties).Properties.provisioningState  # Succeeded"]),
     }
     if kind == "gate.preflight":
         kinds = {s.kind for s in plan.steps}
@@ -194,15 +223,20 @@ _VERIFY = {
     "post.vm_version": "every VM runs the host's default configuration version",
     "post.sync": "the Azure portal shows 23H2",
     "atc.install": "both features installed; the NetworkATC service Disabled on the nodes not yet configured",
-    "atc.configure": "Get-NetIntentStatus shows Success for the node",
+    "atc.configure": "Get-NetIntentStatus shows Success for the node; after a later node, every vSwitch keeps its Network ATC name and every VM NIC is connected",
+    "atc.rename_switch": "every node has the first node's external vSwitch names and no VM network adapter is disconnected or on another vSwitch",
     "atc.verify": "every intent shows Success",
     "remediate.apply": "the roles and features are installed",
     "thin.convert": "`(Get-VirtualDisk -FriendlyName <volume>).ProvisioningType` is Thin and the pool has more free space",
-    "lcm.extension": "the AzureEdgeLifecycleManager extension is Succeeded on the node",
+    "lcm.extension": ("the AzureEdgeLifecycleManager extension is Succeeded on the node, at the newest version "
+                      "offered, and has finished initialising"),
     "ad.prepare": "the OU and its objects exist",
-    "readiness.validate": "no Critical check fails",
+    "readiness.validate": ("no test fails (Status FAILURE), whatever its Severity, except the documented TPM property "
+                           "warnings [A-val], which are listed to fix after the upgrade"),
     "solution.validate": "the Validate deployment Succeeded",
-    "solution.deploy": "the Deploy deployment Succeeded; Get-StampInformation returns the solution version",
+    "solution.deploy": ("the Deploy deployment Succeeded (Get-AzResourceGroupDeployment ProvisioningState) and the "
+                        "cluster's deploymentSettings resource reports provisioningState Succeeded (Get-AzResource "
+                        "-ExpandProperties); Get-StampInformation then returns the solution version"),
     "wdac.reapply": "the new policies are enforced on every node",
     "after.configure": "the security settings, storage paths and CAU permissions are in place",
     "after.verify": "one Arc machine per node, the Azure Local resource, *-arcbridge, *-cl and the key vault exist",
@@ -217,7 +251,7 @@ _BACKOUT = {
     "os.restart": "if the node does not come back, work from its BMC console; once on 23H2 it stays so, and the cluster runs in mixed mode, reversible until the functional level is raised [W-rolling]",
     "cau.scan": "nothing changed yet",
     "os.setup": "until the functional level is raised the cluster may stay in mixed mode; stop here and plan the rest [W-rolling]",
-    "offline.stop": "`Set-Service ClusSvc -StartupType Automatic` on every node, `Start-Cluster -Name <node>`, CSVs online, start the VMs",
+    "offline.stop": "on every node `Set-Service ClusSvc -StartupType Automatic; Start-Service ClusSvc`, then CSVs online, start the VMs",
     "offline.setup": "before the restarts: abandon setup and restart the cluster as for offline.stop",
     "registration.repair": "none needed: a repair re-registers the same resource [A-ps]",
     "post.migration_test": "a failed migration leaves the VM where it runs; do not raise the functional level until "
@@ -228,6 +262,7 @@ _BACKOUT = {
     "post.storage_pool": "none: one-way",
     "post.vm_version": "none: a VM's configuration version cannot be lowered",
     "atc.configure": "before Add-NetIntent: restore the node's previous networking from its BMC console",
+    "atc.rename_switch": "rename the vSwitch back on the nodes not yet configured and reconnect their VM NICs to it",
     "thin.convert": "`Set-VirtualDisk -ProvisioningType Fixed` needs the space back; plan it as one-way",
     "solution.deploy": "none: retry or resume the failed operation from Azure [A-inst]",
 }

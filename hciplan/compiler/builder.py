@@ -158,7 +158,14 @@ def build_plan(model: Model) -> Plan:
     # P4: Network ATC, only when it is not configured yet
     if upgrade.network_atc == "configure" and not cluster.network_atc:
         b.then("p4.atc_install", "atc.install", "P4")
-        b.rolling("P4", "atc", ATC_PASS)
+        # The first node's pass creates the intent and renames its vSwitch; before the next drain the other
+        # nodes' vSwitch takes the same name and their VM NICs are reconnected, or live migration fails [A-atc].
+        ordered = model.ordered_nodes()
+        for index, node in enumerate(ordered):
+            for verb, kind in ATC_PASS:
+                b.then(f"p4.atc.{node.name}.{verb}", kind, "P4", node=node.name, group="atc")
+            if index == 0 and len(ordered) > 1:
+                b.then("p4.atc_rename_switch", "atc.rename_switch", "P4")
         b.then("p4.atc_verify", "atc.verify", "P4")
 
     # P5 and P6: readiness and the solution upgrade

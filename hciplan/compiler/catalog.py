@@ -124,8 +124,9 @@ _KINDS = (
     StepKind("offline.reboot", "P2", "node", "Reboot into 23H2 (cluster stopped)",
              ("Restart-Computer",), "[A-other]", downtime=True, duration="os.reboot", restarts=True),
     StepKind("offline.start", "P2", "cluster",
-             "Start the cluster, wait for the pool and jobs, bring virtual disks online",
-             ("Set-Service", "Start-Cluster", "Get-StorageJob", "Start-ClusterResource", "Get-VirtualDisk"),
+             "Start the cluster service on every node, wait for the pool and jobs, bring virtual disks online",
+             ("Set-Service", "Start-Service", "Get-ClusterNode", "Get-StorageJob", "Start-ClusterResource",
+              "Get-VirtualDisk"),
              "[A-other]", effect="start_cluster", downtime=True),
     # P3 post-OS
     StepKind("post.validate", "P3", "cluster", "Validate the upgraded cluster (validation gate)",
@@ -155,6 +156,13 @@ _KINDS = (
              "(drops the node's network: BMC console; reconnecting VM NICs disrupts VMs)",
              ("Add-NetIntent", "Get-NetIntentStatus", "Rename-VMSwitch", "Connect-VMNetworkAdapter"),
              "[A-atc]", effect="isolate", downtime=True, interactive=True),
+    # After the first node's pass: the other nodes' vSwitch gets the ATC name and their VM NICs are reconnected
+    # (disrupts those VMs; skipped, live migration to the first node fails) before the next drain [A-atc].
+    StepKind("atc.rename_switch", "P4", "cluster",
+             "After the first node: rename the vSwitch on the remaining nodes to the Network ATC name and reconnect "
+             "every VM network adapter (disrupts their VMs)",
+             ("Rename-VMSwitch", "Connect-VMNetworkAdapter", "Get-VMSwitch", "Get-VMNetworkAdapter"), "[A-atc]",
+             downtime=True, interactive=True),
     StepKind("atc.verify", "P4", "cluster", "Check that every intent reports Success",
              ("Get-NetIntentStatus",), "[A-atc]"),
     # P5 readiness
@@ -164,8 +172,10 @@ _KINDS = (
     StepKind("thin.convert", "P5", "cluster", "Convert a fixed volume to thin and cycle its CSV (its VMs stop)",
              ("Set-VirtualDisk", "Stop-ClusterResource", "Start-ClusterResource"), "[A-val]",
              downtime=True, storage_offline=True),
-    StepKind("lcm.extension", "P5", "node", "Install or update the AzureEdgeLifecycleManager extension",
-             ("Get-AzConnectedMachineExtension", "New-AzConnectedMachineExtension"), "[A-val]"),
+    StepKind("lcm.extension", "P5", "node",
+             "Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised",
+             ("Get-AzConnectedMachineExtension", "New-AzConnectedMachineExtension", "Get-AzConnectedExtensionMetadata",
+              "Update-AzConnectedExtension"), "[A-val], [S-lcm]"),
     StepKind("ad.prepare", "P5", "cluster", "Prepare the AD objects for the LCM user",
              ("New-HciAdObjectsPreCreation",), "[A-ad]"),
     StepKind("readiness.validate", "P5", "cluster", "Run the upgrade readiness validation (validation gate)",
@@ -175,7 +185,8 @@ _KINDS = (
              ("New-AzResourceGroupDeployment",), "[A-arm]", gate=True),
     StepKind("solution.deploy", "P6", "cluster",
              "Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate)",
-             ("New-AzResourceGroupDeployment",), "[A-arm], [A-inst]", irreversible=True),
+             ("New-AzResourceGroupDeployment", "Get-AzResourceGroupDeployment", "Get-AzResource"), "[A-arm], [A-inst]",
+             irreversible=True),
     # P7 after
     StepKind("bitlocker.resume", "P7", "node", "Resume BitLocker", ("Resume-BitLocker",), "[A-inst]"),
     StepKind("wdac.reapply", "P7", "cluster", "Re-apply the new WDAC policies (operator, per the 23H2 docs)",

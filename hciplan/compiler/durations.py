@@ -206,9 +206,13 @@ DEFAULT_MODELS: dict[str, Triangular] = {
     "atc.install": _assumed(5, 10, 20, "feature install on all nodes, no reboot [A-atc]"),
     "atc.configure": _assumed(20, 30, 60, "per-node ATC migration time is not published [domain.md section 5]"),
     "atc.verify": _assumed(2, 5, 10, "intent status polling"),
+    "atc.rename_switch": _assumed(10, 20, 45, "an operator renames the vSwitch and reconnects the VM NICs on each "
+                                  "remaining node; not published [A-atc]"),
     "remediate.apply": _assumed(5, 15, 30, "feature installs; the reboot is a separate step"),
     "thin.convert": _assumed(10, 15, 30, "provisioning change and CSV cycle per volume"),
-    "lcm.extension": _assumed(5, 10, 20, "Arc extension install"),
+    # The extension's install or update, then its initialisation, which [S-lcm] puts at about 15-20 min; the
+    # low end and the tail (a slow install, an update on top) are assumptions.
+    "lcm.extension": _assumed(15, 20, 35, "Arc extension install or update, then LCM initialisation ([S-lcm]: about 15-20 min)"),
     "ad.prepare": _assumed(2, 5, 10, "AD object creation"),
     "readiness.validate": _assumed(15, 30, 60, "Environment Checker runtime is not published [domain.md section 5]"),
     "solution.validate": _published(8, 10, 15, "[A-arm]: about 10 min"),

@@ -185,8 +185,6 @@ def _data(plan: Plan, entries: list[Entry], phases: list[str]) -> list[str]:
         values = [("keyVaultName", solution.key_vault), ("AzureStackLCMAdminUsername", solution.deployment_user),
                   ("startingIPAddress", str(solution.ip_range.start)), ("endingIPAddress", str(solution.ip_range.end)),
                   ("customLocation", solution.custom_location or f"{cluster.name}-cl")]
-        if solution.adou_path:
-            values.append(("adouPath", solution.adou_path))
         lines.append("$PlanTemplateValues = @{  # upgrade-cluster template parameters the plan fixes [Q-tpl]")
         lines += [f"    {name} = {literal(value)}" for name, value in values]
         lines.append("}")

@@ -12,15 +12,14 @@ Values from the `.hciplan` file reach the code only through `pstext.literal`.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Callable
 
-from hciplan.backends.azurelocal import (REFS_KEY, REFS_VALUE, ROLLING_UPGRADE_PLUGIN, TARGET_BUILD, VID_KEY,
-                                        VID_VALUE)
+from hciplan.backends.azurelocal import (READINESS_TPM_WARNINGS, REFS_KEY, REFS_VALUE, ROLLING_UPGRADE_PLUGIN,
+                                        TARGET_BUILD, VID_KEY, VID_VALUE)
 from hciplan.backends.pstext import literal, literal_list
 from hciplan.compiler.builder import CAU_RUN
-from hciplan.compiler.units import whole_minutes
 from hciplan.compiler.plan import Plan, Step
+from hciplan.compiler.units import whole_minutes
 
 if TYPE_CHECKING:  # units.py imports this module to run the emitters
     from hciplan.backends.powershell.units import Entry
@@ -464,20 +463,70 @@ def _atc_install(plan: Plan, entry: Entry) -> None:
     ]
 
 
+def atc_configure_instructions(plan: Plan, node: str) -> str:
+    """The operator's Network ATC instructions for one drained node, by its place in the pass [A-atc].
+
+    The first node gets the intent (Add-NetIntent) and its vSwitch the Network ATC name (Rename-VMSwitch); at
+    the end the operator renames the vSwitch on the remaining nodes and reconnects their VM NICs, which the
+    `atc.rename_switch` step checks before the next drain. Later nodes need neither: the intent is cluster-wide.
+    """
+    order = [n.name for n in plan.model.ordered_nodes()]
+    rest = order[1:]
+    common = ("remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from "
+              "VMNetworkAdapterVlan to VMNetworkAdapterIsolation, ")
+    if node == order[0]:
+        text = (f"{node} is drained and is the first node of the Network ATC pass. From its BMC console (the node "
+                "loses its network): " + common + "rename the vSwitch (Rename-VMSwitch) and the vNICs to the "
+                "Network ATC names, enable and start the NetworkATC service, run Add-NetIntent (once: the intent "
+                "is cluster-wide), and wait until Get-NetIntentStatus shows Success for this node.")
+        if rest:
+            text += (" Then, on each remaining node (" + ", ".join(rest) + "), rename its vSwitch to the same "
+                     "Network ATC name with Rename-VMSwitch and reconnect every VM network adapter to it with "
+                     "Connect-VMNetworkAdapter; this briefly disrupts those VMs' network, and without it live "
+                     "migration to this node fails. The script checks both before the next drain.")
+    else:
+        text = (f"{node} is drained. From its BMC console (the node loses its network): " + common +
+                "rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait "
+                "until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or "
+                f"Rename-VMSwitch here: the intent is cluster-wide since {order[0]}, and this node's vSwitch "
+                "already has its Network ATC name.")
+    return text + " [A-atc]"
+
+
 @emits("atc.configure")
 def _atc_configure(plan: Plan, entry: Entry) -> None:
     step = entry.first
     node = _node(step)
     body = entry.body
     entry.target = step.node
-    body.append("Request-OperatorAction -Instructions " + literal(
-        f"{step.node} is drained. From its BMC console (the node loses its network): remove the NetQos "
-        "policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to "
-        "VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start "
-        "the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for "
-        "this node; on the other nodes reconnect every VM network adapter after the rename [A-atc]."))
+    first = plan.model.ordered_nodes()[0].name
+    body.append("Request-OperatorAction -Instructions " + literal(atc_configure_instructions(plan, step.node or "")))
     body.append(f"$problems = @(Get-NetIntentProblem -Node {node})")
     body.append("if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }")
+    if step.node != first:
+        body += [
+            "# Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].",
+            f"$switchProblems = @(Get-AtcSwitchProblem -FirstNode {literal(first)})",
+            "if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }",
+        ]
+
+
+@emits("atc.rename_switch")
+def _atc_rename_switch(plan: Plan, entry: Entry) -> None:
+    order = [n.name for n in plan.model.ordered_nodes()]
+    check = f"@(Get-AtcSwitchProblem -FirstNode {literal(order[0])}).Count -eq 0"
+    entry.probe = check  # done when the operator already renamed at the end of the first node's configure step
+    entry.verify = check
+    entry.body += [
+        "# Before the next drain, the remaining nodes' vSwitch takes the Network ATC name and every VM NIC is",
+        "# reconnected to it; skipped, live migration to the configured node fails [A-atc].",
+        "Request-OperatorAction -Instructions " + literal(
+            "On each of " + ", ".join(order[1:]) + ": rename the vSwitch to the Network ATC name it has on "
+            f"{order[0]} (Rename-VMSwitch) and reconnect every VM network adapter to it (Connect-VMNetworkAdapter); "
+            "this briefly disrupts those VMs' network. Remove VM checkpoints that would block live migration [A-atc]."),
+        f"$switchProblems = @(Get-AtcSwitchProblem -FirstNode {literal(order[0])})",
+        "if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }",
+    ]
 
 
 @emits("atc.verify")
@@ -534,6 +583,12 @@ def _thin_convert(plan: Plan, entry: Entry) -> None:
     ]
 
 
+# The AzureEdgeLifecycleManager extension [A-val]: the Arc machine extension the solution upgrade drives.
+LCM_EXTENSION = "AzureEdgeLifecycleManager"
+LCM_PUBLISHER = "Microsoft.AzureStack.Orchestration"
+LCM_TYPE = "LcmController"
+
+
 @emits("lcm.extension")
 def _lcm_extension(plan: Plan, entry: Entry) -> None:
     step = entry.first
@@ -541,18 +596,40 @@ def _lcm_extension(plan: Plan, entry: Entry) -> None:
     body = entry.body
     entry.target = step.node
     body += [
-        "# The AzureEdgeLifecycleManager extension must be present on every node [A-val].",
+        "# The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if",
+        "# missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,",
+        "# [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the",
+        "# step's bound.",
         "Assert-AzureInputs",
+        f"$machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name {node}",
         f"$existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName {node} "
-        "-Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue",
+        f"-Name {literal(LCM_EXTENSION)} -ErrorAction SilentlyContinue",
+        "$target = $null",
         "if (-not $existing) {",
-        f"    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name {node}",
-        f"    $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName "
-        f"-MachineName {node} -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'",
+        f"    $null = New-AzConnectedMachineExtension -Name {literal(LCM_EXTENSION)} -ResourceGroupName $ResourceGroupName "
+        f"-MachineName {node} -Location $machine.Location -Publisher {literal(LCM_PUBLISHER)} -ExtensionType {literal(LCM_TYPE)} -NoWait",
         "}",
-        f"$extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName {node} -Name 'AzureEdgeLifecycleManager'",
-        "if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }",
+        "else {",
+        f"    $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher {literal(LCM_PUBLISHER)} "
+        f"-ExtensionType {literal(LCM_TYPE)} | Where-Object {{ $_.Version }} | ForEach-Object {{ [version][string]$_.Version }} | Sort-Object -Descending)",
+        "    $current = [version][string]$existing.TypeHandlerVersion",
+        "    if ($offered.Count -gt 0 -and $offered[0] -gt $current) {",
+        "        $target = [string]$offered[0]",
+        f"        Write-Host ('updating the LCM extension on {{0}} from {{1}} to {{2}}' -f {node}, $current, $target)",
+        f"        Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName {node} "
+        f"-ExtensionTarget @{{ {literal(LCM_PUBLISHER + '.' + LCM_TYPE)} = @{{ targetVersion = $target }} }} -NoWait -Confirm:$false",
+        "    }",
+        "}",
+        f"Wait-Until -What ('the LCM extension on {{0}} to finish installing and initialising' -f {node}) -TimeoutMinutes {bound(step)} -Condition {{",
+        f"    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName {node} "
+        f"-Name {literal(LCM_EXTENSION)} -ErrorAction SilentlyContinue",
+        "    if (-not $extension) { return $false }",
+        "    $state = [string]$extension.ProvisioningState",
+        f"    if ($state -eq 'Failed') {{ throw ('the LCM extension on {{0}} is Failed; see the extension status of the Arc machine in Azure' -f {node}) }}",
+        "    $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)",
+        "}",
     ]
+    entry.verify = f"Test-LcmExtensionReady -Node {node}"
 
 
 @emits("ad.prepare")
@@ -569,19 +646,27 @@ def _ad_prepare(plan: Plan, entry: Entry) -> None:
 def _readiness_validate(plan: Plan, entry: Entry) -> None:
     body = entry.body
     body += [
-        "# The Environment Checker on every node; Critical failures block the solution upgrade [A-val].",
+        "# The Environment Checker on every node [A-val]. Every failed test blocks, whatever its Severity: the",
+        "# readiness article's own sample reports blocking tests (OS is 23H2, Network ATC, required Windows features,",
+        "# storage pool) as Warning. Only the documented TPM property tests are warnings to fix later; all are listed.",
+        f"$tpmWarnings = {literal_list(READINESS_TPM_WARNINGS)}  # [A-val]",
         "$blocking = @()",
+        "$warned = @()",
         "foreach ($node in $PlanNodes) {",
         "    $results = @(Invoke-OnNode -Node $node -ScriptBlock {",
         "        $ErrorActionPreference = 'Stop'",
         "        Install-Module -Name 'AzStackHci.EnvironmentChecker' -AllowClobber -Force",
         "        Invoke-AzStackHciUpgradeValidation -PassThru",
         "    })",
-        "    foreach ($result in $results) {",
-        "        if ([string]$result.Status -eq 'FAILURE' -and [string]$result.Severity -eq 'CRITICAL') { $blocking += ('{0}: {1}' -f $node, $result.DisplayName) }",
+        "    foreach ($result in @($results | Where-Object { Test-ReadinessFailed -Result $_ })) {",
+        "        $line = '{0}: {1} (Severity {2})' -f $node, $result.DisplayName, $result.Severity",
+        "        if (Test-TpmReadinessWarning -Result $result -Properties $tpmWarnings) { $warned += $line }",
+        "        else { $blocking += $line }",
         "    }",
         "}",
-        "if ($blocking.Count -gt 0) { throw ('readiness checks block the upgrade: {0}' -f ($blocking -join '; ')) }",
+        "foreach ($line in $warned) { Write-Warning ('readiness warning, to fix after the upgrade [A-val]: {0}' -f $line) }",
+        "foreach ($line in $blocking) { Write-Warning ('readiness check failed: {0}' -f $line) }",
+        "if ($blocking.Count -gt 0) { throw ('{0} failed readiness checks block the solution upgrade: {1}' -f $blocking.Count, ($blocking -join '; ')) }",
     ]
 
 
@@ -591,10 +676,18 @@ def _solution_deployment(plan: Plan, entry: Entry) -> None:
     body = entry.body
     kind = step.kind
     mode = "Validate" if kind == "solution.validate" else "Deploy"
+    if kind == "solution.validate":
+        body += [
+            "# The solution validation needs the LCM extension initialised on every node [A-val], [S-lcm], [S-lcmpkg]:",
+            "# each lcm.extension step waited for its node; a resumed run checks them all again here.",
+            "$notReady = @($PlanNodes | Where-Object { -not (Test-LcmExtensionReady -Node $_) })",
+            "if ($notReady.Count -gt 0) { throw ('the AzureEdgeLifecycleManager extension is not Succeeded on {0}: rerun their lcm.extension steps' -f ($notReady -join ', ')) }",
+        ]
     body.append(f"Invoke-SolutionDeployment -Mode '{mode}' -TimeoutMinutes {bound(step)}")
     if kind == "solution.deploy":
-        entry.probe = "Test-SolutionInstalled"
-        entry.verify = "Test-SolutionInstalled"
+        # Done is what Azure says: the deployment and its deploymentSettings Succeeded [A-arm], [Q-tpl].
+        entry.probe = "Test-SolutionDeployed"
+        entry.verify = "Test-SolutionDeployed"
 
 
 @emits("wdac.reapply")
@@ -616,7 +709,11 @@ def _after_verify(plan: Plan, entry: Entry) -> None:
         "if ([string]$registration.ConnectionStatus -ne 'Connected') { throw ('the registration is {0}' -f $registration.ConnectionStatus) }",
     ]
     if upgrade.solution is not None:
-        body.append("if (-not (Test-SolutionInstalled)) { throw 'Get-StampInformation returns nothing: the solution is not installed' }")
+        body += [
+            "# Azure is the authority: the Deploy deployment and the deploymentSettings resource Succeeded [A-arm], [Q-tpl].",
+            "Assert-AzureInputs",
+            "if (-not (Test-SolutionDeployed)) { throw ('the solution upgrade is not complete in Azure: the deployment hciplan-upgrade-deploy or the deploymentSettings of the cluster in {0} is not Succeeded' -f $ResourceGroupName) }",
+        ]
 
 
 @emits("registration.repair")
@@ -748,7 +845,7 @@ PREFLIGHT = [
 # --- the offline method: stop, every node at once, start ------------------------------------------
 
 VM_SHUTDOWN_MINUTES = 30  # assumption: a graceful guest shutdown of every VM finishes within this
-CLUSTER_NAME_MINUTES = 30  # assumption: the cluster's core resources come online within this after Start-Cluster
+CLUSTER_NAME_MINUTES = 30  # assumption: every node joins and the core resources come online within this once ClusSvc starts
 
 
 @emits("offline.stop")
@@ -800,16 +897,29 @@ def _offline_stop(plan: Plan, entry: Entry) -> None:
 def _offline_start(plan: Plan, entry: Entry) -> None:
     step = entry.first
     entry.body += [
-        "# Cluster service back to Automatic; Start-Cluster by a node name, since the cluster name is offline while",
-        "# every node is stopped (Start-Cluster docs). Then, in order [A-other]: pool healthy and storage jobs done,",
-        "# CSVs online, every virtual disk healthy; last, the VMs that offline.stop shut down start again.",
+        "# The cluster service back to Automatic and started on every node, each one locally through remoting:",
+        "# Start-Cluster cannot run remotely without CredSSP (its doc), and if it failed every VM would stay down.",
+        "# A node whose service does not start does not stop the others; the wait below names what is missing.",
+        "# Then, in order [A-other]: pool healthy and storage jobs done, CSVs online, every virtual disk healthy;",
+        "# last, the VMs that offline.stop shut down start again.",
         "foreach ($node in $PlanNodes) {",
-        "    Invoke-OnNode -Node $node -ScriptBlock { $ErrorActionPreference = 'Stop'; Set-Service -Name 'ClusSvc' -StartupType Automatic }",
-        "}",
-        "$null = Start-Cluster -Name $PlanNodes[0]",
-        "# The cluster name answers (CIM, cluster cmdlets) only once the core resources are online.",
-        f"Wait-Until -What ('the cluster name {{0}} to answer' -f $ClusterName) -TimeoutMinutes {CLUSTER_NAME_MINUTES} -Condition {{",
         "    try {",
+        "        Invoke-OnNode -Node $node -ScriptBlock {",
+        "            $ErrorActionPreference = 'Stop'",
+        "            Set-Service -Name 'ClusSvc' -StartupType Automatic",
+        "            Start-Service -Name 'ClusSvc'",
+        "        }",
+        "    }",
+        "    catch { Write-Warning ('could not start the cluster service on {0}: {1}' -f $node, $_) }",
+        "}",
+        "# The cluster answers once every node is Up and the core resources (the cluster name) are online: only then",
+        "# do the cluster and CIM cmdlets below reach it.",
+        f"Wait-Until -What ('every node of {{0}} to be Up and the cluster name to answer' -f $ClusterName) -TimeoutMinutes {CLUSTER_NAME_MINUTES} -Condition {{",
+        "    # Until then the cluster name does not resolve: an error is a plain 'not yet', not a failed poll.",
+        "    try {",
+        "        $up = @(Get-ClusterNode -Cluster $ClusterName | Where-Object { [string]$_.State -eq 'Up' } | ForEach-Object { [string]$_.Name })",
+        "        $missing = @($PlanNodes | Where-Object { $up -notcontains $_ })",
+        "        if ($missing.Count -gt 0) { Write-Verbose ('not Up yet: {0}' -f ($missing -join ', ')); return $false }",
         "        $session = New-CimSession -ComputerName $ClusterName @CredentialArgs",
         "        Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false",
         "        $true",

@@ -11,7 +11,7 @@
     file and emit again. Run it from a Windows Server 2022 machine outside the cluster, as an administrator
     of the cluster. It runs the steps below in order, journals each one, and resumes after an interruption
     at the first step the journal does not record as done.
-    Expected duration: about 24.7 h of work (mean step durations), over the planned windows.
+    Expected duration: about 25.3 h of work (mean step durations), over the planned windows.
 
     P0 Gates
       p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered
@@ -60,6 +60,7 @@
       p4.atc.HCI04.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.HCI04.resume: Resume the node with failback
       p4.atc.HCI04.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
+      p4.atc_rename_switch: After the first node: rename the vSwitch on the remaining nodes to the Network ATC name and reconnect every VM network adapter (disrupts their VMs) [VM DOWNTIME, operator]
       p4.atc.HCI03.drain: Pause the node and drain its roles
       p4.atc.HCI03.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.HCI03.resume: Resume the node with failback
@@ -94,10 +95,10 @@
       p5.remediate.HCI01.reboot: Restart the node and wait for it to come back
       p5.remediate.HCI01.resume: Resume the node with failback
       p5.remediate.HCI01.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
-      p5.lcm_extension.HCI01: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.HCI02: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.HCI03: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.HCI04: Install or update the AzureEdgeLifecycleManager extension
+      p5.lcm_extension.HCI01: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.HCI02: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.HCI03: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.HCI04: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
       p5.readiness_validate: Run the upgrade readiness validation (validation gate)
     P6 Solution upgrade
       p6.solution_validate: Solution upgrade: ARM deployment in Validate mode
@@ -173,7 +174,7 @@ param(
     [switch] $AdoptJournal,
     [string] $ResourceGroupName,
     [string] $TemplateParameterFile,
-    [string] $TemplateUri = 'https://raw.githubusercontent.com/Azure/azure-quickstart-templates/master/quickstarts/microsoft.azurestackhci/upgrade-cluster/azuredeploy.json'
+    [string] $TemplateUri = 'https://raw.githubusercontent.com/Azure/azure-quickstart-templates/15c284b4181efb2b39a978e030eecacc840dac3f/quickstarts/microsoft.azurestackhci/upgrade-cluster/azuredeploy.json'
 )
 
 Set-StrictMode -Version Latest
@@ -198,7 +199,7 @@ if ($Credential) { $CredentialArgs = @{ Credential = $Credential } }
 $PlanFingerprint = 'sha256:d737536e2b038e2623d632e1c072b820d6b5d910f045ed31d15dcd5c16ee8bc9'
 $PlanNodes = @('HCI04', 'HCI03', 'HCI02', 'HCI01')  # in upgrade order
 $PlanPhases = [System.Collections.Generic.List[string]]@('P0', 'P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7')
-$PlanStepCount = 108
+$PlanStepCount = 109
 $PlanOrchestrator = 'MGMT01'
 $TargetBuild = 25398
 $PollSeconds = 30
@@ -827,6 +828,31 @@ function Get-ArcMachineProblem {
     }
 }
 
+function Get-AtcSwitchProblem {
+    # After the first node's Network ATC pass [A-atc]: every node must have the external vSwitch under the names
+    # the first node's switches now carry (the Network ATC names), and every VM network adapter must be connected
+    # to one of them; otherwise live migration to the configured nodes fails. One line per problem.
+    param([Parameter(Mandatory)] [string] $FirstNode)
+    $names = @(Invoke-OnNode -Node $FirstNode -ScriptBlock { Get-VMSwitch -SwitchType External | ForEach-Object { [string]$_.Name } })
+    if ($names.Count -eq 0) {
+        'no external vSwitch on {0}, the first node Network ATC configured' -f $FirstNode
+        return
+    }
+    foreach ($node in $PlanNodes) {
+        $found = @(Invoke-OnNode -Node $node -ArgumentList @(, $names) -ScriptBlock {
+            param($Names)
+            $switches = @(Get-VMSwitch -SwitchType External | ForEach-Object { [string]$_.Name })
+            foreach ($name in $Names) { if ($switches -notcontains $name) { 'vSwitch {0} is missing' -f $name } }
+            foreach ($adapter in @(Get-VM | Get-VMNetworkAdapter)) {
+                $switch = [string]$adapter.SwitchName
+                if (-not $switch) { 'VM {0}: network adapter {1} is not connected' -f $adapter.VMName, $adapter.Name }
+                elseif ($Names -notcontains $switch) { 'VM {0}: network adapter {1} is on vSwitch {2}, not a Network ATC one' -f $adapter.VMName, $adapter.Name, $switch }
+            }
+        })
+        foreach ($problem in $found) { '{0}: {1}' -f $node, $problem }
+    }
+}
+
 function Assert-AzureInputs {
     # The Azure steps need a signed-in Az context (Connect-AzAccount) and -ResourceGroupName; no secret is stored here.
     if (-not $ResourceGroupName) {
@@ -895,6 +921,67 @@ function Invoke-SolutionDeployment {
     if ($seen.State -ne 'Succeeded') {
         throw ('the {0} deployment ended {1}; logs: C:\CloudDeployment\Logs on the seed node [A-inst]' -f $Mode, $seen.State)
     }
+}
+
+function Test-ReadinessFailed {
+    # A failed Environment Checker test, whatever its Severity [A-val]: the readiness article's -PassThru sample
+    # reports blocking tests (OS is 23H2, Network ATC, required features, storage pool) as Warning. Status is the
+    # enum's name ('FAILURE') or, in the checker's JSON result files, its value (1); a test whose AdditionalData
+    # reports FAILURE failed too (the checker's result files show one with a top-level 0 and a FAILURE detail).
+    param([Parameter(Mandatory)] [object] $Result)
+    $status = $Result.PSObject.Properties['Status']
+    if ($status -and [string]$status.Value -in @('FAILURE', '1')) { return $true }
+    $data = $Result.PSObject.Properties['AdditionalData']
+    if (-not $data -or $null -eq $data.Value) { return $false }
+    $detail = $data.Value
+    if ($detail -is [System.Collections.IDictionary]) { return [string]$detail['Status'] -eq 'FAILURE' }
+    $inner = $detail.PSObject.Properties['Status']
+    return [bool]($inner -and [string]$inner.Value -eq 'FAILURE')
+}
+
+function Test-TpmReadinessWarning {
+    # The documented non-blocking tests [A-val]: a TPM property test (Name, Title or DisplayName mentions TPM and
+    # one of the properties in $Properties, the plan's list from hciplan/backends/azurelocal.py).
+    param([Parameter(Mandatory)] [object] $Result, [Parameter(Mandatory)] [string[]] $Properties)
+    $names = foreach ($field in @('Name', 'Title', 'DisplayName')) {
+        $property = $Result.PSObject.Properties[$field]
+        if ($property) { [string]$property.Value }
+    }
+    $text = @($names) -join ' '
+    if ($text -notmatch 'TPM') { return $false }
+    foreach ($name in $Properties) {
+        if ($text -match ('(?<![A-Za-z]){0}(?![A-Za-z])' -f $name)) { return $true }
+    }
+    return $false
+}
+
+function Test-SolutionDeployed {
+    # Azure is the authority on the solution upgrade [A-arm], [Q-tpl]: the Deploy deployment of the upgrade-cluster
+    # template Succeeded, and the deploymentSettings resource it writes (Microsoft.AzureStackHCI/clusters/
+    # deploymentSettings, 'default' under the template's clusterName) reports provisioningState Succeeded.
+    # Get-StampInformation answering proves only that the solution bits are on the nodes, not that the upgrade ended.
+    # Any doubt (no Azure sign-in, no deployment yet) returns $false, so the step runs and says what is missing.
+    if (-not $ResourceGroupName) { return $false }
+    $context = Get-AzContext
+    if (-not $context) { return $false }
+    $deployment = Get-AzResourceGroupDeployment -ResourceGroupName $ResourceGroupName -Name 'hciplan-upgrade-deploy' -ErrorAction SilentlyContinue
+    if (-not $deployment -or [string]$deployment.ProvisioningState -ne 'Succeeded') { return $false }
+    $cluster = $null
+    if ($deployment.Parameters -and $deployment.Parameters.ContainsKey('clusterName')) { $cluster = [string]$deployment.Parameters['clusterName'].Value }
+    if (-not $cluster) { return $false }
+    $id = '/subscriptions/{0}/resourceGroups/{1}/providers/Microsoft.AzureStackHCI/clusters/{2}/deploymentSettings/default' -f $context.Subscription.Id, $ResourceGroupName, $cluster
+    $settings = Get-AzResource -ResourceId $id -ExpandProperties -ErrorAction SilentlyContinue
+    if (-not $settings -or -not $settings.Properties) { return $false }
+    $state = $settings.Properties.PSObject.Properties['provisioningState']
+    return [bool]($state -and [string]$state.Value -eq 'Succeeded')
+}
+
+function Test-LcmExtensionReady {
+    # The AzureEdgeLifecycleManager extension of one node's Arc machine is installed and Succeeded [A-val].
+    param([Parameter(Mandatory)] [string] $Node)
+    Assert-AzureInputs
+    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName $Node -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    return [bool]($extension -and [string]$extension.ProvisioningState -eq 'Succeeded')
 }
 
 function Test-AllNodesUp {
@@ -1409,7 +1496,7 @@ function Step-p4-atc-HCI04-drain {
 
 # p4.atc.HCI04.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-HCI04-configure {
-    Request-OperatorAction -Instructions 'HCI04 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'HCI04 is drained and is the first node of the Network ATC pass. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch (Rename-VMSwitch) and the vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent (once: the intent is cluster-wide), and wait until Get-NetIntentStatus shows Success for this node. Then, on each remaining node (HCI03, HCI02, HCI01), rename its vSwitch to the same Network ATC name with Rename-VMSwitch and reconnect every VM network adapter to it with Connect-VMNetworkAdapter; this briefly disrupts those VMs'' network, and without it live migration to this node fails. The script checks both before the next drain. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'HCI04')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
 }
@@ -1424,6 +1511,15 @@ function Step-p4-atc-HCI04-storage_wait {
     Wait-StorageHealthy -TimeoutMinutes 120
 }
 
+# p4.atc_rename_switch: After the first node: rename the vSwitch on the remaining nodes to the Network ATC name and reconnect every VM network adapter (disrupts their VMs) [A-atc]
+function Step-p4-atc_rename_switch {
+    # Before the next drain, the remaining nodes' vSwitch takes the Network ATC name and every VM NIC is
+    # reconnected to it; skipped, live migration to the configured node fails [A-atc].
+    Request-OperatorAction -Instructions 'On each of HCI03, HCI02, HCI01: rename the vSwitch to the Network ATC name it has on HCI04 (Rename-VMSwitch) and reconnect every VM network adapter to it (Connect-VMNetworkAdapter); this briefly disrupts those VMs'' network. Remove VM checkpoints that would block live migration [A-atc].'
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'HCI04')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
+}
+
 # p4.atc.HCI03.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-HCI03-drain {
     Invoke-NodeDrain -Node 'HCI03' -TimeoutMinutes 30
@@ -1431,9 +1527,12 @@ function Step-p4-atc-HCI03-drain {
 
 # p4.atc.HCI03.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-HCI03-configure {
-    Request-OperatorAction -Instructions 'HCI03 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'HCI03 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since HCI04, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'HCI03')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'HCI04')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.HCI03.resume: Resume the node with failback [A-other]
@@ -1453,9 +1552,12 @@ function Step-p4-atc-HCI02-drain {
 
 # p4.atc.HCI02.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-HCI02-configure {
-    Request-OperatorAction -Instructions 'HCI02 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'HCI02 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since HCI04, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'HCI02')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'HCI04')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.HCI02.resume: Resume the node with failback [A-other]
@@ -1475,9 +1577,12 @@ function Step-p4-atc-HCI01-drain {
 
 # p4.atc.HCI01.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-HCI01-configure {
-    Request-OperatorAction -Instructions 'HCI01 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'HCI01 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since HCI04, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'HCI01')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'HCI04')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.HCI01.resume: Resume the node with failback [A-other]
@@ -1631,77 +1736,161 @@ function Step-p5-remediate-HCI01-storage_wait {
     Wait-StorageHealthy -TimeoutMinutes 120
 }
 
-# p5.lcm_extension.HCI01: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.HCI01: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-HCI01 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'HCI01'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI01' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'HCI01'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'HCI01' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'HCI01' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI01' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'HCI01', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI01' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'HCI01') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI01' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'HCI01') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.HCI02: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.HCI02: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-HCI02 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'HCI02'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI02' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'HCI02'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'HCI02' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'HCI02' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI02' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'HCI02', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI02' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'HCI02') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI02' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'HCI02') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.HCI03: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.HCI03: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-HCI03 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'HCI03'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI03' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'HCI03'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'HCI03' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'HCI03' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI03' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'HCI03', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI03' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'HCI03') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI03' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'HCI03') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.HCI04: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.HCI04: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-HCI04 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'HCI04'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI04' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'HCI04'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'HCI04' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'HCI04' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI04' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'HCI04', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI04' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'HCI04') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI04' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'HCI04') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
 # p5.readiness_validate: Run the upgrade readiness validation (validation gate) [A-val]
 function Step-p5-readiness_validate {
-    # The Environment Checker on every node; Critical failures block the solution upgrade [A-val].
+    # The Environment Checker on every node [A-val]. Every failed test blocks, whatever its Severity: the
+    # readiness article's own sample reports blocking tests (OS is 23H2, Network ATC, required Windows features,
+    # storage pool) as Warning. Only the documented TPM property tests are warnings to fix later; all are listed.
+    $tpmWarnings = @('OwnerClearDisabled', 'TpmReady', 'TpmPresent', 'LockoutCount', 'TpmActivated', 'ManagedAuthLevel', 'AutoProvisioning', 'LockedOut', 'TpmEnabled')  # [A-val]
     $blocking = @()
+    $warned = @()
     foreach ($node in $PlanNodes) {
         $results = @(Invoke-OnNode -Node $node -ScriptBlock {
             $ErrorActionPreference = 'Stop'
             Install-Module -Name 'AzStackHci.EnvironmentChecker' -AllowClobber -Force
             Invoke-AzStackHciUpgradeValidation -PassThru
         })
-        foreach ($result in $results) {
-            if ([string]$result.Status -eq 'FAILURE' -and [string]$result.Severity -eq 'CRITICAL') { $blocking += ('{0}: {1}' -f $node, $result.DisplayName) }
+        foreach ($result in @($results | Where-Object { Test-ReadinessFailed -Result $_ })) {
+            $line = '{0}: {1} (Severity {2})' -f $node, $result.DisplayName, $result.Severity
+            if (Test-TpmReadinessWarning -Result $result -Properties $tpmWarnings) { $warned += $line }
+            else { $blocking += $line }
         }
     }
-    if ($blocking.Count -gt 0) { throw ('readiness checks block the upgrade: {0}' -f ($blocking -join '; ')) }
+    foreach ($line in $warned) { Write-Warning ('readiness warning, to fix after the upgrade [A-val]: {0}' -f $line) }
+    foreach ($line in $blocking) { Write-Warning ('readiness check failed: {0}' -f $line) }
+    if ($blocking.Count -gt 0) { throw ('{0} failed readiness checks block the solution upgrade: {1}' -f $blocking.Count, ($blocking -join '; ')) }
 }
 
 # p6.solution_validate: Solution upgrade: ARM deployment in Validate mode [A-arm]
 function Step-p6-solution_validate {
+    # The solution validation needs the LCM extension initialised on every node [A-val], [S-lcm], [S-lcmpkg]:
+    # each lcm.extension step waited for its node; a resumed run checks them all again here.
+    $notReady = @($PlanNodes | Where-Object { -not (Test-LcmExtensionReady -Node $_) })
+    if ($notReady.Count -gt 0) { throw ('the AzureEdgeLifecycleManager extension is not Succeeded on {0}: rerun their lcm.extension steps' -f ($notReady -join ', ')) }
     Invoke-SolutionDeployment -Mode 'Validate' -TimeoutMinutes 53
 }
 
@@ -1748,7 +1937,9 @@ function Step-p7-verify {
     Invoke-OnNode -Node $ClusterName -ScriptBlock { $ErrorActionPreference = 'Stop'; Sync-AzureStackHCI }
     $registration = Get-HciRegistration
     if ([string]$registration.ConnectionStatus -ne 'Connected') { throw ('the registration is {0}' -f $registration.ConnectionStatus) }
-    if (-not (Test-SolutionInstalled)) { throw 'Get-StampInformation returns nothing: the solution is not installed' }
+    # Azure is the authority: the Deploy deployment and the deploymentSettings resource Succeeded [A-arm], [Q-tpl].
+    Assert-AzureInputs
+    if (-not (Test-SolutionDeployed)) { throw ('the solution upgrade is not complete in Azure: the deployment hciplan-upgrade-deploy or the deploymentSettings of the cluster in {0} is not Succeeded' -f $ResourceGroupName) }
 }
 
 #endregion
@@ -2039,6 +2230,14 @@ try {
         -Target 'HCI04' `
         -EndsUnit 'p4.atc.HCI04' `
         -Action { Step-p4-atc-HCI04-storage_wait }
+    Invoke-PlanStep -Id 'p4.atc_rename_switch' `
+        -Phase 'P4' `
+        -Title 'After the first node: rename the vSwitch on the remaining nodes to the Network ATC name and reconnect every VM network adapter (disrupts their VMs)' `
+        -Unit 'p4.atc_rename_switch' -FitMinutes 35.6 `
+        -EndsUnit 'p4.atc_rename_switch' `
+        -Probe { @(Get-AtcSwitchProblem -FirstNode 'HCI04').Count -eq 0 } `
+        -Verify { @(Get-AtcSwitchProblem -FirstNode 'HCI04').Count -eq 0 } `
+        -Action { Step-p4-atc_rename_switch }
     Invoke-PlanStep -Id 'p4.atc.HCI03.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
@@ -2242,31 +2441,35 @@ try {
         -Action { Step-p5-remediate-HCI01-storage_wait }
     Invoke-PlanStep -Id 'p5.lcm_extension.HCI01' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'HCI01' `
-        -Unit 'p5.lcm_extension.HCI01' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.HCI01' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.HCI01' `
+        -Verify { Test-LcmExtensionReady -Node 'HCI01' } `
         -Action { Step-p5-lcm_extension-HCI01 }
     Invoke-PlanStep -Id 'p5.lcm_extension.HCI02' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'HCI02' `
-        -Unit 'p5.lcm_extension.HCI02' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.HCI02' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.HCI02' `
+        -Verify { Test-LcmExtensionReady -Node 'HCI02' } `
         -Action { Step-p5-lcm_extension-HCI02 }
     Invoke-PlanStep -Id 'p5.lcm_extension.HCI03' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'HCI03' `
-        -Unit 'p5.lcm_extension.HCI03' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.HCI03' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.HCI03' `
+        -Verify { Test-LcmExtensionReady -Node 'HCI03' } `
         -Action { Step-p5-lcm_extension-HCI03 }
     Invoke-PlanStep -Id 'p5.lcm_extension.HCI04' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'HCI04' `
-        -Unit 'p5.lcm_extension.HCI04' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.HCI04' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.HCI04' `
+        -Verify { Test-LcmExtensionReady -Node 'HCI04' } `
         -Action { Step-p5-lcm_extension-HCI04 }
     Invoke-PlanStep -Id 'p5.readiness_validate' `
         -Phase 'P5' `
@@ -2286,8 +2489,8 @@ try {
         -Unit 'p6.solution_deploy' -FitMinutes 173.3 `
         -EndsUnit 'p6.solution_deploy' `
         -Irreversible `
-        -Probe { Test-SolutionInstalled } `
-        -Verify { Test-SolutionInstalled } `
+        -Probe { Test-SolutionDeployed } `
+        -Verify { Test-SolutionDeployed } `
         -Action { Step-p6-solution_deploy }
     Invoke-PlanStep -Id 'p7.bitlocker_resume.HCI01' `
         -Phase 'P7' `

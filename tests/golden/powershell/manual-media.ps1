@@ -11,7 +11,7 @@
     file and emit again. Run it from a Windows Server 2022 machine outside the cluster, as an administrator
     of the cluster. It runs the steps below in order, journals each one, and resumes after an interruption
     at the first step the journal does not record as done.
-    Expected duration: about 16.6 h of work (mean step durations), over the planned windows.
+    Expected duration: about 16.8 h of work (mean step durations), over the planned windows.
 
     P0 Gates
       p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered
@@ -92,10 +92,10 @@
       p5.remediate.N04.reboot: Restart the node and wait for it to come back
       p5.remediate.N04.resume: Resume the node with failback
       p5.remediate.N04.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
-      p5.lcm_extension.N01: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.N02: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.N03: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.N04: Install or update the AzureEdgeLifecycleManager extension
+      p5.lcm_extension.N01: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.N02: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.N03: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.N04: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
       p5.readiness_validate: Run the upgrade readiness validation (validation gate)
     P6 Solution upgrade
       p6.solution_validate: Solution upgrade: ARM deployment in Validate mode
@@ -163,7 +163,7 @@ param(
     [switch] $AdoptJournal,
     [string] $ResourceGroupName,
     [string] $TemplateParameterFile,
-    [string] $TemplateUri = 'https://raw.githubusercontent.com/Azure/azure-quickstart-templates/master/quickstarts/microsoft.azurestackhci/upgrade-cluster/azuredeploy.json'
+    [string] $TemplateUri = 'https://raw.githubusercontent.com/Azure/azure-quickstart-templates/15c284b4181efb2b39a978e030eecacc840dac3f/quickstarts/microsoft.azurestackhci/upgrade-cluster/azuredeploy.json'
 )
 
 Set-StrictMode -Version Latest
@@ -873,6 +873,67 @@ function Invoke-SolutionDeployment {
     }
 }
 
+function Test-ReadinessFailed {
+    # A failed Environment Checker test, whatever its Severity [A-val]: the readiness article's -PassThru sample
+    # reports blocking tests (OS is 23H2, Network ATC, required features, storage pool) as Warning. Status is the
+    # enum's name ('FAILURE') or, in the checker's JSON result files, its value (1); a test whose AdditionalData
+    # reports FAILURE failed too (the checker's result files show one with a top-level 0 and a FAILURE detail).
+    param([Parameter(Mandatory)] [object] $Result)
+    $status = $Result.PSObject.Properties['Status']
+    if ($status -and [string]$status.Value -in @('FAILURE', '1')) { return $true }
+    $data = $Result.PSObject.Properties['AdditionalData']
+    if (-not $data -or $null -eq $data.Value) { return $false }
+    $detail = $data.Value
+    if ($detail -is [System.Collections.IDictionary]) { return [string]$detail['Status'] -eq 'FAILURE' }
+    $inner = $detail.PSObject.Properties['Status']
+    return [bool]($inner -and [string]$inner.Value -eq 'FAILURE')
+}
+
+function Test-TpmReadinessWarning {
+    # The documented non-blocking tests [A-val]: a TPM property test (Name, Title or DisplayName mentions TPM and
+    # one of the properties in $Properties, the plan's list from hciplan/backends/azurelocal.py).
+    param([Parameter(Mandatory)] [object] $Result, [Parameter(Mandatory)] [string[]] $Properties)
+    $names = foreach ($field in @('Name', 'Title', 'DisplayName')) {
+        $property = $Result.PSObject.Properties[$field]
+        if ($property) { [string]$property.Value }
+    }
+    $text = @($names) -join ' '
+    if ($text -notmatch 'TPM') { return $false }
+    foreach ($name in $Properties) {
+        if ($text -match ('(?<![A-Za-z]){0}(?![A-Za-z])' -f $name)) { return $true }
+    }
+    return $false
+}
+
+function Test-SolutionDeployed {
+    # Azure is the authority on the solution upgrade [A-arm], [Q-tpl]: the Deploy deployment of the upgrade-cluster
+    # template Succeeded, and the deploymentSettings resource it writes (Microsoft.AzureStackHCI/clusters/
+    # deploymentSettings, 'default' under the template's clusterName) reports provisioningState Succeeded.
+    # Get-StampInformation answering proves only that the solution bits are on the nodes, not that the upgrade ended.
+    # Any doubt (no Azure sign-in, no deployment yet) returns $false, so the step runs and says what is missing.
+    if (-not $ResourceGroupName) { return $false }
+    $context = Get-AzContext
+    if (-not $context) { return $false }
+    $deployment = Get-AzResourceGroupDeployment -ResourceGroupName $ResourceGroupName -Name 'hciplan-upgrade-deploy' -ErrorAction SilentlyContinue
+    if (-not $deployment -or [string]$deployment.ProvisioningState -ne 'Succeeded') { return $false }
+    $cluster = $null
+    if ($deployment.Parameters -and $deployment.Parameters.ContainsKey('clusterName')) { $cluster = [string]$deployment.Parameters['clusterName'].Value }
+    if (-not $cluster) { return $false }
+    $id = '/subscriptions/{0}/resourceGroups/{1}/providers/Microsoft.AzureStackHCI/clusters/{2}/deploymentSettings/default' -f $context.Subscription.Id, $ResourceGroupName, $cluster
+    $settings = Get-AzResource -ResourceId $id -ExpandProperties -ErrorAction SilentlyContinue
+    if (-not $settings -or -not $settings.Properties) { return $false }
+    $state = $settings.Properties.PSObject.Properties['provisioningState']
+    return [bool]($state -and [string]$state.Value -eq 'Succeeded')
+}
+
+function Test-LcmExtensionReady {
+    # The AzureEdgeLifecycleManager extension of one node's Arc machine is installed and Succeeded [A-val].
+    param([Parameter(Mandatory)] [string] $Node)
+    Assert-AzureInputs
+    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName $Node -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    return [bool]($extension -and [string]$extension.ProvisioningState -eq 'Succeeded')
+}
+
 function Test-AllNodesUp {
     foreach ($node in $PlanNodes) {
         if (-not (Test-NodeUp -Node $node)) { return $false }
@@ -1411,77 +1472,161 @@ function Step-p5-remediate-N04-storage_wait {
     Wait-StorageHealthy -TimeoutMinutes 120
 }
 
-# p5.lcm_extension.N01: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.N01: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-N01 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'N01'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N01' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'N01'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'N01' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'N01' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N01' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'N01', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'N01' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'N01') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N01' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'N01') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.N02: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.N02: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-N02 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'N02'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N02' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'N02'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'N02' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'N02' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N02' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'N02', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'N02' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'N02') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N02' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'N02') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.N03: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.N03: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-N03 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'N03'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N03' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'N03'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'N03' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'N03' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N03' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'N03', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'N03' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'N03') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N03' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'N03') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.N04: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.N04: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-N04 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'N04'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N04' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'N04'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'N04' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'N04' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N04' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'N04', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'N04' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'N04') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N04' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'N04') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
 # p5.readiness_validate: Run the upgrade readiness validation (validation gate) [A-val]
 function Step-p5-readiness_validate {
-    # The Environment Checker on every node; Critical failures block the solution upgrade [A-val].
+    # The Environment Checker on every node [A-val]. Every failed test blocks, whatever its Severity: the
+    # readiness article's own sample reports blocking tests (OS is 23H2, Network ATC, required Windows features,
+    # storage pool) as Warning. Only the documented TPM property tests are warnings to fix later; all are listed.
+    $tpmWarnings = @('OwnerClearDisabled', 'TpmReady', 'TpmPresent', 'LockoutCount', 'TpmActivated', 'ManagedAuthLevel', 'AutoProvisioning', 'LockedOut', 'TpmEnabled')  # [A-val]
     $blocking = @()
+    $warned = @()
     foreach ($node in $PlanNodes) {
         $results = @(Invoke-OnNode -Node $node -ScriptBlock {
             $ErrorActionPreference = 'Stop'
             Install-Module -Name 'AzStackHci.EnvironmentChecker' -AllowClobber -Force
             Invoke-AzStackHciUpgradeValidation -PassThru
         })
-        foreach ($result in $results) {
-            if ([string]$result.Status -eq 'FAILURE' -and [string]$result.Severity -eq 'CRITICAL') { $blocking += ('{0}: {1}' -f $node, $result.DisplayName) }
+        foreach ($result in @($results | Where-Object { Test-ReadinessFailed -Result $_ })) {
+            $line = '{0}: {1} (Severity {2})' -f $node, $result.DisplayName, $result.Severity
+            if (Test-TpmReadinessWarning -Result $result -Properties $tpmWarnings) { $warned += $line }
+            else { $blocking += $line }
         }
     }
-    if ($blocking.Count -gt 0) { throw ('readiness checks block the upgrade: {0}' -f ($blocking -join '; ')) }
+    foreach ($line in $warned) { Write-Warning ('readiness warning, to fix after the upgrade [A-val]: {0}' -f $line) }
+    foreach ($line in $blocking) { Write-Warning ('readiness check failed: {0}' -f $line) }
+    if ($blocking.Count -gt 0) { throw ('{0} failed readiness checks block the solution upgrade: {1}' -f $blocking.Count, ($blocking -join '; ')) }
 }
 
 # p6.solution_validate: Solution upgrade: ARM deployment in Validate mode [A-arm]
 function Step-p6-solution_validate {
+    # The solution validation needs the LCM extension initialised on every node [A-val], [S-lcm], [S-lcmpkg]:
+    # each lcm.extension step waited for its node; a resumed run checks them all again here.
+    $notReady = @($PlanNodes | Where-Object { -not (Test-LcmExtensionReady -Node $_) })
+    if ($notReady.Count -gt 0) { throw ('the AzureEdgeLifecycleManager extension is not Succeeded on {0}: rerun their lcm.extension steps' -f ($notReady -join ', ')) }
     Invoke-SolutionDeployment -Mode 'Validate' -TimeoutMinutes 53
 }
 
@@ -1501,7 +1646,9 @@ function Step-p7-verify {
     Invoke-OnNode -Node $ClusterName -ScriptBlock { $ErrorActionPreference = 'Stop'; Sync-AzureStackHCI }
     $registration = Get-HciRegistration
     if ([string]$registration.ConnectionStatus -ne 'Connected') { throw ('the registration is {0}' -f $registration.ConnectionStatus) }
-    if (-not (Test-SolutionInstalled)) { throw 'Get-StampInformation returns nothing: the solution is not installed' }
+    # Azure is the authority: the Deploy deployment and the deploymentSettings resource Succeeded [A-arm], [Q-tpl].
+    Assert-AzureInputs
+    if (-not (Test-SolutionDeployed)) { throw ('the solution upgrade is not complete in Azure: the deployment hciplan-upgrade-deploy or the deploymentSettings of the cluster in {0} is not Succeeded' -f $ResourceGroupName) }
 }
 
 #endregion
@@ -1990,31 +2137,35 @@ try {
         -Action { Step-p5-remediate-N04-storage_wait }
     Invoke-PlanStep -Id 'p5.lcm_extension.N01' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'N01' `
-        -Unit 'p5.lcm_extension.N01' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.N01' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.N01' `
+        -Verify { Test-LcmExtensionReady -Node 'N01' } `
         -Action { Step-p5-lcm_extension-N01 }
     Invoke-PlanStep -Id 'p5.lcm_extension.N02' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'N02' `
-        -Unit 'p5.lcm_extension.N02' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.N02' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.N02' `
+        -Verify { Test-LcmExtensionReady -Node 'N02' } `
         -Action { Step-p5-lcm_extension-N02 }
     Invoke-PlanStep -Id 'p5.lcm_extension.N03' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'N03' `
-        -Unit 'p5.lcm_extension.N03' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.N03' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.N03' `
+        -Verify { Test-LcmExtensionReady -Node 'N03' } `
         -Action { Step-p5-lcm_extension-N03 }
     Invoke-PlanStep -Id 'p5.lcm_extension.N04' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'N04' `
-        -Unit 'p5.lcm_extension.N04' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.N04' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.N04' `
+        -Verify { Test-LcmExtensionReady -Node 'N04' } `
         -Action { Step-p5-lcm_extension-N04 }
     Invoke-PlanStep -Id 'p5.readiness_validate' `
         -Phase 'P5' `
@@ -2034,8 +2185,8 @@ try {
         -Unit 'p6.solution_deploy' -FitMinutes 173.3 `
         -EndsUnit 'p6.solution_deploy' `
         -Irreversible `
-        -Probe { Test-SolutionInstalled } `
-        -Verify { Test-SolutionInstalled } `
+        -Probe { Test-SolutionDeployed } `
+        -Verify { Test-SolutionDeployed } `
         -Action { Step-p6-solution_deploy }
     Invoke-PlanStep -Id 'p7.after_configure' `
         -Phase 'P7' `

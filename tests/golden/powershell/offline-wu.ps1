@@ -19,7 +19,7 @@
     P2 OS upgrade
       p2.offline_stop: Take virtual disks offline and stop the cluster (full outage) [VM DOWNTIME]
       p2.offline: Upgrade every node at once inside the stopped cluster [VM DOWNTIME, operator]
-      p2.offline_start: Start the cluster, wait for the pool and jobs, bring virtual disks online [VM DOWNTIME]
+      p2.offline_start: Start the cluster service on every node, wait for the pool and jobs, bring virtual disks online [VM DOWNTIME]
     P3 Post-OS
       p3.validate: Validate the upgraded cluster (validation gate)
       p3.migration_test: Live-migrate one HA VM to every node and back; no cluster network may be Partitioned (test gate) [operator]
@@ -631,18 +631,31 @@ function Step-p2-offline {
     Request-OperatorAction -Instructions 'The cluster is stopped. On every node''s console run SConfig, choose 6 (Install updates) then 3 (Feature updates), and let each node restart until it reports build 25398 [A-other].'
 }
 
-# p2.offline_start: Start the cluster, wait for the pool and jobs, bring virtual disks online [A-other]
+# p2.offline_start: Start the cluster service on every node, wait for the pool and jobs, bring virtual disks online [A-other]
 function Step-p2-offline_start {
-    # Cluster service back to Automatic; Start-Cluster by a node name, since the cluster name is offline while
-    # every node is stopped (Start-Cluster docs). Then, in order [A-other]: pool healthy and storage jobs done,
-    # CSVs online, every virtual disk healthy; last, the VMs that offline.stop shut down start again.
+    # The cluster service back to Automatic and started on every node, each one locally through remoting:
+    # Start-Cluster cannot run remotely without CredSSP (its doc), and if it failed every VM would stay down.
+    # A node whose service does not start does not stop the others; the wait below names what is missing.
+    # Then, in order [A-other]: pool healthy and storage jobs done, CSVs online, every virtual disk healthy;
+    # last, the VMs that offline.stop shut down start again.
     foreach ($node in $PlanNodes) {
-        Invoke-OnNode -Node $node -ScriptBlock { $ErrorActionPreference = 'Stop'; Set-Service -Name 'ClusSvc' -StartupType Automatic }
-    }
-    $null = Start-Cluster -Name $PlanNodes[0]
-    # The cluster name answers (CIM, cluster cmdlets) only once the core resources are online.
-    Wait-Until -What ('the cluster name {0} to answer' -f $ClusterName) -TimeoutMinutes 30 -Condition {
         try {
+            Invoke-OnNode -Node $node -ScriptBlock {
+                $ErrorActionPreference = 'Stop'
+                Set-Service -Name 'ClusSvc' -StartupType Automatic
+                Start-Service -Name 'ClusSvc'
+            }
+        }
+        catch { Write-Warning ('could not start the cluster service on {0}: {1}' -f $node, $_) }
+    }
+    # The cluster answers once every node is Up and the core resources (the cluster name) are online: only then
+    # do the cluster and CIM cmdlets below reach it.
+    Wait-Until -What ('every node of {0} to be Up and the cluster name to answer' -f $ClusterName) -TimeoutMinutes 30 -Condition {
+        # Until then the cluster name does not resolve: an error is a plain 'not yet', not a failed poll.
+        try {
+            $up = @(Get-ClusterNode -Cluster $ClusterName | Where-Object { [string]$_.State -eq 'Up' } | ForEach-Object { [string]$_.Name })
+            $missing = @($PlanNodes | Where-Object { $up -notcontains $_ })
+            if ($missing.Count -gt 0) { Write-Verbose ('not Up yet: {0}' -f ($missing -join ', ')); return $false }
             $session = New-CimSession -ComputerName $ClusterName @CredentialArgs
             Remove-CimSession -CimSession $session -WhatIf:$false -Confirm:$false
             $true
@@ -777,7 +790,7 @@ try {
         -Action { Step-p2-offline }
     Invoke-PlanStep -Id 'p2.offline_start' `
         -Phase 'P2' `
-        -Title 'Start the cluster, wait for the pool and jobs, bring virtual disks online' `
+        -Title 'Start the cluster service on every node, wait for the pool and jobs, bring virtual disks online' `
         -EndsUnit 'p2.offline' `
         -Action { Step-p2-offline_start }
     Invoke-PlanStep -Id 'p3.validate' `

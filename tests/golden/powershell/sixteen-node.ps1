@@ -11,7 +11,7 @@
     file and emit again. Run it from a Windows Server 2022 machine outside the cluster, as an administrator
     of the cluster. It runs the steps below in order, journals each one, and resumes after an interruption
     at the first step the journal does not record as done.
-    Expected duration: about 116.8 h of work (mean step durations), over the planned windows.
+    Expected duration: about 117.4 h of work (mean step durations), over the planned windows.
 
     P0 Gates
       p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered
@@ -132,6 +132,7 @@
       p4.atc.DC16-N16.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.DC16-N16.resume: Resume the node with failback
       p4.atc.DC16-N16.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
+      p4.atc_rename_switch: After the first node: rename the vSwitch on the remaining nodes to the Network ATC name and reconnect every VM network adapter (disrupts their VMs) [VM DOWNTIME, operator]
       p4.atc.DC16-N15.drain: Pause the node and drain its roles
       p4.atc.DC16-N15.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [VM DOWNTIME, operator]
       p4.atc.DC16-N15.resume: Resume the node with failback
@@ -274,22 +275,22 @@
       p5.remediate.DC16-N01.reboot: Restart the node and wait for it to come back
       p5.remediate.DC16-N01.resume: Resume the node with failback
       p5.remediate.DC16-N01.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
-      p5.lcm_extension.DC16-N01: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N02: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N03: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N04: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N05: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N06: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N07: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N08: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N09: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N10: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N11: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N12: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N13: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N14: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N15: Install or update the AzureEdgeLifecycleManager extension
-      p5.lcm_extension.DC16-N16: Install or update the AzureEdgeLifecycleManager extension
+      p5.lcm_extension.DC16-N01: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N02: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N03: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N04: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N05: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N06: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N07: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N08: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N09: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N10: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N11: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N12: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N13: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N14: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N15: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N16: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
       p5.ad_prepare: Prepare the AD objects for the LCM user
       p5.readiness_validate: Run the upgrade readiness validation (validation gate)
     P6 Solution upgrade
@@ -376,7 +377,7 @@ param(
     [switch] $AdoptJournal,
     [string] $ResourceGroupName,
     [string] $TemplateParameterFile,
-    [string] $TemplateUri = 'https://raw.githubusercontent.com/Azure/azure-quickstart-templates/master/quickstarts/microsoft.azurestackhci/upgrade-cluster/azuredeploy.json'
+    [string] $TemplateUri = 'https://raw.githubusercontent.com/Azure/azure-quickstart-templates/15c284b4181efb2b39a978e030eecacc840dac3f/quickstarts/microsoft.azurestackhci/upgrade-cluster/azuredeploy.json'
 )
 
 Set-StrictMode -Version Latest
@@ -401,7 +402,7 @@ if ($Credential) { $CredentialArgs = @{ Credential = $Credential } }
 $PlanFingerprint = 'sha256:41103619a62ec082fe29af4a7c60c40f54ed02cf493608fdfddfb53e825475be'
 $PlanNodes = @('DC16-N16', 'DC16-N15', 'DC16-N14', 'DC16-N13', 'DC16-N12', 'DC16-N11', 'DC16-N10', 'DC16-N09', 'DC16-N08', 'DC16-N07', 'DC16-N06', 'DC16-N05', 'DC16-N04', 'DC16-N03', 'DC16-N02', 'DC16-N01')  # in upgrade order
 $PlanPhases = [System.Collections.Generic.List[string]]@('P0', 'P1', 'P2', 'P3', 'P4', 'P5', 'P6', 'P7')
-$PlanStepCount = 373
+$PlanStepCount = 374
 $PlanOrchestrator = 'MGMT01.contoso.com'
 $TargetBuild = 25398
 $PollSeconds = 30
@@ -445,7 +446,6 @@ $PlanTemplateValues = @{  # upgrade-cluster template parameters the plan fixes [
     startingIPAddress = '10.20.0.100'
     endingIPAddress = '10.20.0.109'
     customLocation = 'hci-dc16-cl'
-    adouPath = 'OU=hci-dc16,OU=AzureLocal,DC=contoso,DC=com'
 }
 #endregion
 
@@ -1041,6 +1041,31 @@ function Get-ArcMachineProblem {
     }
 }
 
+function Get-AtcSwitchProblem {
+    # After the first node's Network ATC pass [A-atc]: every node must have the external vSwitch under the names
+    # the first node's switches now carry (the Network ATC names), and every VM network adapter must be connected
+    # to one of them; otherwise live migration to the configured nodes fails. One line per problem.
+    param([Parameter(Mandatory)] [string] $FirstNode)
+    $names = @(Invoke-OnNode -Node $FirstNode -ScriptBlock { Get-VMSwitch -SwitchType External | ForEach-Object { [string]$_.Name } })
+    if ($names.Count -eq 0) {
+        'no external vSwitch on {0}, the first node Network ATC configured' -f $FirstNode
+        return
+    }
+    foreach ($node in $PlanNodes) {
+        $found = @(Invoke-OnNode -Node $node -ArgumentList @(, $names) -ScriptBlock {
+            param($Names)
+            $switches = @(Get-VMSwitch -SwitchType External | ForEach-Object { [string]$_.Name })
+            foreach ($name in $Names) { if ($switches -notcontains $name) { 'vSwitch {0} is missing' -f $name } }
+            foreach ($adapter in @(Get-VM | Get-VMNetworkAdapter)) {
+                $switch = [string]$adapter.SwitchName
+                if (-not $switch) { 'VM {0}: network adapter {1} is not connected' -f $adapter.VMName, $adapter.Name }
+                elseif ($Names -notcontains $switch) { 'VM {0}: network adapter {1} is on vSwitch {2}, not a Network ATC one' -f $adapter.VMName, $adapter.Name, $switch }
+            }
+        })
+        foreach ($problem in $found) { '{0}: {1}' -f $node, $problem }
+    }
+}
+
 function Assert-AzureInputs {
     # The Azure steps need a signed-in Az context (Connect-AzAccount) and -ResourceGroupName; no secret is stored here.
     if (-not $ResourceGroupName) {
@@ -1109,6 +1134,67 @@ function Invoke-SolutionDeployment {
     if ($seen.State -ne 'Succeeded') {
         throw ('the {0} deployment ended {1}; logs: C:\CloudDeployment\Logs on the seed node [A-inst]' -f $Mode, $seen.State)
     }
+}
+
+function Test-ReadinessFailed {
+    # A failed Environment Checker test, whatever its Severity [A-val]: the readiness article's -PassThru sample
+    # reports blocking tests (OS is 23H2, Network ATC, required features, storage pool) as Warning. Status is the
+    # enum's name ('FAILURE') or, in the checker's JSON result files, its value (1); a test whose AdditionalData
+    # reports FAILURE failed too (the checker's result files show one with a top-level 0 and a FAILURE detail).
+    param([Parameter(Mandatory)] [object] $Result)
+    $status = $Result.PSObject.Properties['Status']
+    if ($status -and [string]$status.Value -in @('FAILURE', '1')) { return $true }
+    $data = $Result.PSObject.Properties['AdditionalData']
+    if (-not $data -or $null -eq $data.Value) { return $false }
+    $detail = $data.Value
+    if ($detail -is [System.Collections.IDictionary]) { return [string]$detail['Status'] -eq 'FAILURE' }
+    $inner = $detail.PSObject.Properties['Status']
+    return [bool]($inner -and [string]$inner.Value -eq 'FAILURE')
+}
+
+function Test-TpmReadinessWarning {
+    # The documented non-blocking tests [A-val]: a TPM property test (Name, Title or DisplayName mentions TPM and
+    # one of the properties in $Properties, the plan's list from hciplan/backends/azurelocal.py).
+    param([Parameter(Mandatory)] [object] $Result, [Parameter(Mandatory)] [string[]] $Properties)
+    $names = foreach ($field in @('Name', 'Title', 'DisplayName')) {
+        $property = $Result.PSObject.Properties[$field]
+        if ($property) { [string]$property.Value }
+    }
+    $text = @($names) -join ' '
+    if ($text -notmatch 'TPM') { return $false }
+    foreach ($name in $Properties) {
+        if ($text -match ('(?<![A-Za-z]){0}(?![A-Za-z])' -f $name)) { return $true }
+    }
+    return $false
+}
+
+function Test-SolutionDeployed {
+    # Azure is the authority on the solution upgrade [A-arm], [Q-tpl]: the Deploy deployment of the upgrade-cluster
+    # template Succeeded, and the deploymentSettings resource it writes (Microsoft.AzureStackHCI/clusters/
+    # deploymentSettings, 'default' under the template's clusterName) reports provisioningState Succeeded.
+    # Get-StampInformation answering proves only that the solution bits are on the nodes, not that the upgrade ended.
+    # Any doubt (no Azure sign-in, no deployment yet) returns $false, so the step runs and says what is missing.
+    if (-not $ResourceGroupName) { return $false }
+    $context = Get-AzContext
+    if (-not $context) { return $false }
+    $deployment = Get-AzResourceGroupDeployment -ResourceGroupName $ResourceGroupName -Name 'hciplan-upgrade-deploy' -ErrorAction SilentlyContinue
+    if (-not $deployment -or [string]$deployment.ProvisioningState -ne 'Succeeded') { return $false }
+    $cluster = $null
+    if ($deployment.Parameters -and $deployment.Parameters.ContainsKey('clusterName')) { $cluster = [string]$deployment.Parameters['clusterName'].Value }
+    if (-not $cluster) { return $false }
+    $id = '/subscriptions/{0}/resourceGroups/{1}/providers/Microsoft.AzureStackHCI/clusters/{2}/deploymentSettings/default' -f $context.Subscription.Id, $ResourceGroupName, $cluster
+    $settings = Get-AzResource -ResourceId $id -ExpandProperties -ErrorAction SilentlyContinue
+    if (-not $settings -or -not $settings.Properties) { return $false }
+    $state = $settings.Properties.PSObject.Properties['provisioningState']
+    return [bool]($state -and [string]$state.Value -eq 'Succeeded')
+}
+
+function Test-LcmExtensionReady {
+    # The AzureEdgeLifecycleManager extension of one node's Arc machine is installed and Succeeded [A-val].
+    param([Parameter(Mandatory)] [string] $Node)
+    Assert-AzureInputs
+    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName $Node -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    return [bool]($extension -and [string]$extension.ProvisioningState -eq 'Succeeded')
 }
 
 function Test-AllNodesUp {
@@ -2007,7 +2093,7 @@ function Step-p4-atc-DC16-N16-drain {
 
 # p4.atc.DC16-N16.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N16-configure {
-    Request-OperatorAction -Instructions 'DC16-N16 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N16 is drained and is the first node of the Network ATC pass. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch (Rename-VMSwitch) and the vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent (once: the intent is cluster-wide), and wait until Get-NetIntentStatus shows Success for this node. Then, on each remaining node (DC16-N15, DC16-N14, DC16-N13, DC16-N12, DC16-N11, DC16-N10, DC16-N09, DC16-N08, DC16-N07, DC16-N06, DC16-N05, DC16-N04, DC16-N03, DC16-N02, DC16-N01), rename its vSwitch to the same Network ATC name with Rename-VMSwitch and reconnect every VM network adapter to it with Connect-VMNetworkAdapter; this briefly disrupts those VMs'' network, and without it live migration to this node fails. The script checks both before the next drain. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N16')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
 }
@@ -2022,6 +2108,15 @@ function Step-p4-atc-DC16-N16-storage_wait {
     Wait-StorageHealthy -TimeoutMinutes 120
 }
 
+# p4.atc_rename_switch: After the first node: rename the vSwitch on the remaining nodes to the Network ATC name and reconnect every VM network adapter (disrupts their VMs) [A-atc]
+function Step-p4-atc_rename_switch {
+    # Before the next drain, the remaining nodes' vSwitch takes the Network ATC name and every VM NIC is
+    # reconnected to it; skipped, live migration to the configured node fails [A-atc].
+    Request-OperatorAction -Instructions 'On each of DC16-N15, DC16-N14, DC16-N13, DC16-N12, DC16-N11, DC16-N10, DC16-N09, DC16-N08, DC16-N07, DC16-N06, DC16-N05, DC16-N04, DC16-N03, DC16-N02, DC16-N01: rename the vSwitch to the Network ATC name it has on DC16-N16 (Rename-VMSwitch) and reconnect every VM network adapter to it (Connect-VMNetworkAdapter); this briefly disrupts those VMs'' network. Remove VM checkpoints that would block live migration [A-atc].'
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
+}
+
 # p4.atc.DC16-N15.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N15-drain {
     Invoke-NodeDrain -Node 'DC16-N15' -TimeoutMinutes 69
@@ -2029,9 +2124,12 @@ function Step-p4-atc-DC16-N15-drain {
 
 # p4.atc.DC16-N15.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N15-configure {
-    Request-OperatorAction -Instructions 'DC16-N15 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N15 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N15')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N15.resume: Resume the node with failback [A-other]
@@ -2051,9 +2149,12 @@ function Step-p4-atc-DC16-N14-drain {
 
 # p4.atc.DC16-N14.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N14-configure {
-    Request-OperatorAction -Instructions 'DC16-N14 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N14 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N14')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N14.resume: Resume the node with failback [A-other]
@@ -2073,9 +2174,12 @@ function Step-p4-atc-DC16-N13-drain {
 
 # p4.atc.DC16-N13.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N13-configure {
-    Request-OperatorAction -Instructions 'DC16-N13 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N13 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N13')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N13.resume: Resume the node with failback [A-other]
@@ -2095,9 +2199,12 @@ function Step-p4-atc-DC16-N12-drain {
 
 # p4.atc.DC16-N12.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N12-configure {
-    Request-OperatorAction -Instructions 'DC16-N12 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N12 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N12')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N12.resume: Resume the node with failback [A-other]
@@ -2117,9 +2224,12 @@ function Step-p4-atc-DC16-N11-drain {
 
 # p4.atc.DC16-N11.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N11-configure {
-    Request-OperatorAction -Instructions 'DC16-N11 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N11 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N11')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N11.resume: Resume the node with failback [A-other]
@@ -2139,9 +2249,12 @@ function Step-p4-atc-DC16-N10-drain {
 
 # p4.atc.DC16-N10.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N10-configure {
-    Request-OperatorAction -Instructions 'DC16-N10 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N10 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N10')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N10.resume: Resume the node with failback [A-other]
@@ -2161,9 +2274,12 @@ function Step-p4-atc-DC16-N09-drain {
 
 # p4.atc.DC16-N09.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N09-configure {
-    Request-OperatorAction -Instructions 'DC16-N09 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N09 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N09')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N09.resume: Resume the node with failback [A-other]
@@ -2183,9 +2299,12 @@ function Step-p4-atc-DC16-N08-drain {
 
 # p4.atc.DC16-N08.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N08-configure {
-    Request-OperatorAction -Instructions 'DC16-N08 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N08 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N08')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N08.resume: Resume the node with failback [A-other]
@@ -2205,9 +2324,12 @@ function Step-p4-atc-DC16-N07-drain {
 
 # p4.atc.DC16-N07.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N07-configure {
-    Request-OperatorAction -Instructions 'DC16-N07 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N07 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N07')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N07.resume: Resume the node with failback [A-other]
@@ -2227,9 +2349,12 @@ function Step-p4-atc-DC16-N06-drain {
 
 # p4.atc.DC16-N06.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N06-configure {
-    Request-OperatorAction -Instructions 'DC16-N06 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N06 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N06')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N06.resume: Resume the node with failback [A-other]
@@ -2249,9 +2374,12 @@ function Step-p4-atc-DC16-N05-drain {
 
 # p4.atc.DC16-N05.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N05-configure {
-    Request-OperatorAction -Instructions 'DC16-N05 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N05 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N05')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N05.resume: Resume the node with failback [A-other]
@@ -2271,9 +2399,12 @@ function Step-p4-atc-DC16-N04-drain {
 
 # p4.atc.DC16-N04.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N04-configure {
-    Request-OperatorAction -Instructions 'DC16-N04 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N04 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N04')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N04.resume: Resume the node with failback [A-other]
@@ -2293,9 +2424,12 @@ function Step-p4-atc-DC16-N03-drain {
 
 # p4.atc.DC16-N03.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N03-configure {
-    Request-OperatorAction -Instructions 'DC16-N03 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N03 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N03')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N03.resume: Resume the node with failback [A-other]
@@ -2315,9 +2449,12 @@ function Step-p4-atc-DC16-N02-drain {
 
 # p4.atc.DC16-N02.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N02-configure {
-    Request-OperatorAction -Instructions 'DC16-N02 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N02 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N02')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N02.resume: Resume the node with failback [A-other]
@@ -2337,9 +2474,12 @@ function Step-p4-atc-DC16-N01-drain {
 
 # p4.atc.DC16-N01.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
 function Step-p4-atc-DC16-N01-configure {
-    Request-OperatorAction -Instructions 'DC16-N01 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vSwitch and vNICs to the Network ATC names, enable and start the NetworkATC service, run Add-NetIntent, and wait until Get-NetIntentStatus shows Success for this node; on the other nodes reconnect every VM network adapter after the rename [A-atc].'
+    Request-OperatorAction -Instructions 'DC16-N01 is drained. From its BMC console (the node loses its network): remove the NetQos policies and any LBFO team, keep the SET vSwitch, convert the VLANs from VMNetworkAdapterVlan to VMNetworkAdapterIsolation, rename the vNICs to the Network ATC names, enable and start the NetworkATC service, and wait until Get-NetIntentStatus shows Success for this node. Do not run Add-NetIntent or Rename-VMSwitch here: the intent is cluster-wide since DC16-N16, and this node''s vSwitch already has its Network ATC name. [A-atc]'
     $problems = @(Get-NetIntentProblem -Node 'DC16-N01')
     if ($problems.Count -gt 0) { throw ('Network ATC is not configured: {0}' -f ($problems -join '; ')) }
+    # Before the next drain: every vSwitch keeps its Network ATC name and every VM NIC is connected [A-atc].
+    $switchProblems = @(Get-AtcSwitchProblem -FirstNode 'DC16-N16')
+    if ($switchProblems.Count -gt 0) { throw ('the vSwitch names or VM network adapters are not ready for live migration: {0}' -f ($switchProblems -join '; ')) }
 }
 
 # p4.atc.DC16-N01.resume: Resume the node with failback [A-other]
@@ -2901,212 +3041,500 @@ function Step-p5-remediate-DC16-N01-storage_wait {
     Wait-StorageHealthy -TimeoutMinutes 120
 }
 
-# p5.lcm_extension.DC16-N01: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N01: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N01 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N01'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N01' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N01'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N01' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N01' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N01' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N01', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N01' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N01') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N01' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N01') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N02: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N02: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N02 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N02'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N02' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N02'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N02' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N02' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N02' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N02', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N02' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N02') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N02' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N02') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N03: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N03: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N03 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N03'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N03' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N03'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N03' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N03' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N03' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N03', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N03' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N03') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N03' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N03') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N04: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N04: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N04 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N04'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N04' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N04'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N04' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N04' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N04' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N04', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N04' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N04') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N04' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N04') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N05: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N05: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N05 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N05'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N05' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N05'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N05' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N05' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N05' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N05', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N05' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N05') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N05' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N05') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N06: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N06: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N06 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N06'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N06' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N06'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N06' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N06' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N06' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N06', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N06' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N06') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N06' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N06') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N07: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N07: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N07 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N07'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N07' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N07'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N07' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N07' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N07' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N07', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N07' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N07') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N07' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N07') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N08: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N08: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N08 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N08'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N08' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N08'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N08' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N08' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N08' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N08', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N08' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N08') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N08' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N08') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N09: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N09: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N09 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N09'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N09' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N09'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N09' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N09' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N09' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N09', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N09' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N09') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N09' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N09') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N10: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N10: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N10 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N10'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N10' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N10'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N10' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N10' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N10' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N10', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N10' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N10') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N10' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N10') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N11: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N11: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N11 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N11'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N11' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N11'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N11' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N11' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N11' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N11', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N11' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N11') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N11' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N11') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N12: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N12: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N12 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N12'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N12' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N12'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N12' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N12' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N12' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N12', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N12' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N12') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N12' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N12') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N13: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N13: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N13 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N13'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N13' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N13'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N13' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N13' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N13' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N13', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N13' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N13') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N13' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N13') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N14: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N14: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N14 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N14'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N14' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N14'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N14' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N14' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N14' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N14', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N14' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N14') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N14' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N14') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N15: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N15: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N15 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N15'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N15' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N15'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N15' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N15' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N15' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N15', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N15' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N15') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N15' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N15') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
-# p5.lcm_extension.DC16-N16: Install or update the AzureEdgeLifecycleManager extension [A-val]
+# p5.lcm_extension.DC16-N16: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-DC16-N16 {
-    # The AzureEdgeLifecycleManager extension must be present on every node [A-val].
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
     Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N16'
     $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N16' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
     if (-not $existing) {
-        $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N16'
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N16' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController'
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N16' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
-    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N16' -Name 'AzureEdgeLifecycleManager'
-    if ([string]$extension.ProvisioningState -ne 'Succeeded') { throw ('the LCM extension is {0}' -f $extension.ProvisioningState) }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N16', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N16' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N16') -TimeoutMinutes 119 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N16' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N16') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
 }
 
 # p5.ad_prepare: Prepare the AD objects for the LCM user [A-ad]
@@ -3118,23 +3546,35 @@ function Step-p5-ad_prepare {
 
 # p5.readiness_validate: Run the upgrade readiness validation (validation gate) [A-val]
 function Step-p5-readiness_validate {
-    # The Environment Checker on every node; Critical failures block the solution upgrade [A-val].
+    # The Environment Checker on every node [A-val]. Every failed test blocks, whatever its Severity: the
+    # readiness article's own sample reports blocking tests (OS is 23H2, Network ATC, required Windows features,
+    # storage pool) as Warning. Only the documented TPM property tests are warnings to fix later; all are listed.
+    $tpmWarnings = @('OwnerClearDisabled', 'TpmReady', 'TpmPresent', 'LockoutCount', 'TpmActivated', 'ManagedAuthLevel', 'AutoProvisioning', 'LockedOut', 'TpmEnabled')  # [A-val]
     $blocking = @()
+    $warned = @()
     foreach ($node in $PlanNodes) {
         $results = @(Invoke-OnNode -Node $node -ScriptBlock {
             $ErrorActionPreference = 'Stop'
             Install-Module -Name 'AzStackHci.EnvironmentChecker' -AllowClobber -Force
             Invoke-AzStackHciUpgradeValidation -PassThru
         })
-        foreach ($result in $results) {
-            if ([string]$result.Status -eq 'FAILURE' -and [string]$result.Severity -eq 'CRITICAL') { $blocking += ('{0}: {1}' -f $node, $result.DisplayName) }
+        foreach ($result in @($results | Where-Object { Test-ReadinessFailed -Result $_ })) {
+            $line = '{0}: {1} (Severity {2})' -f $node, $result.DisplayName, $result.Severity
+            if (Test-TpmReadinessWarning -Result $result -Properties $tpmWarnings) { $warned += $line }
+            else { $blocking += $line }
         }
     }
-    if ($blocking.Count -gt 0) { throw ('readiness checks block the upgrade: {0}' -f ($blocking -join '; ')) }
+    foreach ($line in $warned) { Write-Warning ('readiness warning, to fix after the upgrade [A-val]: {0}' -f $line) }
+    foreach ($line in $blocking) { Write-Warning ('readiness check failed: {0}' -f $line) }
+    if ($blocking.Count -gt 0) { throw ('{0} failed readiness checks block the solution upgrade: {1}' -f $blocking.Count, ($blocking -join '; ')) }
 }
 
 # p6.solution_validate: Solution upgrade: ARM deployment in Validate mode [A-arm]
 function Step-p6-solution_validate {
+    # The solution validation needs the LCM extension initialised on every node [A-val], [S-lcm], [S-lcmpkg]:
+    # each lcm.extension step waited for its node; a resumed run checks them all again here.
+    $notReady = @($PlanNodes | Where-Object { -not (Test-LcmExtensionReady -Node $_) })
+    if ($notReady.Count -gt 0) { throw ('the AzureEdgeLifecycleManager extension is not Succeeded on {0}: rerun their lcm.extension steps' -f ($notReady -join ', ')) }
     Invoke-SolutionDeployment -Mode 'Validate' -TimeoutMinutes 53
 }
 
@@ -3241,7 +3681,9 @@ function Step-p7-verify {
     Invoke-OnNode -Node $ClusterName -ScriptBlock { $ErrorActionPreference = 'Stop'; Sync-AzureStackHCI }
     $registration = Get-HciRegistration
     if ([string]$registration.ConnectionStatus -ne 'Connected') { throw ('the registration is {0}' -f $registration.ConnectionStatus) }
-    if (-not (Test-SolutionInstalled)) { throw 'Get-StampInformation returns nothing: the solution is not installed' }
+    # Azure is the authority: the Deploy deployment and the deploymentSettings resource Succeeded [A-arm], [Q-tpl].
+    Assert-AzureInputs
+    if (-not (Test-SolutionDeployed)) { throw ('the solution upgrade is not complete in Azure: the deployment hciplan-upgrade-deploy or the deploymentSettings of the cluster in {0} is not Succeeded' -f $ResourceGroupName) }
 }
 
 #endregion
@@ -4024,6 +4466,14 @@ try {
         -Target 'DC16-N16' `
         -EndsUnit 'p4.atc.DC16-N16' `
         -Action { Step-p4-atc-DC16-N16-storage_wait }
+    Invoke-PlanStep -Id 'p4.atc_rename_switch' `
+        -Phase 'P4' `
+        -Title 'After the first node: rename the vSwitch on the remaining nodes to the Network ATC name and reconnect every VM network adapter (disrupts their VMs)' `
+        -Unit 'p4.atc_rename_switch' -FitMinutes 35.6 `
+        -EndsUnit 'p4.atc_rename_switch' `
+        -Probe { @(Get-AtcSwitchProblem -FirstNode 'DC16-N16').Count -eq 0 } `
+        -Verify { @(Get-AtcSwitchProblem -FirstNode 'DC16-N16').Count -eq 0 } `
+        -Action { Step-p4-atc_rename_switch }
     Invoke-PlanStep -Id 'p4.atc.DC16-N15.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
@@ -4887,115 +5337,131 @@ try {
         -Action { Step-p5-remediate-DC16-N01-storage_wait }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N01' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N01' `
-        -Unit 'p5.lcm_extension.DC16-N01' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N01' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N01' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N01' } `
         -Action { Step-p5-lcm_extension-DC16-N01 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N02' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N02' `
-        -Unit 'p5.lcm_extension.DC16-N02' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N02' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N02' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N02' } `
         -Action { Step-p5-lcm_extension-DC16-N02 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N03' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N03' `
-        -Unit 'p5.lcm_extension.DC16-N03' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N03' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N03' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N03' } `
         -Action { Step-p5-lcm_extension-DC16-N03 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N04' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N04' `
-        -Unit 'p5.lcm_extension.DC16-N04' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N04' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N04' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N04' } `
         -Action { Step-p5-lcm_extension-DC16-N04 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N05' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N05' `
-        -Unit 'p5.lcm_extension.DC16-N05' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N05' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N05' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N05' } `
         -Action { Step-p5-lcm_extension-DC16-N05 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N06' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N06' `
-        -Unit 'p5.lcm_extension.DC16-N06' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N06' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N06' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N06' } `
         -Action { Step-p5-lcm_extension-DC16-N06 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N07' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N07' `
-        -Unit 'p5.lcm_extension.DC16-N07' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N07' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N07' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N07' } `
         -Action { Step-p5-lcm_extension-DC16-N07 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N08' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N08' `
-        -Unit 'p5.lcm_extension.DC16-N08' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N08' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N08' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N08' } `
         -Action { Step-p5-lcm_extension-DC16-N08 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N09' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N09' `
-        -Unit 'p5.lcm_extension.DC16-N09' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N09' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N09' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N09' } `
         -Action { Step-p5-lcm_extension-DC16-N09 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N10' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N10' `
-        -Unit 'p5.lcm_extension.DC16-N10' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N10' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N10' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N10' } `
         -Action { Step-p5-lcm_extension-DC16-N10 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N11' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N11' `
-        -Unit 'p5.lcm_extension.DC16-N11' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N11' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N11' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N11' } `
         -Action { Step-p5-lcm_extension-DC16-N11 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N12' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N12' `
-        -Unit 'p5.lcm_extension.DC16-N12' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N12' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N12' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N12' } `
         -Action { Step-p5-lcm_extension-DC16-N12 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N13' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N13' `
-        -Unit 'p5.lcm_extension.DC16-N13' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N13' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N13' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N13' } `
         -Action { Step-p5-lcm_extension-DC16-N13 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N14' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N14' `
-        -Unit 'p5.lcm_extension.DC16-N14' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N14' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N14' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N14' } `
         -Action { Step-p5-lcm_extension-DC16-N14 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N15' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N15' `
-        -Unit 'p5.lcm_extension.DC16-N15' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N15' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N15' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N15' } `
         -Action { Step-p5-lcm_extension-DC16-N15 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N16' `
         -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N16' `
-        -Unit 'p5.lcm_extension.DC16-N16' -FitMinutes 16.1 `
+        -Unit 'p5.lcm_extension.DC16-N16' -FitMinutes 29.5 `
         -EndsUnit 'p5.lcm_extension.DC16-N16' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N16' } `
         -Action { Step-p5-lcm_extension-DC16-N16 }
     Invoke-PlanStep -Id 'p5.ad_prepare' `
         -Phase 'P5' `
@@ -5021,8 +5487,8 @@ try {
         -Unit 'p6.solution_deploy' -FitMinutes 173.3 `
         -EndsUnit 'p6.solution_deploy' `
         -Irreversible `
-        -Probe { Test-SolutionInstalled } `
-        -Verify { Test-SolutionInstalled } `
+        -Probe { Test-SolutionDeployed } `
+        -Verify { Test-SolutionDeployed } `
         -Action { Step-p6-solution_deploy }
     Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N01' `
         -Phase 'P7' `

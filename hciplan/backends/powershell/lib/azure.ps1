@@ -72,3 +72,64 @@ function Invoke-SolutionDeployment {
         throw ('the {0} deployment ended {1}; logs: C:\CloudDeployment\Logs on the seed node [A-inst]' -f $Mode, $seen.State)
     }
 }
+
+function Test-ReadinessFailed {
+    # A failed Environment Checker test, whatever its Severity [A-val]: the readiness article's -PassThru sample
+    # reports blocking tests (OS is 23H2, Network ATC, required features, storage pool) as Warning. Status is the
+    # enum's name ('FAILURE') or, in the checker's JSON result files, its value (1); a test whose AdditionalData
+    # reports FAILURE failed too (the checker's result files show one with a top-level 0 and a FAILURE detail).
+    param([Parameter(Mandatory)] [object] $Result)
+    $status = $Result.PSObject.Properties['Status']
+    if ($status -and [string]$status.Value -in @('FAILURE', '1')) { return $true }
+    $data = $Result.PSObject.Properties['AdditionalData']
+    if (-not $data -or $null -eq $data.Value) { return $false }
+    $detail = $data.Value
+    if ($detail -is [System.Collections.IDictionary]) { return [string]$detail['Status'] -eq 'FAILURE' }
+    $inner = $detail.PSObject.Properties['Status']
+    return [bool]($inner -and [string]$inner.Value -eq 'FAILURE')
+}
+
+function Test-TpmReadinessWarning {
+    # The documented non-blocking tests [A-val]: a TPM property test (Name, Title or DisplayName mentions TPM and
+    # one of the properties in $Properties, the plan's list from hciplan/backends/azurelocal.py).
+    param([Parameter(Mandatory)] [object] $Result, [Parameter(Mandatory)] [string[]] $Properties)
+    $names = foreach ($field in @('Name', 'Title', 'DisplayName')) {
+        $property = $Result.PSObject.Properties[$field]
+        if ($property) { [string]$property.Value }
+    }
+    $text = @($names) -join ' '
+    if ($text -notmatch 'TPM') { return $false }
+    foreach ($name in $Properties) {
+        if ($text -match ('(?<![A-Za-z]){0}(?![A-Za-z])' -f $name)) { return $true }
+    }
+    return $false
+}
+
+function Test-SolutionDeployed {
+    # Azure is the authority on the solution upgrade [A-arm], [Q-tpl]: the Deploy deployment of the upgrade-cluster
+    # template Succeeded, and the deploymentSettings resource it writes (Microsoft.AzureStackHCI/clusters/
+    # deploymentSettings, 'default' under the template's clusterName) reports provisioningState Succeeded.
+    # Get-StampInformation answering proves only that the solution bits are on the nodes, not that the upgrade ended.
+    # Any doubt (no Azure sign-in, no deployment yet) returns $false, so the step runs and says what is missing.
+    if (-not $ResourceGroupName) { return $false }
+    $context = Get-AzContext
+    if (-not $context) { return $false }
+    $deployment = Get-AzResourceGroupDeployment -ResourceGroupName $ResourceGroupName -Name 'hciplan-upgrade-deploy' -ErrorAction SilentlyContinue
+    if (-not $deployment -or [string]$deployment.ProvisioningState -ne 'Succeeded') { return $false }
+    $cluster = $null
+    if ($deployment.Parameters -and $deployment.Parameters.ContainsKey('clusterName')) { $cluster = [string]$deployment.Parameters['clusterName'].Value }
+    if (-not $cluster) { return $false }
+    $id = '/subscriptions/{0}/resourceGroups/{1}/providers/Microsoft.AzureStackHCI/clusters/{2}/deploymentSettings/default' -f $context.Subscription.Id, $ResourceGroupName, $cluster
+    $settings = Get-AzResource -ResourceId $id -ExpandProperties -ErrorAction SilentlyContinue
+    if (-not $settings -or -not $settings.Properties) { return $false }
+    $state = $settings.Properties.PSObject.Properties['provisioningState']
+    return [bool]($state -and [string]$state.Value -eq 'Succeeded')
+}
+
+function Test-LcmExtensionReady {
+    # The AzureEdgeLifecycleManager extension of one node's Arc machine is installed and Succeeded [A-val].
+    param([Parameter(Mandatory)] [string] $Node)
+    Assert-AzureInputs
+    $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName $Node -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    return [bool]($extension -and [string]$extension.ProvisioningState -eq 'Succeeded')
+}

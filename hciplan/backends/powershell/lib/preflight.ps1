@@ -122,3 +122,28 @@ function Get-ArcMachineProblem {
         elseif ([string]$machine.Status -ne 'Connected') { 'the Arc machine {0} is {1}, not Connected' -f $node, $machine.Status }
     }
 }
+
+function Get-AtcSwitchProblem {
+    # After the first node's Network ATC pass [A-atc]: every node must have the external vSwitch under the names
+    # the first node's switches now carry (the Network ATC names), and every VM network adapter must be connected
+    # to one of them; otherwise live migration to the configured nodes fails. One line per problem.
+    param([Parameter(Mandatory)] [string] $FirstNode)
+    $names = @(Invoke-OnNode -Node $FirstNode -ScriptBlock { Get-VMSwitch -SwitchType External | ForEach-Object { [string]$_.Name } })
+    if ($names.Count -eq 0) {
+        'no external vSwitch on {0}, the first node Network ATC configured' -f $FirstNode
+        return
+    }
+    foreach ($node in $PlanNodes) {
+        $found = @(Invoke-OnNode -Node $node -ArgumentList @(, $names) -ScriptBlock {
+            param($Names)
+            $switches = @(Get-VMSwitch -SwitchType External | ForEach-Object { [string]$_.Name })
+            foreach ($name in $Names) { if ($switches -notcontains $name) { 'vSwitch {0} is missing' -f $name } }
+            foreach ($adapter in @(Get-VM | Get-VMNetworkAdapter)) {
+                $switch = [string]$adapter.SwitchName
+                if (-not $switch) { 'VM {0}: network adapter {1} is not connected' -f $adapter.VMName, $adapter.Name }
+                elseif ($Names -notcontains $switch) { 'VM {0}: network adapter {1} is on vSwitch {2}, not a Network ATC one' -f $adapter.VMName, $adapter.Name, $switch }
+            }
+        })
+        foreach ($problem in $found) { '{0}: {1}' -f $node, $problem }
+    }
+}
