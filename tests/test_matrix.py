@@ -18,7 +18,7 @@ import pytest
 from hciplan.backends import BACKENDS
 from hciplan.compiler.compile import compile_checked
 from hciplan.compiler.pipeline import check_bytes
-from helpers import ROOT, VALID_EXAMPLES
+from helpers import ROOT, VALID_EXAMPLES, assert_golden
 
 GOLDEN = Path(__file__).parent / "golden"
 MATRIX_BACKENDS = ("summary", "json", "dot", "mermaid")
@@ -45,12 +45,7 @@ def test_golden_backend_output(compiled, example: Path, backend: str) -> None:
     assert result.ok, [(d.code, d.message) for d in result.diagnostics]
     module = BACKENDS[backend]
     (name, text), = module.render(result.plan, result.diagnostics).items()
-    golden = GOLDEN / GOLDEN_DIRS.get(backend, backend) / f"{example.stem}{Path(name).suffix}"
-    if os.environ.get("HCIPLAN_REGEN"):
-        golden.parent.mkdir(parents=True, exist_ok=True)
-        golden.write_bytes(text.encode("utf-8"))
-    assert golden.exists(), f"no golden {backend} output for {example.name}: run with HCIPLAN_REGEN=1 and review it"
-    assert text.encode("utf-8") == golden.read_bytes()
+    assert_golden(GOLDEN / GOLDEN_DIRS.get(backend, backend) / f"{example.stem}{Path(name).suffix}", text)
 
 
 def test_every_backend_is_in_a_golden_matrix() -> None:
