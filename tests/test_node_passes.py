@@ -12,7 +12,7 @@ import pytest
 
 import ps_parse
 from hciplan.backends import cmdlets, powershell, runbook
-from hciplan.backends.powershell import library
+from hciplan.backends.powershell import library, operator
 from hciplan.backends.powershell.steps import bound
 from hciplan.compiler.catalog import CATALOG
 from hciplan.compiler.compile import compile_checked
@@ -137,7 +137,8 @@ def test_the_runbook_tells_the_operator_how_to_do_and_check_the_os_restart() -> 
     result = compile_checked(check_text(hciplan_text(Shape(method="manual", source="media")), "v.hciplan"))
     text = runbook.render(result.plan, result.diagnostics, None)[runbook.FILE_NAME]
     assert "-Protocol WSMan" in text and "windeploy" in text and "Paused" in text
-    assert "os.restart" in runbook._VERIFY and "os.restart" in runbook._BACKOUT
+    texts = operator.OPERATOR_TEXTS["os.restart"]
+    assert texts.verify is not None and texts.backout is not None
 
 
 # --- defect 10: BitLocker between P1 and P7 --------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The PowerShell backend's structure: an emitter for every step kind, helper files that parse alone, helpers
-found by scanning calls (none declared by hand), and the Azure Local facts the script shares with the runbook."""
+"""The PowerShell backend's structure: an emitter and runbook text for every step kind, helper files that parse
+alone, helpers found by scanning calls (none declared by hand), and the Azure Local facts the script shares with
+the runbook."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import ps_parse
 import pytest
 
 from hciplan.backends import BackendUnsupported, azurelocal, powershell, runbook
-from hciplan.backends.powershell import library, steps
+from hciplan.backends.powershell import library, operator, steps
 from hciplan.compiler.builder import CAU_RUN
 from hciplan.compiler.catalog import CATALOG
 from hciplan.compiler.compile import compile_checked
@@ -36,6 +37,15 @@ def test_every_catalog_kind_has_an_emitter(kind) -> None:
         assert kind not in steps.EMITTERS, f"{kind} is emitted by the {GROUPED[kind]} group, not on its own"
     else:
         assert kind in steps.EMITTERS, f"no emitter for {kind}: add one with @emits({kind!r}) in steps.py"
+
+
+@pytest.mark.parametrize("kind", sorted(CATALOG))
+def test_every_catalog_kind_has_operator_text(kind) -> None:
+    assert kind in operator.OPERATOR_TEXTS, f"no runbook text for {kind}: register one in powershell/operator.py"
+
+
+def test_operator_texts_are_only_for_catalog_kinds() -> None:
+    assert set(operator.OPERATOR_TEXTS) <= set(CATALOG)
 
 
 def test_registry_apply_has_both_an_emitter_and_a_place_in_the_offline_group() -> None:

@@ -2,6 +2,7 @@
 
 Where to look:
 - `steps.py`: one emitter per step kind (`@emits("node.drain")`), and the CAU run and offline group emitters;
+- `operator.py`: the runbook's texts per step kind (commands, verify, back out), beside the emitters;
 - `lib/*.ps1`: the fixed helper functions (runner, journal, waits, node, storage, ...); `library.py` loads
   them and picks the ones a script calls;
 - `units.py`: the runner entries (a step, or a group one function performs), in plan order;

@@ -6,6 +6,7 @@ steps that one function performs are registered per group (`@emits_group(CAU_RUN
 and name the kinds they cover. A kind without an emitter is an `Unsupported` error at emit time, never
 silently left out. An emitter fills the `Entry` it is given (units.py): body lines, probe, verify, target,
 fit time. Which helpers of `lib/*.ps1` the body needs is not declared here: `library.needed` finds them.
+What the runbook tells an operator for the same kind is registered in `operator.py`.
 
 Values from the `.hciplan` file reach the code only through `pstext.literal`.
 """
