@@ -136,6 +136,20 @@ def _node(step: Step) -> str:
 def _gate_preflight(plan: Plan, entry: Entry) -> None:
     body = entry.body
     entry.read_only = True
+    if plan.method == "offline":
+        # Inside the offline bracket the cluster is stopped and its service disabled by design: the cluster, CIM and
+        # registration checks cannot answer, and a preflight that stopped here would leave every VM down. Check only
+        # that every node answers remoting, and let the run go on to the bracket's next step.
+        body += [
+            "# (p2.offline_stop journalled at all: it may have failed after Stop-Cluster)",
+            "$stopped = $script:Journal.ContainsKey('p2.offline_stop') -and $script:Journal['p2.offline_stop'] -notin @('window', 'declined')",
+            "$started = $script:Journal.ContainsKey('p2.offline_start') -and $script:Journal['p2.offline_start'] -in @('done', 'skipped')",
+            "if ($stopped -and -not $started) {",
+            "    Write-Warning 'preflight: the cluster is stopped by the offline bracket; checking only that every node answers'",
+            "    foreach ($node in $PlanNodes) { $null = Test-WSMan -ComputerName $node }",
+            "    return",
+            "}",
+        ]
     if plan.model.upgrade.method == "cau":
         body += ["# The CAU coordinator: a Windows Server 2022 machine outside the cluster [A-ps], [W-invoke].",
                  "Assert-Orchestrator"]

@@ -111,6 +111,7 @@ $script:Rehearsal = [bool]$WhatIfPreference
 $script:Transcribing = $false
 $script:Journal = @{}
 $JournalNotes = @('unit', 'overrun', 'note')  # journal records that are not a step's state
+$script:UnitStarted = @{}  # heads whose unit started in an earlier run: it runs on to its safe point
 $script:SelectedPhases = @($Phase)
 $script:CurrentStep = ''
 $script:StepStart = [datetimeoffset]::Now
@@ -148,7 +149,7 @@ $PlanWindows = @(
 
 #region Helpers
 function Invoke-PlanStep {
-    # The runner: journal -> phase -> window (unit heads only) -> probe -> ShouldProcess -> irreversible -> run
+    # The runner: journal -> phase -> probe -> window (unit heads only) -> ShouldProcess -> irreversible -> run
     # -> verify -> journal. The plan's units decide where work may stop: the window rule applies only before
     # an entry that starts a unit (-Unit), which then runs to its safe point, past the window's end if it must
     # (journalled as 'overrun' by the entry that ends it, -EndsUnit). The simulator applies the same rule.
@@ -186,7 +187,19 @@ function Invoke-PlanStep {
     }
     $script:CurrentStep = $Id
     $script:StepStart = [datetimeoffset]::Now
-    if ($Unit -and -not $ReadOnly) {
+    $unitNote = $null
+    if ($Probe) {
+        $already = $false
+        try { $already = [bool](& $Probe) } catch { Write-Verbose ('{0}: probe failed: {1}' -f $Id, $_) }
+        if ($already) {
+            Write-Host ('{0}: already in the target state, skipped' -f $Id)
+            Write-Journal -Step $Id -Status 'skipped' -Start $script:StepStart -Message 'probe: already in the target state'
+            return
+        }
+    }
+    # A unit whose head already started (an earlier run failed or was interrupted inside it) runs on to its
+    # safe point: stopping it for the window would leave a node paused or down until the next window.
+    if ($Unit -and -not $ReadOnly -and -not $script:UnitStarted.ContainsKey($Id)) {
         $expected = $script:StepStart.AddMinutes($FitMinutes)
         if ($expected -gt $script:WindowEndAt) {
             $why = ('the window ends {0:u}; unit {1} needs about {2:N0} min to its next safe point (until {3:u})' -f $script:WindowEndAt, $Unit, $FitMinutes, $expected)
@@ -198,20 +211,11 @@ function Invoke-PlanStep {
                 Stop-Upgrade -Code 4 -Message ('not started: {0}. Rerun in the next window; the run resumes at {1}.' -f $why, $Id)
             }
         }
-        elseif (-not $script:Rehearsal -and $script:WindowEndAt -lt [datetimeoffset]::MaxValue) {
+        elseif (-not $script:Rehearsal) {
             # Once started, the unit runs to its safe point even if the window ends first.
-            $message = ('unit {0} starts: expected at its safe point by {1:u} ({2:N0} min at the plan''s confidence); the window ends {3:u}' -f $Unit, $expected, $FitMinutes, $script:WindowEndAt)
-            Write-Host $message
-            Write-Journal -Step $Id -Status 'unit' -Start $script:StepStart -Message $message
-        }
-    }
-    if ($Probe) {
-        $already = $false
-        try { $already = [bool](& $Probe) } catch { Write-Verbose ('{0}: probe failed: {1}' -f $Id, $_) }
-        if ($already) {
-            Write-Host ('{0}: already in the target state, skipped' -f $Id)
-            Write-Journal -Step $Id -Status 'skipped' -Start $script:StepStart -Message 'probe: already in the target state'
-            return
+            $ends = 'there is no window end'
+            if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) { $ends = ('the window ends {0:u}' -f $script:WindowEndAt) }
+            $unitNote = ('unit {0} starts: expected at its safe point by {1:u} ({2:N0} min at the plan''s confidence); {3}' -f $Unit, $expected, $FitMinutes, $ends)
         }
     }
     if ($ReadOnly) {
@@ -231,6 +235,10 @@ function Invoke-PlanStep {
             Write-Journal -Step $Id -Status 'declined' -Start $script:StepStart -Message 'irreversible step not confirmed'
             Stop-Upgrade -Code 5 -Message ('{0} is irreversible and was not confirmed: rerun with -ConfirmIrreversible (or answer Yes) to run it' -f $Id)
         }
+    }
+    if ($unitNote) {
+        Write-Host $unitNote
+        Write-Journal -Step $Id -Status 'unit' -Start $script:StepStart -Message $unitNote
     }
     $script:TimedOut = $false
     try {
@@ -337,6 +345,7 @@ function Write-Journal {
     # 'unit' (a unit starts) and 'overrun' (it ended past the window) are records for the operator and for
     # hciplan, not a step's state: resuming reads only the other statuses.
     if ($Status -notin $JournalNotes) { $script:Journal[$Step] = $Status }
+    elseif ($Status -eq 'unit') { $script:UnitStarted[$Step] = $true }
     if ($script:Rehearsal) { return }
     $entry = [ordered]@{
         step = $Step
@@ -372,6 +381,7 @@ function Read-Journal {
             Stop-Upgrade -Code 2 -Message ('the journal was written by plan {0} but this script is plan {1}: the plan changed. Re-run hciplan plan and review what changed; to continue from the steps this journal records as done, rerun with -AdoptJournal.' -f $entry.fingerprint, $PlanFingerprint)
         }
         if ([string]$entry.status -notin $JournalNotes) { $entries[[string]$entry.step] = [string]$entry.status }
+        elseif ([string]$entry.status -eq 'unit') { $script:UnitStarted[[string]$entry.step] = $true }
     }
     return $entries
 }
@@ -463,7 +473,8 @@ function Invoke-NodeDrain {
     # rather than moved first with Move-ClusterGroup: the documented procedure does not move them [A-other],
     # [H-maint], and moving the core group is one more cluster-name outage that buys nothing.
     $core = @('Cluster', 'AvailableStorage', 'ClusterStoragePool', 'ClusterUpdateAgent')
-    $left = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.OwnerNode -eq $Node -and [string]$_.State -eq 'Online' -and [string]$_.GroupType -notin $core })
+    # Anything not Offline counts (PartialOnline, Pending, Failed groups are still on the node, not only Online ones).
+    $left = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.OwnerNode -eq $Node -and [string]$_.State -ne 'Offline' -and [string]$_.GroupType -notin $core })
     if ($left.Count -gt 0) {
         throw ('{0} still hosts online roles after the drain: {1}' -f $Node, (@($left | ForEach-Object { $_.Name }) -join ', '))
     }
@@ -492,6 +503,8 @@ function Invoke-NodeRestart {
     # node shows Paused in Get-ClusterNode again (it was drained) and, after a feature update (-AfterSetup),
     # until setup's windeploy.exe / SetupHost.exe no longer runs on it, before the resume step goes on.
     param([Parameter(Mandatory)] [string] $Node, [Parameter(Mandatory)] [int] $TimeoutMinutes, [switch] $AfterSetup)
+    # Only a drained node may restart: its VMs are gone and its storage copies are expected to go stale.
+    if (-not (Test-NodePaused -Node $Node)) { throw ('{0} is not paused (drained): refusing to restart it; drain it first (the pass''s drain step)' -f $Node) }
     $deadline = [datetimeoffset]::Now.AddMinutes($TimeoutMinutes)
     try {
         Restart-Computer -ComputerName $Node -Protocol WSMan -Force -Wait -For PowerShell -Timeout ($TimeoutMinutes * 60) -Delay 15 -Confirm:$false @CredentialArgs
@@ -691,7 +704,7 @@ function Install-CauWindowGate {
         '$fit = @{'
     )
     foreach ($node in $FitMinutes.Keys) {
-        $lines += ('    ''{0}'' = {1}' -f ([string]$node).Replace(, ''), ([double]$FitMinutes[$node]).ToString($invariant))
+        $lines += ('    ''{0}'' = {1}' -f ([string]$node).Replace([string][char]39, [string][char]39 + [char]39), ([double]$FitMinutes[$node]).ToString($invariant))
     }
     $lines += @(
         '}'
@@ -715,8 +728,10 @@ function Install-CauWindowGate {
 }
 
 function Test-CauStoppedAtWindow {
-    # Whether a CAU run that ended early stopped at the window rule: every node Up, and the next node still on
-    # the old build needs more time than the window has left (its pre-update script refused it).
+    # Whether a CAU run that ended early stopped at the window rule: every node Up, the next node still on the
+    # old build needs more time than the window has left, and CAU's report shows the pre-update script's own
+    # refusal (its 'hciplan:' message). Anything else is a real failure, reported as one (an assumption: CAU
+    # puts the pre-update script's error in Get-CauReport -Detailed; if it does not, the run is reported failed).
     param(
         [Parameter(Mandatory)] [hashtable] $FitMinutes,
         [Parameter(Mandatory)] [datetimeoffset] $WindowEnd
@@ -724,7 +739,10 @@ function Test-CauStoppedAtWindow {
     if ($WindowEnd -eq [datetimeoffset]::MaxValue) { return $false }
     $pending = @($PlanNodes | Where-Object { -not (Test-NodeUpgraded -Node $_) })
     if ($pending.Count -eq 0 -or -not (Test-AllNodesUp)) { return $false }
-    return [datetimeoffset]::Now.AddMinutes([double]$FitMinutes[$pending[0]]) -gt $WindowEnd
+    if ([datetimeoffset]::Now.AddMinutes([double]$FitMinutes[$pending[0]]) -le $WindowEnd) { return $false }
+    try { $report = Out-String -Width 4096 -InputObject (Get-CauReport -ClusterName $ClusterName -Last -Detailed @CredentialArgs | Format-List) }
+    catch { return $false }
+    return $report -match 'hciplan: '
 }
 
 #endregion

@@ -90,6 +90,7 @@ $script:Rehearsal = [bool]$WhatIfPreference
 $script:Transcribing = $false
 $script:Journal = @{}
 $JournalNotes = @('unit', 'overrun', 'note')  # journal records that are not a step's state
+$script:UnitStarted = @{}  # heads whose unit started in an earlier run: it runs on to its safe point
 $script:SelectedPhases = @($Phase)
 $script:CurrentStep = ''
 $script:StepStart = [datetimeoffset]::Now
@@ -118,7 +119,7 @@ $PlanWindows = @(
 
 #region Helpers
 function Invoke-PlanStep {
-    # The runner: journal -> phase -> window (unit heads only) -> probe -> ShouldProcess -> irreversible -> run
+    # The runner: journal -> phase -> probe -> window (unit heads only) -> ShouldProcess -> irreversible -> run
     # -> verify -> journal. The plan's units decide where work may stop: the window rule applies only before
     # an entry that starts a unit (-Unit), which then runs to its safe point, past the window's end if it must
     # (journalled as 'overrun' by the entry that ends it, -EndsUnit). The simulator applies the same rule.
@@ -156,7 +157,19 @@ function Invoke-PlanStep {
     }
     $script:CurrentStep = $Id
     $script:StepStart = [datetimeoffset]::Now
-    if ($Unit -and -not $ReadOnly) {
+    $unitNote = $null
+    if ($Probe) {
+        $already = $false
+        try { $already = [bool](& $Probe) } catch { Write-Verbose ('{0}: probe failed: {1}' -f $Id, $_) }
+        if ($already) {
+            Write-Host ('{0}: already in the target state, skipped' -f $Id)
+            Write-Journal -Step $Id -Status 'skipped' -Start $script:StepStart -Message 'probe: already in the target state'
+            return
+        }
+    }
+    # A unit whose head already started (an earlier run failed or was interrupted inside it) runs on to its
+    # safe point: stopping it for the window would leave a node paused or down until the next window.
+    if ($Unit -and -not $ReadOnly -and -not $script:UnitStarted.ContainsKey($Id)) {
         $expected = $script:StepStart.AddMinutes($FitMinutes)
         if ($expected -gt $script:WindowEndAt) {
             $why = ('the window ends {0:u}; unit {1} needs about {2:N0} min to its next safe point (until {3:u})' -f $script:WindowEndAt, $Unit, $FitMinutes, $expected)
@@ -168,20 +181,11 @@ function Invoke-PlanStep {
                 Stop-Upgrade -Code 4 -Message ('not started: {0}. Rerun in the next window; the run resumes at {1}.' -f $why, $Id)
             }
         }
-        elseif (-not $script:Rehearsal -and $script:WindowEndAt -lt [datetimeoffset]::MaxValue) {
+        elseif (-not $script:Rehearsal) {
             # Once started, the unit runs to its safe point even if the window ends first.
-            $message = ('unit {0} starts: expected at its safe point by {1:u} ({2:N0} min at the plan''s confidence); the window ends {3:u}' -f $Unit, $expected, $FitMinutes, $script:WindowEndAt)
-            Write-Host $message
-            Write-Journal -Step $Id -Status 'unit' -Start $script:StepStart -Message $message
-        }
-    }
-    if ($Probe) {
-        $already = $false
-        try { $already = [bool](& $Probe) } catch { Write-Verbose ('{0}: probe failed: {1}' -f $Id, $_) }
-        if ($already) {
-            Write-Host ('{0}: already in the target state, skipped' -f $Id)
-            Write-Journal -Step $Id -Status 'skipped' -Start $script:StepStart -Message 'probe: already in the target state'
-            return
+            $ends = 'there is no window end'
+            if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) { $ends = ('the window ends {0:u}' -f $script:WindowEndAt) }
+            $unitNote = ('unit {0} starts: expected at its safe point by {1:u} ({2:N0} min at the plan''s confidence); {3}' -f $Unit, $expected, $FitMinutes, $ends)
         }
     }
     if ($ReadOnly) {
@@ -201,6 +205,10 @@ function Invoke-PlanStep {
             Write-Journal -Step $Id -Status 'declined' -Start $script:StepStart -Message 'irreversible step not confirmed'
             Stop-Upgrade -Code 5 -Message ('{0} is irreversible and was not confirmed: rerun with -ConfirmIrreversible (or answer Yes) to run it' -f $Id)
         }
+    }
+    if ($unitNote) {
+        Write-Host $unitNote
+        Write-Journal -Step $Id -Status 'unit' -Start $script:StepStart -Message $unitNote
     }
     $script:TimedOut = $false
     try {
@@ -307,6 +315,7 @@ function Write-Journal {
     # 'unit' (a unit starts) and 'overrun' (it ended past the window) are records for the operator and for
     # hciplan, not a step's state: resuming reads only the other statuses.
     if ($Status -notin $JournalNotes) { $script:Journal[$Step] = $Status }
+    elseif ($Status -eq 'unit') { $script:UnitStarted[$Step] = $true }
     if ($script:Rehearsal) { return }
     $entry = [ordered]@{
         step = $Step
@@ -342,6 +351,7 @@ function Read-Journal {
             Stop-Upgrade -Code 2 -Message ('the journal was written by plan {0} but this script is plan {1}: the plan changed. Re-run hciplan plan and review what changed; to continue from the steps this journal records as done, rerun with -AdoptJournal.' -f $entry.fingerprint, $PlanFingerprint)
         }
         if ([string]$entry.status -notin $JournalNotes) { $entries[[string]$entry.step] = [string]$entry.status }
+        elseif ([string]$entry.status -eq 'unit') { $script:UnitStarted[[string]$entry.step] = $true }
     }
     return $entries
 }
@@ -515,6 +525,14 @@ function Test-AllNodesUp {
 #region Steps: one function per plan step, in plan order
 # p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered [A-ps], [A-ts], [H-maint]
 function Step-p0-preflight {
+    # (p2.offline_stop journalled at all: it may have failed after Stop-Cluster)
+    $stopped = $script:Journal.ContainsKey('p2.offline_stop') -and $script:Journal['p2.offline_stop'] -notin @('window', 'declined')
+    $started = $script:Journal.ContainsKey('p2.offline_start') -and $script:Journal['p2.offline_start'] -in @('done', 'skipped')
+    if ($stopped -and -not $started) {
+        Write-Warning 'preflight: the cluster is stopped by the offline bracket; checking only that every node answers'
+        foreach ($node in $PlanNodes) { $null = Test-WSMan -ComputerName $node }
+        return
+    }
     # Read-only gates [A-ps], [A-ts], [H-maint], and the stale-plan rule: the live cluster must match the plan.
     # It runs in every run and rehearsal. A rerun may resume mid node pass (a node paused, storage resyncing by
     # design), so after the first pass its health findings are warnings: the drain refuses unhealthy storage.

@@ -46,7 +46,7 @@ function Install-CauWindowGate {
         '$fit = @{'
     )
     foreach ($node in $FitMinutes.Keys) {
-        $lines += ('    ''{0}'' = {1}' -f ([string]$node).Replace(, ''), ([double]$FitMinutes[$node]).ToString($invariant))
+        $lines += ('    ''{0}'' = {1}' -f ([string]$node).Replace([string][char]39, [string][char]39 + [char]39), ([double]$FitMinutes[$node]).ToString($invariant))
     }
     $lines += @(
         '}'
@@ -70,8 +70,10 @@ function Install-CauWindowGate {
 }
 
 function Test-CauStoppedAtWindow {
-    # Whether a CAU run that ended early stopped at the window rule: every node Up, and the next node still on
-    # the old build needs more time than the window has left (its pre-update script refused it).
+    # Whether a CAU run that ended early stopped at the window rule: every node Up, the next node still on the
+    # old build needs more time than the window has left, and CAU's report shows the pre-update script's own
+    # refusal (its 'hciplan:' message). Anything else is a real failure, reported as one (an assumption: CAU
+    # puts the pre-update script's error in Get-CauReport -Detailed; if it does not, the run is reported failed).
     param(
         [Parameter(Mandatory)] [hashtable] $FitMinutes,
         [Parameter(Mandatory)] [datetimeoffset] $WindowEnd
@@ -79,5 +81,8 @@ function Test-CauStoppedAtWindow {
     if ($WindowEnd -eq [datetimeoffset]::MaxValue) { return $false }
     $pending = @($PlanNodes | Where-Object { -not (Test-NodeUpgraded -Node $_) })
     if ($pending.Count -eq 0 -or -not (Test-AllNodesUp)) { return $false }
-    return [datetimeoffset]::Now.AddMinutes([double]$FitMinutes[$pending[0]]) -gt $WindowEnd
+    if ([datetimeoffset]::Now.AddMinutes([double]$FitMinutes[$pending[0]]) -le $WindowEnd) { return $false }
+    try { $report = Out-String -Width 4096 -InputObject (Get-CauReport -ClusterName $ClusterName -Last -Detailed @CredentialArgs | Format-List) }
+    catch { return $false }
+    return $report -match 'hciplan: '
 }

@@ -14,6 +14,7 @@ function Write-Journal {
     # 'unit' (a unit starts) and 'overrun' (it ended past the window) are records for the operator and for
     # hciplan, not a step's state: resuming reads only the other statuses.
     if ($Status -notin $JournalNotes) { $script:Journal[$Step] = $Status }
+    elseif ($Status -eq 'unit') { $script:UnitStarted[$Step] = $true }
     if ($script:Rehearsal) { return }
     $entry = [ordered]@{
         step = $Step
@@ -49,6 +50,7 @@ function Read-Journal {
             Stop-Upgrade -Code 2 -Message ('the journal was written by plan {0} but this script is plan {1}: the plan changed. Re-run hciplan plan and review what changed; to continue from the steps this journal records as done, rerun with -AdoptJournal.' -f $entry.fingerprint, $PlanFingerprint)
         }
         if ([string]$entry.status -notin $JournalNotes) { $entries[[string]$entry.step] = [string]$entry.status }
+        elseif ([string]$entry.status -eq 'unit') { $script:UnitStarted[[string]$entry.step] = $true }
     }
     return $entries
 }

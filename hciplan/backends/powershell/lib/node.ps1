@@ -65,7 +65,8 @@ function Invoke-NodeDrain {
     # rather than moved first with Move-ClusterGroup: the documented procedure does not move them [A-other],
     # [H-maint], and moving the core group is one more cluster-name outage that buys nothing.
     $core = @('Cluster', 'AvailableStorage', 'ClusterStoragePool', 'ClusterUpdateAgent')
-    $left = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.OwnerNode -eq $Node -and [string]$_.State -eq 'Online' -and [string]$_.GroupType -notin $core })
+    # Anything not Offline counts (PartialOnline, Pending, Failed groups are still on the node, not only Online ones).
+    $left = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.OwnerNode -eq $Node -and [string]$_.State -ne 'Offline' -and [string]$_.GroupType -notin $core })
     if ($left.Count -gt 0) {
         throw ('{0} still hosts online roles after the drain: {1}' -f $Node, (@($left | ForEach-Object { $_.Name }) -join ', '))
     }
@@ -94,6 +95,8 @@ function Invoke-NodeRestart {
     # node shows Paused in Get-ClusterNode again (it was drained) and, after a feature update (-AfterSetup),
     # until setup's windeploy.exe / SetupHost.exe no longer runs on it, before the resume step goes on.
     param([Parameter(Mandatory)] [string] $Node, [Parameter(Mandatory)] [int] $TimeoutMinutes, [switch] $AfterSetup)
+    # Only a drained node may restart: its VMs are gone and its storage copies are expected to go stale.
+    if (-not (Test-NodePaused -Node $Node)) { throw ('{0} is not paused (drained): refusing to restart it; drain it first (the pass''s drain step)' -f $Node) }
     $deadline = [datetimeoffset]::Now.AddMinutes($TimeoutMinutes)
     try {
         Restart-Computer -ComputerName $Node -Protocol WSMan -Force -Wait -For PowerShell -Timeout ($TimeoutMinutes * 60) -Delay 15 -Confirm:$false @CredentialArgs

@@ -5,7 +5,7 @@
 # outside a function is never copied. Plan values come from the script's data region, read by name.
 
 function Invoke-PlanStep {
-    # The runner: journal -> phase -> window (unit heads only) -> probe -> ShouldProcess -> irreversible -> run
+    # The runner: journal -> phase -> probe -> window (unit heads only) -> ShouldProcess -> irreversible -> run
     # -> verify -> journal. The plan's units decide where work may stop: the window rule applies only before
     # an entry that starts a unit (-Unit), which then runs to its safe point, past the window's end if it must
     # (journalled as 'overrun' by the entry that ends it, -EndsUnit). The simulator applies the same rule.
@@ -43,7 +43,19 @@ function Invoke-PlanStep {
     }
     $script:CurrentStep = $Id
     $script:StepStart = [datetimeoffset]::Now
-    if ($Unit -and -not $ReadOnly) {
+    $unitNote = $null
+    if ($Probe) {
+        $already = $false
+        try { $already = [bool](& $Probe) } catch { Write-Verbose ('{0}: probe failed: {1}' -f $Id, $_) }
+        if ($already) {
+            Write-Host ('{0}: already in the target state, skipped' -f $Id)
+            Write-Journal -Step $Id -Status 'skipped' -Start $script:StepStart -Message 'probe: already in the target state'
+            return
+        }
+    }
+    # A unit whose head already started (an earlier run failed or was interrupted inside it) runs on to its
+    # safe point: stopping it for the window would leave a node paused or down until the next window.
+    if ($Unit -and -not $ReadOnly -and -not $script:UnitStarted.ContainsKey($Id)) {
         $expected = $script:StepStart.AddMinutes($FitMinutes)
         if ($expected -gt $script:WindowEndAt) {
             $why = ('the window ends {0:u}; unit {1} needs about {2:N0} min to its next safe point (until {3:u})' -f $script:WindowEndAt, $Unit, $FitMinutes, $expected)
@@ -55,20 +67,11 @@ function Invoke-PlanStep {
                 Stop-Upgrade -Code 4 -Message ('not started: {0}. Rerun in the next window; the run resumes at {1}.' -f $why, $Id)
             }
         }
-        elseif (-not $script:Rehearsal -and $script:WindowEndAt -lt [datetimeoffset]::MaxValue) {
+        elseif (-not $script:Rehearsal) {
             # Once started, the unit runs to its safe point even if the window ends first.
-            $message = ('unit {0} starts: expected at its safe point by {1:u} ({2:N0} min at the plan''s confidence); the window ends {3:u}' -f $Unit, $expected, $FitMinutes, $script:WindowEndAt)
-            Write-Host $message
-            Write-Journal -Step $Id -Status 'unit' -Start $script:StepStart -Message $message
-        }
-    }
-    if ($Probe) {
-        $already = $false
-        try { $already = [bool](& $Probe) } catch { Write-Verbose ('{0}: probe failed: {1}' -f $Id, $_) }
-        if ($already) {
-            Write-Host ('{0}: already in the target state, skipped' -f $Id)
-            Write-Journal -Step $Id -Status 'skipped' -Start $script:StepStart -Message 'probe: already in the target state'
-            return
+            $ends = 'there is no window end'
+            if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) { $ends = ('the window ends {0:u}' -f $script:WindowEndAt) }
+            $unitNote = ('unit {0} starts: expected at its safe point by {1:u} ({2:N0} min at the plan''s confidence); {3}' -f $Unit, $expected, $FitMinutes, $ends)
         }
     }
     if ($ReadOnly) {
@@ -88,6 +91,10 @@ function Invoke-PlanStep {
             Write-Journal -Step $Id -Status 'declined' -Start $script:StepStart -Message 'irreversible step not confirmed'
             Stop-Upgrade -Code 5 -Message ('{0} is irreversible and was not confirmed: rerun with -ConfirmIrreversible (or answer Yes) to run it' -f $Id)
         }
+    }
+    if ($unitNote) {
+        Write-Host $unitNote
+        Write-Journal -Step $Id -Status 'unit' -Start $script:StepStart -Message $unitNote
     }
     $script:TimedOut = $false
     try {
