@@ -60,3 +60,18 @@ def test_the_offline_preflight_only_checks_remoting_inside_the_bracket():
     names = [c.name for c in ps_parse.commands_under(body)]
     assert names.index("Test-WSMan") < names.index("Get-ClusterNode")
     assert "p2.offline_stop" in ps_parse.text(body)
+
+
+def test_readiness_results_are_read_by_name_under_strict_mode():
+    from hciplan.backends import powershell
+
+    plan = plan_of(shape_text(Shape(nodes=3, solution=True)))
+    tree = ps_parse.parse(powershell.render(plan)[powershell.FILE_NAME])
+    body = ps_parse.text(ps_parse.function_node(tree, "Step-p5-readiness_validate"))
+    assert "$result.DisplayName" not in body and "$result.Severity" not in body
+    assert "Get-ReadinessField" in body
+
+
+def test_the_atc_switch_check_ignores_private_and_internal_switches():
+    code, _ = _helper("Get-AtcSwitchProblem")
+    assert "$switches -contains $switch -and $Names -notcontains $switch" in code

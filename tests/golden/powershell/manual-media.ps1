@@ -902,6 +902,16 @@ function Test-ReadinessFailed {
     return [bool]($inner -and [string]$inner.Value -eq 'FAILURE')
 }
 
+function Get-ReadinessField {
+    # The first of these properties a readiness result has (under Set-StrictMode a missing one would throw).
+    param([Parameter(Mandatory)] [object] $Result, [Parameter(Mandatory)] [string[]] $Names)
+    foreach ($name in $Names) {
+        $property = $Result.PSObject.Properties[$name]
+        if ($property -and $null -ne $property.Value) { return [string]$property.Value }
+    }
+    return '?'
+}
+
 function Test-TpmReadinessWarning {
     # The documented non-blocking tests [A-val]: a TPM property test (Name, Title or DisplayName mentions TPM and
     # one of the properties in $Properties, the plan's list from hciplan/backends/azurelocal.py).
@@ -1624,7 +1634,8 @@ function Step-p5-readiness_validate {
             Invoke-AzStackHciUpgradeValidation -PassThru
         })
         foreach ($result in @($results | Where-Object { Test-ReadinessFailed -Result $_ })) {
-            $line = '{0}: {1} (Severity {2})' -f $node, $result.DisplayName, $result.Severity
+            # StrictMode: a deserialized result may lack a field, so read them by name
+            $line = '{0}: {1} (Severity {2})' -f $node, (Get-ReadinessField -Result $result -Names 'DisplayName', 'Name', 'Title'), (Get-ReadinessField -Result $result -Names 'Severity')
             if (Test-TpmReadinessWarning -Result $result -Properties $tpmWarnings) { $warned += $line }
             else { $blocking += $line }
         }

@@ -1071,8 +1071,9 @@ function Get-AtcSwitchProblem {
             foreach ($name in $Names) { if ($switches -notcontains $name) { 'vSwitch {0} is missing' -f $name } }
             foreach ($adapter in @(Get-VM | Get-VMNetworkAdapter)) {
                 $switch = [string]$adapter.SwitchName
+                # adapters on Private or Internal switches (guest clusters, labs) are deliberate: only External counts
                 if (-not $switch) { 'VM {0}: network adapter {1} is not connected' -f $adapter.VMName, $adapter.Name }
-                elseif ($Names -notcontains $switch) { 'VM {0}: network adapter {1} is on vSwitch {2}, not a Network ATC one' -f $adapter.VMName, $adapter.Name, $switch }
+                elseif ($switches -contains $switch -and $Names -notcontains $switch) { 'VM {0}: network adapter {1} is on vSwitch {2}, not a Network ATC one' -f $adapter.VMName, $adapter.Name, $switch }
             }
         })
         foreach ($problem in $found) { '{0}: {1}' -f $node, $problem }
@@ -1163,6 +1164,16 @@ function Test-ReadinessFailed {
     if ($detail -is [System.Collections.IDictionary]) { return [string]$detail['Status'] -eq 'FAILURE' }
     $inner = $detail.PSObject.Properties['Status']
     return [bool]($inner -and [string]$inner.Value -eq 'FAILURE')
+}
+
+function Get-ReadinessField {
+    # The first of these properties a readiness result has (under Set-StrictMode a missing one would throw).
+    param([Parameter(Mandatory)] [object] $Result, [Parameter(Mandatory)] [string[]] $Names)
+    foreach ($name in $Names) {
+        $property = $Result.PSObject.Properties[$name]
+        if ($property -and $null -ne $property.Value) { return [string]$property.Value }
+    }
+    return '?'
 }
 
 function Test-TpmReadinessWarning {
@@ -3577,7 +3588,8 @@ function Step-p5-readiness_validate {
             Invoke-AzStackHciUpgradeValidation -PassThru
         })
         foreach ($result in @($results | Where-Object { Test-ReadinessFailed -Result $_ })) {
-            $line = '{0}: {1} (Severity {2})' -f $node, $result.DisplayName, $result.Severity
+            # StrictMode: a deserialized result may lack a field, so read them by name
+            $line = '{0}: {1} (Severity {2})' -f $node, (Get-ReadinessField -Result $result -Names 'DisplayName', 'Name', 'Title'), (Get-ReadinessField -Result $result -Names 'Severity')
             if (Test-TpmReadinessWarning -Result $result -Properties $tpmWarnings) { $warned += $line }
             else { $blocking += $line }
         }

@@ -89,6 +89,16 @@ function Test-ReadinessFailed {
     return [bool]($inner -and [string]$inner.Value -eq 'FAILURE')
 }
 
+function Get-ReadinessField {
+    # The first of these properties a readiness result has (under Set-StrictMode a missing one would throw).
+    param([Parameter(Mandatory)] [object] $Result, [Parameter(Mandatory)] [string[]] $Names)
+    foreach ($name in $Names) {
+        $property = $Result.PSObject.Properties[$name]
+        if ($property -and $null -ne $property.Value) { return [string]$property.Value }
+    }
+    return '?'
+}
+
 function Test-TpmReadinessWarning {
     # The documented non-blocking tests [A-val]: a TPM property test (Name, Title or DisplayName mentions TPM and
     # one of the properties in $Properties, the plan's list from hciplan/backends/azurelocal.py).

@@ -140,8 +140,9 @@ function Get-AtcSwitchProblem {
             foreach ($name in $Names) { if ($switches -notcontains $name) { 'vSwitch {0} is missing' -f $name } }
             foreach ($adapter in @(Get-VM | Get-VMNetworkAdapter)) {
                 $switch = [string]$adapter.SwitchName
+                # adapters on Private or Internal switches (guest clusters, labs) are deliberate: only External counts
                 if (-not $switch) { 'VM {0}: network adapter {1} is not connected' -f $adapter.VMName, $adapter.Name }
-                elseif ($Names -notcontains $switch) { 'VM {0}: network adapter {1} is on vSwitch {2}, not a Network ATC one' -f $adapter.VMName, $adapter.Name, $switch }
+                elseif ($switches -contains $switch -and $Names -notcontains $switch) { 'VM {0}: network adapter {1} is on vSwitch {2}, not a Network ATC one' -f $adapter.VMName, $adapter.Name, $switch }
             }
         })
         foreach ($problem in $found) { '{0}: {1}' -f $node, $problem }
