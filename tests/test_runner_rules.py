@@ -75,3 +75,9 @@ def test_readiness_results_are_read_by_name_under_strict_mode():
 def test_the_atc_switch_check_ignores_private_and_internal_switches():
     code, _ = _helper("Get-AtcSwitchProblem")
     assert "$switches -contains $switch -and $Names -notcontains $switch" in code
+
+
+def test_an_earlier_passing_validation_is_not_reused_but_a_deployment_is_never_repeated():
+    code, _ = _helper("Invoke-SolutionDeployment")
+    assert "$state -eq 'Succeeded' -and $Mode -eq 'Deploy'" in code
+    assert "($state -eq 'Succeeded' -and $Mode -eq 'Validate')" in code

@@ -41,12 +41,14 @@ function Invoke-SolutionDeployment {
     $existing = Get-AzResourceGroupDeployment -ResourceGroupName $ResourceGroupName -Name $name -ErrorAction SilentlyContinue
     $state = ''
     if ($existing) { $state = [string]$existing.ProvisioningState }
-    if ($state -eq 'Succeeded') {
+    # A validation that passed in an earlier run may predate remediation or a changed parameter file: when this
+    # step runs (it is not journalled done), it validates again. A deployment that succeeded is never repeated.
+    if ($state -eq 'Succeeded' -and $Mode -eq 'Deploy') {
         Write-Host ('the {0} deployment {1} already succeeded in an earlier run' -f $Mode, $name)
         return
     }
     $job = $null
-    if ($state -in @('', 'Failed', 'Canceled')) {
+    if ($state -in @('', 'Failed', 'Canceled') -or ($state -eq 'Succeeded' -and $Mode -eq 'Validate')) {
         # deploymentMode is a template parameter: given on the command line it overrides the file's value.
         $job = New-AzResourceGroupDeployment -Name $name -ResourceGroupName $ResourceGroupName -TemplateUri $TemplateUri -TemplateParameterFile $TemplateParameterFile -deploymentMode $Mode -AsJob -Confirm:$false
     }
