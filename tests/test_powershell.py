@@ -537,8 +537,10 @@ def test_a_rerun_follows_the_deployment_already_in_azure_instead_of_starting_a_s
         probes = [c for c in _commands_in(function, "Get-AzResourceGroupDeployment") if "Name" in c.parameters]
         assert probes and probes[0].node.start_byte < deploy.node.start_byte, case
         guard = ps_parse.text(next(_ancestors(deploy.node, "if_statement")))
-        assert guard.startswith("if ($state -in @('', 'Failed', 'Canceled'))"), case  # not when Running or Succeeded
-        succeeded = _branch(tree, "Invoke-SolutionDeployment", "if_statement", "$state -eq 'Succeeded'")
+        # never while Running; after Succeeded only for Validate (an old validation may predate remediation)
+        assert guard.startswith("if ($state -in @('', 'Failed', 'Canceled') -or ($state -eq 'Succeeded' -and "
+                                "$Mode -eq 'Validate'))"), case
+        succeeded = _branch(tree, "Invoke-SolutionDeployment", "if_statement", "$state -eq 'Succeeded' -and $Mode -eq 'Deploy'")
         assert _returns(succeeded), case
 
 
