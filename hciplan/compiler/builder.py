@@ -201,5 +201,6 @@ def finish(model: Model, steps: list[Step]) -> Plan:
     index = {s.id: i for i, s in enumerate(ordered)}
     bounds = plan_bounds(model, [s.id for s in ordered], [s.kind for s in ordered], [s.node for s in ordered],
                          [s.group for s in ordered], [tuple(index[p] for p in s.after) for s in ordered])
-    ordered = tuple(dataclasses.replace(s, bound_minutes=b) for s, b in zip(ordered, bounds.bound_minutes))
+    ordered = tuple(dataclasses.replace(s, bound_minutes=b, p90_minutes=q)
+                    for s, b, q in zip(ordered, bounds.bound_minutes, bounds.p90_minutes))
     return Plan(model, ordered, fingerprint(model), graph, bounds.units, bounds.reboot_timeout, bounds.confidence)

@@ -33,6 +33,7 @@ class Step:
     target: str | None = None  # what a cluster step acts on, e.g. a volume name for thin.convert
     mean_minutes: float = 0.0
     bound_minutes: float = 0.0  # the script's wait and the simulator's give-up time (compiler/units.py)
+    p90_minutes: float = 0.0  # the P90 the derived bounds and the HCI920 warning start from
 
     @property
     def spec(self) -> StepKind:

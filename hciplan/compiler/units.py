@@ -46,7 +46,7 @@ MIN_DRAIN_TIMEOUT = 30.0
 MIN_REPAIR_TIMEOUT = 120.0
 MAX_REBOOT_TIMEOUT = 360.0  # CAU's -RebootTimeoutMinutes range [W-opts]
 
-# The conditions that hold at every safe point; the script checks them before it starts a unit.
+# The conditions that hold at every safe point (docs/plan.md); the plan JSON lists them for its readers.
 SAFE_POINT = ("every node Up", "no node paused", "every virtual disk Healthy", "no storage job running")
 
 
@@ -72,10 +72,6 @@ class Unit:
 def whole_minutes(value: float) -> int:
     """A bound as the whole minutes the script passes to cmdlets (rounded up, at least 1)."""
     return max(1, math.ceil(value - 1e-9))
-
-
-def _derived(duration: StepDuration, down: float, floor: float) -> float:
-    return max(floor, TIMEOUT_P90_FACTOR * duration.quantile(0.9, down))
 
 
 def step_durations(model: Model, kinds: list[str]) -> list[StepDuration]:
@@ -122,6 +118,7 @@ class Bounds:
     """What `plan_bounds` computes for a plan's steps, in plan order."""
 
     bound_minutes: tuple[float, ...]
+    p90_minutes: tuple[float, ...]  # each step's P90 (a repair wait's with its reboot's P90 as down time)
     units: tuple[Unit, ...]
     reboot_timeout: int  # minutes
     confidence: float
@@ -150,19 +147,19 @@ def plan_bounds(model: Model, ids: list[str], kinds: list[str], nodes: list[str 
         return durations[d].quantile(q) if d is not None and specs[i].effect == "repair_wait" else 0.0
 
     reboot_timeout = reboot_timeout_minutes(model, [d for d, s in zip(durations, specs) if s.reboots])
+    p90 = [durations[i].quantile(0.9, down_quantile(i, 0.9)) for i in range(len(ids))]
     bounds = []
     for i, spec in enumerate(specs):
-        down = down_quantile(i, 0.9)
         if spec.reboots:
             bound = float(reboot_timeout)
         elif spec.effect == "drain":
             bound = (timing.drain_timeout / 60 if timing.drain_timeout is not None
-                     else _derived(durations[i], down, MIN_DRAIN_TIMEOUT))
+                     else max(MIN_DRAIN_TIMEOUT, TIMEOUT_P90_FACTOR * p90[i]))
         elif spec.effect == "repair_wait":
             bound = (timing.repair_timeout / 60 if timing.repair_timeout is not None
-                     else _derived(durations[i], down, MIN_REPAIR_TIMEOUT))
+                     else max(MIN_REPAIR_TIMEOUT, TIMEOUT_P90_FACTOR * p90[i]))
         else:
-            bound = max(MIN_BOUND, HANG_P90_FACTOR * durations[i].quantile(0.9, down))
+            bound = max(MIN_BOUND, HANG_P90_FACTOR * p90[i])
         bounds.append(float(whole_minutes(bound)))
 
     fit = [durations[i].quantile(confidence, down_quantile(i, confidence)) for i in range(len(ids))]
@@ -177,7 +174,7 @@ def plan_bounds(model: Model, ids: list[str], kinds: list[str], nodes: list[str 
             cau=key[0] == "pass" and key[1] == CAU_RUN, down=ids[down] if down is not None else None,
             tail=ids[tails[-1]], fit_minutes=round(_longest(group, preds, fit), 3),
             bound_minutes=_longest(group, preds, bounds)))
-    return Bounds(tuple(bounds), tuple(units), reboot_timeout, confidence)
+    return Bounds(tuple(bounds), tuple(round(x, 3) for x in p90), tuple(units), reboot_timeout, confidence)
 
 
 def check_bounds(plan, report: Collector) -> None:
@@ -189,20 +186,13 @@ def check_bounds(plan, report: Collector) -> None:
         "drain": ("drain_timeout", timing.drain_timeout, timing.spans),
         "repair_wait": ("repair_timeout", timing.repair_timeout, timing.spans),
     }
-    durations = step_durations(model, [s.kind for s in plan.steps])
-    down_p90: dict[str, float] = {}
     worst: dict[str, tuple[float, str]] = {}
-    for step, duration in zip(plan.steps, durations):
-        unit = plan.unit_of(step.id)
-        if step.spec.takes_node_down:
-            down_p90.setdefault(unit.id, duration.quantile(0.9))
+    for step in plan.steps:  # the P90s the bounds were derived from, carried by the plan
         effect = "reboot" if step.spec.reboots else step.spec.effect
         if effect not in written or written[effect][1] is None:
             continue
-        down = down_p90.get(unit.id, 0.0) if effect == "repair_wait" else 0.0
-        p90 = duration.quantile(0.9, down)
-        if p90 > step.bound_minutes and p90 > worst.get(effect, (0.0, ""))[0]:
-            worst[effect] = (p90, step.id)
+        if step.p90_minutes > step.bound_minutes and step.p90_minutes > worst.get(effect, (0.0, ""))[0]:
+            worst[effect] = (step.p90_minutes, step.id)
     for effect, (p90, step_id) in sorted(worst.items()):
         name, _, spans = written[effect]
         span = spans[name] if spans is not None else model.upgrade.spans.header

@@ -1,9 +1,10 @@
 """The plan prepared for simulation: everything a run needs, computed once per plan (and per worker).
 
 A `SimPlan` is plain, picklable data: steps by index in plan order, their
-predecessors, how each duration is drawn (`durations.resolve`), the units of
-work that the window rule starts as a whole, the CAU attempts, the resolved
-failures and the windows in minutes from the planned start. Runs never look at
+predecessors, how each duration is drawn (`durations.resolve`), the plan's
+units of work and step bounds by index (computed by the compiler, never here),
+the CAU attempts, the resolved failures and the windows in minutes from the
+planned start. Runs never look at
 the `Plan` again, so the hot loop does no dictionary look-ups by step id.
 """
 
