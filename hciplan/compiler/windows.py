@@ -63,7 +63,7 @@ def check_windows(plan: Plan, report: Collector) -> None:
                       f"{' in all' if len(windows) > 1 else ''}): "
                       f"it needs at least {needed} windows of {_duration(longest)}",
                       related=related,
-                      hints=[f"expected work = the critical path of mean step durations; windows: "
+                      hints=["expected work = the critical path of mean step durations; windows: "
                              + ", ".join(f"`{w.name}` {_duration(m)}" for w, m in zip(windows, lengths)),
                              f"add at least {needed - len(windows)} more window{'s' if needed - len(windows) > 1 else ''} "
                              f"of {_duration(longest)}, or longer "
