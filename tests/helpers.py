@@ -93,7 +93,7 @@ upgrade "hci-base" {
   orchestrator = "MGMT01"
   max_failed_nodes = 0
   max_retries_per_node = 3
-  reboot_timeout = 30m
+  reboot_timeout = 45m
   node_order = ["HCI04", "HCI03", "HCI02", "HCI01"]
   aks = keep
   bitlocker = suspend

@@ -27,10 +27,10 @@ def shape_text(shape: Shape, upgrade_extra: str = "", tail: str = "", windows: s
 
 
 def fixed_timing(minutes: int = 10) -> str:
-    """A timing block that makes every duration model fixed (zero variance)."""
+    """A timing block that makes every duration model fixed and the runs' shared factors 1 (zero variance)."""
     models = "\n".join(f'  model "{name}" {{ distribution = fixed  value = {minutes + k}m }}'
                        for k, name in enumerate(MODEL_NAMES))
-    return "\ntiming {\n" + models + "\n}\n"
+    return "\ntiming {\n  run_spread = 0  kind_spread = 0\n" + models + "\n}\n"
 
 
 def final_segments(run: RunResult) -> dict[int, tuple[float, float]]:

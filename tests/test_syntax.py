@@ -72,7 +72,7 @@ def test_size_and_duration_literals_are_one_quantity_token():
     ("1.5h", 5400),
 ])
 def test_durations(literal, seconds):
-    model = model_of(("reboot_timeout = 30m", f"reboot_timeout = {literal}"))
+    model = model_of(("reboot_timeout = 45m", f"reboot_timeout = {literal}"))
     assert model.upgrade.reboot_timeout == seconds
 
 
@@ -257,7 +257,7 @@ HUGE = "9" * 5000  # more digits than int() converts by default, and more than a
     ("count = 4 ", f"count = {HUGE}.5 "),
     ("memory = 768GB", f"memory = {HUGE}GB"),
     ("memory = 768GB", f"memory = {HUGE[:400]}GB"),
-    ("reboot_timeout = 30m", f"reboot_timeout = {HUGE[:400]}h"),
+    ("reboot_timeout = 45m", f"reboot_timeout = {HUGE[:400]}h"),
     ("ip = 10.0.10.12/24", f"ip = 10.0.10.12/{HUGE}"),
 ])
 def test_huge_numbers_are_out_of_range_not_a_crash(old, new):
@@ -298,7 +298,7 @@ def test_the_unknown_unit_explanation_lists_the_units_the_checker_accepts():
         assert re.search(rf"\b{unit}\b", explanation), unit
     assert "1000" not in explanation and "1024" in explanation  # binary, like PowerShell
     assert not re.search(r"\bms\b", explanation)
-    assert codes(check(mutate(BASE, ("reboot_timeout = 30m", "reboot_timeout = 90000ms")))) == ["HCI004"]
+    assert codes(check(mutate(BASE, ("reboot_timeout = 45m", "reboot_timeout = 90000ms")))) == ["HCI004"]
 
 
 def test_a_unit_written_apart_is_only_suggested_when_it_exists():

@@ -305,6 +305,7 @@ class StepDuration:
     repair_overhead: float = 0.0
     repair_ratio: float = 0.0  # minutes of resync per minute down
     repair: bool = False
+    shared_sigma: float = 0.0  # log-sd of the run's shared speed factors on this step (shared_factor_sigma)
 
     def mean(self, down_minutes: float = 0.0) -> float:
         total = (self.main.mean if self.main else 0.0) + (self.extra.mean if self.extra else 0.0)
@@ -313,17 +314,38 @@ class StepDuration:
         return total
 
     def quantile(self, q: float, down_minutes: float = 0.0) -> float:
-        """A conservative q-quantile: the parts' quantiles added (exact when the parts move together)."""
+        """A conservative q-quantile: the parts' quantiles added and times the shared factor's quantile.
+
+        Exact when the parts and the factor move together; above the true quantile otherwise (q > 0.5).
+        """
         total = (self.main.quantile(q) if self.main else 0.0) + (self.extra.quantile(q) if self.extra else 0.0)
         if self.repair:
             total += (self.repair_overhead + self.repair_ratio * down_minutes) * SPREAD.quantile(q)
-        return total
+        return total * factor_quantile(self.shared_sigma, q)
 
     def provenance(self) -> str:
         parts = [d.provenance for d in (self.main, self.extra) if d is not None]
         if self.repair:
             parts.append("physics: " + PHYSICS_MODELS["storage.wait"])
         return "; ".join(parts)
+
+
+def shared_factor_sigma(timing: Timing | None) -> float:
+    """The log-sd of the product of a run's two shared factors (run and duration model), which are independent."""
+    t = timing or DEFAULT_TIMING
+    return math.hypot(t.run_spread, t.kind_spread)
+
+
+def factor_mu(sigma: float) -> float:
+    """The log-mean that gives a lognormal factor of log-sd `sigma` a mean of exactly 1."""
+    return -sigma * sigma / 2
+
+
+def factor_quantile(sigma: float, q: float) -> float:
+    """The q-quantile of a lognormal factor of mean 1 and log-sd `sigma` (1 when sigma is 0)."""
+    if sigma == 0:
+        return 1.0
+    return math.exp(factor_mu(sigma) + sigma * NormalDist().inv_cdf(q))
 
 
 def resolve(model: Model, kind: str | None, model_name: str) -> StepDuration:
@@ -334,6 +356,7 @@ def resolve(model: Model, kind: str | None, model_name: str) -> StepDuration:
     """
     timing = model.timing or DEFAULT_TIMING
     physics = Physics.from_timing(model.timing)
+    shared = shared_factor_sigma(timing)
     override = (timing.model(kind) if kind else None) or timing.model(model_name)
     extra = None
     if model_name == "os.install" and model.upgrade is not None and model.upgrade.source == "windows_update":
@@ -341,14 +364,14 @@ def resolve(model: Model, kind: str | None, model_name: str) -> StepDuration:
         extra = (from_timing_model(download) if download else
                  Scaled(download_minutes(physics), SPREAD, "physics: " + PHYSICS_MODELS["os.download"]))
     if override is not None:
-        return StepDuration(from_timing_model(override), extra)
+        return StepDuration(from_timing_model(override), extra, shared_sigma=shared)
     if model_name in ("node.drain", "node.resume"):
         return StepDuration(Scaled(1.0 + drain_minutes(model, physics), SPREAD,
-                                   "physics: " + PHYSICS_MODELS[model_name]), extra)
+                                   "physics: " + PHYSICS_MODELS[model_name]), extra, shared_sigma=shared)
     if model_name == "storage.wait":
         ratio = physics.write_mib_per_s / physics.resync_mib_per_s
-        return StepDuration(None, extra, physics.repair_overhead_min, ratio, repair=True)
-    return StepDuration(DEFAULT_MODELS[model_name], extra)
+        return StepDuration(None, extra, physics.repair_overhead_min, ratio, repair=True, shared_sigma=shared)
+    return StepDuration(DEFAULT_MODELS[model_name], extra, shared_sigma=shared)
 
 
 def mean_minutes(kind: str, model: Model, down_minutes: float = 0.0, step_kind: str | None = None) -> float:

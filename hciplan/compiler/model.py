@@ -208,6 +208,7 @@ class DurationModel:
     median: int | None = None
     p90: int | None = None
     observed: tuple[int, ...] | None = None
+    observations: int | None = None  # how many observations a calibrated model was fitted to (provenance only)
     spans: Spans = _spans()
 
 
@@ -229,6 +230,14 @@ class Timing:
     drain_timeout: int | None = None  # seconds; None: derived from the drain's duration (compiler/bounds.py)
     repair_timeout: int | None = None
     window_confidence: float = 0.9
+    # Shared speed: every run draws one lognormal factor of mean 1 for all its steps (run_spread, its
+    # log-sd) and one per duration model (kind_spread): the same disks, network and update source serve
+    # every node, so a slow night is slow throughout. Both are assumptions until calibrated.
+    run_spread: float = 0.1
+    kind_spread: float = 0.1
+    calibrated_runs: int | None = None  # provenance written by `hciplan calibrate`
+    calibrated_from: dt.datetime | None = None
+    calibrated_to: dt.datetime | None = None
     models: tuple[DurationModel, ...] = ()
     spans: Spans = _spans()
 

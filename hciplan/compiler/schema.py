@@ -174,6 +174,8 @@ DURATION_MODEL = BlockSpec("model", model.DurationModel,
     Attr("p90", "duration", "lognormal: the 90th percentile (nine runs in ten take less).", None, min=1),
     Attr("observed", "duration_list", "empirical: durations observed on earlier runs, drawn with equal chance.",
          None),
+    Attr("observations", "int", "How many observed durations the model was fitted to (`hciplan calibrate` "
+         "writes it; provenance only).", None, min=1),
 ))
 TIMING = BlockSpec("timing", model.Timing,
                    "Physics parameters and duration models of the simulation (`hciplan simulate`); "
@@ -197,6 +199,18 @@ TIMING = BlockSpec("timing", model.Timing,
     Attr("window_confidence", "number",
          "A node (or any unit of work) starts only if it finishes before the window ends with this probability.",
          _T.window_confidence, min=0.5, max=0.999),
+    Attr("run_spread", "number", "Log-sd of a speed factor (mean 1) shared by every step of one run: a slow night "
+         "is slow throughout. 0 makes runs independent step by step. Default: an assumption until calibrated.",
+         _T.run_spread, min=0, max=1),
+    Attr("kind_spread", "number", "Log-sd of a speed factor (mean 1) shared, within one run, by the steps of one "
+         "duration model (every node's resync, every drain). Default: an assumption until calibrated.",
+         _T.kind_spread, min=0, max=1),
+    Attr("calibrated_runs", "int", "How many past runs the models were calibrated from (`hciplan calibrate` "
+         "writes it; the simulation header shows it).", _T.calibrated_runs, min=1),
+    Attr("calibrated_from", "timestamp", "The first observation's time (provenance, from `hciplan calibrate`).",
+         _T.calibrated_from),
+    Attr("calibrated_to", "timestamp", "The last observation's time (provenance, from `hciplan calibrate`).",
+         _T.calibrated_to),
 ), children=(Child(DURATION_MODEL, "models", repeated=True),))
 FAILURE = BlockSpec("fail", model.Failure, "An injected failure on one node's step (the file form of `--fail`).",
                     label="node", attrs=(

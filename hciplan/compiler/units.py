@@ -197,8 +197,9 @@ def check_bounds(plan, report: Collector) -> None:
         name, _, spans = written[effect]
         span = spans[name] if spans is not None else model.upgrade.spans.header
         bound = plan.step(step_id).bound_minutes
+        digits = 0 if math.floor(p90) > bound else 1  # never "30 min, but ... up to 30 min"
         report.report("HCI920", span,
-                      f"`{name}` is {bound:.0f} min, but `{step_id}` takes up to {p90:.0f} min in 9 runs out of 10: "
+                      f"`{name}` is {bound:.0f} min, but `{step_id}` takes up to {p90:.{digits}f} min in 9 runs out of 10: "
                       "it would be given up while nothing is wrong",
                       hints=[f"raise `{name}` to at least {whole_minutes(p90 * TIMEOUT_P90_FACTOR)}m, or leave it "
                              "out and let hciplan derive it from the duration models"])

@@ -25,6 +25,7 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
+import math
 import random
 from dataclasses import dataclass
 
@@ -38,10 +39,17 @@ COMPLETED, ABORTED, STOPPED = "completed", "aborted", "stopped_at_window"
 OUTCOMES = (COMPLETED, ABORTED, STOPPED)
 
 
-def run_seed(seed: int, index: int) -> int:
-    """The seed of run `index`: stable across processes, platforms and Python versions (unlike `hash()`)."""
-    digest = hashlib.sha256(f"hciplan.sim/1:{seed}:{index}".encode("ascii")).digest()
+def run_seed(seed: int, index: int, stream: str = "") -> int:
+    """The seed of run `index`: stable across processes, platforms and Python versions (unlike `hash()`).
+
+    `stream` names a separate generator of the same run (the shared factors draw from their own, so
+    a plan without shared spread draws exactly what it drew before they existed).
+    """
+    digest = hashlib.sha256(f"hciplan.sim/1{stream}:{seed}:{index}".encode("ascii")).digest()
     return int.from_bytes(digest[:8], "big")
+
+
+CONDITIONAL_TRIES = 1000  # draws tried for a running step's remaining life before the fallback
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +110,11 @@ class _Runtime:
         self.window_ends = [w.end for w in sp.windows]
         self.head = [i in heads for i in range(n)]
         self.exposed = [(k, u.reboot, u.tail) for k, u in enumerate(sp.units) if u.reboot != NO_STEP]
+        self.shared = sp.run_factor != (0.0, 0.0) or any(f != (0.0, 0.0) for f in sp.group_factors)
+        given = sp.given
+        self.now = given.now if given else 0.0
+        self.done = {i: (a, b) for i, a, b in given.done} if given else {}
+        self.running = dict(given.running) if given else {}
 
 
 def _fast_draw(dist):
@@ -170,8 +183,15 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
     rt = runtime(sp)
     rng = random.Random(run_seed(seed, index))
     base = [draw(rng) for draw in rt.draws]
+    scale = None
+    if rt.shared:  # the night's speed: one factor for the run, one per duration model, shared by their steps
+        factors = random.Random(run_seed(seed, index, "/factors"))
+        night = math.exp(factors.gauss(*sp.run_factor))
+        groups = [night * math.exp(factors.gauss(mu, sigma)) for mu, sigma in sp.group_factors]
+        scale = [groups[g] for g in sp.factor_group]
+        base = [b * f for b, f in zip(base, scale)]
     n = sp.size
-    env = simpy.Environment()
+    env = simpy.Environment(initial_time=rt.now)
     timeout = env.timeout
     start = [-1.0] * n
     end = [-1.0] * n
@@ -183,7 +203,8 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
     wstarts, wends = rt.window_starts, rt.window_ends
 
     def duration(i: int, factor: float = 1.0, fresh: bool = False) -> float:
-        drawn = rt.draws[i](rng) if fresh else base[i]  # a retry draws anew: another attempt, another duration
+        # a retry draws anew (another attempt, another duration), on the same night
+        drawn = (rt.draws[i](rng) * (scale[i] if scale else 1.0)) if fresh else base[i]
         rep = repair[i]
         if rep is None:
             return drawn * factor
@@ -360,7 +381,32 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
         else:
             yield from script_step(i)
 
+    def running_step(i: int, began: float):
+        """A step the journal shows running since `began`: it takes what is left of a draw beyond its age."""
+        age = env.now - began
+        d = duration(i)
+        tries = 1
+        while d <= age and tries < CONDITIONAL_TRIES:
+            d, tries = duration(i, fresh=True), tries + 1
+        if d <= age:  # older than nearly every draw: assume it ends soon (a twentieth of its age more)
+            d = age * 1.05
+        if d > bound[i]:  # it will reach its bound: the script gives up its wait there and stops
+            yield timeout(max(0.0, bound[i] - age))
+            halt(i, explain(i, timeout_cause[i], 1) + ": the script stops at this step")
+            yield env.event()
+        yield timeout(d - age)
+        start[i], end[i] = began, env.now
+
     def step(i: int):
+        if rt.done or rt.running:
+            fact = rt.done.get(i)
+            if fact is not None:  # finished before now: a fact, whatever its predecessors show
+                start[i], end[i] = fact
+                return
+            began = rt.running.get(i)
+            if began is not None:
+                yield from running_step(i, began)
+                return
         for p in preds[i]:
             yield procs[p]
         if plain[i] and st.clean:  # the hot path: no window rule, no failure, nothing halted

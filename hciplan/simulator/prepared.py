@@ -15,7 +15,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 
-from hciplan.compiler.durations import StepDuration, resolve
+from hciplan.compiler.durations import StepDuration, factor_mu, resolve
 from hciplan.compiler.model import DEFAULT_TIMING
 from hciplan.compiler.plan import Plan
 from hciplan.compiler.units import CAU_RUN
@@ -48,6 +48,20 @@ class Unit:
     id: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Given:
+    """What a run already knows (`hciplan progress`), in minutes from the run's origin (all >= 0).
+
+    The run starts at `now`. `done` steps ended (or were skipped) at the journal's times and are
+    facts; a `running` step started at `start`, so its duration is drawn from what is left of its
+    distribution beyond `now - start` (the remaining life), not from scratch.
+    """
+
+    now: float
+    done: tuple[tuple[int, float, float], ...] = ()  # (step, start, end)
+    running: tuple[tuple[int, float], ...] = ()  # (step, start)
+
+
 @dataclass(frozen=True)
 class SimPlan:
     fingerprint: str
@@ -74,9 +88,16 @@ class SimPlan:
     is_reboot: tuple[bool, ...]  # reboots and restarts: CAU's reboot timeout bounds them
     bound: tuple[float, ...]  # the plan's bound_minutes: a step not done by then is given up (the script's wait)
     timeout_cause: tuple[str, ...]  # what a step past its bound is: drain_failure, resync_stall or hang
+    # The run's shared speed factors (docs/simulation.md, "Correlated durations"): one lognormal factor
+    # per run, one per duration model (factor_group indexes group_names); each a (log-mean, log-sd).
+    factor_group: tuple[int, ...] = ()
+    group_names: tuple[str, ...] = ()
+    run_factor: tuple[float, float] = (0.0, 0.0)
+    group_factors: tuple[tuple[float, float], ...] = ()
     injections: tuple[Injection, ...] = ()
     risks: tuple[tuple[int, RiskSpec], ...] = ()
     scenario: str | None = None
+    given: Given | None = None
     key: str = field(default="", compare=False)
 
     @property
@@ -144,6 +165,9 @@ def prepare(plan: Plan, injections: tuple[Injection, ...] = (), risks: dict[str,
                         if s.phase == "P2" and s.node is not None and s.kind in OS_REBOOTS)
     windows, start = window_minutes(plan, window_length, ignore_windows)
     risk_list = tuple((i, risks[s.kind]) for i, s in enumerate(plan.steps) if risks and s.kind in risks)
+    timing = model.timing or DEFAULT_TIMING
+    group_names = tuple(sorted({s.spec.duration_model for s in plan.steps}))
+    group_index = {name: g for g, name in enumerate(group_names)}
     sim = SimPlan(
         fingerprint=plan.fingerprint, cluster=model.cluster.name, method=upgrade.method,
         ids=tuple(s.id for s in plan.steps), kinds=tuple(s.kind for s in plan.steps),
@@ -155,9 +179,25 @@ def prepare(plan: Plan, injections: tuple[Injection, ...] = (), risks: dict[str,
         reboot_timeout=float(plan.reboot_timeout), is_reboot=tuple(s.spec.reboots for s in plan.steps),
         bound=tuple(s.bound_minutes for s in plan.steps),
         timeout_cause=tuple(_TIMEOUT_CAUSE.get(s.spec.effect, "hang") for s in plan.steps), injections=tuple(sorted(injections, key=lambda j: j.step)),
+        factor_group=tuple(group_index[s.spec.duration_model] for s in plan.steps), group_names=group_names,
+        run_factor=(factor_mu(timing.run_spread), timing.run_spread),
+        group_factors=tuple((factor_mu(timing.kind_spread), timing.kind_spread) for _ in group_names),
         risks=risk_list, scenario=scenario,
     )
+    return keyed(sim)
+
+
+def keyed(sim: SimPlan) -> SimPlan:
+    """`sim` with its cache key: a digest of everything that changes a run (workers cache per key)."""
     digest = hashlib.sha256(repr((sim.fingerprint, sim.durations, sim.windows, sim.confidence, sim.injections,
-                                  sim.risks, sim.units, sim.bound)).encode("utf-8")).hexdigest()[:16]
+                                  sim.risks, sim.units, sim.bound, sim.factor_group, sim.run_factor,
+                                  sim.group_factors, sim.given)).encode("utf-8")).hexdigest()[:16]
     object.__setattr__(sim, "key", digest)
     return sim
+
+
+def with_given(sim: SimPlan, given: Given, windows: tuple[SimWindow, ...], run_factor: tuple[float, float],
+               group_factors: tuple[tuple[float, float], ...]) -> SimPlan:
+    """`sim` conditioned on what a night has shown: facts, running steps, windows from now, updated factors."""
+    return keyed(dataclasses.replace(sim, given=given, windows=windows, run_factor=run_factor,
+                                     group_factors=group_factors, key=""))

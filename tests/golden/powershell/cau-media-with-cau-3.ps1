@@ -828,7 +828,7 @@ function Step-p1-registry-N01-apply {
 
 # p1.registry.N01.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p1-registry-N01-reboot {
-    Invoke-NodeRestart -Node 'N01' -TimeoutMinutes 52
+    Invoke-NodeRestart -Node 'N01' -TimeoutMinutes 61
 }
 
 # p1.registry.N01.resume: Resume the node with failback [A-other]
@@ -853,7 +853,7 @@ function Step-p1-registry-N02-apply {
 
 # p1.registry.N02.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p1-registry-N02-reboot {
-    Invoke-NodeRestart -Node 'N02' -TimeoutMinutes 52
+    Invoke-NodeRestart -Node 'N02' -TimeoutMinutes 61
 }
 
 # p1.registry.N02.resume: Resume the node with failback [A-other]
@@ -878,7 +878,7 @@ function Step-p1-registry-N03-apply {
 
 # p1.registry.N03.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p1-registry-N03-reboot {
-    Invoke-NodeRestart -Node 'N03' -TimeoutMinutes 52
+    Invoke-NodeRestart -Node 'N03' -TimeoutMinutes 61
 }
 
 # p1.registry.N03.resume: Resume the node with failback [A-other]
@@ -950,7 +950,7 @@ function Step-p2-cau_run {
     # The job is the CAU coordinator and must stay alive [W-invoke]: it is never removed while it runs, a
     # Get-CauRun error is only a missed look, and a deliberate cancel (Ctrl+C) goes through Stop-CauRun.
     # Per node: the minutes its unit needs to its safe point (the plan's fit_minutes, as the simulator uses).
-    $CauUnitFit = @{ 'N01' = 115.1; 'N02' = 115.1; 'N03' = 115.1 }
+    $CauUnitFit = @{ 'N01' = 137.2; 'N02' = 137.2; 'N03' = 137.2 }
     $preUpdate = Install-CauWindowGate -FitMinutes $CauUnitFit -WindowEnd $script:WindowEndAt
     $CauRunArgs = @{
         ClusterName = $ClusterName
@@ -960,13 +960,13 @@ function Step-p2-cau_run {
         MaxRetriesPerNode = 3
         RequireAllNodesOnline = $true
         NodeOrder = $PlanNodes
-        RebootTimeoutMinutes = 52
+        RebootTimeoutMinutes = 61
         PreUpdateScript = $preUpdate
         EnableFirewallRules = $true
         Force = $true
     }
     if ($Credential) { $CauRunArgs.Credential = $Credential }
-    $farBound = [timespan]::FromMinutes(1551)  # the node units' summed bounds (the plan's)
+    $farBound = [timespan]::FromMinutes(1752)  # the node units' summed bounds (the plan's)
     $CauRunArgs.StopAfter = $farBound
     if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) { $CauRunArgs.StopAfter = ($script:WindowEndAt - [datetimeoffset]::Now) + $farBound }
     $expectedEnd = [datetimeoffset]::Now.Add($CauRunArgs.StopAfter).AddMinutes(30)
@@ -1030,7 +1030,7 @@ function Step-p3-migration_test {
     # Test live migration while the cluster can still go back [A-post]: the first running clustered VM (by name) goes
     # to every other node and back home. Move-ClusterVirtualMachineRole runs on a node: from a remote machine it
     # needs CredSSP. Every wait shares the step's bound. Then no cluster network may be Partitioned [S-part].
-    $deadline = [datetimeoffset]::Now.AddMinutes(60)
+    $deadline = [datetimeoffset]::Now.AddMinutes(71)
     $vms = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.GroupType -eq 'VirtualMachine' -and [string]$_.State -eq 'Online' } | Sort-Object -Property Name)
     if ($vms.Count -eq 0) {
         Request-OperatorAction -Instructions 'No clustered VM is running, so the script cannot test live migration. Start a highly available VM and rerun without -Acknowledge, or test a failover and a live migration to every node by hand (Move-ClusterVirtualMachineRole on a node''s console), then acknowledge [A-post].'
@@ -1115,21 +1115,21 @@ try {
     Invoke-PlanStep -Id 'p0.preflight' `
         -Phase 'P0' `
         -Title 'Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered' `
-        -Unit 'p0.preflight' -FitMinutes 8.0 `
+        -Unit 'p0.preflight' -FitMinutes 9.5 `
         -EndsUnit 'p0.preflight' `
         -ReadOnly `
         -Action { Step-p0-preflight }
     Invoke-PlanStep -Id 'p0.test_cluster' `
         -Phase 'P0' `
         -Title 'Validate the cluster before any change' `
-        -Unit 'p0.test_cluster' -FitMinutes 16.1 `
+        -Unit 'p0.test_cluster' -FitMinutes 19.1 `
         -EndsUnit 'p0.test_cluster' `
         -Action { Step-p0-test_cluster }
     Invoke-PlanStep -Id 'p1.registry.N01.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N01' `
-        -Unit 'p1.registry.N01' -FitMinutes 28.9 `
+        -Unit 'p1.registry.N01' -FitMinutes 34.6 `
         -Verify { Test-NodePaused -Node 'N01' } `
         -Action { Step-p1-registry-N01-drain }
     Invoke-PlanStep -Id 'p1.registry.N01.apply' `
@@ -1161,7 +1161,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N02' `
-        -Unit 'p1.registry.N02' -FitMinutes 28.9 `
+        -Unit 'p1.registry.N02' -FitMinutes 34.6 `
         -Verify { Test-NodePaused -Node 'N02' } `
         -Action { Step-p1-registry-N02-drain }
     Invoke-PlanStep -Id 'p1.registry.N02.apply' `
@@ -1193,7 +1193,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N03' `
-        -Unit 'p1.registry.N03' -FitMinutes 28.9 `
+        -Unit 'p1.registry.N03' -FitMinutes 34.6 `
         -Verify { Test-NodePaused -Node 'N03' } `
         -Action { Step-p1-registry-N03-drain }
     Invoke-PlanStep -Id 'p1.registry.N03.apply' `
@@ -1225,39 +1225,39 @@ try {
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'N01' `
-        -Unit 'p1.media_verify.N01' -FitMinutes 1.6 `
+        -Unit 'p1.media_verify.N01' -FitMinutes 1.9 `
         -EndsUnit 'p1.media_verify.N01' `
         -Action { Step-p1-media_verify-N01 }
     Invoke-PlanStep -Id 'p1.media_verify.N02' `
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'N02' `
-        -Unit 'p1.media_verify.N02' -FitMinutes 1.6 `
+        -Unit 'p1.media_verify.N02' -FitMinutes 1.9 `
         -EndsUnit 'p1.media_verify.N02' `
         -Action { Step-p1-media_verify-N02 }
     Invoke-PlanStep -Id 'p1.media_verify.N03' `
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'N03' `
-        -Unit 'p1.media_verify.N03' -FitMinutes 1.6 `
+        -Unit 'p1.media_verify.N03' -FitMinutes 1.9 `
         -EndsUnit 'p1.media_verify.N03' `
         -Action { Step-p1-media_verify-N03 }
     Invoke-PlanStep -Id 'p1.cau_prepare' `
         -Phase 'P1' `
         -Title 'Check remoting on the nodes and test the CAU setup' `
-        -Unit 'p1.cau_prepare' -FitMinutes 8.0 `
+        -Unit 'p1.cau_prepare' -FitMinutes 9.5 `
         -EndsUnit 'p1.cau_prepare' `
         -Action { Step-p1-cau_prepare }
     Invoke-PlanStep -Id 'p1.cau_scan' `
         -Phase 'P1' `
         -Title 'Scan: every node must be offered the same feature update' `
-        -Unit 'p1.cau_scan' -FitMinutes 11.5 `
+        -Unit 'p1.cau_scan' -FitMinutes 13.7 `
         -EndsUnit 'p1.cau_scan' `
         -Action { Step-p1-cau_scan }
     Invoke-PlanStep -Id 'p2.cau_run' `
         -Phase 'P2' `
         -Title 'One CAU run with the RollingUpgradePlugin: N01, N02, N03' `
-        -Unit 'p2.cau.N01' -FitMinutes 115.1 `
+        -Unit 'p2.cau.N01' -FitMinutes 137.2 `
         -EndsUnit 'p2.cau_functional_level' `
         -Covers @('p2.cau.N01.drain', 'p2.cau.N01.install', 'p2.cau.N01.reboot', 'p2.cau.N01.resume', 'p2.cau.N01.storage_wait', 'p2.cau.N02.drain', 'p2.cau.N02.install', 'p2.cau.N02.reboot', 'p2.cau.N02.resume', 'p2.cau.N02.storage_wait', 'p2.cau.N03.drain', 'p2.cau.N03.install', 'p2.cau.N03.reboot', 'p2.cau.N03.resume', 'p2.cau.N03.storage_wait', 'p2.cau_functional_level') `
         -Irreversible `
@@ -1267,25 +1267,25 @@ try {
     Invoke-PlanStep -Id 'p3.validate' `
         -Phase 'P3' `
         -Title 'Validate the upgraded cluster (validation gate)' `
-        -Unit 'p3.validate' -FitMinutes 16.1 `
+        -Unit 'p3.validate' -FitMinutes 19.1 `
         -EndsUnit 'p3.validate' `
         -Action { Step-p3-validate }
     Invoke-PlanStep -Id 'p3.migration_test' `
         -Phase 'P3' `
         -Title 'Live-migrate one HA VM to every node and back; no cluster network may be Partitioned (test gate)' `
-        -Unit 'p3.migration_test' -FitMinutes 14.9 `
+        -Unit 'p3.migration_test' -FitMinutes 17.7 `
         -EndsUnit 'p3.migration_test' `
         -Action { Step-p3-migration_test }
     Invoke-PlanStep -Id 'p3.registry_check' `
         -Phase 'P3' `
         -Title 'Check that the registry keys survived the upgrade' `
-        -Unit 'p3.registry_check' -FitMinutes 1.6 `
+        -Unit 'p3.registry_check' -FitMinutes 1.9 `
         -EndsUnit 'p3.registry_check' `
         -Action { Step-p3-registry_check }
     Invoke-PlanStep -Id 'p3.functional_level' `
         -Phase 'P3' `
         -Title 'Raise the cluster functional level' `
-        -Unit 'p3.functional_level' -FitMinutes 2.3 `
+        -Unit 'p3.functional_level' -FitMinutes 2.7 `
         -EndsUnit 'p3.functional_level' `
         -Irreversible `
         -Probe { Test-FunctionalLevelRaised } `
@@ -1293,27 +1293,27 @@ try {
     Invoke-PlanStep -Id 'p3.storage_pool' `
         -Phase 'P3' `
         -Title 'Update the storage pool version' `
-        -Unit 'p3.storage_pool' -FitMinutes 3.9 `
+        -Unit 'p3.storage_pool' -FitMinutes 4.6 `
         -EndsUnit 'p3.storage_pool' `
         -Irreversible `
         -Action { Step-p3-storage_pool }
     Invoke-PlanStep -Id 'p3.oem_drivers' `
         -Phase 'P3' `
         -Title 'Reinstall the OEM drivers with the vendor''s package, one node at a time' `
-        -Unit 'p3.oem_drivers' -FitMinutes 137.6 `
+        -Unit 'p3.oem_drivers' -FitMinutes 163.3 `
         -EndsUnit 'p3.oem_drivers' `
         -Verify { (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
         -Action { Step-p3-oem_drivers }
     Invoke-PlanStep -Id 'p3.sync' `
         -Phase 'P3' `
         -Title 'Sync the registration so Azure shows 23H2' `
-        -Unit 'p3.sync' -FitMinutes 10.7 `
+        -Unit 'p3.sync' -FitMinutes 12.7 `
         -EndsUnit 'p3.sync' `
         -Action { Step-p3-sync }
     Invoke-PlanStep -Id 'p7.verify' `
         -Phase 'P7' `
         -Title 'Sync the registration and check the Azure resources' `
-        -Unit 'p7.verify' -FitMinutes 17.8 `
+        -Unit 'p7.verify' -FitMinutes 21.1 `
         -EndsUnit 'p7.verify' `
         -Action { Step-p7-verify }
     Complete-HciRun

@@ -1044,7 +1044,7 @@ function Step-p0-preflight {
 function Step-p0-registration_repair {
     # Only if both hold [A-ps]: the Cloud Management cluster group is missing and the cluster resource's identity
     # lacks SystemAssigned. The probe skips a healthy cluster without touching Azure.
-    Invoke-RegistrationRepair -TimeoutMinutes 71
+    Invoke-RegistrationRepair -TimeoutMinutes 84
 }
 
 # p0.test_cluster: Validate the cluster before any change [H-maint]
@@ -1069,7 +1069,7 @@ function Step-p1-registry-N01-apply {
 
 # p1.registry.N01.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p1-registry-N01-reboot {
-    Invoke-NodeRestart -Node 'N01' -TimeoutMinutes 52
+    Invoke-NodeRestart -Node 'N01' -TimeoutMinutes 61
 }
 
 # p1.registry.N01.resume: Resume the node with failback [A-other]
@@ -1094,7 +1094,7 @@ function Step-p1-registry-N02-apply {
 
 # p1.registry.N02.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p1-registry-N02-reboot {
-    Invoke-NodeRestart -Node 'N02' -TimeoutMinutes 52
+    Invoke-NodeRestart -Node 'N02' -TimeoutMinutes 61
 }
 
 # p1.registry.N02.resume: Resume the node with failback [A-other]
@@ -1119,7 +1119,7 @@ function Step-p1-registry-N03-apply {
 
 # p1.registry.N03.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p1-registry-N03-reboot {
-    Invoke-NodeRestart -Node 'N03' -TimeoutMinutes 52
+    Invoke-NodeRestart -Node 'N03' -TimeoutMinutes 61
 }
 
 # p1.registry.N03.resume: Resume the node with failback [A-other]
@@ -1144,7 +1144,7 @@ function Step-p1-registry-N04-apply {
 
 # p1.registry.N04.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p1-registry-N04-reboot {
-    Invoke-NodeRestart -Node 'N04' -TimeoutMinutes 52
+    Invoke-NodeRestart -Node 'N04' -TimeoutMinutes 61
 }
 
 # p1.registry.N04.resume: Resume the node with failback [A-other]
@@ -1188,14 +1188,14 @@ function Step-p2-os-N01-drain {
 
 # p2.os.N01.setup: Run the 23H2 feature update setup on the drained node [A-other], [G-hol]
 function Step-p2-os-N01-setup {
-    Start-NodeSetup -Nodes @('N01') -TimeoutMinutes 295
+    Start-NodeSetup -Nodes @('N01') -TimeoutMinutes 350
 }
 
 # p2.os.N01.reboot: Restart into 23H2: setup ran with /NoReboot; wait for the 23H2 build [A-other], [G-hol]
 function Step-p2-os-N01-reboot {
     # setup ran with /NoReboot: this restart finishes the feature update; then setup's windeploy must end and
     # the node must run the 23H2 build 25398 [A-other], [G-hol].
-    Invoke-NodeRestart -Node 'N01' -TimeoutMinutes 52 -AfterSetup
+    Invoke-NodeRestart -Node 'N01' -TimeoutMinutes 61 -AfterSetup
 }
 
 # p2.os.N01.resume: Resume the node with failback [A-other]
@@ -1215,14 +1215,14 @@ function Step-p2-os-N02-drain {
 
 # p2.os.N02.setup: Run the 23H2 feature update setup on the drained node [A-other], [G-hol]
 function Step-p2-os-N02-setup {
-    Start-NodeSetup -Nodes @('N02') -TimeoutMinutes 295
+    Start-NodeSetup -Nodes @('N02') -TimeoutMinutes 350
 }
 
 # p2.os.N02.reboot: Restart into 23H2: setup ran with /NoReboot; wait for the 23H2 build [A-other], [G-hol]
 function Step-p2-os-N02-reboot {
     # setup ran with /NoReboot: this restart finishes the feature update; then setup's windeploy must end and
     # the node must run the 23H2 build 25398 [A-other], [G-hol].
-    Invoke-NodeRestart -Node 'N02' -TimeoutMinutes 52 -AfterSetup
+    Invoke-NodeRestart -Node 'N02' -TimeoutMinutes 61 -AfterSetup
 }
 
 # p2.os.N02.resume: Resume the node with failback [A-other]
@@ -1242,14 +1242,14 @@ function Step-p2-os-N03-drain {
 
 # p2.os.N03.setup: Run the 23H2 feature update setup on the drained node [A-other], [G-hol]
 function Step-p2-os-N03-setup {
-    Start-NodeSetup -Nodes @('N03') -TimeoutMinutes 295
+    Start-NodeSetup -Nodes @('N03') -TimeoutMinutes 350
 }
 
 # p2.os.N03.reboot: Restart into 23H2: setup ran with /NoReboot; wait for the 23H2 build [A-other], [G-hol]
 function Step-p2-os-N03-reboot {
     # setup ran with /NoReboot: this restart finishes the feature update; then setup's windeploy must end and
     # the node must run the 23H2 build 25398 [A-other], [G-hol].
-    Invoke-NodeRestart -Node 'N03' -TimeoutMinutes 52 -AfterSetup
+    Invoke-NodeRestart -Node 'N03' -TimeoutMinutes 61 -AfterSetup
 }
 
 # p2.os.N03.resume: Resume the node with failback [A-other]
@@ -1269,14 +1269,14 @@ function Step-p2-os-N04-drain {
 
 # p2.os.N04.setup: Run the 23H2 feature update setup on the drained node [A-other], [G-hol]
 function Step-p2-os-N04-setup {
-    Start-NodeSetup -Nodes @('N04') -TimeoutMinutes 295
+    Start-NodeSetup -Nodes @('N04') -TimeoutMinutes 350
 }
 
 # p2.os.N04.reboot: Restart into 23H2: setup ran with /NoReboot; wait for the 23H2 build [A-other], [G-hol]
 function Step-p2-os-N04-reboot {
     # setup ran with /NoReboot: this restart finishes the feature update; then setup's windeploy must end and
     # the node must run the 23H2 build 25398 [A-other], [G-hol].
-    Invoke-NodeRestart -Node 'N04' -TimeoutMinutes 52 -AfterSetup
+    Invoke-NodeRestart -Node 'N04' -TimeoutMinutes 61 -AfterSetup
 }
 
 # p2.os.N04.resume: Resume the node with failback [A-other]
@@ -1304,7 +1304,7 @@ function Step-p3-migration_test {
     # Test live migration while the cluster can still go back [A-post]: the first running clustered VM (by name) goes
     # to every other node and back home. Move-ClusterVirtualMachineRole runs on a node: from a remote machine it
     # needs CredSSP. Every wait shares the step's bound. Then no cluster network may be Partitioned [S-part].
-    $deadline = [datetimeoffset]::Now.AddMinutes(60)
+    $deadline = [datetimeoffset]::Now.AddMinutes(71)
     $vms = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.GroupType -eq 'VirtualMachine' -and [string]$_.State -eq 'Online' } | Sort-Object -Property Name)
     if ($vms.Count -eq 0) {
         Request-OperatorAction -Instructions 'No clustered VM is running, so the script cannot test live migration. Start a highly available VM and rerun without -Acknowledge, or test a failover and a live migration to every node by hand (Move-ClusterVirtualMachineRole on a node''s console), then acknowledge [A-post].'
@@ -1391,7 +1391,7 @@ function Step-p5-remediate-N01-apply {
 
 # p5.remediate.N01.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p5-remediate-N01-reboot {
-    Invoke-NodeRestart -Node 'N01' -TimeoutMinutes 52
+    Invoke-NodeRestart -Node 'N01' -TimeoutMinutes 61
 }
 
 # p5.remediate.N01.resume: Resume the node with failback [A-other]
@@ -1422,7 +1422,7 @@ function Step-p5-remediate-N02-apply {
 
 # p5.remediate.N02.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p5-remediate-N02-reboot {
-    Invoke-NodeRestart -Node 'N02' -TimeoutMinutes 52
+    Invoke-NodeRestart -Node 'N02' -TimeoutMinutes 61
 }
 
 # p5.remediate.N02.resume: Resume the node with failback [A-other]
@@ -1453,7 +1453,7 @@ function Step-p5-remediate-N03-apply {
 
 # p5.remediate.N03.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p5-remediate-N03-reboot {
-    Invoke-NodeRestart -Node 'N03' -TimeoutMinutes 52
+    Invoke-NodeRestart -Node 'N03' -TimeoutMinutes 61
 }
 
 # p5.remediate.N03.resume: Resume the node with failback [A-other]
@@ -1484,7 +1484,7 @@ function Step-p5-remediate-N04-apply {
 
 # p5.remediate.N04.reboot: Restart the node and wait for it to come back [A-ps], [A-other]
 function Step-p5-remediate-N04-reboot {
-    Invoke-NodeRestart -Node 'N04' -TimeoutMinutes 52
+    Invoke-NodeRestart -Node 'N04' -TimeoutMinutes 61
 }
 
 # p5.remediate.N04.resume: Resume the node with failback [A-other]
@@ -1519,7 +1519,7 @@ function Step-p5-lcm_extension-N01 {
             Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'N01' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
         }
     }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'N01') -TimeoutMinutes 119 -Condition {
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'N01') -TimeoutMinutes 141 -Condition {
         $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N01' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
@@ -1550,7 +1550,7 @@ function Step-p5-lcm_extension-N02 {
             Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'N02' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
         }
     }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'N02') -TimeoutMinutes 119 -Condition {
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'N02') -TimeoutMinutes 141 -Condition {
         $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N02' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
@@ -1581,7 +1581,7 @@ function Step-p5-lcm_extension-N03 {
             Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'N03' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
         }
     }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'N03') -TimeoutMinutes 119 -Condition {
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'N03') -TimeoutMinutes 141 -Condition {
         $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N03' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
@@ -1612,7 +1612,7 @@ function Step-p5-lcm_extension-N04 {
             Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'N04' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
         }
     }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'N04') -TimeoutMinutes 119 -Condition {
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'N04') -TimeoutMinutes 141 -Condition {
         $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'N04' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
@@ -1653,12 +1653,12 @@ function Step-p6-solution_validate {
     # each lcm.extension step waited for its node; a resumed run checks them all again here.
     $notReady = @($PlanNodes | Where-Object { -not (Test-LcmExtensionReady -Node $_) })
     if ($notReady.Count -gt 0) { throw ('the AzureEdgeLifecycleManager extension is not Succeeded on {0}: rerun their lcm.extension steps' -f ($notReady -join ', ')) }
-    Invoke-SolutionDeployment -Mode 'Validate' -TimeoutMinutes 53
+    Invoke-SolutionDeployment -Mode 'Validate' -TimeoutMinutes 63
 }
 
 # p6.solution_deploy: Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate) [A-arm], [A-inst]
 function Step-p6-solution_deploy {
-    Invoke-SolutionDeployment -Mode 'Deploy' -TimeoutMinutes 694
+    Invoke-SolutionDeployment -Mode 'Deploy' -TimeoutMinutes 823
 }
 
 # p7.after_configure: Update the security posture, create the storage paths and set the CAU AD permissions [A-inst]
@@ -1685,14 +1685,14 @@ try {
     Invoke-PlanStep -Id 'p0.preflight' `
         -Phase 'P0' `
         -Title 'Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered' `
-        -Unit 'p0.preflight' -FitMinutes 8.0 `
+        -Unit 'p0.preflight' -FitMinutes 9.5 `
         -EndsUnit 'p0.preflight' `
         -ReadOnly `
         -Action { Step-p0-preflight }
     Invoke-PlanStep -Id 'p0.registration_repair' `
         -Phase 'P0' `
         -Title 'Repair the registration, only if the cluster resource lacks a SystemAssigned identity and the Cloud Management cluster group is missing' `
-        -Unit 'p0.registration_repair' -FitMinutes 17.6 `
+        -Unit 'p0.registration_repair' -FitMinutes 20.9 `
         -EndsUnit 'p0.registration_repair' `
         -Probe { -not (Test-RegistrationRepairNeeded) } `
         -Verify { -not (Test-RegistrationRepairNeeded) } `
@@ -1700,14 +1700,14 @@ try {
     Invoke-PlanStep -Id 'p0.test_cluster' `
         -Phase 'P0' `
         -Title 'Validate the cluster before any change' `
-        -Unit 'p0.test_cluster' -FitMinutes 16.1 `
+        -Unit 'p0.test_cluster' -FitMinutes 19.1 `
         -EndsUnit 'p0.test_cluster' `
         -Action { Step-p0-test_cluster }
     Invoke-PlanStep -Id 'p1.registry.N01.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N01' `
-        -Unit 'p1.registry.N01' -FitMinutes 27.1 `
+        -Unit 'p1.registry.N01' -FitMinutes 32.5 `
         -Verify { Test-NodePaused -Node 'N01' } `
         -Action { Step-p1-registry-N01-drain }
     Invoke-PlanStep -Id 'p1.registry.N01.apply' `
@@ -1739,7 +1739,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N02' `
-        -Unit 'p1.registry.N02' -FitMinutes 27.1 `
+        -Unit 'p1.registry.N02' -FitMinutes 32.5 `
         -Verify { Test-NodePaused -Node 'N02' } `
         -Action { Step-p1-registry-N02-drain }
     Invoke-PlanStep -Id 'p1.registry.N02.apply' `
@@ -1771,7 +1771,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N03' `
-        -Unit 'p1.registry.N03' -FitMinutes 27.1 `
+        -Unit 'p1.registry.N03' -FitMinutes 32.5 `
         -Verify { Test-NodePaused -Node 'N03' } `
         -Action { Step-p1-registry-N03-drain }
     Invoke-PlanStep -Id 'p1.registry.N03.apply' `
@@ -1803,7 +1803,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N04' `
-        -Unit 'p1.registry.N04' -FitMinutes 27.1 `
+        -Unit 'p1.registry.N04' -FitMinutes 32.5 `
         -Verify { Test-NodePaused -Node 'N04' } `
         -Action { Step-p1-registry-N04-drain }
     Invoke-PlanStep -Id 'p1.registry.N04.apply' `
@@ -1835,35 +1835,35 @@ try {
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'N01' `
-        -Unit 'p1.media_verify.N01' -FitMinutes 1.6 `
+        -Unit 'p1.media_verify.N01' -FitMinutes 1.9 `
         -EndsUnit 'p1.media_verify.N01' `
         -Action { Step-p1-media_verify-N01 }
     Invoke-PlanStep -Id 'p1.media_verify.N02' `
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'N02' `
-        -Unit 'p1.media_verify.N02' -FitMinutes 1.6 `
+        -Unit 'p1.media_verify.N02' -FitMinutes 1.9 `
         -EndsUnit 'p1.media_verify.N02' `
         -Action { Step-p1-media_verify-N02 }
     Invoke-PlanStep -Id 'p1.media_verify.N03' `
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'N03' `
-        -Unit 'p1.media_verify.N03' -FitMinutes 1.6 `
+        -Unit 'p1.media_verify.N03' -FitMinutes 1.9 `
         -EndsUnit 'p1.media_verify.N03' `
         -Action { Step-p1-media_verify-N03 }
     Invoke-PlanStep -Id 'p1.media_verify.N04' `
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'N04' `
-        -Unit 'p1.media_verify.N04' -FitMinutes 1.6 `
+        -Unit 'p1.media_verify.N04' -FitMinutes 1.9 `
         -EndsUnit 'p1.media_verify.N04' `
         -Action { Step-p1-media_verify-N04 }
     Invoke-PlanStep -Id 'p2.os.N01.drain' `
         -Phase 'P2' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N01' `
-        -Unit 'p2.os.N01' -FitMinutes 113.3 `
+        -Unit 'p2.os.N01' -FitMinutes 135.1 `
         -Probe { Test-NodeUpgraded -Node 'N01' } `
         -Verify { Test-NodePaused -Node 'N01' } `
         -Action { Step-p2-os-N01-drain }
@@ -1897,7 +1897,7 @@ try {
         -Phase 'P2' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N02' `
-        -Unit 'p2.os.N02' -FitMinutes 113.3 `
+        -Unit 'p2.os.N02' -FitMinutes 135.1 `
         -Probe { Test-NodeUpgraded -Node 'N02' } `
         -Verify { Test-NodePaused -Node 'N02' } `
         -Action { Step-p2-os-N02-drain }
@@ -1931,7 +1931,7 @@ try {
         -Phase 'P2' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N03' `
-        -Unit 'p2.os.N03' -FitMinutes 113.3 `
+        -Unit 'p2.os.N03' -FitMinutes 135.1 `
         -Probe { Test-NodeUpgraded -Node 'N03' } `
         -Verify { Test-NodePaused -Node 'N03' } `
         -Action { Step-p2-os-N03-drain }
@@ -1965,7 +1965,7 @@ try {
         -Phase 'P2' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N04' `
-        -Unit 'p2.os.N04' -FitMinutes 113.3 `
+        -Unit 'p2.os.N04' -FitMinutes 135.1 `
         -Probe { Test-NodeUpgraded -Node 'N04' } `
         -Verify { Test-NodePaused -Node 'N04' } `
         -Action { Step-p2-os-N04-drain }
@@ -1998,25 +1998,25 @@ try {
     Invoke-PlanStep -Id 'p3.validate' `
         -Phase 'P3' `
         -Title 'Validate the upgraded cluster (validation gate)' `
-        -Unit 'p3.validate' -FitMinutes 16.1 `
+        -Unit 'p3.validate' -FitMinutes 19.1 `
         -EndsUnit 'p3.validate' `
         -Action { Step-p3-validate }
     Invoke-PlanStep -Id 'p3.migration_test' `
         -Phase 'P3' `
         -Title 'Live-migrate one HA VM to every node and back; no cluster network may be Partitioned (test gate)' `
-        -Unit 'p3.migration_test' -FitMinutes 14.9 `
+        -Unit 'p3.migration_test' -FitMinutes 17.7 `
         -EndsUnit 'p3.migration_test' `
         -Action { Step-p3-migration_test }
     Invoke-PlanStep -Id 'p3.registry_check' `
         -Phase 'P3' `
         -Title 'Check that the registry keys survived the upgrade' `
-        -Unit 'p3.registry_check' -FitMinutes 1.6 `
+        -Unit 'p3.registry_check' -FitMinutes 1.9 `
         -EndsUnit 'p3.registry_check' `
         -Action { Step-p3-registry_check }
     Invoke-PlanStep -Id 'p3.functional_level' `
         -Phase 'P3' `
         -Title 'Raise the cluster functional level' `
-        -Unit 'p3.functional_level' -FitMinutes 2.3 `
+        -Unit 'p3.functional_level' -FitMinutes 2.7 `
         -EndsUnit 'p3.functional_level' `
         -Irreversible `
         -Probe { Test-FunctionalLevelRaised } `
@@ -2024,28 +2024,28 @@ try {
     Invoke-PlanStep -Id 'p3.storage_pool' `
         -Phase 'P3' `
         -Title 'Update the storage pool version' `
-        -Unit 'p3.storage_pool' -FitMinutes 3.9 `
+        -Unit 'p3.storage_pool' -FitMinutes 4.6 `
         -EndsUnit 'p3.storage_pool' `
         -Irreversible `
         -Action { Step-p3-storage_pool }
     Invoke-PlanStep -Id 'p3.oem_drivers' `
         -Phase 'P3' `
         -Title 'Reinstall the OEM drivers with the vendor''s package, one node at a time' `
-        -Unit 'p3.oem_drivers' -FitMinutes 137.6 `
+        -Unit 'p3.oem_drivers' -FitMinutes 163.3 `
         -EndsUnit 'p3.oem_drivers' `
         -Verify { (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
         -Action { Step-p3-oem_drivers }
     Invoke-PlanStep -Id 'p3.sync' `
         -Phase 'P3' `
         -Title 'Sync the registration so Azure shows 23H2' `
-        -Unit 'p3.sync' -FitMinutes 10.7 `
+        -Unit 'p3.sync' -FitMinutes 12.7 `
         -EndsUnit 'p3.sync' `
         -Action { Step-p3-sync }
     Invoke-PlanStep -Id 'p5.remediate.N01.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N01' `
-        -Unit 'p5.remediate.N01' -FitMinutes 49.3 `
+        -Unit 'p5.remediate.N01' -FitMinutes 58.9 `
         -Verify { Test-NodePaused -Node 'N01' } `
         -Action { Step-p5-remediate-N01-drain }
     Invoke-PlanStep -Id 'p5.remediate.N01.apply' `
@@ -2075,7 +2075,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N02' `
-        -Unit 'p5.remediate.N02' -FitMinutes 49.3 `
+        -Unit 'p5.remediate.N02' -FitMinutes 58.9 `
         -Verify { Test-NodePaused -Node 'N02' } `
         -Action { Step-p5-remediate-N02-drain }
     Invoke-PlanStep -Id 'p5.remediate.N02.apply' `
@@ -2105,7 +2105,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N03' `
-        -Unit 'p5.remediate.N03' -FitMinutes 49.3 `
+        -Unit 'p5.remediate.N03' -FitMinutes 58.9 `
         -Verify { Test-NodePaused -Node 'N03' } `
         -Action { Step-p5-remediate-N03-drain }
     Invoke-PlanStep -Id 'p5.remediate.N03.apply' `
@@ -2135,7 +2135,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N04' `
-        -Unit 'p5.remediate.N04' -FitMinutes 49.3 `
+        -Unit 'p5.remediate.N04' -FitMinutes 58.9 `
         -Verify { Test-NodePaused -Node 'N04' } `
         -Action { Step-p5-remediate-N04-drain }
     Invoke-PlanStep -Id 'p5.remediate.N04.apply' `
@@ -2165,7 +2165,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'N01' `
-        -Unit 'p5.lcm_extension.N01' -FitMinutes 29.5 `
+        -Unit 'p5.lcm_extension.N01' -FitMinutes 35.0 `
         -EndsUnit 'p5.lcm_extension.N01' `
         -Verify { Test-LcmExtensionReady -Node 'N01' } `
         -Action { Step-p5-lcm_extension-N01 }
@@ -2173,7 +2173,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'N02' `
-        -Unit 'p5.lcm_extension.N02' -FitMinutes 29.5 `
+        -Unit 'p5.lcm_extension.N02' -FitMinutes 35.0 `
         -EndsUnit 'p5.lcm_extension.N02' `
         -Verify { Test-LcmExtensionReady -Node 'N02' } `
         -Action { Step-p5-lcm_extension-N02 }
@@ -2181,7 +2181,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'N03' `
-        -Unit 'p5.lcm_extension.N03' -FitMinutes 29.5 `
+        -Unit 'p5.lcm_extension.N03' -FitMinutes 35.0 `
         -EndsUnit 'p5.lcm_extension.N03' `
         -Verify { Test-LcmExtensionReady -Node 'N03' } `
         -Action { Step-p5-lcm_extension-N03 }
@@ -2189,26 +2189,26 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'N04' `
-        -Unit 'p5.lcm_extension.N04' -FitMinutes 29.5 `
+        -Unit 'p5.lcm_extension.N04' -FitMinutes 35.0 `
         -EndsUnit 'p5.lcm_extension.N04' `
         -Verify { Test-LcmExtensionReady -Node 'N04' } `
         -Action { Step-p5-lcm_extension-N04 }
     Invoke-PlanStep -Id 'p5.readiness_validate' `
         -Phase 'P5' `
         -Title 'Run the upgrade readiness validation (validation gate)' `
-        -Unit 'p5.readiness_validate' -FitMinutes 48.4 `
+        -Unit 'p5.readiness_validate' -FitMinutes 57.4 `
         -EndsUnit 'p5.readiness_validate' `
         -Action { Step-p5-readiness_validate }
     Invoke-PlanStep -Id 'p6.solution_validate' `
         -Phase 'P6' `
         -Title 'Solution upgrade: ARM deployment in Validate mode' `
-        -Unit 'p6.solution_validate' -FitMinutes 13.1 `
+        -Unit 'p6.solution_validate' -FitMinutes 15.6 `
         -EndsUnit 'p6.solution_validate' `
         -Action { Step-p6-solution_validate }
     Invoke-PlanStep -Id 'p6.solution_deploy' `
         -Phase 'P6' `
         -Title 'Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate)' `
-        -Unit 'p6.solution_deploy' -FitMinutes 173.3 `
+        -Unit 'p6.solution_deploy' -FitMinutes 205.7 `
         -EndsUnit 'p6.solution_deploy' `
         -Irreversible `
         -Probe { Test-SolutionDeployed } `
@@ -2217,13 +2217,13 @@ try {
     Invoke-PlanStep -Id 'p7.after_configure' `
         -Phase 'P7' `
         -Title 'Update the security posture, create the storage paths and set the CAU AD permissions' `
-        -Unit 'p7.after_configure' -FitMinutes 35.6 `
+        -Unit 'p7.after_configure' -FitMinutes 42.3 `
         -EndsUnit 'p7.after_configure' `
         -Action { Step-p7-after_configure }
     Invoke-PlanStep -Id 'p7.verify' `
         -Phase 'P7' `
         -Title 'Sync the registration and check the Azure resources' `
-        -Unit 'p7.verify' -FitMinutes 17.8 `
+        -Unit 'p7.verify' -FitMinutes 21.1 `
         -EndsUnit 'p7.verify' `
         -Action { Step-p7-verify }
     Complete-HciRun

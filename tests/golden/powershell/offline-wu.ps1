@@ -680,7 +680,7 @@ function Step-p2-offline_start {
         }
         catch { $false }
     }
-    Wait-Until -What 'the storage pool to be Healthy and its storage jobs to finish' -TimeoutMinutes 99 -Condition {
+    Wait-Until -What 'the storage pool to be Healthy and its storage jobs to finish' -TimeoutMinutes 117 -Condition {
         $session = New-CimSession -ComputerName $ClusterName @CredentialArgs
         try {
             $pools = @(Get-StoragePool -CimSession $session -IsPrimordial $false | Where-Object { [string]$_.HealthStatus -ne 'Healthy' })
@@ -690,7 +690,7 @@ function Step-p2-offline_start {
         $pools.Count -eq 0 -and $jobs.Count -eq 0
     }
     foreach ($csv in @(Get-ClusterSharedVolume -Cluster $ClusterName)) { $null = $csv | Start-ClusterResource }
-    Wait-StorageHealthy -TimeoutMinutes 99
+    Wait-StorageHealthy -TimeoutMinutes 117
     $record = $JournalPath + '.running-vms.json'
     if (Test-Path -LiteralPath $record) {
         foreach ($vm in @((ConvertFrom-Json -InputObject ([System.IO.File]::ReadAllText($record))) | ForEach-Object { $_ })) {
@@ -718,7 +718,7 @@ function Step-p3-migration_test {
     # Test live migration while the cluster can still go back [A-post]: the first running clustered VM (by name) goes
     # to every other node and back home. Move-ClusterVirtualMachineRole runs on a node: from a remote machine it
     # needs CredSSP. Every wait shares the step's bound. Then no cluster network may be Partitioned [S-part].
-    $deadline = [datetimeoffset]::Now.AddMinutes(60)
+    $deadline = [datetimeoffset]::Now.AddMinutes(71)
     $vms = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.GroupType -eq 'VirtualMachine' -and [string]$_.State -eq 'Online' } | Sort-Object -Property Name)
     if ($vms.Count -eq 0) {
         Request-OperatorAction -Instructions 'No clustered VM is running, so the script cannot test live migration. Start a highly available VM and rerun without -Acknowledge, or test a failover and a live migration to every node by hand (Move-ClusterVirtualMachineRole on a node''s console), then acknowledge [A-post].'
@@ -784,20 +784,20 @@ try {
     Invoke-PlanStep -Id 'p0.preflight' `
         -Phase 'P0' `
         -Title 'Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered' `
-        -Unit 'p0.preflight' -FitMinutes 8.0 `
+        -Unit 'p0.preflight' -FitMinutes 9.5 `
         -EndsUnit 'p0.preflight' `
         -ReadOnly `
         -Action { Step-p0-preflight }
     Invoke-PlanStep -Id 'p0.test_cluster' `
         -Phase 'P0' `
         -Title 'Validate the cluster before any change' `
-        -Unit 'p0.test_cluster' -FitMinutes 16.1 `
+        -Unit 'p0.test_cluster' -FitMinutes 19.1 `
         -EndsUnit 'p0.test_cluster' `
         -Action { Step-p0-test_cluster }
     Invoke-PlanStep -Id 'p2.offline_stop' `
         -Phase 'P2' `
         -Title 'Take virtual disks offline and stop the cluster (full outage)' `
-        -Unit 'p2.offline' -FitMinutes 147.3 `
+        -Unit 'p2.offline' -FitMinutes 174.8 `
         -Action { Step-p2-offline_stop }
     Invoke-PlanStep -Id 'p2.offline' `
         -Phase 'P2' `
@@ -814,38 +814,38 @@ try {
     Invoke-PlanStep -Id 'p3.validate' `
         -Phase 'P3' `
         -Title 'Validate the upgraded cluster (validation gate)' `
-        -Unit 'p3.validate' -FitMinutes 16.1 `
+        -Unit 'p3.validate' -FitMinutes 19.1 `
         -EndsUnit 'p3.validate' `
         -Action { Step-p3-validate }
     Invoke-PlanStep -Id 'p3.migration_test' `
         -Phase 'P3' `
         -Title 'Live-migrate one HA VM to every node and back; no cluster network may be Partitioned (test gate)' `
-        -Unit 'p3.migration_test' -FitMinutes 14.9 `
+        -Unit 'p3.migration_test' -FitMinutes 17.7 `
         -EndsUnit 'p3.migration_test' `
         -Action { Step-p3-migration_test }
     Invoke-PlanStep -Id 'p3.registry_check' `
         -Phase 'P3' `
         -Title 'Check that the registry keys survived the upgrade' `
-        -Unit 'p3.registry_check' -FitMinutes 1.6 `
+        -Unit 'p3.registry_check' -FitMinutes 1.9 `
         -EndsUnit 'p3.registry_check' `
         -Action { Step-p3-registry_check }
     Invoke-PlanStep -Id 'p3.oem_drivers' `
         -Phase 'P3' `
         -Title 'Reinstall the OEM drivers with the vendor''s package, one node at a time' `
-        -Unit 'p3.oem_drivers' -FitMinutes 137.6 `
+        -Unit 'p3.oem_drivers' -FitMinutes 163.3 `
         -EndsUnit 'p3.oem_drivers' `
         -Verify { (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
         -Action { Step-p3-oem_drivers }
     Invoke-PlanStep -Id 'p3.sync' `
         -Phase 'P3' `
         -Title 'Sync the registration so Azure shows 23H2' `
-        -Unit 'p3.sync' -FitMinutes 10.7 `
+        -Unit 'p3.sync' -FitMinutes 12.7 `
         -EndsUnit 'p3.sync' `
         -Action { Step-p3-sync }
     Invoke-PlanStep -Id 'p7.verify' `
         -Phase 'P7' `
         -Title 'Sync the registration and check the Azure resources' `
-        -Unit 'p7.verify' -FitMinutes 17.8 `
+        -Unit 'p7.verify' -FitMinutes 21.1 `
         -EndsUnit 'p7.verify' `
         -Action { Step-p7-verify }
     Complete-HciRun

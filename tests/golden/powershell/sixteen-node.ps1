@@ -1387,7 +1387,7 @@ function Step-p0-preflight {
 function Step-p0-registration_repair {
     # Only if both hold [A-ps]: the Cloud Management cluster group is missing and the cluster resource's identity
     # lacks SystemAssigned. The probe skips a healthy cluster without touching Azure.
-    Invoke-RegistrationRepair -TimeoutMinutes 71
+    Invoke-RegistrationRepair -TimeoutMinutes 84
 }
 
 # p0.test_cluster: Validate the cluster before any change [H-maint]
@@ -1482,7 +1482,7 @@ function Step-p1-bitlocker_suspend-DC16-N16 {
 
 # p1.registry.DC16-N16.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N16-drain {
-    Invoke-NodeDrain -Node 'DC16-N16' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N16' -TimeoutMinutes 81
 }
 
 # p1.registry.DC16-N16.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1509,7 +1509,7 @@ function Step-p1-registry-DC16-N16-storage_wait {
 
 # p1.registry.DC16-N15.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N15-drain {
-    Invoke-NodeDrain -Node 'DC16-N15' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N15' -TimeoutMinutes 81
 }
 
 # p1.registry.DC16-N15.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1536,7 +1536,7 @@ function Step-p1-registry-DC16-N15-storage_wait {
 
 # p1.registry.DC16-N14.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N14-drain {
-    Invoke-NodeDrain -Node 'DC16-N14' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N14' -TimeoutMinutes 81
 }
 
 # p1.registry.DC16-N14.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1563,7 +1563,7 @@ function Step-p1-registry-DC16-N14-storage_wait {
 
 # p1.registry.DC16-N13.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N13-drain {
-    Invoke-NodeDrain -Node 'DC16-N13' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N13' -TimeoutMinutes 81
 }
 
 # p1.registry.DC16-N13.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1590,7 +1590,7 @@ function Step-p1-registry-DC16-N13-storage_wait {
 
 # p1.registry.DC16-N12.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N12-drain {
-    Invoke-NodeDrain -Node 'DC16-N12' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N12' -TimeoutMinutes 81
 }
 
 # p1.registry.DC16-N12.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1617,7 +1617,7 @@ function Step-p1-registry-DC16-N12-storage_wait {
 
 # p1.registry.DC16-N11.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N11-drain {
-    Invoke-NodeDrain -Node 'DC16-N11' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N11' -TimeoutMinutes 81
 }
 
 # p1.registry.DC16-N11.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1644,7 +1644,7 @@ function Step-p1-registry-DC16-N11-storage_wait {
 
 # p1.registry.DC16-N10.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N10-drain {
-    Invoke-NodeDrain -Node 'DC16-N10' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N10' -TimeoutMinutes 81
 }
 
 # p1.registry.DC16-N10.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1671,7 +1671,7 @@ function Step-p1-registry-DC16-N10-storage_wait {
 
 # p1.registry.DC16-N09.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N09-drain {
-    Invoke-NodeDrain -Node 'DC16-N09' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N09' -TimeoutMinutes 81
 }
 
 # p1.registry.DC16-N09.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1698,7 +1698,7 @@ function Step-p1-registry-DC16-N09-storage_wait {
 
 # p1.registry.DC16-N08.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N08-drain {
-    Invoke-NodeDrain -Node 'DC16-N08' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N08' -TimeoutMinutes 81
 }
 
 # p1.registry.DC16-N08.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1725,7 +1725,7 @@ function Step-p1-registry-DC16-N08-storage_wait {
 
 # p1.registry.DC16-N07.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N07-drain {
-    Invoke-NodeDrain -Node 'DC16-N07' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N07' -TimeoutMinutes 81
 }
 
 # p1.registry.DC16-N07.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1752,7 +1752,7 @@ function Step-p1-registry-DC16-N07-storage_wait {
 
 # p1.registry.DC16-N06.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N06-drain {
-    Invoke-NodeDrain -Node 'DC16-N06' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N06' -TimeoutMinutes 81
 }
 
 # p1.registry.DC16-N06.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1779,7 +1779,7 @@ function Step-p1-registry-DC16-N06-storage_wait {
 
 # p1.registry.DC16-N05.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N05-drain {
-    Invoke-NodeDrain -Node 'DC16-N05' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N05' -TimeoutMinutes 81
 }
 
 # p1.registry.DC16-N05.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1806,7 +1806,7 @@ function Step-p1-registry-DC16-N05-storage_wait {
 
 # p1.registry.DC16-N04.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N04-drain {
-    Invoke-NodeDrain -Node 'DC16-N04' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N04' -TimeoutMinutes 81
 }
 
 # p1.registry.DC16-N04.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1833,7 +1833,7 @@ function Step-p1-registry-DC16-N04-storage_wait {
 
 # p1.registry.DC16-N03.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N03-drain {
-    Invoke-NodeDrain -Node 'DC16-N03' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N03' -TimeoutMinutes 81
 }
 
 # p1.registry.DC16-N03.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1860,7 +1860,7 @@ function Step-p1-registry-DC16-N03-storage_wait {
 
 # p1.registry.DC16-N02.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N02-drain {
-    Invoke-NodeDrain -Node 'DC16-N02' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N02' -TimeoutMinutes 81
 }
 
 # p1.registry.DC16-N02.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1887,7 +1887,7 @@ function Step-p1-registry-DC16-N02-storage_wait {
 
 # p1.registry.DC16-N01.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p1-registry-DC16-N01-drain {
-    Invoke-NodeDrain -Node 'DC16-N01' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N01' -TimeoutMinutes 81
 }
 
 # p1.registry.DC16-N01.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0 [A-ps], [S-lm]
@@ -1955,7 +1955,7 @@ function Step-p2-cau_run {
     # The job is the CAU coordinator and must stay alive [W-invoke]: it is never removed while it runs, a
     # Get-CauRun error is only a missed look, and a deliberate cancel (Ctrl+C) goes through Stop-CauRun.
     # Per node: the minutes its unit needs to its safe point (the plan's fit_minutes, as the simulator uses).
-    $CauUnitFit = @{ 'DC16-N16' = 179.5; 'DC16-N15' = 179.5; 'DC16-N14' = 179.5; 'DC16-N13' = 179.5; 'DC16-N12' = 179.5; 'DC16-N11' = 179.5; 'DC16-N10' = 179.5; 'DC16-N09' = 179.5; 'DC16-N08' = 179.5; 'DC16-N07' = 179.5; 'DC16-N06' = 179.5; 'DC16-N05' = 179.5; 'DC16-N04' = 179.5; 'DC16-N03' = 179.5; 'DC16-N02' = 179.5; 'DC16-N01' = 179.5 }
+    $CauUnitFit = @{ 'DC16-N16' = 213.7; 'DC16-N15' = 213.7; 'DC16-N14' = 213.7; 'DC16-N13' = 213.7; 'DC16-N12' = 213.7; 'DC16-N11' = 213.7; 'DC16-N10' = 213.7; 'DC16-N09' = 213.7; 'DC16-N08' = 213.7; 'DC16-N07' = 213.7; 'DC16-N06' = 213.7; 'DC16-N05' = 213.7; 'DC16-N04' = 213.7; 'DC16-N03' = 213.7; 'DC16-N02' = 213.7; 'DC16-N01' = 213.7 }
     $preUpdate = Install-CauWindowGate -FitMinutes $CauUnitFit -WindowEnd $script:WindowEndAt
     $CauRunArgs = @{
         ClusterName = $ClusterName
@@ -1971,7 +1971,7 @@ function Step-p2-cau_run {
         Force = $true
     }
     if ($Credential) { $CauRunArgs.Credential = $Credential }
-    $farBound = [timespan]::FromMinutes(11280)  # the node units' summed bounds (the plan's)
+    $farBound = [timespan]::FromMinutes(12816)  # the node units' summed bounds (the plan's)
     $CauRunArgs.StopAfter = $farBound
     if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) { $CauRunArgs.StopAfter = ($script:WindowEndAt - [datetimeoffset]::Now) + $farBound }
     $expectedEnd = [datetimeoffset]::Now.Add($CauRunArgs.StopAfter).AddMinutes(30)
@@ -2035,7 +2035,7 @@ function Step-p3-migration_test {
     # Test live migration while the cluster can still go back [A-post]: the first running clustered VM (by name) goes
     # to every other node and back home. Move-ClusterVirtualMachineRole runs on a node: from a remote machine it
     # needs CredSSP. Every wait shares the step's bound. Then no cluster network may be Partitioned [S-part].
-    $deadline = [datetimeoffset]::Now.AddMinutes(60)
+    $deadline = [datetimeoffset]::Now.AddMinutes(71)
     $vms = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.GroupType -eq 'VirtualMachine' -and [string]$_.State -eq 'Online' } | Sort-Object -Property Name)
     if ($vms.Count -eq 0) {
         Request-OperatorAction -Instructions 'No clustered VM is running, so the script cannot test live migration. Start a highly available VM and rerun without -Acknowledge, or test a failover and a live migration to every node by hand (Move-ClusterVirtualMachineRole on a node''s console), then acknowledge [A-post].'
@@ -2119,7 +2119,7 @@ function Step-p4-atc_install {
 
 # p4.atc.DC16-N16.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N16-drain {
-    Invoke-NodeDrain -Node 'DC16-N16' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N16' -TimeoutMinutes 81
 }
 
 # p4.atc.DC16-N16.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -2150,7 +2150,7 @@ function Step-p4-atc_rename_switch {
 
 # p4.atc.DC16-N15.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N15-drain {
-    Invoke-NodeDrain -Node 'DC16-N15' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N15' -TimeoutMinutes 81
 }
 
 # p4.atc.DC16-N15.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -2175,7 +2175,7 @@ function Step-p4-atc-DC16-N15-storage_wait {
 
 # p4.atc.DC16-N14.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N14-drain {
-    Invoke-NodeDrain -Node 'DC16-N14' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N14' -TimeoutMinutes 81
 }
 
 # p4.atc.DC16-N14.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -2200,7 +2200,7 @@ function Step-p4-atc-DC16-N14-storage_wait {
 
 # p4.atc.DC16-N13.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N13-drain {
-    Invoke-NodeDrain -Node 'DC16-N13' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N13' -TimeoutMinutes 81
 }
 
 # p4.atc.DC16-N13.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -2225,7 +2225,7 @@ function Step-p4-atc-DC16-N13-storage_wait {
 
 # p4.atc.DC16-N12.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N12-drain {
-    Invoke-NodeDrain -Node 'DC16-N12' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N12' -TimeoutMinutes 81
 }
 
 # p4.atc.DC16-N12.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -2250,7 +2250,7 @@ function Step-p4-atc-DC16-N12-storage_wait {
 
 # p4.atc.DC16-N11.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N11-drain {
-    Invoke-NodeDrain -Node 'DC16-N11' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N11' -TimeoutMinutes 81
 }
 
 # p4.atc.DC16-N11.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -2275,7 +2275,7 @@ function Step-p4-atc-DC16-N11-storage_wait {
 
 # p4.atc.DC16-N10.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N10-drain {
-    Invoke-NodeDrain -Node 'DC16-N10' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N10' -TimeoutMinutes 81
 }
 
 # p4.atc.DC16-N10.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -2300,7 +2300,7 @@ function Step-p4-atc-DC16-N10-storage_wait {
 
 # p4.atc.DC16-N09.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N09-drain {
-    Invoke-NodeDrain -Node 'DC16-N09' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N09' -TimeoutMinutes 81
 }
 
 # p4.atc.DC16-N09.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -2325,7 +2325,7 @@ function Step-p4-atc-DC16-N09-storage_wait {
 
 # p4.atc.DC16-N08.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N08-drain {
-    Invoke-NodeDrain -Node 'DC16-N08' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N08' -TimeoutMinutes 81
 }
 
 # p4.atc.DC16-N08.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -2350,7 +2350,7 @@ function Step-p4-atc-DC16-N08-storage_wait {
 
 # p4.atc.DC16-N07.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N07-drain {
-    Invoke-NodeDrain -Node 'DC16-N07' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N07' -TimeoutMinutes 81
 }
 
 # p4.atc.DC16-N07.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -2375,7 +2375,7 @@ function Step-p4-atc-DC16-N07-storage_wait {
 
 # p4.atc.DC16-N06.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N06-drain {
-    Invoke-NodeDrain -Node 'DC16-N06' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N06' -TimeoutMinutes 81
 }
 
 # p4.atc.DC16-N06.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -2400,7 +2400,7 @@ function Step-p4-atc-DC16-N06-storage_wait {
 
 # p4.atc.DC16-N05.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N05-drain {
-    Invoke-NodeDrain -Node 'DC16-N05' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N05' -TimeoutMinutes 81
 }
 
 # p4.atc.DC16-N05.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -2425,7 +2425,7 @@ function Step-p4-atc-DC16-N05-storage_wait {
 
 # p4.atc.DC16-N04.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N04-drain {
-    Invoke-NodeDrain -Node 'DC16-N04' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N04' -TimeoutMinutes 81
 }
 
 # p4.atc.DC16-N04.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -2450,7 +2450,7 @@ function Step-p4-atc-DC16-N04-storage_wait {
 
 # p4.atc.DC16-N03.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N03-drain {
-    Invoke-NodeDrain -Node 'DC16-N03' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N03' -TimeoutMinutes 81
 }
 
 # p4.atc.DC16-N03.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -2475,7 +2475,7 @@ function Step-p4-atc-DC16-N03-storage_wait {
 
 # p4.atc.DC16-N02.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N02-drain {
-    Invoke-NodeDrain -Node 'DC16-N02' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N02' -TimeoutMinutes 81
 }
 
 # p4.atc.DC16-N02.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -2500,7 +2500,7 @@ function Step-p4-atc-DC16-N02-storage_wait {
 
 # p4.atc.DC16-N01.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p4-atc-DC16-N01-drain {
-    Invoke-NodeDrain -Node 'DC16-N01' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N01' -TimeoutMinutes 81
 }
 
 # p4.atc.DC16-N01.configure: On the drained node: remove QoS/LBFO, convert VLANs, rename vSwitch and vNICs, add the intent (drops the node's network: BMC console; reconnecting VM NICs disrupts VMs) [A-atc]
@@ -2525,12 +2525,12 @@ function Step-p4-atc-DC16-N01-storage_wait {
 
 # p4.atc_verify: Check that every intent reports Success [A-atc]
 function Step-p4-atc_verify {
-    Wait-Until -What 'every Network ATC intent to report Success' -TimeoutMinutes 32 -Condition { @(Get-NetIntentProblem).Count -eq 0 }
+    Wait-Until -What 'every Network ATC intent to report Success' -TimeoutMinutes 38 -Condition { @(Get-NetIntentProblem).Count -eq 0 }
 }
 
 # p5.remediate.DC16-N16.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N16-drain {
-    Invoke-NodeDrain -Node 'DC16-N16' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N16' -TimeoutMinutes 81
 }
 
 # p5.remediate.DC16-N16.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2564,7 +2564,7 @@ function Step-p5-remediate-DC16-N16-storage_wait {
 
 # p5.remediate.DC16-N15.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N15-drain {
-    Invoke-NodeDrain -Node 'DC16-N15' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N15' -TimeoutMinutes 81
 }
 
 # p5.remediate.DC16-N15.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2598,7 +2598,7 @@ function Step-p5-remediate-DC16-N15-storage_wait {
 
 # p5.remediate.DC16-N14.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N14-drain {
-    Invoke-NodeDrain -Node 'DC16-N14' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N14' -TimeoutMinutes 81
 }
 
 # p5.remediate.DC16-N14.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2632,7 +2632,7 @@ function Step-p5-remediate-DC16-N14-storage_wait {
 
 # p5.remediate.DC16-N13.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N13-drain {
-    Invoke-NodeDrain -Node 'DC16-N13' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N13' -TimeoutMinutes 81
 }
 
 # p5.remediate.DC16-N13.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2666,7 +2666,7 @@ function Step-p5-remediate-DC16-N13-storage_wait {
 
 # p5.remediate.DC16-N12.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N12-drain {
-    Invoke-NodeDrain -Node 'DC16-N12' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N12' -TimeoutMinutes 81
 }
 
 # p5.remediate.DC16-N12.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2700,7 +2700,7 @@ function Step-p5-remediate-DC16-N12-storage_wait {
 
 # p5.remediate.DC16-N11.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N11-drain {
-    Invoke-NodeDrain -Node 'DC16-N11' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N11' -TimeoutMinutes 81
 }
 
 # p5.remediate.DC16-N11.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2734,7 +2734,7 @@ function Step-p5-remediate-DC16-N11-storage_wait {
 
 # p5.remediate.DC16-N10.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N10-drain {
-    Invoke-NodeDrain -Node 'DC16-N10' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N10' -TimeoutMinutes 81
 }
 
 # p5.remediate.DC16-N10.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2768,7 +2768,7 @@ function Step-p5-remediate-DC16-N10-storage_wait {
 
 # p5.remediate.DC16-N09.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N09-drain {
-    Invoke-NodeDrain -Node 'DC16-N09' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N09' -TimeoutMinutes 81
 }
 
 # p5.remediate.DC16-N09.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2802,7 +2802,7 @@ function Step-p5-remediate-DC16-N09-storage_wait {
 
 # p5.remediate.DC16-N08.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N08-drain {
-    Invoke-NodeDrain -Node 'DC16-N08' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N08' -TimeoutMinutes 81
 }
 
 # p5.remediate.DC16-N08.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2836,7 +2836,7 @@ function Step-p5-remediate-DC16-N08-storage_wait {
 
 # p5.remediate.DC16-N07.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N07-drain {
-    Invoke-NodeDrain -Node 'DC16-N07' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N07' -TimeoutMinutes 81
 }
 
 # p5.remediate.DC16-N07.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2870,7 +2870,7 @@ function Step-p5-remediate-DC16-N07-storage_wait {
 
 # p5.remediate.DC16-N06.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N06-drain {
-    Invoke-NodeDrain -Node 'DC16-N06' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N06' -TimeoutMinutes 81
 }
 
 # p5.remediate.DC16-N06.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2904,7 +2904,7 @@ function Step-p5-remediate-DC16-N06-storage_wait {
 
 # p5.remediate.DC16-N05.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N05-drain {
-    Invoke-NodeDrain -Node 'DC16-N05' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N05' -TimeoutMinutes 81
 }
 
 # p5.remediate.DC16-N05.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2938,7 +2938,7 @@ function Step-p5-remediate-DC16-N05-storage_wait {
 
 # p5.remediate.DC16-N04.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N04-drain {
-    Invoke-NodeDrain -Node 'DC16-N04' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N04' -TimeoutMinutes 81
 }
 
 # p5.remediate.DC16-N04.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -2972,7 +2972,7 @@ function Step-p5-remediate-DC16-N04-storage_wait {
 
 # p5.remediate.DC16-N03.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N03-drain {
-    Invoke-NodeDrain -Node 'DC16-N03' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N03' -TimeoutMinutes 81
 }
 
 # p5.remediate.DC16-N03.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -3006,7 +3006,7 @@ function Step-p5-remediate-DC16-N03-storage_wait {
 
 # p5.remediate.DC16-N02.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N02-drain {
-    Invoke-NodeDrain -Node 'DC16-N02' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N02' -TimeoutMinutes 81
 }
 
 # p5.remediate.DC16-N02.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -3040,7 +3040,7 @@ function Step-p5-remediate-DC16-N02-storage_wait {
 
 # p5.remediate.DC16-N01.drain: Pause the node and drain its roles [A-other], [H-maint]
 function Step-p5-remediate-DC16-N01-drain {
-    Invoke-NodeDrain -Node 'DC16-N01' -TimeoutMinutes 69
+    Invoke-NodeDrain -Node 'DC16-N01' -TimeoutMinutes 81
 }
 
 # p5.remediate.DC16-N01.apply: Install the required Windows features and remove WDAC policies where planned [A-val]
@@ -3094,7 +3094,7 @@ function Step-p5-lcm_extension-DC16-N01 {
             Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N01' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
         }
     }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N01') -TimeoutMinutes 119 -Condition {
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N01') -TimeoutMinutes 141 -Condition {
         $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N01' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
@@ -3125,7 +3125,7 @@ function Step-p5-lcm_extension-DC16-N02 {
             Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N02' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
         }
     }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N02') -TimeoutMinutes 119 -Condition {
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N02') -TimeoutMinutes 141 -Condition {
         $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N02' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
@@ -3156,7 +3156,7 @@ function Step-p5-lcm_extension-DC16-N03 {
             Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N03' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
         }
     }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N03') -TimeoutMinutes 119 -Condition {
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N03') -TimeoutMinutes 141 -Condition {
         $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N03' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
@@ -3187,7 +3187,7 @@ function Step-p5-lcm_extension-DC16-N04 {
             Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N04' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
         }
     }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N04') -TimeoutMinutes 119 -Condition {
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N04') -TimeoutMinutes 141 -Condition {
         $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N04' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
@@ -3218,7 +3218,7 @@ function Step-p5-lcm_extension-DC16-N05 {
             Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N05' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
         }
     }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N05') -TimeoutMinutes 119 -Condition {
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N05') -TimeoutMinutes 141 -Condition {
         $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N05' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
@@ -3249,7 +3249,7 @@ function Step-p5-lcm_extension-DC16-N06 {
             Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N06' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
         }
     }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N06') -TimeoutMinutes 119 -Condition {
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N06') -TimeoutMinutes 141 -Condition {
         $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N06' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
@@ -3280,7 +3280,7 @@ function Step-p5-lcm_extension-DC16-N07 {
             Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N07' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
         }
     }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N07') -TimeoutMinutes 119 -Condition {
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N07') -TimeoutMinutes 141 -Condition {
         $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N07' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
@@ -3311,7 +3311,7 @@ function Step-p5-lcm_extension-DC16-N08 {
             Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N08' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
         }
     }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N08') -TimeoutMinutes 119 -Condition {
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N08') -TimeoutMinutes 141 -Condition {
         $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N08' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
@@ -3342,7 +3342,7 @@ function Step-p5-lcm_extension-DC16-N09 {
             Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N09' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
         }
     }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N09') -TimeoutMinutes 119 -Condition {
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N09') -TimeoutMinutes 141 -Condition {
         $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N09' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
@@ -3373,7 +3373,7 @@ function Step-p5-lcm_extension-DC16-N10 {
             Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N10' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
         }
     }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N10') -TimeoutMinutes 119 -Condition {
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N10') -TimeoutMinutes 141 -Condition {
         $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N10' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
@@ -3404,7 +3404,7 @@ function Step-p5-lcm_extension-DC16-N11 {
             Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N11' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
         }
     }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N11') -TimeoutMinutes 119 -Condition {
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N11') -TimeoutMinutes 141 -Condition {
         $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N11' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
@@ -3435,7 +3435,7 @@ function Step-p5-lcm_extension-DC16-N12 {
             Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N12' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
         }
     }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N12') -TimeoutMinutes 119 -Condition {
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N12') -TimeoutMinutes 141 -Condition {
         $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N12' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
@@ -3466,7 +3466,7 @@ function Step-p5-lcm_extension-DC16-N13 {
             Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N13' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
         }
     }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N13') -TimeoutMinutes 119 -Condition {
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N13') -TimeoutMinutes 141 -Condition {
         $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N13' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
@@ -3497,7 +3497,7 @@ function Step-p5-lcm_extension-DC16-N14 {
             Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N14' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
         }
     }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N14') -TimeoutMinutes 119 -Condition {
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N14') -TimeoutMinutes 141 -Condition {
         $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N14' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
@@ -3528,7 +3528,7 @@ function Step-p5-lcm_extension-DC16-N15 {
             Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N15' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
         }
     }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N15') -TimeoutMinutes 119 -Condition {
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N15') -TimeoutMinutes 141 -Condition {
         $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N15' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
@@ -3559,7 +3559,7 @@ function Step-p5-lcm_extension-DC16-N16 {
             Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N16' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
         }
     }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N16') -TimeoutMinutes 119 -Condition {
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N16') -TimeoutMinutes 141 -Condition {
         $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N16' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
@@ -3607,14 +3607,14 @@ function Step-p6-solution_validate {
     # each lcm.extension step waited for its node; a resumed run checks them all again here.
     $notReady = @($PlanNodes | Where-Object { -not (Test-LcmExtensionReady -Node $_) })
     if ($notReady.Count -gt 0) { throw ('the AzureEdgeLifecycleManager extension is not Succeeded on {0}: rerun their lcm.extension steps' -f ($notReady -join ', ')) }
-    Invoke-SolutionDeployment -Mode 'Validate' -TimeoutMinutes 53
+    Invoke-SolutionDeployment -Mode 'Validate' -TimeoutMinutes 63
 }
 
 # p6.solution_deploy: Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate) [A-arm], [A-inst]
 function Step-p6-solution_deploy {
     # BitLocker was suspended in P1: it must still be before this restart [A-val].
     Assert-BitLockerSuspended -Node @('DC16-N01', 'DC16-N02', 'DC16-N03', 'DC16-N04', 'DC16-N05', 'DC16-N06', 'DC16-N07', 'DC16-N08', 'DC16-N09', 'DC16-N10', 'DC16-N11', 'DC16-N12', 'DC16-N13', 'DC16-N14', 'DC16-N15', 'DC16-N16')
-    Invoke-SolutionDeployment -Mode 'Deploy' -TimeoutMinutes 694
+    Invoke-SolutionDeployment -Mode 'Deploy' -TimeoutMinutes 823
 }
 
 # p7.bitlocker_resume.DC16-N01: Resume BitLocker [A-inst]
@@ -3726,14 +3726,14 @@ try {
     Invoke-PlanStep -Id 'p0.preflight' `
         -Phase 'P0' `
         -Title 'Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered' `
-        -Unit 'p0.preflight' -FitMinutes 8.0 `
+        -Unit 'p0.preflight' -FitMinutes 9.5 `
         -EndsUnit 'p0.preflight' `
         -ReadOnly `
         -Action { Step-p0-preflight }
     Invoke-PlanStep -Id 'p0.registration_repair' `
         -Phase 'P0' `
         -Title 'Repair the registration, only if the cluster resource lacks a SystemAssigned identity and the Cloud Management cluster group is missing' `
-        -Unit 'p0.registration_repair' -FitMinutes 17.6 `
+        -Unit 'p0.registration_repair' -FitMinutes 20.9 `
         -EndsUnit 'p0.registration_repair' `
         -Probe { -not (Test-RegistrationRepairNeeded) } `
         -Verify { -not (Test-RegistrationRepairNeeded) } `
@@ -3741,14 +3741,14 @@ try {
     Invoke-PlanStep -Id 'p0.test_cluster' `
         -Phase 'P0' `
         -Title 'Validate the cluster before any change' `
-        -Unit 'p0.test_cluster' -FitMinutes 16.1 `
+        -Unit 'p0.test_cluster' -FitMinutes 19.1 `
         -EndsUnit 'p0.test_cluster' `
         -Action { Step-p0-test_cluster }
     Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N01' `
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N01' `
-        -Unit 'p1.bitlocker_suspend.DC16-N01' -FitMinutes 1.6 `
+        -Unit 'p1.bitlocker_suspend.DC16-N01' -FitMinutes 1.9 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N01' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N01') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N01') -eq 'Off' } `
@@ -3757,7 +3757,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N02' `
-        -Unit 'p1.bitlocker_suspend.DC16-N02' -FitMinutes 1.6 `
+        -Unit 'p1.bitlocker_suspend.DC16-N02' -FitMinutes 1.9 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N02' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N02') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N02') -eq 'Off' } `
@@ -3766,7 +3766,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N03' `
-        -Unit 'p1.bitlocker_suspend.DC16-N03' -FitMinutes 1.6 `
+        -Unit 'p1.bitlocker_suspend.DC16-N03' -FitMinutes 1.9 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N03' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N03') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N03') -eq 'Off' } `
@@ -3775,7 +3775,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N04' `
-        -Unit 'p1.bitlocker_suspend.DC16-N04' -FitMinutes 1.6 `
+        -Unit 'p1.bitlocker_suspend.DC16-N04' -FitMinutes 1.9 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N04' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N04') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N04') -eq 'Off' } `
@@ -3784,7 +3784,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N05' `
-        -Unit 'p1.bitlocker_suspend.DC16-N05' -FitMinutes 1.6 `
+        -Unit 'p1.bitlocker_suspend.DC16-N05' -FitMinutes 1.9 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N05' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N05') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N05') -eq 'Off' } `
@@ -3793,7 +3793,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N06' `
-        -Unit 'p1.bitlocker_suspend.DC16-N06' -FitMinutes 1.6 `
+        -Unit 'p1.bitlocker_suspend.DC16-N06' -FitMinutes 1.9 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N06' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N06') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N06') -eq 'Off' } `
@@ -3802,7 +3802,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N07' `
-        -Unit 'p1.bitlocker_suspend.DC16-N07' -FitMinutes 1.6 `
+        -Unit 'p1.bitlocker_suspend.DC16-N07' -FitMinutes 1.9 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N07' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N07') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N07') -eq 'Off' } `
@@ -3811,7 +3811,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N08' `
-        -Unit 'p1.bitlocker_suspend.DC16-N08' -FitMinutes 1.6 `
+        -Unit 'p1.bitlocker_suspend.DC16-N08' -FitMinutes 1.9 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N08' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N08') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N08') -eq 'Off' } `
@@ -3820,7 +3820,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N09' `
-        -Unit 'p1.bitlocker_suspend.DC16-N09' -FitMinutes 1.6 `
+        -Unit 'p1.bitlocker_suspend.DC16-N09' -FitMinutes 1.9 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N09' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N09') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N09') -eq 'Off' } `
@@ -3829,7 +3829,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N10' `
-        -Unit 'p1.bitlocker_suspend.DC16-N10' -FitMinutes 1.6 `
+        -Unit 'p1.bitlocker_suspend.DC16-N10' -FitMinutes 1.9 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N10' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N10') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N10') -eq 'Off' } `
@@ -3838,7 +3838,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N11' `
-        -Unit 'p1.bitlocker_suspend.DC16-N11' -FitMinutes 1.6 `
+        -Unit 'p1.bitlocker_suspend.DC16-N11' -FitMinutes 1.9 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N11' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N11') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N11') -eq 'Off' } `
@@ -3847,7 +3847,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N12' `
-        -Unit 'p1.bitlocker_suspend.DC16-N12' -FitMinutes 1.6 `
+        -Unit 'p1.bitlocker_suspend.DC16-N12' -FitMinutes 1.9 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N12' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N12') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N12') -eq 'Off' } `
@@ -3856,7 +3856,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N13' `
-        -Unit 'p1.bitlocker_suspend.DC16-N13' -FitMinutes 1.6 `
+        -Unit 'p1.bitlocker_suspend.DC16-N13' -FitMinutes 1.9 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N13' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N13') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N13') -eq 'Off' } `
@@ -3865,7 +3865,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N14' `
-        -Unit 'p1.bitlocker_suspend.DC16-N14' -FitMinutes 1.6 `
+        -Unit 'p1.bitlocker_suspend.DC16-N14' -FitMinutes 1.9 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N14' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N14') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N14') -eq 'Off' } `
@@ -3874,7 +3874,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N15' `
-        -Unit 'p1.bitlocker_suspend.DC16-N15' -FitMinutes 1.6 `
+        -Unit 'p1.bitlocker_suspend.DC16-N15' -FitMinutes 1.9 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N15' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N15') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N15') -eq 'Off' } `
@@ -3883,7 +3883,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N16' `
-        -Unit 'p1.bitlocker_suspend.DC16-N16' -FitMinutes 1.6 `
+        -Unit 'p1.bitlocker_suspend.DC16-N16' -FitMinutes 1.9 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N16' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N16') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N16') -eq 'Off' } `
@@ -3892,7 +3892,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N16' `
-        -Unit 'p1.registry.DC16-N16' -FitMinutes 87.3 `
+        -Unit 'p1.registry.DC16-N16' -FitMinutes 104.0 `
         -Verify { Test-NodePaused -Node 'DC16-N16' } `
         -Action { Step-p1-registry-DC16-N16-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N16.apply' `
@@ -3924,7 +3924,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N15' `
-        -Unit 'p1.registry.DC16-N15' -FitMinutes 87.3 `
+        -Unit 'p1.registry.DC16-N15' -FitMinutes 104.0 `
         -Verify { Test-NodePaused -Node 'DC16-N15' } `
         -Action { Step-p1-registry-DC16-N15-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N15.apply' `
@@ -3956,7 +3956,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N14' `
-        -Unit 'p1.registry.DC16-N14' -FitMinutes 87.3 `
+        -Unit 'p1.registry.DC16-N14' -FitMinutes 104.0 `
         -Verify { Test-NodePaused -Node 'DC16-N14' } `
         -Action { Step-p1-registry-DC16-N14-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N14.apply' `
@@ -3988,7 +3988,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N13' `
-        -Unit 'p1.registry.DC16-N13' -FitMinutes 87.3 `
+        -Unit 'p1.registry.DC16-N13' -FitMinutes 104.0 `
         -Verify { Test-NodePaused -Node 'DC16-N13' } `
         -Action { Step-p1-registry-DC16-N13-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N13.apply' `
@@ -4020,7 +4020,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N12' `
-        -Unit 'p1.registry.DC16-N12' -FitMinutes 87.3 `
+        -Unit 'p1.registry.DC16-N12' -FitMinutes 104.0 `
         -Verify { Test-NodePaused -Node 'DC16-N12' } `
         -Action { Step-p1-registry-DC16-N12-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N12.apply' `
@@ -4052,7 +4052,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N11' `
-        -Unit 'p1.registry.DC16-N11' -FitMinutes 87.3 `
+        -Unit 'p1.registry.DC16-N11' -FitMinutes 104.0 `
         -Verify { Test-NodePaused -Node 'DC16-N11' } `
         -Action { Step-p1-registry-DC16-N11-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N11.apply' `
@@ -4084,7 +4084,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N10' `
-        -Unit 'p1.registry.DC16-N10' -FitMinutes 87.3 `
+        -Unit 'p1.registry.DC16-N10' -FitMinutes 104.0 `
         -Verify { Test-NodePaused -Node 'DC16-N10' } `
         -Action { Step-p1-registry-DC16-N10-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N10.apply' `
@@ -4116,7 +4116,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N09' `
-        -Unit 'p1.registry.DC16-N09' -FitMinutes 87.3 `
+        -Unit 'p1.registry.DC16-N09' -FitMinutes 104.0 `
         -Verify { Test-NodePaused -Node 'DC16-N09' } `
         -Action { Step-p1-registry-DC16-N09-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N09.apply' `
@@ -4148,7 +4148,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N08' `
-        -Unit 'p1.registry.DC16-N08' -FitMinutes 87.3 `
+        -Unit 'p1.registry.DC16-N08' -FitMinutes 104.0 `
         -Verify { Test-NodePaused -Node 'DC16-N08' } `
         -Action { Step-p1-registry-DC16-N08-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N08.apply' `
@@ -4180,7 +4180,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N07' `
-        -Unit 'p1.registry.DC16-N07' -FitMinutes 87.3 `
+        -Unit 'p1.registry.DC16-N07' -FitMinutes 104.0 `
         -Verify { Test-NodePaused -Node 'DC16-N07' } `
         -Action { Step-p1-registry-DC16-N07-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N07.apply' `
@@ -4212,7 +4212,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N06' `
-        -Unit 'p1.registry.DC16-N06' -FitMinutes 87.3 `
+        -Unit 'p1.registry.DC16-N06' -FitMinutes 104.0 `
         -Verify { Test-NodePaused -Node 'DC16-N06' } `
         -Action { Step-p1-registry-DC16-N06-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N06.apply' `
@@ -4244,7 +4244,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N05' `
-        -Unit 'p1.registry.DC16-N05' -FitMinutes 87.3 `
+        -Unit 'p1.registry.DC16-N05' -FitMinutes 104.0 `
         -Verify { Test-NodePaused -Node 'DC16-N05' } `
         -Action { Step-p1-registry-DC16-N05-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N05.apply' `
@@ -4276,7 +4276,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N04' `
-        -Unit 'p1.registry.DC16-N04' -FitMinutes 87.3 `
+        -Unit 'p1.registry.DC16-N04' -FitMinutes 104.0 `
         -Verify { Test-NodePaused -Node 'DC16-N04' } `
         -Action { Step-p1-registry-DC16-N04-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N04.apply' `
@@ -4308,7 +4308,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N03' `
-        -Unit 'p1.registry.DC16-N03' -FitMinutes 87.3 `
+        -Unit 'p1.registry.DC16-N03' -FitMinutes 104.0 `
         -Verify { Test-NodePaused -Node 'DC16-N03' } `
         -Action { Step-p1-registry-DC16-N03-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N03.apply' `
@@ -4340,7 +4340,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N02' `
-        -Unit 'p1.registry.DC16-N02' -FitMinutes 87.3 `
+        -Unit 'p1.registry.DC16-N02' -FitMinutes 104.0 `
         -Verify { Test-NodePaused -Node 'DC16-N02' } `
         -Action { Step-p1-registry-DC16-N02-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N02.apply' `
@@ -4372,7 +4372,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N01' `
-        -Unit 'p1.registry.DC16-N01' -FitMinutes 87.3 `
+        -Unit 'p1.registry.DC16-N01' -FitMinutes 104.0 `
         -Verify { Test-NodePaused -Node 'DC16-N01' } `
         -Action { Step-p1-registry-DC16-N01-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N01.apply' `
@@ -4403,19 +4403,19 @@ try {
     Invoke-PlanStep -Id 'p1.cau_prepare' `
         -Phase 'P1' `
         -Title 'Check remoting on the nodes and test the CAU setup' `
-        -Unit 'p1.cau_prepare' -FitMinutes 8.0 `
+        -Unit 'p1.cau_prepare' -FitMinutes 9.5 `
         -EndsUnit 'p1.cau_prepare' `
         -Action { Step-p1-cau_prepare }
     Invoke-PlanStep -Id 'p1.cau_scan' `
         -Phase 'P1' `
         -Title 'Scan: every node must be offered the same feature update' `
-        -Unit 'p1.cau_scan' -FitMinutes 11.5 `
+        -Unit 'p1.cau_scan' -FitMinutes 13.7 `
         -EndsUnit 'p1.cau_scan' `
         -Action { Step-p1-cau_scan }
     Invoke-PlanStep -Id 'p2.cau_run' `
         -Phase 'P2' `
         -Title 'One CAU run with the RollingUpgradePlugin: DC16-N16, DC16-N15, DC16-N14, DC16-N13, DC16-N12, DC16-N11, DC16-N10, DC16-N09, DC16-N08, DC16-N07, DC16-N06, DC16-N05, DC16-N04, DC16-N03, DC16-N02, DC16-N01' `
-        -Unit 'p2.cau.DC16-N16' -FitMinutes 179.5 `
+        -Unit 'p2.cau.DC16-N16' -FitMinutes 213.7 `
         -EndsUnit 'p2.cau.DC16-N01' `
         -Covers @('p2.cau.DC16-N16.drain', 'p2.cau.DC16-N16.install', 'p2.cau.DC16-N16.reboot', 'p2.cau.DC16-N16.resume', 'p2.cau.DC16-N16.storage_wait', 'p2.cau.DC16-N15.drain', 'p2.cau.DC16-N15.install', 'p2.cau.DC16-N15.reboot', 'p2.cau.DC16-N15.resume', 'p2.cau.DC16-N15.storage_wait', 'p2.cau.DC16-N14.drain', 'p2.cau.DC16-N14.install', 'p2.cau.DC16-N14.reboot', 'p2.cau.DC16-N14.resume', 'p2.cau.DC16-N14.storage_wait', 'p2.cau.DC16-N13.drain', 'p2.cau.DC16-N13.install', 'p2.cau.DC16-N13.reboot', 'p2.cau.DC16-N13.resume', 'p2.cau.DC16-N13.storage_wait', 'p2.cau.DC16-N12.drain', 'p2.cau.DC16-N12.install', 'p2.cau.DC16-N12.reboot', 'p2.cau.DC16-N12.resume', 'p2.cau.DC16-N12.storage_wait', 'p2.cau.DC16-N11.drain', 'p2.cau.DC16-N11.install', 'p2.cau.DC16-N11.reboot', 'p2.cau.DC16-N11.resume', 'p2.cau.DC16-N11.storage_wait', 'p2.cau.DC16-N10.drain', 'p2.cau.DC16-N10.install', 'p2.cau.DC16-N10.reboot', 'p2.cau.DC16-N10.resume', 'p2.cau.DC16-N10.storage_wait', 'p2.cau.DC16-N09.drain', 'p2.cau.DC16-N09.install', 'p2.cau.DC16-N09.reboot', 'p2.cau.DC16-N09.resume', 'p2.cau.DC16-N09.storage_wait', 'p2.cau.DC16-N08.drain', 'p2.cau.DC16-N08.install', 'p2.cau.DC16-N08.reboot', 'p2.cau.DC16-N08.resume', 'p2.cau.DC16-N08.storage_wait', 'p2.cau.DC16-N07.drain', 'p2.cau.DC16-N07.install', 'p2.cau.DC16-N07.reboot', 'p2.cau.DC16-N07.resume', 'p2.cau.DC16-N07.storage_wait', 'p2.cau.DC16-N06.drain', 'p2.cau.DC16-N06.install', 'p2.cau.DC16-N06.reboot', 'p2.cau.DC16-N06.resume', 'p2.cau.DC16-N06.storage_wait', 'p2.cau.DC16-N05.drain', 'p2.cau.DC16-N05.install', 'p2.cau.DC16-N05.reboot', 'p2.cau.DC16-N05.resume', 'p2.cau.DC16-N05.storage_wait', 'p2.cau.DC16-N04.drain', 'p2.cau.DC16-N04.install', 'p2.cau.DC16-N04.reboot', 'p2.cau.DC16-N04.resume', 'p2.cau.DC16-N04.storage_wait', 'p2.cau.DC16-N03.drain', 'p2.cau.DC16-N03.install', 'p2.cau.DC16-N03.reboot', 'p2.cau.DC16-N03.resume', 'p2.cau.DC16-N03.storage_wait', 'p2.cau.DC16-N02.drain', 'p2.cau.DC16-N02.install', 'p2.cau.DC16-N02.reboot', 'p2.cau.DC16-N02.resume', 'p2.cau.DC16-N02.storage_wait', 'p2.cau.DC16-N01.drain', 'p2.cau.DC16-N01.install', 'p2.cau.DC16-N01.reboot', 'p2.cau.DC16-N01.resume', 'p2.cau.DC16-N01.storage_wait') `
         -Probe { (Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
@@ -4424,25 +4424,25 @@ try {
     Invoke-PlanStep -Id 'p3.validate' `
         -Phase 'P3' `
         -Title 'Validate the upgraded cluster (validation gate)' `
-        -Unit 'p3.validate' -FitMinutes 16.1 `
+        -Unit 'p3.validate' -FitMinutes 19.1 `
         -EndsUnit 'p3.validate' `
         -Action { Step-p3-validate }
     Invoke-PlanStep -Id 'p3.migration_test' `
         -Phase 'P3' `
         -Title 'Live-migrate one HA VM to every node and back; no cluster network may be Partitioned (test gate)' `
-        -Unit 'p3.migration_test' -FitMinutes 14.9 `
+        -Unit 'p3.migration_test' -FitMinutes 17.7 `
         -EndsUnit 'p3.migration_test' `
         -Action { Step-p3-migration_test }
     Invoke-PlanStep -Id 'p3.registry_check' `
         -Phase 'P3' `
         -Title 'Check that the registry keys survived the upgrade' `
-        -Unit 'p3.registry_check' -FitMinutes 1.6 `
+        -Unit 'p3.registry_check' -FitMinutes 1.9 `
         -EndsUnit 'p3.registry_check' `
         -Action { Step-p3-registry_check }
     Invoke-PlanStep -Id 'p3.functional_level' `
         -Phase 'P3' `
         -Title 'Raise the cluster functional level' `
-        -Unit 'p3.functional_level' -FitMinutes 2.3 `
+        -Unit 'p3.functional_level' -FitMinutes 2.7 `
         -EndsUnit 'p3.functional_level' `
         -Irreversible `
         -Probe { Test-FunctionalLevelRaised } `
@@ -4450,34 +4450,34 @@ try {
     Invoke-PlanStep -Id 'p3.storage_pool' `
         -Phase 'P3' `
         -Title 'Update the storage pool version' `
-        -Unit 'p3.storage_pool' -FitMinutes 3.9 `
+        -Unit 'p3.storage_pool' -FitMinutes 4.6 `
         -EndsUnit 'p3.storage_pool' `
         -Irreversible `
         -Action { Step-p3-storage_pool }
     Invoke-PlanStep -Id 'p3.oem_drivers' `
         -Phase 'P3' `
         -Title 'Reinstall the OEM drivers with the vendor''s package, one node at a time' `
-        -Unit 'p3.oem_drivers' -FitMinutes 137.6 `
+        -Unit 'p3.oem_drivers' -FitMinutes 163.3 `
         -EndsUnit 'p3.oem_drivers' `
         -Verify { (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
         -Action { Step-p3-oem_drivers }
     Invoke-PlanStep -Id 'p3.sync' `
         -Phase 'P3' `
         -Title 'Sync the registration so Azure shows 23H2' `
-        -Unit 'p3.sync' -FitMinutes 10.7 `
+        -Unit 'p3.sync' -FitMinutes 12.7 `
         -EndsUnit 'p3.sync' `
         -Action { Step-p3-sync }
     Invoke-PlanStep -Id 'p4.atc_install' `
         -Phase 'P4' `
         -Title 'Install NetworkATC and FS-SMBBW on all nodes; hold the ATC service' `
-        -Unit 'p4.atc_install' -FitMinutes 16.1 `
+        -Unit 'p4.atc_install' -FitMinutes 19.1 `
         -EndsUnit 'p4.atc_install' `
         -Action { Step-p4-atc_install }
     Invoke-PlanStep -Id 'p4.atc.DC16-N16.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N16' `
-        -Unit 'p4.atc.DC16-N16' -FitMinutes 126.2 `
+        -Unit 'p4.atc.DC16-N16' -FitMinutes 151.1 `
         -Verify { Test-NodePaused -Node 'DC16-N16' } `
         -Action { Step-p4-atc-DC16-N16-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N16.configure' `
@@ -4501,7 +4501,7 @@ try {
     Invoke-PlanStep -Id 'p4.atc_rename_switch' `
         -Phase 'P4' `
         -Title 'After the first node: rename the vSwitch on the remaining nodes to the Network ATC name and reconnect every VM network adapter (disrupts their VMs)' `
-        -Unit 'p4.atc_rename_switch' -FitMinutes 35.6 `
+        -Unit 'p4.atc_rename_switch' -FitMinutes 42.3 `
         -EndsUnit 'p4.atc_rename_switch' `
         -Probe { @(Get-AtcSwitchProblem -FirstNode 'DC16-N16').Count -eq 0 } `
         -Verify { @(Get-AtcSwitchProblem -FirstNode 'DC16-N16').Count -eq 0 } `
@@ -4510,7 +4510,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N15' `
-        -Unit 'p4.atc.DC16-N15' -FitMinutes 126.2 `
+        -Unit 'p4.atc.DC16-N15' -FitMinutes 151.1 `
         -Verify { Test-NodePaused -Node 'DC16-N15' } `
         -Action { Step-p4-atc-DC16-N15-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N15.configure' `
@@ -4535,7 +4535,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N14' `
-        -Unit 'p4.atc.DC16-N14' -FitMinutes 126.2 `
+        -Unit 'p4.atc.DC16-N14' -FitMinutes 151.1 `
         -Verify { Test-NodePaused -Node 'DC16-N14' } `
         -Action { Step-p4-atc-DC16-N14-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N14.configure' `
@@ -4560,7 +4560,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N13' `
-        -Unit 'p4.atc.DC16-N13' -FitMinutes 126.2 `
+        -Unit 'p4.atc.DC16-N13' -FitMinutes 151.1 `
         -Verify { Test-NodePaused -Node 'DC16-N13' } `
         -Action { Step-p4-atc-DC16-N13-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N13.configure' `
@@ -4585,7 +4585,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N12' `
-        -Unit 'p4.atc.DC16-N12' -FitMinutes 126.2 `
+        -Unit 'p4.atc.DC16-N12' -FitMinutes 151.1 `
         -Verify { Test-NodePaused -Node 'DC16-N12' } `
         -Action { Step-p4-atc-DC16-N12-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N12.configure' `
@@ -4610,7 +4610,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N11' `
-        -Unit 'p4.atc.DC16-N11' -FitMinutes 126.2 `
+        -Unit 'p4.atc.DC16-N11' -FitMinutes 151.1 `
         -Verify { Test-NodePaused -Node 'DC16-N11' } `
         -Action { Step-p4-atc-DC16-N11-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N11.configure' `
@@ -4635,7 +4635,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N10' `
-        -Unit 'p4.atc.DC16-N10' -FitMinutes 126.2 `
+        -Unit 'p4.atc.DC16-N10' -FitMinutes 151.1 `
         -Verify { Test-NodePaused -Node 'DC16-N10' } `
         -Action { Step-p4-atc-DC16-N10-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N10.configure' `
@@ -4660,7 +4660,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N09' `
-        -Unit 'p4.atc.DC16-N09' -FitMinutes 126.2 `
+        -Unit 'p4.atc.DC16-N09' -FitMinutes 151.1 `
         -Verify { Test-NodePaused -Node 'DC16-N09' } `
         -Action { Step-p4-atc-DC16-N09-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N09.configure' `
@@ -4685,7 +4685,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N08' `
-        -Unit 'p4.atc.DC16-N08' -FitMinutes 126.2 `
+        -Unit 'p4.atc.DC16-N08' -FitMinutes 151.1 `
         -Verify { Test-NodePaused -Node 'DC16-N08' } `
         -Action { Step-p4-atc-DC16-N08-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N08.configure' `
@@ -4710,7 +4710,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N07' `
-        -Unit 'p4.atc.DC16-N07' -FitMinutes 126.2 `
+        -Unit 'p4.atc.DC16-N07' -FitMinutes 151.1 `
         -Verify { Test-NodePaused -Node 'DC16-N07' } `
         -Action { Step-p4-atc-DC16-N07-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N07.configure' `
@@ -4735,7 +4735,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N06' `
-        -Unit 'p4.atc.DC16-N06' -FitMinutes 126.2 `
+        -Unit 'p4.atc.DC16-N06' -FitMinutes 151.1 `
         -Verify { Test-NodePaused -Node 'DC16-N06' } `
         -Action { Step-p4-atc-DC16-N06-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N06.configure' `
@@ -4760,7 +4760,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N05' `
-        -Unit 'p4.atc.DC16-N05' -FitMinutes 126.2 `
+        -Unit 'p4.atc.DC16-N05' -FitMinutes 151.1 `
         -Verify { Test-NodePaused -Node 'DC16-N05' } `
         -Action { Step-p4-atc-DC16-N05-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N05.configure' `
@@ -4785,7 +4785,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N04' `
-        -Unit 'p4.atc.DC16-N04' -FitMinutes 126.2 `
+        -Unit 'p4.atc.DC16-N04' -FitMinutes 151.1 `
         -Verify { Test-NodePaused -Node 'DC16-N04' } `
         -Action { Step-p4-atc-DC16-N04-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N04.configure' `
@@ -4810,7 +4810,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N03' `
-        -Unit 'p4.atc.DC16-N03' -FitMinutes 126.2 `
+        -Unit 'p4.atc.DC16-N03' -FitMinutes 151.1 `
         -Verify { Test-NodePaused -Node 'DC16-N03' } `
         -Action { Step-p4-atc-DC16-N03-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N03.configure' `
@@ -4835,7 +4835,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N02' `
-        -Unit 'p4.atc.DC16-N02' -FitMinutes 126.2 `
+        -Unit 'p4.atc.DC16-N02' -FitMinutes 151.1 `
         -Verify { Test-NodePaused -Node 'DC16-N02' } `
         -Action { Step-p4-atc-DC16-N02-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N02.configure' `
@@ -4860,7 +4860,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N01' `
-        -Unit 'p4.atc.DC16-N01' -FitMinutes 126.2 `
+        -Unit 'p4.atc.DC16-N01' -FitMinutes 151.1 `
         -Verify { Test-NodePaused -Node 'DC16-N01' } `
         -Action { Step-p4-atc-DC16-N01-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N01.configure' `
@@ -4884,14 +4884,14 @@ try {
     Invoke-PlanStep -Id 'p4.atc_verify' `
         -Phase 'P4' `
         -Title 'Check that every intent reports Success' `
-        -Unit 'p4.atc_verify' -FitMinutes 8.0 `
+        -Unit 'p4.atc_verify' -FitMinutes 9.5 `
         -EndsUnit 'p4.atc_verify' `
         -Action { Step-p4-atc_verify }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N16.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N16' `
-        -Unit 'p5.remediate.DC16-N16' -FitMinutes 109.6 `
+        -Unit 'p5.remediate.DC16-N16' -FitMinutes 130.4 `
         -Verify { Test-NodePaused -Node 'DC16-N16' } `
         -Action { Step-p5-remediate-DC16-N16-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N16.apply' `
@@ -4921,7 +4921,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N15' `
-        -Unit 'p5.remediate.DC16-N15' -FitMinutes 109.6 `
+        -Unit 'p5.remediate.DC16-N15' -FitMinutes 130.4 `
         -Verify { Test-NodePaused -Node 'DC16-N15' } `
         -Action { Step-p5-remediate-DC16-N15-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N15.apply' `
@@ -4951,7 +4951,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N14' `
-        -Unit 'p5.remediate.DC16-N14' -FitMinutes 109.6 `
+        -Unit 'p5.remediate.DC16-N14' -FitMinutes 130.4 `
         -Verify { Test-NodePaused -Node 'DC16-N14' } `
         -Action { Step-p5-remediate-DC16-N14-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N14.apply' `
@@ -4981,7 +4981,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N13' `
-        -Unit 'p5.remediate.DC16-N13' -FitMinutes 109.6 `
+        -Unit 'p5.remediate.DC16-N13' -FitMinutes 130.4 `
         -Verify { Test-NodePaused -Node 'DC16-N13' } `
         -Action { Step-p5-remediate-DC16-N13-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N13.apply' `
@@ -5011,7 +5011,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N12' `
-        -Unit 'p5.remediate.DC16-N12' -FitMinutes 109.6 `
+        -Unit 'p5.remediate.DC16-N12' -FitMinutes 130.4 `
         -Verify { Test-NodePaused -Node 'DC16-N12' } `
         -Action { Step-p5-remediate-DC16-N12-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N12.apply' `
@@ -5041,7 +5041,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N11' `
-        -Unit 'p5.remediate.DC16-N11' -FitMinutes 109.6 `
+        -Unit 'p5.remediate.DC16-N11' -FitMinutes 130.4 `
         -Verify { Test-NodePaused -Node 'DC16-N11' } `
         -Action { Step-p5-remediate-DC16-N11-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N11.apply' `
@@ -5071,7 +5071,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N10' `
-        -Unit 'p5.remediate.DC16-N10' -FitMinutes 109.6 `
+        -Unit 'p5.remediate.DC16-N10' -FitMinutes 130.4 `
         -Verify { Test-NodePaused -Node 'DC16-N10' } `
         -Action { Step-p5-remediate-DC16-N10-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N10.apply' `
@@ -5101,7 +5101,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N09' `
-        -Unit 'p5.remediate.DC16-N09' -FitMinutes 109.6 `
+        -Unit 'p5.remediate.DC16-N09' -FitMinutes 130.4 `
         -Verify { Test-NodePaused -Node 'DC16-N09' } `
         -Action { Step-p5-remediate-DC16-N09-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N09.apply' `
@@ -5131,7 +5131,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N08' `
-        -Unit 'p5.remediate.DC16-N08' -FitMinutes 109.6 `
+        -Unit 'p5.remediate.DC16-N08' -FitMinutes 130.4 `
         -Verify { Test-NodePaused -Node 'DC16-N08' } `
         -Action { Step-p5-remediate-DC16-N08-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N08.apply' `
@@ -5161,7 +5161,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N07' `
-        -Unit 'p5.remediate.DC16-N07' -FitMinutes 109.6 `
+        -Unit 'p5.remediate.DC16-N07' -FitMinutes 130.4 `
         -Verify { Test-NodePaused -Node 'DC16-N07' } `
         -Action { Step-p5-remediate-DC16-N07-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N07.apply' `
@@ -5191,7 +5191,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N06' `
-        -Unit 'p5.remediate.DC16-N06' -FitMinutes 109.6 `
+        -Unit 'p5.remediate.DC16-N06' -FitMinutes 130.4 `
         -Verify { Test-NodePaused -Node 'DC16-N06' } `
         -Action { Step-p5-remediate-DC16-N06-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N06.apply' `
@@ -5221,7 +5221,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N05' `
-        -Unit 'p5.remediate.DC16-N05' -FitMinutes 109.6 `
+        -Unit 'p5.remediate.DC16-N05' -FitMinutes 130.4 `
         -Verify { Test-NodePaused -Node 'DC16-N05' } `
         -Action { Step-p5-remediate-DC16-N05-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N05.apply' `
@@ -5251,7 +5251,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N04' `
-        -Unit 'p5.remediate.DC16-N04' -FitMinutes 109.6 `
+        -Unit 'p5.remediate.DC16-N04' -FitMinutes 130.4 `
         -Verify { Test-NodePaused -Node 'DC16-N04' } `
         -Action { Step-p5-remediate-DC16-N04-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N04.apply' `
@@ -5281,7 +5281,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N03' `
-        -Unit 'p5.remediate.DC16-N03' -FitMinutes 109.6 `
+        -Unit 'p5.remediate.DC16-N03' -FitMinutes 130.4 `
         -Verify { Test-NodePaused -Node 'DC16-N03' } `
         -Action { Step-p5-remediate-DC16-N03-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N03.apply' `
@@ -5311,7 +5311,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N02' `
-        -Unit 'p5.remediate.DC16-N02' -FitMinutes 109.6 `
+        -Unit 'p5.remediate.DC16-N02' -FitMinutes 130.4 `
         -Verify { Test-NodePaused -Node 'DC16-N02' } `
         -Action { Step-p5-remediate-DC16-N02-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N02.apply' `
@@ -5341,7 +5341,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N01' `
-        -Unit 'p5.remediate.DC16-N01' -FitMinutes 109.6 `
+        -Unit 'p5.remediate.DC16-N01' -FitMinutes 130.4 `
         -Verify { Test-NodePaused -Node 'DC16-N01' } `
         -Action { Step-p5-remediate-DC16-N01-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N01.apply' `
@@ -5371,7 +5371,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N01' `
-        -Unit 'p5.lcm_extension.DC16-N01' -FitMinutes 29.5 `
+        -Unit 'p5.lcm_extension.DC16-N01' -FitMinutes 35.0 `
         -EndsUnit 'p5.lcm_extension.DC16-N01' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N01' } `
         -Action { Step-p5-lcm_extension-DC16-N01 }
@@ -5379,7 +5379,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N02' `
-        -Unit 'p5.lcm_extension.DC16-N02' -FitMinutes 29.5 `
+        -Unit 'p5.lcm_extension.DC16-N02' -FitMinutes 35.0 `
         -EndsUnit 'p5.lcm_extension.DC16-N02' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N02' } `
         -Action { Step-p5-lcm_extension-DC16-N02 }
@@ -5387,7 +5387,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N03' `
-        -Unit 'p5.lcm_extension.DC16-N03' -FitMinutes 29.5 `
+        -Unit 'p5.lcm_extension.DC16-N03' -FitMinutes 35.0 `
         -EndsUnit 'p5.lcm_extension.DC16-N03' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N03' } `
         -Action { Step-p5-lcm_extension-DC16-N03 }
@@ -5395,7 +5395,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N04' `
-        -Unit 'p5.lcm_extension.DC16-N04' -FitMinutes 29.5 `
+        -Unit 'p5.lcm_extension.DC16-N04' -FitMinutes 35.0 `
         -EndsUnit 'p5.lcm_extension.DC16-N04' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N04' } `
         -Action { Step-p5-lcm_extension-DC16-N04 }
@@ -5403,7 +5403,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N05' `
-        -Unit 'p5.lcm_extension.DC16-N05' -FitMinutes 29.5 `
+        -Unit 'p5.lcm_extension.DC16-N05' -FitMinutes 35.0 `
         -EndsUnit 'p5.lcm_extension.DC16-N05' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N05' } `
         -Action { Step-p5-lcm_extension-DC16-N05 }
@@ -5411,7 +5411,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N06' `
-        -Unit 'p5.lcm_extension.DC16-N06' -FitMinutes 29.5 `
+        -Unit 'p5.lcm_extension.DC16-N06' -FitMinutes 35.0 `
         -EndsUnit 'p5.lcm_extension.DC16-N06' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N06' } `
         -Action { Step-p5-lcm_extension-DC16-N06 }
@@ -5419,7 +5419,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N07' `
-        -Unit 'p5.lcm_extension.DC16-N07' -FitMinutes 29.5 `
+        -Unit 'p5.lcm_extension.DC16-N07' -FitMinutes 35.0 `
         -EndsUnit 'p5.lcm_extension.DC16-N07' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N07' } `
         -Action { Step-p5-lcm_extension-DC16-N07 }
@@ -5427,7 +5427,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N08' `
-        -Unit 'p5.lcm_extension.DC16-N08' -FitMinutes 29.5 `
+        -Unit 'p5.lcm_extension.DC16-N08' -FitMinutes 35.0 `
         -EndsUnit 'p5.lcm_extension.DC16-N08' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N08' } `
         -Action { Step-p5-lcm_extension-DC16-N08 }
@@ -5435,7 +5435,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N09' `
-        -Unit 'p5.lcm_extension.DC16-N09' -FitMinutes 29.5 `
+        -Unit 'p5.lcm_extension.DC16-N09' -FitMinutes 35.0 `
         -EndsUnit 'p5.lcm_extension.DC16-N09' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N09' } `
         -Action { Step-p5-lcm_extension-DC16-N09 }
@@ -5443,7 +5443,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N10' `
-        -Unit 'p5.lcm_extension.DC16-N10' -FitMinutes 29.5 `
+        -Unit 'p5.lcm_extension.DC16-N10' -FitMinutes 35.0 `
         -EndsUnit 'p5.lcm_extension.DC16-N10' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N10' } `
         -Action { Step-p5-lcm_extension-DC16-N10 }
@@ -5451,7 +5451,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N11' `
-        -Unit 'p5.lcm_extension.DC16-N11' -FitMinutes 29.5 `
+        -Unit 'p5.lcm_extension.DC16-N11' -FitMinutes 35.0 `
         -EndsUnit 'p5.lcm_extension.DC16-N11' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N11' } `
         -Action { Step-p5-lcm_extension-DC16-N11 }
@@ -5459,7 +5459,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N12' `
-        -Unit 'p5.lcm_extension.DC16-N12' -FitMinutes 29.5 `
+        -Unit 'p5.lcm_extension.DC16-N12' -FitMinutes 35.0 `
         -EndsUnit 'p5.lcm_extension.DC16-N12' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N12' } `
         -Action { Step-p5-lcm_extension-DC16-N12 }
@@ -5467,7 +5467,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N13' `
-        -Unit 'p5.lcm_extension.DC16-N13' -FitMinutes 29.5 `
+        -Unit 'p5.lcm_extension.DC16-N13' -FitMinutes 35.0 `
         -EndsUnit 'p5.lcm_extension.DC16-N13' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N13' } `
         -Action { Step-p5-lcm_extension-DC16-N13 }
@@ -5475,7 +5475,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N14' `
-        -Unit 'p5.lcm_extension.DC16-N14' -FitMinutes 29.5 `
+        -Unit 'p5.lcm_extension.DC16-N14' -FitMinutes 35.0 `
         -EndsUnit 'p5.lcm_extension.DC16-N14' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N14' } `
         -Action { Step-p5-lcm_extension-DC16-N14 }
@@ -5483,7 +5483,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N15' `
-        -Unit 'p5.lcm_extension.DC16-N15' -FitMinutes 29.5 `
+        -Unit 'p5.lcm_extension.DC16-N15' -FitMinutes 35.0 `
         -EndsUnit 'p5.lcm_extension.DC16-N15' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N15' } `
         -Action { Step-p5-lcm_extension-DC16-N15 }
@@ -5491,32 +5491,32 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N16' `
-        -Unit 'p5.lcm_extension.DC16-N16' -FitMinutes 29.5 `
+        -Unit 'p5.lcm_extension.DC16-N16' -FitMinutes 35.0 `
         -EndsUnit 'p5.lcm_extension.DC16-N16' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N16' } `
         -Action { Step-p5-lcm_extension-DC16-N16 }
     Invoke-PlanStep -Id 'p5.ad_prepare' `
         -Phase 'P5' `
         -Title 'Prepare the AD objects for the LCM user' `
-        -Unit 'p5.ad_prepare' -FitMinutes 8.0 `
+        -Unit 'p5.ad_prepare' -FitMinutes 9.5 `
         -EndsUnit 'p5.ad_prepare' `
         -Action { Step-p5-ad_prepare }
     Invoke-PlanStep -Id 'p5.readiness_validate' `
         -Phase 'P5' `
         -Title 'Run the upgrade readiness validation (validation gate)' `
-        -Unit 'p5.readiness_validate' -FitMinutes 48.4 `
+        -Unit 'p5.readiness_validate' -FitMinutes 57.4 `
         -EndsUnit 'p5.readiness_validate' `
         -Action { Step-p5-readiness_validate }
     Invoke-PlanStep -Id 'p6.solution_validate' `
         -Phase 'P6' `
         -Title 'Solution upgrade: ARM deployment in Validate mode' `
-        -Unit 'p6.solution_validate' -FitMinutes 13.1 `
+        -Unit 'p6.solution_validate' -FitMinutes 15.6 `
         -EndsUnit 'p6.solution_validate' `
         -Action { Step-p6-solution_validate }
     Invoke-PlanStep -Id 'p6.solution_deploy' `
         -Phase 'P6' `
         -Title 'Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate)' `
-        -Unit 'p6.solution_deploy' -FitMinutes 173.3 `
+        -Unit 'p6.solution_deploy' -FitMinutes 205.7 `
         -EndsUnit 'p6.solution_deploy' `
         -Irreversible `
         -Probe { Test-SolutionDeployed } `
@@ -5526,7 +5526,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N01' `
-        -Unit 'p7.bitlocker_resume.DC16-N01' -FitMinutes 1.6 `
+        -Unit 'p7.bitlocker_resume.DC16-N01' -FitMinutes 1.9 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N01' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N01') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N01') -eq 'On' } `
@@ -5535,7 +5535,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N02' `
-        -Unit 'p7.bitlocker_resume.DC16-N02' -FitMinutes 1.6 `
+        -Unit 'p7.bitlocker_resume.DC16-N02' -FitMinutes 1.9 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N02' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N02') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N02') -eq 'On' } `
@@ -5544,7 +5544,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N03' `
-        -Unit 'p7.bitlocker_resume.DC16-N03' -FitMinutes 1.6 `
+        -Unit 'p7.bitlocker_resume.DC16-N03' -FitMinutes 1.9 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N03' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N03') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N03') -eq 'On' } `
@@ -5553,7 +5553,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N04' `
-        -Unit 'p7.bitlocker_resume.DC16-N04' -FitMinutes 1.6 `
+        -Unit 'p7.bitlocker_resume.DC16-N04' -FitMinutes 1.9 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N04' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N04') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N04') -eq 'On' } `
@@ -5562,7 +5562,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N05' `
-        -Unit 'p7.bitlocker_resume.DC16-N05' -FitMinutes 1.6 `
+        -Unit 'p7.bitlocker_resume.DC16-N05' -FitMinutes 1.9 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N05' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N05') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N05') -eq 'On' } `
@@ -5571,7 +5571,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N06' `
-        -Unit 'p7.bitlocker_resume.DC16-N06' -FitMinutes 1.6 `
+        -Unit 'p7.bitlocker_resume.DC16-N06' -FitMinutes 1.9 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N06' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N06') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N06') -eq 'On' } `
@@ -5580,7 +5580,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N07' `
-        -Unit 'p7.bitlocker_resume.DC16-N07' -FitMinutes 1.6 `
+        -Unit 'p7.bitlocker_resume.DC16-N07' -FitMinutes 1.9 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N07' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N07') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N07') -eq 'On' } `
@@ -5589,7 +5589,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N08' `
-        -Unit 'p7.bitlocker_resume.DC16-N08' -FitMinutes 1.6 `
+        -Unit 'p7.bitlocker_resume.DC16-N08' -FitMinutes 1.9 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N08' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N08') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N08') -eq 'On' } `
@@ -5598,7 +5598,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N09' `
-        -Unit 'p7.bitlocker_resume.DC16-N09' -FitMinutes 1.6 `
+        -Unit 'p7.bitlocker_resume.DC16-N09' -FitMinutes 1.9 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N09' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N09') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N09') -eq 'On' } `
@@ -5607,7 +5607,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N10' `
-        -Unit 'p7.bitlocker_resume.DC16-N10' -FitMinutes 1.6 `
+        -Unit 'p7.bitlocker_resume.DC16-N10' -FitMinutes 1.9 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N10' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N10') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N10') -eq 'On' } `
@@ -5616,7 +5616,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N11' `
-        -Unit 'p7.bitlocker_resume.DC16-N11' -FitMinutes 1.6 `
+        -Unit 'p7.bitlocker_resume.DC16-N11' -FitMinutes 1.9 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N11' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N11') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N11') -eq 'On' } `
@@ -5625,7 +5625,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N12' `
-        -Unit 'p7.bitlocker_resume.DC16-N12' -FitMinutes 1.6 `
+        -Unit 'p7.bitlocker_resume.DC16-N12' -FitMinutes 1.9 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N12' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N12') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N12') -eq 'On' } `
@@ -5634,7 +5634,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N13' `
-        -Unit 'p7.bitlocker_resume.DC16-N13' -FitMinutes 1.6 `
+        -Unit 'p7.bitlocker_resume.DC16-N13' -FitMinutes 1.9 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N13' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N13') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N13') -eq 'On' } `
@@ -5643,7 +5643,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N14' `
-        -Unit 'p7.bitlocker_resume.DC16-N14' -FitMinutes 1.6 `
+        -Unit 'p7.bitlocker_resume.DC16-N14' -FitMinutes 1.9 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N14' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N14') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N14') -eq 'On' } `
@@ -5652,7 +5652,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N15' `
-        -Unit 'p7.bitlocker_resume.DC16-N15' -FitMinutes 1.6 `
+        -Unit 'p7.bitlocker_resume.DC16-N15' -FitMinutes 1.9 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N15' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N15') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N15') -eq 'On' } `
@@ -5661,7 +5661,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N16' `
-        -Unit 'p7.bitlocker_resume.DC16-N16' -FitMinutes 1.6 `
+        -Unit 'p7.bitlocker_resume.DC16-N16' -FitMinutes 1.9 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N16' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N16') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N16') -eq 'On' } `
@@ -5669,19 +5669,19 @@ try {
     Invoke-PlanStep -Id 'p7.wdac_reapply' `
         -Phase 'P7' `
         -Title 'Re-apply the new WDAC policies (operator, per the 23H2 docs)' `
-        -Unit 'p7.wdac_reapply' -FitMinutes 16.1 `
+        -Unit 'p7.wdac_reapply' -FitMinutes 19.1 `
         -EndsUnit 'p7.wdac_reapply' `
         -Action { Step-p7-wdac_reapply }
     Invoke-PlanStep -Id 'p7.after_configure' `
         -Phase 'P7' `
         -Title 'Update the security posture, create the storage paths and set the CAU AD permissions' `
-        -Unit 'p7.after_configure' -FitMinutes 35.6 `
+        -Unit 'p7.after_configure' -FitMinutes 42.3 `
         -EndsUnit 'p7.after_configure' `
         -Action { Step-p7-after_configure }
     Invoke-PlanStep -Id 'p7.verify' `
         -Phase 'P7' `
         -Title 'Sync the registration and check the Azure resources' `
-        -Unit 'p7.verify' -FitMinutes 17.8 `
+        -Unit 'p7.verify' -FitMinutes 21.1 `
         -EndsUnit 'p7.verify' `
         -Action { Step-p7-verify }
     Complete-HciRun

@@ -1058,7 +1058,7 @@ function Step-p0-preflight {
 function Step-p0-registration_repair {
     # Only if both hold [A-ps]: the Cloud Management cluster group is missing and the cluster resource's identity
     # lacks SystemAssigned. The probe skips a healthy cluster without touching Azure.
-    Invoke-RegistrationRepair -TimeoutMinutes 71
+    Invoke-RegistrationRepair -TimeoutMinutes 84
 }
 
 # p0.test_cluster: Validate the cluster before any change [H-maint]
@@ -1174,7 +1174,7 @@ function Step-p2-cau_run {
     # The job is the CAU coordinator and must stay alive [W-invoke]: it is never removed while it runs, a
     # Get-CauRun error is only a missed look, and a deliberate cancel (Ctrl+C) goes through Stop-CauRun.
     # Per node: the minutes its unit needs to its safe point (the plan's fit_minutes, as the simulator uses).
-    $CauUnitFit = @{ 'EDGE-N2' = 115.4; 'EDGE-N1' = 115.4 }
+    $CauUnitFit = @{ 'EDGE-N2' = 137.6; 'EDGE-N1' = 137.6 }
     $preUpdate = Install-CauWindowGate -FitMinutes $CauUnitFit -WindowEnd $script:WindowEndAt
     $CauRunArgs = @{
         ClusterName = $ClusterName
@@ -1190,7 +1190,7 @@ function Step-p2-cau_run {
         Force = $true
     }
     if ($Credential) { $CauRunArgs.Credential = $Credential }
-    $farBound = [timespan]::FromMinutes(1020)  # the node units' summed bounds (the plan's)
+    $farBound = [timespan]::FromMinutes(1138)  # the node units' summed bounds (the plan's)
     $CauRunArgs.StopAfter = $farBound
     if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) { $CauRunArgs.StopAfter = ($script:WindowEndAt - [datetimeoffset]::Now) + $farBound }
     $expectedEnd = [datetimeoffset]::Now.Add($CauRunArgs.StopAfter).AddMinutes(30)
@@ -1254,7 +1254,7 @@ function Step-p3-migration_test {
     # Test live migration while the cluster can still go back [A-post]: the first running clustered VM (by name) goes
     # to every other node and back home. Move-ClusterVirtualMachineRole runs on a node: from a remote machine it
     # needs CredSSP. Every wait shares the step's bound. Then no cluster network may be Partitioned [S-part].
-    $deadline = [datetimeoffset]::Now.AddMinutes(60)
+    $deadline = [datetimeoffset]::Now.AddMinutes(71)
     $vms = @(Get-ClusterGroup -Cluster $ClusterName | Where-Object { [string]$_.GroupType -eq 'VirtualMachine' -and [string]$_.State -eq 'Online' } | Sort-Object -Property Name)
     if ($vms.Count -eq 0) {
         Request-OperatorAction -Instructions 'No clustered VM is running, so the script cannot test live migration. Start a highly available VM and rerun without -Acknowledge, or test a failover and a live migration to every node by hand (Move-ClusterVirtualMachineRole on a node''s console), then acknowledge [A-post].'
@@ -1431,7 +1431,7 @@ function Step-p5-lcm_extension-EDGE-N1 {
             Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'EDGE-N1' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
         }
     }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'EDGE-N1') -TimeoutMinutes 119 -Condition {
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'EDGE-N1') -TimeoutMinutes 141 -Condition {
         $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'EDGE-N1' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
@@ -1462,7 +1462,7 @@ function Step-p5-lcm_extension-EDGE-N2 {
             Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'EDGE-N2' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
         }
     }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'EDGE-N2') -TimeoutMinutes 119 -Condition {
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'EDGE-N2') -TimeoutMinutes 141 -Condition {
         $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'EDGE-N2' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
@@ -1510,12 +1510,12 @@ function Step-p6-solution_validate {
     # each lcm.extension step waited for its node; a resumed run checks them all again here.
     $notReady = @($PlanNodes | Where-Object { -not (Test-LcmExtensionReady -Node $_) })
     if ($notReady.Count -gt 0) { throw ('the AzureEdgeLifecycleManager extension is not Succeeded on {0}: rerun their lcm.extension steps' -f ($notReady -join ', ')) }
-    Invoke-SolutionDeployment -Mode 'Validate' -TimeoutMinutes 53
+    Invoke-SolutionDeployment -Mode 'Validate' -TimeoutMinutes 63
 }
 
 # p6.solution_deploy: Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate) [A-arm], [A-inst]
 function Step-p6-solution_deploy {
-    Invoke-SolutionDeployment -Mode 'Deploy' -TimeoutMinutes 694
+    Invoke-SolutionDeployment -Mode 'Deploy' -TimeoutMinutes 823
 }
 
 # p7.after_configure: Update the security posture, create the storage paths and set the CAU AD permissions [A-inst]
@@ -1542,14 +1542,14 @@ try {
     Invoke-PlanStep -Id 'p0.preflight' `
         -Phase 'P0' `
         -Title 'Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered' `
-        -Unit 'p0.preflight' -FitMinutes 8.0 `
+        -Unit 'p0.preflight' -FitMinutes 9.5 `
         -EndsUnit 'p0.preflight' `
         -ReadOnly `
         -Action { Step-p0-preflight }
     Invoke-PlanStep -Id 'p0.registration_repair' `
         -Phase 'P0' `
         -Title 'Repair the registration, only if the cluster resource lacks a SystemAssigned identity and the Cloud Management cluster group is missing' `
-        -Unit 'p0.registration_repair' -FitMinutes 17.6 `
+        -Unit 'p0.registration_repair' -FitMinutes 20.9 `
         -EndsUnit 'p0.registration_repair' `
         -Probe { -not (Test-RegistrationRepairNeeded) } `
         -Verify { -not (Test-RegistrationRepairNeeded) } `
@@ -1557,14 +1557,14 @@ try {
     Invoke-PlanStep -Id 'p0.test_cluster' `
         -Phase 'P0' `
         -Title 'Validate the cluster before any change' `
-        -Unit 'p0.test_cluster' -FitMinutes 16.1 `
+        -Unit 'p0.test_cluster' -FitMinutes 19.1 `
         -EndsUnit 'p0.test_cluster' `
         -Action { Step-p0-test_cluster }
     Invoke-PlanStep -Id 'p1.registry.EDGE-N2.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'EDGE-N2' `
-        -Unit 'p1.registry.EDGE-N2' -FitMinutes 29.2 `
+        -Unit 'p1.registry.EDGE-N2' -FitMinutes 35.0 `
         -Verify { Test-NodePaused -Node 'EDGE-N2' } `
         -Action { Step-p1-registry-EDGE-N2-drain }
     Invoke-PlanStep -Id 'p1.registry.EDGE-N2.apply' `
@@ -1596,7 +1596,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'EDGE-N1' `
-        -Unit 'p1.registry.EDGE-N1' -FitMinutes 29.2 `
+        -Unit 'p1.registry.EDGE-N1' -FitMinutes 35.0 `
         -Verify { Test-NodePaused -Node 'EDGE-N1' } `
         -Action { Step-p1-registry-EDGE-N1-drain }
     Invoke-PlanStep -Id 'p1.registry.EDGE-N1.apply' `
@@ -1628,32 +1628,32 @@ try {
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'EDGE-N1' `
-        -Unit 'p1.media_verify.EDGE-N1' -FitMinutes 1.6 `
+        -Unit 'p1.media_verify.EDGE-N1' -FitMinutes 1.9 `
         -EndsUnit 'p1.media_verify.EDGE-N1' `
         -Action { Step-p1-media_verify-EDGE-N1 }
     Invoke-PlanStep -Id 'p1.media_verify.EDGE-N2' `
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'EDGE-N2' `
-        -Unit 'p1.media_verify.EDGE-N2' -FitMinutes 1.6 `
+        -Unit 'p1.media_verify.EDGE-N2' -FitMinutes 1.9 `
         -EndsUnit 'p1.media_verify.EDGE-N2' `
         -Action { Step-p1-media_verify-EDGE-N2 }
     Invoke-PlanStep -Id 'p1.cau_prepare' `
         -Phase 'P1' `
         -Title 'Check remoting on the nodes and test the CAU setup' `
-        -Unit 'p1.cau_prepare' -FitMinutes 8.0 `
+        -Unit 'p1.cau_prepare' -FitMinutes 9.5 `
         -EndsUnit 'p1.cau_prepare' `
         -Action { Step-p1-cau_prepare }
     Invoke-PlanStep -Id 'p1.cau_scan' `
         -Phase 'P1' `
         -Title 'Scan: every node must be offered the same feature update' `
-        -Unit 'p1.cau_scan' -FitMinutes 11.5 `
+        -Unit 'p1.cau_scan' -FitMinutes 13.7 `
         -EndsUnit 'p1.cau_scan' `
         -Action { Step-p1-cau_scan }
     Invoke-PlanStep -Id 'p2.cau_run' `
         -Phase 'P2' `
         -Title 'One CAU run with the RollingUpgradePlugin: EDGE-N2, EDGE-N1' `
-        -Unit 'p2.cau.EDGE-N2' -FitMinutes 115.4 `
+        -Unit 'p2.cau.EDGE-N2' -FitMinutes 137.6 `
         -EndsUnit 'p2.cau.EDGE-N1' `
         -Covers @('p2.cau.EDGE-N2.drain', 'p2.cau.EDGE-N2.install', 'p2.cau.EDGE-N2.reboot', 'p2.cau.EDGE-N2.resume', 'p2.cau.EDGE-N2.storage_wait', 'p2.cau.EDGE-N1.drain', 'p2.cau.EDGE-N1.install', 'p2.cau.EDGE-N1.reboot', 'p2.cau.EDGE-N1.resume', 'p2.cau.EDGE-N1.storage_wait') `
         -Probe { (Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
@@ -1662,25 +1662,25 @@ try {
     Invoke-PlanStep -Id 'p3.validate' `
         -Phase 'P3' `
         -Title 'Validate the upgraded cluster (validation gate)' `
-        -Unit 'p3.validate' -FitMinutes 16.1 `
+        -Unit 'p3.validate' -FitMinutes 19.1 `
         -EndsUnit 'p3.validate' `
         -Action { Step-p3-validate }
     Invoke-PlanStep -Id 'p3.migration_test' `
         -Phase 'P3' `
         -Title 'Live-migrate one HA VM to every node and back; no cluster network may be Partitioned (test gate)' `
-        -Unit 'p3.migration_test' -FitMinutes 14.9 `
+        -Unit 'p3.migration_test' -FitMinutes 17.7 `
         -EndsUnit 'p3.migration_test' `
         -Action { Step-p3-migration_test }
     Invoke-PlanStep -Id 'p3.registry_check' `
         -Phase 'P3' `
         -Title 'Check that the registry keys survived the upgrade' `
-        -Unit 'p3.registry_check' -FitMinutes 1.6 `
+        -Unit 'p3.registry_check' -FitMinutes 1.9 `
         -EndsUnit 'p3.registry_check' `
         -Action { Step-p3-registry_check }
     Invoke-PlanStep -Id 'p3.functional_level' `
         -Phase 'P3' `
         -Title 'Raise the cluster functional level' `
-        -Unit 'p3.functional_level' -FitMinutes 2.3 `
+        -Unit 'p3.functional_level' -FitMinutes 2.7 `
         -EndsUnit 'p3.functional_level' `
         -Irreversible `
         -Probe { Test-FunctionalLevelRaised } `
@@ -1688,35 +1688,35 @@ try {
     Invoke-PlanStep -Id 'p3.storage_pool' `
         -Phase 'P3' `
         -Title 'Update the storage pool version' `
-        -Unit 'p3.storage_pool' -FitMinutes 3.9 `
+        -Unit 'p3.storage_pool' -FitMinutes 4.6 `
         -EndsUnit 'p3.storage_pool' `
         -Irreversible `
         -Action { Step-p3-storage_pool }
     Invoke-PlanStep -Id 'p3.vm_version' `
         -Phase 'P3' `
         -Title 'Update the VM configuration versions (VMs stopped)' `
-        -Unit 'p3.vm_version' -FitMinutes 22.9 `
+        -Unit 'p3.vm_version' -FitMinutes 27.2 `
         -EndsUnit 'p3.vm_version' `
         -Irreversible `
         -Action { Step-p3-vm_version }
     Invoke-PlanStep -Id 'p3.oem_drivers' `
         -Phase 'P3' `
         -Title 'Reinstall the OEM drivers with the vendor''s package, one node at a time' `
-        -Unit 'p3.oem_drivers' -FitMinutes 137.6 `
+        -Unit 'p3.oem_drivers' -FitMinutes 163.3 `
         -EndsUnit 'p3.oem_drivers' `
         -Verify { (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
         -Action { Step-p3-oem_drivers }
     Invoke-PlanStep -Id 'p3.sync' `
         -Phase 'P3' `
         -Title 'Sync the registration so Azure shows 23H2' `
-        -Unit 'p3.sync' -FitMinutes 10.7 `
+        -Unit 'p3.sync' -FitMinutes 12.7 `
         -EndsUnit 'p3.sync' `
         -Action { Step-p3-sync }
     Invoke-PlanStep -Id 'p5.remediate.EDGE-N2.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'EDGE-N2' `
-        -Unit 'p5.remediate.EDGE-N2' -FitMinutes 51.4 `
+        -Unit 'p5.remediate.EDGE-N2' -FitMinutes 61.4 `
         -Verify { Test-NodePaused -Node 'EDGE-N2' } `
         -Action { Step-p5-remediate-EDGE-N2-drain }
     Invoke-PlanStep -Id 'p5.remediate.EDGE-N2.apply' `
@@ -1746,7 +1746,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'EDGE-N1' `
-        -Unit 'p5.remediate.EDGE-N1' -FitMinutes 51.4 `
+        -Unit 'p5.remediate.EDGE-N1' -FitMinutes 61.4 `
         -Verify { Test-NodePaused -Node 'EDGE-N1' } `
         -Action { Step-p5-remediate-EDGE-N1-drain }
     Invoke-PlanStep -Id 'p5.remediate.EDGE-N1.apply' `
@@ -1776,7 +1776,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'EDGE-N1' `
-        -Unit 'p5.lcm_extension.EDGE-N1' -FitMinutes 29.5 `
+        -Unit 'p5.lcm_extension.EDGE-N1' -FitMinutes 35.0 `
         -EndsUnit 'p5.lcm_extension.EDGE-N1' `
         -Verify { Test-LcmExtensionReady -Node 'EDGE-N1' } `
         -Action { Step-p5-lcm_extension-EDGE-N1 }
@@ -1784,32 +1784,32 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'EDGE-N2' `
-        -Unit 'p5.lcm_extension.EDGE-N2' -FitMinutes 29.5 `
+        -Unit 'p5.lcm_extension.EDGE-N2' -FitMinutes 35.0 `
         -EndsUnit 'p5.lcm_extension.EDGE-N2' `
         -Verify { Test-LcmExtensionReady -Node 'EDGE-N2' } `
         -Action { Step-p5-lcm_extension-EDGE-N2 }
     Invoke-PlanStep -Id 'p5.ad_prepare' `
         -Phase 'P5' `
         -Title 'Prepare the AD objects for the LCM user' `
-        -Unit 'p5.ad_prepare' -FitMinutes 8.0 `
+        -Unit 'p5.ad_prepare' -FitMinutes 9.5 `
         -EndsUnit 'p5.ad_prepare' `
         -Action { Step-p5-ad_prepare }
     Invoke-PlanStep -Id 'p5.readiness_validate' `
         -Phase 'P5' `
         -Title 'Run the upgrade readiness validation (validation gate)' `
-        -Unit 'p5.readiness_validate' -FitMinutes 48.4 `
+        -Unit 'p5.readiness_validate' -FitMinutes 57.4 `
         -EndsUnit 'p5.readiness_validate' `
         -Action { Step-p5-readiness_validate }
     Invoke-PlanStep -Id 'p6.solution_validate' `
         -Phase 'P6' `
         -Title 'Solution upgrade: ARM deployment in Validate mode' `
-        -Unit 'p6.solution_validate' -FitMinutes 13.1 `
+        -Unit 'p6.solution_validate' -FitMinutes 15.6 `
         -EndsUnit 'p6.solution_validate' `
         -Action { Step-p6-solution_validate }
     Invoke-PlanStep -Id 'p6.solution_deploy' `
         -Phase 'P6' `
         -Title 'Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate)' `
-        -Unit 'p6.solution_deploy' -FitMinutes 173.3 `
+        -Unit 'p6.solution_deploy' -FitMinutes 205.7 `
         -EndsUnit 'p6.solution_deploy' `
         -Irreversible `
         -Probe { Test-SolutionDeployed } `
@@ -1818,13 +1818,13 @@ try {
     Invoke-PlanStep -Id 'p7.after_configure' `
         -Phase 'P7' `
         -Title 'Update the security posture, create the storage paths and set the CAU AD permissions' `
-        -Unit 'p7.after_configure' -FitMinutes 35.6 `
+        -Unit 'p7.after_configure' -FitMinutes 42.3 `
         -EndsUnit 'p7.after_configure' `
         -Action { Step-p7-after_configure }
     Invoke-PlanStep -Id 'p7.verify' `
         -Phase 'P7' `
         -Title 'Sync the registration and check the Azure resources' `
-        -Unit 'p7.verify' -FitMinutes 17.8 `
+        -Unit 'p7.verify' -FitMinutes 21.1 `
         -EndsUnit 'p7.verify' `
         -Action { Step-p7-verify }
     Complete-HciRun
