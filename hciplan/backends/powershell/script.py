@@ -279,7 +279,7 @@ def render_script(plan: Plan) -> str:
         "$script:Rehearsal = [bool]$WhatIfPreference",
         "$script:Transcribing = $false",
         "$script:Journal = @{}",
-        "$JournalNotes = @('unit', 'overrun', 'note')  # journal records that are not a step's state",
+        "$JournalNotes = @('unit', 'overrun', 'note', 'start')  # journal records that are not a step's state",
         "$script:UnitStarted = @{}  # heads whose unit started in an earlier run: it runs on to its safe point",
         "$script:SelectedPhases = @($Phase)",
         "$script:CurrentStep = ''",

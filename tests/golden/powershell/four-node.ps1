@@ -186,7 +186,7 @@ $WindowEndGiven = $PSBoundParameters.ContainsKey('WindowEnd')
 $script:Rehearsal = [bool]$WhatIfPreference
 $script:Transcribing = $false
 $script:Journal = @{}
-$JournalNotes = @('unit', 'overrun', 'note')  # journal records that are not a step's state
+$JournalNotes = @('unit', 'overrun', 'note', 'start')  # journal records that are not a step's state
 $script:UnitStarted = @{}  # heads whose unit started in an earlier run: it runs on to its safe point
 $script:SelectedPhases = @($Phase)
 $script:CurrentStep = ''
@@ -330,6 +330,9 @@ function Invoke-PlanStep {
         Write-Host $unitNote
         Write-Journal -Step $Id -Status 'unit' -Start $script:StepStart -Message $unitNote
     }
+    # When the step's work begins (after the probe and the prompts): hciplan progress reads it.
+    $script:StepStart = [datetimeoffset]::Now
+    Write-Journal -Step $Id -Status 'start' -Start $script:StepStart -Message 'started'
     $script:TimedOut = $false
     try {
         & $Action
@@ -432,8 +435,8 @@ function Write-Journal {
         [Parameter(Mandatory)] [datetimeoffset] $Start,
         [string] $Message = ''
     )
-    # 'unit' (a unit starts) and 'overrun' (it ended past the window) are records for the operator and for
-    # hciplan, not a step's state: resuming reads only the other statuses.
+    # 'unit' (a unit starts), 'start' (a step's work begins) and 'overrun' (a unit ended past the window) are
+    # records for the operator and for hciplan, not a step's state: resuming reads only the other statuses.
     if ($Status -notin $JournalNotes) { $script:Journal[$Step] = $Status }
     elseif ($Status -eq 'unit') { $script:UnitStarted[$Step] = $true }
     if ($script:Rehearsal) { return }

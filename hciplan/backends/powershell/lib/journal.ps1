@@ -11,8 +11,8 @@ function Write-Journal {
         [Parameter(Mandatory)] [datetimeoffset] $Start,
         [string] $Message = ''
     )
-    # 'unit' (a unit starts) and 'overrun' (it ended past the window) are records for the operator and for
-    # hciplan, not a step's state: resuming reads only the other statuses.
+    # 'unit' (a unit starts), 'start' (a step's work begins) and 'overrun' (a unit ended past the window) are
+    # records for the operator and for hciplan, not a step's state: resuming reads only the other statuses.
     if ($Status -notin $JournalNotes) { $script:Journal[$Step] = $Status }
     elseif ($Status -eq 'unit') { $script:UnitStarted[$Step] = $true }
     if ($script:Rehearsal) { return }

@@ -96,6 +96,9 @@ function Invoke-PlanStep {
         Write-Host $unitNote
         Write-Journal -Step $Id -Status 'unit' -Start $script:StepStart -Message $unitNote
     }
+    # When the step's work begins (after the probe and the prompts): hciplan progress reads it.
+    $script:StepStart = [datetimeoffset]::Now
+    Write-Journal -Step $Id -Status 'start' -Start $script:StepStart -Message 'started'
     $script:TimedOut = $false
     try {
         & $Action
