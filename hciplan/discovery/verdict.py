@@ -500,7 +500,7 @@ def _targets(results: Sequence[Result], nodes: Sequence[str], model: Model | Non
         elif not nodes:
             shown.append(escape_control(result.target))
     shown = list(dict.fromkeys(shown))
-    return ", ".join(shown[:3]) + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
+    return ", ".join(shown[:4]) + (f" and {len(shown) - 4} more" if len(shown) > 4 else "")
 
 
 def _reported(results: Sequence[Result], nodes: Sequence[str], model: Model | None = None) -> str:
@@ -512,8 +512,8 @@ def _reported(results: Sequence[Result], nodes: Sequence[str], model: Model | No
 
 
 def _detail(results: Sequence[Result]) -> str:
-    detail = next((_clip(r.detail) for r in results if _clip(r.detail)), None) or \
-        next((_clip(r.description) for r in results if _clip(r.description)), None)
+    """The validator's Detail of the first result that has one (a Description only says what was checked)."""
+    detail = next((_clip(r.detail) for r in results if _clip(r.detail)), None)
     return f": {detail}" if detail else ""
 
 
@@ -582,7 +582,7 @@ def _judge_fact(context: _Context, fact: Fact, results: tuple[Result, ...], node
     hints = [fact.remediation]
     if uncertain is not None:
         severity, hints = Severity.WARNING, list(uncertain)
-    elif why is not None:
+    elif why is not None and fact.scope != "warning":  # a warning fact's remediation already says why
         hints.insert(0, f"a warning here: {why}")
     if fact.per_node and node is None and not nodes:
         hints.insert(0, f"{_targets(results, ())} names no node of this file")
@@ -733,8 +733,8 @@ def summary_lines(verdict: Verdict) -> list[str]:
 def _state_text(finding: Finding | None) -> str:
     if finding is None:
         return ""
-    if finding.state == PLANNED:
-        return f"planned: {finding.planned_by}"
+    if finding.state == PLANNED:  # the step, without its explanation: `check` prints it in full
+        return "planned: " + re.split(r";| \(", finding.planned_by)[0]
     if finding.state == CONFIRMED:
         return f"reported by {finding.code}"
     if finding.state == CONTRADICTED:
@@ -817,6 +817,17 @@ def _comment(finding: Finding) -> str:
     return f"{COMMENT_PREFIX} {shown} {status} {_when(finding.results).replace('an unknown time', 'time unknown')}"
 
 
+def _without_provenance(trailing: list[str]) -> list[str]:
+    """Trailing comments without an earlier `# from validation:` (which, once parsed, ends the comment before it)."""
+    kept = []
+    for comment in trailing:
+        if COMMENT_PREFIX in comment:
+            comment = comment[: comment.index(COMMENT_PREFIX)].rstrip()
+        if comment:
+            kept.append(comment)
+    return kept
+
+
 def _find_block(items: list, type_: str) -> fmt.Block | None:
     return next((item for item in items if isinstance(item, fmt.Block) and item.type == type_), None)
 
@@ -846,7 +857,7 @@ def rewrite(document: fmt.Document, verdict: Verdict) -> list[Finding]:
             attr = fmt.Attr(change.attr, change.value)
             block.items.append(attr)
         attr.value = change.value
-        attr.trailing = [c for c in attr.trailing if not c.startswith(COMMENT_PREFIX)] + [_comment(finding)]
+        attr.trailing = _without_provenance(attr.trailing) + [_comment(finding)]
         done.append(finding)
     return done
 
