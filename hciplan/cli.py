@@ -255,9 +255,9 @@ def import_command(inventory: str | None, output: str | None, force: bool, valid
     from hciplan.discovery.importer import import_inventory
 
     if validation_file is not None:
-        if inventory is not None or output is not None:
+        if inventory is not None or output is not None or force:
             raise click.UsageError("--validation imports into an existing file: give --into FILE, not an "
-                                   "INVENTORY or -o")
+                                   "INVENTORY, -o or --force")
         sys.exit(_import_validation(validation_file, into))
     if inventory is None:
         raise click.UsageError("give an INVENTORY (from `hciplan discover`'s script), or --validation RESULTS.json")

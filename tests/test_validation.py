@@ -325,6 +325,7 @@ def test_network_atc_intents_planned_contradicted_or_live():
     _, diagnostics = overlay(configured, health)
     (d,) = ours(diagnostics)  # intents exist but are unhealthy: a live failure of a configured fact
     assert (d.code, d.severity) == ("HCI1101", Severity.ERROR) and d.span.line == line_of(configured, "network_atc = true")
+    assert "Get-NetIntentStatus" in d.hints[0] and "[S-atcnic]" in d.hints[0]
 
 
 def test_infrastructure_pool_tests_stand_at_the_ip_range():
@@ -445,6 +446,27 @@ def test_a_file_without_a_solution_block_takes_solution_failures_as_warnings():
     by_line = {(d.span.line, d.code): d.severity for d in ours(diagnostics)}
     assert by_line[(line_of(os_only, "wdac = enforced"), "HCI1101")] is Severity.WARNING
     assert by_line[(line_of(os_only, 'node "HCI03"'), "HCI1101")] is Severity.ERROR  # a node down blocks any upgrade
+
+
+def test_a_contradicted_fact_the_plan_does_not_need_yet_is_a_warning():
+    os_only = re.sub(r"  solution \{.*?\n  \}\n", "", FOUR_NODE, flags=re.S)
+    os_only = mutate(os_only, ("wdac = enforced", "wdac = off"), ("wdac = disable", "wdac = keep"))
+    results = [r for r in read(UPGRADE) if r.name == "AzStackHci_Upgrade_WDACEnablement"]
+    _, diagnostics = overlay(os_only, results)
+    (d,) = ours(diagnostics)
+    assert (d.code, d.severity, d.span.line) == ("HCI1102", Severity.WARNING, line_of(os_only, "wdac = off"))
+    _, diagnostics = overlay(mutate(FOUR_NODE, ("wdac = enforced", "wdac = off"), ("wdac = disable", "wdac = keep")),
+                             results)
+    (d,) = ours(diagnostics)
+    assert (d.code, d.severity) == ("HCI1102", Severity.ERROR)
+
+
+def test_results_of_another_cluster_naming_nodes_bare():
+    results = read([{"Name": "AzStackHci_Upgrade_ClusterNodeUp", "Status": "FAILURE", "TargetResourceName": "EDGE-N2"},
+                    {"Name": "AzStackHci_Upgrade_BitlockerSuspension", "Status": "FAILURE",
+                     "TargetResourceName": "Cluster"}])
+    judged, diagnostics = overlay(FOUR_NODE, results)
+    assert judged.foreign == ("EDGE-N2",) and [d.code for d in diagnostics if d.code == "HCI1104"] == ["HCI1104"]
 
 
 def test_results_of_another_cluster():
@@ -693,3 +715,44 @@ def test_import_usage_errors(files):
 def test_explain_the_validation_codes(code):
     result = invoke("explain", code)
     assert result.exit_code == 0 and result.stdout.startswith(f"{code} (")
+
+
+# --- robustness ---------------------------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FIELDS = ["Name", "Status", "Severity", "Title", "DisplayName", "TargetResourceName", "TargetResourceID",
+          "Remediation", "Timestamp", "AdditionalData", "Detail", "Resource", "Source", "TimeStamp", "Tags",
+          "IsAggregated", "value", "Count"]
+SCALARS = st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from(
+    ["FAILURE", "SUCCESS", "Critical", "HCI01", "Machine: HCI02, Class: Tpm", "AllNodes", "/Date(1758977970006)/",
+     "AzStackHci_Upgrade_BitlockerSuspension", "AzStackHci_Upgrade_Language", "Language: de-DE", "x\n\u2028y"]) | \
+    st.text(max_size=8)
+VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) |
+                      st.dictionaries(st.sampled_from(FIELDS) | st.text(max_size=4), inner, max_size=6),
+                      max_leaves=25)
+
+
+@settings(max_examples=300)
+@given(VALUES)
+def test_reading_any_json_never_raises_and_what_is_read_can_be_judged(document):
+    read_result = read_validation(json.dumps(document).encode("utf-8"))
+    assert bool(read_result.results) != bool(read_result.errors)
+    if read_result.results:
+        check = check_text(FOUR_NODE)
+        judged = V.judge(check.model, check.diagnostics, read_result.results, "r.json")
+        V.overlay(check.diagnostics, judged)
+        V.summary_lines(judged), V.table_lines(judged, judged=True), V.to_json(judged)
+        outcome = V.import_into(check, read_result.results, "r.json")
+        assert outcome.problem is None
+
+
+def test_validator_text_with_control_characters_is_shown_escaped():
+    results = read([{"Name": "AzStackHci_Upgrade_Test_Tpm_X\n_Property", "Status": "FAILURE",
+                     "TargetResourceName": "HCI01\u2028", "AdditionalData": {"Detail": "bad\u202eevil"}}])
+    assert V.known_test(results[0]) is None  # a whole name only: a line break is not part of a TPM test's name
+    _, diagnostics = overlay(FOUR_NODE, results)
+    (d,) = ours(diagnostics)
+    assert "\\n" in d.message and "\\u202e" in d.message
+    assert not any(c in d.message for c in "\n\u2028\u202e")

@@ -511,8 +511,10 @@ A validator result says a fact of the cluster is not what the file says:
 BitLocker protects a volume while the file says `bitlocker = off`, WDAC is
 enforced, Network ATC or AKS is (or is not) installed, the cluster is
 stretched or not registered, the LCM user's language is not English. The plan
-would be built on the wrong fact, so this is an error wherever the fact
-matters. Correct the attribute (the first hint says to what), or let
+would be built on the wrong fact: an error where the fact matters to this
+plan, a warning where it does not yet (a fact of the solution upgrade in a file
+without a `solution` block, or a file without an upgrade block). Correct the
+attribute (the first hint says to what), or let
 `hciplan import --validation RESULTS.json --into FILE` rewrite it: the
 rewritten attribute carries a `# from validation: TEST STATUS TIME` comment.
 """, "[A-val]")

@@ -23,6 +23,7 @@ docs/validation.md documents the tests, the facts and the rules.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
@@ -134,12 +135,12 @@ KNOWN_TESTS: tuple[KnownTest, ...] = (
 _BY_NAME = {test.name.lower(): test for test in KNOWN_TESTS}
 # The TPM property tests, one per property: AzStackHci_Hardware_Test_Tpm_TpmPresent_Property (the checker's own
 # example of a name); the upgrade validation renames Hardware to Upgrade.
-TPM_PROPERTY_TEST = re.compile(r"^AzStackHci_(Hardware|Upgrade)_Test_Tpm_\w+_Property$", re.I)
+TPM_PROPERTY_TEST = re.compile(r"AzStackHci_(Hardware|Upgrade)_Test_Tpm_\w+_Property", re.I)
 
 
 def known_test(result: Result) -> KnownTest | None:
     test = _BY_NAME.get(result.name.lower())
-    if test is None and TPM_PROPERTY_TEST.match(result.name):
+    if test is None and TPM_PROPERTY_TEST.fullmatch(result.name):
         return KnownTest(result.name, "tpm_property", UPGRADE)
     return test
 
@@ -184,6 +185,8 @@ class Fact:
     fix: Callable[[Model, Sequence[Result]], Change | None] = lambda model, results: None
     proven: Callable[[Model, Sequence[Result]], tuple[str, Change | None] | None] = lambda model, results: None
     uncertain: Callable[[Model], tuple[str, ...] | None] = lambda model: None
+    unhealthy: str | None = None  # the remediation when a test that does not decide the fact fails on a file
+    #                               that has it (intents configured but unhealthy)
 
 
 def _cluster_attr(name: str) -> Callable[[Model, str | None], Span]:
@@ -284,7 +287,10 @@ FACTS: dict[str, Fact] = {fact.key: fact for fact in (
                                             lambda m: m.upgrade.network_atc == "configure"),
          fix=lambda m, r: _flag(("cluster",), "network_atc", False),
          proven=lambda m, r: ("`network_atc = true`, or the plan configures Network ATC again",
-                              _flag(("cluster",), "network_atc", True)) if not m.cluster.network_atc else None),
+                              _flag(("cluster",), "network_atc", True)) if not m.cluster.network_atc else None,
+         unhealthy="the intents exist but are not healthy: `Get-NetIntentStatus` on each node says why; a "
+                   "management intent reporting PhysicalAdapterNotFound needs `Rename-NetAdapter`, then "
+                   "`Set-NetIntentRetryState` [S-atcnic]"),
     Fact("language", "display language", "solution",
          "run `Set-WinUserLanguageList en-US` for the LCM user on each node, then set `language = \"en-US\"` "
          "(HCI304) [A-val]", ("HCI304",), place=_cluster_attr("language"), agrees=_not_en, fix=_language_fix,
@@ -448,6 +454,7 @@ class Verdict:
         return tuple(f.change for f in self.findings if f.change is not None)
 
 
+@functools.lru_cache(maxsize=1024)
 def _boundary(name: str) -> re.Pattern:
     return re.compile(rf"(?<![A-Za-z0-9-]){re.escape(name)}(?![A-Za-z0-9-])", re.I)
 
@@ -462,14 +469,20 @@ def mentioned_nodes(result: Result, model: Model) -> tuple[str, ...]:
     return found
 
 
+_COMPUTER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,14}$")
+
+
 def _machines(result: Result) -> set[str]:
-    """Machine names a result states outright ("Machine: NODE3, ..."), shared names such as AllServers aside."""
+    """Machine names a result states: "Machine: NODE3, ..." in its target, or the bare target of a test about a
+    node (the upgrade validator's node tests name the node alone); shared names such as AllServers aside."""
     names = set()
     for text in (result.target_name, result.target_id):
         for match in re.finditer(r"Machine:\s*([^,\s]+)", text or ""):
-            if match.group(1).lower() not in ("allservers", "allnodes", "all"):
-                names.add(match.group(1))
-    return names
+            names.add(match.group(1))
+    test = known_test(result)
+    if not names and test is not None and FACTS[test.fact].per_node and _COMPUTER_NAME.match(result.target_name or ""):
+        names.add(result.target_name)
+    return {n for n in names if n.lower() not in ("allservers", "allnodes", "all")}
 
 
 def _clip(text: str | None) -> str | None:
@@ -541,18 +554,29 @@ class _Context:
         return self.model.upgrade.solution if self.model.upgrade is not None else None
 
 
-def _live_severity(context: _Context, fact: Fact, results: Sequence[Result]) -> tuple[Severity, str | None]:
+def _not_blocking(context: _Context, fact: Fact) -> str | None:
+    """Why the fact does not block this plan, or None when it does."""
     if fact.scope == "warning":
-        return Severity.WARNING, "[A-val] lists it among the warnings that do not block the upgrade"
+        return "[A-val] lists it among the warnings that do not block the upgrade"
     if fact.scope == "deployment":
-        return Severity.WARNING, "it is a test of a new deployment, not of this upgrade"
+        return "it is a test of a new deployment, not of this upgrade"
     if context.upgrade is None:
-        return Severity.WARNING, "the file plans no upgrade yet"
+        return "the file plans no upgrade yet"
     if fact.scope == "solution" and context.solution is None:
-        return Severity.WARNING, "it matters for the solution upgrade, which this file does not plan"
-    if not any(r.failed for r in results):
-        return Severity.WARNING, "the validator reports a warning, not a failure"
-    return Severity.ERROR, None
+        return "it matters for the solution upgrade, which this file does not plan"
+    return None
+
+
+def _live_severity(context: _Context, fact: Fact, results: Sequence[Result]) -> tuple[Severity, str | None]:
+    why = _not_blocking(context, fact)
+    if why is None and not any(r.failed for r in results):
+        why = "the validator reports a warning, not a failure"
+    return (Severity.ERROR, None) if why is None else (Severity.WARNING, why)
+
+
+def _contradiction_severity(context: _Context, fact: Fact) -> Severity:
+    """A wrong fact is an error where it matters to this plan, a warning elsewhere (it matters once it does)."""
+    return Severity.ERROR if _not_blocking(context, fact) is None else Severity.WARNING
 
 
 def _judge_fact(context: _Context, fact: Fact, results: tuple[Result, ...], node: str | None,
@@ -569,7 +593,7 @@ def _judge_fact(context: _Context, fact: Fact, results: tuple[Result, ...], node
                  f"writes it), then: {fact.remediation}" if change else fact.remediation]
         return Finding(fact, results, CONTRADICTED, place, "HCI1102",
                        f"the validator reports {reported}, which the file contradicts{detail}",
-                       tuple(hints + validator), Severity.ERROR, change=change)
+                       tuple(hints + validator), _contradiction_severity(context, fact), change=change)
     planned = fact.planned(model)
     if planned is not None:
         return Finding(fact, results, PLANNED, place, None, reported, planned_by=planned)
@@ -579,7 +603,7 @@ def _judge_fact(context: _Context, fact: Fact, results: tuple[Result, ...], node
                        f"the validator confirms it: {reported} at {_when(results)}{detail}", tuple(validator))
     uncertain = fact.uncertain(model)
     severity, why = _live_severity(context, fact, results)
-    hints = [fact.remediation]
+    hints = [fact.unhealthy if fact.unhealthy and not fact.agrees(model, results) else fact.remediation]
     if uncertain is not None:
         severity, hints = Severity.WARNING, list(uncertain)
     elif why is not None and fact.scope != "warning":  # a warning fact's remediation already says why
@@ -609,7 +633,7 @@ def _proven_finding(context: _Context, fact: Fact, passes: tuple[Result, ...]) -
                    f"the validator reports {reported}, which the file contradicts",
                    (f"write {written}" + (" (`hciplan import --validation RESULTS --into FILE` writes it)"
                                           if change else ""),) + tuple(_validator_hints(passes)),
-                   Severity.ERROR, change=change)
+                   _contradiction_severity(context, fact), change=change)
 
 
 def judge(model: Model, diagnostics: Iterable[Diagnostic], results: Sequence[Result], name: str) -> Verdict:
