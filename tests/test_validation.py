@@ -16,11 +16,14 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from hciplan import fmt
 from hciplan.cli import cli
 from hciplan.compiler.compile import compile_checked
 from hciplan.compiler.diagnostics import Severity
-from hciplan.compiler.pipeline import check_text, load_source
+from hciplan.compiler.pipeline import check_text
 from hciplan.discovery import verdict as V
 from hciplan.discovery.validation import (SEVERITY_NUMBERS, STATUS_NUMBERS, parse_timestamp, read_validation)
 
@@ -167,7 +170,7 @@ def test_the_json_escaped_date_of_windows_powershell_and_its_object_form():
     # no Timestamp: AdditionalData.TimeStamp is the next best
     (result,) = read({"Name": "T", "Status": 1, "AdditionalData": {"TimeStamp": "09/26/2025 16:04:29"}})
     assert result.when == "2025-09-26T16:04:29"
-    assert parse_timestamp("/Date(99999999999999999)/") is None
+    assert parse_timestamp("/Date(999999999999999)/") is None  # beyond year 9999
 
 
 def test_additional_data_flattened_by_convertto_json_depth_is_read_with_a_note():
@@ -684,8 +687,6 @@ def test_import_validation_into_rewrites_then_check_reports_hciplans_rule(files)
 
 
 def fmt_clean(text: str) -> bool:
-    from hciplan import fmt
-
     return fmt.format_text(text).text == text
 
 
@@ -719,8 +720,6 @@ def test_explain_the_validation_codes(code):
 
 # --- robustness ---------------------------------------------------------------------------------------------
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 FIELDS = ["Name", "Status", "Severity", "Title", "DisplayName", "TargetResourceName", "TargetResourceID",
           "Remediation", "Timestamp", "AdditionalData", "Detail", "Resource", "Source", "TimeStamp", "Tags",

@@ -17,7 +17,6 @@ into a string) are kept as they are, with a note.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass
 from typing import Any

@@ -762,7 +762,7 @@ def _state_text(finding: Finding | None) -> str:
     if finding.state == CONFIRMED:
         return f"reported by {finding.code}"
     if finding.state == CONTRADICTED:
-        return f"contradicts the file (HCI1102)" + (
+        return "contradicts the file (HCI1102)" + (
             f": write `{finding.change.attr} = {finding.change.shown}`" if finding.change else "")
     if finding.state == LIVE:
         return f"live {'error' if finding.severity is Severity.ERROR else 'warning'} (HCI1101)"
