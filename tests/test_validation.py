@@ -755,3 +755,14 @@ def test_validator_text_with_control_characters_is_shown_escaped():
     (d,) = ours(diagnostics)
     assert "\\n" in d.message and "\\u202e" in d.message
     assert not any(c in d.message for c in "\n\u2028\u202e")
+
+
+def test_names_match_case_insensitively_as_the_support_article_writes_them():
+    (result,) = read({"Name": "AzStackHci_Upgrade_WdacEnablement", "Status": "SUCCESS"})  # [S-wdac]'s spelling
+    assert V.known_test(result).fact == "wdac"
+
+
+def test_a_file_without_an_upgrade_block_gets_warnings_only():
+    cluster_only = FOUR_NODE[: FOUR_NODE.index('upgrade "hci-cluster1"')]
+    _, diagnostics = overlay(cluster_only, read(UPGRADE))
+    assert ours(diagnostics) and all(d.severity is Severity.WARNING for d in ours(diagnostics))
