@@ -18,7 +18,7 @@ from hciplan.backends import BACKENDS, BackendUnsupported, dot, json_plan, merma
 from hciplan.compiler.compile import CompileResult, compile_checked
 from hciplan.compiler.diagnostics import REGISTRY, Diagnostic, Severity, did_you_mean
 from hciplan.compiler.pipeline import CheckResult, load_source
-from hciplan.compiler.render import render_json, render_text
+from hciplan.compiler.render import diagnostics_json, render_json, render_text
 from hciplan.files import write_text
 from hciplan.simulator.result import SimResult
 
@@ -93,14 +93,21 @@ def cli() -> None:
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @FORMAT
-def check(files: tuple[str, ...], output_format: str) -> None:
+@click.option("--validation", "validation_file", type=click.Path(dir_okay=False), metavar="RESULTS.json",
+              help="Also report what Environment Checker results (Invoke-AzStackHciUpgradeValidation -PassThru, "
+                   "as JSON) say about the one FILE; see docs/validation.md.")
+def check(files: tuple[str, ...], output_format: str, validation_file: str | None) -> None:
     """Check .hciplan FILES and report every problem found in them.
 
     Beyond the file's own rules, a file with an upgrade block is compiled and
     its plan proven safe (storage, quorum, capacity, irreversible steps, space).
+    With --validation, the validator's failures are reported at the facts they
+    decide, with hciplan's remediation and the validator's own text.
     """
     results = read_checked(files)
     compiled = [compile_checked(r) for r in results]
+    if validation_file is not None:
+        sys.exit(_check_validation(files, results, compiled, validation_file, output_format))
     diagnostics = [d for c in compiled for d in c.diagnostics]
     print_diagnostics(results, diagnostics, output_format)
     failed = any(not c.check.ok or (c.plan is not None and not c.ok) for c in compiled)
@@ -225,18 +232,37 @@ def discover(output: str | None, force: bool) -> None:
 
 
 @cli.command("import")
-@click.argument("inventory", type=click.Path(dir_okay=False))
+@click.argument("inventory", required=False, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write the .hciplan file here instead of printing it.")
 @click.option("--force", is_flag=True, help="Overwrite the output file if it exists.")
-def import_command(inventory: str, output: str | None, force: bool) -> None:
+@click.option("--validation", "validation_file", type=click.Path(dir_okay=False), metavar="RESULTS.json",
+              help="Import Environment Checker results instead of an inventory (docs/validation.md).")
+@click.option("--into", type=click.Path(dir_okay=False), metavar="FILE.hciplan",
+              help="With --validation: rewrite the facts of this file that the results decide.")
+def import_command(inventory: str | None, output: str | None, force: bool, validation_file: str | None,
+                   into: str | None) -> None:
     """Turn an INVENTORY (JSON from the discovery script) into a formatted .hciplan file.
 
     Whatever the inventory could not read becomes a `# TODO:` comment. A malformed
     inventory is reported by JSON path, the exit code is 1 and nothing is written.
+
+    With --validation RESULTS.json, read the real validator's results instead:
+    list what each failed test means (or that hciplan does not know it), and
+    with --into FILE rewrite the facts the results decide (BitLocker, WDAC,
+    Network ATC, AKS, language, ...), each with a `# from validation:` comment.
     """
     from hciplan.discovery.importer import import_inventory
 
+    if validation_file is not None:
+        if inventory is not None or output is not None or force:
+            raise click.UsageError("--validation imports into an existing file: give --into FILE, not an "
+                                   "INVENTORY, -o or --force")
+        sys.exit(_import_validation(validation_file, into))
+    if inventory is None:
+        raise click.UsageError("give an INVENTORY (from `hciplan discover`'s script), or --validation RESULTS.json")
+    if into is not None:
+        raise click.UsageError("--into goes with --validation RESULTS.json")
     if output is not None and not force and os.path.exists(output):
         raise click.UsageError(f"{output} already exists; pass --force to overwrite it")
     result = import_inventory(_read_bytes(inventory))
@@ -252,6 +278,91 @@ def import_command(inventory: str, output: str | None, force: bool) -> None:
         return
     _write_output(output, result.text, force)
     click.echo(f"wrote {output}: {todos}, then run `hciplan check {output}`", err=True)
+
+
+# --- the real validator's results: check --validation and import --validation (docs/validation.md) -------
+
+
+def _read_validation(path: str, command: str):
+    """The results of an export, or None after printing why they cannot be read (every error, by JSON path)."""
+    from hciplan.discovery.validation import MAX_ERRORS, read_validation
+
+    read = read_validation(_read_bytes(path))
+    if read.ok:
+        return read.results
+    for error in read.errors[:MAX_ERRORS]:
+        click.echo(f"{path}: {error}", err=True)
+    if len(read.errors) > MAX_ERRORS:
+        click.echo(f"{path}: ... and {len(read.errors) - MAX_ERRORS} more", err=True)
+    click.echo(f"hciplan {command}: {path} is not an Environment Checker export hciplan can read "
+               "(docs/validation.md lists the accepted shapes); nothing was done", err=True)
+    return None
+
+
+def _check_validation(files: tuple[str, ...], results: list[CheckResult], compiled: list[CompileResult],
+                      validation_file: str, output_format: str) -> int:
+    """`check FILE --validation RESULTS`: the file's diagnostics with the verdict's, then the verdict's summary."""
+    from hciplan.discovery import verdict
+
+    if len(files) != 1:
+        raise click.UsageError("--validation applies to one FILE: the results describe one cluster")
+    validation = _read_validation(validation_file, "check")
+    if validation is None:
+        return EXIT_ERRORS
+    result = compiled[0]
+    diagnostics = list(result.diagnostics)
+    judged = None
+    if result.check.model is not None:
+        judged = verdict.judge(result.check.model, diagnostics, validation, validation_file)
+        diagnostics = verdict.overlay(diagnostics, judged)
+    if output_format == "json":
+        document = diagnostics_json(diagnostics)
+        document["validation"] = verdict.to_json(judged or verdict.Verdict(validation_file, tuple(validation)))
+        click.echo(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
+    else:
+        sources = {r.source.name: r.source for r in results if r.source is not None}
+        click.echo(render_text(diagnostics, sources, _style()), nl=False)
+        if judged is None:
+            click.echo(f"validation {validation_file}: not applied, fix the errors above first")
+        else:
+            click.echo("\n".join(verdict.summary_lines(judged)))
+        errors = sum(d.severity is Severity.ERROR for d in diagnostics)
+        warnings = len(diagnostics) - errors
+        click.echo(f"1 file checked: {errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}")
+    failed = judged is None or any(d.severity is Severity.ERROR for d in diagnostics)
+    return EXIT_ERRORS if failed else EXIT_OK
+
+
+def _import_validation(validation_file: str, into: str | None) -> int:
+    """`import --validation RESULTS [--into FILE]`: the table, and the facts the results decide written into FILE."""
+    from hciplan.discovery import verdict
+
+    validation = _read_validation(validation_file, "import")
+    if validation is None:
+        return EXIT_ERRORS
+    if into is None:
+        click.echo("\n".join(verdict.table_lines(verdict.Verdict(validation_file, tuple(validation)), judged=False)))
+        click.echo("give --into FILE.hciplan to see what the results mean for a file and write the facts they decide")
+        return EXIT_OK
+    outcome = verdict.import_into(read_checked((into,))[0], validation, validation_file)
+    if outcome.verdict is None:
+        print_diagnostics([outcome.check], list(outcome.check.diagnostics), "text", summary_line=False)
+        click.echo(f"hciplan import: {into} has errors that stop hciplan reading it; fix them first; "
+                   "nothing was written", err=True)
+        return EXIT_ERRORS
+    if outcome.problem is not None:
+        click.echo(f"hciplan import: {outcome.problem}; nothing was written", err=True)
+        return EXIT_ERRORS
+    click.echo("\n".join(verdict.table_lines(outcome.verdict, judged=True)))
+    if outcome.text is not None:
+        _write_output(into, outcome.text, force=True)
+        changed = ", ".join(f"{f.change.attr} = {f.change.shown}" for f in outcome.written)
+        click.echo(f"updated {into}: {len(outcome.written)} fact{'s' * (len(outcome.written) != 1)} written "
+                   f"({changed}); now run `hciplan check {into} --validation {validation_file}`")
+    else:
+        click.echo(f"{into} unchanged: no fact of it contradicts the results; run "
+                   f"`hciplan check {into} --validation {validation_file}` for every failure at its place")
+    return EXIT_OK
 
 
 def _load_simulation(path: str, plan) -> SimResult:

@@ -6,7 +6,8 @@ Numbering: HCI0xx input and syntax, HCI1xx structure and types, HCI2xx
 upgrade path and supported configurations, HCI3xx readiness, HCI4xx names,
 HCI5xx availability, HCI6xx method, HCI7xx solution-upgrade inputs,
 HCI8xx maintenance windows, HCI9xx safety proofs, HCI10xx simulation inputs
-(the `timing` and `scenario` blocks, docs/simulation.md).
+(the `timing` and `scenario` blocks, docs/simulation.md), HCI11xx the real
+validator's results (`hciplan check --validation`, docs/validation.md).
 """
 
 from hciplan.compiler.diagnostics import Severity, register
@@ -483,3 +484,54 @@ stops. A feature-update reboot finishes setup first and takes longer than a
 plain restart. Leave the attribute out (hciplan then derives it: twice the
 P90, at least the old fixed default) or raise it above the P90 shown.
 """, "[W-opts]")
+
+# --- HCI11xx: the real validator's results (check --validation, docs/validation.md) ----------------
+register("HCI1101", E, "the validator reports a failure the plan does not resolve", """
+`hciplan check FILE --validation RESULTS.json` reads the Environment
+Checker's results (`Invoke-AzStackHciUpgradeValidation -PassThru`, exported
+with ConvertTo-Json). A test hciplan knows failed, and neither one of
+hciplan's own rules nor a step of the plan accounts for it: Secure Boot off or
+a TPM below 2.0 on a node, a node not Up, an infrastructure IP range the
+validator cannot reach, a storage pool failure hciplan's figures do not
+explain. The diagnostic stands where the fact lives in the file (the node's
+block, the pool, the solution's `ip_range`) and gives hciplan's remediation,
+then the validator's own Detail and Remediation.
+
+It is a warning when the failure does not block this plan: a TPM property
+test (non-blocking [A-val]), a test of the solution upgrade while the file
+plans none, a test of a new deployment (domain membership), a file without an
+upgrade block, or a result whose status is WARNING. A failure that one of
+hciplan's rules already reports (HCI301 for BitLocker, HCI305 for pool space)
+is not repeated: that diagnostic carries the validator's text. A failure the
+plan resolves (BitLocker suspended in P1, the OS upgraded in P2) is listed
+under "resolved by the plan" after the diagnostics.
+""", "[A-val]")
+register("HCI1102", E, "the file contradicts the validator", """
+A validator result says a fact of the cluster is not what the file says:
+BitLocker protects a volume while the file says `bitlocker = off`, WDAC is
+enforced, Network ATC or AKS is (or is not) installed, the cluster is
+stretched or not registered, the LCM user's language is not English. The plan
+would be built on the wrong fact: an error where the fact matters to this
+plan, a warning where it does not yet (a fact of the solution upgrade in a file
+without a `solution` block, or a file without an upgrade block). Correct the
+attribute (the first hint says to what), or let
+`hciplan import --validation RESULTS.json --into FILE` rewrite it: the
+rewritten attribute carries a `# from validation: TEST STATUS TIME` comment.
+""", "[A-val]")
+register("HCI1103", W, "a failed test hciplan does not know", """
+The validator reports a failed test that hciplan has no mapping for (the
+known tests are listed in docs/validation.md). hciplan lists it with its
+status, target and the validator's text, so that nothing is dropped, but
+cannot say what it means for the plan. The emitted readiness gate (P5) stops
+on any failed test of `Invoke-AzStackHciUpgradeValidation` except the TPM
+property warnings: resolve it with the validator's remediation before the
+night, or confirm that it belongs to another validation (a new deployment,
+adding a node, SLB).
+""")
+register("HCI1104", W, "the validation results name none of the file's nodes", """
+The results name machines (`Machine: NODE3, ...`), but none of them is a node
+of the file: they were probably exported on another cluster, or the nodes are
+named differently. Findings about a node then stand at the cluster block.
+Export the results on this cluster, or name the nodes as `Get-ClusterNode`
+does.
+""")

@@ -283,10 +283,14 @@ class ReadResult:
     errors: tuple[InventoryError, ...]
 
 
-def decode_json(data: bytes) -> tuple[Any, InventoryError | None]:
-    """JSON from the bytes Windows PowerShell writes: UTF-8 (with or without BOM) or UTF-16 with a BOM."""
+def decode_json(data: bytes, what: str = "an inventory", *, strict: bool = True) -> tuple[Any, InventoryError | None]:
+    """JSON from the bytes Windows PowerShell writes: UTF-8 (with or without BOM) or UTF-16 with a BOM.
+
+    `what` names the expected document in messages; `strict=False` also accepts control characters (a raw
+    line break) inside strings.
+    """
     if len(data) > MAX_INVENTORY_BYTES:
-        return None, InventoryError("$", f"the file is {len(data) // (1024 * 1024)} MiB; an inventory is far smaller "
+        return None, InventoryError("$", f"the file is {len(data) // (1024 * 1024)} MiB; {what} is far smaller "
                                          "(is this the right file?)")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         encoding = "utf-16"
@@ -297,11 +301,11 @@ def decode_json(data: bytes) -> tuple[Any, InventoryError | None]:
     except UnicodeDecodeError as error:
         return None, InventoryError("$", f"not text: byte {error.start} is not valid {encoding.upper()}")
     try:
-        return json.loads(text), None
+        return json.loads(text, strict=strict), None
     except json.JSONDecodeError as error:
         return None, InventoryError("$", f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}")
     except RecursionError:
-        return None, InventoryError("$", "not an inventory: the JSON is nested too deeply")
+        return None, InventoryError("$", f"not {what}: the JSON is nested too deeply")
 
 
 def read_inventory(data: bytes) -> ReadResult:
