@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -188,3 +189,22 @@ def test_every_model_from_the_timing_block_and_independent_steps(tmp_path):
     out = header(simulate(write(tmp_path, BASE + fixed_timing()), "--runs", "5"))
     assert f"\n  models        all {drawn_models(BASE)} from the timing block\n" in out
     assert "\n  shared speed  run_spread 0, kind_spread 0: from the timing block; steps independent\n" in out
+
+
+# --- the documented output -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/simulation.md"])
+def test_the_documented_report_is_what_simulate_prints(doc):
+    """Every line the doc shows of `simulate examples/four-node.hciplan --window 28h` is in today's output."""
+    root = Path(__file__).resolve().parent.parent
+    text = (root / doc).read_text(encoding="utf-8")
+    command = "$ hciplan simulate examples/four-node.hciplan --window 28h\n"
+    block = text[text.index(command) + len(command):].split("```")[0]
+    shown = [line for line in block.splitlines()
+             if line and line != "..." and not line.startswith("$") and "fingerprint" not in line]
+    assert len(shown) >= 10
+    out = CliRunner().invoke(cli, ["simulate", str(root / "examples" / "four-node.hciplan"), "--window", "28h"],
+                             catch_exceptions=False).stdout.splitlines()
+    missing = [line for line in shown if line not in out]
+    assert not missing, f"{doc} shows lines simulate does not print: {missing}"

@@ -44,10 +44,6 @@ def _clock(sp: SimPlan, minutes: float) -> str:
     return moment.isoformat(timespec="minutes").replace("+00:00", "Z")
 
 
-def _share(count: int, total: int) -> str:
-    return f"{100 * count / total:.1f}%" if total else "-"
-
-
 def _bounds(interval: Interval | None, show) -> str:
     """`(low-high)`, with words for a side the runs cannot bound."""
     if interval is None:
@@ -257,7 +253,7 @@ def render_text(sp: SimPlan, summary: Summary, models: Models | None = None) -> 
                    f"max {format_minutes(summary.overrun_max)} late")
     out.append("")
     labels = {COMPLETED: "completed", ABORTED: "aborted", STOPPED: "stopped at window"}
-    rows = [f"{labels[o]} {summary.outcomes[o]:,} runs" for o in OUTCOMES]
+    rows = [f"{labels[o]} {summary.outcomes[o]:,} run{'' if summary.outcomes[o] == 1 else 's'}" for o in OUTCOMES]
     width = max(len(row) for row in rows)
     for n, (outcome, row) in enumerate(zip(OUTCOMES, rows)):
         share = summary.outcomes[outcome] / runs
