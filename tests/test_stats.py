@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from hciplan.simulator import stats
 from hciplan.simulator.stats import (
     coverage,
     fewest_bounding_runs,
@@ -88,6 +89,14 @@ def test_a_million_runs_agree_with_the_normal_approximation():
     low, high = order_statistic_ranks(n, q)
     sd = math.sqrt(n * q * (1 - q))
     assert abs(low - (n * q - 1.96 * sd)) < 3 and abs(high - (n * q + 1.96 * sd + 1)) < 3
+
+
+@pytest.mark.parametrize("q", [0.5, 0.9, 0.95])
+def test_the_bulk_sum_of_large_series_gives_the_ranks_of_the_full_sum(monkeypatch, q):
+    n = stats.EXACT_RUNS + 1
+    bulk = order_statistic_ranks(n, q)
+    monkeypatch.setattr(stats, "EXACT_RUNS", 10**9)
+    assert order_statistic_ranks(n, q) == bulk
 
 
 def test_too_few_runs_leave_a_side_unbounded():
