@@ -487,7 +487,7 @@ def simulate(file: str, runs: int, seed: int, jobs: int | None, scenario_name: s
     seed gives the same numbers whatever --jobs is. See docs/simulation.md.
     """
     from hciplan import simulator
-    from hciplan.simulator import montecarlo, plots, report
+    from hciplan.simulator import montecarlo, plots, provenance, report
 
     for path in (gantt, histogram):
         if path is not None:
@@ -527,10 +527,11 @@ def simulate(file: str, runs: int, seed: int, jobs: int | None, scenario_name: s
     except (montecarlo.SimulationError, plots.PlotError) as error:
         click.echo(f"hciplan: {error}", err=True)
         sys.exit(EXIT_USAGE)
+    models = provenance.model_provenance(result.plan)  # the header's provenance line, and the JSON's `models`
     if output_format == "json":
-        click.echo(report.render_json(sim_plan, summary), nl=False)
+        click.echo(report.render_json(sim_plan, summary, models), nl=False)
     else:
-        click.echo(report.render_text(sim_plan, summary), nl=False)
+        click.echo(report.render_text(sim_plan, summary, models), nl=False)
 
 
 class _ProgressBar:

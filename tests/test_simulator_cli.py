@@ -35,7 +35,8 @@ def test_json_has_exactly_the_documented_schema():
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert set(doc) == {"schema", "runs", "seed", "duration_minutes", "p_within_window", "outcomes",
-                        "criticality", "exposure_minutes", "overrun", "fingerprint"}
+                        "criticality", "exposure_minutes", "overrun", "fingerprint",
+                        "exposure_p90_minutes", "intervals", "models", "precision"}  # the last four: additive
     assert doc["schema"] == "hciplan.sim/1" and doc["runs"] == 40 and doc["seed"] == 3
     assert set(doc["duration_minutes"]) == {"p50", "p80", "p90", "p95", "mean", "max"}
     assert set(doc["outcomes"]) == {"completed", "aborted", "stopped_at_window"}
@@ -47,6 +48,19 @@ def test_json_has_exactly_the_documented_schema():
     assert set(doc["criticality"]) <= {s["id"] for s in plan["steps"]}
     d = doc["duration_minutes"]
     assert d["p50"] <= d["p80"] <= d["p90"] <= d["p95"] <= d["max"]
+    intervals = doc["intervals"]
+    assert set(intervals) == {"confidence", "duration_minutes", "p_within_window", "outcomes", "exposure_minutes",
+                              "exposure_p90_minutes", "overrun", "criticality"}
+    assert intervals["confidence"] == 0.95
+    assert set(intervals["duration_minutes"]) == {"p50", "p80", "p90", "p95", "mean"}  # max is no estimate
+    for key, (low, high) in intervals["duration_minutes"].items():
+        assert (low is None or low <= d[key]) and (high is None or d[key] <= high), key
+    low, high = intervals["p_within_window"]
+    assert low <= doc["p_within_window"] <= high
+    assert set(intervals["outcomes"]) == set(doc["outcomes"]) and set(intervals["criticality"]) == set(doc["criticality"])
+    assert set(doc["models"]) == {"drawn", "from_timing", "physics_from_timing", "calibration", "run_spread",
+                                  "kind_spread"}
+    assert set(doc["precision"]) == {"share_target", "duration_target", "met", "runs_needed", "misses"}
 
 
 def test_json_is_byte_identical_for_the_same_seed_and_any_jobs(small):

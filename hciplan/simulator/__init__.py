@@ -106,10 +106,11 @@ def prepare_simulation(plan: Plan, scenario: str | None = None, fails: tuple[str
 def simulate_result(plan: Plan, runs: int, seed: int = 0, jobs: int | None = None) -> SimResult:
     """The summary of `runs` failure-free runs of `plan` within its windows (for the runbook)."""
     from hciplan.simulator.montecarlo import simulate
+    from hciplan.simulator.provenance import model_provenance
     from hciplan.simulator.report import sim_result
 
     prepared = prepare_simulation(plan)
-    return sim_result(prepared, simulate(prepared, runs, seed, jobs))
+    return sim_result(prepared, simulate(prepared, runs, seed, jobs), model_provenance(plan))
 
 
 __all__ = ["DEFAULT_SLOW_FACTOR", "FailureSpecError", "ScenarioError", "SimPlan", "parse_window",

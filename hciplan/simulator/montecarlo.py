@@ -17,6 +17,7 @@ from typing import Callable
 
 from hciplan.simulator.engine import ABORTED, COMPLETED, OUTCOMES, STOPPED, RunResult, run_once, runtime
 from hciplan.simulator.prepared import NO_STEP, SimPlan
+from hciplan.simulator.stats import Interval, mean_interval, percentile_interval, wilson
 
 Progress = Callable[[int], None]  # called with the number of runs just finished
 
@@ -168,6 +169,29 @@ def percentile(ordered: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
 
 
+PERCENTILES = (50, 80, 90, 95)  # of the duration, as the report prints them
+
+
+@dataclass(frozen=True)
+class Intervals:
+    """The 95% Monte Carlo interval of every estimate in a Summary (hciplan/simulator/stats.py says how).
+
+    Shares are Wilson intervals, percentiles order-statistic intervals, means normal
+    approximations; a None end is a side the runs are too few to bound.
+    """
+
+    durations: dict[str, Interval]  # "p50" .. "p95", "mean"; empty when no run completed
+    p_within_window: Interval | None
+    outcomes: dict[str, Interval]  # shares of all runs
+    exposure_mean: Interval
+    exposure_p90: Interval
+    overrun_share: Interval | None
+    overrun_p90: Interval | None  # None when no run overran
+    criticality: dict[int, Interval]  # shares of the completed runs
+    remaining_median: dict[str, Interval]
+    upgraded_median: dict[str, Interval]
+
+
 @dataclass(frozen=True)
 class Summary:
     """What `hciplan simulate` reports, computed from every run in run order."""
@@ -189,15 +213,45 @@ class Summary:
     remaining_median: dict[str, float]  # outcome -> median steps left
     upgraded_median: dict[str, float]  # outcome -> median nodes on 23H2 when the run ended
     nodes: int
+    # The samples behind the estimates above, for their intervals (`intervals()`).
+    exposures: tuple[float, ...] = ()  # every run, in run order
+    overruns: tuple[float, ...] = ()  # minutes late of the runs that overran, ascending
+    remaining: dict[str, tuple[int, ...]] = field(default_factory=dict)  # outcome -> steps left per run, ascending
+    upgraded: dict[str, tuple[int, ...]] = field(default_factory=dict)  # outcome -> nodes on 23H2 per run, ascending
 
     def duration_stats(self) -> dict[str, float] | None:
         if not self.durations:
             return None
         ordered = sorted(self.durations)
-        stats = {f"p{p}": percentile(ordered, p) for p in (50, 80, 90, 95)}
+        stats = {f"p{p}": percentile(ordered, p) for p in PERCENTILES}
         stats["mean"] = math.fsum(self.durations) / len(self.durations)
         stats["max"] = ordered[-1]
         return stats
+
+    def intervals(self) -> Intervals:
+        """The 95% interval of each estimate: computed from the sorted samples, so the same runs give the same bytes."""
+        ordered = sorted(self.durations)
+        durations: dict[str, Interval] = {}
+        if ordered:
+            durations = {f"p{p}": percentile_interval(ordered, p / 100) for p in PERCENTILES}
+            durations["mean"] = mean_interval(self.durations)
+        completed = len(self.durations)
+        # The shares are counts over runs (or completed runs), so rounding recovers the counts exactly.
+        count = lambda share, total: round(share * total)  # noqa: E731
+        within, overrun = self.p_within_window, self.overrun_share
+        return Intervals(
+            durations=durations,
+            p_within_window=None if within is None else wilson(count(within, self.runs), self.runs),
+            outcomes={o: wilson(n, self.runs) for o, n in self.outcomes.items()},
+            exposure_mean=mean_interval(self.exposures),
+            exposure_p90=percentile_interval(sorted(self.exposures), 0.9),
+            overrun_share=None if overrun is None else wilson(count(overrun, self.runs), self.runs),
+            overrun_p90=percentile_interval(self.overruns, 0.9) if self.overruns else None,
+            criticality={i: wilson(count(share, completed), completed) for i, share in self.criticality.items()},
+            # The medians are the upper median (sorted(v)[n // 2]); the order-statistic interval is the median's.
+            remaining_median={o: percentile_interval(v, 0.5) for o, v in self.remaining.items() if v},
+            upgraded_median={o: percentile_interval(v, 0.5) for o, v in self.upgraded.items() if v},
+        )
 
     def median_run(self) -> int | None:
         """The index of the run at the (lower) median: of completed runs if any, else of all runs."""
@@ -245,6 +299,9 @@ def summarise(sp: SimPlan, runs: int, seed: int, done: list[Batch]) -> Summary:
         remaining_median={o: float(sorted(v)[len(v) // 2]) for o, v in left.items() if v},
         upgraded_median={o: float(sorted(v)[len(v) // 2]) for o, v in on_23h2.items() if v},
         nodes=len(sp.os_upgraded),
+        exposures=tuple(exposures), overruns=tuple(overruns),
+        remaining={o: tuple(sorted(v)) for o, v in left.items() if v},
+        upgraded={o: tuple(sorted(v)) for o, v in on_23h2.items() if v},
     )
 
 

@@ -1,38 +1,217 @@
-"""The simulation report: a text table for people, and JSON (`"schema": "hciplan.sim/1"`) for tools."""
+"""The simulation report: a text table for people, and JSON (`"schema": "hciplan.sim/1"`) for tools.
+
+Every share and percentile comes with its 95% Monte Carlo interval
+(`Summary.intervals`, computed in stats.py), and the header names where the
+models come from (provenance.py) and whether the runs were enough for the
+digits shown (`precision`, the rule of docs/simulation.md, "Monte Carlo
+uncertainty").
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import math
+import textwrap
 
 from hciplan.compiler.quantities import format_minutes
-from hciplan.simulator.engine import ABORTED, STOPPED
-from hciplan.simulator.montecarlo import Summary
+from hciplan.simulator.engine import ABORTED, COMPLETED, OUTCOMES, STOPPED
+from hciplan.simulator.montecarlo import Intervals, Summary
 from hciplan.simulator.prepared import SimPlan
-from hciplan.simulator.result import DURATION_KEYS, DurationStats, Overrun, SimResult
+from hciplan.simulator.result import DURATION_KEYS, DurationStats, Models, Overrun, Precision, SimResult
+from hciplan.simulator.result import Intervals as IntervalRecord
+from hciplan.simulator.stats import Interval, half_width, runs_for_percentile, runs_for_share
 
 TOP_CRITICAL = 10
+WIDTH = 110  # the wrapped header notes stay within this many columns
+SHOWN_MISSES = 3  # figures named in the note; the JSON lists them all
+
+# The rule on enough runs: the figures a go/no-go rests on should be known to half a percentage point
+# (shares of all runs) and to 1% (P50 and P90 of the duration) at 95%. A convention, not a standard.
+SHARE_TARGET = 0.005
+DURATION_TARGET = 0.01
+CHECKED_PERCENTILES = ("p50", "p90")
+MAX_RUNS = 1_000_000  # simulate's --runs bound
 
 
 def _clock(sp: SimPlan, minutes: float) -> str:
     if sp.planned_start is None:
         return f"+{format_minutes(minutes)}"
-    try:
-        moment = sp.planned_start + dt.timedelta(minutes=minutes)
+    try:  # whole minutes, rounded as format_minutes rounds, so a clock and its duration agree
+        moment = sp.planned_start + dt.timedelta(minutes=round(minutes))
     except OverflowError:  # past the year 9999 (absurd durations from a timing block): say it relatively
         return f"+{format_minutes(minutes)}"
     return moment.isoformat(timespec="minutes").replace("+00:00", "Z")
 
 
-def _share(count: int, total: int) -> str:
-    return f"{100 * count / total:.1f}%" if total else "-"
+def _bounds(interval: Interval | None, show) -> str:
+    """`(low-high)`, with words for a side the runs cannot bound."""
+    if interval is None:
+        return ""
+    low, high = interval
+    if low is None and high is None:
+        return "(too few runs)"
+    if high is None:
+        return f"({show(low)} or more)"
+    if low is None:
+        return f"({show(high)} or less)"
+    return f"({show(low)}-{show(high)})"
 
 
-def render_text(sp: SimPlan, summary: Summary) -> str:
+def _percent(value: float) -> str:
+    return f"{100 * value:.1f}"
+
+
+def _share_ci(share: float, interval: Interval | None) -> str:
+    """`99.8% (99.3-100.0)`: the share and its Wilson interval, to the same digits."""
+    return f"{share:.1%} {_bounds(interval, _percent)}".rstrip()
+
+
+def _minutes_ci(minutes: float, interval: Interval | None) -> str:
+    return f"{format_minutes(minutes)} {_bounds(interval, format_minutes)}".rstrip()
+
+
+def _offsets(point: float, interval: Interval | None) -> str:
+    """`-8m +9m`: the interval as offsets from the shown figure, in the minutes the table shows."""
+    if interval is None:
+        return "-"
+    low, high = interval
+    shown = round(point)
+    below = "?" if low is None else "-" + format_minutes(shown - round(low))
+    above = "?" if high is None else "+" + format_minutes(round(high) - shown)
+    return f"{below} {above}"
+
+
+def _spreads(models: Models) -> str:
+    labels = {"default": "default, an assumption", "timing": "from the timing block", "calibrated": "calibrated"}
+    plural = {"default": "defaults (assumptions)", "timing": "from the timing block", "calibrated": "calibrated"}
+    run, kind = models.run_spread, models.kind_spread
+    if run.source == kind.source:
+        text = f"run_spread {run.value:g}, kind_spread {kind.value:g}: {plural[run.source]}"
+    else:
+        text = (f"run_spread {run.value:g} ({labels[run.source]}), "
+                f"kind_spread {kind.value:g} ({labels[kind.source]})")
+    if run.value == 0 and kind.value == 0:
+        return text + "; steps independent"
+    return text + "; a slow night is slow throughout"
+
+
+def _models(models: Models) -> list[str]:
+    """The header's provenance lines (the first one after its label, the others indented)."""
+    k, total = models.from_timing, models.drawn
+    rest = "" if k == total else f"{k} of {total} models; the rest defaults, assumptions"
+    if models.calibrated:
+        line = "calibrated" + (f" from {models.calibrated_runs} runs" if models.calibrated_runs else "")
+        start, end = (d[:10] if d else "?" for d in (models.calibrated_from, models.calibrated_to))
+        if models.calibrated_from or models.calibrated_to:
+            line += f", {start}..{end}"
+        if rest:
+            line += f" ({rest})"
+    elif k == 0:
+        line = "defaults (assumptions)"
+    elif k == total:
+        line = f"all {total} from the timing block"
+    else:
+        line = f"{k} of {total} from the timing block, the rest defaults (assumptions)"
+    lines = [line]
+    if models.physics_from_timing:
+        lines.append("physics parameters from the timing block: " + ", ".join(models.physics_from_timing))
+    return lines
+
+
+# The checked figures as the note names them, the decisive ones first.
+_MISSED = {"p_within_window": "within window", "duration_minutes.p90": "P90", "duration_minutes.p50": "P50",
+           "outcomes.completed": "completed", "outcomes.aborted": "aborted",
+           "outcomes.stopped_at_window": "stopped at window", "overrun.share": "overrun"}
+
+
+def _precision(precision: Precision) -> list[str]:
+    """The header's lines on the intervals: what `(a-b)` means, and whether the runs were enough (the rule)."""
+    targets = f"+/-{100 * SHARE_TARGET:g}% on shares and +/-{100 * DURATION_TARGET:g}% on P50 and P90"
+    legend = "  intervals     (low-high) after a figure: its 95% Monte Carlo interval"
+    if precision.met:
+        return [f"{legend}, within {targets}"]
+    misses = dict(precision.misses)
+    shown = []
+    for name, label in _MISSED.items():  # in report order
+        if name not in misses:
+            continue
+        width = misses[name]
+        if width is None:
+            shown.append(f"{label} open-ended")
+        elif name.startswith("duration_minutes."):
+            shown.append(f"{label} +/-{format_minutes(width)}")
+        else:
+            shown.append(f"{label} +/-{100 * width:.1f}%")
+    if len(shown) > SHOWN_MISSES:
+        shown = shown[:SHOWN_MISSES] + [f"{len(shown) - SHOWN_MISSES} more"]
+    if precision.runs_needed > MAX_RUNS:
+        advice = f"even --runs {MAX_RUNS} (the most) may not be enough"
+    else:
+        advice = f"use --runs {precision.runs_needed}"
+    text = f"95% intervals wider than {targets}: {', '.join(shown)}; {advice}"
+    lines = textwrap.wrap(text, width=WIDTH - 16, break_on_hyphens=False)
+    return [legend, f"  note          {lines[0]}"] + [f"                {line}" for line in lines[1:]]
+
+
+def precision(summary: Summary, intervals: Intervals) -> Precision:
+    """The rule on enough runs: which checked figures miss their target, and about how many runs meet them all.
+
+    Checked: the shares of all runs the text prints (within window, each
+    outcome, overrun) to +/-SHARE_TARGET, and the P50 and P90 of the duration
+    to +/-DURATION_TARGET of their value. The runs needed are rounded up to two
+    significant digits.
+    """
     runs = summary.runs
+    misses: dict[str, float | None] = {}
+    needed = runs
+    shares = [("p_within_window", summary.p_within_window, intervals.p_within_window)]
+    shares += [(f"outcomes.{o}", summary.outcomes[o] / runs, intervals.outcomes[o]) for o in OUTCOMES]
+    if summary.overrun_share:  # printed only when some run overran
+        shares.append(("overrun.share", summary.overrun_share, intervals.overrun_share))
+    for name, share, interval in shares:
+        if share is None or interval is None:
+            continue
+        width = half_width(share, interval)
+        if width > SHARE_TARGET:
+            misses[name] = width
+            needed = max(needed, runs_for_share(share, SHARE_TARGET))
+    stats = summary.duration_stats()
+    completed = summary.outcomes[COMPLETED]
+    if stats is not None:
+        for key in CHECKED_PERCENTILES:
+            value, interval = stats[key], intervals.durations[key]
+            target = DURATION_TARGET * value
+            width = half_width(value, interval)
+            if value > 0 and width > target:
+                misses[f"duration_minutes.{key}"] = None if math.isinf(width) else width
+                # the completed runs are a share of all runs: scale back to all runs
+                wanted = runs_for_percentile(completed, int(key[1:]) / 100, value, interval, target)
+                needed = max(needed, math.ceil(wanted * runs / completed))
+    if misses:
+        needed = _two_digits(needed)
+    return Precision(SHARE_TARGET, DURATION_TARGET, needed, tuple(sorted(misses.items())))
+
+
+def _two_digits(n: int) -> int:
+    """`n` rounded up to two significant digits (23,649 -> 24,000): a number to type, not a false precision."""
+    if n < 100:
+        return n
+    step = 10 ** (len(str(n)) - 2)
+    return -(-n // step) * step
+
+
+def render_text(sp: SimPlan, summary: Summary, models: Models | None = None) -> str:
+    runs = summary.runs
+    intervals = summary.intervals()
     out = [f"Simulation of {sp.cluster}: {runs:,} runs, seed {summary.seed}"
            + (f", scenario {sp.scenario}" if sp.scenario else "")]
     out.append(f"  plan          {sp.size} steps, method {sp.method}, fingerprint {sp.fingerprint}")
+    if models is not None:
+        first, *more = _models(models)
+        out.append(f"  models        {first}")
+        out.extend(f"                {line}" for line in more)
+        out.append(f"  shared speed  {_spreads(models)}")
     if sp.injections:
         out.append("  failures      " + "; ".join(f"{j.origin} ({sp.ids[j.step]})" for j in sp.injections))
     if sp.risks:
@@ -45,6 +224,7 @@ def render_text(sp: SimPlan, summary: Summary) -> str:
                    f"{sp.confidence:.0%} confidence")
     else:
         out.append("  windows       none: the run goes on until it is done")
+    out.extend(_precision(precision(summary, intervals)))
     out.append("")
 
     stats = summary.duration_stats()
@@ -53,23 +233,32 @@ def render_text(sp: SimPlan, summary: Summary) -> str:
         out.append("Duration        no run completed")
     else:
         out.append(f"Duration of the {completed:,} completed runs (from the planned start to the last step):")
-        names = ("P50", "P80", "P90", "P95", "max", "mean")
         keys = ("p50", "p80", "p90", "p95", "max", "mean")
-        out.append("  " + "".join(f"{n:>12}" for n in names))
-        out.append("  " + "".join(f"{format_minutes(stats[k]):>12}" for k in keys))
+        shown = [format_minutes(stats[k]) for k in keys]
+        offsets = [_offsets(stats[k], intervals.durations.get(k)) for k in keys]
+        width = max(12, 2 + max(len(cell) for cell in shown + offsets))  # wide offsets widen the table
+        out.append("  " + " " * 8 + "".join(f"{n:>{width}}" for n in ("P50", "P80", "P90", "P95", "max", "mean")))
+        out.append("  " + " " * 8 + "".join(f"{cell:>{width}}" for cell in shown))
+        out.append("  95% CI  " + "".join(f"{cell:>{width}}" for cell in offsets))
         if sp.planned_start is not None:
-            out.append(f"  finishes at   P50 {_clock(sp, stats['p50'])}, P90 {_clock(sp, stats['p90'])}")
+            out.append(f"  finishes at   P50 {_clock_ci(sp, stats['p50'], intervals.durations['p50'])}, "
+                       f"P90 {_clock_ci(sp, stats['p90'], intervals.durations['p90'])}")
     if summary.p_within_window is not None:
-        out.append(f"Within window   {summary.p_within_window:.1%} of runs complete with every step inside a window")
+        out.append(f"Within window   {_share_ci(summary.p_within_window, intervals.p_within_window)} of runs "
+                   "complete with every step inside a window")
     if summary.overrun_share:
-        out.append(f"Overrun         {summary.overrun_share:.1%} of runs finish a started unit past its window's end "
-                   f"(to its safe point): P90 {format_minutes(summary.overrun_p90)}, "
+        out.append(f"Overrun         {_share_ci(summary.overrun_share, intervals.overrun_share)} of runs finish a "
+                   "started unit past its window's end (to its safe point):")
+        out.append(f"                P90 {_minutes_ci(summary.overrun_p90, intervals.overrun_p90)}, "
                    f"max {format_minutes(summary.overrun_max)} late")
     out.append("")
-    out.append(f"Outcomes        completed {summary.outcomes['completed']:,} ({_share(completed, runs)})   "
-               f"aborted {summary.outcomes['aborted']:,} ({_share(summary.outcomes['aborted'], runs)})   "
-               f"stopped at window {summary.outcomes['stopped_at_window']:,} "
-               f"({_share(summary.outcomes['stopped_at_window'], runs)})")
+    labels = {COMPLETED: "completed", ABORTED: "aborted", STOPPED: "stopped at window"}
+    rows = [f"{labels[o]} {summary.outcomes[o]:,} run{'' if summary.outcomes[o] == 1 else 's'}" for o in OUTCOMES]
+    width = max(len(row) for row in rows)
+    for n, (outcome, row) in enumerate(zip(OUTCOMES, rows)):
+        share = summary.outcomes[outcome] / runs
+        bounds = _bounds(intervals.outcomes[outcome], _percent)
+        out.append(f"{'Outcomes' if n == 0 else '':<16}{row:<{width}}  {share:>6.1%} {bounds}")
     ranked = sorted(summary.stops.items(), key=lambda item: (-item[1], item[0]))
     for outcome in (ABORTED, STOPPED):
         rows = [(key, count) for key, count in ranked if key[0] == outcome][:5]
@@ -79,31 +268,70 @@ def render_text(sp: SimPlan, summary: Summary) -> str:
         left = summary.remaining_median.get(outcome)
         upgraded = summary.upgraded_median.get(outcome)
         if left is not None and upgraded is not None:
-            out.append(f"  {verb} (median: {left:.0f} steps left, {upgraded:.0f} of {summary.nodes} nodes on 23H2):")
+            whole = lambda v: f"{v:.0f}"  # noqa: E731
+            out.append(f"  {verb} (median: {left:.0f} steps left "
+                       f"{_bounds(intervals.remaining_median.get(outcome), whole)}, {upgraded:.0f} of {summary.nodes} "
+                       f"nodes on 23H2 {_bounds(intervals.upgraded_median.get(outcome), whole)}):")
         else:
             out.append(f"  {verb}:")
         for (_, step, reason), count in rows:
             out.append(f"    {sp.ids[step]:<34} {count:>7,} runs  {reason}")
     out.append("")
-    out.append(f"Storage exposure  {format_minutes(summary.exposure_mean)} mean, "
-               f"{format_minutes(summary.exposure_p90)} P90 with a node down or resyncing (reduced resiliency)")
+    out.append(f"Storage exposure  {_minutes_ci(summary.exposure_mean, intervals.exposure_mean)} mean, "
+               f"{_minutes_ci(summary.exposure_p90, intervals.exposure_p90)} P90")
+    out.append("                  with a node down or resyncing (reduced resiliency)")
     if summary.criticality:
         out.append("")
         out.append("Most critical steps (share of completed runs in which the step is on the critical path):")
         top = sorted(summary.criticality.items(), key=lambda item: (-item[1], -sp.mean_minutes[item[0]], item[0]))
         for i, share in top[:TOP_CRITICAL]:
-            out.append(f"  {sp.ids[i]:<36} {share:>7.1%}   mean {format_minutes(sp.mean_minutes[i])}")
+            ci = _bounds(intervals.criticality.get(i), _percent)
+            out.append(f"  {sp.ids[i]:<36} {share:>7.1%} {ci:<13} mean {format_minutes(sp.mean_minutes[i])}")
     return "\n".join(out) + "\n"
+
+
+def _clock_ci(sp: SimPlan, minutes: float, interval: Interval) -> str:
+    """`2026-12-06T22:26Z (22:18-22:35)`: an end on the figure's day, in its zone, is shown as a time only."""
+    point = _clock(sp, minutes)
+    day, zone = point[:11], point[16:]  # "2026-12-06T", "Z" or "+01:00"
+
+    def show(end: float) -> str:
+        moment = _clock(sp, end)
+        if not point.startswith("+") and moment.startswith(day) and moment[16:] == zone:
+            return moment[11:16]
+        return moment
+    return f"{point} {_bounds(interval, show)}"
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def sim_result(sp: SimPlan, summary: Summary) -> SimResult:
-    """The record of what the runs found (rounded as `hciplan.sim/1` stores it)."""
+def _round_bounds(interval: Interval | None, digits: int = 2) -> tuple[float | None, float | None] | None:
+    return None if interval is None else (_round(interval[0], digits), _round(interval[1], digits))
+
+
+def _interval_record(sp: SimPlan, summary: Summary, intervals: Intervals) -> IntervalRecord:
+    return IntervalRecord(
+        durations=tuple((k, _round_bounds(intervals.durations[k])) for k in DURATION_KEYS if k in intervals.durations),
+        p_within_window=_round_bounds(intervals.p_within_window, 4),
+        outcomes=tuple(sorted((o, _round_bounds(b, 4)) for o, b in intervals.outcomes.items())),
+        exposure_minutes=_round_bounds(intervals.exposure_mean),
+        exposure_p90_minutes=_round_bounds(intervals.exposure_p90),
+        overrun_share=_round_bounds(intervals.overrun_share, 4),
+        overrun_p90_minutes=_round_bounds(intervals.overrun_p90),
+        criticality=tuple(sorted((sp.ids[i], _round_bounds(b, 4)) for i, b in intervals.criticality.items())),
+    )
+
+
+def sim_result(sp: SimPlan, summary: Summary, models: Models | None = None) -> SimResult:
+    """The record of what the runs found (rounded as `hciplan.sim/1` stores it); `models`: their provenance."""
     stats = summary.duration_stats()
     durations = DurationStats(**{k: _round(stats[k]) for k in DURATION_KEYS}) if stats else DurationStats()
+    intervals = summary.intervals()
+    rule = precision(summary, intervals)
+    rule = Precision(rule.share_target, rule.duration_target, rule.runs_needed,
+                     tuple((name, _round(width, 2 if name.startswith("duration") else 4)) for name, width in rule.misses))
     return SimResult(
         runs=summary.runs,
         seed=summary.seed,
@@ -114,10 +342,14 @@ def sim_result(sp: SimPlan, summary: Summary) -> SimResult:
         exposure_minutes=_round(summary.exposure_mean),
         overrun=Overrun(_round(summary.overrun_share, 4), _round(summary.overrun_p90), _round(summary.overrun_max)),
         fingerprint=sp.fingerprint,
+        exposure_p90_minutes=_round(summary.exposure_p90),
+        intervals=_interval_record(sp, summary, intervals),
+        models=models,
+        precision=rule,
     )
 
 
-def render_json(sp: SimPlan, summary: Summary) -> str:
+def render_json(sp: SimPlan, summary: Summary, models: Models | None = None) -> str:
     """The `hciplan.sim/1` document: sorted keys, a final newline."""
-    document = sim_result(sp, summary).to_document()
+    document = sim_result(sp, summary, models).to_document()
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -4,6 +4,11 @@
 (and `hciplan emit --simulation FILE`) reads a saved one back with
 `SimResult.from_document`, which validates it and says what is wrong. This
 module imports nothing of the simulation engine, so readers stay light.
+
+The 95% Monte Carlo intervals (`intervals`), the provenance of the models
+(`models`), the rule on enough runs (`precision`) and the exposure P90 were
+added to `hciplan.sim/1` as optional fields: a document without them still
+reads, and readers that do not know them can ignore them.
 """
 
 from __future__ import annotations
@@ -41,6 +46,64 @@ class Overrun:
     max_minutes: float | None = None
 
 
+Bounds = tuple[float | None, float | None]  # a 95% interval: (low, high); None: a side the runs cannot bound
+SPREAD_SOURCES = ("default", "timing", "calibrated")
+
+
+@dataclass(frozen=True, slots=True)
+class Intervals:
+    """The 95% Monte Carlo interval of each figure of the document (the same names; None: not estimated)."""
+
+    durations: tuple[tuple[str, Bounds], ...] = ()  # (key of DURATION_KEYS but max, bounds), in DURATION_KEYS order
+    p_within_window: Bounds | None = None
+    outcomes: tuple[tuple[str, Bounds], ...] = ()  # shares of all runs, sorted by outcome
+    exposure_minutes: Bounds | None = None  # the mean
+    exposure_p90_minutes: Bounds | None = None
+    overrun_share: Bounds | None = None
+    overrun_p90_minutes: Bounds | None = None
+    criticality: tuple[tuple[str, Bounds], ...] = ()  # sorted by step id
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """A shared speed factor's log-sd and where it came from: default (an assumption), timing or calibrated."""
+
+    value: float
+    source: str = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class Models:
+    """The provenance of the simulated models (the header's `models` and `shared speed` lines)."""
+
+    drawn: int  # the distinct duration models the plan's steps draw from
+    from_timing: int = 0  # of which a timing block `model` gives the distribution
+    physics_from_timing: tuple[str, ...] = ()  # physics parameters the timing block sets, sorted
+    calibrated_runs: int | None = None  # the timing block's calibration provenance
+    calibrated_from: str | None = None  # ISO 8601, as written in the timing block
+    calibrated_to: str | None = None
+    run_spread: Spread = Spread(0.1)
+    kind_spread: Spread = Spread(0.1)
+
+    @property
+    def calibrated(self) -> bool:
+        return any(v is not None for v in (self.calibrated_runs, self.calibrated_from, self.calibrated_to))
+
+
+@dataclass(frozen=True, slots=True)
+class Precision:
+    """The rule on enough runs (docs/simulation.md, "Monte Carlo uncertainty"): the targets and what misses them."""
+
+    share_target: float  # the largest half-width a share may have (0.005: half a percentage point)
+    duration_target: float  # the largest half-width of P50 and P90, relative to the value (0.01: 1%)
+    runs_needed: int  # runs for every checked figure to meet its target (the runs simulated when all do)
+    misses: tuple[tuple[str, float | None], ...] = ()  # (figure, half-width; None: unbounded), sorted by figure
+
+    @property
+    def met(self) -> bool:
+        return not self.misses
+
+
 @dataclass(frozen=True, slots=True)
 class SimResult:
     """What a Monte Carlo simulation of a plan found, as `hciplan.sim/1` stores it."""
@@ -54,10 +117,14 @@ class SimResult:
     exposure_minutes: float | None = None  # mean time with reduced storage resiliency
     fingerprint: str | None = None  # of the plan that was simulated
     overrun: Overrun = Overrun()
+    exposure_p90_minutes: float | None = None
+    intervals: Intervals | None = None
+    models: Models | None = None
+    precision: Precision | None = None
 
     def to_document(self) -> dict[str, Any]:
         """The `hciplan.sim/1` JSON document (dump it with sorted keys)."""
-        return {
+        document = {
             "schema": SCHEMA,
             "runs": self.runs,
             "seed": self.seed,
@@ -70,6 +137,18 @@ class SimResult:
             "overrun": {"share": self.overrun.share, "p90_minutes": self.overrun.p90_minutes,
                         "max_minutes": self.overrun.max_minutes},
         }
+        # The additive fields: absent from a record read from an older document, so it writes back unchanged.
+        if self.exposure_p90_minutes is not None:
+            document["exposure_p90_minutes"] = self.exposure_p90_minutes
+        if self.intervals is not None:
+            document["intervals"] = _intervals_document(self.intervals)
+        if self.models is not None:
+            document["models"] = _models_document(self.models)
+        if self.precision is not None:
+            p = self.precision
+            document["precision"] = {"share_target": p.share_target, "duration_target": p.duration_target,
+                                     "met": p.met, "runs_needed": p.runs_needed, "misses": dict(p.misses)}
+        return document
 
     @classmethod
     def from_document(cls, document: Any) -> "SimResult":
@@ -108,7 +187,133 @@ class SimResult:
                           _minutes("overrun.max_minutes", overrun.get("max_minutes")))
         return cls(runs, seed, DurationStats(**stats), within, outcomes, criticality,
                    _minutes("exposure_minutes", document.get("exposure_minutes")), _text(document, "fingerprint"),
-                   overran)
+                   overran, _minutes("exposure_p90_minutes", document.get("exposure_p90_minutes")),
+                   _read_intervals(document.get("intervals")), _read_models(document.get("models")),
+                   _read_precision(document.get("precision")))
+
+
+def _bounds_document(bounds: Bounds | None) -> list | None:
+    return None if bounds is None else list(bounds)
+
+
+def _intervals_document(i: Intervals) -> dict[str, Any]:
+    return {
+        "confidence": 0.95,
+        "duration_minutes": {key: list(bounds) for key, bounds in i.durations},
+        "p_within_window": _bounds_document(i.p_within_window),
+        "outcomes": {key: list(bounds) for key, bounds in i.outcomes},
+        "exposure_minutes": _bounds_document(i.exposure_minutes),
+        "exposure_p90_minutes": _bounds_document(i.exposure_p90_minutes),
+        "overrun": {"share": _bounds_document(i.overrun_share),
+                    "p90_minutes": _bounds_document(i.overrun_p90_minutes)},
+        "criticality": {key: list(bounds) for key, bounds in i.criticality},
+    }
+
+
+def _models_document(m: Models) -> dict[str, Any]:
+    calibration = None
+    if m.calibrated:
+        calibration = {"runs": m.calibrated_runs, "from": m.calibrated_from, "to": m.calibrated_to}
+    return {
+        "drawn": m.drawn, "from_timing": m.from_timing, "physics_from_timing": list(m.physics_from_timing),
+        "calibration": calibration,
+        "run_spread": {"value": m.run_spread.value, "source": m.run_spread.source},
+        "kind_spread": {"value": m.kind_spread.value, "source": m.kind_spread.source},
+    }
+
+
+def _object(key: str, value: Any) -> dict:
+    if not isinstance(value, dict):
+        raise SimDocumentError(f'{SCHEMA} document: "{key}" must be an object')
+    return value
+
+
+def _read_bounds(key: str, value: Any, share: bool = False) -> Bounds | None:
+    """[low, high]: numbers or null (an unbounded side), low not above high; shares within [0, 1]."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 2:
+        raise SimDocumentError(f'{SCHEMA} document: "{key}" must be [low, high], not {value!r}')
+    low, high = (None if v is None else _number(key, v) for v in value)
+    if low is not None and high is not None and low > high:
+        raise SimDocumentError(f'{SCHEMA} document: "{key}" has its low end above its high end: {value!r}')
+    if share and any(v is not None and not 0 <= v <= 1 for v in (low, high)):
+        raise SimDocumentError(f'{SCHEMA} document: "{key}" must lie between 0 and 1, not {value!r}')
+    return low, high
+
+
+def _read_bounds_table(key: str, value: Any, share: bool = False) -> tuple[tuple[str, Bounds], ...]:
+    if value is None:
+        return ()
+    table = _object(key, value)
+    return tuple((str(name), _read_bounds(f"{key}.{name}", item, share)) for name, item in sorted(table.items()))
+
+
+def _read_intervals(value: Any) -> Intervals | None:
+    if value is None:
+        return None
+    i = _object("intervals", value)
+    durations = dict(_read_bounds_table("intervals.duration_minutes", i.get("duration_minutes")))
+    unknown = sorted(set(durations) - set(DURATION_KEYS) | ({"max"} & set(durations)))
+    if unknown:
+        raise SimDocumentError(f'{SCHEMA} document: "intervals.duration_minutes.{unknown[0]}" is not an interval '
+                               'the document has (p50, p80, p90, p95, mean)')
+    overrun = _object("intervals.overrun", i.get("overrun", {}))
+    return Intervals(
+        durations=tuple((key, durations[key]) for key in DURATION_KEYS if key in durations),
+        p_within_window=_read_bounds("intervals.p_within_window", i.get("p_within_window"), share=True),
+        outcomes=_read_bounds_table("intervals.outcomes", i.get("outcomes"), share=True),
+        exposure_minutes=_read_bounds("intervals.exposure_minutes", i.get("exposure_minutes")),
+        exposure_p90_minutes=_read_bounds("intervals.exposure_p90_minutes", i.get("exposure_p90_minutes")),
+        overrun_share=_read_bounds("intervals.overrun.share", overrun.get("share"), share=True),
+        overrun_p90_minutes=_read_bounds("intervals.overrun.p90_minutes", overrun.get("p90_minutes")),
+        criticality=_read_bounds_table("intervals.criticality", i.get("criticality"), share=True),
+    )
+
+
+def _read_spread(key: str, value: Any) -> Spread:
+    spread = _object(key, value)
+    source = spread.get("source")
+    if source not in SPREAD_SOURCES:
+        raise SimDocumentError(f'{SCHEMA} document: "{key}.source" must be one of {", ".join(SPREAD_SOURCES)}, '
+                               f'not {source!r}')
+    return Spread(_number(f"{key}.value", spread.get("value")), source)
+
+
+def _read_models(value: Any) -> Models | None:
+    if value is None:
+        return None
+    m = _object("models", value)
+    physics = m.get("physics_from_timing", [])
+    if not isinstance(physics, list) or not all(isinstance(name, str) for name in physics):
+        raise SimDocumentError(f'{SCHEMA} document: "models.physics_from_timing" must be a list of names')
+    calibration = m.get("calibration")
+    runs = start = end = None
+    if calibration is not None:
+        c = _object("models.calibration", calibration)
+        runs = _count("models.calibration.runs", c.get("runs"), required=False, minimum=1)
+        start, end = (_string(f"models.calibration.{key}", c.get(key)) for key in ("from", "to"))
+    return Models(
+        drawn=_count("models.drawn", m.get("drawn"), required=True),
+        from_timing=_count("models.from_timing", m.get("from_timing", 0), required=True),
+        physics_from_timing=tuple(sorted(physics)), calibrated_runs=runs, calibrated_from=start, calibrated_to=end,
+        run_spread=_read_spread("models.run_spread", m.get("run_spread")),
+        kind_spread=_read_spread("models.kind_spread", m.get("kind_spread")),
+    )
+
+
+def _read_precision(value: Any) -> Precision | None:
+    if value is None:
+        return None
+    p = _object("precision", value)
+    misses = _object("precision.misses", p.get("misses", {}))
+    return Precision(
+        share_target=_number("precision.share_target", p.get("share_target")),
+        duration_target=_number("precision.duration_target", p.get("duration_target")),
+        runs_needed=_count("precision.runs_needed", p.get("runs_needed"), required=True, minimum=1),
+        misses=tuple((str(name), None if width is None else _number(f"precision.misses.{name}", width))
+                     for name, width in sorted(misses.items())),
+    )
 
 
 def _number(key: str, value: Any) -> float:
@@ -139,6 +344,12 @@ def _count(key: str, value: Any, required: bool, minimum: int = 0) -> int | None
 
 def _text(document: dict, key: str) -> str | None:
     value = document.get(key)
+    if value is not None and not isinstance(value, str):
+        raise SimDocumentError(f'{SCHEMA} document: "{key}" must be a string, not {value!r}')
+    return value
+
+
+def _string(key: str, value: Any) -> str | None:
     if value is not None and not isinstance(value, str):
         raise SimDocumentError(f'{SCHEMA} document: "{key}" must be a string, not {value!r}')
     return value
