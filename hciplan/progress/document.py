@@ -234,8 +234,10 @@ def _estimate_doc(sp: SimPlan, estimate: Estimate, clock: _Clock, now: float) ->
                         "p50": clock.at(estimate.reached_p50[u]), "confidence": confidence}
                 break
         c = estimate.closing
+        then = next((x for x in sp.windows if x.start >= w.end), None)
         closing = {
             "share": _round(c.runs / runs, 4),
+            "next_window": {"name": then.name, "start": clock.at(then.start)} if then else None,
             "stops": [{"unit": sp.units[u].id, "step": sp.ids[sp.units[u].steps[0]], "runs": n,
                        "share": _round(n / runs, 4)} for u, n in c.stops],
             "aborted": [{"step": sp.ids[s], "reason": reason, "runs": n, "share": _round(n / runs, 4)}

@@ -121,7 +121,8 @@ def _now(doc: dict[str, Any], today: dt.date) -> list[str]:
         nodes = ", ".join(estimate["running"]) or "none"
         basis = ("from the elapsed time at the plan's means" if estimate["basis"] == "elapsed"
                  else f"from --cau-node {estimate['node']}")
-        out.append(f"              {head['id']}: {len(estimate['done'])} sub-steps counted done, running {nodes} "
+        done = len(estimate["done"])
+        out.append(f"              {head['id']}: {done} sub-step{'s' * (done != 1)} counted done, running {nodes} "
                    f"(estimated {basis}{'; slower than the means, stretched' if estimate['stretched'] else ''})")
     current = doc["current"]
     if current is not None:
@@ -165,8 +166,10 @@ def _estimate(doc: dict[str, Any], today: dt.date) -> list[str]:
     elif finish is None:
         out.append("  finishes at   no run completes within the file's windows")
     else:
+        completed = outcomes["completed"]
+        which = f" (of the {_share(completed / runs)} of runs that complete)" if completed < runs else ""
         out.append(f"  finishes at   P50 {_clock(finish['p50'])} (in {duration(finish['p50_minutes'])}), "
-                   f"P90 {_clock(finish['p90'])} (in {duration(finish['p90_minutes'])})")
+                   f"P90 {_clock(finish['p90'])} (in {duration(finish['p90_minutes'])}){which}")
     window = est["window"]
     if window is None:
         return out
@@ -180,7 +183,9 @@ def _estimate(doc: dict[str, Any], today: dt.date) -> list[str]:
                    f"(the plan's confidence {100 * last['confidence']:.0f}%)")
     closing = est["if_window_closes"]
     if closing["share"]:
-        out.append(f"  if {window['name']} closes first ({_share(closing['share'])} of runs):")
+        then = closing["next_window"]
+        later = f"; the run goes on in {then['name']} from {_clock(then['start'])}" if then else ""
+        out.append(f"  if {window['name']} closes first ({_share(closing['share'])} of runs{later}):")
         for stop in closing["stops"][:5]:
             out.append(f"    stops before {stop['step']:<34} {_share(stop['share']):>6}")
         for abort in closing["aborted"][:3]:
