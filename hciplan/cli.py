@@ -621,14 +621,18 @@ def progress(file: str, journal: str, now_text: str | None, runs: int, seed: int
     result = compile_file(file)
     require_plan(result)
 
-    def document(moment, advance=None) -> dict:
-        return progress_document(result.plan, read_journal(journal), moment, runs, seed, jobs, cau_node, clock,
-                                 advance)
+    read = {"journal": None}  # the journal as last read: --watch reads it again only when it changes
+
+    def document(moment, changed: bool = True, advance=None) -> dict:
+        if changed or read["journal"] is None:
+            read["journal"] = None  # a journal that fails to read is read again next time
+            read["journal"] = read_journal(journal)
+        return progress_document(result.plan, read["journal"], moment, runs, seed, jobs, cau_node, clock, advance)
 
     try:
         seen = signature(journal)
         with _ProgressBar(0 if watching else runs) as advance:
-            first = document(now, advance)
+            first = document(now, advance=advance)
     except JournalError as error:
         if error.line is None and error.message.startswith("cannot be read"):
             raise click.UsageError(f"{error}; the script creates its journal when it starts "
@@ -650,9 +654,9 @@ def progress(file: str, journal: str, now_text: str | None, runs: int, seed: int
     from rich.live import Live
     from rich.text import Text
 
-    def again() -> str:  # while watching, a journal that turns bad is shown, not fatal
+    def again(changed: bool) -> str:  # while watching, a journal that turns bad is shown, not fatal
         try:
-            return render_text(document(dt.datetime.now(dt.timezone.utc)))
+            return render_text(document(dt.datetime.now(dt.timezone.utc), changed))
         except (JournalError, ProgressError) as error:
             return f"hciplan progress: {error}\n(watching {journal}: fix it, or press Ctrl+C)\n"
 

@@ -369,6 +369,29 @@ def test_watch_refreshes_when_the_journal_grows_and_ctrl_c_ends_cleanly(monkeypa
     assert calls == [0.1, 0.1, 0.1]
 
 
+def test_watch_reads_again_only_when_the_journal_changes_and_estimates_again_as_time_passes(tmp_path):
+    path = tmp_path / "j.jsonl"
+    path.write_text("one\n", encoding="utf-8")
+    seen = render.signature(str(path))
+    ticks = iter([0.0, 10.0, 20.0, 20.0 + render.RECOMPUTE_SECONDS, 400.0, 400.0, 410.0])
+    calls, shown = [], []
+
+    def sleep(seconds: float) -> None:
+        calls.append(seconds)
+        if len(calls) == 2:
+            path.write_text("one\ntwo\n", encoding="utf-8")  # the journal grows
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+
+    def compute(changed: bool) -> str:
+        return f"changed={changed}"
+
+    with pytest.raises(KeyboardInterrupt):
+        render.watch(str(path), compute, shown.append, 1.0, seen=seen, sleep=sleep, clock=lambda: next(ticks))
+    # nothing new at first; then the grown journal; then the clock alone (the journal unchanged)
+    assert shown == ["changed=True", "changed=False"]
+
+
 # --- the document -------------------------------------------------------------------------------------------
 
 

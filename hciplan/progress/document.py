@@ -167,9 +167,10 @@ def _document(plan: Plan, sp: SimPlan, state: NightState, speed: Speed, estimate
         attribution = {"entry": a.entry, "since": clock.moment(a.since), "basis": a.basis, "node": a.node,
                        "done": list(a.done), "running": list(a.running), "stretched": a.stretched}
         if a.basis == "elapsed":
+            hint = ("; --cau-node NODE states the node CAU is updating (Get-CauRun shows it)"
+                    if a.entry == "p2.cau_run" else "")
             notes.append(f"{a.entry} journals its sub-steps only when it ends: which one runs is estimated from "
-                         "the elapsed time at the plan's means; --cau-node NODE states the node CAU is updating "
-                         "(Get-CauRun shows it)")
+                         f"the elapsed time at the plan's means{hint}")
         else:
             notes.append(f"{a.entry}: the nodes before {a.node} are counted done at their plan means "
                          f"(an estimate); {a.node}'s pass runs since they ended")
@@ -226,13 +227,11 @@ def _estimate_doc(sp: SimPlan, estimate: Estimate, clock: _Clock, now: float) ->
     if w is not None:
         window = {"name": w.name, "start": clock.at(w.start), "end": clock.at(w.end),
                   "contains_now": w.start <= now < w.end}
-        confidence = sp.confidence
-        for u in range(len(sp.units) - 1, -1, -1):  # the latest safe point (plan order) reached in enough runs
-            if estimate.reached[u] >= confidence:
-                unit = sp.units[u]
-                last = {"unit": unit.id, "step": sp.ids[unit.tail], "share": _round(estimate.reached[u], 4),
-                        "p50": clock.at(estimate.reached_p50[u]), "confidence": confidence}
-                break
+        if estimate.last_safe_point is not None:
+            u, share, p50 = estimate.last_safe_point
+            unit = sp.units[u]
+            last = {"unit": unit.id, "step": sp.ids[unit.tail], "share": _round(share, 4), "p50": clock.at(p50),
+                    "confidence": sp.confidence}
         c = estimate.closing
         then = next((x for x in sp.windows if x.start >= w.end), None)
         closing = {

@@ -120,8 +120,9 @@ class Estimate:
     finish: tuple[float, float] | None  # P50, P90 of the completed runs' ends
     window: SimWindow | None  # tonight's window: the one holding now, else the next
     p_done: float | None  # completed by the window's end (None: no window)
-    reached: tuple[float, ...]  # per unit: share of runs at its safe point by the window's end (all runs if none)
-    reached_p50: tuple[float | None, ...]  # per unit: P50 of when, over those runs
+    # The last safe point tonight: the latest unit (plan order) that the runs reach by the window's end with
+    # every unit before it, in at least `confidence` of them; its share and the P50 of when. None: none is.
+    last_safe_point: tuple[int, float, float] | None
     tail_p50: tuple[float | None, ...]  # per unit: P50 and P90 of the safe point over the runs that reached it
     tail_p90: tuple[float | None, ...]
     tail_share: tuple[float, ...]  # per unit: share of runs that reach its safe point at all
@@ -133,24 +134,42 @@ def summarise(sp: SimPlan, traces: list[RunTrace], seed: int, window: SimWindow 
     outcomes = {o: sum(1 for t in traces if t.outcome == o) for o in OUTCOMES}
     completed = sorted(t.end for t in traces if t.outcome == COMPLETED)
     finish = (percentile(completed, 50), percentile(completed, 90)) if completed else None
-    units = len(sp.units)
-    limit = window.end if window is not None else math.inf
-    reached, reached_p50, tail_p50, tail_p90, tail_share = [], [], [], [], []
-    for u in range(units):
+    tail_p50, tail_p90, tail_share = [], [], []
+    for u in range(len(sp.units)):
         ends = sorted(t.tail_end[u] for t in traces if t.tail_end[u] >= 0)
-        tonight = [e for e in ends if e <= limit]
-        reached.append(len(tonight) / runs)
-        reached_p50.append(percentile(tonight, 50) if tonight else None)
         tail_share.append(len(ends) / runs)
         tail_p50.append(percentile(ends, 50) if ends else None)
         tail_p90.append(percentile(ends, 90) if ends else None)
-    p_done = closing = None
+    p_done = closing = last = None
     if window is not None:
         done = [t.outcome == COMPLETED and t.end <= window.end for t in traces]
         p_done = sum(done) / runs
         closing = _closing(sp, [t for t, ok in zip(traces, done) if not ok], window)
-    return Estimate(runs, seed, outcomes, finish, window, p_done, tuple(reached), tuple(reached_p50),
-                    tuple(tail_p50), tuple(tail_p90), tuple(tail_share), closing)
+        last = _last_safe_point(sp, traces, window.end)
+    return Estimate(runs, seed, outcomes, finish, window, p_done, last, tuple(tail_p50), tuple(tail_p90),
+                    tuple(tail_share), closing)
+
+
+def _last_safe_point(sp: SimPlan, traces: list[RunTrace], limit: float) -> tuple[int, float, float] | None:
+    """The latest unit whose safe point, and every earlier unit's, the runs reach by `limit` often enough.
+
+    The script runs its units in plan order, so a run is at the k-th safe point only when the k
+    units before are done too (the simulator may have finished a later, independent unit first).
+    """
+    runs = len(traces)
+    prefixes = []
+    for t in traces:
+        k = 0
+        while k < len(t.tail_end) and 0 <= t.tail_end[k] <= limit:
+            k += 1
+        prefixes.append(k)
+    ordered = sorted(prefixes, reverse=True)
+    need = math.ceil(sp.confidence * runs - 1e-9)  # the runs that must reach it
+    k = ordered[need - 1] if 0 < need <= runs else 0
+    if k == 0:
+        return None
+    at = sorted(t.tail_end[k - 1] for t, reach in zip(traces, prefixes) if reach >= k)
+    return k - 1, len(at) / runs, percentile(at, 50)
 
 
 def _closing(sp: SimPlan, late: list[RunTrace], window: SimWindow) -> Closing:

@@ -271,14 +271,15 @@ def signature(path: str) -> tuple:
     return (stat.st_size, stat.st_mtime_ns)
 
 
-def watch(path: str, compute: Callable[[], str], show: Callable[[str], None], interval: float,
+def watch(path: str, compute: Callable[[bool], str], show: Callable[[str], None], interval: float,
           seen: tuple | None = None, sleep: Callable[[float], None] | None = None,
           clock: Callable[[], float] | None = None) -> None:
-    """Show `compute()` again whenever the journal's `signature` changes, and every RECOMPUTE_SECONDS.
+    """Show `compute(changed)` again whenever the journal's `signature` changes, and every RECOMPUTE_SECONDS.
 
-    `seen` is the signature of what is shown already. Runs until interrupted (Ctrl+C is the
-    caller's to catch); `compute` turns its own errors into text, so a journal that turns bad
-    while watched is shown, not fatal.
+    `changed` says whether the journal changed (only then is it worth reading again); `seen` is the
+    signature of what is shown already. Runs until interrupted (Ctrl+C is the caller's to catch);
+    `compute` turns its own errors into text, so a journal that turns bad while watched is shown,
+    not fatal.
     """
     sleep, clock = sleep or _sleep, clock or time.monotonic
     last = clock()
@@ -286,5 +287,5 @@ def watch(path: str, compute: Callable[[], str], show: Callable[[str], None], in
         sleep(interval)
         now = signature(path)
         if now != seen or clock() - last >= RECOMPUTE_SECONDS:
-            show(compute())
+            show(compute(now != seen))
             seen, last = now, clock()
