@@ -584,7 +584,7 @@ def _parse_now(text: str | None) -> tuple:
 @click.option("--now", "now_text", metavar="TIMESTAMP",
               help="Estimate from this moment (ISO 8601 with its offset, e.g. 2026-12-06T01:30Z) "
                    "[default: the clock].")
-@click.option("--runs", type=click.IntRange(1, 1_000_000), default=1000, show_default=True,
+@click.option("--runs", type=click.IntRange(1, 100_000), default=1000, show_default=True,  # estimate.MAX_RUNS
               help="Number of Monte Carlo runs of what is left.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
               help="Master seed: run i draws from a generator derived from (seed, i).")

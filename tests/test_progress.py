@@ -337,9 +337,10 @@ def test_errors_are_clear_messages_with_a_non_zero_exit(tmp_path, files, night):
         ((str(broken), journal, "--now", now), 1, "no plan: fix the errors above"),
         ((plan_file, journal, "--watch", "--now", now), 2, "--watch follows the clock"),
         ((plan_file, journal, "--watch", "--format", "json"), 2, "--watch shows the text report"),
+        ((plan_file, journal, "--now", now, "--runs", "100001"), 2, "1<=x<=100000"),
     ]
     for args, code, message in cases:
-        result = invoke(*args, "--runs", "5", "--jobs", "1")
+        result = invoke("--runs", "5", *args, "--jobs", "1")
         assert result.exit_code == code, (args, result.output)
         assert message in result.output, (args, result.output)
         assert "Traceback" not in result.output and isinstance(result.exception, SystemExit), (args, result.exception)

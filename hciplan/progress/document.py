@@ -116,7 +116,7 @@ def _document(plan: Plan, sp: SimPlan, state: NightState, speed: Speed, estimate
                 "measured": s.measured, "estimated": s.estimated}
 
     phases: dict[str, list[dict[str, Any]]] = {}
-    for u, unit in enumerate(plan.units):
+    for unit in plan.units:
         steps = [state.status(step_id) for step_id in unit.steps]
         phases.setdefault(plan.step(unit.head).phase, []).append({
             "id": unit.id, "kind": unit.kind, "node": unit.node, "status": unit_status([s.status for s in steps]),
@@ -172,8 +172,8 @@ def _document(plan: Plan, sp: SimPlan, state: NightState, speed: Speed, estimate
             notes.append(f"{a.entry} journals its sub-steps only when it ends: which one runs is estimated from "
                          f"the elapsed time at the plan's means{hint}")
         else:
-            notes.append(f"{a.entry}: the nodes before {a.node} are counted done at their plan means "
-                         f"(an estimate); {a.node}'s pass runs since they ended")
+            notes.append(f"{a.entry}: the nodes before {a.node} (--cau-node) are counted done at their plan "
+                         f"means, and {a.node}'s pass takes the rest of the elapsed time (an estimate)")
 
     counted = speed.counts(sp)
     models = []

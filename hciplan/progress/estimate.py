@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import math
 import signal
+from array import array
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Callable
 
 from hciplan.simulator.engine import ABORTED, COMPLETED, OUTCOMES, STOPPED, run_once, runtime
 from hciplan.simulator.montecarlo import batches, default_jobs, percentile, quiet_gc
+
+MAX_RUNS = 100_000  # each run keeps two times per unit of the plan (simulate keeps one number per run)
 from hciplan.simulator.prepared import NO_STEP, SimPlan, SimWindow
 
 
@@ -35,8 +38,8 @@ class RunTrace:
     end: float
     step: int  # aborted: the failing step; stopped: the step that could not start; else NO_STEP
     reason: str
-    head_start: tuple[float, ...]  # per unit of the plan
-    tail_end: tuple[float, ...]
+    head_start: array  # per unit of the plan (doubles: a long series keeps two numbers per unit and run)
+    tail_end: array
 
 
 def trace(sp: SimPlan, seed: int, index: int) -> RunTrace:
@@ -46,8 +49,8 @@ def trace(sp: SimPlan, seed: int, index: int) -> RunTrace:
         if s.status == "ok":
             start[s.step], end[s.step] = s.start, s.end
     return RunTrace(run.outcome, run.end, run.step, run.reason,
-                    tuple(start.get(u.steps[0], -1.0) for u in sp.units),
-                    tuple(end.get(u.tail, -1.0) for u in sp.units))
+                    array("d", (start.get(u.steps[0], -1.0) for u in sp.units)),
+                    array("d", (end.get(u.tail, -1.0) for u in sp.units)))
 
 
 def trace_batch(sp: SimPlan, seed: int, first: int, last: int) -> tuple[int, list[RunTrace]]:

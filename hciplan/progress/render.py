@@ -112,9 +112,7 @@ def _now(doc: dict[str, Any], today: dt.date) -> list[str]:
         out.append(f"Stopped       {stopped['step']} {what} at {_clock(stopped['at'])}: {stopped['message']}")
         out.append(f"              {stopped['rerun']}")
     if not out:
-        out.append("Now           every step is done" if all(s == 0 for k, s in doc["counts"].items()
-                                                           if k not in ("done", "skipped"))
-                   else "Now           nothing is running")
+        out.append("Now           every step is done" if doc["finished"] else "Now           nothing is running")
     estimate = doc["cau_estimate"]
     if estimate is not None:
         head = entries[estimate["entry"]]
