@@ -22,9 +22,15 @@ def _parse(text: str | None) -> dt.datetime | None:
     return None if text is None else dt.datetime.fromisoformat(text)
 
 
+def _minute(text: str | None) -> dt.datetime | None:
+    """To the nearest minute, as `hciplan simulate` rounds its clock times (and durations)."""
+    moment = _parse(text)
+    return None if moment is None else (moment + dt.timedelta(seconds=30)).replace(second=0, microsecond=0)
+
+
 def _clock(text: str | None) -> str:
     """`2026-12-06T01:30Z`, as `hciplan simulate` prints clock times."""
-    moment = _parse(text)
+    moment = _minute(text)
     if moment is None:
         return "-"
     return moment.isoformat(timespec="minutes").replace("+00:00", "Z")
@@ -32,7 +38,7 @@ def _clock(text: str | None) -> str:
 
 def _short(text: str | None, today: dt.date) -> str:
     """`01:30`, or `12-12 01:30` on another day than now's."""
-    moment = _parse(text)
+    moment = _minute(text)
     if moment is None:
         return "-"
     return f"{moment:%H:%M}" if moment.date() == today else f"{moment:%m-%d %H:%M}"
