@@ -219,7 +219,9 @@ def simulated_journal(plan: Plan, sp, run, origin: dt.datetime) -> list[tuple[dt
     a head of a unit writes its `unit` record, every entry `start` then `done`; a group entry (the
     CAU run) journals its sub-steps `done` when it ends. A failure writes `failed` (`timeout` for a
     step past its bound), with a group's sub-steps `done` or `pending`, and the journal ends. Where
-    the run waited for the next window, the script stopped with `window` and was run again.
+    the run waited for the next window, the script stopped with `window` and was run again; a CAU
+    run that stopped between nodes for the window journals its sub-steps (`done` or `pending`)
+    before its `window`, and starts again (a new `start`) in the next window.
     """
     def at(minutes: float) -> dt.datetime:
         return origin + dt.timedelta(minutes=minutes)
@@ -242,6 +244,11 @@ def simulated_journal(plan: Plan, sp, run, origin: dt.datetime) -> list[tuple[dt
     def add(when: float, step: str, status: str, began: float, message: str) -> None:
         lines.append((when, len(lines), _line(step, status, at(began), at(when), message, plan.fingerprint)))
 
+    def sub_steps(when: float, members: list[int], began: float) -> None:  # Write-CauSubSteps: from node state
+        for j in members:
+            status = "done" if j in ok and ok[j][1] <= when else "pending"
+            add(when, sp.ids[j], status, began, "from the node state after the CAU run")
+
     previous_end = None
     for entry, members in groups.items():
         begun = [ok[i][0] for i in members if i in ok] + [failed[i][0] for i in members if i in failed]
@@ -253,23 +260,40 @@ def simulated_journal(plan: Plan, sp, run, origin: dt.datetime) -> list[tuple[dt
         if len(members) == 1 and members[0] in heads:
             add(first, entry, "unit", first, f"unit {sp.units[sp.unit_of[members[0]]].id} starts")
         add(first, entry, "start", first, "started")
+        session, last_end = first, None  # a group entry: this script run's start, and its last sub-step's end
+        for j in members:
+            began = ok[j][0] if j in ok else failed[j][0] if j in failed else None
+            if began is None:
+                continue
+            if last_end is not None and sp.head_of(j) and began - last_end > 1.0:
+                # CAU stopped between nodes for the window (its pre-update script refused the next node): the
+                # script journals the sub-steps and `window`; the rerun in the next window starts the run again
+                sub_steps(last_end, members, session)
+                add(last_end, entry, "window", session, "the CAU run stopped between nodes: the next node's "
+                    "unit does not fit before the window ends")
+                session = began
+                add(began, entry, "start", began, "started")
+            last_end = ok[j][1] if j in ok else failed[j][1]
         broken = [i for i in members if i in failed and i not in ok]
         if broken:
             _, end, cause = failed[broken[0]]
             if len(members) > 1:
-                for j in members:
-                    add(end, sp.ids[j], "done" if j in ok else "pending", first,
-                        "from the node state after the CAU run")
-            add(end, entry, "failed" if cause == "error" else "timeout", first,
+                sub_steps(end, members, session)
+            add(end, entry, "failed" if cause == "error" else "timeout", session,
                 f"{sp.ids[broken[0]]}: simulated {cause}")
             break
-        if not all(i in ok for i in members):  # cut short by a stop elsewhere (a skipped node)
-            break
+        if not all(i in ok for i in members):
+            if (len(members) > 1 and run.outcome == "stopped_at_window" and run.step in members
+                    and last_end is not None):  # stopped between nodes at the last window's end
+                sub_steps(last_end, members, session)
+                add(last_end, entry, "window", session, run.reason)
+                previous_end = None  # the stop is journalled
+            break  # else cut short by a stop elsewhere (a skipped node)
         end = max(ok[i][1] for i in members)
-        add(end, entry, "done", first, "ok")
+        add(end, entry, "done", session, "ok")
         if len(members) > 1:
             for j in members:
-                add(end, sp.ids[j], "done", first, f"done by {entry}")
+                add(end, sp.ids[j], "done", session, f"done by {entry}")
         previous_end = end
     else:
         previous_end = None

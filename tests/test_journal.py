@@ -115,3 +115,33 @@ def test_a_cut_journal_holds_only_what_was_written_by_then(cau_night):
     cut = parse_journal(lines_until(lines, middle))
     assert 0 < len(cut.records) < len(lines)
     assert all(r.end <= middle for r in cut.records)
+
+
+def test_a_cau_run_stopped_between_nodes_journals_its_sub_steps_then_window():
+    windows = ('  window "w1" { start = 2026-12-05T22:00Z  end = 2026-12-06T04:00Z }\n'
+               '  window "w2" { start = 2026-12-12T22:00Z  end = 2026-12-13T06:00Z }')
+    plan = plan_of(shape_text(Shape(nodes=3), windows=windows))
+    sp = prepare_simulation(plan)
+    run = trace_run(sp, 0, 0)
+    assert run.outcome == "completed"
+    journal = parse_journal("".join(text + "\n" for _, text in simulated_journal(plan, sp, run, ORIGIN)))
+    cau = [r for r in journal.records if r.step == "p2.cau_run"]
+    assert [r.status for r in cau] == ["start", "window", "start", "done"]
+    stop = cau[1]
+    written = [r for r in journal.records if r.step.startswith("p2.cau.") and r.end == stop.end]
+    assert {r.status for r in written} == {"done", "pending"}  # the nodes upgraded before the stop, and the rest
+    assert all(r.start == cau[0].start for r in written)  # the sub-steps carry the run's start
+    assert cau[2].start >= dt.datetime(2026, 12, 12, 22, tzinfo=dt.timezone.utc)  # the rerun in the next window
+    assert journal.states()["p2.cau.N03.storage_wait"].status == "done"
+
+
+def test_a_cau_run_stopped_at_the_last_window_ends_the_journal_with_window():
+    plan = plan_of(shape_text(Shape(nodes=3)))
+    sp = prepare_simulation(plan)
+    run = next(r for r in (trace_run(sp, 0, i) for i in range(20))
+               if r.outcome == "stopped_at_window" and sp.ids[r.step].startswith("p2.cau."))
+    journal = parse_journal("".join(text + "\n" for _, text in simulated_journal(plan, sp, run, ORIGIN)))
+    last = journal.records[-1]
+    assert (last.step, last.status) == ("p2.cau_run", "window")
+    assert last.end == ORIGIN + dt.timedelta(minutes=run.end)  # when CAU stopped, not when it started
+    assert journal.states()[sp.ids[run.step]].status == "pending"
