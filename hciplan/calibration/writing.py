@@ -98,8 +98,8 @@ def model_block(model: ModelFit, confidence: float) -> Block:
 
 def _download_block() -> Block:
     return Block("model", [DOWNLOAD], [Attr("distribution", "fixed"), Attr("value", 0)],
-                 leading=Comment.lines("the measured install times include the download: no separate download "
-                                       "time (os.install's models are measured)"))
+                 leading=Comment.lines("the measured install times include the download: os.download is nothing, "
+                                       "so the simulator does not add it again"))
 
 
 def calibrated_items(calibration: Calibration) -> tuple[list[Attr], list[Block]]:
@@ -113,7 +113,8 @@ def calibrated_items(calibration: Calibration) -> tuple[list[Attr], list[Block]]
         header.append(f"run_spread, kind_spread: method-of-moments (ANOVA) estimate over {spreads.runs} runs, "
                       f"{fit.confidence:.0%} bootstrap intervals")
     else:
-        header.append("run_spread, kind_spread: the defaults (assumptions); estimating them needs two runs or more")
+        header.append("run_spread, kind_spread: the defaults (assumptions); estimating them needs two runs or more "
+                      "with several steps of one duration model in each")
     run = Attr("run_spread", _spread(spreads.run), leading=Comment.lines("\n".join(header)))
     kind = Attr("kind_spread", _spread(spreads.kind))
     if spreads.run_ci:
@@ -271,8 +272,8 @@ def report_text(calibration: Calibration) -> str:
                      f"kind_spread {spreads.kind:.3f} ({spreads.kind_ci[0]:.3f} .. {spreads.kind_ci[1]:.3f}), "
                      f"{fit.confidence:.0%} intervals over {spreads.runs} runs")
     else:
-        lines.append(f"  run_spread {spreads.run:.3f}, kind_spread {spreads.kind:.3f}: the defaults (assumptions), "
-                     "since estimating them needs two runs or more")
+        lines.append(f"  run_spread {spreads.run:.3f}, kind_spread {spreads.kind:.3f}: the defaults (assumptions); "
+                     "estimating them needs two runs or more with several steps of one duration model in each")
     rows = [["model", "obs", "runs", "median", "p90", "form", "kinds"]]
     for m in fit.models:
         rows.append([m.name, str(m.n), str(m.runs), duration_text(m.median), duration_text(m.p90), m.form,
