@@ -490,6 +490,8 @@ def calibrate_command(sources: tuple[str, ...], output: str | None, into: str | 
             click.echo(ledger_text(error.ledger, error.kinds), err=True, nl=False)
         click.echo("hciplan calibrate: nothing was written", err=True)
         sys.exit(EXIT_ERRORS)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if into:
         try:
             text, warnings = merge_into(original, into, result)

@@ -275,6 +275,15 @@ def test_retries_operator_steps_and_interrupted_runs_are_not_measurements(tmp_pa
                     "operator step: the journal times the script's check, not the operator's work": 1}
 
 
+def test_an_unfinished_last_line_is_read_past_with_a_warning(round_trip, tmp_path):
+    _, _, _, journals, _ = round_trip
+    path = tmp_path / "cut.jsonl"
+    path.write_text(journals[0].read_text(encoding="utf-8") + '{"step":"p7.verify","sta', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["calibrate", str(path)])
+    assert result.exit_code == 0
+    assert f"warning: {path}:" in result.stderr and "ignoring the unfinished last line" in result.stderr
+
+
 def test_cau_reports_join_their_journal_run_and_copies_count_once(tmp_path):
     plan = plan_of(shape_text(Shape(nodes=3)))
     sp = prepare_simulation(plan, ignore_windows=True)
@@ -405,6 +414,16 @@ def test_into_merges_only_the_timing_block_and_the_file_checks_clean(round_trip,
     # again, into the block now there: the same bytes (the calibrated parts replaced, nothing added)
     result = CliRunner().invoke(cli, ["calibrate", *map(str, journals + reports), "--into", str(path)])
     assert result.exit_code == 0 and path.read_text(encoding="utf-8") == merged
+
+
+def test_into_puts_a_new_block_where_the_formatter_would_before_the_scenarios(round_trip, tmp_path):
+    _, _, _, journals, reports = round_trip
+    upgrade_end = format_text(shape_text(Shape(nodes=3))).text.rstrip("\n") + "  # the upgrade\n"
+    scenario = '\nscenario "bad" {\n  fail "N01" {\n    step = "reboot"\n    mode = hang\n  }\n}\n'
+    path = _plan_file(tmp_path, upgrade_end + scenario)
+    text, _ = merge_into(path.read_bytes(), str(path), calibrate(journals[:5] + reports[:5]))
+    assert text.startswith(upgrade_end + "\ntiming {\n") and text.endswith("}\n" + scenario)
+    assert format_text(text).text == text and check_text(text).ok
 
 
 def test_into_keeps_the_blocks_other_attributes_models_and_comments(round_trip, tmp_path):

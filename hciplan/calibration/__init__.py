@@ -47,6 +47,7 @@ class Calibration:
     ledger: Ledger
     observations: tuple[Observation, ...]
     kinds: dict[str, str]  # source file -> journal | cau | lcm
+    warnings: tuple[str, ...] = ()  # read anyway, but worth saying (a journal's unfinished last line)
 
     @property
     def runs(self) -> int:
@@ -166,7 +167,8 @@ def calibrate(paths, *, source_type: str = "auto", prior_weight: float = PRIOR_W
     observations.sort(key=lambda o: (o.model, o.run, o.start, o.kind, o.source))
     result = fit(observations, prior_weight=prior_weight, empirical_from=empirical_from, confidence=confidence,
                  bootstrap=bootstrap)
-    return Calibration(result, ledger, tuple(observations), {f.path: f.kind for f in files})
+    warnings = tuple(w for f in files if f.journal is not None for w in f.journal.journal.warnings)
+    return Calibration(result, ledger, tuple(observations), {f.path: f.kind for f in files}, warnings)
 
 
 __all__ = ["Calibration", "CalibrationError", "LcmRun", "calibrate", "collect", "read_sources"]

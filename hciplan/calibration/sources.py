@@ -137,8 +137,7 @@ def _kind_of_document(document: object, path: str) -> str:
     first = items[0]
     where = "$[0]" if isinstance(document, list) else "$"
     if not isinstance(first, dict):
-        raise SourceError(path, where, f"is a JSON {type(first).__name__}, not a CAU report, an update run or a "
-                          "journal line")
+        raise SourceError(path, where, f"is {_describe(first)}, not a CAU report, an update run or a journal line")
     if _is_journal_line(first):
         return "journal"
     if _has(first, "ClusterResult"):
@@ -341,8 +340,24 @@ def as_time(at: At) -> dt.datetime | None:
                        "or PowerShell 5.1's /Date(1718188034334)/)") from None
 
 
+MAX_SPAN = dt.timedelta(days=366)  # no step of an upgrade takes a year: beyond it the value is not a duration
+
+
 def as_span(at: At) -> dt.timedelta | None:
-    """A duration: a .NET TimeSpan as `ConvertTo-Json` writes it (`Ticks`), its text (`1.02:03:04.5`), or xsd."""
+    """A duration: a .NET TimeSpan as `ConvertTo-Json` writes it (`Ticks`), its text (`1.02:03:04.5`), or xsd.
+
+    Between 0 and a year: anything else is refused (a negative or absurd value is not a step's duration).
+    """
+    try:
+        span = _span(at)
+    except OverflowError:
+        raise at.error("is out of range for a duration") from None
+    if span is not None and not dt.timedelta(0) <= span <= MAX_SPAN:
+        raise at.error(f"is {span}, not a duration between 0 and {MAX_SPAN.days} days")
+    return span
+
+
+def _span(at: At) -> dt.timedelta | None:
     value = at.value
     if value is None or value == "":
         return None

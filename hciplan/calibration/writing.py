@@ -206,15 +206,24 @@ def merge_into(data: bytes, name: str, calibration: Calibration) -> tuple[str, l
         block = _merge_block(document.items[index], calibration)
         rendered = render(Document([block])).rstrip("\n").replace("\n", newline)
         span = tree.body[index].span
-        starts = _line_starts(text)
+        starts = _line_starts(text)  # positions in the file as it is (CRLF kept), lines as the parser counts them
         begin = starts[span.line - 1] + span.column - 1
         end = starts[span.end_line - 1] + span.end_column - 1
         merged = text[:begin] + rendered + text[end:]
     else:
         attrs, blocks = calibrated_items(calibration)
         rendered = render(Document([Block("timing", [], [*attrs, *blocks])])).rstrip("\n").replace("\n", newline)
-        ending = "" if not text or text.endswith(("\n", "\r")) else newline
-        merged = text + ending + (newline if text else "") + rendered + newline
+        before = [item for item in tree.body if isinstance(item, syntax.Block) and item.type in ("cluster", "upgrade")]
+        if before:  # where the formatter puts it: after the upgrade block (and its trailing comment), before scenarios
+            starts = _line_starts(text)
+            last = before[-1].span.end_line
+            end = starts[last] if last < len(starts) else len(text)
+            while end > 0 and text[end - 1] in "\r\n" and end > starts[last - 1]:
+                end -= 1
+            merged = text[:end] + newline + newline + rendered + (text[end:] or newline)
+        else:
+            ending = "" if not text or text.endswith(("\n", "\r")) else newline
+            merged = text + ending + (newline if text else "") + rendered + newline
     return bom + merged, _check_merge(name, source, merged, calibration)
 
 
