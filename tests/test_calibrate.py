@@ -15,6 +15,7 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, strategies as st
 
 from calibration_helpers import cau_report, journal_text, write_sources
 from hciplan.calibration import CalibrationError, calibrate, collect, read_sources
@@ -137,6 +138,9 @@ def test_unknown_shapes_are_refused_naming_the_field(tmp_path):
     report["ClusterResult"]["NodeResults"][0]["InstallResults"][0]["UpdateTimestamp"] = "last Tuesday"
     assert "$.ClusterResult.NodeResults[0].InstallResults[0].UpdateTimestamp: 'last Tuesday' is not a time" in \
         _refusal(tmp_path, report)
+    report = _cau_document()
+    report["ClusterResult"]["StartTimestamp"] = "1601-01-01T00:00:00Z"  # a FILETIME zero
+    assert "StartTimestamp: is 1601-01-01T00:00:00+00:00, not a plausible time of a run" in _refusal(tmp_path, report)
     report = _cau_document()
     report["ClusterResult"]["NodeResults"][0]["NodeSuspendedDuration"] = 42
     assert "NodeSuspendedDuration: is the number 42, not a duration" in _refusal(tmp_path, report)
@@ -490,3 +494,91 @@ def test_the_command_prints_the_block_and_reports_when_nothing_is_measured(round
 
 def test_the_lognormal_quantile_convention_is_the_compilers():
     assert Z90 == pytest.approx(1.2815515655446004)
+
+
+# --- robustness: a damaged export is an error message, never a traceback ----------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False) |
+    st.sampled_from(["", "x", "/Date(99999999999999999)/", "/Date(-62135596800000)/", "9999-12-31T23:59:59Z",
+                     "00:16:37.9688878", "99999999.23:59:59", "Succeeded", "Microsoft.RollingUpgradePlugin",
+                     "0001-01-01T00:00:00", "2498-12-31T23:00:00Z", "1601-01-01T00:00:00Z"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(
+        ["Ticks", "TotalSeconds", "value", "NodeName", "Steps", "Name", "Status", "Guid"]), inner, max_size=3),
+    max_leaves=8)
+
+
+def _paths(value, path=()):
+    yield path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, path + (key,))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _paths(item, path + (index,))
+
+
+def _replaced(document, path, new):
+    if not path:
+        return new
+    copy = json.loads(json.dumps(document))
+    target = copy
+    for key in path[:-1]:
+        target = target[key]
+    if new is _DELETE:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = new
+    return copy
+
+
+_DELETE = object()
+DOCUMENTS = {name: json.loads(sources.decode_text((FIXTURES / name).read_bytes(), name)) for name in
+             ("cau-report-ps51.json", "cau-report-ps7.json", "lcm-updaterun-ps7.json", "lcm-rest-updateruns.json")}
+
+
+@given(st.sampled_from(sorted(DOCUMENTS)), st.data(), JSON_VALUES | st.just(_DELETE))
+def test_a_damaged_export_gives_records_or_a_message_naming_the_place(tmp_path_factory, name, data, new):
+    document = DOCUMENTS[name]
+    path = data.draw(st.sampled_from(list(_paths(document))))
+    if new is _DELETE and not path:
+        new = None
+    damaged = _replaced(document, path, new)
+    target = tmp_path_factory.mktemp("damaged") / name
+    target.write_text(json.dumps(damaged), encoding="utf-8")
+    try:
+        files = read_sources([target])
+    except CalibrationError as error:
+        assert error.errors and all(message.startswith(str(target)) for message in error.errors)
+        return
+    observations, _ = collect(files)  # whatever was read maps without an exception
+    assert all(o.minutes > 0 for o in observations)
+
+
+CLIXML = (FIXTURES / "cau-report.clixml").read_bytes().decode("utf-16")
+
+
+@given(st.integers(0, CLIXML.count("<") - 1), st.sampled_from(["drop", "text", "rename"]),
+       st.text(max_size=12) | st.sampled_from(["PT99999999999H", "-1", "x" * 5, "9999999999999999999999", "P",
+                                                 "2026-13-40T25:61Z"]))
+def test_a_damaged_clixml_export_gives_records_or_a_message(tmp_path_factory, index, how, text):
+    import xml.etree.ElementTree as ET  # noqa: PLC0415 (building test input only; the reader uses defusedxml)
+
+    root = ET.fromstring(CLIXML)
+    elements = list(root.iter())
+    element = elements[index % len(elements)]
+    parents = {child: parent for parent in root.iter() for child in parent}
+    if how == "drop" and element in parents:
+        parents[element].remove(element)
+    elif how == "text":
+        element.text = text
+    else:
+        element.tag = element.tag.rsplit("}", 1)[0] + "}" + ("Obj" if element.tag.endswith("}S") else "S")
+    target = tmp_path_factory.mktemp("damaged") / "report.clixml"
+    target.write_text(ET.tostring(root, encoding="unicode"), encoding="utf-8")
+    try:
+        files = read_sources([target])
+    except CalibrationError as error:
+        assert all(message.startswith(str(target)) for message in error.errors)
+        return
+    collect(files)

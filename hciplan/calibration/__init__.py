@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from hciplan.calibration.fitting import BOOTSTRAP, EMPIRICAL_FROM, PRIOR_WEIGHT, Fit, fit
 from hciplan.calibration.mapping import (Ledger, Observation, cau_observations, journal_observations,
                                          lcm_observations)
-from hciplan.calibration.sources import (CauRun, Invocation, LcmRun, SourceError, SourceFile, read_source)
+from hciplan.calibration.sources import CauRun, Invocation, SourceError, SourceFile, read_source
 
 # A CAU report belongs to the journal's run that started `p2.cau_run` this close to the report's
 # StartTimestamp, on the same nodes (an assumption: the script calls Invoke-CauRun right after its start record).
@@ -171,4 +171,4 @@ def calibrate(paths, *, source_type: str = "auto", prior_weight: float = PRIOR_W
     return Calibration(result, ledger, tuple(observations), {f.path: f.kind for f in files}, warnings)
 
 
-__all__ = ["Calibration", "CalibrationError", "LcmRun", "calibrate", "collect", "read_sources"]
+__all__ = ["Calibration", "CalibrationError", "calibrate", "collect", "read_sources"]

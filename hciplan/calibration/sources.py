@@ -303,9 +303,16 @@ _MS_DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 _TIMESPAN = re.compile(r"^(-)?(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?$")
 
 
-def _known(moment: dt.datetime) -> dt.datetime | None:
-    """DateTime.MinValue (year 1) is .NET's 'not set': an unknown time."""
-    return None if moment.year <= 1 else moment.astimezone(dt.timezone.utc)
+YEARS = range(1970, 2501)  # records of runs: anything else is not a time of one
+
+
+def _known(moment: dt.datetime, at: "At") -> dt.datetime | None:
+    """DateTime.MinValue and MaxValue (years 1 and 9999) are .NET's 'not set': an unknown time."""
+    if moment.year <= 1 or moment.year >= 9999:
+        return None
+    if moment.year not in YEARS:
+        raise at.error(f"is {moment.isoformat()}, not a plausible time of a run (years {YEARS[0]} to {YEARS[-1]})")
+    return moment.astimezone(dt.timezone.utc)
 
 
 def as_time(at: At) -> dt.datetime | None:
@@ -320,7 +327,7 @@ def as_time(at: At) -> dt.datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
-        return _known(value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc))
+        return _known(value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc), at)
     if isinstance(value, dict) and _has(value, "value"):
         return as_time(At(_get(value, "value"), at.path + ".value", at.file, at.export))
     if not isinstance(value, str):
@@ -332,12 +339,13 @@ def as_time(at: At) -> dt.datetime | None:
             moment = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(milliseconds=milliseconds)
         except OverflowError:
             raise at.error(f"{value[:40]!r} is out of range") from None
-        return _known(moment)
+        return _known(moment, at)
     try:
-        return _known(parse_xml_time(value))
+        moment = parse_xml_time(value)
     except (ValueError, OverflowError):
         raise at.error(f"{value[:60]!r} is not a time (expected ISO 8601, such as 2024-06-12T10:27:14.3340000Z, "
                        "or PowerShell 5.1's /Date(1718188034334)/)") from None
+    return _known(moment, at)
 
 
 MAX_SPAN = dt.timedelta(days=366)  # no step of an upgrade takes a year: beyond it the value is not a duration
