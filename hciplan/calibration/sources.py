@@ -436,7 +436,8 @@ class Invocation:
     @functools.cached_property
     def cau_starts(self) -> tuple[dt.datetime, ...]:
         """When this invocation started the CAU run (the `p2.cau_run` entry's start)."""
-        return tuple(dict.fromkeys(r.start for r in self.records if r.step == "p2.cau_run"))
+        return tuple(dict.fromkeys(r.start for r in self.records if r.step == "p2.cau_run"
+                                   and r.status in ("start", "done", "failed", "timeout")))
 
 
 @dataclass(frozen=True)
