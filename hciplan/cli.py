@@ -450,10 +450,10 @@ class _ProgressBar:
 
 
 @cli.command("calibrate")
-@click.argument("sources", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("sources", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True))
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write the timing block to this file (a fragment: merge it with --into, or paste it).")
-@click.option("--into", "into", type=click.Path(dir_okay=False),
+@click.option("--into", "into", type=click.Path(dir_okay=False, exists=True),
               help="Merge the timing block into this .hciplan file; the rest of the file stays byte for byte.")
 @click.option("--force", is_flag=True, help="Overwrite the -o file if it exists.")
 @click.option("--source-type", type=click.Choice(["auto", "journal", "cau", "lcm"]), default="auto", show_default=True,

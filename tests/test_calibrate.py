@@ -213,6 +213,10 @@ def test_the_command_refuses_a_bad_source_and_writes_nothing(tmp_path):
     assert result.exit_code == 1
     assert f"error: {bad}: $[0].Progress: no StartTimeUtc" in result.output
     assert "nothing was written" in result.output and not out.exists()
+    result = CliRunner().invoke(cli, ["calibrate", str(tmp_path / "missing.jsonl")])
+    assert result.exit_code == 2 and "does not exist" in result.output
+    result = CliRunner().invoke(cli, ["calibrate", str(bad), "-o", str(out), "--into", str(bad)])
+    assert result.exit_code == 2 and "give either -o or --into" in result.output
 
 
 # --- the id scheme ---------------------------------------------------------------------------------
