@@ -1,4 +1,7 @@
-"""Writing output files safely: all or nothing, and never over a file the user did not give up.
+"""Reading input files within bounds, and writing output files safely: all or nothing, never over a kept file.
+
+Inputs exported on Windows (journals, inventories, validator results, CAU and
+update-run records) are read through `read_at_most` and `windows_encoding`.
 
 Every command that writes a file (`fmt --write`, `import -o`, `discover -o`)
 goes through `write_text`: the text goes to a temporary file in the target's
@@ -12,6 +15,17 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+
+
+def read_at_most(path: str | os.PathLike, limit: int) -> bytes:
+    """Up to `limit + 1` bytes of the file: a result longer than `limit` means the file is too large (OSError as is)."""
+    with open(path, "rb") as handle:
+        return handle.read(limit + 1)
+
+
+def windows_encoding(data: bytes) -> str:
+    """UTF-16 when the bytes start with its BOM (`Out-File -Encoding Unicode`), else UTF-8 with an optional BOM."""
+    return "utf-16" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
 
 
 def _default_mode() -> int:

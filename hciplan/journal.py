@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hciplan.compiler.plan import Plan
+from hciplan.files import read_at_most, windows_encoding
 
 STEP_STATUSES = ("done", "skipped", "failed", "timeout", "paused", "window", "declined", "pending")
 # Records for the operator and for hciplan, never a step's state (the script's $JournalNotes).
@@ -108,12 +109,8 @@ def parse_time(text: object, path: str, line: int, name: str) -> dt.datetime:
 
 def decode(data: bytes, path: str) -> str:
     """The script writes UTF-8 without a BOM; a copy re-saved by an editor may have a UTF-8 or UTF-16 BOM."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encoding = "utf-16"
-    else:
-        encoding = "utf-8-sig"
     try:
-        return data.decode(encoding)
+        return data.decode(windows_encoding(data))
     except UnicodeDecodeError as error:
         raise JournalError(path, None, f"is not UTF-8 text (byte {error.start}): is this the journal "
                            "(`Invoke-HciUpgrade.journal.jsonl`)?") from None
@@ -168,8 +165,7 @@ def read_journal(path: str | Path) -> Journal:
     """Read and parse a journal file; JournalError for a missing, huge, undecodable or malformed one."""
     name = str(path)
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_JOURNAL_BYTES + 1)
+        data = read_at_most(path, MAX_JOURNAL_BYTES)
     except OSError as error:
         raise JournalError(name, None, f"cannot be read: {error.strerror or error}") from None
     if len(data) > MAX_JOURNAL_BYTES:

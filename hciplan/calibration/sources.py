@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hciplan.calibration.clixml import ClixmlError, parse_xml_duration, parse_xml_time, read_clixml
+from hciplan.files import read_at_most, windows_encoding
 from hciplan.journal import Journal, JournalError, Record, parse_journal
 
 MAX_SOURCE_BYTES = 64 * 1024 * 1024  # as a journal: years of nightly runs are a few MB
@@ -56,10 +57,8 @@ class SourceError(Exception):
 
 def decode_text(data: bytes, path: str) -> str:
     """UTF-8 (a BOM allowed) or UTF-16 with a BOM, as Windows PowerShell writes `>` and `Export-Clixml`."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encoding = "utf-16"
-    else:
-        encoding = "utf-8-sig"
+    encoding = windows_encoding(data)
+    if encoding != "utf-16":
         if len(data) >= 4 and data[1:4:2] == b"\x00\x00" and data[0] and data[2]:
             raise SourceError(path, None, "looks like UTF-16 without a byte-order mark; save it as UTF-8, "
                               "or as UTF-16 with a BOM (`Out-File -Encoding Unicode`)")
@@ -73,8 +72,7 @@ def decode_text(data: bytes, path: str) -> str:
 def read_bytes(path: str | Path) -> bytes:
     name = str(path)
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_SOURCE_BYTES + 1)
+        data = read_at_most(path, MAX_SOURCE_BYTES)
     except OSError as error:
         raise SourceError(name, None, f"cannot be read: {error.strerror or error}") from None
     if len(data) > MAX_SOURCE_BYTES:

@@ -15,6 +15,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar, Union
 
+from hciplan.files import windows_encoding
+
 SCHEMA = "hciplan.inventory/1"
 MAX_INVENTORY_BYTES = 64 * 1024 * 1024
 
@@ -292,10 +294,7 @@ def decode_json(data: bytes, what: str = "an inventory", *, strict: bool = True)
     if len(data) > MAX_INVENTORY_BYTES:
         return None, InventoryError("$", f"the file is {len(data) // (1024 * 1024)} MiB; {what} is far smaller "
                                          "(is this the right file?)")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encoding = "utf-16"
-    else:
-        encoding = "utf-8-sig"
+    encoding = windows_encoding(data)
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as error:
