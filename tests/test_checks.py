@@ -199,6 +199,9 @@ CASES = [
     case("HCI505", ("method = cau", "method = offline"), base=ONE_NODE, at='cluster "hci-base"',
          fixed=[('  pool "S2D"', '  node "HCI02" { memory = 512GB  ip = 10.0.10.12/24 }\n  pool "S2D"')]),
     case("HCI506", ("witness = cloud", "witness = none"), at="witness", fixed=[("witness = none", "witness = file_share")]),
+    case("HCI507", ('  node "HCI02" { memory = 512GB  ip = 10.0.10.12/24 }\n', '  node "HCI02" { memory = 512GB  ip = 10.0.10.12/24 }\n'
+         + "".join(f'  node "HCI{i:02d}" {{ memory = 512GB  ip = 10.0.10.{10 + i}/24 }}\n' for i in range(3, 18))),
+         base=TWO_NODES, at='node "HCI17"', fixed=[('  node "HCI17" { memory = 512GB  ip = 10.0.10.27/24 }\n', "")]),
     # --- HCI6xx: method ----------------------------------------------------------------------------------------
     case("HCI601", ("method = cau", "method = wac"), MEDIA, at="source = media", fixed=[("method = wac", "method = cau")]),
     case("HCI602", ("method = cau", "method = offline"), at="method", fixed=[("method = offline", "method = manual")]),

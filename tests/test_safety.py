@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import networkx as nx
 import pytest
 
 from hciplan.compiler.builder import build_plan
@@ -12,7 +13,7 @@ from hciplan.compiler.diagnostics import Collector
 from hciplan.compiler.lower import lower
 from hciplan.compiler.pipeline import check_text
 from hciplan.compiler.plan import Plan, order_steps
-from hciplan.compiler.safety import prove
+from hciplan.compiler.safety import _reachability, prove
 from hciplan.compiler.source import Source
 from hciplan.compiler.syntax import parse
 from plan_models import Shape, hciplan_text
@@ -51,6 +52,21 @@ def valid_plan(**shape) -> Plan:
                                                                   atc_configured=False, aks=True)])
 def test_valid_plans_prove_safe(shape: Shape) -> None:
     assert proofs(valid_plan(**shape.__dict__)) == []
+
+
+@pytest.mark.parametrize("shape", [Shape(), Shape(method="offline"), Shape(nodes=16, solution=True)])
+def test_the_reachability_bitsets_are_the_graphs_descendants(shape: Shape) -> None:
+    plan = valid_plan(**shape.__dict__)
+    position = {s.id: i for i, s in enumerate(plan.steps)}
+    reach = _reachability(plan, position)
+    for step in plan.steps:
+        expected = sum(1 << position[d] for d in nx.descendants(plan.graph, step.id))
+        assert reach[step.id] == expected, step.id
+    # and on a plan whose passes may overlap (the case the bitsets decide)
+    unsafe = mutate(plan, {"p2.cau.N02.drain": plan.step("p2.cau.N01.drain").after} if shape.method == "cau" else {})
+    position = {s.id: i for i, s in enumerate(unsafe.steps)}
+    reach = _reachability(unsafe, position)
+    assert all(reach[s.id] == sum(1 << position[d] for d in nx.descendants(unsafe.graph, s.id)) for s in unsafe.steps)
 
 
 def test_storage_next_node_before_repair_finishes() -> None:

@@ -23,6 +23,7 @@ from hciplan.compiler.storage import (
 )
 
 SUPPORTED_PATHS = (("22H2", "23H2"),)
+MAX_NODES = 16  # machines per cluster Azure Local supports [M-plan], [M-req]
 
 NETBIOS_RE = re.compile(r"^[A-Za-z0-9-]{1,15}$")
 DNS_NAME_RE = re.compile(r"^[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})*$")
@@ -306,6 +307,13 @@ def check_availability(model: Model, report: Collector) -> None:
                       severity=None if offline or model.upgrade is None else Severity.ERROR,
                       hints=[] if offline or model.upgrade is None else
                       ["a rolling upgrade needs a second node; use `method = offline` and plan the outage"])
+    if len(nodes) > MAX_NODES:
+        extra = nodes[MAX_NODES]
+        report.report("HCI507", extra.spans.header,
+                      f"the cluster has {len(nodes)} nodes; Azure Local supports 1 to {MAX_NODES} machines per "
+                      f"cluster [M-plan]",
+                      hints=[f"`{extra.name}` is machine {MAX_NODES + 1}: split the machines into clusters of at "
+                             f"most {MAX_NODES}, one file each"])
     if len(nodes) == 2 and cluster.witness == "none":
         report.report("HCI501", cluster.spans["witness"],
                       "a two-node cluster without a witness loses quorum when a node reboots",

@@ -282,6 +282,12 @@ The cluster has no witness. With dynamic quorum a cluster of three or more
 nodes survives one node down, but a witness makes a second failure during the
 upgrade survivable.
 """, "[W-rolling]")
+register("HCI507", E, "more machines than a cluster supports", """
+Azure Local (Azure Stack HCI) supports 1 to 16 machines in one cluster; a
+stretched cluster counts both sites (at most 8 per site). hciplan plans only
+what Microsoft supports: split the machines into clusters of at most 16 (each
+file is one cluster), or correct the node list.
+""", "[M-plan], [M-req]")
 
 # --- HCI6xx: method -------------------------------------------------------------
 register("HCI601", E, "Windows Admin Center cannot use media", """
