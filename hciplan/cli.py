@@ -26,6 +26,7 @@ EXIT_OK = 0
 EXIT_ERRORS = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command ended by Ctrl+C
 
 FORMAT = click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
                       show_default=True, help="Output format.")
@@ -519,6 +520,12 @@ def simulate(file: str, runs: int, seed: int, jobs: int | None, scenario_name: s
     try:
         with _ProgressBar(runs) as advance:
             summary = montecarlo.simulate(sim_plan, runs, seed, jobs, scheduler, advance)
+    except montecarlo.Interrupted as interrupted:
+        _report_interrupted(sim_plan, runs, seed, interrupted, report)
+    except montecarlo.SimulationError as error:
+        click.echo(f"hciplan: {error}", err=True)
+        sys.exit(EXIT_USAGE)
+    try:
         if gantt is not None:
             median = summary.median_run()
             plots.write_gantt(gantt, sim_plan, montecarlo.trace_run(sim_plan, seed, median))
@@ -532,6 +539,21 @@ def simulate(file: str, runs: int, seed: int, jobs: int | None, scenario_name: s
         click.echo(report.render_json(sim_plan, summary, models), nl=False)
     else:
         click.echo(report.render_text(sim_plan, summary, models), nl=False)
+
+
+def _report_interrupted(sim_plan, runs: int, seed: int, interrupted, report) -> None:
+    """Ctrl+C: what the finished runs show, on stderr (stdout gets no partial document), then exit 130."""
+    from hciplan.simulator import montecarlo
+
+    done = interrupted.done
+    finished = sum(len(b.outcomes) for b in done)
+    click.echo(f"\nhciplan: interrupted after {finished} of {runs} runs", err=True)
+    if finished:
+        partial = montecarlo.summarise(sim_plan, finished, seed, done)
+        click.echo(f"what the {finished} finished runs show (a partial series: rerun for the full figures):",
+                   err=True)
+        click.echo(report.render_text(sim_plan, partial, None), err=True, nl=False)
+    sys.exit(EXIT_INTERRUPTED)
 
 
 class _ProgressBar:
@@ -743,7 +765,14 @@ def calibrate_command(sources: tuple[str, ...], output: str | None, into: str | 
 
 def main() -> None:
     try:
-        cli(standalone_mode=True)
+        # not standalone: click's own mode ends a Ctrl+C with "Aborted!" and exit 1, which here means "errors found"
+        code = cli.main(prog_name="hciplan", standalone_mode=False)
+    except click.exceptions.Abort:  # click's form of KeyboardInterrupt
+        click.echo("hciplan: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
     except SystemExit:
         raise
     except Exception as error:  # the last line of defence: never show a traceback to a user
@@ -753,3 +782,4 @@ def main() -> None:
                    "This is a bug in hciplan; set HCIPLAN_DEBUG=1 to see the traceback and please report it.",
                    err=True)
         sys.exit(EXIT_INTERNAL)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -228,3 +228,32 @@ def test_json_durations_are_null_when_no_run_completes(small):
     no_window = json.loads(simulate(small, "--runs", "5", "--jobs", "1", "--window", "none",
                                     "--format", "json").stdout)
     assert no_window["p_within_window"] is None and no_window["outcomes"]["completed"] == 5
+
+
+def test_ctrl_c_stops_a_two_process_simulate_with_exit_130_and_a_partial_summary():
+    """SIGINT to a real `simulate --jobs 2`: pending batches are cancelled and the workers stopped at once."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, PYTHONPATH=str(root))
+    command = [sys.executable, "-m", "hciplan", "simulate", str(root / "examples" / "four-node.hciplan"),
+               "--runs", "1000000", "--jobs", "2"]
+    # a child of a background shell may start with SIGINT ignored; the test needs Python's default handler
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        time.sleep(8)  # compile, start both workers, finish a few batches of 500 runs
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)  # the full series would take many minutes
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert out == ""  # no partial document on stdout
+    finished = int(err.split("interrupted after ")[1].split(" of 1000000 runs")[0])
+    assert 0 < finished < 1_000_000
+    assert f"what the {finished} finished runs show" in err
+    assert f"Simulation of hci-cluster1: {finished:,} runs" in err

@@ -11,6 +11,7 @@ import gc
 import math
 from collections import Counter
 import os
+import signal
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Callable
@@ -24,6 +25,18 @@ Progress = Callable[[int], None]  # called with the number of runs just finished
 
 class SimulationError(Exception):
     """A problem running the simulation that the user can fix (missing extra, unreachable scheduler)."""
+
+
+class Interrupted(Exception):
+    """Ctrl+C during a series: pending batches were cancelled and the workers stopped.
+
+    `done` holds the batches that had finished, in run order; they need not be
+    a prefix of the series (workers finish out of order).
+    """
+
+    def __init__(self, done: list[Batch]):
+        super().__init__(f"interrupted after {sum(len(b.outcomes) for b in done)} runs")
+        self.done = done
 
 
 @dataclass
@@ -89,6 +102,8 @@ _WORKER_PLAN: SimPlan | None = None
 def _init_worker(sp: SimPlan) -> None:
     global _WORKER_PLAN
     _WORKER_PLAN = sp
+    # Ctrl+C in a terminal reaches the whole process group: the parent alone decides (see _stop_pool)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     runtime(sp)
     gc.freeze()  # the plan and the modules live as long as the worker: keep them out of every collection
 
@@ -120,13 +135,17 @@ def run_many(sp: SimPlan, runs: int, seed: int, jobs: int | None = None, schedul
     ranges = batches(runs, jobs)
     if jobs == 1 or len(ranges) == 1:
         done = []
-        for first, last in ranges:
-            done.append(run_batch(sp, seed, first, last))
-            if progress:
-                progress(last - first)
+        try:
+            for first, last in ranges:
+                done.append(run_batch(sp, seed, first, last))
+                if progress:
+                    progress(last - first)
+        except KeyboardInterrupt:
+            raise Interrupted(done) from None
         return done
     results: dict[int, Batch] = {}
-    with ProcessPoolExecutor(max_workers=min(jobs, len(ranges)), initializer=_init_worker, initargs=(sp,)) as pool:
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(ranges)), initializer=_init_worker, initargs=(sp,))
+    try:
         pending = {pool.submit(_worker_batch, seed, first, last) for first, last in ranges}
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -135,7 +154,21 @@ def run_many(sp: SimPlan, runs: int, seed: int, jobs: int | None = None, schedul
                 results[batch.first] = batch
                 if progress:
                     progress(len(batch.outcomes))
+    except KeyboardInterrupt:
+        _stop_pool(pool)
+        raise Interrupted([results[first] for first in sorted(results)]) from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return [results[first] for first, _ in ranges]
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel the queued batches and end the running ones now, instead of waiting for every batch."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    # the executor has no public way to stop a running task; its worker processes are a documented-enough
+    # attribute of CPython's implementation, and a missing one only means waiting for the running batches
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
 
 
 def _run_dask(sp: SimPlan, runs: int, seed: int, address: str, progress: Progress | None) -> list[Batch]:
@@ -154,11 +187,15 @@ def _run_dask(sp: SimPlan, runs: int, seed: int, address: str, progress: Progres
         futures = [client.submit(run_batch, shared, seed, first, last, pure=False)
                    for first, last in batches(runs, workers)]
         results: dict[int, Batch] = {}
-        for future in as_completed(futures):
-            batch = future.result()
-            results[batch.first] = batch
-            if progress:
-                progress(len(batch.outcomes))
+        try:
+            for future in as_completed(futures):
+                batch = future.result()
+                results[batch.first] = batch
+                if progress:
+                    progress(len(batch.outcomes))
+        except KeyboardInterrupt:
+            client.cancel(futures)
+            raise Interrupted([results[first] for first in sorted(results)]) from None
         return [results[first] for first in sorted(results)]
     finally:
         client.close()
