@@ -6,6 +6,7 @@ import json
 from typing import Iterable
 
 from hciplan.compiler.diagnostics import Diagnostic
+from hciplan.compiler.model import DEFAULT_TIMING
 from hciplan.compiler.plan import Plan, model_facts
 from hciplan.compiler.render import diagnostics_json
 from hciplan.compiler.safety import margins
@@ -97,6 +98,9 @@ def plan_document(plan: Plan | None, diagnostics: Iterable[Diagnostic] = ()) -> 
             "pool_spare_bytes": margin.pool_spare,
         },
         "facts": model_facts(model),
+        # The timing in effect (the file's block, else the defaults): assumptions the fingerprint leaves out,
+        # though they set the means and bounds.
+        "timing": model_facts(model.timing or DEFAULT_TIMING),
     })
     return document
 

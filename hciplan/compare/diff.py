@@ -25,7 +25,7 @@ from hciplan.files import read_at_most, windows_encoding
 
 SCHEMA = "hciplan.diff/1"
 MAX_PLAN_BYTES = 64 * 1024 * 1024  # a 16-node plan's JSON is well under 1 MiB
-GROUPS = ("irreversible", "steps", "order", "margins", "facts", "plan")
+GROUPS = ("irreversible", "steps", "order", "margins", "facts", "timing", "plan")
 # The step fields compared (the plan's own words; `after` is left to the order records, `unit` follows the ids).
 STEP_FIELDS = ("title", "kind", "phase", "node", "target", "group", "cmdlets", "drains", "reboots", "irreversible",
                "downtime", "storage_offline", "gate", "interactive", "duration_model", "mean_minutes",
@@ -115,7 +115,7 @@ def _shape_problem(document: dict) -> str | None:
     if not isinstance(units, list) or not all(isinstance(u, dict) and isinstance(u.get("id"), str)
                                               and isinstance(u.get("steps", []), list) for u in units):
         return "`units` must be a list of objects with an `id` and `steps`"
-    for key in ("margins", "facts"):
+    for key in ("margins", "facts", "timing"):
         if key in document and document[key] is not None and not isinstance(document[key], dict):
             return f"`{key}` must be an object"
     return None
@@ -206,6 +206,10 @@ def diff_documents(old: Side, new: Side) -> dict:
         missing = [side.label for side in (old, new) if not isinstance(side.document.get("facts"), dict)]
         notes.append(f"the fingerprints differ, but {' and '.join(missing)} carries no `facts` "
                      "(a plan document from before hciplan diff): the facts were not compared")
+    if "timing" in a and "timing" in b:  # the assumptions behind the means (older documents lack them)
+        timing: list[dict] = []
+        _diff_facts({"timing": a["timing"]}, {"timing": b["timing"]}, "", timing)
+        changes.extend(dict(c, group="timing") for c in timing)
     changes.extend(_value_changes("plan", a, b, PLAN_FIGURES))
 
     changes.sort(key=lambda c: GROUPS.index(c["group"]))  # stable: each group keeps its own order

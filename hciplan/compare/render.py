@@ -18,7 +18,7 @@ from hciplan.compiler.quantities import format_minutes
 from hciplan.compiler.storage import format_size
 
 GROUP_TITLES = {"irreversible": "Irreversible", "steps": "Steps", "order": "Order", "margins": "Margins",
-                "facts": "Facts", "plan": "Plan"}
+                "facts": "Facts", "timing": "Timing (assumptions; not in the fingerprint)", "plan": "Plan"}
 SIGNS = {"added": "+", "removed": "-", "changed": "~"}
 MARGIN_NAMES = {
     "memory_spare_bytes": "spare memory for the HA VMs, at its least (nodes drained or down)",
@@ -69,6 +69,9 @@ def _fact(path: str, value: Any) -> str:
             return format_minutes(value / 60)
     if isinstance(value, list) and kind == "duration_list" and all(isinstance(v, (int, float)) for v in value):
         return "[" + ", ".join(format_minutes(v / 60) for v in value) + "]"
+    if isinstance(value, dict):  # an item added or removed: its attributes as the file writes them
+        shown = [f"{clean(k)} = {_fact(k, v)}" for k, v in sorted(value.items()) if v is not None and k != "name"]
+        return "{ " + "  ".join(shown) + " }" if shown else "{ }"
     return clean(json.dumps(value, ensure_ascii=False, sort_keys=True))
 
 
