@@ -135,7 +135,8 @@ def vary(check: CheckResult, overrides: list[Override]) -> CompileResult:
     result = compile_checked(CheckResult(check.source, model, fresh), need_plan=True)
     if not result.ok:
         shown = " ".join(o.text for o in overrides)
-        raise VaryError(f"the variant `{shown}` has errors: it is not a plan hciplan would run", result)
+        raise VaryError(f"the variant `{shown}` has errors: it is not a plan hciplan would run (the lines shown "
+                        "are the base file's, where the variant's values replace the written ones)", result)
     return result
 
 
