@@ -476,10 +476,13 @@ def emit(file: str, backend_name: str, output_dir: str, force: bool, runs: int |
               help="Draw the timeline of the median run.")
 @click.option("--histogram", type=click.Path(dir_okay=False), metavar="FILE.png|FILE.svg",
               help="Draw the duration distribution with its S-curve.")
+@click.option("--vary", "varies", multiple=True, metavar="ATTR=VALUE[,ATTR=VALUE]",
+              help="Compare FILE with this variant (repeatable), with common random numbers: as `hciplan compare "
+                   "FILE --vary ...` (docs/compare.md).")
 @FORMAT
 def simulate(file: str, runs: int, seed: int, jobs: int | None, scenario_name: str | None, fails: tuple[str, ...],
              window: str | None, confidence: float | None, scheduler: str | None, gantt: str | None,
-             histogram: str | None, output_format: str) -> None:
+             histogram: str | None, varies: tuple[str, ...], output_format: str) -> None:
     """Dry-run the plan of FILE many times: durations, the chance to fit the window, failures.
 
     Prints P50/P80/P90/P95/max durations, the probability of finishing inside
@@ -490,6 +493,11 @@ def simulate(file: str, runs: int, seed: int, jobs: int | None, scenario_name: s
     from hciplan import simulator
     from hciplan.simulator import montecarlo, plots, provenance, report
 
+    if varies:  # a paired comparison of FILE and its variants (docs/compare.md)
+        if gantt or histogram:
+            raise click.UsageError("--gantt and --histogram draw one simulation: leave them out with --vary")
+        sys.exit(_compare((file,), varies, runs, seed, jobs, scenario_name, fails, window, confidence, None, None,
+                          output_format, scheduler))
     for path in (gantt, histogram):
         if path is not None:
             try:
@@ -761,6 +769,133 @@ def calibrate_command(sources: tuple[str, ...], output: str | None, into: str | 
     else:
         click.echo(render_timing(result), nl=False)
         click.echo(report_text(result), err=True, nl=False)
+
+
+# --- diff and compare: what changed between plans, and what a change does to the night (docs/compare.md) ---
+
+
+class _DiffCommand(click.Command):
+    """`diff` exits 1 on any error, a bad command line included, so that 2 always means "different"."""
+
+    def parse_args(self, ctx, args):
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as error:
+            error.exit_code = EXIT_ERRORS
+            raise
+
+
+@cli.command("diff", cls=_DiffCommand)
+@click.argument("old", type=click.Path(dir_okay=False))
+@click.argument("new", type=click.Path(dir_okay=False))
+@FORMAT
+@click.option("--exit-code", "exit_code", is_flag=True,
+              help="Exit 2 when the plans differ, 0 when they are the same (errors: 1), for CI gates.")
+def diff_command(old: str, new: str, output_format: str, exit_code: bool) -> None:
+    """What changed from the plan of OLD to the plan of NEW (each a .hciplan file or `plan --format json` output).
+
+    Steps added, removed and changed, the node order and the windows units
+    start in, irreversible steps and the point of no return, the safety
+    margins, and the facts behind the fingerprint; irreversible changes first.
+    Ids are stable, so a renamed file or reordered blocks give no change.
+    """
+    from hciplan.compare.diff import PlanInputError, diff_documents, load_side
+    from hciplan.compare.render import diff_text, dumps
+
+    sides = []
+    for path in (old, new):
+        try:
+            sides.append(load_side(path))
+        except PlanInputError as error:
+            if error.result is not None:
+                print_diagnostics([error.result.check], list(error.result.diagnostics), "text", summary_line=False)
+            click.echo(f"hciplan diff: {error.message}", err=True)
+            sys.exit(EXIT_ERRORS)
+    document = diff_documents(*sides)
+    click.echo(dumps(document) if output_format == "json" else diff_text(document), nl=False)
+    sys.exit(2 if exit_code and not document["same"] else EXIT_OK)
+
+
+@cli.command("compare")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--vary", "varies", multiple=True, metavar="ATTR=VALUE[,ATTR=VALUE]",
+              help="A variant of the first FILE (repeatable): upgrade.method=manual, timing.run_spread=0.2, "
+                   "window=10h, ... (docs/compare.md).")
+@click.option("--runs", type=click.IntRange(2, 1_000_000), default=1000, show_default=True,
+              help="Monte Carlo runs per variant.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
+              help="Master seed, the same for every variant (common random numbers).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None,  # montecarlo.MAX_DEFAULT_JOBS
+              help="Worker processes, at most 64 [default: all cores, at most 64].")
+@click.option("--scenario", "scenario_name", metavar="NAME", help="Inject the failures of a scenario block "
+              "(every variant's file must have it).")
+@click.option("--fail", "fails", multiple=True, metavar="NODE:STEP[:MODE]", help="Inject a failure in every variant.")
+@click.option("--window", "window", metavar="DURATION|none", help="One window of this length for every variant "
+              "(a --vary window=... overrides it for its variant); `none`: no windows.")
+@click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=None,
+              help="The window rule's confidence for every variant [default: each file's].")
+@click.option("--sensitivity", "sensitivity_runs", type=click.IntRange(2, 1_000_000), default=None, metavar="RUNS",
+              help="Also swing each duration model of the first FILE between its P10 and P90, RUNS runs per swing.")
+@click.option("--tornado", type=click.Path(dir_okay=False), metavar="FILE.png|FILE.svg",
+              help="With --sensitivity: draw the ranked swings as a tornado chart (plot extra).")
+@FORMAT
+def compare_command(files: tuple[str, ...], varies: tuple[str, ...], runs: int, seed: int, jobs: int | None,
+                    scenario_name: str | None, fails: tuple[str, ...], window: str | None, confidence: float | None,
+                    sensitivity_runs: int | None, tornado: str | None, output_format: str) -> None:
+    """Simulate plan variants with common random numbers and report their paired differences.
+
+    The first FILE is the base; every other FILE and every --vary is a
+    variant. Run i of every variant draws the same durations for the same work
+    and the same failures, so the differences (P50, P90, the chance to fit the
+    window, outcomes, exposure) come with intervals far narrower than two
+    independent simulations would give. See docs/compare.md.
+    """
+    sys.exit(_compare(files, varies, runs, seed, jobs, scenario_name, fails, window, confidence, sensitivity_runs,
+                      tornado, output_format))
+
+
+def _compare(files, varies, runs, seed, jobs, scenario_name, fails, window, confidence, sensitivity_runs, tornado,
+             output_format, scheduler=None) -> int:
+    """compare, and simulate --vary: the variants simulated and reported; the exit code."""
+    from hciplan import simulator
+    from hciplan.compare.render import compare_text, dumps
+    from hciplan.compare.run import CompareError, Options, compare
+    from hciplan.compare.variants import VaryError
+    from hciplan.simulator import montecarlo, plots
+
+    if tornado is not None:
+        if sensitivity_runs is None:
+            raise click.UsageError("--tornado draws the sensitivity: add --sensitivity RUNS")
+        from hciplan.compare import tornado as chart
+
+        try:
+            chart.check_target(tornado)
+        except plots.PlotError as error:
+            raise click.UsageError(str(error)) from None
+    window_minutes, ignore_windows = None, False
+    if window is not None:
+        try:
+            window_minutes = simulator.parse_window(window)
+        except ValueError as error:
+            raise click.UsageError(str(error)) from None
+        ignore_windows = window_minutes is None
+    options = Options(runs, seed, jobs, scheduler, scenario_name, fails, window_minutes, ignore_windows, confidence,
+                      sensitivity_runs)
+    try:
+        with _ProgressBar(0) as advance:
+            document = compare(files, varies, options, advance)
+        if tornado is not None:
+            chart.write_tornado(tornado, document["sensitivity"])
+    except (CompareError, VaryError) as error:
+        if error.result is not None:
+            print_diagnostics([error.result.check], list(error.result.diagnostics), "text", summary_line=False)
+        click.echo(f"hciplan: {error.message}", err=True)
+        return EXIT_ERRORS
+    except (montecarlo.SimulationError, plots.PlotError) as error:
+        click.echo(f"hciplan: {error}", err=True)
+        return EXIT_USAGE
+    click.echo(dumps(document) if output_format == "json" else compare_text(document), nl=False)
+    return EXIT_OK
 
 
 def main() -> None:

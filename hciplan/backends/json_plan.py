@@ -6,9 +6,12 @@ import json
 from typing import Iterable
 
 from hciplan.compiler.diagnostics import Diagnostic
-from hciplan.compiler.plan import Plan
+from hciplan.compiler.model import DEFAULT_TIMING
+from hciplan.compiler.plan import Plan, model_facts
 from hciplan.compiler.render import diagnostics_json
+from hciplan.compiler.safety import margins
 from hciplan.compiler.units import SAFE_POINT
+from hciplan.compiler.windows import unit_windows
 
 NAME = "json"
 SCHEMA = "hciplan.plan/1"
@@ -22,6 +25,8 @@ def plan_document(plan: Plan | None, diagnostics: Iterable[Diagnostic] = ()) -> 
     model = plan.model
     upgrade = model.upgrade
     minutes, critical = plan.critical_path()
+    placed = unit_windows(plan)
+    margin = margins(plan)
     document.update({
         "fingerprint": plan.fingerprint,
         "cluster": model.cluster.name,
@@ -74,9 +79,28 @@ def plan_document(plan: Plan | None, diagnostics: Iterable[Diagnostic] = ()) -> 
                 "tail": u.tail,
                 "fit_minutes": u.fit_minutes,
                 "bound_minutes": u.bound_minutes,
+                "window": placed.get(u.id),
             }
             for u in plan.units
         ],
+        # Added for `hciplan diff` (optional: a reader must accept documents without them).
+        "windows": [{"name": w.name, "start": w.start.isoformat(), "end": w.end.isoformat()}
+                    for w in sorted(upgrade.windows, key=lambda w: w.start)],
+        "margins": {
+            "memory_spare_bytes": margin.memory_spare,
+            "memory_spare_at": margin.memory_spare_at or None,
+            "fault_tolerance": margin.fault_tolerance,
+            "fault_domains_down": margin.fault_domains_down,
+            "fault_tolerance_left": margin.fault_tolerance_left,
+            "quorum_votes": margin.quorum_votes,
+            "quorum_needed": margin.quorum_needed,
+            "quorum_spare": margin.quorum_spare,
+            "pool_spare_bytes": margin.pool_spare,
+        },
+        "facts": model_facts(model),
+        # The timing in effect (the file's block, else the defaults): assumptions the fingerprint leaves out,
+        # though they set the means and bounds.
+        "timing": model_facts(model.timing or DEFAULT_TIMING),
     })
     return document
 

@@ -239,23 +239,33 @@ def _check_irreversible(plan: Plan, report: Collector) -> None:
             return
 
 
-def _check_space(plan: Plan, report: Collector) -> None:
+def _space_at_deploy(plan: Plan):
+    """(first deploy step, thin conversions before it, bytes they free, InfrastructureSpace), or None."""
     model = plan.model
     pool = model.cluster.pool
     deploy = [s for s in plan.steps if s.kind in ("solution.validate", "solution.deploy")]
     if pool is None or not deploy:
-        return
+        return None
     first = deploy[0]
     ancestors = nx.ancestors(plan.graph, first.id)
     nodes = len(model.cluster.nodes)
     freed = 0
+    converted = []
     for step in plan.steps:
         if step.kind == "thin.convert" and step.id in ancestors:
             volume = next(v for v in model.cluster.volumes if v.name == step.target)
             freed += thin_conversion_frees(volume, nodes) or 0
-    space = infrastructure_space(pool, nodes, freed)
+            converted.append(step.target)
+    return first, converted, freed, infrastructure_space(pool, nodes, freed)
+
+
+def _check_space(plan: Plan, report: Collector) -> None:
+    found = _space_at_deploy(plan)
+    if found is None:
+        return
+    first, converted, freed, space = found
+    pool = plan.model.cluster.pool
     if not space.fits:
-        converted = [s.target for s in plan.steps if s.kind == "thin.convert" and s.id in ancestors]
         report.report("HCI905", pool.spans.header,
                       f"when {first.id} starts the pool has {format_size(max(space.free, 0))} free; "
                       f"Infrastructure_1 needs {format_size(space.needed)} ({format_size(space.shortfall)} short) "
@@ -263,3 +273,75 @@ def _check_space(plan: Plan, report: Collector) -> None:
                       hints=[f"counterexample: thin conversions ordered before it: {', '.join(converted) or 'none'}; "
                              f"pool free {format_size(max(pool.free, 0))} + {format_size(freed)} freed",
                              space.figures()])
+
+
+@dataclass(frozen=True)
+class Margins:
+    """How far the plan stays from each safety limit, over the states the proofs walk (plan order).
+
+    The figures the change board reads beside a diff (`hciplan diff`, the plan JSON's `margins`):
+    the least memory left for the HA VMs with nodes drained or down, the fault domains the weakest
+    volume still tolerates at the worst moment, the fewest spare quorum votes, and the pool space
+    left over Infrastructure_1's need when the solution upgrade starts (None without one).
+    """
+
+    memory_spare: int  # bytes: hosting nodes' memory minus the HA VMs' memory, at its least
+    memory_spare_at: str  # the step at whose start it is least ("" when no step drains a node)
+    fault_tolerance: int  # fault domains the weakest volume tolerates
+    fault_domains_down: int  # the most nodes down or resyncing at once
+    quorum_votes: int  # nodes plus witness
+    quorum_needed: int
+    quorum_spare: int  # the fewest votes above the majority, at its least
+    pool_spare: int | None  # bytes free beyond Infrastructure_1's footprint and reserve (negative: short)
+
+    @property
+    def fault_tolerance_left(self) -> int:
+        return self.fault_tolerance - self.fault_domains_down
+
+
+def margins(plan: Plan) -> Margins:
+    """The plan's margins, from the same state walk and figures as the proofs (a plan that proves has none < 0)."""
+    invariants = _Invariants(plan)
+    state = _State()
+    nodes = invariants.nodes
+    room_all = sum(n.memory for n in nodes.values())
+    spare, spare_at = room_all - invariants.ha_memory, ""
+    worst_down, fewest_votes = 0, len(nodes) + invariants.witness - invariants.needed
+    for step in plan.steps:
+        effect, node = step.spec.effect, step.node
+        if effect == "stop_cluster":
+            state.stopped = True
+        elif effect == "drain" and node:
+            state.drained.add(node)
+        elif step.spec.takes_node_down and node:
+            state.down.add(node)
+            state.repairing.discard(node)
+        if not state.stopped:
+            room = sum(n.memory for name, n in nodes.items() if name not in state.drained and name not in state.down)
+            if room - invariants.ha_memory < spare:
+                spare, spare_at = room - invariants.ha_memory, step.id
+            worst_down = max(worst_down, len(state.down | state.repairing))
+            fewest_votes = min(fewest_votes, len(nodes) - len(state.down) + invariants.witness - invariants.needed)
+        if step.spec.takes_node_down and node:
+            state.down.discard(node)
+            if not state.stopped:
+                state.repairing.add(node)
+        elif effect == "repair_wait" and node:
+            state.repairing.discard(node)
+        elif effect == "resume" and node:
+            state.drained.discard(node)
+        elif effect == "start_cluster":
+            state.stopped = False
+            state.down.clear()
+            state.repairing.clear()
+    return Margins(spare, spare_at, invariants.tolerance, worst_down, invariants.total_votes, invariants.needed,
+                   fewest_votes, _pool_spare(plan))
+
+
+def _pool_spare(plan: Plan) -> int | None:
+    """Free pool space beyond Infrastructure_1's need when the solution upgrade starts (as `_check_space` counts)."""
+    found = _space_at_deploy(plan)
+    if found is None:
+        return None
+    space = found[3]
+    return space.free - space.needed

@@ -69,3 +69,37 @@ def check_windows(plan: Plan, report: Collector) -> None:
                              f"of {_duration(longest)}, or longer "
                              "windows; the run stops at a safe point at a window's end and resumes in the next; "
                              "`hciplan simulate` gives the chance to finish"])
+
+
+def unit_windows(plan: Plan) -> dict[str, str | None]:
+    """The window each unit starts in on the plan's expected schedule (None: after the last window).
+
+    The schedule is the simulator's window rule run once at mean durations: every step starts when its
+    predecessors end, and a unit's head only when its fit time ends inside a window (else at the next
+    window's start). A plan without windows gives {}. `hciplan diff` reports units that move.
+    """
+    upgrade = plan.model.upgrade
+    windows = sorted(upgrade.windows, key=lambda w: w.start) if upgrade else []
+    if not windows:
+        return {}
+    origin = windows[0].start
+    spans = [((w.start - origin).total_seconds() / 60, (w.end - origin).total_seconds() / 60) for w in windows]
+    end: dict[str, float] = {}
+    placed: dict[str, str | None] = {}
+    for step in plan.steps:
+        t = max((end[p] for p in step.after), default=0.0)
+        unit = plan.unit_of(step.id)
+        if unit.head == step.id:
+            where = None
+            for k, (start, stop) in enumerate(spans):
+                if t >= stop:
+                    continue
+                t = max(t, start)
+                if t + unit.fit_minutes <= stop:
+                    where = windows[k].name
+                    break
+            placed[unit.id] = where
+            if where is None:  # nothing fits: the rest of the schedule is after the last window
+                t = max(t, spans[-1][1])
+        end[step.id] = t + step.mean_minutes
+    return placed

@@ -9,6 +9,15 @@ drawn up front in plan order, so two variants of a plan (another window, another
 scenario) see the same draws. Same-time events fire in simpy's deterministic
 order (time, priority, insertion).
 
+A plan prepared with `draws="keyed"` (compare, vary, sensitivity) draws
+instead from streams keyed by each step's draw key (prepared.draw_keys): every
+uniform is a hash of (run, step key, lane, count) turned into a duration by the
+distribution's quantile function, and the shared factors are keyed by the
+duration model's name. A step's draws then do not move when a variant adds,
+removes or reorders other steps: common random numbers (docs/compare.md). The
+sequential mode stays the default of `simulate` (docs/performance.md compares
+their cost).
+
 Failures are interrupts. A watchdog process (CAU's reboot timeout, the drain
 or repair timeout, or the moment a step errors) interrupts the step's process,
 and the step decides what happens: in the CAU run, retry the node's whole
@@ -30,6 +39,8 @@ import random
 from dataclasses import dataclass
 
 import simpy
+
+from statistics import NormalDist
 
 from hciplan.compiler.durations import SPREAD, Empirical, Fixed, LogNormal, Scaled, Triangular, Uniform
 from hciplan.simulator.failures import RiskSpec
@@ -111,6 +122,12 @@ class _Runtime:
         self.head = [i in heads for i in range(n)]
         self.exposed = [(k, u.reboot, u.tail) for k, u in enumerate(sp.units) if u.reboot != NO_STEP]
         self.shared = sp.run_factor != (0.0, 0.0) or any(f != (0.0, 0.0) for f in sp.group_factors)
+        self.keyed = sp.draws == KEYED
+        if self.keyed:
+            self.keys = tuple(key_of(k) for k in sp.draw_keys)
+            self.group_keys = tuple(key_of("/factor/" + name) for name in sp.group_names)
+            self.quantiles = [_keyed_draw(d) for d in sp.durations]
+            self.pinned = dict(sp.pinned)
         given = sp.given
         self.now = given.now if given else 0.0
         self.done = {i: (a, b) for i, a, b in given.done} if given else {}
@@ -147,6 +164,69 @@ def _draw_of(d):
 _spread_draw = _fast_draw(SPREAD)
 
 
+# --- keyed draws (common random numbers) ----------------------------------------------------------------------
+
+KEYED, SEQUENTIAL = "keyed", "sequential"
+_MASK = (1 << 64) - 1
+_GAMMA = 0x9E3779B97F4A7C15  # splitmix64's increment: state + c * GAMMA is the c-th state of a stream
+MAIN, EXTRA, RISK, DELAY = 0, 1, 2, 3  # a step's lanes: its duration's two parts, its failure draw, an error's moment
+_LANE = 1 << 32  # counts within a lane stay far below this
+_NIGHT = 0x6E69676874  # the run factor's key ("night")
+_inv_normal = NormalDist().inv_cdf
+
+
+def key_of(text: str) -> int:
+    """A 64-bit key of a draw key or a factor's name (SHA-256: the same on every platform and Python)."""
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big")
+
+
+def _mix(x: int) -> int:
+    """splitmix64's finaliser: a bijection of 64-bit integers that scatters nearby states."""
+    x = (x + _GAMMA) & _MASK
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK
+    return x ^ (x >> 31)
+
+
+def _unit(x: int) -> float:
+    """A 64-bit hash as a uniform strictly inside (0, 1) (53 bits; the quantile functions need no 0 or 1)."""
+    return ((x >> 11) + 0.5) * (1.0 / (1 << 53))
+
+
+def _quantile_of(dist):
+    """The distribution's quantile function as a fast closure (a keyed draw is its value at a hashed uniform)."""
+    if isinstance(dist, Triangular):
+        low, mode, high = dist.low, dist.mode, dist.high
+        if high == low:
+            return lambda u: low
+        width, left, right = high - low, mode - low, high - mode
+        cut = left / width
+        return lambda u: low + math.sqrt(u * width * left) if u < cut else high - math.sqrt((1 - u) * width * right)
+    if isinstance(dist, Uniform):
+        low, width = dist.low, dist.high - dist.low
+        return lambda u: low + u * width
+    if isinstance(dist, LogNormal):
+        mu, sigma = dist.mu, dist.sigma
+        return lambda u: math.exp(mu + sigma * _inv_normal(u))
+    if isinstance(dist, Empirical):
+        observed, count = dist.observed, len(dist.observed)
+        return lambda u: observed[int(u * count)]  # each observation with equal chance, as random.choice
+    if isinstance(dist, Fixed):
+        value = dist.value
+        return lambda u: value
+    if isinstance(dist, Scaled):
+        spread, minutes = _quantile_of(dist.spread), dist.minutes
+        return lambda u: minutes * spread(u)
+    return dist.quantile
+
+
+def _keyed_draw(d):
+    """(main, extra) quantile functions of a step's duration; a repair's main part is the spread's."""
+    if d.repair:
+        return _quantile_of(SPREAD), None
+    return _quantile_of(d.main), (_quantile_of(d.extra) if d.extra is not None else None)
+
+
 _RUNTIMES: dict[str, _Runtime] = {}
 
 
@@ -181,15 +261,24 @@ class _State:
 def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResult:
     """Simulate run `index` of the Monte Carlo series with master seed `seed`."""
     rt = runtime(sp)
-    rng = random.Random(run_seed(seed, index))
-    base = [draw(rng) for draw in rt.draws]
     scale = None
-    if rt.shared:  # the night's speed: one factor for the run, one per duration model, shared by their steps
-        factors = random.Random(run_seed(seed, index, "/factors"))
-        night = math.exp(factors.gauss(*sp.run_factor))
-        groups = [night * math.exp(factors.gauss(mu, sigma)) for mu, sigma in sp.group_factors]
-        scale = [groups[g] for g in sp.factor_group]
-        base = [b * f for b, f in zip(base, scale)]
+    if rt.keyed:
+        base, scale, fresh_draw, uniform = _keyed_streams(sp, rt, seed, index)
+    else:
+        rng = random.Random(run_seed(seed, index))
+        base = [draw(rng) for draw in rt.draws]
+        if rt.shared:  # the night's speed: one factor for the run, one per duration model, shared by their steps
+            factors = random.Random(run_seed(seed, index, "/factors"))
+            night = math.exp(factors.gauss(*sp.run_factor))
+            groups = [night * math.exp(factors.gauss(mu, sigma)) for mu, sigma in sp.group_factors]
+            scale = [groups[g] for g in sp.factor_group]
+            base = [b * f for b, f in zip(base, scale)]
+
+        def fresh_draw(i: int) -> float:
+            return rt.draws[i](rng)
+
+        def uniform(i: int, lane: int) -> float:
+            return rng.random()
     n = sp.size
     env = simpy.Environment(initial_time=rt.now)
     timeout = env.timeout
@@ -204,7 +293,7 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
 
     def duration(i: int, factor: float = 1.0, fresh: bool = False) -> float:
         # a retry draws anew (another attempt, another duration), on the same night
-        drawn = (rt.draws[i](rng) * (scale[i] if scale else 1.0)) if fresh else base[i]
+        drawn = (fresh_draw(i) * (scale[i] if scale else 1.0)) if fresh else base[i]
         rep = repair[i]
         if rep is None:
             return drawn * factor
@@ -267,7 +356,7 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
             mode = timeout_cause[i]  # past its bound: given up there, as the script gives up its wait
         if mode == "error":
             d = duration(i, 1.0, fresh)
-            target, delay = timeout(d), rng.random() * d
+            target, delay = timeout(d), uniform(i, DELAY) * d
         else:
             target = env.event()  # never triggered: the step does not answer
             delay = bound[i]
@@ -288,7 +377,7 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
                 return ("error", 1.0) if attempt_no <= injected.attempts else None
             return injected.mode, injected.factor
         risk = rt.risks.get(i)
-        if risk is not None and rng.random() < risk.probability:
+        if risk is not None and uniform(i, RISK) < risk.probability:
             return risk.mode, risk.factor
         return None
 
@@ -431,6 +520,46 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
         procs[i] = env.process(step(i))
     env.run()
     return _result(sp, index, st, start, end, trace)
+
+
+def _keyed_streams(sp: SimPlan, rt: _Runtime, seed: int, index: int):
+    """Run `index`'s base durations, shared factors, and its fresh-draw and uniform functions, all keyed.
+
+    Step i's c-th draw in a lane is a hash of (the run's key, i's draw key, lane, c): it depends on
+    nothing else, so a variant that changes other steps leaves it alone. A pinned step (sensitivity)
+    takes its duration at a fixed quantile; its failure draws stay keyed.
+    """
+    run_key = run_seed(seed, index, "/keyed")
+    seeds = [_mix(run_key ^ k) for k in rt.keys]
+    quantiles, pinned = rt.quantiles, rt.pinned
+    counts = [0] * (4 * len(seeds))  # step i's draws so far in each lane, at 4 i + lane
+
+    def uniform(i: int, lane: int) -> float:
+        slot = 4 * i + lane
+        c = counts[slot]
+        counts[slot] = c + 1
+        return _unit(_mix((seeds[i] + (lane * _LANE + c) * _GAMMA) & _MASK))
+
+    def fresh_draw(i: int) -> float:
+        main, extra = quantiles[i]
+        q = pinned.get(i)
+        a = uniform(i, MAIN)
+        drawn = main(a if q is None else q)
+        if extra is not None:
+            b = uniform(i, EXTRA)
+            drawn += extra(b if q is None else q)
+        return drawn
+
+    base = [fresh_draw(i) for i in range(sp.size)]
+    scale = None
+    if rt.shared:
+        mu, sigma = sp.run_factor
+        night = math.exp(mu + sigma * _inv_normal(_unit(_mix(run_key ^ _NIGHT))))
+        groups = [night * math.exp(m + s * _inv_normal(_unit(_mix(run_key ^ k))))
+                  for (m, s), k in zip(sp.group_factors, rt.group_keys)]
+        scale = [groups[g] for g in sp.factor_group]
+        base = [b * f for b, f in zip(base, scale)]
+    return base, scale, fresh_draw, uniform
 
 
 def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[float], trace: bool) -> RunResult:

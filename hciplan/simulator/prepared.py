@@ -98,6 +98,11 @@ class SimPlan:
     risks: tuple[tuple[int, RiskSpec], ...] = ()
     scenario: str | None = None
     given: Given | None = None
+    # How runs draw (engine.py): "sequential" from one generator per run (simulate), or "keyed" by each
+    # step's draw key, so that variants of a plan share their draws (compare, vary, sensitivity).
+    draws: str = "sequential"
+    draw_keys: tuple[str, ...] = ()
+    pinned: tuple[tuple[int, float], ...] = ()  # keyed only: (step, q) draws its duration at its q-quantile
     key: str = field(default="", compare=False)
 
     @property
@@ -187,11 +192,32 @@ def prepare(plan: Plan, injections: tuple[Injection, ...] = (), risks: dict[str,
     return keyed(sim)
 
 
+def draw_keys(plan: Plan) -> tuple[str, ...]:
+    """Each step's key for keyed draws: phase, duration model, node (or target), and its rank among those.
+
+    Not the step id: the same work keeps its key when the method changes (a CAU run's install and the
+    manual setup are both `P2/os.install/HCI01#0`), so cau and manual share the night's draws too.
+    """
+    seen: dict[str, int] = {}
+    keys = []
+    for s in plan.steps:
+        stem = f"{s.phase}/{s.spec.duration_model}/{s.node or s.target or '-'}"
+        rank = seen.get(stem, 0)
+        seen[stem] = rank + 1
+        keys.append(f"{stem}#{rank}")
+    return tuple(keys)
+
+
+def keyed_draws(sim: SimPlan, plan: Plan, pinned: tuple[tuple[int, float], ...] = ()) -> SimPlan:
+    """`sim` drawing from keyed streams (common random numbers across variants), optionally with pinned steps."""
+    return keyed(dataclasses.replace(sim, draws="keyed", draw_keys=draw_keys(plan), pinned=pinned, key=""))
+
+
 def keyed(sim: SimPlan) -> SimPlan:
     """`sim` with its cache key: a digest of everything that changes a run (workers cache per key)."""
     digest = hashlib.sha256(repr((sim.fingerprint, sim.durations, sim.windows, sim.confidence, sim.injections,
                                   sim.risks, sim.units, sim.bound, sim.factor_group, sim.run_factor,
-                                  sim.group_factors, sim.given)).encode("utf-8")).hexdigest()[:16]
+                                  sim.group_factors, sim.given, sim.draws, sim.draw_keys, sim.pinned)).encode("utf-8")).hexdigest()[:16]
     object.__setattr__(sim, "key", digest)
     return sim
 
