@@ -73,7 +73,7 @@ def _optional(*options: st.SearchStrategy) -> st.SearchStrategy:
 def emit_args(root: Path):
     return st.tuples(_file(root), _optional(
         st.sampled_from(["powershell", "runbook", "json", "dot", "mermaid", "summary", "html"]).map(lambda b: ["--backend", b]),
-        st.sampled_from([str(root / "out"), str(root / "existing-file"), ""]).map(lambda o: ["-o", o]),
+        st.sampled_from([str(root / "out"), str(root / "existing-file")]).map(lambda o: ["-o", o]),
         st.just(["--force"]),
         st.sampled_from(["1", "3", "0", "-1", "x"]).map(lambda n: ["--simulate", n]),
         st.sampled_from(["sim-small.json", "sim-other.json", "sim-no-run.json", "sim-bad.json", "sim-empty.json",
