@@ -91,6 +91,11 @@ CASES = [
     case("HCI109", ("max_retries_per_node = 3", "max_retries_per_node = 65"), at="65", name="int"),
     case("HCI109", ("subnet = 10.0.10.0/24", "subnet = 10.0.10.1/24"), at="subnet =", name="host bits"),
     case("HCI109", ('node "HCI02"', 'node "HCI\\n02"'), at='HCI\\n02', name="control character"),
+    case("HCI113", ('volume "Data01"', 'volume "Data\u202e01"'), at="Data\u202e01", name="raw override"),
+    case("HCI113", ('window "first"', 'window "fi\\u2066rst"'), at="fi\\u2066rst", name="escaped isolate"),
+    case("HCI113", ('deployment_user = "hcilcm"', 'deployment_user = "hci\u200blcm"'), at="hci\u200blcm",
+         name="zero-width space"),
+    case("HCI114", ('pool "S2D"', 'pool "S2D\u2019s"'), at="S2D\u2019s", fixed=[("S2D\u2019s", "S2D's")]),
     case("HCI110", (BASE[:BASE.index("upgrade")], ""), at='upgrade "hci-base"', name="no cluster"),
     case("HCI111", (BASE[BASE.index('  node "HCI01"'):BASE.index('  pool "S2D"')], ""), at='cluster "hci-base"'),
     # --- HCI110 is also semantic: the upgrade must name the cluster ---------------------------

@@ -1,21 +1,16 @@
-"""The plan DAG as a Mermaid flowchart, grouped by phase."""
+"""The plan DAG as a Mermaid flowchart, grouped by phase; labels are quoted by `escape.mermaid_label`."""
 
 from __future__ import annotations
 
 from typing import Iterable
 
+from hciplan.backends.escape import mermaid_label
 from hciplan.backends.graphview import graph_view, phase_title
 from hciplan.compiler.diagnostics import Diagnostic
 from hciplan.compiler.plan import Plan
 
 NAME = "mermaid"
 FILE_NAME = "plan.mmd"
-
-
-def _label(lines: tuple[str, ...] | str) -> str:
-    # Mermaid labels are quoted; quotes inside become #quot; and lines are joined with <br/>.
-    lines = (lines,) if isinstance(lines, str) else lines
-    return '"' + "<br/>".join(line.replace('"', "#quot;") for line in lines) + '"'
 
 
 def to_mermaid(plan: Plan, detail: bool = False) -> str:
@@ -26,10 +21,10 @@ def to_mermaid(plan: Plan, detail: bool = False) -> str:
     for box in boxes:
         phases.setdefault(box.phase, []).append(box)
     for phase, members in phases.items():
-        lines.append(f"  subgraph {phase}[{_label(phase_title(phase))}]")
+        lines.append(f"  subgraph {phase}[{mermaid_label(phase_title(phase))}]")
         for box in members:
             shape = ("{{", "}}") if box.irreversible else ("{", "}") if box.gate else ("(", ")")
-            lines.append(f"    {ids[box.id]}{shape[0]}{_label(box.lines)}{shape[1]}")
+            lines.append(f"    {ids[box.id]}{shape[0]}{mermaid_label(box.lines)}{shape[1]}")
         lines.append("  end")
     for a, b in edges:
         lines.append(f"  {ids[a]} --> {ids[b]}")

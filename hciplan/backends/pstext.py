@@ -1,9 +1,10 @@
-"""PowerShell and Markdown text helpers: the only way values from a `.hciplan` file enter generated text.
+"""PowerShell text helpers: how values from a `.hciplan` file enter generated PowerShell.
 
 Every value written by the user (cluster, node, pool and volume names, the
 media path, window names, solution inputs) reaches the PowerShell backend
-through `literal()` and the runbook through `md_code()`/`md_block()`, so the
-rules for quoting live in one place and the tests can exercise them directly.
+through `literal()` (comments through `comment_text()`), so the rules for
+quoting live in one place and the tests can exercise them directly. The
+escapers of the other outputs are in `escape.py`, which re-exports these.
 
 PowerShell rules used here (Windows PowerShell 5.1 language specification,
 section 2.3.5.2 "String literals"): a single-quoted string ends at any of the
@@ -94,25 +95,22 @@ def function_name(prefix: str, step_id: str) -> str:
     return prefix + "-" + _FUNCTION_CHARS.sub("-", step_id).strip("-")
 
 
-# --- Markdown -------------------------------------------------------------------------
+def function_names(prefix: str, step_ids: list[str]) -> list[str]:
+    """`function_name` for each id, made injective: distinct ids never share a function name.
 
-
-def md_code(value: str) -> str:
-    """`value` as an inline Markdown code span, on one line, whatever backticks it holds."""
-    text = visible(value)
-    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
-def md_block(code: str, language: str = "powershell") -> str:
-    """A fenced Markdown code block that no content line can close early."""
-    runs = [len(m) for m in re.findall(r"`+", code)]
-    fence = "`" * max(3, max(runs, default=0) + 1)
-    return f"{fence}{language}\n{code.rstrip()}\n{fence}"
-
-
-def md_text(value: str) -> str:
-    """Plain text for a Markdown table cell or sentence (titles from the catalog, not user input)."""
-    return visible(value).replace("|", "\\|")
+    `function_name` drops what PowerShell names cannot hold (`.` and `-` both become `-`, runs collapse,
+    edge dashes go) and PowerShell compares names case-insensitively, so two ids can meet (volumes `data-`
+    and `data`); the later one, in plan order, is numbered (`-2`, `-3`, ...) past every name already taken.
+    """
+    readable = [function_name(prefix, step_id) for step_id in step_ids]
+    taken = {name.lower() for name in readable}
+    used: set[str] = set()
+    names = []
+    for name in readable:
+        candidate, n = name, 1
+        while candidate.lower() in used or (n > 1 and candidate.lower() in taken):
+            n += 1
+            candidate = f"{name}-{n}"
+        used.add(candidate.lower())
+        names.append(candidate)
+    return names

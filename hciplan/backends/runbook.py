@@ -11,8 +11,9 @@ upgrade is the Windows Admin Center procedure [A-wac]. Each step kind's
 commands, verify and back-out texts are registered in
 `hciplan.backends.powershell.operator`, beside its emitter; this module lays them out.
 
-Every value from the `.hciplan` file is shown through `pstext` (code spans,
-fenced blocks, PowerShell literals), so names cannot break the Markdown.
+Every value from the `.hciplan` file is shown through `escape` (code spans,
+`md_cell_code` inside the summary table, fenced blocks, PowerShell
+literals), so names cannot break the Markdown or its table.
 Output is deterministic: no timestamps; the plan fingerprint identifies it.
 """
 
@@ -23,7 +24,7 @@ from typing import Iterable
 from hciplan import __version__
 from hciplan.backends.azurelocal import TARGET_BUILD
 from hciplan.backends.powershell.operator import backout_for, commands_for, verify_for
-from hciplan.backends.pstext import literal, md_block, md_code, md_text
+from hciplan.backends.escape import literal, md_block, md_cell_code, md_code, md_text
 from hciplan.backends.summary import format_time
 from hciplan.compiler.builder import CAU_RUN
 from hciplan.compiler.catalog import PHASES
@@ -148,7 +149,8 @@ def render_runbook(plan: Plan, diagnostics: Iterable[Diagnostic] = (), simulatio
     cluster = model.cluster
     minutes, _ = plan.critical_path()
     order = [n.name for n in model.ordered_nodes()]
-    source = "Windows Update" if upgrade.source == "windows_update" else f"the extracted ISO at {md_code(upgrade.media_path or '')}"
+    source = ("Windows Update" if upgrade.source == "windows_update"
+              else f"the extracted ISO at {md_cell_code(upgrade.media_path or '')}")
     method = {"cau": "Cluster-Aware Updating with the RollingUpgradePlugin, scripted",
               "wac": "Windows Admin Center (interactive; no script)",
               "manual": "manual, node by node, scripted",
@@ -163,15 +165,15 @@ def render_runbook(plan: Plan, diagnostics: Iterable[Diagnostic] = (), simulatio
         "",
         "| | |",
         "|---|---|",
-        f"| Cluster | {md_code(cluster.name)}: {len(cluster.nodes)} nodes, {cluster.vm_count} VMs |",
+        f"| Cluster | {md_cell_code(cluster.name)}: {len(cluster.nodes)} nodes, {cluster.vm_count} VMs |",
         f"| Method | {method}, from {source} |",
-        f"| Node order | {' → '.join(md_code(n) for n in order)} |",
+        f"| Node order | {' → '.join(md_cell_code(n) for n in order)} |",
     ]
     if upgrade.orchestrator:
-        out.append(f"| Orchestrator | {md_code(upgrade.orchestrator)} (outside the cluster) |")
+        out.append(f"| Orchestrator | {md_cell_code(upgrade.orchestrator)} (outside the cluster) |")
     for window in upgrade.windows:
         length = (window.end - window.start).total_seconds() / 60
-        out.append(f"| Window {md_code(window.name)} | {format_time(window.start)} to {format_time(window.end)} "
+        out.append(f"| Window {md_cell_code(window.name)} | {format_time(window.start)} to {format_time(window.end)} "
                    f"({format_minutes(length)}) |")
     if not upgrade.windows:
         out.append("| Windows | none planned |")

@@ -1,9 +1,13 @@
-"""The review-friendly text summary that `hciplan plan` prints, like `terraform plan`."""
+"""The review-friendly text summary that `hciplan plan` prints, like `terraform plan`.
+
+Values from the `.hciplan` file go through `escape.plain`, so none can move the cursor or reorder the text.
+"""
 
 from __future__ import annotations
 
 from typing import Callable, Iterable
 
+from hciplan.backends.escape import plain
 from hciplan.compiler.catalog import PHASES
 from hciplan.compiler.diagnostics import Diagnostic
 from hciplan.compiler.plan import Plan, Step
@@ -58,11 +62,11 @@ def _marks(steps: list[Step], style: Style) -> str:
 def render_summary(plan: Plan, diagnostics: Iterable[Diagnostic] = (), style: Style = _plain) -> str:
     model = plan.model
     cluster, upgrade = model.cluster, model.upgrade
-    order = [n.name for n in model.ordered_nodes()]
+    order = [plain(n.name) for n in model.ordered_nodes()]
     minutes, _ = plan.critical_path()
-    source = "Windows Update" if upgrade.source == "windows_update" else f"media at {upgrade.media_path}"
+    source = "Windows Update" if upgrade.source == "windows_update" else f"media at {plain(upgrade.media_path or '')}"
     out = [
-        style(f"Plan for cluster {cluster.name}: {cluster.version} -> {upgrade.to}", bold=True),
+        style(f"Plan for cluster {plain(cluster.name)}: {plain(cluster.version)} -> {plain(upgrade.to)}", bold=True),
         f"  method        {upgrade.method} ({source})" + ("; interactive: use the runbook" if plan.interactive else ""),
         f"  nodes         {len(cluster.nodes)}, upgrade order {' -> '.join(order)}",
         f"  VMs           {cluster.vm_count} ({format_size(cluster.ha_vm_memory)} HA memory)",
@@ -73,7 +77,7 @@ def render_summary(plan: Plan, diagnostics: Iterable[Diagnostic] = (), style: St
     ]
     for window in upgrade.windows:
         length = (window.end - window.start).total_seconds() / 60
-        out.append(f"  window        {window.name}: {format_time(window.start)} .. {format_time(window.end)} "
+        out.append(f"  window        {plain(window.name)}: {format_time(window.start)} .. {format_time(window.end)} "
                    f"({format_minutes(length)})")
     # whether the work fits the windows is warning HCI804 (compiler/windows.py), listed under Warnings
     for phase, steps in plan.phases():
@@ -81,11 +85,11 @@ def render_summary(plan: Plan, diagnostics: Iterable[Diagnostic] = (), style: St
         out.append(style(f"{phase} {PHASES[phase]}", bold=True))
         for key, single, members in _rows(plan, steps):
             if single is not None:
-                out.append(f"  {single.id:<34} {single.title} ({format_minutes(single.mean_minutes)})"
+                out.append(f"  {plain(single.id):<34} {plain(single.title)} ({format_minutes(single.mean_minutes)})"
                            + _marks([single], style))
                 continue
             first = members[0]
-            nodes = list(dict.fromkeys(s.node for s in members))
+            nodes = list(dict.fromkeys(plain(s.node) for s in members))
             if first.group:
                 verbs = list(dict.fromkeys(s.id.rsplit(".", 1)[-1] for s in members))
                 per_node = sum(s.mean_minutes for s in members) / len(nodes)
@@ -94,23 +98,23 @@ def render_summary(plan: Plan, diagnostics: Iterable[Diagnostic] = (), style: St
                            + _marks(members, style))
                 out.append(f"  {'':<34} each node: {' > '.join(verbs)} (~{format_minutes(per_node)} per node)")
             else:
-                out.append(f"  {key:<34} {first.title}, on each node in parallel "
+                out.append(f"  {plain(key):<34} {plain(first.title)}, on each node in parallel "
                            f"({format_minutes(first.mean_minutes)})" + _marks(members, style))
     irreversible = [s for s in plan.steps if s.spec.irreversible]
     downtime = [s for s in plan.steps if s.spec.downtime]
     out.append("")
     out.append(style("Points of no return", bold=True))
-    out.extend(f"  {s.id:<34} {s.title}" for s in irreversible)
+    out.extend(f"  {plain(s.id):<34} {plain(s.title)}" for s in irreversible)
     if not irreversible:
         out.append("  none")
     out.append(style("VM downtime", bold=True))
-    out.extend(f"  {s.id:<34} {s.title}" for s in downtime)
+    out.extend(f"  {plain(s.id):<34} {plain(s.title)}" for s in downtime)
     if not downtime:
         out.append("  none: HA VMs live-migrate off each node before it goes down")
     warnings = [d for d in diagnostics if d.severity.value == "warning"]
     if warnings:
         out.append(style("Warnings", bold=True))
-        out.extend(f"  {d.span.file}:{d.span.line}:{d.span.column}: {d.code}: {d.message}" for d in warnings)
+        out.extend(f"  {plain(d.span.file)}:{d.span.line}:{d.span.column}: {d.code}: {plain(d.message)}" for d in warnings)
     return "\n".join(out) + "\n"
 
 

@@ -39,11 +39,12 @@ def _id_part(name: str) -> str:
 
 
 def _unique(step_id: str, used: set[str]) -> str:
+    """`step_id`, numbered (`-2`, ...) when `_id_part` made it equal to one taken, ignoring case as Windows does."""
     candidate, n = step_id, 1
-    while candidate in used:
+    while candidate.lower() in used:
         n += 1
         candidate = f"{step_id}-{n}"
-    used.add(candidate)
+    used.add(candidate.lower())
     return candidate
 
 

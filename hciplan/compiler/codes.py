@@ -120,6 +120,31 @@ register("HCI112", E, "nothing to plan", """
 file only describes the cluster. A file without one is still valid for
 `hciplan check` (it describes the cluster as it is).
 """)
+register("HCI113", E, "invisible or bidirectional character in a name or text", """
+A name or text holds a Unicode format character (category Cf). These are
+invisible, and the bidirectional ones make a reviewer see text in an order that
+is not the order of its characters (the "Trojan Source" attack, CVE-2021-42574;
+Unicode Bidirectional Algorithm, UAX #9): a runbook, a graph or a script could
+then read differently from what it does. Refused everywhere a string is
+written, and in inventories (`hciplan import`):
+  U+202A-U+202E  embeddings and overrides (LRE, RLE, PDF, LRO, RLO)
+  U+2066-U+2069  isolates (LRI, RLI, FSI, PDI)
+  U+200E, U+200F left-to-right and right-to-left marks; U+061C Arabic letter mark
+  and every other Cf character: zero-width space (U+200B), joiners (U+200C,
+  U+200D), word joiner (U+2060), soft hyphen (U+00AD), BOM (U+FEFF), ...
+The diagnostic points at the character (or its `\\uXXXX` escape) and names its
+code point. Delete it; names and texts are printable characters only
+(docs/language.md, "Characters in names and texts").
+""")
+register("HCI114", W, "typographic quote or dash in a name the script uses", """
+A name or path that the PowerShell script uses holds a typographic quote
+(U+2018-U+201E) or dash (U+2013-U+2015). PowerShell reads them as the plain
+quote or dash (its lexical grammar treats U+2018-U+201B as `'`, U+201C-U+201E
+as `"` and U+2013-U+2015 as `-`), so text pasted from a word processor can mean
+something different to a reader than to the shell. The script quotes such
+names correctly whatever they hold; this warns in case the character was not
+meant: write the plain `'`, `"` or `-` if so.
+""")
 
 # --- HCI2xx: upgrade path and supported configurations -----------------------
 register("HCI201", E, "unsupported upgrade path", """

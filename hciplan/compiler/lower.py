@@ -13,10 +13,9 @@ import datetime as dt
 import ipaddress
 import math
 import re
-import unicodedata
 from typing import Any
 
-from hciplan.compiler import quantities, schema, syntax
+from hciplan.compiler import characters, quantities, schema, syntax
 from hciplan.compiler.diagnostics import Collector, Related, closest, did_you_mean
 from hciplan.compiler.model import Cluster, IPv4Range, Model, Scenario, Spans, Timing
 from hciplan.compiler.schema import BlockSpec, TYPE_NAMES
@@ -87,7 +86,8 @@ def _lower_block(block: syntax.Block, spec: BlockSpec, diagnostics: Collector) -
                                f"`{spec.name}` takes no name", hints=[f"write `{spec.name} {{ ... }}`"])
     elif spec.label:
         try:
-            values[spec.label] = _text(block.labels[0], diagnostics)
+            values[spec.label] = _text(block.labels[0], diagnostics, f"the `{spec.name}` name",
+                                       spec.name in characters.POWERSHELL_LABELS)
         except _Invalid:
             ok = False
 
@@ -191,7 +191,7 @@ def _convert(value: syntax.Value, attr: schema.Attr, diagnostics: Collector) -> 
     kind = attr.type
     if kind == "string":
         if isinstance(value, syntax.Str):
-            return _text(value, diagnostics)
+            return _text(value, diagnostics, f"`{attr.name}`", attr.name in characters.POWERSHELL_ATTRIBUTES)
         hint = f'quote it: `"{value.name}"`' if isinstance(value, syntax.Ident) else ""
         raise _type_error(value, attr, diagnostics, hint)
     if kind == "bool":
@@ -268,19 +268,49 @@ def _convert(value: syntax.Value, attr: schema.Attr, diagnostics: Collector) -> 
                     hint = f'quote it: `"{item.name}"`' if isinstance(item, syntax.Ident) else ""
                     diagnostics.report("HCI103", item.span, f"`{attr.name}` holds quoted strings", hints=[hint])
                     raise _Invalid()
-                items.append(_text(item, diagnostics))
+                items.append(_text(item, diagnostics, f"`{attr.name}`", attr.name in characters.POWERSHELL_ATTRIBUTES))
             return tuple(items)
         raise _type_error(value, attr, diagnostics)
     raise AssertionError(f"unknown schema type {kind}")
 
 
-def _text(value: syntax.Str, diagnostics: Collector) -> str:
-    """A string's value; control and line-separator characters are refused (they would split every output)."""
-    bad = next((c for c in value.value if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
+def _text(value: syntax.Str, diagnostics: Collector, what: str = "a name or text", powershell: bool = False) -> str:
+    """A string's value, under the character rules of `characters.py`.
+
+    Controls and line separators (HCI109) and invisible format characters such as bidirectional
+    overrides (HCI113) are refused; typographic quotes and dashes in a value that reaches PowerShell warn
+    (HCI114). `what` names the value in the message ("the `volume` name", "`media_path`").
+    """
+    bad = next((c for c in value.value if characters.is_control(c)), None)
     if bad is not None:
         diagnostics.report("HCI109", value.span, f"a name or text contains the control character U+{ord(bad):04X}",
                            hints=["names and paths are single lines of printable characters"])
         raise _Invalid()
+    refused = [i for i, c in enumerate(value.value) if characters.is_invisible(c)]
+    if refused:
+        index = refused[0]
+        start, end = value.column_of(index)
+        more = f"; it holds {len(refused)} such characters in all" if len(refused) > 1 else ""
+        diagnostics.report(
+            "HCI113", Span(value.span.file, value.span.line, start, value.span.line, end),
+            f"{what} contains {characters.describe_invisible(value.value[index])} "
+            f"(character {index + 1} of the value)",
+            hints=["delete it" + more + ": it is invisible, and a bidirectional control makes the text display "
+                   "in an order that is not the order of its characters (Trojan Source, CVE-2021-42574)",
+                   "`hciplan explain HCI113` lists the characters refused"])
+        raise _Invalid()
+    if powershell:
+        typographic = [i for i, c in enumerate(value.value) if c in characters.TYPOGRAPHIC]
+        if typographic:
+            index = typographic[0]
+            char = value.value[index]
+            start, end = value.column_of(index)
+            diagnostics.report(
+                "HCI114", Span(value.span.file, value.span.line, start, value.span.line, end),
+                f"{what} contains {characters.code_point(char)}, {characters.TYPOGRAPHIC[char]}, "
+                f"which PowerShell reads as `{characters.PLAIN_EQUIVALENT[char]}`",
+                hints=[f"if the name really is written this way, keep it (the script quotes it exactly); "
+                       f"if it was pasted from a document, write `{characters.PLAIN_EQUIVALENT[char]}`"])
     return value.value
 
 

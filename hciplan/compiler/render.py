@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Callable, Iterable
 
 from hciplan.compiler.diagnostics import Diagnostic, Severity
@@ -40,6 +41,8 @@ def _excerpt(source: Source, line: int, column: int, end_line: int, end_column: 
     if not text and line > source.text.count("\n") + 1:
         return []
     shown = text.expandtabs(4) if "\t" not in text[: column - 1] else text
+    # an invisible or control character (HCI109, HCI113) shows as U+FFFD: one column, and it cannot reorder the line
+    shown = "".join("\ufffd" if c != "\t" and unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in shown)
     if len(shown) > 200:  # keep very long lines readable: show a window around the column
         start = max(0, column - 80)
         shown = shown[start:start + 160]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Union
 
 from lark import Token, Transformer_NonRecursive, v_args
@@ -27,6 +27,15 @@ from hciplan.grammar import get_parser
 class Str:
     value: str
     span: Span
+    raw: str = field(default="", compare=False, repr=False)  # the token as written, quotes and escapes included
+
+    def column_of(self, index: int) -> tuple[int, int]:
+        """The columns (start, end) where the value's character `index` is written (a raw one or its escape)."""
+        offsets = written_offsets(self.raw) if self.raw else []
+        if index >= len(offsets):
+            return self.span.column, self.span.end_column
+        start, end = offsets[index]
+        return self.span.column + start, self.span.column + end
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +176,18 @@ def decode_string(raw: str) -> tuple[str, int | None]:
     return "".join(out), None
 
 
+def written_offsets(raw: str) -> list[tuple[int, int]]:
+    """For each character of a literal's value, where it is written in `raw` (offsets from the opening quote)."""
+    offsets: list[tuple[int, int]] = []
+    pos = 1
+    while pos < len(raw) - 1:
+        match = ESCAPE_RE.match(raw, pos)
+        end = match.end() if match is not None else pos + 1
+        offsets.append((pos, end))
+        pos = end
+    return offsets
+
+
 # --- tree -> syntax tree -------------------------------------------------------------
 
 
@@ -212,7 +233,7 @@ class _ToSyntaxTree(Transformer_NonRecursive):
                 f"invalid escape `{escape}` in string",
                 hints=['valid escapes are \\" \\\\ \\n \\t \\r \\uXXXX; write a Windows path with doubled backslashes: "C:\\\\Media"'],
             )
-        return Str(value, span)
+        return Str(value, span, str(token))
 
     def start(self, children):
         return children[0]

@@ -15,6 +15,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar, Union
 
+from hciplan.compiler import characters
 from hciplan.files import windows_encoding
 
 SCHEMA = "hciplan.inventory/1"
@@ -120,17 +121,24 @@ class _Value:
         return self._typed(lambda v: isinstance(v, str), "a string")
 
     def single_line(self) -> Fact[str]:
-        """Text that becomes a label or a string value: one line, no control or line-separator characters.
+        """Text that becomes a label or a string value, under `hciplan check`'s character rules.
 
-        `hciplan check` refuses such characters in strings (HCI109), so they are refused here, by JSON path.
+        Controls and line separators (HCI109) and invisible format characters such as bidirectional
+        overrides (HCI113) are refused here, by JSON path, with the character's code point.
         """
         text = self.text()
         if known(text):
-            bad = next((c for c in text if unicodedata.category(c) in CONTROL_CATEGORIES), None)
+            bad = next((c for c in text if characters.is_control(c)), None)
             if bad is not None:
                 self.reader.error(self.path, f"contains the control character {escape_control(bad)}; "
                                              "names and text are one line of printable characters "
                                              "(is the inventory damaged?)")
+                return Unknown(self.path, "malformed")
+            refused = characters.first_refused(text)
+            if refused is not None:
+                index, what = refused
+                self.reader.error(self.path, f"contains {what} at character {index + 1}: names and text hold "
+                                             "no invisible characters (HCI113; `hciplan explain HCI113`)")
                 return Unknown(self.path, "malformed")
         return text
 

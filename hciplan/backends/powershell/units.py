@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from hciplan.backends.powershell import steps as emitters
 from hciplan.backends.powershell.steps import Unsupported
-from hciplan.backends.pstext import function_name
+from hciplan.backends.pstext import function_names
 from hciplan.compiler.builder import CAU_RUN
 from hciplan.compiler.plan import Plan, Step
 
@@ -32,14 +32,11 @@ class Entry:
     unit: str | None = None  # the plan unit this entry starts: the window rule applies before it, and only here
     fit_minutes: float = 0.0  # that unit's fit (the plan's fit_minutes)
     ends_unit: str | None = None  # the plan unit whose safe point holds after this entry
+    function: str = ""  # the PowerShell function that performs it, unique in the script (build_entries)
 
     @property
     def first(self) -> Step:
         return self.steps[0]
-
-    @property
-    def function(self) -> str:
-        return function_name("Step", self.id)
 
     @property
     def title(self) -> str:
@@ -85,7 +82,6 @@ def build_entries(plan: Plan) -> list[Entry]:
             entry.unit, entry.fit_minutes = head.id, head.fit_minutes
         if last.tail == entry.steps[-1].id:
             entry.ends_unit = last.id
-    names = [e.function for e in entries]
-    if len(set(n.lower() for n in names)) != len(names):  # PowerShell names are case-insensitive
-        raise Unsupported("two steps map to the same PowerShell function name")
+    for entry, name in zip(entries, function_names("Step", [e.id for e in entries])):
+        entry.function = name
     return entries
