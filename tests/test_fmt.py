@@ -346,7 +346,8 @@ def test_comments_anywhere_survive_formatting(text):
 # --- generated models ----------------------------------------------------------------
 
 # Names and paths are printable single lines (control characters are HCI109).
-names = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1, max_size=12)
+# (format characters, Cf, are refused by the checker: HCI113)
+names = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Cf", "Zl", "Zp")), min_size=1, max_size=12)
 sizes = st.integers(min_value=0, max_value=2**50)
 addresses = st.integers(min_value=0, max_value=2**32 - 1).map(ipaddress.IPv4Address)
 interfaces = st.builds(lambda a, p: ipaddress.IPv4Interface(f"{a}/{p}"), addresses, st.integers(0, 32))
