@@ -65,3 +65,26 @@ def test_the_plan_carries_a_schedule_that_places_each_unit_once(example):
             # the window rule: the longest unit started in it still had its fit time left at the window's start
             assert max(fit[u] for u in w.units) <= w.end - w.start
     assert schedule.work_minutes == pytest.approx(sum(w.work_minutes for w in schedule.windows), abs=0.01)
+
+
+@pytest.mark.parametrize("doc, command", [
+    ("docs/plan.md", ["plan", "examples/four-node.hciplan"]),
+    ("docs/simulation.md", ["simulate", "examples/four-node.hciplan"]),
+])
+def test_the_documented_schedule_is_what_the_command_prints(doc, command):
+    """Every line the doc's "Schedule by window" sample shows is in today's output."""
+    from click.testing import CliRunner
+
+    from hciplan.cli import cli
+    from helpers import ROOT
+
+    text = (ROOT / doc).read_text(encoding="utf-8")
+    section = text[text.index("## Schedule by window"):]
+    start = "$ hciplan " + " ".join(command) + "\n"
+    block = section[section.index(start) + len(start):].split("```")[0]
+    shown = [line for line in block.splitlines() if line and line != "..."]
+    assert len(shown) >= 5
+    args = [command[0], str(ROOT / command[1])]
+    out = CliRunner().invoke(cli, args, catch_exceptions=False).stdout.splitlines()
+    missing = [line for line in shown if line not in out]
+    assert not missing, f"{doc} shows lines `hciplan {' '.join(command)}` does not print: {missing}"
