@@ -90,7 +90,7 @@ def schedule_lines(plan: Plan, style: Style = _plain) -> list[str]:
     if schedule.unplaced:
         n = len(schedule.unplaced)
         out.append(f"  {'not placed':<{width}}  {n} unit{'s' * (n != 1)}: {_span(schedule.unplaced)}, "
-                   "no window left holds them (warning HCI804)")
+                   "no window left holds them (see Warnings)")
     return out
 
 
