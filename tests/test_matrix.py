@@ -49,8 +49,8 @@ def test_golden_backend_output(compiled, example: Path, backend: str) -> None:
 
 
 def test_every_backend_is_in_a_golden_matrix() -> None:
-    """A new backend gets goldens: here, or in its own test like the script and the runbook."""
-    assert set(BACKENDS) == set(MATRIX_BACKENDS) | {"powershell", "runbook"}
+    """A new backend gets goldens: here, or in its own test like the script, the runbook and the report."""
+    assert set(BACKENDS) == set(MATRIX_BACKENDS) | {"powershell", "runbook", "report"}
 
 
 # --- determinism across processes -------------------------------------------------------------------

@@ -9,10 +9,10 @@ A backend that cannot express a plan reports it with `BackendUnsupported`
 
 from __future__ import annotations
 
-from hciplan.backends import dot, json_plan, mermaid, powershell, runbook, summary
+from hciplan.backends import dot, json_plan, mermaid, powershell, report, runbook, summary
 from hciplan.backends.errors import BackendUnsupported
 
 __all__ = ["BACKENDS", "BackendUnsupported"]
 
 
-BACKENDS = {module.NAME: module for module in (summary, json_plan, dot, mermaid, powershell, runbook)}
+BACKENDS = {module.NAME: module for module in (summary, json_plan, dot, mermaid, powershell, runbook, report)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Iterable
 
+from hciplan.backends import summary
 from hciplan.compiler.diagnostics import Diagnostic
 from hciplan.compiler.model import DEFAULT_TIMING
 from hciplan.compiler.plan import Plan, model_facts
@@ -101,8 +102,34 @@ def plan_document(plan: Plan | None, diagnostics: Iterable[Diagnostic] = ()) -> 
         # The timing in effect (the file's block, else the defaults): assumptions the fingerprint leaves out,
         # though they set the means and bounds.
         "timing": model_facts(model.timing or DEFAULT_TIMING),
+        "schedule": schedule_document(plan),
     })
     return document
+
+
+def schedule_document(plan: Plan) -> dict | None:
+    """The expected schedule by window (compiler/schedule.py), times as ISO 8601; None without windows."""
+    schedule = plan.schedule
+    if schedule is None:
+        return None
+    return {
+        "work_minutes": round(schedule.work_minutes, 1),
+        "windows_used": schedule.used,
+        "finish_window": schedule.finish_window,
+        "unplaced": list(schedule.unplaced),
+        "windows": [
+            {
+                "name": w.name,
+                "start": summary.clock(plan, w.start),
+                "end": summary.clock(plan, w.end),
+                "units": list(w.units),
+                "safe_point": w.safe_point,
+                "stops_at": None if w.stops_at is None else summary.clock(plan, w.stops_at),
+                "work_minutes": round(w.work_minutes, 1),
+            }
+            for w in schedule.windows
+        ],
+    }
 
 
 def dumps(document: dict) -> str:

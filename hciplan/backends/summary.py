@@ -5,6 +5,7 @@ Values from the `.hciplan` file go through `escape.plain`, so none can move the 
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Callable, Iterable
 
 from hciplan.backends.escape import plain
@@ -59,6 +60,44 @@ def _marks(steps: list[Step], style: Style) -> str:
     return ("  [" + ", ".join(marks) + "]") if marks else ""
 
 
+def _span(units: tuple[str, ...]) -> str:
+    return units[0] if len(units) == 1 else f"{units[0]} .. {units[-1]}"
+
+
+def clock(plan: Plan, minutes: float) -> str:
+    """A time of the expected schedule (minutes from the first window's start) as the language writes it."""
+    origin = min(w.start for w in plan.model.upgrade.windows)
+    return format_time(origin + dt.timedelta(minutes=round(minutes)))
+
+
+def schedule_lines(plan: Plan, style: Style = _plain) -> list[str]:
+    """The expected schedule by window (compiler/schedule.py): what the window rule places where, and where it stops."""
+    schedule = plan.schedule
+    if schedule is None:
+        return []
+    used = schedule.used
+    out = ["", style("Schedule by window", bold=True)
+           + f" (expected: mean durations; a unit of work starts only if it fits at {plan.confidence:.0%} confidence)",
+           f"  work          {format_minutes(schedule.work_minutes)} of work "
+           + (f"placed in {used} window{'s' * (used != 1)}, the rest not placed" if schedule.unplaced else
+              f"over {used} window{'s' * (used != 1)}, finishing in {schedule.finish_window}")]
+    width = max(len(w.name) for w in schedule.windows)
+    for w in schedule.windows:
+        if not w.units:
+            out.append(f"  {w.name:<{width}}  no work")
+            continue
+        count = f"{len(w.units)} unit{'s' * (len(w.units) != 1)}"
+        late = (f", {format_minutes(w.stops_at - w.end)} past its end" if w.stops_at > w.end + 0.5 else "")
+        out.append(f"  {w.name:<{width}}  {count:<9} {_span(w.units)}")
+        out.append(f"  {'':<{width}}  {format_minutes(w.work_minutes)} of work; stops at the safe point after "
+                   f"{w.safe_point} ({clock(plan, w.stops_at)}{late})")
+    if schedule.unplaced:
+        n = len(schedule.unplaced)
+        out.append(f"  {'not placed':<{width}}  {n} unit{'s' * (n != 1)}: {_span(schedule.unplaced)}, "
+                   "no window left holds them (see Warnings)")
+    return out
+
+
 def render_summary(plan: Plan, diagnostics: Iterable[Diagnostic] = (), style: Style = _plain) -> str:
     model = plan.model
     cluster, upgrade = model.cluster, model.upgrade
@@ -80,6 +119,7 @@ def render_summary(plan: Plan, diagnostics: Iterable[Diagnostic] = (), style: St
         out.append(f"  window        {plain(window.name)}: {format_time(window.start)} .. {format_time(window.end)} "
                    f"({format_minutes(length)})")
     # whether the work fits the windows is warning HCI804 (compiler/windows.py), listed under Warnings
+    out.extend(schedule_lines(plan, style))
     for phase, steps in plan.phases():
         out.append("")
         out.append(style(f"{phase} {PHASES[phase]}", bold=True))

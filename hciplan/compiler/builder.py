@@ -15,6 +15,7 @@ from hciplan.compiler.catalog import CATALOG
 from hciplan.compiler.durations import mean_minutes
 from hciplan.compiler.model import Model
 from hciplan.compiler.plan import Plan, Step, fingerprint, order_steps
+from hciplan.compiler.schedule import plan_schedule
 from hciplan.compiler.units import CAU_RUN, OFFLINE, plan_bounds
 
 # The per-node passes: (verb in the step id, catalog kind) in execution order.
@@ -204,4 +205,5 @@ def finish(model: Model, steps: list[Step]) -> Plan:
                          [s.group for s in ordered], [tuple(index[p] for p in s.after) for s in ordered])
     ordered = tuple(dataclasses.replace(s, bound_minutes=b, p90_minutes=q)
                     for s, b, q in zip(ordered, bounds.bound_minutes, bounds.p90_minutes))
-    return Plan(model, ordered, fingerprint(model), graph, bounds.units, bounds.reboot_timeout, bounds.confidence)
+    plan = Plan(model, ordered, fingerprint(model), graph, bounds.units, bounds.reboot_timeout, bounds.confidence)
+    return dataclasses.replace(plan, schedule=plan_schedule(plan))  # needs the ordered steps and units above

@@ -19,6 +19,7 @@ import networkx as nx
 
 from hciplan.compiler.catalog import CATALOG, PHASES, StepKind
 from hciplan.compiler.model import Model
+from hciplan.compiler.schedule import Schedule
 from hciplan.compiler.units import Unit
 
 
@@ -58,6 +59,7 @@ class Plan:
     units: tuple[Unit, ...] = ()  # in plan order of their heads; every step is in exactly one
     reboot_timeout: int = 0  # minutes: CAU's -RebootTimeoutMinutes and the bound of every reboot
     confidence: float = 0.9  # the window rule's confidence (timing.window_confidence)
+    schedule: Schedule | None = None  # the expected schedule by window (compiler/schedule.py); None without windows
     _by_id: dict[str, Step] = field(init=False, compare=False, repr=False)
     _unit_of: dict[str, Unit] = field(init=False, compare=False, repr=False)
 

@@ -43,6 +43,7 @@ import simpy
 from statistics import NormalDist
 
 from hciplan.compiler.durations import SPREAD, Empirical, Fixed, LogNormal, Scaled, Triangular, Uniform
+from hciplan.compiler.schedule import busy_minutes
 from hciplan.simulator.failures import RiskSpec
 from hciplan.simulator.prepared import NO_STEP, SimPlan
 
@@ -89,6 +90,12 @@ class RunResult:
     upgraded: int  # nodes whose OS upgrade finished (the rest stay on 22H2: mixed mode)
     overrun: float  # minutes units ran past the end of the window they started in (they run to their safe point)
     segments: tuple[Segment, ...] = ()  # trace mode only
+    # The schedule by window (docs/simulation.md): the window each unit started in (-1: it never started;
+    # empty without windows), and the work time: minutes with some step running (calendar time less the waits).
+    unit_windows: tuple[int, ...] = ()
+    units_done: tuple[bool, ...] = ()  # with windows: whether each unit reached its safe point (its tail ended)
+    work: float = 0.0
+    window_work: tuple[float, ...] = ()  # per window: the work time of the units started in it
 
 
 class _Runtime:
@@ -600,8 +607,25 @@ def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[f
         segments = tuple(sorted(st.segments + final, key=lambda s: (s.start, s.end, s.step)))
     upgraded = sum(1 for i in sp.os_upgraded if end[i] >= 0)
     overrun = _overrun(sp, start, end, last) if sp.windows else 0.0
+    unit_windows = _unit_windows(sp, start) if sp.windows else ()
+    units_done = tuple(end[u.tail] >= 0 for u in sp.units) if sp.windows else ()
+    work = busy_minutes([(start[i], end[i]) for i in range(n) if end[i] >= 0])
+    window_work: tuple[float, ...] = ()
+    if sp.windows:
+        spans: list[list[tuple[float, float]]] = [[] for _ in sp.windows]
+        for u, k in zip(sp.units, unit_windows):
+            if k >= 0:
+                spans[k].extend((start[i], end[i]) for i in u.steps if end[i] >= 0)
+        window_work = tuple(busy_minutes(x) for x in spans)
     return RunResult(index, outcome, last, step, reason, remaining, tuple(st.failed), exposure, within,
-                     critical, upgraded, overrun, segments)
+                     critical, upgraded, overrun, segments, unit_windows, units_done, work, window_work)
+
+
+def _unit_windows(sp: SimPlan, start: list[float]) -> tuple[int, ...]:
+    """The window each unit's head started in (-1: never started)."""
+    starts = [w.start for w in sp.windows]
+    return tuple(bisect.bisect_right(starts, start[u.steps[0]]) - 1 if start[u.steps[0]] >= 0 else -1
+                 for u in sp.units)
 
 
 def _overrun(sp: SimPlan, start: list[float], end: list[float], last: float) -> float:

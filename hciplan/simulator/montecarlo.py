@@ -53,6 +53,39 @@ class Batch:
     remaining: list[int] = field(default_factory=list)
     upgraded: list[int] = field(default_factory=list)
     critical_counts: list[int] = field(default_factory=list)
+    # The schedule by window: work time per run; per window, runs by how many units started in it, by how
+    # many units were done by its end, the runs in which its planned work spilled, the work time in it.
+    works: list[float] = field(default_factory=list)
+    started: list[Counter] = field(default_factory=list)
+    done_by: list[Counter] = field(default_factory=list)
+    spills: list[int] = field(default_factory=list)
+    window_works: list[list[float]] = field(default_factory=list)
+    finish_windows: Counter = field(default_factory=Counter)  # completed runs by the window they finished in
+    windows_used: Counter = field(default_factory=Counter)  # completed runs by how many windows they worked in
+
+
+def _tally_windows(sp: SimPlan, batch: Batch, r: RunResult) -> None:
+    """Add one run to the batch's schedule by window (docs/simulation.md, "Schedule by window")."""
+    windows = len(sp.windows)
+    if not batch.started:
+        batch.started = [Counter() for _ in range(windows)]
+        batch.done_by = [Counter() for _ in range(windows)]
+        batch.spills = [0] * windows
+        batch.window_works = [[] for _ in range(windows)]
+    where, done = r.unit_windows, r.units_done
+    planned = sp.planned if sp.given is None else ()  # a run from a journal's now has no planned schedule
+    for k in range(windows):
+        batch.started[k][sum(1 for w in where if w == k)] += 1
+        batch.done_by[k][sum(1 for w, d in zip(where, done) if d and 0 <= w <= k)] += 1
+        # spilled: a unit the plan puts in this window or an earlier one is not done by its end (it started
+        # in a later window, or never reached its safe point)
+        if any(0 <= p <= k and not (d and 0 <= w <= k) for p, w, d in zip(planned, where, done)):
+            batch.spills[k] += 1
+        if r.window_work[k] > 0:
+            batch.window_works[k].append(r.window_work[k])
+    if r.outcome == COMPLETED:
+        batch.finish_windows[max(where, default=-1)] += 1
+        batch.windows_used[len({w for w in where if w >= 0})] += 1
 
 
 class quiet_gc:
@@ -91,6 +124,9 @@ def run_batch(sp: SimPlan, seed: int, first: int, last: int) -> Batch:
             batch.remaining.append(r.remaining)
             batch.upgraded.append(r.upgraded)
             counts.update(r.critical)
+            batch.works.append(r.work)
+            if sp.windows:
+                _tally_windows(sp, batch, r)
             collect()
     batch.critical_counts = [counts[i] for i in range(sp.size)]
     return batch
@@ -206,6 +242,18 @@ def percentile(ordered: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
 
 
+def count_percentile(counts: dict[int, int], p: float) -> int:
+    """Nearest-rank percentile of the values a {value: runs} table counts (as `percentile` of the list)."""
+    total = sum(counts.values())
+    rank = min(total, max(1, math.ceil(p / 100 * total)))
+    seen = 0
+    for value in sorted(counts):
+        seen += counts[value]
+        if seen >= rank:
+            return value
+    raise ValueError("no runs counted")
+
+
 PERCENTILES = (50, 80, 90, 95)  # of the duration, as the report prints them
 
 
@@ -255,6 +303,16 @@ class Summary:
     overruns: tuple[float, ...] = ()  # minutes late of the runs that overran, ascending
     remaining: dict[str, tuple[int, ...]] = field(default_factory=dict)  # outcome -> steps left per run, ascending
     upgraded: dict[str, tuple[int, ...]] = field(default_factory=dict)  # outcome -> nodes on 23H2 per run, ascending
+    # The schedule by window (docs/simulation.md): work time of the completed runs (in run order); per window,
+    # {units started in it: runs}, {units done by its end: runs}, runs in which its planned work spilled,
+    # the work time in it (runs that worked in it, ascending); completed runs by the window they finished in.
+    works: tuple[float, ...] = ()
+    started: tuple[dict[int, int], ...] = ()
+    done_by: tuple[dict[int, int], ...] = ()
+    spills: tuple[int, ...] = ()
+    window_works: tuple[tuple[float, ...], ...] = ()
+    finish_windows: dict[int, int] = field(default_factory=dict)
+    windows_used: dict[int, int] = field(default_factory=dict)
 
     def duration_stats(self) -> dict[str, float] | None:
         if not self.durations:
@@ -339,7 +397,31 @@ def summarise(sp: SimPlan, runs: int, seed: int, done: list[Batch]) -> Summary:
         exposures=tuple(exposures), overruns=tuple(overruns),
         remaining={o: tuple(sorted(v)) for o, v in left.items() if v},
         upgraded={o: tuple(sorted(v)) for o, v in on_23h2.items() if v},
+        works=tuple(w for o, w in zip(outcomes, (w for b in done for w in b.works)) if o == COMPLETED),
+        **_merge_windows(sp, done),
     )
+
+
+def _merge_windows(sp: SimPlan, done: list[Batch]) -> dict:
+    """The batches' schedule by window, summed in run order (counts, so any batching gives the same)."""
+    if not sp.windows:
+        return {}
+    windows = range(len(sp.windows))
+    started, done_by, finish, used = [Counter() for _ in windows], [Counter() for _ in windows], Counter(), Counter()
+    spills = [0 for _ in windows]
+    works: list[list[float]] = [[] for _ in windows]
+    for b in done:
+        for k in windows:
+            started[k].update(b.started[k])
+            done_by[k].update(b.done_by[k])
+            spills[k] += b.spills[k]
+            works[k].extend(b.window_works[k])
+        finish.update(b.finish_windows)
+        used.update(b.windows_used)
+    return {"started": tuple(dict(sorted(c.items())) for c in started),
+            "done_by": tuple(dict(sorted(c.items())) for c in done_by), "spills": tuple(spills),
+            "window_works": tuple(tuple(sorted(w)) for w in works), "finish_windows": dict(sorted(finish.items())),
+            "windows_used": dict(sorted(used.items()))}
 
 
 def simulate(sp: SimPlan, runs: int, seed: int, jobs: int | None = None, scheduler: str | None = None,

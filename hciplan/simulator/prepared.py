@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from hciplan.compiler.durations import StepDuration, factor_mu, resolve
 from hciplan.compiler.model import DEFAULT_TIMING
 from hciplan.compiler.plan import Plan
+from hciplan.compiler.schedule import schedule_of
 from hciplan.compiler.units import CAU_RUN
 from hciplan.simulator.failures import Injection, RiskSpec
 
@@ -103,6 +104,7 @@ class SimPlan:
     draws: str = "sequential"
     draw_keys: tuple[str, ...] = ()
     pinned: tuple[tuple[int, float], ...] = ()  # keyed only: (step, q) draws its duration at its q-quantile
+    planned: tuple[int, ...] = ()  # per unit: the window the plan's expected schedule puts it in (-1: none)
     key: str = field(default="", compare=False)
 
     @property
@@ -187,7 +189,7 @@ def prepare(plan: Plan, injections: tuple[Injection, ...] = (), risks: dict[str,
         factor_group=tuple(group_index[s.spec.duration_model] for s in plan.steps), group_names=group_names,
         run_factor=(factor_mu(timing.run_spread), timing.run_spread),
         group_factors=tuple((factor_mu(timing.kind_spread), timing.kind_spread) for _ in group_names),
-        risks=risk_list, scenario=scenario,
+        risks=risk_list, scenario=scenario, planned=_planned(plan, windows, window_length is None),
     )
     return keyed(sim)
 
@@ -211,6 +213,13 @@ def draw_keys(plan: Plan) -> tuple[str, ...]:
 def keyed_draws(sim: SimPlan, plan: Plan, pinned: tuple[tuple[int, float], ...] = ()) -> SimPlan:
     """`sim` drawing from keyed streams (common random numbers across variants), optionally with pinned steps."""
     return keyed(dataclasses.replace(sim, draws="keyed", draw_keys=draw_keys(plan), pinned=pinned, key=""))
+def _planned(plan: Plan, windows: tuple[SimWindow, ...], the_files: bool) -> tuple[int, ...]:
+    """Per unit, its window in the expected schedule: the plan's own, or the compiler's for `--window`'s window."""
+    if not windows:
+        return ()
+    schedule = plan.schedule if the_files else schedule_of(plan, [(w.name, w.start, w.end) for w in windows])
+    where = schedule.window_of() if schedule is not None else {}
+    return tuple(where.get(u.id, -1) for u in plan.units)
 
 
 def keyed(sim: SimPlan) -> SimPlan:

@@ -16,11 +16,12 @@ import textwrap
 
 from hciplan.compiler.quantities import format_minutes
 from hciplan.simulator.engine import ABORTED, COMPLETED, OUTCOMES, STOPPED
-from hciplan.simulator.montecarlo import Intervals, Summary
+from hciplan.simulator.montecarlo import Intervals, Summary, count_percentile, percentile
 from hciplan.simulator.prepared import SimPlan
-from hciplan.simulator.result import DURATION_KEYS, DurationStats, Models, Overrun, Precision, SimResult
+from hciplan.simulator.result import (DURATION_KEYS, DurationStats, Models, Overrun, Precision, ScheduleStats,
+                                     SimResult, WindowStats)
 from hciplan.simulator.result import Intervals as IntervalRecord
-from hciplan.simulator.stats import Interval, half_width, runs_for_percentile, runs_for_share
+from hciplan.simulator.stats import Interval, half_width, runs_for_percentile, runs_for_share, wilson
 
 TOP_CRITICAL = 10
 WIDTH = 110  # the wrapped header notes stay within this many columns
@@ -251,6 +252,7 @@ def render_text(sp: SimPlan, summary: Summary, models: Models | None = None) -> 
                    "started unit past its window's end (to its safe point):")
         out.append(f"                P90 {_minutes_ci(summary.overrun_p90, intervals.overrun_p90)}, "
                    f"max {format_minutes(summary.overrun_max)} late")
+    out.extend(_schedule_lines(schedule_stats(sp, summary)))
     out.append("")
     labels = {COMPLETED: "completed", ABORTED: "aborted", STOPPED: "stopped at window"}
     rows = [f"{labels[o]} {summary.outcomes[o]:,} run{'' if summary.outcomes[o] == 1 else 's'}" for o in OUTCOMES]
@@ -290,6 +292,43 @@ def render_text(sp: SimPlan, summary: Summary, models: Models | None = None) -> 
     return "\n".join(out) + "\n"
 
 
+def _count(value: float) -> str:
+    return f"{value:.0f}"
+
+
+def finish_text(schedule: ScheduleStats) -> str:
+    """`sat-4 in 94.0% of completed runs, sat-3 in 6.0%`: the finish windows, the likeliest first."""
+    ranked = sorted(schedule.finish_window, key=lambda item: -item[1])
+    return ", ".join(f"{name} in {share:.1%}" + (" of completed runs" if n == 0 else "")
+                     for n, (name, share) in enumerate(ranked))
+
+
+def _schedule_lines(schedule: ScheduleStats | None) -> list[str]:
+    """The work time, the windows used and the schedule by window (docs/simulation.md, "Schedule by window")."""
+    if schedule is None:
+        return []
+    out = [""]
+    if schedule.work_p50_minutes is not None:
+        used = schedule.windows_used_p50
+        more = (f" (P90 {schedule.windows_used_p90})" if schedule.windows_used_p90 != used else "")
+        out.append(f"Work time       P50 {format_minutes(schedule.work_p50_minutes)}, "
+                   f"P90 {format_minutes(schedule.work_p90_minutes)} of work (steps running) "
+                   f"over {used} window{'s' * (used != 1)}{more}")
+        out.append(f"  finishes in   {finish_text(schedule)}")
+    out.append("Schedule by window  units started in it and done by its end: P50 / in 9 runs of 10; spill: runs in")
+    out.append("                    which work planned for it (or before) is not done by its end")
+    names = max(6, max(len(w.name) for w in schedule.windows))
+    out.append(f"  {'window':<{names}}  planned  started   done      spill                  work P50 / P90")
+    for w in schedule.windows:
+        spill = "-" if w.spill is None else _share_ci(w.spill, w.spill_interval)
+        work = ("-" if w.work_p50_minutes is None
+                else f"{format_minutes(w.work_p50_minutes)} / {format_minutes(w.work_p90_minutes)}")
+        started = f"{w.started_p50:.0f} / {w.started_p90:.0f}"
+        done = f"{w.done_p50:.0f} / {w.done_p90:.0f}"
+        out.append(f"  {w.name:<{names}}  {w.planned_units:>7}  {started:<9} {done:<9} {spill:<22} {work}")
+    return out
+
+
 def _clock_ci(sp: SimPlan, minutes: float, interval: Interval) -> str:
     """`2026-12-06T22:26Z (22:18-22:35)`: an end on the figure's day, in its zone, is shown as a time only."""
     point = _clock(sp, minutes)
@@ -324,6 +363,37 @@ def _interval_record(sp: SimPlan, summary: Summary, intervals: Intervals) -> Int
     )
 
 
+def schedule_stats(sp: SimPlan, summary: Summary) -> ScheduleStats | None:
+    """The simulated schedule by window (rounded as `hciplan.sim/1` stores it); None without windows."""
+    if not sp.windows or not summary.started:
+        return None
+    windows = []
+    for k, w in enumerate(sp.windows):
+        worked = summary.window_works[k]
+        planned = sp.given is None and any(0 <= p <= k for p in sp.planned)  # work the plan puts here or before
+        spill = summary.spills[k] / summary.runs if planned else None
+        windows.append(WindowStats(
+            name=w.name, planned_units=sum(1 for p in sp.planned if p == k),
+            started_p50=count_percentile(summary.started[k], 50), started_p90=count_percentile(summary.started[k], 10),
+            done_p50=count_percentile(summary.done_by[k], 50), done_p90=count_percentile(summary.done_by[k], 10),
+            spill=_round(spill, 4),
+            work_p50_minutes=_round(percentile(worked, 50)) if worked else None,
+            work_p90_minutes=_round(percentile(worked, 90)) if worked else None,
+            spill_interval=_round_bounds(wilson(summary.spills[k], summary.runs), 4) if spill is not None else None))
+    completed = sum(summary.finish_windows.values())
+    finish = tuple((sp.windows[k].name, round(n / completed, 4)) for k, n in sorted(summary.finish_windows.items())
+                   if k >= 0)
+    works = sorted(summary.works)
+    used = summary.windows_used
+    return ScheduleStats(
+        windows=tuple(windows), finish_window=finish,
+        work_p50_minutes=_round(percentile(works, 50)) if works else None,
+        work_p90_minutes=_round(percentile(works, 90)) if works else None,
+        work_mean_minutes=_round(math.fsum(works) / len(works)) if works else None,
+        windows_used_p50=count_percentile(used, 50) if used else None,
+        windows_used_p90=count_percentile(used, 90) if used else None)
+
+
 def sim_result(sp: SimPlan, summary: Summary, models: Models | None = None) -> SimResult:
     """The record of what the runs found (rounded as `hciplan.sim/1` stores it); `models`: their provenance."""
     stats = summary.duration_stats()
@@ -346,6 +416,7 @@ def sim_result(sp: SimPlan, summary: Summary, models: Models | None = None) -> S
         intervals=_interval_record(sp, summary, intervals),
         models=models,
         precision=rule,
+        schedule=schedule_stats(sp, summary),
     )
 
 

@@ -6,8 +6,8 @@
 module imports nothing of the simulation engine, so readers stay light.
 
 The 95% Monte Carlo intervals (`intervals`), the provenance of the models
-(`models`), the rule on enough runs (`precision`) and the exposure P90 were
-added to `hciplan.sim/1` as optional fields: a document without them still
+(`models`), the rule on enough runs (`precision`), the exposure P90 and the
+schedule by window (`schedule`) were added to `hciplan.sim/1` as optional fields: a document without them still
 reads, and readers that do not know them can ignore them.
 """
 
@@ -105,6 +105,40 @@ class Precision:
 
 
 @dataclass(frozen=True, slots=True)
+class WindowStats:
+    """One window of the simulated schedule (docs/simulation.md, "Schedule by window").
+
+    Counts of units: `p50` the median over all runs, `p90` the count reached in 9 runs out of 10 (the
+    10th percentile: the pessimistic figure, as a duration's P90 is). Work minutes: over the runs that
+    worked in the window, P90 the 90th percentile.
+    """
+
+    name: str
+    planned_units: int  # the units the plan's expected schedule puts in this window
+    started_p50: float
+    started_p90: float
+    done_p50: float  # units done (at their safe point) by the window's end, this window's and earlier ones
+    done_p90: float
+    spill: float | None  # share of runs in which work planned for this window or earlier is not done by its end
+    work_p50_minutes: float | None = None
+    work_p90_minutes: float | None = None
+    spill_interval: Bounds | None = None  # its 95% Wilson interval
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleStats:
+    """The simulated schedule by window, and the work time of the completed runs."""
+
+    windows: tuple[WindowStats, ...] = ()
+    finish_window: tuple[tuple[str, float], ...] = ()  # (window, share of completed runs), in window order
+    work_p50_minutes: float | None = None  # minutes with some step running (completed runs)
+    work_p90_minutes: float | None = None
+    work_mean_minutes: float | None = None
+    windows_used_p50: int | None = None  # windows some unit started in (completed runs); P90: the 90th percentile
+    windows_used_p90: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SimResult:
     """What a Monte Carlo simulation of a plan found, as `hciplan.sim/1` stores it."""
 
@@ -121,6 +155,7 @@ class SimResult:
     intervals: Intervals | None = None
     models: Models | None = None
     precision: Precision | None = None
+    schedule: ScheduleStats | None = None
 
     def to_document(self) -> dict[str, Any]:
         """The `hciplan.sim/1` JSON document (dump it with sorted keys)."""
@@ -148,6 +183,8 @@ class SimResult:
             p = self.precision
             document["precision"] = {"share_target": p.share_target, "duration_target": p.duration_target,
                                      "met": p.met, "runs_needed": p.runs_needed, "misses": dict(p.misses)}
+        if self.schedule is not None:
+            document["schedule"] = _schedule_document(self.schedule)
         return document
 
     @classmethod
@@ -189,7 +226,72 @@ class SimResult:
                    _minutes("exposure_minutes", document.get("exposure_minutes")), _text(document, "fingerprint"),
                    overran, _minutes("exposure_p90_minutes", document.get("exposure_p90_minutes")),
                    _read_intervals(document.get("intervals")), _read_models(document.get("models")),
-                   _read_precision(document.get("precision")))
+                   _read_precision(document.get("precision")), _read_schedule(document.get("schedule")))
+
+
+def _schedule_document(s: ScheduleStats) -> dict[str, Any]:
+    return {
+        "work_minutes": {"p50": s.work_p50_minutes, "p90": s.work_p90_minutes, "mean": s.work_mean_minutes},
+        "finish_window": dict(s.finish_window),
+        "windows_used": {"p50": s.windows_used_p50, "p90": s.windows_used_p90},
+        "windows": [
+            {"name": w.name, "planned_units": w.planned_units,
+             "units_started": {"p50": w.started_p50, "p90": w.started_p90},
+             "units_done_by_end": {"p50": w.done_p50, "p90": w.done_p90},
+             "spill": w.spill, "spill_interval": _bounds_document(w.spill_interval),
+             "work_minutes": {"p50": w.work_p50_minutes, "p90": w.work_p90_minutes}}
+            for w in s.windows
+        ],
+    }
+
+
+def _pair(key: str, value: Any, read) -> tuple:
+    table = _object(key, value)
+    return read(f"{key}.p50", table.get("p50")), read(f"{key}.p90", table.get("p90"))
+
+
+def _share(key: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    share = _number(key, value)
+    if not 0 <= share <= 1:
+        raise SimDocumentError(f'{SCHEMA} document: "{key}" must be between 0 and 1, not {value!r}')
+    return share
+
+
+def _read_schedule(value: Any) -> ScheduleStats | None:
+    if value is None:
+        return None
+    s = _object("schedule", value)
+    work = _object("schedule.work_minutes", s.get("work_minutes", {}))
+    finish = _object("schedule.finish_window", s.get("finish_window", {}))
+    windows = s.get("windows", [])
+    if not isinstance(windows, list):
+        raise SimDocumentError(f'{SCHEMA} document: "schedule.windows" must be a list')
+    read = []
+    for k, item in enumerate(windows):
+        key = f"schedule.windows[{k}]"
+        w = _object(key, item)
+        name = _string(f"{key}.name", w.get("name"))
+        if name is None:
+            raise SimDocumentError(f'incomplete {SCHEMA} document: "{key}.name" is missing')
+        started = _pair(f"{key}.units_started", w.get("units_started", {}), _minutes)
+        done = _pair(f"{key}.units_done_by_end", w.get("units_done_by_end", {}), _minutes)
+        worked = _pair(f"{key}.work_minutes", w.get("work_minutes", {}), _minutes)
+        if None in started + done:
+            raise SimDocumentError(f'incomplete {SCHEMA} document: "{key}" needs units_started and '
+                                   'units_done_by_end with p50 and p90')
+        read.append(WindowStats(name, _count(f"{key}.planned_units", w.get("planned_units"), required=True),
+                                *started, *done, _share(f"{key}.spill", w.get("spill")), *worked,
+                                _read_bounds(f"{key}.spill_interval", w.get("spill_interval"), share=True)))
+    used = _pair("schedule.windows_used", s.get("windows_used", {}),
+                 lambda key, v: _count(key, v, required=False))
+    order = {w.name: k for k, w in enumerate(read)}
+    shares = sorted(((str(name), _share(f"schedule.finish_window.{name}", v)) for name, v in finish.items()),
+                    key=lambda item: (order.get(item[0], len(order)), item[0]))
+    return ScheduleStats(tuple(read), tuple(shares), _minutes("schedule.work_minutes.p50", work.get("p50")),
+                         _minutes("schedule.work_minutes.p90", work.get("p90")),
+                         _minutes("schedule.work_minutes.mean", work.get("mean")), *used)
 
 
 def _bounds_document(bounds: Bounds | None) -> list | None:
