@@ -504,13 +504,7 @@ def simulate(file: str, runs: int, seed: int, jobs: int | None, scenario_name: s
                 plots.check_target(path)
             except plots.PlotError as error:
                 raise click.UsageError(str(error)) from None
-    window_minutes, ignore_windows = None, False
-    if window is not None:
-        try:
-            window_minutes = simulator.parse_window(window)
-        except ValueError as error:
-            raise click.UsageError(str(error)) from None
-        ignore_windows = window_minutes is None
+    window_minutes, ignore_windows = _window_option(window)
     result = compile_file(file)
     require_plan(result)
     try:
@@ -547,6 +541,19 @@ def simulate(file: str, runs: int, seed: int, jobs: int | None, scenario_name: s
         click.echo(report.render_json(sim_plan, summary, models), nl=False)
     else:
         click.echo(report.render_text(sim_plan, summary, models), nl=False)
+
+
+def _window_option(window: str | None) -> tuple[float | None, bool]:
+    """`--window DURATION|none`: (minutes of the one window, or None; whether to ignore the file's windows)."""
+    from hciplan import simulator
+
+    if window is None:
+        return None, False
+    try:
+        minutes = simulator.parse_window(window)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    return minutes, minutes is None
 
 
 def _report_interrupted(sim_plan, runs: int, seed: int, interrupted, report) -> None:
@@ -857,7 +864,6 @@ def compare_command(files: tuple[str, ...], varies: tuple[str, ...], runs: int, 
 def _compare(files, varies, runs, seed, jobs, scenario_name, fails, window, confidence, sensitivity_runs, tornado,
              output_format, scheduler=None) -> int:
     """compare, and simulate --vary: the variants simulated and reported; the exit code."""
-    from hciplan import simulator
     from hciplan.compare.render import compare_text, dumps
     from hciplan.compare.run import CompareError, Options, compare
     from hciplan.compare.variants import VaryError
@@ -872,13 +878,7 @@ def _compare(files, varies, runs, seed, jobs, scenario_name, fails, window, conf
             chart.check_target(tornado)
         except plots.PlotError as error:
             raise click.UsageError(str(error)) from None
-    window_minutes, ignore_windows = None, False
-    if window is not None:
-        try:
-            window_minutes = simulator.parse_window(window)
-        except ValueError as error:
-            raise click.UsageError(str(error)) from None
-        ignore_windows = window_minutes is None
+    window_minutes, ignore_windows = _window_option(window)
     options = Options(runs, seed, jobs, scheduler, scenario_name, fails, window_minutes, ignore_windows, confidence,
                       sensitivity_runs)
     try:

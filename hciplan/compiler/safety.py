@@ -37,6 +37,22 @@ class _State:
     repairing: set[str] = field(default_factory=set)  # back up, resync pending
     stopped: bool = False  # inside an offline stop/start bracket: the outage is the plan
 
+    def finish(self, step: Step) -> None:
+        """The effects that take hold when `step` ends."""
+        effect, node = step.spec.effect, step.node
+        if step.spec.takes_node_down and node:
+            self.down.discard(node)
+            if not self.stopped:
+                self.repairing.add(node)
+        elif effect == "repair_wait" and node:
+            self.repairing.discard(node)
+        elif effect == "resume" and node:
+            self.drained.discard(node)
+        elif effect == "start_cluster":
+            self.stopped = False
+            self.down.clear()
+            self.repairing.clear()
+
 
 def prove(plan: Plan, report: Collector) -> None:
     """Report every safety violation of `plan` (at most one per property)."""
@@ -126,19 +142,7 @@ def _walk_states(plan: Plan, report: Collector) -> None:
                 reported.add(code)
                 report.report(code, span, message, hints=[_sequence(history, f"{step.id} starts"), numbers])
         history.append(step)
-        # effects that take hold when the step ends
-        if step.spec.takes_node_down and node:
-            state.down.discard(node)
-            if not state.stopped:
-                state.repairing.add(node)
-        elif effect == "repair_wait" and node:
-            state.repairing.discard(node)
-        elif effect == "resume" and node:
-            state.drained.discard(node)
-        elif effect == "start_cluster":
-            state.stopped = False
-            state.down.clear()
-            state.repairing.clear()
+        state.finish(step)
 
 
 def _down_intervals(plan: Plan) -> list[tuple[str, str, str]]:
@@ -322,18 +326,7 @@ def margins(plan: Plan) -> Margins:
                 spare, spare_at = room - invariants.ha_memory, step.id
             worst_down = max(worst_down, len(state.down | state.repairing))
             fewest_votes = min(fewest_votes, len(nodes) - len(state.down) + invariants.witness - invariants.needed)
-        if step.spec.takes_node_down and node:
-            state.down.discard(node)
-            if not state.stopped:
-                state.repairing.add(node)
-        elif effect == "repair_wait" and node:
-            state.repairing.discard(node)
-        elif effect == "resume" and node:
-            state.drained.discard(node)
-        elif effect == "start_cluster":
-            state.stopped = False
-            state.down.clear()
-            state.repairing.clear()
+        state.finish(step)
     return Margins(spare, spare_at, invariants.tolerance, worst_down, invariants.total_votes, invariants.needed,
                    fewest_votes, _pool_spare(plan))
 
