@@ -181,7 +181,7 @@ def _write_output(path: str, text: str, force: bool) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--write", "-w", is_flag=True, help="Rewrite the files in place instead of printing them.")
 @click.option("--check", "check_only", is_flag=True,
-              help="Change nothing; exit 1 and list the files that are not formatted.")
+              help="Change nothing; exit 1 and print, as a unified diff, what --write would change.")
 def fmt_command(files: tuple[str, ...], write: bool, check_only: bool) -> None:
     """Print .hciplan FILES in the canonical layout (comments kept).
 
@@ -201,9 +201,16 @@ def fmt_command(files: tuple[str, ...], write: bool, check_only: bool) -> None:
                    "because of syntax errors; nothing was written", err=True)
         sys.exit(EXIT_ERRORS)
     if check_only:
-        unformatted = [r.name for r in results if r.changed]
-        for name in unformatted:
-            click.echo(f"not formatted: {name}")
+        from hciplan.fmt import unified_diff
+
+        unformatted = [r for r in results if r.changed]
+        for result in unformatted:
+            click.echo(unified_diff(result), nl=False)
+        for result in unformatted:
+            click.echo(f"not formatted: {result.name}", err=True)
+        if unformatted:
+            click.echo(f"hciplan fmt: {len(unformatted)} of {len(results)} file{'s' * (len(results) != 1)} not "
+                       "formatted; `hciplan fmt --write` applies the diff above", err=True)
         sys.exit(EXIT_ERRORS if unformatted else EXIT_OK)
     if write:
         changed = [r for r in results if r.changed]
