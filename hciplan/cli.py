@@ -100,18 +100,20 @@ def cli() -> None:
 def check(files: tuple[str, ...], output_format: str, validation_file: str | None) -> None:
     """Check .hciplan FILES and report every problem found in them.
 
-    Beyond the file's own rules, a file with an upgrade block is compiled and
-    its plan proven safe (storage, quorum, capacity, irreversible steps, space).
+    Beyond the file's own rules, the file is compiled and its plan proven safe
+    (storage, quorum, capacity, irreversible steps, space): a file without an
+    upgrade block has nothing to plan (HCI112). Exit 0 means a plan exists.
     With --validation, the validator's failures are reported at the facts they
     decide, with hciplan's remediation and the validator's own text.
     """
     results = read_checked(files)
-    compiled = [compile_checked(r) for r in results]
+    # need_plan: a file without an upgrade block is HCI112 here too, so a clean check means a plan exists
+    compiled = [compile_checked(r, need_plan=True) for r in results]
     if validation_file is not None:
         sys.exit(_check_validation(files, results, compiled, validation_file, output_format))
     diagnostics = [d for c in compiled for d in c.diagnostics]
     print_diagnostics(results, diagnostics, output_format)
-    failed = any(not c.check.ok or (c.plan is not None and not c.ok) for c in compiled)
+    failed = any(not c.ok for c in compiled)
     sys.exit(EXIT_ERRORS if failed else EXIT_OK)
 
 
