@@ -13,13 +13,14 @@ from pathlib import Path
 
 import click
 
-from hciplan import __version__
+from hciplan import __version__, completion
 from hciplan.backends import BACKENDS, BackendUnsupported, dot, json_plan, mermaid, runbook, summary
 from hciplan.compiler.compile import CompileResult, compile_checked
 from hciplan.compiler.diagnostics import REGISTRY, Diagnostic, Severity, did_you_mean
 from hciplan.compiler.pipeline import CheckResult, load_source
 from hciplan.compiler.render import diagnostics_json, render_json, render_text
 from hciplan.files import write_text
+from hciplan.words import counted
 from hciplan.simulator.result import SimResult
 
 EXIT_OK = 0
@@ -145,7 +146,7 @@ def graph(file: str, output_format: str, detail: bool) -> None:
 
 
 @cli.command()
-@click.argument("code")
+@click.argument("code", shell_complete=completion.complete_code)
 def explain(code: str) -> None:
     """Print the long explanation of a diagnostic CODE (for example HCI305)."""
     entry = REGISTRY.get(code.upper())
@@ -470,8 +471,9 @@ def emit(file: str, backend_name: str, output_dir: str, force: bool, runs: int |
               help="Master seed: run i draws from a generator derived from (seed, i).")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None,  # montecarlo.MAX_DEFAULT_JOBS
               help="Worker processes, at most 64 [default: all cores, at most 64].")
-@click.option("--scenario", "scenario_name", metavar="NAME", help="Inject the failures of a scenario block.")
-@click.option("--fail", "fails", multiple=True, metavar="NODE:STEP[:MODE]",
+@click.option("--scenario", "scenario_name", metavar="NAME", help="Inject the failures of a scenario block.",
+              shell_complete=completion.complete_scenario)
+@click.option("--fail", "fails", multiple=True, metavar="NODE:STEP[:MODE]", shell_complete=completion.complete_fail,
               help="Inject a failure (repeatable). MODE: error[=ATTEMPTS] hang slow[=FACTOR] drain_failure "
                    "resync_stall; default error.")
 @click.option("--window", "window", metavar="DURATION|none",
@@ -571,10 +573,10 @@ def _report_interrupted(sim_plan, runs: int, seed: int, interrupted, report) -> 
 
     done = interrupted.done
     finished = sum(len(b.outcomes) for b in done)
-    click.echo(f"\nhciplan: interrupted after {finished} of {runs} runs", err=True)
+    click.echo(f"\nhciplan: interrupted after {finished} of {counted(runs, 'run')}", err=True)
     if finished:
         partial = montecarlo.summarise(sim_plan, finished, seed, done)
-        click.echo(f"what the {finished} finished runs show (a partial series: rerun for the full figures):",
+        click.echo(f"what the {counted(finished, 'finished run')} show (a partial series: rerun for the full figures):",
                    err=True)
         click.echo(report.render_text(sim_plan, partial, None), err=True, nl=False)
     sys.exit(EXIT_INTERRUPTED)
@@ -636,7 +638,7 @@ def _parse_now(text: str | None) -> tuple:
               help="Master seed: run i draws from a generator derived from (seed, i).")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None,  # montecarlo.MAX_DEFAULT_JOBS
               help="Worker processes, at most 64 [default: all cores, at most 64].")
-@click.option("--cau-node", "cau_node", metavar="NODE",
+@click.option("--cau-node", "cau_node", metavar="NODE", shell_complete=completion.complete_node,
               help="The node a running CAU run is updating (Get-CauRun shows it) [default: estimated from the "
                    "elapsed time].")
 @FORMAT
@@ -843,9 +845,11 @@ def diff_command(old: str, new: str, output_format: str, exit_code: bool) -> Non
               help="Master seed, the same for every variant (common random numbers).")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None,  # montecarlo.MAX_DEFAULT_JOBS
               help="Worker processes, at most 64 [default: all cores, at most 64].")
-@click.option("--scenario", "scenario_name", metavar="NAME", help="Inject the failures of a scenario block "
+@click.option("--scenario", "scenario_name", metavar="NAME", shell_complete=completion.complete_scenario,
+              help="Inject the failures of a scenario block "
               "(every variant's file must have it).")
-@click.option("--fail", "fails", multiple=True, metavar="NODE:STEP[:MODE]", help="Inject a failure in every variant.")
+@click.option("--fail", "fails", multiple=True, metavar="NODE:STEP[:MODE]", help="Inject a failure in every variant.",
+              shell_complete=completion.complete_fail)
 @click.option("--window", "window", metavar="DURATION|none", help="One window of this length for every variant "
               "(a --vary window=... overrides it for its variant); `none`: no windows.")
 @click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=None,

@@ -21,6 +21,7 @@ from hciplan.compiler.storage import (
     infrastructure_space,
     thin_conversion_frees,
 )
+from hciplan.words import counted
 
 SUPPORTED_PATHS = (("22H2", "23H2"),)
 MAX_NODES = 16  # machines per cluster Azure Local supports [M-plan], [M-req]
@@ -343,7 +344,7 @@ def check_availability(model: Model, report: Collector) -> None:
             spans = [g for g in cluster.vm_groups if g.ha]
             report.report("HCI503", spans[0].spans.header if spans else cluster.spans.header,
                           f"HA VMs need {format_size(ha)}, but with `{largest.name}` drained the other "
-                          f"{len(nodes) - 1} nodes have {format_size(remaining)}",
+                          f"{counted(len(nodes) - 1, 'node')} {'has' if len(nodes) == 2 else 'have'} {format_size(remaining)}",
                           related=[Related(g.spans.header, f"{g.name}: {format_size(g.memory)}") for g in spans[1:]],
                           hints=[f"free {format_size(ha - remaining)}: shut VMs down for the upgrade, "
                                  "reduce their memory, or add memory"])
