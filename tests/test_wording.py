@@ -48,3 +48,16 @@ def test_no_text_output_says_one_of_a_plural(path, tmp_path):
         assert found is None, found.group(0)
     runbook = "".join(outputs[2:])
     assert "(1 run" in runbook
+
+
+def test_the_checks_count_one_node_and_one_vm_in_the_singular(tmp_path):
+    path = tmp_path / "one.hciplan"
+    path.write_text('cluster "hci-one" {\n  version = "22H2"\n  registered = true\n  witness = cloud\n'
+                    '  node "N1" { memory = 512GB  ip = 10.0.0.11 }\n  vm_group "a" { count = 1  memory = 8GB }\n}\n'
+                    'upgrade "hci-one" {\n  to = "23H2"\n  method = offline\n  source = media\n'
+                    '  media_path = "D:\\\\m"\n  max_failed_nodes = 1\n'
+                    '  window "w" { start = 2026-12-05T22:00Z  end = 2026-12-06T06:00Z }\n}\n', encoding="utf-8")
+    out = CliRunner().invoke(cli, ["check", str(path)]).stdout
+    assert "every reboot takes the one VM down" in out and "the one VM is down while every node" in out
+    assert "with 1 node CAU accepts 0 to 0" in out
+    assert not ONE_PLURAL.search(out), ONE_PLURAL.search(out).group(0)

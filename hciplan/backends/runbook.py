@@ -189,7 +189,7 @@ def render_runbook(plan: Plan, diagnostics: Iterable[Diagnostic] = (), simulatio
                    + (f", seed {simulation.seed}" if simulation.seed is not None else "") + ") |")
         if simulation.p_within_window is not None:
             out.append(f"| Chance to finish in the windows | {simulation.p_within_window:.0%} |")
-    out += [f"| Steps | {len(plan.steps)} in {len(plan.phases())} phases |", ""]
+    out += [f"| Steps | {len(plan.steps)} in {counted(len(plan.phases()), 'phase')} |", ""]
 
     irreversible = [s for s in plan.steps if s.spec.irreversible]
     downtime = [s for s in plan.steps if s.spec.downtime]

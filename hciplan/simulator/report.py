@@ -101,7 +101,7 @@ def _spreads(models: Models) -> str:
 def _models(models: Models) -> list[str]:
     """The header's provenance lines (the first one after its label, the others indented)."""
     k, total = models.from_timing, models.drawn
-    rest = "" if k == total else f"{k} of {total} models; the rest defaults, assumptions"
+    rest = "" if k == total else f"{k} of {counted(total, 'model')}; the rest defaults, assumptions"
     if models.calibrated:
         line = "calibrated" + (f" from {counted(models.calibrated_runs, 'run')}" if models.calibrated_runs else "")
         start, end = (d[:10] if d else "?" for d in (models.calibrated_from, models.calibrated_to))
