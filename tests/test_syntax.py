@@ -424,6 +424,7 @@ def test_several_independent_syntax_errors_are_reported_in_one_run():
     ('cluster "c" {\n}\n}\nx = 23H2\n', "HCI007"),  # a bracket closing nothing: the structure is in doubt
     ('upgrade "c" {\n  node_order = ["a",\n    "b" "c"]\n  to = 23H2\n}\n', "HCI001"),  # inside a multi-line list
     ('upgrade "c" {\n  to =\n    23H2 x\n  y = 23H2\n}\n', "HCI001"),  # the statement began on the line before
+    ('cluster "c" {\n  memory = 768\n  GB\n  version = "22H2"\n  witness = cloud\n}\n', "HCI001"),  # a name alone
 ])
 def test_recovery_stops_where_going_on_would_mislead(text, first):
     assert [code for code, *_ in syntax_errors(text)] == [first]

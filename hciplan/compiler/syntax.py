@@ -355,8 +355,8 @@ def _recoverable_line(source: Source, error: UnexpectedInput) -> int | None:
     before = _tokens_before(source, line_start)
     if _open_brackets(before) and _open_brackets(before)[-1].type == "LSQB":
         return None  # inside a list that spans lines
-    if before and before[-1].type in ("EQUAL", "COMMA", "LSQB", "__ANON_0"):
-        return None  # the statement began on an earlier line
+    if not _between_statements(source.text[:line_start]):
+        return None  # the statement began on an earlier line: blanking this one would misread the next
     if isinstance(error, UnexpectedToken) and error.token.type in ("RBRACE", "RSQB"):
         return None  # a bracket problem: the structure itself is in doubt
     depth = 0
@@ -370,6 +370,19 @@ def _recoverable_line(source: Source, error: UnexpectedInput) -> int | None:
     if depth != 0:
         return None  # the line opens a block it does not close
     return line
+
+
+def _between_statements(text: str) -> bool:
+    """Whether `text` (the file up to a line) ends where a new attribute or block may start."""
+    try:
+        interactive = get_parser().parse_interactive(text)
+        interactive.exhaust_lexer()
+        accepted = interactive.accepts()
+    except UnexpectedInput:
+        return False
+    # A body may end here (`}`, or the end of the file at the top) and a name may start a statement:
+    # after `to =` a name is a value and the body cannot end, so that is not between statements.
+    return "NAME" in accepted and ("RBRACE" in accepted or "$END" in accepted)
 
 
 def _tokens_in(source: Source, start: int, end: int) -> list[Token]:
