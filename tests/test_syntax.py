@@ -425,6 +425,7 @@ def test_several_independent_syntax_errors_are_reported_in_one_run():
     ('upgrade "c" {\n  node_order = ["a",\n    "b" "c"]\n  to = 23H2\n}\n', "HCI001"),  # inside a multi-line list
     ('upgrade "c" {\n  to =\n    23H2 x\n  y = 23H2\n}\n', "HCI001"),  # the statement began on the line before
     ('cluster "c" {\n  memory = 768\n  GB\n  version = "22H2"\n  witness = cloud\n}\n', "HCI001"),  # a name alone
+    ('cluster "c" {\n  node "a" {\n    version: "x" }\n  x = 23H2\n}\n', "HCI006"),  # the bad line closes a block
 ])
 def test_recovery_stops_where_going_on_would_mislead(text, first):
     assert [code for code, *_ in syntax_errors(text)] == [first]

@@ -386,13 +386,21 @@ def _between_statements(text: str) -> bool:
 
 
 def _tokens_in(source: Source, start: int, end: int) -> list[Token]:
-    """The tokens of `source.text[start:end]` (lexing that slice alone, stopping at a lexical error)."""
+    """The tokens of `source.text[start:end]`, lexed alone; a character no token starts with is skipped.
+
+    Skipping (rather than stopping) keeps the brackets after a stray `:` counted,
+    so a line that closes a block is never taken for a self-contained one.
+    """
+    text = source.text[start:end]
     tokens: list[Token] = []
-    try:
-        for token in get_parser().lex(source.text[start:end]):
-            tokens.append(token)
-    except UnexpectedInput:
-        pass
+    offset = 0
+    while offset < len(text):
+        try:
+            for token in get_parser().lex(text[offset:]):
+                tokens.append(token)
+            break
+        except UnexpectedCharacters as error:
+            offset += error.pos_in_stream + 1
     return tokens
 
 
