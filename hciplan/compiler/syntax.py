@@ -453,6 +453,8 @@ def _report_syntax_error(source: Source, error: UnexpectedInput, diagnostics: Co
                 hints.append("attributes are written `name = value`, without `:` or `;`")
             if source.text.startswith("*/", error.pos_in_stream):
                 hints.append("this `*/` closes a comment that was never opened with `/*`")
+            if not hints:
+                hints.append('remove it; if it belongs to a value, quote the value: `name = "text"`')
             diagnostics.report("HCI006", span, f"unexpected character `{shown}`", hints=hints)
         return
 
