@@ -13,13 +13,14 @@ from pathlib import Path
 
 import click
 
-from hciplan import __version__
+from hciplan import __version__, completion
 from hciplan.backends import BACKENDS, BackendUnsupported, dot, json_plan, mermaid, runbook, summary
 from hciplan.compiler.compile import CompileResult, compile_checked
 from hciplan.compiler.diagnostics import REGISTRY, Diagnostic, Severity, did_you_mean
 from hciplan.compiler.pipeline import CheckResult, load_source
 from hciplan.compiler.render import diagnostics_json, render_json, render_text
 from hciplan.files import write_text
+from hciplan.words import counted
 from hciplan.simulator.result import SimResult
 
 EXIT_OK = 0
@@ -100,18 +101,20 @@ def cli() -> None:
 def check(files: tuple[str, ...], output_format: str, validation_file: str | None) -> None:
     """Check .hciplan FILES and report every problem found in them.
 
-    Beyond the file's own rules, a file with an upgrade block is compiled and
-    its plan proven safe (storage, quorum, capacity, irreversible steps, space).
+    Beyond the file's own rules, the file is compiled and its plan proven safe
+    (storage, quorum, capacity, irreversible steps, space): a file without an
+    upgrade block has nothing to plan (HCI112). Exit 0 means a plan exists.
     With --validation, the validator's failures are reported at the facts they
     decide, with hciplan's remediation and the validator's own text.
     """
     results = read_checked(files)
-    compiled = [compile_checked(r) for r in results]
+    # need_plan: a file without an upgrade block is HCI112 here too, so a clean check means a plan exists
+    compiled = [compile_checked(r, need_plan=True) for r in results]
     if validation_file is not None:
         sys.exit(_check_validation(files, results, compiled, validation_file, output_format))
     diagnostics = [d for c in compiled for d in c.diagnostics]
     print_diagnostics(results, diagnostics, output_format)
-    failed = any(not c.check.ok or (c.plan is not None and not c.ok) for c in compiled)
+    failed = any(not c.ok for c in compiled)
     sys.exit(EXIT_ERRORS if failed else EXIT_OK)
 
 
@@ -143,7 +146,7 @@ def graph(file: str, output_format: str, detail: bool) -> None:
 
 
 @cli.command()
-@click.argument("code")
+@click.argument("code", shell_complete=completion.complete_code)
 def explain(code: str) -> None:
     """Print the long explanation of a diagnostic CODE (for example HCI305)."""
     entry = REGISTRY.get(code.upper())
@@ -181,7 +184,7 @@ def _write_output(path: str, text: str, force: bool) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--write", "-w", is_flag=True, help="Rewrite the files in place instead of printing them.")
 @click.option("--check", "check_only", is_flag=True,
-              help="Change nothing; exit 1 and list the files that are not formatted.")
+              help="Change nothing; exit 1 and print, as a unified diff, what --write would change.")
 def fmt_command(files: tuple[str, ...], write: bool, check_only: bool) -> None:
     """Print .hciplan FILES in the canonical layout (comments kept).
 
@@ -201,9 +204,16 @@ def fmt_command(files: tuple[str, ...], write: bool, check_only: bool) -> None:
                    "because of syntax errors; nothing was written", err=True)
         sys.exit(EXIT_ERRORS)
     if check_only:
-        unformatted = [r.name for r in results if r.changed]
-        for name in unformatted:
-            click.echo(f"not formatted: {name}")
+        from hciplan.fmt import unified_diff
+
+        unformatted = [r for r in results if r.changed]
+        for result in unformatted:
+            click.echo(unified_diff(result), nl=False)
+        for result in unformatted:
+            click.echo(f"not formatted: {result.name}", err=True)
+        if unformatted:
+            click.echo(f"hciplan fmt: {len(unformatted)} of {len(results)} file{'s' * (len(results) != 1)} not "
+                       "formatted; `hciplan fmt --write` applies the diff above", err=True)
         sys.exit(EXIT_ERRORS if unformatted else EXIT_OK)
     if write:
         changed = [r for r in results if r.changed]
@@ -461,8 +471,9 @@ def emit(file: str, backend_name: str, output_dir: str, force: bool, runs: int |
               help="Master seed: run i draws from a generator derived from (seed, i).")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None,  # montecarlo.MAX_DEFAULT_JOBS
               help="Worker processes, at most 64 [default: all cores, at most 64].")
-@click.option("--scenario", "scenario_name", metavar="NAME", help="Inject the failures of a scenario block.")
-@click.option("--fail", "fails", multiple=True, metavar="NODE:STEP[:MODE]",
+@click.option("--scenario", "scenario_name", metavar="NAME", help="Inject the failures of a scenario block.",
+              shell_complete=completion.complete_scenario)
+@click.option("--fail", "fails", multiple=True, metavar="NODE:STEP[:MODE]", shell_complete=completion.complete_fail,
               help="Inject a failure (repeatable). MODE: error[=ATTEMPTS] hang slow[=FACTOR] drain_failure "
                    "resync_stall; default error.")
 @click.option("--window", "window", metavar="DURATION|none",
@@ -562,10 +573,10 @@ def _report_interrupted(sim_plan, runs: int, seed: int, interrupted, report) -> 
 
     done = interrupted.done
     finished = sum(len(b.outcomes) for b in done)
-    click.echo(f"\nhciplan: interrupted after {finished} of {runs} runs", err=True)
+    click.echo(f"\nhciplan: interrupted after {finished} of {counted(runs, 'run')}", err=True)
     if finished:
         partial = montecarlo.summarise(sim_plan, finished, seed, done)
-        click.echo(f"what the {finished} finished runs show (a partial series: rerun for the full figures):",
+        click.echo(f"what the {counted(finished, 'finished run')} show (a partial series: rerun for the full figures):",
                    err=True)
         click.echo(report.render_text(sim_plan, partial, None), err=True, nl=False)
     sys.exit(EXIT_INTERRUPTED)
@@ -627,7 +638,7 @@ def _parse_now(text: str | None) -> tuple:
               help="Master seed: run i draws from a generator derived from (seed, i).")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None,  # montecarlo.MAX_DEFAULT_JOBS
               help="Worker processes, at most 64 [default: all cores, at most 64].")
-@click.option("--cau-node", "cau_node", metavar="NODE",
+@click.option("--cau-node", "cau_node", metavar="NODE", shell_complete=completion.complete_node,
               help="The node a running CAU run is updating (Get-CauRun shows it) [default: estimated from the "
                    "elapsed time].")
 @FORMAT
@@ -834,9 +845,11 @@ def diff_command(old: str, new: str, output_format: str, exit_code: bool) -> Non
               help="Master seed, the same for every variant (common random numbers).")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None,  # montecarlo.MAX_DEFAULT_JOBS
               help="Worker processes, at most 64 [default: all cores, at most 64].")
-@click.option("--scenario", "scenario_name", metavar="NAME", help="Inject the failures of a scenario block "
+@click.option("--scenario", "scenario_name", metavar="NAME", shell_complete=completion.complete_scenario,
+              help="Inject the failures of a scenario block "
               "(every variant's file must have it).")
-@click.option("--fail", "fails", multiple=True, metavar="NODE:STEP[:MODE]", help="Inject a failure in every variant.")
+@click.option("--fail", "fails", multiple=True, metavar="NODE:STEP[:MODE]", help="Inject a failure in every variant.",
+              shell_complete=completion.complete_fail)
 @click.option("--window", "window", metavar="DURATION|none", help="One window of this length for every variant "
               "(a --vary window=... overrides it for its variant); `none`: no windows.")
 @click.option("--confidence", type=click.FloatRange(0.5, 0.999), default=None,

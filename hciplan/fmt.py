@@ -29,6 +29,8 @@ import bisect
 import dataclasses
 import datetime as dt
 import decimal
+import difflib
+import re
 import ipaddress
 import unicodedata
 from dataclasses import dataclass, field
@@ -555,3 +557,31 @@ def format_bytes(name: str, data: bytes) -> Formatted:
 
 def format_text(text: str, name: str = "<input>") -> Formatted:
     return format_bytes(name, text.encode("utf-8"))
+
+
+def unified_diff(result: Formatted) -> str:
+    """What formatting changes in a file: a unified diff from the file as written to the formatted text.
+
+    Both sides are named by the file (`patch -p0` applies it). Invisible
+    changes are made visible on the removed lines: a CRLF line end shows as
+    `\\r`, a byte order mark as `\\ufeff`.
+    """
+    original = result.original.decode("utf-8", errors="replace")
+    old, new = _lines(original), _lines(result.text or "")
+    lines = difflib.unified_diff(old, new, fromfile=result.name, tofile=result.name,
+                                 fromfiledate="(as written)", tofiledate="(formatted)")
+    out = []
+    for line in lines:
+        if line.startswith("-") and not line.startswith("---"):
+            line = line.replace("\ufeff", "\\ufeff")
+            if line.endswith("\r\n"):
+                line = line[:-2] + "\\r\n"  # shown, rather than swallowed by the terminal
+        if not line.endswith("\n"):
+            line += "\n\\ No newline at end of file\n"
+        out.append(line)
+    return "".join(out)
+
+
+def _lines(text: str) -> list[str]:
+    """Lines split at `\\n` only, ends kept (str.splitlines would also split at form feeds and the like)."""
+    return re.findall(r"[^\n]*\n|[^\n]+$", text)

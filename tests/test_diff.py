@@ -14,7 +14,16 @@ from helpers import GOLDEN, assert_golden, mutate
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.hciplan"))
 FOUR = (ROOT / "examples" / "four-node.hciplan").read_text(encoding="utf-8")
-NODE_ORDER = 'node_order = ["HCI04", "HCI03", "HCI02", "HCI01"]'
+NODE_ORDER = 'node_order           = ["HCI04", "HCI03", "HCI02", "HCI01"]'
+METHOD, VM_VERSION = "method               = cau", "vm_version           = skip"
+
+
+def node_block(k: int) -> str:
+    """Node HCI0k of the four-node example, as the formatter writes it."""
+    return f'  node "HCI0{k}" {{\n    memory = 768GB\n    ip     = 10.0.10.1{k}\n  }}\n'
+
+
+SAT_2 = '  window "sat-2" {\n    start = 2026-12-12T22:00Z\n    end   = 2026-12-13T06:00Z\n  }'
 
 
 def run(*args: str):
@@ -62,8 +71,8 @@ def test_a_plan_against_itself_and_its_own_json_has_no_changes(example: Path, tm
 
 
 def test_a_renamed_file_with_its_blocks_reordered_has_no_changes(folder):
-    nodes = [f'  node "HCI0{k}" {{ memory = 768GB  ip = 10.0.10.1{k} }}\n' for k in range(1, 5)]
-    reordered = FOUR.replace("".join(nodes), "".join(reversed(nodes)))  # node_order is given: no plan change
+    nodes = [node_block(k) for k in range(1, 5)]
+    reordered = mutate(FOUR, ("\n".join(nodes), "\n".join(reversed(nodes))))  # node_order is given: no plan change
     cluster_start, upgrade_start = reordered.index('cluster "'), reordered.index('upgrade "')
     swapped = reordered[:cluster_start] + reordered[upgrade_start:] + "\n" + reordered[cluster_start:upgrade_start]
     assert swapped != FOUR
@@ -90,9 +99,7 @@ def test_node_order_changed(folder):
 
 def test_node_added(folder):
     name = variant(folder, "added.hciplan",
-                   ('  node "HCI04" { memory = 768GB  ip = 10.0.10.14 }\n',
-                    '  node "HCI04" { memory = 768GB  ip = 10.0.10.14 }\n'
-                    '  node "HCI05" { memory = 768GB  ip = 10.0.10.15 }\n'),
+                   (node_block(4), node_block(4) + '  node "HCI05" { memory = 768GB  ip = 10.0.10.15 }\n'),
                    (NODE_ORDER, 'node_order = ["HCI04", "HCI03", "HCI02", "HCI01", "HCI05"]'))
     document = diff_json("base.hciplan", name)
     changes = document["changes"]
@@ -118,8 +125,8 @@ def test_node_added(folder):
 
 
 def test_method_changed(folder):
-    name = variant(folder, "manual.hciplan", ("method = cau", "method = manual"),
-                   ('  orchestrator = "MGMT01"\n', ""))
+    name = variant(folder, "manual.hciplan", (METHOD, "method = manual"),
+                   ('  orchestrator         = "MGMT01"\n', ""))
     document = diff_json("base.hciplan", name)
     removed = [c["step"] for c in document["changes"] if c["op"] == "removed" and "step" in c]
     added = [c["step"] for c in document["changes"] if c["op"] == "added" and "step" in c]
@@ -135,16 +142,14 @@ def test_method_changed(folder):
 
 def test_window_moved(folder):
     name = variant(folder, "moved.hciplan",
-                   ('window "sat-2" { start = 2026-12-12T22:00Z  end = 2026-12-13T06:00Z }',
-                    'window "sat-2" { start = 2026-12-13T22:00Z  end = 2026-12-14T06:00Z }'))
+                   (SAT_2, 'window "sat-2" { start = 2026-12-13T22:00Z  end = 2026-12-14T06:00Z }'))
     assert what(diff_json("base.hciplan", name)) == [
         ("facts", "changed", "upgrade.windows[sat-2].end"), ("facts", "changed", "upgrade.windows[sat-2].start")]
 
 
 def test_a_shorter_window_moves_units_and_the_point_of_no_return_window(folder):
     name = variant(folder, "short.hciplan",
-                   ('window "sat-2" { start = 2026-12-12T22:00Z  end = 2026-12-13T06:00Z }',
-                    'window "sat-2" { start = 2026-12-12T22:00Z  end = 2026-12-13T01:00Z }'))
+                   (SAT_2, 'window "sat-2" { start = 2026-12-12T22:00Z  end = 2026-12-13T01:00Z }'))
     document = diff_json("base.hciplan", name)
     assert document["changes"][0]["group"] == "irreversible"  # the irreversible changes come first
     moved = {c["step"]: c["window"] for c in document["changes"] if c.get("what") == "irreversible_moved"}
@@ -170,7 +175,7 @@ def test_timing_block_added(folder):
 
 
 def test_an_irreversible_step_added_comes_first(folder):
-    name = variant(folder, "vmversion.hciplan", ("vm_version = skip", "vm_version = update"))
+    name = variant(folder, "vmversion.hciplan", (VM_VERSION, "vm_version = update"))
     document = diff_json("base.hciplan", name)
     first = document["changes"][0]
     assert (first["group"], first["op"], first["step"], first["irreversible"]) == (
@@ -198,14 +203,14 @@ def test_steps_whose_id_changed_are_matched_by_kind_and_node(folder):
 
 def test_golden_diff_json_and_text(folder):
     name = variant(folder, "next.hciplan", (NODE_ORDER, 'node_order = ["HCI03", "HCI04", "HCI02", "HCI01"]'),
-                   ("vm_version = skip", "vm_version = update"),
+                   (VM_VERSION, "vm_version = update"),
                    ("max_retries_per_node = 3", "max_retries_per_node = 2"))
     assert_golden(GOLDEN / "diff" / "four-node-next.json", run("base.hciplan", name, "--format", "json").stdout)
     assert_golden(GOLDEN / "diff" / "four-node-next.txt", run("base.hciplan", name).stdout)
 
 
 def test_exit_codes(folder):
-    name = variant(folder, "other.hciplan", ("vm_version = skip", "vm_version = update"))
+    name = variant(folder, "other.hciplan", (VM_VERSION, "vm_version = update"))
     assert run("base.hciplan", "base.hciplan", "--exit-code").exit_code == 0
     assert run("base.hciplan", name, "--exit-code").exit_code == 2
     assert run("base.hciplan", name).exit_code == 0  # like git diff: different is not an error without it
@@ -232,7 +237,7 @@ def test_a_bad_json_plan_is_an_error_with_what_is_wrong(folder, content, message
 
 
 def test_a_file_with_errors_shows_its_diagnostics(folder):
-    name = variant(folder, "broken.hciplan", ("method = cau", "method = sideways"))
+    name = variant(folder, "broken.hciplan", (METHOD, "method = sideways"))
     result = run("base.hciplan", name, "--exit-code")
     assert result.exit_code == 1
     assert "HCI104" in result.stderr and "no plan to compare" in result.stderr

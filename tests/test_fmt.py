@@ -319,6 +319,13 @@ def test_examples_format_idempotently_to_the_same_model(path):
     assert codes(once) == codes(text)
 
 
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_shipped_examples_are_formatted(path):
+    """The README recommends `hciplan fmt --check` for CI: the examples, valid and invalid, pass it themselves."""
+    result = CliRunner().invoke(cli, ["fmt", "--check", str(path)])
+    assert result.exit_code == 0, result.stdout
+
+
 @st.composite
 def commented_example(draw):
     """An example with comments inserted between tokens at random places."""
@@ -542,6 +549,59 @@ def test_fmt_writes_nothing_when_any_file_has_a_syntax_error(tmp_path):
     assert messy.read_text(encoding="utf-8") == MESSY
 
 
+def test_fmt_check_prints_a_unified_diff_of_what_write_would_change(tmp_path):
+    messy, clean = tmp_path / "messy.hciplan", tmp_path / "clean.hciplan"
+    messy.write_text(MESSY, encoding="utf-8")
+    clean.write_text(EXPECTED, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["fmt", "--check", str(clean), str(messy)])
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines(keepends=True)
+    assert lines[0] == f"--- {messy}\t(as written)\n" and lines[1] == f"+++ {messy}\t(formatted)\n"
+    assert str(clean) not in result.stdout
+    # the diff is exact: applied to the file, it gives the formatted text
+    assert apply_unified_diff(MESSY, result.stdout) == EXPECTED
+    assert f"not formatted: {messy}" in result.stderr and f"not formatted: {clean}" not in result.stderr
+    assert messy.read_text(encoding="utf-8") == MESSY  # --check changes nothing
+    assert CliRunner().invoke(cli, ["fmt", "--check", str(clean)]).stdout == ""
+
+
+def test_fmt_check_diff_shows_invisible_changes(tmp_path):
+    path = tmp_path / "a.hciplan"
+    path.write_bytes(b"\xef\xbb\xbf" + 'cluster "c" {}\r\n'.encode())
+    result = CliRunner().invoke(cli, ["fmt", "--check", str(path)])
+    assert result.exit_code == 1
+    assert '-\\ufeffcluster "c" {}\\r\n+cluster "c" {}\n' in result.stdout
+    path.write_bytes(b'cluster "c" {}')
+    assert "\\ No newline at end of file" in CliRunner().invoke(cli, ["fmt", "--check", str(path)]).stdout
+
+
+def apply_unified_diff(text: str, diff: str) -> str:
+    """A small patch(1): apply the hunks of a one-file unified diff to `text`."""
+    import re
+
+    old = text.splitlines(keepends=True)
+    out: list[str] = []
+    position = 0
+    body = diff.splitlines(keepends=True)[2:]
+    for line in body:
+        hunk = re.match(r"@@ -(\d+)(?:,(\d+))? \+\d+(?:,\d+)? @@", line)
+        if hunk:
+            start = int(hunk.group(1)) - (0 if hunk.group(2) == "0" else 1)
+            out.extend(old[position:start])
+            position = start
+        elif line.startswith("-"):
+            assert old[position] == line[1:]
+            position += 1
+        elif line.startswith("+"):
+            out.append(line[1:])
+        elif line.startswith(" "):
+            assert old[position] == line[1:]
+            out.append(line[1:])
+            position += 1
+    out.extend(old[position:])
+    return "".join(out)
+
+
 def test_fmt_usage_errors(tmp_path):
     runner = CliRunner()
     assert runner.invoke(cli, ["fmt", "--write", "--check", str(tmp_path / "x")]).exit_code == 2
@@ -573,3 +633,14 @@ def test_any_text_is_formatted_or_refused_never_crashes(text):
         assert comments_of(result.text) == comments_of(text)
     else:
         assert result.diagnostics
+
+
+def test_the_docs_fmt_check_sample_is_the_real_output(tmp_path, monkeypatch):
+    doc = (ROOT / "docs" / "discovery.md").read_text(encoding="utf-8")
+    block = doc.split("$ hciplan fmt --check cluster.hciplan\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "cluster.hciplan").write_text(
+        'cluster "hci-cluster1" {\n  version = "22H2"\n  registered = true\n'
+        '  node "HCI01" { memory = 768GB  ip = 10.0.10.11 }\n}\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["fmt", "--check", "cluster.hciplan"])
+    assert result.exit_code == 1 and result.stdout == block

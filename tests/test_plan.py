@@ -236,10 +236,62 @@ def test_a_file_without_an_upgrade_has_nothing_to_plan(tmp_path: Path) -> None:
     text = hciplan_text(Shape())
     cluster_only = tmp_path / "cluster.hciplan"
     cluster_only.write_text(text[: text.index("upgrade ")], encoding="utf-8")
-    assert CliRunner().invoke(cli, ["check", str(cluster_only)]).exit_code == 0  # a valid description
-    for command in (["plan"], ["graph"], ["plan", "--format", "json"]):
+    for command in (["check"], ["plan"], ["graph"], ["plan", "--format", "json"]):
         result = CliRunner().invoke(cli, [*command, str(cluster_only)])
         assert result.exit_code == 1
         assert "HCI112" in result.output and "nothing to plan" in result.output
     document = json.loads(CliRunner().invoke(cli, ["plan", "--format", "json", str(cluster_only)]).output)
     assert [d["code"] for d in document["diagnostics"]] == ["HCI112"] and "steps" not in document
+    checked = json.loads(CliRunner().invoke(cli, ["check", "--format", "json", str(cluster_only)]).output)
+    assert [d["code"] for d in checked["diagnostics"]] == ["HCI112"]
+
+
+def _hand_made() -> dict[str, str]:
+    """Files beside the examples for check <=> plan: clean, warnings only, and errors from every stage."""
+    from helpers import BASE, mutate
+
+    return {
+        "base": BASE,
+        "cluster-only": BASE[: BASE.index("upgrade ")],
+        "cluster-only-with-a-mistake": BASE[: BASE.index("upgrade ")].replace("witness = cloud", "witness = none"),
+        "syntax-error": BASE.replace('to = "23H2"', "to = 23H2"),
+        "semantic-error": mutate(BASE, ('orchestrator = "MGMT01"', 'orchestrator = "HCI02"')),
+        "one-short-window": mutate(BASE, (
+            '  window "second" { start = 2026-12-12T22:00+01:00  end = 2026-12-13T06:00+01:00 }\n', ""),
+            ('  window "third" { start = 2026-12-19T22:00Z  end = 2026-12-20T06:00Z }\n', ""),
+            ("end = 2026-12-06T06:00Z", "end = 2026-12-05T23:00Z")),
+        "no-windows": "\n".join(line for line in BASE.split("\n") if "window " not in line),
+    }
+
+
+CHECK_AND_PLAN_FILES = [(p.name, p.read_text(encoding="utf-8")) for p in
+                        EXAMPLES + sorted((ROOT / "examples" / "invalid").glob("*.hciplan"))] + \
+                       sorted(_hand_made().items())
+
+
+@pytest.mark.parametrize(("name", "text"), CHECK_AND_PLAN_FILES, ids=[n for n, _ in CHECK_AND_PLAN_FILES])
+def test_a_clean_check_means_a_plan_exists(tmp_path: Path, name: str, text: str) -> None:
+    """docs/plan.md: `check` exits 0 exactly when `plan` (text and JSON) succeeds."""
+    path = tmp_path / "file.hciplan"
+    path.write_text(text, encoding="utf-8")
+    checked = CliRunner().invoke(cli, ["check", str(path)])
+    planned = CliRunner().invoke(cli, ["plan", str(path)])
+    as_json = CliRunner().invoke(cli, ["plan", "--format", "json", str(path)])
+    assert checked.exit_code in (0, 1) and planned.exit_code in (0, 1), (checked.output, planned.output)
+    assert (checked.exit_code == 0) == (planned.exit_code == 0) == (as_json.exit_code == 0), \
+        (checked.output, planned.output)
+    # the same errors, whichever command finds them
+    errors = sorted(d["code"] for d in json.loads(as_json.output)["diagnostics"] if d["severity"] == "error")
+    check_errors = sorted(d["code"] for d in json.loads(
+        CliRunner().invoke(cli, ["check", "--format", "json", str(path)]).output)["diagnostics"]
+        if d["severity"] == "error")
+    assert errors == check_errors
+
+
+def test_the_check_and_plan_files_cover_both_outcomes(tmp_path: Path) -> None:
+    outcomes = set()
+    for _, text in CHECK_AND_PLAN_FILES:
+        path = tmp_path / "file.hciplan"
+        path.write_text(text, encoding="utf-8")
+        outcomes.add(CliRunner().invoke(cli, ["check", str(path)]).exit_code)
+    assert outcomes == {0, 1}

@@ -138,8 +138,9 @@ def test_report_writes_the_page_and_refuses_to_overwrite_without_force(tmp_path)
 
 def test_a_file_with_errors_gets_no_page(tmp_path):
     bad = tmp_path / "bad.hciplan"
-    bad.write_text((EXAMPLES / "two-node.hciplan").read_text(encoding="utf-8").replace('to = "23H2"', 'to = "99H9"'),
-                   encoding="utf-8")
+    text = (EXAMPLES / "two-node.hciplan").read_text(encoding="utf-8")
+    assert text.count('"23H2"') == 1  # the upgrade's `to`: the mutation below must not miss
+    bad.write_text(text.replace('"23H2"', '"99H9"'), encoding="utf-8")
     out = tmp_path / "report.html"
     result = CliRunner().invoke(cli, ["report", str(bad), "-o", str(out)], catch_exceptions=False)
     assert result.exit_code == 1 and "no plan: fix the errors above" in result.output

@@ -209,7 +209,7 @@ SYNTAX_ERRORS = [
     ("unknown unit", mutate(BASE, ("memory = 768GB", "memory = 768XB")), "HCI004", 16, 27, "units:"),
     ("unterminated string", 'cluster "c" {\n  version = "22H2\n}\n', "HCI005", 2, 13, '`"`'),
     ("colon instead of =", 'cluster "c" {\n  version: "22H2"\n}\n', "HCI006", 2, 10, "name = value"),
-    ("stray character", 'cluster "c" {\n  @\n}\n', "HCI006", 2, 3, None),
+    ("stray character", 'cluster "c" {\n  @\n}\n', "HCI006", 2, 3, "remove it"),
     ("unterminated comment", 'cluster "c" {\n  /* version = "22H2"\n}\n', "HCI006", 2, 3, "`*/`"),
     ("comment closed twice", 'cluster "c" {\n  /* a */ b */\n}\n', "HCI006", 2, 13, "never opened"),
     ("extra closing brace", 'cluster "c" {\n}\n}\n', "HCI007", 3, 1, "remove it"),
@@ -350,3 +350,96 @@ def test_syntax_error_messages_use_friendly_token_names():
     (diagnostic,) = check('cluster "c" {\n  version = = "22H2"\n}\n').diagnostics
     assert "__ANON" not in diagnostic.hints[0] and "LSQB" not in diagnostic.hints[0]
     assert "a quoted string" in diagnostic.hints[0] and "`[`" in diagnostic.hints[0]
+
+
+# --- specific messages and several syntax errors per file (issue 17 item 8) ------------------------------
+
+
+def syntax_errors(text: str) -> list[tuple[str, int, int, str, tuple[str, ...]]]:
+    result = check(text)
+    assert result.model is None
+    return [(d.code, d.span.line, d.span.column, d.message, d.hints) for d in result.diagnostics]
+
+
+@pytest.mark.parametrize("version", ["23H2", "22H2", "24h2"])
+def test_an_unquoted_version_is_told_to_be_quoted(version):
+    (error,) = syntax_errors(f'upgrade "c" {{\n  to = {version}\n}}\n')
+    assert error[:4] == ("HCI001", 2, 8, f"unquoted version `{version}`")
+    assert error[4] == (f'versions are quoted strings: write `to = "{version.upper()}"`',)
+
+
+def test_a_value_glued_from_two_tokens_is_told_to_be_quoted():
+    (error,) = syntax_errors('upgrade "c" {\n  orchestrator = MGMT-01\n}\n')
+    assert error[:4] == ("HCI001", 2, 18, "`MGMT-01` is not one value")
+    assert 'orchestrator = "MGMT-01"' in error[4][0]
+
+
+@pytest.mark.parametrize(("written", "joined", "zone_hint"), [
+    ("2026-12-05 22:00Z", "2026-12-05T22:00Z", False),
+    ("2026-12-05 22:00+01:00", "2026-12-05T22:00+01:00", False),
+    ("2026-12-05 22:00", "2026-12-05T22:00", True),
+])
+def test_a_timestamp_with_a_space_is_told_to_use_t(written, joined, zone_hint):
+    text = f'upgrade "c" {{\n  window "w" {{\n    start = {written}\n  }}\n}}\n'
+    (error,) = syntax_errors(text)
+    assert error[:4] == ("HCI001", 3, 13, f"timestamp written with a space: `{written}`")
+    assert f"`{joined}`" in error[4][0]
+    assert any("UTC offset" in hint for hint in error[4]) == zone_hint
+    # the span covers the whole written timestamp, not only the time
+    (diagnostic,) = check(text).diagnostics
+    assert diagnostic.span.end_column == 13 + len(written)
+
+
+@pytest.mark.parametrize("text, line, column, name, before", [
+    ('cluster "c" {\n  node "a" { memory = 1GB\n  node "b" { memory = 1GB }\n}\nupgrade "c" {\n  to = "23H2"\n}\n',
+     2, 12, 'node "a"', 4),
+    ('cluster "c" {\n  node "a" {\n    memory = 1GB\n\n  node "b" { memory = 1GB }\n}\n', 2, 12, 'node "a"', 6),
+    ('cluster "c" {\n  node "a" { memory = 1GB }\n  volume "v" {\n    size = 1TB\n}\n', 3, 14, 'volume "v"', 5),
+])
+def test_a_block_missing_its_brace_is_reported_where_it_opens(text, line, column, name, before):
+    (diagnostic,) = check(text).diagnostics
+    assert (diagnostic.code, diagnostic.span.line, diagnostic.span.column) == ("HCI003", line, column)
+    assert diagnostic.message == f"unclosed block `{name}`: this `{{` has no matching `}}`"
+    assert diagnostic.hints == (f"add `}}` where the block ends, before line {before}",)
+    assert diagnostic.related and diagnostic.related[0].span.line == before
+
+
+def test_without_indentation_the_innermost_open_block_is_reported():
+    (diagnostic,) = check('cluster "c" { node "a" { memory = 1GB }').diagnostics
+    assert (diagnostic.code, diagnostic.span.column) == ("HCI003", 13)
+    (diagnostic,) = check('cluster "c" {\n  version = "22H2"\n').diagnostics  # the outer block, rightly
+    assert (diagnostic.code, diagnostic.span.line) == ("HCI003", 1)
+
+
+def test_several_independent_syntax_errors_are_reported_in_one_run():
+    text = ('cluster "c" {\n  version = 22H2\n  witness: cloud\n  node "a" { memory = 1GB }\n}\n'
+            'upgrade "c" {\n  to = 23H2\n  orchestrator = MGMT-01\n  window "w" { start = 2026-12-05 22:00Z }\n}\n')
+    assert [(code, line) for code, line, *_ in syntax_errors(text)] == [
+        ("HCI001", 2), ("HCI006", 3), ("HCI001", 7), ("HCI001", 8), ("HCI001", 9)]
+
+
+@pytest.mark.parametrize("text, first", [
+    ('cluster "c" {\n  version = "22H2\n  x = 23H2\n}\n', "HCI005"),  # unterminated string: the rest is misread
+    ('cluster "c" {\n  /* open\n  x = 23H2\n}\n', "HCI006"),  # unterminated comment
+    ('cluster "c" {\n}\n}\nx = 23H2\n', "HCI007"),  # a bracket closing nothing: the structure is in doubt
+    ('upgrade "c" {\n  node_order = ["a",\n    "b" "c"]\n  to = 23H2\n}\n', "HCI001"),  # inside a multi-line list
+    ('upgrade "c" {\n  to =\n    23H2 x\n  y = 23H2\n}\n', "HCI001"),  # the statement began on the line before
+    ('cluster "c" {\n  memory = 768\n  GB\n  version = "22H2"\n  witness = cloud\n}\n', "HCI001"),  # a name alone
+    ('cluster "c" {\n  node "a" {\n    version: "x" }\n  x = 23H2\n}\n', "HCI006"),  # the bad line closes a block
+])
+def test_recovery_stops_where_going_on_would_mislead(text, first):
+    assert [code for code, *_ in syntax_errors(text)] == [first]
+
+
+def test_the_number_of_syntax_errors_reported_is_capped():
+    text = "".join(f"x{i} = 23H2\n" for i in range(30))
+    assert len(syntax_errors(text)) == syntax.MAX_SYNTAX_ERRORS
+
+
+def test_every_syntax_error_says_where_what_and_how_to_fix():
+    texts = [case[1] for case in SYNTAX_ERRORS] + [
+        'upgrade "c" {\n  to = 23H2\n}\n', 'x = 2026-12-05 22:00Z\n', 'a {\n  b {\n}\n']
+    for text in texts:
+        for diagnostic in check(text).diagnostics:
+            assert diagnostic.span.line >= 1 and diagnostic.span.column >= 1 and diagnostic.message
+            assert diagnostic.hints, (text, diagnostic.message)

@@ -417,12 +417,12 @@ def test_bitlocker_planned_confirmed_or_contradicted():
     results = [r for r in read(UPGRADE) if r.name == "AzStackHci_Upgrade_BitlockerSuspension"]
     judged, diagnostics = overlay(FOUR_NODE, results)
     assert judged.findings[0].state == V.PLANNED and ours(diagnostics) == []
-    keep = mutate(FOUR_NODE, ("bitlocker = suspend", "bitlocker = keep"))
+    keep = mutate(FOUR_NODE, ("bitlocker            = suspend", "bitlocker = keep"))
     _, diagnostics = overlay(keep, results)
     (d,) = [d for d in diagnostics if d.code == "HCI301"]  # hciplan's own rule, with the validator's text
     assert ours(diagnostics) == [] and any(h.startswith("the validator confirms it: FAILURE for `Test Bitlocker "
                                                         "Suspension` on HCI01, HCI02, HCI03, HCI04 (Critical)") for h in d.hints)
-    off = mutate(FOUR_NODE, ("bitlocker = on ", "bitlocker = off"))
+    off = mutate(FOUR_NODE, ("bitlocker            = on\n", "bitlocker = off\n"))
     _, diagnostics = overlay(off, results)
     (d,) = ours(diagnostics)
     assert d.code == "HCI1102" and d.span.line == line_of(off, "bitlocker = off")
@@ -430,12 +430,12 @@ def test_bitlocker_planned_confirmed_or_contradicted():
 
 
 def test_passing_tests_that_contradict_the_file():
-    aks = mutate(FOUR_NODE, ("  arc_vms { preview = false }", "  aks { installed = true }\n  arc_vms { preview = false }"),
-                 ("bitlocker = suspend", "bitlocker = suspend   aks = remove"))
+    aks = mutate(FOUR_NODE, ("  arc_vms {\n", "  aks { installed = true }\n  arc_vms {\n"),
+                 ("bitlocker            = suspend", "bitlocker = suspend   aks = remove"))
     judged, diagnostics = overlay(aks, read(UPGRADE))
     (d,) = [d for d in ours(diagnostics) if d.code == "HCI1102"]
     assert d.span.line == line_of(aks, "aks { installed = true }") and "`aks { installed = false }`" in d.hints[0]
-    german = mutate(FOUR_NODE, ('language = "en-US"', 'language = "de-DE"'))
+    german = mutate(FOUR_NODE, ('language             = "en-US"', 'language = "de-DE"'))
     judged, diagnostics = overlay(german, read(UPGRADE))
     (d,) = [d for d in ours(diagnostics) if d.code == "HCI1102"]
     assert d.span.line == line_of(german, 'language = "de-DE"') and d.hints[0].startswith('write `language = "en-US"`')
@@ -443,22 +443,24 @@ def test_passing_tests_that_contradict_the_file():
 
 def test_a_file_without_a_solution_block_takes_solution_failures_as_warnings():
     os_only = re.sub(r"  solution \{.*?\n  \}\n", "", FOUR_NODE, flags=re.S)
-    os_only = mutate(os_only, ("wdac = disable   network_atc = configure", "wdac = keep   network_atc = keep"))
+    os_only = mutate(os_only, ("wdac                 = disable\n  network_atc          = configure",
+                                "wdac = keep   network_atc = keep"))
     assert "solution {" not in os_only
     _, diagnostics = overlay(os_only, _upgrade())
     by_line = {(d.span.line, d.code): d.severity for d in ours(diagnostics)}
-    assert by_line[(line_of(os_only, "wdac = enforced"), "HCI1101")] is Severity.WARNING
+    assert by_line[(line_of(os_only, "wdac                 = enforced"), "HCI1101")] is Severity.WARNING
     assert by_line[(line_of(os_only, 'node "HCI03"'), "HCI1101")] is Severity.ERROR  # a node down blocks any upgrade
 
 
 def test_a_contradicted_fact_the_plan_does_not_need_yet_is_a_warning():
     os_only = re.sub(r"  solution \{.*?\n  \}\n", "", FOUR_NODE, flags=re.S)
-    os_only = mutate(os_only, ("wdac = enforced", "wdac = off"), ("wdac = disable", "wdac = keep"))
+    os_only = mutate(os_only, ("wdac                 = enforced", "wdac = off"), ("wdac                 = disable", "wdac = keep"))
     results = [r for r in read(UPGRADE) if r.name == "AzStackHci_Upgrade_WDACEnablement"]
     _, diagnostics = overlay(os_only, results)
     (d,) = ours(diagnostics)
     assert (d.code, d.severity, d.span.line) == ("HCI1102", Severity.WARNING, line_of(os_only, "wdac = off"))
-    _, diagnostics = overlay(mutate(FOUR_NODE, ("wdac = enforced", "wdac = off"), ("wdac = disable", "wdac = keep")),
+    _, diagnostics = overlay(mutate(FOUR_NODE, ("wdac                 = enforced", "wdac = off"),
+                                    ("wdac                 = disable", "wdac = keep")),
                              results)
     (d,) = ours(diagnostics)
     assert (d.code, d.severity) == ("HCI1102", Severity.ERROR)
@@ -522,7 +524,7 @@ def test_rewrite_writes_the_decided_facts_with_their_provenance():
         {"Name": "AzStackHci_Upgrade_AksHci", "Status": "FAILURE", "TargetResourceName": "HCI02",
          "Timestamp": "2026-11-20T09:41:07Z"},
     ])
-    text = mutate(FOUR_NODE, ("bitlocker = on ", "bitlocker = off"))
+    text = mutate(FOUR_NODE, ("bitlocker            = on\n", "bitlocker = off\n"))
     outcome = V.import_into(check_text(text, "f.hciplan"), results, "r.json")
     assert outcome.problem is None and [f.change.attr for f in outcome.written] == ["bitlocker", "stretched", "installed"]
     new = outcome.text
@@ -538,7 +540,7 @@ def test_rewrite_writes_the_decided_facts_with_their_provenance():
 
 
 def test_rewrite_replaces_an_earlier_validation_comment_and_keeps_others():
-    text = mutate(FOUR_NODE, ("network_atc = false", "network_atc = true  # checked by hand"))
+    text = mutate(FOUR_NODE, ("network_atc          = false", "network_atc = true  # checked by hand"))
     results = read({"Name": "AzStackHci_Upgrade_Test_NetworkATCFeature_Installed", "Status": "FAILURE"})
     first = V.import_into(check_text(text), results, "r.json").text
     assert "network_atc          = false  # checked by hand # from validation: " \
@@ -640,7 +642,7 @@ def test_check_with_validation_refuses_bad_results_and_several_files(files):
 
 
 def test_check_with_validation_on_a_file_with_structural_errors(files):
-    plan = files("plan.hciplan", mutate(FOUR_NODE, ("witness = cloud", "witnes = cloud")))
+    plan = files("plan.hciplan", mutate(FOUR_NODE, ("witness              = cloud", "witnes = cloud")))
     result = invoke("check", plan, "--validation", files("ok.json", {"Name": "A", "Status": 1}))
     assert result.exit_code == 1 and "error[HCI102]" in result.stdout
     assert "not applied, fix the errors above first" in result.stdout
@@ -660,8 +662,8 @@ def test_import_validation_lists_known_unknown_and_passes_without_a_file(files):
 
 
 def test_import_validation_into_rewrites_then_check_reports_hciplans_rule(files):
-    plan = files("plan.hciplan", mutate(FOUR_NODE, ("bitlocker = suspend", "bitlocker = keep"),
-                                        ('language = "en-US"', 'language = "en-US"')))
+    plan = files("plan.hciplan", mutate(FOUR_NODE, ("bitlocker            = suspend", "bitlocker = keep"),
+                                        ('language             = "en-US"', 'language = "en-US"')))
     results = files("r.json", [
         {"Name": "AzStackHci_Upgrade_Language", "Status": 1, "Severity": 2, "TargetResourceName": "HCI02",
          "Timestamp": "/Date(1758977970006)/",

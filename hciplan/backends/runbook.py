@@ -32,6 +32,7 @@ from hciplan.compiler.diagnostics import Diagnostic, Severity
 from hciplan.compiler.plan import Plan, Step
 from hciplan.compiler.quantities import format_minutes
 from hciplan.simulator.result import SimResult
+from hciplan.words import counted
 
 NAME = "runbook"
 FILE_NAME = "RUNBOOK.md"
@@ -165,7 +166,7 @@ def render_runbook(plan: Plan, diagnostics: Iterable[Diagnostic] = (), simulatio
         "",
         "| | |",
         "|---|---|",
-        f"| Cluster | {md_cell_code(cluster.name)}: {len(cluster.nodes)} nodes, {cluster.vm_count} VMs |",
+        f"| Cluster | {md_cell_code(cluster.name)}: {counted(len(cluster.nodes), 'node')}, {counted(cluster.vm_count, 'VM')} |",
         f"| Method | {method}, from {source} |",
         f"| Node order | {' → '.join(md_cell_code(n) for n in order)} |",
     ]
@@ -184,11 +185,11 @@ def render_runbook(plan: Plan, diagnostics: Iterable[Diagnostic] = (), simulatio
         durations = simulation.durations
         shown = ("no run completed" if durations.p50 is None or durations.p90 is None
                  else f"P50 {format_minutes(durations.p50)}, P90 {format_minutes(durations.p90)}")
-        out.append(f"| Simulated duration | {shown} ({simulation.runs} runs"
+        out.append(f"| Simulated duration | {shown} ({counted(simulation.runs, 'run')}"
                    + (f", seed {simulation.seed}" if simulation.seed is not None else "") + ") |")
         if simulation.p_within_window is not None:
             out.append(f"| Chance to finish in the windows | {simulation.p_within_window:.0%} |")
-    out += [f"| Steps | {len(plan.steps)} in {len(plan.phases())} phases |", ""]
+    out += [f"| Steps | {len(plan.steps)} in {counted(len(plan.phases()), 'phase')} |", ""]
 
     irreversible = [s for s in plan.steps if s.spec.irreversible]
     downtime = [s for s in plan.steps if s.spec.downtime]
@@ -210,7 +211,7 @@ def render_runbook(plan: Plan, diagnostics: Iterable[Diagnostic] = (), simulatio
     out.append("- Storage: only one node (fault domain) is down at a time; each node waits for the repair jobs before "
                "the next one goes down [H-maint], [W-resync].")
     if interactive:
-        out.append(f"- {len(interactive)} steps need an operator at a console or GUI: "
+        out.append(f"- {counted(len(interactive), 'step')} {'needs' if len(interactive) == 1 else 'need'} an operator at a console or GUI: "
                    + ", ".join(md_code(s.id) for s in interactive[:6]) + (" ..." if len(interactive) > 6 else ""))
     # whether the work fits the windows is warning HCI804, listed with the other warnings below
     warnings = [d for d in diagnostics if d.severity is Severity.WARNING]

@@ -28,6 +28,7 @@ from hciplan.compiler.diagnostics import Collector, Diagnostic, Severity
 from hciplan.compiler.pipeline import check_source, decode
 from hciplan.compiler.quantities import duration_literal
 from hciplan.fmt import Attr, Block, Comment, Document, document_from_source, render, timestamp_text
+from hciplan.words import counted
 
 CALIBRATED_ATTRS = ("run_spread", "kind_spread", "calibrated_runs", "calibrated_from", "calibrated_to")
 DOWNLOAD = "os.download"
@@ -84,7 +85,7 @@ def model_block(model: ModelFit, confidence: float) -> Block:
     how = "shared factors removed" + (", shrunk toward the default" if model.shrunk else "")
     if model.form == "empirical":
         count = f"{len(model.observed)} quantiles of the" if model.n > MAX_OBSERVED else "the"
-        comments.append(f"empirical: {count} observations, rescaled to the model's own spread ({how})")
+        comments.append(f"empirical: {counted(count, 'observation')}, rescaled to the model's own spread ({how})")
         items = [Attr("distribution", "empirical"), Attr("observed", model.observed)]
     else:
         comments.append(f"lognormal by maximum likelihood ({how}; spread: {model.sigma_from})")
@@ -110,7 +111,7 @@ def calibrated_items(calibration: Calibration) -> tuple[list[Attr], list[Block]]
               f"{len(calibration.sources)} file{'s' * (len(calibration.sources) != 1)}, "
               f"{_when(calibration.first)} .. {_when(calibration.last)}"]
     if spreads.estimated:
-        header.append(f"run_spread, kind_spread: method-of-moments (ANOVA) estimate over {spreads.runs} runs, "
+        header.append(f"run_spread, kind_spread: method-of-moments (ANOVA) estimate over {counted(spreads.runs, 'run')}, "
                       f"{fit.confidence:.0%} bootstrap intervals")
     else:
         header.append("run_spread, kind_spread: the defaults (assumptions); estimating them needs two runs or more "
@@ -279,7 +280,7 @@ def report_text(calibration: Calibration) -> str:
     if spreads.estimated:
         lines.append(f"  run_spread {spreads.run:.3f} ({spreads.run_ci[0]:.3f} .. {spreads.run_ci[1]:.3f}), "
                      f"kind_spread {spreads.kind:.3f} ({spreads.kind_ci[0]:.3f} .. {spreads.kind_ci[1]:.3f}), "
-                     f"{fit.confidence:.0%} intervals over {spreads.runs} runs")
+                     f"{fit.confidence:.0%} intervals over {counted(spreads.runs, 'run')}")
     else:
         lines.append(f"  run_spread {spreads.run:.3f}, kind_spread {spreads.kind:.3f}: the defaults (assumptions); "
                      "estimating them needs two runs or more with several steps of one duration model in each")

@@ -21,6 +21,7 @@ from hciplan.compiler.storage import (
     infrastructure_space,
     thin_conversion_frees,
 )
+from hciplan.words import counted
 
 SUPPORTED_PATHS = (("22H2", "23H2"),)
 MAX_NODES = 16  # machines per cluster Azure Local supports [M-plan], [M-req]
@@ -296,6 +297,11 @@ def _check_node_order(model: Model, report: Collector) -> None:
                       hints=["cluster nodes: " + ", ".join(n.name for n in cluster.nodes)])
 
 
+def _all_vms(count: int) -> str:
+    """`all 12 VMs`, `the one VM`."""
+    return "the one VM" if count == 1 else f"all {count} VMs"
+
+
 def check_availability(model: Model, report: Collector) -> None:
     cluster = model.cluster
     nodes = cluster.nodes
@@ -303,7 +309,7 @@ def check_availability(model: Model, report: Collector) -> None:
     if len(nodes) == 1:
         # A rolling method needs a second node to move the VMs to and to keep quorum: only offline fits.
         report.report("HCI505", cluster.spans.header,
-                      f"single-node cluster: every reboot takes all {cluster.vm_count} VMs down",
+                      f"single-node cluster: every reboot takes {_all_vms(cluster.vm_count)} down",
                       severity=None if offline or model.upgrade is None else Severity.ERROR,
                       hints=[] if offline or model.upgrade is None else
                       ["a rolling upgrade needs a second node; use `method = offline` and plan the outage"])
@@ -343,7 +349,7 @@ def check_availability(model: Model, report: Collector) -> None:
             spans = [g for g in cluster.vm_groups if g.ha]
             report.report("HCI503", spans[0].spans.header if spans else cluster.spans.header,
                           f"HA VMs need {format_size(ha)}, but with `{largest.name}` drained the other "
-                          f"{len(nodes) - 1} nodes have {format_size(remaining)}",
+                          f"{counted(len(nodes) - 1, 'node')} {'has' if len(nodes) == 2 else 'have'} {format_size(remaining)}",
                           related=[Related(g.spans.header, f"{g.name}: {format_size(g.memory)}") for g in spans[1:]],
                           hints=[f"free {format_size(ha - remaining)}: shut VMs down for the upgrade, "
                                  "reduce their memory, or add memory"])
@@ -366,7 +372,8 @@ def check_method(model: Model, report: Collector) -> None:
                       hints=["use `method = cau` with media, or `source = windows_update`"])
     if upgrade.method == "offline":
         report.report("HCI602", upgrade.spans["method"],
-                      f"offline upgrade: all {cluster.vm_count} VMs are down while every node upgrades at once [A-other]",
+                      f"offline upgrade: {_all_vms(cluster.vm_count)} {'is' if cluster.vm_count == 1 else 'are'} down while every "
+                      "node upgrades at once [A-other]",
                       hints=["`method = cau` keeps HA VMs running"])
     if upgrade.method == "cau" and upgrade.orchestrator is None:
         report.report("HCI603", upgrade.spans.header, "`method = cau` needs an `orchestrator` [A-ps]",
@@ -402,7 +409,7 @@ def check_method(model: Model, report: Collector) -> None:
                           hints=["`functional_level = after_validation` runs Test-Cluster first"])
     if cluster.nodes and upgrade.max_failed_nodes > len(cluster.nodes) - 1:
         report.report("HCI607", upgrade.spans["max_failed_nodes"],
-                      f"`max_failed_nodes` is {upgrade.max_failed_nodes}; with {len(cluster.nodes)} nodes "
+                      f"`max_failed_nodes` is {upgrade.max_failed_nodes}; with {counted(len(cluster.nodes), 'node')} "
                       f"CAU accepts 0 to {len(cluster.nodes) - 1} [W-opts]")
 
 

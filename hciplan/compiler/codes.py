@@ -117,8 +117,9 @@ drained, max_failed_nodes) would be meaningless.
 
 register("HCI112", E, "nothing to plan", """
 `hciplan plan`, `graph`, `simulate` and `emit` need an `upgrade` block: the
-file only describes the cluster. A file without one is still valid for
-`hciplan check` (it describes the cluster as it is).
+file only describes the cluster. `hciplan check` reports it as well, after
+every other problem of the description, so that a clean check always means a
+plan exists. Add an `upgrade` block (`hciplan import` writes a starting one).
 """)
 register("HCI113", E, "invisible or bidirectional character in a name or text", """
 A name or text holds a Unicode format character (category Cf). These are

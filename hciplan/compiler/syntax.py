@@ -294,18 +294,114 @@ class _ToSyntaxTree(Transformer_NonRecursive):
 # --- the boundary ----------------------------------------------------------------------
 
 
+MAX_SYNTAX_ERRORS = 10  # more would mostly be consequences of the first ones
+
+
 def parse(source: Source, diagnostics: Collector) -> Document | None:
-    """Parse `source`; on a syntax error (nesting too deep included), report one diagnostic and return None."""
-    try:
-        tree = get_parser().parse(source.text)
-    except UnexpectedInput as error:
-        _report_syntax_error(source, error, diagnostics)
-        return None
+    """Parse `source`; on syntax errors (nesting too deep included), report them and return None.
+
+    After an error confined to one statement line (see `_recoverable_line`), that
+    line is blanked out and the file parsed again, so one run reports several
+    independent mistakes. Errors that change the bracket structure (an unclosed
+    or extra bracket, an unterminated string or comment) end the search: what
+    follows them would only be reported wrongly.
+    """
+    text = source.text
+    reported = 0
+    while True:
+        try:
+            tree = get_parser().parse(text)
+        except UnexpectedInput as error:
+            current = Source(source.name, text)
+            _report_syntax_error(current, error, diagnostics)
+            reported += 1
+            line = _recoverable_line(current, error)
+            if line is None or reported >= MAX_SYNTAX_ERRORS:
+                return None
+            text = _blank_line(text, line)
+            continue
+        if reported:
+            return None  # the file had syntax errors: only the blanked copy parsed
+        break
     transformer = _ToSyntaxTree(source, diagnostics)
     body = transformer.transform(tree)
     if transformer._too_deep_reported:
         return None  # a syntax error like any other: the deep structure was dropped, so nothing later may run
     return Document(source, body)
+
+
+def _blank_line(text: str, line: int) -> str:
+    """`text` with line `line` (1-based) replaced by spaces: every position elsewhere stays the same."""
+    lines = text.split("\n")
+    lines[line - 1] = " " * len(lines[line - 1])
+    return "\n".join(lines)
+
+
+def _recoverable_line(source: Source, error: UnexpectedInput) -> int | None:
+    """The line to blank out to look for the next syntax error, or None when that would not be safe.
+
+    Safe means the line holds whole statements of a block body (or of the top
+    level): it starts after a complete statement, outside any list, and its
+    brackets balance, so removing it leaves the structure around it intact.
+    """
+    if isinstance(error, UnexpectedCharacters):
+        if source.text[error.pos_in_stream] == '"' or source.text.startswith("/*", error.pos_in_stream):
+            return None  # an unterminated string or comment: everything after it is misread
+    elif not isinstance(error, UnexpectedToken) or error.token.type == "$END":
+        return None
+    line = error.line
+    line_start = sum(len(text) + 1 for text in source.text.split("\n")[: line - 1])
+    line_end = line_start + len(source.line_text(line))
+    before = _tokens_before(source, line_start)
+    if _open_brackets(before) and _open_brackets(before)[-1].type == "LSQB":
+        return None  # inside a list that spans lines
+    if not _between_statements(source.text[:line_start]):
+        return None  # the statement began on an earlier line: blanking this one would misread the next
+    if isinstance(error, UnexpectedToken) and error.token.type in ("RBRACE", "RSQB"):
+        return None  # a bracket problem: the structure itself is in doubt
+    depth = 0
+    for token in _tokens_in(source, line_start, line_end):
+        if token.type in ("LBRACE", "LSQB"):
+            depth += 1
+        elif token.type in ("RBRACE", "RSQB"):
+            depth -= 1
+            if depth < 0:
+                return None  # the line closes a block opened before it
+    if depth != 0:
+        return None  # the line opens a block it does not close
+    return line
+
+
+def _between_statements(text: str) -> bool:
+    """Whether `text` (the file up to a line) ends where a new attribute or block may start."""
+    try:
+        interactive = get_parser().parse_interactive(text)
+        interactive.exhaust_lexer()
+        accepted = interactive.accepts()
+    except UnexpectedInput:
+        return False
+    # A body may end here (`}`, or the end of the file at the top) and a name may start a statement:
+    # after `to =` a name is a value and the body cannot end, so that is not between statements.
+    return "NAME" in accepted and ("RBRACE" in accepted or "$END" in accepted)
+
+
+def _tokens_in(source: Source, start: int, end: int) -> list[Token]:
+    """The tokens of `source.text[start:end]`, lexed alone; a character no token starts with is skipped.
+
+    Skipping (rather than stopping) keeps the brackets after a stray `:` counted,
+    so a line that closes a block is never taken for a self-contained one.
+    """
+    text = source.text[start:end]
+    tokens: list[Token] = []
+    offset = 0
+    while offset < len(text):
+        try:
+            for token in get_parser().lex(text[offset:]):
+                tokens.append(token)
+            break
+        except UnexpectedCharacters as error:
+            offset += error.pos_in_stream + 1
+    return tokens
 
 
 def _tokens_before(source: Source, stop: int) -> list[Token]:
@@ -357,6 +453,8 @@ def _report_syntax_error(source: Source, error: UnexpectedInput, diagnostics: Co
                 hints.append("attributes are written `name = value`, without `:` or `;`")
             if source.text.startswith("*/", error.pos_in_stream):
                 hints.append("this `*/` closes a comment that was never opened with `/*`")
+            if not hints:
+                hints.append('remove it; if it belongs to a value, quote the value: `name = "text"`')
             diagnostics.report("HCI006", span, f"unexpected character `{shown}`", hints=hints)
         return
 
@@ -365,7 +463,10 @@ def _report_syntax_error(source: Source, error: UnexpectedInput, diagnostics: Co
     expected = sorted(error.expected)
     if token.type == "$END":
         end = source.end_span()
-        open_ = _open_brackets(_tokens_before(source, len(source.text)))
+        all_tokens = _tokens_before(source, len(source.text))
+        open_ = _open_brackets(all_tokens)
+        if open_ and open_[-1].type == "LBRACE" and _report_misindented_block(source, all_tokens, diagnostics):
+            return
         if open_:
             opener = open_[-1]
             closer = "}" if opener.type == "LBRACE" else "]"
@@ -400,6 +501,8 @@ def _report_syntax_error(source: Source, error: UnexpectedInput, diagnostics: Co
                                hints=["remove it, or look for an extra closing bracket before it"])
             return
 
+    if _report_malformed_value(source, token, before, diagnostics):
+        return
     if token.type == "NAME" and prev is not None and prev.type == "NAME":
         following = _token_at(source, token.end_pos)
         if following is not None and following.type in ("LBRACE", "STRING"):
@@ -429,6 +532,104 @@ def _report_syntax_error(source: Source, error: UnexpectedInput, diagnostics: Co
     if token.type == "NAME" and prev is not None and prev.type == "NAME":
         hints.append('block labels are quoted: `node "HCI01" { ... }`')
     diagnostics.report("HCI001", span, f"unexpected {describe_token(token)}", hints=hints)
+
+
+VERSION_RE = re.compile(r"[0-9]{2}[Hh][0-9]")  # 22H2, 23H2, 24H2: how Microsoft names releases
+WORD_RE = re.compile(r'[^\s,\[\]{}"#=]+')
+TIME_RE = re.compile(r"[0-9]{1,2}:[0-9]{2}(:[0-9]{2})?(Z|[+-][0-9]{2}:[0-9]{2})?(?![\w.:])")
+
+
+def _report_malformed_value(source: Source, token: Token, before: list[Token], diagnostics: Collector) -> bool:
+    """Specific messages for values that lex as two tokens: `23H2`, `MGMT-01`, `2026-12-05 22:00Z`."""
+    file = source.name
+    if not before:
+        return False
+    prev = before[-1]
+    text = source.text
+    # `2026-12-05 22:00Z`: a date, a space, a time. The grammar's timestamps join them with `T`.
+    if prev.type == "TIMESTAMP" and "T" not in str(prev) and text[prev.end_pos:token.start_pos].strip(" \t") == "":
+        time = TIME_RE.match(text, token.start_pos)
+        if time is not None:
+            joined = f"{prev}T{time.group(0)}"
+            hints = [f"join the date and the time with `T`, without quotes: `{joined}`"]
+            if time.group(2) is None:
+                hints.append(f"and give its UTC offset: `{joined}Z`, or `{joined}+01:00`")
+            diagnostics.report("HCI001", Span.of(file, prev).to(Span(file, token.line, token.column + time.end()
+                                                                   - token.start_pos, token.line, token.column
+                                                                   + time.end() - token.start_pos)),
+                               f"timestamp written with a space: `{prev} {time.group(0)}`", hints=hints)
+            return True
+    # A word glued from tokens (`23H2` is the size-or-duration `23H` then the number `2`) right after `=`.
+    run = [*before, token]
+    start = len(run) - 1
+    while start > 0 and run[start - 1].end_pos == run[start].start_pos and run[start - 1].type != "EQUAL":
+        start -= 1
+    if start == len(run) - 1 or start < 2 or run[start - 1].type != "EQUAL" or run[start - 2].type != "NAME":
+        return False
+    word = WORD_RE.match(text, run[start].start_pos)
+    if word is None or word.end() <= token.start_pos:
+        return False
+    name, value = run[start - 2], word.group(0)
+    first = run[start]
+    span = Span(file, first.line, first.column, first.line, first.column + len(value))
+    if VERSION_RE.fullmatch(value):
+        diagnostics.report("HCI001", span, f"unquoted version `{value}`",
+                           hints=[f'versions are quoted strings: write `{name} = "{value.upper()}"`'])
+    else:
+        diagnostics.report("HCI001", span, f"`{value}` is not one value",
+                           hints=[f'if it is text (a name, a version), quote it: `{name} = "{value}"`'])
+    return True
+
+
+def _indent_column(source: Source, line: int) -> int:
+    text = source.line_text(line)
+    return len(text) - len(text.lstrip(" \t")) + 1
+
+
+def _report_misindented_block(source: Source, tokens: list[Token], diagnostics: Collector) -> bool:
+    """At the end of a file with a block open: blame the block whose `}` is missing, from the indentation.
+
+    A missing `}` makes every later `}` close the block before the one it was
+    written for, so the bracket count blames the outermost block. The block
+    that lost its `}` is the first one whose matching `}` is indented less than
+    the line that opens it. Without such a block (a file on one line, say),
+    the caller reports the innermost open bracket.
+    """
+    file = source.name
+    stack: list[int] = []
+    for index, token in enumerate(tokens):
+        if token.type in ("LBRACE", "LSQB"):
+            stack.append(index)
+            continue
+        if token.type not in ("RBRACE", "RSQB") or not stack:
+            continue
+        opened_at = stack.pop()
+        opener = tokens[opened_at]
+        if token.type != "RBRACE" or opener.type != "LBRACE" or token.line == opener.line:
+            continue
+        if token.column >= _indent_column(source, opener.line):
+            continue
+        outer = next((t for t in reversed(tokens[:index]) if t.type == "LBRACE"
+                      and _indent_column(source, t.line) == token.column and t.line < opener.line), None)
+        name = _block_name(tokens, opened_at)
+        related = [Related(Span.of(file, token), f"this `}}` closes it by count, but is indented for the block "
+                                                 f"of line {outer.line}" if outer else
+                           "this `}` closes it by count, but is indented for an outer block")]
+        diagnostics.report("HCI003", Span.of(file, opener),
+                           f"unclosed block{name}: this `{{` has no matching `}}`",
+                           related=related, hints=[f"add `}}` where the block ends, before line {token.line}"])
+        return True
+    return False
+
+
+def _block_name(tokens: list[Token], brace: int) -> str:
+    """` `node "HCI01"`` for the `{` at `brace` (its type and labels), or "" when it cannot be told."""
+    index = brace - 1
+    while index >= 0 and tokens[index].type == "STRING":
+        index -= 1
+    if index < 0 or tokens[index].type != "NAME":
+        return ""
+    return " `" + " ".join(str(t) for t in tokens[index:brace]) + "`"
 
 
 def _expected_list(expected: list[str]) -> str:

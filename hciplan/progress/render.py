@@ -14,6 +14,7 @@ import time
 from typing import Any, Callable
 
 from hciplan.compiler.quantities import format_minutes
+from hciplan.words import counted
 
 STATUS_TEXT = {"window": "stopped for the window", "started": "started"}
 
@@ -161,7 +162,7 @@ def _estimate(doc: dict[str, Any], today: dt.date) -> list[str]:
     est = doc["estimate"]
     runs = est["runs"]
     outcomes = est["outcomes"]
-    out = [f"Estimate      from now, {runs:,} runs, seed {est['seed']}: completed {_share(outcomes['completed'] / runs)}, "
+    out = [f"Estimate      from now, {counted(runs, 'run', ',')}, seed {est['seed']}: completed {_share(outcomes['completed'] / runs)}, "
            f"stopped at a window {_share(outcomes['stopped_at_window'] / runs)}, "
            f"aborted {_share(outcomes['aborted'] / runs)}"]
     finish = est["finish"]

@@ -108,6 +108,36 @@ def _verb_forms(step: Step) -> set[str]:
     return forms
 
 
+def _shown_forms(step: Step) -> set[str]:
+    """The forms of a step worth listing: not its id, and a kind (`bitlocker.resume`) without the
+    same name spelt from the id (`bitlocker_resume`), which names the same step."""
+    forms = {f for f in _verb_forms(step) if not STEP_ID_RE.match(f)}
+    kind = step.kind.lower()
+    same = kind.replace("_", ".")
+    return {f for f in forms if f == kind or f.replace("_", ".") != same}
+
+
+def step_names(plan: Plan, node: str) -> list[str]:
+    """The names `--fail NODE:STEP` lists for a node's steps (`cluster`: the cluster-wide ones), sorted."""
+    cluster = plan.model.cluster
+    real = cluster.node(node)
+    if real is None and node.lower() not in ("cluster", cluster.name.lower()):
+        return []
+    owner = real.name if real is not None else None
+    candidates = [(i, s) for i, s in enumerate(plan.steps) if s.node == owner]
+    forms = {f for _, s in candidates for f in _shown_forms(s)}
+    return sorted(f for f in forms if len(_matches(candidates, f)) == 1)  # only what --fail accepts
+
+
+def _matches(candidates: list[tuple[int, Step]], wanted: str) -> list[tuple[int, Step]]:
+    """The steps a name means; a name of several steps means the OS upgrade's (P2) one when there is one."""
+    matches = [(i, s) for i, s in candidates if wanted in _verb_forms(s)]
+    if len(matches) > 1:
+        preferred = [(i, s) for i, s in matches if s.phase == "P2"]  # the OS upgrade is what a verb means first
+        matches = preferred if len(preferred) == 1 else matches
+    return matches
+
+
 def resolve_step(plan: Plan, node: str, step: str, mode: str) -> int:
     """The index (plan order) of the step `node`:`step` names, or a FailureSpecError."""
     cluster = plan.model.cluster
@@ -121,15 +151,13 @@ def resolve_step(plan: Plan, node: str, step: str, mode: str) -> int:
     owner = None if cluster_wide else real.name
     candidates = [(i, s) for i, s in enumerate(plan.steps) if s.node == owner]
     wanted = step.lower()
-    matches = [(i, s) for i, s in candidates if wanted in _verb_forms(s)]
-    if len(matches) > 1:
-        preferred = [(i, s) for i, s in matches if s.phase == "P2"]  # the OS upgrade is what a verb means first
-        matches = preferred if len(preferred) == 1 else matches
+    matches = _matches(candidates, wanted)
     where = "cluster-wide" if cluster_wide else f"on {owner}"
     if not matches:
-        forms = sorted({f for _, s in candidates for f in _verb_forms(s) if not STEP_ID_RE.match(f)})
+        forms = step_names(plan, node)
         raise FailureSpecError(f"no step `{step}` {where} in this plan",
-                               (did_you_mean(step, forms), "steps here: " + ", ".join(forms[:24])))
+                               (did_you_mean(step, forms), "steps here: " + ", ".join(forms[:24])
+                                + (f" and {len(forms) - 24} more" if len(forms) > 24 else "")))
     if len(matches) > 1:
         raise FailureSpecError(f"`{step}` {where} names {len(matches)} steps",
                                ("name one: " + ", ".join(s.id for _, s in matches),))

@@ -19,6 +19,7 @@ from typing import Callable
 from hciplan.simulator.engine import ABORTED, COMPLETED, OUTCOMES, STOPPED, RunResult, run_once, runtime
 from hciplan.simulator.prepared import NO_STEP, SimPlan
 from hciplan.simulator.stats import Interval, mean_interval, percentile_interval, wilson
+from hciplan.words import counted
 
 Progress = Callable[[int], None]  # called with the number of runs just finished
 
@@ -35,7 +36,7 @@ class Interrupted(Exception):
     """
 
     def __init__(self, done: list[Batch]):
-        super().__init__(f"interrupted after {sum(len(b.outcomes) for b in done)} runs")
+        super().__init__(f"interrupted after {counted(sum(len(b.outcomes) for b in done), 'run')}")
         self.done = done
 
 

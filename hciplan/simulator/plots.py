@@ -15,6 +15,7 @@ from pathlib import Path
 from hciplan.simulator.engine import RunResult
 from hciplan.simulator.montecarlo import Summary
 from hciplan.simulator.prepared import SimPlan
+from hciplan.words import counted
 
 FORMATS = (".png", ".svg")
 INSTALL_HINT = "pip install 'hciplan[plot]'"
@@ -157,7 +158,7 @@ def write_histogram(path: str, sp: SimPlan, summary: Summary) -> None:
     ax.set_xlabel(_hours_label(sp), fontsize=8)
     ax.set_ylabel("completed runs", fontsize=8)
     stats = summary.duration_stats()
-    title = f"{sp.cluster}: {summary.runs:,} runs"
+    title = f"{sp.cluster}: {counted(summary.runs, 'run', ',')}"
     if stats:
         title += f", P50 {stats['p50'] / 60:.1f} h, P90 {stats['p90'] / 60:.1f} h"
     if summary.p_within_window is not None:

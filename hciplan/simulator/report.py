@@ -22,6 +22,7 @@ from hciplan.simulator.result import (DURATION_KEYS, DurationStats, Models, Over
                                      SimResult, WindowStats)
 from hciplan.simulator.result import Intervals as IntervalRecord
 from hciplan.simulator.stats import Interval, half_width, runs_for_percentile, runs_for_share, wilson
+from hciplan.words import counted, plural
 
 TOP_CRITICAL = 10
 WIDTH = 110  # the wrapped header notes stay within this many columns
@@ -100,9 +101,9 @@ def _spreads(models: Models) -> str:
 def _models(models: Models) -> list[str]:
     """The header's provenance lines (the first one after its label, the others indented)."""
     k, total = models.from_timing, models.drawn
-    rest = "" if k == total else f"{k} of {total} models; the rest defaults, assumptions"
+    rest = "" if k == total else f"{k} of {counted(total, 'model')}; the rest defaults, assumptions"
     if models.calibrated:
-        line = "calibrated" + (f" from {models.calibrated_runs} runs" if models.calibrated_runs else "")
+        line = "calibrated" + (f" from {counted(models.calibrated_runs, 'run')}" if models.calibrated_runs else "")
         start, end = (d[:10] if d else "?" for d in (models.calibrated_from, models.calibrated_to))
         if models.calibrated_from or models.calibrated_to:
             line += f", {start}..{end}"
@@ -205,9 +206,9 @@ def _two_digits(n: int) -> int:
 def render_text(sp: SimPlan, summary: Summary, models: Models | None = None) -> str:
     runs = summary.runs
     intervals = summary.intervals()
-    out = [f"Simulation of {sp.cluster}: {runs:,} runs, seed {summary.seed}"
+    out = [f"Simulation of {sp.cluster}: {counted(runs, 'run', ',')}, seed {summary.seed}"
            + (f", scenario {sp.scenario}" if sp.scenario else "")]
-    out.append(f"  plan          {sp.size} steps, method {sp.method}, fingerprint {sp.fingerprint}")
+    out.append(f"  plan          {counted(sp.size, 'step')}, method {sp.method}, fingerprint {sp.fingerprint}")
     if models is not None:
         first, *more = _models(models)
         out.append(f"  models        {first}")
@@ -271,13 +272,13 @@ def render_text(sp: SimPlan, summary: Summary, models: Models | None = None) -> 
         upgraded = summary.upgraded_median.get(outcome)
         if left is not None and upgraded is not None:
             whole = lambda v: f"{v:.0f}"  # noqa: E731
-            out.append(f"  {verb} (median: {left:.0f} steps left "
+            out.append(f"  {verb} (median: {counted(left, 'step', '.0f')} left "
                        f"{_bounds(intervals.remaining_median.get(outcome), whole)}, {upgraded:.0f} of {summary.nodes} "
                        f"nodes on 23H2 {_bounds(intervals.upgraded_median.get(outcome), whole)}):")
         else:
             out.append(f"  {verb}:")
         for (_, step, reason), count in rows:
-            out.append(f"    {sp.ids[step]:<34} {count:>7,} runs  {reason}")
+            out.append(f"    {sp.ids[step]:<34} {count:>7,} {plural('run', count):<4}  {reason}")
     out.append("")
     out.append(f"Storage exposure  {_minutes_ci(summary.exposure_mean, intervals.exposure_mean)} mean, "
                f"{_minutes_ci(summary.exposure_p90, intervals.exposure_p90)} P90")

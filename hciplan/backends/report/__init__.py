@@ -33,6 +33,7 @@ from hciplan.compiler.diagnostics import Diagnostic
 from hciplan.compiler.plan import Plan
 from hciplan.compiler.quantities import format_minutes
 from hciplan.compiler.storage import format_size
+from hciplan.words import counted
 
 NAME = "report"
 FILE_NAME = "report.html"
@@ -163,7 +164,7 @@ def cluster_facts(plan: Plan) -> dict:
     cluster, upgrade = model.cluster, model.upgrade
     source = "Windows Update" if upgrade.source == "windows_update" else f"media at {upgrade.media_path}"
     facts = [
-        ("Cluster", f"{cluster.name}, {len(cluster.nodes)} nodes, {cluster.version}"),
+        ("Cluster", f"{cluster.name}, {counted(len(cluster.nodes), 'node')}, {cluster.version}"),
         ("Nodes", ", ".join(f"{n.name} ({format_size(n.memory)})" for n in cluster.nodes)),
         ("Witness", cluster.witness),
         ("VMs", f"{cluster.vm_count} ({format_size(cluster.ha_vm_memory)} HA memory): "
@@ -179,7 +180,7 @@ def cluster_facts(plan: Plan) -> dict:
         ("Node order", " → ".join(n.name for n in model.ordered_nodes())),
         ("Failure policy", f"max_failed_nodes {upgrade.max_failed_nodes}, max_retries_per_node "
          f"{upgrade.max_retries_per_node}, reboot timeout {plan.reboot_timeout} min"),
-        ("Steps", f"{len(plan.steps)} in {len(plan.phases())} phases, {len(plan.units)} units of work"),
+        ("Steps", f"{len(plan.steps)} in {counted(len(plan.phases()), 'phase')}, {counted(len(plan.units), 'unit')} of work"),
         ("Expected work", f"{format_minutes(plan.critical_path()[0])} (critical path of mean step durations)"),
     ]
     if upgrade.orchestrator:
