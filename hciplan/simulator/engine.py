@@ -44,6 +44,7 @@ from statistics import NormalDist
 
 from hciplan.compiler.durations import SPREAD, Empirical, Fixed, LogNormal, Scaled, Triangular, Uniform
 from hciplan.compiler.schedule import busy_minutes
+from hciplan.percent import setting_text
 from hciplan.simulator.failures import RiskSpec
 from hciplan.simulator.prepared import NO_STEP, SimPlan
 
@@ -337,7 +338,7 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
             if now + need <= wends[k]:
                 return True
             if k + 1 == len(windows):
-                stop(i, f"needs {need:.0f} min ({sp.confidence:.0%} confidence); "
+                stop(i, f"needs {need:.0f} min ({setting_text(sp.confidence)} confidence); "
                         f"window {windows[k].name} ends before that")
                 return False
             yield timeout(wstarts[k + 1] - now)
