@@ -19,10 +19,11 @@ from hciplan.simulator.engine import ABORTED, COMPLETED, OUTCOMES, STOPPED
 from hciplan.simulator.montecarlo import Intervals, Summary, count_percentile, percentile
 from hciplan.percent import setting_text, share_text, stored_share
 from hciplan.simulator.prepared import SimPlan
-from hciplan.simulator.result import (DURATION_KEYS, DurationStats, Models, Overrun, Precision, ScheduleStats,
-                                     SimResult, WindowStats)
+from hciplan.simulator.result import (DURATION_KEYS, DurationStats, MixedMode, Models, Overrun, Precision,
+                                     ScheduleStats, SimResult, WindowStats)
 from hciplan.simulator.result import Intervals as IntervalRecord
-from hciplan.simulator.stats import Interval, half_width, runs_for_percentile, runs_for_share, wilson
+from hciplan.simulator.stats import (Interval, half_width, percentile_interval, runs_for_percentile, runs_for_share,
+                                    wilson)
 
 TOP_CRITICAL = 10
 WIDTH = 110  # the wrapped header notes stay within this many columns
@@ -286,6 +287,7 @@ def render_text(sp: SimPlan, summary: Summary, models: Models | None = None) -> 
     out.append(f"Storage exposure  {_minutes_ci(summary.exposure_mean, intervals.exposure_mean)} mean, "
                f"{_minutes_ci(summary.exposure_p90, intervals.exposure_p90)} P90")
     out.append("                  with a node down or resyncing (reduced resiliency)")
+    out.extend(_mixed_lines(mixed_mode(summary)))
     if summary.criticality:
         out.append("")
         out.append("Most critical steps (share of completed runs in which the step is on the critical path):")
@@ -294,6 +296,37 @@ def render_text(sp: SimPlan, summary: Summary, models: Models | None = None) -> 
             ci = _bounds(intervals.criticality.get(i), _percent)
             out.append(f"  {sp.ids[i]:<36} {share_text(share):>7} {ci:<13} mean {format_minutes(sp.mean_minutes[i])}")
     return "\n".join(out) + "\n"
+
+
+def mixed_mode(summary: Summary) -> MixedMode | None:
+    """Mixed OS mode over the runs (compiler/mixed.py), rounded as `hciplan.sim/1` stores it; None if no run entered it."""
+    ordered = summary.mixed
+    if not ordered and not summary.still_mixed:
+        return None
+    if not ordered:
+        return MixedMode(0, summary.still_mixed)
+    return MixedMode(len(ordered), summary.still_mixed, _round(percentile(ordered, 50)), _round(percentile(ordered, 90)),
+                     _round(ordered[-1]), _round_bounds(percentile_interval(ordered, 0.5)),
+                     _round_bounds(percentile_interval(ordered, 0.9)))
+
+
+def _mixed_lines(m: MixedMode | None) -> list[str]:
+    """`Mixed OS mode  P50 .., P90 ..`: from the first node on 23H2 to the functional level, and the 4 weeks."""
+    if m is None:
+        return []
+    out = [""]
+    if m.runs:
+        over = " (more than Microsoft's 4 weeks [W-rolling])" if m.p90_minutes > m.limit_minutes else ""
+        out.append(f"Mixed OS mode   P50 {_minutes_ci(m.p50_minutes, m.p50_interval)}, "
+                   f"P90 {_minutes_ci(m.p90_minutes, m.p90_interval)}{over}")
+        out.append(f"                from the first node on 23H2 to the functional-level update (or the last node "
+                   f"on 23H2), in the {m.runs:,} run{'s' * (m.runs != 1)} where it ended")
+    else:
+        out.append("Mixed OS mode   it ended in no run")
+    if m.still_mixed_runs:
+        out.append(f"                {m.still_mixed_runs:,} run{'s' * (m.still_mixed_runs != 1)} ended with the "
+                   "cluster still in mixed mode")
+    return out
 
 
 def _count(value: float) -> str:
@@ -426,6 +459,7 @@ def sim_result(sp: SimPlan, summary: Summary, models: Models | None = None) -> S
         models=models,
         precision=rule,
         schedule=schedule_stats(sp, summary),
+        mixed_mode=mixed_mode(summary),
     )
 
 
