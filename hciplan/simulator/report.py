@@ -207,11 +207,30 @@ def _two_digits(n: int) -> int:
     return -(-n // step) * step
 
 
-def render_text(sp: SimPlan, summary: Summary, models: Models | None = None) -> str:
+def _plain(text: str, **_: object) -> str:
+    return text
+
+
+# The section labels at the start of a line, bold as `plan`'s headings (the CLI passes click.style when colouring).
+_SECTIONS = ("Duration", "Within window", "Overrun", "Work time", "Schedule by window", "Outcomes",
+             "Storage exposure", "Mixed OS mode", "Most critical steps")
+_OUTCOME_COLOURS = {ABORTED: "red", STOPPED: "yellow"}
+
+
+def _styled(line: str, style) -> str:
+    """A report line with its section label bold (the line's text and width are unchanged)."""
+    for label in _SECTIONS:
+        if line.startswith(label):
+            return style(label, bold=True) + line[len(label):]
+    return line
+
+
+def render_text(sp: SimPlan, summary: Summary, models: Models | None = None, style=_plain) -> str:
+    """The report for people; `style` (click.style's signature) colours it, as `plan`'s summary."""
     runs = summary.runs
     intervals = summary.intervals()
-    out = [f"Simulation of {sp.cluster}: {runs:,} runs, seed {summary.seed}"
-           + (f", scenario {sp.scenario}" if sp.scenario else "")]
+    out = [style(f"Simulation of {sp.cluster}: {runs:,} runs, seed {summary.seed}"
+                 + (f", scenario {sp.scenario}" if sp.scenario else ""), bold=True)]
     out.append(f"  plan          {sp.size} steps, method {sp.method}, fingerprint {sp.fingerprint}")
     if models is not None:
         first, *more = _models(models)
@@ -265,7 +284,10 @@ def render_text(sp: SimPlan, summary: Summary, models: Models | None = None) -> 
     for n, (outcome, row) in enumerate(zip(OUTCOMES, rows)):
         share = summary.outcomes[outcome] / runs
         bounds = _bounds(intervals.outcomes[outcome], _percent)
-        out.append(f"{'Outcomes' if n == 0 else '':<16}{row:<{width}}  {share_text(share):>6} {bounds}")
+        shown = f"{row:<{width}}  {share_text(share):>6} {bounds}"
+        if summary.outcomes[outcome] and outcome in _OUTCOME_COLOURS:
+            shown = style(shown, fg=_OUTCOME_COLOURS[outcome], bold=True)
+        out.append(f"{'Outcomes' if n == 0 else '':<16}{shown}")
     ranked = sorted(summary.stops.items(), key=lambda item: (-item[1], item[0]))
     for outcome in (ABORTED, STOPPED):
         rows = [(key, count) for key, count in ranked if key[0] == outcome][:5]
@@ -295,6 +317,8 @@ def render_text(sp: SimPlan, summary: Summary, models: Models | None = None) -> 
         for i, share in top[:TOP_CRITICAL]:
             ci = _bounds(intervals.criticality.get(i), _percent)
             out.append(f"  {sp.ids[i]:<36} {share_text(share):>7} {ci:<13} mean {format_minutes(sp.mean_minutes[i])}")
+    if style is not _plain:
+        out = [_styled(line, style) for line in out]
     return "\n".join(out) + "\n"
 
 
