@@ -261,7 +261,7 @@ def render_text(sp: SimPlan, summary: Summary, models: Models | None = None, sty
         keys = ("p50", "p80", "p90", "p95", "max", "mean")
         shown = [format_minutes(stats[k]) for k in keys]
         offsets = [_offsets(stats[k], intervals.durations.get(k)) for k in keys]
-        width = max(12, 2 + max(len(cell) for cell in shown + offsets))  # wide offsets widen the table
+        width = max(11, 2 + max(len(cell) for cell in shown + offsets))  # 76 columns; wide offsets widen it
         out.append("  " + " " * 8 + "".join(f"{n:>{width}}" for n in ("P50", "P80", "P90", "P95", "max", "mean")))
         out.append("  " + " " * 8 + "".join(f"{cell:>{width}}" for cell in shown))
         out.append("  95% CI  " + "".join(f"{cell:>{width}}" for cell in offsets))
