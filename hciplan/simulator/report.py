@@ -343,8 +343,8 @@ def _mixed_lines(m: MixedMode | None) -> list[str]:
         over = " (more than Microsoft's 4 weeks [W-rolling])" if m.p90_minutes > m.limit_minutes else ""
         out.append(f"Mixed OS mode   P50 {_minutes_ci(m.p50_minutes, m.p50_interval)}, "
                    f"P90 {_minutes_ci(m.p90_minutes, m.p90_interval)}{over}")
-        out.append(f"                from the first node on 23H2 to the functional-level update (or the last node "
-                   f"on 23H2), in the {m.runs:,} run{'s' * (m.runs != 1)} where it ended")
+        out.append(f"                from the first node on 23H2 to the functional-level update; "
+                   f"{m.runs:,} run{'s' * (m.runs != 1)} ended it")
     else:
         out.append("Mixed OS mode   it ended in no run")
     if m.still_mixed_runs:
