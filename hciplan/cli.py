@@ -33,9 +33,22 @@ FORMAT = click.option("--format", "output_format", type=click.Choice(["text", "j
                       show_default=True, help="Output format.")
 
 
+_COLOUR = {"choice": "auto"}  # the global --color option, set by the group before any command runs
+
+
 def use_colour() -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    """`--color`, then NO_COLOR (https://no-color.org), then FORCE_COLOR, then whether stdout is a terminal."""
+    from hciplan.terminal import colour_wanted
+
+    return colour_wanted(_COLOUR["choice"], sys.stdout)
+
+
+def echo_report(text: str) -> None:
+    """A `plan` or `simulate` report on stdout: wrapped to the terminal with hanging indents (terminal.py)."""
+    from hciplan.terminal import layout, width_for
+
+    colour = use_colour()
+    click.echo(layout(text, width_for(sys.stdout), colour), nl=False, color=colour)
 
 
 def _style():
@@ -88,8 +101,12 @@ def require_plan(result: CompileResult) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hciplan")
-def cli() -> None:
+@click.option("--color", "--colour", "colour", type=click.Choice(["auto", "always", "never"]), default="auto",
+              show_default=True, help="Colour the output: auto colours a terminal only, and follows NO_COLOR "
+              "(it wins) and FORCE_COLOR.")
+def cli(colour: str) -> None:
     """Plan, check, simulate and script an Azure Stack HCI 22H2 -> 23H2 upgrade."""
+    _COLOUR["choice"] = colour
 
 
 @cli.command()
@@ -129,7 +146,7 @@ def plan(file: str, output_format: str) -> None:
                    nl=False)
         sys.exit(EXIT_OK if result.ok else EXIT_ERRORS)
     require_plan(result)
-    click.echo(summary.render_summary(result.plan, result.diagnostics, _style()), nl=False)
+    echo_report(summary.render_summary(result.plan, result.diagnostics, _style()))
 
 
 @cli.command()
@@ -551,7 +568,7 @@ def simulate(file: str, runs: int, seed: int, jobs: int | None, scenario_name: s
     if output_format == "json":
         click.echo(report.render_json(sim_plan, summary, models), nl=False)
     else:
-        click.echo(report.render_text(sim_plan, summary, models), nl=False)
+        echo_report(report.render_text(sim_plan, summary, models, _style()))
 
 
 def _window_option(window: str | None) -> tuple[float | None, bool]:

@@ -75,7 +75,7 @@ def test_simulation_fills_the_summary() -> None:
         "p_within_window": 0.83})
     text = doc(result, simulation)
     assert "| Simulated duration | P50 6h40m, P90 7h36m (500 runs, seed 7) |" in text
-    assert "| Chance to finish in the windows | 83% |" in text
+    assert "| Chance to finish in the windows | 83.0% |" in text
 
 
 @pytest.mark.parametrize("document", [{}, {"schema": "hciplan.sim/1"}, {"schema": "other"},

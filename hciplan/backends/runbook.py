@@ -31,6 +31,7 @@ from hciplan.compiler.catalog import PHASES
 from hciplan.compiler.diagnostics import Diagnostic, Severity
 from hciplan.compiler.plan import Plan, Step
 from hciplan.compiler.quantities import format_minutes
+from hciplan.percent import share_text
 from hciplan.simulator.result import SimResult
 from hciplan.words import counted
 
@@ -188,7 +189,7 @@ def render_runbook(plan: Plan, diagnostics: Iterable[Diagnostic] = (), simulatio
         out.append(f"| Simulated duration | {shown} ({counted(simulation.runs, 'run')}"
                    + (f", seed {simulation.seed}" if simulation.seed is not None else "") + ") |")
         if simulation.p_within_window is not None:
-            out.append(f"| Chance to finish in the windows | {simulation.p_within_window:.0%} |")
+            out.append(f"| Chance to finish in the windows | {share_text(simulation.p_within_window)} |")
     out += [f"| Steps | {len(plan.steps)} in {counted(len(plan.phases()), 'phase')} |", ""]
 
     irreversible = [s for s in plan.steps if s.spec.irreversible]

@@ -14,6 +14,7 @@ from hciplan.compiler.diagnostics import Diagnostic
 from hciplan.compiler.plan import Plan, Step
 from hciplan.compiler.quantities import format_minutes
 from hciplan.compiler.storage import format_size
+from hciplan.percent import setting_text
 
 NAME = "summary"
 FILE_NAME = "plan.txt"
@@ -77,7 +78,7 @@ def schedule_lines(plan: Plan, style: Style = _plain) -> list[str]:
         return []
     used = schedule.used
     out = ["", style("Schedule by window", bold=True)
-           + f" (expected: mean durations; a unit of work starts only if it fits at {plan.confidence:.0%} confidence)",
+           + f" (expected: mean durations; a unit of work starts only if it fits at {setting_text(plan.confidence)} confidence)",
            f"  work          {format_minutes(schedule.work_minutes)} of work "
            + (f"placed in {used} window{'s' * (used != 1)}, the rest not placed" if schedule.unplaced else
               f"over {used} window{'s' * (used != 1)}, finishing in {schedule.finish_window}")]

@@ -15,6 +15,7 @@ from typing import Any
 
 from hciplan.compiler import schema
 from hciplan.compiler.quantities import format_minutes
+from hciplan.percent import setting_text, share_text
 from hciplan.compiler.storage import format_size
 
 GROUP_TITLES = {"irreversible": "Irreversible", "steps": "Steps", "order": "Order", "margins": "Margins",
@@ -195,7 +196,7 @@ def _signed_minutes(value: float | None) -> str:
 
 
 def _share(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1%}"
+    return share_text(value, missing="n/a")
 
 
 def _signed_points(value: float | None) -> str:
@@ -221,15 +222,15 @@ def compare_text(document: dict) -> str:
     runs, seed = document["runs"], document["seed"]
     count = len(document["variants"])
     out = [f"compare: {count} variant{'s' * (count != 1)}, {runs} runs each, seed {seed}, common random numbers "
-           f"(keyed draws); intervals {document['confidence']:.0%}"
+           f"(keyed draws); intervals {setting_text(document['confidence'])}"
            + (f"; scenario {clean(document['scenario'])}" if document.get("scenario") else "")]
     rows = [("variant", "P50", "P90", "P(window)", "completed", "aborted", "stopped", "exposure")]
     for v in document["variants"]:
         outcomes = v["outcomes"]
         total = sum(outcomes.values()) or 1
         rows.append((clean(v["name"]), _minutes_or(v["p50"]), _minutes_or(v["p90"]), _share(v["p_within_window"]),
-                     f"{outcomes['completed'] / total:.1%}", f"{outcomes['aborted'] / total:.1%}",
-                     f"{outcomes['stopped_at_window'] / total:.1%}", format_minutes(v["exposure_mean"])))
+                     share_text(outcomes['completed'] / total), share_text(outcomes['aborted'] / total),
+                     share_text(outcomes['stopped_at_window'] / total), format_minutes(v["exposure_mean"])))
     widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
     for r in rows:
         out.append("  " + "  ".join(c.ljust(w) if k == 0 else c.rjust(w) for k, (c, w) in enumerate(zip(r, widths))))

@@ -433,6 +433,26 @@ them longer, or split the journey (for example the solution upgrade into a
 later window of its own).
 """)
 
+register("HCI805", W, "mixed OS mode is expected to last more than 4 weeks", """
+From the moment the first node runs 23H2 until the functional level is
+raised, the cluster runs in mixed OS mode: some nodes on 23H2, some on 22H2
+(or all on 23H2 at the old level). It is meant as a short stage of a rolling
+upgrade: Microsoft expects it to end within 4 weeks, and it can still be
+backed out until the functional level is raised [W-rolling].
+
+The check reads the plan's expected schedule (mean durations and the window
+rule, `hciplan plan`, "Schedule by window"): the time from the end of the
+first node's reboot into 23H2 to the end of the functional-level update
+(without one in the plan, `functional_level = manual`, to the last node's
+reboot into 23H2; the level is raised by hand after that). It warns when
+that is more than 28 days, or when mixed mode begins and no window left ends
+it although the windows go on for more than 28 days. The message gives the
+duration, the two moments and their windows. Plan the nodes' OS upgrades and
+the functional-level update in windows at most 4 weeks apart, or make the
+windows longer. `hciplan simulate` reports the mixed-mode P50 and P90 over
+the runs.
+""", "[W-rolling]")
+
 # --- HCI9xx: safety proofs over the plan ------------------------------------------
 register("HCI901", E, "storage redundancy can be lost", """
 Walking the plan found a state where more nodes are down (rebooting, or back

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from hciplan.compiler.builder import build_plan
 from hciplan.compiler.diagnostics import Collector, Diagnostic, Severity
+from hciplan.compiler.mixed import check_mixed_mode
 from hciplan.compiler.pipeline import CheckResult
 from hciplan.compiler.plan import Plan
 from hciplan.compiler.safety import prove
@@ -48,5 +49,6 @@ def compile_checked(check: CheckResult, *, need_plan: bool = False) -> CompileRe
     prove(plan, proofs)
     check_bounds(plan, proofs)
     check_windows(plan, proofs)
+    check_mixed_mode(plan, proofs)
     diagnostics = tuple(sorted(check.diagnostics + tuple(proofs.items), key=Diagnostic.sort_key))
     return CompileResult(check, plan, diagnostics)

@@ -47,6 +47,7 @@ class Schedule:
     unplaced: tuple[str, ...]  # units the window rule cannot place in any window, in plan order
     work_minutes: float  # time with some step running, over the whole plan (mean durations)
     finish_window: str | None  # the window the last placed unit starts in
+    step_finish: tuple[float, ...] = ()  # per step in plan order, when it ends (-1: it does not run); mixed.py
 
     @property
     def used(self) -> int:
@@ -128,7 +129,8 @@ def expected_schedule(step_ids: Sequence[str], preds: Sequence[Sequence[int]], m
     unplaced = tuple(units[u][0] for u in range(len(units)) if u not in placed)
     used = [w for w in plans if w.units]
     work = busy_minutes([(begin[i], finish[i]) for i in range(n) if finish[i] >= 0])
-    return Schedule(tuple(plans), unplaced, round(work, 3), used[-1].name if used else None)
+    return Schedule(tuple(plans), unplaced, round(work, 3), used[-1].name if used else None,
+                    tuple(round(f, 3) if f >= 0 else -1.0 for f in finish))
 
 
 def plan_schedule(plan) -> Schedule | None:

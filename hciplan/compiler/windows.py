@@ -14,6 +14,7 @@ import math
 from hciplan.compiler.diagnostics import Collector, Related
 from hciplan.compiler.plan import Plan
 from hciplan.compiler.quantities import format_minutes
+from hciplan.percent import setting_text
 
 
 def _duration(minutes: float) -> str:
@@ -48,7 +49,7 @@ def check_windows(plan: Plan, report: Collector) -> None:
                if widest is not windows[0] else [])
     if unit_minutes > longest:
         report.report("HCI804", windows[0].spans.header,
-                      f"{unit} needs {_duration(unit_minutes)} (at the plan's {plan.confidence:.0%} confidence) and cannot fit even the longest window "
+                      f"{unit} needs {_duration(unit_minutes)} (at the plan's {setting_text(plan.confidence)} confidence) and cannot fit even the longest window "
                       f"(`{widest.name}`, {_duration(longest)}): no number of windows of this length holds it",
                       related=related,
                       hints=[f"expected work {_duration(work)} (critical path of mean step durations); "

@@ -14,6 +14,7 @@ import time
 from typing import Any, Callable
 
 from hciplan.compiler.quantities import format_minutes
+from hciplan.percent import setting_text, share_text
 from hciplan.words import counted
 
 STATUS_TEXT = {"window": "stopped for the window", "started": "started"}
@@ -56,7 +57,7 @@ def duration(minutes: float | None) -> str:
 
 
 def _share(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}%"
+    return share_text(value)
 
 
 def _since(doc: dict[str, Any], text: str | None) -> str:
@@ -181,11 +182,11 @@ def _estimate(doc: dict[str, Any], today: dt.date) -> list[str]:
     out.append(f"  done by the end of {window['name']} ({_clock(window['end'])})   {_share(est['p_done_by_window_end'])}")
     last = est["last_safe_point"]
     if last is None:
-        out.append(f"  last safe point tonight   none is reached in {100 * _confidence(doc):.0f}% of runs")
+        out.append(f"  last safe point tonight   none is reached in {setting_text(_confidence(doc))} of runs")
     else:
         out.append(f"  last safe point tonight   after {last['step']} (unit {last['unit']}), P50 "
                    f"{_short(last['p50'], today)}, reached in {_share(last['share'])} of runs "
-                   f"(the plan's confidence {100 * last['confidence']:.0f}%)")
+                   f"(the plan's confidence {setting_text(last['confidence'])})")
     closing = est["if_window_closes"]
     if closing["share"]:
         then = closing["next_window"]

@@ -43,7 +43,9 @@ import simpy
 from statistics import NormalDist
 
 from hciplan.compiler.durations import SPREAD, Empirical, Fixed, LogNormal, Scaled, Triangular, Uniform
+from hciplan.compiler.mixed import mixed_span
 from hciplan.compiler.schedule import busy_minutes
+from hciplan.percent import setting_text
 from hciplan.simulator.failures import RiskSpec
 from hciplan.simulator.prepared import NO_STEP, SimPlan
 
@@ -96,6 +98,8 @@ class RunResult:
     units_done: tuple[bool, ...] = ()  # with windows: whether each unit reached its safe point (its tail ended)
     work: float = 0.0
     window_work: tuple[float, ...] = ()  # per window: the work time of the units started in it
+    mixed: float | None = None  # minutes in mixed OS mode (compiler/mixed.py), if it began and ended in the run
+    still_mixed: bool = False  # the run ended with the cluster still in mixed OS mode
 
 
 class _Runtime:
@@ -337,7 +341,7 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
             if now + need <= wends[k]:
                 return True
             if k + 1 == len(windows):
-                stop(i, f"needs {need:.0f} min ({sp.confidence:.0%} confidence); "
+                stop(i, f"needs {need:.0f} min ({setting_text(sp.confidence)} confidence); "
                         f"window {windows[k].name} ends before that")
                 return False
             yield timeout(wstarts[k + 1] - now)
@@ -606,6 +610,8 @@ def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[f
         final = [Segment(i, st.attempts.get(sp.unit_of[i], 1), start[i], end[i], "ok") for i in range(n) if end[i] >= 0]
         segments = tuple(sorted(st.segments + final, key=lambda s: (s.start, s.end, s.step)))
     upgraded = sum(1 for i in sp.os_upgraded if end[i] >= 0)
+    span = mixed_span(end, sp.os_upgraded, None if sp.functional_level == NO_STEP else sp.functional_level)
+    mixed = None if span is None or span[1] is None else span[1] - span[0]
     overrun = _overrun(sp, start, end, last) if sp.windows else 0.0
     unit_windows = _unit_windows(sp, start) if sp.windows else ()
     units_done = tuple(end[u.tail] >= 0 for u in sp.units) if sp.windows else ()
@@ -618,7 +624,8 @@ def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[f
                 spans[k].extend((start[i], end[i]) for i in u.steps if end[i] >= 0)
         window_work = tuple(busy_minutes(x) for x in spans)
     return RunResult(index, outcome, last, step, reason, remaining, tuple(st.failed), exposure, within,
-                     critical, upgraded, overrun, segments, unit_windows, units_done, work, window_work)
+                     critical, upgraded, overrun, segments, unit_windows, units_done, work, window_work, mixed,
+                     span is not None and span[1] is None)
 
 
 def _unit_windows(sp: SimPlan, start: list[float]) -> tuple[int, ...]:

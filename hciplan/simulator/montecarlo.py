@@ -63,6 +63,8 @@ class Batch:
     window_works: list[list[float]] = field(default_factory=list)
     finish_windows: Counter = field(default_factory=Counter)  # completed runs by the window they finished in
     windows_used: Counter = field(default_factory=Counter)  # completed runs by how many windows they worked in
+    mixed: list[float] = field(default_factory=list)  # minutes in mixed OS mode of the runs in which it ended
+    still_mixed: int = 0  # runs that ended with the cluster in mixed OS mode
 
 
 def _tally_windows(sp: SimPlan, batch: Batch, r: RunResult) -> None:
@@ -126,6 +128,9 @@ def run_batch(sp: SimPlan, seed: int, first: int, last: int) -> Batch:
             batch.upgraded.append(r.upgraded)
             counts.update(r.critical)
             batch.works.append(r.work)
+            if r.mixed is not None:
+                batch.mixed.append(r.mixed)
+            batch.still_mixed += r.still_mixed
             if sp.windows:
                 _tally_windows(sp, batch, r)
             collect()
@@ -314,6 +319,10 @@ class Summary:
     window_works: tuple[tuple[float, ...], ...] = ()
     finish_windows: dict[int, int] = field(default_factory=dict)
     windows_used: dict[int, int] = field(default_factory=dict)
+    # Mixed OS mode (compiler/mixed.py): its minutes in the runs in which it began and ended, ascending;
+    # the runs that ended with the cluster still in it.
+    mixed: tuple[float, ...] = ()
+    still_mixed: int = 0
 
     def duration_stats(self) -> dict[str, float] | None:
         if not self.durations:
@@ -399,6 +408,7 @@ def summarise(sp: SimPlan, runs: int, seed: int, done: list[Batch]) -> Summary:
         remaining={o: tuple(sorted(v)) for o, v in left.items() if v},
         upgraded={o: tuple(sorted(v)) for o, v in on_23h2.items() if v},
         works=tuple(w for o, w in zip(outcomes, (w for b in done for w in b.works)) if o == COMPLETED),
+        mixed=tuple(sorted(m for b in done for m in b.mixed)), still_mixed=sum(b.still_mixed for b in done),
         **_merge_windows(sp, done),
     )
 

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 
 from hciplan.compiler.durations import StepDuration, factor_mu, resolve
 from hciplan.compiler.model import DEFAULT_TIMING
+from hciplan.compiler.mixed import OS_REBOOTS, mixed_steps  # noqa: F401 (OS_REBOOTS: re-exported)
 from hciplan.compiler.plan import Plan
 from hciplan.compiler.schedule import schedule_of
 from hciplan.compiler.units import CAU_RUN
 from hciplan.simulator.failures import Injection, RiskSpec
 
 NO_STEP = -1
-OS_REBOOTS = ("cau.reboot", "os.restart", "offline.reboot")  # the reboot into 23H2 of each method
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +105,7 @@ class SimPlan:
     draw_keys: tuple[str, ...] = ()
     pinned: tuple[tuple[int, float], ...] = ()  # keyed only: (step, q) draws its duration at its q-quantile
     planned: tuple[int, ...] = ()  # per unit: the window the plan's expected schedule puts it in (-1: none)
+    functional_level: int = NO_STEP  # the step raising the functional level: it ends mixed OS mode (mixed.py)
     key: str = field(default="", compare=False)
 
     @property
@@ -168,8 +169,8 @@ def prepare(plan: Plan, injections: tuple[Injection, ...] = (), risks: dict[str,
 
     in_cau = [plan.steps[i].group == CAU_RUN for i in range(len(plan.steps))]
     after_cau = tuple(not in_cau[i] and any(in_cau[p] for p in preds[i]) for i in range(len(plan.steps)))
-    os_upgraded = tuple(i for i, s in enumerate(plan.steps)
-                        if s.phase == "P2" and s.node is not None and s.kind in OS_REBOOTS)
+    mixed = mixed_steps(plan)  # the steps that begin and end mixed OS mode
+    os_upgraded = mixed.os_upgraded
     windows, start = window_minutes(plan, window_length, ignore_windows)
     risk_list = tuple((i, risks[s.kind]) for i, s in enumerate(plan.steps) if risks and s.kind in risks)
     timing = model.timing or DEFAULT_TIMING
@@ -190,6 +191,7 @@ def prepare(plan: Plan, injections: tuple[Injection, ...] = (), risks: dict[str,
         run_factor=(factor_mu(timing.run_spread), timing.run_spread),
         group_factors=tuple((factor_mu(timing.kind_spread), timing.kind_spread) for _ in group_names),
         risks=risk_list, scenario=scenario, planned=_planned(plan, windows, window_length is None),
+        functional_level=NO_STEP if mixed.functional_level is None else mixed.functional_level,
     )
     return keyed(sim)
 

@@ -17,11 +17,13 @@ import textwrap
 from hciplan.compiler.quantities import format_minutes
 from hciplan.simulator.engine import ABORTED, COMPLETED, OUTCOMES, STOPPED
 from hciplan.simulator.montecarlo import Intervals, Summary, count_percentile, percentile
+from hciplan.percent import setting_text, share_text, stored_share
 from hciplan.simulator.prepared import SimPlan
-from hciplan.simulator.result import (DURATION_KEYS, DurationStats, Models, Overrun, Precision, ScheduleStats,
-                                     SimResult, WindowStats)
+from hciplan.simulator.result import (DURATION_KEYS, DurationStats, MixedMode, Models, Overrun, Precision,
+                                     ScheduleStats, SimResult, WindowStats)
 from hciplan.simulator.result import Intervals as IntervalRecord
-from hciplan.simulator.stats import Interval, half_width, runs_for_percentile, runs_for_share, wilson
+from hciplan.simulator.stats import (Interval, half_width, percentile_interval, runs_for_percentile, runs_for_share,
+                                    wilson)
 from hciplan.words import counted, plural
 
 TOP_CRITICAL = 10
@@ -57,16 +59,19 @@ def _bounds(interval: Interval | None, show) -> str:
         return f"({show(low)} or more)"
     if low is None:
         return f"({show(high)} or less)"
-    return f"({show(low)}-{show(high)})"
+    low_text, high_text = show(low), show(high)
+    dash = " to " if any(text.startswith(("<", ">")) for text in (low_text, high_text)) else "-"  # not "99.3->99.9"
+    return f"({low_text}{dash}{high_text})"
 
 
 def _percent(value: float) -> str:
-    return f"{100 * value:.1f}"
+    """An end of a share's interval: as the share, without the `%` (hciplan/percent.py: never an inexact 0 or 100)."""
+    return share_text(value, sign=False)
 
 
 def _share_ci(share: float, interval: Interval | None) -> str:
-    """`99.8% (99.3-100.0)`: the share and its Wilson interval, to the same digits."""
-    return f"{share:.1%} {_bounds(interval, _percent)}".rstrip()
+    """`99.8% (99.3-100)`: the share and its Wilson interval, to the same digits."""
+    return f"{share_text(share)} {_bounds(interval, _percent)}".rstrip()
 
 
 def _minutes_ci(minutes: float, interval: Interval | None) -> str:
@@ -203,11 +208,30 @@ def _two_digits(n: int) -> int:
     return -(-n // step) * step
 
 
-def render_text(sp: SimPlan, summary: Summary, models: Models | None = None) -> str:
+def _plain(text: str, **_: object) -> str:
+    return text
+
+
+# The section labels at the start of a line, bold as `plan`'s headings (the CLI passes click.style when colouring).
+_SECTIONS = ("Duration", "Within window", "Overrun", "Work time", "Schedule by window", "Outcomes",
+             "Storage exposure", "Mixed OS mode", "Most critical steps")
+_OUTCOME_COLOURS = {ABORTED: "red", STOPPED: "yellow"}
+
+
+def _styled(line: str, style) -> str:
+    """A report line with its section label bold (the line's text and width are unchanged)."""
+    for label in _SECTIONS:
+        if line.startswith(label):
+            return style(label, bold=True) + line[len(label):]
+    return line
+
+
+def render_text(sp: SimPlan, summary: Summary, models: Models | None = None, style=_plain) -> str:
+    """The report for people; `style` (click.style's signature) colours it, as `plan`'s summary."""
     runs = summary.runs
     intervals = summary.intervals()
-    out = [f"Simulation of {sp.cluster}: {counted(runs, 'run', ',')}, seed {summary.seed}"
-           + (f", scenario {sp.scenario}" if sp.scenario else "")]
+    out = [style(f"Simulation of {sp.cluster}: {counted(runs, 'run', ',')}, seed {summary.seed}"
+                 + (f", scenario {sp.scenario}" if sp.scenario else ""), bold=True)]
     out.append(f"  plan          {counted(sp.size, 'step')}, method {sp.method}, fingerprint {sp.fingerprint}")
     if models is not None:
         first, *more = _models(models)
@@ -223,7 +247,7 @@ def render_text(sp: SimPlan, summary: Summary, models: Models | None = None) -> 
         shown = ", ".join(f"{w.name} {_clock(sp, w.start)} .. {_clock(sp, w.end)}" for w in sp.windows)
         out.append(f"  windows       {shown}")
         out.append(f"                a unit of work starts only if it ends inside the window with "
-                   f"{sp.confidence:.0%} confidence")
+                   f"{setting_text(sp.confidence)} confidence")
     else:
         out.append("  windows       none: the run goes on until it is done")
     out.extend(_precision(precision(summary, intervals)))
@@ -238,7 +262,7 @@ def render_text(sp: SimPlan, summary: Summary, models: Models | None = None) -> 
         keys = ("p50", "p80", "p90", "p95", "max", "mean")
         shown = [format_minutes(stats[k]) for k in keys]
         offsets = [_offsets(stats[k], intervals.durations.get(k)) for k in keys]
-        width = max(12, 2 + max(len(cell) for cell in shown + offsets))  # wide offsets widen the table
+        width = max(11, 2 + max(len(cell) for cell in shown + offsets))  # 76 columns; wide offsets widen it
         out.append("  " + " " * 8 + "".join(f"{n:>{width}}" for n in ("P50", "P80", "P90", "P95", "max", "mean")))
         out.append("  " + " " * 8 + "".join(f"{cell:>{width}}" for cell in shown))
         out.append("  95% CI  " + "".join(f"{cell:>{width}}" for cell in offsets))
@@ -261,7 +285,10 @@ def render_text(sp: SimPlan, summary: Summary, models: Models | None = None) -> 
     for n, (outcome, row) in enumerate(zip(OUTCOMES, rows)):
         share = summary.outcomes[outcome] / runs
         bounds = _bounds(intervals.outcomes[outcome], _percent)
-        out.append(f"{'Outcomes' if n == 0 else '':<16}{row:<{width}}  {share:>6.1%} {bounds}")
+        shown = f"{row:<{width}}  {share_text(share):>6} {bounds}"
+        if summary.outcomes[outcome] and outcome in _OUTCOME_COLOURS:
+            shown = style(shown, fg=_OUTCOME_COLOURS[outcome], bold=True)
+        out.append(f"{'Outcomes' if n == 0 else '':<16}{shown}")
     ranked = sorted(summary.stops.items(), key=lambda item: (-item[1], item[0]))
     for outcome in (ABORTED, STOPPED):
         rows = [(key, count) for key, count in ranked if key[0] == outcome][:5]
@@ -283,14 +310,48 @@ def render_text(sp: SimPlan, summary: Summary, models: Models | None = None) -> 
     out.append(f"Storage exposure  {_minutes_ci(summary.exposure_mean, intervals.exposure_mean)} mean, "
                f"{_minutes_ci(summary.exposure_p90, intervals.exposure_p90)} P90")
     out.append("                  with a node down or resyncing (reduced resiliency)")
+    out.extend(_mixed_lines(mixed_mode(summary)))
     if summary.criticality:
         out.append("")
         out.append("Most critical steps (share of completed runs in which the step is on the critical path):")
         top = sorted(summary.criticality.items(), key=lambda item: (-item[1], -sp.mean_minutes[item[0]], item[0]))
         for i, share in top[:TOP_CRITICAL]:
             ci = _bounds(intervals.criticality.get(i), _percent)
-            out.append(f"  {sp.ids[i]:<36} {share:>7.1%} {ci:<13} mean {format_minutes(sp.mean_minutes[i])}")
+            out.append(f"  {sp.ids[i]:<36} {share_text(share):>7} {ci:<13} mean {format_minutes(sp.mean_minutes[i])}")
+    if style is not _plain:
+        out = [_styled(line, style) for line in out]
     return "\n".join(out) + "\n"
+
+
+def mixed_mode(summary: Summary) -> MixedMode | None:
+    """Mixed OS mode over the runs (compiler/mixed.py), rounded as `hciplan.sim/1` stores it; None if no run entered it."""
+    ordered = summary.mixed
+    if not ordered and not summary.still_mixed:
+        return None
+    if not ordered:
+        return MixedMode(0, summary.still_mixed)
+    return MixedMode(len(ordered), summary.still_mixed, _round(percentile(ordered, 50)), _round(percentile(ordered, 90)),
+                     _round(ordered[-1]), _round_bounds(percentile_interval(ordered, 0.5)),
+                     _round_bounds(percentile_interval(ordered, 0.9)))
+
+
+def _mixed_lines(m: MixedMode | None) -> list[str]:
+    """`Mixed OS mode  P50 .., P90 ..`: from the first node on 23H2 to the functional level, and the 4 weeks."""
+    if m is None:
+        return []
+    out = [""]
+    if m.runs:
+        over = " (more than Microsoft's 4 weeks [W-rolling])" if m.p90_minutes > m.limit_minutes else ""
+        out.append(f"Mixed OS mode   P50 {_minutes_ci(m.p50_minutes, m.p50_interval)}, "
+                   f"P90 {_minutes_ci(m.p90_minutes, m.p90_interval)}{over}")
+        out.append(f"                from the first node on 23H2 to the functional-level update; "
+                   f"{m.runs:,} run{'s' * (m.runs != 1)} ended it")
+    else:
+        out.append("Mixed OS mode   it ended in no run")
+    if m.still_mixed_runs:
+        out.append(f"                {m.still_mixed_runs:,} run{'s' * (m.still_mixed_runs != 1)} ended with the "
+                   "cluster still in mixed mode")
+    return out
 
 
 def _count(value: float) -> str:
@@ -300,7 +361,7 @@ def _count(value: float) -> str:
 def finish_text(schedule: ScheduleStats) -> str:
     """`sat-4 in 94.0% of completed runs, sat-3 in 6.0%`: the finish windows, the likeliest first."""
     ranked = sorted(schedule.finish_window, key=lambda item: -item[1])
-    return ", ".join(f"{name} in {share:.1%}" + (" of completed runs" if n == 0 else "")
+    return ", ".join(f"{name} in {share_text(share)}" + (" of completed runs" if n == 0 else "")
                      for n, (name, share) in enumerate(ranked))
 
 
@@ -351,16 +412,21 @@ def _round_bounds(interval: Interval | None, digits: int = 2) -> tuple[float | N
     return None if interval is None else (_round(interval[0], digits), _round(interval[1], digits))
 
 
+def _share_bounds(interval: Interval | None) -> tuple[float | None, float | None] | None:
+    """A share's interval as the documents store shares (hciplan.percent.stored_share: never an inexact 0 or 1)."""
+    return None if interval is None else (stored_share(interval[0]), stored_share(interval[1]))
+
+
 def _interval_record(sp: SimPlan, summary: Summary, intervals: Intervals) -> IntervalRecord:
     return IntervalRecord(
         durations=tuple((k, _round_bounds(intervals.durations[k])) for k in DURATION_KEYS if k in intervals.durations),
-        p_within_window=_round_bounds(intervals.p_within_window, 4),
-        outcomes=tuple(sorted((o, _round_bounds(b, 4)) for o, b in intervals.outcomes.items())),
+        p_within_window=_share_bounds(intervals.p_within_window),
+        outcomes=tuple(sorted((o, _share_bounds(b)) for o, b in intervals.outcomes.items())),
         exposure_minutes=_round_bounds(intervals.exposure_mean),
         exposure_p90_minutes=_round_bounds(intervals.exposure_p90),
-        overrun_share=_round_bounds(intervals.overrun_share, 4),
+        overrun_share=_share_bounds(intervals.overrun_share),
         overrun_p90_minutes=_round_bounds(intervals.overrun_p90),
-        criticality=tuple(sorted((sp.ids[i], _round_bounds(b, 4)) for i, b in intervals.criticality.items())),
+        criticality=tuple(sorted((sp.ids[i], _share_bounds(b)) for i, b in intervals.criticality.items())),
     )
 
 
@@ -377,12 +443,12 @@ def schedule_stats(sp: SimPlan, summary: Summary) -> ScheduleStats | None:
             name=w.name, planned_units=sum(1 for p in sp.planned if p == k),
             started_p50=count_percentile(summary.started[k], 50), started_p90=count_percentile(summary.started[k], 10),
             done_p50=count_percentile(summary.done_by[k], 50), done_p90=count_percentile(summary.done_by[k], 10),
-            spill=_round(spill, 4),
+            spill=stored_share(spill),
             work_p50_minutes=_round(percentile(worked, 50)) if worked else None,
             work_p90_minutes=_round(percentile(worked, 90)) if worked else None,
-            spill_interval=_round_bounds(wilson(summary.spills[k], summary.runs), 4) if spill is not None else None))
+            spill_interval=_share_bounds(wilson(summary.spills[k], summary.runs)) if spill is not None else None))
     completed = sum(summary.finish_windows.values())
-    finish = tuple((sp.windows[k].name, round(n / completed, 4)) for k, n in sorted(summary.finish_windows.items())
+    finish = tuple((sp.windows[k].name, stored_share(n / completed)) for k, n in sorted(summary.finish_windows.items())
                    if k >= 0)
     works = sorted(summary.works)
     used = summary.windows_used
@@ -407,17 +473,18 @@ def sim_result(sp: SimPlan, summary: Summary, models: Models | None = None) -> S
         runs=summary.runs,
         seed=summary.seed,
         durations=durations,
-        p_within_window=_round(summary.p_within_window, 4),
+        p_within_window=stored_share(summary.p_within_window),
         outcomes=tuple(sorted(summary.outcomes.items())),
-        criticality=tuple(sorted((sp.ids[i], round(share, 4)) for i, share in summary.criticality.items())),
+        criticality=tuple(sorted((sp.ids[i], stored_share(share)) for i, share in summary.criticality.items())),
         exposure_minutes=_round(summary.exposure_mean),
-        overrun=Overrun(_round(summary.overrun_share, 4), _round(summary.overrun_p90), _round(summary.overrun_max)),
+        overrun=Overrun(stored_share(summary.overrun_share), _round(summary.overrun_p90), _round(summary.overrun_max)),
         fingerprint=sp.fingerprint,
         exposure_p90_minutes=_round(summary.exposure_p90),
         intervals=_interval_record(sp, summary, intervals),
         models=models,
         precision=rule,
         schedule=schedule_stats(sp, summary),
+        mixed_mode=mixed_mode(summary),
     )
 
 

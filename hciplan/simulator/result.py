@@ -7,7 +7,7 @@ module imports nothing of the simulation engine, so readers stay light.
 
 The 95% Monte Carlo intervals (`intervals`), the provenance of the models
 (`models`), the rule on enough runs (`precision`), the exposure P90 and the
-schedule by window (`schedule`) were added to `hciplan.sim/1` as optional fields: a document without them still
+schedule by window (`schedule`) and the mixed OS mode (`mixed_mode`) were added to `hciplan.sim/1` as optional fields: a document without them still
 reads, and readers that do not know them can ignore them.
 """
 
@@ -47,6 +47,20 @@ class Overrun:
 
 
 Bounds = tuple[float | None, float | None]  # a 95% interval: (low, high); None: a side the runs cannot bound
+
+
+@dataclass(frozen=True, slots=True)
+class MixedMode:
+    """Mixed OS mode (compiler/mixed.py): its minutes over the runs in which it began and ended [W-rolling]."""
+
+    runs: int  # runs in which mixed mode began and ended
+    still_mixed_runs: int  # runs that ended with the cluster still in mixed mode
+    p50_minutes: float | None = None  # None when it ended in no run
+    p90_minutes: float | None = None
+    max_minutes: float | None = None
+    p50_interval: Bounds | None = None
+    p90_interval: Bounds | None = None
+    limit_minutes: float = 28 * 24 * 60.0  # Microsoft expects mixed mode to end within 4 weeks [W-rolling]
 SPREAD_SOURCES = ("default", "timing", "calibrated")
 
 
@@ -156,6 +170,7 @@ class SimResult:
     models: Models | None = None
     precision: Precision | None = None
     schedule: ScheduleStats | None = None
+    mixed_mode: MixedMode | None = None
 
     def to_document(self) -> dict[str, Any]:
         """The `hciplan.sim/1` JSON document (dump it with sorted keys)."""
@@ -185,6 +200,12 @@ class SimResult:
                                      "met": p.met, "runs_needed": p.runs_needed, "misses": dict(p.misses)}
         if self.schedule is not None:
             document["schedule"] = _schedule_document(self.schedule)
+        if self.mixed_mode is not None:
+            m = self.mixed_mode
+            document["mixed_mode"] = {
+                "runs": m.runs, "still_mixed_runs": m.still_mixed_runs, "limit_minutes": m.limit_minutes,
+                "minutes": {"p50": m.p50_minutes, "p90": m.p90_minutes, "max": m.max_minutes},
+                "intervals": {"p50": _bounds_document(m.p50_interval), "p90": _bounds_document(m.p90_interval)}}
         return document
 
     @classmethod
@@ -226,7 +247,23 @@ class SimResult:
                    _minutes("exposure_minutes", document.get("exposure_minutes")), _text(document, "fingerprint"),
                    overran, _minutes("exposure_p90_minutes", document.get("exposure_p90_minutes")),
                    _read_intervals(document.get("intervals")), _read_models(document.get("models")),
-                   _read_precision(document.get("precision")), _read_schedule(document.get("schedule")))
+                   _read_precision(document.get("precision")), _read_schedule(document.get("schedule")),
+                   _read_mixed_mode(document.get("mixed_mode")))
+
+
+def _read_mixed_mode(value: Any) -> MixedMode | None:
+    if value is None:
+        return None
+    table = _object("mixed_mode", value)
+    minutes = _object("mixed_mode.minutes", table.get("minutes", {}))
+    bounds = _object("mixed_mode.intervals", table.get("intervals", {}))
+    limit = _minutes("mixed_mode.limit_minutes", table.get("limit_minutes"))
+    return MixedMode(
+        _count("mixed_mode.runs", table.get("runs"), required=True),
+        _count("mixed_mode.still_mixed_runs", table.get("still_mixed_runs"), required=True),
+        *(_minutes(f"mixed_mode.minutes.{k}", minutes.get(k)) for k in ("p50", "p90", "max")),
+        *(_read_bounds(f"mixed_mode.intervals.{k}", bounds.get(k)) for k in ("p50", "p90")),
+        **({} if limit is None else {"limit_minutes": limit}))
 
 
 def _schedule_document(s: ScheduleStats) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from hciplan.compiler.catalog import PHASES
 from hciplan.compiler.diagnostics import Diagnostic
 from hciplan.compiler.plan import Plan
 from hciplan.compiler.quantities import format_minutes
+from hciplan.percent import share_text
 from hciplan.compiler.storage import format_size
 from hciplan.words import counted
 
@@ -53,7 +54,7 @@ def environment() -> jinja2.Environment:
                              keep_trailing_newline=True)
     env.filters["ticks"] = _ticks
     env.filters["minutes"] = lambda m: "-" if m is None else format_minutes(m)
-    env.filters["percent"] = lambda s: "-" if s is None else f"{s:.1%}"
+    env.filters["percent"] = share_text
     return env
 
 
@@ -207,7 +208,7 @@ def _bounds(bounds, show) -> str:
 
 
 def _percent(value: float) -> str:
-    return f"{value:.1%}"
+    return share_text(value)
 
 
 def simulation(plan: Plan, runs: int, seed: int, jobs: int | None) -> dict:
@@ -244,7 +245,7 @@ def simulation(plan: Plan, runs: int, seed: int, jobs: int | None) -> dict:
         shown.append(charts.gantt(sp, run, f"The median run (#{run.index}) by window"))
     if schedule is not None and schedule.finish_window:
         shares = dict(schedule.finish_window)
-        rows = [(w.name, shares.get(w.name, 0.0), f"{shares.get(w.name, 0.0):.1%}") for w in sp.windows]
+        rows = [(w.name, shares.get(w.name, 0.0), share_text(shares.get(w.name, 0.0))) for w in sp.windows]
         shown.append(charts.share_bars("finish", "Which window the completed runs finish in", rows,
                                        "Share of the completed runs that finish in each window: " + finish_text(schedule)))
     if schedule is not None and any(summary_.window_works):
@@ -258,9 +259,9 @@ def simulation(plan: Plan, runs: int, seed: int, jobs: int | None) -> dict:
         notes.append("No run completed, so there is no finish-window or criticality chart: the work does not fit "
                      "the windows (see the plan by window and warning HCI804).")
     if critical:
-        rows = [(c["step"], c["share"], f"{c['share']:.1%} (mean {format_minutes(c['mean'])})") for c in critical]
+        rows = [(c["step"], c["share"], f"{share_text(c['share'])} (mean {format_minutes(c['mean'])})") for c in critical]
         shown.append(charts.share_bars("criticality", "Most critical steps (share of completed runs on the critical path)",
-                                       rows, "Criticality: " + "; ".join(f"{c['step']} {c['share']:.1%}" for c in critical)))
+                                       rows, "Criticality: " + "; ".join(f"{c['step']} {share_text(c['share'])}" for c in critical)))
     return {
         "runs": runs, "seed": seed, "record": record, "durations": durations, "outcomes": outcomes, "stops": stops,
         "critical": critical, "completed": summary_.outcomes[COMPLETED],
