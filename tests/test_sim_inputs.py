@@ -1,0 +1,161 @@
+"""A saved simulation records its inputs, and a runbook never presents a what-if as the file's simulation (issue 17.1).
+
+`simulate --window 26h --format json > w.json; emit --backend runbook --simulation w.json` used to print the
+26-hour chance under the file's four 8-hour windows. The document now records every input; a reader refuses
+one that differs from the file's, or with `--what-if` labels it prominently.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hciplan import __version__
+from hciplan.cli import cli
+from hciplan.compiler.compile import compile_checked
+from hciplan.compiler.pipeline import load_source
+from hciplan.simulator.prepared import timing_digest
+from helpers import EXAMPLES
+
+EXAMPLE = EXAMPLES / "two-node.hciplan"
+FILE_WINDOWS = ["sunday-morning"]
+SCENARIO = '\nscenario "bad-night" {\n  fail "EDGE-N2" { step = "reboot"  mode = hang }\n}\n'
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def simulate_json(path: Path, *options: str) -> dict:
+    result = invoke("simulate", path, "--runs", "8", "--jobs", "1", "--format", "json", *options)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def save(tmp_path: Path, document: dict, name: str = "sim.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+def emit(tmp_path: Path, simulation: Path, *options: str, source: Path = EXAMPLE):
+    out = tmp_path / "out"
+    return invoke("emit", source, "--backend", "runbook", "--simulation", simulation, "-o", out, *options), out
+
+
+@pytest.fixture(scope="module")
+def with_scenario(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("scenario") / "two-node.hciplan"
+    path.write_text(EXAMPLE.read_text(encoding="utf-8") + SCENARIO, encoding="utf-8")
+    return path
+
+
+def test_the_document_records_the_inputs_of_a_plain_simulation() -> None:
+    inputs = simulate_json(EXAMPLE)["inputs"]
+    plan = compile_checked(load_source(EXAMPLE)).plan
+    assert [w["name"] for w in inputs["windows"]] == FILE_WINDOWS
+    window = plan.model.upgrade.windows[0]
+    assert inputs["windows"][0]["start"] == window.start.isoformat(timespec="minutes").replace("+00:00", "Z")
+    assert inputs["windows"][0]["end_minutes"] == (window.end - window.start).total_seconds() / 60
+    assert (inputs["window_override"], inputs["fails"], inputs["scenario"], inputs["failures"]) == (None, [], None, [])
+    assert inputs["confidence"] == plan.confidence
+    assert inputs["timing"] == {"digest": timing_digest(plan.model.timing), "block": plan.model.timing is not None}
+    assert inputs["draws"] == "sequential" and inputs["jobs_independent"] is True
+    assert inputs["hciplan_version"] == __version__
+
+
+def test_the_document_records_overrides_and_injected_failures() -> None:
+    inputs = simulate_json(EXAMPLE, "--window", "26h", "--fail", "EDGE-N1:reboot:hang", "--confidence", "0.95")["inputs"]
+    assert inputs["window_override"] == "26h"
+    assert [(w["name"], w["start_minutes"], w["end_minutes"]) for w in inputs["windows"]] == [("--window 26h", 0, 1560)]
+    assert inputs["fails"] == ["EDGE-N1:reboot:hang"]
+    [failure] = inputs["failures"]
+    assert failure["origin"] == "--fail EDGE-N1:reboot:hang" and failure["mode"] == "hang"
+    plan = compile_checked(load_source(EXAMPLE)).plan
+    [step] = [s.id for s in plan.steps if s.node == "EDGE-N1" and s.id == failure["step"]]  # the step it resolved to
+    assert plan.steps[[s.id for s in plan.steps].index(step)].spec.reboots
+    assert inputs["confidence"] == 0.95
+    assert simulate_json(EXAMPLE, "--window", "none")["inputs"]["windows"] == []
+
+
+def test_the_text_header_shows_the_inputs() -> None:
+    text = invoke("simulate", EXAMPLE, "--runs", "5", "--jobs", "1", "--window", "26h").stdout
+    header = text.split("\n\n")[0]
+    assert "--window 26h instead of the file's windows: a what-if" in header
+    digest = timing_digest(compile_checked(load_source(EXAMPLE)).plan.model.timing)
+    assert digest[:19] in header and f"hciplan {__version__}" in header
+    assert "the same figures whatever --jobs" in header
+    plain = invoke("simulate", EXAMPLE, "--runs", "5", "--jobs", "1").stdout.split("\n\n")[0]
+    assert "what-if" not in plain and "  inputs        " in plain
+
+
+def test_the_issues_repro_a_26h_what_if_is_refused_for_the_runbook(tmp_path) -> None:
+    saved = save(tmp_path, simulate_json(EXAMPLE, "--window", "26h"), "w.json")
+    result, out = emit(tmp_path, saved)
+    assert result.exit_code == 2, result.output
+    assert "simulated with --window 26h, not the file's windows (sunday-morning)" in result.output
+    assert "without the overrides" in result.output and "--what-if" in result.output
+    assert "Traceback" not in result.output and not out.exists()
+
+
+def test_with_what_if_the_runbook_labels_it_prominently(tmp_path) -> None:
+    saved = save(tmp_path, simulate_json(EXAMPLE, "--window", "26h"), "w.json")
+    result, out = emit(tmp_path, saved, "--what-if")
+    assert result.exit_code == 0, result.output
+    text = (out / "RUNBOOK.md").read_text(encoding="utf-8")
+    summary = text.split("## Summary")[1].split("## Risks")[0]
+    label = summary.index("> **WHAT-IF: simulated with --window 26h, not the file's windows (sunday-morning).**")
+    assert label < summary.index("| Simulated duration | **WHAT-IF** ")  # before any figure
+    assert "| Chance to finish in the simulated windows | **WHAT-IF** " in summary
+    assert "| Simulation inputs | **WHAT-IF** windows `--window 26h`" in summary
+
+
+def test_a_simulation_of_the_file_is_accepted_and_its_inputs_shown(tmp_path) -> None:
+    saved = save(tmp_path, simulate_json(EXAMPLE, "--seed", "5"))
+    result, out = emit(tmp_path, saved)
+    assert result.exit_code == 0, result.output
+    text = (out / "RUNBOOK.md").read_text(encoding="utf-8")
+    assert "WHAT-IF" not in text
+    assert "| Simulation inputs | windows `sunday-morning`, confidence 90%, no failures injected, default timing" in text
+
+
+@pytest.mark.parametrize("options, differs", [
+    (("--window", "none"), "simulated with --window none (no windows), not the file's windows (sunday-morning)"),
+    (("--fail", "EDGE-N1:reboot:hang"), "simulated with --fail EDGE-N1:reboot:hang"),
+    (("--confidence", "0.95"), "simulated with --confidence 0.95, not the file's 0.9"),
+    (("--scenario", "bad-night"), "simulated with --scenario bad-night"),
+])
+def test_each_differing_input_is_named(tmp_path, with_scenario, options, differs) -> None:
+    saved = save(tmp_path, simulate_json(with_scenario, *options))
+    result, out = emit(tmp_path, saved, source=with_scenario)
+    assert result.exit_code == 2 and differs in result.output, result.output
+    assert not out.exists()
+    labelled, out = emit(tmp_path, saved, "--what-if", source=with_scenario)
+    assert labelled.exit_code == 0 and "> **WHAT-IF: " in (out / "RUNBOOK.md").read_text(encoding="utf-8")
+
+
+def test_another_timing_block_is_a_difference_the_fingerprint_does_not_see(tmp_path) -> None:
+    timed = tmp_path / "timed.hciplan"
+    timed.write_text(EXAMPLE.read_text(encoding="utf-8") + "\ntiming {\n  run_spread = 0.3\n}\n", encoding="utf-8")
+    document = simulate_json(timed)
+    assert document["fingerprint"] == compile_checked(load_source(EXAMPLE)).plan.fingerprint  # the same plan
+    result, _ = emit(tmp_path, save(tmp_path, document))
+    assert result.exit_code == 2 and "simulated with another timing block" in result.output
+
+
+def test_a_document_without_inputs_or_fingerprint_is_refused(tmp_path) -> None:
+    document = simulate_json(EXAMPLE)
+    older = {k: v for k, v in document.items() if k != "inputs"}
+    result, _ = emit(tmp_path, save(tmp_path, older))
+    assert result.exit_code == 2 and "does not record its inputs (written by an older hciplan)" in result.output
+    anonymous = {k: v for k, v in document.items() if k != "fingerprint"}
+    result, out = emit(tmp_path, save(tmp_path, anonymous))
+    assert result.exit_code == 2 and '"fingerprint" is missing' in result.output and not out.exists()
+
+
+def test_what_if_needs_a_simulation_file(tmp_path) -> None:
+    result = invoke("emit", EXAMPLE, "--backend", "runbook", "--what-if", "-o", tmp_path / "out")
+    assert result.exit_code == 2 and "--what-if goes with --simulation FILE" in result.output
