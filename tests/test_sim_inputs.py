@@ -19,6 +19,7 @@ from hciplan.compiler.compile import compile_checked
 from hciplan.compiler.pipeline import load_source
 from hciplan.simulator.prepared import timing_digest
 from helpers import EXAMPLES
+from hostile import MARK, check_markdown, harmless
 
 EXAMPLE = EXAMPLES / "two-node.hciplan"
 FILE_WINDOWS = ["sunday-morning"]
@@ -159,3 +160,75 @@ def test_a_document_without_inputs_or_fingerprint_is_refused(tmp_path) -> None:
 def test_what_if_needs_a_simulation_file(tmp_path) -> None:
     result = invoke("emit", EXAMPLE, "--backend", "runbook", "--what-if", "-o", tmp_path / "out")
     assert result.exit_code == 2 and "--what-if goes with --simulation FILE" in result.output
+
+
+# --- the read-back schema check (issue 18): every field typed and bounded, no traceback, exit 2 --------------
+
+@pytest.fixture(scope="module")
+def saved_document() -> dict:
+    return simulate_json(EXAMPLE)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"runs": NaN}', "not valid JSON for hciplan.sim/1: NaN is not a number JSON allows"),
+    ('{"p_within_window": 1e999}', "not valid JSON for hciplan.sim/1: 1e999 is too large for a number"),
+    ('{"exposure_minutes": -Infinity}', "-Infinity is not a number JSON allows"),
+    ('{"runs": -3}', '"runs" must be a whole number of at least 1, not -3'),
+    ('{"p_within_window": 7.0}', '"p_within_window" must be between 0 and 1, not 7.0'),
+    ('{"seed": "<b>7</b>"}', '"seed" must be a whole number of at least 0, not \'<b>7</b>\''),
+    ('{"seed": 99999999999999999999}', '"seed" must be at most 9223372036854775807'),
+    ('{"schema": "hciplan.plan/1"}', 'expected "schema": "hciplan.sim/1", not \'hciplan.plan/1\''),
+    ('{"inputs": {"confidence": 2}}', '"inputs.confidence" must be between 0 and 1'),
+    ('{"stops": [{"outcome": "won", "step": "x", "reason": "y", "runs": 1}]}', '"stops[0].outcome" must be one of'),
+    ('{"criticality": {"p0.pre flight": "high"}}', '"criticality[\'p0.pre flight\']" must be a number'),
+])
+def test_a_malformed_simulation_names_the_field_and_exits_2(tmp_path, saved_document, text, message) -> None:
+    change = text.replace("NaN", "0").replace("1e999", "0").replace("-Infinity", "0")
+    document = {**saved_document, **json.loads(change)}
+    if isinstance(document.get("inputs"), dict) and "confidence" in json.loads(change).get("inputs", {}):
+        document["inputs"] = {**saved_document["inputs"], **json.loads(change)["inputs"]}
+    body = json.dumps(document)
+    if change != text:  # put the non-JSON constant back where the change put its stand-in
+        key = next(iter(json.loads(change)))
+        body = body.replace(f'"{key}": 0', text[1:-1], 1)
+        assert text[1:-1] in body
+    path = tmp_path / "sim.json"
+    path.write_text(body, encoding="utf-8")
+    result, out = emit(tmp_path, path)
+    assert result.exit_code == 2, result.output
+    assert message in result.output, result.output
+    assert f"{path}: " in result.output and "simulate FILE --format json" in result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, Exception) or \
+        isinstance(result.exception, SystemExit)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[1, 2]", "must be a JSON object with \"schema\": \"hciplan.sim/1\", not a list"),
+    ('"sim"', "not a string"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ('{"schema": "hciplan.sim/1", "runs": 5, "duration_minutes": {"p50": "' + "x" * 5000 + '", "p90": 1}}',
+     "\"duration_minutes.p50\" must be a number, not 'xxxx"),
+])
+def test_a_document_that_is_no_object_or_absurd_is_refused_briefly(tmp_path, text, message) -> None:
+    path = tmp_path / "sim.json"
+    path.write_text(text, encoding="utf-8")
+    result, _ = emit(tmp_path, path)
+    assert result.exit_code == 2 and message in result.output, result.output[:500]
+    assert len(result.output) < 1000  # a hostile value is clipped, never echoed whole
+
+
+def test_strings_from_a_document_reach_the_runbook_escaped(tmp_path, saved_document) -> None:
+    def runbook(value: str) -> str:
+        inputs = {**saved_document["inputs"], "window_override": value, "hciplan_version": value,
+                  "windows": [{**saved_document["inputs"]["windows"][0], "name": value}]}
+        folder = tmp_path / str(len(list(tmp_path.iterdir())))
+        folder.mkdir()
+        result, out = emit(folder, save(folder, {**saved_document, "inputs": inputs}), "--what-if")
+        assert result.exit_code == 0, result.output
+        return (out / "RUNBOOK.md").read_text(encoding="utf-8")
+
+    value = MARK + "<img src=x onerror=alert(1)>|`*_[x](y)\n# h" + MARK
+    text = runbook(value)
+    check_markdown(text, value, runbook(harmless("window")))  # inert: no HTML, no extra cell, shown exactly
+    assert text.count(MARK) == 6  # shown three times: the WHAT-IF label, the window's name and the version
