@@ -18,7 +18,7 @@ from hciplan.backends import BACKENDS, BackendUnsupported, dot, json_plan, merma
 from hciplan.compiler.compile import CompileResult, compile_checked
 from hciplan.compiler.diagnostics import REGISTRY, Diagnostic, Severity, did_you_mean
 from hciplan.compiler.pipeline import CheckResult, load_source
-from hciplan.compiler.render import diagnostics_json, render_json, render_text
+from hciplan.compiler.render import check_document, render_json, render_text
 from hciplan.files import write_text
 from hciplan.simulator.result import SimResult
 
@@ -317,7 +317,7 @@ def _check_validation(files: tuple[str, ...], results: list[CheckResult], compil
         judged = verdict.judge(result.check.model, diagnostics, validation, validation_file)
         diagnostics = verdict.overlay(diagnostics, judged)
     if output_format == "json":
-        document = diagnostics_json(diagnostics)
+        document = check_document(diagnostics)
         document["validation"] = verdict.to_json(judged or verdict.Verdict(validation_file, tuple(validation)))
         click.echo(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
     else:
