@@ -8,6 +8,7 @@ one that differs from the file's, or with `--what-if` labels it prominently.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,8 @@ from hostile import MARK, check_markdown, harmless
 
 EXAMPLE = EXAMPLES / "two-node.hciplan"
 FILE_WINDOWS = ["sunday-morning"]
-SCENARIO = '\nscenario "bad-night" {\n  fail "EDGE-N2" { step = "reboot"  mode = hang }\n}\n'
+SCENARIO = ('\nscenario "bad-night" {\n  fail "EDGE-N2" { step = "reboot"  mode = hang }\n}\n'
+            'scenario "risky" {\n  risk "cau.reboot" { probability = 0.2  mode = hang }\n}\n')
 
 
 def invoke(*args: str):
@@ -232,3 +234,67 @@ def test_strings_from_a_document_reach_the_runbook_escaped(tmp_path, saved_docum
     text = runbook(value)
     check_markdown(text, value, runbook(harmless("window")))  # inert: no HTML, no extra cell, shown exactly
     assert text.count(MARK) == 6  # shown three times: the WHAT-IF label, the window's name and the version
+
+
+# --- the JSON is as complete as the text (issue 17.5) ----------------------------------------------------------
+
+def test_every_figure_of_the_text_is_in_the_json(with_scenario) -> None:
+    """Each figure the text report prints, read from the JSON of the same runs and formatted as the text does."""
+    from hciplan.compiler.quantities import format_minutes
+
+    args = ["simulate", str(with_scenario), "--runs", "60", "--seed", "1", "--jobs", "1", "--window", "13h",
+            "--scenario", "risky", "--fail", "EDGE-N1:drain:error=2"]
+    text = invoke(*args).stdout
+    doc = json.loads(invoke(*args, "--format", "json").stdout)
+    header, lines = text.split("\n\n")[0], text.splitlines()
+
+    def line_with(*pieces: str) -> str:
+        found = [line for line in lines if all(piece in line for piece in pieces)]
+        assert found, pieces
+        return found[0]
+
+    plan = doc["plan"]
+    assert f"Simulation of {plan['cluster']}: {doc['runs']:,} runs, seed {doc['seed']}" in header
+    assert f"{plan['steps']} steps, method {plan['method']}, fingerprint {doc['fingerprint']}" in header
+    inputs = doc["inputs"]
+    assert inputs["failures"] and inputs["risks"]
+    for failure in inputs["failures"]:
+        assert f"{failure['origin']} ({failure['step']})" in header
+    for risk in inputs["risks"]:
+        assert f"{risk['kind']} {risk['mode']} p={risk['probability']:g}" in header
+    for window in inputs["windows"]:
+        assert f"{window['name']} {window['start']} .. {window['end']}" in header
+    assert f"with {inputs['confidence']:.0%} confidence" in header
+    assert f"--window {inputs['window_override']} instead" in header and inputs["timing"]["digest"][:19] in header
+    if not doc["precision"]["met"]:
+        assert f"use --runs {doc['precision']['runs_needed']}" in header
+    durations = doc["duration_minutes"]
+    assert doc["outcomes"]["completed"] > 0 and doc["outcomes"]["aborted"] > 0  # every section is shown
+    row = line_with(format_minutes(durations["p50"]), format_minutes(durations["p95"]))
+    assert all(format_minutes(durations[k]) in row for k in ("p50", "p80", "p90", "p95", "max", "mean"))
+    finish = doc["finish_at"]
+    assert f"finishes at   P50 {finish['p50']}" in text and f"P90 {finish['p90']}" in text
+    assert f"Within window   {doc['p_within_window']:.1%}" in text
+    labels = {"completed": "completed", "aborted": "aborted", "stopped_at_window": "stopped at window"}
+    for outcome, runs in doc["outcomes"].items():
+        line_with(f"{labels[outcome]} {runs:,} run", f"{runs / doc['runs']:.1%}")
+    for outcome, left in doc["left"].items():
+        verb = "aborted at" if outcome == "aborted" else "stopped before"
+        line_with(f"{verb} (median: {left['steps_median']:.0f} steps left",
+                  f"{left['nodes_upgraded_median']:.0f} of {left['nodes']} nodes on 23H2")
+    shown_stops = [line for line in lines if re.match(r"    \S", line) and " runs  " in line]
+    assert shown_stops and len(shown_stops) <= len(doc["stops"])
+    for stop in doc["stops"]:
+        if any(stop["step"] in line and stop["reason"] in line for line in shown_stops):
+            line_with(stop["step"], f"{stop['runs']:,} runs  {stop['reason']}")
+    assert all(any(s["step"] in line and s["reason"] in line for s in doc["stops"]) for line in shown_stops)
+    line_with("Storage exposure", format_minutes(doc["exposure_minutes"]) + " (",
+              format_minutes(doc["exposure_p90_minutes"]) + " (")
+    schedule = doc["schedule"]
+    for window in schedule["windows"]:
+        line_with(f"  {window['name']}", f"{window['planned_units']:>7}")
+    critical = text.split("Most critical steps")[1].splitlines()[1:]
+    assert critical
+    for line in critical:
+        step, share = line.split()[:2]
+        assert f"{doc['criticality'][step]:.1%}" == share, line

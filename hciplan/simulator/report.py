@@ -19,8 +19,8 @@ from hciplan.simulator.engine import ABORTED, COMPLETED, OUTCOMES, STOPPED
 from hciplan.simulator.montecarlo import Intervals, Summary, count_percentile, percentile
 from hciplan.simulator.inputs import clock_text, inputs_of
 from hciplan.simulator.prepared import SimPlan
-from hciplan.simulator.result import (DURATION_KEYS, DurationStats, FinishAt, Left, Models, Overrun, Precision,
-                                     ScheduleStats, SimInputs, SimResult, Stop, WindowStats)
+from hciplan.simulator.result import (DURATION_KEYS, DurationStats, FinishAt, Left, Models, Overrun, PlanFacts,
+                                     Precision, ScheduleStats, SimInputs, SimResult, Stop, WindowStats)
 from hciplan.simulator.result import Intervals as IntervalRecord
 from hciplan.simulator.stats import Interval, half_width, runs_for_percentile, runs_for_share, wilson
 
@@ -437,6 +437,7 @@ def sim_result(sp: SimPlan, summary: Summary, models: Models | None = None) -> S
         stops=_stops(sp, summary),
         left=_left(summary, intervals),
         finish_at=_finish_at(sp, stats, intervals),
+        plan=PlanFacts(sp.cluster, sp.size, sp.method, summary.nodes),
     )
 
 

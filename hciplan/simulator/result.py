@@ -15,7 +15,7 @@ any `--window`, the failures injected, the confidence, the timing block's
 digest, the draw mode, hciplan's version), so a reader can tell a simulation
 of the file from a what-if (hciplan/simulator/inputs.py compares them with a
 plan). `stops`, `left` and `finish_at` carry the rest of what the text
-report shows. All three are optional on reading, like the fields above.
+report shows. All are optional on reading, like the fields above.
 """
 
 from __future__ import annotations
@@ -264,6 +264,16 @@ class FinishAt:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanFacts:
+    """The simulated plan as the header names it (its fingerprint is the document's `fingerprint`)."""
+
+    cluster: str
+    steps: int
+    method: str
+    nodes: int
+
+
+@dataclass(frozen=True, slots=True)
 class SimResult:
     """What a Monte Carlo simulation of a plan found, as `hciplan.sim/1` stores it."""
 
@@ -285,6 +295,7 @@ class SimResult:
     stops: tuple[Stop, ...] = ()  # by outcome, then most runs first, then step
     left: tuple[Left, ...] = ()  # by outcome
     finish_at: FinishAt | None = None
+    plan: PlanFacts | None = None
 
     def to_document(self) -> dict[str, Any]:
         """The `hciplan.sim/1` JSON document (dump it with sorted keys)."""
@@ -333,6 +344,9 @@ class SimResult:
                                      "p90_interval": _bounds_document(f.p90_interval)}
         elif current:
             document["finish_at"] = None
+        if self.plan is not None:
+            document["plan"] = {"cluster": self.plan.cluster, "steps": self.plan.steps, "method": self.plan.method,
+                                "nodes": self.plan.nodes}
         return document
 
     @classmethod
@@ -386,7 +400,8 @@ class SimResult:
                    _read_intervals(document.get("intervals")), _read_models(document.get("models")),
                    _read_precision(document.get("precision")), _read_schedule(document.get("schedule")),
                    _read_inputs(document.get("inputs")), _read_stops(document.get("stops")),
-                   _read_left(document.get("left")), _read_finish_at(document.get("finish_at")))
+                   _read_left(document.get("left")), _read_finish_at(document.get("finish_at")),
+                   _read_plan(document.get("plan")))
 
 
 def _inputs_document(i: SimInputs) -> dict[str, Any]:
@@ -519,6 +534,16 @@ def _read_clock_bounds(key: str, value: Any) -> tuple[str | None, str | None] | 
     if not isinstance(value, list) or len(value) != 2:
         raise SimDocumentError(f'{SCHEMA} document: "{key}" must be [low, high], not {_shown(value)}')
     return _string(f"{key}[0]", value[0]), _string(f"{key}[1]", value[1])
+
+
+def _read_plan(value: Any) -> PlanFacts | None:
+    if value is None:
+        return None
+    p = _object("plan", value)
+    return PlanFacts(_required_string("plan.cluster", p.get("cluster")),
+                     _count("plan.steps", p.get("steps"), required=True, minimum=1),
+                     _required_string("plan.method", p.get("method")),
+                     _count("plan.nodes", p.get("nodes"), required=True))
 
 
 def _read_finish_at(value: Any) -> FinishAt | None:
