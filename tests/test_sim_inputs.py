@@ -298,3 +298,14 @@ def test_every_figure_of_the_text_is_in_the_json(with_scenario) -> None:
     for line in critical:
         step, share = line.split()[:2]
         assert f"{doc['criticality'][step]:.1%}" == share, line
+
+
+def test_a_document_with_every_field_reads_and_writes_back_unchanged(with_scenario) -> None:
+    from hciplan.simulator.result import SimResult, parse
+
+    for options in ((), ("--window", "13h", "--scenario", "risky", "--fail", "EDGE-N1:drain:error=2")):
+        text = invoke("simulate", with_scenario, "--runs", "30", "--jobs", "1", "--format", "json", *options).stdout
+        record = parse(text)
+        assert record.inputs is not None and record.plan is not None
+        assert record.to_document() == json.loads(text)
+        assert SimResult.from_document(record.to_document()) == record

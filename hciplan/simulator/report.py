@@ -9,7 +9,6 @@ uncertainty").
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 import textwrap
