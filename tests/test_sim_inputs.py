@@ -282,6 +282,9 @@ def test_every_figure_of_the_text_is_in_the_json(with_scenario) -> None:
         verb = "aborted at" if outcome == "aborted" else "stopped before"
         line_with(f"{verb} (median: {left['steps_median']:.0f} steps left",
                   f"{left['nodes_upgraded_median']:.0f} of {left['nodes']} nodes on 23H2")
+        distribution = {int(n): runs for n, runs in left["nodes_upgraded_runs"].items()}
+        assert sum(distribution.values()) == doc["outcomes"][outcome]  # every early run, by its nodes on 23H2
+        assert all(0 <= n <= left["nodes"] for n in distribution)
     shown_stops = [line for line in lines if re.match(r"    \S", line) and " runs  " in line]
     assert shown_stops and len(shown_stops) <= len(doc["stops"])
     for stop in doc["stops"]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import textwrap
+from collections import Counter
 
 from hciplan.compiler.quantities import format_minutes
 from hciplan.simulator.engine import ABORTED, COMPLETED, OUTCOMES, STOPPED
@@ -449,7 +450,8 @@ def _stops(sp: SimPlan, summary: Summary) -> tuple[Stop, ...]:
 def _left(summary: Summary, intervals: Intervals) -> tuple[Left, ...]:
     """Per early outcome, the median steps left and nodes on 23H2, as the text's `(median: ...)` line."""
     return tuple(Left(o, summary.remaining_median[o], summary.upgraded_median[o], summary.nodes,
-                      _round_bounds(intervals.remaining_median.get(o)), _round_bounds(intervals.upgraded_median.get(o)))
+                      _round_bounds(intervals.remaining_median.get(o)), _round_bounds(intervals.upgraded_median.get(o)),
+                      tuple(sorted(Counter(summary.upgraded.get(o, ())).items())))
                  for o in (ABORTED, STOPPED) if o in summary.remaining_median and o in summary.upgraded_median)
 
 

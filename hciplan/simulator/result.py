@@ -251,6 +251,7 @@ class Left:
     nodes: int  # the plan's nodes
     steps_interval: Bounds | None = None
     nodes_upgraded_interval: Bounds | None = None
+    nodes_upgraded_runs: tuple[tuple[int, int], ...] = ()  # the distribution: (nodes on 23H2, runs), ascending
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,7 +337,8 @@ class SimResult:
             document["left"] = {item.outcome: {
                 "steps_median": item.steps_median, "steps_interval": _bounds_document(item.steps_interval),
                 "nodes_upgraded_median": item.nodes_upgraded_median,
-                "nodes_upgraded_interval": _bounds_document(item.nodes_upgraded_interval), "nodes": item.nodes}
+                "nodes_upgraded_interval": _bounds_document(item.nodes_upgraded_interval), "nodes": item.nodes,
+                "nodes_upgraded_runs": {str(n): runs for n, runs in item.nodes_upgraded_runs}}
                 for item in self.left}
         if self.finish_at is not None:
             f = self.finish_at
@@ -524,8 +526,19 @@ def _read_left(value: Any) -> tuple[Left, ...]:
                          _required_minutes(f"{key}.nodes_upgraded_median", entry.get("nodes_upgraded_median")),
                          _count(f"{key}.nodes", entry.get("nodes"), required=True),
                          _read_bounds(f"{key}.steps_interval", entry.get("steps_interval")),
-                         _read_bounds(f"{key}.nodes_upgraded_interval", entry.get("nodes_upgraded_interval"))))
+                         _read_bounds(f"{key}.nodes_upgraded_interval", entry.get("nodes_upgraded_interval")),
+                         _read_distribution(f"{key}.nodes_upgraded_runs", entry.get("nodes_upgraded_runs", {}))))
     return tuple(read)
+
+
+def _read_distribution(key: str, value: Any) -> tuple[tuple[int, int], ...]:
+    """{"3": 12, "4": 5}: runs by a whole number (nodes), keys written as decimal strings."""
+    read = []
+    for name, runs in _object(key, value).items():
+        if not (isinstance(name, str) and name.isascii() and name.isdigit() and len(name) <= 6):
+            raise SimDocumentError(f'{SCHEMA} document: "{key}" must map whole numbers to runs, not {_shown(name)}')
+        read.append((int(name), _count(_path(key, name), runs, required=True, minimum=1)))
+    return tuple(sorted(read))
 
 
 def _read_clock_bounds(key: str, value: Any) -> tuple[str | None, str | None] | None:
