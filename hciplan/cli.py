@@ -18,7 +18,7 @@ from hciplan.backends import BACKENDS, BackendUnsupported, dot, json_plan, merma
 from hciplan.compiler.compile import CompileResult, compile_checked
 from hciplan.compiler.diagnostics import REGISTRY, Diagnostic, Severity, did_you_mean
 from hciplan.compiler.pipeline import CheckResult, load_source
-from hciplan.compiler.render import diagnostics_json, render_json, render_text
+from hciplan.compiler.render import check_document, render_json, render_text
 from hciplan.files import write_text
 from hciplan.words import counted
 from hciplan.simulator.result import SimResult
@@ -344,7 +344,7 @@ def _check_validation(files: tuple[str, ...], results: list[CheckResult], compil
         judged = verdict.judge(result.check.model, diagnostics, validation, validation_file)
         diagnostics = verdict.overlay(diagnostics, judged)
     if output_format == "json":
-        document = diagnostics_json(diagnostics)
+        document = check_document(diagnostics)
         document["validation"] = verdict.to_json(judged or verdict.Verdict(validation_file, tuple(validation)))
         click.echo(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
     else:
@@ -393,18 +393,30 @@ def _import_validation(validation_file: str, into: str | None) -> int:
     return EXIT_OK
 
 
-def _load_simulation(path: str, plan) -> SimResult:
+def _load_simulation(path: str, plan, what_if: bool = False) -> tuple[SimResult, list[str]]:
+    """A saved `hciplan.sim/1` of this plan, and how its inputs differ from the file's (allowed with --what-if)."""
+    from hciplan.backends.escape import plain
+    from hciplan.simulator.inputs import differences
+    from hciplan.simulator.result import parse
+
+    again = "run `hciplan simulate FILE --format json > SIM.json` again"
     try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-        simulation = SimResult.from_document(document)
+        simulation = parse(Path(path).read_text(encoding="utf-8"))
     except OSError as error:
         raise click.UsageError(f"cannot read {path}: {error.strerror or error}") from None
     except (ValueError, UnicodeDecodeError) as error:
-        raise click.UsageError(f"{path}: {error}") from None
-    if simulation.fingerprint and simulation.fingerprint != plan.fingerprint:
-        raise click.UsageError(f"{path} simulated plan {simulation.fingerprint}, not this plan ({plan.fingerprint}): "
-                               "simulate the current file again")
-    return simulation
+        raise click.UsageError(f"{path}: {plain(str(error))}; {again}") from None
+    if simulation.fingerprint is None:
+        raise click.UsageError(f'{path}: the simulation names no plan ("fingerprint" is missing): {again}')
+    if simulation.fingerprint != plan.fingerprint:
+        raise click.UsageError(f"{path} simulated plan {plain(simulation.fingerprint)[:80]}, not this plan "
+                               f"({plan.fingerprint}): simulate the current file again")
+    found = differences(plan, simulation)
+    if found and not what_if:
+        raise click.UsageError(f"{path} is not a simulation of the file as it stands: {plain('; '.join(found))}. "
+                               f"For the runbook, {again} without the overrides; or pass --what-if to show it, "
+                               "labelled as a what-if")
+    return simulation, found
 
 
 def _run_simulation(runs: int, plan) -> SimResult:
@@ -449,8 +461,11 @@ def write_outputs(directory: Path, files: dict[str, str], force: bool) -> list[t
               help="Runbook only: add the simulated P50/P90 and the chance to finish in the windows (N runs).")
 @click.option("--simulation", "simulation_file", type=click.Path(dir_okay=False), default=None,
               help="Runbook only: take P50/P90 from a saved `hciplan simulate --format json` result.")
+@click.option("--what-if", "what_if", is_flag=True,
+              help="With --simulation: accept a simulation run with other inputs (--window, --fail, a scenario, "
+                   "--confidence, another timing block), labelled WHAT-IF in the runbook.")
 def emit(file: str, backend_name: str, output_dir: str, force: bool, runs: int | None,
-         simulation_file: str | None) -> None:
+         simulation_file: str | None, what_if: bool) -> None:
     """Write the output of a backend for FILE into a directory: by default Invoke-HciUpgrade.ps1.
 
     A plan with errors is never emitted. Files are written atomically; an
@@ -460,6 +475,8 @@ def emit(file: str, backend_name: str, output_dir: str, force: bool, runs: int |
         raise click.UsageError("--simulate and --simulation apply to --backend runbook")
     if runs and simulation_file:
         raise click.UsageError("give either --simulate or --simulation, not both")
+    if what_if and not simulation_file:
+        raise click.UsageError("--what-if goes with --simulation FILE")
     result = compile_file(file)
     require_plan(result)
     warnings = [d for d in result.diagnostics if d.severity is Severity.WARNING]
@@ -468,9 +485,9 @@ def emit(file: str, backend_name: str, output_dir: str, force: bool, runs: int |
     backend = BACKENDS[backend_name]
     try:
         if backend_name == runbook.NAME:
-            simulation = (_load_simulation(simulation_file, result.plan) if simulation_file
-                          else _run_simulation(runs, result.plan) if runs else None)
-            files = runbook.render(result.plan, result.diagnostics, simulation)
+            simulation, what_ifs = (_load_simulation(simulation_file, result.plan, what_if) if simulation_file
+                                    else (_run_simulation(runs, result.plan) if runs else None, []))
+            files = runbook.render(result.plan, result.diagnostics, simulation, tuple(what_ifs))
         else:
             files = backend.render(result.plan, result.diagnostics)
     except BackendUnsupported as error:

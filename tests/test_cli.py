@@ -127,7 +127,7 @@ def test_json_shape(write):
     result = invoke("check", "--format", "json", path)
     assert result.exit_code == 1
     document = json.loads(result.output)
-    assert list(document) == ["diagnostics"]
+    assert list(document) == ["diagnostics", "schema"] and document["schema"] == "hciplan.check/1"
     diagnostics = document["diagnostics"]
     assert len(diagnostics) >= 2
     for d in diagnostics:
@@ -144,7 +144,7 @@ def test_json_shape(write):
 
 def test_json_for_a_clean_file_is_an_empty_list(write):
     result = invoke("check", "--format", "json", write(BASE))
-    assert result.exit_code == 0 and json.loads(result.output) == {"diagnostics": []}
+    assert result.exit_code == 0 and json.loads(result.output) == {"schema": "hciplan.check/1", "diagnostics": []}
 
 
 def test_json_is_deterministic_sorted_and_ends_with_a_newline():

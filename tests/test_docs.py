@@ -137,3 +137,44 @@ def test_schema_fields_match_the_model_dataclass(spec):
             assert model_default is dataclasses.MISSING, f"{spec.name}.{attr.name} has a default in the model only"
         else:
             assert model_default == attr.default, f"{spec.name}.{attr.name}: model and schema defaults differ"
+
+
+# --- docs/simulation.md: the hciplan.sim/1 sample is the real output (issue 17.11) --------------------------
+
+# Maps keyed by the run's data (step ids, outcomes, window names, figures): compared by their values' shape.
+_FREE_MAPS = {"criticality", "intervals.criticality", "precision.misses", "schedule.finish_window", "left",
+              "left.*.nodes_upgraded_runs"}
+
+
+def _shape(value, path: str = ""):
+    """The keys of a JSON value, recursively: objects by key, lists of objects by their first item's shape."""
+    if isinstance(value, dict):
+        if path in _FREE_MAPS:
+            shapes = {repr(_shape(v, path + ".*")) for v in value.values()}
+            assert len(shapes) <= 1, (path, shapes)
+            return ("map", shapes.pop() if shapes else None)
+        return {k: _shape(v, f"{path}.{k}".lstrip(".")) for k, v in value.items()}
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return ["list", _shape(value[0], path)]
+    return None  # a leaf: a number, a string, null or [low, high] (which a run may leave null)
+
+
+def test_the_simulation_json_sample_has_the_keys_of_the_real_output():
+    import json
+
+    from click.testing import CliRunner
+
+    from hciplan.cli import cli
+
+    text = (ROOT / "docs" / "simulation.md").read_text(encoding="utf-8")
+    intro = "`--format json` prints (the run above"
+    assert intro in text
+    sample = json.loads(text.split(intro)[1].split("```json\n")[1].split("```")[0])
+    command = text.split("```console\n$ hciplan simulate examples/four-node.hciplan --window 28h\n")
+    assert len(command) == 2, "the text sample's command moved: keep the JSON sample's run the same"
+    result = CliRunner().invoke(cli, ["simulate", str(ROOT / "examples" / "four-node.hciplan"), "--window", "28h",
+                                      "--runs", "300", "--jobs", "1", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    real = json.loads(result.stdout)
+    assert _shape(sample) == _shape(real)
+    assert sample["inputs"] == real["inputs"] and sample["plan"] == real["plan"]  # the same run's inputs

@@ -12,6 +12,8 @@ from click.testing import CliRunner
 from hciplan import cli as cli_module
 from hciplan.compiler.quantities import format_minutes
 from hciplan.cli import cli
+from hciplan.simulator.inputs import file_inputs
+from hciplan.simulator.result import DurationStats, SimResult
 from plan_models import Shape, hciplan_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,8 +95,10 @@ def test_simulate_fills_the_runbook_with_the_simulated_figures(tmp_path: Path) -
 
 def test_simulation_file_must_match_the_plan(tmp_path: Path) -> None:
     plan = json.loads(run("plan", "--format", "json", str(EXAMPLE)).output)
+    inputs = file_inputs(cli_module.compile_file(str(EXAMPLE)).plan)
     document = {"schema": "hciplan.sim/1", "runs": 200, "seed": 1, "fingerprint": plan["fingerprint"],
-                "duration_minutes": {"p50": 1300, "p90": 1500}, "p_within_window": 0.4}
+                "duration_minutes": {"p50": 1300, "p90": 1500}, "p_within_window": 0.4,
+                "inputs": SimResult(1, None, DurationStats(), None, inputs=inputs).to_document()["inputs"]}
     good = tmp_path / "sim.json"
     good.write_text(json.dumps(document), encoding="utf-8")
     result = run("emit", str(EXAMPLE), "--backend", "runbook", "--simulation", str(good), "-o", str(tmp_path / "a"))

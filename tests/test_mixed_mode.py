@@ -17,9 +17,9 @@ from helpers import ROOT, mutate
 FOUR_NODE = (ROOT / "examples" / "four-node.hciplan").read_text(encoding="utf-8")
 # sat-2, where the last two nodes upgrade, ten weeks after sat-1 instead of one
 WEEKS_APART = mutate(FOUR_NODE,
-                     ("2026-12-12T22:00Z  end = 2026-12-13T06:00Z", "2027-02-13T22:00Z  end = 2027-02-14T06:00Z"),
-                     ("2026-12-19T22:00Z  end = 2026-12-20T06:00Z", "2027-02-20T22:00Z  end = 2027-02-21T06:00Z"),
-                     ("2027-01-09T22:00Z  end = 2027-01-10T06:00Z", "2027-03-13T22:00Z  end = 2027-03-14T06:00Z"))
+                     ("start = 2026-12-12T22:00Z\n    end   = 2026-12-13T06:00Z", "start = 2027-02-13T22:00Z\n    end   = 2027-02-14T06:00Z"),
+                     ("start = 2026-12-19T22:00Z\n    end   = 2026-12-20T06:00Z", "start = 2027-02-20T22:00Z\n    end   = 2027-02-21T06:00Z"),
+                     ("start = 2027-01-09T22:00Z\n    end   = 2027-01-10T06:00Z", "start = 2027-03-13T22:00Z\n    end   = 2027-03-14T06:00Z"))
 
 
 def compiled(text: str):
@@ -101,14 +101,14 @@ def test_simulate_reports_the_mixed_mode_p50_and_p90(tmp_path) -> None:
 def test_mixed_mode_that_no_window_ends_warns_when_the_windows_go_on_past_4_weeks() -> None:
     """Two nodes upgrade in sat-1; the later windows are an hour long, so no node pass fits and mixed mode never ends."""
     short = mutate(FOUR_NODE,
-                   ("2026-12-12T22:00Z  end = 2026-12-13T06:00Z", "2027-02-13T22:00Z  end = 2027-02-13T23:00Z"),
-                   ("2026-12-19T22:00Z  end = 2026-12-20T06:00Z", "2027-02-20T22:00Z  end = 2027-02-20T23:00Z"),
-                   ("2027-01-09T22:00Z  end = 2027-01-10T06:00Z", "2027-03-13T22:00Z  end = 2027-03-13T23:00Z"))
+                   ("start = 2026-12-12T22:00Z\n    end   = 2026-12-13T06:00Z", "start = 2027-02-13T22:00Z\n    end   = 2027-02-13T23:00Z"),
+                   ("start = 2026-12-19T22:00Z\n    end   = 2026-12-20T06:00Z", "start = 2027-02-20T22:00Z\n    end   = 2027-02-20T23:00Z"),
+                   ("start = 2027-01-09T22:00Z\n    end   = 2027-01-10T06:00Z", "start = 2027-03-13T22:00Z\n    end   = 2027-03-13T23:00Z"))
     [warning] = hci805(compiled(short))
     assert "begins in window `sat-1`" in warning.message and "does not end in the windows" in warning.message
     assert "98 days more" in warning.message, warning.message
     assert warning.span.line == short[:short.index('window "sat-1"')].count("\n") + 1
-    near = mutate(short, ("2027-03-13T22:00Z  end = 2027-03-13T23:00Z", "2026-12-26T22:00Z  end = 2026-12-26T23:00Z"),
-                  ("2027-02-20T22:00Z  end = 2027-02-20T23:00Z", "2026-12-19T22:00Z  end = 2026-12-19T23:00Z"),
-                  ("2027-02-13T22:00Z  end = 2027-02-13T23:00Z", "2026-12-12T22:00Z  end = 2026-12-12T23:00Z"))
+    near = mutate(short, ("start = 2027-03-13T22:00Z\n    end   = 2027-03-13T23:00Z", "start = 2026-12-26T22:00Z\n    end   = 2026-12-26T23:00Z"),
+                  ("start = 2027-02-20T22:00Z\n    end   = 2027-02-20T23:00Z", "start = 2026-12-19T22:00Z\n    end   = 2026-12-19T23:00Z"),
+                  ("start = 2027-02-13T22:00Z\n    end   = 2027-02-13T23:00Z", "start = 2026-12-12T22:00Z\n    end   = 2026-12-12T23:00Z"))
     assert hci805(compiled(near)) == []  # the windows end within 4 weeks: only HCI804's unplaced work remains

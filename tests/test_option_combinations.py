@@ -52,7 +52,7 @@ def workspace(tmp_path_factory) -> Path:
     (root / "sim-small.json").write_text(small.stdout, encoding="utf-8")
     document = json.loads(small.stdout)
     (root / "sim-other.json").write_text(json.dumps({**document, "fingerprint": "sha256:" + "0" * 64}))
-    (root / "sim-no-run.json").write_text(json.dumps({**document, "fingerprint": None,
+    (root / "sim-no-run.json").write_text(json.dumps({**document,  # of the small plan: a fingerprint is required
                                                       "duration_minutes": {k: None for k in document["duration_minutes"]},
                                                       "outcomes": {"completed": 0, "aborted": 3, "stopped_at_window": 0}}))
     (root / "sim-bad.json").write_text("{not json")
@@ -78,6 +78,7 @@ def emit_args(root: Path):
         st.sampled_from(["1", "3", "0", "-1", "x"]).map(lambda n: ["--simulate", n]),
         st.sampled_from(["sim-small.json", "sim-other.json", "sim-no-run.json", "sim-bad.json", "sim-empty.json",
                          "missing.json", "existing-file"]).map(lambda f: ["--simulation", str(root / f)]),
+        st.just(["--what-if"]),
     )).map(lambda t: ["emit", t[0], *t[1]])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -14,6 +15,7 @@ from hciplan.cli import cli
 from hciplan.compiler.compile import compile_checked
 from hciplan.compiler.pipeline import load_source
 from hciplan.simulator import prepare_simulation
+from hciplan.simulator.inputs import file_inputs
 from hciplan.simulator.montecarlo import simulate
 from hciplan.simulator.report import render_json, sim_result
 from hciplan.simulator.provenance import model_provenance
@@ -149,7 +151,9 @@ def test_malformed_documents_name_the_field(change, message) -> None:
 
 
 def test_a_document_without_completed_runs_is_valid_and_the_runbook_says_so(tmp_path) -> None:
-    record = SimResult.from_document({**GOOD, "duration_minutes": {"p50": None, "p90": None}})
+    plan = compile_checked(load_source(EXAMPLE)).plan
+    record = dataclasses.replace(SimResult.from_document({**GOOD, "duration_minutes": {"p50": None, "p90": None}}),
+                                 fingerprint=plan.fingerprint, inputs=file_inputs(plan))
     saved = tmp_path / "sim.json"
     saved.write_text(json.dumps(record.to_document()), encoding="utf-8")
     result = CliRunner().invoke(cli, ["emit", str(EXAMPLE), "--backend", "runbook", "--simulation", str(saved),

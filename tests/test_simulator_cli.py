@@ -37,7 +37,9 @@ def test_json_has_exactly_the_documented_schema():
     assert set(doc) == {"schema", "runs", "seed", "duration_minutes", "p_within_window", "outcomes",
                         "criticality", "exposure_minutes", "overrun", "fingerprint",
                         "exposure_p90_minutes", "intervals", "models", "precision",
-                        "schedule", "mixed_mode"}  # the last six: additive
+                        "schedule", "inputs", "stops", "left", "finish_at", "plan", "mixed_mode"}  # the last eleven: additive
+    assert set(doc["inputs"]) == {"windows", "window_override", "fails", "scenario", "failures", "risks",
+                                  "confidence", "timing", "draws", "jobs_independent", "hciplan_version"}
     assert doc["schema"] == "hciplan.sim/1" and doc["runs"] == 40 and doc["seed"] == 3
     assert set(doc["duration_minutes"]) == {"p50", "p80", "p90", "p95", "mean", "max"}
     assert set(doc["outcomes"]) == {"completed", "aborted", "stopped_at_window"}

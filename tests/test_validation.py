@@ -620,7 +620,7 @@ def test_check_with_validation_json(files):
     results = files("r.json", UPGRADE)
     result = invoke("check", plan, "--format", "json", "--validation", results)
     document = json.loads(result.stdout)
-    assert result.exit_code == 1 and set(document) == {"diagnostics", "validation"}
+    assert result.exit_code == 1 and set(document) == {"schema", "diagnostics", "validation"}
     validation = document["validation"]
     assert (validation["results"], validation["passed"], validation["failed"]) == (54, 31, 23)
     states = {t["name"]: t["state"] for t in validation["tests"]}

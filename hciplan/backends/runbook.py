@@ -146,7 +146,28 @@ def _phase_sections(plan: Plan, phase: str, steps: list[Step]) -> list[str]:
     return lines
 
 
-def render_runbook(plan: Plan, diagnostics: Iterable[Diagnostic] = (), simulation: SimResult | None = None) -> str:
+def _inputs_cell(simulation: SimResult) -> str:
+    """The simulation's inputs for the summary table, every value from the document escaped."""
+    inputs = simulation.inputs
+    if inputs is None:
+        return "not recorded (an older hciplan)"
+    windows = ("none" if not inputs.windows
+               else ", ".join(md_cell_code(w.name) for w in inputs.windows[:6])
+               + (f" and {len(inputs.windows) - 6} more" if len(inputs.windows) > 6 else ""))
+    parts = [f"windows {windows}", f"confidence {inputs.confidence:.1%}".replace(".0%", "%")]
+    if inputs.failures or inputs.risks:
+        parts.append(f"{len(inputs.failures)} failures and {len(inputs.risks)} risks injected")
+    else:
+        parts.append("no failures injected")
+    parts.append(("the file's timing block" if inputs.timing_block else "default timing")
+                 + f" {md_cell_code(inputs.timing_digest[:19])}")
+    parts.append(f"hciplan {md_text(inputs.version)}")
+    return ", ".join(parts)
+
+
+def render_runbook(plan: Plan, diagnostics: Iterable[Diagnostic] = (), simulation: SimResult | None = None,
+                   what_if: tuple[str, ...] = ()) -> str:
+    """The runbook; `what_if`: how the simulation's inputs differ from the file's, shown as a labelled what-if."""
     model, upgrade = plan.model, plan.model.upgrade
     cluster = model.cluster
     minutes, _ = plan.critical_path()
@@ -165,6 +186,11 @@ def render_runbook(plan: Plan, diagnostics: Iterable[Diagnostic] = (), simulatio
         "",
         "## Summary",
         "",
+    ]
+    if simulation is not None and what_if:  # the figures answer another question: say so before them
+        out += ["> **WHAT-IF: " + md_text("; ".join(what_if)) + ".** The simulated figures below are not "
+                "those of the file's plan: simulate the file without overrides for them.", ""]
+    out += [
         "| | |",
         "|---|---|",
         f"| Cluster | {md_cell_code(cluster.name)}: {counted(len(cluster.nodes), 'node')}, {counted(cluster.vm_count, 'VM')} |",
@@ -186,10 +212,13 @@ def render_runbook(plan: Plan, diagnostics: Iterable[Diagnostic] = (), simulatio
         durations = simulation.durations
         shown = ("no run completed" if durations.p50 is None or durations.p90 is None
                  else f"P50 {format_minutes(durations.p50)}, P90 {format_minutes(durations.p90)}")
-        out.append(f"| Simulated duration | {shown} ({counted(simulation.runs, 'run')}"
+        label = "**WHAT-IF** " if what_if else ""
+        out.append(f"| Simulated duration | {label}{shown} ({counted(simulation.runs, 'run')}"
                    + (f", seed {simulation.seed}" if simulation.seed is not None else "") + ") |")
         if simulation.p_within_window is not None:
-            out.append(f"| Chance to finish in the windows | {share_text(simulation.p_within_window)} |")
+            where = "the simulated windows" if what_if else "the windows"
+            out.append(f"| Chance to finish in {where} | {label}{share_text(simulation.p_within_window)} |")
+        out.append(f"| Simulation inputs | {label}{_inputs_cell(simulation)} |")
     out += [f"| Steps | {len(plan.steps)} in {counted(len(plan.phases()), 'phase')} |", ""]
 
     irreversible = [s for s in plan.steps if s.spec.irreversible]
@@ -233,5 +262,6 @@ def render_runbook(plan: Plan, diagnostics: Iterable[Diagnostic] = (), simulatio
     return "\n".join(line.rstrip() for line in out).rstrip("\n") + "\n"
 
 
-def render(plan: Plan, diagnostics: Iterable[Diagnostic] = (), simulation: SimResult | None = None) -> dict[str, str]:
-    return {FILE_NAME: render_runbook(plan, diagnostics, simulation)}
+def render(plan: Plan, diagnostics: Iterable[Diagnostic] = (), simulation: SimResult | None = None,
+           what_if: tuple[str, ...] = ()) -> dict[str, str]:
+    return {FILE_NAME: render_runbook(plan, diagnostics, simulation, what_if)}

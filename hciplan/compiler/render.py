@@ -80,5 +80,13 @@ def diagnostics_json(diagnostics: Iterable[Diagnostic]) -> dict:
     }
 
 
+CHECK_SCHEMA = "hciplan.check/1"  # `hciplan check --format json` (docs/language.md, "The check document")
+
+
+def check_document(diagnostics: Iterable[Diagnostic]) -> dict:
+    """The `hciplan.check/1` document: the schema name and the diagnostics."""
+    return {"schema": CHECK_SCHEMA, **diagnostics_json(diagnostics)}
+
+
 def render_json(diagnostics: Iterable[Diagnostic]) -> str:
-    return json.dumps(diagnostics_json(diagnostics), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return json.dumps(check_document(diagnostics), indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -100,7 +100,7 @@ def prepare_simulation(plan: Plan, scenario: str | None = None, fails: tuple[str
         injections, risks = scenario_failures(plan, scenario)
     extra = tuple(injection_from_cli(plan, text) for text in fails)
     by_step = {j.step: j for j in injections + extra}  # a --fail on the same step replaces the scenario's
-    return prepare(plan, tuple(by_step.values()), risks, window, confidence, scenario, ignore_windows)
+    return prepare(plan, tuple(by_step.values()), risks, window, confidence, scenario, ignore_windows, fails)
 
 
 def simulate_result(plan: Plan, runs: int, seed: int = 0, jobs: int | None = None) -> SimResult:

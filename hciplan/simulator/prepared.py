@@ -13,12 +13,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import json
 from dataclasses import dataclass, field
 
 from hciplan.compiler.durations import StepDuration, factor_mu, resolve
 from hciplan.compiler.model import DEFAULT_TIMING
 from hciplan.compiler.mixed import OS_REBOOTS, mixed_steps  # noqa: F401 (OS_REBOOTS: re-exported)
-from hciplan.compiler.plan import Plan
+from hciplan.compiler.plan import Plan, model_facts
 from hciplan.compiler.schedule import schedule_of
 from hciplan.compiler.units import CAU_RUN
 from hciplan.simulator.failures import Injection, RiskSpec
@@ -106,6 +107,11 @@ class SimPlan:
     pinned: tuple[tuple[int, float], ...] = ()  # keyed only: (step, q) draws its duration at its q-quantile
     planned: tuple[int, ...] = ()  # per unit: the window the plan's expected schedule puts it in (-1: none)
     functional_level: int = NO_STEP  # the step raising the functional level: it ends mixed OS mode (mixed.py)
+    # What the runs were asked for, beyond the above (hciplan.sim/1's `inputs`; no run reads them):
+    window_override: str | None = None  # `--window`: "26h", "none"; None: the file's windows
+    fails: tuple[str, ...] = ()  # the `--fail` texts, as given
+    timing_digest: str = ""  # of the file's timing block (inputs.timing_digest)
+    timing_block: bool = False
     key: str = field(default="", compare=False)
 
     @property
@@ -116,6 +122,11 @@ class SimPlan:
         return self.units[self.unit_of[step]].steps[0] == step
 
 
+def window_label(length_minutes: float) -> str:
+    """`--window`'s length as the header names it: `26h`, `90m`."""
+    return f"{length_minutes / 60:g}h" if length_minutes % 60 == 0 else f"{length_minutes:g}m"
+
+
 def window_minutes(plan: Plan, length_minutes: float | None,
                    ignore_windows: bool = False) -> tuple[tuple[SimWindow, ...], dt.datetime | None]:
     """The windows in minutes from the planned start (the first window's start); `length_minutes` overrides them."""
@@ -124,8 +135,7 @@ def window_minutes(plan: Plan, length_minutes: float | None,
     if ignore_windows:
         return (), start
     if length_minutes is not None:
-        label = f"{length_minutes / 60:g}h" if length_minutes % 60 == 0 else f"{length_minutes:g}m"
-        return (SimWindow(f"--window {label}", 0.0, float(length_minutes)),), start
+        return (SimWindow(f"--window {window_label(length_minutes)}", 0.0, float(length_minutes)),), start
     return tuple(SimWindow(w.name, (w.start - start).total_seconds() / 60, (w.end - start).total_seconds() / 60)
                  for w in windows), start
 
@@ -137,7 +147,7 @@ _TIMEOUT_CAUSE = {"drain": "drain_failure", "repair_wait": "resync_stall"}
 
 def prepare(plan: Plan, injections: tuple[Injection, ...] = (), risks: dict[str, RiskSpec] | None = None,
             window_length: float | None = None, confidence: float | None = None,
-            scenario: str | None = None, ignore_windows: bool = False) -> SimPlan:
+            scenario: str | None = None, ignore_windows: bool = False, fails: tuple[str, ...] = ()) -> SimPlan:
     """Everything the runs need, computed once. `risks` maps step kinds to failure probabilities.
 
     `window_length` replaces the file's windows by one window of that many minutes from the
@@ -192,8 +202,20 @@ def prepare(plan: Plan, injections: tuple[Injection, ...] = (), risks: dict[str,
         group_factors=tuple((factor_mu(timing.kind_spread), timing.kind_spread) for _ in group_names),
         risks=risk_list, scenario=scenario, planned=_planned(plan, windows, window_length is None),
         functional_level=NO_STEP if mixed.functional_level is None else mixed.functional_level,
+        window_override="none" if ignore_windows else None if window_length is None else window_label(window_length),
+        fails=tuple(fails), timing_digest=timing_digest(model.timing), timing_block=model.timing is not None,
     )
     return keyed(sim)
+
+
+def timing_digest(timing) -> str:
+    """`sha256:...` of a timing block's figures (spans left out); hciplan's defaults when there is none.
+
+    The plan fingerprint leaves the timing block out (it changes no step), so a saved simulation
+    records this digest to show which durations it drew from.
+    """
+    facts = json.dumps(model_facts(timing or DEFAULT_TIMING), sort_keys=True, separators=(",", ":"), default=str)
+    return "sha256:" + hashlib.sha256(facts.encode("utf-8")).hexdigest()
 
 
 def draw_keys(plan: Plan) -> tuple[str, ...]:

@@ -9,18 +9,19 @@ uncertainty").
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 import textwrap
+from collections import Counter
 
 from hciplan.compiler.quantities import format_minutes
 from hciplan.simulator.engine import ABORTED, COMPLETED, OUTCOMES, STOPPED
 from hciplan.simulator.montecarlo import Intervals, Summary, count_percentile, percentile
 from hciplan.percent import setting_text, share_text, stored_share
+from hciplan.simulator.inputs import clock_text, inputs_of
 from hciplan.simulator.prepared import SimPlan
-from hciplan.simulator.result import (DURATION_KEYS, DurationStats, MixedMode, Models, Overrun, Precision,
-                                     ScheduleStats, SimResult, WindowStats)
+from hciplan.simulator.result import (DURATION_KEYS, DurationStats, FinishAt, Left, MixedMode, Models, Overrun,
+                                     PlanFacts, Precision, ScheduleStats, SimInputs, SimResult, Stop, WindowStats)
 from hciplan.simulator.result import Intervals as IntervalRecord
 from hciplan.simulator.stats import (Interval, half_width, percentile_interval, runs_for_percentile, runs_for_share,
                                     wilson)
@@ -39,13 +40,9 @@ MAX_RUNS = 1_000_000  # simulate's --runs bound
 
 
 def _clock(sp: SimPlan, minutes: float) -> str:
-    if sp.planned_start is None:
-        return f"+{format_minutes(minutes)}"
-    try:  # whole minutes, rounded as format_minutes rounds, so a clock and its duration agree
-        moment = sp.planned_start + dt.timedelta(minutes=round(minutes))
-    except OverflowError:  # past the year 9999 (absurd durations from a timing block): say it relatively
-        return f"+{format_minutes(minutes)}"
-    return moment.isoformat(timespec="minutes").replace("+00:00", "Z")
+    """The moment in whole minutes (rounded as format_minutes rounds, so a clock and its duration agree);
+    relative to the start without a planned start or past the year 9999 (absurd timing figures)."""
+    return clock_text(sp.planned_start, minutes) or f"+{format_minutes(minutes)}"
 
 
 def _bounds(interval: Interval | None, show) -> str:
@@ -161,6 +158,24 @@ def _precision(precision: Precision) -> list[str]:
     return [legend, f"  note          {lines[0]}"] + [f"                {line}" for line in lines[1:]]
 
 
+def inputs_text(inputs: SimInputs) -> str:
+    """The inputs the header's other lines do not show: a --window override, the timing block, draws, version."""
+    parts = []
+    if inputs.window_override is not None:
+        parts.append(f"--window {inputs.window_override} instead of the file's windows: a what-if")
+    source = "the file's timing block" if inputs.timing_block else "no timing block (defaults)"
+    parts.append(f"{source}, digest {inputs.timing_digest[:19]}")
+    if inputs.jobs_independent:
+        parts.append(f"{inputs.draws} draws: the same figures whatever --jobs")
+    parts.append(f"hciplan {inputs.version}")
+    return "; ".join(parts)
+
+
+def _inputs_lines(inputs: SimInputs) -> list[str]:
+    lines = textwrap.wrap(inputs_text(inputs), width=WIDTH - 16, break_on_hyphens=False)
+    return [f"  inputs        {lines[0]}"] + [f"                {line}" for line in lines[1:]]
+
+
 def precision(summary: Summary, intervals: Intervals) -> Precision:
     """The rule on enough runs: which checked figures miss their target, and about how many runs meet them all.
 
@@ -250,6 +265,7 @@ def render_text(sp: SimPlan, summary: Summary, models: Models | None = None, sty
                    f"{setting_text(sp.confidence)} confidence")
     else:
         out.append("  windows       none: the run goes on until it is done")
+    out.extend(_inputs_lines(inputs_of(sp)))
     out.extend(_precision(precision(summary, intervals)))
     out.append("")
 
@@ -485,7 +501,43 @@ def sim_result(sp: SimPlan, summary: Summary, models: Models | None = None) -> S
         precision=rule,
         schedule=schedule_stats(sp, summary),
         mixed_mode=mixed_mode(summary),
+        inputs=inputs_of(sp),
+        stops=_stops(sp, summary),
+        left=_left(summary, intervals),
+        finish_at=_finish_at(sp, stats, intervals),
+        plan=PlanFacts(sp.cluster, sp.size, sp.method, summary.nodes),
     )
+
+
+def _stops(sp: SimPlan, summary: Summary) -> tuple[Stop, ...]:
+    """Every (outcome, step, reason) an early run ended at, most runs first (the text shows the top five)."""
+    ranked = sorted(summary.stops.items(), key=lambda item: (item[0][0], -item[1], sp.ids[item[0][1]], item[0][2]))
+    return tuple(Stop(outcome, sp.ids[step], reason, count) for (outcome, step, reason), count in ranked)
+
+
+def _left(summary: Summary, intervals: Intervals) -> tuple[Left, ...]:
+    """Per early outcome, the median steps left and nodes on 23H2, as the text's `(median: ...)` line."""
+    return tuple(Left(o, summary.remaining_median[o], summary.upgraded_median[o], summary.nodes,
+                      _round_bounds(intervals.remaining_median.get(o)), _round_bounds(intervals.upgraded_median.get(o)),
+                      tuple(sorted(Counter(summary.upgraded.get(o, ())).items())))
+                 for o in (ABORTED, STOPPED) if o in summary.remaining_median and o in summary.upgraded_median)
+
+
+def _finish_at(sp: SimPlan, stats: dict | None, intervals: Intervals) -> FinishAt | None:
+    """The clock time of P50 and P90 (the text's `finishes at`), when the file gives a planned start."""
+    if stats is None or sp.planned_start is None:
+        return None
+
+    def at(key: str) -> str:
+        return _clock(sp, stats[key])
+
+    def ends(key: str) -> tuple[str | None, str | None] | None:
+        interval = intervals.durations.get(key)
+        if interval is None:
+            return None
+        return tuple(None if end is None else _clock(sp, end) for end in interval)
+
+    return FinishAt(at("p50"), at("p90"), ends("p50"), ends("p90"))
 
 
 def render_json(sp: SimPlan, summary: Summary, models: Models | None = None) -> str:

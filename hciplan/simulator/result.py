@@ -9,10 +9,18 @@ The 95% Monte Carlo intervals (`intervals`), the provenance of the models
 (`models`), the rule on enough runs (`precision`), the exposure P90 and the
 schedule by window (`schedule`) and the mixed OS mode (`mixed_mode`) were added to `hciplan.sim/1` as optional fields: a document without them still
 reads, and readers that do not know them can ignore them.
+
+`inputs` records what the simulation was run with (the windows in force and
+any `--window`, the failures injected, the confidence, the timing block's
+digest, the draw mode, hciplan's version), so a reader can tell a simulation
+of the file from a what-if (hciplan/simulator/inputs.py compares them with a
+plan). `stops`, `left` and `finish_at` carry the rest of what the text
+report shows. All are optional on reading, like the fields above.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -21,8 +29,40 @@ SCHEMA = "hciplan.sim/1"
 DURATION_KEYS = ("p50", "p80", "p90", "p95", "mean", "max")
 
 
+MAX_SEED = 2**63 - 1  # simulate's --seed bound
+
+
 class SimDocumentError(ValueError):
     """A document that is not a valid `hciplan.sim/1` summary; the message says which field and why."""
+
+
+def _no_constant(name: str) -> float:
+    raise SimDocumentError(f"{name} is not a number JSON allows (hciplan never writes it)")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise SimDocumentError(f"{text[:SHOWN_CHARS]} is too large for a number")
+    return value
+
+
+def parse(text: str) -> "SimResult":
+    """The `hciplan.sim/1` document in `text` (JSON) as a record; SimDocumentError saying where it is wrong.
+
+    Strict JSON: `NaN`, `Infinity` and numbers too large for a float (`1e999`) are refused as they are
+    parsed, so no non-finite figure reaches a reader.
+    """
+    try:
+        document = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    except SimDocumentError as error:
+        raise SimDocumentError(f"not valid JSON for {SCHEMA}: {error}") from None
+    except json.JSONDecodeError as error:
+        raise SimDocumentError(f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
+    except (RecursionError, ValueError) as error:  # nesting too deep; an integer with too many digits
+        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
+        raise SimDocumentError(f"not a usable JSON document: {reason[:200]}") from None
+    return SimResult.from_document(document)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +193,102 @@ class ScheduleStats:
 
 
 @dataclass(frozen=True, slots=True)
+class InputWindow:
+    """A window in force during the runs: its name, and its ends in minutes from the planned start."""
+
+    name: str
+    start_minutes: float
+    end_minutes: float
+    start: str | None = None  # ISO 8601, when the file gives the planned start
+    end: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InjectedFailure:
+    """A failure injected into every run (`--fail` or a scenario's `fail` block), resolved to its step."""
+
+    origin: str  # as the header shows it: `--fail HCI02:install:error=2`, `scenario NAME: ...`
+    step: str
+    mode: str
+    attempts: int = 1
+    factor: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class InjectedRisk:
+    """A scenario's `risk` block: every attempt of a step of `kind` fails with `probability` in `mode`."""
+
+    kind: str
+    mode: str
+    probability: float
+    factor: float = 1.0
+
+
+DRAW_MODES = ("sequential", "keyed")
+
+
+@dataclass(frozen=True, slots=True)
+class SimInputs:
+    """What the runs were simulated with: enough to tell the file's simulation from a what-if."""
+
+    windows: tuple[InputWindow, ...]  # the windows in force (empty: simulated without windows)
+    confidence: float  # the window rule's confidence in force
+    timing_digest: str  # of the file's timing block (hciplan's defaults when it has none)
+    timing_block: bool  # whether the file has a timing block
+    version: str  # of the hciplan that simulated
+    window_override: str | None = None  # `--window`: "26h", "none"; None: the file's windows
+    fails: tuple[str, ...] = ()  # the `--fail` texts, as given
+    scenario: str | None = None
+    failures: tuple[InjectedFailure, ...] = ()  # every failure injected (scenario and --fail), by step
+    risks: tuple[InjectedRisk, ...] = ()
+    draws: str = "sequential"
+    jobs_independent: bool = True  # run i depends only on (seed, i): any --jobs gives the same figures
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Runs that ended early at one step: aborted at it, or stopped before it at a window's end."""
+
+    outcome: str  # "aborted" or "stopped_at_window"
+    step: str
+    reason: str
+    runs: int
+
+
+@dataclass(frozen=True, slots=True)
+class Left:
+    """What the runs of one early outcome left: steps not started and nodes on 23H2 (medians, 95% intervals)."""
+
+    outcome: str
+    steps_median: float
+    nodes_upgraded_median: float
+    nodes: int  # the plan's nodes
+    steps_interval: Bounds | None = None
+    nodes_upgraded_interval: Bounds | None = None
+    nodes_upgraded_runs: tuple[tuple[int, int], ...] = ()  # the distribution: (nodes on 23H2, runs), ascending
+
+
+@dataclass(frozen=True, slots=True)
+class FinishAt:
+    """The clock time of the completed runs' P50 and P90 (ISO 8601, minutes), with their 95% intervals."""
+
+    p50: str
+    p90: str
+    p50_interval: tuple[str | None, str | None] | None = None
+    p90_interval: tuple[str | None, str | None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanFacts:
+    """The simulated plan as the header names it (its fingerprint is the document's `fingerprint`)."""
+
+    cluster: str
+    steps: int
+    method: str
+    nodes: int
+
+
+@dataclass(frozen=True, slots=True)
 class SimResult:
     """What a Monte Carlo simulation of a plan found, as `hciplan.sim/1` stores it."""
 
@@ -171,6 +307,11 @@ class SimResult:
     precision: Precision | None = None
     schedule: ScheduleStats | None = None
     mixed_mode: MixedMode | None = None
+    inputs: SimInputs | None = None
+    stops: tuple[Stop, ...] = ()  # by outcome, then most runs first, then step
+    left: tuple[Left, ...] = ()  # by outcome
+    finish_at: FinishAt | None = None
+    plan: PlanFacts | None = None
 
     def to_document(self) -> dict[str, Any]:
         """The `hciplan.sim/1` JSON document (dump it with sorted keys)."""
@@ -206,6 +347,29 @@ class SimResult:
                 "runs": m.runs, "still_mixed_runs": m.still_mixed_runs, "limit_minutes": m.limit_minutes,
                 "minutes": {"p50": m.p50_minutes, "p90": m.p90_minutes, "max": m.max_minutes},
                 "intervals": {"p50": _bounds_document(m.p50_interval), "p90": _bounds_document(m.p90_interval)}}
+        # The fields of issue 17: a record with inputs (this hciplan's) writes them all, empty ones included.
+        current = self.inputs is not None
+        if self.inputs is not None:
+            document["inputs"] = _inputs_document(self.inputs)
+        if self.stops or current:
+            document["stops"] = [{"outcome": s.outcome, "step": s.step, "reason": s.reason, "runs": s.runs}
+                                 for s in self.stops]
+        if self.left or current:
+            document["left"] = {item.outcome: {
+                "steps_median": item.steps_median, "steps_interval": _bounds_document(item.steps_interval),
+                "nodes_upgraded_median": item.nodes_upgraded_median,
+                "nodes_upgraded_interval": _bounds_document(item.nodes_upgraded_interval), "nodes": item.nodes,
+                "nodes_upgraded_runs": {str(n): runs for n, runs in item.nodes_upgraded_runs}}
+                for item in self.left}
+        if self.finish_at is not None:
+            f = self.finish_at
+            document["finish_at"] = {"p50": f.p50, "p90": f.p90, "p50_interval": _bounds_document(f.p50_interval),
+                                     "p90_interval": _bounds_document(f.p90_interval)}
+        elif current:
+            document["finish_at"] = None
+        if self.plan is not None:
+            document["plan"] = {"cluster": self.plan.cluster, "steps": self.plan.steps, "method": self.plan.method,
+                                "nodes": self.plan.nodes}
         return document
 
     @classmethod
@@ -216,10 +380,20 @@ class SimResult:
         completed) are required; the other fields may be missing (older or
         hand-trimmed documents). `from_document(r.to_document()) == r`.
         """
-        if not isinstance(document, dict) or document.get("schema") != SCHEMA:
-            raise SimDocumentError(f'not a simulation result: expected "schema": "{SCHEMA}"')
+        if not isinstance(document, dict):
+            kind = {list: "a list", str: "a string", bool: "true or false", type(None): "null"}.get(type(document),
+                                                                                               "a number")
+            raise SimDocumentError(f'not a simulation result: the document must be a JSON object with '
+                                   f'"schema": "{SCHEMA}", not {kind}')
+        if document.get("schema") != SCHEMA:
+            found = document.get("schema")
+            raise SimDocumentError(f'not a simulation result: expected "schema": "{SCHEMA}"'
+                                   + ("" if found is None else f', not {_shown(found)}'))
         runs = _count("runs", document.get("runs"), required=True, minimum=1)
         seed = _count("seed", document.get("seed"), required=False)
+        if seed is not None and seed > MAX_SEED:
+            raise SimDocumentError(f'{SCHEMA} document: "seed" must be at most {MAX_SEED} (simulate\'s --seed), '
+                                   f'not {_shown(seed)}')
         durations = document.get("duration_minutes")
         if not isinstance(durations, dict):
             raise SimDocumentError(f'incomplete {SCHEMA} document: "duration_minutes" must be an object '
@@ -248,7 +422,10 @@ class SimResult:
                    overran, _minutes("exposure_p90_minutes", document.get("exposure_p90_minutes")),
                    _read_intervals(document.get("intervals")), _read_models(document.get("models")),
                    _read_precision(document.get("precision")), _read_schedule(document.get("schedule")),
-                   _read_mixed_mode(document.get("mixed_mode")))
+                   _read_mixed_mode(document.get("mixed_mode")),
+                   _read_inputs(document.get("inputs")), _read_stops(document.get("stops")),
+                   _read_left(document.get("left")), _read_finish_at(document.get("finish_at")),
+                   _read_plan(document.get("plan")))
 
 
 def _read_mixed_mode(value: Any) -> MixedMode | None:
@@ -264,6 +441,168 @@ def _read_mixed_mode(value: Any) -> MixedMode | None:
         *(_minutes(f"mixed_mode.minutes.{k}", minutes.get(k)) for k in ("p50", "p90", "max")),
         *(_read_bounds(f"mixed_mode.intervals.{k}", bounds.get(k)) for k in ("p50", "p90")),
         **({} if limit is None else {"limit_minutes": limit}))
+
+
+def _inputs_document(i: SimInputs) -> dict[str, Any]:
+    return {
+        "windows": [{"name": w.name, "start": w.start, "end": w.end, "start_minutes": w.start_minutes,
+                     "end_minutes": w.end_minutes} for w in i.windows],
+        "window_override": i.window_override, "fails": list(i.fails), "scenario": i.scenario,
+        "failures": [{"origin": f.origin, "step": f.step, "mode": f.mode, "attempts": f.attempts, "factor": f.factor}
+                     for f in i.failures],
+        "risks": [{"kind": r.kind, "mode": r.mode, "probability": r.probability, "factor": r.factor} for r in i.risks],
+        "confidence": i.confidence,
+        "timing": {"digest": i.timing_digest, "block": i.timing_block},
+        "draws": i.draws, "jobs_independent": i.jobs_independent, "hciplan_version": i.version,
+    }
+
+
+def _list(key: str, value: Any) -> list:
+    if not isinstance(value, list):
+        raise SimDocumentError(f'{SCHEMA} document: "{key}" must be a list')
+    return value
+
+
+def _required_string(key: str, value: Any) -> str:
+    if value is None:
+        raise SimDocumentError(f'incomplete {SCHEMA} document: "{key}" is missing')
+    return _string(key, value)
+
+
+def _flag(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise SimDocumentError(f'{SCHEMA} document: "{key}" must be true or false, not {_shown(value)}')
+    return value
+
+
+def _read_inputs(value: Any) -> SimInputs | None:
+    if value is None:
+        return None
+    i = _object("inputs", value)
+    windows = []
+    for k, item in enumerate(_list("inputs.windows", i.get("windows"))):
+        key = f"inputs.windows[{k}]"
+        w = _object(key, item)
+        start = _required_minutes(f"{key}.start_minutes", w.get("start_minutes"))
+        end = _required_minutes(f"{key}.end_minutes", w.get("end_minutes"))
+        if end < start:
+            raise SimDocumentError(f'{SCHEMA} document: "{key}" ends before it starts')
+        windows.append(InputWindow(_required_string(f"{key}.name", w.get("name")), start, end,
+                                   _string(f"{key}.start", w.get("start")), _string(f"{key}.end", w.get("end"))))
+    fails = _list("inputs.fails", i.get("fails", []))
+    failures = []
+    for k, item in enumerate(_list("inputs.failures", i.get("failures", []))):
+        key = f"inputs.failures[{k}]"
+        f = _object(key, item)
+        failures.append(InjectedFailure(
+            _required_string(f"{key}.origin", f.get("origin")), _required_string(f"{key}.step", f.get("step")),
+            _required_string(f"{key}.mode", f.get("mode")), _count(f"{key}.attempts", f.get("attempts", 1),
+                                                                   required=True, minimum=1),
+            _required_minutes(f"{key}.factor", f.get("factor", 1.0))))
+    risks = []
+    for k, item in enumerate(_list("inputs.risks", i.get("risks", []))):
+        key = f"inputs.risks[{k}]"
+        r = _object(key, item)
+        probability = _share(f"{key}.probability", r.get("probability"))
+        if probability is None:
+            raise SimDocumentError(f'incomplete {SCHEMA} document: "{key}.probability" is missing')
+        risks.append(InjectedRisk(_required_string(f"{key}.kind", r.get("kind")),
+                                  _required_string(f"{key}.mode", r.get("mode")), probability,
+                                  _required_minutes(f"{key}.factor", r.get("factor", 1.0))))
+    confidence = _share("inputs.confidence", i.get("confidence"))
+    if confidence is None or not 0 < confidence < 1:
+        raise SimDocumentError(f'{SCHEMA} document: "inputs.confidence" must be a number between 0 and 1 '
+                               f'(exclusive), not {_shown(i.get("confidence"))}')
+    timing = _object("inputs.timing", i.get("timing"))
+    draws = i.get("draws", "sequential")
+    if draws not in DRAW_MODES:
+        raise SimDocumentError(f'{SCHEMA} document: "inputs.draws" must be one of {", ".join(DRAW_MODES)}, '
+                               f'not {_shown(draws)}')
+    return SimInputs(
+        windows=tuple(windows), confidence=confidence,
+        timing_digest=_required_string("inputs.timing.digest", timing.get("digest")),
+        timing_block=_flag("inputs.timing.block", timing.get("block")),
+        version=_required_string("inputs.hciplan_version", i.get("hciplan_version")),
+        window_override=_string("inputs.window_override", i.get("window_override")),
+        fails=tuple(_required_string(f"inputs.fails[{k}]", text) for k, text in enumerate(fails)),
+        scenario=_string("inputs.scenario", i.get("scenario")), failures=tuple(failures), risks=tuple(risks),
+        draws=draws, jobs_independent=_flag("inputs.jobs_independent", i.get("jobs_independent", True)))
+
+
+STOP_OUTCOMES = ("aborted", "stopped_at_window")  # engine.ABORTED, engine.STOPPED (not imported: readers stay light)
+
+
+def _outcome(key: str, value: Any) -> str:
+    if value not in STOP_OUTCOMES:
+        raise SimDocumentError(f'{SCHEMA} document: "{key}" must be one of {", ".join(STOP_OUTCOMES)}, '
+                               f'not {_shown(value)}')
+    return value
+
+
+def _read_stops(value: Any) -> tuple[Stop, ...]:
+    if value is None:
+        return ()
+    stops = []
+    for k, item in enumerate(_list("stops", value)):
+        key = f"stops[{k}]"
+        s = _object(key, item)
+        stops.append(Stop(_outcome(f"{key}.outcome", s.get("outcome")), _required_string(f"{key}.step", s.get("step")),
+                          _required_string(f"{key}.reason", s.get("reason")),
+                          _count(f"{key}.runs", s.get("runs"), required=True, minimum=1)))
+    return tuple(stops)
+
+
+def _read_left(value: Any) -> tuple[Left, ...]:
+    if value is None:
+        return ()
+    read = []
+    for outcome, item in sorted(_object("left", value).items()):
+        key = _path("left", outcome)
+        entry = _object(key, item)
+        read.append(Left(_outcome(key, outcome), _required_minutes(f"{key}.steps_median", entry.get("steps_median")),
+                         _required_minutes(f"{key}.nodes_upgraded_median", entry.get("nodes_upgraded_median")),
+                         _count(f"{key}.nodes", entry.get("nodes"), required=True),
+                         _read_bounds(f"{key}.steps_interval", entry.get("steps_interval")),
+                         _read_bounds(f"{key}.nodes_upgraded_interval", entry.get("nodes_upgraded_interval")),
+                         _read_distribution(f"{key}.nodes_upgraded_runs", entry.get("nodes_upgraded_runs", {}))))
+    return tuple(read)
+
+
+def _read_distribution(key: str, value: Any) -> tuple[tuple[int, int], ...]:
+    """{"3": 12, "4": 5}: runs by a whole number (nodes), keys written as decimal strings."""
+    read = []
+    for name, runs in _object(key, value).items():
+        if not (isinstance(name, str) and name.isascii() and name.isdigit() and len(name) <= 6):
+            raise SimDocumentError(f'{SCHEMA} document: "{key}" must map whole numbers to runs, not {_shown(name)}')
+        read.append((int(name), _count(_path(key, name), runs, required=True, minimum=1)))
+    return tuple(sorted(read))
+
+
+def _read_clock_bounds(key: str, value: Any) -> tuple[str | None, str | None] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 2:
+        raise SimDocumentError(f'{SCHEMA} document: "{key}" must be [low, high], not {_shown(value)}')
+    return _string(f"{key}[0]", value[0]), _string(f"{key}[1]", value[1])
+
+
+def _read_plan(value: Any) -> PlanFacts | None:
+    if value is None:
+        return None
+    p = _object("plan", value)
+    return PlanFacts(_required_string("plan.cluster", p.get("cluster")),
+                     _count("plan.steps", p.get("steps"), required=True, minimum=1),
+                     _required_string("plan.method", p.get("method")),
+                     _count("plan.nodes", p.get("nodes"), required=True))
+
+
+def _read_finish_at(value: Any) -> FinishAt | None:
+    if value is None:
+        return None
+    f = _object("finish_at", value)
+    return FinishAt(_required_string("finish_at.p50", f.get("p50")), _required_string("finish_at.p90", f.get("p90")),
+                    _read_clock_bounds("finish_at.p50_interval", f.get("p50_interval")),
+                    _read_clock_bounds("finish_at.p90_interval", f.get("p90_interval")))
 
 
 def _schedule_document(s: ScheduleStats) -> dict[str, Any]:
@@ -292,7 +631,7 @@ def _share(key: str, value: Any) -> float | None:
         return None
     share = _number(key, value)
     if not 0 <= share <= 1:
-        raise SimDocumentError(f'{SCHEMA} document: "{key}" must be between 0 and 1, not {value!r}')
+        raise SimDocumentError(f'{SCHEMA} document: "{key}" must be between 0 and 1, not {_shown(value)}')
     return share
 
 
@@ -324,7 +663,7 @@ def _read_schedule(value: Any) -> ScheduleStats | None:
     used = _pair("schedule.windows_used", s.get("windows_used", {}),
                  lambda key, v: _count(key, v, required=False))
     order = {w.name: k for k, w in enumerate(read)}
-    shares = sorted(((str(name), _share(f"schedule.finish_window.{name}", v)) for name, v in finish.items()),
+    shares = sorted(((str(name), _share(_path("schedule.finish_window", name), v)) for name, v in finish.items()),
                     key=lambda item: (order.get(item[0], len(order)), item[0]))
     return ScheduleStats(tuple(read), tuple(shares), _minutes("schedule.work_minutes.p50", work.get("p50")),
                          _minutes("schedule.work_minutes.p90", work.get("p90")),
@@ -372,12 +711,12 @@ def _read_bounds(key: str, value: Any, share: bool = False) -> Bounds | None:
     if value is None:
         return None
     if not isinstance(value, list) or len(value) != 2:
-        raise SimDocumentError(f'{SCHEMA} document: "{key}" must be [low, high], not {value!r}')
+        raise SimDocumentError(f'{SCHEMA} document: "{key}" must be [low, high], not {_shown(value)}')
     low, high = (None if v is None else _number(key, v) for v in value)
     if low is not None and high is not None and low > high:
-        raise SimDocumentError(f'{SCHEMA} document: "{key}" has its low end above its high end: {value!r}')
+        raise SimDocumentError(f'{SCHEMA} document: "{key}" has its low end above its high end: {_shown(value)}')
     if share and any(v is not None and not 0 <= v <= 1 for v in (low, high)):
-        raise SimDocumentError(f'{SCHEMA} document: "{key}" must lie between 0 and 1, not {value!r}')
+        raise SimDocumentError(f'{SCHEMA} document: "{key}" must lie between 0 and 1, not {_shown(value)}')
     return low, high
 
 
@@ -385,7 +724,7 @@ def _read_bounds_table(key: str, value: Any, share: bool = False) -> tuple[tuple
     if value is None:
         return ()
     table = _object(key, value)
-    return tuple((str(name), _read_bounds(f"{key}.{name}", item, share)) for name, item in sorted(table.items()))
+    return tuple((str(name), _read_bounds(_path(key, name), item, share)) for name, item in sorted(table.items()))
 
 
 def _read_intervals(value: Any) -> Intervals | None:
@@ -415,7 +754,7 @@ def _read_spread(key: str, value: Any) -> Spread:
     source = spread.get("source")
     if source not in SPREAD_SOURCES:
         raise SimDocumentError(f'{SCHEMA} document: "{key}.source" must be one of {", ".join(SPREAD_SOURCES)}, '
-                               f'not {source!r}')
+                               f'not {_shown(source)}')
     return Spread(_number(f"{key}.value", spread.get("value")), source)
 
 
@@ -450,14 +789,14 @@ def _read_precision(value: Any) -> Precision | None:
         share_target=_number("precision.share_target", p.get("share_target")),
         duration_target=_number("precision.duration_target", p.get("duration_target")),
         runs_needed=_count("precision.runs_needed", p.get("runs_needed"), required=True, minimum=1),
-        misses=tuple((str(name), None if width is None else _number(f"precision.misses.{name}", width))
+        misses=tuple((str(name), None if width is None else _number(_path("precision.misses", name), width))
                      for name, width in sorted(misses.items())),
     )
 
 
 def _number(key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise SimDocumentError(f'{SCHEMA} document: "{key}" must be a number, not {value!r}')
+        raise SimDocumentError(f'{SCHEMA} document: "{key}" must be a number, not {_shown(value)}')
     return float(value)
 
 
@@ -466,8 +805,31 @@ def _minutes(key: str, value: Any) -> float | None:
         return None
     minutes = _number(key, value)
     if minutes < 0:
-        raise SimDocumentError(f'{SCHEMA} document: "{key}" must not be negative, not {value!r}')
+        raise SimDocumentError(f'{SCHEMA} document: "{key}" must not be negative, not {_shown(value)}')
     return minutes
+
+
+SHOWN_CHARS = 60  # of a bad value, in a message: enough to recognise it, never the whole of a hostile document
+
+
+def _shown(value: Any) -> str:
+    """A bad value as a message shows it: its JSON-like repr (controls escaped), clipped."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS - 3] + "..."
+
+
+def _path(key: str, name: Any) -> str:
+    """The JSON path of member `name` of `key`: `key.name`, or `key["na.me"]` when the name is not a plain word."""
+    name = str(name)
+    if name.replace("_", "").replace("-", "").isalnum() and name.isascii() and len(name) <= SHOWN_CHARS:
+        return f"{key}.{name}"
+    return f"{key}[{_shown(name)}]"
+
+
+def _required_minutes(key: str, value: Any) -> float:
+    if value is None:
+        raise SimDocumentError(f'incomplete {SCHEMA} document: "{key}" is missing')
+    return _minutes(key, value)
 
 
 def _count(key: str, value: Any, required: bool, minimum: int = 0) -> int | None:
@@ -477,20 +839,20 @@ def _count(key: str, value: Any, required: bool, minimum: int = 0) -> int | None
         raise SimDocumentError(f'incomplete {SCHEMA} document: "{key}" is missing')
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise SimDocumentError(f'{SCHEMA} document: "{key}" must be a whole number of at least {minimum}, '
-                               f'not {value!r}')
+                               f'not {_shown(value)}')
     return value
 
 
 def _text(document: dict, key: str) -> str | None:
     value = document.get(key)
     if value is not None and not isinstance(value, str):
-        raise SimDocumentError(f'{SCHEMA} document: "{key}" must be a string, not {value!r}')
+        raise SimDocumentError(f'{SCHEMA} document: "{key}" must be a string, not {_shown(value)}')
     return value
 
 
 def _string(key: str, value: Any) -> str | None:
     if value is not None and not isinstance(value, str):
-        raise SimDocumentError(f'{SCHEMA} document: "{key}" must be a string, not {value!r}')
+        raise SimDocumentError(f'{SCHEMA} document: "{key}" must be a string, not {_shown(value)}')
     return value
 
 
@@ -500,4 +862,4 @@ def _table(document: dict, key: str, read: Callable[[str, Any], Any]) -> tuple:
         return ()
     if not isinstance(value, dict):
         raise SimDocumentError(f'{SCHEMA} document: "{key}" must be an object')
-    return tuple((str(name), read(f"{key}.{name}", item)) for name, item in sorted(value.items()))
+    return tuple((str(name), read(_path(key, name), item)) for name, item in sorted(value.items()))
