@@ -8,6 +8,7 @@ glyphs, so the labels can be read back), and no title rounds a share up to 100%.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import xml.etree.ElementTree as ET
@@ -64,6 +65,9 @@ def test_the_three_charts_are_written_parse_and_repeat_byte_for_byte(plt, tmp_pa
     assert (one / "criticality.png").read_bytes().startswith(b"\x89PNG")
     assert (one / "criticality.png").read_bytes() == (two / "criticality.png").read_bytes()
     assert sorted(p.name for p in one.iterdir()) == ["criticality.png", "gantt.svg", "histogram.svg"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert all((p.stat().st_mode & 0o777) == 0o666 & ~umask for p in one.iterdir()), "the umask's mode, not 0600"
 
 
 def test_a_plan_over_several_windows_gets_finish_window_bars_and_a_work_panel_per_window(plt, tmp_path, four_node):

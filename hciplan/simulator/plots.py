@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 from hciplan.compiler.quantities import format_minutes
+from hciplan.files import default_mode
 from hciplan.simulator import timeline
 from hciplan.simulator.engine import RunResult
 from hciplan.simulator.montecarlo import Summary, percentile
@@ -69,6 +70,7 @@ def _save(fig, path: str) -> None:
     try:
         fd, temporary = tempfile.mkstemp(prefix=".hciplan-", suffix=target.suffix, dir=target.parent)
         os.close(fd)
+        os.chmod(temporary, default_mode())  # mkstemp makes it 0600; the plot gets the umask's mode, as other outputs
         metadata = {"Date": None} if target.suffix.lower() == ".svg" else {"Software": None}
         fig.savefig(temporary, dpi=110, bbox_inches="tight", metadata=metadata)
         os.replace(temporary, target)
