@@ -148,3 +148,29 @@ def test_the_criticality_option_says_how_to_install_matplotlib(tmp_path, monkeyp
                                       "--criticality", str(target)], catch_exceptions=False)
     assert result.exit_code == 2 and "pip install 'hciplan[plot]'" in result.stderr
     assert "--criticality" in result.stderr and not target.exists()
+
+
+def test_without_windows_the_gantt_chart_draws_no_window_marks(plt, tmp_path):
+    from hciplan.simulator import plots
+
+    plan = compile_checked(load_source(str(EXAMPLES / "two-node.hciplan")), need_plan=True).plan
+    sp = prepare_simulation(plan, ignore_windows=True)
+    summary = simulate(sp, 10, 0, 1)
+    path = tmp_path / "g.svg"
+    plots.write_gantt(str(path), sp, trace_run(sp, 0, summary.median_run()))
+    labels = texts(path.read_text(encoding="utf-8"))
+    assert "P1" in labels and not {"safe point", "window end"} & set(labels), "no legend entry for marks not drawn"
+
+
+def test_no_completed_run_says_so_instead_of_zero_bars(plt, tmp_path):
+    from hciplan.simulator import plots
+
+    plan = compile_checked(load_source(str(EXAMPLES / "sixteen-node.hciplan")), need_plan=True).plan
+    sp = prepare_simulation(plan)
+    summary = simulate(sp, 10, 0, 1)
+    assert summary.outcomes["completed"] == 0, "the 16-node example's work does not fit its two windows"
+    path = tmp_path / "h.svg"
+    plots.write_histogram(str(path), sp, summary)
+    labels = texts(path.read_text(encoding="utf-8"))
+    assert "no run completed: the work does not fit the windows" in labels
+    assert "0.0%" not in labels, "no bar labelled as if some run had been counted"

@@ -97,11 +97,14 @@ def share_text(share: float, digits: int = 0) -> str:
     return text
 
 
-def _phase_legend(plt, fig) -> None:
+def _phase_legend(plt, fig, windows: bool) -> None:
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in PHASE_COLOURS.values()] + [
-        plt.Rectangle((0, 0), 1, 1, color=FAILED), plt.Line2D([0], [0], color="black", linewidth=2.5),
-        plt.Line2D([0], [0], color="black", linestyle="--", linewidth=1)]
-    labels = [p.upper() for p in PHASE_COLOURS] + ["failed", "safe point", "window end"]
+        plt.Rectangle((0, 0), 1, 1, color=FAILED)]
+    labels = [p.upper() for p in PHASE_COLOURS] + ["failed"]
+    if windows:  # the window marks are in the legend only where they are drawn
+        handles += [plt.Line2D([0], [0], color="black", linewidth=2.5),
+                    plt.Line2D([0], [0], color="black", linestyle="--", linewidth=1)]
+        labels += ["safe point", "window end"]
     fig.legend(handles, labels, loc="lower center", ncol=11, fontsize=7, frameon=False, bbox_to_anchor=(0.5, -0.02))
 
 
@@ -166,7 +169,7 @@ def write_gantt(path: str, sp: SimPlan, run: RunResult) -> None:
              f"{format_minutes(d.left)} left after the safe point)" for name, d in decisions]
     for n, note in enumerate(notes):  # the window rule's decisions, under the panels, in window order
         fig.text(0.01, 0.06 + 0.035 * (len(notes) - 1 - n), note, fontsize=7, transform=fig.transFigure)
-    _phase_legend(plt, fig)
+    _phase_legend(plt, fig, bool(sp.windows))
     fig.tight_layout(rect=(0, 0.05 + 0.035 * len(notes), 1, 1))
     _save(fig, path)
     plt.close(fig)
@@ -236,7 +239,10 @@ def _write_window_distributions(path: str, sp: SimPlan, summary: Summary) -> Non
     names = [w.name for w in sp.windows]
     shares = [summary.finish_windows.get(k, 0) / completed if completed else 0.0 for k in range(len(names))]
     bars = ax.bar(names, shares, color="#4e79a7")
-    for bar, share in zip(bars, shares):
+    if not completed:
+        ax.text(0.5, 0.5, "no run completed: the work does not fit the windows", ha="center", va="center",
+                transform=ax.transAxes, fontsize=9)
+    for bar, share in zip(bars, shares if completed else ()):
         ax.annotate(share_text(share, 1), (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center",
                     va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
     ax.set_ylim(0, 1.15)
