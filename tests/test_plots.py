@@ -174,3 +174,22 @@ def test_no_completed_run_says_so_instead_of_zero_bars(plt, tmp_path):
     labels = texts(path.read_text(encoding="utf-8"))
     assert "no run completed: the work does not fit the windows" in labels
     assert "0.0%" not in labels, "no bar labelled as if some run had been counted"
+
+
+def test_a_window_name_with_dollars_is_text_not_a_formula(plt, tmp_path):
+    """matplotlib reads `$...$` as mathtext (italic glyphs, superscripts): a name from the file must stay text."""
+    from hciplan.simulator import plots
+
+    source = (EXAMPLES / "four-node.hciplan").read_text(encoding="utf-8").replace('window "sat-1"',
+                                                                                 'window "a $x^2$ b"')
+    path = tmp_path / "dollars.hciplan"
+    path.write_text(source, encoding="utf-8")
+    plan = compile_checked(load_source(str(path)), need_plan=True).plan
+    sp = prepare_simulation(plan)
+    summary = simulate(sp, 10, 0, 1)
+    for name, write in (("g.svg", lambda p: plots.write_gantt(p, sp, trace_run(sp, 0, summary.median_run()))),
+                        ("h.svg", lambda p: plots.write_histogram(p, sp, summary))):
+        svg = (tmp_path / name)
+        write(str(svg))
+        text = svg.read_text(encoding="utf-8")
+        assert "a $x^2$ b" in texts(text) and "DejaVuSans-Oblique" not in text, name

@@ -59,6 +59,7 @@ def _pyplot(option: str = "--gantt, --histogram and --criticality"):
         raise PlotError(f"plotting ({option}) needs matplotlib: {INSTALL_HINT}") from None
     matplotlib.use("Agg")
     matplotlib.rcParams["svg.hashsalt"] = "hciplan"
+    matplotlib.rcParams["text.parse_math"] = False  # names from the file are text: `$x$` in a window name is no formula
     import matplotlib.pyplot as plt
 
     return plt
