@@ -520,14 +520,17 @@ def emit(file: str, backend_name: str, output_dir: str, force: bool, runs: int |
 @click.option("--gantt", type=click.Path(dir_okay=False), metavar="FILE.png|FILE.svg",
               help="Draw the timeline of the median run.")
 @click.option("--histogram", type=click.Path(dir_okay=False), metavar="FILE.png|FILE.svg",
-              help="Draw the duration distribution with its S-curve.")
+              help="Draw the distribution: the finish window and the work time per window (S-curves) over "
+                   "several windows, else the durations.")
+@click.option("--criticality", type=click.Path(dir_okay=False), metavar="FILE.png|FILE.svg",
+              help="Draw the most critical steps (share of completed runs on the critical path).")
 @click.option("--vary", "varies", multiple=True, metavar="ATTR=VALUE[,ATTR=VALUE]",
               help="Compare FILE with this variant (repeatable), with common random numbers: as `hciplan compare "
                    "FILE --vary ...` (docs/compare.md).")
 @FORMAT
 def simulate(file: str, runs: int, seed: int, jobs: int | None, scenario_name: str | None, fails: tuple[str, ...],
              window: str | None, confidence: float | None, scheduler: str | None, gantt: str | None,
-             histogram: str | None, varies: tuple[str, ...], output_format: str) -> None:
+             histogram: str | None, criticality: str | None, varies: tuple[str, ...], output_format: str) -> None:
     """Dry-run the plan of FILE many times: durations, the chance to fit the window, failures.
 
     Prints P50/P80/P90/P95/max durations, the probability of finishing inside
@@ -539,11 +542,12 @@ def simulate(file: str, runs: int, seed: int, jobs: int | None, scenario_name: s
     from hciplan.simulator import montecarlo, plots, provenance, report
 
     if varies:  # a paired comparison of FILE and its variants (docs/compare.md)
-        if gantt or histogram:
-            raise click.UsageError("--gantt and --histogram draw one simulation: leave them out with --vary")
+        if gantt or histogram or criticality:
+            raise click.UsageError("--gantt, --histogram and --criticality draw one simulation: leave them out "
+                                   "with --vary")
         sys.exit(_compare((file,), varies, runs, seed, jobs, scenario_name, fails, window, confidence, None, None,
                           output_format, scheduler))
-    for path in (gantt, histogram):
+    for path in (gantt, histogram, criticality):
         if path is not None:
             try:
                 plots.check_target(path)
@@ -578,6 +582,8 @@ def simulate(file: str, runs: int, seed: int, jobs: int | None, scenario_name: s
             plots.write_gantt(gantt, sim_plan, montecarlo.trace_run(sim_plan, seed, median))
         if histogram is not None:
             plots.write_histogram(histogram, sim_plan, summary)
+        if criticality is not None:
+            plots.write_criticality(criticality, sim_plan, summary)
     except (montecarlo.SimulationError, plots.PlotError) as error:
         click.echo(f"hciplan: {error}", err=True)
         sys.exit(EXIT_USAGE)

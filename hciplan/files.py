@@ -28,7 +28,7 @@ def windows_encoding(data: bytes) -> str:
     return "utf-16" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
 
 
-def _default_mode() -> int:
+def default_mode() -> int:
     umask = os.umask(0)
     os.umask(umask)
     return 0o666 & ~umask
@@ -50,7 +50,7 @@ def write_text(path: str | os.PathLike, text: str, *, overwrite: bool) -> None:
     try:
         mode = stat.S_IMODE(target.stat().st_mode)
     except FileNotFoundError:
-        mode = _default_mode()
+        mode = default_mode()
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:

@@ -194,6 +194,7 @@ def test_every_example_page_opens_offline_and_clean_in_chromium(browser, tmp_pat
     completed = "No run completed" not in page.content()
     assert page.locator("svg[role=img] > title").count() >= (4 if completed else 2)  # charts with accessible names
     assert page.evaluate("document.querySelectorAll('table th').length") > 50
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1100, "the page fits the viewport's width"
     page.close()
 
 

@@ -15,10 +15,7 @@ MAX_BARS = 15  # the rest are listed by the text report; a chart of forty bars i
 
 def check_target(path: str) -> None:
     """Fail before simulating when the chart could not be written (its folder, its type, matplotlib)."""
-    try:
-        plots.check_target(path)
-    except plots.PlotError as error:
-        raise plots.PlotError(str(error).replace("--gantt and --histogram need", "--tornado needs")) from None
+    plots.check_target(path, "--tornado")
 
 
 def write_tornado(path: str, sensitivity: dict) -> None:

@@ -330,8 +330,7 @@ def render_text(sp: SimPlan, summary: Summary, models: Models | None = None, sty
     if summary.criticality:
         out.append("")
         out.append("Most critical steps (share of completed runs in which the step is on the critical path):")
-        top = sorted(summary.criticality.items(), key=lambda item: (-item[1], -sp.mean_minutes[item[0]], item[0]))
-        for i, share in top[:TOP_CRITICAL]:
+        for i, share in most_critical(sp, summary):
             ci = _bounds(intervals.criticality.get(i), _percent)
             out.append(f"  {sp.ids[i]:<36} {share_text(share):>7} {ci:<13} mean {format_minutes(sp.mean_minutes[i])}")
     if style is not _plain:
@@ -368,6 +367,13 @@ def _mixed_lines(m: MixedMode | None) -> list[str]:
         out.append(f"                {m.still_mixed_runs:,} run{'s' * (m.still_mixed_runs != 1)} ended with the "
                    "cluster still in mixed mode")
     return out
+
+
+def most_critical(sp: SimPlan, summary: Summary, top: int = TOP_CRITICAL) -> list[tuple[int, float]]:
+    """The `top` most critical steps as (step index, share of completed runs): the highest share first, then the
+    longest mean, then plan order. The text report, the report page and the criticality chart all rank by this."""
+    ranked = sorted(summary.criticality.items(), key=lambda item: (-item[1], -sp.mean_minutes[item[0]], item[0]))
+    return ranked[:top]
 
 
 def _count(value: float) -> str:

@@ -217,7 +217,7 @@ def simulation(plan: Plan, runs: int, seed: int, jobs: int | None) -> dict:
     from hciplan.simulator.engine import COMPLETED
     from hciplan.simulator.montecarlo import simulate, trace_run
     from hciplan.simulator.provenance import model_provenance
-    from hciplan.simulator.report import finish_text, sim_result
+    from hciplan.simulator.report import finish_text, most_critical, sim_result
 
     sp = prepare_simulation(plan)
     summary_ = simulate(sp, runs, seed, jobs)
@@ -234,9 +234,8 @@ def simulation(plan: Plan, runs: int, seed: int, jobs: int | None) -> dict:
     stops = [{"outcome": o.replace("_", " "), "step": sp.ids[step], "runs": n, "reason": reason}
              for (o, step, reason), n in sorted(summary_.stops.items(), key=lambda item: (-item[1], item[0]))[:8]]
     crit_bounds = dict(record.intervals.criticality)
-    ranked = sorted(summary_.criticality.items(), key=lambda item: (-item[1], -sp.mean_minutes[item[0]], item[0]))
     critical = [{"step": sp.ids[i], "share": share, "interval": _bounds(crit_bounds.get(sp.ids[i]), _percent),
-                 "mean": sp.mean_minutes[i]} for i, share in ranked[:TOP_CRITICAL]]
+                 "mean": sp.mean_minutes[i]} for i, share in most_critical(sp, summary_, TOP_CRITICAL)]
     schedule = record.schedule
     median = summary_.median_run()
     run = trace_run(sp, seed, median) if median is not None else None
@@ -277,7 +276,7 @@ def scenarios(plan: Plan, runs: int, seed: int, jobs: int | None) -> list[dict]:
     """The file's what-if scenarios, each simulated as `simulate --scenario NAME` would, same runs and seed."""
     from hciplan.simulator import ScenarioError, prepare_simulation
     from hciplan.simulator.montecarlo import simulate
-    from hciplan.simulator.report import finish_text, sim_result
+    from hciplan.simulator.report import finish_text, most_critical, sim_result
 
     out = []
     for scenario in plan.model.scenarios:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hciplan.compiler.quantities import format_minutes
+from hciplan.simulator import timeline
 from hciplan.simulator.engine import RunResult
 from hciplan.simulator.prepared import SimPlan
 
@@ -51,7 +52,7 @@ def gantt(sp: SimPlan, run: RunResult, title: str) -> Chart:
     """
     rows = ["cluster"] + [n for n in dict.fromkeys(sp.nodes) if n is not None]
     label_w, top, row_h = 80, 46, 22
-    panels = _panels(sp, run)
+    panels = [(p.window, p.name, p.start, p.end, p.window_end) for p in timeline.panels(sp, run)]
     notes = len(panels) - 1 if sp.windows else 0  # one line per window decision, below the panels
     height = top + row_h * len(rows) + 64 + 14 * notes
     chart = Chart("gantt", title, "", WIDTH, height)
@@ -66,10 +67,6 @@ def gantt(sp: SimPlan, run: RunResult, title: str) -> Chart:
         chart.texts.append({"x": _n(label_w - 6), "y": _n(y + 15), "text": name, "anchor": "end", "size": "11"})
     x0 = float(label_w)
     bottom = top + row_h * len(rows)
-    starts = {i: None for i in range(sp.size)}
-    for seg in run.segments:
-        if seg.status == "ok" and starts[seg.step] is None:
-            starts[seg.step] = seg.start
     described, decisions = [], []
     for (k, name, frm, to, end), w in zip(panels, widths):
         span = max(to - frm, 60.0)
@@ -107,21 +104,18 @@ def gantt(sp: SimPlan, run: RunResult, title: str) -> Chart:
             chart.texts.append({"x": _n(x(end) - 3), "y": _n(bottom + 18), "text": "window end", "anchor": "end",
                                 "size": "10"})
         if k is not None and run.unit_windows:
-            mine = [u for u, w_ in zip(sp.units, run.unit_windows) if w_ == k]
-            tails = [run_end for run_end in (_end_of(run, u.tail) for u in mine) if run_end is not None]
-            if tails:
-                safe = max(tails)
+            marks = timeline.window_marks(sp, run, k)
+            if marks.safe_point is not None:
+                safe = marks.safe_point
                 chart.lines.append({"x1": _n(x(safe)), "y1": _n(top - 2), "x2": _n(x(safe)), "y2": _n(bottom + 30),
                                     "width": "2.5"})
                 chart.texts.append({"x": _n(x(safe) + 3), "y": _n(bottom + 32), "text": "▲ safe point", "size": "10",
                                     "weight": "bold"})
                 described.append(f"{name}: safe point after {format_minutes(safe - frm)}")
-            later = [u for u, w_ in zip(sp.units, run.unit_windows) if w_ > k]
-            if later and k + 1 < len(sp.windows):
-                nxt = min(later, key=lambda u: (starts.get(u.steps[0]) or 0.0, u.steps[0]))
-                left_minutes = max(0.0, sp.windows[k].end - (max(tails) if tails else frm))
-                text = (f"next: {nxt.id} waits for {sp.windows[k + 1].name} "
-                        f"(needs {format_minutes(nxt.need)}, {format_minutes(left_minutes)} left)")
+            if marks.decision is not None:
+                d = marks.decision
+                text = (f"next: {d.unit} waits for {d.waits_for} "
+                        f"(needs {format_minutes(d.need)}, {format_minutes(d.left)} left)")
                 chart.texts.append({"x": _n(label_w), "y": _n(bottom + 48 + 14 * len(decisions)),
                                     "text": f"{name}: {text}", "size": "10"})
                 decisions.append(text)
@@ -139,24 +133,6 @@ def gantt(sp: SimPlan, run: RunResult, title: str) -> Chart:
     chart.description = (f"Timeline of the median run ({outcome}, {format_minutes(run.work)} of work), one panel per "
                          "window, one row per node; " + "; ".join(described))
     return chart
-
-
-def _end_of(run: RunResult, step: int) -> float | None:
-    ends = [s.end for s in run.segments if s.step == step and s.status == "ok"]
-    return max(ends) if ends else None
-
-
-def _panels(sp: SimPlan, run: RunResult) -> list[tuple[int | None, str, float, float, float | None]]:
-    """(window index, title, from, to, window end) per window with activity; one panel without windows."""
-    if not sp.windows:
-        return [(None, "the run", 0.0, max(run.end, 1.0), None)]
-    panels = []
-    for k, w in enumerate(sp.windows):
-        nxt = sp.windows[k + 1].start if k + 1 < len(sp.windows) else float("inf")
-        inside = [s for s in run.segments if w.start <= s.start < nxt]
-        if inside or k == 0:
-            panels.append((k, w.name, w.start, max([s.end for s in inside] + [w.end]), w.end))
-    return panels
 
 
 def share_bars(chart_id: str, title: str, rows: list[tuple[str, float, str]], description: str) -> Chart:
