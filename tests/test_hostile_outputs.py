@@ -281,3 +281,22 @@ def test_any_distinct_volume_names_give_distinct_function_names(names):
     if not result.ok:
         return
     _emit(names)
+
+
+def test_the_readme_shows_the_real_hci113_output(monkeypatch, tmp_path):
+    """README, "Hostile text": the `hciplan check` example is what hciplan prints for that file."""
+    from click.testing import CliRunner
+
+    from hciplan.cli import cli
+    from helpers import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = re.search(r"```console\n\$ hciplan check two-node\.hciplan\n(.*?)```", readme, re.S)
+    assert shown, "the README's HCI113 example is gone"
+    text = (ROOT / "examples" / "two-node.hciplan").read_text(encoding="utf-8")
+    (tmp_path / "two-node.hciplan").write_text(text.replace('volume "Volume01"', 'volume "Vol\\u202Eume01"', 1),
+                                               encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["check", "two-node.hciplan"])
+    assert result.exit_code == 1
+    assert result.output == shown.group(1)
