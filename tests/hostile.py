@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 from hciplan.backends.escape import plain
+from hciplan.compiler.characters import is_control, is_invisible
 from hciplan.compiler.compile import compile_checked
 from hciplan.fmt import quote
 from plan_models import Shape, hciplan_text
@@ -48,9 +49,28 @@ FRAGMENTS = [
 ]
 
 
-def hostile_values(max_fragments: int = 6) -> st.SearchStrategy[str]:
+# The fragments the character rules let through (no control, separator or format character): the ones that
+# reach the outputs in a free-text field; and all of them in one value, every attack at once.
+PASSING_FRAGMENTS = [f for f in FRAGMENTS if not any(is_control(c) or is_invisible(c) for c in f)]
+ALL_AT_ONCE = MARK + "".join(PASSING_FRAGMENTS) + MARK
+# Characters a field refuses by its own rule, beyond the character rules: an AD path refuses & " ' < > (HCI707).
+REFUSED_IN = {"adou_path": frozenset("&\"'<>")}
+
+
+def all_at_once(field: str) -> str:
+    """`ALL_AT_ONCE` without the characters `field` refuses by its own rule: every attack the field lets through."""
+    return "".join(c for c in ALL_AT_ONCE if c not in REFUSED_IN.get(field, ()))
+
+
+def mostly_passing_values() -> st.SearchStrategy[str]:
+    """Hostile values, half of them from the fragments the character rules let through (so that most reach
+    the outputs rather than stop at HCI109/HCI113), half from the whole alphabet."""
+    return st.one_of(hostile_values(fragments=PASSING_FRAGMENTS), hostile_values())
+
+
+def hostile_values(max_fragments: int = 6, fragments: list[str] = FRAGMENTS) -> st.SearchStrategy[str]:
     """`MARK + hostile core + MARK`, the core joined from 1 to `max_fragments` fragments of the alphabet."""
-    return st.lists(st.sampled_from(FRAGMENTS), min_size=1, max_size=max_fragments).map(lambda p: MARK + "".join(p) + MARK)
+    return st.lists(st.sampled_from(fragments), min_size=1, max_size=max_fragments).map(lambda p: MARK + "".join(p) + MARK)
 
 
 # --- models carrying a value in one free-text field ---------------------------------------------------
@@ -146,12 +166,17 @@ def _markdown_shape(tokens) -> list[tuple[str, str]]:
     return [(t.type, t.tag) for t in tokens if t.type != "inline"]
 
 
+@functools.lru_cache(maxsize=64)
+def _baseline_markdown_shape(baseline: str) -> list[tuple[str, str]]:
+    return _markdown_shape(MARKDOWN.parse(baseline))
+
+
 def check_markdown(text: str, value: str, baseline: str) -> None:
     tokens = MARKDOWN.parse(text)
     # 1. no raw HTML anywhere, and 2. the same blocks, tables, rows and cells as for a harmless value
     kinds = {t.type for t in tokens} | {c.type for t in tokens for c in (t.children or [])}
     assert not kinds & {"html_block", "html_inline"}, "raw HTML in the Markdown"
-    assert _markdown_shape(tokens) == _markdown_shape(MARKDOWN.parse(baseline)), "the value changed the document's shape"
+    assert _markdown_shape(tokens) == _baseline_markdown_shape(baseline), "the value changed the document's shape"
     # 3. the value only inside code (spans show exactly it) or as literal text, never as markup
     shown, seen = _shown(value), False
     for token in tokens:
@@ -168,12 +193,34 @@ def check_markdown(text: str, value: str, baseline: str) -> None:
     assert seen or MARK not in text, "the value appears only as markup"
 
 
-def _assert_only_in_literals(code: str) -> None:
+def _marked_nodes(tree, code: str):
+    """The smallest node around each occurrence of the marker, found from the text (walking every node of a
+    long script in Python costs a second an example; tree-sitter finds a byte range's node in C)."""
+    data, mark = code.encode("utf-8"), MARK.encode()
+    at = data.find(mark)
+    while at != -1:
+        yield tree.root_node.descendant_for_byte_range(at, at + len(mark))
+        at = data.find(mark, at + 1)
+
+
+def _parsed(code: str):
+    """`code` parsed as PowerShell, asserting it has no ERROR or MISSING node."""
     import ps_parse
 
+    code = code.removeprefix(ps_parse.BOM)  # as ps_parse.parse does, so byte offsets match
     tree = ps_parse.parse(code)
-    for node in ps_parse.walk(tree.root_node):
-        if node.child_count == 0 and MARK.encode() in node.text and not _STEP_ID.fullmatch(ps_parse.text(node)):
+    assert not tree.root_node.has_error, ps_parse.errors(tree)[:5]
+    return code, tree
+
+
+def _assert_only_in_literals(code: str, exempt: re.Pattern = _STEP_ID) -> None:
+    """Every occurrence of the marker in PowerShell `code` is inside a string literal or a comment (or is a
+    whole token matching `exempt`: a step id or a function named after one)."""
+    import ps_parse
+
+    code, tree = _parsed(code)
+    for node in _marked_nodes(tree, code):
+        if not exempt.fullmatch(ps_parse.text(node)):
             assert ps_parse.inside(node, {"string_literal", "comment"}), (node.type, ps_parse.text(node)[:60])
 
 
@@ -181,10 +228,28 @@ def dot_available() -> bool:
     return shutil.which("dot") is not None
 
 
-def _dot_json(text: str) -> dict:
-    done = subprocess.run(["dot", "-Tjson"], input=text.encode("utf-8"), capture_output=True, timeout=60)
+_SPACE = re.compile(r"\s*")
+
+
+def dot_json_many(texts: list[str]) -> list[dict]:
+    """Each DOT graph of `texts` as Graphviz reads it (`dot -Tjson`), all in one `dot` run: dot lays out every
+    graph of its input and writes one JSON document per graph, so a batch costs one process, not one each."""
+    done = subprocess.run(["dot", "-Tjson"], input="\n".join(texts).encode("utf-8"), capture_output=True,
+                          timeout=120)
     assert done.returncode == 0 and b"syntax error" not in done.stderr, done.stderr.decode("utf-8", "replace")[:500]
-    return json.loads(done.stdout)
+    out, decoder, stream = [], json.JSONDecoder(), done.stdout.decode("utf-8")
+    at = _SPACE.match(stream).end()
+    while at < len(stream):
+        document, at = decoder.raw_decode(stream, at)
+        out.append(document)
+        at = _SPACE.match(stream, at).end()
+    assert len(out) == len(texts), f"dot read {len(out)} graphs of {len(texts)}"
+    return out
+
+
+def _dot_json(text: str) -> dict:
+    [graph] = dot_json_many([text])
+    return graph
 
 
 def _escstring(label: str) -> str:
@@ -193,7 +258,11 @@ def _escstring(label: str) -> str:
 
 
 def check_dot(text: str, value: str, baseline: str) -> None:
-    graph, base = _dot_json(text), _dot_json(baseline)
+    check_dot_graph(_dot_json(text), value, _dot_json(baseline))
+
+
+def check_dot_graph(graph: dict, value: str, base: dict) -> None:
+    """`check_dot` on graphs already read by Graphviz (`dot_json_many`)."""
     assert len(graph.get("objects", [])) == len(base.get("objects", [])), "the value added graph nodes"
     assert len(graph.get("edges", [])) == len(base.get("edges", [])), "the value added edges"
     labels = [_escstring(o.get("label", "")) for o in graph.get("objects", [])]
@@ -233,21 +302,40 @@ def check_mermaid(text: str, value: str, baseline: str) -> None:
                 assert _shows_value(decoded, value), (decoded, shown)
 
 
+@functools.lru_cache(maxsize=1)
+def _command_names_query():
+    import tree_sitter
+    import tree_sitter_powershell
+
+    # the name of every command invocation, as ps_parse.commands finds them (its `command_name` child)
+    language = tree_sitter.Language(tree_sitter_powershell.language())
+    return tree_sitter.Query(language, "(command [(command_name) (command_name_expr)] @name)")
+
+
+def _command_names(tree) -> tuple[frozenset[str], int]:
+    """The names of the commands a script runs, and how many times it calls a step function: those are named
+    after step ids, which carry node and volume names, so only their number is the script's shape."""
+    import tree_sitter
+
+    nodes = tree_sitter.QueryCursor(_command_names_query()).captures(tree.root_node).get("name", [])
+    names = [node.text.decode("utf-8") for node in nodes]
+    return frozenset(n for n in names if not n.startswith("Step-")), sum(n.startswith("Step-") for n in names)
+
+
+@functools.lru_cache(maxsize=64)
+def _baseline_command_names(baseline: str) -> tuple[frozenset[str], int]:
+    return _command_names(_parsed(baseline)[1])
+
+
 def check_powershell(text: str, value: str, baseline: str) -> None:
     import ps_parse
 
-    tree = ps_parse.parse(text)
-    assert ps_parse.errors(tree) == []
-    for node in ps_parse.walk(tree.root_node):
-        if node.child_count == 0 and MARK.encode() in node.text:
-            if re.fullmatch(r"Step-[A-Za-z0-9_-]+", ps_parse.text(node)):
-                continue  # a step function named after a step id (only [A-Za-z0-9_-])
-            assert ps_parse.inside(node, {"string_literal", "comment"}), (node.type, ps_parse.text(node)[:60])
-
-    def commands(source):
-        return {c.name for c in ps_parse.commands(ps_parse.parse(source)) if not c.name.startswith("Step-p5-thin_convert-")}
-
-    assert commands(text) == commands(baseline), "the value added a command"
+    text, tree = _parsed(text)
+    for node in _marked_nodes(tree, text):
+        if re.fullmatch(r"Step-[A-Za-z0-9_-]+", ps_parse.text(node)):
+            continue  # a step function named after a step id (only [A-Za-z0-9_-])
+        assert ps_parse.inside(node, {"string_literal", "comment"}), (node.type, ps_parse.text(node)[:60])
+    assert _command_names(tree) == _baseline_command_names(baseline), "the value added a command"
 
 
 def _invisible(char: str) -> bool:
@@ -280,33 +368,52 @@ def check_json(text: str, value: str, baseline: str) -> None:
 
 
 class _Tags(html.parser.HTMLParser):
+    """The page's elements and attribute names (its shape), its decoded text and attribute values, and apart
+    the text of its `<pre>` blocks (the report shows PowerShell commands there)."""
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.shape: list[tuple] = []
         self.text: list[str] = []
+        self.code: list[str] = []
+        self._pre = 0
 
     def handle_starttag(self, tag, attrs):
         self.shape.append(("start", tag, tuple(name for name, _ in attrs)))
         self.text.extend(v or "" for _, v in attrs)
+        self._pre += tag == "pre"
 
     def handle_endtag(self, tag):
         self.shape.append(("end", tag))
+        self._pre -= tag == "pre"
 
     def handle_data(self, data):
-        self.text.append(data)
+        (self.code if self._pre else self.text).append(data)
 
     def handle_comment(self, data):
         self.shape.append(("comment",))
 
 
-def check_html(text: str, value: str, baseline: str) -> None:
-    """HTML (for an HTML backend): the same elements and attribute names as for a harmless value, and the
-    value, decoded, only in text and attribute values."""
-    page, base = _Tags(), _Tags()
-    page.feed(text)
+@functools.lru_cache(maxsize=64)
+def _baseline_html_shape(baseline: str) -> list[tuple]:
+    base = _Tags()
     base.feed(baseline)
-    assert page.shape == base.shape, "the value added or changed elements"
-    assert all(_shows_value(t, value) for t in page.text), _shown(value)
+    base.close()
+    return base.shape
+
+
+def check_html(text: str, value: str, baseline: str) -> None:
+    """HTML (the report): the same elements and attribute names as for a harmless value, so the value added
+    no element, attribute or comment; the value, decoded, only as text or an attribute value that shows it
+    exactly; and in `<pre>` blocks (PowerShell commands) only inside string literals, parsed by tree-sitter."""
+    page = _Tags()
+    page.feed(text)
+    page.close()
+    assert page.shape == _baseline_html_shape(baseline), "the value added or changed elements"
+    assert all(_shows_value(t, value) for t in page.text), ([t for t in page.text if MARK in t][:2], _shown(value))
+    for code in page.code:
+        if MARK in code:
+            _assert_only_in_literals(code)
 
 
 CHECKERS = {"markdown": check_markdown, "dot": check_dot, "mermaid": check_mermaid, "powershell": check_powershell,

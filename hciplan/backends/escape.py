@@ -9,15 +9,18 @@ One function per output language, each following that language's specification (
 | Markdown code span | `md_code` | runbook (outside tables) |
 | Markdown code span in a GFM table cell | `md_cell_code` | runbook (inside tables) |
 | Markdown fenced code block | `md_block` | runbook |
-| HTML text and quoted attribute values | `html_text` | (HTML outputs) |
+| HTML text and quoted attribute values | `html_text` | (none yet: the report escapes with Jinja2's autoescape, MarkupSafe, the same five characters) |
 | Graphviz DOT quoted ID | `dot_id` | dot |
 | Graphviz DOT label (escString) | `dot_label` | dot |
 | Mermaid quoted label | `mermaid_label` | mermaid |
 | PowerShell literal, comment, identifier | `literal`, `literal_list`, `comment_text`, `function_name` | powershell, runbook |
 
-The PowerShell escapers live in `pstext` (the script backend's own module) and are re-exported here, so
-`tests/test_escaping.py` can check, by reading each backend's code, that every user value reaches output
-text through one of the functions listed in `ESCAPERS`.
+The PowerShell escapers live in `pstext` (the script backend's own module) and are re-exported here.
+`tests/test_escaping.py` reads the code of the text backends (summary, runbook, dot, mermaid) with `ast` and
+checks that every value interpolated into output text passes through one of the functions in `ESCAPERS`, or
+is on its short allow-list of values that cannot carry user text. The PowerShell backend is held to the same
+rule by tree-sitter instead (tests/test_hostile_outputs.py: user text only inside string literals), and the
+report by Jinja2's autoescape (tests/test_hostile_outputs.py: check_html).
 
 Every escaper first makes invisible characters visible (`plain`): the checker refuses bidirectional and
 other format characters (HCI113), so this is a second line of defence, not the rule.

@@ -62,7 +62,7 @@ def _marks(steps: list[Step], style: Style) -> str:
 
 
 def _span(units: tuple[str, ...]) -> str:
-    return units[0] if len(units) == 1 else f"{units[0]} .. {units[-1]}"
+    return plain(units[0]) if len(units) == 1 else f"{plain(units[0])} .. {plain(units[-1])}"
 
 
 def clock(plan: Plan, minutes: float) -> str:
@@ -81,17 +81,17 @@ def schedule_lines(plan: Plan, style: Style = _plain) -> list[str]:
            + f" (expected: mean durations; a unit of work starts only if it fits at {setting_text(plan.confidence)} confidence)",
            f"  work          {format_minutes(schedule.work_minutes)} of work "
            + (f"placed in {used} window{'s' * (used != 1)}, the rest not placed" if schedule.unplaced else
-              f"over {used} window{'s' * (used != 1)}, finishing in {schedule.finish_window}")]
-    width = max(len(w.name) for w in schedule.windows)
+              f"over {used} window{'s' * (used != 1)}, finishing in {plain(schedule.finish_window)}")]
+    width = max(len(plain(w.name)) for w in schedule.windows)
     for w in schedule.windows:
         if not w.units:
-            out.append(f"  {w.name:<{width}}  no work")
+            out.append(f"  {plain(w.name):<{width}}  no work")
             continue
         count = f"{len(w.units)} unit{'s' * (len(w.units) != 1)}"
         late = (f", {format_minutes(w.stops_at - w.end)} past its end" if w.stops_at > w.end + 0.5 else "")
-        out.append(f"  {w.name:<{width}}  {count:<9} {_span(w.units)}")
+        out.append(f"  {plain(w.name):<{width}}  {count:<9} {_span(w.units)}")
         out.append(f"  {'':<{width}}  {format_minutes(w.work_minutes)} of work; stops at the safe point after "
-                   f"{w.safe_point} ({clock(plan, w.stops_at)}{late})")
+                   f"{plain(w.safe_point)} ({clock(plan, w.stops_at)}{late})")
     if schedule.unplaced:
         n = len(schedule.unplaced)
         out.append(f"  {'not placed':<{width}}  {n} unit{'s' * (n != 1)}: {_span(schedule.unplaced)}, "
@@ -132,7 +132,7 @@ def render_summary(plan: Plan, diagnostics: Iterable[Diagnostic] = (), style: St
             first = members[0]
             nodes = list(dict.fromkeys(plain(s.node) for s in members))
             if first.group:
-                verbs = list(dict.fromkeys(s.id.rsplit(".", 1)[-1] for s in members))
+                verbs = list(dict.fromkeys(plain(s.id.rsplit(".", 1)[-1]) for s in members))
                 per_node = sum(s.mean_minutes for s in members) / len(nodes)
                 name = "CAU run (one Invoke-CauRun)" if first.group == "cau_run" else f"{first.group} pass"
                 out.append(f"  {name:<34} one node at a time: {' -> '.join(nodes)}"

@@ -30,7 +30,8 @@ PLAIN_EQUIVALENT = {"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", 
                     "\u201e": '"', "\u2013": "-", "\u2014": "-", "\u2015": "-"}
 
 # The block labels and attributes whose values the PowerShell backend writes into the script
-# (tests/test_escaping.py checks this list against an emitted script).
+# (tests/test_hostile_outputs.py, test_the_fields_listed_as_reaching_powershell_are_exactly_those_in_the_script,
+# checks this list against an emitted script).
 POWERSHELL_LABELS = frozenset({"cluster", "node", "pool", "volume", "window"})
 POWERSHELL_ATTRIBUTES = frozenset({"media_path", "orchestrator", "node_order", "convert_to_thin", "key_vault",
                                    "deployment_user", "custom_location", "adou_path"})

@@ -17,6 +17,7 @@ seed give the same bytes (no clock, no random ids).
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Iterable
@@ -48,7 +49,10 @@ def _ticks(text: str) -> Markup:
     return Markup(re.sub(r"`([^`]*)`", r"<code>\1</code>", str(escape(text))))
 
 
+@functools.lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
+    """The page's Jinja2 environment, made once: it keeps the compiled template (compiling it is most of a
+    small report's time)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(__file__).parent)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
