@@ -1,0 +1,213 @@
+"""`hciplan compare` and `simulate --vary`: common random numbers, paired intervals, sensitivity, errors, JSON.
+
+Runs are kept small (tens to a few hundred per variant): the properties tested here
+hold exactly (zero differences, byte-identical output) or by a wide margin (paired
+intervals against unpaired ones, a model widened to hours against minutes).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hciplan.cli import cli
+from hciplan.compare.paired import SCHEMA
+from hciplan.compare.run import Options, compare
+from helpers import ROOT, mutate
+
+FOUR = ROOT / "examples" / "four-node.hciplan"
+TWO = ROOT / "examples" / "two-node.hciplan"
+FIGURES = ("p50", "p90", "p_within_window", "completed_share", "exposure_mean")
+# A duration model widened far beyond the others (node.drain's default is minutes): the sensitivity must rank it first.
+WIDE_DRAIN = '\ntiming {\n  model "node.drain" { distribution = uniform  low = 1m  high = 10h }\n}\n'
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def width(interval: list) -> float:
+    low, high = interval
+    assert low is not None and high is not None
+    return high - low
+
+
+# --- common random numbers: an identical variant differs by exactly nothing ---------------------------------
+
+
+def test_a_variant_identical_to_the_base_has_exactly_zero_paired_differences(tmp_path):
+    copy = tmp_path / "copy.hciplan"
+    shutil.copyfile(FOUR, copy)
+    # the same file under another name, and an override that writes the value the file already has
+    document = compare((str(FOUR), str(copy)), ("upgrade.method=cau",), Options(runs=60, seed=5, jobs=1))
+    base, *others = document["variants"]
+    assert 0 < base["outcomes"]["completed"] < 60  # some runs complete, some stop: every figure is exercised
+    assert len(document["differences"]) == 2
+    for variant, difference in zip(others, document["differences"]):
+        for figure in FIGURES:
+            entry = difference[figure]
+            assert entry["estimate"] == 0, (variant["name"], figure, entry)
+            assert entry["interval"] == [0, 0], (variant["name"], figure, entry)
+        own = {k: v for k, v in variant.items() if k not in ("name", "file", "overrides")}
+        assert own == {k: v for k, v in base.items() if k not in ("name", "file", "overrides")}
+
+
+def test_a_real_change_has_a_paired_interval_narrower_than_the_unpaired_one():
+    document = compare((str(FOUR),), ("upgrade.method=manual",), Options(runs=200, seed=0, jobs=1))
+    difference = document["differences"][0]
+    assert difference["p90"]["estimate"] != 0 or difference["completed_share"]["estimate"] != 0  # a real change
+    for figure in FIGURES:
+        entry = difference[figure]
+        assert width(entry["interval"]) < width(entry["unpaired_interval"]), (figure, entry)
+        # the paired interval is an interval around its estimate, not an artefact
+        assert entry["interval"][0] <= entry["estimate"] <= entry["interval"][1], (figure, entry)
+
+
+def test_a_window_change_is_paired_too():
+    document = compare((str(FOUR),), ("window=30h",), Options(runs=100, seed=2, jobs=1))
+    entry = document["differences"][0]["p_within_window"]
+    assert entry["estimate"] != 0
+    assert width(entry["interval"]) < width(entry["unpaired_interval"])
+
+
+# --- sensitivity --------------------------------------------------------------------------------------------
+
+
+def sensitivity_models(text: str, tmp_path: Path) -> list[dict]:
+    path = tmp_path / "plan.hciplan"
+    path.write_text(text, encoding="utf-8")
+    document = compare((str(path),), (), Options(runs=2, seed=1, jobs=1, ignore_windows=True, sensitivity_runs=20))
+    assert document["variants"][0]["outcomes"]["completed"] == 2
+    return document["sensitivity"]["models"]
+
+
+def test_a_widened_duration_model_ranks_first_in_the_sensitivity(tmp_path):
+    text = TWO.read_text(encoding="utf-8")
+    plain = sensitivity_models(text, tmp_path)
+    assert plain[0]["model"] != "node.drain"  # as written, the drain is not what drives the P90
+    widened = sensitivity_models(text + WIDE_DRAIN, tmp_path)
+    first = widened[0]
+    assert first["model"] == "node.drain" and "node.drain" in first["kinds"]
+    assert first["p90_swing"] > 2 * max(abs(m["p90_swing"]) for m in widened[1:])
+    assert [m["model"] for m in widened] != [m["model"] for m in plain]
+
+
+# --- determinism and the JSON document ----------------------------------------------------------------------
+
+
+def test_compare_output_is_identical_for_one_and_two_jobs():
+    args = ("compare", str(FOUR), "--vary", "upgrade.method=manual", "--runs", "40", "--seed", "7")
+    outputs = {}
+    for jobs in ("1", "2"):
+        for fmt in ("text", "json"):
+            result = run(*args, "--jobs", jobs, "--format", fmt)
+            assert result.exit_code == 0, result.output
+            outputs[jobs, fmt] = result.stdout
+    assert outputs["1", "text"] == outputs["2", "text"]
+    assert outputs["1", "json"] == outputs["2", "json"]
+
+
+def test_compare_json_has_its_schema_and_is_deterministic():
+    args = ("compare", str(TWO), "--vary", "upgrade.method=manual,window=20h", "--runs", "20", "--jobs", "1",
+            "--window", "none", "--format", "json")
+    first, second = run(*args), run(*args)
+    assert first.exit_code == 0, first.output
+    assert first.stdout == second.stdout
+    document = json.loads(first.stdout)
+    assert document["schema"] == SCHEMA == "hciplan.compare/1"
+    assert document["draws"] == "keyed" and document["runs"] == 20
+    assert [v["overrides"] for v in document["variants"]] == [[], ["upgrade.method=manual", "window=20h"]]
+    assert document["variants"][0]["windows"] == [] and document["variants"][1]["windows"] != []
+    assert document["variants"][1]["method"] == "manual"
+
+
+def test_simulate_vary_is_compare_of_the_file_and_its_variant():
+    simulate = run("simulate", str(TWO), "--vary", "upgrade.method=manual", "--runs", "20", "--jobs", "1",
+                   "--format", "json")
+    compared = run("compare", str(TWO), "--vary", "upgrade.method=manual", "--runs", "20", "--jobs", "1",
+                   "--format", "json")
+    assert simulate.exit_code == compared.exit_code == 0, simulate.output
+    assert simulate.stdout == compared.stdout
+
+
+# --- errors: a clear message, an exit code, no traceback ----------------------------------------------------
+
+
+@pytest.mark.parametrize("vary, code, expected", [
+    ("upgrade.nope=1", 2, "`upgrade.nope` is not an attribute hciplan can vary"),
+    ("upgrade.method=fast", 2, "`fast` is not a valid `method`; allowed: cau, wac, manual, offline"),
+    ("upgrade.max_failed_nodes=-1", 2, "`max_failed_nodes` = -1 is out of range; allowed: 0 to 63"),
+    ("timing.run_spread=2", 2, "`run_spread` = 2 is out of range; allowed: 0 to 1"),
+    ("window=abc", 2, "`abc` is not a duration"),
+    ("upgrade.method", 2, "write ATTR=VALUE"),
+    # checked as the checker would: the variant's error at the base file's line, then why there is no comparison
+    ("cluster.witness=none", 1, "two-node.hciplan:11:13: error[HCI501]: a two-node cluster without a witness"),
+])
+def test_vary_errors_are_clear_and_exit_non_zero(vary, code, expected):
+    for command in ("compare", "simulate"):
+        result = CliRunner().invoke(cli, [command, str(TWO), "--vary", vary, "--runs", "5", "--jobs", "1"])
+        assert result.exit_code == code, (command, result.output)
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+        assert "Traceback" not in result.output
+        assert expected in result.stderr, result.stderr
+        assert result.stdout == ""  # nothing half-written
+
+
+def test_an_override_of_a_block_the_file_lacks_is_refused(tmp_path):
+    text = TWO.read_text(encoding="utf-8")
+    start = text.index("\n  solution {")
+    path = tmp_path / "no-solution.hciplan"
+    path.write_text(text[:start] + text[text.index("\n  }\n", start) + 4:], encoding="utf-8")
+    assert run("check", str(path)).exit_code == 0  # a valid file without a solution upgrade
+    result = run("compare", str(path), "--vary", 'solution.key_vault="kv-new"', "--runs", "5", "--jobs", "1")
+    assert result.exit_code == 2
+    assert "the file has no `solution` block to vary" in result.stderr and result.stdout == ""
+
+
+def test_an_invalid_variant_says_it_is_not_a_plan():
+    result = run("compare", str(TWO), "--vary", "cluster.witness=none", "--runs", "5", "--jobs", "1")
+    assert result.exit_code == 1
+    assert "the variant `cluster.witness=none` has errors" in result.stderr
+
+
+def test_a_bad_fail_spec_is_a_usage_error_as_in_simulate():
+    for command in ("compare", "simulate"):
+        result = CliRunner().invoke(cli, [command, str(TWO), "--vary", "upgrade.method=manual", "--fail",
+                                          "NOPE:install", "--runs", "5", "--jobs", "1"])
+        assert result.exit_code == 2, (command, result.output)
+        assert "NOPE" in result.stderr and "Traceback" not in result.output
+
+
+def test_compare_needs_something_to_compare():
+    result = CliRunner().invoke(cli, ["compare", str(TWO), "--runs", "5"])
+    assert result.exit_code == 2
+    assert "nothing to compare" in result.stderr
+
+
+# --- tornado chart (plot extra) -----------------------------------------------------------------------------
+
+
+def test_tornado_writes_a_chart(tmp_path):
+    pytest.importorskip("matplotlib", reason="the tornado chart needs the plot extra (matplotlib)")
+    path = tmp_path / "plan.hciplan"
+    path.write_text(TWO.read_text(encoding="utf-8") + WIDE_DRAIN, encoding="utf-8")
+    chart = tmp_path / "tornado.svg"
+    args = ("compare", str(path), "--window", "none", "--runs", "2", "--sensitivity", "3", "--jobs", "1",
+            "--tornado", str(chart))
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    first = chart.read_bytes()
+    assert first.startswith(b"<?xml") and b"node.drain" in first
+    chart.unlink()
+    assert run(*args).exit_code == 0
+    assert chart.read_bytes() == first  # the same document gives the same bytes
+
+
+def test_tornado_needs_sensitivity():
+    result = CliRunner().invoke(cli, ["compare", str(TWO), "--vary", "upgrade.method=manual", "--tornado", "t.svg"])
+    assert result.exit_code == 2
+    assert "--tornado draws the sensitivity: add --sensitivity RUNS" in result.stderr
