@@ -188,6 +188,24 @@ def test_compare_needs_something_to_compare():
     assert "nothing to compare" in result.stderr
 
 
+# --- no completed run -----------------------------------------------------------------------------------------
+
+
+def test_no_completed_run_says_why_instead_of_n_a():
+    # the two-node plan does not fit its one 8-hour window: every run stops at the window
+    result = run("compare", str(TWO), "--vary", "upgrade.method=manual", "--vary", "window=none", "--runs", "6",
+                 "--jobs", "1", "--sensitivity", "2")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "n/a" not in out and "-0m" not in out and "-0.0 pts" not in out
+    assert f"no run of {TWO} completed (6 of 6 stopped at a window): it has no P50 or P90" in out
+    assert f"P90 cannot be compared: neither {TWO} nor upgrade.method=manual has a completed run" in out
+    assert f"P90 cannot be compared: no run of {TWO} completed" in out  # window=none completes, the base does not
+    assert "P90 at P10 .. at P90" in out and "no run completed at the base" in out
+    # where P(within window) has no meaning, the table says why
+    assert "no window" in out.splitlines()[4]  # the window=none variant's row
+
+
 # --- tornado chart (plot extra) -----------------------------------------------------------------------------
 
 
