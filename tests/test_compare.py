@@ -8,6 +8,7 @@ intervals against unpaired ones, a model widened to hours against minutes).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def test_a_variant_identical_to_the_base_has_exactly_zero_paired_differences(tmp
 
 
 def test_a_real_change_has_a_paired_interval_narrower_than_the_unpaired_one():
-    document = compare((str(FOUR),), ("upgrade.method=manual",), Options(runs=200, seed=0, jobs=1))
+    document = compare((str(FOUR),), ("upgrade.method=manual",), Options(runs=120, seed=0, jobs=1))
     difference = document["differences"][0]
     assert difference["p90"]["estimate"] != 0 or difference["completed_share"]["estimate"] != 0  # a real change
     for figure in FIGURES:
@@ -80,7 +81,7 @@ def test_a_window_change_is_paired_too():
 def sensitivity_models(text: str, tmp_path: Path) -> list[dict]:
     path = tmp_path / "plan.hciplan"
     path.write_text(text, encoding="utf-8")
-    document = compare((str(path),), (), Options(runs=2, seed=1, jobs=1, ignore_windows=True, sensitivity_runs=20))
+    document = compare((str(path),), (), Options(runs=2, seed=1, jobs=1, ignore_windows=True, sensitivity_runs=12))
     assert document["variants"][0]["outcomes"]["completed"] == 2
     return document["sensitivity"]["models"]
 
@@ -214,7 +215,7 @@ def test_tornado_writes_a_chart(tmp_path):
     path = tmp_path / "plan.hciplan"
     path.write_text(TWO.read_text(encoding="utf-8") + WIDE_DRAIN, encoding="utf-8")
     chart = tmp_path / "tornado.svg"
-    args = ("compare", str(path), "--window", "none", "--runs", "2", "--sensitivity", "3", "--jobs", "1",
+    args = ("compare", str(path), "--window", "none", "--runs", "2", "--sensitivity", "2", "--jobs", "1",
             "--tornado", str(chart))
     result = run(*args)
     assert result.exit_code == 0, result.output
@@ -229,3 +230,92 @@ def test_tornado_needs_sensitivity():
     result = CliRunner().invoke(cli, ["compare", str(TWO), "--vary", "upgrade.method=manual", "--tornado", "t.svg"])
     assert result.exit_code == 2
     assert "--tornado draws the sensitivity: add --sensitivity RUNS" in result.stderr
+
+
+# --- docs/compare.md documents what the commands print -------------------------------------------------------
+
+DOC = (ROOT / "docs" / "compare.md").read_text(encoding="utf-8")
+
+
+def doc_section(title: str) -> str:
+    """The text from the `## title` heading to the next `## ` heading."""
+    start = DOC.index(f"\n## {title}\n")
+    end = DOC.find("\n## ", start + 1)
+    return DOC[start:end if end > 0 else None]
+
+
+def documented_keys(title: str) -> set[str]:
+    """Every `key.path` named in the first cell of the section's tables."""
+    cells = re.findall(r"^\| ([^|]+) \|", doc_section(title), re.M)
+    return {key for cell in cells for key in re.findall(r"`([a-z0-9_]+(?:(?:\[\])?\.[a-z0-9_]+)*)`", cell)}
+
+
+def field_paths(value, path: str = "", opaque: tuple[str, ...] = ()) -> set[str]:
+    """Every `path.key` of the document (lists as `[]`); below an `opaque` path (keyed by data) nothing."""
+    found = set()
+    if isinstance(value, dict) and path not in opaque:
+        for key, item in value.items():
+            full = f"{path}.{key}" if path else key
+            found.add(full)
+            found |= field_paths(item, full, opaque)
+    elif isinstance(value, list):
+        for item in value:
+            found |= field_paths(item, path + "[]", opaque)
+    return found
+
+
+def test_the_compare_json_has_exactly_the_documented_fields():
+    document = compare((str(FOUR),), ("upgrade.method=manual",), Options(runs=4, seed=0, jobs=1, sensitivity_runs=2))
+    assert document["differences"][0].get("p_within_window") and document["sensitivity"]["models"]
+    # the five figures of a difference share one shape, documented once (as `differences[].p90.*`)
+    for figure in FIGURES:
+        assert set(document["differences"][0][figure]) == {"estimate", "interval", "unpaired_interval"}
+    seen = {re.sub(r"^differences\[\]\.(p50|p_within_window|completed_share|exposure_mean)\.",
+                   "differences[].p90.", path)
+            for path in field_paths(document, opaque=("variants[].outcomes",))}
+    documented = documented_keys("`hciplan.compare/1`")
+    assert seen - documented == set(), "in the document, not in docs/compare.md"
+    assert documented - seen == set(), "in docs/compare.md, not in the document"
+
+
+def test_the_diff_json_fields_are_documented():
+    document = json.loads((ROOT / "tests" / "golden" / "diff" / "four-node-next.json").read_text(encoding="utf-8"))
+    seen = field_paths(document, opaque=("counts", "changes[].fields", "changes[].old", "changes[].new",
+                                         "changes[].window"))
+    documented = documented_keys("`hciplan.diff/1`")
+    assert seen - documented == set()
+    sides = {k for k in documented if k.startswith(("old.", "new."))}
+    assert sides == {f"{side}.{key}" for side in ("old", "new") for key in document["old"]}
+    assert {k for k in documented if "." not in k} == set(document)
+
+
+def test_the_documented_diff_text_is_the_golden_one():
+    golden = (ROOT / "tests" / "golden" / "diff" / "four-node-next.txt").read_text(encoding="utf-8")
+    assert f"```text\n{golden}```" in DOC
+
+
+def test_the_documented_vary_attributes_are_the_ones_accepted():
+    from hciplan.compare.variants import attribute_paths
+
+    rows = re.findall(r"^\| `([a-z_]+\.?)` \| (.+) \|$", doc_section("`hciplan compare FILE [FILE...]` and "
+                                                                     "`simulate --vary`"), re.M)
+    documented = []
+    for block, cell in rows:
+        if block.endswith("."):
+            documented += [block + name for name in re.findall(r"`([a-z_0-9]+)`", cell)]
+        else:
+            documented.append(block)
+    assert documented == attribute_paths()
+
+
+def test_the_documented_comparison_is_what_compare_prints(monkeypatch):
+    """docs/compare.md's sample and README's tour show lines that today's `compare` prints."""
+    command = "$ hciplan compare examples/four-node.hciplan --vary upgrade.method=manual --vary window=30h --runs 200\n"
+    monkeypatch.chdir(ROOT)  # the docs' relative path, and so their column widths
+    out = run(*command[2:].split()[1:], "--jobs", "1").stdout.splitlines()  # the same output for any --jobs
+    for name, text, least in (("docs/compare.md", DOC, 15), ("README.md", (ROOT / "README.md").read_text("utf-8"), 5)):
+        block = text[text.index(command) + len(command):].split("```")[0]
+        shown = [line for line in block.splitlines() if line and line != "..." and not line.startswith("$ ")]
+        assert len(shown) >= least, name
+        missing = [line for line in shown if line not in out]
+        assert not missing, f"{name} shows lines compare does not print: {missing}"
