@@ -324,7 +324,8 @@ def test_the_documented_comparison_is_what_compare_prints(monkeypatch):
 def test_the_plan_json_fields_added_for_diff_are_documented_in_plan_md():
     text = (ROOT / "docs" / "plan.md").read_text(encoding="utf-8")
     section = text[text.index("### Added for `hciplan diff`"):]
-    documented = {key for cell in re.findall(r"^\| ([^|]+) \|", section, re.M) for key in re.findall(r"`([a-z_.\[\]]+)`", cell)}
+    cells = re.findall(r"^\| ([^|]+) \|", section, re.M)
+    documented = {key for cell in cells for key in re.findall(r"`([a-z_.\[\]]+)`", cell)}
     document = json.loads(run("plan", "--format", "json", str(FOUR)).stdout)
     assert {"windows", "units[].window", "margins", "facts", "timing"} <= documented
     assert set(document["margins"]) == documented - {"windows", "units[].window", "margins", "facts", "timing"}
