@@ -943,7 +943,7 @@ def _compare(files, varies, runs, seed, jobs, scenario_name, fails, window, conf
         if error.result is not None:
             print_diagnostics([error.result.check], list(error.result.diagnostics), "text", summary_line=False)
         click.echo(f"hciplan: {error.message}", err=True)
-        return EXIT_ERRORS
+        return EXIT_USAGE if error.usage else EXIT_ERRORS  # a wrong command line, or a file/variant with errors
     except (montecarlo.SimulationError, plots.PlotError) as error:
         click.echo(f"hciplan: {error}", err=True)
         return EXIT_USAGE

@@ -188,22 +188,27 @@ def diff_text(document: dict) -> str:
 # --- compare ----------------------------------------------------------------------------------------
 
 
-def _signed_minutes(value: float | None) -> str:
+NO_RUN = "no run completed"  # what a duration percentile is when no run completed (said, not "n/a")
+NO_WINDOW = "no window"  # what P(within window) is when the variant was simulated without windows
+
+
+def _signed_minutes(value: float | None, missing: str = NO_RUN) -> str:
     if value is None:
-        return "n/a"
-    sign = "+" if value >= 0 else "-"
-    return sign + format_minutes(abs(value))
+        return missing
+    shown = format_minutes(abs(value))
+    return ("-" if value < 0 and shown != "0m" else "+") + shown  # a tiny negative rounds to +0m, not -0m
 
 
 def _share(value: float | None) -> str:
-    return share_text(value, missing="n/a")
+    return share_text(value, missing=NO_WINDOW)
 
 
-def _signed_points(value: float | None) -> str:
+def _signed_points(value: float | None, missing: str = NO_WINDOW) -> str:
     """A difference of two shares in percentage points."""
     if value is None:
-        return "n/a"
-    return f"{value * 100:+.1f} pts"
+        return missing
+    shown = f"{abs(value) * 100:.1f}"
+    return ("-" if value < 0 and shown != "0.0" else "+") + shown + " pts"
 
 
 def _interval(interval: list, show) -> str:
@@ -218,6 +223,24 @@ def _difference(label: str, entry: dict, show) -> str:
             f"independent runs: {_interval(entry['unpaired_interval'], show)})")
 
 
+def _no_completed_run(variant: dict) -> str:
+    """Why a variant has no P50 or P90: its runs' outcomes, and what to try."""
+    outcomes = variant["outcomes"]
+    total = sum(outcomes.values())
+    parts = [f"{outcomes[key]} of {total} {label}" for key, label in (("stopped_at_window", "stopped at a window"),
+                                                                     ("aborted", "aborted")) if outcomes[key]]
+    hint = ("; try a longer --window, or --window none" if outcomes["stopped_at_window"]
+            else "; see which step aborts with `hciplan simulate`")
+    return (f"no run of {clean(variant['name'])} completed ({', '.join(parts)}): it has no P50 or "
+            f"P90{hint}")
+
+
+def _quantile_difference(label: str, entry: dict, missing: str | None) -> str:
+    if missing is not None:
+        return f"{label} cannot be compared: {missing}"
+    return _difference(label, entry, _signed_minutes)
+
+
 def compare_text(document: dict) -> str:
     runs, seed = document["runs"], document["seed"]
     count = len(document["variants"])
@@ -228,7 +251,8 @@ def compare_text(document: dict) -> str:
     for v in document["variants"]:
         outcomes = v["outcomes"]
         total = sum(outcomes.values()) or 1
-        rows.append((clean(v["name"]), _minutes_or(v["p50"]), _minutes_or(v["p90"]), _share(v["p_within_window"]),
+        rows.append((clean(v["name"]), _minutes_or(v["p50"], "-"), _minutes_or(v["p90"], "-"),
+                     _share(v["p_within_window"]),
                      share_text(outcomes['completed'] / total), share_text(outcomes['aborted'] / total),
                      share_text(outcomes['stopped_at_window'] / total), format_minutes(v["exposure_mean"])))
     widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
@@ -236,15 +260,19 @@ def compare_text(document: dict) -> str:
         out.append("  " + "  ".join(c.ljust(w) if k == 0 else c.rjust(w) for k, (c, w) in enumerate(zip(r, widths))))
     for v in document["variants"]:
         if v["p50"] is None:
-            out.append(f"  note: no run of {clean(v['name'])} completed: it has no duration percentiles")
+            out.append(f"  note: {_no_completed_run(v)}")
     if document["differences"]:
         out.append("")
         out.append("Paired differences against the base (variant minus base; in brackets, the interval two "
                    "independent simulations would give)")
+    by_name = {v["name"]: v for v in document["variants"]}
     for d in document["differences"]:
         out.append(f"  {clean(d['variant'])}:")
-        out.append("    " + _difference("P90", d["p90"], _signed_minutes))
-        out.append("    " + _difference("P50", d["p50"], _signed_minutes))
+        none_done = [clean(name) for name in (d["against"], d["variant"]) if by_name[name]["p50"] is None]
+        missing = (f"no run of {none_done[0]} completed" if len(none_done) == 1
+                   else f"neither {none_done[0]} nor {none_done[1]} has a completed run" if none_done else None)
+        out.append("    " + _quantile_difference("P90", d["p90"], missing))
+        out.append("    " + _quantile_difference("P50", d["p50"], missing))
         if "p_within_window" in d:
             out.append("    " + _difference("P(within window)", d["p_within_window"], _signed_points))
         out.append("    " + _difference("completed", d["completed_share"], _signed_points))
@@ -254,21 +282,25 @@ def compare_text(document: dict) -> str:
         out.append("")
         out.append(f"Sensitivity of {clean(sensitivity['variant'])} ({sensitivity['runs']} runs per swing): each "
                    "duration model at its P10 and at its P90, everything else as drawn")
-        out.append(f"  base P90 {_minutes_or(sensitivity['p90'])}, P(within window) "
+        out.append(f"  base P90 {_minutes_or(sensitivity['p90'], '-')}, P(within window) "
                    f"{_share(sensitivity['p_within_window'])}")
         rows = [("rank", "duration model", "steps", "P90 at P10 .. at P90", "P90 swing", "P(window) swing")]
         for k, m in enumerate(sensitivity["models"], 1):
-            rows.append((str(k), clean(m["model"]), str(m["steps"]),
-                         f"{_minutes_or(m['p90_low'])} .. {_minutes_or(m['p90_high'])}",
-                         _signed_minutes(m["p90_swing"]), _signed_points(m["p_within_swing"])))
+            swing = (f"{_minutes_or(m['p90_low'])} .. {_minutes_or(m['p90_high'])}"
+                     if m["p90_low"] is not None or m["p90_high"] is not None else NO_RUN)
+            rows.append((str(k), clean(m["model"]), str(m["steps"]), swing,
+                         _signed_minutes(m["p90_swing"], "-"), _signed_points(m["p_within_swing"])))
         widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
         for r in rows:
             out.append("  " + "  ".join(c.ljust(w) if k in (1, 3) else c.rjust(w)
                                         for k, (c, w) in enumerate(zip(r, widths))))
         if not sensitivity["models"]:
             out.append("  no duration model of this plan has a spread")
+        elif sensitivity["p90"] is None:
+            out.append(f"  note: {NO_RUN} at the base, so the P90 swings are not measured and the models are "
+                       "ranked by their P(within window) swing, then by name; try a longer --window, or --window none")
     return "\n".join(out) + "\n"
 
 
-def _minutes_or(value: float | None) -> str:
-    return "n/a" if value is None else format_minutes(value)
+def _minutes_or(value: float | None, missing: str = NO_RUN) -> str:
+    return missing if value is None else format_minutes(value)

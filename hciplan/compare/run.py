@@ -21,12 +21,17 @@ from hciplan.simulator.stats import CONFIDENCE
 
 
 class CompareError(Exception):
-    """A variant that cannot be simulated: its message, and the diagnostics of a file or variant with errors."""
+    """A variant that cannot be simulated: its message, and the diagnostics of a file or variant with errors.
 
-    def __init__(self, message: str, result: CompileResult | None = None):
+    `usage`: the command line is wrong (a bad --fail, an unknown scenario, nothing to compare), an exit
+    code 2 as for `simulate`; otherwise a file has errors, exit code 1.
+    """
+
+    def __init__(self, message: str, result: CompileResult | None = None, usage: bool = False):
         super().__init__(message)
         self.message = message
         self.result = result
+        self.usage = usage
 
 
 @dataclass(frozen=True)
@@ -82,9 +87,9 @@ def _prepare(name: str, file: str, plan, options: Options, window: float | None,
     try:
         sp = simulator.prepare_simulation(plan, options.scenario, options.fails, window, ignore, options.confidence)
     except KeyError as error:
-        raise CompareError(f"{name}: {error.args[0]}") from None
+        raise CompareError(f"{name}: {error.args[0]}", usage=True) from None
     except simulator.FailureSpecError as error:
-        raise CompareError(f"{name}: " + "; ".join((error.message,) + error.hints)) from None
+        raise CompareError(f"{name}: " + "; ".join((error.message,) + error.hints), usage=True) from None
     except simulator.ScenarioError as error:
         raise CompareError(f"{name}: the scenario `{options.scenario}` names no step of this plan: "
                            + "; ".join(d.message for d in error.diagnostics)) from None
@@ -125,7 +130,8 @@ def compare(files: tuple[str, ...], varies: tuple[str, ...], options: Options, p
     """Simulate every variant with common random numbers; the `hciplan.compare/1` document."""
     chosen = build_variants(files, varies, options)
     if len(chosen) < 2 and options.sensitivity_runs is None:
-        raise CompareError("nothing to compare: give two or more FILES, or --vary ATTR=VALUE, or --sensitivity")
+        raise CompareError("nothing to compare: give two or more FILES, or --vary ATTR=VALUE, or --sensitivity",
+                           usage=True)
     samples = [paired.run_variant(v, options.runs, options.seed, options.jobs, options.scheduler, progress)
                for v in chosen]
     document = {

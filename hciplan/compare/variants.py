@@ -31,12 +31,17 @@ SPECIAL = ("window",)
 
 
 class VaryError(Exception):
-    """An override that cannot apply: its message says what is wrong and how to write it."""
+    """An override that cannot apply: its message says what is wrong and how to write it.
+
+    Without `result`, the `--vary` itself is wrong (a usage error, exit code 2); with it, the variant
+    does not check (exit code 1, as a file with errors).
+    """
 
     def __init__(self, message: str, result: CompileResult | None = None):
         super().__init__(message)
         self.message = message
         self.result = result  # a variant that does not check: its diagnostics
+        self.usage = result is None
 
 
 @dataclass(frozen=True)
