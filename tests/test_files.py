@@ -342,3 +342,36 @@ def test_a_journal_with_a_lone_surrogate_is_an_error_naming_the_line_and_field(t
     line = '{"step": "p1.x", "status": "done", "message": "bad \\ud800 text"}'
     with pytest.raises(JournalError, match=r"\$\.message .*surrogate"):
         parse_journal(line + "\n" + line + "\n", "j.jsonl")
+
+
+# --- diagnostics render in linear time ----------------------------------------------------------------------------
+
+
+def test_rendering_many_diagnostics_indexes_each_source_once(monkeypatch):
+    from hciplan.compiler import render
+    from hciplan.compiler.diagnostics import Diagnostic, Severity
+    from hciplan.compiler.source import LineIndex, Source, Span
+
+    built = []
+
+    class CountingIndex(LineIndex):
+        def __init__(self, source):
+            built.append(source.name)
+            super().__init__(source)
+
+    monkeypatch.setattr(render, "LineIndex", CountingIndex)
+    one, two = Source("a.hciplan", "x = 1\ny = 2\n" * 50), Source("b.hciplan", "z = 3\n")
+    diagnostics = [Diagnostic("HCI101", Severity.ERROR, "m", Span(one.name, 1 + k % 100, 1, 1 + k % 100, 2))
+                   for k in range(500)] + [Diagnostic("HCI101", Severity.ERROR, "m", Span(two.name, 1, 1, 1, 2))]
+    text = render.render_text(diagnostics, {one.name: one, two.name: two})
+    assert sorted(built) == ["a.hciplan", "b.hciplan"]
+    assert text.count(" | y = 2\n") == 250 and "    1 | z = 3" in text
+
+
+def test_the_line_index_agrees_with_splitting_on_newlines_only():
+    from hciplan.compiler.source import LineIndex, Source
+
+    for text in ["", "a", "a\n", "a\nb", "\n\n", "a\fb\u2028c\nd\r\n", "x\n" * 3]:
+        index, lines = LineIndex(Source("s", text)), text.split("\n")
+        assert index.line_count == len(lines)
+        assert [index.line_text(k) for k in range(0, len(lines) + 2)] == [""] + lines + [""]
