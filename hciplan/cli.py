@@ -19,7 +19,7 @@ from hciplan.compiler.compile import CompileResult, compile_checked
 from hciplan.compiler.diagnostics import REGISTRY, Diagnostic, Severity, did_you_mean
 from hciplan.compiler.pipeline import MAX_SOURCE_BYTES, CheckResult, load_source
 from hciplan.compiler.render import diagnostics_json, render_json, render_text
-from hciplan.files import TooLarge, WriteError, read_at_most, write_folder, write_text
+from hciplan.files import TooLarge, WriteError, read_at_most, shared_name, write_folder, write_text
 from hciplan.simulator.result import SimResult
 
 EXIT_OK = 0
@@ -46,11 +46,12 @@ def _style():
 MAX_INPUT_BYTES = 64 * 1024 * 1024  # inventories, validator exports and saved simulations (a few MB at most)
 
 
-def read_checked(paths: tuple[str, ...]) -> list[CheckResult]:
+def read_checked(paths: tuple[str, ...], shared: bool = False) -> list[CheckResult]:
+    """Each file read and checked; `shared`: diagnostics name it as documents do (hciplan.files.shared_name)."""
     results = []
     for path in paths:
         try:
-            results.append(load_source(path))
+            results.append(load_source(path, shared_name(path) if shared else None))
         except OSError as error:
             raise click.UsageError(f"cannot read {path}: {error.strerror or error}") from None
     return results
@@ -75,8 +76,12 @@ def print_diagnostics(results: list[CheckResult], diagnostics: list[Diagnostic],
 
 
 def compile_file(path: str) -> CompileResult:
-    """The plan of FILE for the commands that show or emit one (a file without an upgrade is HCI112)."""
-    return compile_checked(read_checked((path,))[0], need_plan=True)
+    """The plan of FILE for the commands that show or emit one (a file without an upgrade is HCI112).
+
+    The plan's diagnostics name the file by its `shared_name`, so the plan JSON, the summary and the
+    documents emitted from it are the same bytes however the path was typed, and hold no absolute path.
+    """
+    return compile_checked(read_checked((path,), shared=True)[0], need_plan=True)
 
 
 def require_plan(result: CompileResult) -> None:

@@ -383,3 +383,21 @@ def lone_surrogate_path(document: object, root: str = "$") -> str | None:
 
 SURROGATE_MESSAGE = ("holds an invalid Unicode escape (a lone surrogate such as \\ud800, half of a character): "
                      "export the file again, or fix the text there")
+
+
+def shared_name(path: str | os.PathLike) -> str:
+    """How an input file is named in what hciplan writes for others (plan JSON, summaries, runbooks, reports).
+
+    The same whatever way the path was typed (`x.hciplan`, `./x.hciplan`, its
+    absolute path): relative to the working directory when the file is inside
+    it, else only its file name, so no absolute local path leaks into a
+    shared document. Always with `/` separators.
+    """
+    absolute = os.path.abspath(path)
+    try:
+        relative = os.path.relpath(absolute, os.getcwd())
+    except ValueError:  # another drive (Windows)
+        relative = os.pardir
+    if relative == os.pardir or relative.startswith(os.pardir + os.sep):
+        return os.path.basename(absolute)
+    return Path(relative).as_posix()

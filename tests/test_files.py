@@ -375,3 +375,41 @@ def test_the_line_index_agrees_with_splitting_on_newlines_only():
         index, lines = LineIndex(Source("s", text)), text.split("\n")
         assert index.line_count == len(lines)
         assert [index.line_text(k) for k in range(0, len(lines) + 2)] == [""] + lines + [""]
+
+
+# --- outputs do not depend on how the input path was typed --------------------------------------------------------
+
+
+@pytest.fixture
+def warned_plan(tmp_path, monkeypatch):
+    """A copy of the example with a warning (its diagnostics name the file), the working directory at its folder."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert "  method = cau\n" in text
+    (tmp_path / "examples").mkdir()
+    path = tmp_path / "examples" / "x.hciplan"
+    path.write_text(text.replace("  method = cau\n", '  method = cau\n  media_path = "C:\\\\Media"\n', 1),
+                    encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    return path
+
+
+@pytest.mark.parametrize("backend", ["json", "summary", "runbook"])
+def test_emitted_documents_are_the_same_bytes_for_every_spelling_of_the_path(warned_plan, backend):
+    outputs = []
+    for k, spelling in enumerate(["examples/x.hciplan", "./examples/x.hciplan", str(warned_plan)]):
+        result = invoke("emit", spelling, "--backend", backend, "-o", f"out{k}")
+        assert result.exit_code == 0, result.output
+        outputs.append({p.name: p.read_bytes() for p in sorted(Path(f"out{k}").iterdir())})
+    assert outputs[0] == outputs[1] == outputs[2]
+    joined = b"".join(outputs[0].values())
+    assert str(warned_plan.parent).encode() not in joined
+    assert (b"examples/x.hciplan" in joined) == (backend != "runbook")  # the runbook quotes no diagnostics
+
+
+def test_plan_json_names_a_file_outside_the_working_directory_by_its_name_only(warned_plan, tmp_path, monkeypatch):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = invoke("plan", "--format", "json", warned_plan)
+    assert result.exit_code == 0, result.output
+    assert '"file": "x.hciplan"' in result.output and str(tmp_path) not in result.output

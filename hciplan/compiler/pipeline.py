@@ -94,17 +94,19 @@ def check_bytes(name: str, data: bytes) -> CheckResult:
     return check_source(source)
 
 
-def load_source(path: str | Path) -> CheckResult:
+def load_source(path: str | Path, name: str | None = None) -> CheckResult:
     """Read and check a file. OS errors (missing file, no permission) propagate to the caller.
 
     A file over the limit is refused (HCI010) from its size, or after a bounded
     read when it is not a regular file (`/dev/zero`, a pipe): never read whole.
+    `name` is how diagnostics name the file (default: the path as given).
     """
     path = Path(path)
+    name = str(path) if name is None else name
     try:
         data = read_at_most(path, MAX_SOURCE_BYTES)
     except TooLarge as error:
         diagnostics = Collector()
-        _too_large(str(path), error.size, diagnostics)
+        _too_large(name, error.size, diagnostics)
         return CheckResult(None, None, tuple(diagnostics.sorted()))
-    return check_bytes(str(path), data)
+    return check_bytes(name, data)
