@@ -27,6 +27,10 @@ Every command that writes a file (`emit`, `fmt --write`, `import -o`, `import
 - every OS error becomes a `WriteError` naming the path and the reason in
   words (a file where a folder should be, a folder where the file goes, a full
   disk, a read-only file system, no permission); the commands exit 2 with it.
+
+Also at the boundary: `lone_surrogate_path` finds invalid Unicode in a JSON
+input (an error naming the field), and `shared_name` names an input file in
+documents the same way however its path was typed.
 """
 
 from __future__ import annotations
