@@ -17,9 +17,9 @@ from hciplan import __version__, completion
 from hciplan.backends import BACKENDS, BackendUnsupported, dot, json_plan, mermaid, runbook, summary
 from hciplan.compiler.compile import CompileResult, compile_checked
 from hciplan.compiler.diagnostics import REGISTRY, Diagnostic, Severity, did_you_mean
-from hciplan.compiler.pipeline import CheckResult, load_source
+from hciplan.compiler.pipeline import MAX_SOURCE_BYTES, CheckResult, load_source
 from hciplan.compiler.render import check_document, render_json, render_text
-from hciplan.files import write_text
+from hciplan.files import TooLarge, WriteError, read_at_most, shared_name, write_folder, write_text
 from hciplan.words import counted
 from hciplan.simulator.result import SimResult
 
@@ -57,11 +57,15 @@ def _style():
     return lambda text, **_: text
 
 
-def read_checked(paths: tuple[str, ...]) -> list[CheckResult]:
+MAX_INPUT_BYTES = 64 * 1024 * 1024  # inventories, validator exports and saved simulations (a few MB at most)
+
+
+def read_checked(paths: tuple[str, ...], shared: bool = False) -> list[CheckResult]:
+    """Each file read and checked; `shared`: diagnostics name it as documents do (hciplan.files.shared_name)."""
     results = []
     for path in paths:
         try:
-            results.append(load_source(path))
+            results.append(load_source(path, shared_name(path) if shared else None))
         except OSError as error:
             raise click.UsageError(f"cannot read {path}: {error.strerror or error}") from None
     return results
@@ -86,8 +90,12 @@ def print_diagnostics(results: list[CheckResult], diagnostics: list[Diagnostic],
 
 
 def compile_file(path: str) -> CompileResult:
-    """The plan of FILE for the commands that show or emit one (a file without an upgrade is HCI112)."""
-    return compile_checked(read_checked((path,))[0], need_plan=True)
+    """The plan of FILE for the commands that show or emit one (a file without an upgrade is HCI112).
+
+    The plan's diagnostics name the file by its `shared_name`, so the plan JSON, the summary and the
+    documents emitted from it are the same bytes however the path was typed, and hold no absolute path.
+    """
+    return compile_checked(read_checked((path,), shared=True)[0], need_plan=True)
 
 
 def require_plan(result: CompileResult) -> None:
@@ -179,22 +187,29 @@ def explain(code: str) -> None:
 # --- fmt, discover, import: from a live cluster to a formatted file ------------------------
 
 
-def _read_bytes(path: str) -> bytes:
+def _read_bytes(path: str, limit: int = MAX_INPUT_BYTES) -> bytes:
+    """The bytes of an input file, refused before reading past `limit` (hciplan.files.read_at_most)."""
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
+        return read_at_most(path, limit)
+    except TooLarge as error:
+        raise click.UsageError(f"{error}: is this the right file?") from None
     except OSError as error:
         raise click.UsageError(f"cannot read {path}: {error.strerror or error}") from None
 
 
-def _write_output(path: str, text: str, force: bool) -> None:
-    """Write a command's output file atomically; an existing file needs --force."""
+def _write_output(path: str, text: str, force: bool, *, in_place: bool = False) -> None:
+    """Write a command's output file through the one safe writer (hciplan.files); an existing file needs --force.
+
+    A symbolic link is written through only with --force, or when the command
+    rewrites in place a file it was given to read (fmt --write, --into): then
+    the link is the user's own way to name that file.
+    """
     try:
-        write_text(path, text, overwrite=force)
+        write_text(path, text, overwrite=force, links="follow" if force or in_place else "refuse")
     except FileExistsError:
         raise click.UsageError(f"{path} already exists; pass --force to overwrite it") from None
-    except OSError as error:
-        raise click.UsageError(f"cannot write {path}: {error.strerror or error}") from None
+    except WriteError as error:
+        raise click.UsageError(str(error)) from None
 
 
 @cli.command("fmt")
@@ -212,7 +227,7 @@ def fmt_command(files: tuple[str, ...], write: bool, check_only: bool) -> None:
 
     if write and check_only:
         raise click.UsageError("--write and --check exclude each other")
-    results = [format_bytes(path, _read_bytes(path)) for path in files]
+    results = [format_bytes(path, _read_bytes(path, MAX_SOURCE_BYTES)) for path in files]
     broken = [r for r in results if not r.ok]
     if broken:
         sources = {r.source.name: r.source for r in broken if r.source is not None}
@@ -235,7 +250,7 @@ def fmt_command(files: tuple[str, ...], write: bool, check_only: bool) -> None:
     if write:
         changed = [r for r in results if r.changed]
         for result in changed:
-            _write_output(result.name, result.text, force=True)
+            _write_output(result.name, result.text, force=True, in_place=True)
             click.echo(f"formatted {result.name}", err=True)
         sys.exit(EXIT_OK)
     for result in results:
@@ -291,7 +306,7 @@ def import_command(inventory: str | None, output: str | None, force: bool, valid
         raise click.UsageError("give an INVENTORY (from `hciplan discover`'s script), or --validation RESULTS.json")
     if into is not None:
         raise click.UsageError("--into goes with --validation RESULTS.json")
-    if output is not None and not force and os.path.exists(output):
+    if output is not None and not force and os.path.lexists(output):  # a dangling link counts as there
         raise click.UsageError(f"{output} already exists; pass --force to overwrite it")
     result = import_inventory(_read_bytes(inventory))
     if result.text is None:
@@ -383,7 +398,7 @@ def _import_validation(validation_file: str, into: str | None) -> int:
         return EXIT_ERRORS
     click.echo("\n".join(verdict.table_lines(outcome.verdict, judged=True)))
     if outcome.text is not None:
-        _write_output(into, outcome.text, force=True)
+        _write_output(into, outcome.text, force=True, in_place=True)
         changed = ", ".join(f"{f.change.attr} = {f.change.shown}" for f in outcome.written)
         click.echo(f"updated {into}: {len(outcome.written)} fact{'s' * (len(outcome.written) != 1)} written "
                    f"({changed}); now run `hciplan check {into} --validation {validation_file}`")
@@ -401,7 +416,9 @@ def _load_simulation(path: str, plan, what_if: bool = False) -> tuple[SimResult,
 
     again = "run `hciplan simulate FILE --format json > SIM.json` again"
     try:
-        simulation = parse(Path(path).read_text(encoding="utf-8"))
+        simulation = parse(read_at_most(path, MAX_INPUT_BYTES).decode("utf-8"))
+    except TooLarge as error:
+        raise click.UsageError(f"{error}: not a saved simulation") from None
     except OSError as error:
         raise click.UsageError(f"cannot read {path}: {error.strerror or error}") from None
     except (ValueError, UnicodeDecodeError) as error:
@@ -427,27 +444,20 @@ def _run_simulation(runs: int, plan) -> SimResult:
 
 
 def write_outputs(directory: Path, files: dict[str, str], force: bool) -> list[tuple[Path, str]]:
-    """Write every file atomically (temporary file + rename), or none of them.
+    """Write every file atomically, or none of them (hciplan.files.write_folder).
 
     A file that exists with the same bytes is left alone ("unchanged"); one
-    with different bytes is overwritten only with `force`. The check covers all
-    files before the first write, so a refusal leaves the directory untouched.
+    with different bytes, or a symbolic link, is replaced only with `force`
+    (the link itself: nothing is written outside the folder). The check covers
+    all files before the first write, so a refusal leaves the directory untouched.
     """
-    planned: list[tuple[Path, bytes]] = [(directory / name, content.encode("utf-8")) for name, content in sorted(files.items())]
-    conflicts = [path for path, data in planned if path.exists() and (not path.is_file() or path.read_bytes() != data)]
-    if conflicts and not force:
-        names = ", ".join(str(p) for p in conflicts)
-        raise click.UsageError(f"{names} already exists with different content: review it, then rerun with --force "
-                               "to replace it (or choose another -o directory)")
-    directory.mkdir(parents=True, exist_ok=True)
-    outcome = []
-    for path, data in planned:
-        if path.is_file() and path.read_bytes() == data:
-            outcome.append((path, "unchanged"))
-            continue
-        write_text(path, data.decode("utf-8"), overwrite=True)
-        outcome.append((path, "wrote"))
-    return outcome
+    try:
+        return write_folder(directory, {name: text.encode("utf-8") for name, text in files.items()}, force=force)
+    except FileExistsError as error:
+        raise click.UsageError(f"{error}: review it, then rerun with --force to replace it (or choose another "
+                               "-o directory)") from None
+    except WriteError as error:
+        raise click.UsageError(str(error)) from None
 
 
 @cli.command()
@@ -791,9 +801,9 @@ def calibrate_command(sources: tuple[str, ...], output: str | None, into: str | 
 
     if output and into:
         raise click.UsageError("give either -o or --into, not both")
-    if output and not force and os.path.exists(output):
+    if output and not force and os.path.lexists(output):
         raise click.UsageError(f"{output} already exists; pass --force to overwrite it")
-    original = _read_bytes(into) if into else None
+    original = _read_bytes(into, MAX_SOURCE_BYTES) if into else None
     try:
         result = calibrate(sources, source_type=source_type,
                            empirical_from=EMPIRICAL_FROM if empirical_from is None else empirical_from)
@@ -815,7 +825,7 @@ def calibrate_command(sources: tuple[str, ...], output: str | None, into: str | 
                 click.echo(render_text(list(error.diagnostics), sources_by_name), err=True, nl=False)
             click.echo(f"hciplan calibrate: {error.message}", err=True)
             sys.exit(EXIT_ERRORS)
-        _write_output(into, text, force=True)
+        _write_output(into, text, force=True, in_place=True)
         for warning in warnings:
             click.echo(warning, err=True)
         click.echo(report_text(result), nl=False)

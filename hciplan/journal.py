@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hciplan.compiler.plan import Plan
-from hciplan.files import read_at_most, windows_encoding
+from hciplan.files import SURROGATE_MESSAGE, TooLarge, lone_surrogate_path, read_at_most, windows_encoding
 
 STEP_STATUSES = ("done", "skipped", "failed", "timeout", "paused", "window", "declined", "pending")
 # Records for the operator and for hciplan, never a step's state (the script's $JournalNotes).
@@ -135,6 +135,9 @@ def parse_journal(text: str, path: str = "<journal>") -> Journal:
                 continue
             raise JournalError(path, number, "is not JSON; only the last line may be unfinished "
                                "(the script stops on this journal too): repair or remove the line") from None
+        where = lone_surrogate_path(entry)
+        if where is not None:
+            raise JournalError(path, number, f"{where} {SURROGATE_MESSAGE}")
         if not isinstance(entry, dict):
             raise JournalError(path, number, f"is a JSON {type(entry).__name__}, not an object with "
                                + ", ".join(f"`{f}`" for f in FIELDS))
@@ -166,10 +169,11 @@ def read_journal(path: str | Path) -> Journal:
     name = str(path)
     try:
         data = read_at_most(path, MAX_JOURNAL_BYTES)
+    except TooLarge:
+        raise JournalError(name, None, f"is larger than {MAX_JOURNAL_BYTES // 2**20} MB: not a journal of one plan") \
+            from None
     except OSError as error:
         raise JournalError(name, None, f"cannot be read: {error.strerror or error}") from None
-    if len(data) > MAX_JOURNAL_BYTES:
-        raise JournalError(name, None, f"is larger than {MAX_JOURNAL_BYTES // 2**20} MB: not a journal of one plan")
     return parse_journal(decode(data, name), name)
 
 

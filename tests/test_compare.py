@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from hciplan.cli import cli
 from hciplan.compare.paired import SCHEMA
 from hciplan.compare.run import Options, compare
-from helpers import ROOT, mutate
+from helpers import ROOT
 
 FOUR = ROOT / "examples" / "four-node.hciplan"
 TWO = ROOT / "examples" / "two-node.hciplan"

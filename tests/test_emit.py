@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -122,7 +123,7 @@ def test_an_interrupted_write_leaves_no_partial_file(tmp_path: Path, monkeypatch
         raise OSError("disk full")
 
     monkeypatch.setattr(cli_module.os, "replace", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(click.UsageError, match="cannot write .*Invoke-HciUpgrade.ps1"):  # exit 2, not 70
         cli_module.write_outputs(tmp_path, {"Invoke-HciUpgrade.ps1": "new\n"}, force=True)
     assert target.read_text(encoding="utf-8") == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["Invoke-HciUpgrade.ps1"]

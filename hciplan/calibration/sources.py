@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hciplan.calibration.clixml import ClixmlError, parse_xml_duration, parse_xml_time, read_clixml
-from hciplan.files import read_at_most, windows_encoding
+from hciplan.files import SURROGATE_MESSAGE, TooLarge, lone_surrogate_path, read_at_most, windows_encoding
 from hciplan.journal import Journal, JournalError, Record, parse_journal
 
 MAX_SOURCE_BYTES = 64 * 1024 * 1024  # as a journal: years of nightly runs are a few MB
@@ -73,10 +73,11 @@ def read_bytes(path: str | Path) -> bytes:
     name = str(path)
     try:
         data = read_at_most(path, MAX_SOURCE_BYTES)
+    except TooLarge:
+        raise SourceError(name, None, f"is larger than {MAX_SOURCE_BYTES // 2**20} MB: export fewer runs per file") \
+            from None
     except OSError as error:
         raise SourceError(name, None, f"cannot be read: {error.strerror or error}") from None
-    if len(data) > MAX_SOURCE_BYTES:
-        raise SourceError(name, None, f"is larger than {MAX_SOURCE_BYTES // 2**20} MB: export fewer runs per file")
     return data
 
 
@@ -90,6 +91,9 @@ def _load_json(text: str, path: str) -> object:
         where = f"line {error.lineno} column {error.colno}" if hasattr(error, "lineno") else None
         raise SourceError(path, where, f"is not JSON ({getattr(error, 'msg', error)})") from None
     _check_bounds(document, path)
+    where = lone_surrogate_path(document)
+    if where is not None:
+        raise SourceError(path, where, SURROGATE_MESSAGE)
     return document
 
 

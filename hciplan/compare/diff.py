@@ -21,7 +21,7 @@ import networkx as nx
 from hciplan.backends import json_plan
 from hciplan.compiler.compile import CompileResult, compile_checked
 from hciplan.compiler.pipeline import check_bytes
-from hciplan.files import read_at_most, windows_encoding
+from hciplan.files import TooLarge, read_at_most, windows_encoding
 
 SCHEMA = "hciplan.diff/1"
 MAX_PLAN_BYTES = 64 * 1024 * 1024  # a 16-node plan's JSON is well under 1 MiB
@@ -54,10 +54,10 @@ def load_side(path: str) -> Side:
     """A plan document from a `.hciplan` file or a `hciplan.plan/1` JSON file (sniffed by content)."""
     try:
         data = read_at_most(path, MAX_PLAN_BYTES)
+    except TooLarge:
+        raise PlanInputError(f"{path} is larger than {MAX_PLAN_BYTES // 1024**2} MiB: not a plan") from None
     except OSError as error:
         raise PlanInputError(f"cannot read {path}: {error.strerror or error}") from None
-    if len(data) > MAX_PLAN_BYTES:
-        raise PlanInputError(f"{path} is larger than {MAX_PLAN_BYTES // 1024**2} MiB: not a plan")
     try:
         text = data.decode(windows_encoding(data))
     except UnicodeDecodeError:

@@ -12,6 +12,7 @@ from hciplan.compiler.lower import lower
 from hciplan.compiler.model import Model
 from hciplan.compiler.source import Source, Span
 from hciplan.compiler.syntax import parse
+from hciplan.files import TooLarge, read_at_most
 
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
 
@@ -37,13 +38,18 @@ def normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _too_large(name: str, size: int | None, diagnostics: Collector) -> None:
+    shown = f"{size:,} bytes" if size is not None else f"more than {MAX_SOURCE_BYTES:,} bytes"
+    diagnostics.report("HCI010", Span(name, 1, 1, 1, 1),
+                       f"the file is {shown}; hciplan reads files up to "
+                       f"{MAX_SOURCE_BYTES:,} bytes ({MAX_SOURCE_BYTES // 1024**2} MiB)",
+                       hints=["check that this is the right file"])
+
+
 def decode(name: str, data: bytes, diagnostics: Collector) -> Source | None:
     """Turn raw bytes into a Source, or report why they are not an hciplan file."""
     if len(data) > MAX_SOURCE_BYTES:
-        diagnostics.report("HCI010", Span(name, 1, 1, 1, 1),
-                           f"the file is {len(data):,} bytes; hciplan reads files up to "
-                           f"{MAX_SOURCE_BYTES:,} bytes ({MAX_SOURCE_BYTES // 1024**2} MiB)",
-                           hints=["check that this is the right file"])
+        _too_large(name, len(data), diagnostics)
         return None
     try:
         text = data.decode("utf-8-sig")
@@ -88,7 +94,19 @@ def check_bytes(name: str, data: bytes) -> CheckResult:
     return check_source(source)
 
 
-def load_source(path: str | Path) -> CheckResult:
-    """Read and check a file. OS errors (missing file, no permission) propagate to the caller."""
+def load_source(path: str | Path, name: str | None = None) -> CheckResult:
+    """Read and check a file. OS errors (missing file, no permission) propagate to the caller.
+
+    A file over the limit is refused (HCI010) from its size, or after a bounded
+    read when it is not a regular file (`/dev/zero`, a pipe): never read whole.
+    `name` is how diagnostics name the file (default: the path as given).
+    """
     path = Path(path)
-    return check_bytes(str(path), path.read_bytes())
+    name = str(path) if name is None else name
+    try:
+        data = read_at_most(path, MAX_SOURCE_BYTES)
+    except TooLarge as error:
+        diagnostics = Collector()
+        _too_large(name, error.size, diagnostics)
+        return CheckResult(None, None, tuple(diagnostics.sorted()))
+    return check_bytes(name, data)

@@ -7,7 +7,7 @@ import unicodedata
 from typing import Callable, Iterable
 
 from hciplan.compiler.diagnostics import Diagnostic, Severity
-from hciplan.compiler.source import Source
+from hciplan.compiler.source import LineIndex, Source
 
 Style = Callable[..., str]
 
@@ -19,6 +19,7 @@ def _plain(text: str, **_: object) -> str:
 def render_text(diagnostics: Iterable[Diagnostic], sources: dict[str, Source], style: Style = _plain) -> str:
     """`file:line:col: error[HCI101]: message`, the source line, a caret under the span, then hints."""
     out: list[str] = []
+    indexes: dict[str, LineIndex] = {}  # each source's line starts, found once: linear in the diagnostics
     for d in diagnostics:
         s = d.span
         colour = "red" if d.severity is Severity.ERROR else "yellow"
@@ -26,7 +27,10 @@ def render_text(diagnostics: Iterable[Diagnostic], sources: dict[str, Source], s
         out.append(f"{style(f'{s.file}:{s.line}:{s.column}', bold=True)}: {head}: {d.message}")
         source = sources.get(s.file)
         if source is not None:
-            out.extend(_excerpt(source, s.line, s.column, s.end_line, s.end_column, style, colour))
+            index = indexes.get(s.file)
+            if index is None:
+                index = indexes[s.file] = LineIndex(source)
+            out.extend(_excerpt(index, s.line, s.column, s.end_line, s.end_column, style, colour))
         for related in d.related:
             r = related.span
             out.append(f"  {style('note', fg='cyan', bold=True)}: {r.file}:{r.line}:{r.column}: {related.message}")
@@ -35,10 +39,10 @@ def render_text(diagnostics: Iterable[Diagnostic], sources: dict[str, Source], s
     return "\n".join(out) + ("\n" if out else "")
 
 
-def _excerpt(source: Source, line: int, column: int, end_line: int, end_column: int,
+def _excerpt(index: LineIndex, line: int, column: int, end_line: int, end_column: int,
              style: Style, colour: str) -> list[str]:
-    text = source.line_text(line)
-    if not text and line > source.text.count("\n") + 1:
+    text = index.line_text(line)
+    if not text and line > index.line_count:
         return []
     shown = text.expandtabs(4) if "\t" not in text[: column - 1] else text
     # an invisible or control character (HCI109, HCI113) shows as U+FFFD: one column, and it cannot reorder the line

@@ -39,10 +39,8 @@ class Source:
     text: str
 
     def line_text(self, line: int) -> str:
-        # Split on "\n" only, as the parser counts lines: str.splitlines() would also split on
-        # form feeds, \x1c-\x1e, \x85 and \u2028, and show the wrong line under a diagnostic.
-        lines = self.text.split("\n")
-        return lines[line - 1] if 1 <= line <= len(lines) else ""
+        """One line (1-based), "" past the end. Rendering many lines: use `LineIndex(source)` once."""
+        return LineIndex(self).line_text(line)
 
     def end_span(self) -> Span:
         """A zero-width span at the end of the file (for "unexpected end of file")."""
@@ -50,3 +48,33 @@ class Source:
         line = len(lines)
         column = len(lines[-1]) + 1
         return Span(self.name, line, column, line, column)
+
+
+class LineIndex:
+    """Where each line of a source starts, found once, so that any number of excerpts cost linear time.
+
+    Lines end at "\n" only, as the parser counts them: str.splitlines() would also split on
+    form feeds, \x1c-\x1e, \x85 and \u2028, and show the wrong line under a diagnostic.
+    """
+
+    __slots__ = ("text", "starts")
+
+    def __init__(self, source: Source):
+        self.text = source.text
+        starts = [0]
+        find, at = self.text.find, self.text.find("\n")
+        while at >= 0:
+            starts.append(at + 1)
+            at = find("\n", at + 1)
+        self.starts = starts
+
+    @property
+    def line_count(self) -> int:
+        return len(self.starts)
+
+    def line_text(self, line: int) -> str:
+        if not 1 <= line <= len(self.starts):
+            return ""
+        start = self.starts[line - 1]
+        end = self.starts[line] - 1 if line < len(self.starts) else len(self.text)
+        return self.text[start:end]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar, Union
 
 from hciplan.compiler import characters
-from hciplan.files import windows_encoding
+from hciplan.files import SURROGATE_MESSAGE, lone_surrogate_path, windows_encoding
 
 SCHEMA = "hciplan.inventory/1"
 MAX_INVENTORY_BYTES = 64 * 1024 * 1024
@@ -308,11 +308,15 @@ def decode_json(data: bytes, what: str = "an inventory", *, strict: bool = True)
     except UnicodeDecodeError as error:
         return None, InventoryError("$", f"not text: byte {error.start} is not valid {encoding.upper()}")
     try:
-        return json.loads(text, strict=strict), None
+        document = json.loads(text, strict=strict)
     except json.JSONDecodeError as error:
         return None, InventoryError("$", f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}")
     except RecursionError:
         return None, InventoryError("$", f"not {what}: the JSON is nested too deeply")
+    where = lone_surrogate_path(document)
+    if where is not None:
+        return None, InventoryError(where, SURROGATE_MESSAGE)
+    return document, None
 
 
 def read_inventory(data: bytes) -> ReadResult:

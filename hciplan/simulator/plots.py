@@ -10,18 +10,18 @@ window or none, the duration histogram with the window's end.
 
 matplotlib is imported only here and only when a plot is asked for; without it
 the user is told how to install the extra. Files are written to a temporary
-name and moved into place, so a failure never leaves half a file; SVG output
+name and moved into place (hciplan.files), so a failure never leaves half a file; SVG output
 carries no date and a fixed hash salt, so the same run gives the same bytes.
 """
 
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 from pathlib import Path
 
 from hciplan.compiler.quantities import format_minutes
-from hciplan.files import default_mode
+from hciplan.files import WriteError, write_bytes
 from hciplan.simulator import timeline
 from hciplan.simulator.engine import RunResult
 from hciplan.percent import share_text
@@ -46,6 +46,9 @@ def check_target(path: str, option: str = "--gantt, --histogram and --criticalit
     target = Path(path)
     if target.suffix.lower() not in FORMATS:
         raise PlotError(f"{path}: plots are written as .png or .svg")
+    if target.is_symlink():
+        raise PlotError(f"{path} is a symbolic link: hciplan does not write plots through links; remove it or "
+                        "write the plot elsewhere")
     folder = target.parent
     if not folder.is_dir():
         raise PlotError(f"{path}: the folder {folder} does not exist; create it or write the plot elsewhere")
@@ -68,20 +71,16 @@ def _pyplot(option: str = "--gantt, --histogram and --criticality"):
 
 
 def _save(fig, path: str) -> None:
+    """Render into memory, then write the bytes through the one safe writer (hciplan.files): atomic,
+    umask-respecting mode like every other output, never through a symbolic link."""
     target = Path(path)
-    temporary = None
+    metadata = {"Date": None} if target.suffix.lower() == ".svg" else {"Software": None}
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=target.suffix.lower().lstrip("."), dpi=110, bbox_inches="tight", metadata=metadata)
     try:
-        fd, temporary = tempfile.mkstemp(prefix=".hciplan-", suffix=target.suffix, dir=target.parent)
-        os.close(fd)
-        os.chmod(temporary, default_mode())  # mkstemp makes it 0600; the plot gets the umask's mode, as other outputs
-        metadata = {"Date": None} if target.suffix.lower() == ".svg" else {"Software": None}
-        fig.savefig(temporary, dpi=110, bbox_inches="tight", metadata=metadata)
-        os.replace(temporary, target)
-    except OSError as error:
-        raise PlotError(f"cannot write {path}: {error.strerror or error}") from None
-    finally:
-        if temporary is not None:
-            Path(temporary).unlink(missing_ok=True)
+        write_bytes(target, buffer.getvalue(), overwrite=True)
+    except WriteError as error:
+        raise PlotError(str(error)) from None
 
 
 def _hours_label(sp: SimPlan) -> str:

@@ -280,7 +280,7 @@ def scenarios(plan: Plan, runs: int, seed: int, jobs: int | None) -> list[dict]:
     """The file's what-if scenarios, each simulated as `simulate --scenario NAME` would, same runs and seed."""
     from hciplan.simulator import ScenarioError, prepare_simulation
     from hciplan.simulator.montecarlo import simulate
-    from hciplan.simulator.report import finish_text, most_critical, sim_result
+    from hciplan.simulator.report import finish_text, sim_result
 
     out = []
     for scenario in plan.model.scenarios:
