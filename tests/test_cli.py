@@ -102,7 +102,7 @@ def test_unknown_code_suggests_a_close_one():
 def test_internal_errors_never_show_a_traceback(monkeypatch, capsys, write):
     path = write(BASE)
 
-    def broken(_path):
+    def broken(*_args):
         raise RuntimeError("simulated bug")
 
     monkeypatch.setattr(cli_module, "load_source", broken)

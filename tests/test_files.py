@@ -23,6 +23,7 @@ from click.testing import CliRunner
 from hciplan import files
 from hciplan.cli import cli
 from hciplan.compiler.pipeline import MAX_SOURCE_BYTES
+from helpers import mutate
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "four-node.hciplan"
@@ -384,11 +385,9 @@ def test_the_line_index_agrees_with_splitting_on_newlines_only():
 def warned_plan(tmp_path, monkeypatch):
     """A copy of the example with a warning (its diagnostics name the file), the working directory at its folder."""
     text = EXAMPLE.read_text(encoding="utf-8")
-    assert "  method = cau\n" in text
     (tmp_path / "examples").mkdir()
     path = tmp_path / "examples" / "x.hciplan"
-    path.write_text(text.replace("  method = cau\n", '  method = cau\n  media_path = "C:\\\\Media"\n', 1),
-                    encoding="utf-8")
+    path.write_text(mutate(text, ("= cau\n", '= cau\n  media_path = "C:\\\\Media"\n')), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     return path
 
