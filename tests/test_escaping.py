@@ -57,8 +57,7 @@ SAFE_VALUES = {
     "first.group": "a pass name of the catalog",
     "upgrade.method": "an enum keyword checked by the grammar (cau, manual, ...)",
     "cluster.vm_count": "a number",
-    "inputs.confidence": "a number (the read-back check requires a finite probability)",
-    "simulation.runs": "a number", "simulation.seed": "a number", "simulation.p_within_window": "a number",
+    "inputs.confidence": "a number (the read-back check requires a finite probability)", "simulation.seed": "a number",
     "width": "a number (the longest window name's length)", "used": "a number",
 }
 
