@@ -515,13 +515,16 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
     return _result(sp, index, st, start, end, trace)
 
 
-def run_draws(sp: SimPlan, rt: _Runtime, seed: int, index: int):
+def run_draws(sp: SimPlan, rt: _Runtime, seed: int, index: int, draw_base=None):
     """Run `index`'s base durations (scaled by the shared factors), the factors, and its fresh-draw and uniform
-    functions, in either draw mode (the simpy engine and the fast path, fast.py, both draw through here)."""
+    functions, in either draw mode (the simpy engine and the fast path, fast.py, both draw through here).
+
+    `draw_base(rng)`, if given, draws the sequential base durations instead of `rt.draws` (the same values).
+    """
     if rt.keyed:
         return _keyed_streams(sp, rt, seed, index)
     rng = random.Random(run_seed(seed, index))
-    base = [draw(rng) for draw in rt.draws]
+    base = draw_base(rng) if draw_base is not None else [draw(rng) for draw in rt.draws]
     scale = None
     if rt.shared:  # the night's speed: one factor for the run, one per duration model, shared by their steps
         factors = random.Random(run_seed(seed, index, "/factors"))
