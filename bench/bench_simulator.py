@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from hciplan.compiler.compile import compile_checked  # noqa: E402
 from hciplan.compiler.pipeline import load_source  # noqa: E402
-from hciplan.simulator import engine, prepare_simulation  # noqa: E402
+from hciplan.simulator import engine, fast, prepare_simulation  # noqa: E402
 from hciplan.simulator.engine import run_once, run_seed  # noqa: E402
 from hciplan.simulator.montecarlo import quiet_gc, run_batch, simulate  # noqa: E402
 
@@ -105,7 +105,9 @@ def main() -> None:
 
     n = args.sample
     run_once(full, 0, 0)  # build the per-plan runtime once, as each worker does
+    os.environ[fast.FORCE_SIMPY] = "1"  # the simpy engine against bare simpy (bench_fast.py times the fast path)
     sim_time = best_of(3, lambda: run_batch(full, 0, 0, n))
+    del os.environ[fast.FORCE_SIMPY]
     bare_time = best_of(3, lambda: _bare_series(preds, n))
     print(f"one process, {n} runs: simulator {sim_time / n * 1e3:.3f} ms/run, "
           f"bare simpy {bare_time / n * 1e3:.3f} ms/run, ratio {sim_time / bare_time:.2f} (target <= 1.5)")

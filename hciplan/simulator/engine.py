@@ -272,24 +272,7 @@ class _State:
 def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResult:
     """Simulate run `index` of the Monte Carlo series with master seed `seed`."""
     rt = runtime(sp)
-    scale = None
-    if rt.keyed:
-        base, scale, fresh_draw, uniform = _keyed_streams(sp, rt, seed, index)
-    else:
-        rng = random.Random(run_seed(seed, index))
-        base = [draw(rng) for draw in rt.draws]
-        if rt.shared:  # the night's speed: one factor for the run, one per duration model, shared by their steps
-            factors = random.Random(run_seed(seed, index, "/factors"))
-            night = math.exp(factors.gauss(*sp.run_factor))
-            groups = [night * math.exp(factors.gauss(mu, sigma)) for mu, sigma in sp.group_factors]
-            scale = [groups[g] for g in sp.factor_group]
-            base = [b * f for b, f in zip(base, scale)]
-
-        def fresh_draw(i: int) -> float:
-            return rt.draws[i](rng)
-
-        def uniform(i: int, lane: int) -> float:
-            return rng.random()
+    base, scale, fresh_draw, uniform = run_draws(sp, rt, seed, index)
     n = sp.size
     env = simpy.Environment(initial_time=rt.now)
     timeout = env.timeout
@@ -333,7 +316,7 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
             now = env.now
             k = bisect.bisect_right(wends, now)  # the first window that has not ended
             if k == len(windows):
-                stop(i, "the last window has ended")
+                stop(i, LAST_WINDOW_ENDED)
                 return False
             if now < wstarts[k]:
                 yield timeout(wstarts[k] - now)
@@ -341,8 +324,7 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
             if now + need <= wends[k]:
                 return True
             if k + 1 == len(windows):
-                stop(i, f"needs {need:.0f} min ({setting_text(sp.confidence)} confidence); "
-                        f"window {windows[k].name} ends before that")
+                stop(i, no_fit_reason(sp, need, k))
                 return False
             yield timeout(wstarts[k + 1] - now)
 
@@ -533,6 +515,32 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
     return _result(sp, index, st, start, end, trace)
 
 
+def run_draws(sp: SimPlan, rt: _Runtime, seed: int, index: int, draw_base=None):
+    """Run `index`'s base durations (scaled by the shared factors), the factors, and its fresh-draw and uniform
+    functions, in either draw mode (the simpy engine and the fast path, fast.py, both draw through here).
+
+    `draw_base(rng)`, if given, draws the sequential base durations instead of `rt.draws` (the same values).
+    """
+    if rt.keyed:
+        return _keyed_streams(sp, rt, seed, index)
+    rng = random.Random(run_seed(seed, index))
+    base = draw_base(rng) if draw_base is not None else [draw(rng) for draw in rt.draws]
+    scale = None
+    if rt.shared:  # the night's speed: one factor for the run, one per duration model, shared by their steps
+        factors = random.Random(run_seed(seed, index, "/factors"))
+        night = math.exp(factors.gauss(*sp.run_factor))
+        groups = [night * math.exp(factors.gauss(mu, sigma)) for mu, sigma in sp.group_factors]
+        scale = [groups[g] for g in sp.factor_group]
+        base = [b * f for b, f in zip(base, scale)]
+
+    def fresh_draw(i: int) -> float:
+        return rt.draws[i](rng)
+
+    def uniform(i: int, lane: int) -> float:
+        return rng.random()
+    return base, scale, fresh_draw, uniform
+
+
 def _keyed_streams(sp: SimPlan, rt: _Runtime, seed: int, index: int):
     """Run `index`'s base durations, shared factors, and its fresh-draw and uniform functions, all keyed.
 
@@ -571,6 +579,15 @@ def _keyed_streams(sp: SimPlan, rt: _Runtime, seed: int, index: int):
         scale = [groups[g] for g in sp.factor_group]
         base = [b * f for b, f in zip(base, scale)]
     return base, scale, fresh_draw, uniform
+
+
+LAST_WINDOW_ENDED = "the last window has ended"
+
+
+def no_fit_reason(sp: SimPlan, need: float, k: int) -> str:
+    """Why a unit needing `need` minutes stops at the last window, `k` (the simpy gate and fast.py say it alike)."""
+    return (f"needs {need:.0f} min ({setting_text(sp.confidence)} confidence); "
+            f"window {sp.windows[k].name} ends before that")
 
 
 def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[float], trace: bool) -> RunResult:

@@ -16,6 +16,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Callable
 
+from hciplan.simulator import fast
 from hciplan.simulator.engine import ABORTED, COMPLETED, OUTCOMES, STOPPED, RunResult, run_once, runtime
 from hciplan.simulator.prepared import NO_STEP, SimPlan
 from hciplan.simulator.stats import Interval, mean_interval, percentile_interval, wilson
@@ -115,9 +116,10 @@ def run_batch(sp: SimPlan, seed: int, first: int, last: int) -> Batch:
     """Runs first .. last - 1 (a module-level function, so process pools and dask can ship it)."""
     batch = Batch(first)
     counts: Counter[int] = Counter()
+    run = fast.runner(sp)  # the exact fast path for runs without failures, simpy otherwise (fast.py)
     with quiet_gc() as collect:
         for index in range(first, last):
-            r = run_once(sp, seed, index)
+            r = run(seed, index)
             batch.outcomes.append(r.outcome)
             batch.ends.append(r.end)
             batch.exposures.append(r.exposure)

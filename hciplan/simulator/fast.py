@@ -1,0 +1,233 @@
+"""The exact fast path: one run without failures evaluated in topological order, no simpy.
+
+A run with no injected failures, no risks and no journal (`hciplan progress`) has
+no interrupts, retries or watchdogs: every step starts when its last predecessor
+ends (or, heading a unit with windows, where the window rule lets it) and holds
+for its drawn duration. Evaluating the steps in topological order then gives the
+same start and end of every step as the simpy engine (engine.py), bit for bit:
+the durations come from the same generator in the same order (`engine.run_draws`),
+a step's start is the maximum of its predecessors' ends (the time simpy resumes
+it), its end is `start + duration` (simpy's `now + delay`), the window rule's
+waits are the same `now + (start - now)` additions, and the RunResult is built by
+the engine's own `_result`. simpy stays the reference: the evaluator gives up
+(returns None, and the caller runs simpy) for a plan it cannot follow exactly,
+and for a run in which
+- a step's duration reaches its bound (the engine's failure path takes over), or
+- two units stop at the window rule at the same time (which one the run names
+  depends on simpy's event order).
+tests/test_fast_path.py holds the two paths to identical results; bench/bench_fast.py times them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+from hciplan.compiler.durations import SPREAD, Scaled, Triangular
+from hciplan.simulator.engine import (
+    LAST_WINDOW_ENDED, RunResult, _result, _State, no_fit_reason, run_draws, run_once, runtime,
+)
+from hciplan.simulator.prepared import NO_STEP, SimPlan
+
+FORCE_SIMPY = "HCIPLAN_SIMPY"  # set to 1: every run takes the simpy engine (tests compare the two paths)
+
+
+@dataclass(frozen=True, slots=True)
+class _FastPlan:
+    """Per-plan facts of the fast path, computed once per plan key."""
+
+    eligible: bool
+    order: tuple[int, ...]  # a topological order of the steps (plan order when it is one)
+    gated: tuple[bool, ...]  # heads of units under windows: they pass the window rule (the engine's slow path)
+    draw_base: Callable | None  # the sequential base draws, inlined (None: keyed draws)
+
+
+_PLANS: dict[str, _FastPlan] = {}
+
+
+def _topological(preds: tuple[tuple[int, ...], ...]) -> tuple[int, ...] | None:
+    n = len(preds)
+    if all(p < i for i in range(n) for p in preds[i]):
+        return tuple(range(n))
+    done: list[int] = []
+    placed = [False] * n
+    while len(done) < n:
+        ready = [i for i in range(n) if not placed[i] and all(placed[p] for p in preds[i])]
+        if not ready:
+            return None  # a cycle: the compiler rejects it, and simpy would never end either
+        for i in ready:
+            placed[i] = True
+        done.extend(ready)
+    return tuple(done)
+
+
+def _ancestors(preds: tuple[tuple[int, ...], ...], i: int) -> set[int]:
+    seen: set[int] = set()
+    todo = list(preds[i])
+    while todo:
+        p = todo.pop()
+        if p not in seen:
+            seen.add(p)
+            todo.extend(preds[p])
+    return seen
+
+
+def _triangular_part(dist):
+    """random.Random.triangular's constants for `dist` (a Triangular, or a Scaled one), or None if not inlined."""
+    minutes = None
+    if isinstance(dist, Scaled):
+        minutes, dist = dist.minutes, dist.spread
+    if not isinstance(dist, Triangular) or dist.high == dist.low:
+        return None
+    low, high = dist.low, dist.high
+    if not all(map(math.isfinite, (low, high, dist.mode) + ((minutes,) if minutes is not None else ()))):
+        return None
+    c = (dist.mode - low) / (high - low)  # as random.triangular computes it, so every result is the same float
+    return low, c, high - low, high, low - high, 1.0 - c, minutes
+
+
+def _inlined_draws(sp: SimPlan) -> Callable:
+    """The engine's sequential base draws (engine._draw_of) with random.triangular's arithmetic inlined.
+
+    The same `rng.random()` calls in the same order and the same operations as random.triangular
+    (CPython's Lib/random.py), so every value is the same float; a step with another distribution
+    calls the engine's own draw. The calls saved are most of a fast run's cost.
+    """
+    rt = runtime(sp)
+    programs: list = []
+    for i, d in enumerate(sp.durations):
+        parts = (SPREAD,) if d.repair else (d.main,) if d.extra is None else (d.main, d.extra)
+        inlined = tuple(_triangular_part(p) for p in parts)
+        programs.append(inlined if all(p is not None for p in inlined) else rt.draws[i])
+    sqrt = math.sqrt
+
+    def draw_base(rng) -> list[float]:
+        rand = rng.random
+        out = []
+        append = out.append
+        for program in programs:
+            if type(program) is not tuple:
+                append(program(rng))
+                continue
+            total = None
+            for low, c, width, high, back, rest, minutes in program:
+                u = rand()
+                v = high + back * sqrt((1.0 - u) * rest) if u > c else low + width * sqrt(u * c)
+                if minutes is not None:
+                    v = minutes * v
+                total = v if total is None else total + v  # main + extra, main drawn first
+            append(total)
+        return out
+    return draw_base
+
+
+def fast_plan(sp: SimPlan) -> _FastPlan:
+    """Whether the fast path can follow `sp` exactly, and its per-plan structures."""
+    fp = _PLANS.get(sp.key)
+    if fp is not None:
+        return fp
+    order = _topological(sp.preds)
+    eligible = not sp.injections and not sp.risks and sp.given is None and order is not None
+    # A repair wait's duration reads its reboot's times: the engine's two duration rules (hot path and
+    # window-rule path) agree only if that reboot has always ended first, i.e. it is an ancestor.
+    for i, reboot in enumerate(sp.repair_from):
+        if eligible and reboot is not None and reboot != NO_STEP and reboot not in _ancestors(sp.preds, i):
+            eligible = False
+    heads = {u.steps[0] for u in sp.units}
+    gated = tuple(bool(sp.windows) and i in heads for i in range(sp.size))
+    fp = _FastPlan(eligible, order or (), gated, None if sp.draws == "keyed" else _inlined_draws(sp))
+    if len(_PLANS) > 8:
+        _PLANS.clear()
+    _PLANS[sp.key] = fp
+    return fp
+
+
+def run_fast(sp: SimPlan, seed: int, index: int) -> RunResult | None:
+    """Run `index` evaluated in topological order; None where only simpy gives the exact result."""
+    fp = fast_plan(sp)
+    if not fp.eligible:
+        return None
+    rt = runtime(sp)
+    base = run_draws(sp, rt, seed, index, fp.draw_base)[0]
+    n = sp.size
+    start = [-1.0] * n
+    end = [-1.0] * n
+    preds, repair, bound, gated = sp.preds, rt.repair, sp.bound, fp.gated
+    units, unit_of, windows, wstarts, wends = sp.units, sp.unit_of, sp.windows, rt.window_starts, rt.window_ends
+    last_window = len(windows)
+    stop_step, stop_time, stop_reason, tied = NO_STEP, 0.0, "", False
+    origin = rt.now
+    at = end.__getitem__
+    for i in fp.order:
+        before = preds[i]
+        if not before:
+            now = origin
+        elif stop_step != NO_STEP and min(map(at, before)) < 0:
+            continue  # a predecessor never ended (its unit stopped at the window rule): i never starts
+        else:
+            now = max(map(at, before)) if len(before) > 1 else end[before[0]]  # when simpy resumes it
+        rep = repair[i]
+        if gated[i]:
+            # the engine's gate(): wait for a window that still holds the unit, or stop
+            need = units[unit_of[i]].need
+            reason = None
+            while True:
+                k = bisect.bisect_right(wends, now)
+                if k == last_window:
+                    reason = LAST_WINDOW_ENDED
+                    break
+                if now < wstarts[k]:
+                    now = now + (wstarts[k] - now)  # simpy's timeout: now + delay
+                    continue
+                if now + need <= wends[k]:
+                    break
+                if k + 1 == last_window:
+                    reason = no_fit_reason(sp, need, k)
+                    break
+                now = now + (wstarts[k + 1] - now)
+            if reason is not None:
+                if stop_step == NO_STEP or now < stop_time:
+                    stop_step, stop_time, stop_reason, tied = i, now, reason, False
+                elif now == stop_time:
+                    tied = True
+                continue
+            # the engine's duration() on its slow path, with factor 1.0
+            if rep is None:
+                d = base[i] * 1.0
+            else:
+                reboot, overhead, ratio = rep
+                if reboot == NO_STEP or end[reboot] < 0:
+                    d = overhead * base[i] * 1.0
+                else:
+                    d = (overhead + ratio * (end[reboot] - start[reboot])) * base[i] * 1.0
+        elif rep is None:  # the engine's hot path
+            d = base[i]
+        else:
+            reboot, overhead, ratio = rep
+            d = (overhead + ratio * (end[reboot] - start[reboot] if reboot != NO_STEP else 0.0)) * base[i]
+        if not d <= bound[i]:  # past its bound: a failure, the engine's to model
+            return None
+        start[i] = now
+        end[i] = now + d
+    if tied:
+        return None
+    st = _State()
+    st.stop_step, st.stop_reason = stop_step, stop_reason
+    return _result(sp, index, st, start, end, False)
+
+
+def runner(sp: SimPlan) -> Callable[[int, int], RunResult]:
+    """The function (seed, index) -> RunResult for `sp`'s runs: the fast path where exact, simpy otherwise.
+
+    `HCIPLAN_SIMPY=1` in the environment forces simpy for every run (the reference, for tests and benchmarks).
+    """
+    if os.environ.get(FORCE_SIMPY) == "1" or not fast_plan(sp).eligible:
+        return lambda seed, index: run_once(sp, seed, index)
+
+    def run(seed: int, index: int) -> RunResult:
+        r = run_fast(sp, seed, index)
+        return r if r is not None else run_once(sp, seed, index)
+    return run
