@@ -10,18 +10,21 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from hciplan import __version__, completion
-from hciplan.backends import BACKENDS, BackendUnsupported, dot, json_plan, mermaid, runbook, summary
+from hciplan.backends import BACKENDS, BackendUnsupported  # the registry imports a backend on first use
 from hciplan.compiler.compile import CompileResult, compile_checked
 from hciplan.compiler.diagnostics import REGISTRY, Diagnostic, Severity, did_you_mean
 from hciplan.compiler.pipeline import MAX_SOURCE_BYTES, CheckResult, load_source
 from hciplan.compiler.render import check_document, render_json, render_text
 from hciplan.files import TooLarge, WriteError, read_at_most, shared_name, write_folder, write_text
 from hciplan.words import counted
-from hciplan.simulator.result import SimResult
+
+if TYPE_CHECKING:  # imported by the commands that use them: start-up stays near the floor (bench_startup.py)
+    from hciplan.simulator.result import SimResult
 
 EXIT_OK = 0
 EXIT_ERRORS = 1
@@ -148,6 +151,8 @@ def check(files: tuple[str, ...], output_format: str, validation_file: str | Non
 @FORMAT
 def plan(file: str, output_format: str) -> None:
     """Show what the upgrade of FILE will do: phases, steps, order, points of no return."""
+    from hciplan.backends import json_plan, summary
+
     result = compile_file(file)
     if output_format == "json":
         click.echo(json_plan.dumps(json_plan.plan_document(result.plan if result.ok else None, result.diagnostics)),
@@ -164,6 +169,8 @@ def plan(file: str, output_format: str) -> None:
 @click.option("--detail", is_flag=True, help="One box per step instead of one box per node pass.")
 def graph(file: str, output_format: str, detail: bool) -> None:
     """Print the step DAG of FILE as Graphviz dot or Mermaid, grouped by phase."""
+    from hciplan.backends import dot, mermaid
+
     result = compile_file(file)
     require_plan(result)
     render = dot.to_dot if output_format == "dot" else mermaid.to_mermaid
@@ -481,6 +488,8 @@ def emit(file: str, backend_name: str, output_dir: str, force: bool, runs: int |
     A plan with errors is never emitted. Files are written atomically; an
     existing file with different content is only replaced with --force.
     """
+    from hciplan.backends import runbook
+
     if (runs or simulation_file) and backend_name != runbook.NAME:
         raise click.UsageError("--simulate and --simulation apply to --backend runbook")
     if runs and simulation_file:
