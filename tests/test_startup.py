@@ -112,3 +112,22 @@ def test_a_cycle_is_refused() -> None:
     steps = [Step("a", "k", "P0", after=("b",)), Step("b", "k", "P0", after=("a",)), Step("c", "k", "P0")]
     with pytest.raises(ValueError, match="cycle"):
         order_steps(steps)
+
+
+def test_the_package_api_is_imported_on_first_use() -> None:
+    import hciplan
+    from hciplan.compiler import pipeline
+
+    assert hciplan.check_text is pipeline.check_text and hciplan.load_source is pipeline.load_source
+    assert hciplan.CheckResult is pipeline.CheckResult and hciplan.check_source is pipeline.check_source
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        hciplan.nothing  # noqa: B018
+
+
+def test_explain_finds_every_code_in_a_fresh_process() -> None:
+    """The registry is filled by importing hciplan.compiler.codes, which --help no longer does by the way."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+    run = subprocess.run([sys.executable, "-m", "hciplan", "explain", "hci305"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("HCI305 (")
