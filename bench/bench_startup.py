@@ -5,7 +5,8 @@
 The floor is `python -c 'import lark, click'`: the two libraries every
 command needs (the parser and the command line). Each command runs as a fresh
 subprocess, as a user starts it (the console script's body: `from hciplan.cli
-import main; main()`), and the best of `--repeat` wall-clock times is kept, so
+import main; main()`), and the best of `--repeat` wall-clock times is kept (the commands take
+turns in each round), so
 the noise of a shared machine only ever makes a figure worse, never better.
 
 Bytecode is written to a private cache (PYTHONPYCACHEPREFIX, a temporary
@@ -53,12 +54,16 @@ def environment(cache: str) -> dict[str, str]:
     return env
 
 
-def best_time(argv: list[str], env: dict[str, str], repeat: int) -> float:
-    best = float("inf")
+def best_times(env: dict[str, str], repeat: int) -> dict[str, float]:
+    """Best wall-clock time per command; the commands take turns in each round, so a burst of load on the
+    shared machine falls on all of them alike rather than on whichever ran during it."""
+    best = dict.fromkeys(COMMANDS, float("inf"))
     for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-        best = min(best, time.perf_counter() - start)
+        for label, (code, arguments) in COMMANDS.items():
+            start = time.perf_counter()
+            subprocess.run(command_line(code, arguments), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, check=False)
+            best[label] = min(best[label], time.perf_counter() - start)
     return best
 
 
@@ -83,8 +88,7 @@ def main() -> None:
         env = environment(cache)
         for code, arguments in COMMANDS.values():  # warm the bytecode cache and the file system
             subprocess.run(command_line(code, arguments), cwd=ROOT, env=env, capture_output=True, check=False)
-        times = {label: best_time(command_line(code, arguments), env, args.repeat)
-                 for label, (code, arguments) in COMMANDS.items()}
+        times = best_times(env, args.repeat)
         floor = times["import lark, click (floor)"]
         print(f"{'command':<44} {'best ms':>8} {'x floor':>8}")
         for label, seconds in times.items():
