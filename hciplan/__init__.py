@@ -5,8 +5,22 @@ The public API follows the pipeline: `load_source` reads a file,
 diagnostics.
 """
 
-from hciplan.compiler.pipeline import CheckResult, check_source, check_text, load_source
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from hciplan.compiler.pipeline import CheckResult, check_source, check_text, load_source
+
+
+def __getattr__(name: str):
+    """The pipeline's names, imported on first use (PEP 562): `hciplan --help` never loads the compiler."""
+    if name in ("CheckResult", "check_source", "check_text", "load_source"):
+        from hciplan.compiler import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module 'hciplan' has no attribute {name!r}")
 
 __all__ = ["CheckResult", "check_source", "check_text", "load_source", "__version__"]

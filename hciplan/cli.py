@@ -10,18 +10,22 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from hciplan import __version__, completion
-from hciplan.backends import BACKENDS, BackendUnsupported, dot, json_plan, mermaid, runbook, summary
-from hciplan.compiler.compile import CompileResult, compile_checked
+from hciplan.backends import BACKENDS, BackendUnsupported  # the registry imports a backend on first use
+import hciplan.compiler.codes  # noqa: F401 - fills REGISTRY for every command, as the compiler did
 from hciplan.compiler.diagnostics import REGISTRY, Diagnostic, Severity, did_you_mean
-from hciplan.compiler.pipeline import MAX_SOURCE_BYTES, CheckResult, load_source
 from hciplan.compiler.render import check_document, render_json, render_text
 from hciplan.files import TooLarge, WriteError, read_at_most, shared_name, write_folder, write_text
 from hciplan.words import counted
-from hciplan.simulator.result import SimResult
+
+if TYPE_CHECKING:  # imported by the commands that use them: start-up stays near the floor (bench_startup.py)
+    from hciplan.compiler.compile import CompileResult
+    from hciplan.compiler.pipeline import CheckResult
+    from hciplan.simulator.result import SimResult
 
 EXIT_OK = 0
 EXIT_ERRORS = 1
@@ -60,6 +64,13 @@ def _style():
 MAX_INPUT_BYTES = 64 * 1024 * 1024  # inventories, validator exports and saved simulations (a few MB at most)
 
 
+def load_source(path: str, name: str | None = None) -> CheckResult:
+    """hciplan.compiler.pipeline.load_source, imported on first use: `--help` does not load the parser."""
+    from hciplan.compiler import pipeline
+
+    return pipeline.load_source(path, name)
+
+
 def read_checked(paths: tuple[str, ...], shared: bool = False) -> list[CheckResult]:
     """Each file read and checked; `shared`: diagnostics name it as documents do (hciplan.files.shared_name)."""
     results = []
@@ -95,6 +106,8 @@ def compile_file(path: str) -> CompileResult:
     The plan's diagnostics name the file by its `shared_name`, so the plan JSON, the summary and the
     documents emitted from it are the same bytes however the path was typed, and hold no absolute path.
     """
+    from hciplan.compiler.compile import compile_checked
+
     return compile_checked(read_checked((path,), shared=True)[0], need_plan=True)
 
 
@@ -132,6 +145,8 @@ def check(files: tuple[str, ...], output_format: str, validation_file: str | Non
     With --validation, the validator's failures are reported at the facts they
     decide, with hciplan's remediation and the validator's own text.
     """
+    from hciplan.compiler.compile import compile_checked
+
     results = read_checked(files)
     # need_plan: a file without an upgrade block is HCI112 here too, so a clean check means a plan exists
     compiled = [compile_checked(r, need_plan=True) for r in results]
@@ -148,6 +163,8 @@ def check(files: tuple[str, ...], output_format: str, validation_file: str | Non
 @FORMAT
 def plan(file: str, output_format: str) -> None:
     """Show what the upgrade of FILE will do: phases, steps, order, points of no return."""
+    from hciplan.backends import json_plan, summary
+
     result = compile_file(file)
     if output_format == "json":
         click.echo(json_plan.dumps(json_plan.plan_document(result.plan if result.ok else None, result.diagnostics)),
@@ -164,6 +181,8 @@ def plan(file: str, output_format: str) -> None:
 @click.option("--detail", is_flag=True, help="One box per step instead of one box per node pass.")
 def graph(file: str, output_format: str, detail: bool) -> None:
     """Print the step DAG of FILE as Graphviz dot or Mermaid, grouped by phase."""
+    from hciplan.backends import dot, mermaid
+
     result = compile_file(file)
     require_plan(result)
     render = dot.to_dot if output_format == "dot" else mermaid.to_mermaid
@@ -223,6 +242,7 @@ def fmt_command(files: tuple[str, ...], write: bool, check_only: bool) -> None:
     Files with syntax errors are refused: their diagnostics are printed, the
     exit code is 1 and nothing is written.
     """
+    from hciplan.compiler.pipeline import MAX_SOURCE_BYTES
     from hciplan.fmt import format_bytes
 
     if write and check_only:
@@ -481,6 +501,8 @@ def emit(file: str, backend_name: str, output_dir: str, force: bool, runs: int |
     A plan with errors is never emitted. Files are written atomically; an
     existing file with different content is only replaced with --force.
     """
+    from hciplan.backends import runbook
+
     if (runs or simulation_file) and backend_name != runbook.NAME:
         raise click.UsageError("--simulate and --simulation apply to --backend runbook")
     if runs and simulation_file:
@@ -798,6 +820,7 @@ def calibrate_command(sources: tuple[str, ...], output: str | None, into: str | 
     from hciplan.calibration import CalibrationError, calibrate
     from hciplan.calibration.fitting import EMPIRICAL_FROM
     from hciplan.calibration.writing import MergeError, ledger_text, merge_into, render_timing, report_text
+    from hciplan.compiler.pipeline import MAX_SOURCE_BYTES
 
     if output and into:
         raise click.UsageError("give either -o or --into, not both")

@@ -12,8 +12,6 @@ from __future__ import annotations
 import click
 from click.shell_completion import CompletionItem
 
-from hciplan.compiler.diagnostics import REGISTRY
-from hciplan.compiler.schema import FAILURE_MODES
 
 
 def _file_of(ctx: click.Context) -> str | None:
@@ -69,6 +67,8 @@ def complete_fail(ctx: click.Context, param: click.Parameter, incomplete: str) -
         return [CompletionItem(f"{node}:{name}") for name in step_names(result.plan, node)
                 if name.startswith(step.lower())]
     if len(parts) == 3:
+        from hciplan.compiler.schema import FAILURE_MODES  # here, not at import: --help stays light
+
         return [CompletionItem(f"{node}:{step}:{mode}") for mode in FAILURE_MODES if mode.startswith(parts[2])]
     return []
 
@@ -89,5 +89,8 @@ def complete_scenario(ctx: click.Context, param: click.Parameter, incomplete: st
 def complete_code(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """A diagnostic code for `explain`, with its title as the description zsh and fish show."""
     wanted = incomplete.upper()
+    import hciplan.compiler.codes  # noqa: F401 - registers every code in REGISTRY
+    from hciplan.compiler.diagnostics import REGISTRY
+
     return [CompletionItem(code, help=entry.title) for code, entry in sorted(REGISTRY.items())
             if code.startswith(wanted)]

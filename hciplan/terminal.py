@@ -12,7 +12,8 @@ Colour (docs: README, "Colour and width"): `--color always|never` decides; with
 FORCE_COLOR turns it on, else only a terminal gets it. Width: COLUMNS when
 set, else the terminal's width; output that is not a terminal (a pipe, a file)
 is not wrapped unless COLUMNS asks for it, so scripts and goldens see the
-renderers' own lines, byte for byte.
+renderers' own lines, byte for byte. rich is imported only to wrap, so a
+command whose output is not wrapped (a pipe, `check`) does not load it.
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ import io
 import os
 import re
 import shutil
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from rich.cells import cell_len
-from rich.console import Console
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.text import Text
 
 CHOICES = ("auto", "always", "never")
 MIN_ROOM = 24  # below this many columns for the value, the continuation hangs two columns in instead
@@ -67,6 +67,8 @@ def hang_of(plain: str, width: int) -> int:
 
 def _breaks(plain: str, start: int, first_room: int, room: int) -> list[int]:
     """Offsets to cut `plain` at (greedy, between words only), its text from `start` in."""
+    from rich.cells import cell_len
+
     cuts, used, limit = [], 0, first_room
     for word in _WORD.finditer(plain, start):
         size = cell_len(word.group().rstrip())
@@ -79,6 +81,9 @@ def _breaks(plain: str, start: int, first_room: int, room: int) -> list[int]:
 
 def wrap_line(line: Text, width: int) -> list[Text]:
     """One line as lines of at most `width` columns (a longer word stays whole), continuations hanging."""
+    from rich.cells import cell_len
+    from rich.text import Text
+
     plain = line.plain
     if cell_len(plain) <= width:
         return [line]
@@ -103,6 +108,9 @@ def layout(text: str, width: int | None, colour: bool) -> str:
     """`text` (its ANSI styles read by rich) wrapped to `width` (None: not wrapped), with or without colour."""
     if width is None:
         return text  # the renderers' own lines (styled by them, or plain)
+    from rich.console import Console
+    from rich.text import Text
+
     console = Console(file=io.StringIO(), width=max(width, 1), force_terminal=colour, no_color=not colour,
                       color_system="standard" if colour else None, highlight=False, emoji=False,
                       legacy_windows=False, markup=False)

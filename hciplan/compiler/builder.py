@@ -199,11 +199,11 @@ def build_plan(model: Model) -> Plan:
 
 def finish(model: Model, steps: list[Step]) -> Plan:
     """Order the steps and compute their bounds and units once, for every consumer."""
-    ordered, graph = order_steps(steps)
+    ordered = order_steps(steps)
     index = {s.id: i for i, s in enumerate(ordered)}
     bounds = plan_bounds(model, [s.id for s in ordered], [s.kind for s in ordered], [s.node for s in ordered],
                          [s.group for s in ordered], [tuple(index[p] for p in s.after) for s in ordered])
     ordered = tuple(dataclasses.replace(s, bound_minutes=b, p90_minutes=q)
                     for s, b, q in zip(ordered, bounds.bound_minutes, bounds.p90_minutes))
-    plan = Plan(model, ordered, fingerprint(model), graph, bounds.units, bounds.reboot_timeout, bounds.confidence)
+    plan = Plan(model, ordered, fingerprint(model), bounds.units, bounds.reboot_timeout, bounds.confidence)
     return dataclasses.replace(plan, schedule=plan_schedule(plan))  # needs the ordered steps and units above

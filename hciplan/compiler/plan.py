@@ -2,7 +2,10 @@
 
 The simulator and every backend read the same `Plan`, so what is simulated is
 what the script does. Steps are kept in one deterministic topological order
-(`networkx.lexicographical_topological_sort` keyed by step id).
+(the lexicographical topological order keyed by step id). The DAG is kept as
+each step's `after` tuple: the compiler walks it itself, and `Plan.graph`
+builds a `networkx.DiGraph` only for a caller that asks for one, so `check`
+and `--help` never import networkx (bench/bench_startup.py).
 """
 
 from __future__ import annotations
@@ -10,17 +13,20 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import heapq
 import ipaddress
 import json
 from dataclasses import dataclass, field
-from typing import Any
-
-import networkx as nx
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from hciplan.compiler.catalog import CATALOG, PHASES, StepKind
 from hciplan.compiler.model import Model
 from hciplan.compiler.schedule import Schedule
 from hciplan.compiler.units import Unit
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,17 +61,49 @@ class Plan:
     model: Model
     steps: tuple[Step, ...]
     fingerprint: str
-    graph: nx.DiGraph = field(compare=False, repr=False)
     units: tuple[Unit, ...] = ()  # in plan order of their heads; every step is in exactly one
     reboot_timeout: int = 0  # minutes: CAU's -RebootTimeoutMinutes and the bound of every reboot
     confidence: float = 0.9  # the window rule's confidence (timing.window_confidence)
     schedule: Schedule | None = None  # the expected schedule by window (compiler/schedule.py); None without windows
     _by_id: dict[str, Step] = field(init=False, compare=False, repr=False)
     _unit_of: dict[str, Unit] = field(init=False, compare=False, repr=False)
+    _successors: dict[str, list[str]] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {s.id: s for s in self.steps})
         object.__setattr__(self, "_unit_of", {step: u for u in self.units for step in u.steps})
+        successors: dict[str, list[str]] = {s.id: [] for s in self.steps}
+        for s in self.steps:
+            for p in s.after:
+                successors[p].append(s.id)
+        object.__setattr__(self, "_successors", successors)
+
+    @cached_property
+    def graph(self) -> nx.DiGraph:
+        """The dependency DAG as a networkx graph (imported here, on first use: the compiler does not need it)."""
+        import networkx as nx
+
+        graph = nx.DiGraph()
+        for s in self.steps:
+            graph.add_node(s.id)
+            for p in s.after:
+                graph.add_edge(p, s.id)
+        return graph
+
+    def successors(self, step_id: str) -> list[str]:
+        """The steps that list `step_id` in their `after`, in plan order."""
+        return self._successors[step_id]
+
+    def ancestors(self, step_id: str) -> set[str]:
+        """Every step some path leads from to `step_id` (itself excluded), as `networkx.ancestors`."""
+        seen: set[str] = set()
+        pending = list(self._by_id[step_id].after)
+        while pending:
+            current = pending.pop()
+            if current not in seen:
+                seen.add(current)
+                pending.extend(self._by_id[current].after)
+        return seen
 
     @property
     def method(self) -> str:
@@ -107,15 +145,31 @@ class Plan:
         return best[end][0], path[::-1]
 
 
-def order_steps(steps: list[Step]) -> tuple[tuple[Step, ...], nx.DiGraph]:
-    graph = nx.DiGraph()
-    for s in steps:
-        graph.add_node(s.id)
-        for p in s.after:
-            graph.add_edge(p, s.id)
+def order_steps(steps: list[Step]) -> tuple[Step, ...]:
+    """The steps in lexicographical topological order: of the steps whose `after` have all run, the smallest id.
+
+    Kahn's algorithm with a heap, the order `networkx.lexicographical_topological_sort(key=id)` gives
+    (unique: at each point the smallest ready id is taken). A cycle raises ValueError.
+    """
     index = {s.id: s for s in steps}
-    order = nx.lexicographical_topological_sort(graph, key=lambda n: n)
-    return tuple(index[n] for n in order), graph
+    waiting = {s.id: len(set(s.after)) for s in steps}
+    successors: dict[str, list[str]] = {s.id: [] for s in steps}
+    for s in steps:
+        for p in set(s.after):
+            successors[p].append(s.id)
+    ready = [step_id for step_id, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        step_id = heapq.heappop(ready)
+        order.append(index[step_id])
+        for successor in successors[step_id]:
+            waiting[successor] -= 1
+            if waiting[successor] == 0:
+                heapq.heappush(ready, successor)
+    if len(order) != len(steps):
+        raise ValueError("the steps' dependencies form a cycle")
+    return tuple(order)
 
 
 def model_facts(value: Any) -> Any:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import networkx as nx
 
 from hciplan.compiler.diagnostics import Collector
 from hciplan.compiler.plan import Plan, Step
@@ -161,11 +160,10 @@ def _reachability(plan: Plan, position: dict[str, int]) -> dict[str, int]:
     successor before its predecessors: O(steps + edges) big-integer ORs instead
     of one graph search per node pass (quadratic in the number of nodes).
     """
-    graph = plan.graph
     reach: dict[str, int] = {}
     for step in reversed(plan.steps):
         bits = 0
-        for successor in graph.successors(step.id):
+        for successor in plan.successors(step.id):
             bits |= reach[successor] | (1 << position[successor])
         reach[step.id] = bits
     return reach
@@ -173,7 +171,6 @@ def _reachability(plan: Plan, position: dict[str, int]) -> dict[str, int]:
 
 def _check_overlaps(plan: Plan, report: Collector) -> None:
     """Any two node passes that no path orders can run at the same time: judge that state too."""
-    graph = plan.graph
     position = {s.id: i for i, s in enumerate(plan.steps)}
     intervals = _down_intervals(plan)
     reach = _reachability(plan, position)
@@ -183,7 +180,7 @@ def _check_overlaps(plan: Plan, report: Collector) -> None:
             if (node_a == node_b or reach[end_a] >> position[start_b] & 1
                     or reach[end_b] >> position[start_a] & 1):
                 continue
-            trail = sorted((nx.ancestors(graph, start_a) | nx.ancestors(graph, start_b) | {start_a, start_b}),
+            trail = sorted((plan.ancestors(start_a) | plan.ancestors(start_b) | {start_a, start_b}),
                            key=position.__getitem__)
             first, second = (start_a, start_b) if position[start_a] < position[start_b] else (start_b, start_a)
             last_of_first = end_a if first == start_a else end_b
@@ -210,14 +207,13 @@ def _changes_nodes(step: Step) -> bool:
 
 
 def _check_irreversible(plan: Plan, report: Collector) -> None:
-    graph = plan.graph
     upgrade = plan.model.upgrade
     position = {s.id: i for i, s in enumerate(plan.steps)}
     os_steps = [s.id for s in plan.steps if s.kind in OS_KINDS]
     for step in plan.steps:
         if not step.spec.irreversible:
             continue
-        ancestors = nx.ancestors(graph, step.id)
+        ancestors = plan.ancestors(step.id)
         before = sorted(ancestors, key=position.__getitem__)[-COUNTEREXAMPLE_STEPS:]
         trail = ("... -> " if len(ancestors) > len(before) else "") + " -> ".join(before + [f"{step.id} starts"])
         span = upgrade.spans["functional_level"] if step.phase in ("P2", "P3") else upgrade.spans.header
@@ -233,7 +229,7 @@ def _check_irreversible(plan: Plan, report: Collector) -> None:
         if step.kind == "cau.functional_level":
             continue  # CAU raises the level itself at the end of its run; the checker warns (HCI608)
         changes = [a for a in ancestors if _changes_nodes(plan.step(a))]
-        gated = any(plan.step(g).spec.gate and set(changes) <= nx.ancestors(graph, g) for g in ancestors)
+        gated = any(plan.step(g).spec.gate and set(changes) <= plan.ancestors(g) for g in ancestors)
         if not gated:
             report.report("HCI904", span,
                           f"{step.id} is irreversible but no validation gate checks the state it acts on",
@@ -251,7 +247,7 @@ def _space_at_deploy(plan: Plan):
     if pool is None or not deploy:
         return None
     first = deploy[0]
-    ancestors = nx.ancestors(plan.graph, first.id)
+    ancestors = plan.ancestors(first.id)
     nodes = len(model.cluster.nodes)
     freed = 0
     converted = []

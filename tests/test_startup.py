@@ -1,0 +1,133 @@
+"""Start-up: what the CLI imports for `--help` and `check`, and the in-house DAG walks that replace networkx there.
+
+Not timed (the figures are bench/bench_startup.py's, in docs/performance.md): these tests hold the
+property the figures rest on, that the heavy libraries are imported only by the commands that use them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import networkx as nx
+import pytest
+
+from hciplan.backends import BACKENDS, MODULES
+from hciplan.compiler.compile import compile_checked
+from hciplan.compiler.pipeline import load_source
+from hciplan.compiler.plan import Step, order_steps
+
+from helpers import INVALID_EXAMPLES, ROOT, VALID_EXAMPLES
+
+HEAVY = ("networkx", "simpy", "jinja2", "matplotlib", "numpy", "rich")
+MARK = "LOADED:"
+# Runs the CLI as the console script does, then (at exit, after the command's SystemExit) prints which
+# heavy top-level packages were imported.
+PROBE = (
+    "import atexit, sys\n"
+    f"HEAVY = {set(HEAVY)!r}\n"
+    f"atexit.register(lambda: print({MARK!r}, sorted({{m.split('.')[0] for m in sys.modules}} & HEAVY),"
+    " file=sys.stderr))\n"
+    "from hciplan.cli import main\n"
+    "sys.argv[0] = 'hciplan'\n"
+    "main()\n"
+)
+
+
+def loaded_by(*arguments: str) -> tuple[list[str], subprocess.CompletedProcess]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+    env.pop("COLUMNS", None)  # not wrapped: the output is a pipe, as in a script
+    run = subprocess.run([sys.executable, "-c", PROBE, *arguments], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=120)
+    lines = [line for line in run.stderr.splitlines() if line.startswith(MARK)]
+    assert len(lines) == 1, run.stderr
+    return eval(lines[0][len(MARK):]), run  # a list literal printed by the probe above
+
+
+def test_importing_the_cli_loads_no_heavy_library() -> None:
+    code = ("import sys; import hciplan.cli; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "{'networkx','simpy','jinja2','matplotlib','numpy'}))")
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
+
+
+def test_help_loads_no_heavy_library() -> None:
+    loaded, run = loaded_by("--help")
+    assert run.returncode == 0 and "Usage: hciplan" in run.stdout
+    assert loaded == []
+
+
+@pytest.mark.parametrize("path", [*VALID_EXAMPLES, INVALID_EXAMPLES[0]], ids=lambda p: p.name)
+@pytest.mark.parametrize("output_format", ["text", "json"])
+def test_check_loads_no_heavy_library(path, output_format) -> None:
+    loaded, run = loaded_by("check", str(path.relative_to(ROOT)), "--format", output_format)
+    assert run.returncode in (0, 1), run.stderr  # clean or errors found, never a crash
+    assert loaded == []
+
+
+def test_the_commands_that_need_them_still_load_them() -> None:
+    """The probe can fail: a command that uses a library still imports it (here simulate, simpy)."""
+    loaded, run = loaded_by("simulate", "examples/two-node.hciplan", "--runs", "3", "--jobs", "1")
+    assert run.returncode == 0, run.stderr
+    assert "simpy" in loaded
+
+
+def test_every_registered_backend_is_named_as_its_module() -> None:
+    assert list(BACKENDS) == list(MODULES) and len(BACKENDS) == len(MODULES)
+    for name in BACKENDS:
+        assert BACKENDS[name].NAME == name
+        assert callable(BACKENDS[name].render)
+    with pytest.raises(KeyError):
+        BACKENDS["no-such-backend"]
+
+
+def example_plans():
+    for path in VALID_EXAMPLES:
+        result = compile_checked(load_source(path), need_plan=True)
+        assert result.plan is not None, path
+        yield path.name, result.plan
+
+
+@pytest.mark.parametrize("name,plan", list(example_plans()), ids=lambda v: v if isinstance(v, str) else "")
+def test_the_dag_walks_agree_with_networkx(name, plan) -> None:
+    graph = nx.DiGraph()
+    for s in plan.steps:
+        graph.add_node(s.id)
+        for p in s.after:
+            graph.add_edge(p, s.id)
+    shuffled = sorted(plan.steps, key=lambda s: s.id[::-1])  # another input order gives the same order
+    expected = list(nx.lexicographical_topological_sort(graph, key=lambda n: n))
+    assert [s.id for s in order_steps(shuffled)] == expected == [s.id for s in plan.steps]
+    for s in plan.steps:
+        assert plan.ancestors(s.id) == nx.ancestors(graph, s.id)
+        assert set(plan.successors(s.id)) == set(graph.successors(s.id))
+    assert set(plan.graph.edges) == set(graph.edges) and set(plan.graph) == set(graph)
+
+
+def test_a_cycle_is_refused() -> None:
+    steps = [Step("a", "k", "P0", after=("b",)), Step("b", "k", "P0", after=("a",)), Step("c", "k", "P0")]
+    with pytest.raises(ValueError, match="cycle"):
+        order_steps(steps)
+
+
+def test_the_package_api_is_imported_on_first_use() -> None:
+    import hciplan
+    from hciplan.compiler import pipeline
+
+    assert hciplan.check_text is pipeline.check_text and hciplan.load_source is pipeline.load_source
+    assert hciplan.CheckResult is pipeline.CheckResult and hciplan.check_source is pipeline.check_source
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        hciplan.nothing  # noqa: B018
+
+
+def test_explain_finds_every_code_in_a_fresh_process() -> None:
+    """The registry is filled by importing hciplan.compiler.codes, which --help no longer does by the way."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"}
+    run = subprocess.run([sys.executable, "-m", "hciplan", "explain", "hci305"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("HCI305 (")
