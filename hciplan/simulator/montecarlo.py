@@ -512,9 +512,9 @@ def _chunks(values):
 
 def ascending(parts) -> array:
     """Every value of the given sequences of floats, ascending, in one array('d') (the same as sorted(), exactly)."""
-    runs = [sorted(chunk) for part in parts for chunk in _chunks(part)]
+    runs = [array("d", sorted(chunk)) for part in parts for chunk in _chunks(part)]  # one list of 4096 at a time
     if len(runs) == 1:
-        return array("d", runs[0])
+        return runs[0]
     return array("d", heapq.merge(*runs))
 
 
