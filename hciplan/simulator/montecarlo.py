@@ -7,9 +7,13 @@ ran. Each worker builds the per-plan runtime once (see `engine.runtime`).
 
 from __future__ import annotations
 
+import bisect
 import gc
 import math
+import heapq
+from array import array
 from collections import Counter
+from collections.abc import Sequence
 import os
 import signal
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -23,6 +27,7 @@ from hciplan.simulator.stats import Interval, mean_interval, percentile_interval
 from hciplan.words import counted
 
 Progress = Callable[[int], None]  # called with the number of runs just finished
+_OUTCOME_CODES = {o: code for code, o in enumerate(OUTCOMES)}  # a run's outcome as one byte
 
 
 class SimulationError(Exception):
@@ -41,31 +46,46 @@ class Interrupted(Exception):
         self.done = done
 
 
+_WITHIN_CODES = {False: 0, True: 1, None: 2}  # a run's within_window as one byte
+_WITHIN_VALUES = (False, True, None)
+
+
 @dataclass
 class Batch:
-    """The compact result of runs [first, first + len(outcomes)): one entry per run, counts per step."""
+    """The compact result of runs [first, first + len(outcomes)): per run only numbers in arrays, the rest counted.
+
+    Per run, a byte (outcome, within) or a float in an array('d') (8 bytes, not a 32-byte float object in a
+    list); stop reasons, steps left and nodes on 23H2 are counted ({key: runs}), so the parent's memory per
+    run is a few dozen bytes (docs/performance.md, "Simulate: memory").
+    """
 
     first: int
-    outcomes: list[str] = field(default_factory=list)
-    ends: list[float] = field(default_factory=list)
-    exposures: list[float] = field(default_factory=list)
-    overruns: list[float] = field(default_factory=list)
-    within: list[bool | None] = field(default_factory=list)
-    stops: list[tuple[int, str]] = field(default_factory=list)  # (step, reason) of aborted and stopped runs
-    remaining: list[int] = field(default_factory=list)
-    upgraded: list[int] = field(default_factory=list)
+    outcomes: bytearray = field(default_factory=bytearray)  # index into OUTCOMES, per run
+    ends: array = field(default_factory=lambda: array("d"))
+    exposures: array = field(default_factory=lambda: array("d"))
+    overruns: array = field(default_factory=lambda: array("d"))  # minutes late of the runs that overran
+    within_codes: bytearray = field(default_factory=bytearray)  # _WITHIN_CODES, per run
+    within_count: int = 0  # runs completed with every step inside a window
+    stops: Counter = field(default_factory=Counter)  # (outcome, step, reason) -> aborted and stopped runs
+    remaining: dict = field(default_factory=lambda: {ABORTED: Counter(), STOPPED: Counter()})  # steps left: runs
+    upgraded: dict = field(default_factory=lambda: {ABORTED: Counter(), STOPPED: Counter()})  # nodes on 23H2: runs
     critical_counts: list[int] = field(default_factory=list)
     # The schedule by window: work time per run; per window, runs by how many units started in it, by how
     # many units were done by its end, the runs in which its planned work spilled, the work time in it.
-    works: list[float] = field(default_factory=list)
+    works: array = field(default_factory=lambda: array("d"))
     started: list[Counter] = field(default_factory=list)
     done_by: list[Counter] = field(default_factory=list)
     spills: list[int] = field(default_factory=list)
-    window_works: list[list[float]] = field(default_factory=list)
+    window_works: list[array] = field(default_factory=list)
     finish_windows: Counter = field(default_factory=Counter)  # completed runs by the window they finished in
     windows_used: Counter = field(default_factory=Counter)  # completed runs by how many windows they worked in
-    mixed: list[float] = field(default_factory=list)  # minutes in mixed OS mode of the runs in which it ended
+    mixed: array = field(default_factory=lambda: array("d"))  # minutes in mixed OS mode of the runs in which it ended
     still_mixed: int = 0  # runs that ended with the cluster in mixed OS mode
+
+    @property
+    def within(self) -> tuple[bool | None, ...]:
+        """Each run's within_window, in run order (compare pairs them run by run)."""
+        return tuple(_WITHIN_VALUES[c] for c in self.within_codes)
 
 
 def _tally_windows(sp: SimPlan, batch: Batch, r: RunResult) -> None:
@@ -75,7 +95,7 @@ def _tally_windows(sp: SimPlan, batch: Batch, r: RunResult) -> None:
         batch.started = [Counter() for _ in range(windows)]
         batch.done_by = [Counter() for _ in range(windows)]
         batch.spills = [0] * windows
-        batch.window_works = [[] for _ in range(windows)]
+        batch.window_works = [array("d") for _ in range(windows)]
     where, done = r.unit_windows, r.units_done
     planned = sp.planned if sp.given is None else ()  # a run from a journal's now has no planned schedule
     for k in range(windows):
@@ -120,14 +140,17 @@ def run_batch(sp: SimPlan, seed: int, first: int, last: int) -> Batch:
     with quiet_gc() as collect:
         for index in range(first, last):
             r = run(seed, index)
-            batch.outcomes.append(r.outcome)
+            batch.outcomes.append(_OUTCOME_CODES[r.outcome])
             batch.ends.append(r.end)
             batch.exposures.append(r.exposure)
-            batch.overruns.append(r.overrun)
-            batch.within.append(r.within_window)
-            batch.stops.append((r.step, r.reason))
-            batch.remaining.append(r.remaining)
-            batch.upgraded.append(r.upgraded)
+            if r.overrun > 0:
+                batch.overruns.append(r.overrun)
+            batch.within_codes.append(_WITHIN_CODES[r.within_window])
+            batch.within_count += 1 if r.within_window else 0
+            if r.outcome != COMPLETED and r.step != NO_STEP:
+                batch.stops[(r.outcome, r.step, r.reason)] += 1
+                batch.remaining[r.outcome][r.remaining] += 1
+                batch.upgraded[r.outcome][r.upgraded] += 1
             counts.update(r.critical)
             batch.works.append(r.work)
             if r.mixed is not None:
@@ -292,9 +315,11 @@ class Summary:
     runs: int
     seed: int
     outcomes: dict[str, int]
-    durations: tuple[float, ...]  # completed runs, in run order
-    ends: tuple[float, ...]  # every run, in run order
-    run_outcomes: tuple[str, ...]  # every run, in run order
+    # The per-run samples are array('d') (8 bytes a run) and RunOutcomes (1 byte a run) from summarise();
+    # any sequence works (tests build Summaries from tuples).
+    durations: Sequence[float]  # completed runs, in run order
+    ends: Sequence[float]  # every run, in run order
+    run_outcomes: Sequence[str]  # every run, in run order
     p_within_window: float | None
     exposure_mean: float
     exposure_p90: float
@@ -307,29 +332,37 @@ class Summary:
     upgraded_median: dict[str, float]  # outcome -> median nodes on 23H2 when the run ended
     nodes: int
     # The samples behind the estimates above, for their intervals (`intervals()`).
-    exposures: tuple[float, ...] = ()  # every run, in run order
-    overruns: tuple[float, ...] = ()  # minutes late of the runs that overran, ascending
+    exposures: Sequence[float] = ()  # every run, in run order
+    overruns: Sequence[float] = ()  # minutes late of the runs that overran, ascending
     remaining: dict[str, tuple[int, ...]] = field(default_factory=dict)  # outcome -> steps left per run, ascending
     upgraded: dict[str, tuple[int, ...]] = field(default_factory=dict)  # outcome -> nodes on 23H2 per run, ascending
     # The schedule by window (docs/simulation.md): work time of the completed runs (in run order); per window,
     # {units started in it: runs}, {units done by its end: runs}, runs in which its planned work spilled,
     # the work time in it (runs that worked in it, ascending); completed runs by the window they finished in.
-    works: tuple[float, ...] = ()
+    works: Sequence[float] = ()
     started: tuple[dict[int, int], ...] = ()
     done_by: tuple[dict[int, int], ...] = ()
     spills: tuple[int, ...] = ()
-    window_works: tuple[tuple[float, ...], ...] = ()
+    window_works: tuple[Sequence[float], ...] = ()
     finish_windows: dict[int, int] = field(default_factory=dict)
     windows_used: dict[int, int] = field(default_factory=dict)
     # Mixed OS mode (compiler/mixed.py): its minutes in the runs in which it began and ended, ascending;
     # the runs that ended with the cluster still in it.
-    mixed: tuple[float, ...] = ()
+    mixed: Sequence[float] = ()
     still_mixed: int = 0
+
+    def ordered_durations(self) -> array:
+        """The completed runs' durations, ascending (sorted once per Summary: a million floats are 8 MB here)."""
+        cached = self.__dict__.get("_ordered_durations")
+        if cached is None:
+            cached = ascending([self.durations])
+            object.__setattr__(self, "_ordered_durations", cached)  # a cache, not a field: equality ignores it
+        return cached
 
     def duration_stats(self) -> dict[str, float] | None:
         if not self.durations:
             return None
-        ordered = sorted(self.durations)
+        ordered = self.ordered_durations()
         stats = {f"p{p}": percentile(ordered, p) for p in PERCENTILES}
         stats["mean"] = math.fsum(self.durations) / len(self.durations)
         stats["max"] = ordered[-1]
@@ -337,7 +370,7 @@ class Summary:
 
     def intervals(self) -> Intervals:
         """The 95% interval of each estimate: computed from the sorted samples, so the same runs give the same bytes."""
-        ordered = sorted(self.durations)
+        ordered = self.ordered_durations()
         durations: dict[str, Interval] = {}
         if ordered:
             durations = {f"p{p}": percentile_interval(ordered, p / 100) for p in PERCENTILES}
@@ -351,7 +384,7 @@ class Summary:
             p_within_window=None if within is None else wilson(count(within, self.runs), self.runs),
             outcomes={o: wilson(n, self.runs) for o, n in self.outcomes.items()},
             exposure_mean=mean_interval(self.exposures),
-            exposure_p90=percentile_interval(sorted(self.exposures), 0.9),
+            exposure_p90=percentile_interval(ascending([self.exposures]), 0.9),
             overrun_share=None if overrun is None else wilson(count(overrun, self.runs), self.runs),
             overrun_p90=percentile_interval(self.overruns, 0.9) if self.overruns else None,
             criticality={i: wilson(count(share, completed), completed) for i, share in self.criticality.items()},
@@ -361,58 +394,135 @@ class Summary:
         )
 
     def median_run(self) -> int | None:
-        """The index of the run at the (lower) median: of completed runs if any, else of all runs."""
-        indices = [i for i, o in enumerate(self.run_outcomes) if o == COMPLETED] or list(range(self.runs))
-        ranked = sorted(indices, key=lambda i: (self.ends[i], i))
-        return ranked[(len(ranked) - 1) // 2] if ranked else None
+        """The index of the run at the (lower) median: of completed runs if any, else of all runs.
+
+        Ranked by (end, index): the median's end is the ordered sample's middle value, and among the runs that
+        end there, in run order, it is the one the rank reaches (no list of run indices is built).
+        """
+        if not self.runs:
+            return None
+        if self.durations:
+            ordered, wanted = self.ordered_durations(), lambda i, o: o == COMPLETED
+        else:
+            ordered, wanted = ascending([self.ends]), lambda i, o: True
+        middle = (len(ordered) - 1) // 2
+        value = ordered[middle]
+        skip = middle - bisect.bisect_left(ordered, value)  # runs ending at `value` ranked before the median
+        for index, (outcome, end) in enumerate(zip(self.run_outcomes, self.ends)):
+            if end == value and wanted(index, outcome):
+                if skip == 0:
+                    return index
+                skip -= 1
+        raise AssertionError("the median's run is among the runs")
 
 
 def summarise(sp: SimPlan, runs: int, seed: int, done: list[Batch]) -> Summary:
-    outcomes = [o for b in done for o in b.outcomes]
-    ends = [e for b in done for e in b.ends]
-    exposures = [x for b in done for x in b.exposures]
-    overruns = sorted(x for b in done for x in b.overruns if x > 0)
-    within = [w for b in done for w in b.within]
-    stops = [s for b in done for s in b.stops]
-    remaining = [r for b in done for r in b.remaining]
-    upgraded = [u for b in done for u in b.upgraded]
-    assert len(outcomes) == runs
+    assert sum(len(b.outcomes) for b in done) == runs
+    outcomes = RunOutcomes(b"".join(b.outcomes for b in done))
+    ends = _joined(b.ends for b in done)
+    exposures = _joined(b.exposures for b in done)
+    overruns = ascending(b.overruns for b in done)
     counts = [0] * sp.size
     for b in done:
         for i, c in enumerate(b.critical_counts):
             counts[i] += c
-    completed = [e for o, e in zip(outcomes, ends) if o == COMPLETED]
-    stop_counts: dict[tuple[str, int, str], int] = {}
-    left: dict[str, list[int]] = {ABORTED: [], STOPPED: []}
-    on_23h2: dict[str, list[int]] = {ABORTED: [], STOPPED: []}
-    for o, (step, reason), r, u in zip(outcomes, stops, remaining, upgraded):
-        if o != COMPLETED and step != NO_STEP:
-            stop_counts[(o, step, reason)] = stop_counts.get((o, step, reason), 0) + 1
-            left[o].append(r)
-            on_23h2[o].append(u)
-    ordered_exposure = sorted(exposures)
+    completed_code = _OUTCOME_CODES[COMPLETED]
+    completed = _joined(array("d", (e for o, e in zip(b.outcomes, b.ends) if o == completed_code)) for b in done)
+    works = _joined(array("d", (w for o, w in zip(b.outcomes, b.works) if o == completed_code)) for b in done)
+    stop_counts: Counter = Counter()
+    left: dict[str, Counter] = {ABORTED: Counter(), STOPPED: Counter()}
+    on_23h2: dict[str, Counter] = {ABORTED: Counter(), STOPPED: Counter()}
+    for b in done:
+        stop_counts.update(b.stops)
+        for o in left:
+            left[o].update(b.remaining[o])
+            on_23h2[o].update(b.upgraded[o])
+    ordered_exposure = ascending([exposures])
+    left_sorted = {o: _expanded(c) for o, c in left.items() if c}
+    upgraded_sorted = {o: _expanded(c) for o, c in on_23h2.items() if c}
     return Summary(
         runs=runs, seed=seed,
         outcomes={o: outcomes.count(o) for o in OUTCOMES},
-        durations=tuple(completed), ends=tuple(ends), run_outcomes=tuple(outcomes),
-        p_within_window=(sum(1 for w in within if w) / runs) if sp.windows else None,
+        durations=completed, ends=ends, run_outcomes=outcomes,
+        p_within_window=(sum(b.within_count for b in done) / runs) if sp.windows else None,
         exposure_mean=math.fsum(exposures) / runs,
         exposure_p90=percentile(ordered_exposure, 90),
         overrun_share=len(overruns) / runs if sp.windows else None,
         overrun_p90=percentile(overruns, 90) if overruns else 0.0,
         overrun_max=overruns[-1] if overruns else 0.0,
         criticality={i: c / len(completed) for i, c in enumerate(counts) if c} if completed else {},
-        stops=stop_counts,
-        remaining_median={o: float(sorted(v)[len(v) // 2]) for o, v in left.items() if v},
-        upgraded_median={o: float(sorted(v)[len(v) // 2]) for o, v in on_23h2.items() if v},
+        # in the order the runs first stopped that way, as the per-run tally gave it (the reports sort it)
+        stops=dict(stop_counts),
+        remaining_median={o: float(v[len(v) // 2]) for o, v in left_sorted.items()},
+        upgraded_median={o: float(v[len(v) // 2]) for o, v in upgraded_sorted.items()},
         nodes=len(sp.os_upgraded),
-        exposures=tuple(exposures), overruns=tuple(overruns),
-        remaining={o: tuple(sorted(v)) for o, v in left.items() if v},
-        upgraded={o: tuple(sorted(v)) for o, v in on_23h2.items() if v},
-        works=tuple(w for o, w in zip(outcomes, (w for b in done for w in b.works)) if o == COMPLETED),
-        mixed=tuple(sorted(m for b in done for m in b.mixed)), still_mixed=sum(b.still_mixed for b in done),
+        exposures=exposures, overruns=overruns,
+        remaining=left_sorted, upgraded=upgraded_sorted,
+        works=works,
+        mixed=ascending(b.mixed for b in done), still_mixed=sum(b.still_mixed for b in done),
         **_merge_windows(sp, done),
     )
+
+
+class RunOutcomes(Sequence):
+    """Every run's outcome in run order, one byte a run (an index into OUTCOMES), read as the outcome's name."""
+
+    def __init__(self, codes: bytes):
+        self.codes = codes
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return tuple(OUTCOMES[c] for c in self.codes[index])
+        return OUTCOMES[self.codes[index]]
+
+    def __iter__(self):
+        return (OUTCOMES[c] for c in self.codes)
+
+    def count(self, outcome: str) -> int:
+        return self.codes.count(_OUTCOME_CODES[outcome]) if outcome in _OUTCOME_CODES else 0
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, RunOutcomes):
+            return self.codes == other.codes
+        return isinstance(other, (tuple, list, Sequence)) and len(other) == len(self) and all(
+            a == b for a, b in zip(self, other))
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"RunOutcomes({len(self)} runs)"
+
+
+_CHUNK = 4096  # sorted a chunk at a time then merged, so sorting a million floats never makes a million-item list
+
+
+def _joined(parts) -> array:
+    """The arrays one after another (run order), in one array('d')."""
+    out = array("d")
+    for part in parts:
+        out.extend(part)
+    return out
+
+
+def _chunks(values):
+    for start in range(0, len(values), _CHUNK):
+        yield values[start:start + _CHUNK]
+
+
+def ascending(parts) -> array:
+    """Every value of the given sequences of floats, ascending, in one array('d') (the same as sorted(), exactly)."""
+    runs = [array("d", sorted(chunk)) for part in parts for chunk in _chunks(part)]  # one list of 4096 at a time
+    if len(runs) == 1:
+        return runs[0]
+    return array("d", heapq.merge(*runs))
+
+
+def _expanded(counts: Counter) -> tuple[int, ...]:
+    """The values a {value: runs} table counts, ascending, one per run (steps left or nodes on 23H2: small ints)."""
+    return tuple(value for value in sorted(counts) for _ in range(counts[value]))
 
 
 def _merge_windows(sp: SimPlan, done: list[Batch]) -> dict:
@@ -422,18 +532,18 @@ def _merge_windows(sp: SimPlan, done: list[Batch]) -> dict:
     windows = range(len(sp.windows))
     started, done_by, finish, used = [Counter() for _ in windows], [Counter() for _ in windows], Counter(), Counter()
     spills = [0 for _ in windows]
-    works: list[list[float]] = [[] for _ in windows]
+    works: list[list[array]] = [[] for _ in windows]
     for b in done:
         for k in windows:
             started[k].update(b.started[k])
             done_by[k].update(b.done_by[k])
             spills[k] += b.spills[k]
-            works[k].extend(b.window_works[k])
+            works[k].append(b.window_works[k])
         finish.update(b.finish_windows)
         used.update(b.windows_used)
     return {"started": tuple(dict(sorted(c.items())) for c in started),
             "done_by": tuple(dict(sorted(c.items())) for c in done_by), "spills": tuple(spills),
-            "window_works": tuple(tuple(sorted(w)) for w in works), "finish_windows": dict(sorted(finish.items())),
+            "window_works": tuple(ascending(w) for w in works), "finish_windows": dict(sorted(finish.items())),
             "windows_used": dict(sorted(used.items()))}
 
 

@@ -16,7 +16,7 @@ from collections import Counter
 
 from hciplan.compiler.quantities import format_minutes
 from hciplan.simulator.engine import ABORTED, COMPLETED, OUTCOMES, STOPPED
-from hciplan.simulator.montecarlo import Intervals, Summary, count_percentile, percentile
+from hciplan.simulator.montecarlo import Intervals, Summary, ascending, count_percentile, percentile
 from hciplan.percent import setting_text, share_text, stored_share
 from hciplan.simulator.inputs import clock_text, inputs_of
 from hciplan.simulator.prepared import SimPlan
@@ -472,7 +472,7 @@ def schedule_stats(sp: SimPlan, summary: Summary) -> ScheduleStats | None:
     completed = sum(summary.finish_windows.values())
     finish = tuple((sp.windows[k].name, stored_share(n / completed)) for k, n in sorted(summary.finish_windows.items())
                    if k >= 0)
-    works = sorted(summary.works)
+    works = ascending([summary.works])  # an array('d'): no million-float list at a million runs
     used = summary.windows_used
     return ScheduleStats(
         windows=tuple(windows), finish_window=finish,
