@@ -455,9 +455,30 @@ def save_case(case: Case, name: str, corpus: Path = CORPUS) -> Path:
 
 
 def load_case(folder: Path) -> Case:
+    """A corpus case. `argv.json` may also hold "expand": {file: [[piece, times], ...]}, so a 1 MB input is a line."""
     meta = json.loads((folder / "argv.json").read_text(encoding="utf-8"))
-    files = tuple(sorted((p.name, p.read_bytes()) for p in folder.iterdir() if p.name != "argv.json"))
-    return Case(meta["command"], tuple(meta["argv"]), files)
+    files = {p.name: p.read_bytes() for p in folder.iterdir() if p.name not in ("argv.json", "README.md")}
+    for name, pieces in meta.get("expand", {}).items():
+        files[name] = files.get(name, b"") + b"".join(piece.encode("utf-8") * times for piece, times in pieces)
+    return Case(meta["command"], tuple(meta["argv"]), tuple(sorted(files.items())))
+
+
+PLAN_FILE_COMMANDS = (  # one command line per command that reads a plan file (the random budget varies the options)
+    ["check", "--format", "json", "{dir}/a.hciplan"], ["plan", "{dir}/a.hciplan", "--format", "json"],
+    ["graph", "{dir}/a.hciplan", "--format", "mermaid", "--detail"],
+    ["simulate", "{dir}/a.hciplan", *RUNS, "--window", "8h", "--fail", "EDGE-N1:reboot:hang", "--format", "json"],
+    ["emit", "{dir}/a.hciplan", "--backend", "powershell", "-o", "{dir}/out", "--force"],
+    ["emit", "{dir}/a.hciplan", "--backend", "runbook", "-o", "{dir}/out", "--force"],
+    ["fmt", "{dir}/a.hciplan"], ["report", "{dir}/a.hciplan", "-o", "{dir}/r.html", "--force", *RUNS],
+    ["diff", "{dir}/a.hciplan", "{dir}/a.hciplan"], ["compare", "{dir}/a.hciplan", "{dir}/a.hciplan", *RUNS],
+)
+
+
+def applicable(case: Case) -> list[tuple[str, ...]]:
+    """The command lines a corpus case is replayed with: a lone plan file goes through every command that reads one."""
+    if [name for name, _ in case.files] == ["a.hciplan"]:
+        return [case.argv] + [tuple(argv) for argv in PLAN_FILE_COMMANDS if tuple(argv) != case.argv]
+    return [case.argv]
 
 
 def corpus_cases(corpus: Path = CORPUS) -> list[Path]:
