@@ -407,10 +407,11 @@ def _timestamp(value: syntax.Timestamp, diagnostics: Collector) -> dt.datetime:
         raise _Invalid() from None
     if not PLAN_YEARS[0] <= moment.year <= PLAN_YEARS[1]:
         # Near year 1 or 9999 a window's times, shown in another zone or plus the work's hours, leave the
-        # calendar (OverflowError); a plan is for an upgrade that will happen. The model keeps the value.
+        # calendar (OverflowError); a plan is for an upgrade that will happen.
         diagnostics.report("HCI109", value.span, f"`{value.text}` is outside the years a plan can be for "
                            f"({PLAN_YEARS[0]} to {PLAN_YEARS[1]})",
                            hints=["write the date of the maintenance window, such as `2026-12-05T22:00Z`"])
+        raise _Invalid()
     return moment
 
 
