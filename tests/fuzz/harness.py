@@ -256,7 +256,7 @@ def _dump(document, encoding: str) -> bytes:
     text = json.dumps(document, ensure_ascii=False, allow_nan=True)  # NaN and Infinity, as a careless writer emits
     text = text.replace(json.dumps(DEEP_MARK), "[" * 100_000 + "]" * 100_000)
     if encoding == "utf-16":
-        return text.encode("utf-16")  # with a BOM, as Windows PowerShell 5.1's Out-File writes
+        return text.encode("utf-16", "surrogatepass")  # with a BOM, as Windows PowerShell 5.1's Out-File writes
     data = text.encode("utf-8", "surrogatepass")
     return b"\xef\xbb\xbf" + data if encoding == "utf-8-sig" else data
 
