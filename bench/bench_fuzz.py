@@ -62,6 +62,20 @@ def fuzz_command(job: tuple[str, int, int, float]) -> dict:
             "seconds": time.monotonic() - started}
 
 
+class _Serial:
+    """A stand-in for a pool of one: the jobs run in this process."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    @staticmethod
+    def imap_unordered(function, jobs, chunksize=1):
+        return map(function, jobs)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inputs", type=int, default=100_000, help="inputs in all, split over the commands")
@@ -77,11 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     share = max(1, args.inputs // (len(commands) * args.chunks))
     jobs = [(c, share, args.seed * 1000 + k, args.minutes * 60) for k in range(args.chunks) for c in commands]
     started = time.monotonic()
-    if args.jobs > 1:
-        with multiprocessing.Pool(args.jobs) as pool:
-            results = pool.map(fuzz_command, jobs, chunksize=1)
-    else:
-        results = [fuzz_command(job) for job in jobs]
+    results = []
+    with multiprocessing.Pool(args.jobs) if args.jobs > 1 else _Serial() as pool:
+        for r in pool.imap_unordered(fuzz_command, jobs, chunksize=1):  # a line per finished chunk: partial counts
+            results.append(r)
+            print(f"  {r['command']}: {r['tried']} inputs, {len(r['crashes'])} crashes, {r['seconds']:.0f} s",
+                  flush=True)
 
     totals: dict[str, dict] = {}
     for r in results:
