@@ -242,7 +242,11 @@ def _convert(value: syntax.Value, attr: schema.Attr, diagnostics: Collector) -> 
         raise _type_error(value, attr, diagnostics)
     if kind == "number":
         if isinstance(value, syntax.Number):
-            return _in_range(float(value.value), value, attr, diagnostics)
+            try:
+                number = float(value.value)
+            except OverflowError:  # an integer literal of 309 digits or more has no float
+                number = math.inf
+            return _in_range(number, value, attr, diagnostics)
         hint = ""
         if isinstance(value, syntax.Quantity) and value.text.endswith("x"):
             hint = f"write the factor without a unit: `{value.text[:-1]}`"
