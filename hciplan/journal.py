@@ -104,6 +104,10 @@ def parse_time(text: object, path: str, line: int, name: str) -> dt.datetime:
                            "2026-12-05T22:14:03.5000000+00:00)") from None
     if moment.tzinfo is None:
         raise JournalError(path, line, f"`{name}` has no UTC offset: {text[:60]!r}")
+    try:  # year 1 at +14:00 or year 9999 at -14:00 has no UTC time: every later step compares in UTC
+        moment.astimezone(dt.timezone.utc)
+    except OverflowError:
+        raise JournalError(path, line, f"`{name}` is outside the years 1 to 9999 once in UTC: {text[:60]!r}") from None
     return moment
 
 

@@ -13,6 +13,7 @@ render.py prints them.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,11 +71,25 @@ def load_side(path: str) -> Side:
     return Side(path, json.loads(json_plan.dumps(json_plan.plan_document(result.plan, result.diagnostics))))
 
 
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows (hciplan never writes it)")
+
+
+def _finite(text: str) -> float:
+    """A float of the document; one too large for a float (`1e999`) is refused, so no figure is infinite."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is too large for a number")
+    return value
+
+
 def _plan_json(path: str, text: str) -> dict:
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except ValueError as error:
         raise PlanInputError(f"{path} is not valid JSON: {error}") from None
+    except RecursionError:  # json's C decoder recurses per nesting level: 100,000 `[` exhaust the stack
+        raise PlanInputError(f"{path} is not a plan document: the JSON is nested too deeply") from None
     if not isinstance(document, dict) or document.get("schema") != json_plan.SCHEMA:
         found = document.get("schema") if isinstance(document, dict) else None
         raise PlanInputError(f"{path}: expected a plan document (\"schema\": \"{json_plan.SCHEMA}\", from "

@@ -101,7 +101,8 @@ block per upgrade, one `pool` per cluster, one `cluster` per file).
 register("HCI109", E, "value out of range", """
 The value has the right type but is outside the allowed range: an IPv4 octet
 above 255, a prefix length above 32, a count below 1, a date that does not
-exist, or a number outside the attribute's documented range.
+exist or falls outside the years 1970 to 2500, or a number outside the
+attribute's documented range.
 """)
 register("HCI110", E, "upgrade does not match the cluster", """
 The file needs a `cluster` block, and the `upgrade` block's label must be the

@@ -242,7 +242,11 @@ def _convert(value: syntax.Value, attr: schema.Attr, diagnostics: Collector) -> 
         raise _type_error(value, attr, diagnostics)
     if kind == "number":
         if isinstance(value, syntax.Number):
-            return _in_range(float(value.value), value, attr, diagnostics)
+            try:
+                number = float(value.value)
+            except OverflowError:  # an integer literal of 309 digits or more has no float
+                number = math.inf
+            return _in_range(number, value, attr, diagnostics)
         hint = ""
         if isinstance(value, syntax.Quantity) and value.text.endswith("x"):
             hint = f"write the factor without a unit: `{value.text[:-1]}`"
@@ -380,6 +384,9 @@ def _ipv4(value: syntax.Ipv4, attr: schema.Attr, diagnostics: Collector):
         raise _Invalid() from None
 
 
+PLAN_YEARS = (1970, 2500)  # the years a timestamp of a plan may fall in (HCI109 otherwise)
+
+
 def _timestamp(value: syntax.Timestamp, diagnostics: Collector) -> dt.datetime:
     match = TIMESTAMP_RE.match(value.text)
     if not match or match.group(4) is None:
@@ -397,11 +404,19 @@ def _timestamp(value: syntax.Timestamp, diagnostics: Collector) -> dt.datetime:
             if hours > 23 or minutes > 59:
                 raise ValueError("zone offset")
             tz = dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
-        return dt.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0), tzinfo=tz)
+        moment = dt.datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0), tzinfo=tz)
     except ValueError:
         diagnostics.report("HCI109", value.span, f"`{value.text}` is not a valid date and time",
                            hints=["check the month (01-12), day, hour (00-23), minutes and zone offset"])
         raise _Invalid() from None
+    if not PLAN_YEARS[0] <= moment.year <= PLAN_YEARS[1]:
+        # Near year 1 or 9999 a window's times, shown in another zone or plus the work's hours, leave the
+        # calendar (OverflowError); a plan is for an upgrade that will happen.
+        diagnostics.report("HCI109", value.span, f"`{value.text}` is outside the years a plan can be for "
+                           f"({PLAN_YEARS[0]} to {PLAN_YEARS[1]})",
+                           hints=["write the date of the maintenance window, such as `2026-12-05T22:00Z`"])
+        raise _Invalid()
+    return moment
 
 
 # --- the simulation inputs: timing block and scenarios --------------------------------------
