@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,17 +28,9 @@ from hciplan.simulator import fast, prepare_simulation  # noqa: E402
 from hciplan.simulator.engine import run_once  # noqa: E402
 from hciplan.simulator.montecarlo import run_batch  # noqa: E402
 from hciplan.simulator.prepared import keyed_draws  # noqa: E402
+from bench_simulator import best_of  # noqa: E402  (bench/ is the script's folder, first on sys.path)
 
 PLANS = ("four-node", "sixteen-node")
-
-
-def best_of(repeats: int, function) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def timed(sp, runs: int, repeats: int, simpy: bool):

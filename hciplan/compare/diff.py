@@ -13,7 +13,6 @@ render.py prints them.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +22,7 @@ from hciplan.backends import json_plan
 from hciplan.compiler.compile import CompileResult, compile_checked
 from hciplan.compiler.pipeline import check_bytes
 from hciplan.files import TooLarge, read_at_most, windows_encoding
+from hciplan.simulator.result import finite_json_float, no_json_constant
 
 SCHEMA = "hciplan.diff/1"
 MAX_PLAN_BYTES = 64 * 1024 * 1024  # a 16-node plan's JSON is well under 1 MiB
@@ -71,21 +71,9 @@ def load_side(path: str) -> Side:
     return Side(path, json.loads(json_plan.dumps(json_plan.plan_document(result.plan, result.diagnostics))))
 
 
-def _no_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number JSON allows (hciplan never writes it)")
-
-
-def _finite(text: str) -> float:
-    """A float of the document; one too large for a float (`1e999`) is refused, so no figure is infinite."""
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{text[:40]} is too large for a number")
-    return value
-
-
 def _plan_json(path: str, text: str) -> dict:
     try:
-        document = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+        document = json.loads(text, parse_constant=no_json_constant, parse_float=finite_json_float)
     except ValueError as error:
         raise PlanInputError(f"{path} is not valid JSON: {error}") from None
     except RecursionError:  # json's C decoder recurses per nesting level: 100,000 `[` exhaust the stack

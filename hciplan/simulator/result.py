@@ -36,11 +36,13 @@ class SimDocumentError(ValueError):
     """A document that is not a valid `hciplan.sim/1` summary; the message says which field and why."""
 
 
-def _no_constant(name: str) -> float:
+def no_json_constant(name: str) -> float:
+    """json.loads' parse_constant: NaN and Infinity are refused (hciplan never writes them; compare/diff.py too)."""
     raise SimDocumentError(f"{name} is not a number JSON allows (hciplan never writes it)")
 
 
-def _finite(text: str) -> float:
+def finite_json_float(text: str) -> float:
+    """json.loads' parse_float: a number too large for a float (`1e999`) is refused, so no figure is infinite."""
     value = float(text)
     if not math.isfinite(value):
         raise SimDocumentError(f"{text[:SHOWN_CHARS]} is too large for a number")
@@ -54,7 +56,7 @@ def parse(text: str) -> "SimResult":
     parsed, so no non-finite figure reaches a reader.
     """
     try:
-        document = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+        document = json.loads(text, parse_constant=no_json_constant, parse_float=finite_json_float)
     except SimDocumentError as error:
         raise SimDocumentError(f"not valid JSON for {SCHEMA}: {error}") from None
     except json.JSONDecodeError as error:
