@@ -246,14 +246,17 @@ def test_ctrl_c_stops_a_two_process_simulate_with_exit_130_and_a_partial_summary
                "--runs", "1000000", "--jobs", "2"]
     # a child of a background shell may start with SIGINT ignored; the test needs Python's default handler
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), start_new_session=True)
     try:
         time.sleep(12)  # compile, start both workers, finish a few batches of 500 runs (a loaded machine is slower)
         assert process.poll() is None, process.communicate()
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=30)  # the full series would take many minutes
     finally:
-        process.kill()
+        try:  # the workers too, should the test fail before they were stopped
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     assert process.returncode == 130, err
     assert out == ""  # no partial document on stdout
     finished = int(err.split("interrupted after ")[1].split(" of 1000000 runs")[0])
