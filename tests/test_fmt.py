@@ -361,7 +361,7 @@ interfaces = st.builds(lambda a, p: ipaddress.IPv4Interface(f"{a}/{p}"), address
 networks = interfaces.map(lambda i: i.network)
 zones = st.none() | st.integers(-(23 * 60 + 59), 23 * 60 + 59).map(lambda n: dt.timezone(dt.timedelta(minutes=n)))
 timestamps = st.builds(lambda d, z: d.replace(microsecond=0, tzinfo=z),
-                       st.datetimes(min_value=dt.datetime(1000, 1, 1), max_value=dt.datetime(9999, 12, 31)), zones)
+                       st.datetimes(min_value=dt.datetime(1971, 1, 1), max_value=dt.datetime(2499, 12, 31)), zones)
 
 
 def enum(block: schema.BlockSpec, name: str):
