@@ -19,7 +19,7 @@ from hciplan.backends import BACKENDS, BackendUnsupported  # the registry import
 import hciplan.compiler.codes  # noqa: F401 - fills REGISTRY for every command, as the compiler did
 from hciplan.compiler.diagnostics import REGISTRY, Diagnostic, Severity, did_you_mean
 from hciplan.compiler.render import check_document, render_json, render_text
-from hciplan.files import TooLarge, WriteError, read_at_most, shared_name, write_folder, write_text
+from hciplan.files import MAX_JSON_BYTES, TooLarge, WriteError, read_at_most, shared_name, write_folder, write_text
 from hciplan.words import counted
 
 if TYPE_CHECKING:  # imported by the commands that use them: start-up stays near the floor (bench_startup.py)
@@ -61,7 +61,7 @@ def _style():
     return lambda text, **_: text
 
 
-MAX_INPUT_BYTES = 64 * 1024 * 1024  # inventories, validator exports and saved simulations (a few MB at most)
+MAX_INPUT_BYTES = MAX_JSON_BYTES  # the one limit of hciplan.files, under the name the commands use
 
 
 def load_source(path: str, name: str | None = None) -> CheckResult:

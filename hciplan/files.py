@@ -61,6 +61,9 @@ def _mib(size: int) -> str:
     return f"{size // 2**20} MiB" if size >= 2**20 else f"{size:,} bytes"
 
 
+MAX_JSON_BYTES = 64 * 1024 * 1024  # inventories, validator exports, records and saved simulations (a few MB at most)
+
+
 def read_at_most(path: str | os.PathLike, limit: int) -> bytes:
     """The bytes of the file, at most `limit` of them, else TooLarge (other OSErrors as they are).
 
@@ -116,6 +119,16 @@ _REASONS = {
 
 def _failed(path: str | os.PathLike, error: OSError) -> WriteError:
     return WriteError(path, _REASONS.get(error.errno, error.strerror or str(error)))
+
+
+def _status(path: Path, how, reported: Path) -> os.stat_result | None:
+    """`how(path)` (os.stat or os.lstat); None when nothing is there; other OS errors as a WriteError for `reported`."""
+    try:
+        return how(path)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise _failed(reported, error) from None
 
 
 def default_mode() -> int:
@@ -188,12 +201,7 @@ def write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool, links:
     if links not in ("refuse", "follow", "replace"):
         raise ValueError(f"links={links!r}")
     given = Path(path)
-    try:
-        info = os.lstat(given)
-    except FileNotFoundError:
-        info = None
-    except OSError as error:
-        raise _failed(given, error) from None
+    info = _status(given, os.lstat, given)
     target = given
     if info is not None and stat.S_ISLNK(info.st_mode):
         if links == "refuse":
@@ -203,12 +211,7 @@ def write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool, links:
             raise FileExistsError(str(given))
         if links == "follow":
             target = Path(os.path.realpath(given))
-            try:
-                info = os.stat(target)
-            except FileNotFoundError:
-                info = None
-            except OSError as error:
-                raise _failed(given, error) from None
+            info = _status(target, os.stat, given)
         else:
             info = None  # the link itself is replaced: a new file
     elif info is not None and not overwrite:

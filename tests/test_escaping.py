@@ -40,7 +40,6 @@ SAFE_CALLS = {
     "counted": "words.counted: a number and the literal noun every call site writes",
     "share_text": "percent.share_text: a probability, from a number",
     "setting_text": "percent.setting_text: a probability the user set, from a number",
-    "_inputs_cell": "runbook._inputs_cell escapes every document value itself (its body is scanned as well)",
 }
 
 # Names and attributes (as written) that cannot carry user text: why, for each.
@@ -57,7 +56,7 @@ SAFE_VALUES = {
     "first.group": "a pass name of the catalog",
     "upgrade.method": "an enum keyword checked by the grammar (cau, manual, ...)",
     "cluster.vm_count": "a number",
-    "inputs.confidence": "a number (the read-back check requires a finite probability)", "simulation.seed": "a number",
+    "simulation.seed": "a number",
     "width": "a number (the longest window name's length)", "used": "a number",
 }
 

@@ -31,7 +31,7 @@ from hciplan.compiler.catalog import PHASES
 from hciplan.compiler.diagnostics import Diagnostic, Severity
 from hciplan.compiler.plan import Plan, Step
 from hciplan.compiler.quantities import format_minutes
-from hciplan.percent import share_text
+from hciplan.percent import setting_text, share_text
 from hciplan.simulator.result import SimResult
 from hciplan.words import counted
 
@@ -154,7 +154,7 @@ def _inputs_cell(simulation: SimResult) -> str:
     windows = ("none" if not inputs.windows
                else ", ".join(md_cell_code(w.name) for w in inputs.windows[:6])
                + (f" and {len(inputs.windows) - 6} more" if len(inputs.windows) > 6 else ""))
-    parts = [f"windows {windows}", f"confidence {inputs.confidence:.1%}".replace(".0%", "%")]
+    parts = [f"windows {windows}", f"confidence {setting_text(inputs.confidence)}"]
     if inputs.failures or inputs.risks:
         parts.append(f"{len(inputs.failures)} failures and {len(inputs.risks)} risks injected")
     else:

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar, Union
 
 from hciplan.compiler import characters
-from hciplan.files import SURROGATE_MESSAGE, lone_surrogate_path, windows_encoding
+from hciplan.files import MAX_JSON_BYTES, SURROGATE_MESSAGE, lone_surrogate_path, windows_encoding
 
 SCHEMA = "hciplan.inventory/1"
-MAX_INVENTORY_BYTES = 64 * 1024 * 1024
+MAX_INVENTORY_BYTES = MAX_JSON_BYTES
 
 T = TypeVar("T")
 

@@ -33,7 +33,7 @@ from hciplan.compiler.catalog import PHASES
 from hciplan.compiler.diagnostics import Diagnostic
 from hciplan.compiler.plan import Plan
 from hciplan.compiler.quantities import format_minutes
-from hciplan.percent import share_text
+from hciplan.percent import setting_text, share_text
 from hciplan.compiler.storage import format_size
 from hciplan.words import counted
 
@@ -59,6 +59,7 @@ def environment() -> jinja2.Environment:
     env.filters["ticks"] = _ticks
     env.filters["minutes"] = lambda m: "-" if m is None else format_minutes(m)
     env.filters["percent"] = share_text
+    env.filters["setting"] = setting_text
     return env
 
 
@@ -211,10 +212,6 @@ def _bounds(bounds, show) -> str:
     return f"{show(low)} – {show(high)}"
 
 
-def _percent(value: float) -> str:
-    return share_text(value)
-
-
 def simulation(plan: Plan, runs: int, seed: int, jobs: int | None) -> dict:
     """Simulate the plan (failure-free, the file's windows) and gather the figures and charts of the page."""
     from hciplan.simulator import prepare_simulation
@@ -232,13 +229,13 @@ def simulation(plan: Plan, runs: int, seed: int, jobs: int | None) -> dict:
                  for key in ("p50", "p80", "p90", "p95", "max", "mean")]
     outcome_bounds = dict(record.intervals.outcomes)
     outcomes = [{"name": name.replace("_", " "), "runs": count, "share": count / runs,
-                 "interval": _bounds(outcome_bounds.get(name), _percent)}
+                 "interval": _bounds(outcome_bounds.get(name), share_text)}
                 for name, count in sorted(record.outcomes, key=lambda item: ["completed", "aborted",
                                                                               "stopped_at_window"].index(item[0]))]
     stops = [{"outcome": o.replace("_", " "), "step": sp.ids[step], "runs": n, "reason": reason}
              for (o, step, reason), n in sorted(summary_.stops.items(), key=lambda item: (-item[1], item[0]))[:8]]
     crit_bounds = dict(record.intervals.criticality)
-    critical = [{"step": sp.ids[i], "share": share, "interval": _bounds(crit_bounds.get(sp.ids[i]), _percent),
+    critical = [{"step": sp.ids[i], "share": share, "interval": _bounds(crit_bounds.get(sp.ids[i]), share_text),
                  "mean": sp.mean_minutes[i]} for i, share in most_critical(sp, summary_, TOP_CRITICAL)]
     schedule = record.schedule
     median = summary_.median_run()
@@ -268,7 +265,7 @@ def simulation(plan: Plan, runs: int, seed: int, jobs: int | None) -> dict:
     return {
         "runs": runs, "seed": seed, "record": record, "durations": durations, "outcomes": outcomes, "stops": stops,
         "critical": critical, "completed": summary_.outcomes[COMPLETED],
-        "within": record.p_within_window, "within_interval": _bounds(record.intervals.p_within_window, _percent),
+        "within": record.p_within_window, "within_interval": _bounds(record.intervals.p_within_window, share_text),
         "exposure": record.exposure_minutes, "exposure_interval": _bounds(record.intervals.exposure_minutes, format_minutes),
         "exposure_p90": record.exposure_p90_minutes,
         "overrun": record.overrun, "schedule": schedule, "finish": finish_text(schedule) if schedule and
