@@ -19,7 +19,8 @@ from hciplan.backends import BACKENDS, BackendUnsupported  # the registry import
 import hciplan.compiler.codes  # noqa: F401 - fills REGISTRY for every command, as the compiler did
 from hciplan.compiler.diagnostics import REGISTRY, Diagnostic, Severity, did_you_mean
 from hciplan.compiler.render import check_document, render_json, render_text
-from hciplan.files import MAX_JSON_BYTES, TooLarge, WriteError, read_at_most, shared_name, write_folder, write_text
+from hciplan.files import (MAX_JSON_BYTES, TooLarge, WriteError, read_at_most, shared_name, windows_encoding,
+                           write_folder, write_text)
 from hciplan.words import counted
 
 if TYPE_CHECKING:  # imported by the commands that use them: start-up stays near the floor (bench_startup.py)
@@ -436,12 +437,19 @@ def _load_simulation(path: str, plan, what_if: bool = False) -> tuple[SimResult,
 
     again = "run `hciplan simulate FILE --format json > SIM.json` again"
     try:
-        simulation = parse(read_at_most(path, MAX_INPUT_BYTES).decode("utf-8"))
+        data = read_at_most(path, MAX_INPUT_BYTES)
+        # as diff reads a plan document: UTF-8 with or without a BOM, or UTF-16 with one (a copy saved by
+        # Windows PowerShell 5.1's Out-File)
+        simulation = parse(data.decode(windows_encoding(data)))
     except TooLarge as error:
         raise click.UsageError(f"{error}: not a saved simulation") from None
     except OSError as error:
         raise click.UsageError(f"cannot read {path}: {error.strerror or error}") from None
-    except (ValueError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
+        raise click.UsageError(f"{path}: byte 0x{error.object[error.start]:02x} at offset {error.start} is not "
+                               f"valid {error.encoding.upper().replace('-SIG', '')} text: not a saved simulation; "
+                               f"{again}") from None
+    except ValueError as error:
         raise click.UsageError(f"{path}: {plain(str(error))}; {again}") from None
     if simulation.fingerprint is None:
         raise click.UsageError(f'{path}: the simulation names no plan ("fingerprint" is missing): {again}')

@@ -313,3 +313,23 @@ def test_a_document_with_every_field_reads_and_writes_back_unchanged(with_scenar
         assert record.inputs is not None and record.plan is not None
         assert record.to_document() == json.loads(text)
         assert SimResult.from_document(record.to_document()) == record
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+def test_a_simulation_saved_through_windows_powershell_is_read(tmp_path, saved_document, encoding) -> None:
+    """A copy re-saved by Windows PowerShell 5.1 (`Out-File` writes UTF-16 with a BOM) reads as the original."""
+    path = tmp_path / "sim.json"
+    path.write_bytes(json.dumps(saved_document).encode(encoding))
+    result, out = emit(tmp_path, path)
+    assert result.exit_code == 0, result.output
+    assert "| Simulation inputs | windows `sunday-morning`" in (out / "RUNBOOK.md").read_text(encoding="utf-8")
+
+
+def test_a_simulation_that_is_not_text_says_which_byte(tmp_path, saved_document) -> None:
+    path = tmp_path / "sim.json"
+    body = json.dumps(saved_document).encode("utf-8")
+    path.write_bytes(body[:40] + b"\xc3\x28" + body[40:])
+    result, out = emit(tmp_path, path)
+    assert result.exit_code == 2 and not out.exists()
+    assert "byte 0xc3 at offset 40 is not valid UTF-8 text: not a saved simulation" in result.output
+    assert "codec" not in result.output  # Python's wording stays out of the message

@@ -329,6 +329,37 @@ records = st.one_of(journals(), st.sampled_from(sorted(RECORDS)).flatmap(lambda 
                         lambda data: st.integers(0, len(data)).map(lambda at: data[:at])))
 plan_documents = st.one_of(edited_json(PLAN.document), hciplan_files)
 
+# The validator's results (`import --validation`, `check --validation`): the synthetic upgrade export of the
+# four-node example (tests/fixtures/validation/README.md says where its names come from), edited.
+VALIDATION = json.loads((ROOT / "tests/fixtures/validation/upgrade-validation.json").read_text(encoding="utf-8"))
+validation_results = st.one_of(edited_json(VALIDATION), json_values.map(lambda v: _dump(v, "utf-8")),
+                               st.just(b"[" * 100_000), st.just(b""))
+four_node_files = st.one_of(st.just(BASES["four-node"].encode()), hciplan_files)
+
+
+def _saved_simulation() -> dict:
+    """A `simulate --format json` result of the two-node example, made once: what `emit --simulation` reads."""
+    result = CliRunner().invoke(cli, ["simulate", str(EXAMPLES / "two-node.hciplan"), "--runs", "20", "--jobs", "1",
+                                      "--format", "json"])
+    return json.loads(result.stdout)
+
+
+_SIMULATION: list[dict] = []
+
+
+@st.composite
+def saved_simulations(draw) -> bytes:
+    """The saved simulation, edited (made on first use, so importing the harness stays cheap)."""
+    if not _SIMULATION:
+        _SIMULATION.append(_saved_simulation())
+    return draw(edited_json(_SIMULATION[0]))
+
+
+# Where `discover -o` is asked to write: a new file, a folder, below a file, a missing folder, odd names.
+DISCOVER_TARGETS = ["{dir}/Get-HciPlanInventory.ps1", "{dir}", "{dir}/", "{dir}/plain.txt/x.ps1", "{dir}/missing/x.ps1",
+                    "{dir}/existing.ps1", "{dir}/" + "n" * 300 + ".ps1", "{dir}/a b$(x).ps1",
+                    "{dir}/\u00e9.ps1", "-"]
+
 # --- simulator arguments ---------------------------------------------------------------------------------------
 WINDOW_ARGS = ["8h", "none", "0m", "1s", "1m", "-5m", "100000d", "1e309m", "9" * 300 + "m", "1h30m", "x", "", "nan",
                "inf", "0", "1d1d"]
@@ -404,6 +435,20 @@ CASES: dict[str, st.SearchStrategy[Case]] = {
                         a=BASES["two-node"].encode(), **{"journal.jsonl": t[0]})),
     "calibrate": st.tuples(records, st.sampled_from(["auto", "journal", "cau", "lcm"])).map(
         lambda t: _case("calibrate", ["calibrate", "--source-type", t[1], "{dir}/records"], records=t[0])),
+    "validation": st.tuples(validation_results, four_node_files, st.sampled_from(["import", "into", "check"])).map(
+        lambda t: _case("validation", {"import": ["import", "--validation", "{dir}/results.json"],
+                                       "into": ["import", "--validation", "{dir}/results.json", "--into",
+                                                "{dir}/a.hciplan"],
+                                       "check": ["check", "{dir}/a.hciplan", "--validation", "{dir}/results.json"]}[t[2]],
+                        a=t[1], **{"results.json": t[0]})),
+    "emit-simulation": st.tuples(saved_simulations(), st.booleans(), st.sampled_from(["runbook", "powershell"])).map(
+        lambda t: _case("emit-simulation", ["emit", "{dir}/a.hciplan", "--backend", t[2], "--simulation",
+                                            "{dir}/sim.json", "-o", "{dir}/out", "--force",
+                                            *(["--what-if"] if t[1] else [])],
+                        a=BASES["two-node"].encode(), **{"sim.json": t[0]})),
+    "discover": st.tuples(st.sampled_from(DISCOVER_TARGETS), st.booleans()).map(
+        lambda t: _case("discover", ["discover", "-o", t[0], *(["--force"] if t[1] else [])],
+                        **{"plain.txt": b"a regular file, not a folder\n", "existing.ps1": b"# an older script\n"})),
 }
 COMMANDS = tuple(CASES)
 
