@@ -151,7 +151,8 @@ def _witness_value_at() -> str:
     ("upgrade.method=fast", 2, "`fast` is not a valid `method`; allowed: cau, wac, manual, offline"),
     ("upgrade.max_failed_nodes=-1", 2, "`max_failed_nodes` = -1 is out of range; allowed: 0 to 63"),
     ("timing.run_spread=2", 2, "`run_spread` = 2 is out of range; allowed: 0 to 1"),
-    ("window=abc", 2, "`abc` is not a duration"),
+    ("window=abc", 2, "hciplan: `--vary window=abc`: `abc` is not a duration"),  # said once, as written
+    ("window=10s", 2, "`--vary window=10s` is shorter than a minute"),
     ("upgrade.method", 2, "write ATTR=VALUE"),
     # checked as the checker would: the variant's error at the base file's line, then why there is no comparison
     ("cluster.witness=none", 1, f"two-node.hciplan:{_witness_value_at()}: error[HCI501]: a two-node cluster without a witness"),

@@ -131,3 +131,12 @@ def test_explain_finds_every_code_in_a_fresh_process() -> None:
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("HCI305 (")
+
+
+def test_diff_loads_no_heavy_library() -> None:
+    """`diff` walks the plan documents' `after` lists itself: two plans compare without networkx."""
+    two, four = (f"examples/{name}.hciplan" for name in ("two-node", "four-node"))
+    loaded, run = loaded_by("diff", two, four)
+    assert run.returncode in (0, 1), run.stderr
+    assert "examples/two-node.hciplan -> examples/four-node.hciplan: " in run.stdout, run.stdout
+    assert loaded == []

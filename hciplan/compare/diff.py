@@ -16,8 +16,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import networkx as nx
-
 from hciplan.backends import json_plan
 from hciplan.compiler.compile import CompileResult, compile_checked
 from hciplan.compiler.pipeline import check_bytes
@@ -148,15 +146,21 @@ def _identity(step: dict) -> tuple:
     return step["kind"], step.get("node"), step.get("target")
 
 
-def _graph(steps: list[dict]) -> nx.DiGraph:
-    graph = nx.DiGraph()
+def _graph(steps: list[dict]) -> dict[str, tuple[str, ...]]:
+    """Each step's predecessors among the document's steps (a walk needs no graph library: `diff` starts fast)."""
     ids = {s["id"] for s in steps}
-    for s in steps:
-        graph.add_node(s["id"])
-        for p in s.get("after", []):
-            if p in ids:
-                graph.add_edge(p, s["id"])
-    return graph
+    return {s["id"]: tuple(p for p in s.get("after", []) if p in ids) for s in steps}
+
+
+def _ancestors(graph: dict[str, tuple[str, ...]], step: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(graph.get(step, ()))
+    while todo:
+        x = todo.pop()
+        if x not in seen:
+            seen.add(x)
+            todo.extend(graph.get(x, ()))
+    return seen
 
 
 def _unit_windows(document: dict) -> dict[str, Any]:
@@ -259,8 +263,8 @@ def _irreversible_moves(a: dict, b: dict, matched: dict[str, str], reverse: dict
         if not s.get("irreversible") or s["id"] not in reverse:
             continue
         before = reverse[s["id"]]
-        was = {matched[x] for x in nx.ancestors(old_graph, before) if x in matched}
-        now = {x for x in nx.ancestors(new_graph, s["id"]) if x in common}
+        was = {matched[x] for x in _ancestors(old_graph, before) if x in matched}
+        now = {x for x in _ancestors(new_graph, s["id"]) if x in common}
         record = {"group": "irreversible", "op": "changed", "what": "irreversible_moved", "step": s["id"]}
         order = {x["id"]: k for k, x in enumerate(b["steps"])}
         if was != now:

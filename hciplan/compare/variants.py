@@ -67,9 +67,9 @@ def parse_override(text: str) -> Override:
         from hciplan.simulator import parse_window  # noqa: PLC0415 (the simulator's own rule for --window)
 
         try:
-            return Override(text, None, "window", parse_window(value_text))
+            return Override(text, None, "window", parse_window(value_text, f"--vary {text}"))
         except ValueError as error:
-            raise VaryError(f"`--vary {text}`: {error}") from None
+            raise VaryError(str(error)) from None
     block, _, name = attr_path.partition(".")
     spec = BLOCKS.get(block)
     attr = spec.attr(name) if spec else None

@@ -281,8 +281,10 @@ class Scenario:
     spans: Spans = _spans()
 
 
-# Timing and scenarios are assumptions and what-ifs, not facts about the cluster,
-# and they change no step of the plan: the plan fingerprint leaves them out.
+# Timing and scenarios are assumptions and what-ifs, not facts about the cluster: the plan
+# fingerprint (the cluster and the upgrade asked for) leaves them out. The timing still sets each
+# step's mean and bound minutes (docs/plan.md), so a saved simulation records a digest of it
+# (simulator/inputs.py) to tell another timing block from the file's.
 NOT_FINGERPRINTED = {"fingerprint": False}
 
 

@@ -34,11 +34,13 @@ class ScenarioError(Exception):
 MAX_WINDOW_DAYS = 365  # a window longer than a year is a typo, and would overflow the report's dates
 
 
-def parse_window(text: str) -> float | None:
+def parse_window(text: str, written: str | None = None) -> float | None:
     """`6h`, `1h30m`, `90m` in minutes, by the file's rules for a duration literal; `none` gives None (no window).
 
-    Raises ValueError with a message that says the accepted form.
+    Raises ValueError with a message that quotes the option as the user wrote it (`written`, by default
+    `--window TEXT`; `--vary window=TEXT` for a variant) and says the accepted form.
     """
+    said = written if written is not None else f"--window {text}"
     if text.lower() == "none":
         return None
     try:
@@ -48,12 +50,12 @@ def parse_window(text: str) -> float | None:
             seconds = float("inf")
         else:
             hints = "".join(f"; {hint}" for hint in error.hints if hint)
-            raise ValueError(f"`--window {clip(text)}`: {error.message}{hints}; write {DURATION_FORM}, "
+            raise ValueError(f"`{clip(said)}`: {error.message}{hints}; write {DURATION_FORM}, "
                              "or `none`") from None
     if seconds < 60:
-        raise ValueError(f"`--window {text}` is shorter than a minute")
+        raise ValueError(f"`{clip(said)}` is shorter than a minute")
     if seconds > MAX_WINDOW_DAYS * 86400:
-        raise ValueError(f"`--window {clip(text)}` is longer than {MAX_WINDOW_DAYS} days: write a shorter window, "
+        raise ValueError(f"`{clip(said)}` is longer than {MAX_WINDOW_DAYS} days: write a shorter window, "
                          "or `--window none` to simulate without windows")
     return seconds / 60
 
