@@ -263,3 +263,60 @@ def test_ctrl_c_stops_a_two_process_simulate_with_exit_130_and_a_partial_summary
     assert 0 < finished < 1_000_000
     assert f"what the {finished} finished runs show" in err
     assert f"Simulation of hci-cluster1: {finished:,} runs" in err
+
+
+def _children(pid: int) -> set[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` is still a live process (a zombie waiting for its reaper is not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_workers_end_when_the_simulate_that_started_them_is_killed():
+    """kill -9 of `simulate --jobs 2` (no chance to stop its pool): its workers notice and exit on their own."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    root = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, PYTHONPATH=str(root))
+    command = [sys.executable, "-m", "hciplan", "simulate", str(root / "examples" / "four-node.hciplan"),
+               "--runs", "1000000", "--jobs", "2"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                               start_new_session=True)
+    workers: set[int] = set()
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers) < 2 and time.monotonic() < deadline:  # compile, then the pool starts its workers
+            time.sleep(0.5)
+            workers = _children(process.pid)
+        assert len(workers) >= 2, "the simulate never started its two workers"
+        process.kill()
+        process.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        alive = workers
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.5)
+            alive = {pid for pid in workers if _running(pid)}
+        assert not alive, f"workers {sorted(alive)} outlived their parent"
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

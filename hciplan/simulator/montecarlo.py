@@ -16,6 +16,8 @@ from collections import Counter
 from collections.abc import Sequence
 import os
 import signal
+import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Callable
@@ -166,11 +168,28 @@ def run_batch(sp: SimPlan, seed: int, first: int, last: int) -> Batch:
 _WORKER_PLAN: SimPlan | None = None
 
 
+PARENT_POLL_S = 1.0  # how often a worker checks that the simulate that started it is still there
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End the worker once its parent is gone (killed with SIGKILL, say): its batches have no reader left.
+
+    A forked worker holds both ends of the executor's pipes, so it never sees them close: without this it
+    would wait for work forever.
+    """
+    while True:
+        time.sleep(PARENT_POLL_S)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
 def _init_worker(sp: SimPlan) -> None:
     global _WORKER_PLAN
     _WORKER_PLAN = sp
     # Ctrl+C in a terminal reaches the whole process group: the parent alone decides (see _stop_pool)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="hciplan-parent-watch",
+                     daemon=True).start()
     runtime(sp)
     gc.freeze()  # the plan and the modules live as long as the worker: keep them out of every collection
 
