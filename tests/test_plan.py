@@ -135,6 +135,23 @@ def test_offline_method_brackets_parallel_nodes() -> None:
     assert stop.spec.downtime and start.spec.downtime
 
 
+@pytest.mark.parametrize("source", [*(p.stem for p in EXAMPLES), "offline"])
+def test_steps_the_script_runs_one_at_a_time_form_one_chain(source: str) -> None:
+    # The script performs the steps one after another in plan order; only the offline bracket's per-node
+    # steps run at once (setup.ps1's jobs). Anything else left unordered would let the simulator overlap
+    # steps the script serialises (BitLocker suspend, the media check, the LCM extension on every node).
+    if source == "offline":
+        plan = compile_text(hciplan_text(Shape(method="offline")))
+    else:
+        plan = compile_checked(load_source(ROOT / "examples" / f"{source}.hciplan")).plan
+    serial = [s.id for s in plan.steps if s.group != "offline"]
+    unordered = [(a, b) for a, b in zip(serial, serial[1:]) if a not in plan.ancestors(b)]
+    assert unordered == []
+    per_node = [s for s in plan.steps if s.kind in ("bitlocker.suspend", "media.verify", "lcm.extension",
+                                                   "bitlocker.resume")]
+    assert source == "offline" or per_node  # the examples do have such steps
+
+
 def test_wac_is_interactive_and_with_cau_moves_functional_level_into_the_run() -> None:
     plan = compile_text(hciplan_text(Shape(method="wac", functional_level="with_cau")))
     assert plan.interactive

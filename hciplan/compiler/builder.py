@@ -1,9 +1,13 @@
 """The plan builder: from a checked model and its upgrade intent to the step DAG.
 
-Phases follow domain.md section 1 (P0 gates ... P7 after). Within a phase,
-steps are chained unless they are independent per-node work (a "fan"); node
-passes that drain or reboot (registry keys, OS upgrade, Network ATC,
-remediation) are strictly serial, one node at a time, in the upgrade order.
+Phases follow domain.md section 1 (P0 gates ... P7 after). Steps are chained
+in the order the script performs them: the script runs one step at a time, so
+a per-node step that needs no drain (BitLocker suspend and resume, the media
+check, the LCM extension) still runs node after node, in the upgrade order,
+and the simulator must not overlap them. The only parallel work is what the
+script really runs at once: the offline bracket's per-node setup. Node passes
+that drain or reboot (registry keys, OS upgrade, Network ATC, remediation)
+are strictly serial, one node at a time, in the upgrade order.
 """
 
 from __future__ import annotations
@@ -75,11 +79,10 @@ class _Builder:
         self.tail = (added,)
         return added
 
-    def fan(self, phase: str, kind: str, verb: str, group: str | None = None) -> None:
-        """The same independent step on every node, all after the tail."""
-        ids = [self._add(f"{phase.lower()}.{verb}.{n.name}", kind, phase, self.tail, node=n.name, group=group)
-               for n in self.model.cluster.nodes]
-        self.tail = tuple(ids)
+    def each_node(self, phase: str, kind: str, verb: str) -> None:
+        """The same step on every node, one after another in the upgrade order, as the script runs them."""
+        for n in self.model.ordered_nodes():
+            self.then(f"{phase.lower()}.{verb}.{n.name}", kind, phase, node=n.name)
 
     def rolling(self, phase: str, name: str, actions: tuple[tuple[str, str], ...], group: str | None = None) -> None:
         """One node at a time, in upgrade order; the next node starts after the previous one's last step."""
@@ -111,11 +114,11 @@ def build_plan(model: Model) -> Plan:
     if cluster.aks.installed and upgrade.aks == "remove":
         b.then("p1.aks_remove", "aks.remove", "P1")
     if bitlocker_suspended:
-        b.fan("P1", "bitlocker.suspend", "bitlocker_suspend")  # before the first reboot
+        b.each_node("P1", "bitlocker.suspend", "bitlocker_suspend")  # before the first reboot
     if upgrade.method != "offline":  # offline sets the keys inside its bracket, where the setup reboot applies them
         b.rolling("P1", "registry", REGISTRY_PASS)
     if upgrade.source == "media" and upgrade.method != "wac":
-        b.fan("P1", "media.verify", "media_verify")
+        b.each_node("P1", "media.verify", "media_verify")
     if upgrade.method == "cau":
         b.then("p1.cau_prepare", "cau.prepare", "P1")
         b.then("p1.cau_scan", "cau.scan", "P1")
@@ -178,7 +181,7 @@ def build_plan(model: Model) -> Plan:
         for name in upgrade.convert_to_thin or ():
             volume = volumes[name.lower()]  # the checker (HCI307) guarantees it exists
             b.then(_unique(f"p5.thin_convert.{_id_part(volume)}", used_ids), "thin.convert", "P5", target=volume)
-        b.fan("P5", "lcm.extension", "lcm_extension")
+        b.each_node("P5", "lcm.extension", "lcm_extension")
         if upgrade.solution.adou_path:
             b.then("p5.ad_prepare", "ad.prepare", "P5")
         b.then("p5.readiness_validate", "readiness.validate", "P5")
@@ -187,7 +190,7 @@ def build_plan(model: Model) -> Plan:
 
     # P7: after
     if bitlocker_suspended:
-        b.fan("P7", "bitlocker.resume", "bitlocker_resume")
+        b.each_node("P7", "bitlocker.resume", "bitlocker_resume")
     if solution and upgrade.wdac == "disable" and cluster.wdac == "enforced":
         b.then("p7.wdac_reapply", "wdac.reapply", "P7")
     if solution:

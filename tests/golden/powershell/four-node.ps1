@@ -11,17 +11,17 @@
     file and emit again. Run it from a Windows Server 2022 machine outside the cluster, as an administrator
     of the cluster. It runs the steps below in order, journals each one, and resumes after an interruption
     at the first step the journal does not record as done.
-    Expected duration: about 25.3 h of work (mean step durations), over the planned windows.
+    Expected duration: about 26.6 h of work (mean step durations), over the planned windows.
 
     P0 Gates
       p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered
       p0.registration_repair: Repair the registration, only if the cluster resource lacks a SystemAssigned identity and the Cloud Management cluster group is missing
       p0.test_cluster: Validate the cluster before any change
     P1 Pre-OS
-      p1.bitlocker_suspend.HCI01: Suspend BitLocker until it is resumed
-      p1.bitlocker_suspend.HCI02: Suspend BitLocker until it is resumed
-      p1.bitlocker_suspend.HCI03: Suspend BitLocker until it is resumed
       p1.bitlocker_suspend.HCI04: Suspend BitLocker until it is resumed
+      p1.bitlocker_suspend.HCI03: Suspend BitLocker until it is resumed
+      p1.bitlocker_suspend.HCI02: Suspend BitLocker until it is resumed
+      p1.bitlocker_suspend.HCI01: Suspend BitLocker until it is resumed
       p1.registry.HCI04.drain: Pause the node and drain its roles
       p1.registry.HCI04.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0
       p1.registry.HCI04.reboot: Restart the node and wait for it to come back
@@ -95,19 +95,19 @@
       p5.remediate.HCI01.reboot: Restart the node and wait for it to come back
       p5.remediate.HCI01.resume: Resume the node with failback
       p5.remediate.HCI01.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
-      p5.lcm_extension.HCI01: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
-      p5.lcm_extension.HCI02: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
-      p5.lcm_extension.HCI03: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
       p5.lcm_extension.HCI04: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.HCI03: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.HCI02: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.HCI01: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
       p5.readiness_validate: Run the upgrade readiness validation (validation gate)
     P6 Solution upgrade
       p6.solution_validate: Solution upgrade: ARM deployment in Validate mode
       p6.solution_deploy: Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate) [IRREVERSIBLE]
     P7 After
-      p7.bitlocker_resume.HCI01: Resume BitLocker
-      p7.bitlocker_resume.HCI02: Resume BitLocker
-      p7.bitlocker_resume.HCI03: Resume BitLocker
       p7.bitlocker_resume.HCI04: Resume BitLocker
+      p7.bitlocker_resume.HCI03: Resume BitLocker
+      p7.bitlocker_resume.HCI02: Resume BitLocker
+      p7.bitlocker_resume.HCI01: Resume BitLocker
       p7.wdac_reapply: Re-apply the new WDAC policies (operator, per the 23H2 docs) [operator]
       p7.after_configure: Update the security posture, create the storage paths and set the CAU AD permissions [operator]
       p7.verify: Sync the registration and check the Azure resources
@@ -1165,7 +1165,7 @@ function Step-p0-preflight {
             }
         }
         else {
-            $azureBefore = @(@('p5.lcm_extension.HCI01', 'p5.lcm_extension.HCI02', 'p5.lcm_extension.HCI03', 'p5.lcm_extension.HCI04') | Where-Object { -not ($script:Journal.ContainsKey($_) -and $script:Journal[$_] -in @('done', 'skipped')) })
+            $azureBefore = @(@('p5.lcm_extension.HCI04', 'p5.lcm_extension.HCI03', 'p5.lcm_extension.HCI02', 'p5.lcm_extension.HCI01') | Where-Object { -not ($script:Journal.ContainsKey($_) -and $script:Journal[$_] -in @('done', 'skipped')) })
             $why = 'the Arc machine check needs -ResourceGroupName and an Azure sign-in (Connect-AzAccount)'
             if ($azureBefore.Count -eq 0 -and -not $script:Rehearsal) { Stop-Upgrade -Code 2 -Message ('{0}: it runs before {1}' -f $why, $readiness) }
             Write-Warning ('{0}; it runs in the run that has them, before {1}' -f $why, $readiness)
@@ -1190,14 +1190,9 @@ function Step-p0-test_cluster {
     if ($failed.Count -gt 0) { throw ('cluster validation reported failures; see {0}.htm: {1}' -f $report, ($failed -join '; ')) }
 }
 
-# p1.bitlocker_suspend.HCI01: Suspend BitLocker until it is resumed [A-val]
-function Step-p1-bitlocker_suspend-HCI01 {
-    Suspend-NodeBitLocker -Node 'HCI01'
-}
-
-# p1.bitlocker_suspend.HCI02: Suspend BitLocker until it is resumed [A-val]
-function Step-p1-bitlocker_suspend-HCI02 {
-    Suspend-NodeBitLocker -Node 'HCI02'
+# p1.bitlocker_suspend.HCI04: Suspend BitLocker until it is resumed [A-val]
+function Step-p1-bitlocker_suspend-HCI04 {
+    Suspend-NodeBitLocker -Node 'HCI04'
 }
 
 # p1.bitlocker_suspend.HCI03: Suspend BitLocker until it is resumed [A-val]
@@ -1205,9 +1200,14 @@ function Step-p1-bitlocker_suspend-HCI03 {
     Suspend-NodeBitLocker -Node 'HCI03'
 }
 
-# p1.bitlocker_suspend.HCI04: Suspend BitLocker until it is resumed [A-val]
-function Step-p1-bitlocker_suspend-HCI04 {
-    Suspend-NodeBitLocker -Node 'HCI04'
+# p1.bitlocker_suspend.HCI02: Suspend BitLocker until it is resumed [A-val]
+function Step-p1-bitlocker_suspend-HCI02 {
+    Suspend-NodeBitLocker -Node 'HCI02'
+}
+
+# p1.bitlocker_suspend.HCI01: Suspend BitLocker until it is resumed [A-val]
+function Step-p1-bitlocker_suspend-HCI01 {
+    Suspend-NodeBitLocker -Node 'HCI01'
 }
 
 # p1.registry.HCI04.drain: Pause the node and drain its roles [A-other], [H-maint]
@@ -1350,7 +1350,7 @@ function Step-p1-cau_scan {
 # p2.cau_run: One CAU run with the RollingUpgradePlugin: HCI04, HCI03, HCI02, HCI01 [A-ps], [W-invoke] [A-ps], [W-opts] [W-invoke] [W-opts], [H-maint]
 function Step-p2-cau_run {
     # BitLocker was suspended in P1: it must still be before this restart [A-val].
-    Assert-BitLockerSuspended -Node @('HCI01', 'HCI02', 'HCI03', 'HCI04')
+    Assert-BitLockerSuspended -Node @('HCI04', 'HCI03', 'HCI02', 'HCI01')
     # One CAU run performs the drain, setup, reboots, resume and storage wait of every node, one node at a
     # time [A-ps], [W-invoke]. It runs as a background job so this script can watch it with Get-CauRun.
     # The window rule, as the plan's units say: CAU runs the pre-update script on each node before it drains
@@ -1770,64 +1770,33 @@ function Step-p5-remediate-HCI01-storage_wait {
     Wait-StorageHealthy -TimeoutMinutes 120
 }
 
-# p5.lcm_extension.HCI01: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
-function Step-p5-lcm_extension-HCI01 {
+# p5.lcm_extension.HCI04: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
+function Step-p5-lcm_extension-HCI04 {
     # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
     # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
     # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
     # step's bound.
     Assert-AzureInputs
-    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'HCI01'
-    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI01' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'HCI04'
+    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI04' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
     $target = $null
     if (-not $existing) {
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'HCI01' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'HCI04' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
     else {
         $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
         $current = [version][string]$existing.TypeHandlerVersion
         if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
             $target = [string]$offered[0]
-            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'HCI01', $current, $target)
-            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI01' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'HCI04', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI04' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
         }
     }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'HCI01') -TimeoutMinutes 141 -Condition {
-        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI01' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'HCI04') -TimeoutMinutes 141 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI04' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
-        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'HCI01') }
-        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
-    }
-}
-
-# p5.lcm_extension.HCI02: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
-function Step-p5-lcm_extension-HCI02 {
-    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
-    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
-    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
-    # step's bound.
-    Assert-AzureInputs
-    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'HCI02'
-    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI02' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-    $target = $null
-    if (-not $existing) {
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'HCI02' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
-    }
-    else {
-        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
-        $current = [version][string]$existing.TypeHandlerVersion
-        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
-            $target = [string]$offered[0]
-            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'HCI02', $current, $target)
-            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI02' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
-        }
-    }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'HCI02') -TimeoutMinutes 141 -Condition {
-        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI02' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-        if (-not $extension) { return $false }
-        $state = [string]$extension.ProvisioningState
-        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'HCI02') }
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'HCI04') }
         $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
     }
 }
@@ -1863,33 +1832,64 @@ function Step-p5-lcm_extension-HCI03 {
     }
 }
 
-# p5.lcm_extension.HCI04: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
-function Step-p5-lcm_extension-HCI04 {
+# p5.lcm_extension.HCI02: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
+function Step-p5-lcm_extension-HCI02 {
     # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
     # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
     # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
     # step's bound.
     Assert-AzureInputs
-    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'HCI04'
-    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI04' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'HCI02'
+    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI02' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
     $target = $null
     if (-not $existing) {
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'HCI04' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'HCI02' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
     else {
         $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
         $current = [version][string]$existing.TypeHandlerVersion
         if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
             $target = [string]$offered[0]
-            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'HCI04', $current, $target)
-            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI04' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'HCI02', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI02' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
         }
     }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'HCI04') -TimeoutMinutes 141 -Condition {
-        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI04' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'HCI02') -TimeoutMinutes 141 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI02' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
-        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'HCI04') }
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'HCI02') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
+}
+
+# p5.lcm_extension.HCI01: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
+function Step-p5-lcm_extension-HCI01 {
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
+    Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'HCI01'
+    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI01' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
+    if (-not $existing) {
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'HCI01' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
+    }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'HCI01', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI01' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'HCI01') -TimeoutMinutes 141 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'HCI01' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'HCI01') }
         $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
     }
 }
@@ -1932,18 +1932,13 @@ function Step-p6-solution_validate {
 # p6.solution_deploy: Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate) [A-arm], [A-inst]
 function Step-p6-solution_deploy {
     # BitLocker was suspended in P1: it must still be before this restart [A-val].
-    Assert-BitLockerSuspended -Node @('HCI01', 'HCI02', 'HCI03', 'HCI04')
+    Assert-BitLockerSuspended -Node @('HCI04', 'HCI03', 'HCI02', 'HCI01')
     Invoke-SolutionDeployment -Mode 'Deploy' -TimeoutMinutes 823
 }
 
-# p7.bitlocker_resume.HCI01: Resume BitLocker [A-inst]
-function Step-p7-bitlocker_resume-HCI01 {
-    Resume-NodeBitLocker -Node 'HCI01'
-}
-
-# p7.bitlocker_resume.HCI02: Resume BitLocker [A-inst]
-function Step-p7-bitlocker_resume-HCI02 {
-    Resume-NodeBitLocker -Node 'HCI02'
+# p7.bitlocker_resume.HCI04: Resume BitLocker [A-inst]
+function Step-p7-bitlocker_resume-HCI04 {
+    Resume-NodeBitLocker -Node 'HCI04'
 }
 
 # p7.bitlocker_resume.HCI03: Resume BitLocker [A-inst]
@@ -1951,9 +1946,14 @@ function Step-p7-bitlocker_resume-HCI03 {
     Resume-NodeBitLocker -Node 'HCI03'
 }
 
-# p7.bitlocker_resume.HCI04: Resume BitLocker [A-inst]
-function Step-p7-bitlocker_resume-HCI04 {
-    Resume-NodeBitLocker -Node 'HCI04'
+# p7.bitlocker_resume.HCI02: Resume BitLocker [A-inst]
+function Step-p7-bitlocker_resume-HCI02 {
+    Resume-NodeBitLocker -Node 'HCI02'
+}
+
+# p7.bitlocker_resume.HCI01: Resume BitLocker [A-inst]
+function Step-p7-bitlocker_resume-HCI01 {
+    Resume-NodeBitLocker -Node 'HCI01'
 }
 
 # p7.wdac_reapply: Re-apply the new WDAC policies (operator, per the 23H2 docs) [A-inst]
@@ -2003,33 +2003,6 @@ try {
         -Unit 'p0.test_cluster' -FitMinutes 19.1 `
         -EndsUnit 'p0.test_cluster' `
         -Action { Step-p0-test_cluster }
-    Invoke-PlanStep -Id 'p1.bitlocker_suspend.HCI01' `
-        -Phase 'P1' `
-        -Title 'Suspend BitLocker until it is resumed' `
-        -Target 'HCI01' `
-        -Unit 'p1.bitlocker_suspend.HCI01' -FitMinutes 1.9 `
-        -EndsUnit 'p1.bitlocker_suspend.HCI01' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'HCI01') -eq 'Off' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'HCI01') -eq 'Off' } `
-        -Action { Step-p1-bitlocker_suspend-HCI01 }
-    Invoke-PlanStep -Id 'p1.bitlocker_suspend.HCI02' `
-        -Phase 'P1' `
-        -Title 'Suspend BitLocker until it is resumed' `
-        -Target 'HCI02' `
-        -Unit 'p1.bitlocker_suspend.HCI02' -FitMinutes 1.9 `
-        -EndsUnit 'p1.bitlocker_suspend.HCI02' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'HCI02') -eq 'Off' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'HCI02') -eq 'Off' } `
-        -Action { Step-p1-bitlocker_suspend-HCI02 }
-    Invoke-PlanStep -Id 'p1.bitlocker_suspend.HCI03' `
-        -Phase 'P1' `
-        -Title 'Suspend BitLocker until it is resumed' `
-        -Target 'HCI03' `
-        -Unit 'p1.bitlocker_suspend.HCI03' -FitMinutes 1.9 `
-        -EndsUnit 'p1.bitlocker_suspend.HCI03' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'HCI03') -eq 'Off' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'HCI03') -eq 'Off' } `
-        -Action { Step-p1-bitlocker_suspend-HCI03 }
     Invoke-PlanStep -Id 'p1.bitlocker_suspend.HCI04' `
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
@@ -2039,6 +2012,33 @@ try {
         -Probe { (Get-NodeBitLockerStatus -Node 'HCI04') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'HCI04') -eq 'Off' } `
         -Action { Step-p1-bitlocker_suspend-HCI04 }
+    Invoke-PlanStep -Id 'p1.bitlocker_suspend.HCI03' `
+        -Phase 'P1' `
+        -Title 'Suspend BitLocker until it is resumed' `
+        -Target 'HCI03' `
+        -Unit 'p1.bitlocker_suspend.HCI03' -FitMinutes 1.9 `
+        -EndsUnit 'p1.bitlocker_suspend.HCI03' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'HCI03') -eq 'Off' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'HCI03') -eq 'Off' } `
+        -Action { Step-p1-bitlocker_suspend-HCI03 }
+    Invoke-PlanStep -Id 'p1.bitlocker_suspend.HCI02' `
+        -Phase 'P1' `
+        -Title 'Suspend BitLocker until it is resumed' `
+        -Target 'HCI02' `
+        -Unit 'p1.bitlocker_suspend.HCI02' -FitMinutes 1.9 `
+        -EndsUnit 'p1.bitlocker_suspend.HCI02' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'HCI02') -eq 'Off' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'HCI02') -eq 'Off' } `
+        -Action { Step-p1-bitlocker_suspend-HCI02 }
+    Invoke-PlanStep -Id 'p1.bitlocker_suspend.HCI01' `
+        -Phase 'P1' `
+        -Title 'Suspend BitLocker until it is resumed' `
+        -Target 'HCI01' `
+        -Unit 'p1.bitlocker_suspend.HCI01' -FitMinutes 1.9 `
+        -EndsUnit 'p1.bitlocker_suspend.HCI01' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'HCI01') -eq 'Off' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'HCI01') -eq 'Off' } `
+        -Action { Step-p1-bitlocker_suspend-HCI01 }
     Invoke-PlanStep -Id 'p1.registry.HCI04.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
@@ -2474,30 +2474,6 @@ try {
         -Target 'HCI01' `
         -EndsUnit 'p5.remediate.HCI01' `
         -Action { Step-p5-remediate-HCI01-storage_wait }
-    Invoke-PlanStep -Id 'p5.lcm_extension.HCI01' `
-        -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
-        -Target 'HCI01' `
-        -Unit 'p5.lcm_extension.HCI01' -FitMinutes 35.0 `
-        -EndsUnit 'p5.lcm_extension.HCI01' `
-        -Verify { Test-LcmExtensionReady -Node 'HCI01' } `
-        -Action { Step-p5-lcm_extension-HCI01 }
-    Invoke-PlanStep -Id 'p5.lcm_extension.HCI02' `
-        -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
-        -Target 'HCI02' `
-        -Unit 'p5.lcm_extension.HCI02' -FitMinutes 35.0 `
-        -EndsUnit 'p5.lcm_extension.HCI02' `
-        -Verify { Test-LcmExtensionReady -Node 'HCI02' } `
-        -Action { Step-p5-lcm_extension-HCI02 }
-    Invoke-PlanStep -Id 'p5.lcm_extension.HCI03' `
-        -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
-        -Target 'HCI03' `
-        -Unit 'p5.lcm_extension.HCI03' -FitMinutes 35.0 `
-        -EndsUnit 'p5.lcm_extension.HCI03' `
-        -Verify { Test-LcmExtensionReady -Node 'HCI03' } `
-        -Action { Step-p5-lcm_extension-HCI03 }
     Invoke-PlanStep -Id 'p5.lcm_extension.HCI04' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
@@ -2506,6 +2482,30 @@ try {
         -EndsUnit 'p5.lcm_extension.HCI04' `
         -Verify { Test-LcmExtensionReady -Node 'HCI04' } `
         -Action { Step-p5-lcm_extension-HCI04 }
+    Invoke-PlanStep -Id 'p5.lcm_extension.HCI03' `
+        -Phase 'P5' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
+        -Target 'HCI03' `
+        -Unit 'p5.lcm_extension.HCI03' -FitMinutes 35.0 `
+        -EndsUnit 'p5.lcm_extension.HCI03' `
+        -Verify { Test-LcmExtensionReady -Node 'HCI03' } `
+        -Action { Step-p5-lcm_extension-HCI03 }
+    Invoke-PlanStep -Id 'p5.lcm_extension.HCI02' `
+        -Phase 'P5' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
+        -Target 'HCI02' `
+        -Unit 'p5.lcm_extension.HCI02' -FitMinutes 35.0 `
+        -EndsUnit 'p5.lcm_extension.HCI02' `
+        -Verify { Test-LcmExtensionReady -Node 'HCI02' } `
+        -Action { Step-p5-lcm_extension-HCI02 }
+    Invoke-PlanStep -Id 'p5.lcm_extension.HCI01' `
+        -Phase 'P5' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
+        -Target 'HCI01' `
+        -Unit 'p5.lcm_extension.HCI01' -FitMinutes 35.0 `
+        -EndsUnit 'p5.lcm_extension.HCI01' `
+        -Verify { Test-LcmExtensionReady -Node 'HCI01' } `
+        -Action { Step-p5-lcm_extension-HCI01 }
     Invoke-PlanStep -Id 'p5.readiness_validate' `
         -Phase 'P5' `
         -Title 'Run the upgrade readiness validation (validation gate)' `
@@ -2527,33 +2527,6 @@ try {
         -Probe { Test-SolutionDeployed } `
         -Verify { Test-SolutionDeployed } `
         -Action { Step-p6-solution_deploy }
-    Invoke-PlanStep -Id 'p7.bitlocker_resume.HCI01' `
-        -Phase 'P7' `
-        -Title 'Resume BitLocker' `
-        -Target 'HCI01' `
-        -Unit 'p7.bitlocker_resume.HCI01' -FitMinutes 1.9 `
-        -EndsUnit 'p7.bitlocker_resume.HCI01' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'HCI01') -eq 'On' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'HCI01') -eq 'On' } `
-        -Action { Step-p7-bitlocker_resume-HCI01 }
-    Invoke-PlanStep -Id 'p7.bitlocker_resume.HCI02' `
-        -Phase 'P7' `
-        -Title 'Resume BitLocker' `
-        -Target 'HCI02' `
-        -Unit 'p7.bitlocker_resume.HCI02' -FitMinutes 1.9 `
-        -EndsUnit 'p7.bitlocker_resume.HCI02' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'HCI02') -eq 'On' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'HCI02') -eq 'On' } `
-        -Action { Step-p7-bitlocker_resume-HCI02 }
-    Invoke-PlanStep -Id 'p7.bitlocker_resume.HCI03' `
-        -Phase 'P7' `
-        -Title 'Resume BitLocker' `
-        -Target 'HCI03' `
-        -Unit 'p7.bitlocker_resume.HCI03' -FitMinutes 1.9 `
-        -EndsUnit 'p7.bitlocker_resume.HCI03' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'HCI03') -eq 'On' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'HCI03') -eq 'On' } `
-        -Action { Step-p7-bitlocker_resume-HCI03 }
     Invoke-PlanStep -Id 'p7.bitlocker_resume.HCI04' `
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
@@ -2563,6 +2536,33 @@ try {
         -Probe { (Get-NodeBitLockerStatus -Node 'HCI04') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'HCI04') -eq 'On' } `
         -Action { Step-p7-bitlocker_resume-HCI04 }
+    Invoke-PlanStep -Id 'p7.bitlocker_resume.HCI03' `
+        -Phase 'P7' `
+        -Title 'Resume BitLocker' `
+        -Target 'HCI03' `
+        -Unit 'p7.bitlocker_resume.HCI03' -FitMinutes 1.9 `
+        -EndsUnit 'p7.bitlocker_resume.HCI03' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'HCI03') -eq 'On' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'HCI03') -eq 'On' } `
+        -Action { Step-p7-bitlocker_resume-HCI03 }
+    Invoke-PlanStep -Id 'p7.bitlocker_resume.HCI02' `
+        -Phase 'P7' `
+        -Title 'Resume BitLocker' `
+        -Target 'HCI02' `
+        -Unit 'p7.bitlocker_resume.HCI02' -FitMinutes 1.9 `
+        -EndsUnit 'p7.bitlocker_resume.HCI02' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'HCI02') -eq 'On' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'HCI02') -eq 'On' } `
+        -Action { Step-p7-bitlocker_resume-HCI02 }
+    Invoke-PlanStep -Id 'p7.bitlocker_resume.HCI01' `
+        -Phase 'P7' `
+        -Title 'Resume BitLocker' `
+        -Target 'HCI01' `
+        -Unit 'p7.bitlocker_resume.HCI01' -FitMinutes 1.9 `
+        -EndsUnit 'p7.bitlocker_resume.HCI01' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'HCI01') -eq 'On' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'HCI01') -eq 'On' } `
+        -Action { Step-p7-bitlocker_resume-HCI01 }
     Invoke-PlanStep -Id 'p7.wdac_reapply' `
         -Phase 'P7' `
         -Title 'Re-apply the new WDAC policies (operator, per the 23H2 docs)' `

@@ -11,29 +11,29 @@
     file and emit again. Run it from a Windows Server 2022 machine outside the cluster, as an administrator
     of the cluster. It runs the steps below in order, journals each one, and resumes after an interruption
     at the first step the journal does not record as done.
-    Expected duration: about 117.4 h of work (mean step durations), over the planned windows.
+    Expected duration: about 123.8 h of work (mean step durations), over the planned windows.
 
     P0 Gates
       p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered
       p0.registration_repair: Repair the registration, only if the cluster resource lacks a SystemAssigned identity and the Cloud Management cluster group is missing
       p0.test_cluster: Validate the cluster before any change
     P1 Pre-OS
-      p1.bitlocker_suspend.DC16-N01: Suspend BitLocker until it is resumed
-      p1.bitlocker_suspend.DC16-N02: Suspend BitLocker until it is resumed
-      p1.bitlocker_suspend.DC16-N03: Suspend BitLocker until it is resumed
-      p1.bitlocker_suspend.DC16-N04: Suspend BitLocker until it is resumed
-      p1.bitlocker_suspend.DC16-N05: Suspend BitLocker until it is resumed
-      p1.bitlocker_suspend.DC16-N06: Suspend BitLocker until it is resumed
-      p1.bitlocker_suspend.DC16-N07: Suspend BitLocker until it is resumed
-      p1.bitlocker_suspend.DC16-N08: Suspend BitLocker until it is resumed
-      p1.bitlocker_suspend.DC16-N09: Suspend BitLocker until it is resumed
-      p1.bitlocker_suspend.DC16-N10: Suspend BitLocker until it is resumed
-      p1.bitlocker_suspend.DC16-N11: Suspend BitLocker until it is resumed
-      p1.bitlocker_suspend.DC16-N12: Suspend BitLocker until it is resumed
-      p1.bitlocker_suspend.DC16-N13: Suspend BitLocker until it is resumed
-      p1.bitlocker_suspend.DC16-N14: Suspend BitLocker until it is resumed
-      p1.bitlocker_suspend.DC16-N15: Suspend BitLocker until it is resumed
       p1.bitlocker_suspend.DC16-N16: Suspend BitLocker until it is resumed
+      p1.bitlocker_suspend.DC16-N15: Suspend BitLocker until it is resumed
+      p1.bitlocker_suspend.DC16-N14: Suspend BitLocker until it is resumed
+      p1.bitlocker_suspend.DC16-N13: Suspend BitLocker until it is resumed
+      p1.bitlocker_suspend.DC16-N12: Suspend BitLocker until it is resumed
+      p1.bitlocker_suspend.DC16-N11: Suspend BitLocker until it is resumed
+      p1.bitlocker_suspend.DC16-N10: Suspend BitLocker until it is resumed
+      p1.bitlocker_suspend.DC16-N09: Suspend BitLocker until it is resumed
+      p1.bitlocker_suspend.DC16-N08: Suspend BitLocker until it is resumed
+      p1.bitlocker_suspend.DC16-N07: Suspend BitLocker until it is resumed
+      p1.bitlocker_suspend.DC16-N06: Suspend BitLocker until it is resumed
+      p1.bitlocker_suspend.DC16-N05: Suspend BitLocker until it is resumed
+      p1.bitlocker_suspend.DC16-N04: Suspend BitLocker until it is resumed
+      p1.bitlocker_suspend.DC16-N03: Suspend BitLocker until it is resumed
+      p1.bitlocker_suspend.DC16-N02: Suspend BitLocker until it is resumed
+      p1.bitlocker_suspend.DC16-N01: Suspend BitLocker until it is resumed
       p1.registry.DC16-N16.drain: Pause the node and drain its roles
       p1.registry.DC16-N16.apply: Set RefsEnableMetadataValidation=0 and Vid SkipSmallLocalAllocations=0
       p1.registry.DC16-N16.reboot: Restart the node and wait for it to come back
@@ -275,44 +275,44 @@
       p5.remediate.DC16-N01.reboot: Restart the node and wait for it to come back
       p5.remediate.DC16-N01.resume: Resume the node with failback
       p5.remediate.DC16-N01.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
-      p5.lcm_extension.DC16-N01: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
-      p5.lcm_extension.DC16-N02: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
-      p5.lcm_extension.DC16-N03: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
-      p5.lcm_extension.DC16-N04: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
-      p5.lcm_extension.DC16-N05: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
-      p5.lcm_extension.DC16-N06: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
-      p5.lcm_extension.DC16-N07: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
-      p5.lcm_extension.DC16-N08: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
-      p5.lcm_extension.DC16-N09: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
-      p5.lcm_extension.DC16-N10: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
-      p5.lcm_extension.DC16-N11: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
-      p5.lcm_extension.DC16-N12: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
-      p5.lcm_extension.DC16-N13: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
-      p5.lcm_extension.DC16-N14: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
-      p5.lcm_extension.DC16-N15: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
       p5.lcm_extension.DC16-N16: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N15: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N14: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N13: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N12: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N11: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N10: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N09: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N08: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N07: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N06: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N05: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N04: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N03: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N02: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.DC16-N01: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
       p5.ad_prepare: Prepare the AD objects for the LCM user
       p5.readiness_validate: Run the upgrade readiness validation (validation gate)
     P6 Solution upgrade
       p6.solution_validate: Solution upgrade: ARM deployment in Validate mode
       p6.solution_deploy: Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate) [IRREVERSIBLE]
     P7 After
-      p7.bitlocker_resume.DC16-N01: Resume BitLocker
-      p7.bitlocker_resume.DC16-N02: Resume BitLocker
-      p7.bitlocker_resume.DC16-N03: Resume BitLocker
-      p7.bitlocker_resume.DC16-N04: Resume BitLocker
-      p7.bitlocker_resume.DC16-N05: Resume BitLocker
-      p7.bitlocker_resume.DC16-N06: Resume BitLocker
-      p7.bitlocker_resume.DC16-N07: Resume BitLocker
-      p7.bitlocker_resume.DC16-N08: Resume BitLocker
-      p7.bitlocker_resume.DC16-N09: Resume BitLocker
-      p7.bitlocker_resume.DC16-N10: Resume BitLocker
-      p7.bitlocker_resume.DC16-N11: Resume BitLocker
-      p7.bitlocker_resume.DC16-N12: Resume BitLocker
-      p7.bitlocker_resume.DC16-N13: Resume BitLocker
-      p7.bitlocker_resume.DC16-N14: Resume BitLocker
-      p7.bitlocker_resume.DC16-N15: Resume BitLocker
       p7.bitlocker_resume.DC16-N16: Resume BitLocker
+      p7.bitlocker_resume.DC16-N15: Resume BitLocker
+      p7.bitlocker_resume.DC16-N14: Resume BitLocker
+      p7.bitlocker_resume.DC16-N13: Resume BitLocker
+      p7.bitlocker_resume.DC16-N12: Resume BitLocker
+      p7.bitlocker_resume.DC16-N11: Resume BitLocker
+      p7.bitlocker_resume.DC16-N10: Resume BitLocker
+      p7.bitlocker_resume.DC16-N09: Resume BitLocker
+      p7.bitlocker_resume.DC16-N08: Resume BitLocker
+      p7.bitlocker_resume.DC16-N07: Resume BitLocker
+      p7.bitlocker_resume.DC16-N06: Resume BitLocker
+      p7.bitlocker_resume.DC16-N05: Resume BitLocker
+      p7.bitlocker_resume.DC16-N04: Resume BitLocker
+      p7.bitlocker_resume.DC16-N03: Resume BitLocker
+      p7.bitlocker_resume.DC16-N02: Resume BitLocker
+      p7.bitlocker_resume.DC16-N01: Resume BitLocker
       p7.wdac_reapply: Re-apply the new WDAC policies (operator, per the 23H2 docs) [operator]
       p7.after_configure: Update the security posture, create the storage paths and set the CAU AD permissions [operator]
       p7.verify: Sync the registration and check the Azure resources
@@ -1378,7 +1378,7 @@ function Step-p0-preflight {
             }
         }
         else {
-            $azureBefore = @(@('p5.lcm_extension.DC16-N01', 'p5.lcm_extension.DC16-N02', 'p5.lcm_extension.DC16-N03', 'p5.lcm_extension.DC16-N04', 'p5.lcm_extension.DC16-N05', 'p5.lcm_extension.DC16-N06', 'p5.lcm_extension.DC16-N07', 'p5.lcm_extension.DC16-N08', 'p5.lcm_extension.DC16-N09', 'p5.lcm_extension.DC16-N10', 'p5.lcm_extension.DC16-N11', 'p5.lcm_extension.DC16-N12', 'p5.lcm_extension.DC16-N13', 'p5.lcm_extension.DC16-N14', 'p5.lcm_extension.DC16-N15', 'p5.lcm_extension.DC16-N16') | Where-Object { -not ($script:Journal.ContainsKey($_) -and $script:Journal[$_] -in @('done', 'skipped')) })
+            $azureBefore = @(@('p5.lcm_extension.DC16-N16', 'p5.lcm_extension.DC16-N15', 'p5.lcm_extension.DC16-N14', 'p5.lcm_extension.DC16-N13', 'p5.lcm_extension.DC16-N12', 'p5.lcm_extension.DC16-N11', 'p5.lcm_extension.DC16-N10', 'p5.lcm_extension.DC16-N09', 'p5.lcm_extension.DC16-N08', 'p5.lcm_extension.DC16-N07', 'p5.lcm_extension.DC16-N06', 'p5.lcm_extension.DC16-N05', 'p5.lcm_extension.DC16-N04', 'p5.lcm_extension.DC16-N03', 'p5.lcm_extension.DC16-N02', 'p5.lcm_extension.DC16-N01') | Where-Object { -not ($script:Journal.ContainsKey($_) -and $script:Journal[$_] -in @('done', 'skipped')) })
             $why = 'the Arc machine check needs -ResourceGroupName and an Azure sign-in (Connect-AzAccount)'
             if ($azureBefore.Count -eq 0 -and -not $script:Rehearsal) { Stop-Upgrade -Code 2 -Message ('{0}: it runs before {1}' -f $why, $readiness) }
             Write-Warning ('{0}; it runs in the run that has them, before {1}' -f $why, $readiness)
@@ -1403,74 +1403,9 @@ function Step-p0-test_cluster {
     if ($failed.Count -gt 0) { throw ('cluster validation reported failures; see {0}.htm: {1}' -f $report, ($failed -join '; ')) }
 }
 
-# p1.bitlocker_suspend.DC16-N01: Suspend BitLocker until it is resumed [A-val]
-function Step-p1-bitlocker_suspend-DC16-N01 {
-    Suspend-NodeBitLocker -Node 'DC16-N01'
-}
-
-# p1.bitlocker_suspend.DC16-N02: Suspend BitLocker until it is resumed [A-val]
-function Step-p1-bitlocker_suspend-DC16-N02 {
-    Suspend-NodeBitLocker -Node 'DC16-N02'
-}
-
-# p1.bitlocker_suspend.DC16-N03: Suspend BitLocker until it is resumed [A-val]
-function Step-p1-bitlocker_suspend-DC16-N03 {
-    Suspend-NodeBitLocker -Node 'DC16-N03'
-}
-
-# p1.bitlocker_suspend.DC16-N04: Suspend BitLocker until it is resumed [A-val]
-function Step-p1-bitlocker_suspend-DC16-N04 {
-    Suspend-NodeBitLocker -Node 'DC16-N04'
-}
-
-# p1.bitlocker_suspend.DC16-N05: Suspend BitLocker until it is resumed [A-val]
-function Step-p1-bitlocker_suspend-DC16-N05 {
-    Suspend-NodeBitLocker -Node 'DC16-N05'
-}
-
-# p1.bitlocker_suspend.DC16-N06: Suspend BitLocker until it is resumed [A-val]
-function Step-p1-bitlocker_suspend-DC16-N06 {
-    Suspend-NodeBitLocker -Node 'DC16-N06'
-}
-
-# p1.bitlocker_suspend.DC16-N07: Suspend BitLocker until it is resumed [A-val]
-function Step-p1-bitlocker_suspend-DC16-N07 {
-    Suspend-NodeBitLocker -Node 'DC16-N07'
-}
-
-# p1.bitlocker_suspend.DC16-N08: Suspend BitLocker until it is resumed [A-val]
-function Step-p1-bitlocker_suspend-DC16-N08 {
-    Suspend-NodeBitLocker -Node 'DC16-N08'
-}
-
-# p1.bitlocker_suspend.DC16-N09: Suspend BitLocker until it is resumed [A-val]
-function Step-p1-bitlocker_suspend-DC16-N09 {
-    Suspend-NodeBitLocker -Node 'DC16-N09'
-}
-
-# p1.bitlocker_suspend.DC16-N10: Suspend BitLocker until it is resumed [A-val]
-function Step-p1-bitlocker_suspend-DC16-N10 {
-    Suspend-NodeBitLocker -Node 'DC16-N10'
-}
-
-# p1.bitlocker_suspend.DC16-N11: Suspend BitLocker until it is resumed [A-val]
-function Step-p1-bitlocker_suspend-DC16-N11 {
-    Suspend-NodeBitLocker -Node 'DC16-N11'
-}
-
-# p1.bitlocker_suspend.DC16-N12: Suspend BitLocker until it is resumed [A-val]
-function Step-p1-bitlocker_suspend-DC16-N12 {
-    Suspend-NodeBitLocker -Node 'DC16-N12'
-}
-
-# p1.bitlocker_suspend.DC16-N13: Suspend BitLocker until it is resumed [A-val]
-function Step-p1-bitlocker_suspend-DC16-N13 {
-    Suspend-NodeBitLocker -Node 'DC16-N13'
-}
-
-# p1.bitlocker_suspend.DC16-N14: Suspend BitLocker until it is resumed [A-val]
-function Step-p1-bitlocker_suspend-DC16-N14 {
-    Suspend-NodeBitLocker -Node 'DC16-N14'
+# p1.bitlocker_suspend.DC16-N16: Suspend BitLocker until it is resumed [A-val]
+function Step-p1-bitlocker_suspend-DC16-N16 {
+    Suspend-NodeBitLocker -Node 'DC16-N16'
 }
 
 # p1.bitlocker_suspend.DC16-N15: Suspend BitLocker until it is resumed [A-val]
@@ -1478,9 +1413,74 @@ function Step-p1-bitlocker_suspend-DC16-N15 {
     Suspend-NodeBitLocker -Node 'DC16-N15'
 }
 
-# p1.bitlocker_suspend.DC16-N16: Suspend BitLocker until it is resumed [A-val]
-function Step-p1-bitlocker_suspend-DC16-N16 {
-    Suspend-NodeBitLocker -Node 'DC16-N16'
+# p1.bitlocker_suspend.DC16-N14: Suspend BitLocker until it is resumed [A-val]
+function Step-p1-bitlocker_suspend-DC16-N14 {
+    Suspend-NodeBitLocker -Node 'DC16-N14'
+}
+
+# p1.bitlocker_suspend.DC16-N13: Suspend BitLocker until it is resumed [A-val]
+function Step-p1-bitlocker_suspend-DC16-N13 {
+    Suspend-NodeBitLocker -Node 'DC16-N13'
+}
+
+# p1.bitlocker_suspend.DC16-N12: Suspend BitLocker until it is resumed [A-val]
+function Step-p1-bitlocker_suspend-DC16-N12 {
+    Suspend-NodeBitLocker -Node 'DC16-N12'
+}
+
+# p1.bitlocker_suspend.DC16-N11: Suspend BitLocker until it is resumed [A-val]
+function Step-p1-bitlocker_suspend-DC16-N11 {
+    Suspend-NodeBitLocker -Node 'DC16-N11'
+}
+
+# p1.bitlocker_suspend.DC16-N10: Suspend BitLocker until it is resumed [A-val]
+function Step-p1-bitlocker_suspend-DC16-N10 {
+    Suspend-NodeBitLocker -Node 'DC16-N10'
+}
+
+# p1.bitlocker_suspend.DC16-N09: Suspend BitLocker until it is resumed [A-val]
+function Step-p1-bitlocker_suspend-DC16-N09 {
+    Suspend-NodeBitLocker -Node 'DC16-N09'
+}
+
+# p1.bitlocker_suspend.DC16-N08: Suspend BitLocker until it is resumed [A-val]
+function Step-p1-bitlocker_suspend-DC16-N08 {
+    Suspend-NodeBitLocker -Node 'DC16-N08'
+}
+
+# p1.bitlocker_suspend.DC16-N07: Suspend BitLocker until it is resumed [A-val]
+function Step-p1-bitlocker_suspend-DC16-N07 {
+    Suspend-NodeBitLocker -Node 'DC16-N07'
+}
+
+# p1.bitlocker_suspend.DC16-N06: Suspend BitLocker until it is resumed [A-val]
+function Step-p1-bitlocker_suspend-DC16-N06 {
+    Suspend-NodeBitLocker -Node 'DC16-N06'
+}
+
+# p1.bitlocker_suspend.DC16-N05: Suspend BitLocker until it is resumed [A-val]
+function Step-p1-bitlocker_suspend-DC16-N05 {
+    Suspend-NodeBitLocker -Node 'DC16-N05'
+}
+
+# p1.bitlocker_suspend.DC16-N04: Suspend BitLocker until it is resumed [A-val]
+function Step-p1-bitlocker_suspend-DC16-N04 {
+    Suspend-NodeBitLocker -Node 'DC16-N04'
+}
+
+# p1.bitlocker_suspend.DC16-N03: Suspend BitLocker until it is resumed [A-val]
+function Step-p1-bitlocker_suspend-DC16-N03 {
+    Suspend-NodeBitLocker -Node 'DC16-N03'
+}
+
+# p1.bitlocker_suspend.DC16-N02: Suspend BitLocker until it is resumed [A-val]
+function Step-p1-bitlocker_suspend-DC16-N02 {
+    Suspend-NodeBitLocker -Node 'DC16-N02'
+}
+
+# p1.bitlocker_suspend.DC16-N01: Suspend BitLocker until it is resumed [A-val]
+function Step-p1-bitlocker_suspend-DC16-N01 {
+    Suspend-NodeBitLocker -Node 'DC16-N01'
 }
 
 # p1.registry.DC16-N16.drain: Pause the node and drain its roles [A-other], [H-maint]
@@ -1947,7 +1947,7 @@ function Step-p1-cau_scan {
 # p2.cau_run: One CAU run with the RollingUpgradePlugin: DC16-N16, DC16-N15, DC16-N14, DC16-N13, DC16-N12, DC16-N11, DC16-N10, DC16-N09, DC16-N08, DC16-N07, DC16-N06, DC16-N05, DC16-N04, DC16-N03, DC16-N02, DC16-N01 [A-ps], [W-invoke] [A-ps], [W-opts] [W-invoke] [W-opts], [H-maint]
 function Step-p2-cau_run {
     # BitLocker was suspended in P1: it must still be before this restart [A-val].
-    Assert-BitLockerSuspended -Node @('DC16-N01', 'DC16-N02', 'DC16-N03', 'DC16-N04', 'DC16-N05', 'DC16-N06', 'DC16-N07', 'DC16-N08', 'DC16-N09', 'DC16-N10', 'DC16-N11', 'DC16-N12', 'DC16-N13', 'DC16-N14', 'DC16-N15', 'DC16-N16')
+    Assert-BitLockerSuspended -Node @('DC16-N16', 'DC16-N15', 'DC16-N14', 'DC16-N13', 'DC16-N12', 'DC16-N11', 'DC16-N10', 'DC16-N09', 'DC16-N08', 'DC16-N07', 'DC16-N06', 'DC16-N05', 'DC16-N04', 'DC16-N03', 'DC16-N02', 'DC16-N01')
     # One CAU run performs the drain, setup, reboots, resume and storage wait of every node, one node at a
     # time [A-ps], [W-invoke]. It runs as a background job so this script can watch it with Get-CauRun.
     # The window rule, as the plan's units say: CAU runs the pre-update script on each node before it drains
@@ -3075,436 +3075,33 @@ function Step-p5-remediate-DC16-N01-storage_wait {
     Wait-StorageHealthy -TimeoutMinutes 120
 }
 
-# p5.lcm_extension.DC16-N01: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
-function Step-p5-lcm_extension-DC16-N01 {
+# p5.lcm_extension.DC16-N16: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
+function Step-p5-lcm_extension-DC16-N16 {
     # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
     # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
     # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
     # step's bound.
     Assert-AzureInputs
-    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N01'
-    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N01' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N16'
+    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N16' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
     $target = $null
     if (-not $existing) {
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N01' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N16' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
     else {
         $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
         $current = [version][string]$existing.TypeHandlerVersion
         if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
             $target = [string]$offered[0]
-            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N01', $current, $target)
-            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N01' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N16', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N16' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
         }
     }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N01') -TimeoutMinutes 141 -Condition {
-        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N01' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N16') -TimeoutMinutes 141 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N16' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
-        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N01') }
-        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
-    }
-}
-
-# p5.lcm_extension.DC16-N02: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
-function Step-p5-lcm_extension-DC16-N02 {
-    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
-    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
-    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
-    # step's bound.
-    Assert-AzureInputs
-    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N02'
-    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N02' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-    $target = $null
-    if (-not $existing) {
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N02' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
-    }
-    else {
-        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
-        $current = [version][string]$existing.TypeHandlerVersion
-        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
-            $target = [string]$offered[0]
-            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N02', $current, $target)
-            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N02' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
-        }
-    }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N02') -TimeoutMinutes 141 -Condition {
-        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N02' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-        if (-not $extension) { return $false }
-        $state = [string]$extension.ProvisioningState
-        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N02') }
-        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
-    }
-}
-
-# p5.lcm_extension.DC16-N03: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
-function Step-p5-lcm_extension-DC16-N03 {
-    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
-    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
-    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
-    # step's bound.
-    Assert-AzureInputs
-    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N03'
-    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N03' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-    $target = $null
-    if (-not $existing) {
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N03' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
-    }
-    else {
-        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
-        $current = [version][string]$existing.TypeHandlerVersion
-        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
-            $target = [string]$offered[0]
-            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N03', $current, $target)
-            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N03' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
-        }
-    }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N03') -TimeoutMinutes 141 -Condition {
-        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N03' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-        if (-not $extension) { return $false }
-        $state = [string]$extension.ProvisioningState
-        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N03') }
-        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
-    }
-}
-
-# p5.lcm_extension.DC16-N04: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
-function Step-p5-lcm_extension-DC16-N04 {
-    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
-    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
-    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
-    # step's bound.
-    Assert-AzureInputs
-    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N04'
-    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N04' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-    $target = $null
-    if (-not $existing) {
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N04' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
-    }
-    else {
-        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
-        $current = [version][string]$existing.TypeHandlerVersion
-        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
-            $target = [string]$offered[0]
-            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N04', $current, $target)
-            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N04' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
-        }
-    }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N04') -TimeoutMinutes 141 -Condition {
-        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N04' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-        if (-not $extension) { return $false }
-        $state = [string]$extension.ProvisioningState
-        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N04') }
-        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
-    }
-}
-
-# p5.lcm_extension.DC16-N05: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
-function Step-p5-lcm_extension-DC16-N05 {
-    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
-    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
-    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
-    # step's bound.
-    Assert-AzureInputs
-    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N05'
-    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N05' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-    $target = $null
-    if (-not $existing) {
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N05' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
-    }
-    else {
-        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
-        $current = [version][string]$existing.TypeHandlerVersion
-        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
-            $target = [string]$offered[0]
-            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N05', $current, $target)
-            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N05' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
-        }
-    }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N05') -TimeoutMinutes 141 -Condition {
-        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N05' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-        if (-not $extension) { return $false }
-        $state = [string]$extension.ProvisioningState
-        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N05') }
-        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
-    }
-}
-
-# p5.lcm_extension.DC16-N06: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
-function Step-p5-lcm_extension-DC16-N06 {
-    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
-    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
-    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
-    # step's bound.
-    Assert-AzureInputs
-    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N06'
-    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N06' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-    $target = $null
-    if (-not $existing) {
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N06' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
-    }
-    else {
-        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
-        $current = [version][string]$existing.TypeHandlerVersion
-        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
-            $target = [string]$offered[0]
-            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N06', $current, $target)
-            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N06' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
-        }
-    }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N06') -TimeoutMinutes 141 -Condition {
-        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N06' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-        if (-not $extension) { return $false }
-        $state = [string]$extension.ProvisioningState
-        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N06') }
-        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
-    }
-}
-
-# p5.lcm_extension.DC16-N07: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
-function Step-p5-lcm_extension-DC16-N07 {
-    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
-    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
-    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
-    # step's bound.
-    Assert-AzureInputs
-    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N07'
-    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N07' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-    $target = $null
-    if (-not $existing) {
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N07' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
-    }
-    else {
-        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
-        $current = [version][string]$existing.TypeHandlerVersion
-        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
-            $target = [string]$offered[0]
-            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N07', $current, $target)
-            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N07' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
-        }
-    }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N07') -TimeoutMinutes 141 -Condition {
-        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N07' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-        if (-not $extension) { return $false }
-        $state = [string]$extension.ProvisioningState
-        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N07') }
-        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
-    }
-}
-
-# p5.lcm_extension.DC16-N08: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
-function Step-p5-lcm_extension-DC16-N08 {
-    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
-    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
-    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
-    # step's bound.
-    Assert-AzureInputs
-    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N08'
-    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N08' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-    $target = $null
-    if (-not $existing) {
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N08' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
-    }
-    else {
-        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
-        $current = [version][string]$existing.TypeHandlerVersion
-        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
-            $target = [string]$offered[0]
-            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N08', $current, $target)
-            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N08' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
-        }
-    }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N08') -TimeoutMinutes 141 -Condition {
-        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N08' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-        if (-not $extension) { return $false }
-        $state = [string]$extension.ProvisioningState
-        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N08') }
-        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
-    }
-}
-
-# p5.lcm_extension.DC16-N09: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
-function Step-p5-lcm_extension-DC16-N09 {
-    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
-    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
-    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
-    # step's bound.
-    Assert-AzureInputs
-    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N09'
-    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N09' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-    $target = $null
-    if (-not $existing) {
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N09' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
-    }
-    else {
-        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
-        $current = [version][string]$existing.TypeHandlerVersion
-        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
-            $target = [string]$offered[0]
-            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N09', $current, $target)
-            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N09' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
-        }
-    }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N09') -TimeoutMinutes 141 -Condition {
-        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N09' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-        if (-not $extension) { return $false }
-        $state = [string]$extension.ProvisioningState
-        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N09') }
-        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
-    }
-}
-
-# p5.lcm_extension.DC16-N10: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
-function Step-p5-lcm_extension-DC16-N10 {
-    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
-    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
-    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
-    # step's bound.
-    Assert-AzureInputs
-    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N10'
-    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N10' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-    $target = $null
-    if (-not $existing) {
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N10' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
-    }
-    else {
-        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
-        $current = [version][string]$existing.TypeHandlerVersion
-        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
-            $target = [string]$offered[0]
-            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N10', $current, $target)
-            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N10' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
-        }
-    }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N10') -TimeoutMinutes 141 -Condition {
-        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N10' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-        if (-not $extension) { return $false }
-        $state = [string]$extension.ProvisioningState
-        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N10') }
-        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
-    }
-}
-
-# p5.lcm_extension.DC16-N11: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
-function Step-p5-lcm_extension-DC16-N11 {
-    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
-    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
-    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
-    # step's bound.
-    Assert-AzureInputs
-    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N11'
-    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N11' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-    $target = $null
-    if (-not $existing) {
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N11' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
-    }
-    else {
-        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
-        $current = [version][string]$existing.TypeHandlerVersion
-        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
-            $target = [string]$offered[0]
-            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N11', $current, $target)
-            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N11' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
-        }
-    }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N11') -TimeoutMinutes 141 -Condition {
-        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N11' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-        if (-not $extension) { return $false }
-        $state = [string]$extension.ProvisioningState
-        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N11') }
-        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
-    }
-}
-
-# p5.lcm_extension.DC16-N12: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
-function Step-p5-lcm_extension-DC16-N12 {
-    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
-    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
-    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
-    # step's bound.
-    Assert-AzureInputs
-    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N12'
-    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N12' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-    $target = $null
-    if (-not $existing) {
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N12' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
-    }
-    else {
-        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
-        $current = [version][string]$existing.TypeHandlerVersion
-        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
-            $target = [string]$offered[0]
-            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N12', $current, $target)
-            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N12' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
-        }
-    }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N12') -TimeoutMinutes 141 -Condition {
-        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N12' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-        if (-not $extension) { return $false }
-        $state = [string]$extension.ProvisioningState
-        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N12') }
-        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
-    }
-}
-
-# p5.lcm_extension.DC16-N13: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
-function Step-p5-lcm_extension-DC16-N13 {
-    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
-    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
-    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
-    # step's bound.
-    Assert-AzureInputs
-    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N13'
-    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N13' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-    $target = $null
-    if (-not $existing) {
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N13' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
-    }
-    else {
-        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
-        $current = [version][string]$existing.TypeHandlerVersion
-        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
-            $target = [string]$offered[0]
-            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N13', $current, $target)
-            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N13' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
-        }
-    }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N13') -TimeoutMinutes 141 -Condition {
-        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N13' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-        if (-not $extension) { return $false }
-        $state = [string]$extension.ProvisioningState
-        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N13') }
-        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
-    }
-}
-
-# p5.lcm_extension.DC16-N14: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
-function Step-p5-lcm_extension-DC16-N14 {
-    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
-    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
-    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
-    # step's bound.
-    Assert-AzureInputs
-    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N14'
-    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N14' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-    $target = $null
-    if (-not $existing) {
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N14' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
-    }
-    else {
-        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
-        $current = [version][string]$existing.TypeHandlerVersion
-        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
-            $target = [string]$offered[0]
-            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N14', $current, $target)
-            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N14' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
-        }
-    }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N14') -TimeoutMinutes 141 -Condition {
-        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N14' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-        if (-not $extension) { return $false }
-        $state = [string]$extension.ProvisioningState
-        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N14') }
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N16') }
         $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
     }
 }
@@ -3540,33 +3137,436 @@ function Step-p5-lcm_extension-DC16-N15 {
     }
 }
 
-# p5.lcm_extension.DC16-N16: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
-function Step-p5-lcm_extension-DC16-N16 {
+# p5.lcm_extension.DC16-N14: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
+function Step-p5-lcm_extension-DC16-N14 {
     # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
     # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
     # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
     # step's bound.
     Assert-AzureInputs
-    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N16'
-    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N16' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N14'
+    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N14' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
     $target = $null
     if (-not $existing) {
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N16' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N14' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
     }
     else {
         $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
         $current = [version][string]$existing.TypeHandlerVersion
         if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
             $target = [string]$offered[0]
-            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N16', $current, $target)
-            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N16' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N14', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N14' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
         }
     }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N16') -TimeoutMinutes 141 -Condition {
-        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N16' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N14') -TimeoutMinutes 141 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N14' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
-        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N16') }
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N14') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
+}
+
+# p5.lcm_extension.DC16-N13: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
+function Step-p5-lcm_extension-DC16-N13 {
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
+    Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N13'
+    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N13' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
+    if (-not $existing) {
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N13' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
+    }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N13', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N13' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N13') -TimeoutMinutes 141 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N13' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N13') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
+}
+
+# p5.lcm_extension.DC16-N12: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
+function Step-p5-lcm_extension-DC16-N12 {
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
+    Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N12'
+    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N12' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
+    if (-not $existing) {
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N12' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
+    }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N12', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N12' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N12') -TimeoutMinutes 141 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N12' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N12') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
+}
+
+# p5.lcm_extension.DC16-N11: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
+function Step-p5-lcm_extension-DC16-N11 {
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
+    Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N11'
+    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N11' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
+    if (-not $existing) {
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N11' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
+    }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N11', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N11' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N11') -TimeoutMinutes 141 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N11' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N11') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
+}
+
+# p5.lcm_extension.DC16-N10: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
+function Step-p5-lcm_extension-DC16-N10 {
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
+    Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N10'
+    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N10' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
+    if (-not $existing) {
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N10' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
+    }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N10', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N10' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N10') -TimeoutMinutes 141 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N10' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N10') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
+}
+
+# p5.lcm_extension.DC16-N09: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
+function Step-p5-lcm_extension-DC16-N09 {
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
+    Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N09'
+    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N09' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
+    if (-not $existing) {
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N09' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
+    }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N09', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N09' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N09') -TimeoutMinutes 141 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N09' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N09') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
+}
+
+# p5.lcm_extension.DC16-N08: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
+function Step-p5-lcm_extension-DC16-N08 {
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
+    Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N08'
+    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N08' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
+    if (-not $existing) {
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N08' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
+    }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N08', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N08' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N08') -TimeoutMinutes 141 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N08' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N08') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
+}
+
+# p5.lcm_extension.DC16-N07: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
+function Step-p5-lcm_extension-DC16-N07 {
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
+    Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N07'
+    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N07' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
+    if (-not $existing) {
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N07' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
+    }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N07', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N07' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N07') -TimeoutMinutes 141 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N07' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N07') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
+}
+
+# p5.lcm_extension.DC16-N06: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
+function Step-p5-lcm_extension-DC16-N06 {
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
+    Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N06'
+    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N06' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
+    if (-not $existing) {
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N06' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
+    }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N06', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N06' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N06') -TimeoutMinutes 141 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N06' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N06') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
+}
+
+# p5.lcm_extension.DC16-N05: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
+function Step-p5-lcm_extension-DC16-N05 {
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
+    Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N05'
+    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N05' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
+    if (-not $existing) {
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N05' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
+    }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N05', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N05' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N05') -TimeoutMinutes 141 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N05' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N05') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
+}
+
+# p5.lcm_extension.DC16-N04: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
+function Step-p5-lcm_extension-DC16-N04 {
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
+    Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N04'
+    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N04' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
+    if (-not $existing) {
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N04' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
+    }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N04', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N04' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N04') -TimeoutMinutes 141 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N04' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N04') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
+}
+
+# p5.lcm_extension.DC16-N03: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
+function Step-p5-lcm_extension-DC16-N03 {
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
+    Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N03'
+    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N03' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
+    if (-not $existing) {
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N03' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
+    }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N03', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N03' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N03') -TimeoutMinutes 141 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N03' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N03') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
+}
+
+# p5.lcm_extension.DC16-N02: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
+function Step-p5-lcm_extension-DC16-N02 {
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
+    Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N02'
+    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N02' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
+    if (-not $existing) {
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N02' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
+    }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N02', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N02' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N02') -TimeoutMinutes 141 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N02' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N02') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
+}
+
+# p5.lcm_extension.DC16-N01: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
+function Step-p5-lcm_extension-DC16-N01 {
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
+    Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'DC16-N01'
+    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N01' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
+    if (-not $existing) {
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N01' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
+    }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'DC16-N01', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N01' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'DC16-N01') -TimeoutMinutes 141 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'DC16-N01' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'DC16-N01') }
         $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
     }
 }
@@ -3616,78 +3616,13 @@ function Step-p6-solution_validate {
 # p6.solution_deploy: Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate) [A-arm], [A-inst]
 function Step-p6-solution_deploy {
     # BitLocker was suspended in P1: it must still be before this restart [A-val].
-    Assert-BitLockerSuspended -Node @('DC16-N01', 'DC16-N02', 'DC16-N03', 'DC16-N04', 'DC16-N05', 'DC16-N06', 'DC16-N07', 'DC16-N08', 'DC16-N09', 'DC16-N10', 'DC16-N11', 'DC16-N12', 'DC16-N13', 'DC16-N14', 'DC16-N15', 'DC16-N16')
+    Assert-BitLockerSuspended -Node @('DC16-N16', 'DC16-N15', 'DC16-N14', 'DC16-N13', 'DC16-N12', 'DC16-N11', 'DC16-N10', 'DC16-N09', 'DC16-N08', 'DC16-N07', 'DC16-N06', 'DC16-N05', 'DC16-N04', 'DC16-N03', 'DC16-N02', 'DC16-N01')
     Invoke-SolutionDeployment -Mode 'Deploy' -TimeoutMinutes 823
 }
 
-# p7.bitlocker_resume.DC16-N01: Resume BitLocker [A-inst]
-function Step-p7-bitlocker_resume-DC16-N01 {
-    Resume-NodeBitLocker -Node 'DC16-N01'
-}
-
-# p7.bitlocker_resume.DC16-N02: Resume BitLocker [A-inst]
-function Step-p7-bitlocker_resume-DC16-N02 {
-    Resume-NodeBitLocker -Node 'DC16-N02'
-}
-
-# p7.bitlocker_resume.DC16-N03: Resume BitLocker [A-inst]
-function Step-p7-bitlocker_resume-DC16-N03 {
-    Resume-NodeBitLocker -Node 'DC16-N03'
-}
-
-# p7.bitlocker_resume.DC16-N04: Resume BitLocker [A-inst]
-function Step-p7-bitlocker_resume-DC16-N04 {
-    Resume-NodeBitLocker -Node 'DC16-N04'
-}
-
-# p7.bitlocker_resume.DC16-N05: Resume BitLocker [A-inst]
-function Step-p7-bitlocker_resume-DC16-N05 {
-    Resume-NodeBitLocker -Node 'DC16-N05'
-}
-
-# p7.bitlocker_resume.DC16-N06: Resume BitLocker [A-inst]
-function Step-p7-bitlocker_resume-DC16-N06 {
-    Resume-NodeBitLocker -Node 'DC16-N06'
-}
-
-# p7.bitlocker_resume.DC16-N07: Resume BitLocker [A-inst]
-function Step-p7-bitlocker_resume-DC16-N07 {
-    Resume-NodeBitLocker -Node 'DC16-N07'
-}
-
-# p7.bitlocker_resume.DC16-N08: Resume BitLocker [A-inst]
-function Step-p7-bitlocker_resume-DC16-N08 {
-    Resume-NodeBitLocker -Node 'DC16-N08'
-}
-
-# p7.bitlocker_resume.DC16-N09: Resume BitLocker [A-inst]
-function Step-p7-bitlocker_resume-DC16-N09 {
-    Resume-NodeBitLocker -Node 'DC16-N09'
-}
-
-# p7.bitlocker_resume.DC16-N10: Resume BitLocker [A-inst]
-function Step-p7-bitlocker_resume-DC16-N10 {
-    Resume-NodeBitLocker -Node 'DC16-N10'
-}
-
-# p7.bitlocker_resume.DC16-N11: Resume BitLocker [A-inst]
-function Step-p7-bitlocker_resume-DC16-N11 {
-    Resume-NodeBitLocker -Node 'DC16-N11'
-}
-
-# p7.bitlocker_resume.DC16-N12: Resume BitLocker [A-inst]
-function Step-p7-bitlocker_resume-DC16-N12 {
-    Resume-NodeBitLocker -Node 'DC16-N12'
-}
-
-# p7.bitlocker_resume.DC16-N13: Resume BitLocker [A-inst]
-function Step-p7-bitlocker_resume-DC16-N13 {
-    Resume-NodeBitLocker -Node 'DC16-N13'
-}
-
-# p7.bitlocker_resume.DC16-N14: Resume BitLocker [A-inst]
-function Step-p7-bitlocker_resume-DC16-N14 {
-    Resume-NodeBitLocker -Node 'DC16-N14'
+# p7.bitlocker_resume.DC16-N16: Resume BitLocker [A-inst]
+function Step-p7-bitlocker_resume-DC16-N16 {
+    Resume-NodeBitLocker -Node 'DC16-N16'
 }
 
 # p7.bitlocker_resume.DC16-N15: Resume BitLocker [A-inst]
@@ -3695,9 +3630,74 @@ function Step-p7-bitlocker_resume-DC16-N15 {
     Resume-NodeBitLocker -Node 'DC16-N15'
 }
 
-# p7.bitlocker_resume.DC16-N16: Resume BitLocker [A-inst]
-function Step-p7-bitlocker_resume-DC16-N16 {
-    Resume-NodeBitLocker -Node 'DC16-N16'
+# p7.bitlocker_resume.DC16-N14: Resume BitLocker [A-inst]
+function Step-p7-bitlocker_resume-DC16-N14 {
+    Resume-NodeBitLocker -Node 'DC16-N14'
+}
+
+# p7.bitlocker_resume.DC16-N13: Resume BitLocker [A-inst]
+function Step-p7-bitlocker_resume-DC16-N13 {
+    Resume-NodeBitLocker -Node 'DC16-N13'
+}
+
+# p7.bitlocker_resume.DC16-N12: Resume BitLocker [A-inst]
+function Step-p7-bitlocker_resume-DC16-N12 {
+    Resume-NodeBitLocker -Node 'DC16-N12'
+}
+
+# p7.bitlocker_resume.DC16-N11: Resume BitLocker [A-inst]
+function Step-p7-bitlocker_resume-DC16-N11 {
+    Resume-NodeBitLocker -Node 'DC16-N11'
+}
+
+# p7.bitlocker_resume.DC16-N10: Resume BitLocker [A-inst]
+function Step-p7-bitlocker_resume-DC16-N10 {
+    Resume-NodeBitLocker -Node 'DC16-N10'
+}
+
+# p7.bitlocker_resume.DC16-N09: Resume BitLocker [A-inst]
+function Step-p7-bitlocker_resume-DC16-N09 {
+    Resume-NodeBitLocker -Node 'DC16-N09'
+}
+
+# p7.bitlocker_resume.DC16-N08: Resume BitLocker [A-inst]
+function Step-p7-bitlocker_resume-DC16-N08 {
+    Resume-NodeBitLocker -Node 'DC16-N08'
+}
+
+# p7.bitlocker_resume.DC16-N07: Resume BitLocker [A-inst]
+function Step-p7-bitlocker_resume-DC16-N07 {
+    Resume-NodeBitLocker -Node 'DC16-N07'
+}
+
+# p7.bitlocker_resume.DC16-N06: Resume BitLocker [A-inst]
+function Step-p7-bitlocker_resume-DC16-N06 {
+    Resume-NodeBitLocker -Node 'DC16-N06'
+}
+
+# p7.bitlocker_resume.DC16-N05: Resume BitLocker [A-inst]
+function Step-p7-bitlocker_resume-DC16-N05 {
+    Resume-NodeBitLocker -Node 'DC16-N05'
+}
+
+# p7.bitlocker_resume.DC16-N04: Resume BitLocker [A-inst]
+function Step-p7-bitlocker_resume-DC16-N04 {
+    Resume-NodeBitLocker -Node 'DC16-N04'
+}
+
+# p7.bitlocker_resume.DC16-N03: Resume BitLocker [A-inst]
+function Step-p7-bitlocker_resume-DC16-N03 {
+    Resume-NodeBitLocker -Node 'DC16-N03'
+}
+
+# p7.bitlocker_resume.DC16-N02: Resume BitLocker [A-inst]
+function Step-p7-bitlocker_resume-DC16-N02 {
+    Resume-NodeBitLocker -Node 'DC16-N02'
+}
+
+# p7.bitlocker_resume.DC16-N01: Resume BitLocker [A-inst]
+function Step-p7-bitlocker_resume-DC16-N01 {
+    Resume-NodeBitLocker -Node 'DC16-N01'
 }
 
 # p7.wdac_reapply: Re-apply the new WDAC policies (operator, per the 23H2 docs) [A-inst]
@@ -3747,141 +3747,6 @@ try {
         -Unit 'p0.test_cluster' -FitMinutes 19.1 `
         -EndsUnit 'p0.test_cluster' `
         -Action { Step-p0-test_cluster }
-    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N01' `
-        -Phase 'P1' `
-        -Title 'Suspend BitLocker until it is resumed' `
-        -Target 'DC16-N01' `
-        -Unit 'p1.bitlocker_suspend.DC16-N01' -FitMinutes 1.9 `
-        -EndsUnit 'p1.bitlocker_suspend.DC16-N01' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N01') -eq 'Off' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N01') -eq 'Off' } `
-        -Action { Step-p1-bitlocker_suspend-DC16-N01 }
-    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N02' `
-        -Phase 'P1' `
-        -Title 'Suspend BitLocker until it is resumed' `
-        -Target 'DC16-N02' `
-        -Unit 'p1.bitlocker_suspend.DC16-N02' -FitMinutes 1.9 `
-        -EndsUnit 'p1.bitlocker_suspend.DC16-N02' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N02') -eq 'Off' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N02') -eq 'Off' } `
-        -Action { Step-p1-bitlocker_suspend-DC16-N02 }
-    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N03' `
-        -Phase 'P1' `
-        -Title 'Suspend BitLocker until it is resumed' `
-        -Target 'DC16-N03' `
-        -Unit 'p1.bitlocker_suspend.DC16-N03' -FitMinutes 1.9 `
-        -EndsUnit 'p1.bitlocker_suspend.DC16-N03' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N03') -eq 'Off' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N03') -eq 'Off' } `
-        -Action { Step-p1-bitlocker_suspend-DC16-N03 }
-    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N04' `
-        -Phase 'P1' `
-        -Title 'Suspend BitLocker until it is resumed' `
-        -Target 'DC16-N04' `
-        -Unit 'p1.bitlocker_suspend.DC16-N04' -FitMinutes 1.9 `
-        -EndsUnit 'p1.bitlocker_suspend.DC16-N04' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N04') -eq 'Off' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N04') -eq 'Off' } `
-        -Action { Step-p1-bitlocker_suspend-DC16-N04 }
-    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N05' `
-        -Phase 'P1' `
-        -Title 'Suspend BitLocker until it is resumed' `
-        -Target 'DC16-N05' `
-        -Unit 'p1.bitlocker_suspend.DC16-N05' -FitMinutes 1.9 `
-        -EndsUnit 'p1.bitlocker_suspend.DC16-N05' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N05') -eq 'Off' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N05') -eq 'Off' } `
-        -Action { Step-p1-bitlocker_suspend-DC16-N05 }
-    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N06' `
-        -Phase 'P1' `
-        -Title 'Suspend BitLocker until it is resumed' `
-        -Target 'DC16-N06' `
-        -Unit 'p1.bitlocker_suspend.DC16-N06' -FitMinutes 1.9 `
-        -EndsUnit 'p1.bitlocker_suspend.DC16-N06' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N06') -eq 'Off' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N06') -eq 'Off' } `
-        -Action { Step-p1-bitlocker_suspend-DC16-N06 }
-    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N07' `
-        -Phase 'P1' `
-        -Title 'Suspend BitLocker until it is resumed' `
-        -Target 'DC16-N07' `
-        -Unit 'p1.bitlocker_suspend.DC16-N07' -FitMinutes 1.9 `
-        -EndsUnit 'p1.bitlocker_suspend.DC16-N07' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N07') -eq 'Off' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N07') -eq 'Off' } `
-        -Action { Step-p1-bitlocker_suspend-DC16-N07 }
-    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N08' `
-        -Phase 'P1' `
-        -Title 'Suspend BitLocker until it is resumed' `
-        -Target 'DC16-N08' `
-        -Unit 'p1.bitlocker_suspend.DC16-N08' -FitMinutes 1.9 `
-        -EndsUnit 'p1.bitlocker_suspend.DC16-N08' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N08') -eq 'Off' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N08') -eq 'Off' } `
-        -Action { Step-p1-bitlocker_suspend-DC16-N08 }
-    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N09' `
-        -Phase 'P1' `
-        -Title 'Suspend BitLocker until it is resumed' `
-        -Target 'DC16-N09' `
-        -Unit 'p1.bitlocker_suspend.DC16-N09' -FitMinutes 1.9 `
-        -EndsUnit 'p1.bitlocker_suspend.DC16-N09' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N09') -eq 'Off' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N09') -eq 'Off' } `
-        -Action { Step-p1-bitlocker_suspend-DC16-N09 }
-    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N10' `
-        -Phase 'P1' `
-        -Title 'Suspend BitLocker until it is resumed' `
-        -Target 'DC16-N10' `
-        -Unit 'p1.bitlocker_suspend.DC16-N10' -FitMinutes 1.9 `
-        -EndsUnit 'p1.bitlocker_suspend.DC16-N10' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N10') -eq 'Off' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N10') -eq 'Off' } `
-        -Action { Step-p1-bitlocker_suspend-DC16-N10 }
-    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N11' `
-        -Phase 'P1' `
-        -Title 'Suspend BitLocker until it is resumed' `
-        -Target 'DC16-N11' `
-        -Unit 'p1.bitlocker_suspend.DC16-N11' -FitMinutes 1.9 `
-        -EndsUnit 'p1.bitlocker_suspend.DC16-N11' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N11') -eq 'Off' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N11') -eq 'Off' } `
-        -Action { Step-p1-bitlocker_suspend-DC16-N11 }
-    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N12' `
-        -Phase 'P1' `
-        -Title 'Suspend BitLocker until it is resumed' `
-        -Target 'DC16-N12' `
-        -Unit 'p1.bitlocker_suspend.DC16-N12' -FitMinutes 1.9 `
-        -EndsUnit 'p1.bitlocker_suspend.DC16-N12' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N12') -eq 'Off' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N12') -eq 'Off' } `
-        -Action { Step-p1-bitlocker_suspend-DC16-N12 }
-    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N13' `
-        -Phase 'P1' `
-        -Title 'Suspend BitLocker until it is resumed' `
-        -Target 'DC16-N13' `
-        -Unit 'p1.bitlocker_suspend.DC16-N13' -FitMinutes 1.9 `
-        -EndsUnit 'p1.bitlocker_suspend.DC16-N13' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N13') -eq 'Off' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N13') -eq 'Off' } `
-        -Action { Step-p1-bitlocker_suspend-DC16-N13 }
-    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N14' `
-        -Phase 'P1' `
-        -Title 'Suspend BitLocker until it is resumed' `
-        -Target 'DC16-N14' `
-        -Unit 'p1.bitlocker_suspend.DC16-N14' -FitMinutes 1.9 `
-        -EndsUnit 'p1.bitlocker_suspend.DC16-N14' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N14') -eq 'Off' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N14') -eq 'Off' } `
-        -Action { Step-p1-bitlocker_suspend-DC16-N14 }
-    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N15' `
-        -Phase 'P1' `
-        -Title 'Suspend BitLocker until it is resumed' `
-        -Target 'DC16-N15' `
-        -Unit 'p1.bitlocker_suspend.DC16-N15' -FitMinutes 1.9 `
-        -EndsUnit 'p1.bitlocker_suspend.DC16-N15' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N15') -eq 'Off' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N15') -eq 'Off' } `
-        -Action { Step-p1-bitlocker_suspend-DC16-N15 }
     Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N16' `
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
@@ -3891,6 +3756,141 @@ try {
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N16') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N16') -eq 'Off' } `
         -Action { Step-p1-bitlocker_suspend-DC16-N16 }
+    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N15' `
+        -Phase 'P1' `
+        -Title 'Suspend BitLocker until it is resumed' `
+        -Target 'DC16-N15' `
+        -Unit 'p1.bitlocker_suspend.DC16-N15' -FitMinutes 1.9 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N15' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N15') -eq 'Off' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N15') -eq 'Off' } `
+        -Action { Step-p1-bitlocker_suspend-DC16-N15 }
+    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N14' `
+        -Phase 'P1' `
+        -Title 'Suspend BitLocker until it is resumed' `
+        -Target 'DC16-N14' `
+        -Unit 'p1.bitlocker_suspend.DC16-N14' -FitMinutes 1.9 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N14' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N14') -eq 'Off' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N14') -eq 'Off' } `
+        -Action { Step-p1-bitlocker_suspend-DC16-N14 }
+    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N13' `
+        -Phase 'P1' `
+        -Title 'Suspend BitLocker until it is resumed' `
+        -Target 'DC16-N13' `
+        -Unit 'p1.bitlocker_suspend.DC16-N13' -FitMinutes 1.9 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N13' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N13') -eq 'Off' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N13') -eq 'Off' } `
+        -Action { Step-p1-bitlocker_suspend-DC16-N13 }
+    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N12' `
+        -Phase 'P1' `
+        -Title 'Suspend BitLocker until it is resumed' `
+        -Target 'DC16-N12' `
+        -Unit 'p1.bitlocker_suspend.DC16-N12' -FitMinutes 1.9 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N12' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N12') -eq 'Off' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N12') -eq 'Off' } `
+        -Action { Step-p1-bitlocker_suspend-DC16-N12 }
+    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N11' `
+        -Phase 'P1' `
+        -Title 'Suspend BitLocker until it is resumed' `
+        -Target 'DC16-N11' `
+        -Unit 'p1.bitlocker_suspend.DC16-N11' -FitMinutes 1.9 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N11' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N11') -eq 'Off' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N11') -eq 'Off' } `
+        -Action { Step-p1-bitlocker_suspend-DC16-N11 }
+    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N10' `
+        -Phase 'P1' `
+        -Title 'Suspend BitLocker until it is resumed' `
+        -Target 'DC16-N10' `
+        -Unit 'p1.bitlocker_suspend.DC16-N10' -FitMinutes 1.9 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N10' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N10') -eq 'Off' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N10') -eq 'Off' } `
+        -Action { Step-p1-bitlocker_suspend-DC16-N10 }
+    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N09' `
+        -Phase 'P1' `
+        -Title 'Suspend BitLocker until it is resumed' `
+        -Target 'DC16-N09' `
+        -Unit 'p1.bitlocker_suspend.DC16-N09' -FitMinutes 1.9 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N09' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N09') -eq 'Off' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N09') -eq 'Off' } `
+        -Action { Step-p1-bitlocker_suspend-DC16-N09 }
+    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N08' `
+        -Phase 'P1' `
+        -Title 'Suspend BitLocker until it is resumed' `
+        -Target 'DC16-N08' `
+        -Unit 'p1.bitlocker_suspend.DC16-N08' -FitMinutes 1.9 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N08' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N08') -eq 'Off' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N08') -eq 'Off' } `
+        -Action { Step-p1-bitlocker_suspend-DC16-N08 }
+    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N07' `
+        -Phase 'P1' `
+        -Title 'Suspend BitLocker until it is resumed' `
+        -Target 'DC16-N07' `
+        -Unit 'p1.bitlocker_suspend.DC16-N07' -FitMinutes 1.9 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N07' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N07') -eq 'Off' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N07') -eq 'Off' } `
+        -Action { Step-p1-bitlocker_suspend-DC16-N07 }
+    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N06' `
+        -Phase 'P1' `
+        -Title 'Suspend BitLocker until it is resumed' `
+        -Target 'DC16-N06' `
+        -Unit 'p1.bitlocker_suspend.DC16-N06' -FitMinutes 1.9 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N06' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N06') -eq 'Off' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N06') -eq 'Off' } `
+        -Action { Step-p1-bitlocker_suspend-DC16-N06 }
+    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N05' `
+        -Phase 'P1' `
+        -Title 'Suspend BitLocker until it is resumed' `
+        -Target 'DC16-N05' `
+        -Unit 'p1.bitlocker_suspend.DC16-N05' -FitMinutes 1.9 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N05' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N05') -eq 'Off' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N05') -eq 'Off' } `
+        -Action { Step-p1-bitlocker_suspend-DC16-N05 }
+    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N04' `
+        -Phase 'P1' `
+        -Title 'Suspend BitLocker until it is resumed' `
+        -Target 'DC16-N04' `
+        -Unit 'p1.bitlocker_suspend.DC16-N04' -FitMinutes 1.9 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N04' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N04') -eq 'Off' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N04') -eq 'Off' } `
+        -Action { Step-p1-bitlocker_suspend-DC16-N04 }
+    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N03' `
+        -Phase 'P1' `
+        -Title 'Suspend BitLocker until it is resumed' `
+        -Target 'DC16-N03' `
+        -Unit 'p1.bitlocker_suspend.DC16-N03' -FitMinutes 1.9 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N03' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N03') -eq 'Off' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N03') -eq 'Off' } `
+        -Action { Step-p1-bitlocker_suspend-DC16-N03 }
+    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N02' `
+        -Phase 'P1' `
+        -Title 'Suspend BitLocker until it is resumed' `
+        -Target 'DC16-N02' `
+        -Unit 'p1.bitlocker_suspend.DC16-N02' -FitMinutes 1.9 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N02' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N02') -eq 'Off' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N02') -eq 'Off' } `
+        -Action { Step-p1-bitlocker_suspend-DC16-N02 }
+    Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N01' `
+        -Phase 'P1' `
+        -Title 'Suspend BitLocker until it is resumed' `
+        -Target 'DC16-N01' `
+        -Unit 'p1.bitlocker_suspend.DC16-N01' -FitMinutes 1.9 `
+        -EndsUnit 'p1.bitlocker_suspend.DC16-N01' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N01') -eq 'Off' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N01') -eq 'Off' } `
+        -Action { Step-p1-bitlocker_suspend-DC16-N01 }
     Invoke-PlanStep -Id 'p1.registry.DC16-N16.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
@@ -5370,126 +5370,6 @@ try {
         -Target 'DC16-N01' `
         -EndsUnit 'p5.remediate.DC16-N01' `
         -Action { Step-p5-remediate-DC16-N01-storage_wait }
-    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N01' `
-        -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
-        -Target 'DC16-N01' `
-        -Unit 'p5.lcm_extension.DC16-N01' -FitMinutes 35.0 `
-        -EndsUnit 'p5.lcm_extension.DC16-N01' `
-        -Verify { Test-LcmExtensionReady -Node 'DC16-N01' } `
-        -Action { Step-p5-lcm_extension-DC16-N01 }
-    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N02' `
-        -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
-        -Target 'DC16-N02' `
-        -Unit 'p5.lcm_extension.DC16-N02' -FitMinutes 35.0 `
-        -EndsUnit 'p5.lcm_extension.DC16-N02' `
-        -Verify { Test-LcmExtensionReady -Node 'DC16-N02' } `
-        -Action { Step-p5-lcm_extension-DC16-N02 }
-    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N03' `
-        -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
-        -Target 'DC16-N03' `
-        -Unit 'p5.lcm_extension.DC16-N03' -FitMinutes 35.0 `
-        -EndsUnit 'p5.lcm_extension.DC16-N03' `
-        -Verify { Test-LcmExtensionReady -Node 'DC16-N03' } `
-        -Action { Step-p5-lcm_extension-DC16-N03 }
-    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N04' `
-        -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
-        -Target 'DC16-N04' `
-        -Unit 'p5.lcm_extension.DC16-N04' -FitMinutes 35.0 `
-        -EndsUnit 'p5.lcm_extension.DC16-N04' `
-        -Verify { Test-LcmExtensionReady -Node 'DC16-N04' } `
-        -Action { Step-p5-lcm_extension-DC16-N04 }
-    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N05' `
-        -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
-        -Target 'DC16-N05' `
-        -Unit 'p5.lcm_extension.DC16-N05' -FitMinutes 35.0 `
-        -EndsUnit 'p5.lcm_extension.DC16-N05' `
-        -Verify { Test-LcmExtensionReady -Node 'DC16-N05' } `
-        -Action { Step-p5-lcm_extension-DC16-N05 }
-    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N06' `
-        -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
-        -Target 'DC16-N06' `
-        -Unit 'p5.lcm_extension.DC16-N06' -FitMinutes 35.0 `
-        -EndsUnit 'p5.lcm_extension.DC16-N06' `
-        -Verify { Test-LcmExtensionReady -Node 'DC16-N06' } `
-        -Action { Step-p5-lcm_extension-DC16-N06 }
-    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N07' `
-        -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
-        -Target 'DC16-N07' `
-        -Unit 'p5.lcm_extension.DC16-N07' -FitMinutes 35.0 `
-        -EndsUnit 'p5.lcm_extension.DC16-N07' `
-        -Verify { Test-LcmExtensionReady -Node 'DC16-N07' } `
-        -Action { Step-p5-lcm_extension-DC16-N07 }
-    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N08' `
-        -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
-        -Target 'DC16-N08' `
-        -Unit 'p5.lcm_extension.DC16-N08' -FitMinutes 35.0 `
-        -EndsUnit 'p5.lcm_extension.DC16-N08' `
-        -Verify { Test-LcmExtensionReady -Node 'DC16-N08' } `
-        -Action { Step-p5-lcm_extension-DC16-N08 }
-    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N09' `
-        -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
-        -Target 'DC16-N09' `
-        -Unit 'p5.lcm_extension.DC16-N09' -FitMinutes 35.0 `
-        -EndsUnit 'p5.lcm_extension.DC16-N09' `
-        -Verify { Test-LcmExtensionReady -Node 'DC16-N09' } `
-        -Action { Step-p5-lcm_extension-DC16-N09 }
-    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N10' `
-        -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
-        -Target 'DC16-N10' `
-        -Unit 'p5.lcm_extension.DC16-N10' -FitMinutes 35.0 `
-        -EndsUnit 'p5.lcm_extension.DC16-N10' `
-        -Verify { Test-LcmExtensionReady -Node 'DC16-N10' } `
-        -Action { Step-p5-lcm_extension-DC16-N10 }
-    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N11' `
-        -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
-        -Target 'DC16-N11' `
-        -Unit 'p5.lcm_extension.DC16-N11' -FitMinutes 35.0 `
-        -EndsUnit 'p5.lcm_extension.DC16-N11' `
-        -Verify { Test-LcmExtensionReady -Node 'DC16-N11' } `
-        -Action { Step-p5-lcm_extension-DC16-N11 }
-    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N12' `
-        -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
-        -Target 'DC16-N12' `
-        -Unit 'p5.lcm_extension.DC16-N12' -FitMinutes 35.0 `
-        -EndsUnit 'p5.lcm_extension.DC16-N12' `
-        -Verify { Test-LcmExtensionReady -Node 'DC16-N12' } `
-        -Action { Step-p5-lcm_extension-DC16-N12 }
-    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N13' `
-        -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
-        -Target 'DC16-N13' `
-        -Unit 'p5.lcm_extension.DC16-N13' -FitMinutes 35.0 `
-        -EndsUnit 'p5.lcm_extension.DC16-N13' `
-        -Verify { Test-LcmExtensionReady -Node 'DC16-N13' } `
-        -Action { Step-p5-lcm_extension-DC16-N13 }
-    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N14' `
-        -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
-        -Target 'DC16-N14' `
-        -Unit 'p5.lcm_extension.DC16-N14' -FitMinutes 35.0 `
-        -EndsUnit 'p5.lcm_extension.DC16-N14' `
-        -Verify { Test-LcmExtensionReady -Node 'DC16-N14' } `
-        -Action { Step-p5-lcm_extension-DC16-N14 }
-    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N15' `
-        -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
-        -Target 'DC16-N15' `
-        -Unit 'p5.lcm_extension.DC16-N15' -FitMinutes 35.0 `
-        -EndsUnit 'p5.lcm_extension.DC16-N15' `
-        -Verify { Test-LcmExtensionReady -Node 'DC16-N15' } `
-        -Action { Step-p5-lcm_extension-DC16-N15 }
     Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N16' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
@@ -5498,6 +5378,126 @@ try {
         -EndsUnit 'p5.lcm_extension.DC16-N16' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N16' } `
         -Action { Step-p5-lcm_extension-DC16-N16 }
+    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N15' `
+        -Phase 'P5' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
+        -Target 'DC16-N15' `
+        -Unit 'p5.lcm_extension.DC16-N15' -FitMinutes 35.0 `
+        -EndsUnit 'p5.lcm_extension.DC16-N15' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N15' } `
+        -Action { Step-p5-lcm_extension-DC16-N15 }
+    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N14' `
+        -Phase 'P5' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
+        -Target 'DC16-N14' `
+        -Unit 'p5.lcm_extension.DC16-N14' -FitMinutes 35.0 `
+        -EndsUnit 'p5.lcm_extension.DC16-N14' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N14' } `
+        -Action { Step-p5-lcm_extension-DC16-N14 }
+    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N13' `
+        -Phase 'P5' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
+        -Target 'DC16-N13' `
+        -Unit 'p5.lcm_extension.DC16-N13' -FitMinutes 35.0 `
+        -EndsUnit 'p5.lcm_extension.DC16-N13' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N13' } `
+        -Action { Step-p5-lcm_extension-DC16-N13 }
+    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N12' `
+        -Phase 'P5' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
+        -Target 'DC16-N12' `
+        -Unit 'p5.lcm_extension.DC16-N12' -FitMinutes 35.0 `
+        -EndsUnit 'p5.lcm_extension.DC16-N12' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N12' } `
+        -Action { Step-p5-lcm_extension-DC16-N12 }
+    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N11' `
+        -Phase 'P5' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
+        -Target 'DC16-N11' `
+        -Unit 'p5.lcm_extension.DC16-N11' -FitMinutes 35.0 `
+        -EndsUnit 'p5.lcm_extension.DC16-N11' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N11' } `
+        -Action { Step-p5-lcm_extension-DC16-N11 }
+    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N10' `
+        -Phase 'P5' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
+        -Target 'DC16-N10' `
+        -Unit 'p5.lcm_extension.DC16-N10' -FitMinutes 35.0 `
+        -EndsUnit 'p5.lcm_extension.DC16-N10' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N10' } `
+        -Action { Step-p5-lcm_extension-DC16-N10 }
+    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N09' `
+        -Phase 'P5' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
+        -Target 'DC16-N09' `
+        -Unit 'p5.lcm_extension.DC16-N09' -FitMinutes 35.0 `
+        -EndsUnit 'p5.lcm_extension.DC16-N09' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N09' } `
+        -Action { Step-p5-lcm_extension-DC16-N09 }
+    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N08' `
+        -Phase 'P5' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
+        -Target 'DC16-N08' `
+        -Unit 'p5.lcm_extension.DC16-N08' -FitMinutes 35.0 `
+        -EndsUnit 'p5.lcm_extension.DC16-N08' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N08' } `
+        -Action { Step-p5-lcm_extension-DC16-N08 }
+    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N07' `
+        -Phase 'P5' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
+        -Target 'DC16-N07' `
+        -Unit 'p5.lcm_extension.DC16-N07' -FitMinutes 35.0 `
+        -EndsUnit 'p5.lcm_extension.DC16-N07' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N07' } `
+        -Action { Step-p5-lcm_extension-DC16-N07 }
+    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N06' `
+        -Phase 'P5' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
+        -Target 'DC16-N06' `
+        -Unit 'p5.lcm_extension.DC16-N06' -FitMinutes 35.0 `
+        -EndsUnit 'p5.lcm_extension.DC16-N06' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N06' } `
+        -Action { Step-p5-lcm_extension-DC16-N06 }
+    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N05' `
+        -Phase 'P5' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
+        -Target 'DC16-N05' `
+        -Unit 'p5.lcm_extension.DC16-N05' -FitMinutes 35.0 `
+        -EndsUnit 'p5.lcm_extension.DC16-N05' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N05' } `
+        -Action { Step-p5-lcm_extension-DC16-N05 }
+    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N04' `
+        -Phase 'P5' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
+        -Target 'DC16-N04' `
+        -Unit 'p5.lcm_extension.DC16-N04' -FitMinutes 35.0 `
+        -EndsUnit 'p5.lcm_extension.DC16-N04' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N04' } `
+        -Action { Step-p5-lcm_extension-DC16-N04 }
+    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N03' `
+        -Phase 'P5' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
+        -Target 'DC16-N03' `
+        -Unit 'p5.lcm_extension.DC16-N03' -FitMinutes 35.0 `
+        -EndsUnit 'p5.lcm_extension.DC16-N03' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N03' } `
+        -Action { Step-p5-lcm_extension-DC16-N03 }
+    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N02' `
+        -Phase 'P5' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
+        -Target 'DC16-N02' `
+        -Unit 'p5.lcm_extension.DC16-N02' -FitMinutes 35.0 `
+        -EndsUnit 'p5.lcm_extension.DC16-N02' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N02' } `
+        -Action { Step-p5-lcm_extension-DC16-N02 }
+    Invoke-PlanStep -Id 'p5.lcm_extension.DC16-N01' `
+        -Phase 'P5' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
+        -Target 'DC16-N01' `
+        -Unit 'p5.lcm_extension.DC16-N01' -FitMinutes 35.0 `
+        -EndsUnit 'p5.lcm_extension.DC16-N01' `
+        -Verify { Test-LcmExtensionReady -Node 'DC16-N01' } `
+        -Action { Step-p5-lcm_extension-DC16-N01 }
     Invoke-PlanStep -Id 'p5.ad_prepare' `
         -Phase 'P5' `
         -Title 'Prepare the AD objects for the LCM user' `
@@ -5525,141 +5525,6 @@ try {
         -Probe { Test-SolutionDeployed } `
         -Verify { Test-SolutionDeployed } `
         -Action { Step-p6-solution_deploy }
-    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N01' `
-        -Phase 'P7' `
-        -Title 'Resume BitLocker' `
-        -Target 'DC16-N01' `
-        -Unit 'p7.bitlocker_resume.DC16-N01' -FitMinutes 1.9 `
-        -EndsUnit 'p7.bitlocker_resume.DC16-N01' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N01') -eq 'On' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N01') -eq 'On' } `
-        -Action { Step-p7-bitlocker_resume-DC16-N01 }
-    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N02' `
-        -Phase 'P7' `
-        -Title 'Resume BitLocker' `
-        -Target 'DC16-N02' `
-        -Unit 'p7.bitlocker_resume.DC16-N02' -FitMinutes 1.9 `
-        -EndsUnit 'p7.bitlocker_resume.DC16-N02' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N02') -eq 'On' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N02') -eq 'On' } `
-        -Action { Step-p7-bitlocker_resume-DC16-N02 }
-    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N03' `
-        -Phase 'P7' `
-        -Title 'Resume BitLocker' `
-        -Target 'DC16-N03' `
-        -Unit 'p7.bitlocker_resume.DC16-N03' -FitMinutes 1.9 `
-        -EndsUnit 'p7.bitlocker_resume.DC16-N03' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N03') -eq 'On' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N03') -eq 'On' } `
-        -Action { Step-p7-bitlocker_resume-DC16-N03 }
-    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N04' `
-        -Phase 'P7' `
-        -Title 'Resume BitLocker' `
-        -Target 'DC16-N04' `
-        -Unit 'p7.bitlocker_resume.DC16-N04' -FitMinutes 1.9 `
-        -EndsUnit 'p7.bitlocker_resume.DC16-N04' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N04') -eq 'On' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N04') -eq 'On' } `
-        -Action { Step-p7-bitlocker_resume-DC16-N04 }
-    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N05' `
-        -Phase 'P7' `
-        -Title 'Resume BitLocker' `
-        -Target 'DC16-N05' `
-        -Unit 'p7.bitlocker_resume.DC16-N05' -FitMinutes 1.9 `
-        -EndsUnit 'p7.bitlocker_resume.DC16-N05' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N05') -eq 'On' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N05') -eq 'On' } `
-        -Action { Step-p7-bitlocker_resume-DC16-N05 }
-    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N06' `
-        -Phase 'P7' `
-        -Title 'Resume BitLocker' `
-        -Target 'DC16-N06' `
-        -Unit 'p7.bitlocker_resume.DC16-N06' -FitMinutes 1.9 `
-        -EndsUnit 'p7.bitlocker_resume.DC16-N06' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N06') -eq 'On' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N06') -eq 'On' } `
-        -Action { Step-p7-bitlocker_resume-DC16-N06 }
-    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N07' `
-        -Phase 'P7' `
-        -Title 'Resume BitLocker' `
-        -Target 'DC16-N07' `
-        -Unit 'p7.bitlocker_resume.DC16-N07' -FitMinutes 1.9 `
-        -EndsUnit 'p7.bitlocker_resume.DC16-N07' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N07') -eq 'On' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N07') -eq 'On' } `
-        -Action { Step-p7-bitlocker_resume-DC16-N07 }
-    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N08' `
-        -Phase 'P7' `
-        -Title 'Resume BitLocker' `
-        -Target 'DC16-N08' `
-        -Unit 'p7.bitlocker_resume.DC16-N08' -FitMinutes 1.9 `
-        -EndsUnit 'p7.bitlocker_resume.DC16-N08' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N08') -eq 'On' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N08') -eq 'On' } `
-        -Action { Step-p7-bitlocker_resume-DC16-N08 }
-    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N09' `
-        -Phase 'P7' `
-        -Title 'Resume BitLocker' `
-        -Target 'DC16-N09' `
-        -Unit 'p7.bitlocker_resume.DC16-N09' -FitMinutes 1.9 `
-        -EndsUnit 'p7.bitlocker_resume.DC16-N09' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N09') -eq 'On' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N09') -eq 'On' } `
-        -Action { Step-p7-bitlocker_resume-DC16-N09 }
-    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N10' `
-        -Phase 'P7' `
-        -Title 'Resume BitLocker' `
-        -Target 'DC16-N10' `
-        -Unit 'p7.bitlocker_resume.DC16-N10' -FitMinutes 1.9 `
-        -EndsUnit 'p7.bitlocker_resume.DC16-N10' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N10') -eq 'On' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N10') -eq 'On' } `
-        -Action { Step-p7-bitlocker_resume-DC16-N10 }
-    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N11' `
-        -Phase 'P7' `
-        -Title 'Resume BitLocker' `
-        -Target 'DC16-N11' `
-        -Unit 'p7.bitlocker_resume.DC16-N11' -FitMinutes 1.9 `
-        -EndsUnit 'p7.bitlocker_resume.DC16-N11' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N11') -eq 'On' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N11') -eq 'On' } `
-        -Action { Step-p7-bitlocker_resume-DC16-N11 }
-    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N12' `
-        -Phase 'P7' `
-        -Title 'Resume BitLocker' `
-        -Target 'DC16-N12' `
-        -Unit 'p7.bitlocker_resume.DC16-N12' -FitMinutes 1.9 `
-        -EndsUnit 'p7.bitlocker_resume.DC16-N12' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N12') -eq 'On' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N12') -eq 'On' } `
-        -Action { Step-p7-bitlocker_resume-DC16-N12 }
-    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N13' `
-        -Phase 'P7' `
-        -Title 'Resume BitLocker' `
-        -Target 'DC16-N13' `
-        -Unit 'p7.bitlocker_resume.DC16-N13' -FitMinutes 1.9 `
-        -EndsUnit 'p7.bitlocker_resume.DC16-N13' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N13') -eq 'On' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N13') -eq 'On' } `
-        -Action { Step-p7-bitlocker_resume-DC16-N13 }
-    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N14' `
-        -Phase 'P7' `
-        -Title 'Resume BitLocker' `
-        -Target 'DC16-N14' `
-        -Unit 'p7.bitlocker_resume.DC16-N14' -FitMinutes 1.9 `
-        -EndsUnit 'p7.bitlocker_resume.DC16-N14' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N14') -eq 'On' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N14') -eq 'On' } `
-        -Action { Step-p7-bitlocker_resume-DC16-N14 }
-    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N15' `
-        -Phase 'P7' `
-        -Title 'Resume BitLocker' `
-        -Target 'DC16-N15' `
-        -Unit 'p7.bitlocker_resume.DC16-N15' -FitMinutes 1.9 `
-        -EndsUnit 'p7.bitlocker_resume.DC16-N15' `
-        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N15') -eq 'On' } `
-        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N15') -eq 'On' } `
-        -Action { Step-p7-bitlocker_resume-DC16-N15 }
     Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N16' `
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
@@ -5669,6 +5534,141 @@ try {
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N16') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N16') -eq 'On' } `
         -Action { Step-p7-bitlocker_resume-DC16-N16 }
+    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N15' `
+        -Phase 'P7' `
+        -Title 'Resume BitLocker' `
+        -Target 'DC16-N15' `
+        -Unit 'p7.bitlocker_resume.DC16-N15' -FitMinutes 1.9 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N15' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N15') -eq 'On' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N15') -eq 'On' } `
+        -Action { Step-p7-bitlocker_resume-DC16-N15 }
+    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N14' `
+        -Phase 'P7' `
+        -Title 'Resume BitLocker' `
+        -Target 'DC16-N14' `
+        -Unit 'p7.bitlocker_resume.DC16-N14' -FitMinutes 1.9 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N14' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N14') -eq 'On' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N14') -eq 'On' } `
+        -Action { Step-p7-bitlocker_resume-DC16-N14 }
+    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N13' `
+        -Phase 'P7' `
+        -Title 'Resume BitLocker' `
+        -Target 'DC16-N13' `
+        -Unit 'p7.bitlocker_resume.DC16-N13' -FitMinutes 1.9 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N13' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N13') -eq 'On' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N13') -eq 'On' } `
+        -Action { Step-p7-bitlocker_resume-DC16-N13 }
+    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N12' `
+        -Phase 'P7' `
+        -Title 'Resume BitLocker' `
+        -Target 'DC16-N12' `
+        -Unit 'p7.bitlocker_resume.DC16-N12' -FitMinutes 1.9 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N12' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N12') -eq 'On' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N12') -eq 'On' } `
+        -Action { Step-p7-bitlocker_resume-DC16-N12 }
+    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N11' `
+        -Phase 'P7' `
+        -Title 'Resume BitLocker' `
+        -Target 'DC16-N11' `
+        -Unit 'p7.bitlocker_resume.DC16-N11' -FitMinutes 1.9 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N11' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N11') -eq 'On' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N11') -eq 'On' } `
+        -Action { Step-p7-bitlocker_resume-DC16-N11 }
+    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N10' `
+        -Phase 'P7' `
+        -Title 'Resume BitLocker' `
+        -Target 'DC16-N10' `
+        -Unit 'p7.bitlocker_resume.DC16-N10' -FitMinutes 1.9 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N10' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N10') -eq 'On' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N10') -eq 'On' } `
+        -Action { Step-p7-bitlocker_resume-DC16-N10 }
+    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N09' `
+        -Phase 'P7' `
+        -Title 'Resume BitLocker' `
+        -Target 'DC16-N09' `
+        -Unit 'p7.bitlocker_resume.DC16-N09' -FitMinutes 1.9 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N09' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N09') -eq 'On' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N09') -eq 'On' } `
+        -Action { Step-p7-bitlocker_resume-DC16-N09 }
+    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N08' `
+        -Phase 'P7' `
+        -Title 'Resume BitLocker' `
+        -Target 'DC16-N08' `
+        -Unit 'p7.bitlocker_resume.DC16-N08' -FitMinutes 1.9 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N08' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N08') -eq 'On' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N08') -eq 'On' } `
+        -Action { Step-p7-bitlocker_resume-DC16-N08 }
+    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N07' `
+        -Phase 'P7' `
+        -Title 'Resume BitLocker' `
+        -Target 'DC16-N07' `
+        -Unit 'p7.bitlocker_resume.DC16-N07' -FitMinutes 1.9 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N07' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N07') -eq 'On' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N07') -eq 'On' } `
+        -Action { Step-p7-bitlocker_resume-DC16-N07 }
+    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N06' `
+        -Phase 'P7' `
+        -Title 'Resume BitLocker' `
+        -Target 'DC16-N06' `
+        -Unit 'p7.bitlocker_resume.DC16-N06' -FitMinutes 1.9 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N06' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N06') -eq 'On' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N06') -eq 'On' } `
+        -Action { Step-p7-bitlocker_resume-DC16-N06 }
+    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N05' `
+        -Phase 'P7' `
+        -Title 'Resume BitLocker' `
+        -Target 'DC16-N05' `
+        -Unit 'p7.bitlocker_resume.DC16-N05' -FitMinutes 1.9 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N05' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N05') -eq 'On' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N05') -eq 'On' } `
+        -Action { Step-p7-bitlocker_resume-DC16-N05 }
+    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N04' `
+        -Phase 'P7' `
+        -Title 'Resume BitLocker' `
+        -Target 'DC16-N04' `
+        -Unit 'p7.bitlocker_resume.DC16-N04' -FitMinutes 1.9 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N04' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N04') -eq 'On' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N04') -eq 'On' } `
+        -Action { Step-p7-bitlocker_resume-DC16-N04 }
+    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N03' `
+        -Phase 'P7' `
+        -Title 'Resume BitLocker' `
+        -Target 'DC16-N03' `
+        -Unit 'p7.bitlocker_resume.DC16-N03' -FitMinutes 1.9 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N03' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N03') -eq 'On' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N03') -eq 'On' } `
+        -Action { Step-p7-bitlocker_resume-DC16-N03 }
+    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N02' `
+        -Phase 'P7' `
+        -Title 'Resume BitLocker' `
+        -Target 'DC16-N02' `
+        -Unit 'p7.bitlocker_resume.DC16-N02' -FitMinutes 1.9 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N02' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N02') -eq 'On' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N02') -eq 'On' } `
+        -Action { Step-p7-bitlocker_resume-DC16-N02 }
+    Invoke-PlanStep -Id 'p7.bitlocker_resume.DC16-N01' `
+        -Phase 'P7' `
+        -Title 'Resume BitLocker' `
+        -Target 'DC16-N01' `
+        -Unit 'p7.bitlocker_resume.DC16-N01' -FitMinutes 1.9 `
+        -EndsUnit 'p7.bitlocker_resume.DC16-N01' `
+        -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N01') -eq 'On' } `
+        -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N01') -eq 'On' } `
+        -Action { Step-p7-bitlocker_resume-DC16-N01 }
     Invoke-PlanStep -Id 'p7.wdac_reapply' `
         -Phase 'P7' `
         -Title 'Re-apply the new WDAC policies (operator, per the 23H2 docs)' `

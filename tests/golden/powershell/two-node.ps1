@@ -11,7 +11,7 @@
     file and emit again. Run it from a Windows Server 2022 machine outside the cluster, as an administrator
     of the cluster. It runs the steps below in order, journals each one, and resumes after an interruption
     at the first step the journal does not record as done.
-    Expected duration: about 12.7 h of work (mean step durations), over the planned windows.
+    Expected duration: about 13.1 h of work (mean step durations), over the planned windows.
 
     P0 Gates
       p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered
@@ -28,8 +28,8 @@
       p1.registry.EDGE-N1.reboot: Restart the node and wait for it to come back
       p1.registry.EDGE-N1.resume: Resume the node with failback
       p1.registry.EDGE-N1.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
-      p1.media_verify.EDGE-N1: Check the extracted setup media at the same path on the node
       p1.media_verify.EDGE-N2: Check the extracted setup media at the same path on the node
+      p1.media_verify.EDGE-N1: Check the extracted setup media at the same path on the node
       p1.cau_prepare: Check remoting on the nodes and test the CAU setup
       p1.cau_scan: Scan: every node must be offered the same feature update [operator]
     P2 OS upgrade
@@ -54,8 +54,8 @@
       p5.remediate.EDGE-N1.reboot: Restart the node and wait for it to come back
       p5.remediate.EDGE-N1.resume: Resume the node with failback
       p5.remediate.EDGE-N1.storage_wait: Wait for the storage repair jobs to finish and disks to be Healthy
-      p5.lcm_extension.EDGE-N1: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
       p5.lcm_extension.EDGE-N2: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
+      p5.lcm_extension.EDGE-N1: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised
       p5.ad_prepare: Prepare the AD objects for the LCM user
       p5.readiness_validate: Run the upgrade readiness validation (validation gate)
     P6 Solution upgrade
@@ -1049,7 +1049,7 @@ function Step-p0-preflight {
             }
         }
         else {
-            $azureBefore = @(@('p5.lcm_extension.EDGE-N1', 'p5.lcm_extension.EDGE-N2') | Where-Object { -not ($script:Journal.ContainsKey($_) -and $script:Journal[$_] -in @('done', 'skipped')) })
+            $azureBefore = @(@('p5.lcm_extension.EDGE-N2', 'p5.lcm_extension.EDGE-N1') | Where-Object { -not ($script:Journal.ContainsKey($_) -and $script:Journal[$_] -in @('done', 'skipped')) })
             $why = 'the Arc machine check needs -ResourceGroupName and an Azure sign-in (Connect-AzAccount)'
             if ($azureBefore.Count -eq 0 -and -not $script:Rehearsal) { Stop-Upgrade -Code 2 -Message ('{0}: it runs before {1}' -f $why, $readiness) }
             Write-Warning ('{0}; it runs in the run that has them, before {1}' -f $why, $readiness)
@@ -1124,16 +1124,16 @@ function Step-p1-registry-EDGE-N1-storage_wait {
     Wait-StorageHealthy -TimeoutMinutes 120
 }
 
-# p1.media_verify.EDGE-N1: Check the extracted setup media at the same path on the node [A-ps]
-function Step-p1-media_verify-EDGE-N1 {
-    $problem = Get-NodeMediaProblem -Node 'EDGE-N1'
-    if ($problem) { throw ('{0}: {1}' -f 'EDGE-N1', $problem) }
-}
-
 # p1.media_verify.EDGE-N2: Check the extracted setup media at the same path on the node [A-ps]
 function Step-p1-media_verify-EDGE-N2 {
     $problem = Get-NodeMediaProblem -Node 'EDGE-N2'
     if ($problem) { throw ('{0}: {1}' -f 'EDGE-N2', $problem) }
+}
+
+# p1.media_verify.EDGE-N1: Check the extracted setup media at the same path on the node [A-ps]
+function Step-p1-media_verify-EDGE-N1 {
+    $problem = Get-NodeMediaProblem -Node 'EDGE-N1'
+    if ($problem) { throw ('{0}: {1}' -f 'EDGE-N1', $problem) }
 }
 
 # p1.cau_prepare: Check remoting on the nodes and test the CAU setup [A-ps], [W-req]
@@ -1412,37 +1412,6 @@ function Step-p5-remediate-EDGE-N1-storage_wait {
     Wait-StorageHealthy -TimeoutMinutes 120
 }
 
-# p5.lcm_extension.EDGE-N1: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
-function Step-p5-lcm_extension-EDGE-N1 {
-    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
-    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
-    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
-    # step's bound.
-    Assert-AzureInputs
-    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'EDGE-N1'
-    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'EDGE-N1' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-    $target = $null
-    if (-not $existing) {
-        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'EDGE-N1' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
-    }
-    else {
-        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
-        $current = [version][string]$existing.TypeHandlerVersion
-        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
-            $target = [string]$offered[0]
-            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'EDGE-N1', $current, $target)
-            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'EDGE-N1' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
-        }
-    }
-    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'EDGE-N1') -TimeoutMinutes 141 -Condition {
-        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'EDGE-N1' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
-        if (-not $extension) { return $false }
-        $state = [string]$extension.ProvisioningState
-        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'EDGE-N1') }
-        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
-    }
-}
-
 # p5.lcm_extension.EDGE-N2: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
 function Step-p5-lcm_extension-EDGE-N2 {
     # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
@@ -1470,6 +1439,37 @@ function Step-p5-lcm_extension-EDGE-N2 {
         if (-not $extension) { return $false }
         $state = [string]$extension.ProvisioningState
         if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'EDGE-N2') }
+        $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
+    }
+}
+
+# p5.lcm_extension.EDGE-N1: Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised [A-val], [S-lcm]
+function Step-p5-lcm_extension-EDGE-N1 {
+    # The AzureEdgeLifecycleManager extension must be present and current on every node [A-val]: installed if
+    # missing, updated when Azure offers a newer version (an obsolete LCM package fails the solution validation,
+    # [S-lcmpkg]), then waited for until it has finished initialising (about 15-20 min [S-lcm]), within the
+    # step's bound.
+    Assert-AzureInputs
+    $machine = Get-AzConnectedMachine -ResourceGroupName $ResourceGroupName -Name 'EDGE-N1'
+    $existing = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'EDGE-N1' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+    $target = $null
+    if (-not $existing) {
+        $null = New-AzConnectedMachineExtension -Name 'AzureEdgeLifecycleManager' -ResourceGroupName $ResourceGroupName -MachineName 'EDGE-N1' -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' -NoWait
+    }
+    else {
+        $offered = @(Get-AzConnectedExtensionMetadata -Location $machine.Location -Publisher 'Microsoft.AzureStack.Orchestration' -ExtensionType 'LcmController' | Where-Object { $_.Version } | ForEach-Object { [version][string]$_.Version } | Sort-Object -Descending)
+        $current = [version][string]$existing.TypeHandlerVersion
+        if ($offered.Count -gt 0 -and $offered[0] -gt $current) {
+            $target = [string]$offered[0]
+            Write-Host ('updating the LCM extension on {0} from {1} to {2}' -f 'EDGE-N1', $current, $target)
+            Update-AzConnectedExtension -ResourceGroupName $ResourceGroupName -MachineName 'EDGE-N1' -ExtensionTarget @{ 'Microsoft.AzureStack.Orchestration.LcmController' = @{ targetVersion = $target } } -NoWait -Confirm:$false
+        }
+    }
+    Wait-Until -What ('the LCM extension on {0} to finish installing and initialising' -f 'EDGE-N1') -TimeoutMinutes 141 -Condition {
+        $extension = Get-AzConnectedMachineExtension -ResourceGroupName $ResourceGroupName -MachineName 'EDGE-N1' -Name 'AzureEdgeLifecycleManager' -ErrorAction SilentlyContinue
+        if (-not $extension) { return $false }
+        $state = [string]$extension.ProvisioningState
+        if ($state -eq 'Failed') { throw ('the LCM extension on {0} is Failed; see the extension status of the Arc machine in Azure' -f 'EDGE-N1') }
         $state -eq 'Succeeded' -and (-not $target -or [string]$extension.TypeHandlerVersion -eq $target)
     }
 }
@@ -1627,13 +1627,6 @@ try {
         -Target 'EDGE-N1' `
         -EndsUnit 'p1.registry.EDGE-N1' `
         -Action { Step-p1-registry-EDGE-N1-storage_wait }
-    Invoke-PlanStep -Id 'p1.media_verify.EDGE-N1' `
-        -Phase 'P1' `
-        -Title 'Check the extracted setup media at the same path on the node' `
-        -Target 'EDGE-N1' `
-        -Unit 'p1.media_verify.EDGE-N1' -FitMinutes 1.9 `
-        -EndsUnit 'p1.media_verify.EDGE-N1' `
-        -Action { Step-p1-media_verify-EDGE-N1 }
     Invoke-PlanStep -Id 'p1.media_verify.EDGE-N2' `
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
@@ -1641,6 +1634,13 @@ try {
         -Unit 'p1.media_verify.EDGE-N2' -FitMinutes 1.9 `
         -EndsUnit 'p1.media_verify.EDGE-N2' `
         -Action { Step-p1-media_verify-EDGE-N2 }
+    Invoke-PlanStep -Id 'p1.media_verify.EDGE-N1' `
+        -Phase 'P1' `
+        -Title 'Check the extracted setup media at the same path on the node' `
+        -Target 'EDGE-N1' `
+        -Unit 'p1.media_verify.EDGE-N1' -FitMinutes 1.9 `
+        -EndsUnit 'p1.media_verify.EDGE-N1' `
+        -Action { Step-p1-media_verify-EDGE-N1 }
     Invoke-PlanStep -Id 'p1.cau_prepare' `
         -Phase 'P1' `
         -Title 'Check remoting on the nodes and test the CAU setup' `
@@ -1775,14 +1775,6 @@ try {
         -Target 'EDGE-N1' `
         -EndsUnit 'p5.remediate.EDGE-N1' `
         -Action { Step-p5-remediate-EDGE-N1-storage_wait }
-    Invoke-PlanStep -Id 'p5.lcm_extension.EDGE-N1' `
-        -Phase 'P5' `
-        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
-        -Target 'EDGE-N1' `
-        -Unit 'p5.lcm_extension.EDGE-N1' -FitMinutes 35.0 `
-        -EndsUnit 'p5.lcm_extension.EDGE-N1' `
-        -Verify { Test-LcmExtensionReady -Node 'EDGE-N1' } `
-        -Action { Step-p5-lcm_extension-EDGE-N1 }
     Invoke-PlanStep -Id 'p5.lcm_extension.EDGE-N2' `
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
@@ -1791,6 +1783,14 @@ try {
         -EndsUnit 'p5.lcm_extension.EDGE-N2' `
         -Verify { Test-LcmExtensionReady -Node 'EDGE-N2' } `
         -Action { Step-p5-lcm_extension-EDGE-N2 }
+    Invoke-PlanStep -Id 'p5.lcm_extension.EDGE-N1' `
+        -Phase 'P5' `
+        -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
+        -Target 'EDGE-N1' `
+        -Unit 'p5.lcm_extension.EDGE-N1' -FitMinutes 35.0 `
+        -EndsUnit 'p5.lcm_extension.EDGE-N1' `
+        -Verify { Test-LcmExtensionReady -Node 'EDGE-N1' } `
+        -Action { Step-p5-lcm_extension-EDGE-N1 }
     Invoke-PlanStep -Id 'p5.ad_prepare' `
         -Phase 'P5' `
         -Title 'Prepare the AD objects for the LCM user' `
