@@ -116,6 +116,11 @@ def _shape_problem(document: dict) -> str | None:
     if not isinstance(units, list) or not all(isinstance(u, dict) and isinstance(u.get("id"), str)
                                               and isinstance(u.get("steps", []), list) for u in units):
         return "`units` must be a list of objects with an `id` and `steps`"
+    for k, unit in enumerate(units):
+        if not all(isinstance(step, str) for step in unit.get("steps", [])):
+            return f"`units[{k}].steps` must be a list of step ids"
+        if unit.get("window") is not None and not isinstance(unit["window"], str):
+            return f"`units[{k}].window` must be a window name or null"
     for key in ("margins", "facts", "timing"):
         if key in document and document[key] is not None and not isinstance(document[key], dict):
             return f"`{key}` must be an object"

@@ -224,7 +224,7 @@ def _convert(value: syntax.Value, attr: schema.Attr, diagnostics: Collector) -> 
         if isinstance(value, syntax.Quantity):
             return _in_range(_quantity(value, attr, diagnostics), value, attr, diagnostics)
         hint = ""
-        if isinstance(value, syntax.Number) and math.isfinite(value.value):
+        if isinstance(value, syntax.Number) and abs(value.value) < 1e15:  # no hint that repeats 300 digits
             hint = f"add a unit: `{value.value}GB`" if kind == "size" else f"add a unit: `{value.value}m`"
         raise _type_error(value, attr, diagnostics, hint)
     if kind in ("ipv4", "ipv4_network"):
