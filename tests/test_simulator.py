@@ -375,25 +375,31 @@ def test_the_window_confidence_sets_how_much_time_a_unit_needs():
 ONE_FAILED_ALLOWED = shape_text(Shape(nodes=4), upgrade_extra="  max_failed_nodes = 1")
 
 
-def test_a_retried_node_is_exposed_and_resyncs_from_its_first_reboot():
-    # repair = drawn spread x down time exactly (no overhead, resync as fast as writes), to read the down time back
+def test_a_retry_after_the_reboot_does_not_reinstall_and_resyncs_from_the_reboot():
+    # repair = drawn spread x down time exactly (no overhead, resync as fast as writes, no shared speed factors),
+    # to read the down time back
     # a repair timeout long enough for the resync of three retries (else the repair is given up: another test)
     text = ONE_FAILED_ALLOWED + ("\ntiming { write_per_s = 200MB  resync_per_s = 200MB  repair_overhead = 0m "
-                                 "repair_timeout = 24h }\n")
+                                 "run_spread = 0  kind_spread = 0  repair_timeout = 24h }\n")
     plan = plan_of(text)
     clean = trace_run(prepare_simulation(plan, ignore_windows=True), 1, 0)
     sp = prepare_simulation(plan, fails=("N02:resume:error=3",), ignore_windows=True)
     run = trace_run(sp, 1, 0)
     assert run.outcome == COMPLETED
     idx = {sid: i for i, sid in enumerate(sp.ids)}
-    reboots = [s for s in run.segments if s.step == idx["p2.cau.N02.reboot"]]
-    assert len(reboots) == 4, "three failed attempts after the reboot, then one that passes"
-    first, last_end = min(s.start for s in reboots), max(s.end for s in reboots)
+
+    def segments(verb):
+        return [s for s in run.segments if s.step == idx[f"p2.cau.N02.{verb}"]]
+
+    # the node runs the new build once its reboot has ended: the retries resume it again, nothing is reinstalled
+    assert [len(segments(verb)) for verb in ("drain", "install", "reboot")] == [1, 1, 1]
+    assert len(segments("resume")) == 4 and [s.status for s in segments("resume")] == ["error"] * 3 + ["ok"]
+    (reboot,) = segments("reboot")
     wait_from, wait_to = final_segments(run)[idx["p2.cau.N02.storage_wait"]]
-    spread = (wait_to - wait_from) / (last_end - first)
-    assert SPREAD.low <= spread <= SPREAD.high, "the resync covers the time since the FIRST reboot"
+    spread = (wait_to - wait_from) / (segments("resume")[-1].start - reboot.start)
+    assert SPREAD.low <= spread <= SPREAD.high, "the resync covers the reboot and the failed resumes after it"
     assert run.exposure == pytest.approx(sum(b - a for _, a, b in down_intervals(sp, run)))
-    assert run.exposure > clean.exposure + (last_end - first), "retries after the reboot add exposure"
+    assert run.exposure > clean.exposure, "retries after the reboot keep the node's copies stale longer"
 
 
 @pytest.mark.parametrize("fail", ["N02:resume:error=9", "N02:storage_wait:error=9", "N02:storage_wait:resync_stall"])
@@ -407,3 +413,18 @@ def test_a_node_given_up_after_its_reboot_stops_cau_before_the_next_node_goes_do
     assert down_intervals(sp, run)[-1][::2] == ("N02", run.end), "N02 stays exposed until the run ends"
     assert run.exposure == pytest.approx(sum(b - a for _, a, b in down_intervals(sp, run)))
     assert run.upgraded == 2, "N01 and N02 run 23H2 (N02's reboot finished); N03 and N04 stay on 22H2"
+
+
+@pytest.mark.parametrize("fail, words", [
+    ("N02:reboot:slow=5", "N02 did not answer within the reboot timeout"),
+    ("N02:drain:slow=10", "live migration off N02 did not complete"),
+    ("N02:storage_wait:slow=100", "storage repair after N02 did not finish"),
+])
+def test_a_slowed_step_past_its_bound_fails_as_the_script_gives_up(four_plan, fail, words):
+    # the bound the plan carries is where CAU and the script stop waiting; a slow step reaching it fails there
+    sp = prepare_simulation(four_plan, fails=(fail,), ignore_windows=True)
+    run = trace_run(sp, 0, 0)
+    assert run.outcome == ABORTED and words in run.reason
+    step = sp.ids.index(f"p2.cau.{fail.split(':')[0]}.{fail.split(':')[1]}")
+    given_up = [s for s in run.segments if s.step == step and s.status != "ok"]
+    assert given_up and all(s.end - s.start == pytest.approx(sp.bound[step]) for s in given_up)

@@ -294,8 +294,13 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
         reboot, overhead, ratio = rep
         if reboot == NO_STEP or end[reboot] < 0:
             return overhead * drawn * factor
-        # storage is out of sync from the first reboot on: retries do not repair it, they add to the resync
-        down = end[reboot] - st.down_since.get(unit_of[reboot], start[reboot])
+        # storage is out of sync from the first reboot until the node is resumed: retries do not repair it, they
+        # add to the resync (a retry after the reboot keeps the node paused until its resume passes)
+        u = unit_of[reboot]
+        after = unit_pos[reboot] + 1
+        resume = units[u].steps[after] if after < len(units[u].steps) else NO_STEP
+        until = start[resume] if resume != NO_STEP and start[resume] >= 0 else end[reboot]
+        down = until - st.down_since.get(u, start[reboot])
         return (overhead + ratio * down) * drawn * factor
 
     def halt(i: int, reason: str):
@@ -388,7 +393,7 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
         }[cause] + (f", {attempts} attempt{'s' * (attempts != 1)}" if cause in ("error", "drain_failure") else "")
 
     def cau_step(i: int):
-        """A step of a node's CAU attempt: retries repeat the whole attempt from the drain."""
+        """A step of a node's CAU attempt: a retry repeats the attempt from the drain, or after the reboot."""
         u = unit_of[i]
         unit = units[u]
         pos = unit_pos[i]
@@ -423,15 +428,20 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
                     yield env.event()
                 st.skipped_units.add(u)  # it never went down: CAU moves on, this node stays on the old OS
                 return
-            # CAU retries the node's whole attempt: keep the finished steps of this attempt on record
-            if trace:
-                for k in range(0, unit_pos[j]):
+            # CAU retries the node's whole attempt [W-opts], but a node past its reboot runs the new build and stays
+            # upgraded: the retry finds nothing to install and no restart to make (an inference from [W-opts], not a
+            # documented timing), so only the steps after the reboot run again (resume, repair wait; the node is
+            # still paused, so its drain is not modelled). Before the reboot ends, the attempt restarts at the drain.
+            reboot = unit.reboot
+            on_new_build = reboot != NO_STEP and unit_pos[j] > unit_pos[reboot] and end[reboot] >= 0
+            first = unit_pos[reboot] + 1 if on_new_build else 0
+            if trace:  # keep the finished steps the retry runs again on record
+                for k in range(first, unit_pos[j]):
                     prior = unit.steps[k]
                     if start[prior] >= 0:
                         st.segments.append(Segment(prior, attempt_no, start[prior], end[prior], "ok"))
             st.attempts[u] = attempt_no + 1
             st.clean = False  # the steps after this one must see the retry (the resync counts from the first reboot)
-            first = 0
 
     def script_step(i: int):
         """A step outside the CAU run: a failure stops the script (a person decides what next)."""
