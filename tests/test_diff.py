@@ -110,9 +110,11 @@ def test_node_added(folder):
     assert {c["step"].split(".")[1] for c in added} == {"bitlocker_suspend", "registry", "cau", "atc", "remediate",
                                                          "lcm_extension", "bitlocker_resume"}
     assert len(added) == 5 + 5 + 4 + 5 + 3  # registry, cau, atc and remediate passes, then three fans
-    # the other nodes' drains and failbacks move less memory each: only their means and bounds change
+    # the other nodes' drains and failbacks move less memory each, and each node holds a smaller share of the
+    # writes to resync (3 copies over 5 nodes, not 4): only their means and bounds change
     changed = [c for c in changes if c["op"] == "changed" and c["group"] == "steps"]
-    assert changed and {c["kind"] for c in changed} <= {"node.drain", "node.resume", "cau.drain", "cau.resume"}
+    assert changed and {c["kind"] for c in changed} <= {"node.drain", "node.resume", "cau.drain", "cau.resume",
+                                                        "storage.wait", "cau.storage_wait"}
     assert all(set(c["fields"]) <= {"mean_minutes", "bound_minutes"} for c in changed)
     assert all(c["fields"]["mean_minutes"]["new"] < c["fields"]["mean_minutes"]["old"] for c in changed)
     facts = [(c["op"], c["path"]) for c in changes if c["group"] == "facts"]

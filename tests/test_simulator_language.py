@@ -149,7 +149,38 @@ def test_physics_parameters_drive_drain_and_repair_means():
     # 512GB of HA memory over 3 nodes at 1 GiB/s, 10 VMs at 5 s each over 3 nodes, plus 1 min
     assert base["cau.drain"] == pytest.approx(1 + (512 / 3 + 10 / 3 * 5) / 60, abs=1e-3)
     assert faster["cau.drain"] == pytest.approx(1 + (512 / 3 / 2) / 60, abs=1e-3)
-    # resync: overhead + write rate x down time (the reboot's mean) / resync rate
+    # resync: overhead + write rate x down time (the reboot's mean) / resync rate; the write rate lands from
+    # the workload: 10 VMs x 512KB/s, a 3-way mirror over 3 nodes puts a copy of everything on each node
     reboot = base["cau.reboot"]
-    assert base["cau.storage_wait"] == pytest.approx(3 + 20 * reboot / 200, abs=1e-3)
+    assert base["cau.storage_wait"] == pytest.approx(3 + 5 * reboot / 200, abs=1e-3)
     assert busier["cau.storage_wait"] == pytest.approx(40 * reboot / 200, abs=1e-3)
+
+
+def test_resync_grows_with_the_workload():
+    """The same reboot resyncs longer on a busier cluster: more VMs, or a group's own `write_per_s`."""
+    def wait(text: str) -> float:
+        plan = plan_of(text)
+        return next(s.mean_minutes for s in plan.steps if s.node == "N01" and s.kind == "cau.storage_wait")
+
+    few = wait(BASE)
+    many = wait(BASE.replace("count = 10 ", "count = 200 ", 1))
+    written = wait(BASE.replace("count = 10 ", "count = 10  write_per_s = 100MB ", 1))
+    reboot = next(s.mean_minutes for s in plan_of(BASE).steps if s.node == "N01" and s.kind == "cau.reboot")
+    assert many == pytest.approx(3 + 200 * 0.5 * reboot / 200, abs=1e-3)  # 200 VMs x 512KB/s over 200MB/s
+    assert written == pytest.approx(3 + 100 * reboot / 200, abs=1e-3)
+    assert few < many and few < written
+
+
+@pytest.mark.parametrize("value, code", [("-1MB", "HCI006"), ("20", "HCI103"), ("fast", "HCI103")])
+def test_vm_group_write_rate_is_a_size(value, code):
+    text = BASE.replace("count = 10 ", f"count = 10  write_per_s = {value} ", 1)
+    assert (code, line_of(text, "write_per_s")) in diagnostics(text)
+
+
+def test_solution_deployment_grows_with_the_node_count():
+    def deploy(nodes: int) -> float:
+        plan = plan_of(shape_text(Shape(nodes=nodes, solution=True)))
+        return next(s.mean_minutes for s in plan.steps if s.kind == "solution.deploy")
+
+    assert deploy(3) == deploy(4) == pytest.approx(165, abs=1e-3)  # [A-arm] 2.5-3 h, up to four nodes
+    assert deploy(16) == pytest.approx(165 + 12 * 10, abs=1e-3)  # plus 10 min per node above four (assumption)

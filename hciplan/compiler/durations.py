@@ -24,6 +24,7 @@ from statistics import NormalDist
 from typing import Protocol
 
 from hciplan.compiler.model import DEFAULT_TIMING, GiB, MiB, DurationModel, Model, Timing
+from hciplan.compiler.storage import down_node_write_rate
 
 Z90 = NormalDist().inv_cdf(0.9)  # 1.2815...: the lognormal's p90 is exp(mu + Z90 * sigma)
 
@@ -224,6 +225,12 @@ DEFAULT_MODELS: dict[str, Triangular] = {
 }
 
 
+# [A-arm] gives 2.5-3 h without a node count and [A-inst] says the portal's upgrade takes longer
+# with more nodes. Assumption: the 2.5-3 h holds up to four nodes, and each node above four adds
+# 10 min (the per-node part of the deployment: its extension, validation and update steps).
+DEPLOY_BASE_NODES = 4
+DEPLOY_MINUTES_PER_NODE = 10.0
+
 # Physics-based figures vary around their value by this factor (mean exactly 1, skewed to the
 # slow side: a migration or a resync is more often slower than computed than faster).
 SPREAD = Triangular(0.8, 0.9, 1.3, "assumption: +30%/-20% around the physics figure, mean 1")
@@ -233,7 +240,8 @@ SPREAD = Triangular(0.8, 0.9, 1.3, "assumption: +30%/-20% around the physics fig
 PHYSICS_MODELS = {
     "node.drain": "live-migrate the node's share of the HA VMs away (memory / bandwidth + per-VM cost), plus 1 min",
     "node.resume": "failback: the same migrations back, plus 1 min",
-    "storage.wait": "repair overhead + data written while the node was down / resync rate",
+    "storage.wait": "repair overhead + data written while the node was down / resync rate; the write rate "
+                    "from the VM groups (512KB/s per VM, an assumption, or each group's write_per_s)",
     "os.download": "media size / download bandwidth (source = windows_update only; part of the install step)",
 }
 MODEL_NAMES = tuple(sorted(set(DEFAULT_MODELS) | set(PHYSICS_MODELS)))
@@ -245,7 +253,7 @@ class Physics:
 
     live_migration_gib_per_s: float = 1.0  # about 10 GbE with compression
     per_vm_migration_s: float = 5.0
-    write_mib_per_s: float = 20.0  # writes landing on a down node's copies
+    write_mib_per_s: float = 20.0  # writes landing on a down node's copies (see write_mib_per_s())
     resync_mib_per_s: float = 200.0
     repair_overhead_min: float = 3.0  # job start-up and Healthy polling
     media_gib: float = 3.0  # [P-dell]: "more than 2-3 GB per node"
@@ -254,7 +262,8 @@ class Physics:
     @staticmethod
     def from_timing(timing: Timing | None) -> "Physics":
         t = timing or DEFAULT_TIMING
-        return Physics(t.live_migration_per_s / GiB, float(t.per_vm_migration), t.write_per_s / MiB,
+        write = t.write_per_s / MiB if t.write_per_s is not None else Physics.write_mib_per_s
+        return Physics(t.live_migration_per_s / GiB, float(t.per_vm_migration), write,
                        t.resync_per_s / MiB, t.repair_overhead / 60, t.media_size / GiB, t.download_per_s / MiB)
 
 
@@ -268,6 +277,28 @@ def drain_minutes(model: Model, physics: Physics = PHYSICS) -> float:
     vms = sum(g.count for g in model.cluster.vm_groups if g.ha) / nodes
     seconds = memory / (physics.live_migration_gib_per_s * GiB) + vms * physics.per_vm_migration_s
     return seconds / 60
+
+
+def write_mib_per_s(model: Model, physics: Physics = PHYSICS) -> float:
+    """MiB/s landing on a down node's copies: the timing block's `write_per_s`, else from the VM groups' writes.
+
+    The workload sets it (storage.down_node_write_rate), so a busy cluster resyncs longer after
+    the same reboot than a quiet one [H-maint, W-resync]: "grows with pause length and data written".
+    """
+    if model.timing is not None and model.timing.write_per_s is not None:
+        return physics.write_mib_per_s
+    return down_node_write_rate(model.cluster) / MiB
+
+
+def deploy_model(model: Model) -> Triangular:
+    """The solution deployment: [A-arm]'s 2.5-3 h, plus a per-node term above DEPLOY_BASE_NODES ([A-inst])."""
+    extra = DEPLOY_MINUTES_PER_NODE * max(len(model.cluster.nodes) - DEPLOY_BASE_NODES, 0)
+    base = DEFAULT_MODELS["solution.deploy"]
+    if not extra:
+        return base
+    return Triangular(base.low + extra, base.mode + extra, base.high + extra,
+                      f"{base.provenance}, plus {DEPLOY_MINUTES_PER_NODE:g} min per node above {DEPLOY_BASE_NODES} "
+                      "(assumption; [A-inst]: longer with more nodes)", assumption=True)
 
 
 def download_minutes(physics: Physics = PHYSICS) -> float:
@@ -369,8 +400,10 @@ def resolve(model: Model, kind: str | None, model_name: str) -> StepDuration:
         return StepDuration(Scaled(1.0 + drain_minutes(model, physics), SPREAD,
                                    "physics: " + PHYSICS_MODELS[model_name]), extra, shared_sigma=shared)
     if model_name == "storage.wait":
-        ratio = physics.write_mib_per_s / physics.resync_mib_per_s
+        ratio = write_mib_per_s(model, physics) / physics.resync_mib_per_s
         return StepDuration(None, extra, physics.repair_overhead_min, ratio, repair=True, shared_sigma=shared)
+    if model_name == "solution.deploy":
+        return StepDuration(deploy_model(model), extra, shared_sigma=shared)
     return StepDuration(DEFAULT_MODELS[model_name], extra, shared_sigma=shared)
 
 

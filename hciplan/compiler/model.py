@@ -96,6 +96,7 @@ class VmGroup:
     memory: int  # total assigned memory of the group's VMs, in bytes
     ha: bool = True
     dynamic_memory: bool = False
+    write_per_s: int | None = None  # the group's writes per second, all its VMs; None: count x an assumed rate
     spans: Spans = _spans()
 
 
@@ -222,7 +223,7 @@ class Timing:
 
     live_migration_per_s: int = GiB
     per_vm_migration: int = 5
-    write_per_s: int = 20 * MiB
+    write_per_s: int | None = None  # None: from the workload (durations.write_rate)
     resync_per_s: int = 200 * MiB
     repair_overhead: int = 3 * 60
     media_size: int = 3 * GiB

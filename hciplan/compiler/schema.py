@@ -81,6 +81,8 @@ VM_GROUP = BlockSpec("vm_group", model.VmGroup, "A group of similar VMs.", label
     Attr("memory", "size", "Total memory assigned to the group's VMs (not per VM)."),
     Attr("ha", "bool", "Whether the VMs are highly available (clustered roles).", True),
     Attr("dynamic_memory", "bool", "Whether the VMs use dynamic memory.", False),
+    Attr("write_per_s", "size", "Data the group's VMs write per second, all of them together (storage resync). "
+         "Default: 512KB per VM, an assumption.", None, min=0),
 ))
 AKS = BlockSpec("aks", model.Aks, "AKS on Azure Stack HCI (AKS Arc) as installed today.", attrs=(
     Attr("installed", "bool", "Whether AKS Arc is installed.", False),
@@ -184,8 +186,8 @@ TIMING = BlockSpec("timing", model.Timing,
          _T.live_migration_per_s, min=1),
     Attr("per_vm_migration", "duration", "Fixed cost per VM migrated (drain and failback).", _T.per_vm_migration,
          min=0),
-    Attr("write_per_s", "size", "Data written per second that lands on a down node's copies (resync).",
-         _T.write_per_s, min=0),
+    Attr("write_per_s", "size", "Data written per second that lands on a down node's copies (resync). "
+         "Default: computed from the VM groups' writes.", _T.write_per_s, min=0),
     Attr("resync_per_s", "size", "Storage resync (repair) throughput per second.", _T.resync_per_s, min=1),
     Attr("repair_overhead", "duration", "Fixed part of every storage repair wait (jobs start, disks report Healthy).",
          _T.repair_overhead, min=0),

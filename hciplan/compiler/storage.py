@@ -1,4 +1,4 @@
-"""Storage facts shared by the checker and the compiler: resiliency and pool footprint."""
+"""Storage facts shared by the checker and the compiler: resiliency, pool footprint and resync write rate."""
 
 from __future__ import annotations
 
@@ -83,6 +83,31 @@ def repair_reserve(pool, node_count: int) -> int:
     nodes = max(node_count, 1)
     drive = pool.size / (ASSUMED_CAPACITY_DRIVES_PER_NODE * nodes)
     return int(min(nodes, RESERVE_DRIVES_MAX) * drive)
+
+
+# Assumption (no figure is published; domain.md section 5 says only that resync "grows with pause
+# length and data written" [H-maint, W-resync]): a VM writes 512 KB/s on average, when its group
+# gives no `write_per_s`.
+ASSUMED_WRITE_PER_VM = 512 * 1024  # bytes per second
+
+
+def cluster_write_rate(cluster) -> int:
+    """Bytes per second the cluster's VMs write: each group's `write_per_s`, else its count x the assumption."""
+    return sum(g.write_per_s if g.write_per_s is not None else g.count * ASSUMED_WRITE_PER_VM
+               for g in cluster.vm_groups)
+
+
+def down_node_write_rate(cluster) -> float:
+    """Bytes per second that land on one down node's copies, with the VMs spread evenly over the nodes.
+
+    A mirror of c copies over n nodes keeps a copy of about c/n of the data on each node, so
+    c/n of the cluster's writes miss the down node and must resync. c is the default mirror
+    of the node count (the inference above: 2 copies on one or two nodes, 3 on more); parity
+    volumes are not counted apart (an assumption).
+    """
+    nodes = max(len(cluster.nodes), 1)
+    copies = 2 if infrastructure_resiliency(nodes) == "mirror_2way" else 3
+    return cluster_write_rate(cluster) * min(copies, nodes) / nodes
 
 
 @dataclass(frozen=True)
