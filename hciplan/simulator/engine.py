@@ -139,6 +139,13 @@ class _Runtime:
             self.group_keys = tuple(key_of("/factor/" + name) for name in sp.group_names)
             self.quantiles = [_keyed_draw(d) for d in sp.durations]
             self.pinned = dict(sp.pinned)
+            parts = [_keyed_parts(d) for d in sp.durations]
+            self.keyed_base = _keyed_base(self.keys, self.quantiles, parts, self.pinned)
+            # the lane counts after the base draws: one MAIN draw per step, one EXTRA where there is an extra part
+            self.base_counts = [0] * (4 * n)
+            for i, (_, extra) in enumerate(self.quantiles):
+                self.base_counts[4 * i + MAIN] = 1
+                self.base_counts[4 * i + EXTRA] = 1 if extra is not None else 0
         given = sp.given
         self.now = given.now if given else 0.0
         self.done = {i: (a, b) for i, a, b in given.done} if given else {}
@@ -236,6 +243,83 @@ def _keyed_draw(d):
     if d.repair:
         return _quantile_of(SPREAD), None
     return _quantile_of(d.main), (_quantile_of(d.extra) if d.extra is not None else None)
+
+
+def _triangular_constants(dist):
+    """_quantile_of's constants for a Triangular or a Scaled Triangular (None: not inlined), in its order."""
+    minutes = None
+    if isinstance(dist, Scaled):
+        minutes, dist = dist.minutes, dist.spread
+    if not isinstance(dist, Triangular) or dist.high == dist.low:
+        return None
+    low, mode, high = dist.low, dist.mode, dist.high
+    width, left, right = high - low, mode - low, high - mode
+    return low, high, width, left, right, left / width, minutes
+
+
+def _keyed_parts(d):
+    """A step's (main, extra) quantile constants for the batched base draws, or None to call `_keyed_draw`'s."""
+    parts = (SPREAD,) if d.repair else (d.main,) if d.extra is None else (d.main, d.extra)
+    inlined = tuple(_triangular_constants(p) for p in parts)
+    return inlined if all(c is not None for c in inlined) else None
+
+
+def _keyed_base(keys, quantiles, parts, pinned):
+    """The batched keyed base draws of a run: `fresh_draw(i)` of `_keyed_streams` for every step, in one loop.
+
+    The same integers and floats as the per-draw functions: `_mix` and `_unit` written out, a
+    step's lane seed mixed once, and the triangular quantile's arithmetic inlined in
+    `_quantile_of`'s order (so `u * width * left` stays `(u * width) * left`). A pinned step or
+    another distribution calls the step's own quantile functions. Returns (base, step seeds).
+    """
+    n = len(keys)
+    steps = []
+    for i in range(n):
+        main, extra = quantiles[i]
+        q = pinned.get(i)
+        steps.append((keys[i], None if q is not None else parts[i], main, extra, q))
+    extra_step = (_LANE * _GAMMA) & _MASK  # EXTRA lane, count 0: seed + (1 * _LANE + 0) * _GAMMA
+    sqrt, mask, gamma, scale = math.sqrt, _MASK, _GAMMA, 1.0 / (1 << 53)
+
+    def base(run_key: int) -> tuple[list[float], list[int]]:
+        out: list[float] = []
+        seeds: list[int] = []
+        put, keep = out.append, seeds.append
+        for key, program, main, extra, q in steps:
+            x = ((run_key ^ key) + gamma) & mask  # the step's seed: _mix(run_key ^ key)
+            x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & mask
+            x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & mask
+            seed = x ^ (x >> 31)
+            keep(seed)
+            x = (seed + gamma) & mask  # its MAIN lane's first draw: _unit(_mix(seed))
+            x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & mask
+            x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & mask
+            u = (((x ^ (x >> 31)) >> 11) + 0.5) * scale
+            if program is None:  # pinned, or not inlined: the step's own quantile functions
+                drawn = main(u if q is None else q)
+                if extra is not None:
+                    x = (((seed + extra_step) & mask) + gamma) & mask
+                    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & mask
+                    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & mask
+                    b = (((x ^ (x >> 31)) >> 11) + 0.5) * scale
+                    drawn += extra(b if q is None else q)
+                put(drawn)
+                continue
+            low, high, width, left, right, cut, minutes = program[0]
+            v = low + sqrt(u * width * left) if u < cut else high - sqrt((1 - u) * width * right)
+            if minutes is not None:
+                v = minutes * v
+            if len(program) > 1:
+                x = (((seed + extra_step) & mask) + gamma) & mask  # the EXTRA lane's first draw
+                x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & mask
+                x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & mask
+                u = (((x ^ (x >> 31)) >> 11) + 0.5) * scale
+                low, high, width, left, right, cut, minutes = program[1]
+                w = low + sqrt(u * width * left) if u < cut else high - sqrt((1 - u) * width * right)
+                v += minutes * w if minutes is not None else w
+            put(v)
+        return out, seeds
+    return base
 
 
 _RUNTIMES: dict[str, _Runtime] = {}
@@ -549,9 +633,9 @@ def _keyed_streams(sp: SimPlan, rt: _Runtime, seed: int, index: int):
     takes its duration at a fixed quantile; its failure draws stay keyed.
     """
     run_key = run_seed(seed, index, "/keyed")
-    seeds = [_mix(run_key ^ k) for k in rt.keys]
+    base, seeds = rt.keyed_base(run_key)  # every step's first duration draw, batched (the same floats)
     quantiles, pinned = rt.quantiles, rt.pinned
-    counts = [0] * (4 * len(seeds))  # step i's draws so far in each lane, at 4 i + lane
+    counts = rt.base_counts.copy()  # step i's draws so far in each lane, at 4 i + lane
 
     def uniform(i: int, lane: int) -> float:
         slot = 4 * i + lane
@@ -569,7 +653,6 @@ def _keyed_streams(sp: SimPlan, rt: _Runtime, seed: int, index: int):
             drawn += extra(b if q is None else q)
         return drawn
 
-    base = [fresh_draw(i) for i in range(sp.size)]
     scale = None
     if rt.shared:
         mu, sigma = sp.run_factor
