@@ -148,3 +148,16 @@ def test_batched_keyed_draws_are_the_one_by_one_draws(example, pin):
         s = engine._mix(engine.run_seed(7, index, "/keyed") ^ rt.keys[0])
         assert uniform(0, engine.MAIN) == engine._unit(engine._mix((s + engine._GAMMA) & engine._MASK))
 
+
+@pytest.mark.parametrize("pin", [False, True], ids=["keyed", "pinned"])
+def test_keyed_draws_on_numpy_arrays_are_the_pure_python_floats(example, pin):
+    """engine._keyed_base_numpy (used where numpy is installed) gives the pure-Python batch's floats and seeds."""
+    pinned = tuple((i, 0.25) for i in range(1, len(example.steps), 4)) if pin else ()
+    sp = keyed_draws(prepare_simulation(example), example, pinned)
+    rt = engine.runtime(sp)
+    parts = [engine._keyed_parts(d) for d in sp.durations]
+    plain = engine._keyed_base(rt.keys, rt.quantiles, parts, rt.pinned)
+    arrays = engine._keyed_base_numpy(rt.keys, rt.quantiles, parts, rt.pinned)
+    for index in range(60):
+        run_key = engine.run_seed(3, index, "/keyed")
+        assert repr(arrays(run_key)) == repr(plain(run_key))
