@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from hciplan.cli import cli
-from hciplan.simulator import fast, prepare_simulation
+from hciplan.simulator import engine, fast, prepare_simulation
 from hciplan.simulator.engine import run_once
 from hciplan.simulator.montecarlo import run_batch
 from hciplan.simulator.prepared import keyed, keyed_draws
@@ -112,3 +112,52 @@ def test_runs_handed_back_are_simpy_runs():
     run = fast.runner(sp)
     for i in handed:
         assert run(1, i) == run_once(sp, 1, i)
+
+
+def _reference_keyed_base(sp, rt, seed, index):
+    """The keyed base draws one by one, as engine._keyed_streams drew them before they were batched."""
+    run_key = engine.run_seed(seed, index, "/keyed")
+    out = []
+    for i in range(sp.size):
+        s = engine._mix(run_key ^ rt.keys[i])
+        main, extra = rt.quantiles[i]
+        q = rt.pinned.get(i)
+        a = engine._unit(engine._mix(s))
+        drawn = main(a if q is None else q)
+        if extra is not None:
+            b = engine._unit(engine._mix((s + engine._LANE * engine._GAMMA) & engine._MASK))
+            drawn += extra(b if q is None else q)
+        out.append(drawn)
+    return out
+
+
+@pytest.mark.parametrize("pin", [False, True], ids=["keyed", "pinned"])
+def test_batched_keyed_draws_are_the_one_by_one_draws(example, pin):
+    """The batched keyed base (engine._keyed_base) gives the same floats as drawing each step alone, and the
+    fresh draws that follow it continue each step's lanes where the base left them."""
+    pinned = tuple((i, 0.9) for i in range(0, len(example.steps), 3)) if pin else ()
+    sp = keyed_draws(prepare_simulation(example, ignore_windows=True), example, pinned)
+    rt = engine.runtime(sp)
+    for index in range(40):
+        base, scale, fresh_draw, uniform = engine.run_draws(sp, rt, 7, index)
+        reference = _reference_keyed_base(sp, rt, 7, index)
+        if scale is not None:
+            reference = [b * f for b, f in zip(reference, scale)]
+        assert repr(base) == repr(reference)
+        # step 0's second MAIN draw: count 1 in its lane
+        s = engine._mix(engine.run_seed(7, index, "/keyed") ^ rt.keys[0])
+        assert uniform(0, engine.MAIN) == engine._unit(engine._mix((s + engine._GAMMA) & engine._MASK))
+
+
+@pytest.mark.parametrize("pin", [False, True], ids=["keyed", "pinned"])
+def test_keyed_draws_on_numpy_arrays_are_the_pure_python_floats(example, pin):
+    """engine._keyed_base_numpy (used where numpy is installed) gives the pure-Python batch's floats and seeds."""
+    pinned = tuple((i, 0.25) for i in range(1, len(example.steps), 4)) if pin else ()
+    sp = keyed_draws(prepare_simulation(example), example, pinned)
+    rt = engine.runtime(sp)
+    parts = [engine._keyed_parts(d) for d in sp.durations]
+    plain = engine._keyed_base(rt.keys, rt.quantiles, parts, rt.pinned)
+    arrays = engine._keyed_base_numpy(rt.keys, rt.quantiles, parts, rt.pinned)
+    for index in range(60):
+        run_key = engine.run_seed(3, index, "/keyed")
+        assert repr(arrays(run_key)) == repr(plain(run_key))

@@ -139,6 +139,14 @@ class _Runtime:
             self.group_keys = tuple(key_of("/factor/" + name) for name in sp.group_names)
             self.quantiles = [_keyed_draw(d) for d in sp.durations]
             self.pinned = dict(sp.pinned)
+            parts = [_keyed_parts(d) for d in sp.durations]
+            build = _keyed_base_numpy if _np is not None else _keyed_base
+            self.keyed_base = build(self.keys, self.quantiles, parts, self.pinned)
+            # the lane counts after the base draws: one MAIN draw per step, one EXTRA where there is an extra part
+            self.base_counts = [0] * (4 * n)
+            for i, (_, extra) in enumerate(self.quantiles):
+                self.base_counts[4 * i + MAIN] = 1
+                self.base_counts[4 * i + EXTRA] = 1 if extra is not None else 0
         given = sp.given
         self.now = given.now if given else 0.0
         self.done = {i: (a, b) for i, a, b in given.done} if given else {}
@@ -237,6 +245,145 @@ def _keyed_draw(d):
         return _quantile_of(SPREAD), None
     return _quantile_of(d.main), (_quantile_of(d.extra) if d.extra is not None else None)
 
+
+def _triangular_constants(dist):
+    """_quantile_of's constants for a Triangular or a Scaled Triangular (None: not inlined), in its order."""
+    minutes = None
+    if isinstance(dist, Scaled):
+        minutes, dist = dist.minutes, dist.spread
+    if not isinstance(dist, Triangular) or dist.high == dist.low:
+        return None
+    low, mode, high = dist.low, dist.mode, dist.high
+    width, left, right = high - low, mode - low, high - mode
+    return low, high, width, left, right, left / width, minutes
+
+
+def _keyed_parts(d):
+    """A step's (main, extra) quantile constants for the batched base draws, or None to call `_keyed_draw`'s."""
+    parts = (SPREAD,) if d.repair else (d.main,) if d.extra is None else (d.main, d.extra)
+    inlined = tuple(_triangular_constants(p) for p in parts)
+    return inlined if all(c is not None for c in inlined) else None
+
+
+def _keyed_base(keys, quantiles, parts, pinned):
+    """The batched keyed base draws of a run: `fresh_draw(i)` of `_keyed_streams` for every step, in one loop.
+
+    The same integers and floats as the per-draw functions: `_mix` and `_unit` written out, a
+    step's lane seed mixed once, and the triangular quantile's arithmetic inlined in
+    `_quantile_of`'s order (so `u * width * left` stays `(u * width) * left`). A pinned step or
+    another distribution calls the step's own quantile functions. Returns (base, step seeds).
+    """
+    n = len(keys)
+    steps = []
+    for i in range(n):
+        main, extra = quantiles[i]
+        q = pinned.get(i)
+        steps.append((keys[i], None if q is not None else parts[i], main, extra, q))
+    extra_step = (_LANE * _GAMMA) & _MASK  # EXTRA lane, count 0: seed + (1 * _LANE + 0) * _GAMMA
+    sqrt, mask, gamma, scale = math.sqrt, _MASK, _GAMMA, 1.0 / (1 << 53)
+
+    def base(run_key: int) -> tuple[list[float], list[int]]:
+        out: list[float] = []
+        seeds: list[int] = []
+        put, keep = out.append, seeds.append
+        for key, program, main, extra, q in steps:
+            x = ((run_key ^ key) + gamma) & mask  # the step's seed: _mix(run_key ^ key)
+            x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & mask
+            x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & mask
+            seed = x ^ (x >> 31)
+            keep(seed)
+            x = (seed + gamma) & mask  # its MAIN lane's first draw: _unit(_mix(seed))
+            x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & mask
+            x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & mask
+            u = (((x ^ (x >> 31)) >> 11) + 0.5) * scale
+            if program is None:  # pinned, or not inlined: the step's own quantile functions
+                drawn = main(u if q is None else q)
+                if extra is not None:
+                    x = (((seed + extra_step) & mask) + gamma) & mask
+                    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & mask
+                    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & mask
+                    b = (((x ^ (x >> 31)) >> 11) + 0.5) * scale
+                    drawn += extra(b if q is None else q)
+                put(drawn)
+                continue
+            low, high, width, left, right, cut, minutes = program[0]
+            v = low + sqrt(u * width * left) if u < cut else high - sqrt((1 - u) * width * right)
+            if minutes is not None:
+                v = minutes * v
+            if len(program) > 1:
+                x = (((seed + extra_step) & mask) + gamma) & mask  # the EXTRA lane's first draw
+                x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & mask
+                x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & mask
+                u = (((x ^ (x >> 31)) >> 11) + 0.5) * scale
+                low, high, width, left, right, cut, minutes = program[1]
+                w = low + sqrt(u * width * left) if u < cut else high - sqrt((1 - u) * width * right)
+                v += minutes * w if minutes is not None else w
+            put(v)
+        return out, seeds
+    return base
+
+
+def _keyed_base_numpy(keys, quantiles, parts, pinned):
+    """`_keyed_base` on numpy's uint64 and float64 arrays, where numpy is installed (it is optional).
+
+    The same bits: uint64 arithmetic wraps modulo 2**64 as `& _MASK` does, `x >> 11` is below
+    2**53 so its float is exact, and +, -, *, sqrt are IEEE 754's correctly rounded operations in
+    both, applied in the same order (tests/test_fast_path.py holds the two to the same floats).
+    Steps not inlined (pinned, other distributions) call their own quantile functions.
+    """
+    np = _np
+    u64 = np.uint64
+    gamma, m1, m2 = u64(_GAMMA), u64(0xBF58476D1CE4E5B9), u64(0x94D049BB133111EB)
+    s30, s27, s31, s11 = u64(30), u64(27), u64(31), u64(11)  # numpy scalars: no promotion to float64
+    extra_step = u64((_LANE * _GAMMA) & _MASK)
+    keys_arr = np.array(keys, dtype=np.uint64)
+    scale = 1.0 / (1 << 53)
+    program = [None if pinned.get(i) is not None else parts[i] for i in range(len(keys))]
+    others = [i for i, p in enumerate(program) if p is None]
+    has_extra = np.array([p is not None and len(p) > 1 for p in program])
+    any_extra = bool(has_extra.any()) or any(quantiles[i][1] is not None for i in others)
+    fill = (0.0, 1.0, 1.0, 1.0, 1.0, 0.5, 1.0)  # harmless constants where a part is not inlined (1.0 * v == v)
+
+    def column(j, k):
+        return np.array([p[j][k] if p is not None and len(p) > j and p[j][k] is not None else fill[k]
+                         for p in program], dtype=np.float64)
+    main_c = [column(0, k) for k in range(7)]
+    extra_c = [column(1, k) for k in range(7)]
+
+    def mix(x):
+        x = x + gamma
+        x = (x ^ (x >> s30)) * m1
+        x = (x ^ (x >> s27)) * m2
+        return x ^ (x >> s31)
+
+    def quantile(u, c):
+        low, high, width, left, right, cut, minutes = c
+        return minutes * np.where(u < cut, low + np.sqrt(u * width * left), high - np.sqrt((1 - u) * width * right))
+
+    def base(run_key: int) -> tuple[list[float], list[int]]:
+        with np.errstate(invalid="ignore"):  # the branch np.where drops may take sqrt of a negative
+            seed = mix(u64(run_key) ^ keys_arr)
+            u = ((mix(seed) >> s11).astype(np.float64) + 0.5) * scale
+            v = quantile(u, main_c)
+            if any_extra:
+                b = ((mix(seed + extra_step) >> s11).astype(np.float64) + 0.5) * scale
+                v = np.where(has_extra, v + quantile(b, extra_c), v)
+        out = v.tolist()
+        for i in others:
+            main, extra = quantiles[i]
+            q = pinned.get(i)
+            drawn = main(float(u[i]) if q is None else q)
+            if extra is not None:
+                drawn += extra(float(b[i]) if q is None else q)
+            out[i] = drawn
+        return out, seed.tolist()
+    return base
+
+
+try:  # optional: the batched keyed draws are several times cheaper on arrays; pure Python otherwise
+    import numpy as _np
+except ImportError:  # pragma: no cover - numpy comes with matplotlib, in the test extras
+    _np = None
 
 _RUNTIMES: dict[str, _Runtime] = {}
 
@@ -559,9 +706,9 @@ def _keyed_streams(sp: SimPlan, rt: _Runtime, seed: int, index: int):
     takes its duration at a fixed quantile; its failure draws stay keyed.
     """
     run_key = run_seed(seed, index, "/keyed")
-    seeds = [_mix(run_key ^ k) for k in rt.keys]
+    base, seeds = rt.keyed_base(run_key)  # every step's first duration draw, batched (the same floats)
     quantiles, pinned = rt.quantiles, rt.pinned
-    counts = [0] * (4 * len(seeds))  # step i's draws so far in each lane, at 4 i + lane
+    counts = rt.base_counts.copy()  # step i's draws so far in each lane, at 4 i + lane
 
     def uniform(i: int, lane: int) -> float:
         slot = 4 * i + lane
@@ -579,7 +726,6 @@ def _keyed_streams(sp: SimPlan, rt: _Runtime, seed: int, index: int):
             drawn += extra(b if q is None else q)
         return drawn
 
-    base = [fresh_draw(i) for i in range(sp.size)]
     scale = None
     if rt.shared:
         mu, sigma = sp.run_factor
