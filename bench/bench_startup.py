@@ -1,6 +1,6 @@
 """Benchmark: start-up time of `hciplan` commands as a ratio to the import floor.
 
-    python bench/bench_startup.py [--repeat 15] [--imports]
+    python bench/bench_startup.py [--repeat 15] [--imports] [--baseline OTHER_CHECKOUT]
 
 The floor is `python -c 'import lark, click'`: the two libraries every
 command needs (the parser and the command line). Each command runs as a fresh
@@ -14,7 +14,9 @@ folder) and warmed before timing: an installed package has its `.pyc` files,
 so compiling sources on every run (PYTHONDONTWRITEBYTECODE) would measure the
 compiler, not the start-up. `--imports` also lists, per command, the
 third-party top-level packages it imported (from `python -X importtime`),
-which is how the lazy imports are checked by eye. Figures go to
+which is how the lazy imports are checked by eye. `--baseline` also times the
+same commands from another checkout (e.g. a worktree of the main branch) in
+the same rounds, so before and after come from one session under one load. Figures go to
 docs/performance.md ("Start-up"); this is not a test.
 """
 
@@ -45,25 +47,26 @@ def command_line(code: str, arguments: tuple[str, ...], *flags: str) -> list[str
     return [sys.executable, *flags, "-c", code, *arguments]
 
 
-def environment(cache: str) -> dict[str, str]:
+def environment(cache: str, root: Path = ROOT) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = cache
-    env["PYTHONPATH"] = str(ROOT)
+    env["PYTHONPATH"] = str(root)
     env["NO_COLOR"] = "1"
     return env
 
 
-def best_times(env: dict[str, str], repeat: int) -> dict[str, float]:
-    """Best wall-clock time per command; the commands take turns in each round, so a burst of load on the
-    shared machine falls on all of them alike rather than on whichever ran during it."""
-    best = dict.fromkeys(COMMANDS, float("inf"))
+def best_times(trees: dict[str, tuple[Path, dict[str, str]]], repeat: int) -> dict[tuple[str, str], float]:
+    """Best wall-clock time per (tree, command); the commands take turns in each round, so a burst of load
+    on the shared machine falls on all of them alike rather than on whichever ran during it."""
+    best = {(tree, label): float("inf") for tree in trees for label in COMMANDS}
     for _ in range(repeat):
-        for label, (code, arguments) in COMMANDS.items():
-            start = time.perf_counter()
-            subprocess.run(command_line(code, arguments), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL, check=False)
-            best[label] = min(best[label], time.perf_counter() - start)
+        for tree, (root, env) in trees.items():
+            for label, (code, arguments) in COMMANDS.items():
+                start = time.perf_counter()
+                subprocess.run(command_line(code, arguments), cwd=root, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, check=False)
+                best[tree, label] = min(best[tree, label], time.perf_counter() - start)
     return best
 
 
@@ -83,22 +86,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--imports", action="store_true", help="also list the packages each command imports")
+    parser.add_argument("--baseline", type=Path, help="another checkout to time in the same rounds (before)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hciplan-pyc-") as cache:
-        env = environment(cache)
-        for code, arguments in COMMANDS.values():  # warm the bytecode cache and the file system
-            subprocess.run(command_line(code, arguments), cwd=ROOT, env=env, capture_output=True, check=False)
-        times = best_times(env, args.repeat)
-        floor = times["import lark, click (floor)"]
-        print(f"{'command':<44} {'best ms':>8} {'x floor':>8}")
-        for label, seconds in times.items():
-            print(f"{label:<44} {seconds * 1000:>8.1f} {seconds / floor:>8.2f}")
+        trees = {"this": (ROOT, environment(cache, ROOT))}
+        if args.baseline:
+            trees = {"baseline": (args.baseline.resolve(), environment(cache, args.baseline.resolve())), **trees}
+        for root, env in trees.values():  # warm the bytecode cache and the file system
+            for code, arguments in COMMANDS.values():
+                subprocess.run(command_line(code, arguments), cwd=root, env=env, capture_output=True, check=False)
+        times = best_times(trees, args.repeat)
+        for tree in trees:
+            floor = times[tree, "import lark, click (floor)"]
+            print(f"{tree + ':':<44} {'best ms':>8} {'x floor':>8}")
+            for label in COMMANDS:
+                print(f"{label:<44} {times[tree, label] * 1000:>8.1f} {times[tree, label] / floor:>8.2f}")
         if args.imports:
+            env = trees["this"][1]
             print()
             for label, (code, arguments) in COMMANDS.items():
                 packages = imported_packages(command_line(code, arguments, "-X", "importtime"), env)
                 print(f"{label:<44} {', '.join(packages)}")
-
 
 if __name__ == "__main__":
     main()

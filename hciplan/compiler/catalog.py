@@ -10,7 +10,7 @@ same catalog and the steps consciously left out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from hciplan.records import record
 
 PHASES = {
     "P0": "Gates",
@@ -24,7 +24,7 @@ PHASES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StepKind:
     kind: str
     phase: str

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 from hciplan.compiler.source import Span
+from hciplan.records import record
 
 
 class Severity(enum.Enum):
@@ -22,7 +23,7 @@ class Severity(enum.Enum):
         return self.value
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Code:
     """A registered diagnostic code: its default severity, a title and the long explanation."""
 
@@ -44,7 +45,7 @@ def register(code: str, severity: Severity, title: str, explanation: str, source
     return entry
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Related:
     """A secondary location that helps explain a diagnostic ("first defined here")."""
 
@@ -52,7 +53,7 @@ class Related:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Diagnostic:
     code: str
     severity: Severity

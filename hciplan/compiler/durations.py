@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Protocol
 
 from hciplan.compiler.model import DEFAULT_TIMING, GiB, MiB, DurationModel, Model, Timing
 from hciplan.compiler.storage import down_node_write_rate
+from hciplan.records import record
 
 Z90 = NormalDist().inv_cdf(0.9)  # 1.2815...: the lognormal's p90 is exp(mu + Z90 * sigma)
 
@@ -43,7 +43,7 @@ class Distribution(Protocol):
     def draw(self, rng: random.Random) -> float: ...
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Fixed:
     value: float
     provenance: str
@@ -60,7 +60,7 @@ class Fixed:
         return self.value
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Uniform:
     low: float
     high: float
@@ -78,7 +78,7 @@ class Uniform:
         return rng.uniform(self.low, self.high)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Triangular:
     low: float
     mode: float
@@ -102,7 +102,7 @@ class Triangular:
         return rng.triangular(self.low, self.high, self.mode)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LogNormal:
     """Given as its median and 90th percentile, the way people remember durations."""
 
@@ -130,7 +130,7 @@ class LogNormal:
         return rng.lognormvariate(self.mu, self.sigma)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Empirical:
     """Observed durations, each drawn with equal chance (a bootstrap)."""
 
@@ -150,7 +150,7 @@ class Empirical:
         return rng.choice(self.observed)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Scaled:
     """A physics figure times a random spread of mean 1: the mean stays the physics figure."""
 
@@ -247,7 +247,7 @@ PHYSICS_MODELS = {
 MODEL_NAMES = tuple(sorted(set(DEFAULT_MODELS) | set(PHYSICS_MODELS)))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Physics:
     """Parameters of the physical models. All are assumptions (nothing is published), except the media size."""
 
@@ -322,7 +322,7 @@ def from_timing_model(m: DurationModel) -> Distribution:
     return Empirical(tuple(v / 60 for v in m.observed), where)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StepDuration:
     """How one step's duration is made: a drawn part, an optional extra part (the download), or the repair physics.
 

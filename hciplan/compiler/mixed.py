@@ -17,12 +17,12 @@ over the runs (simulator/engine.py calls `mixed_span` on each run).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Sequence
 
 from hciplan.compiler.diagnostics import Collector, Related
 from hciplan.compiler.plan import Plan
 from hciplan.compiler.quantities import format_minutes
+from hciplan.records import record
 
 LIMIT_DAYS = 28  # "Microsoft expects mixed mode to end within 4 weeks" [W-rolling]
 LIMIT_MINUTES = LIMIT_DAYS * 24 * 60
@@ -30,7 +30,7 @@ OS_REBOOTS = ("cau.reboot", "os.restart", "offline.reboot")  # the reboot into 2
 FUNCTIONAL_LEVEL = ("cau.functional_level", "post.functional_level")  # the steps that raise the level
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MixedSteps:
     """The steps that begin and end mixed mode, by index into `plan.steps`."""
 

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from hciplan.compiler.source import Span
+from hciplan.records import record
 
 MiB = 1024**2
 GiB = 1024**3
 TiB = 1024**4
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Spans:
     """Where each attribute of a block was written; falls back to the block header."""
 
@@ -40,7 +41,7 @@ def _spans() -> Spans:
     return field(default=None, compare=False, repr=False)  # type: ignore[return-value]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class IPv4Range:
     start: ipaddress.IPv4Address
     end: ipaddress.IPv4Address
@@ -56,7 +57,7 @@ class IPv4Range:
         return f"{self.start} .. {self.end}"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Node:
     name: str
     memory: int  # bytes
@@ -64,7 +65,7 @@ class Node:
     spans: Spans = _spans()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Pool:
     name: str
     size: int
@@ -79,7 +80,7 @@ class Pool:
         return self.size - self.allocated
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Volume:
     name: str
     size: int
@@ -89,7 +90,7 @@ class Volume:
     spans: Spans = _spans()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class VmGroup:
     name: str
     count: int
@@ -100,20 +101,20 @@ class VmGroup:
     spans: Spans = _spans()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Aks:
     installed: bool = False
     preview: bool = False
     spans: Spans = _spans()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ArcVms:
     preview: bool = False
     spans: Spans = _spans()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Cluster:
     name: str
     version: str
@@ -149,7 +150,7 @@ class Cluster:
         return sum(g.count for g in self.vm_groups)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Window:
     name: str
     start: dt.datetime
@@ -157,7 +158,7 @@ class Window:
     spans: Spans = _spans()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Solution:
     key_vault: str
     deployment_user: str
@@ -168,7 +169,7 @@ class Solution:
     spans: Spans = _spans()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Upgrade:
     name: str
     to: str
@@ -193,7 +194,7 @@ class Upgrade:
     spans: Spans = _spans()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DurationModel:
     """A `model "NAME" { ... }` in the timing block: the distribution of one step kind or duration model.
 
@@ -213,7 +214,7 @@ class DurationModel:
     spans: Spans = _spans()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Timing:
     """The `timing { ... }` block: physics parameters and duration models for the simulator.
 
@@ -249,7 +250,7 @@ class Timing:
 DEFAULT_TIMING = Timing()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Failure:
     """A `fail "NODE" { ... }` in a scenario: one injected failure (the file form of `--fail`)."""
 
@@ -261,7 +262,7 @@ class Failure:
     spans: Spans = _spans()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Risk:
     """A `risk "KIND" { ... }` in a scenario: each attempt of a step of that kind fails with a probability."""
 
@@ -272,7 +273,7 @@ class Risk:
     spans: Spans = _spans()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Scenario:
     """A `scenario "NAME" { ... }` block: failures to inject into a simulation (`--scenario NAME`)."""
 
@@ -289,7 +290,7 @@ class Scenario:
 NOT_FINGERPRINTED = {"fingerprint": False}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Model:
     """One checked file: the cluster as it is, and the upgrade asked for (if any)."""
 

@@ -24,12 +24,13 @@ from hciplan.compiler.catalog import CATALOG, PHASES, StepKind
 from hciplan.compiler.model import Model
 from hciplan.compiler.schedule import Schedule
 from hciplan.compiler.units import Unit
+from hciplan.records import record
 
 if TYPE_CHECKING:
     import networkx as nx
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Step:
     id: str
     kind: str

@@ -22,11 +22,12 @@ windows the command line replaces (`simulate --window`).
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
 from typing import Sequence
 
+from hciplan.records import record
 
-@dataclass(frozen=True, slots=True)
+
+@record
 class WindowPlan:
     """One window of the expected schedule (times in minutes from the planned start)."""
 
@@ -39,7 +40,7 @@ class WindowPlan:
     work_minutes: float  # time with some step running, inside this window's share of the work
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Schedule:
     """The expected schedule by window of a plan with windows."""
 

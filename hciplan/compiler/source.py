@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from hciplan.records import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Span:
     """A region of a source file. Lines and columns are 1-based; the end is exclusive."""
 
@@ -31,7 +31,7 @@ class Span:
         return Span(self.file, self.line, self.column, other.end_line, other.end_column)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Source:
     """The decoded text of one input file."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Union
 
 from lark import Token, Transformer_NonRecursive, v_args
@@ -19,11 +19,12 @@ from hciplan.compiler.diagnostics import Collector, Related
 from hciplan.compiler.schema import DURATION_UNITS, SIZE_UNITS
 from hciplan.compiler.source import Source, Span
 from hciplan.grammar import get_parser
+from hciplan.records import record
 
 # --- the syntax tree -----------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Str:
     value: str
     span: Span
@@ -38,13 +39,13 @@ class Str:
         return self.span.column + start, self.span.column + end
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Number:
     value: int | float
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Quantity:
     """A number with a unit (`768GB`, `1h30m`); its meaning depends on the attribute."""
 
@@ -52,32 +53,32 @@ class Quantity:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Timestamp:
     text: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Ipv4:
     text: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Ipv4Range:
     start: Ipv4
     end: Ipv4
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Ident:
     name: str
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ListValue:
     items: tuple["Value", ...]
     span: Span
@@ -86,7 +87,7 @@ class ListValue:
 Value = Union[Str, Number, Quantity, Timestamp, Ipv4, Ipv4Range, Ident, ListValue]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Attribute:
     name: str
     name_span: Span
@@ -94,7 +95,7 @@ class Attribute:
     span: Span
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Block:
     type: str
     type_span: Span
@@ -109,7 +110,7 @@ class Block:
         return self.type_span.to(end)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Document:
     source: Source
     body: tuple[Union[Attribute, Block], ...]

@@ -25,12 +25,12 @@ timing block included); the Plan carries it (`Step.bound_minutes`,
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from hciplan.compiler.catalog import CATALOG
 from hciplan.compiler.diagnostics import Collector
 from hciplan.compiler.durations import StepDuration, resolve
 from hciplan.compiler.model import DEFAULT_TIMING, Model
+from hciplan.records import record
 
 CAU_RUN = "cau_run"  # the group of the steps one Invoke-CauRun performs
 OFFLINE = "offline"  # the group of the per-node steps inside the offline bracket
@@ -50,7 +50,7 @@ MAX_REBOOT_TIMEOUT = 360.0  # CAU's -RebootTimeoutMinutes range [W-opts]
 SAFE_POINT = ("every node Up", "no node paused", "every virtual disk Healthy", "no storage job running")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Unit:
     """Steps the window rule starts as a whole; the cluster is at a safe point before and after."""
 
@@ -113,7 +113,7 @@ def _longest(members: list[int], preds: list[tuple[int, ...]], minutes: list[flo
     return max(finish.values(), default=0.0)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Bounds:
     """What `plan_bounds` computes for a plan's steps, in plan order."""
 
