@@ -105,6 +105,7 @@ upgrade "hci-base" {
   window "first" { start = 2026-12-05T22:00Z  end = 2026-12-06T06:00Z }
   window "second" { start = 2026-12-12T22:00+01:00  end = 2026-12-13T06:00+01:00 }
   window "third" { start = 2026-12-19T22:00Z  end = 2026-12-20T06:00Z }
+  window "fourth" { start = 2026-12-26T22:00Z  end = 2026-12-27T06:00Z }
   solution {
     key_vault = "kv-hci-base"
     deployment_user = "hcilcm"

@@ -276,6 +276,7 @@ def _hand_made() -> dict[str, str]:
         "one-short-window": mutate(BASE, (
             '  window "second" { start = 2026-12-12T22:00+01:00  end = 2026-12-13T06:00+01:00 }\n', ""),
             ('  window "third" { start = 2026-12-19T22:00Z  end = 2026-12-20T06:00Z }\n', ""),
+            ('  window "fourth" { start = 2026-12-26T22:00Z  end = 2026-12-27T06:00Z }\n', ""),
             ("end = 2026-12-06T06:00Z", "end = 2026-12-05T23:00Z")),
         "no-windows": "\n".join(line for line in BASE.split("\n") if "window " not in line),
     }
