@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import random
+from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hciplan.simulator.montecarlo import percentile
-from hciplan.simulator.sketch import Sketch, SketchView
+from hciplan.simulator.sketch import Sketch
 
 PERCENTS = (0, 1, 10, 25, 50, 80, 90, 95, 99, 100)
 # durations and measures in minutes: zeros, tiny and large values, and (for robustness) negatives
@@ -40,7 +41,7 @@ def test_every_percentile_is_within_the_stated_relative_error(xs, eps):
 def test_count_min_max_and_mean_are_exact(xs):
     s = sketched(xs)
     assert (len(s), s.min, s.max) == (len(xs), min(xs), max(xs))
-    assert s.mean() == math.fsum(xs) / len(xs)
+    assert s.mean() == float(sum(map(Fraction, xs)) / len(xs))  # the exact mean, correctly rounded
 
 
 @settings(max_examples=200, deadline=None)
@@ -74,19 +75,3 @@ def test_bad_input_is_refused_clearly():
         Sketch(0.01).merge(Sketch(0.001))
     assert Sketch().error_label() == "+-0.1%"
 
-
-@settings(max_examples=100, deadline=None)
-@given(values)
-def test_the_view_reads_as_the_ascending_values_within_the_error(xs):
-    s = sketched(xs)
-    view, ordered = SketchView(s), sorted(xs)
-    assert len(view) == len(xs) and list(view) == [view[k] for k in range(len(view))]
-    assert all(abs(v - x) <= 0.001 * abs(x) * (1 + 1e-9) for v, x in zip(view, ordered))
-    assert list(view) == sorted(view)
-
-
-def test_a_tracked_sketch_names_the_first_run_in_the_bin_of_a_rank():
-    s = Sketch(track=True)
-    for index, x in enumerate([5.0, 3.0, 3.0000001, 9.0, 3.0]):
-        s.add(x, index)
-    assert s.first_at_rank(2) == 1 and s.first_at_rank(5) == 3

@@ -36,9 +36,7 @@ number of runs.
 from __future__ import annotations
 
 import bisect
-import bisect
 import math
-from collections.abc import Sequence
 from collections import Counter
 from statistics import NormalDist
 
@@ -222,86 +220,9 @@ class Sketch:
         """Nearest-rank p-th percentile (p in 0..100), within relative error eps of the exact one."""
         if not self.count:
             raise ValueError("no values sketched")
-        return self.at_rank(min(self.count, max(1, math.ceil(p / 100 * self.count))))
-
-    def _ranks(self):
-        if self._cumulative is None:
-            keys = sorted([(-1, -i) for i in self.negative] + ([(0, 0)] if self.zeros else []) +
-                          [(1, i) for i in self.bins])
-            cumulative, seen = [], 0
-            for sign, i in keys:
-                seen += self.bins[i] if sign > 0 else self.negative[-i] if sign < 0 else self.zeros
-                cumulative.append(seen)
-            self._cumulative = (keys, cumulative)
-        return self._cumulative
-
-    def _key_at_rank(self, rank: int):
-        keys, cumulative = self._ranks()
-        return keys[bisect.bisect_left(cumulative, rank)]
-
-    def at_rank(self, rank: int) -> float:
-        """The value of rank 1..count (1: the smallest), within relative error eps; the extremes exact."""
-        if not 1 <= rank <= self.count:
-            raise IndexError(f"rank {rank} of {self.count} values")
-        if rank == 1:
-            return self.min
-        if rank == self.count:
-            return self.max
-        sign, i = self._key_at_rank(rank)
-        value = 0.0 if sign == 0 else sign * self._value(abs(i))
-        return max(self.min, min(self.max, value))
-
-    def first_at_rank(self, rank: int) -> int:
-        """The lowest run index whose value fell in the bin of that rank (needs track=True and indices)."""
-        return self.firsts[self._key_at_rank(rank)]
+        return self[min(self.count, max(1, math.ceil(p / 100 * self.count))) - 1]
 
     def error_label(self) -> str:
         """How the report states the error: '+-0.1%'."""
         return f"+-{self.eps * 100:g}%"
 
-
-class SketchView(Sequence):
-    """A sketch read as the ascending sequence of its values (item k: the value of rank k + 1, approximate).
-
-    So the code written for sorted samples (percentile, percentile_interval, histograms) reads a sketch
-    unchanged; `mean()` is the sketch's exact mean.
-    """
-
-    def __init__(self, sketch: Sketch):
-        self.sketch = sketch
-
-    def __len__(self) -> int:
-        return self.sketch.count
-
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        n = self.sketch.count
-        if index < 0:
-            index += n
-        if not 0 <= index < n:
-            raise IndexError("sketch index out of range")
-        return self.sketch.at_rank(index + 1)
-
-    def __iter__(self):
-        s = self.sketch
-        if not s.count:
-            return
-        keys, cumulative = s._ranks()
-        seen = 0
-        for (sign, i), upto in zip(keys, cumulative):
-            value = max(s.min, min(s.max, 0.0 if sign == 0 else sign * s._value(abs(i))))
-            for rank in range(seen + 1, upto + 1):
-                yield s.min if rank == 1 else s.max if rank == s.count else value
-            seen = upto
-
-    def mean(self) -> float:
-        return self.sketch.mean()
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, SketchView) and self.sketch == other.sketch
-
-    __hash__ = None
-
-    def __repr__(self) -> str:
-        return f"SketchView({len(self)} values, {self.sketch.error_label()})"
