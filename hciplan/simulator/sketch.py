@@ -192,8 +192,8 @@ class Sketch:
         previous = 0
         for key, seen in zip(keys, cumulative):
             value = self._represent(key)
-            for _ in range(seen - previous):
-                yield value
+            for k in range(previous, seen):
+                yield self.min if k == 0 else self.max if k == self.count - 1 else value  # as sketch[k]
             previous = seen
 
     def first_index(self, k: int) -> int | None:
