@@ -139,3 +139,22 @@ def test_above_the_threshold_the_summary_does_not_grow_with_the_runs(monkeypatch
     grown = deep_bytes(large) - deep_bytes(small)
     # exact, 7,000 more runs cost about 190 bytes each (1.3 MB); sketched, the same values fill no new bin
     assert grown < 10_000, f"{grown} more bytes for 7,000 more runs"
+
+
+def test_ctrl_c_above_the_threshold_keeps_what_was_folded():
+    sp = _flaky()
+    seen = []
+
+    def progress(n):
+        seen.append(n)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    try:
+        simulate(sp, 3000, seed=2, jobs=1, exact_runs=100, progress=progress)
+    except montecarlo.Interrupted as interrupted:
+        assert interrupted.done == [] and interrupted.finished == sum(seen) == interrupted.partial.runs
+        assert interrupted.partial.approximate == DEFAULT_EPS
+        report.render_text(sp, interrupted.partial)  # the partial report renders
+    else:
+        raise AssertionError("not interrupted")

@@ -63,6 +63,10 @@ class Batch:
     Per run, a byte (outcome, within) or a float in an array('d') (8 bytes, not a 32-byte float object in a
     list); stop reasons, steps left and nodes on 23H2 are counted ({key: runs}), so the parent's memory per
     run is a few dozen bytes (docs/performance.md, "Simulate: memory").
+
+    A new per-run float measure is one more array('d') field (or a list of them, one per window): up to
+    EXACT_RUNS `summarise` reads it from the kept batches; above, `Fold` sketches it by its field name
+    (`fold.sketches[name]`) with no further code, so its percentiles carry the same stated error.
     """
 
     first: int
