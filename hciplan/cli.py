@@ -652,10 +652,11 @@ def _report_interrupted(sim_plan, runs: int, seed: int, interrupted, report) -> 
     from hciplan.simulator import montecarlo
 
     done = interrupted.done
-    finished = sum(len(b.outcomes) for b in done)
+    finished = interrupted.finished
     click.echo(f"\nhciplan: interrupted after {finished} of {counted(runs, 'run')}", err=True)
     if finished:
-        partial = montecarlo.summarise(sim_plan, finished, seed, done)
+        # above montecarlo.EXACT_RUNS the batches were folded as they came: the fold's summary is the partial one
+        partial = interrupted.partial or montecarlo.summarise(sim_plan, finished, seed, done)
         click.echo(f"what the {counted(finished, 'finished run')} show (a partial series: rerun for the full figures):",
                    err=True)
         click.echo(report.render_text(sim_plan, partial, None), err=True, nl=False)

@@ -25,7 +25,8 @@ from typing import Callable
 from hciplan.simulator import fast
 from hciplan.simulator.engine import ABORTED, COMPLETED, OUTCOMES, STOPPED, RunResult, run_once, runtime
 from hciplan.simulator.prepared import NO_STEP, SimPlan
-from hciplan.simulator.stats import Interval, mean_interval, percentile_interval, wilson
+from hciplan.simulator.sketch import DEFAULT_EPS, Sketch
+from hciplan.simulator.stats import CONFIDENCE, Interval, mean_interval, percentile_interval, wilson
 from hciplan.words import counted
 
 Progress = Callable[[int], None]  # called with the number of runs just finished
@@ -43,9 +44,12 @@ class Interrupted(Exception):
     a prefix of the series (workers finish out of order).
     """
 
-    def __init__(self, done: list[Batch]):
-        super().__init__(f"interrupted after {counted(sum(len(b.outcomes) for b in done), 'run')}")
+    def __init__(self, done: list[Batch], partial: Summary | None = None):
+        finished = partial.runs if partial is not None else sum(len(b.outcomes) for b in done)
+        super().__init__(f"interrupted after {counted(finished, 'run')}")
         self.done = done
+        self.finished = finished
+        self.partial = partial  # above EXACT_RUNS: the folded runs' summary (the batches were freed as folded)
 
 
 _WITHIN_CODES = {False: 0, True: 1, None: 2}  # a run's within_window as one byte
@@ -59,6 +63,10 @@ class Batch:
     Per run, a byte (outcome, within) or a float in an array('d') (8 bytes, not a 32-byte float object in a
     list); stop reasons, steps left and nodes on 23H2 are counted ({key: runs}), so the parent's memory per
     run is a few dozen bytes (docs/performance.md, "Simulate: memory").
+
+    A new per-run float measure is one more array('d') field (or a list of them, one per window): up to
+    EXACT_RUNS `summarise` reads it from the kept batches; above, `Fold` sketches it by its field name
+    (`fold.sketches[name]`) with no further code, so its percentiles carry the same stated error.
     """
 
     first: int
@@ -213,23 +221,27 @@ def default_jobs() -> int:
 
 
 def run_many(sp: SimPlan, runs: int, seed: int, jobs: int | None = None, scheduler: str | None = None,
-             progress: Progress | None = None) -> list[Batch]:
-    """All runs, as batches in run order."""
+             progress: Progress | None = None, fold: Fold | None = None) -> list[Batch]:
+    """All runs, as batches in run order; with `fold`, each batch is handed to it as it arrives and not kept."""
     jobs = jobs or default_jobs()
     if scheduler:
-        return _run_dask(sp, runs, seed, scheduler, progress)
+        return _run_dask(sp, runs, seed, scheduler, progress, fold)
     ranges = batches(runs, jobs)
     if jobs == 1 or len(ranges) == 1:
         done = []
         try:
             for first, last in ranges:
-                done.append(run_batch(sp, seed, first, last))
+                batch = run_batch(sp, seed, first, last)
+                if fold is None:
+                    done.append(batch)
+                else:
+                    fold.add(batch)
                 if progress:
                     progress(last - first)
         except KeyboardInterrupt:
-            raise Interrupted(done) from None
+            raise _interrupted(done, fold) from None
         return done
-    results: dict[int, Batch] = {}
+    results: _Results = _Results(fold)
     pool = ProcessPoolExecutor(max_workers=min(jobs, len(ranges)), initializer=_init_worker, initargs=(sp,))
     try:
         pending = {pool.submit(_worker_batch, seed, first, last) for first, last in ranges}
@@ -242,10 +254,30 @@ def run_many(sp: SimPlan, runs: int, seed: int, jobs: int | None = None, schedul
                     progress(len(batch.outcomes))
     except KeyboardInterrupt:
         _stop_pool(pool)
-        raise Interrupted([results[first] for first in sorted(results)]) from None
+        raise _interrupted([results[first] for first in sorted(results)], fold) from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    return [results[first] for first, _ in ranges]
+    return [results[first] for first in sorted(results)]
+
+
+class _Results(dict):
+    """The batches by first run index; with a fold, each one is folded instead of kept."""
+
+    def __init__(self, fold: Fold | None):
+        super().__init__()
+        self.fold = fold
+
+    def __setitem__(self, first: int, batch: Batch) -> None:
+        if self.fold is None:
+            super().__setitem__(first, batch)
+        else:
+            self.fold.add(batch)
+
+
+def _interrupted(done: list[Batch], fold: Fold | None) -> Interrupted:
+    if fold is None:
+        return Interrupted(done)
+    return Interrupted([], fold.summary() if fold.runs else None)
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:
@@ -257,7 +289,8 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
         process.terminate()
 
 
-def _run_dask(sp: SimPlan, runs: int, seed: int, address: str, progress: Progress | None) -> list[Batch]:
+def _run_dask(sp: SimPlan, runs: int, seed: int, address: str, progress: Progress | None,
+              fold: Fold | None = None) -> list[Batch]:
     try:
         from dask.distributed import Client, as_completed
     except ImportError:
@@ -272,7 +305,7 @@ def _run_dask(sp: SimPlan, runs: int, seed: int, address: str, progress: Progres
         shared = client.scatter(sp, broadcast=True)
         futures = [client.submit(run_batch, shared, seed, first, last, pure=False)
                    for first, last in batches(runs, workers)]
-        results: dict[int, Batch] = {}
+        results = _Results(fold)
         try:
             for future in as_completed(futures):
                 batch = future.result()
@@ -281,7 +314,7 @@ def _run_dask(sp: SimPlan, runs: int, seed: int, address: str, progress: Progres
                     progress(len(batch.outcomes))
         except KeyboardInterrupt:
             client.cancel(futures)
-            raise Interrupted([results[first] for first in sorted(results)]) from None
+            raise _interrupted([results[first] for first in sorted(results)], fold) from None
         return [results[first] for first in sorted(results)]
     finally:
         client.close()
@@ -369,9 +402,15 @@ class Summary:
     # the runs that ended with the cluster still in it.
     mixed: Sequence[float] = ()
     still_mixed: int = 0
+    # None: every figure is exact (the samples above are arrays). A number: above EXACT_RUNS the samples are
+    # Sketches (montecarlo.Fold) and every percentile, and a percentile's interval, is within this relative
+    # error of the exact one; counts, shares, means, min and max stay exact.
+    approximate: float | None = None
 
     def ordered_durations(self) -> array:
         """The completed runs' durations, ascending (sorted once per Summary: a million floats are 8 MB here)."""
+        if isinstance(self.durations, Sketch):
+            return self.durations  # a sketch reads as its ascending values
         cached = self.__dict__.get("_ordered_durations")
         if cached is None:
             cached = ascending([self.durations])
@@ -383,7 +422,7 @@ class Summary:
             return None
         ordered = self.ordered_durations()
         stats = {f"p{p}": percentile(ordered, p) for p in PERCENTILES}
-        stats["mean"] = math.fsum(self.durations) / len(self.durations)
+        stats["mean"] = _mean(self.durations)
         stats["max"] = ordered[-1]
         return stats
 
@@ -393,7 +432,7 @@ class Summary:
         durations: dict[str, Interval] = {}
         if ordered:
             durations = {f"p{p}": percentile_interval(ordered, p / 100) for p in PERCENTILES}
-            durations["mean"] = mean_interval(self.durations)
+            durations["mean"] = _mean_interval(self.durations)
         completed = len(self.durations)
         # The shares are counts over runs (or completed runs), so rounding recovers the counts exactly.
         count = lambda share, total: round(share * total)  # noqa: E731
@@ -402,7 +441,7 @@ class Summary:
             durations=durations,
             p_within_window=None if within is None else wilson(count(within, self.runs), self.runs),
             outcomes={o: wilson(n, self.runs) for o, n in self.outcomes.items()},
-            exposure_mean=mean_interval(self.exposures),
+            exposure_mean=_mean_interval(self.exposures),
             exposure_p90=percentile_interval(ascending([self.exposures]), 0.9),
             overrun_share=None if overrun is None else wilson(count(overrun, self.runs), self.runs),
             overrun_p90=percentile_interval(self.overruns, 0.9) if self.overruns else None,
@@ -420,6 +459,11 @@ class Summary:
         """
         if not self.runs:
             return None
+        if self.approximate is not None:
+            # Sketched: the first run (by index) whose value fell in the median's bin, so its end is within
+            # the sketch's relative error of the median's (the exact rule needs every run's end).
+            ordered = self.durations if self.durations else self.ends
+            return ordered.first_index((len(ordered) - 1) // 2)
         if self.durations:
             ordered, wanted = self.ordered_durations(), lambda i, o: o == COMPLETED
         else:
@@ -433,6 +477,14 @@ class Summary:
                     return index
                 skip -= 1
         raise AssertionError("the median's run is among the runs")
+
+
+def _mean(values) -> float:
+    return values.mean() if isinstance(values, Sketch) else math.fsum(values) / len(values)
+
+
+def _mean_interval(values) -> Interval:
+    return values.mean_interval(CONFIDENCE) if isinstance(values, Sketch) else mean_interval(values)
 
 
 def summarise(sp: SimPlan, runs: int, seed: int, done: list[Batch]) -> Summary:
@@ -532,7 +584,13 @@ def _chunks(values):
 
 
 def ascending(parts) -> array:
-    """Every value of the given sequences of floats, ascending, in one array('d') (the same as sorted(), exactly)."""
+    """Every value of the given sequences of floats, ascending, in one array('d') (the same as sorted(), exactly).
+
+    A single Sketch is returned as it is: it reads as its ascending values already (and holds no per-run list).
+    """
+    parts = list(parts)
+    if len(parts) == 1 and isinstance(parts[0], Sketch):
+        return parts[0]
     runs = [array("d", sorted(chunk)) for part in parts for chunk in _chunks(part)]  # one list of 4096 at a time
     if len(runs) == 1:
         return runs[0]
@@ -566,10 +624,152 @@ def _merge_windows(sp: SimPlan, done: list[Batch]) -> dict:
             "windows_used": dict(sorted(used.items()))}
 
 
+EXACT_RUNS = 20_000  # up to this many runs every percentile is exact; above, sketched (docs/performance.md)
+
+
 def simulate(sp: SimPlan, runs: int, seed: int, jobs: int | None = None, scheduler: str | None = None,
-             progress: Progress | None = None) -> Summary:
-    """Run the Monte Carlo series and summarise it."""
-    return summarise(sp, runs, seed, run_many(sp, runs, seed, jobs, scheduler, progress))
+             progress: Progress | None = None, exact_runs: int | None = None) -> Summary:
+    """Run the Monte Carlo series and summarise it.
+
+    Up to `exact_runs` (EXACT_RUNS) runs the batches are kept and every figure is exact; above, each batch
+    is folded into sketches as it arrives and freed (`Fold`), so memory does not grow with the runs and
+    the percentiles are within the sketch's stated relative error (Summary.approximate).
+    """
+    limit = EXACT_RUNS if exact_runs is None else exact_runs
+    if runs <= limit:
+        return summarise(sp, runs, seed, run_many(sp, runs, seed, jobs, scheduler, progress))
+    fold = Fold(sp, seed)
+    run_many(sp, runs, seed, jobs, scheduler, progress, fold)
+    return fold.summary()
+
+
+class CountedValues(Sequence):
+    """The values a {value: runs} table counts, read as their ascending list without one slot per run."""
+
+    def __init__(self, counts: dict):
+        self.keys = sorted(counts)
+        self.cumulative = []
+        seen = 0
+        for key in self.keys:
+            seen += counts[key]
+            self.cumulative.append(seen)
+
+    def __len__(self) -> int:
+        return self.cumulative[-1] if self.cumulative else 0
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            raise TypeError("counted values have no slices")
+        if k < 0:
+            k += len(self)
+        if not 0 <= k < len(self):
+            raise IndexError("rank out of range")
+        return self.keys[bisect.bisect_right(self.cumulative, k)]
+
+    def __iter__(self):
+        previous = 0
+        for key, seen in zip(self.keys, self.cumulative):
+            yield from (key for _ in range(seen - previous))
+            previous = seen
+
+
+class Fold:
+    """Batches folded in run order into sketches and counts, each freed once folded: memory flat in the runs.
+
+    Every array('d') field of a Batch (and every list of them, one per window) is sketched by name, so a new
+    per-run float measure plugs in by being a Batch field (`self.sketches[name]`, one Sketch or a list);
+    `durations` and `completed_works` are the ends and work times of the completed runs. Batches that
+    arrive before their predecessors (workers finish out of order) wait in `pending` (a few batches), so
+    the counts that keep an order (stop reasons) see the runs in run order, as `summarise` does.
+    """
+
+    def __init__(self, sp: SimPlan, seed: int, eps: float = DEFAULT_EPS):
+        self.sp, self.seed, self.eps = sp, seed, eps
+        self.pending: dict[int, Batch] = {}
+        self.runs = 0  # the runs folded: 0 .. runs - 1
+        self.sketches: dict[str, Sketch | list[Sketch]] = {}
+        self.durations, self.completed_works = Sketch(eps), Sketch(eps)
+        self.counts = Batch(0)  # the counted fields, summed; its arrays stay empty
+        self.outcome_counts: Counter = Counter()
+
+    def add(self, batch: Batch) -> None:
+        self.pending[batch.first] = batch
+        while self.runs in self.pending:
+            self._fold(self.pending.pop(self.runs))
+
+    def _fold(self, b: Batch) -> None:
+        first = b.first
+        indices = range(first, first + len(b.outcomes))
+        completed = _OUTCOME_CODES[COMPLETED]
+        for name, value in vars(b).items():
+            if isinstance(value, array):
+                sketch = self.sketches.setdefault(name, Sketch(self.eps))
+                sketch.extend(value, indices if len(value) == len(b.outcomes) and name == "ends" else None)
+            elif isinstance(value, list) and value and all(isinstance(v, array) for v in value):
+                sketches = self.sketches.setdefault(name, [Sketch(self.eps) for _ in value])
+                for sketch, part in zip(sketches, value):
+                    sketch.extend(part)
+        for i, o, end, work in zip(indices, b.outcomes, b.ends, b.works):
+            if o == completed:
+                self.durations.add(end, i)
+                self.completed_works.add(work)
+        self.outcome_counts.update(b.outcomes)
+        c = self.counts
+        c.within_count += b.within_count
+        c.stops.update(b.stops)
+        for o in c.remaining:
+            c.remaining[o].update(b.remaining[o])
+            c.upgraded[o].update(b.upgraded[o])
+        c.critical_counts = [x + y for x, y in zip(c.critical_counts, b.critical_counts)] or list(b.critical_counts)
+        if b.started:
+            if not c.started:
+                c.started = [Counter() for _ in b.started]
+                c.done_by = [Counter() for _ in b.started]
+                c.spills = [0] * len(b.started)
+                c.window_works = [array("d") for _ in b.started]
+            for k in range(len(b.started)):
+                c.started[k].update(b.started[k])
+                c.done_by[k].update(b.done_by[k])
+                c.spills[k] += b.spills[k]
+        c.finish_windows.update(b.finish_windows)
+        c.windows_used.update(b.windows_used)
+        c.still_mixed += b.still_mixed
+        self.runs += len(b.outcomes)
+
+    def _sketch(self, name: str) -> Sketch:
+        return self.sketches.get(name) or Sketch(self.eps)
+
+    def summary(self) -> Summary:
+        """The Summary of the runs folded so far (the percentiles sketched: Summary.approximate says how well)."""
+        sp, runs, c = self.sp, self.runs, self.counts
+        durations, exposures, overruns = self.durations, self._sketch("exposures"), self._sketch("overruns")
+        outcomes = {o: self.outcome_counts[code] for code, o in enumerate(OUTCOMES)}
+        counts = c.critical_counts or [0] * sp.size
+        left = {o: CountedValues(v) for o, v in c.remaining.items() if v}
+        upgraded = {o: CountedValues(v) for o, v in c.upgraded.items() if v}
+        windows = {}
+        if sp.windows and c.started:
+            window_works = self.sketches.get("window_works") or [Sketch(self.eps) for _ in sp.windows]
+            windows = {"started": tuple(dict(sorted(x.items())) for x in c.started),
+                       "done_by": tuple(dict(sorted(x.items())) for x in c.done_by), "spills": tuple(c.spills),
+                       "window_works": tuple(window_works), "finish_windows": dict(sorted(c.finish_windows.items())),
+                       "windows_used": dict(sorted(c.windows_used.items()))}
+        return Summary(
+            runs=runs, seed=self.seed, outcomes=outcomes,
+            durations=durations, ends=self._sketch("ends"), run_outcomes=(),
+            p_within_window=(c.within_count / runs) if sp.windows else None,
+            exposure_mean=exposures.mean(), exposure_p90=percentile(exposures, 90),
+            overrun_share=len(overruns) / runs if sp.windows else None,
+            overrun_p90=percentile(overruns, 90) if overruns else 0.0,
+            overrun_max=overruns[-1] if overruns else 0.0,
+            criticality={i: n / len(durations) for i, n in enumerate(counts) if n} if durations else {},
+            stops=dict(c.stops),
+            remaining_median={o: float(v[len(v) // 2]) for o, v in left.items()},
+            upgraded_median={o: float(v[len(v) // 2]) for o, v in upgraded.items()},
+            nodes=len(sp.os_upgraded),
+            exposures=exposures, overruns=overruns, remaining=left, upgraded=upgraded,
+            works=self.completed_works, mixed=self._sketch("mixed"), still_mixed=c.still_mixed,
+            approximate=self.eps, **windows)
 
 
 def trace_run(sp: SimPlan, seed: int, index: int) -> RunResult:

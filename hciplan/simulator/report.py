@@ -17,6 +17,7 @@ from collections import Counter
 from hciplan.compiler.quantities import format_minutes
 from hciplan.simulator.engine import ABORTED, COMPLETED, OUTCOMES, STOPPED
 from hciplan.simulator.montecarlo import Intervals, Summary, ascending, count_percentile, percentile
+from hciplan.simulator.sketch import Sketch
 from hciplan.percent import setting_text, share_text, stored_share
 from hciplan.simulator.inputs import clock_text, inputs_of
 from hciplan.simulator.prepared import SimPlan
@@ -266,6 +267,11 @@ def render_text(sp: SimPlan, summary: Summary, models: Models | None = None, sty
     else:
         out.append("  windows       none: the run goes on until it is done")
     out.extend(_inputs_lines(inputs_of(sp)))
+    if summary.approximate is not None:
+        error = f"+-{summary.approximate * 100:g}%"
+        out.append(f"  percentiles   approximate, P50 {error}, P90 {error}: every percentile and its interval is within "
+                   f"{error}")
+        out.append("                of the exact one (sketched: memory stays flat); counts, shares, means and max exact")
     out.extend(_precision(precision(summary, intervals)))
     out.append("")
 
@@ -478,7 +484,8 @@ def schedule_stats(sp: SimPlan, summary: Summary) -> ScheduleStats | None:
         windows=tuple(windows), finish_window=finish,
         work_p50_minutes=_round(percentile(works, 50)) if works else None,
         work_p90_minutes=_round(percentile(works, 90)) if works else None,
-        work_mean_minutes=_round(math.fsum(works) / len(works)) if works else None,
+        work_mean_minutes=_round(works.mean() if isinstance(works, Sketch) else math.fsum(works) / len(works))
+        if works else None,
         windows_used_p50=count_percentile(used, 50) if used else None,
         windows_used_p90=count_percentile(used, 90) if used else None)
 
@@ -512,6 +519,7 @@ def sim_result(sp: SimPlan, summary: Summary, models: Models | None = None) -> S
         left=_left(summary, intervals),
         finish_at=_finish_at(sp, stats, intervals),
         plan=PlanFacts(sp.cluster, sp.size, sp.method, summary.nodes),
+        percentile_error=summary.approximate,
     )
 
 

@@ -314,6 +314,9 @@ class SimResult:
     left: tuple[Left, ...] = ()  # by outcome
     finish_at: FinishAt | None = None
     plan: PlanFacts | None = None
+    # None: every percentile is exact. A number: the runs were more than simulate keeps exactly
+    # (montecarlo.EXACT_RUNS), so every percentile and percentile interval is within this relative error.
+    percentile_error: float | None = None
 
     def to_document(self) -> dict[str, Any]:
         """The `hciplan.sim/1` JSON document (dump it with sorted keys)."""
@@ -372,6 +375,8 @@ class SimResult:
         if self.plan is not None:
             document["plan"] = {"cluster": self.plan.cluster, "steps": self.plan.steps, "method": self.plan.method,
                                 "nodes": self.plan.nodes}
+        if self.percentile_error is not None:  # written only when sketched: exact documents are unchanged
+            document["percentiles"] = {"exact": False, "relative_error": self.percentile_error}
         return document
 
     @classmethod
@@ -427,7 +432,21 @@ class SimResult:
                    _read_mixed_mode(document.get("mixed_mode")),
                    _read_inputs(document.get("inputs")), _read_stops(document.get("stops")),
                    _read_left(document.get("left")), _read_finish_at(document.get("finish_at")),
-                   _read_plan(document.get("plan")))
+                   _read_plan(document.get("plan")), _read_percentile_error(document.get("percentiles")))
+
+
+def _read_percentile_error(value: Any) -> float | None:
+    """`percentiles`: absent, or {"exact": false, "relative_error": eps} for sketched percentiles."""
+    if value is None:
+        return None
+    p = _object("percentiles", value)
+    if p.get("exact") is True:
+        return None
+    error = _number("percentiles.relative_error", p.get("relative_error"))
+    if not 0 < error < 1:
+        raise SimDocumentError(f'{SCHEMA} document: "percentiles.relative_error" must be between 0 and 1, '
+                               f'not {_shown(error)}')
+    return error
 
 
 def _read_mixed_mode(value: Any) -> MixedMode | None:
