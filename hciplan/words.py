@@ -6,7 +6,7 @@ written through `counted`.
 
 from __future__ import annotations
 
-IRREGULAR = {"VM": "VMs", "pass": "passes", "TODO": "TODOs"}
+IRREGULAR = {"VM": "VMs", "pass": "passes", "TODO": "TODOs", "recovery": "recoveries"}
 
 
 def plural(noun: str, count: float) -> str:

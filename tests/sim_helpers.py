@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from hciplan.compiler.compile import compile_checked
 from hciplan.compiler.durations import MODEL_NAMES
 from hciplan.compiler.pipeline import check_text
@@ -31,6 +33,11 @@ def fixed_timing(minutes: int = 10) -> str:
     models = "\n".join(f'  model "{name}" {{ distribution = fixed  value = {minutes + k}m }}'
                        for k, name in enumerate(MODEL_NAMES))
     return "\ntiming {\n  run_spread = 0  kind_spread = 0\n" + models + "\n}\n"
+
+
+def without_recovery(plan):
+    """`plan` with no recovery allowed (`max_recoveries = 0`): a failure ends the run where CAU or the script stops."""
+    return dataclasses.replace(plan, recovery=dataclasses.replace(plan.recovery, max_recoveries=0))
 
 
 def final_segments(run: RunResult) -> dict[int, tuple[float, float]]:

@@ -26,7 +26,7 @@ from hciplan.simulator.montecarlo import batches, simulate, trace_run
 from hciplan.simulator.prepared import NO_STEP
 from hciplan.simulator.report import render_json
 from plan_models import Shape
-from sim_helpers import down_intervals, final_segments, fixed_timing, plan_of, shape_text
+from sim_helpers import down_intervals, final_segments, fixed_timing, plan_of, shape_text, without_recovery
 
 # Explicitly derandomized (whatever profile is loaded): these properties must never flake.
 PROPERTY = settings(derandomize=True, deadline=None, max_examples=25,
@@ -199,7 +199,7 @@ def test_failure_free_mean_matches_the_analytical_expectation():
 
 def test_hang_on_the_second_node_with_no_failed_node_allowed_aborts_and_leaves_the_rest_untouched(four_plan):
     assert four_plan.model.upgrade.max_failed_nodes == 0
-    sp = prepare_simulation(four_plan, fails=("N02:reboot:hang",), ignore_windows=True)
+    sp = prepare_simulation(without_recovery(four_plan), fails=("N02:reboot:hang",), ignore_windows=True)
     run = trace_run(sp, 0, 0)
     assert run.outcome == ABORTED
     assert sp.ids[run.step] == "p2.cau.N02.reboot"
@@ -217,7 +217,7 @@ def test_hang_on_the_second_node_with_no_failed_node_allowed_aborts_and_leaves_t
 @pytest.mark.parametrize("fail, kind", [("cluster:validate:hang", "post.validate"),
                                         ("N02:install:hang", "cau.install")])
 def test_a_hung_step_that_is_not_a_reboot_is_given_up_after_four_times_its_p90(four_plan, fail, kind):
-    sp = prepare_simulation(four_plan, fails=(fail,), ignore_windows=True)
+    sp = prepare_simulation(without_recovery(four_plan), fails=(fail,), ignore_windows=True)
     run = trace_run(sp, 0, 0)
     (hung,) = [s for s in run.segments if s.status == "hang"]
     assert sp.kinds[hung.step] == kind
@@ -239,7 +239,7 @@ def test_a_node_failed_while_up_lets_cau_go_on_within_max_failed_nodes():
     assert "mixed mode" in run.reason and "N02" in run.reason
     assert len([s for s in run.segments if s.status == "error"]) == 4  # 1 attempt + max_retries_per_node 3
     # a hang during the reboot leaves the node down: no other node may go down, whatever max_failed_nodes says
-    sp = prepare_simulation(plan, fails=("N02:reboot:hang",), ignore_windows=True)
+    sp = prepare_simulation(without_recovery(plan), fails=("N02:reboot:hang",), ignore_windows=True)
     run = trace_run(sp, 0, 0)
     assert run.outcome == ABORTED and sp.ids[run.step] == "p2.cau.N02.reboot" and "is down" in run.reason
 
@@ -268,7 +268,7 @@ def test_slow_multiplies_the_step_and_its_resync(four_plan):
 
 
 def test_drain_failure_uses_every_attempt_then_fails_the_node(four_plan):
-    sp = prepare_simulation(four_plan, fails=("N01:drain:drain_failure",), ignore_windows=True)
+    sp = prepare_simulation(without_recovery(four_plan), fails=("N01:drain:drain_failure",), ignore_windows=True)
     run = trace_run(sp, 0, 0)
     failures = [s for s in run.segments if s.status == "drain_failure"]
     bound = four_plan.step("p2.cau.N01.drain").bound_minutes
@@ -278,7 +278,7 @@ def test_drain_failure_uses_every_attempt_then_fails_the_node(four_plan):
 
 
 def test_resync_stall_is_bounded_by_the_repair_timeout(four_plan):
-    text = FOUR + "\ntiming { repair_timeout = 45m }\n"
+    text = FOUR + "\ntiming { repair_timeout = 45m  max_recoveries = 0 }\n"
     sp = prepare_simulation(plan_of(text), fails=("N01:storage_wait:resync_stall",), ignore_windows=True)
     run = trace_run(sp, 0, 0)
     stalled = [s for s in run.segments if s.status == "resync_stall"]
@@ -288,7 +288,7 @@ def test_resync_stall_is_bounded_by_the_repair_timeout(four_plan):
 
 
 def test_failures_outside_the_cau_run_stop_the_script(four_plan):
-    sp = prepare_simulation(four_plan, fails=("N02:registry.reboot:error",), ignore_windows=True)
+    sp = prepare_simulation(without_recovery(four_plan), fails=("N02:registry.reboot:error",), ignore_windows=True)
     run = run_once(sp, 0, 0)
     assert run.outcome == ABORTED and sp.ids[run.step] == "p1.registry.N02.reboot"
     assert "script stops" in run.reason
@@ -323,7 +323,7 @@ def test_runs_within_the_window_stay_within_when_the_window_grows(scenario):
     assert shares[0] == 0.0 and shares[-1] == sum(r.outcome == COMPLETED for r in free) / runs
     assert len(set(shares)) > 20, "the grid must see the share climb step by step"
     if scenario:
-        assert any(r.outcome == ABORTED for r in free), "the scenario must make some runs fail"
+        assert any(r.outcome == ABORTED or r.recoveries for r in free), "the scenario must make some runs fail"
 
 
 def test_the_run_stops_at_a_safe_point_and_says_what_is_left():
@@ -404,7 +404,7 @@ def test_a_retry_after_the_reboot_does_not_reinstall_and_resyncs_from_the_reboot
 
 @pytest.mark.parametrize("fail", ["N02:resume:error=9", "N02:storage_wait:error=9", "N02:storage_wait:resync_stall"])
 def test_a_node_given_up_after_its_reboot_stops_cau_before_the_next_node_goes_down(fail):
-    sp = prepare_simulation(plan_of(ONE_FAILED_ALLOWED), fails=(fail,), ignore_windows=True)
+    sp = prepare_simulation(without_recovery(plan_of(ONE_FAILED_ALLOWED)), fails=(fail,), ignore_windows=True)
     run = trace_run(sp, 0, 0)
     assert run.outcome == ABORTED and sp.ids[run.step].startswith("p2.cau.N02.")
     assert "storage is repaired" in run.reason and "mixed mode" in run.reason
@@ -422,7 +422,7 @@ def test_a_node_given_up_after_its_reboot_stops_cau_before_the_next_node_goes_do
 ])
 def test_a_slowed_step_past_its_bound_fails_as_the_script_gives_up(four_plan, fail, words):
     # the bound the plan carries is where CAU and the script stop waiting; a slow step reaching it fails there
-    sp = prepare_simulation(four_plan, fails=(fail,), ignore_windows=True)
+    sp = prepare_simulation(without_recovery(four_plan), fails=(fail,), ignore_windows=True)
     run = trace_run(sp, 0, 0)
     assert run.outcome == ABORTED and words in run.reason
     step = sp.ids.index(f"p2.cau.{fail.split(':')[0]}.{fail.split(':')[1]}")

@@ -431,9 +431,10 @@ def _check_simulation_inputs(cluster: Cluster, timing: Timing | None, scenarios:
     """
     from hciplan.compiler.catalog import CATALOG  # the step kinds (imported here: lowering needs no plan)
     from hciplan.compiler.durations import MODEL_NAMES
+    from hciplan.compiler.recovery import RECOVERY_NAMES
 
     if timing is not None:
-        labels = sorted(set(CATALOG) | set(MODEL_NAMES))
+        labels = sorted(set(CATALOG) | set(MODEL_NAMES) | set(RECOVERY_NAMES))
         seen: dict[str, Span] = {}
         for m in timing.models:
             if m.name in seen:

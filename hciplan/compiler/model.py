@@ -242,6 +242,9 @@ class Timing:
     calibrated_to: dt.datetime | None = None
     models: tuple[DurationModel, ...] = ()
     spans: Spans = _spans()
+    # Recoveries a run allows per step (compiler/recovery.py): 1 is an assumption; 0 ends a run at its first
+    # failure (aborted), as before recoveries were modelled.
+    max_recoveries: int = 1
 
     def model(self, name: str) -> DurationModel | None:
         return next((m for m in self.models if m.name == name), None)

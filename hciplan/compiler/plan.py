@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from hciplan.compiler.catalog import CATALOG, PHASES, StepKind
 from hciplan.compiler.model import Model
+from hciplan.compiler.recovery import Recovery
 from hciplan.compiler.schedule import Schedule
 from hciplan.compiler.units import Unit
 from hciplan.records import record
@@ -66,6 +67,7 @@ class Plan:
     reboot_timeout: int = 0  # minutes: CAU's -RebootTimeoutMinutes and the bound of every reboot
     confidence: float = 0.9  # the window rule's confidence (timing.window_confidence)
     schedule: Schedule | None = None  # the expected schedule by window (compiler/schedule.py); None without windows
+    recovery: Recovery | None = None  # how long recovering a failure takes (compiler/recovery.py); None: the defaults
     _by_id: dict[str, Step] = field(init=False, compare=False, repr=False)
     _unit_of: dict[str, Unit] = field(init=False, compare=False, repr=False)
     _successors: dict[str, list[str]] = field(init=False, compare=False, repr=False)

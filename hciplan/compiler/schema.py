@@ -213,6 +213,9 @@ TIMING = BlockSpec("timing", model.Timing,
          _T.calibrated_from),
     Attr("calibrated_to", "timestamp", "The last observation's time (provenance, from `hciplan calibrate`).",
          _T.calibrated_to),
+    Attr("max_recoveries", "int", "How many times a run recovers one step that failed (a person recovers it, the "
+         "script reruns it); the next failure ends the run. 0: no recovery. Default: an assumption.",
+         _T.max_recoveries, min=0, max=10),
 ), children=(Child(DURATION_MODEL, "models", repeated=True),))
 FAILURE = BlockSpec("fail", model.Failure, "An injected failure on one node's step (the file form of `--fail`).",
                     label="node", attrs=(

@@ -44,6 +44,7 @@ from statistics import NormalDist
 
 from hciplan.compiler.durations import SPREAD, Empirical, Fixed, LogNormal, Scaled, Triangular, Uniform
 from hciplan.compiler.mixed import mixed_span
+from hciplan.compiler.recovery import LOCKED, RECOVERY_NAMES, RECOVERY_OF_MODE
 from hciplan.compiler.schedule import busy_minutes
 from hciplan.percent import setting_text
 from hciplan.simulator.failures import RiskSpec
@@ -100,6 +101,10 @@ class RunResult:
     window_work: tuple[float, ...] = ()  # per window: the work time of the units started in it
     mixed: float | None = None  # minutes in mixed OS mode (compiler/mixed.py), if it began and ended in the run
     still_mixed: bool = False  # the run ended with the cluster still in mixed OS mode
+    # What failures cost (compiler/recovery.py): minutes in failed attempts and in recoveries, and the
+    # recoveries made (a person brought a failed step back and the script reran it).
+    delay: float = 0.0
+    recoveries: int = 0
 
 
 class _Runtime:
@@ -143,14 +148,19 @@ class _Runtime:
             build = _keyed_base_numpy if _np is not None else _keyed_base
             self.keyed_base = build(self.keys, self.quantiles, parts, self.pinned)
             # the lane counts after the base draws: one MAIN draw per step, one EXTRA where there is an extra part
-            self.base_counts = [0] * (4 * n)
+            self.base_counts = [0] * (LANES * n)
             for i, (_, extra) in enumerate(self.quantiles):
-                self.base_counts[4 * i + MAIN] = 1
-                self.base_counts[4 * i + EXTRA] = 1 if extra is not None else 0
+                self.base_counts[LANES * i + MAIN] = 1
+                self.base_counts[LANES * i + EXTRA] = 1 if extra is not None else 0
         given = sp.given
         self.now = given.now if given else 0.0
         self.done = {i: (a, b) for i, a, b in given.done} if given else {}
         self.running = dict(given.running) if given else {}
+        recovery = sp.recovery
+        self.max_recoveries = recovery.max_recoveries if recovery is not None else 0
+        # a recovery's duration is its distribution's quantile at a uniform of the failed step's RECOVER lane
+        self.recovery_time = ({name: _quantile_of(recovery.of(name)) for name in RECOVERY_NAMES}
+                              if recovery is not None else {})
 
 
 def _fast_draw(dist):
@@ -188,7 +198,9 @@ _spread_draw = _fast_draw(SPREAD)
 KEYED, SEQUENTIAL = "keyed", "sequential"
 _MASK = (1 << 64) - 1
 _GAMMA = 0x9E3779B97F4A7C15  # splitmix64's increment: state + c * GAMMA is the c-th state of a stream
-MAIN, EXTRA, RISK, DELAY = 0, 1, 2, 3  # a step's lanes: its duration's two parts, its failure draw, an error's moment
+# a step's lanes: its duration's two parts, its failure draw, an error's moment, its recoveries' durations
+MAIN, EXTRA, RISK, DELAY, RECOVER = 0, 1, 2, 3, 4
+LANES = 5
 _LANE = 1 << 32  # counts within a lane stay far below this
 _NIGHT = 0x6E69676874  # the run factor's key ("night")
 _inv_normal = NormalDist().inv_cdf
@@ -399,7 +411,8 @@ def runtime(sp: SimPlan) -> _Runtime:
 
 class _State:
     __slots__ = ("clean", "halted", "stop_step", "stop_reason", "abort_step", "abort_reason", "halt_time",
-                 "failed", "skipped_units", "down_since", "attempts", "segments")
+                 "failed", "skipped_units", "down_since", "attempts", "segments", "recoveries", "retry_base",
+                 "delay")
 
     def __init__(self):
         self.clean = True  # nothing failed, halted or stopped yet: steps may take the fast path
@@ -414,6 +427,9 @@ class _State:
         self.down_since: dict[int, float] = {}  # per unit: when its FIRST reboot started (retries reboot again)
         self.attempts: dict[int, int] = {}
         self.segments: list[Segment] = []
+        self.recoveries: dict[int, int] = {}  # per step: the recoveries made after it failed
+        self.retry_base: dict[int, int] = {}  # per unit: its attempts before the current CAU run (a recovery restarts it)
+        self.delay = 0.0  # minutes in failed attempts and recoveries
 
 
 def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResult:
@@ -518,9 +534,11 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
     def failure_for(i: int, attempt_no: int):
         injected = rt.injected.get(i)
         if injected is not None:
-            if injected.mode == "error":
+            if injected.mode == "error":  # `error=N` fails N attempts: CAU's retries and the reruns alike
                 return ("error", 1.0) if attempt_no <= injected.attempts else None
-            return injected.mode, injected.factor
+            if not st.recoveries.get(i):  # the other modes fail every attempt until a person recovers the step
+                return injected.mode, injected.factor
+            return None
         risk = rt.risks.get(i)
         if risk is not None and uniform(i, RISK) < risk.probability:
             return risk.mode, risk.factor
@@ -539,6 +557,27 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
             "error": f"{sp.ids[i]} failed",
         }[cause] + (f", {attempts} attempt{'s' * (attempts != 1)}" if cause in ("error", "drain_failure") else "")
 
+    def recoverable(i: int) -> bool:
+        return st.recoveries.get(i, 0) < rt.max_recoveries
+
+    def recovered(i: int) -> str:
+        made = st.recoveries.get(i, 0)
+        return f", after {made} recover{'ies' if made != 1 else 'y'}" if made else ""
+
+    def recover(i: int, cause: str, locked: bool):
+        """A person recovers failed step i (compiler/recovery.py): the run waits, then the script reruns it."""
+        st.recoveries[i] = st.recoveries.get(i, 0) + 1
+        st.clean = False
+        times = rt.recovery_time
+        d = times[RECOVERY_OF_MODE[cause]](uniform(i, RECOVER))
+        if locked:  # CAU stopped: the cluster stays Locked until `Invoke-CauRun -ForceRecovery -Force` [A-verify]
+            d += times[LOCKED](uniform(i, RECOVER))
+        st.delay += d
+        began = env.now
+        yield timeout(d)
+        if trace:
+            st.segments.append(Segment(i, st.attempts.get(unit_of[i], 1), began, env.now, "recovery"))
+
     def cau_step(i: int):
         """A step of a node's CAU attempt: a retry repeats the attempt from the drain, or after the reboot."""
         u = unit_of[i]
@@ -548,6 +587,7 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
         while True:
             attempt_no = st.attempts.get(u, 1)
             failed = None
+            began = env.now
             for k in range(first, pos + 1):
                 j = unit.steps[k]
                 cause = yield from attempt(j, failure_for(j, attempt_no), attempt_no > 1)
@@ -557,15 +597,30 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
             if failed is None:
                 return
             j, cause = failed
+            st.delay += env.now - began  # the failed attempt's time is lost
             node = unit.node
-            if cause in ("hang", "resync_stall") or attempt_no > sp.max_retries_per_node:
+            tries = attempt_no - st.retry_base.get(u, 0)  # the attempts of the current CAU run
+            if cause in ("hang", "resync_stall") or tries > sp.max_retries_per_node:
+                went_down = u in st.down_since or (unit.reboot != NO_STEP and start[unit.reboot] >= 0)
+                if (went_down or len(st.failed) + 1 > sp.max_failed_nodes) and recoverable(j):
+                    # CAU would stop here. A person recovers the node and clears the Locked cluster, then a new
+                    # CAU run resumes from the failed step (the script's journal), its retries counted afresh.
+                    yield from recover(j, cause, locked=True)
+                    st.retry_base[u] = attempt_no
+                    st.attempts[u] = attempt_no + 1
+                    first = unit_pos[j]
+                    if first == 0 and windows:  # the node's attempt starts anew: the window rule applies
+                        fits = yield from gate(unit.steps[0])
+                        if not fits:
+                            yield env.event()
+                    continue
                 st.failed.append(node)
                 st.clean = False
-                reason = explain(j, cause, attempt_no)
-                if u in st.down_since or (unit.reboot != NO_STEP and start[unit.reboot] >= 0):
+                reason = explain(j, cause, tries) + recovered(j)
+                if went_down:
                     # It went down in some attempt and its pass never ended: its storage was never repaired.
                     # CAU's next drain waits for healthy storage [W-opts], so no other node may go down
-                    # [H-maint, W-resync]; the simulator does not model a late repair and stops the run here.
+                    # [H-maint, W-resync]; past its recoveries the run stops here.
                     halt(j, f"{reason}; {node} is down or unrepaired since its reboot, so no other node may go "
                             "down until its storage is repaired: CAU stops, the cluster stays in mixed mode")
                     yield env.event()
@@ -591,11 +646,23 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
             st.clean = False  # the steps after this one must see the retry (the resync counts from the first reboot)
 
     def script_step(i: int):
-        """A step outside the CAU run: a failure stops the script (a person decides what next)."""
-        cause = yield from attempt(i, failure_for(i, 1))
-        if cause is not None:
-            halt(i, explain(i, cause, 1) + ": the script stops at this step")
-            yield env.event()
+        """A step outside the CAU run: a failure stops the script; a person recovers it and reruns the script,
+        which resumes at this step (fresh draw), until the recoveries allowed are used up."""
+        while True:
+            tries = 1 + st.recoveries.get(i, 0)
+            began = env.now
+            cause = yield from attempt(i, failure_for(i, tries), tries > 1)
+            if cause is None:
+                return
+            st.delay += env.now - began
+            if not recoverable(i):
+                halt(i, explain(i, cause, tries) + recovered(i) + ": the script stops at this step")
+                yield env.event()
+            yield from recover(i, cause, locked=False)
+            if windows and rt.head[i]:  # a unit that starts over obeys the window rule
+                fits = yield from gate(i)
+                if not fits:
+                    yield env.event()
 
     def slow_path(i: int):
         if st.halted:
@@ -708,10 +775,10 @@ def _keyed_streams(sp: SimPlan, rt: _Runtime, seed: int, index: int):
     run_key = run_seed(seed, index, "/keyed")
     base, seeds = rt.keyed_base(run_key)  # every step's first duration draw, batched (the same floats)
     quantiles, pinned = rt.quantiles, rt.pinned
-    counts = rt.base_counts.copy()  # step i's draws so far in each lane, at 4 i + lane
+    counts = rt.base_counts.copy()  # step i's draws so far in each lane, at LANES i + lane
 
     def uniform(i: int, lane: int) -> float:
-        slot = 4 * i + lane
+        slot = LANES * i + lane
         c = counts[slot]
         counts[slot] = c + 1
         return _unit(_mix((seeds[i] + (lane * _LANE + c) * _GAMMA) & _MASK))
@@ -798,7 +865,7 @@ def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[f
         window_work = tuple(busy_minutes(x) for x in spans)
     return RunResult(index, outcome, last, step, reason, remaining, tuple(st.failed), exposure, within,
                      critical, upgraded, overrun, segments, unit_windows, units_done, work, window_work, mixed,
-                     span is not None and span[1] is None)
+                     span is not None and span[1] is None, st.delay, sum(st.recoveries.values()))
 
 
 def _unit_windows(sp: SimPlan, start: list[float]) -> tuple[int, ...]:

@@ -91,6 +91,13 @@ class Batch:
     windows_used: Counter = field(default_factory=Counter)  # completed runs by how many windows they worked in
     mixed: array = field(default_factory=lambda: array("d"))  # minutes in mixed OS mode of the runs in which it ended
     still_mixed: int = 0  # runs that ended with the cluster in mixed OS mode
+    # What failures cost (compiler/recovery.py): the delay of the runs a failure delayed (failed attempts and
+    # recoveries, minutes), the completed runs that needed a recovery, runs by recoveries made (> 0), and the
+    # completed runs by the first window whose end they finished by (len(windows): after the last one's end).
+    delays: array = field(default_factory=lambda: array("d"))
+    recovered: int = 0
+    recoveries: Counter = field(default_factory=Counter)
+    done_in: Counter = field(default_factory=Counter)
 
     @property
     def within(self) -> tuple[bool | None, ...]:
@@ -147,6 +154,7 @@ def run_batch(sp: SimPlan, seed: int, first: int, last: int) -> Batch:
     batch = Batch(first)
     counts: Counter[int] = Counter()
     run = fast.runner(sp)  # the exact fast path for runs without failures, simpy otherwise (fast.py)
+    window_ends = [w.end for w in sp.windows]
     with quiet_gc() as collect:
         for index in range(first, last):
             r = run(seed, index)
@@ -166,8 +174,15 @@ def run_batch(sp: SimPlan, seed: int, first: int, last: int) -> Batch:
             if r.mixed is not None:
                 batch.mixed.append(r.mixed)
             batch.still_mixed += r.still_mixed
+            if r.delay > 0:
+                batch.delays.append(r.delay)
+            if r.recoveries:
+                batch.recoveries[r.recoveries] += 1
+                batch.recovered += r.outcome == COMPLETED
             if sp.windows:
                 _tally_windows(sp, batch, r)
+                if r.outcome == COMPLETED:
+                    batch.done_in[bisect.bisect_left(window_ends, r.end)] += 1
             collect()
     batch.critical_counts = [counts[i] for i in range(sp.size)]
     return batch
@@ -406,6 +421,28 @@ class Summary:
     # Sketches (montecarlo.Fold) and every percentile, and a percentile's interval, is within this relative
     # error of the exact one; counts, shares, means, min and max stay exact.
     approximate: float | None = None
+    # What failures cost (docs/simulation.md, "Recovery"): the delays of the delayed runs, ascending; the
+    # completed runs that needed a recovery; {recoveries made: runs}; {window index: completed runs that
+    # finished by its end and not by the previous one's} (len(windows): after the last window's end).
+    delays: Sequence[float] = ()
+    recovered: int = 0
+    recoveries: dict[int, int] = field(default_factory=dict)
+    done_in: dict[int, int] = field(default_factory=dict)
+
+    def all_runs_percentile(self, p: float) -> float | None:
+        """The p-th percentile of the finish time over ALL runs, a run that did not complete counting as never
+        done (nearest rank, as `percentile`): None when fewer than p% of the runs completed."""
+        rank = min(self.runs, max(1, math.ceil(p / 100 * self.runs)))
+        ordered = self.ordered_durations()
+        return ordered[rank - 1] if rank <= len(ordered) else None
+
+    def done_by_windows(self) -> list[tuple[int, float]]:
+        """Per window k: (completed runs that finished by its end, their share of all runs)."""
+        out, seen = [], 0
+        for k in range(len(self.started)):  # one entry per window (`started` has one per window)
+            seen += self.done_in.get(k, 0)
+            out.append((seen, seen / self.runs))
+        return out
 
     def ordered_durations(self) -> array:
         """The completed runs' durations, ascending (sorted once per Summary: a million floats are 8 MB here)."""
@@ -531,6 +568,9 @@ def summarise(sp: SimPlan, runs: int, seed: int, done: list[Batch]) -> Summary:
         remaining=left_sorted, upgraded=upgraded_sorted,
         works=works,
         mixed=ascending(b.mixed for b in done), still_mixed=sum(b.still_mixed for b in done),
+        delays=ascending(b.delays for b in done), recovered=sum(b.recovered for b in done),
+        recoveries=dict(sorted(sum((b.recoveries for b in done), Counter()).items())),
+        done_in=dict(sorted(sum((b.done_in for b in done), Counter()).items())),
         **_merge_windows(sp, done),
     )
 
@@ -734,6 +774,9 @@ class Fold:
         c.finish_windows.update(b.finish_windows)
         c.windows_used.update(b.windows_used)
         c.still_mixed += b.still_mixed
+        c.recovered += b.recovered
+        c.recoveries.update(b.recoveries)
+        c.done_in.update(b.done_in)
         self.runs += len(b.outcomes)
 
     def _sketch(self, name: str) -> Sketch:
@@ -769,7 +812,8 @@ class Fold:
             nodes=len(sp.os_upgraded),
             exposures=exposures, overruns=overruns, remaining=left, upgraded=upgraded,
             works=self.completed_works, mixed=self._sketch("mixed"), still_mixed=c.still_mixed,
-            approximate=self.eps, **windows)
+            approximate=self.eps, delays=self._sketch("delays"), recovered=c.recovered,
+            recoveries=dict(sorted(c.recoveries.items())), done_in=dict(sorted(c.done_in.items())), **windows)
 
 
 def trace_run(sp: SimPlan, seed: int, index: int) -> RunResult:

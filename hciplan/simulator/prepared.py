@@ -20,6 +20,7 @@ from hciplan.compiler.durations import StepDuration, factor_mu, resolve
 from hciplan.compiler.model import DEFAULT_TIMING
 from hciplan.compiler.mixed import OS_REBOOTS, mixed_steps  # noqa: F401 (OS_REBOOTS: re-exported)
 from hciplan.compiler.plan import Plan, model_facts
+from hciplan.compiler.recovery import Recovery, recovery_of
 from hciplan.compiler.schedule import schedule_of
 from hciplan.compiler.units import CAU_RUN
 from hciplan.simulator.failures import Injection, RiskSpec
@@ -112,6 +113,7 @@ class SimPlan:
     fails: tuple[str, ...] = ()  # the `--fail` texts, as given
     timing_digest: str = ""  # of the file's timing block (inputs.timing_digest)
     timing_block: bool = False
+    recovery: Recovery | None = None  # the plan's recovery model (compiler/recovery.py); None: no recovery
     key: str = field(default="", compare=False)
 
     @property
@@ -204,6 +206,7 @@ def prepare(plan: Plan, injections: tuple[Injection, ...] = (), risks: dict[str,
         functional_level=NO_STEP if mixed.functional_level is None else mixed.functional_level,
         window_override="none" if ignore_windows else None if window_length is None else window_label(window_length),
         fails=tuple(fails), timing_digest=timing_digest(model.timing), timing_block=model.timing is not None,
+        recovery=plan.recovery if plan.recovery is not None else recovery_of(model),
     )
     return keyed(sim)
 
@@ -214,7 +217,11 @@ def timing_digest(timing) -> str:
     The plan fingerprint leaves the timing block out (it changes no step), so a saved simulation
     records this digest to show which durations it drew from.
     """
-    facts = json.dumps(model_facts(timing or DEFAULT_TIMING), sort_keys=True, separators=(",", ":"), default=str)
+    facts = model_facts(timing or DEFAULT_TIMING)
+    if facts.get("max_recoveries") == DEFAULT_TIMING.max_recoveries:
+        # added with the recovery model: left out at its default, so a simulation saved before keeps its digest
+        del facts["max_recoveries"]
+    facts = json.dumps(facts, sort_keys=True, separators=(",", ":"), default=str)
     return "sha256:" + hashlib.sha256(facts.encode("utf-8")).hexdigest()
 
 
@@ -250,7 +257,8 @@ def keyed(sim: SimPlan) -> SimPlan:
     """`sim` with its cache key: a digest of everything that changes a run (workers cache per key)."""
     digest = hashlib.sha256(repr((sim.fingerprint, sim.durations, sim.windows, sim.confidence, sim.injections,
                                   sim.risks, sim.units, sim.bound, sim.factor_group, sim.run_factor,
-                                  sim.group_factors, sim.given, sim.draws, sim.draw_keys, sim.pinned)).encode("utf-8")).hexdigest()[:16]
+                                  sim.group_factors, sim.given, sim.draws, sim.draw_keys, sim.pinned,
+                                  sim.recovery)).encode("utf-8")).hexdigest()[:16]
     object.__setattr__(sim, "key", digest)
     return sim
 

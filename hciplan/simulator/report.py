@@ -15,6 +15,7 @@ import textwrap
 from collections import Counter
 
 from hciplan.compiler.quantities import format_minutes
+from hciplan.compiler.recovery import RECOVERY_NAMES
 from hciplan.simulator.engine import ABORTED, COMPLETED, OUTCOMES, STOPPED
 from hciplan.simulator.montecarlo import Intervals, Summary, ascending, count_percentile, percentile
 from hciplan.simulator.sketch import Sketch
@@ -24,6 +25,7 @@ from hciplan.simulator.prepared import SimPlan
 from hciplan.simulator.result import (DURATION_KEYS, DurationStats, FinishAt, Left, MixedMode, Models, Overrun,
                                      PlanFacts, Precision, ScheduleStats, SimInputs, SimResult, Stop, WindowStats)
 from hciplan.simulator.result import Intervals as IntervalRecord
+from hciplan.simulator.result import ALL_RUNS_KEYS, DoneBy, FailureCost, RecoveryModel
 from hciplan.simulator.stats import (Interval, half_width, percentile_interval, runs_for_percentile, runs_for_share,
                                     wilson)
 from hciplan.words import counted, plural
@@ -300,6 +302,7 @@ def render_text(sp: SimPlan, summary: Summary, models: Models | None = None, sty
         out.append(f"                P90 {_minutes_ci(summary.overrun_p90, intervals.overrun_p90)}, "
                    f"max {format_minutes(summary.overrun_max)} late")
     out.extend(_schedule_lines(schedule_stats(sp, summary)))
+    out.extend(_failure_cost_lines(failure_cost(sp, summary), summary))
     out.append("")
     labels = {COMPLETED: "completed", ABORTED: "aborted", STOPPED: "stopped at window"}
     rows = [f"{labels[o]} {summary.outcomes[o]:,} run{'' if summary.outcomes[o] == 1 else 's'}" for o in OUTCOMES]
@@ -520,7 +523,62 @@ def sim_result(sp: SimPlan, summary: Summary, models: Models | None = None) -> S
         finish_at=_finish_at(sp, stats, intervals),
         plan=PlanFacts(sp.cluster, sp.size, sp.method, summary.nodes),
         percentile_error=summary.approximate,
+        failure_cost=failure_cost(sp, summary),
     )
+
+
+def failure_cost(sp: SimPlan, summary: Summary) -> FailureCost | None:
+    """What failures cost over all runs (docs/simulation.md, "Recovery"); None when no failure was simulated."""
+    if not (sp.injections or sp.risks):
+        return None
+    runs, delays = summary.runs, summary.delays
+    recovery = sp.recovery
+    models = ()
+    if recovery is not None:
+        models = tuple(RecoveryModel(name, _round(recovery.of(name).mean), recovery.of(name).provenance,
+                                     recovery.of(name).assumption) for name in RECOVERY_NAMES)
+    done = tuple(DoneBy(w.name, stored_share(share), _share_bounds(wilson(count, runs)))
+                 for w, (count, share) in zip(sp.windows, summary.done_by_windows()))
+    return FailureCost(
+        all_runs=tuple((key, _round(summary.all_runs_percentile(float(key[1:])))) for key in ALL_RUNS_KEYS),
+        delayed_runs=len(delays), delay_share=stored_share(len(delays) / runs),
+        delay_p50_minutes=_round(percentile(delays, 50)) if delays else None,
+        delay_p90_minutes=_round(percentile(delays, 90)) if delays else None,
+        delay_max_minutes=_round(delays[-1]) if delays else None,
+        recovered_runs=summary.recovered, recoveries=tuple(sorted(summary.recoveries.items())),
+        done_by_window=done, max_recoveries=recovery.max_recoveries if recovery is not None else 0, models=models)
+
+
+def _failure_cost_lines(cost: FailureCost | None, summary: Summary) -> list[str]:
+    """The text's `Failures cost` block: the finish over all runs, the delay, the recoveries, done by window."""
+    if cost is None:
+        return []
+    shown = lambda v: "not reached" if v is None else format_minutes(v)  # noqa: E731
+    figures = ", ".join(f"{key.upper()} {shown(v)}" for key, v in cost.all_runs)
+    out = [f"Failures cost   finish over all {summary.runs:,} runs (a run not completed is never done):",
+           f"                {figures}"]
+    stats = summary.duration_stats()
+    all_p90 = dict(cost.all_runs).get("p90")
+    if stats is not None and (all_p90 is None or _round(stats["p90"]) != all_p90):
+        out.append(f"                (the completed runs alone: P90 {format_minutes(stats['p90'])})")
+    if cost.delayed_runs:
+        out.append(f"                delayed {share_text(cost.delay_share)} of runs by failed attempts and recoveries: "
+                   f"P50 {format_minutes(cost.delay_p50_minutes)}, P90 {format_minutes(cost.delay_p90_minutes)}, "
+                   f"max {format_minutes(cost.delay_max_minutes)}")
+    else:
+        out.append("                no run was delayed by a failure")
+    made = ", ".join(f"{n} in {counted(runs, 'run', ',')}" for n, runs in cost.recoveries)
+    out.append(f"                recovered {counted(cost.recovered_runs, 'completed run', ',')}"
+               + (f" (recoveries: {made})" if made else "")
+               + f"; at most {counted(cost.max_recoveries, 'recovery', ',')} per step")
+    if cost.models:
+        means = ", ".join(f"{m.name.split('.')[1]} {format_minutes(m.mean_minutes)}" for m in cost.models)
+        label = " (assumptions)" if all(m.assumption for m in cost.models) else ""
+        out.append(f"                recovery means: {means}{label}")
+    if cost.done_by_window:
+        out.append("                done by the end of " + ", ".join(
+            f"{d.window} {share_text(d.share)}" for d in cost.done_by_window) + " (of all runs)")
+    return out
 
 
 def _stops(sp: SimPlan, summary: Summary) -> tuple[Stop, ...]:

@@ -280,6 +280,50 @@ class FinishAt:
     p90_interval: tuple[str | None, str | None] | None = None
 
 
+ALL_RUNS_KEYS = ("p50", "p80", "p90", "p95")
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryModel:
+    """One kind of recovery (compiler/recovery.py): its mean and where its distribution comes from."""
+
+    name: str  # recovery.hang, recovery.error, recovery.locked
+    mean_minutes: float
+    provenance: str
+    assumption: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class DoneBy:
+    """The share of ALL runs completed by a window's end, with its 95% Wilson interval."""
+
+    window: str
+    share: float
+    interval: Bounds | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FailureCost:
+    """What failures cost, over all runs (docs/simulation.md, "Recovery"), written when failures were simulated.
+
+    `all_runs`: the finish time's percentiles over every run, a run that did not complete counting as
+    never done (None: fewer runs completed than the percentile needs). The delay: minutes in failed
+    attempts and recoveries, over the runs a failure delayed.
+    """
+
+    all_runs: tuple[tuple[str, float | None], ...]  # (key of ALL_RUNS_KEYS, minutes), in that order
+    delayed_runs: int
+    delay_share: float
+    delay_p50_minutes: float | None = None
+    delay_p90_minutes: float | None = None
+    delay_max_minutes: float | None = None
+    recovered_runs: int = 0  # completed runs that needed at least one recovery
+    recoveries: tuple[tuple[int, int], ...] = ()  # (recoveries made, runs), ascending
+    done_by_window: tuple[DoneBy, ...] = ()
+    max_recoveries: int = 0
+    models: tuple[RecoveryModel, ...] = ()  # sorted by name
+
+
 @dataclass(frozen=True, slots=True)
 class PlanFacts:
     """The simulated plan as the header names it (its fingerprint is the document's `fingerprint`)."""
@@ -317,6 +361,7 @@ class SimResult:
     # None: every percentile is exact. A number: the runs were more than simulate keeps exactly
     # (montecarlo.EXACT_RUNS), so every percentile and percentile interval is within this relative error.
     percentile_error: float | None = None
+    failure_cost: FailureCost | None = None  # written when the runs had failures (injected or risks)
 
     def to_document(self) -> dict[str, Any]:
         """The `hciplan.sim/1` JSON document (dump it with sorted keys)."""
@@ -377,6 +422,8 @@ class SimResult:
                                 "nodes": self.plan.nodes}
         if self.percentile_error is not None:  # written only when sketched: exact documents are unchanged
             document["percentiles"] = {"exact": False, "relative_error": self.percentile_error}
+        if self.failure_cost is not None:
+            document["failure_cost"] = _failure_cost_document(self.failure_cost)
         return document
 
     @classmethod
@@ -432,7 +479,69 @@ class SimResult:
                    _read_mixed_mode(document.get("mixed_mode")),
                    _read_inputs(document.get("inputs")), _read_stops(document.get("stops")),
                    _read_left(document.get("left")), _read_finish_at(document.get("finish_at")),
-                   _read_plan(document.get("plan")), _read_percentile_error(document.get("percentiles")))
+                   _read_plan(document.get("plan")), _read_percentile_error(document.get("percentiles")),
+                   _read_failure_cost(document.get("failure_cost")))
+
+
+def _failure_cost_document(f: FailureCost) -> dict[str, Any]:
+    return {
+        "all_runs_minutes": dict(f.all_runs),
+        "delay": {"runs": f.delayed_runs, "share": f.delay_share, "p50_minutes": f.delay_p50_minutes,
+                  "p90_minutes": f.delay_p90_minutes, "max_minutes": f.delay_max_minutes},
+        "recovered_runs": f.recovered_runs,
+        "recoveries": {str(n): runs for n, runs in f.recoveries},
+        "done_by_window": [{"window": d.window, "share": d.share, "interval": _bounds_document(d.interval)}
+                           for d in f.done_by_window],
+        "recovery": {"max_recoveries": f.max_recoveries,
+                     "models": {m.name: {"mean_minutes": m.mean_minutes, "provenance": m.provenance,
+                                         "assumption": m.assumption} for m in f.models}},
+    }
+
+
+def _read_failure_cost(value: Any) -> FailureCost | None:
+    """`failure_cost` (added with the recovery model): absent from older documents and failure-free ones."""
+    if value is None:
+        return None
+    f = _object("failure_cost", value)
+    table = _object("failure_cost.all_runs_minutes", f.get("all_runs_minutes", {}))
+    unknown = sorted(set(table) - set(ALL_RUNS_KEYS))
+    if unknown:
+        raise SimDocumentError(f'{SCHEMA} document: "failure_cost.all_runs_minutes" has no figure '
+                               f'{_shown(unknown[0])} (p50, p80, p90, p95)')
+    all_runs = tuple((key, _minutes(f"failure_cost.all_runs_minutes.{key}", table.get(key)))
+                     for key in ALL_RUNS_KEYS if key in table)
+    delay = _object("failure_cost.delay", f.get("delay", {}))
+    share = _share("failure_cost.delay.share", delay.get("share"))
+    done = []
+    for k, item in enumerate(_list("failure_cost.done_by_window", f.get("done_by_window", []))):
+        key = f"failure_cost.done_by_window[{k}]"
+        d = _object(key, item)
+        done_share = _share(f"{key}.share", d.get("share"))
+        if done_share is None:
+            raise SimDocumentError(f'incomplete {SCHEMA} document: "{key}.share" is missing')
+        done.append(DoneBy(_required_string(f"{key}.window", d.get("window")), done_share,
+                           _read_bounds(f"{key}.interval", d.get("interval"), share=True)))
+    recovery = _object("failure_cost.recovery", f.get("recovery", {}))
+    models = []
+    for name, item in sorted(_object("failure_cost.recovery.models", recovery.get("models", {})).items()):
+        key = _path("failure_cost.recovery.models", name)
+        m = _object(key, item)
+        models.append(RecoveryModel(str(name), _required_minutes(f"{key}.mean_minutes", m.get("mean_minutes")),
+                                    _required_string(f"{key}.provenance", m.get("provenance")),
+                                    _flag(f"{key}.assumption", m.get("assumption", True))))
+    return FailureCost(
+        all_runs=all_runs,
+        delayed_runs=_count("failure_cost.delay.runs", delay.get("runs"), required=True),
+        delay_share=0.0 if share is None else share,
+        delay_p50_minutes=_minutes("failure_cost.delay.p50_minutes", delay.get("p50_minutes")),
+        delay_p90_minutes=_minutes("failure_cost.delay.p90_minutes", delay.get("p90_minutes")),
+        delay_max_minutes=_minutes("failure_cost.delay.max_minutes", delay.get("max_minutes")),
+        recovered_runs=_count("failure_cost.recovered_runs", f.get("recovered_runs", 0), required=True),
+        recoveries=_read_distribution("failure_cost.recoveries", f.get("recoveries", {})),
+        done_by_window=tuple(done),
+        max_recoveries=_count("failure_cost.recovery.max_recoveries", recovery.get("max_recoveries", 0),
+                              required=True),
+        models=tuple(models))
 
 
 def _read_percentile_error(value: Any) -> float | None:
