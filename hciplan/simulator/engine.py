@@ -818,6 +818,8 @@ def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[f
     unfinished = end.count(-1.0)
     last = max(end)
     remaining = 0
+    if last < 0:  # no step ended (stopped before the first, after its failure): the run's own start
+        last = _run_start(sp)
     if st.halted:
         outcome, step, reason = ABORTED, st.abort_step, st.abort_reason
         last = max(last, st.halt_time)
@@ -866,6 +868,11 @@ def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[f
     return RunResult(index, outcome, last, step, reason, remaining, tuple(st.failed), exposure, within,
                      critical, upgraded, overrun, segments, unit_windows, units_done, work, window_work, mixed,
                      span is not None and span[1] is None, st.delay, sum(st.recoveries.values()))
+
+
+def _run_start(sp: SimPlan) -> float:
+    """Where a run starts: 0, or the journal's now (`hciplan progress`)."""
+    return sp.given.now if sp.given else 0.0
 
 
 def _unit_windows(sp: SimPlan, start: list[float]) -> tuple[int, ...]:
