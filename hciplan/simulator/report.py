@@ -567,9 +567,9 @@ def _failure_cost_lines(cost: FailureCost | None, summary: Summary) -> list[str]
                    f"max {format_minutes(cost.delay_max_minutes)}")
     else:
         out.append("                no run was delayed by a failure")
-    made = ", ".join(f"{n} in {counted(runs, 'run', ',')}" for n, runs in cost.recoveries)
+    made = ", ".join(f"{counted(n, 'recovery')} in {counted(runs, 'run', ',')}" for n, runs in cost.recoveries)
     out.append(f"                recovered {counted(cost.recovered_runs, 'completed run', ',')}"
-               + (f" (recoveries: {made})" if made else "")
+               + (f" ({made})" if made else "")
                + f"; at most {counted(cost.max_recoveries, 'recovery', ',')} per step")
     if cost.models:
         means = ", ".join(f"{m.name.split('.')[1]} {format_minutes(m.mean_minutes)}" for m in cost.models)
