@@ -140,7 +140,7 @@ class _Runtime:
             self.quantiles = [_keyed_draw(d) for d in sp.durations]
             self.pinned = dict(sp.pinned)
             parts = [_keyed_parts(d) for d in sp.durations]
-            build = _keyed_base_numpy if _np is not None else _keyed_base
+            build = _keyed_base_numpy if _numpy() is not None else _keyed_base
             self.keyed_base = build(self.keys, self.quantiles, parts, self.pinned)
             # the lane counts after the base draws: one MAIN draw per step, one EXTRA where there is an extra part
             self.base_counts = [0] * (4 * n)
@@ -331,7 +331,7 @@ def _keyed_base_numpy(keys, quantiles, parts, pinned):
     both, applied in the same order (tests/test_fast_path.py holds the two to the same floats).
     Steps not inlined (pinned, other distributions) call their own quantile functions.
     """
-    np = _np
+    np = _numpy()
     u64 = np.uint64
     gamma, m1, m2 = u64(_GAMMA), u64(0xBF58476D1CE4E5B9), u64(0x94D049BB133111EB)
     s30, s27, s31, s11 = u64(30), u64(27), u64(31), u64(11)  # numpy scalars: no promotion to float64
@@ -380,10 +380,14 @@ def _keyed_base_numpy(keys, quantiles, parts, pinned):
     return base
 
 
-try:  # optional: the batched keyed draws are several times cheaper on arrays; pure Python otherwise
-    import numpy as _np
-except ImportError:  # pragma: no cover - numpy comes with matplotlib, in the test extras
-    _np = None
+@functools.cache
+def _numpy():
+    """numpy, or None: optional, and imported only by a keyed plan (simulate's sequential draws never pay for it)."""
+    try:  # the batched keyed draws are several times cheaper on arrays; pure Python otherwise
+        import numpy
+    except ImportError:  # pragma: no cover - numpy comes with matplotlib, in the test extras
+        return None
+    return numpy
 
 _RUNTIMES: dict[str, _Runtime] = {}
 
