@@ -184,3 +184,11 @@ def test_a_document_with_a_bad_window_close_or_past_return_is_refused() -> None:
     bad["past_return"][ABORTED]["steps"][0]["interrupted"] = 999
     with pytest.raises(SimDocumentError, match="interrupted"):
         SimResult.from_document(bad)
+
+
+def test_the_documented_past_return_sample_is_what_the_command_prints() -> None:
+    doc = (ROOT / "docs" / "simulation.md").read_text(encoding="utf-8")
+    block = doc.split("aborts every run inside `Update-ClusterFunctionalLevel`:\n\n```text\n")[1].split("```")[0]
+    out = CliRunner().invoke(cli, ["simulate", str(ROOT / "examples" / "four-node.hciplan"), "--jobs", "1",
+                                   "--fail", "cluster:p3.functional_level"]).stdout
+    assert block in out
