@@ -862,9 +862,8 @@ def _closing(sp: SimPlan, st: _State, start: list[float], end: list[float], outc
     windows = len(ends)
     worst = [0] * windows  # per window: the worst NODE_STATES index of the passes under way at its end
     if not failed and not rt.running and rt.passes:
-        # the common run: a pass is under way at t when its head started by t and its tail had not ended
-        # (start and end are set together, at a step's end); count them first, look closer only where some are
-        # (a tail that ended had its head started, so the passes ended by t are among those begun by t)
+        # The common run (no failed attempt, no journal): count the passes under way at each t first (begun
+        # by t less ended by t: a tail that ended had its head started), and look closer only where some are.
         opened, closed = sorted(rt.pass_heads(start)), sorted(rt.pass_tails(end))
         right, left = bisect.bisect_right, bisect.bisect_left
         never_opened, never_closed = left(opened, 0.0), left(closed, 0.0)  # -1.0: never started, never ended

@@ -130,7 +130,7 @@ def _tally_windows(sp: SimPlan, batch: Batch, r: RunResult) -> None:
         batch.windows_used[len({w for w in where if w >= 0})] += 1
 
 
-def _tally_closing(sp: SimPlan, batch: Batch, r: RunResult) -> None:
+def _tally_closing(batch: Batch, r: RunResult) -> None:
     """Add one run's points of no return crossed and its state at each window's close."""
     if r.crossed:
         batch.past_return[r.outcome] += 1
@@ -214,7 +214,7 @@ def run_batch(sp: SimPlan, seed: int, first: int, last: int) -> Batch:
             batch.still_mixed += r.still_mixed
             if sp.windows:
                 _tally_windows(sp, batch, r)
-            _tally_closing(sp, batch, r)
+            _tally_closing(batch, r)
             collect()
     batch.critical_counts = [counts[i] for i in range(sp.size)]
     return batch
