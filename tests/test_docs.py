@@ -143,7 +143,8 @@ def test_schema_fields_match_the_model_dataclass(spec):
 
 # Maps keyed by the run's data (step ids, outcomes, window names, figures): compared by their values' shape.
 _FREE_MAPS = {"criticality", "intervals.criticality", "precision.misses", "schedule.finish_window", "left",
-              "left.*.nodes_upgraded_runs"}
+              "left.*.nodes_upgraded_runs", "past_return", "window_close.nodes_upgraded_runs",
+              "window_close.node_state_runs", "window_close.mixed_days_runs"}
 
 
 def _shape(value, path: str = ""):

@@ -40,7 +40,8 @@ def test_json_has_exactly_the_documented_schema():
     assert set(doc) == {"schema", "runs", "seed", "duration_minutes", "p_within_window", "outcomes",
                         "criticality", "exposure_minutes", "overrun", "fingerprint",
                         "exposure_p90_minutes", "intervals", "models", "precision",
-                        "schedule", "inputs", "stops", "left", "finish_at", "plan", "mixed_mode"}  # the last eleven: additive
+                        "schedule", "inputs", "stops", "left", "finish_at", "plan", "mixed_mode",
+                        "past_return", "window_close"}  # the last thirteen: additive
     assert set(doc["inputs"]) == {"windows", "window_override", "fails", "scenario", "failures", "risks",
                                   "confidence", "timing", "draws", "jobs_independent", "hciplan_version"}
     assert doc["schema"] == "hciplan.sim/1" and doc["runs"] == 40 and doc["seed"] == 3

@@ -42,6 +42,9 @@ class StepKind:
     interactive: bool = False  # needs an operator at a console (BMC) or a GUI
     duration: str = ""  # the duration model's name; defaults to the kind
     restarts: bool = False  # restarts the node outside the rolling walk (inside the offline bracket)
+    # An irreversible step: the state it leaves the cluster in once it has run (or was cut short while
+    # running), with its source; `simulate` reports it for runs that end early past the point of no return.
+    no_return: str = ""
 
     @property
     def drains(self) -> bool:
@@ -76,7 +79,8 @@ _KINDS = (
     # P1 pre-OS
     StepKind("aks.remove", "P1", "cluster", "Remove AKS Arc (and MOC for a preview install)",
              ("Uninstall-AksHci", "Uninstall-Moc", "Uninstall-Module"), "[A-ps], [A-about]", irreversible=True,
-             interactive=True),  # Uninstall-AksHci reaches every node: run at a node's console, not remotely
+             interactive=True,
+             no_return="AKS Arc removed: its workloads are gone until redeployed [A-ps], [A-about]"),  # Uninstall-AksHci reaches every node: run at a node's console, not remotely
     StepKind("bitlocker.suspend", "P1", "node", "Suspend BitLocker until it is resumed",
              ("Suspend-BitLocker",), "[A-val]"),
     StepKind("registry.apply", "P1", "node",
@@ -111,7 +115,9 @@ _KINDS = (
              duration="storage.wait"),
     StepKind("cau.functional_level", "P2", "cluster",
              "CAU: raise the cluster functional level at the end of the run (UpdateClusterFunctionalLevel)",
-             ("Invoke-CauRun",), "[A-ps]", irreversible=True, duration="post.functional_level"),
+             ("Invoke-CauRun",), "[A-ps]", irreversible=True, duration="post.functional_level",
+             no_return="cluster functional level raised: mixed OS mode cannot be backed out, "
+                       "the cluster cannot take 22H2 nodes back [A-ps], [W-rolling]"),
     StepKind("os.setup", "P2", "node", "Run the 23H2 feature update setup on the drained node",
              ("Start-Process",), "[A-other], [G-hol]", duration="os.install"),
     StepKind("os.restart", "P2", "node", "Restart into 23H2: setup ran with /NoReboot; wait for the 23H2 build",
@@ -138,11 +144,17 @@ _KINDS = (
     StepKind("post.registry_check", "P3", "cluster", "Check that the registry keys survived the upgrade",
              ("Get-ItemProperty",), "[A-verify]"),
     StepKind("post.functional_level", "P3", "cluster", "Raise the cluster functional level",
-             ("Get-Cluster", "Update-ClusterFunctionalLevel"), "[A-post], [W-rolling]", irreversible=True),
+             ("Get-Cluster", "Update-ClusterFunctionalLevel"), "[A-post], [W-rolling]", irreversible=True,
+             no_return="cluster functional level raised: mixed OS mode cannot be backed out, "
+                       "the cluster cannot take 22H2 nodes back [A-post], [W-rolling]"),
     StepKind("post.storage_pool", "P3", "cluster", "Update the storage pool version",
-             ("Get-StoragePool", "Update-StoragePool"), "[A-post] (one-way: an inference)", irreversible=True),
+             ("Get-StoragePool", "Update-StoragePool"), "[A-post] (one-way: an inference)", irreversible=True,
+             no_return="storage pool version updated: the pool does not go back to "
+                       "the 22H2 version [A-post] (one-way: an inference)"),
     StepKind("post.vm_version", "P3", "cluster", "Update the VM configuration versions (VMs stopped)",
-             ("Get-VM", "Stop-VM", "Update-VMVersion", "Start-VM"), "[A-post]", irreversible=True, downtime=True),
+             ("Get-VM", "Stop-VM", "Update-VMVersion", "Start-VM"), "[A-post]", irreversible=True, downtime=True,
+             no_return="VM configuration versions updated (an interrupted update may leave VMs stopped): "
+                       "the updated VMs do not run on 22H2 hosts again [A-post] (an inference)"),
     StepKind("post.oem_drivers", "P3", "cluster",
              "Reinstall the OEM drivers with the vendor's package, one node at a time",
              (), "[A-post], [A-val]", interactive=True),
@@ -186,7 +198,9 @@ _KINDS = (
     StepKind("solution.deploy", "P6", "cluster",
              "Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate)",
              ("New-AzResourceGroupDeployment", "Get-AzResourceGroupDeployment", "Get-AzResource"), "[A-arm], [A-inst]",
-             irreversible=True),
+             irreversible=True,
+             no_return="solution upgrade started: the deployment is retried or resumed, not rolled back; "
+                       "nodes may have rebooted [A-inst]"),
     # P7 after
     StepKind("bitlocker.resume", "P7", "node", "Resume BitLocker", ("Resume-BitLocker",), "[A-inst]"),
     StepKind("wdac.reapply", "P7", "cluster", "Re-apply the new WDAC policies (operator, per the 23H2 docs)",

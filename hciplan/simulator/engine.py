@@ -35,6 +35,7 @@ import bisect
 import functools
 import hashlib
 import math
+import operator
 import random
 from dataclasses import dataclass
 
@@ -101,6 +102,12 @@ class RunResult:
     window_work: tuple[float, ...] = ()  # per window: the work time of the units started in it
     mixed: float | None = None  # minutes in mixed OS mode (compiler/mixed.py), if it began and ended in the run
     still_mixed: bool = False  # the run ended with the cluster still in mixed OS mode
+    # Runs that end early: the irreversible steps that had started, in plan order, each with whether it
+    # finished (False: the run stopped at it while it ran, so its change may be half made). `_closing`.
+    crossed: tuple[tuple[int, bool], ...] = ()
+    # With windows: the cluster's state at each window's end (a run that ended before it: its final state),
+    # as (nodes on 23H2, NODE_STATES index, tenths of a day in mixed OS mode so far). `_closing`.
+    window_close: tuple[tuple[int, int, int], ...] = ()
     # What failures cost (compiler/recovery.py): minutes in failed attempts and in recoveries, and the
     # recoveries made (a person brought a failed step back and the script reran it).
     delay: float = 0.0
@@ -137,6 +144,13 @@ class _Runtime:
         self.window_ends = [w.end for w in sp.windows]
         self.head = [i in heads for i in range(n)]
         self.exposed = [(k, u.reboot, u.tail) for k, u in enumerate(sp.units) if u.reboot != NO_STEP]
+        # `_closing`'s: the irreversible steps; the units that take a node (or the cluster) out of its safe
+        # state (node passes, the offline bracket: more than one step, or a reboot); mixed mode's steps
+        self.irreversible = tuple(i for i in range(n) if sp.irreversible[i])
+        self.passes = tuple((k, u.steps[0], u.reboot, u.tail) for k, u in enumerate(sp.units)
+                            if len(u.steps) > 1 or u.reboot != NO_STEP)
+        self.pass_heads = _getter(tuple(head for _, head, _, _ in self.passes))
+        self.pass_tails = _getter(tuple(tail for _, _, _, tail in self.passes))
         self.shared = sp.run_factor != (0.0, 0.0) or any(f != (0.0, 0.0) for f in sp.group_factors)
         self.keyed = sp.draws == KEYED
         if self.keyed:
@@ -145,7 +159,7 @@ class _Runtime:
             self.quantiles = [_keyed_draw(d) for d in sp.durations]
             self.pinned = dict(sp.pinned)
             parts = [_keyed_parts(d) for d in sp.durations]
-            build = _keyed_base_numpy if _np is not None else _keyed_base
+            build = _keyed_base_numpy if _numpy() is not None else _keyed_base
             self.keyed_base = build(self.keys, self.quantiles, parts, self.pinned)
             # the lane counts after the base draws: one MAIN draw per step, one EXTRA where there is an extra part
             self.base_counts = [0] * (LANES * n)
@@ -161,6 +175,14 @@ class _Runtime:
         # a recovery's duration is its distribution's quantile at a uniform of the failed step's RECOVER lane
         self.recovery_time = ({name: _quantile_of(recovery.of(name)) for name in RECOVERY_NAMES}
                               if recovery is not None else {})
+
+
+def _getter(indices: tuple[int, ...]):
+    """A function list -> tuple of its items at `indices` (operator.itemgetter, which returns a bare item for one)."""
+    if len(indices) == 1:
+        only = indices[0]
+        return lambda values: (values[only],)
+    return operator.itemgetter(*indices) if indices else (lambda values: ())
 
 
 def _fast_draw(dist):
@@ -343,7 +365,7 @@ def _keyed_base_numpy(keys, quantiles, parts, pinned):
     both, applied in the same order (tests/test_fast_path.py holds the two to the same floats).
     Steps not inlined (pinned, other distributions) call their own quantile functions.
     """
-    np = _np
+    np = _numpy()
     u64 = np.uint64
     gamma, m1, m2 = u64(_GAMMA), u64(0xBF58476D1CE4E5B9), u64(0x94D049BB133111EB)
     s30, s27, s31, s11 = u64(30), u64(27), u64(31), u64(11)  # numpy scalars: no promotion to float64
@@ -392,10 +414,14 @@ def _keyed_base_numpy(keys, quantiles, parts, pinned):
     return base
 
 
-try:  # optional: the batched keyed draws are several times cheaper on arrays; pure Python otherwise
-    import numpy as _np
-except ImportError:  # pragma: no cover - numpy comes with matplotlib, in the test extras
-    _np = None
+@functools.cache
+def _numpy():
+    """numpy, or None: optional, and imported only by a keyed plan (simulate's sequential draws never pay for it)."""
+    try:  # the batched keyed draws are several times cheaper on arrays; pure Python otherwise
+        import numpy
+    except ImportError:  # pragma: no cover - numpy comes with matplotlib, in the test extras
+        return None
+    return numpy
 
 _RUNTIMES: dict[str, _Runtime] = {}
 
@@ -865,9 +891,86 @@ def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[f
             if k >= 0:
                 spans[k].extend((start[i], end[i]) for i in u.steps if end[i] >= 0)
         window_work = tuple(busy_minutes(x) for x in spans)
+    crossed, window_close = _closing(sp, st, start, end, outcome, step)
     return RunResult(index, outcome, last, step, reason, remaining, tuple(st.failed), exposure, within,
                      critical, upgraded, overrun, segments, unit_windows, units_done, work, window_work, mixed,
-                     span is not None and span[1] is None, st.delay, sum(st.recoveries.values()))
+                     span is not None and span[1] is None, crossed, window_close, st.delay,
+                     sum(st.recoveries.values()))
+
+
+NODE_STATES = ("safe_point", "resyncing", "drained")  # at a window's close, the worst of the passes under way
+TENTH_DAY = 144.0  # minutes: mixed OS mode so far is counted in tenths of a day (floored), exact integer tallies
+
+
+def _closing(sp: SimPlan, st: _State, start: list[float], end: list[float], outcome: str,
+             step: int) -> tuple[tuple[tuple[int, bool], ...], tuple[tuple[int, int, int], ...]]:
+    """The irreversible steps an early run had crossed, and the cluster's state at each window's end.
+
+    Post hoc, from the start/end arrays and the failed attempts (`st.segments`, kept in every mode): a
+    failed step has no start or end, so its failed attempts say when it (and its unit) began.
+    Crossed: every irreversible step that ended, plus the step an aborted run stopped at if it is
+    irreversible and had started (an abort before a step starts, such as after a CAU run with failed
+    nodes, crosses nothing). At a window's end `t`: nodes on 23H2 counts the reboots into 23H2 ended
+    by `t` (as `upgraded` does at the run's end); a pass under way at `t` (began, its tail not ended)
+    has its node drained or down until its reboot ends, then resyncing; mixed OS mode so far runs from
+    the first node on 23H2 to its end (mixed.py) or to `t`: the calendar runs on after an early end.
+    """
+    rt = runtime(sp)
+    failed: dict[int, tuple[float, float]] = {}  # per unit: its first failed attempt's start, its last's end
+    failed_steps = set()
+    for seg in st.segments:
+        if seg.status not in ("ok", "skipped"):
+            u = sp.unit_of[seg.step]
+            failed_steps.add(seg.step)
+            first, last = failed.get(u, (seg.start, seg.end))
+            failed[u] = (min(first, seg.start), max(last, seg.end))
+    crossed: tuple[tuple[int, bool], ...] = ()
+    if outcome != COMPLETED:
+        crossed = tuple((i, True) for i in rt.irreversible if end[i] >= 0)
+        if (outcome == ABORTED and step != NO_STEP and sp.irreversible[step] and end[step] < 0
+                and (step in failed_steps or step in rt.running)):
+            crossed = tuple(sorted(crossed + ((step, False),)))
+    if not sp.windows:
+        return crossed, ()
+    ends = rt.window_ends
+    windows = len(ends)
+    worst = [0] * windows  # per window: the worst NODE_STATES index of the passes under way at its end
+    if not failed and not rt.running and rt.passes:
+        # The common run (no failed attempt, no journal): count the passes under way at each t first (begun
+        # by t less ended by t: a tail that ended had its head started), and look closer only where some are.
+        opened, closed = sorted(rt.pass_heads(start)), sorted(rt.pass_tails(end))
+        right, left = bisect.bisect_right, bisect.bisect_left
+        never_opened, never_closed = left(opened, 0.0), left(closed, 0.0)  # -1.0: never started, never ended
+        busy = [k for k, t in enumerate(ends)
+                if right(opened, t) - never_opened > right(closed, t) - never_closed]
+    else:
+        busy = range(windows)
+    for k in busy:
+        t = ends[k]
+        for u, head, down, tail in rt.passes:
+            began = start[head]  # a retried pass began at its first attempt (start[] holds the last one's)
+            if u in failed:
+                began = failed[u][0] if began < 0 else min(began, failed[u][0])
+            elif began < 0:
+                began = rt.running.get(head, -1.0)
+            if began < 0 or began > t:
+                continue
+            back = end[tail] if end[tail] >= 0 else failed[u][1] if u in st.skipped_units else -1.0
+            if 0 <= back <= t:
+                continue
+            # drained or down until its reboot ends, then resyncing until its tail (the repair wait) ends
+            state = 1 if down != NO_STEP and 0 <= end[down] <= t else 2
+            if state > worst[k]:
+                worst[k] = state
+    upgraded = sorted(e for e in (end[i] for i in sp.os_upgraded) if e >= 0)
+    span = mixed_span(end, sp.os_upgraded, None if sp.functional_level == NO_STEP else sp.functional_level)
+    rows = []
+    for k, t in enumerate(ends):
+        minutes = 0.0
+        if span is not None and span[0] <= t:  # mixed mode began by t: to its end, or to t if it had not ended
+            minutes = (span[1] if span[1] is not None and span[1] <= t else t) - span[0]
+        rows.append((bisect.bisect_right(upgraded, t), worst[k], int(minutes // TENTH_DAY)))
+    return crossed, tuple(rows)
 
 
 def _run_start(sp: SimPlan) -> float:

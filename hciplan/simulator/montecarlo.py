@@ -91,6 +91,14 @@ class Batch:
     windows_used: Counter = field(default_factory=Counter)  # completed runs by how many windows they worked in
     mixed: array = field(default_factory=lambda: array("d"))  # minutes in mixed OS mode of the runs in which it ended
     still_mixed: int = 0  # runs that ended with the cluster in mixed OS mode
+    # Past the point of no return (RunResult.crossed): early runs by outcome, and by (outcome, step, finished).
+    # At each window's close (RunResult.window_close): per window, runs by nodes on 23H2, by NODE_STATES
+    # index, by tenths of a day in mixed OS mode so far. Integer counters: flat in memory, exact at any runs.
+    past_return: Counter = field(default_factory=Counter)
+    crossed: Counter = field(default_factory=Counter)
+    close_nodes: list[Counter] = field(default_factory=list)
+    close_states: list[Counter] = field(default_factory=list)
+    close_mixed: list[Counter] = field(default_factory=list)
     # What failures cost (compiler/recovery.py): the delay of the runs a failure delayed (failed attempts and
     # recoveries, minutes), the completed runs that needed a recovery, runs by recoveries made (> 0), and the
     # completed runs by the first window whose end they finished by (len(windows): after the last one's end).
@@ -127,6 +135,44 @@ def _tally_windows(sp: SimPlan, batch: Batch, r: RunResult) -> None:
     if r.outcome == COMPLETED:
         batch.finish_windows[max(where, default=-1)] += 1
         batch.windows_used[len({w for w in where if w >= 0})] += 1
+
+
+def _tally_closing(batch: Batch, r: RunResult) -> None:
+    """Add one run's points of no return crossed and its state at each window's close."""
+    if r.crossed:
+        batch.past_return[r.outcome] += 1
+        for step, finished in r.crossed:
+            batch.crossed[(r.outcome, step, finished)] += 1
+    if r.window_close:
+        if not batch.close_nodes:
+            batch.close_nodes, batch.close_states, batch.close_mixed = (
+                [Counter() for _ in r.window_close] for _ in range(3))
+        for k, (nodes, state, tenths) in enumerate(r.window_close):
+            batch.close_nodes[k][nodes] += 1
+            batch.close_states[k][state] += 1
+            batch.close_mixed[k][tenths] += 1
+
+
+def _add_closing(into: Batch, b: Batch) -> None:
+    """Sum batch `b`'s counters of `_tally_closing` into `into` (counts: any batching gives the same)."""
+    into.past_return.update(b.past_return)
+    into.crossed.update(b.crossed)
+    if b.close_nodes:
+        if not into.close_nodes:
+            into.close_nodes, into.close_states, into.close_mixed = (
+                [Counter() for _ in b.close_nodes] for _ in range(3))
+        for mine, theirs in ((into.close_nodes, b.close_nodes), (into.close_states, b.close_states),
+                             (into.close_mixed, b.close_mixed)):
+            for k, counts in enumerate(theirs):
+                mine[k].update(counts)
+
+
+def _closing_fields(c: Batch) -> dict:
+    """The summed counters as Summary fields (sorted by key, so the bytes do not depend on the batching)."""
+    return {"past_return": dict(sorted(c.past_return.items())), "crossed": dict(sorted(c.crossed.items())),
+            "close_nodes": tuple(dict(sorted(x.items())) for x in c.close_nodes),
+            "close_states": tuple(dict(sorted(x.items())) for x in c.close_states),
+            "close_mixed": tuple(dict(sorted(x.items())) for x in c.close_mixed)}
 
 
 class quiet_gc:
@@ -183,6 +229,7 @@ def run_batch(sp: SimPlan, seed: int, first: int, last: int) -> Batch:
                 _tally_windows(sp, batch, r)
                 if r.outcome == COMPLETED:
                     batch.done_in[bisect.bisect_left(window_ends, r.end)] += 1
+            _tally_closing(batch, r)
             collect()
     batch.critical_counts = [counts[i] for i in range(sp.size)]
     return batch
@@ -421,6 +468,14 @@ class Summary:
     # Sketches (montecarlo.Fold) and every percentile, and a percentile's interval, is within this relative
     # error of the exact one; counts, shares, means, min and max stay exact.
     approximate: float | None = None
+    # Past the point of no return: early runs that crossed one, {outcome: runs}; {(outcome, step, finished):
+    # runs}. At each window's close, per window: {nodes on 23H2: runs}, {NODE_STATES index: runs},
+    # {tenths of a day in mixed OS mode so far: runs}.
+    past_return: dict[str, int] = field(default_factory=dict)
+    crossed: dict[tuple[str, int, bool], int] = field(default_factory=dict)
+    close_nodes: tuple[dict[int, int], ...] = ()
+    close_states: tuple[dict[int, int], ...] = ()
+    close_mixed: tuple[dict[int, int], ...] = ()
     # What failures cost (docs/simulation.md, "Recovery"): the delays of the delayed runs, ascending; the
     # completed runs that needed a recovery; {recoveries made: runs}; {window index: completed runs that
     # finished by its end and not by the previous one's} (len(windows): after the last window's end).
@@ -545,6 +600,9 @@ def summarise(sp: SimPlan, runs: int, seed: int, done: list[Batch]) -> Summary:
         for o in left:
             left[o].update(b.remaining[o])
             on_23h2[o].update(b.upgraded[o])
+    closing = Batch(0)
+    for b in done:
+        _add_closing(closing, b)
     ordered_exposure = ascending([exposures])
     left_sorted = {o: _expanded(c) for o, c in left.items() if c}
     upgraded_sorted = {o: _expanded(c) for o, c in on_23h2.items() if c}
@@ -571,7 +629,7 @@ def summarise(sp: SimPlan, runs: int, seed: int, done: list[Batch]) -> Summary:
         delays=ascending(b.delays for b in done), recovered=sum(b.recovered for b in done),
         recoveries=dict(sorted(sum((b.recoveries for b in done), Counter()).items())),
         done_in=dict(sorted(sum((b.done_in for b in done), Counter()).items())),
-        **_merge_windows(sp, done),
+        **_merge_windows(sp, done), **_closing_fields(closing),
     )
 
 
@@ -774,6 +832,7 @@ class Fold:
         c.finish_windows.update(b.finish_windows)
         c.windows_used.update(b.windows_used)
         c.still_mixed += b.still_mixed
+        _add_closing(c, b)
         c.recovered += b.recovered
         c.recoveries.update(b.recoveries)
         c.done_in.update(b.done_in)
@@ -813,7 +872,8 @@ class Fold:
             exposures=exposures, overruns=overruns, remaining=left, upgraded=upgraded,
             works=self.completed_works, mixed=self._sketch("mixed"), still_mixed=c.still_mixed,
             approximate=self.eps, delays=self._sketch("delays"), recovered=c.recovered,
-            recoveries=dict(sorted(c.recoveries.items())), done_in=dict(sorted(c.done_in.items())), **windows)
+            recoveries=dict(sorted(c.recoveries.items())), done_in=dict(sorted(c.done_in.items())), **windows,
+            **_closing_fields(c))
 
 
 def trace_run(sp: SimPlan, seed: int, index: int) -> RunResult:

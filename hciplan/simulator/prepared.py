@@ -115,6 +115,9 @@ class SimPlan:
     timing_block: bool = False
     recovery: Recovery | None = None  # the plan's recovery model (compiler/recovery.py); None: no recovery
     key: str = field(default="", compare=False)
+    # Per step: the state an irreversible step leaves the cluster in (the catalog's `no_return`, with its
+    # source; "" for the others), for the runs that end early past a point of no return (report.py).
+    no_return: tuple[str, ...] = ()
 
     @property
     def size(self) -> int:
@@ -206,6 +209,7 @@ def prepare(plan: Plan, injections: tuple[Injection, ...] = (), risks: dict[str,
         functional_level=NO_STEP if mixed.functional_level is None else mixed.functional_level,
         window_override="none" if ignore_windows else None if window_length is None else window_label(window_length),
         fails=tuple(fails), timing_digest=timing_digest(model.timing), timing_block=model.timing is not None,
+        no_return=tuple(s.spec.no_return for s in plan.steps),
         recovery=plan.recovery if plan.recovery is not None else recovery_of(model),
     )
     return keyed(sim)

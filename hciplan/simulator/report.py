@@ -22,8 +22,9 @@ from hciplan.simulator.sketch import Sketch
 from hciplan.percent import setting_text, share_text, stored_share
 from hciplan.simulator.inputs import clock_text, inputs_of
 from hciplan.simulator.prepared import SimPlan
-from hciplan.simulator.result import (DURATION_KEYS, DurationStats, FinishAt, Left, MixedMode, Models, Overrun,
-                                     PlanFacts, Precision, ScheduleStats, SimInputs, SimResult, Stop, WindowStats)
+from hciplan.simulator.result import (DURATION_KEYS, NODE_STATES, Crossed, DurationStats, FinishAt, Left, MixedMode,
+                                     Models, Overrun, PastReturn, PlanFacts, Precision, ScheduleStats, SimInputs,
+                                     SimResult, Stop, WindowClose, WindowStats)
 from hciplan.simulator.result import Intervals as IntervalRecord
 from hciplan.simulator.result import ALL_RUNS_KEYS, DoneBy, FailureCost, RecoveryModel
 from hciplan.simulator.stats import (Interval, half_width, percentile_interval, runs_for_percentile, runs_for_share,
@@ -331,11 +332,13 @@ def render_text(sp: SimPlan, summary: Summary, models: Models | None = None, sty
             out.append(f"  {verb}:")
         for (_, step, reason), count in rows:
             out.append(f"    {sp.ids[step]:<34} {count:>7,} {plural('run', count):<4}  {reason}")
+    out.extend(_past_return_lines(past_return(sp, summary), summary))
     out.append("")
     out.append(f"Storage exposure  {_minutes_ci(summary.exposure_mean, intervals.exposure_mean)} mean, "
                f"{_minutes_ci(summary.exposure_p90, intervals.exposure_p90)} P90")
     out.append("                  with a node down or resyncing (reduced resiliency)")
     out.extend(_mixed_lines(mixed_mode(summary)))
+    out.extend(_window_close_lines(window_close(sp, summary)))
     if summary.criticality:
         out.append("")
         out.append("Most critical steps (share of completed runs in which the step is on the critical path):")
@@ -523,6 +526,8 @@ def sim_result(sp: SimPlan, summary: Summary, models: Models | None = None) -> S
         finish_at=_finish_at(sp, stats, intervals),
         plan=PlanFacts(sp.cluster, sp.size, sp.method, summary.nodes),
         percentile_error=summary.approximate,
+        past_return=past_return(sp, summary),
+        window_close=window_close(sp, summary),
         failure_cost=failure_cost(sp, summary),
     )
 
@@ -616,3 +621,80 @@ def render_json(sp: SimPlan, summary: Summary, models: Models | None = None) -> 
     """The `hciplan.sim/1` document: sorted keys, a final newline."""
     document = sim_result(sp, summary, models).to_document()
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+_EARLY_LABELS = {ABORTED: "aborted", STOPPED: "stopped at a window"}
+
+
+def past_return(sp: SimPlan, summary: Summary) -> tuple[PastReturn, ...]:
+    """Per early outcome, the runs that had started an irreversible step, by step in plan order (issue 15)."""
+    out = []
+    for outcome in (ABORTED, STOPPED):
+        runs = summary.past_return.get(outcome, 0)
+        if not runs:
+            continue
+        by_step: dict[int, list[int]] = {}
+        for (o, step, finished), count in summary.crossed.items():
+            if o == outcome:
+                tally = by_step.setdefault(step, [0, 0])
+                tally[0] += count
+                tally[1] += 0 if finished else count
+        out.append(PastReturn(outcome, runs, tuple(Crossed(sp.ids[i], n, cut, sp.no_return[i] if sp.no_return else "")
+                                                   for i, (n, cut) in sorted(by_step.items()))))
+    return tuple(out)
+
+
+def _past_return_lines(items: tuple[PastReturn, ...], summary: Summary) -> list[str]:
+    """`aborted past the point of no return: ...`, each irreversible step crossed with the state it leaves."""
+    out = []
+    for p in items:
+        total = summary.outcomes[p.outcome]
+        out.append(f"  {_EARLY_LABELS[p.outcome]} past the point of no return: {p.runs:,} of {total:,} "
+                   f"{_EARLY_LABELS[p.outcome].split()[0]} {plural('run', total)} had started an irreversible step")
+        for c in p.steps:
+            cut = f", cut short in {c.interrupted:,} (its change may be half made)" if c.interrupted else ""
+            out.append(f"    {c.step:<34} {c.runs:>7,} {plural('run', c.runs):<4}{cut}")
+            if c.state:
+                out.extend(textwrap.wrap(f"leaves: {c.state}", WIDTH, initial_indent=" " * 6,
+                                         subsequent_indent=" " * 8))
+    return out
+
+
+def window_close(sp: SimPlan, summary: Summary) -> tuple[WindowClose, ...]:
+    """The cluster's state at each window's end over all runs: the counters as `hciplan.sim/1` stores them."""
+    if not sp.windows or not summary.close_nodes:
+        return ()
+    return tuple(WindowClose(w.name, tuple(summary.close_nodes[k].items()),
+                             tuple((NODE_STATES[state], runs) for state, runs in summary.close_states[k].items()),
+                             tuple((tenths / 10, runs) for tenths, runs in summary.close_mixed[k].items()))
+                 for k, w in enumerate(sp.windows))
+
+
+_STATE_TEXT = {"safe_point": "none", "resyncing": "resyncing", "drained": "drained or down"}
+SHOWN_VALUES = 3  # nodes-on-23H2 values per window in the text, the likeliest first; the JSON has them all
+
+
+def _window_close_lines(items: tuple[WindowClose, ...]) -> list[str]:
+    """`State at each window's close`: nodes on 23H2, node passes under way, mixed OS mode so far."""
+    if not items:
+        return []
+    out = ["", "State at each window's close  over all runs; a run that ended before a window's end counts with",
+           "                              its final state"]
+    names = max(6, max(len(w.name) for w in items))
+    rows = []
+    for w in items:
+        runs = sum(n for _, n in w.nodes_upgraded_runs)
+        ranked = sorted(w.nodes_upgraded_runs, key=lambda item: (-item[1], item[0]))
+        nodes = ", ".join(f"{value}: {share_text(n / runs)}" for value, n in ranked[:SHOWN_VALUES])
+        if len(ranked) > SHOWN_VALUES:
+            nodes += f", +{len(ranked) - SHOWN_VALUES} more"
+        states = ", ".join(f"{_STATE_TEXT[name]} {share_text(n / runs)}" for name, n in w.node_state_runs if n)
+        tenths = {round(days * 10): n for days, n in w.mixed_days_runs}
+        mixed = f"{count_percentile(tenths, 50) / 10:.1f} / {count_percentile(tenths, 90) / 10:.1f}"
+        rows.append((w.name, nodes, states, mixed))
+    first = max(len("nodes on 23H2: share of runs"), max(len(r[1]) for r in rows))
+    second = max(len("node pass under way"), max(len(r[2]) for r in rows))
+    out.append(f"  {'window':<{names}}  {'nodes on 23H2: share of runs':<{first}}  {'node pass under way':<{second}}"
+               "  mixed OS mode so far, days P50 / P90")
+    out.extend(f"  {name:<{names}}  {nodes:<{first}}  {states:<{second}}  {mixed}" for name, nodes, states, mixed in rows)
+    return out

@@ -271,6 +271,38 @@ class Left:
 
 
 @dataclass(frozen=True, slots=True)
+class Crossed:
+    """An irreversible step that early runs had started: in how many, cut short in how many, what it leaves."""
+
+    step: str
+    runs: int
+    interrupted: int  # of them, runs that stopped at this step while it ran (its change may be half made)
+    state: str  # the state it leaves the cluster in, with its source (the step catalog's `no_return`)
+
+
+@dataclass(frozen=True, slots=True)
+class PastReturn:
+    """The runs of one early outcome that ended past a point of no return (an irreversible step had started)."""
+
+    outcome: str  # "aborted" or "stopped_at_window"
+    runs: int
+    steps: tuple[Crossed, ...] = ()  # in plan order
+
+
+NODE_STATES = ("safe_point", "resyncing", "drained")  # engine.NODE_STATES (not imported: readers stay light)
+
+
+@dataclass(frozen=True, slots=True)
+class WindowClose:
+    """The cluster's state when one window ends, over all runs (a run that ended earlier: its final state)."""
+
+    name: str
+    nodes_upgraded_runs: tuple[tuple[int, int], ...] = ()  # (nodes on 23H2, runs), ascending
+    node_state_runs: tuple[tuple[str, int], ...] = ()  # (NODE_STATES name, runs), in NODE_STATES order
+    mixed_days_runs: tuple[tuple[float, int], ...] = ()  # (days in mixed OS mode so far, to a tenth, floored; runs)
+
+
+@dataclass(frozen=True, slots=True)
 class FinishAt:
     """The clock time of the completed runs' P50 and P90 (ISO 8601, minutes), with their 95% intervals."""
 
@@ -361,6 +393,9 @@ class SimResult:
     # None: every percentile is exact. A number: the runs were more than simulate keeps exactly
     # (montecarlo.EXACT_RUNS), so every percentile and percentile interval is within this relative error.
     percentile_error: float | None = None
+    # Issue 15: the early runs past a point of no return (by outcome), and the state at each window's close.
+    past_return: tuple[PastReturn, ...] = ()
+    window_close: tuple[WindowClose, ...] = ()
     failure_cost: FailureCost | None = None  # written when the runs had failures (injected or risks)
 
     def to_document(self) -> dict[str, Any]:
@@ -422,6 +457,10 @@ class SimResult:
                                 "nodes": self.plan.nodes}
         if self.percentile_error is not None:  # written only when sketched: exact documents are unchanged
             document["percentiles"] = {"exact": False, "relative_error": self.percentile_error}
+        if self.past_return or current:
+            document["past_return"] = _past_return_document(self.past_return)
+        if self.window_close or current:
+            document["window_close"] = [_window_close_document(w) for w in self.window_close]
         if self.failure_cost is not None:
             document["failure_cost"] = _failure_cost_document(self.failure_cost)
         return document
@@ -480,7 +519,70 @@ class SimResult:
                    _read_inputs(document.get("inputs")), _read_stops(document.get("stops")),
                    _read_left(document.get("left")), _read_finish_at(document.get("finish_at")),
                    _read_plan(document.get("plan")), _read_percentile_error(document.get("percentiles")),
+                   _read_past_return(document.get("past_return")), _read_window_close(document.get("window_close")),
                    _read_failure_cost(document.get("failure_cost")))
+
+
+def _past_return_document(items: tuple[PastReturn, ...]) -> dict[str, Any]:
+    return {p.outcome: {"runs": p.runs, "steps": [{"step": c.step, "runs": c.runs, "interrupted": c.interrupted,
+                                                    "state": c.state} for c in p.steps]} for p in items}
+
+
+def _read_past_return(value: Any) -> tuple[PastReturn, ...]:
+    if value is None:
+        return ()
+    read = []
+    for outcome, item in sorted(_object("past_return", value).items()):
+        key = _path("past_return", outcome)
+        entry = _object(key, item)
+        steps = []
+        for k, step in enumerate(_list(f"{key}.steps", entry.get("steps", []))):
+            at = f"{key}.steps[{k}]"
+            c = _object(at, step)
+            runs = _count(f"{at}.runs", c.get("runs"), required=True, minimum=1)
+            interrupted = _count(f"{at}.interrupted", c.get("interrupted", 0), required=True)
+            if interrupted > runs:
+                raise SimDocumentError(f'{SCHEMA} document: "{at}.interrupted" must not exceed its runs ({runs})')
+            steps.append(Crossed(_required_string(f"{at}.step", c.get("step")), runs, interrupted,
+                                 _required_string(f"{at}.state", c.get("state"))))
+        read.append(PastReturn(_outcome(key, outcome), _count(f"{key}.runs", entry.get("runs"), required=True,
+                                                              minimum=1), tuple(steps)))
+    return tuple(read)
+
+
+def _window_close_document(w: WindowClose) -> dict[str, Any]:
+    return {"name": w.name, "nodes_upgraded_runs": {str(n): runs for n, runs in w.nodes_upgraded_runs},
+            "node_state_runs": dict(w.node_state_runs),
+            "mixed_days_runs": {f"{days:.1f}": runs for days, runs in w.mixed_days_runs}}
+
+
+def _read_window_close(value: Any) -> tuple[WindowClose, ...]:
+    if value is None:
+        return ()
+    read = []
+    for k, item in enumerate(_list("window_close", value)):
+        key = f"window_close[{k}]"
+        w = _object(key, item)
+        states = _object(f"{key}.node_state_runs", w.get("node_state_runs", {}))
+        unknown = sorted(set(states) - set(NODE_STATES))
+        if unknown:
+            raise SimDocumentError(f'{SCHEMA} document: "{key}.node_state_runs" has {_shown(unknown[0])}; '
+                                   f'the states are {", ".join(NODE_STATES)}')
+        days = []
+        for name, runs in _object(f"{key}.mixed_days_runs", w.get("mixed_days_runs", {})).items():
+            whole, dot, tenth = str(name).partition(".")
+            if not (dot and whole.isascii() and whole.isdigit() and len(whole) <= 6 and tenth in tuple("0123456789")):
+                raise SimDocumentError(f'{SCHEMA} document: "{key}.mixed_days_runs" must map days to a tenth '
+                                       f'("2.5") to runs, not {_shown(name)}')
+            days.append((float(name), _count(_path(f"{key}.mixed_days_runs", name), runs,
+                                                              required=True, minimum=1)))
+        read.append(WindowClose(
+            _required_string(f"{key}.name", w.get("name")),
+            _read_distribution(f"{key}.nodes_upgraded_runs", w.get("nodes_upgraded_runs", {})),
+            tuple((name, _count(_path(f"{key}.node_state_runs", name), states[name], required=True))
+                  for name in NODE_STATES if name in states),
+            tuple(sorted(days))))
+    return tuple(read)
 
 
 def _failure_cost_document(f: FailureCost) -> dict[str, Any]:
