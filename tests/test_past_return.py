@@ -24,8 +24,12 @@ from hciplan.simulator.result import SimDocumentError, SimResult
 from helpers import ROOT
 from sim_helpers import fixed_timing, plan_of
 
-FOUR_NODE = (ROOT / "examples" / "four-node.hciplan").read_text(encoding="utf-8")
-FIXED = FOUR_NODE + fixed_timing(2)  # every duration fixed, no shared spread: every run is the same
+# max_recoveries = 0: a failure ends the run where the script stops, before a person recovers it (recoveries:
+# tests/test_recovery.py), so these runs abort at the failed step as the past-return report needs
+EXAMPLE = (ROOT / "examples" / "four-node.hciplan").read_text(encoding="utf-8")
+FOUR_NODE = EXAMPLE + "\ntiming { max_recoveries = 0 }\n"
+FIXED = EXAMPLE + fixed_timing(2).replace("timing {\n", "timing {\n  max_recoveries = 0\n", 1)  # every duration
+# fixed, no shared spread: every run is the same
 RUNS = 30
 
 
@@ -195,5 +199,5 @@ def test_the_documented_past_return_sample_is_what_the_command_prints() -> None:
     doc = (ROOT / "docs" / "simulation.md").read_text(encoding="utf-8")
     block = doc.split("aborts every run inside `Update-ClusterFunctionalLevel`:\n\n```text\n")[1].split("```")[0]
     out = CliRunner().invoke(cli, ["simulate", str(ROOT / "examples" / "four-node.hciplan"), "--jobs", "1",
-                                   "--fail", "cluster:p3.functional_level"]).stdout
+                                   "--fail", "cluster:p3.functional_level:error=2"]).stdout
     assert block in out
