@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import enum
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Iterable
 
 from hciplan.compiler.source import Span
@@ -67,7 +67,7 @@ class Diagnostic:
         return (s.file, s.line, s.column, self.code, self.message)
 
 
-@dataclass
+@record(frozen=False, slots=False)
 class Collector:
     """Accumulates diagnostics in the order checks report them."""
 
