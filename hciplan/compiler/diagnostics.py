@@ -6,7 +6,6 @@ Checks never raise for a user's mistake; they append a `Diagnostic` to a
 
 from __future__ import annotations
 
-import difflib
 import enum
 from dataclasses import field
 from typing import Iterable
@@ -105,6 +104,8 @@ class Collector:
 
 def closest(word: str, choices: Iterable[str]) -> str | None:
     """The choice closest to `word` (case-insensitively), or None when nothing is close enough."""
+    import difflib  # here, not at import: only a misspelt name needs it
+
     lowered = {c.lower(): c for c in choices}
     matches = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
     return lowered[matches[0]] if matches else None
