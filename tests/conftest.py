@@ -6,8 +6,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
-from hypothesis import HealthCheck, settings
+# hciplan's cache (hciplan/cache.py) goes to a folder of this session's, not the user's: the tests and the
+# commands they start share it, and a test run leaves nothing in the home folder.
+os.environ.setdefault("HCIPLAN_CACHE_DIR", tempfile.mkdtemp(prefix="hciplan-test-cache-"))
+
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 settings.register_profile(
     "ci",
