@@ -23,8 +23,8 @@ from helpers import INVALID_EXAMPLES, ROOT, VALID_EXAMPLES
 HEAVY = ("networkx", "simpy", "jinja2", "matplotlib", "numpy", "rich")
 # Standard-library modules `check` used to import for work it rarely or never does (docs/performance.md):
 # difflib for a typo's hint, secrets for a write's temporary name, importlib.resources (and zipfile) to read
-# the grammar. The probe reports them beside the heavy libraries.
-NOT_FOR_CHECK = ("difflib", "secrets", "importlib.resources", "zipfile")
+# the grammar, click.shell_completion to define the completers. The probe reports them beside the heavy libraries.
+NOT_FOR_CHECK = ("difflib", "secrets", "importlib.resources", "zipfile", "click.shell_completion")
 MARK = "LOADED:"
 # Runs the CLI as the console script does, then (at exit, after the command's SystemExit) prints which
 # heavy top-level packages were imported.
