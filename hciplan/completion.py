@@ -9,8 +9,12 @@ broken file completes nothing rather than printing an error into the prompt.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
-from click.shell_completion import CompletionItem
+
+if TYPE_CHECKING:  # imported by each function: only completing a word needs it, not every start-up
+    from click.shell_completion import CompletionItem
 
 
 
@@ -50,6 +54,8 @@ def node_names(ctx: click.Context) -> list[str]:
 
 def complete_fail(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """`--fail`: the node (or `cluster`) first, then that node's steps, then the failure modes."""
+    from click.shell_completion import CompletionItem
+
     from hciplan.simulator.failures import step_names
 
     parts = incomplete.split(":")
@@ -75,11 +81,15 @@ def complete_fail(ctx: click.Context, param: click.Parameter, incomplete: str) -
 
 def complete_node(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """A node name of FILE (`progress --cau-node`)."""
+    from click.shell_completion import CompletionItem
+
     return [CompletionItem(name) for name in node_names(ctx) if name.lower().startswith(incomplete.lower())]
 
 
 def complete_scenario(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """A scenario block of FILE (`--scenario`)."""
+    from click.shell_completion import CompletionItem
+
     result = _compiled(ctx)
     if result is None or result.check.model is None:
         return []
@@ -88,6 +98,8 @@ def complete_scenario(ctx: click.Context, param: click.Parameter, incomplete: st
 
 def complete_code(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
     """A diagnostic code for `explain`, with its title as the description zsh and fish show."""
+    from click.shell_completion import CompletionItem
+
     wanted = incomplete.upper()
     import hciplan.compiler.codes  # noqa: F401 - registers every code in REGISTRY
     from hciplan.compiler.diagnostics import REGISTRY

@@ -38,7 +38,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import secrets
 import stat
 import time
 from pathlib import Path
@@ -175,6 +174,8 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> list[str]:
 
 
 def _temporary(folder: Path, name: str) -> tuple[int, Path]:
+    import secrets  # here: only a write needs it, and check writes nothing
+
     for _ in range(100):
         path = folder / f".{name}{TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}"
         try:

@@ -5,9 +5,18 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 
-from hypothesis import HealthCheck, settings
+# hciplan's cache (hciplan/cache.py) goes to a folder of this session's, not the user's: the tests and the
+# commands they start share it, and a test run leaves nothing behind, in the home folder or elsewhere.
+if "HCIPLAN_CACHE_DIR" not in os.environ:
+    os.environ["HCIPLAN_CACHE_DIR"] = tempfile.mkdtemp(prefix="hciplan-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["HCIPLAN_CACHE_DIR"], True)
+
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 settings.register_profile(
     "ci",

@@ -21,6 +21,10 @@ from hciplan.compiler.plan import Step, order_steps
 from helpers import INVALID_EXAMPLES, ROOT, VALID_EXAMPLES
 
 HEAVY = ("networkx", "simpy", "jinja2", "matplotlib", "numpy", "rich")
+# Standard-library modules `check` used to import for work it rarely or never does (docs/performance.md):
+# difflib for a typo's hint, secrets for a write's temporary name, importlib.resources (and zipfile) to read
+# the grammar, click.shell_completion to define the completers. The probe reports them beside the heavy libraries.
+NOT_FOR_CHECK = ("difflib", "secrets", "importlib.resources", "zipfile", "click.shell_completion")
 MARK = "LOADED:"
 # Runs the CLI as the console script does, then (at exit, after the command's SystemExit) prints which
 # heavy top-level packages were imported.
@@ -29,6 +33,7 @@ PROBE = (
     f"HEAVY = {set(HEAVY)!r}\n"
     f"atexit.register(lambda: print({MARK!r}, sorted({{m.split('.')[0] for m in sys.modules}} & HEAVY),"
     " file=sys.stderr))\n"
+    f"atexit.register(lambda: print('STDLIB:', sorted(set(sys.modules) & {set(NOT_FOR_CHECK)!r}), file=sys.stderr))\n"
     "from hciplan.cli import main\n"
     "sys.argv[0] = 'hciplan'\n"
     "main()\n"
@@ -67,6 +72,26 @@ def test_check_loads_no_heavy_library(path, output_format) -> None:
     loaded, run = loaded_by("check", str(path.relative_to(ROOT)), "--format", output_format)
     assert run.returncode in (0, 1), run.stderr  # clean or errors found, never a crash
     assert loaded == []
+
+
+def stdlib_loaded(run: subprocess.CompletedProcess) -> list[str]:
+    lines = [line for line in run.stderr.splitlines() if line.startswith("STDLIB:")]
+    assert len(lines) == 1, run.stderr
+    return eval(lines[0][len("STDLIB:"):])  # a list literal printed by the probe above
+
+
+@pytest.mark.parametrize("path", [VALID_EXAMPLES[0], INVALID_EXAMPLES[0]], ids=lambda p: p.name)
+def test_check_loads_no_standard_module_it_does_not_use(path) -> None:
+    _, run = loaded_by("check", str(path.relative_to(ROOT)))
+    assert run.returncode in (0, 1), run.stderr
+    assert stdlib_loaded(run) == []
+
+
+def test_a_typo_still_gets_its_hint() -> None:
+    """difflib is imported when a hint needs it (the probe sees it, and the hint is there)."""
+    loaded, run = loaded_by("check", "examples/invalid/typos.hciplan")
+    assert run.returncode == 1 and "did you mean `witness`?" in run.stdout
+    assert "difflib" in stdlib_loaded(run)
 
 
 def test_the_commands_that_need_them_still_load_them() -> None:
@@ -140,3 +165,70 @@ def test_diff_loads_no_heavy_library() -> None:
     assert run.returncode in (0, 1), run.stderr
     assert "examples/two-node.hciplan -> examples/four-node.hciplan: " in run.stdout, run.stdout
     assert loaded == []
+
+
+def run_check(cache_dir, *extra_env: tuple[str, str]) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", "HCIPLAN_CACHE_DIR": str(cache_dir),
+           **dict(extra_env)}
+    return subprocess.run([sys.executable, "-m", "hciplan", "check", "examples/two-node.hciplan"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_the_cache_is_filled_once_and_changes_no_output(tmp_path) -> None:
+    """The first process fills the cache (parser tables, records' code); the next reads it; same bytes out,
+    and the same as with no cache at all."""
+    folder = tmp_path / "cache"
+    first = run_check(folder)
+    entries = sorted(p.name for p in folder.iterdir())
+    assert [name.split("-")[0] for name in entries] == ["parser", "records"], entries
+    stamps = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    second = run_check(folder)
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == stamps  # nothing new: nothing written
+    none = run_check("")  # HCIPLAN_CACHE_DIR empty: no cache
+    assert first.returncode == second.returncode == none.returncode == 0, first.stderr
+    assert first.stdout == second.stdout == none.stdout and first.stderr == second.stderr == none.stderr == ""
+
+
+def test_an_unusable_cache_folder_changes_nothing(tmp_path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    run = run_check(blocker / "cache")  # cannot be created
+    assert run.returncode == 0 and run.stderr == "" and "0 errors" in run.stdout
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX ownership and modes")
+def test_a_cache_entry_others_may_write_is_not_read(tmp_path, monkeypatch) -> None:
+    from hciplan import cache
+
+    monkeypatch.setenv(cache.ENVIRONMENT, str(tmp_path))
+    assert cache.store("entry", b"data") and cache.load("entry") == b"data"
+    assert (tmp_path / "entry").stat().st_mode & 0o777 == 0o600 and not list(tmp_path.glob(".*.tmp"))
+    (tmp_path / "entry").chmod(0o620)
+    assert cache.load("entry") is None
+    monkeypatch.setenv(cache.ENVIRONMENT, "")
+    assert cache.load("entry") is None and not cache.store("entry", b"data")
+
+
+def test_the_cached_parser_parses_as_a_fresh_one(tmp_path, monkeypatch) -> None:
+    from lark import Lark
+
+    from hciplan import cache, grammar
+
+    monkeypatch.setenv(cache.ENVIRONMENT, str(tmp_path))
+    text = grammar.grammar_text()
+    built = grammar.get_parser.__wrapped__()  # builds and stores
+    assert (tmp_path / grammar.cache_entry(text)).exists()
+    loaded = grammar.get_parser.__wrapped__()  # loads the entry
+    fresh = Lark(text, **grammar.OPTIONS)
+    for path in [*VALID_EXAMPLES, *INVALID_EXAMPLES]:
+        source = path.read_text(encoding="utf-8")
+        try:
+            expected = fresh.parse(source)
+        except Exception as error:  # noqa: BLE001 -- a file with a syntax error fails alike
+            for parser in (built, loaded):
+                with pytest.raises(type(error)):
+                    parser.parse(source)
+            continue
+        assert built.parse(source) == expected == loaded.parse(source), path.name
+    (tmp_path / grammar.cache_entry(text)).write_bytes(b"damaged")
+    assert grammar.get_parser.__wrapped__().parse("cluster \"c\" {}\n") == fresh.parse("cluster \"c\" {}\n")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from hciplan.compiler.builder import build_plan
 from hciplan.compiler.diagnostics import Collector, Diagnostic, Severity
 from hciplan.compiler.mixed import check_mixed_mode
@@ -12,9 +10,10 @@ from hciplan.compiler.plan import Plan
 from hciplan.compiler.safety import prove
 from hciplan.compiler.units import check_bounds
 from hciplan.compiler.windows import check_windows
+from hciplan.records import record
 
 
-@dataclass(frozen=True)
+@record(slots=False)
 class CompileResult:
     """The check result, the plan when one could be built, and all diagnostics (checks and proofs)."""
 

@@ -6,9 +6,8 @@ Checks never raise for a user's mistake; they append a `Diagnostic` to a
 
 from __future__ import annotations
 
-import difflib
 import enum
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Iterable
 
 from hciplan.compiler.source import Span
@@ -67,7 +66,7 @@ class Diagnostic:
         return (s.file, s.line, s.column, self.code, self.message)
 
 
-@dataclass
+@record(frozen=False, slots=False)
 class Collector:
     """Accumulates diagnostics in the order checks report them."""
 
@@ -105,6 +104,8 @@ class Collector:
 
 def closest(word: str, choices: Iterable[str]) -> str | None:
     """The choice closest to `word` (case-insensitively), or None when nothing is close enough."""
+    import difflib  # here, not at import: only a misspelt name needs it
+
     lowered = {c.lower(): c for c in choices}
     matches = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
     return lowered[matches[0]] if matches else None

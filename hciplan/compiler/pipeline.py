@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from hciplan.compiler import codes  # noqa: F401  (registers every diagnostic code)
@@ -13,11 +12,12 @@ from hciplan.compiler.model import Model
 from hciplan.compiler.source import Source, Span
 from hciplan.compiler.syntax import parse
 from hciplan.files import TooLarge, read_at_most
+from hciplan.records import record
 
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
 
 
-@dataclass(frozen=True)
+@record(slots=False)
 class CheckResult:
     """The outcome of checking one file: the model when it could be built, and every diagnostic."""
 

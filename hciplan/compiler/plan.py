@@ -16,7 +16,7 @@ import hashlib
 import heapq
 import ipaddress
 import json
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +58,7 @@ class Step:
         return f"{title}: {self.target}" if self.target else title
 
 
-@dataclass(frozen=True)
+@record(slots=False)  # slots=False: the cached_property `graph` needs the instance __dict__
 class Plan:
     model: Model
     steps: tuple[Step, ...]

@@ -18,18 +18,19 @@ and the numbers).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 
 from hciplan.compiler.diagnostics import Collector
 from hciplan.compiler.plan import Plan, Step
 from hciplan.compiler.storage import RESILIENCY, format_size, infrastructure_space, thin_conversion_frees
+from hciplan.records import record
 
 OS_KINDS = {"cau.install", "os.setup", "offline.setup"}
 COUNTEREXAMPLE_STEPS = 6  # how many of the steps before the bad state a counterexample shows
 
 
-@dataclass
+@record(frozen=False, slots=False)
 class _State:
     drained: set[str] = field(default_factory=set)
     down: set[str] = field(default_factory=set)  # rebooting: no vote, storage copies stale
@@ -275,7 +276,7 @@ def _check_space(plan: Plan, report: Collector) -> None:
                              space.figures()])
 
 
-@dataclass(frozen=True)
+@record(slots=False)
 class Margins:
     """How far the plan stays from each safety limit, over the states the proofs walk (plan order).
 

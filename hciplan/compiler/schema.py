@@ -8,15 +8,15 @@ the same table (a test keeps the two in step).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from hciplan.compiler import model
+from hciplan.records import record
 
 REQUIRED = object()  # marks an attribute without a default
 
 
-@dataclass(frozen=True)
+@record(slots=False)
 class Attr:
     name: str
     type: str  # string | bool | int | number | size | duration | duration_list | ipv4 | ipv4_network | ipv4_range | timestamp | enum | string_list
@@ -31,7 +31,7 @@ class Attr:
         return self.default is REQUIRED
 
 
-@dataclass(frozen=True)
+@record(slots=False)
 class BlockSpec:
     name: str
     model: type
@@ -47,7 +47,7 @@ class BlockSpec:
         return next((c for c in self.children if c.spec.name == name), None)
 
 
-@dataclass(frozen=True)
+@record(slots=False)
 class Child:
     spec: BlockSpec
     field: str  # the parent model's field

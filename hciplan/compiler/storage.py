@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from hciplan.compiler.model import GiB
+from hciplan.records import record
 
 # The solution upgrade creates a 250 GB infrastructure volume [A-val]; PowerShell's GB (2^30).
 INFRASTRUCTURE_VOLUME = "Infrastructure_1"
@@ -26,7 +25,7 @@ ASSUMED_CAPACITY_DRIVES_PER_NODE = 4
 RESERVE_DRIVES_MAX = 4
 
 
-@dataclass(frozen=True)
+@record(slots=False)
 class Resiliency:
     min_nodes: int
     failures_tolerated: int  # fault domains (nodes) that may be down at once
@@ -110,7 +109,7 @@ def down_node_write_rate(cluster) -> float:
     return cluster_write_rate(cluster) * min(copies, nodes) / nodes
 
 
-@dataclass(frozen=True)
+@record(slots=False)
 class InfrastructureSpace:
     """Whether Infrastructure_1 fits: free space (after planned conversions) against footprint + reserve."""
 
