@@ -256,3 +256,16 @@ def test_fast_path_with_every_distribution_equals_simpy(draws):
                 taken += 1
                 assert repr(quick) == repr(engine.run_once(sp, 2, index)), index
         assert taken > 40
+
+
+def test_critical_path_through_chains_equals_the_step_by_step_walk():
+    import random
+
+    rng = random.Random(5)
+    for _ in range(300):
+        n = rng.randint(1, 40)
+        preds = tuple(tuple(sorted(rng.sample(range(i), min(i, rng.choice([0, 1, 1, 1, 2, 3]))))) for i in range(n))
+        end = [rng.choice([1.0, 2.0, rng.uniform(0, 9)]) for _ in range(n)]
+        chains = engine._chains(preds)
+        assert engine._critical_path(preds, end, chains) == _reference_critical_path(preds, end)
+    assert engine._chains(((1,), (0,))) is None  # a cycle of single predecessors: the plain walk

@@ -34,6 +34,7 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
+import itertools
 import math
 import operator
 import random
@@ -137,6 +138,7 @@ class _Runtime:
         # _result's per-plan facts: each unit's (head, tail, steps); the window ends with -inf in front, indexed
         # by bisect_right over the starts (0: before the first window)
         self.unit_parts = tuple((u.steps[0], u.tail, u.steps) for u in sp.units)
+        self.chains = _chains(sp.preds)  # for _critical_path
         self.unit_heads, self.unit_tails = [u.steps[0] for u in sp.units], [u.tail for u in sp.units]
         self.limits = [-math.inf] + self.window_ends
         members = [i for u in sp.units for i in u.steps]
@@ -829,7 +831,7 @@ def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[f
     within = None
     critical: tuple[int, ...] = ()
     if outcome == COMPLETED:
-        critical = _critical_path(sp.preds, end)
+        critical = _critical_path(sp.preds, end, rt.chains)
         if sp.windows:
             within = _inside_windows(sp, start, end)
     elif sp.windows:
@@ -896,7 +898,10 @@ def _busy_by_window(start: list[float], end: list[float], window: list[int], cou
     total, reach = 0.0, -math.inf  # -inf: the first interval always opens a new stretch, as busy_minutes' None
     totals = [0.0] * count
     reaches = [-math.inf] * count
-    for b, e, k in sorted(zip(start, end, window)):
+    items = sorted(zip(start, end, window))
+    # the steps that never ended (start and end -1) sort first when no start is below -1: skip them at once
+    first = bisect.bisect_left(items, (-1.0, 0.0)) if items and items[0][0] >= -1.0 else 0
+    for b, e, k in itertools.islice(items, first, None):
         if e < 0:
             continue  # never ended
         if b > reach:
@@ -927,14 +932,44 @@ def _inside_windows(sp: SimPlan, start: list[float], end: list[float]) -> bool:
     return not any(map(operator.gt, end, limit)) and not any(map(operator.gt, start, limit))
 
 
-def _critical_path(preds: tuple[tuple[int, ...], ...], end: list[float]) -> tuple[int, ...]:
-    """Back from the last step to end, through the predecessor that ended last (the earliest in plan order on ties)."""
+def _critical_path(preds: tuple[tuple[int, ...], ...], end: list[float],
+                   back: list[tuple[int, ...]] | None = None) -> tuple[int, ...]:
+    """Back from the last step to end, through the predecessor that ended last (the earliest in plan order on ties).
+
+    `back` (the runtime's `chains`) gives each step's run of single predecessors, taken in one extend.
+    """
     i = end.index(max(end))
     path = [i]
     at = end.__getitem__
     while True:
+        if back is not None:
+            run = back[i]
+            if run:
+                path.extend(run)
+                i = run[-1]
         before = preds[i]
         if not before:
             return tuple(path)
         i = before[0] if len(before) == 1 else max(before, key=at)
         path.append(i)
+
+
+def _chains(preds: tuple[tuple[int, ...], ...]) -> list[tuple[int, ...]] | None:
+    """Per step, the steps reached back through single predecessors, up to one with none or several
+    (empty for a step without exactly one); None if single predecessors form a cycle."""
+    n = len(preds)
+    back: list = [None] * n
+    for i in range(n):
+        walk = []
+        j = i
+        while back[j] is None and len(preds[j]) == 1:
+            walk.append(j)
+            j = preds[j][0]
+            if len(walk) > n:
+                return None
+        if back[j] is None:
+            back[j] = ()
+        for w in reversed(walk):
+            p = preds[w][0]
+            back[w] = (p,) + back[p]
+    return back

@@ -166,11 +166,14 @@ def run_fast(sp: SimPlan, seed: int, index: int) -> RunResult | None:
     origin = rt.now
     at = end.__getitem__
     for i, before, one, rep, bound, gated in fp.steps:
-        if stop_step != NO_STEP and before and min(map(at, before)) < 0:
-            continue  # a predecessor never ended (its unit stopped at the window rule): i never starts
+        # a predecessor that never ended (its unit stopped at the window rule, stop_step set): i never starts
         if one >= 0:
             now = end[one]  # when simpy resumes it: its predecessor's end
+            if now < 0 and stop_step != NO_STEP:
+                continue
         elif before:
+            if stop_step != NO_STEP and min(map(at, before)) < 0:
+                continue
             now = max(map(at, before))  # its last predecessor's end
         else:
             now = origin
