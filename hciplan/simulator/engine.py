@@ -34,6 +34,7 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
+import itertools
 import math
 import operator
 import random
@@ -41,6 +42,7 @@ from dataclasses import dataclass
 
 import simpy
 
+import statistics
 from statistics import NormalDist
 
 from hciplan.compiler.durations import SPREAD, Empirical, Fixed, LogNormal, Scaled, Triangular, Uniform
@@ -151,11 +153,25 @@ class _Runtime:
                             if len(u.steps) > 1 or u.reboot != NO_STEP)
         self.pass_heads = _getter(tuple(head for _, head, _, _ in self.passes))
         self.pass_tails = _getter(tuple(tail for _, _, _, tail in self.passes))
+        # _result's per-plan facts: each unit's (head, tail, steps); the window ends with -inf in front, indexed
+        # by bisect_right over the starts (0: before the first window)
+        self.unit_parts = tuple((u.steps[0], u.tail, u.steps) for u in sp.units)
+        self.chains = _chains(sp.preds)  # for _critical_path
+        self.unit_heads, self.unit_tails = [u.steps[0] for u in sp.units], [u.tail for u in sp.units]
+        self.limits = [-math.inf] + self.window_ends
+        members = [i for u in sp.units for i in u.steps]
+        self.disjoint = len(members) == len(set(members))  # every step in at most one unit (the compiler's units)
+        self.step_unit = [len(sp.units)] * n  # the unit of each step; a step in none points past the last
+        for k, u in enumerate(sp.units):
+            for i in u.steps:
+                self.step_unit[i] = k
         self.shared = sp.run_factor != (0.0, 0.0) or any(f != (0.0, 0.0) for f in sp.group_factors)
+        self.factor_params = (sp.run_factor,) + tuple(sp.group_factors)  # (mu, sigma): the run's, the groups'
         self.keyed = sp.draws == KEYED
         if self.keyed:
             self.keys = tuple(key_of(k) for k in sp.draw_keys)
             self.group_keys = tuple(key_of("/factor/" + name) for name in sp.group_names)
+            self.factor_keys = (_NIGHT,) + self.group_keys  # the run factor's, then the groups'
             self.quantiles = [_keyed_draw(d) for d in sp.durations]
             self.pinned = dict(sp.pinned)
             parts = [_keyed_parts(d) for d in sp.durations]
@@ -226,6 +242,43 @@ LANES = 5
 _LANE = 1 << 32  # counts within a lane stay far below this
 _NIGHT = 0x6E69676874  # the run factor's key ("night")
 _inv_normal = NormalDist().inv_cdf
+# what NormalDist().inv_cdf(p) returns, _normal_dist_inv_cdf(p, 0.0, 1.0), without its checks of p (a keyed
+# uniform is always inside (0, 1)): the same float, called directly (CPython's Lib/statistics.py)
+_ndtri = getattr(statistics, "_normal_dist_inv_cdf", None) or (lambda p, mu, sigma: _inv_normal(p))
+_TWOPI = 2.0 * math.pi  # random.TWOPI
+
+
+def _gauss_all(rng: random.Random, params) -> list[float]:
+    """`[rng.gauss(mu, sigma) for mu, sigma in params]` on a fresh generator, random.gauss written out.
+
+    The same `random()` calls and operations as CPython's random.gauss (Lib/random.py: Box-Muller, two
+    normals per pair of uniforms, the second kept for the next call), so the same floats, without a
+    method call per factor.
+    """
+    rand, log, sqrt, cos, sin = rng.random, math.log, math.sqrt, math.cos, math.sin
+    out = []
+    kept = None
+    for mu, sigma in params:
+        if kept is None:
+            x2pi = rand() * _TWOPI
+            g2rad = sqrt(-2.0 * log(1.0 - rand()))
+            z, kept = cos(x2pi) * g2rad, sin(x2pi) * g2rad
+        else:
+            z, kept = kept, None
+        out.append(mu + z * sigma)
+    return out
+
+
+def _keyed_uniforms(run_key: int, keys) -> list[float]:
+    """`[_unit(_mix(run_key ^ k)) for k in keys]`, _mix and _unit written out (the same integers and floats)."""
+    mask, gamma, scale = _MASK, _GAMMA, 1.0 / (1 << 53)
+    out = []
+    for k in keys:
+        x = ((run_key ^ k) + gamma) & mask
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & mask
+        out.append((((x ^ (x >> 31)) >> 11) + 0.5) * scale)
+    return out
 
 
 def key_of(text: str) -> int:
@@ -777,11 +830,11 @@ def run_draws(sp: SimPlan, rt: _Runtime, seed: int, index: int, draw_base=None):
     base = draw_base(rng) if draw_base is not None else [draw(rng) for draw in rt.draws]
     scale = None
     if rt.shared:  # the night's speed: one factor for the run, one per duration model, shared by their steps
-        factors = random.Random(run_seed(seed, index, "/factors"))
-        night = math.exp(factors.gauss(*sp.run_factor))
-        groups = [night * math.exp(factors.gauss(mu, sigma)) for mu, sigma in sp.group_factors]
-        scale = [groups[g] for g in sp.factor_group]
-        base = [b * f for b, f in zip(base, scale)]
+        night, *factors = _gauss_all(random.Random(run_seed(seed, index, "/factors")), rt.factor_params)
+        night = math.exp(night)
+        groups = [night * math.exp(g) for g in factors]
+        scale = list(map(groups.__getitem__, sp.factor_group))
+        base = list(map(operator.mul, base, scale))  # b * f, step by step
 
     def fresh_draw(i: int) -> float:
         return rt.draws[i](rng)
@@ -821,12 +874,12 @@ def _keyed_streams(sp: SimPlan, rt: _Runtime, seed: int, index: int):
 
     scale = None
     if rt.shared:
-        mu, sigma = sp.run_factor
-        night = math.exp(mu + sigma * _inv_normal(_unit(_mix(run_key ^ _NIGHT))))
-        groups = [night * math.exp(m + s * _inv_normal(_unit(_mix(run_key ^ k))))
-                  for (m, s), k in zip(sp.group_factors, rt.group_keys)]
-        scale = [groups[g] for g in sp.factor_group]
-        base = [b * f for b, f in zip(base, scale)]
+        (mu, sigma), *params = rt.factor_params
+        night, *uniforms = _keyed_uniforms(run_key, rt.factor_keys)
+        night = math.exp(mu + sigma * _ndtri(night, 0.0, 1.0))
+        groups = [night * math.exp(m + s * _ndtri(u, 0.0, 1.0)) for (m, s), u in zip(params, uniforms)]
+        scale = list(map(groups.__getitem__, sp.factor_group))
+        base = list(map(operator.mul, base, scale))  # b * f, step by step
     return base, scale, fresh_draw, uniform
 
 
@@ -856,11 +909,15 @@ def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[f
     else:  # cannot happen: every step either ends, is skipped after a failed node, or stops the run
         raise AssertionError(f"run {index} ended with {unfinished} steps neither done nor stopped")
     if outcome != COMPLETED:
-        skipped = {i for u in st.skipped_units for i in sp.units[u].steps if end[i] < 0}
-        remaining = sum(1 for i in range(n) if start[i] < 0 and i not in skipped)
+        if st.skipped_units:
+            skipped = {i for u in st.skipped_units for i in sp.units[u].steps if end[i] < 0}
+            remaining = sum(1 for i in range(n) if start[i] < 0 and i not in skipped)
+        else:
+            remaining = sum(map(_NEGATIVE, start))  # the steps never started (True counts 1)
 
+    rt = runtime(sp)
     exposure = 0.0
-    for u, reboot, tail in runtime(sp).exposed:
+    for u, reboot, tail in rt.exposed:
         since = st.down_since.get(u, start[reboot])  # the first reboot: retries do not repair the storage
         if since >= 0:  # a node that went down and never finished its pass stays exposed until the run ends
             exposure += (end[tail] if end[tail] >= 0 else last) - since
@@ -868,7 +925,7 @@ def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[f
     within = None
     critical: tuple[int, ...] = ()
     if outcome == COMPLETED:
-        critical = _critical_path(sp.preds, end)
+        critical = _critical_path(sp.preds, end, rt.chains)
         if sp.windows:
             within = _inside_windows(sp, start, end)
     elif sp.windows:
@@ -880,17 +937,12 @@ def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[f
     upgraded = sum(1 for i in sp.os_upgraded if end[i] >= 0)
     span = mixed_span(end, sp.os_upgraded, None if sp.functional_level == NO_STEP else sp.functional_level)
     mixed = None if span is None or span[1] is None else span[1] - span[0]
-    overrun = _overrun(sp, start, end, last) if sp.windows else 0.0
-    unit_windows = _unit_windows(sp, start) if sp.windows else ()
-    units_done = tuple(end[u.tail] >= 0 for u in sp.units) if sp.windows else ()
-    work = busy_minutes([(start[i], end[i]) for i in range(n) if end[i] >= 0])
-    window_work: tuple[float, ...] = ()
     if sp.windows:
-        spans: list[list[tuple[float, float]]] = [[] for _ in sp.windows]
-        for u, k in zip(sp.units, unit_windows):
-            if k >= 0:
-                spans[k].extend((start[i], end[i]) for i in u.steps if end[i] >= 0)
-        window_work = tuple(busy_minutes(x) for x in spans)
+        unit_windows, units_done, overrun, work, window_work = _by_window(rt, start, end, last)
+    else:
+        unit_windows, units_done, overrun, window_work = (), (), 0.0, ()
+        # every step's (start, end) where it ended (a step's start and end are set together)
+        work = busy_minutes(list(zip(start, end)) if min(end) >= 0 else [(s, e) for s, e in zip(start, end) if e >= 0])
     crossed, window_close = _closing(sp, st, start, end, outcome, step)
     return RunResult(index, outcome, last, step, reason, remaining, tuple(st.failed), exposure, within,
                      critical, upgraded, overrun, segments, unit_windows, units_done, work, window_work, mixed,
@@ -978,48 +1030,122 @@ def _run_start(sp: SimPlan) -> float:
     return sp.given.now if sp.given else 0.0
 
 
-def _unit_windows(sp: SimPlan, start: list[float]) -> tuple[int, ...]:
-    """The window each unit's head started in (-1: never started)."""
-    starts = [w.start for w in sp.windows]
-    return tuple(bisect.bisect_right(starts, start[u.steps[0]]) - 1 if start[u.steps[0]] >= 0 else -1
-                 for u in sp.units)
+_NEGATIVE = (0.0).__gt__  # x -> 0.0 > x, i.e. x < 0
+_NOT_NEGATIVE = (0.0).__le__  # x -> 0.0 <= x, i.e. x >= 0
 
 
-def _overrun(sp: SimPlan, start: list[float], end: list[float], last: float) -> float:
-    """Minutes past the window's end of the units that started inside a window and ended after it."""
-    starts = [w.start for w in sp.windows]
-    total = 0.0
-    for u in sp.units:
-        began = start[u.steps[0]]
-        if began < 0:
-            continue
-        k = bisect.bisect_right(starts, began) - 1
-        if k < 0:
-            continue
-        finished = end[u.tail] if end[u.tail] >= 0 else last
-        total += max(0.0, finished - max(began, sp.windows[k].end))
-    return total
+def _by_window(rt: _Runtime, start: list[float], end: list[float], last: float):
+    """A run's schedule by window: (unit windows, units done, overrun, work, window work).
+
+    - unit windows: the window each unit's head started in (-1: it never started, or started before the first);
+    - units done: whether each unit's tail ended (it reached its safe point);
+    - overrun: minutes past its window's end of each unit that started in a window, to its tail's end (or the
+      run's end), summed in unit order;
+    - work: the union of the (start, end) of the ended steps (busy_minutes);
+    - window work: per window, the same union over the steps of the units started in it.
+    """
+    wstarts, wends = rt.window_starts, rt.window_ends
+    began = list(map(start.__getitem__, rt.unit_heads))
+    finished = list(map(end.__getitem__, rt.unit_tails))
+    find = bisect.bisect_right
+    where = [find(wstarts, b) - 1 if b >= 0 else -1 for b in began]
+    overrun = 0.0
+    for b, f, k in zip(began, finished, where):
+        if k >= 0:
+            overrun += max(0.0, (f if f >= 0 else last) - max(b, wends[k]))
+    done = tuple(map(_NOT_NEGATIVE, finished))
+    if rt.disjoint:
+        work, window_work = _busy_by_window(start, end, list(map((where + [-1]).__getitem__, rt.step_unit)),
+                                            len(wstarts))
+    else:  # a step in two units counts in both units' windows
+        spans: list[list[tuple[float, float]]] = [[] for _ in wstarts]
+        for (_, _, steps), k in zip(rt.unit_parts, where):
+            if k >= 0:
+                spans[k].extend((start[i], end[i]) for i in steps if end[i] >= 0)
+        work = busy_minutes([(s, e) for s, e in zip(start, end) if e >= 0])
+        window_work = tuple(map(busy_minutes, spans))
+    return tuple(where), done, overrun, work, window_work
+
+
+def _busy_by_window(start: list[float], end: list[float], window: list[int], count: int):
+    """busy_minutes over the ended steps, and over each window's ones (`window`: each step's, -1: none), in one
+    pass over the steps in (start, end) order: a window's steps come in the same order as sorting them alone,
+    so every sum adds the same terms in the same order as busy_minutes does."""
+    total, reach = 0.0, -math.inf  # -inf: the first interval always opens a new stretch, as busy_minutes' None
+    totals = [0.0] * count
+    reaches = [-math.inf] * count
+    items = sorted(zip(start, end, window))
+    # the steps that never ended (start and end -1) sort first when no start is below -1: skip them at once
+    first = bisect.bisect_left(items, (-1.0, 0.0)) if items and items[0][0] >= -1.0 else 0
+    for b, e, k in itertools.islice(items, first, None):
+        if e < 0:
+            continue  # never ended
+        if b > reach:
+            total += e - b
+            reach = e
+        elif e > reach:
+            total += e - reach
+            reach = e
+        if k >= 0:
+            r = reaches[k]
+            if b > r:
+                totals[k] += e - b
+                reaches[k] = e
+            elif e > r:
+                totals[k] += e - r
+                reaches[k] = e
+    return total, tuple(totals)
 
 
 def _inside_windows(sp: SimPlan, start: list[float], end: list[float]) -> bool:
-    starts = [w.start for w in sp.windows]
-    for i in range(sp.size):
-        if end[i] < 0:
-            continue
-        k = bisect.bisect_right(starts, start[i]) - 1
-        if k < 0 or end[i] > sp.windows[k].end or start[i] > sp.windows[k].end:
-            return False
-    return True
+    """Whether every ended step started inside a window and ended by that window's end."""
+    rt = runtime(sp)
+    if min(end) < 0:  # some step never ended: only the ended ones count
+        pairs = [(s, e) for s, e in zip(start, end) if e >= 0]
+        start, end = [s for s, _ in pairs], [e for _, e in pairs]
+    # the end of the window each step started in (-inf: before the first), all in C-level loops
+    limit = list(map(rt.limits.__getitem__, map(functools.partial(bisect.bisect_right, rt.window_starts), start)))
+    return not any(map(operator.gt, end, limit)) and not any(map(operator.gt, start, limit))
 
 
-def _critical_path(preds: tuple[tuple[int, ...], ...], end: list[float]) -> tuple[int, ...]:
-    """Back from the last step to end, through the predecessor that ended last (the earliest in plan order on ties)."""
+def _critical_path(preds: tuple[tuple[int, ...], ...], end: list[float],
+                   back: list[tuple[int, ...]] | None = None) -> tuple[int, ...]:
+    """Back from the last step to end, through the predecessor that ended last (the earliest in plan order on ties).
+
+    `back` (the runtime's `chains`) gives each step's run of single predecessors, taken in one extend.
+    """
     i = end.index(max(end))
     path = [i]
     at = end.__getitem__
     while True:
+        if back is not None:
+            run = back[i]
+            if run:
+                path.extend(run)
+                i = run[-1]
         before = preds[i]
         if not before:
             return tuple(path)
         i = before[0] if len(before) == 1 else max(before, key=at)
         path.append(i)
+
+
+def _chains(preds: tuple[tuple[int, ...], ...]) -> list[tuple[int, ...]] | None:
+    """Per step, the steps reached back through single predecessors, up to one with none or several
+    (empty for a step without exactly one); None if single predecessors form a cycle."""
+    n = len(preds)
+    back: list = [None] * n
+    for i in range(n):
+        walk = []
+        j = i
+        while back[j] is None and len(preds[j]) == 1:
+            walk.append(j)
+            j = preds[j][0]
+            if len(walk) > n:
+                return None
+        if back[j] is None:
+            back[j] = ()
+        for w in reversed(walk):
+            p = preds[w][0]
+            back[w] = (p,) + back[p]
+    return back

@@ -43,6 +43,9 @@ class _FastPlan:
     order: tuple[int, ...]  # a topological order of the steps (plan order when it is one)
     gated: tuple[bool, ...]  # heads of units under windows: they pass the window rule (the engine's slow path)
     draw_base: Callable | None  # the sequential base draws, inlined (None: keyed draws)
+    # per step in `order`: (index, predecessors, the only predecessor or -1, repair, bound, gated), so the
+    # evaluator unpacks one tuple per step instead of indexing five lists
+    steps: tuple[tuple, ...] = ()
 
 
 _PLANS: dict[str, _FastPlan] = {}
@@ -102,26 +105,25 @@ def _inlined_draws(sp: SimPlan) -> Callable:
         parts = (SPREAD,) if d.repair else (d.main,) if d.extra is None else (d.main, d.extra)
         inlined = tuple(_triangular_part(p) for p in parts)
         programs.append(inlined if all(p is not None for p in inlined) else rt.draws[i])
-    sqrt = math.sqrt
-
-    def draw_base(rng) -> list[float]:
-        rand = rng.random
-        out = []
-        append = out.append
-        for program in programs:
-            if type(program) is not tuple:
-                append(program(rng))
-                continue
-            total = None
-            for low, c, width, high, back, rest, minutes in program:
-                u = rand()
-                v = high + back * sqrt((1.0 - u) * rest) if u > c else low + width * sqrt(u * c)
-                if minutes is not None:
-                    v = minutes * v
-                total = v if total is None else total + v  # main + extra, main drawn first
-            append(total)
-        return out
-    return draw_base
+    # One straight-line function per plan, written out and compiled once: a step's constants are float
+    # literals (repr round-trips a float exactly), so no loop, tuple unpacking or None checks per step.
+    names: dict[str, object] = {"sqrt": math.sqrt}
+    lines = ["def draw_base(rng):", "    rand = rng.random"]
+    for i, program in enumerate(programs):
+        if type(program) is not tuple:
+            names[f"draw{i}"] = program
+            lines.append(f"    v{i} = draw{i}(rng)")
+            continue
+        for k, (low, c, width, high, back, rest, minutes) in enumerate(program):
+            value = (f"(({high!r}) + ({back!r}) * sqrt((1.0 - u) * ({rest!r})) if u > ({c!r}) "
+                     f"else ({low!r}) + ({width!r}) * sqrt(u * ({c!r})))")
+            if minutes is not None:
+                value = f"({minutes!r}) * {value}"
+            lines.append("    u = rand()")
+            lines.append(f"    v{i} = {value}" if k == 0 else f"    v{i} = v{i} + {value}")  # main + extra, main first
+    lines.append(f"    return [{', '.join(f'v{i}' for i in range(len(programs)))}]")
+    exec(compile("\n".join(lines) + "\n", f"<hciplan.simulator.fast draws {sp.key[:12]}>", "exec"), names)
+    return names["draw_base"]
 
 
 def fast_plan(sp: SimPlan) -> _FastPlan:
@@ -138,7 +140,10 @@ def fast_plan(sp: SimPlan) -> _FastPlan:
             eligible = False
     heads = {u.steps[0] for u in sp.units}
     gated = tuple(bool(sp.windows) and i in heads for i in range(sp.size))
-    fp = _FastPlan(eligible, order or (), gated, None if sp.draws == "keyed" else _inlined_draws(sp))
+    repair = runtime(sp).repair
+    steps = tuple((i, sp.preds[i], sp.preds[i][0] if len(sp.preds[i]) == 1 else -1, repair[i], sp.bound[i], gated[i])
+                  for i in order or ())
+    fp = _FastPlan(eligible, order or (), gated, None if sp.draws == "keyed" else _inlined_draws(sp), steps)
     if len(_PLANS) > 8:
         _PLANS.clear()
     _PLANS[sp.key] = fp
@@ -155,22 +160,24 @@ def run_fast(sp: SimPlan, seed: int, index: int) -> RunResult | None:
     n = sp.size
     start = [-1.0] * n
     end = [-1.0] * n
-    preds, repair, bound, gated = sp.preds, rt.repair, sp.bound, fp.gated
     units, unit_of, windows, wstarts, wends = sp.units, sp.unit_of, sp.windows, rt.window_starts, rt.window_ends
     last_window = len(windows)
     stop_step, stop_time, stop_reason, tied = NO_STEP, 0.0, "", False
     origin = rt.now
     at = end.__getitem__
-    for i in fp.order:
-        before = preds[i]
-        if not before:
-            now = origin
-        elif stop_step != NO_STEP and min(map(at, before)) < 0:
-            continue  # a predecessor never ended (its unit stopped at the window rule): i never starts
+    for i, before, one, rep, bound, gated in fp.steps:
+        # a predecessor that never ended (its unit stopped at the window rule, stop_step set): i never starts
+        if one >= 0:
+            now = end[one]  # when simpy resumes it: its predecessor's end
+            if now < 0 and stop_step != NO_STEP:
+                continue
+        elif before:
+            if stop_step != NO_STEP and min(map(at, before)) < 0:
+                continue
+            now = max(map(at, before))  # its last predecessor's end
         else:
-            now = max(map(at, before)) if len(before) > 1 else end[before[0]]  # when simpy resumes it
-        rep = repair[i]
-        if gated[i]:
+            now = origin
+        if gated:
             # the engine's gate(): wait for a window that still holds the unit, or stop
             need = units[unit_of[i]].need
             reason = None
@@ -208,7 +215,7 @@ def run_fast(sp: SimPlan, seed: int, index: int) -> RunResult | None:
         else:
             reboot, overhead, ratio = rep
             d = (overhead + ratio * (end[reboot] - start[reboot] if reboot != NO_STEP else 0.0)) * base[i]
-        if not d <= bound[i]:  # past its bound: a failure, the engine's to model
+        if not d <= bound:  # past its bound: a failure, the engine's to model
             return None
         start[i] = now
         end[i] = now + d

@@ -123,18 +123,38 @@ def _tally_windows(sp: SimPlan, batch: Batch, r: RunResult) -> None:
         batch.window_works = [array("d") for _ in range(windows)]
     where, done = r.unit_windows, r.units_done
     planned = sp.planned if sp.given is None else ()  # a run from a journal's now has no planned schedule
+    # one pass over the units: how many started in each window, how many reached their safe point in each
+    # window (a unit done by window k's end is one done and started in a window <= k), and the windows each
+    # unit spills over: a unit the plan puts in window p and not done by k's end (it started in a later
+    # window, or never reached its safe point) spills every k from p to the window it got done in
+    started = [0] * (windows + 1)  # index w + 1: -1 (never started) lands in slot 0
+    finished = [0] * (windows + 1)  # by the window a done unit started in (slot w + 1)
+    spill = [0] * (windows + 1)  # +1 where a unit's spill starts, -1 where it stops
+    for w in where:
+        started[w + 1] += 1
+    for w, d in zip(where, done):
+        if d and w >= 0:
+            finished[w + 1] += 1
+    for p, w, d in zip(planned, where, done):
+        if p >= 0:
+            until = w if d and w >= 0 else windows
+            if p < until:
+                spill[p] += 1
+                spill[until] -= 1
+    done_by = spilling = 0
     for k in range(windows):
-        batch.started[k][sum(1 for w in where if w == k)] += 1
-        batch.done_by[k][sum(1 for w, d in zip(where, done) if d and 0 <= w <= k)] += 1
-        # spilled: a unit the plan puts in this window or an earlier one is not done by its end (it started
-        # in a later window, or never reached its safe point)
-        if any(0 <= p <= k and not (d and 0 <= w <= k) for p, w, d in zip(planned, where, done)):
+        batch.started[k][started[k + 1]] += 1
+        done_by += finished[k + 1]
+        batch.done_by[k][done_by] += 1
+        spilling += spill[k]
+        if spilling:
             batch.spills[k] += 1
         if r.window_work[k] > 0:
             batch.window_works[k].append(r.window_work[k])
     if r.outcome == COMPLETED:
-        batch.finish_windows[max(where, default=-1)] += 1
-        batch.windows_used[len({w for w in where if w >= 0})] += 1
+        used = [k for k in range(windows) if started[k + 1]]
+        batch.finish_windows[used[-1] if used else -1] += 1
+        batch.windows_used[len(used)] += 1
 
 
 def _tally_closing(batch: Batch, r: RunResult) -> None:
