@@ -50,7 +50,8 @@ def final_segments(run: RunResult) -> dict[int, tuple[float, float]]:
 
 
 def down_intervals(sp: SimPlan, run: RunResult) -> list[tuple[str, float, float]]:
-    """(node, from, to) per unit with a reboot: from its first reboot until the unit's tail ends (or the run ends)."""
+    """(node, from, to) per unit with a reboot: from the offline part of the setup before its first reboot (the
+    unit's offline share of the setup's last ok attempt before it) until the unit's tail ends (or the run ends)."""
     intervals = []
     for unit in sp.units:
         if unit.reboot == NO_STEP or unit.node is None:
@@ -58,8 +59,11 @@ def down_intervals(sp: SimPlan, run: RunResult) -> list[tuple[str, float, float]
         starts = [s.start for s in run.segments if s.step == unit.reboot]
         if not starts:
             continue
+        first = min(starts)
+        setups = [s for s in run.segments if s.step == unit.down_from and s.status == "ok" and s.end <= first]
+        offline = unit.offline * (setups[-1].end - setups[-1].start) if setups else 0.0
         ends = [s.end for s in run.segments if s.step == unit.tail and s.status == "ok"]
-        intervals.append((unit.node, min(starts), max(ends) if ends else run.end))
+        intervals.append((unit.node, first - offline, max(ends) if ends else run.end))
     return intervals
 
 

@@ -51,9 +51,11 @@ def _reference_result(sp, index, st, start, end, trace):
         skipped = {i for u in st.skipped_units for i in sp.units[u].steps if end[i] < 0}
         remaining = sum(1 for i in range(n) if start[i] < 0 and i not in skipped)
     exposure = 0.0
-    for u, reboot, tail in runtime(sp).exposed:
-        since = st.down_since.get(u, start[reboot])
-        if since >= 0:
+    for u, reboot, lead, share, tail in runtime(sp).exposed:
+        since = st.down_since.get(u)
+        if since is None and start[reboot] >= 0:
+            since = engine.down_start(start[reboot], lead, share, start, end)
+        if since is not None and since >= 0:
             exposure += (end[tail] if end[tail] >= 0 else last) - since
     within = None
     critical: tuple[int, ...] = ()

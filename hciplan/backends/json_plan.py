@@ -61,6 +61,7 @@ def plan_document(plan: Plan | None, diagnostics: Iterable[Diagnostic] = ()) -> 
                 "duration_model": s.spec.duration_model,
                 "mean_minutes": s.mean_minutes,
                 "bound_minutes": s.bound_minutes,
+                "offline_share": s.offline_share,
                 "unit": plan.unit_of(s.id).id,
                 "source": s.spec.source,
             }
@@ -77,6 +78,7 @@ def plan_document(plan: Plan | None, diagnostics: Iterable[Diagnostic] = ()) -> 
                 "steps": list(u.steps),
                 "cau": u.cau,
                 "down": u.down,
+                "down_from": u.down_from,
                 "tail": u.tail,
                 "fit_minutes": u.fit_minutes,
                 "bound_minutes": u.bound_minutes,

@@ -16,7 +16,7 @@ import dataclasses
 import re
 
 from hciplan.compiler.catalog import CATALOG
-from hciplan.compiler.durations import mean_minutes
+from hciplan.compiler.durations import mean_minutes, offline_share
 from hciplan.compiler.model import Model
 from hciplan.compiler.plan import Plan, Step, fingerprint, order_steps
 from hciplan.compiler.recovery import recovery_of
@@ -60,18 +60,23 @@ class _Builder:
         self.steps: list[Step] = []
         self.tail: tuple[str, ...] = ()
         self.down_minutes: dict[tuple[str | None, str | None], float] = {}
+        self.offline_minutes: dict[tuple[str | None, str | None], float] = {}  # a pass's setup, its offline part
 
     def _add(self, step_id: str, kind: str, phase: str, after: tuple[str, ...], node: str | None = None,
              group: str | None = None, target: str | None = None) -> str:
         spec = CATALOG[kind]
+        share = round(offline_share(self.model, kind), 6)
         if spec.effect == "repair_wait":
             down = self.down_minutes.get((group, node), 0.0)
             minutes = mean_minutes("storage.wait", self.model, down, step_kind=kind)
         else:
             minutes = mean_minutes(spec.duration_model, self.model, step_kind=kind)
-            if spec.takes_node_down:
-                self.down_minutes[(group, node)] = minutes
-        self.steps.append(Step(step_id, kind, phase, node, tuple(sorted(after)), group, target, round(minutes, 3)))
+            if share:
+                self.offline_minutes[(group, node)] = share * minutes
+            if spec.takes_node_down:  # down from the offline part of the setup before it (if any) to its end
+                self.down_minutes[(group, node)] = self.offline_minutes.pop((group, node), 0.0) + minutes
+        self.steps.append(Step(step_id, kind, phase, node, tuple(sorted(after)), group, target, round(minutes, 3),
+                               offline_share=share))
         return step_id
 
     def then(self, step_id: str, kind: str, phase: str, **extra) -> str:
@@ -206,7 +211,8 @@ def finish(model: Model, steps: list[Step]) -> Plan:
     ordered = order_steps(steps)
     index = {s.id: i for i, s in enumerate(ordered)}
     bounds = plan_bounds(model, [s.id for s in ordered], [s.kind for s in ordered], [s.node for s in ordered],
-                         [s.group for s in ordered], [tuple(index[p] for p in s.after) for s in ordered])
+                         [s.group for s in ordered], [tuple(index[p] for p in s.after) for s in ordered],
+                         [s.offline_share for s in ordered])
     ordered = tuple(dataclasses.replace(s, bound_minutes=b, p90_minutes=q)
                     for s, b, q in zip(ordered, bounds.bound_minutes, bounds.p90_minutes))
     plan = Plan(model, ordered, fingerprint(model), bounds.units, bounds.reboot_timeout, bounds.confidence,

@@ -45,6 +45,9 @@ class StepKind:
     # An irreversible step: the state it leaves the cluster in once it has run (or was cut short while
     # running), with its source; `simulate` reports it for runs that end early past the point of no return.
     no_return: str = ""
+    # A feature-update setup: part of its duration runs after its first restart, with the node down
+    # (durations.offline_share; the share is an assumption, docs/simulation.md "The offline part of setup").
+    offline_part: bool = False
 
     @property
     def drains(self) -> bool:
@@ -105,7 +108,7 @@ _KINDS = (
     StepKind("cau.drain", "P2", "node", "CAU: pause and drain the node", ("Invoke-CauRun",),
              "[A-ps], [W-invoke]", effect="drain", duration="node.drain"),
     StepKind("cau.install", "P2", "node", "CAU: run the 23H2 feature update setup", ("Invoke-CauRun",),
-             "[A-ps], [W-invoke]", duration="os.install"),
+             "[A-ps], [W-invoke]", duration="os.install", offline_part=True),
     StepKind("cau.reboot", "P2", "node", "CAU: reboot(s) into 23H2 and auto-start services", ("Invoke-CauRun",),
              "[A-ps], [W-opts]", effect="reboot", duration="os.reboot"),
     StepKind("cau.resume", "P2", "node", "CAU: resume the node with failback", ("Invoke-CauRun",),
@@ -119,14 +122,14 @@ _KINDS = (
              no_return="cluster functional level raised: mixed OS mode cannot be backed out, "
                        "the cluster cannot take 22H2 nodes back [A-ps], [W-rolling]"),
     StepKind("os.setup", "P2", "node", "Run the 23H2 feature update setup on the drained node",
-             ("Start-Process",), "[A-other], [G-hol]", duration="os.install"),
+             ("Start-Process",), "[A-other], [G-hol]", duration="os.install", offline_part=True),
     StepKind("os.restart", "P2", "node", "Restart into 23H2: setup ran with /NoReboot; wait for the 23H2 build",
              ("Restart-Computer",), "[A-other], [G-hol]", effect="reboot", duration="os.reboot"),
     StepKind("offline.stop", "P2", "cluster", "Take virtual disks offline and stop the cluster (full outage)",
              ("Get-ClusterSharedVolume", "Stop-ClusterResource", "Stop-Cluster", "Set-Service"), "[A-other]",
              effect="stop_cluster", downtime=True, storage_offline=True),
     StepKind("offline.setup", "P2", "node", "Run the 23H2 feature update setup (cluster stopped)",
-             ("Start-Process",), "[A-other]", downtime=True, duration="os.install"),
+             ("Start-Process",), "[A-other]", downtime=True, duration="os.install", offline_part=True),
     StepKind("offline.reboot", "P2", "node", "Reboot into 23H2 (cluster stopped)",
              ("Restart-Computer",), "[A-other]", downtime=True, duration="os.reboot", restarts=True),
     StepKind("offline.start", "P2", "cluster",

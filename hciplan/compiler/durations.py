@@ -22,6 +22,7 @@ import random
 from statistics import NormalDist
 from typing import Protocol
 
+from hciplan.compiler.catalog import CATALOG
 from hciplan.compiler.model import DEFAULT_TIMING, GiB, MiB, DurationModel, Model, Timing
 from hciplan.compiler.storage import down_node_write_rate
 from hciplan.records import record
@@ -327,8 +328,9 @@ class StepDuration:
     """How one step's duration is made: a drawn part, an optional extra part (the download), or the repair physics.
 
     The repair is `(overhead + ratio x down time) x spread`, where the down time
-    is the node's reboot in the same pass: its mean is what `hciplan plan` shows,
-    and the simulator uses the down time of each run.
+    is the node's reboot in the same pass plus the offline part of the setup
+    before it (`offline_share`): its mean is what `hciplan plan` shows, and the
+    simulator uses the down time of each run.
     """
 
     main: Distribution | None
@@ -405,6 +407,29 @@ def resolve(model: Model, kind: str | None, model_name: str) -> StepDuration:
     if model_name == "solution.deploy":
         return StepDuration(deploy_model(model), extra, shared_sigma=shared)
     return StepDuration(DEFAULT_MODELS[model_name], extra, shared_sigma=shared)
+
+
+def offline_share(model: Model, kind: str) -> float:
+    """The share of a step's drawn duration during which its node is down: the offline part of setup.
+
+    A feature update's setup runs its first (downlevel) phase with the OS up, then restarts and runs
+    its SafeOS and first-boot phases offline; the plan's install step holds the whole setup, its reboot
+    step only the restarts. While setup runs offline the node's drives serve no writes, so that part
+    counts as down time, like the reboot: in the resync and in the exposure. No split is published
+    (domain.md section 5: "per-node OS install time" is not), so the share of the setup is an
+    **assumption**: `timing.offline_share`, default 0.5. The download of a Windows Update install
+    (`os.download`, its extra part) runs online: the share of the whole step is scaled so that its
+    mean offline part is the share of the setup's mean alone. 0 for every kind that is not a setup.
+    """
+    if not CATALOG[kind].offline_part:
+        return 0.0
+    share = (model.timing or DEFAULT_TIMING).offline_share
+    d = resolve(model, kind, CATALOG[kind].duration_model)
+    if share == 0 or d.extra is None:
+        return share
+    setup = d.main.mean
+    total = setup + d.extra.mean
+    return share * setup / total if total > 0 else 0.0
 
 
 def mean_minutes(kind: str, model: Model, down_minutes: float = 0.0, step_kind: str | None = None) -> float:

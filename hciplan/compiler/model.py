@@ -232,6 +232,9 @@ class Timing:
     drain_timeout: int | None = None  # seconds; None: derived from the drain's duration (compiler/bounds.py)
     repair_timeout: int | None = None
     window_confidence: float = 0.9
+    # The share of a feature-update setup that runs after its first restart, node down (an assumption:
+    # no split is published; durations.offline_share).
+    offline_share: float = 0.5
     # Shared speed: every run draws one lognormal factor of mean 1 for all its steps (run_spread, its
     # log-sd) and one per duration model (kind_spread): the same disks, network and update source serve
     # every node, so a slow night is slow throughout. Both are assumptions until calibrated.

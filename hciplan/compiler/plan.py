@@ -43,6 +43,7 @@ class Step:
     mean_minutes: float = 0.0
     bound_minutes: float = 0.0  # the script's wait and the simulator's give-up time (compiler/units.py)
     p90_minutes: float = 0.0  # the P90 the derived bounds and the HCI920 warning start from
+    offline_share: float = 0.0  # the share of its duration with its node down: setup's offline part (durations.py)
 
     @property
     def spec(self) -> StepKind:

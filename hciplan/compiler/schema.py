@@ -201,6 +201,9 @@ TIMING = BlockSpec("timing", model.Timing,
     Attr("window_confidence", "number",
          "A node (or any unit of work) starts only if it finishes before the window ends with this probability.",
          _T.window_confidence, min=0.5, max=0.999),
+    Attr("offline_share", "number", "Share of a feature-update setup's duration that runs after its first restart "
+         "(the node is down: it counts in the resync and the exposure). Default 0.5: an assumption.",
+         _T.offline_share, min=0, max=1),
     Attr("run_spread", "number", "Log-sd of a speed factor (mean 1) shared by every step of one run: a slow night "
          "is slow throughout. 0 makes runs independent step by step. Default: an assumption until calibrated.",
          _T.run_spread, min=0, max=1),

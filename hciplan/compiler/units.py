@@ -60,6 +60,9 @@ class Unit:
     node: str | None
     cau: bool  # a node attempt of the CAU run: CAU's retry rules apply, its pre-update script gates the node
     down: str | None  # the step that takes the node down (its first reboot), if any
+    # the setup before `down` whose offline part (its step's offline_share) already has the node down, if any:
+    # the down time, the resync and the exposure start there (durations.offline_share)
+    down_from: str | None
     tail: str  # the step after which the safe point holds again
     fit_minutes: float  # what the window must still hold for the unit to start (at the plan's confidence)
     bound_minutes: float  # the far bound: its steps' bounds on its longest path
@@ -118,15 +121,15 @@ class Bounds:
     """What `plan_bounds` computes for a plan's steps, in plan order."""
 
     bound_minutes: tuple[float, ...]
-    p90_minutes: tuple[float, ...]  # each step's P90 (a repair wait's with its reboot's P90 as down time)
+    p90_minutes: tuple[float, ...]  # each step's P90 (a repair wait's with its down time's P90: setup's part + reboot)
     units: tuple[Unit, ...]
     reboot_timeout: int  # minutes
     confidence: float
 
 
 def plan_bounds(model: Model, ids: list[str], kinds: list[str], nodes: list[str | None],
-                groups: list[str | None], preds: list[tuple[int, ...]]) -> Bounds:
-    """Bounds and units of the steps given in plan order (`preds` by index)."""
+                groups: list[str | None], preds: list[tuple[int, ...]], shares: list[float]) -> Bounds:
+    """Bounds and units of the steps given in plan order (`preds` by index, `shares` the steps' offline_share)."""
     timing = model.timing or DEFAULT_TIMING
     confidence = timing.window_confidence
     durations = step_durations(model, kinds)
@@ -136,15 +139,25 @@ def plan_bounds(model: Model, ids: list[str], kinds: list[str], nodes: list[str 
     members: dict[tuple, list[int]] = {}
     for i, key in enumerate(keys):
         members.setdefault(key, []).append(i)
-    # The repair wait of a pass resyncs what was written while the pass's first reboot had the node down.
+    # The repair wait of a pass resyncs what was written while the node was down: from the offline part of
+    # the setup that precedes the pass's first reboot (a predecessor in the same pass) to that reboot's end.
     down_of: dict[tuple, int] = {}
     for i, spec in enumerate(specs):
         if spec.takes_node_down:
             down_of.setdefault(keys[i], i)
+    offline_of: dict[tuple, int] = {}
+    for key, d in down_of.items():
+        lead = [p for p in preds[d] if keys[p] == key and shares[p] > 0]
+        if lead:
+            offline_of[key] = lead[-1]
 
     def down_quantile(i: int, q: float) -> float:
+        """The down time's q-quantile: the parts' quantiles added (conservative, like StepDuration.quantile)."""
         d = down_of.get(keys[i])
-        return durations[d].quantile(q) if d is not None and specs[i].effect == "repair_wait" else 0.0
+        if d is None or specs[i].effect != "repair_wait":
+            return 0.0
+        lead = offline_of.get(keys[i])
+        return durations[d].quantile(q) + (shares[lead] * durations[lead].quantile(q) if lead is not None else 0.0)
 
     reboot_timeout = reboot_timeout_minutes(model, [d for d, s in zip(durations, specs) if s.reboots])
     p90 = [durations[i].quantile(0.9, down_quantile(i, 0.9)) for i in range(len(ids))]
@@ -168,10 +181,11 @@ def plan_bounds(model: Model, ids: list[str], kinds: list[str], nodes: list[str 
         head = group[0]
         assert not any(p in group for p in preds[head]), f"unit {key} must start at its first step"
         tails = [i for i in group if not any(i in preds[j] for j in group)]
-        down = down_of.get(key)
+        down, lead = down_of.get(key), offline_of.get(key)
         units.append(Unit(
             id=_unit_id(key, ids[head]), kind=key[0], steps=tuple(ids[i] for i in group), node=nodes[head],
             cau=key[0] == "pass" and key[1] == CAU_RUN, down=ids[down] if down is not None else None,
+            down_from=ids[lead] if lead is not None else None,
             tail=ids[tails[-1]], fit_minutes=round(_longest(group, preds, fit), 3),
             bound_minutes=_longest(group, preds, bounds)))
     return Bounds(tuple(bounds), tuple(round(x, 3) for x in p90), tuple(units), reboot_timeout, confidence)

@@ -97,6 +97,10 @@ def observe(sp: SimPlan, measured: dict[int, float], facts: dict[int, tuple[floa
         if reboot is not None and reboot != NO_STEP:  # this night's down time, as the engine computes the resync
             begin, end = facts.get(reboot, (0.0, sp.mean_minutes[reboot]))
             down = end - begin
+            unit = sp.units[sp.unit_of[reboot]]
+            if unit.down_from != NO_STEP:  # and the offline part of the setup before the reboot
+                setup = facts.get(unit.down_from, (0.0, sp.mean_minutes[unit.down_from]))
+                down += unit.offline * (setup[1] - setup[0])
         q50, q90 = own.quantile(0.5, down), own.quantile(0.9, down)
         if actual <= 0 or q50 <= 0:
             continue

@@ -24,7 +24,8 @@ and the step decides what happens: in the CAU run, retry the node's whole
 attempt (drain again, with fresh durations) until `max_retries_per_node` is
 used up, then count the node as failed (a node that went down in any attempt
 stops the run: its storage was never repaired); elsewhere the script stops.
-Exposure and the resync count from a node's first reboot. A run is
+Exposure and the resync count from the moment a node first goes down: the
+offline part of the setup before its first reboot (`down_start`). A run is
 `completed`, `aborted` (a step and a reason) or `stopped_at_window` (the last
 safe point before a window closed with work left).
 """
@@ -127,11 +128,15 @@ class _Runtime:
         self.injected = injected
         self.risks: dict[int, RiskSpec] = risks
         self.draws = []
-        self.repair = []  # None, or (reboot index or NO_STEP, overhead, ratio)
+        # None, or (reboot index or NO_STEP, setup index or NO_STEP, its offline share, overhead, ratio)
+        self.repair = []
         for i, d in enumerate(sp.durations):
             if d.repair:
                 self.draws.append(_spread_draw)
-                self.repair.append((sp.repair_from[i], d.repair_overhead, d.repair_ratio))
+                reboot = sp.repair_from[i]
+                unit = sp.units[sp.unit_of[reboot]] if reboot is not None and reboot != NO_STEP else None
+                lead, share = (unit.down_from, unit.offline) if unit is not None else (NO_STEP, 0.0)
+                self.repair.append((reboot, lead, share, d.repair_overhead, d.repair_ratio))
             else:
                 self.draws.append(_draw_of(d))
                 self.repair.append(None)
@@ -145,7 +150,8 @@ class _Runtime:
         self.window_starts = [w.start for w in sp.windows]
         self.window_ends = [w.end for w in sp.windows]
         self.head = [i in heads for i in range(n)]
-        self.exposed = [(k, u.reboot, u.tail) for k, u in enumerate(sp.units) if u.reboot != NO_STEP]
+        self.exposed = [(k, u.reboot, u.down_from, u.offline, u.tail) for k, u in enumerate(sp.units)
+                        if u.reboot != NO_STEP]
         # `_closing`'s: the irreversible steps; the units that take a node (or the cluster) out of its safe
         # state (node passes, the offline bracket: more than one step, or a reboot); mixed mode's steps
         self.irreversible = tuple(i for i in range(n) if sp.irreversible[i])
@@ -511,6 +517,19 @@ class _State:
         self.delay = 0.0  # minutes in failed attempts and recoveries
 
 
+def down_start(began: float, lead: int, share: float, start: list[float], end: list[float]) -> float:
+    """When a node goes down, given its first reboot began at `began`: the offline part of the setup before it.
+
+    The last `share` of the setup step `lead` (the plan's unit.down_from and its offline_share) runs after
+    setup's first restart, with the node's drives serving no writes (durations.offline_share). The simpy
+    engine and the fast path (fast.py) both compute the down time as `end of reboot - down_start(...)`, the
+    same floats; with no setup (or a share of 0) it is the reboot's start itself, bit for bit.
+    """
+    if lead == NO_STEP or end[lead] < 0:
+        return began
+    return began - share * (end[lead] - start[lead])
+
+
 def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResult:
     """Simulate run `index` of the Monte Carlo series with master seed `seed`."""
     rt = runtime(sp)
@@ -533,16 +552,18 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
         rep = repair[i]
         if rep is None:
             return drawn * factor
-        reboot, overhead, ratio = rep
+        reboot, lead, share, overhead, ratio = rep
         if reboot == NO_STEP or end[reboot] < 0:
             return overhead * drawn * factor
-        # storage is out of sync from the first reboot until the node is resumed: retries do not repair it, they
-        # add to the resync (a retry after the reboot keeps the node paused until its resume passes)
+        # storage is out of sync from the first time the node went down (the offline part of its setup, then the
+        # first reboot) until the node is resumed: retries do not repair it, they add to the resync (a retry after
+        # the reboot keeps the node paused until its resume passes)
         u = unit_of[reboot]
         after = unit_pos[reboot] + 1
         resume = units[u].steps[after] if after < len(units[u].steps) else NO_STEP
         until = start[resume] if resume != NO_STEP and start[resume] >= 0 else end[reboot]
-        down = until - st.down_since.get(u, start[reboot])
+        since = st.down_since.get(u)
+        down = until - (since if since is not None else down_start(start[reboot], lead, share, start, end))
         return (overhead + ratio * down) * drawn * factor
 
     def halt(i: int, reason: str):
@@ -585,7 +606,9 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
         mode, factor = failure if failure is not None else (None, 1.0)
         u = unit_of[i]
         if i == units[u].reboot and u not in st.down_since:  # the first reboot (it may have run on the hot path)
-            st.down_since[u] = start[i] if start[i] >= 0 else env.now
+            unit = units[u]
+            st.down_since[u] = down_start(start[i] if start[i] >= 0 else env.now, unit.down_from, unit.offline,
+                                          start, end)
         if mode is None or mode == "slow":
             d = duration(i, factor, fresh)
             if d <= bound[i]:
@@ -800,8 +823,9 @@ def run_once(sp: SimPlan, seed: int, index: int, trace: bool = False) -> RunResu
             if rep is None:
                 d = base[i]
             else:
-                reboot, overhead, ratio = rep
-                d = (overhead + ratio * (end[reboot] - start[reboot] if reboot != NO_STEP else 0.0)) * base[i]
+                reboot, lead, share, overhead, ratio = rep
+                d = (overhead + ratio * (end[reboot] - down_start(start[reboot], lead, share, start, end)
+                                         if reboot != NO_STEP else 0.0)) * base[i]
             if d > bound[i]:  # past its bound: the failure path gives it up there
                 st.clean = False
                 yield from slow_path(i)
@@ -917,9 +941,12 @@ def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[f
 
     rt = runtime(sp)
     exposure = 0.0
-    for u, reboot, tail in rt.exposed:
-        since = st.down_since.get(u, start[reboot])  # the first reboot: retries do not repair the storage
-        if since >= 0:  # a node that went down and never finished its pass stays exposed until the run ends
+    for u, reboot, lead, share, tail in rt.exposed:
+        since = st.down_since.get(u)  # from the first time down: retries do not repair the storage
+        if since is None and start[reboot] >= 0:
+            since = down_start(start[reboot], lead, share, start, end)
+        # a node that went down and never finished its pass stays exposed until the run ends
+        if since is not None and since >= 0:
             exposure += (end[tail] if end[tail] >= 0 else last) - since
 
     within = None

@@ -28,7 +28,7 @@ from typing import Callable
 
 from hciplan.compiler.durations import SPREAD, Scaled, Triangular
 from hciplan.simulator.engine import (
-    LAST_WINDOW_ENDED, RunResult, _result, _State, no_fit_reason, run_draws, run_once, runtime,
+    LAST_WINDOW_ENDED, RunResult, _result, _State, down_start, no_fit_reason, run_draws, run_once, runtime,
 )
 from hciplan.simulator.prepared import NO_STEP, SimPlan
 
@@ -133,8 +133,8 @@ def fast_plan(sp: SimPlan) -> _FastPlan:
         return fp
     order = _topological(sp.preds)
     eligible = not sp.injections and not sp.risks and sp.given is None and order is not None
-    # A repair wait's duration reads its reboot's times: the engine's two duration rules (hot path and
-    # window-rule path) agree only if that reboot has always ended first, i.e. it is an ancestor.
+    # A repair wait's duration reads its reboot's times (and its setup's): the engine's two duration rules (hot
+    # path and window-rule path) agree only if that reboot has always ended first, i.e. it is an ancestor.
     for i, reboot in enumerate(sp.repair_from):
         if eligible and reboot is not None and reboot != NO_STEP and reboot not in _ancestors(sp.preds, i):
             eligible = False
@@ -205,16 +205,18 @@ def run_fast(sp: SimPlan, seed: int, index: int) -> RunResult | None:
             if rep is None:
                 d = base[i] * 1.0
             else:
-                reboot, overhead, ratio = rep
+                reboot, lead, share, overhead, ratio = rep
                 if reboot == NO_STEP or end[reboot] < 0:
                     d = overhead * base[i] * 1.0
                 else:
-                    d = (overhead + ratio * (end[reboot] - start[reboot])) * base[i] * 1.0
+                    down = end[reboot] - down_start(start[reboot], lead, share, start, end)
+                    d = (overhead + ratio * down) * base[i] * 1.0
         elif rep is None:  # the engine's hot path
             d = base[i]
         else:
-            reboot, overhead, ratio = rep
-            d = (overhead + ratio * (end[reboot] - start[reboot] if reboot != NO_STEP else 0.0)) * base[i]
+            reboot, lead, share, overhead, ratio = rep
+            d = (overhead + ratio * (end[reboot] - down_start(start[reboot], lead, share, start, end)
+                                     if reboot != NO_STEP else 0.0)) * base[i]
         if not d <= bound:  # past its bound: a failure, the engine's to model
             return None
         start[i] = now

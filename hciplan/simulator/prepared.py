@@ -46,6 +46,10 @@ class Unit:
     node: str | None
     cau: bool  # a node attempt of the CAU run: failures follow CAU's retry rules
     reboot: int  # the step that takes the node down, or NO_STEP
+    # the setup whose offline part already has the node down before `reboot` (NO_STEP: none) and that share of
+    # its duration: the node is down from end[down_from] - offline x its duration (engine.down_start)
+    down_from: int
+    offline: float
     tail: int  # the step after which the node is back with storage healthy
     need: float  # the plan's fit_minutes: what the window must still hold for the unit to start
     id: str = ""
@@ -175,7 +179,9 @@ def prepare(plan: Plan, injections: tuple[Injection, ...] = (), risks: dict[str,
         members = tuple(index[step] for step in unit.steps)
         for i in members:
             unit_of[i] = u
+        lead = index[unit.down_from] if unit.down_from else NO_STEP
         units.append(Unit(members, unit.node, unit.cau, index[unit.down] if unit.down else NO_STEP,
+                          lead, plan.steps[lead].offline_share if lead != NO_STEP else 0.0,
                           index[unit.tail], unit.fit_minutes, unit.id))
     repair_from: list[int | None] = [None] * len(plan.steps)
     for i, s in enumerate(plan.steps):
