@@ -27,7 +27,7 @@ from hciplan.compiler.plan import Plan
 from hciplan.simulator.result import Models, Spread
 
 PHYSICS_PARAMETERS = ("live_migration_per_s", "per_vm_migration", "write_per_s", "resync_per_s",
-                      "repair_overhead", "media_size", "download_per_s")
+                      "repair_overhead", "media_size", "download_per_s", "offline_share")
 
 
 def _written(timing: Timing, name: str) -> bool:
