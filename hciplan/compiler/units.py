@@ -4,9 +4,10 @@ A *unit* is what the window rule starts as a whole: a node's pass (drain ..
 storage wait), the offline bracket (stop .. start), or one plain step. Between
 units the cluster is at a *safe point*: every node Up and not paused, storage
 healthy, no repair job pending. The window rule applies only at a unit's head:
-a unit starts only if its `fit_minutes` (its steps' durations on its longest
-path, at the file's `window_confidence`) end before the window does; once
-started it runs to its safe point, past the window's end if it must.
+a unit starts only if its `fit_minutes` (the `window_confidence`-quantile of
+the unit's own duration, its longest path as the simulator draws it:
+compiler/unitfit.py) end before the window does; once started it runs to its
+safe point, past the window's end if it must.
 
 Every step carries `bound_minutes`: how long the script waits for it and when
 the simulator gives it up. Reboots are bounded by the plan's reboot timeout
@@ -30,6 +31,7 @@ from hciplan.compiler.catalog import CATALOG
 from hciplan.compiler.diagnostics import Collector
 from hciplan.compiler.durations import StepDuration, resolve
 from hciplan.compiler.model import DEFAULT_TIMING, Model
+from hciplan.compiler.unitfit import UnitStep, unit_quantile
 from hciplan.records import record
 
 CAU_RUN = "cau_run"  # the group of the steps one Invoke-CauRun performs
@@ -64,7 +66,7 @@ class Unit:
     # the down time, the resync and the exposure start there (durations.offline_share)
     down_from: str | None
     tail: str  # the step after which the safe point holds again
-    fit_minutes: float  # what the window must still hold for the unit to start (at the plan's confidence)
+    fit_minutes: float  # what the window must still hold for the unit to start: its duration's confidence-quantile
     bound_minutes: float  # the far bound: its steps' bounds on its longest path
 
     @property
@@ -114,6 +116,18 @@ def _longest(members: list[int], preds: list[tuple[int, ...]], minutes: list[flo
     for i in members:  # plan order is a topological order
         finish[i] = max((finish[p] for p in preds[i] if p in inside), default=0.0) + minutes[i]
     return max(finish.values(), default=0.0)
+
+
+def _unit_steps(group: list[int], preds: list[tuple[int, ...]], durations: list[StepDuration], specs: list,
+                down: int | None, lead: int | None, shares: list[float]) -> tuple[UnitStep, ...]:
+    """A unit's steps as the sampler reads them: positions inside the unit, and the repair's down time (its
+    reboot, plus the offline share of the setup before it)."""
+    position = {i: k for k, i in enumerate(group)}
+    return tuple(UnitStep(durations[i], specs[i].duration_model, tuple(position[p] for p in preds[i] if p in position),
+                          position[down] if down is not None and durations[i].repair else None,
+                          position[lead] if lead is not None and durations[i].repair else None,
+                          shares[lead] if lead is not None and durations[i].repair else 0.0)
+                 for i in group)
 
 
 @record
@@ -175,18 +189,21 @@ def plan_bounds(model: Model, ids: list[str], kinds: list[str], nodes: list[str 
             bound = max(MIN_BOUND, HANG_P90_FACTOR * p90[i])
         bounds.append(float(whole_minutes(bound)))
 
-    fit = [durations[i].quantile(confidence, down_quantile(i, confidence)) for i in range(len(ids))]
     units = []
     for key, group in members.items():
         head = group[0]
         assert not any(p in group for p in preds[head]), f"unit {key} must start at its first step"
         tails = [i for i in group if not any(i in preds[j] for j in group)]
         down, lead = down_of.get(key), offline_of.get(key)
+        # The fit time: the confidence-quantile of the unit's own duration, drawn as the simulator draws it
+        # (compiler/unitfit.py), not the sum of its steps' quantiles (which holds far more than the confidence).
+        fit = unit_quantile(_unit_steps(group, preds, durations, specs, down, lead, shares), timing.run_spread,
+                            timing.kind_spread, confidence)
         units.append(Unit(
             id=_unit_id(key, ids[head]), kind=key[0], steps=tuple(ids[i] for i in group), node=nodes[head],
             cau=key[0] == "pass" and key[1] == CAU_RUN, down=ids[down] if down is not None else None,
             down_from=ids[lead] if lead is not None else None,
-            tail=ids[tails[-1]], fit_minutes=round(_longest(group, preds, fit), 3),
+            tail=ids[tails[-1]], fit_minutes=round(fit, 3),
             bound_minutes=_longest(group, preds, bounds)))
     return Bounds(tuple(bounds), tuple(round(x, 3) for x in p90), tuple(units), reboot_timeout, confidence)
 
