@@ -99,7 +99,7 @@ def test_the_fit_times_are_the_same_in_a_fresh_process_and_without_the_caches():
 
 
 def test_a_unit_of_fixed_durations_fits_in_exactly_its_duration():
-    step = unitfit.UnitStep(StepDuration(Fixed(7.0, "test")), "a", (), None)
-    second = unitfit.UnitStep(StepDuration(Fixed(5.0, "test")), "b", (0,), None)
+    step = unitfit.UnitStep(StepDuration(Fixed(7.0, "test")), "a", (), None, None, 0.0)
+    second = unitfit.UnitStep(StepDuration(Fixed(5.0, "test")), "b", (0,), None, None, 0.0)
     assert unitfit.unit_quantile((step, second), 0.0, 0.0, 0.9) == pytest.approx(12.0)
     assert unitfit.unit_quantile((step,), 0.0, 0.0, 0.9) == 7.0
