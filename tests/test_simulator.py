@@ -265,6 +265,8 @@ def test_the_documented_expected_versus_mean_figures_are_what_plan_and_simulate_
     text = (ROOT / "examples" / example).read_text(encoding="utf-8")
     plan = plan_of(text if method == "cau" else _with_method(text, method))
     assert plan.model.upgrade.method == method
+    chain = all(len(set(s.after)) <= 1 for s in plan.steps) and max(_successors(plan).values()) == 1
+    assert chain == (method == "cau"), "the doc says the shipped plans are chains and the offline ones are not"
     expected = plan_document(plan)["expected_minutes"]
     sp = prepare_simulation(plan, ignore_windows=True)
     sim = json.loads(render_json(sp, simulate(sp, 4000, seed=1, jobs=1)))
