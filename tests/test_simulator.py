@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
+import re
 import statistics
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hciplan.backends.json_plan import plan_document
 from hciplan.compiler.durations import (
     SPREAD,
     Empirical,
@@ -32,6 +36,7 @@ from sim_helpers import down_intervals, final_segments, fixed_timing, plan_of, s
 PROPERTY = settings(derandomize=True, deadline=None, max_examples=25,
                     suppress_health_check=[HealthCheck.too_slow], database=None)
 
+ROOT = Path(__file__).resolve().parent.parent
 FOUR = shape_text(Shape(nodes=4))
 SOLUTION = shape_text(Shape(nodes=3, bitlocker=True, wdac=True, solution=True, atc_configured=False))
 
@@ -180,18 +185,102 @@ def test_zero_variance_gives_exactly_the_critical_path_duration(shape, seed):
     assert {sp.ids[i] for i in run.critical} >= set(critical[-1:])
 
 
+def _successors(plan) -> dict[str, int]:
+    counts = {s.id: 0 for s in plan.steps}
+    for s in plan.steps:
+        for p in set(s.after):
+            counts[p] += 1
+    return counts
+
+
+def _mean_and_standard_error(summary) -> tuple[float, float]:
+    durations = summary.durations
+    return statistics.fmean(durations), statistics.pstdev(durations) / math.sqrt(len(durations))
+
+
 def test_failure_free_mean_matches_the_analytical_expectation():
-    # No per-node fans: the plan is one chain, so the expected duration is the sum of the step means,
-    # which is what `hciplan plan` reports (drains, repairs and downloads included).
+    # A straight chain (no step waits for two, none is waited for by two): a run's duration is a sum of step
+    # draws times shared factors of mean 1, so its mean is the sum of the step means, which is what
+    # `hciplan plan` reports (drains, repairs and downloads included). docs/simulation.md, "Expected duration
+    # and simulated mean".
     plan = plan_of(shape_text(Shape(nodes=4)))
     assert all(len(s.after) <= 1 for s in plan.steps)
+    assert max(_successors(plan).values()) == 1
     expected = plan.critical_path()[0]
     sp = prepare_simulation(plan, ignore_windows=True)
     summary = simulate(sp, 1500, seed=2, jobs=1)
-    durations = summary.durations
-    standard_error = statistics.pstdev(durations) / math.sqrt(len(durations))
-    assert abs(statistics.fmean(durations) - expected) < 4 * standard_error
+    mean, standard_error = _mean_and_standard_error(summary)
+    assert abs(mean - expected) < 4 * standard_error
     assert summary.outcomes[COMPLETED] == 1500
+
+
+def test_with_parallel_steps_the_expected_duration_is_a_lower_bound_of_the_mean():
+    # The offline bracket runs every node's registry keys, setup and reboot at once: the run waits for the
+    # slowest node, and the mean of a maximum is above the maximum of the means (Jensen). `expected_minutes`
+    # (the longest path of step means) is then a lower bound, not the mean; this test fails if the two are
+    # made equal again (docs/simulation.md, "Expected duration and simulated mean").
+    plan = plan_of(shape_text(Shape(nodes=4, method="offline")))
+    joins = [s.id for s in plan.steps if len(set(s.after)) > 1]
+    assert joins == ["p2.offline_start"], "the bracket's four per-node branches join there"
+    assert _successors(plan)["p2.offline_stop"] == 4
+    expected = plan.critical_path()[0]
+    sp = prepare_simulation(plan, ignore_windows=True)
+    summary = simulate(sp, 4000, seed=2, jobs=1)
+    assert summary.outcomes[COMPLETED] == 4000
+    mean, standard_error = _mean_and_standard_error(summary)
+    assert mean - expected > -4 * standard_error, "a lower bound, within sampling error"
+    assert mean - expected > 4 * standard_error, (mean, expected, standard_error)
+
+
+def _with_method(text: str, method: str) -> str:
+    """An example's text with `method = METHOD` in its upgrade block (replacing its method, or after `to`)."""
+    if re.search(r"^\s*method\s*=", text, re.MULTILINE):
+        return re.sub(r"^(\s*method\s*=\s*)\w+", rf"\g<1>{method}", text, count=1, flags=re.MULTILINE)
+    return re.sub(r'^(\s*)(to\s*=\s*"23H2"\n)', rf"\1\2\1method = {method}\n", text, count=1, flags=re.MULTILINE)
+
+
+def _documented_expected_versus_mean() -> dict[tuple[str, str], str]:
+    text = (ROOT / "docs" / "simulation.md").read_text(encoding="utf-8")
+    table = text.split("### Expected duration and simulated mean")[1].split("\n\n| example |")[1].split("\n\n")[0]
+    rows = {}
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[(cells[0].strip("`"), cells[1].split()[0])] = line
+    return rows
+
+
+EXAMPLE_METHODS = [(example, method) for example in ("two-node.hciplan", "four-node.hciplan", "aks.hciplan",
+                                                     "sixteen-node.hciplan") for method in ("cau", "offline")]
+
+
+def test_the_expected_versus_mean_table_lists_every_example_in_both_methods():
+    assert sorted(_documented_expected_versus_mean()) == sorted(EXAMPLE_METHODS)
+    assert sorted(p.name for p in (ROOT / "examples").glob("*.hciplan")) == sorted({e for e, _ in EXAMPLE_METHODS})
+
+
+@pytest.mark.parametrize("example, method", EXAMPLE_METHODS)
+def test_the_documented_expected_versus_mean_figures_are_what_plan_and_simulate_give(example, method):
+    """The row is `hciplan plan FILE --format json`'s expected_minutes against `hciplan simulate FILE --window none
+    --runs 4000 --seed 1 --format json`'s mean and its 95% interval; as shipped every example uses cau."""
+    text = (ROOT / "examples" / example).read_text(encoding="utf-8")
+    plan = plan_of(text if method == "cau" else _with_method(text, method))
+    assert plan.model.upgrade.method == method
+    chain = all(len(set(s.after)) <= 1 for s in plan.steps) and max(_successors(plan).values()) == 1
+    assert chain == (method == "cau"), "the doc says the shipped plans are chains and the offline ones are not"
+    expected = plan_document(plan)["expected_minutes"]
+    sp = prepare_simulation(plan, ignore_windows=True)
+    sim = json.loads(render_json(sp, simulate(sp, 4000, seed=1, jobs=1)))
+    assert sim["outcomes"][COMPLETED] == 4000
+    mean = sim["duration_minutes"]["mean"]
+    low, high = sim["intervals"]["duration_minutes"]["mean"]
+    shown = "cau (as shipped)" if method == "cau" else method
+    row = (f"| `{example}` | {shown} | {expected:.1f} | {mean:.1f} ({low:.1f} .. {high:.1f}) "
+           f"| {mean - expected:+.1f} |")
+    assert _documented_expected_versus_mean()[(example, method)] == row
+    if method == "offline":  # parallel branches: the mean is above the expected duration, outside its interval
+        assert low > expected
+    else:  # a chain: equal within sampling error (the 95% interval's half-width is about 2 standard errors)
+        assert abs(mean - expected) < high - low  # two half-widths: about four standard errors
 
 
 # --- failures -----------------------------------------------------------------------------------

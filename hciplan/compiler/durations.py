@@ -12,7 +12,9 @@ model, with one of five distributions: fixed, uniform, triangular, lognormal
 (given its median and 90th percentile) and empirical (observed durations).
 `resolve()` gives the one description of a step's duration that both consumers
 read: `hciplan plan` uses its mean, the simulator draws from it, so the two
-always agree on the expected duration.
+agree on every step's mean. (The plan's expected duration, the longest path of
+step means, is the simulated mean of a straight chain and a lower bound of it
+where steps run in parallel: docs/simulation.md.)
 """
 
 from __future__ import annotations
