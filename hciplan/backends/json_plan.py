@@ -9,6 +9,7 @@ from hciplan.backends import summary
 from hciplan.compiler.diagnostics import Diagnostic
 from hciplan.compiler.model import DEFAULT_TIMING
 from hciplan.compiler.plan import Plan, model_facts
+from hciplan.compiler.recovery import DEFAULT as DEFAULT_RECOVERY, RECOVERY_NAMES, Recovery
 from hciplan.compiler.render import diagnostics_json
 from hciplan.compiler.safety import margins
 from hciplan.compiler.units import SAFE_POINT
@@ -62,6 +63,8 @@ def plan_document(plan: Plan | None, diagnostics: Iterable[Diagnostic] = ()) -> 
                 "mean_minutes": s.mean_minutes,
                 "bound_minutes": s.bound_minutes,
                 "offline_share": s.offline_share,
+                # an irreversible step: the state it leaves the cluster in once it ran (or was cut short)
+                "no_return": s.spec.no_return or None,
                 "unit": plan.unit_of(s.id).id,
                 "source": s.spec.source,
             }
@@ -105,8 +108,17 @@ def plan_document(plan: Plan | None, diagnostics: Iterable[Diagnostic] = ()) -> 
         # though they set the means and bounds.
         "timing": model_facts(model.timing or DEFAULT_TIMING),
         "schedule": schedule_document(plan),
+        "recovery": recovery_document(plan.recovery or DEFAULT_RECOVERY),
     })
     return document
+
+
+def recovery_document(recovery: Recovery) -> dict:
+    """How long recovering a failure takes (compiler/recovery.py): the shape of simulate's `failure_cost.recovery`."""
+    return {"max_recoveries": recovery.max_recoveries,
+            "models": {name: {"mean_minutes": round(recovery.of(name).mean, 2),
+                              "provenance": recovery.of(name).provenance,
+                              "assumption": recovery.of(name).assumption} for name in RECOVERY_NAMES}}
 
 
 def schedule_document(plan: Plan) -> dict | None:
