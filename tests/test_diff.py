@@ -166,8 +166,10 @@ def test_timing_block_added(folder):
                     '}\n\nupgrade "hci-cluster1"'))
     document = diff_json("base.hciplan", name)
     steps = [c for c in document["changes"] if c["group"] == "steps"]
-    assert [c["step"] for c in steps] == [f"p2.cau.HCI0{n}.install" for n in (4, 3, 2, 1)]
-    assert all(set(c["fields"]) == {"mean_minutes", "bound_minutes"} for c in steps)
+    # the install, and the repair wait after it: the offline part of the setup is down time to resync
+    assert [c["step"] for c in steps] == [f"p2.cau.HCI0{n}.{s}" for n in (4, 3, 2, 1) for s in ("install", "storage_wait")]
+    assert all(set(c["fields"]) == {"mean_minutes", "bound_minutes"} for c in steps if c["step"].endswith("install"))
+    assert all(set(c["fields"]) == {"mean_minutes"} for c in steps if c["step"].endswith("storage_wait"))
     # the file's facts (and so the fingerprint) are the same; the assumption is shown apart
     assert document["old"]["fingerprint"] == document["new"]["fingerprint"]
     assert not [c for c in document["changes"] if c["group"] == "facts"]

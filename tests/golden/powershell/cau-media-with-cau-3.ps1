@@ -953,7 +953,7 @@ function Step-p2-cau_run {
     # The job is the CAU coordinator and must stay alive [W-invoke]: it is never removed while it runs, a
     # Get-CauRun error is only a missed look, and a deliberate cancel (Ctrl+C) goes through Stop-CauRun.
     # Per node: the minutes its unit needs to its safe point (the plan's fit_minutes, as the simulator uses).
-    $CauUnitFit = @{ 'N01' = 134.1; 'N02' = 134.1; 'N03' = 134.1 }
+    $CauUnitFit = @{ 'N01' = 110.4; 'N02' = 110.4; 'N03' = 110.4 }
     $preUpdate = Install-CauWindowGate -FitMinutes $CauUnitFit -WindowEnd $script:WindowEndAt
     $CauRunArgs = @{
         ClusterName = $ClusterName
@@ -1118,21 +1118,21 @@ try {
     Invoke-PlanStep -Id 'p0.preflight' `
         -Phase 'P0' `
         -Title 'Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered' `
-        -Unit 'p0.preflight' -FitMinutes 9.5 `
+        -Unit 'p0.preflight' -FitMinutes 8.2 `
         -EndsUnit 'p0.preflight' `
         -ReadOnly `
         -Action { Step-p0-preflight }
     Invoke-PlanStep -Id 'p0.test_cluster' `
         -Phase 'P0' `
         -Title 'Validate the cluster before any change' `
-        -Unit 'p0.test_cluster' -FitMinutes 19.1 `
+        -Unit 'p0.test_cluster' -FitMinutes 16.6 `
         -EndsUnit 'p0.test_cluster' `
         -Action { Step-p0-test_cluster }
     Invoke-PlanStep -Id 'p1.registry.N01.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N01' `
-        -Unit 'p1.registry.N01' -FitMinutes 33.0 `
+        -Unit 'p1.registry.N01' -FitMinutes 27.1 `
         -Verify { Test-NodePaused -Node 'N01' } `
         -Action { Step-p1-registry-N01-drain }
     Invoke-PlanStep -Id 'p1.registry.N01.apply' `
@@ -1164,7 +1164,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N02' `
-        -Unit 'p1.registry.N02' -FitMinutes 33.0 `
+        -Unit 'p1.registry.N02' -FitMinutes 27.1 `
         -Verify { Test-NodePaused -Node 'N02' } `
         -Action { Step-p1-registry-N02-drain }
     Invoke-PlanStep -Id 'p1.registry.N02.apply' `
@@ -1196,7 +1196,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N03' `
-        -Unit 'p1.registry.N03' -FitMinutes 33.0 `
+        -Unit 'p1.registry.N03' -FitMinutes 27.1 `
         -Verify { Test-NodePaused -Node 'N03' } `
         -Action { Step-p1-registry-N03-drain }
     Invoke-PlanStep -Id 'p1.registry.N03.apply' `
@@ -1228,39 +1228,39 @@ try {
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'N01' `
-        -Unit 'p1.media_verify.N01' -FitMinutes 1.9 `
+        -Unit 'p1.media_verify.N01' -FitMinutes 1.7 `
         -EndsUnit 'p1.media_verify.N01' `
         -Action { Step-p1-media_verify-N01 }
     Invoke-PlanStep -Id 'p1.media_verify.N02' `
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'N02' `
-        -Unit 'p1.media_verify.N02' -FitMinutes 1.9 `
+        -Unit 'p1.media_verify.N02' -FitMinutes 1.7 `
         -EndsUnit 'p1.media_verify.N02' `
         -Action { Step-p1-media_verify-N02 }
     Invoke-PlanStep -Id 'p1.media_verify.N03' `
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'N03' `
-        -Unit 'p1.media_verify.N03' -FitMinutes 1.9 `
+        -Unit 'p1.media_verify.N03' -FitMinutes 1.7 `
         -EndsUnit 'p1.media_verify.N03' `
         -Action { Step-p1-media_verify-N03 }
     Invoke-PlanStep -Id 'p1.cau_prepare' `
         -Phase 'P1' `
         -Title 'Check remoting on the nodes and test the CAU setup' `
-        -Unit 'p1.cau_prepare' -FitMinutes 9.5 `
+        -Unit 'p1.cau_prepare' -FitMinutes 8.2 `
         -EndsUnit 'p1.cau_prepare' `
         -Action { Step-p1-cau_prepare }
     Invoke-PlanStep -Id 'p1.cau_scan' `
         -Phase 'P1' `
         -Title 'Scan: every node must be offered the same feature update' `
-        -Unit 'p1.cau_scan' -FitMinutes 13.7 `
+        -Unit 'p1.cau_scan' -FitMinutes 11.7 `
         -EndsUnit 'p1.cau_scan' `
         -Action { Step-p1-cau_scan }
     Invoke-PlanStep -Id 'p2.cau_run' `
         -Phase 'P2' `
         -Title 'One CAU run with the RollingUpgradePlugin: N01, N02, N03' `
-        -Unit 'p2.cau.N01' -FitMinutes 134.1 `
+        -Unit 'p2.cau.N01' -FitMinutes 110.4 `
         -EndsUnit 'p2.cau_functional_level' `
         -Covers @('p2.cau.N01.drain', 'p2.cau.N01.install', 'p2.cau.N01.reboot', 'p2.cau.N01.resume', 'p2.cau.N01.storage_wait', 'p2.cau.N02.drain', 'p2.cau.N02.install', 'p2.cau.N02.reboot', 'p2.cau.N02.resume', 'p2.cau.N02.storage_wait', 'p2.cau.N03.drain', 'p2.cau.N03.install', 'p2.cau.N03.reboot', 'p2.cau.N03.resume', 'p2.cau.N03.storage_wait', 'p2.cau_functional_level') `
         -Irreversible `
@@ -1270,25 +1270,25 @@ try {
     Invoke-PlanStep -Id 'p3.validate' `
         -Phase 'P3' `
         -Title 'Validate the upgraded cluster (validation gate)' `
-        -Unit 'p3.validate' -FitMinutes 19.1 `
+        -Unit 'p3.validate' -FitMinutes 16.6 `
         -EndsUnit 'p3.validate' `
         -Action { Step-p3-validate }
     Invoke-PlanStep -Id 'p3.migration_test' `
         -Phase 'P3' `
         -Title 'Live-migrate one HA VM to every node and back; no cluster network may be Partitioned (test gate)' `
-        -Unit 'p3.migration_test' -FitMinutes 17.7 `
+        -Unit 'p3.migration_test' -FitMinutes 15.1 `
         -EndsUnit 'p3.migration_test' `
         -Action { Step-p3-migration_test }
     Invoke-PlanStep -Id 'p3.registry_check' `
         -Phase 'P3' `
         -Title 'Check that the registry keys survived the upgrade' `
-        -Unit 'p3.registry_check' -FitMinutes 1.9 `
+        -Unit 'p3.registry_check' -FitMinutes 1.7 `
         -EndsUnit 'p3.registry_check' `
         -Action { Step-p3-registry_check }
     Invoke-PlanStep -Id 'p3.functional_level' `
         -Phase 'P3' `
         -Title 'Raise the cluster functional level' `
-        -Unit 'p3.functional_level' -FitMinutes 2.7 `
+        -Unit 'p3.functional_level' -FitMinutes 2.3 `
         -EndsUnit 'p3.functional_level' `
         -Irreversible `
         -Probe { Test-FunctionalLevelRaised } `
@@ -1296,27 +1296,27 @@ try {
     Invoke-PlanStep -Id 'p3.storage_pool' `
         -Phase 'P3' `
         -Title 'Update the storage pool version' `
-        -Unit 'p3.storage_pool' -FitMinutes 4.6 `
+        -Unit 'p3.storage_pool' -FitMinutes 4.0 `
         -EndsUnit 'p3.storage_pool' `
         -Irreversible `
         -Action { Step-p3-storage_pool }
     Invoke-PlanStep -Id 'p3.oem_drivers' `
         -Phase 'P3' `
         -Title 'Reinstall the OEM drivers with the vendor''s package, one node at a time' `
-        -Unit 'p3.oem_drivers' -FitMinutes 163.3 `
+        -Unit 'p3.oem_drivers' -FitMinutes 139.8 `
         -EndsUnit 'p3.oem_drivers' `
         -Verify { (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
         -Action { Step-p3-oem_drivers }
     Invoke-PlanStep -Id 'p3.sync' `
         -Phase 'P3' `
         -Title 'Sync the registration so Azure shows 23H2' `
-        -Unit 'p3.sync' -FitMinutes 12.7 `
+        -Unit 'p3.sync' -FitMinutes 10.8 `
         -EndsUnit 'p3.sync' `
         -Action { Step-p3-sync }
     Invoke-PlanStep -Id 'p7.verify' `
         -Phase 'P7' `
         -Title 'Sync the registration and check the Azure resources' `
-        -Unit 'p7.verify' -FitMinutes 21.1 `
+        -Unit 'p7.verify' -FitMinutes 18.9 `
         -EndsUnit 'p7.verify' `
         -Action { Step-p7-verify }
     Complete-HciRun

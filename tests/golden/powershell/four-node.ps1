@@ -11,7 +11,7 @@
     file and emit again. Run it from a Windows Server 2022 machine outside the cluster, as an administrator
     of the cluster. It runs the steps below in order, journals each one, and resumes after an interruption
     at the first step the journal does not record as done.
-    Expected duration: about 26.9 h of work (mean step durations), over the planned windows.
+    Expected duration: about 27.2 h of work (mean step durations), over the planned windows.
 
     P0 Gates
       p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered
@@ -1361,7 +1361,7 @@ function Step-p2-cau_run {
     # The job is the CAU coordinator and must stay alive [W-invoke]: it is never removed while it runs, a
     # Get-CauRun error is only a missed look, and a deliberate cancel (Ctrl+C) goes through Stop-CauRun.
     # Per node: the minutes its unit needs to its safe point (the plan's fit_minutes, as the simulator uses).
-    $CauUnitFit = @{ 'HCI04' = 163.7; 'HCI03' = 163.7; 'HCI02' = 163.7; 'HCI01' = 163.7 }
+    $CauUnitFit = @{ 'HCI04' = 138.1; 'HCI03' = 138.1; 'HCI02' = 138.1; 'HCI01' = 138.1 }
     $preUpdate = Install-CauWindowGate -FitMinutes $CauUnitFit -WindowEnd $script:WindowEndAt
     $CauRunArgs = @{
         ClusterName = $ClusterName
@@ -1985,14 +1985,14 @@ try {
     Invoke-PlanStep -Id 'p0.preflight' `
         -Phase 'P0' `
         -Title 'Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered' `
-        -Unit 'p0.preflight' -FitMinutes 9.5 `
+        -Unit 'p0.preflight' -FitMinutes 8.2 `
         -EndsUnit 'p0.preflight' `
         -ReadOnly `
         -Action { Step-p0-preflight }
     Invoke-PlanStep -Id 'p0.registration_repair' `
         -Phase 'P0' `
         -Title 'Repair the registration, only if the cluster resource lacks a SystemAssigned identity and the Cloud Management cluster group is missing' `
-        -Unit 'p0.registration_repair' -FitMinutes 20.9 `
+        -Unit 'p0.registration_repair' -FitMinutes 17.7 `
         -EndsUnit 'p0.registration_repair' `
         -Probe { -not (Test-RegistrationRepairNeeded) } `
         -Verify { -not (Test-RegistrationRepairNeeded) } `
@@ -2000,14 +2000,14 @@ try {
     Invoke-PlanStep -Id 'p0.test_cluster' `
         -Phase 'P0' `
         -Title 'Validate the cluster before any change' `
-        -Unit 'p0.test_cluster' -FitMinutes 19.1 `
+        -Unit 'p0.test_cluster' -FitMinutes 16.6 `
         -EndsUnit 'p0.test_cluster' `
         -Action { Step-p0-test_cluster }
     Invoke-PlanStep -Id 'p1.bitlocker_suspend.HCI04' `
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'HCI04' `
-        -Unit 'p1.bitlocker_suspend.HCI04' -FitMinutes 1.9 `
+        -Unit 'p1.bitlocker_suspend.HCI04' -FitMinutes 1.7 `
         -EndsUnit 'p1.bitlocker_suspend.HCI04' `
         -Probe { (Get-NodeBitLockerStatus -Node 'HCI04') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'HCI04') -eq 'Off' } `
@@ -2016,7 +2016,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'HCI03' `
-        -Unit 'p1.bitlocker_suspend.HCI03' -FitMinutes 1.9 `
+        -Unit 'p1.bitlocker_suspend.HCI03' -FitMinutes 1.7 `
         -EndsUnit 'p1.bitlocker_suspend.HCI03' `
         -Probe { (Get-NodeBitLockerStatus -Node 'HCI03') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'HCI03') -eq 'Off' } `
@@ -2025,7 +2025,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'HCI02' `
-        -Unit 'p1.bitlocker_suspend.HCI02' -FitMinutes 1.9 `
+        -Unit 'p1.bitlocker_suspend.HCI02' -FitMinutes 1.7 `
         -EndsUnit 'p1.bitlocker_suspend.HCI02' `
         -Probe { (Get-NodeBitLockerStatus -Node 'HCI02') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'HCI02') -eq 'Off' } `
@@ -2034,7 +2034,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'HCI01' `
-        -Unit 'p1.bitlocker_suspend.HCI01' -FitMinutes 1.9 `
+        -Unit 'p1.bitlocker_suspend.HCI01' -FitMinutes 1.7 `
         -EndsUnit 'p1.bitlocker_suspend.HCI01' `
         -Probe { (Get-NodeBitLockerStatus -Node 'HCI01') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'HCI01') -eq 'Off' } `
@@ -2043,7 +2043,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI04' `
-        -Unit 'p1.registry.HCI04' -FitMinutes 52.8 `
+        -Unit 'p1.registry.HCI04' -FitMinutes 43.0 `
         -Verify { Test-NodePaused -Node 'HCI04' } `
         -Action { Step-p1-registry-HCI04-drain }
     Invoke-PlanStep -Id 'p1.registry.HCI04.apply' `
@@ -2075,7 +2075,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI03' `
-        -Unit 'p1.registry.HCI03' -FitMinutes 52.8 `
+        -Unit 'p1.registry.HCI03' -FitMinutes 43.0 `
         -Verify { Test-NodePaused -Node 'HCI03' } `
         -Action { Step-p1-registry-HCI03-drain }
     Invoke-PlanStep -Id 'p1.registry.HCI03.apply' `
@@ -2107,7 +2107,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI02' `
-        -Unit 'p1.registry.HCI02' -FitMinutes 52.8 `
+        -Unit 'p1.registry.HCI02' -FitMinutes 43.0 `
         -Verify { Test-NodePaused -Node 'HCI02' } `
         -Action { Step-p1-registry-HCI02-drain }
     Invoke-PlanStep -Id 'p1.registry.HCI02.apply' `
@@ -2139,7 +2139,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI01' `
-        -Unit 'p1.registry.HCI01' -FitMinutes 52.8 `
+        -Unit 'p1.registry.HCI01' -FitMinutes 43.0 `
         -Verify { Test-NodePaused -Node 'HCI01' } `
         -Action { Step-p1-registry-HCI01-drain }
     Invoke-PlanStep -Id 'p1.registry.HCI01.apply' `
@@ -2170,19 +2170,19 @@ try {
     Invoke-PlanStep -Id 'p1.cau_prepare' `
         -Phase 'P1' `
         -Title 'Check remoting on the nodes and test the CAU setup' `
-        -Unit 'p1.cau_prepare' -FitMinutes 9.5 `
+        -Unit 'p1.cau_prepare' -FitMinutes 8.2 `
         -EndsUnit 'p1.cau_prepare' `
         -Action { Step-p1-cau_prepare }
     Invoke-PlanStep -Id 'p1.cau_scan' `
         -Phase 'P1' `
         -Title 'Scan: every node must be offered the same feature update' `
-        -Unit 'p1.cau_scan' -FitMinutes 13.7 `
+        -Unit 'p1.cau_scan' -FitMinutes 11.7 `
         -EndsUnit 'p1.cau_scan' `
         -Action { Step-p1-cau_scan }
     Invoke-PlanStep -Id 'p2.cau_run' `
         -Phase 'P2' `
         -Title 'One CAU run with the RollingUpgradePlugin: HCI04, HCI03, HCI02, HCI01' `
-        -Unit 'p2.cau.HCI04' -FitMinutes 163.7 `
+        -Unit 'p2.cau.HCI04' -FitMinutes 138.1 `
         -EndsUnit 'p2.cau.HCI01' `
         -Covers @('p2.cau.HCI04.drain', 'p2.cau.HCI04.install', 'p2.cau.HCI04.reboot', 'p2.cau.HCI04.resume', 'p2.cau.HCI04.storage_wait', 'p2.cau.HCI03.drain', 'p2.cau.HCI03.install', 'p2.cau.HCI03.reboot', 'p2.cau.HCI03.resume', 'p2.cau.HCI03.storage_wait', 'p2.cau.HCI02.drain', 'p2.cau.HCI02.install', 'p2.cau.HCI02.reboot', 'p2.cau.HCI02.resume', 'p2.cau.HCI02.storage_wait', 'p2.cau.HCI01.drain', 'p2.cau.HCI01.install', 'p2.cau.HCI01.reboot', 'p2.cau.HCI01.resume', 'p2.cau.HCI01.storage_wait') `
         -Probe { (Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
@@ -2191,25 +2191,25 @@ try {
     Invoke-PlanStep -Id 'p3.validate' `
         -Phase 'P3' `
         -Title 'Validate the upgraded cluster (validation gate)' `
-        -Unit 'p3.validate' -FitMinutes 19.1 `
+        -Unit 'p3.validate' -FitMinutes 16.6 `
         -EndsUnit 'p3.validate' `
         -Action { Step-p3-validate }
     Invoke-PlanStep -Id 'p3.migration_test' `
         -Phase 'P3' `
         -Title 'Live-migrate one HA VM to every node and back; no cluster network may be Partitioned (test gate)' `
-        -Unit 'p3.migration_test' -FitMinutes 17.7 `
+        -Unit 'p3.migration_test' -FitMinutes 15.1 `
         -EndsUnit 'p3.migration_test' `
         -Action { Step-p3-migration_test }
     Invoke-PlanStep -Id 'p3.registry_check' `
         -Phase 'P3' `
         -Title 'Check that the registry keys survived the upgrade' `
-        -Unit 'p3.registry_check' -FitMinutes 1.9 `
+        -Unit 'p3.registry_check' -FitMinutes 1.7 `
         -EndsUnit 'p3.registry_check' `
         -Action { Step-p3-registry_check }
     Invoke-PlanStep -Id 'p3.functional_level' `
         -Phase 'P3' `
         -Title 'Raise the cluster functional level' `
-        -Unit 'p3.functional_level' -FitMinutes 2.7 `
+        -Unit 'p3.functional_level' -FitMinutes 2.3 `
         -EndsUnit 'p3.functional_level' `
         -Irreversible `
         -Probe { Test-FunctionalLevelRaised } `
@@ -2217,34 +2217,34 @@ try {
     Invoke-PlanStep -Id 'p3.storage_pool' `
         -Phase 'P3' `
         -Title 'Update the storage pool version' `
-        -Unit 'p3.storage_pool' -FitMinutes 4.6 `
+        -Unit 'p3.storage_pool' -FitMinutes 4.0 `
         -EndsUnit 'p3.storage_pool' `
         -Irreversible `
         -Action { Step-p3-storage_pool }
     Invoke-PlanStep -Id 'p3.oem_drivers' `
         -Phase 'P3' `
         -Title 'Reinstall the OEM drivers with the vendor''s package, one node at a time' `
-        -Unit 'p3.oem_drivers' -FitMinutes 163.3 `
+        -Unit 'p3.oem_drivers' -FitMinutes 139.8 `
         -EndsUnit 'p3.oem_drivers' `
         -Verify { (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
         -Action { Step-p3-oem_drivers }
     Invoke-PlanStep -Id 'p3.sync' `
         -Phase 'P3' `
         -Title 'Sync the registration so Azure shows 23H2' `
-        -Unit 'p3.sync' -FitMinutes 12.7 `
+        -Unit 'p3.sync' -FitMinutes 10.8 `
         -EndsUnit 'p3.sync' `
         -Action { Step-p3-sync }
     Invoke-PlanStep -Id 'p4.atc_install' `
         -Phase 'P4' `
         -Title 'Install NetworkATC and FS-SMBBW on all nodes; hold the ATC service' `
-        -Unit 'p4.atc_install' -FitMinutes 19.1 `
+        -Unit 'p4.atc_install' -FitMinutes 16.6 `
         -EndsUnit 'p4.atc_install' `
         -Action { Step-p4-atc_install }
     Invoke-PlanStep -Id 'p4.atc.HCI04.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI04' `
-        -Unit 'p4.atc.HCI04' -FitMinutes 103.4 `
+        -Unit 'p4.atc.HCI04' -FitMinutes 83.9 `
         -Verify { Test-NodePaused -Node 'HCI04' } `
         -Action { Step-p4-atc-HCI04-drain }
     Invoke-PlanStep -Id 'p4.atc.HCI04.configure' `
@@ -2268,7 +2268,7 @@ try {
     Invoke-PlanStep -Id 'p4.atc_rename_switch' `
         -Phase 'P4' `
         -Title 'After the first node: rename the vSwitch on the remaining nodes to the Network ATC name and reconnect every VM network adapter (disrupts their VMs)' `
-        -Unit 'p4.atc_rename_switch' -FitMinutes 42.3 `
+        -Unit 'p4.atc_rename_switch' -FitMinutes 36.5 `
         -EndsUnit 'p4.atc_rename_switch' `
         -Probe { @(Get-AtcSwitchProblem -FirstNode 'HCI04').Count -eq 0 } `
         -Verify { @(Get-AtcSwitchProblem -FirstNode 'HCI04').Count -eq 0 } `
@@ -2277,7 +2277,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI03' `
-        -Unit 'p4.atc.HCI03' -FitMinutes 103.4 `
+        -Unit 'p4.atc.HCI03' -FitMinutes 83.9 `
         -Verify { Test-NodePaused -Node 'HCI03' } `
         -Action { Step-p4-atc-HCI03-drain }
     Invoke-PlanStep -Id 'p4.atc.HCI03.configure' `
@@ -2302,7 +2302,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI02' `
-        -Unit 'p4.atc.HCI02' -FitMinutes 103.4 `
+        -Unit 'p4.atc.HCI02' -FitMinutes 83.9 `
         -Verify { Test-NodePaused -Node 'HCI02' } `
         -Action { Step-p4-atc-HCI02-drain }
     Invoke-PlanStep -Id 'p4.atc.HCI02.configure' `
@@ -2327,7 +2327,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI01' `
-        -Unit 'p4.atc.HCI01' -FitMinutes 103.4 `
+        -Unit 'p4.atc.HCI01' -FitMinutes 83.9 `
         -Verify { Test-NodePaused -Node 'HCI01' } `
         -Action { Step-p4-atc-HCI01-drain }
     Invoke-PlanStep -Id 'p4.atc.HCI01.configure' `
@@ -2351,14 +2351,14 @@ try {
     Invoke-PlanStep -Id 'p4.atc_verify' `
         -Phase 'P4' `
         -Title 'Check that every intent reports Success' `
-        -Unit 'p4.atc_verify' -FitMinutes 9.5 `
+        -Unit 'p4.atc_verify' -FitMinutes 8.2 `
         -EndsUnit 'p4.atc_verify' `
         -Action { Step-p4-atc_verify }
     Invoke-PlanStep -Id 'p5.remediate.HCI04.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI04' `
-        -Unit 'p5.remediate.HCI04' -FitMinutes 79.2 `
+        -Unit 'p5.remediate.HCI04' -FitMinutes 62.6 `
         -Verify { Test-NodePaused -Node 'HCI04' } `
         -Action { Step-p5-remediate-HCI04-drain }
     Invoke-PlanStep -Id 'p5.remediate.HCI04.apply' `
@@ -2388,7 +2388,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI03' `
-        -Unit 'p5.remediate.HCI03' -FitMinutes 79.2 `
+        -Unit 'p5.remediate.HCI03' -FitMinutes 62.6 `
         -Verify { Test-NodePaused -Node 'HCI03' } `
         -Action { Step-p5-remediate-HCI03-drain }
     Invoke-PlanStep -Id 'p5.remediate.HCI03.apply' `
@@ -2418,7 +2418,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI02' `
-        -Unit 'p5.remediate.HCI02' -FitMinutes 79.2 `
+        -Unit 'p5.remediate.HCI02' -FitMinutes 62.6 `
         -Verify { Test-NodePaused -Node 'HCI02' } `
         -Action { Step-p5-remediate-HCI02-drain }
     Invoke-PlanStep -Id 'p5.remediate.HCI02.apply' `
@@ -2448,7 +2448,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'HCI01' `
-        -Unit 'p5.remediate.HCI01' -FitMinutes 79.2 `
+        -Unit 'p5.remediate.HCI01' -FitMinutes 62.6 `
         -Verify { Test-NodePaused -Node 'HCI01' } `
         -Action { Step-p5-remediate-HCI01-drain }
     Invoke-PlanStep -Id 'p5.remediate.HCI01.apply' `
@@ -2478,7 +2478,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'HCI04' `
-        -Unit 'p5.lcm_extension.HCI04' -FitMinutes 35.0 `
+        -Unit 'p5.lcm_extension.HCI04' -FitMinutes 30.7 `
         -EndsUnit 'p5.lcm_extension.HCI04' `
         -Verify { Test-LcmExtensionReady -Node 'HCI04' } `
         -Action { Step-p5-lcm_extension-HCI04 }
@@ -2486,7 +2486,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'HCI03' `
-        -Unit 'p5.lcm_extension.HCI03' -FitMinutes 35.0 `
+        -Unit 'p5.lcm_extension.HCI03' -FitMinutes 30.7 `
         -EndsUnit 'p5.lcm_extension.HCI03' `
         -Verify { Test-LcmExtensionReady -Node 'HCI03' } `
         -Action { Step-p5-lcm_extension-HCI03 }
@@ -2494,7 +2494,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'HCI02' `
-        -Unit 'p5.lcm_extension.HCI02' -FitMinutes 35.0 `
+        -Unit 'p5.lcm_extension.HCI02' -FitMinutes 30.7 `
         -EndsUnit 'p5.lcm_extension.HCI02' `
         -Verify { Test-LcmExtensionReady -Node 'HCI02' } `
         -Action { Step-p5-lcm_extension-HCI02 }
@@ -2502,26 +2502,26 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'HCI01' `
-        -Unit 'p5.lcm_extension.HCI01' -FitMinutes 35.0 `
+        -Unit 'p5.lcm_extension.HCI01' -FitMinutes 30.7 `
         -EndsUnit 'p5.lcm_extension.HCI01' `
         -Verify { Test-LcmExtensionReady -Node 'HCI01' } `
         -Action { Step-p5-lcm_extension-HCI01 }
     Invoke-PlanStep -Id 'p5.readiness_validate' `
         -Phase 'P5' `
         -Title 'Run the upgrade readiness validation (validation gate)' `
-        -Unit 'p5.readiness_validate' -FitMinutes 57.4 `
+        -Unit 'p5.readiness_validate' -FitMinutes 49.7 `
         -EndsUnit 'p5.readiness_validate' `
         -Action { Step-p5-readiness_validate }
     Invoke-PlanStep -Id 'p6.solution_validate' `
         -Phase 'P6' `
         -Title 'Solution upgrade: ARM deployment in Validate mode' `
-        -Unit 'p6.solution_validate' -FitMinutes 15.6 `
+        -Unit 'p6.solution_validate' -FitMinutes 13.9 `
         -EndsUnit 'p6.solution_validate' `
         -Action { Step-p6-solution_validate }
     Invoke-PlanStep -Id 'p6.solution_deploy' `
         -Phase 'P6' `
         -Title 'Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate)' `
-        -Unit 'p6.solution_deploy' -FitMinutes 205.7 `
+        -Unit 'p6.solution_deploy' -FitMinutes 196.9 `
         -EndsUnit 'p6.solution_deploy' `
         -Irreversible `
         -Probe { Test-SolutionDeployed } `
@@ -2531,7 +2531,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'HCI04' `
-        -Unit 'p7.bitlocker_resume.HCI04' -FitMinutes 1.9 `
+        -Unit 'p7.bitlocker_resume.HCI04' -FitMinutes 1.7 `
         -EndsUnit 'p7.bitlocker_resume.HCI04' `
         -Probe { (Get-NodeBitLockerStatus -Node 'HCI04') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'HCI04') -eq 'On' } `
@@ -2540,7 +2540,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'HCI03' `
-        -Unit 'p7.bitlocker_resume.HCI03' -FitMinutes 1.9 `
+        -Unit 'p7.bitlocker_resume.HCI03' -FitMinutes 1.7 `
         -EndsUnit 'p7.bitlocker_resume.HCI03' `
         -Probe { (Get-NodeBitLockerStatus -Node 'HCI03') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'HCI03') -eq 'On' } `
@@ -2549,7 +2549,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'HCI02' `
-        -Unit 'p7.bitlocker_resume.HCI02' -FitMinutes 1.9 `
+        -Unit 'p7.bitlocker_resume.HCI02' -FitMinutes 1.7 `
         -EndsUnit 'p7.bitlocker_resume.HCI02' `
         -Probe { (Get-NodeBitLockerStatus -Node 'HCI02') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'HCI02') -eq 'On' } `
@@ -2558,7 +2558,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'HCI01' `
-        -Unit 'p7.bitlocker_resume.HCI01' -FitMinutes 1.9 `
+        -Unit 'p7.bitlocker_resume.HCI01' -FitMinutes 1.7 `
         -EndsUnit 'p7.bitlocker_resume.HCI01' `
         -Probe { (Get-NodeBitLockerStatus -Node 'HCI01') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'HCI01') -eq 'On' } `
@@ -2566,19 +2566,19 @@ try {
     Invoke-PlanStep -Id 'p7.wdac_reapply' `
         -Phase 'P7' `
         -Title 'Re-apply the new WDAC policies (operator, per the 23H2 docs)' `
-        -Unit 'p7.wdac_reapply' -FitMinutes 19.1 `
+        -Unit 'p7.wdac_reapply' -FitMinutes 16.6 `
         -EndsUnit 'p7.wdac_reapply' `
         -Action { Step-p7-wdac_reapply }
     Invoke-PlanStep -Id 'p7.after_configure' `
         -Phase 'P7' `
         -Title 'Update the security posture, create the storage paths and set the CAU AD permissions' `
-        -Unit 'p7.after_configure' -FitMinutes 42.3 `
+        -Unit 'p7.after_configure' -FitMinutes 36.5 `
         -EndsUnit 'p7.after_configure' `
         -Action { Step-p7-after_configure }
     Invoke-PlanStep -Id 'p7.verify' `
         -Phase 'P7' `
         -Title 'Sync the registration and check the Azure resources' `
-        -Unit 'p7.verify' -FitMinutes 21.1 `
+        -Unit 'p7.verify' -FitMinutes 18.9 `
         -EndsUnit 'p7.verify' `
         -Action { Step-p7-verify }
     Complete-HciRun

@@ -1688,14 +1688,14 @@ try {
     Invoke-PlanStep -Id 'p0.preflight' `
         -Phase 'P0' `
         -Title 'Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered' `
-        -Unit 'p0.preflight' -FitMinutes 9.5 `
+        -Unit 'p0.preflight' -FitMinutes 8.2 `
         -EndsUnit 'p0.preflight' `
         -ReadOnly `
         -Action { Step-p0-preflight }
     Invoke-PlanStep -Id 'p0.registration_repair' `
         -Phase 'P0' `
         -Title 'Repair the registration, only if the cluster resource lacks a SystemAssigned identity and the Cloud Management cluster group is missing' `
-        -Unit 'p0.registration_repair' -FitMinutes 20.9 `
+        -Unit 'p0.registration_repair' -FitMinutes 17.7 `
         -EndsUnit 'p0.registration_repair' `
         -Probe { -not (Test-RegistrationRepairNeeded) } `
         -Verify { -not (Test-RegistrationRepairNeeded) } `
@@ -1703,14 +1703,14 @@ try {
     Invoke-PlanStep -Id 'p0.test_cluster' `
         -Phase 'P0' `
         -Title 'Validate the cluster before any change' `
-        -Unit 'p0.test_cluster' -FitMinutes 19.1 `
+        -Unit 'p0.test_cluster' -FitMinutes 16.6 `
         -EndsUnit 'p0.test_cluster' `
         -Action { Step-p0-test_cluster }
     Invoke-PlanStep -Id 'p1.registry.N01.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N01' `
-        -Unit 'p1.registry.N01' -FitMinutes 30.8 `
+        -Unit 'p1.registry.N01' -FitMinutes 25.3 `
         -Verify { Test-NodePaused -Node 'N01' } `
         -Action { Step-p1-registry-N01-drain }
     Invoke-PlanStep -Id 'p1.registry.N01.apply' `
@@ -1742,7 +1742,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N02' `
-        -Unit 'p1.registry.N02' -FitMinutes 30.8 `
+        -Unit 'p1.registry.N02' -FitMinutes 25.3 `
         -Verify { Test-NodePaused -Node 'N02' } `
         -Action { Step-p1-registry-N02-drain }
     Invoke-PlanStep -Id 'p1.registry.N02.apply' `
@@ -1774,7 +1774,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N03' `
-        -Unit 'p1.registry.N03' -FitMinutes 30.8 `
+        -Unit 'p1.registry.N03' -FitMinutes 25.3 `
         -Verify { Test-NodePaused -Node 'N03' } `
         -Action { Step-p1-registry-N03-drain }
     Invoke-PlanStep -Id 'p1.registry.N03.apply' `
@@ -1806,7 +1806,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N04' `
-        -Unit 'p1.registry.N04' -FitMinutes 30.8 `
+        -Unit 'p1.registry.N04' -FitMinutes 25.3 `
         -Verify { Test-NodePaused -Node 'N04' } `
         -Action { Step-p1-registry-N04-drain }
     Invoke-PlanStep -Id 'p1.registry.N04.apply' `
@@ -1838,35 +1838,35 @@ try {
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'N01' `
-        -Unit 'p1.media_verify.N01' -FitMinutes 1.9 `
+        -Unit 'p1.media_verify.N01' -FitMinutes 1.7 `
         -EndsUnit 'p1.media_verify.N01' `
         -Action { Step-p1-media_verify-N01 }
     Invoke-PlanStep -Id 'p1.media_verify.N02' `
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'N02' `
-        -Unit 'p1.media_verify.N02' -FitMinutes 1.9 `
+        -Unit 'p1.media_verify.N02' -FitMinutes 1.7 `
         -EndsUnit 'p1.media_verify.N02' `
         -Action { Step-p1-media_verify-N02 }
     Invoke-PlanStep -Id 'p1.media_verify.N03' `
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'N03' `
-        -Unit 'p1.media_verify.N03' -FitMinutes 1.9 `
+        -Unit 'p1.media_verify.N03' -FitMinutes 1.7 `
         -EndsUnit 'p1.media_verify.N03' `
         -Action { Step-p1-media_verify-N03 }
     Invoke-PlanStep -Id 'p1.media_verify.N04' `
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'N04' `
-        -Unit 'p1.media_verify.N04' -FitMinutes 1.9 `
+        -Unit 'p1.media_verify.N04' -FitMinutes 1.7 `
         -EndsUnit 'p1.media_verify.N04' `
         -Action { Step-p1-media_verify-N04 }
     Invoke-PlanStep -Id 'p2.os.N01.drain' `
         -Phase 'P2' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N01' `
-        -Unit 'p2.os.N01' -FitMinutes 131.7 `
+        -Unit 'p2.os.N01' -FitMinutes 108.3 `
         -Probe { Test-NodeUpgraded -Node 'N01' } `
         -Verify { Test-NodePaused -Node 'N01' } `
         -Action { Step-p2-os-N01-drain }
@@ -1900,7 +1900,7 @@ try {
         -Phase 'P2' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N02' `
-        -Unit 'p2.os.N02' -FitMinutes 131.7 `
+        -Unit 'p2.os.N02' -FitMinutes 108.3 `
         -Probe { Test-NodeUpgraded -Node 'N02' } `
         -Verify { Test-NodePaused -Node 'N02' } `
         -Action { Step-p2-os-N02-drain }
@@ -1934,7 +1934,7 @@ try {
         -Phase 'P2' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N03' `
-        -Unit 'p2.os.N03' -FitMinutes 131.7 `
+        -Unit 'p2.os.N03' -FitMinutes 108.3 `
         -Probe { Test-NodeUpgraded -Node 'N03' } `
         -Verify { Test-NodePaused -Node 'N03' } `
         -Action { Step-p2-os-N03-drain }
@@ -1968,7 +1968,7 @@ try {
         -Phase 'P2' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N04' `
-        -Unit 'p2.os.N04' -FitMinutes 131.7 `
+        -Unit 'p2.os.N04' -FitMinutes 108.3 `
         -Probe { Test-NodeUpgraded -Node 'N04' } `
         -Verify { Test-NodePaused -Node 'N04' } `
         -Action { Step-p2-os-N04-drain }
@@ -2001,25 +2001,25 @@ try {
     Invoke-PlanStep -Id 'p3.validate' `
         -Phase 'P3' `
         -Title 'Validate the upgraded cluster (validation gate)' `
-        -Unit 'p3.validate' -FitMinutes 19.1 `
+        -Unit 'p3.validate' -FitMinutes 16.6 `
         -EndsUnit 'p3.validate' `
         -Action { Step-p3-validate }
     Invoke-PlanStep -Id 'p3.migration_test' `
         -Phase 'P3' `
         -Title 'Live-migrate one HA VM to every node and back; no cluster network may be Partitioned (test gate)' `
-        -Unit 'p3.migration_test' -FitMinutes 17.7 `
+        -Unit 'p3.migration_test' -FitMinutes 15.1 `
         -EndsUnit 'p3.migration_test' `
         -Action { Step-p3-migration_test }
     Invoke-PlanStep -Id 'p3.registry_check' `
         -Phase 'P3' `
         -Title 'Check that the registry keys survived the upgrade' `
-        -Unit 'p3.registry_check' -FitMinutes 1.9 `
+        -Unit 'p3.registry_check' -FitMinutes 1.7 `
         -EndsUnit 'p3.registry_check' `
         -Action { Step-p3-registry_check }
     Invoke-PlanStep -Id 'p3.functional_level' `
         -Phase 'P3' `
         -Title 'Raise the cluster functional level' `
-        -Unit 'p3.functional_level' -FitMinutes 2.7 `
+        -Unit 'p3.functional_level' -FitMinutes 2.3 `
         -EndsUnit 'p3.functional_level' `
         -Irreversible `
         -Probe { Test-FunctionalLevelRaised } `
@@ -2027,28 +2027,28 @@ try {
     Invoke-PlanStep -Id 'p3.storage_pool' `
         -Phase 'P3' `
         -Title 'Update the storage pool version' `
-        -Unit 'p3.storage_pool' -FitMinutes 4.6 `
+        -Unit 'p3.storage_pool' -FitMinutes 4.0 `
         -EndsUnit 'p3.storage_pool' `
         -Irreversible `
         -Action { Step-p3-storage_pool }
     Invoke-PlanStep -Id 'p3.oem_drivers' `
         -Phase 'P3' `
         -Title 'Reinstall the OEM drivers with the vendor''s package, one node at a time' `
-        -Unit 'p3.oem_drivers' -FitMinutes 163.3 `
+        -Unit 'p3.oem_drivers' -FitMinutes 139.8 `
         -EndsUnit 'p3.oem_drivers' `
         -Verify { (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
         -Action { Step-p3-oem_drivers }
     Invoke-PlanStep -Id 'p3.sync' `
         -Phase 'P3' `
         -Title 'Sync the registration so Azure shows 23H2' `
-        -Unit 'p3.sync' -FitMinutes 12.7 `
+        -Unit 'p3.sync' -FitMinutes 10.8 `
         -EndsUnit 'p3.sync' `
         -Action { Step-p3-sync }
     Invoke-PlanStep -Id 'p5.remediate.N01.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N01' `
-        -Unit 'p5.remediate.N01' -FitMinutes 57.2 `
+        -Unit 'p5.remediate.N01' -FitMinutes 45.7 `
         -Verify { Test-NodePaused -Node 'N01' } `
         -Action { Step-p5-remediate-N01-drain }
     Invoke-PlanStep -Id 'p5.remediate.N01.apply' `
@@ -2078,7 +2078,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N02' `
-        -Unit 'p5.remediate.N02' -FitMinutes 57.2 `
+        -Unit 'p5.remediate.N02' -FitMinutes 45.7 `
         -Verify { Test-NodePaused -Node 'N02' } `
         -Action { Step-p5-remediate-N02-drain }
     Invoke-PlanStep -Id 'p5.remediate.N02.apply' `
@@ -2108,7 +2108,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N03' `
-        -Unit 'p5.remediate.N03' -FitMinutes 57.2 `
+        -Unit 'p5.remediate.N03' -FitMinutes 45.7 `
         -Verify { Test-NodePaused -Node 'N03' } `
         -Action { Step-p5-remediate-N03-drain }
     Invoke-PlanStep -Id 'p5.remediate.N03.apply' `
@@ -2138,7 +2138,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'N04' `
-        -Unit 'p5.remediate.N04' -FitMinutes 57.2 `
+        -Unit 'p5.remediate.N04' -FitMinutes 45.7 `
         -Verify { Test-NodePaused -Node 'N04' } `
         -Action { Step-p5-remediate-N04-drain }
     Invoke-PlanStep -Id 'p5.remediate.N04.apply' `
@@ -2168,7 +2168,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'N01' `
-        -Unit 'p5.lcm_extension.N01' -FitMinutes 35.0 `
+        -Unit 'p5.lcm_extension.N01' -FitMinutes 30.7 `
         -EndsUnit 'p5.lcm_extension.N01' `
         -Verify { Test-LcmExtensionReady -Node 'N01' } `
         -Action { Step-p5-lcm_extension-N01 }
@@ -2176,7 +2176,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'N02' `
-        -Unit 'p5.lcm_extension.N02' -FitMinutes 35.0 `
+        -Unit 'p5.lcm_extension.N02' -FitMinutes 30.7 `
         -EndsUnit 'p5.lcm_extension.N02' `
         -Verify { Test-LcmExtensionReady -Node 'N02' } `
         -Action { Step-p5-lcm_extension-N02 }
@@ -2184,7 +2184,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'N03' `
-        -Unit 'p5.lcm_extension.N03' -FitMinutes 35.0 `
+        -Unit 'p5.lcm_extension.N03' -FitMinutes 30.7 `
         -EndsUnit 'p5.lcm_extension.N03' `
         -Verify { Test-LcmExtensionReady -Node 'N03' } `
         -Action { Step-p5-lcm_extension-N03 }
@@ -2192,26 +2192,26 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'N04' `
-        -Unit 'p5.lcm_extension.N04' -FitMinutes 35.0 `
+        -Unit 'p5.lcm_extension.N04' -FitMinutes 30.7 `
         -EndsUnit 'p5.lcm_extension.N04' `
         -Verify { Test-LcmExtensionReady -Node 'N04' } `
         -Action { Step-p5-lcm_extension-N04 }
     Invoke-PlanStep -Id 'p5.readiness_validate' `
         -Phase 'P5' `
         -Title 'Run the upgrade readiness validation (validation gate)' `
-        -Unit 'p5.readiness_validate' -FitMinutes 57.4 `
+        -Unit 'p5.readiness_validate' -FitMinutes 49.7 `
         -EndsUnit 'p5.readiness_validate' `
         -Action { Step-p5-readiness_validate }
     Invoke-PlanStep -Id 'p6.solution_validate' `
         -Phase 'P6' `
         -Title 'Solution upgrade: ARM deployment in Validate mode' `
-        -Unit 'p6.solution_validate' -FitMinutes 15.6 `
+        -Unit 'p6.solution_validate' -FitMinutes 13.9 `
         -EndsUnit 'p6.solution_validate' `
         -Action { Step-p6-solution_validate }
     Invoke-PlanStep -Id 'p6.solution_deploy' `
         -Phase 'P6' `
         -Title 'Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate)' `
-        -Unit 'p6.solution_deploy' -FitMinutes 205.7 `
+        -Unit 'p6.solution_deploy' -FitMinutes 196.9 `
         -EndsUnit 'p6.solution_deploy' `
         -Irreversible `
         -Probe { Test-SolutionDeployed } `
@@ -2220,13 +2220,13 @@ try {
     Invoke-PlanStep -Id 'p7.after_configure' `
         -Phase 'P7' `
         -Title 'Update the security posture, create the storage paths and set the CAU AD permissions' `
-        -Unit 'p7.after_configure' -FitMinutes 42.3 `
+        -Unit 'p7.after_configure' -FitMinutes 36.5 `
         -EndsUnit 'p7.after_configure' `
         -Action { Step-p7-after_configure }
     Invoke-PlanStep -Id 'p7.verify' `
         -Phase 'P7' `
         -Title 'Sync the registration and check the Azure resources' `
-        -Unit 'p7.verify' -FitMinutes 21.1 `
+        -Unit 'p7.verify' -FitMinutes 18.9 `
         -EndsUnit 'p7.verify' `
         -Action { Step-p7-verify }
     Complete-HciRun

@@ -11,7 +11,7 @@
     file and emit again. Run it from a Windows Server 2022 machine outside the cluster, as an administrator
     of the cluster. It runs the steps below in order, journals each one, and resumes after an interruption
     at the first step the journal does not record as done.
-    Expected duration: about 139.6 h of work (mean step durations), over the planned windows.
+    Expected duration: about 145.3 h of work (mean step durations), over the planned windows.
 
     P0 Gates
       p0.preflight: Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered
@@ -1958,7 +1958,7 @@ function Step-p2-cau_run {
     # The job is the CAU coordinator and must stay alive [W-invoke]: it is never removed while it runs, a
     # Get-CauRun error is only a missed look, and a deliberate cancel (Ctrl+C) goes through Stop-CauRun.
     # Per node: the minutes its unit needs to its safe point (the plan's fit_minutes, as the simulator uses).
-    $CauUnitFit = @{ 'DC16-N16' = 241.7; 'DC16-N15' = 241.7; 'DC16-N14' = 241.7; 'DC16-N13' = 241.7; 'DC16-N12' = 241.7; 'DC16-N11' = 241.7; 'DC16-N10' = 241.7; 'DC16-N09' = 241.7; 'DC16-N08' = 241.7; 'DC16-N07' = 241.7; 'DC16-N06' = 241.7; 'DC16-N05' = 241.7; 'DC16-N04' = 241.7; 'DC16-N03' = 241.7; 'DC16-N02' = 241.7; 'DC16-N01' = 241.7 }
+    $CauUnitFit = @{ 'DC16-N16' = 220.1; 'DC16-N15' = 220.1; 'DC16-N14' = 220.1; 'DC16-N13' = 220.1; 'DC16-N12' = 220.1; 'DC16-N11' = 220.1; 'DC16-N10' = 220.1; 'DC16-N09' = 220.1; 'DC16-N08' = 220.1; 'DC16-N07' = 220.1; 'DC16-N06' = 220.1; 'DC16-N05' = 220.1; 'DC16-N04' = 220.1; 'DC16-N03' = 220.1; 'DC16-N02' = 220.1; 'DC16-N01' = 220.1 }
     $preUpdate = Install-CauWindowGate -FitMinutes $CauUnitFit -WindowEnd $script:WindowEndAt
     $CauRunArgs = @{
         ClusterName = $ClusterName
@@ -1974,7 +1974,7 @@ function Step-p2-cau_run {
         Force = $true
     }
     if ($Credential) { $CauRunArgs.Credential = $Credential }
-    $farBound = [timespan]::FromMinutes(12816)  # the node units' summed bounds (the plan's)
+    $farBound = [timespan]::FromMinutes(13536)  # the node units' summed bounds (the plan's)
     $CauRunArgs.StopAfter = $farBound
     if ($script:WindowEndAt -lt [datetimeoffset]::MaxValue) { $CauRunArgs.StopAfter = ($script:WindowEndAt - [datetimeoffset]::Now) + $farBound }
     $expectedEnd = [datetimeoffset]::Now.Add($CauRunArgs.StopAfter).AddMinutes(30)
@@ -1994,7 +1994,7 @@ function Step-p2-cau_run {
         }
         $ended = $true
         Receive-Job -Job $job
-        Wait-StorageHealthy -TimeoutMinutes 120
+        Wait-StorageHealthy -TimeoutMinutes 165
     }
     catch {
         if (Test-CauStoppedAtWindow -FitMinutes $CauUnitFit -WindowEnd $script:WindowEndAt) {
@@ -3729,14 +3729,14 @@ try {
     Invoke-PlanStep -Id 'p0.preflight' `
         -Phase 'P0' `
         -Title 'Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered' `
-        -Unit 'p0.preflight' -FitMinutes 9.5 `
+        -Unit 'p0.preflight' -FitMinutes 8.2 `
         -EndsUnit 'p0.preflight' `
         -ReadOnly `
         -Action { Step-p0-preflight }
     Invoke-PlanStep -Id 'p0.registration_repair' `
         -Phase 'P0' `
         -Title 'Repair the registration, only if the cluster resource lacks a SystemAssigned identity and the Cloud Management cluster group is missing' `
-        -Unit 'p0.registration_repair' -FitMinutes 20.9 `
+        -Unit 'p0.registration_repair' -FitMinutes 17.7 `
         -EndsUnit 'p0.registration_repair' `
         -Probe { -not (Test-RegistrationRepairNeeded) } `
         -Verify { -not (Test-RegistrationRepairNeeded) } `
@@ -3744,14 +3744,14 @@ try {
     Invoke-PlanStep -Id 'p0.test_cluster' `
         -Phase 'P0' `
         -Title 'Validate the cluster before any change' `
-        -Unit 'p0.test_cluster' -FitMinutes 19.1 `
+        -Unit 'p0.test_cluster' -FitMinutes 16.6 `
         -EndsUnit 'p0.test_cluster' `
         -Action { Step-p0-test_cluster }
     Invoke-PlanStep -Id 'p1.bitlocker_suspend.DC16-N16' `
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N16' `
-        -Unit 'p1.bitlocker_suspend.DC16-N16' -FitMinutes 1.9 `
+        -Unit 'p1.bitlocker_suspend.DC16-N16' -FitMinutes 1.7 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N16' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N16') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N16') -eq 'Off' } `
@@ -3760,7 +3760,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N15' `
-        -Unit 'p1.bitlocker_suspend.DC16-N15' -FitMinutes 1.9 `
+        -Unit 'p1.bitlocker_suspend.DC16-N15' -FitMinutes 1.7 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N15' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N15') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N15') -eq 'Off' } `
@@ -3769,7 +3769,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N14' `
-        -Unit 'p1.bitlocker_suspend.DC16-N14' -FitMinutes 1.9 `
+        -Unit 'p1.bitlocker_suspend.DC16-N14' -FitMinutes 1.7 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N14' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N14') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N14') -eq 'Off' } `
@@ -3778,7 +3778,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N13' `
-        -Unit 'p1.bitlocker_suspend.DC16-N13' -FitMinutes 1.9 `
+        -Unit 'p1.bitlocker_suspend.DC16-N13' -FitMinutes 1.7 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N13' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N13') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N13') -eq 'Off' } `
@@ -3787,7 +3787,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N12' `
-        -Unit 'p1.bitlocker_suspend.DC16-N12' -FitMinutes 1.9 `
+        -Unit 'p1.bitlocker_suspend.DC16-N12' -FitMinutes 1.7 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N12' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N12') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N12') -eq 'Off' } `
@@ -3796,7 +3796,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N11' `
-        -Unit 'p1.bitlocker_suspend.DC16-N11' -FitMinutes 1.9 `
+        -Unit 'p1.bitlocker_suspend.DC16-N11' -FitMinutes 1.7 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N11' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N11') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N11') -eq 'Off' } `
@@ -3805,7 +3805,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N10' `
-        -Unit 'p1.bitlocker_suspend.DC16-N10' -FitMinutes 1.9 `
+        -Unit 'p1.bitlocker_suspend.DC16-N10' -FitMinutes 1.7 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N10' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N10') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N10') -eq 'Off' } `
@@ -3814,7 +3814,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N09' `
-        -Unit 'p1.bitlocker_suspend.DC16-N09' -FitMinutes 1.9 `
+        -Unit 'p1.bitlocker_suspend.DC16-N09' -FitMinutes 1.7 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N09' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N09') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N09') -eq 'Off' } `
@@ -3823,7 +3823,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N08' `
-        -Unit 'p1.bitlocker_suspend.DC16-N08' -FitMinutes 1.9 `
+        -Unit 'p1.bitlocker_suspend.DC16-N08' -FitMinutes 1.7 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N08' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N08') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N08') -eq 'Off' } `
@@ -3832,7 +3832,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N07' `
-        -Unit 'p1.bitlocker_suspend.DC16-N07' -FitMinutes 1.9 `
+        -Unit 'p1.bitlocker_suspend.DC16-N07' -FitMinutes 1.7 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N07' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N07') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N07') -eq 'Off' } `
@@ -3841,7 +3841,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N06' `
-        -Unit 'p1.bitlocker_suspend.DC16-N06' -FitMinutes 1.9 `
+        -Unit 'p1.bitlocker_suspend.DC16-N06' -FitMinutes 1.7 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N06' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N06') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N06') -eq 'Off' } `
@@ -3850,7 +3850,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N05' `
-        -Unit 'p1.bitlocker_suspend.DC16-N05' -FitMinutes 1.9 `
+        -Unit 'p1.bitlocker_suspend.DC16-N05' -FitMinutes 1.7 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N05' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N05') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N05') -eq 'Off' } `
@@ -3859,7 +3859,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N04' `
-        -Unit 'p1.bitlocker_suspend.DC16-N04' -FitMinutes 1.9 `
+        -Unit 'p1.bitlocker_suspend.DC16-N04' -FitMinutes 1.7 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N04' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N04') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N04') -eq 'Off' } `
@@ -3868,7 +3868,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N03' `
-        -Unit 'p1.bitlocker_suspend.DC16-N03' -FitMinutes 1.9 `
+        -Unit 'p1.bitlocker_suspend.DC16-N03' -FitMinutes 1.7 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N03' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N03') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N03') -eq 'Off' } `
@@ -3877,7 +3877,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N02' `
-        -Unit 'p1.bitlocker_suspend.DC16-N02' -FitMinutes 1.9 `
+        -Unit 'p1.bitlocker_suspend.DC16-N02' -FitMinutes 1.7 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N02' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N02') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N02') -eq 'Off' } `
@@ -3886,7 +3886,7 @@ try {
         -Phase 'P1' `
         -Title 'Suspend BitLocker until it is resumed' `
         -Target 'DC16-N01' `
-        -Unit 'p1.bitlocker_suspend.DC16-N01' -FitMinutes 1.9 `
+        -Unit 'p1.bitlocker_suspend.DC16-N01' -FitMinutes 1.7 `
         -EndsUnit 'p1.bitlocker_suspend.DC16-N01' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N01') -eq 'Off' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N01') -eq 'Off' } `
@@ -3895,7 +3895,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N16' `
-        -Unit 'p1.registry.DC16-N16' -FitMinutes 118.0 `
+        -Unit 'p1.registry.DC16-N16' -FitMinutes 95.7 `
         -Verify { Test-NodePaused -Node 'DC16-N16' } `
         -Action { Step-p1-registry-DC16-N16-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N16.apply' `
@@ -3927,7 +3927,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N15' `
-        -Unit 'p1.registry.DC16-N15' -FitMinutes 118.0 `
+        -Unit 'p1.registry.DC16-N15' -FitMinutes 95.7 `
         -Verify { Test-NodePaused -Node 'DC16-N15' } `
         -Action { Step-p1-registry-DC16-N15-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N15.apply' `
@@ -3959,7 +3959,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N14' `
-        -Unit 'p1.registry.DC16-N14' -FitMinutes 118.0 `
+        -Unit 'p1.registry.DC16-N14' -FitMinutes 95.7 `
         -Verify { Test-NodePaused -Node 'DC16-N14' } `
         -Action { Step-p1-registry-DC16-N14-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N14.apply' `
@@ -3991,7 +3991,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N13' `
-        -Unit 'p1.registry.DC16-N13' -FitMinutes 118.0 `
+        -Unit 'p1.registry.DC16-N13' -FitMinutes 95.7 `
         -Verify { Test-NodePaused -Node 'DC16-N13' } `
         -Action { Step-p1-registry-DC16-N13-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N13.apply' `
@@ -4023,7 +4023,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N12' `
-        -Unit 'p1.registry.DC16-N12' -FitMinutes 118.0 `
+        -Unit 'p1.registry.DC16-N12' -FitMinutes 95.7 `
         -Verify { Test-NodePaused -Node 'DC16-N12' } `
         -Action { Step-p1-registry-DC16-N12-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N12.apply' `
@@ -4055,7 +4055,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N11' `
-        -Unit 'p1.registry.DC16-N11' -FitMinutes 118.0 `
+        -Unit 'p1.registry.DC16-N11' -FitMinutes 95.7 `
         -Verify { Test-NodePaused -Node 'DC16-N11' } `
         -Action { Step-p1-registry-DC16-N11-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N11.apply' `
@@ -4087,7 +4087,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N10' `
-        -Unit 'p1.registry.DC16-N10' -FitMinutes 118.0 `
+        -Unit 'p1.registry.DC16-N10' -FitMinutes 95.7 `
         -Verify { Test-NodePaused -Node 'DC16-N10' } `
         -Action { Step-p1-registry-DC16-N10-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N10.apply' `
@@ -4119,7 +4119,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N09' `
-        -Unit 'p1.registry.DC16-N09' -FitMinutes 118.0 `
+        -Unit 'p1.registry.DC16-N09' -FitMinutes 95.7 `
         -Verify { Test-NodePaused -Node 'DC16-N09' } `
         -Action { Step-p1-registry-DC16-N09-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N09.apply' `
@@ -4151,7 +4151,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N08' `
-        -Unit 'p1.registry.DC16-N08' -FitMinutes 118.0 `
+        -Unit 'p1.registry.DC16-N08' -FitMinutes 95.7 `
         -Verify { Test-NodePaused -Node 'DC16-N08' } `
         -Action { Step-p1-registry-DC16-N08-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N08.apply' `
@@ -4183,7 +4183,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N07' `
-        -Unit 'p1.registry.DC16-N07' -FitMinutes 118.0 `
+        -Unit 'p1.registry.DC16-N07' -FitMinutes 95.7 `
         -Verify { Test-NodePaused -Node 'DC16-N07' } `
         -Action { Step-p1-registry-DC16-N07-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N07.apply' `
@@ -4215,7 +4215,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N06' `
-        -Unit 'p1.registry.DC16-N06' -FitMinutes 118.0 `
+        -Unit 'p1.registry.DC16-N06' -FitMinutes 95.7 `
         -Verify { Test-NodePaused -Node 'DC16-N06' } `
         -Action { Step-p1-registry-DC16-N06-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N06.apply' `
@@ -4247,7 +4247,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N05' `
-        -Unit 'p1.registry.DC16-N05' -FitMinutes 118.0 `
+        -Unit 'p1.registry.DC16-N05' -FitMinutes 95.7 `
         -Verify { Test-NodePaused -Node 'DC16-N05' } `
         -Action { Step-p1-registry-DC16-N05-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N05.apply' `
@@ -4279,7 +4279,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N04' `
-        -Unit 'p1.registry.DC16-N04' -FitMinutes 118.0 `
+        -Unit 'p1.registry.DC16-N04' -FitMinutes 95.7 `
         -Verify { Test-NodePaused -Node 'DC16-N04' } `
         -Action { Step-p1-registry-DC16-N04-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N04.apply' `
@@ -4311,7 +4311,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N03' `
-        -Unit 'p1.registry.DC16-N03' -FitMinutes 118.0 `
+        -Unit 'p1.registry.DC16-N03' -FitMinutes 95.7 `
         -Verify { Test-NodePaused -Node 'DC16-N03' } `
         -Action { Step-p1-registry-DC16-N03-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N03.apply' `
@@ -4343,7 +4343,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N02' `
-        -Unit 'p1.registry.DC16-N02' -FitMinutes 118.0 `
+        -Unit 'p1.registry.DC16-N02' -FitMinutes 95.7 `
         -Verify { Test-NodePaused -Node 'DC16-N02' } `
         -Action { Step-p1-registry-DC16-N02-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N02.apply' `
@@ -4375,7 +4375,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N01' `
-        -Unit 'p1.registry.DC16-N01' -FitMinutes 118.0 `
+        -Unit 'p1.registry.DC16-N01' -FitMinutes 95.7 `
         -Verify { Test-NodePaused -Node 'DC16-N01' } `
         -Action { Step-p1-registry-DC16-N01-drain }
     Invoke-PlanStep -Id 'p1.registry.DC16-N01.apply' `
@@ -4406,19 +4406,19 @@ try {
     Invoke-PlanStep -Id 'p1.cau_prepare' `
         -Phase 'P1' `
         -Title 'Check remoting on the nodes and test the CAU setup' `
-        -Unit 'p1.cau_prepare' -FitMinutes 9.5 `
+        -Unit 'p1.cau_prepare' -FitMinutes 8.2 `
         -EndsUnit 'p1.cau_prepare' `
         -Action { Step-p1-cau_prepare }
     Invoke-PlanStep -Id 'p1.cau_scan' `
         -Phase 'P1' `
         -Title 'Scan: every node must be offered the same feature update' `
-        -Unit 'p1.cau_scan' -FitMinutes 13.7 `
+        -Unit 'p1.cau_scan' -FitMinutes 11.7 `
         -EndsUnit 'p1.cau_scan' `
         -Action { Step-p1-cau_scan }
     Invoke-PlanStep -Id 'p2.cau_run' `
         -Phase 'P2' `
         -Title 'One CAU run with the RollingUpgradePlugin: DC16-N16, DC16-N15, DC16-N14, DC16-N13, DC16-N12, DC16-N11, DC16-N10, DC16-N09, DC16-N08, DC16-N07, DC16-N06, DC16-N05, DC16-N04, DC16-N03, DC16-N02, DC16-N01' `
-        -Unit 'p2.cau.DC16-N16' -FitMinutes 241.7 `
+        -Unit 'p2.cau.DC16-N16' -FitMinutes 220.1 `
         -EndsUnit 'p2.cau.DC16-N01' `
         -Covers @('p2.cau.DC16-N16.drain', 'p2.cau.DC16-N16.install', 'p2.cau.DC16-N16.reboot', 'p2.cau.DC16-N16.resume', 'p2.cau.DC16-N16.storage_wait', 'p2.cau.DC16-N15.drain', 'p2.cau.DC16-N15.install', 'p2.cau.DC16-N15.reboot', 'p2.cau.DC16-N15.resume', 'p2.cau.DC16-N15.storage_wait', 'p2.cau.DC16-N14.drain', 'p2.cau.DC16-N14.install', 'p2.cau.DC16-N14.reboot', 'p2.cau.DC16-N14.resume', 'p2.cau.DC16-N14.storage_wait', 'p2.cau.DC16-N13.drain', 'p2.cau.DC16-N13.install', 'p2.cau.DC16-N13.reboot', 'p2.cau.DC16-N13.resume', 'p2.cau.DC16-N13.storage_wait', 'p2.cau.DC16-N12.drain', 'p2.cau.DC16-N12.install', 'p2.cau.DC16-N12.reboot', 'p2.cau.DC16-N12.resume', 'p2.cau.DC16-N12.storage_wait', 'p2.cau.DC16-N11.drain', 'p2.cau.DC16-N11.install', 'p2.cau.DC16-N11.reboot', 'p2.cau.DC16-N11.resume', 'p2.cau.DC16-N11.storage_wait', 'p2.cau.DC16-N10.drain', 'p2.cau.DC16-N10.install', 'p2.cau.DC16-N10.reboot', 'p2.cau.DC16-N10.resume', 'p2.cau.DC16-N10.storage_wait', 'p2.cau.DC16-N09.drain', 'p2.cau.DC16-N09.install', 'p2.cau.DC16-N09.reboot', 'p2.cau.DC16-N09.resume', 'p2.cau.DC16-N09.storage_wait', 'p2.cau.DC16-N08.drain', 'p2.cau.DC16-N08.install', 'p2.cau.DC16-N08.reboot', 'p2.cau.DC16-N08.resume', 'p2.cau.DC16-N08.storage_wait', 'p2.cau.DC16-N07.drain', 'p2.cau.DC16-N07.install', 'p2.cau.DC16-N07.reboot', 'p2.cau.DC16-N07.resume', 'p2.cau.DC16-N07.storage_wait', 'p2.cau.DC16-N06.drain', 'p2.cau.DC16-N06.install', 'p2.cau.DC16-N06.reboot', 'p2.cau.DC16-N06.resume', 'p2.cau.DC16-N06.storage_wait', 'p2.cau.DC16-N05.drain', 'p2.cau.DC16-N05.install', 'p2.cau.DC16-N05.reboot', 'p2.cau.DC16-N05.resume', 'p2.cau.DC16-N05.storage_wait', 'p2.cau.DC16-N04.drain', 'p2.cau.DC16-N04.install', 'p2.cau.DC16-N04.reboot', 'p2.cau.DC16-N04.resume', 'p2.cau.DC16-N04.storage_wait', 'p2.cau.DC16-N03.drain', 'p2.cau.DC16-N03.install', 'p2.cau.DC16-N03.reboot', 'p2.cau.DC16-N03.resume', 'p2.cau.DC16-N03.storage_wait', 'p2.cau.DC16-N02.drain', 'p2.cau.DC16-N02.install', 'p2.cau.DC16-N02.reboot', 'p2.cau.DC16-N02.resume', 'p2.cau.DC16-N02.storage_wait', 'p2.cau.DC16-N01.drain', 'p2.cau.DC16-N01.install', 'p2.cau.DC16-N01.reboot', 'p2.cau.DC16-N01.resume', 'p2.cau.DC16-N01.storage_wait') `
         -Probe { (Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
@@ -4427,25 +4427,25 @@ try {
     Invoke-PlanStep -Id 'p3.validate' `
         -Phase 'P3' `
         -Title 'Validate the upgraded cluster (validation gate)' `
-        -Unit 'p3.validate' -FitMinutes 19.1 `
+        -Unit 'p3.validate' -FitMinutes 16.6 `
         -EndsUnit 'p3.validate' `
         -Action { Step-p3-validate }
     Invoke-PlanStep -Id 'p3.migration_test' `
         -Phase 'P3' `
         -Title 'Live-migrate one HA VM to every node and back; no cluster network may be Partitioned (test gate)' `
-        -Unit 'p3.migration_test' -FitMinutes 17.7 `
+        -Unit 'p3.migration_test' -FitMinutes 15.1 `
         -EndsUnit 'p3.migration_test' `
         -Action { Step-p3-migration_test }
     Invoke-PlanStep -Id 'p3.registry_check' `
         -Phase 'P3' `
         -Title 'Check that the registry keys survived the upgrade' `
-        -Unit 'p3.registry_check' -FitMinutes 1.9 `
+        -Unit 'p3.registry_check' -FitMinutes 1.7 `
         -EndsUnit 'p3.registry_check' `
         -Action { Step-p3-registry_check }
     Invoke-PlanStep -Id 'p3.functional_level' `
         -Phase 'P3' `
         -Title 'Raise the cluster functional level' `
-        -Unit 'p3.functional_level' -FitMinutes 2.7 `
+        -Unit 'p3.functional_level' -FitMinutes 2.3 `
         -EndsUnit 'p3.functional_level' `
         -Irreversible `
         -Probe { Test-FunctionalLevelRaised } `
@@ -4453,34 +4453,34 @@ try {
     Invoke-PlanStep -Id 'p3.storage_pool' `
         -Phase 'P3' `
         -Title 'Update the storage pool version' `
-        -Unit 'p3.storage_pool' -FitMinutes 4.6 `
+        -Unit 'p3.storage_pool' -FitMinutes 4.0 `
         -EndsUnit 'p3.storage_pool' `
         -Irreversible `
         -Action { Step-p3-storage_pool }
     Invoke-PlanStep -Id 'p3.oem_drivers' `
         -Phase 'P3' `
         -Title 'Reinstall the OEM drivers with the vendor''s package, one node at a time' `
-        -Unit 'p3.oem_drivers' -FitMinutes 163.3 `
+        -Unit 'p3.oem_drivers' -FitMinutes 139.8 `
         -EndsUnit 'p3.oem_drivers' `
         -Verify { (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
         -Action { Step-p3-oem_drivers }
     Invoke-PlanStep -Id 'p3.sync' `
         -Phase 'P3' `
         -Title 'Sync the registration so Azure shows 23H2' `
-        -Unit 'p3.sync' -FitMinutes 12.7 `
+        -Unit 'p3.sync' -FitMinutes 10.8 `
         -EndsUnit 'p3.sync' `
         -Action { Step-p3-sync }
     Invoke-PlanStep -Id 'p4.atc_install' `
         -Phase 'P4' `
         -Title 'Install NetworkATC and FS-SMBBW on all nodes; hold the ATC service' `
-        -Unit 'p4.atc_install' -FitMinutes 19.1 `
+        -Unit 'p4.atc_install' -FitMinutes 16.6 `
         -EndsUnit 'p4.atc_install' `
         -Action { Step-p4-atc_install }
     Invoke-PlanStep -Id 'p4.atc.DC16-N16.drain' `
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N16' `
-        -Unit 'p4.atc.DC16-N16' -FitMinutes 205.0 `
+        -Unit 'p4.atc.DC16-N16' -FitMinutes 158.6 `
         -Verify { Test-NodePaused -Node 'DC16-N16' } `
         -Action { Step-p4-atc-DC16-N16-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N16.configure' `
@@ -4504,7 +4504,7 @@ try {
     Invoke-PlanStep -Id 'p4.atc_rename_switch' `
         -Phase 'P4' `
         -Title 'After the first node: rename the vSwitch on the remaining nodes to the Network ATC name and reconnect every VM network adapter (disrupts their VMs)' `
-        -Unit 'p4.atc_rename_switch' -FitMinutes 42.3 `
+        -Unit 'p4.atc_rename_switch' -FitMinutes 36.5 `
         -EndsUnit 'p4.atc_rename_switch' `
         -Probe { @(Get-AtcSwitchProblem -FirstNode 'DC16-N16').Count -eq 0 } `
         -Verify { @(Get-AtcSwitchProblem -FirstNode 'DC16-N16').Count -eq 0 } `
@@ -4513,7 +4513,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N15' `
-        -Unit 'p4.atc.DC16-N15' -FitMinutes 205.0 `
+        -Unit 'p4.atc.DC16-N15' -FitMinutes 158.6 `
         -Verify { Test-NodePaused -Node 'DC16-N15' } `
         -Action { Step-p4-atc-DC16-N15-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N15.configure' `
@@ -4538,7 +4538,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N14' `
-        -Unit 'p4.atc.DC16-N14' -FitMinutes 205.0 `
+        -Unit 'p4.atc.DC16-N14' -FitMinutes 158.6 `
         -Verify { Test-NodePaused -Node 'DC16-N14' } `
         -Action { Step-p4-atc-DC16-N14-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N14.configure' `
@@ -4563,7 +4563,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N13' `
-        -Unit 'p4.atc.DC16-N13' -FitMinutes 205.0 `
+        -Unit 'p4.atc.DC16-N13' -FitMinutes 158.6 `
         -Verify { Test-NodePaused -Node 'DC16-N13' } `
         -Action { Step-p4-atc-DC16-N13-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N13.configure' `
@@ -4588,7 +4588,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N12' `
-        -Unit 'p4.atc.DC16-N12' -FitMinutes 205.0 `
+        -Unit 'p4.atc.DC16-N12' -FitMinutes 158.6 `
         -Verify { Test-NodePaused -Node 'DC16-N12' } `
         -Action { Step-p4-atc-DC16-N12-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N12.configure' `
@@ -4613,7 +4613,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N11' `
-        -Unit 'p4.atc.DC16-N11' -FitMinutes 205.0 `
+        -Unit 'p4.atc.DC16-N11' -FitMinutes 158.6 `
         -Verify { Test-NodePaused -Node 'DC16-N11' } `
         -Action { Step-p4-atc-DC16-N11-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N11.configure' `
@@ -4638,7 +4638,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N10' `
-        -Unit 'p4.atc.DC16-N10' -FitMinutes 205.0 `
+        -Unit 'p4.atc.DC16-N10' -FitMinutes 158.6 `
         -Verify { Test-NodePaused -Node 'DC16-N10' } `
         -Action { Step-p4-atc-DC16-N10-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N10.configure' `
@@ -4663,7 +4663,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N09' `
-        -Unit 'p4.atc.DC16-N09' -FitMinutes 205.0 `
+        -Unit 'p4.atc.DC16-N09' -FitMinutes 158.6 `
         -Verify { Test-NodePaused -Node 'DC16-N09' } `
         -Action { Step-p4-atc-DC16-N09-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N09.configure' `
@@ -4688,7 +4688,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N08' `
-        -Unit 'p4.atc.DC16-N08' -FitMinutes 205.0 `
+        -Unit 'p4.atc.DC16-N08' -FitMinutes 158.6 `
         -Verify { Test-NodePaused -Node 'DC16-N08' } `
         -Action { Step-p4-atc-DC16-N08-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N08.configure' `
@@ -4713,7 +4713,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N07' `
-        -Unit 'p4.atc.DC16-N07' -FitMinutes 205.0 `
+        -Unit 'p4.atc.DC16-N07' -FitMinutes 158.6 `
         -Verify { Test-NodePaused -Node 'DC16-N07' } `
         -Action { Step-p4-atc-DC16-N07-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N07.configure' `
@@ -4738,7 +4738,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N06' `
-        -Unit 'p4.atc.DC16-N06' -FitMinutes 205.0 `
+        -Unit 'p4.atc.DC16-N06' -FitMinutes 158.6 `
         -Verify { Test-NodePaused -Node 'DC16-N06' } `
         -Action { Step-p4-atc-DC16-N06-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N06.configure' `
@@ -4763,7 +4763,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N05' `
-        -Unit 'p4.atc.DC16-N05' -FitMinutes 205.0 `
+        -Unit 'p4.atc.DC16-N05' -FitMinutes 158.6 `
         -Verify { Test-NodePaused -Node 'DC16-N05' } `
         -Action { Step-p4-atc-DC16-N05-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N05.configure' `
@@ -4788,7 +4788,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N04' `
-        -Unit 'p4.atc.DC16-N04' -FitMinutes 205.0 `
+        -Unit 'p4.atc.DC16-N04' -FitMinutes 158.6 `
         -Verify { Test-NodePaused -Node 'DC16-N04' } `
         -Action { Step-p4-atc-DC16-N04-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N04.configure' `
@@ -4813,7 +4813,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N03' `
-        -Unit 'p4.atc.DC16-N03' -FitMinutes 205.0 `
+        -Unit 'p4.atc.DC16-N03' -FitMinutes 158.6 `
         -Verify { Test-NodePaused -Node 'DC16-N03' } `
         -Action { Step-p4-atc-DC16-N03-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N03.configure' `
@@ -4838,7 +4838,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N02' `
-        -Unit 'p4.atc.DC16-N02' -FitMinutes 205.0 `
+        -Unit 'p4.atc.DC16-N02' -FitMinutes 158.6 `
         -Verify { Test-NodePaused -Node 'DC16-N02' } `
         -Action { Step-p4-atc-DC16-N02-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N02.configure' `
@@ -4863,7 +4863,7 @@ try {
         -Phase 'P4' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N01' `
-        -Unit 'p4.atc.DC16-N01' -FitMinutes 205.0 `
+        -Unit 'p4.atc.DC16-N01' -FitMinutes 158.6 `
         -Verify { Test-NodePaused -Node 'DC16-N01' } `
         -Action { Step-p4-atc-DC16-N01-drain }
     Invoke-PlanStep -Id 'p4.atc.DC16-N01.configure' `
@@ -4887,14 +4887,14 @@ try {
     Invoke-PlanStep -Id 'p4.atc_verify' `
         -Phase 'P4' `
         -Title 'Check that every intent reports Success' `
-        -Unit 'p4.atc_verify' -FitMinutes 9.5 `
+        -Unit 'p4.atc_verify' -FitMinutes 8.2 `
         -EndsUnit 'p4.atc_verify' `
         -Action { Step-p4-atc_verify }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N16.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N16' `
-        -Unit 'p5.remediate.DC16-N16' -FitMinutes 144.4 `
+        -Unit 'p5.remediate.DC16-N16' -FitMinutes 114.1 `
         -Verify { Test-NodePaused -Node 'DC16-N16' } `
         -Action { Step-p5-remediate-DC16-N16-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N16.apply' `
@@ -4924,7 +4924,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N15' `
-        -Unit 'p5.remediate.DC16-N15' -FitMinutes 144.4 `
+        -Unit 'p5.remediate.DC16-N15' -FitMinutes 114.1 `
         -Verify { Test-NodePaused -Node 'DC16-N15' } `
         -Action { Step-p5-remediate-DC16-N15-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N15.apply' `
@@ -4954,7 +4954,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N14' `
-        -Unit 'p5.remediate.DC16-N14' -FitMinutes 144.4 `
+        -Unit 'p5.remediate.DC16-N14' -FitMinutes 114.1 `
         -Verify { Test-NodePaused -Node 'DC16-N14' } `
         -Action { Step-p5-remediate-DC16-N14-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N14.apply' `
@@ -4984,7 +4984,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N13' `
-        -Unit 'p5.remediate.DC16-N13' -FitMinutes 144.4 `
+        -Unit 'p5.remediate.DC16-N13' -FitMinutes 114.1 `
         -Verify { Test-NodePaused -Node 'DC16-N13' } `
         -Action { Step-p5-remediate-DC16-N13-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N13.apply' `
@@ -5014,7 +5014,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N12' `
-        -Unit 'p5.remediate.DC16-N12' -FitMinutes 144.4 `
+        -Unit 'p5.remediate.DC16-N12' -FitMinutes 114.1 `
         -Verify { Test-NodePaused -Node 'DC16-N12' } `
         -Action { Step-p5-remediate-DC16-N12-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N12.apply' `
@@ -5044,7 +5044,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N11' `
-        -Unit 'p5.remediate.DC16-N11' -FitMinutes 144.4 `
+        -Unit 'p5.remediate.DC16-N11' -FitMinutes 114.1 `
         -Verify { Test-NodePaused -Node 'DC16-N11' } `
         -Action { Step-p5-remediate-DC16-N11-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N11.apply' `
@@ -5074,7 +5074,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N10' `
-        -Unit 'p5.remediate.DC16-N10' -FitMinutes 144.4 `
+        -Unit 'p5.remediate.DC16-N10' -FitMinutes 114.1 `
         -Verify { Test-NodePaused -Node 'DC16-N10' } `
         -Action { Step-p5-remediate-DC16-N10-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N10.apply' `
@@ -5104,7 +5104,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N09' `
-        -Unit 'p5.remediate.DC16-N09' -FitMinutes 144.4 `
+        -Unit 'p5.remediate.DC16-N09' -FitMinutes 114.1 `
         -Verify { Test-NodePaused -Node 'DC16-N09' } `
         -Action { Step-p5-remediate-DC16-N09-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N09.apply' `
@@ -5134,7 +5134,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N08' `
-        -Unit 'p5.remediate.DC16-N08' -FitMinutes 144.4 `
+        -Unit 'p5.remediate.DC16-N08' -FitMinutes 114.1 `
         -Verify { Test-NodePaused -Node 'DC16-N08' } `
         -Action { Step-p5-remediate-DC16-N08-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N08.apply' `
@@ -5164,7 +5164,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N07' `
-        -Unit 'p5.remediate.DC16-N07' -FitMinutes 144.4 `
+        -Unit 'p5.remediate.DC16-N07' -FitMinutes 114.1 `
         -Verify { Test-NodePaused -Node 'DC16-N07' } `
         -Action { Step-p5-remediate-DC16-N07-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N07.apply' `
@@ -5194,7 +5194,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N06' `
-        -Unit 'p5.remediate.DC16-N06' -FitMinutes 144.4 `
+        -Unit 'p5.remediate.DC16-N06' -FitMinutes 114.1 `
         -Verify { Test-NodePaused -Node 'DC16-N06' } `
         -Action { Step-p5-remediate-DC16-N06-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N06.apply' `
@@ -5224,7 +5224,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N05' `
-        -Unit 'p5.remediate.DC16-N05' -FitMinutes 144.4 `
+        -Unit 'p5.remediate.DC16-N05' -FitMinutes 114.1 `
         -Verify { Test-NodePaused -Node 'DC16-N05' } `
         -Action { Step-p5-remediate-DC16-N05-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N05.apply' `
@@ -5254,7 +5254,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N04' `
-        -Unit 'p5.remediate.DC16-N04' -FitMinutes 144.4 `
+        -Unit 'p5.remediate.DC16-N04' -FitMinutes 114.1 `
         -Verify { Test-NodePaused -Node 'DC16-N04' } `
         -Action { Step-p5-remediate-DC16-N04-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N04.apply' `
@@ -5284,7 +5284,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N03' `
-        -Unit 'p5.remediate.DC16-N03' -FitMinutes 144.4 `
+        -Unit 'p5.remediate.DC16-N03' -FitMinutes 114.1 `
         -Verify { Test-NodePaused -Node 'DC16-N03' } `
         -Action { Step-p5-remediate-DC16-N03-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N03.apply' `
@@ -5314,7 +5314,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N02' `
-        -Unit 'p5.remediate.DC16-N02' -FitMinutes 144.4 `
+        -Unit 'p5.remediate.DC16-N02' -FitMinutes 114.1 `
         -Verify { Test-NodePaused -Node 'DC16-N02' } `
         -Action { Step-p5-remediate-DC16-N02-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N02.apply' `
@@ -5344,7 +5344,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'DC16-N01' `
-        -Unit 'p5.remediate.DC16-N01' -FitMinutes 144.4 `
+        -Unit 'p5.remediate.DC16-N01' -FitMinutes 114.1 `
         -Verify { Test-NodePaused -Node 'DC16-N01' } `
         -Action { Step-p5-remediate-DC16-N01-drain }
     Invoke-PlanStep -Id 'p5.remediate.DC16-N01.apply' `
@@ -5374,7 +5374,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N16' `
-        -Unit 'p5.lcm_extension.DC16-N16' -FitMinutes 35.0 `
+        -Unit 'p5.lcm_extension.DC16-N16' -FitMinutes 30.7 `
         -EndsUnit 'p5.lcm_extension.DC16-N16' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N16' } `
         -Action { Step-p5-lcm_extension-DC16-N16 }
@@ -5382,7 +5382,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N15' `
-        -Unit 'p5.lcm_extension.DC16-N15' -FitMinutes 35.0 `
+        -Unit 'p5.lcm_extension.DC16-N15' -FitMinutes 30.7 `
         -EndsUnit 'p5.lcm_extension.DC16-N15' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N15' } `
         -Action { Step-p5-lcm_extension-DC16-N15 }
@@ -5390,7 +5390,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N14' `
-        -Unit 'p5.lcm_extension.DC16-N14' -FitMinutes 35.0 `
+        -Unit 'p5.lcm_extension.DC16-N14' -FitMinutes 30.7 `
         -EndsUnit 'p5.lcm_extension.DC16-N14' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N14' } `
         -Action { Step-p5-lcm_extension-DC16-N14 }
@@ -5398,7 +5398,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N13' `
-        -Unit 'p5.lcm_extension.DC16-N13' -FitMinutes 35.0 `
+        -Unit 'p5.lcm_extension.DC16-N13' -FitMinutes 30.7 `
         -EndsUnit 'p5.lcm_extension.DC16-N13' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N13' } `
         -Action { Step-p5-lcm_extension-DC16-N13 }
@@ -5406,7 +5406,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N12' `
-        -Unit 'p5.lcm_extension.DC16-N12' -FitMinutes 35.0 `
+        -Unit 'p5.lcm_extension.DC16-N12' -FitMinutes 30.7 `
         -EndsUnit 'p5.lcm_extension.DC16-N12' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N12' } `
         -Action { Step-p5-lcm_extension-DC16-N12 }
@@ -5414,7 +5414,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N11' `
-        -Unit 'p5.lcm_extension.DC16-N11' -FitMinutes 35.0 `
+        -Unit 'p5.lcm_extension.DC16-N11' -FitMinutes 30.7 `
         -EndsUnit 'p5.lcm_extension.DC16-N11' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N11' } `
         -Action { Step-p5-lcm_extension-DC16-N11 }
@@ -5422,7 +5422,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N10' `
-        -Unit 'p5.lcm_extension.DC16-N10' -FitMinutes 35.0 `
+        -Unit 'p5.lcm_extension.DC16-N10' -FitMinutes 30.7 `
         -EndsUnit 'p5.lcm_extension.DC16-N10' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N10' } `
         -Action { Step-p5-lcm_extension-DC16-N10 }
@@ -5430,7 +5430,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N09' `
-        -Unit 'p5.lcm_extension.DC16-N09' -FitMinutes 35.0 `
+        -Unit 'p5.lcm_extension.DC16-N09' -FitMinutes 30.7 `
         -EndsUnit 'p5.lcm_extension.DC16-N09' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N09' } `
         -Action { Step-p5-lcm_extension-DC16-N09 }
@@ -5438,7 +5438,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N08' `
-        -Unit 'p5.lcm_extension.DC16-N08' -FitMinutes 35.0 `
+        -Unit 'p5.lcm_extension.DC16-N08' -FitMinutes 30.7 `
         -EndsUnit 'p5.lcm_extension.DC16-N08' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N08' } `
         -Action { Step-p5-lcm_extension-DC16-N08 }
@@ -5446,7 +5446,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N07' `
-        -Unit 'p5.lcm_extension.DC16-N07' -FitMinutes 35.0 `
+        -Unit 'p5.lcm_extension.DC16-N07' -FitMinutes 30.7 `
         -EndsUnit 'p5.lcm_extension.DC16-N07' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N07' } `
         -Action { Step-p5-lcm_extension-DC16-N07 }
@@ -5454,7 +5454,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N06' `
-        -Unit 'p5.lcm_extension.DC16-N06' -FitMinutes 35.0 `
+        -Unit 'p5.lcm_extension.DC16-N06' -FitMinutes 30.7 `
         -EndsUnit 'p5.lcm_extension.DC16-N06' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N06' } `
         -Action { Step-p5-lcm_extension-DC16-N06 }
@@ -5462,7 +5462,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N05' `
-        -Unit 'p5.lcm_extension.DC16-N05' -FitMinutes 35.0 `
+        -Unit 'p5.lcm_extension.DC16-N05' -FitMinutes 30.7 `
         -EndsUnit 'p5.lcm_extension.DC16-N05' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N05' } `
         -Action { Step-p5-lcm_extension-DC16-N05 }
@@ -5470,7 +5470,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N04' `
-        -Unit 'p5.lcm_extension.DC16-N04' -FitMinutes 35.0 `
+        -Unit 'p5.lcm_extension.DC16-N04' -FitMinutes 30.7 `
         -EndsUnit 'p5.lcm_extension.DC16-N04' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N04' } `
         -Action { Step-p5-lcm_extension-DC16-N04 }
@@ -5478,7 +5478,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N03' `
-        -Unit 'p5.lcm_extension.DC16-N03' -FitMinutes 35.0 `
+        -Unit 'p5.lcm_extension.DC16-N03' -FitMinutes 30.7 `
         -EndsUnit 'p5.lcm_extension.DC16-N03' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N03' } `
         -Action { Step-p5-lcm_extension-DC16-N03 }
@@ -5486,7 +5486,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N02' `
-        -Unit 'p5.lcm_extension.DC16-N02' -FitMinutes 35.0 `
+        -Unit 'p5.lcm_extension.DC16-N02' -FitMinutes 30.7 `
         -EndsUnit 'p5.lcm_extension.DC16-N02' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N02' } `
         -Action { Step-p5-lcm_extension-DC16-N02 }
@@ -5494,32 +5494,32 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'DC16-N01' `
-        -Unit 'p5.lcm_extension.DC16-N01' -FitMinutes 35.0 `
+        -Unit 'p5.lcm_extension.DC16-N01' -FitMinutes 30.7 `
         -EndsUnit 'p5.lcm_extension.DC16-N01' `
         -Verify { Test-LcmExtensionReady -Node 'DC16-N01' } `
         -Action { Step-p5-lcm_extension-DC16-N01 }
     Invoke-PlanStep -Id 'p5.ad_prepare' `
         -Phase 'P5' `
         -Title 'Prepare the AD objects for the LCM user' `
-        -Unit 'p5.ad_prepare' -FitMinutes 9.5 `
+        -Unit 'p5.ad_prepare' -FitMinutes 8.2 `
         -EndsUnit 'p5.ad_prepare' `
         -Action { Step-p5-ad_prepare }
     Invoke-PlanStep -Id 'p5.readiness_validate' `
         -Phase 'P5' `
         -Title 'Run the upgrade readiness validation (validation gate)' `
-        -Unit 'p5.readiness_validate' -FitMinutes 57.4 `
+        -Unit 'p5.readiness_validate' -FitMinutes 49.7 `
         -EndsUnit 'p5.readiness_validate' `
         -Action { Step-p5-readiness_validate }
     Invoke-PlanStep -Id 'p6.solution_validate' `
         -Phase 'P6' `
         -Title 'Solution upgrade: ARM deployment in Validate mode' `
-        -Unit 'p6.solution_validate' -FitMinutes 15.6 `
+        -Unit 'p6.solution_validate' -FitMinutes 13.9 `
         -EndsUnit 'p6.solution_validate' `
         -Action { Step-p6-solution_validate }
     Invoke-PlanStep -Id 'p6.solution_deploy' `
         -Phase 'P6' `
         -Title 'Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate)' `
-        -Unit 'p6.solution_deploy' -FitMinutes 348.1 `
+        -Unit 'p6.solution_deploy' -FitMinutes 338.9 `
         -EndsUnit 'p6.solution_deploy' `
         -Irreversible `
         -Probe { Test-SolutionDeployed } `
@@ -5529,7 +5529,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N16' `
-        -Unit 'p7.bitlocker_resume.DC16-N16' -FitMinutes 1.9 `
+        -Unit 'p7.bitlocker_resume.DC16-N16' -FitMinutes 1.7 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N16' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N16') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N16') -eq 'On' } `
@@ -5538,7 +5538,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N15' `
-        -Unit 'p7.bitlocker_resume.DC16-N15' -FitMinutes 1.9 `
+        -Unit 'p7.bitlocker_resume.DC16-N15' -FitMinutes 1.7 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N15' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N15') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N15') -eq 'On' } `
@@ -5547,7 +5547,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N14' `
-        -Unit 'p7.bitlocker_resume.DC16-N14' -FitMinutes 1.9 `
+        -Unit 'p7.bitlocker_resume.DC16-N14' -FitMinutes 1.7 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N14' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N14') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N14') -eq 'On' } `
@@ -5556,7 +5556,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N13' `
-        -Unit 'p7.bitlocker_resume.DC16-N13' -FitMinutes 1.9 `
+        -Unit 'p7.bitlocker_resume.DC16-N13' -FitMinutes 1.7 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N13' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N13') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N13') -eq 'On' } `
@@ -5565,7 +5565,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N12' `
-        -Unit 'p7.bitlocker_resume.DC16-N12' -FitMinutes 1.9 `
+        -Unit 'p7.bitlocker_resume.DC16-N12' -FitMinutes 1.7 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N12' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N12') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N12') -eq 'On' } `
@@ -5574,7 +5574,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N11' `
-        -Unit 'p7.bitlocker_resume.DC16-N11' -FitMinutes 1.9 `
+        -Unit 'p7.bitlocker_resume.DC16-N11' -FitMinutes 1.7 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N11' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N11') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N11') -eq 'On' } `
@@ -5583,7 +5583,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N10' `
-        -Unit 'p7.bitlocker_resume.DC16-N10' -FitMinutes 1.9 `
+        -Unit 'p7.bitlocker_resume.DC16-N10' -FitMinutes 1.7 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N10' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N10') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N10') -eq 'On' } `
@@ -5592,7 +5592,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N09' `
-        -Unit 'p7.bitlocker_resume.DC16-N09' -FitMinutes 1.9 `
+        -Unit 'p7.bitlocker_resume.DC16-N09' -FitMinutes 1.7 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N09' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N09') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N09') -eq 'On' } `
@@ -5601,7 +5601,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N08' `
-        -Unit 'p7.bitlocker_resume.DC16-N08' -FitMinutes 1.9 `
+        -Unit 'p7.bitlocker_resume.DC16-N08' -FitMinutes 1.7 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N08' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N08') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N08') -eq 'On' } `
@@ -5610,7 +5610,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N07' `
-        -Unit 'p7.bitlocker_resume.DC16-N07' -FitMinutes 1.9 `
+        -Unit 'p7.bitlocker_resume.DC16-N07' -FitMinutes 1.7 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N07' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N07') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N07') -eq 'On' } `
@@ -5619,7 +5619,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N06' `
-        -Unit 'p7.bitlocker_resume.DC16-N06' -FitMinutes 1.9 `
+        -Unit 'p7.bitlocker_resume.DC16-N06' -FitMinutes 1.7 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N06' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N06') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N06') -eq 'On' } `
@@ -5628,7 +5628,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N05' `
-        -Unit 'p7.bitlocker_resume.DC16-N05' -FitMinutes 1.9 `
+        -Unit 'p7.bitlocker_resume.DC16-N05' -FitMinutes 1.7 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N05' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N05') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N05') -eq 'On' } `
@@ -5637,7 +5637,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N04' `
-        -Unit 'p7.bitlocker_resume.DC16-N04' -FitMinutes 1.9 `
+        -Unit 'p7.bitlocker_resume.DC16-N04' -FitMinutes 1.7 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N04' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N04') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N04') -eq 'On' } `
@@ -5646,7 +5646,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N03' `
-        -Unit 'p7.bitlocker_resume.DC16-N03' -FitMinutes 1.9 `
+        -Unit 'p7.bitlocker_resume.DC16-N03' -FitMinutes 1.7 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N03' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N03') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N03') -eq 'On' } `
@@ -5655,7 +5655,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N02' `
-        -Unit 'p7.bitlocker_resume.DC16-N02' -FitMinutes 1.9 `
+        -Unit 'p7.bitlocker_resume.DC16-N02' -FitMinutes 1.7 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N02' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N02') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N02') -eq 'On' } `
@@ -5664,7 +5664,7 @@ try {
         -Phase 'P7' `
         -Title 'Resume BitLocker' `
         -Target 'DC16-N01' `
-        -Unit 'p7.bitlocker_resume.DC16-N01' -FitMinutes 1.9 `
+        -Unit 'p7.bitlocker_resume.DC16-N01' -FitMinutes 1.7 `
         -EndsUnit 'p7.bitlocker_resume.DC16-N01' `
         -Probe { (Get-NodeBitLockerStatus -Node 'DC16-N01') -eq 'On' } `
         -Verify { (Get-NodeBitLockerStatus -Node 'DC16-N01') -eq 'On' } `
@@ -5672,19 +5672,19 @@ try {
     Invoke-PlanStep -Id 'p7.wdac_reapply' `
         -Phase 'P7' `
         -Title 'Re-apply the new WDAC policies (operator, per the 23H2 docs)' `
-        -Unit 'p7.wdac_reapply' -FitMinutes 19.1 `
+        -Unit 'p7.wdac_reapply' -FitMinutes 16.6 `
         -EndsUnit 'p7.wdac_reapply' `
         -Action { Step-p7-wdac_reapply }
     Invoke-PlanStep -Id 'p7.after_configure' `
         -Phase 'P7' `
         -Title 'Update the security posture, create the storage paths and set the CAU AD permissions' `
-        -Unit 'p7.after_configure' -FitMinutes 42.3 `
+        -Unit 'p7.after_configure' -FitMinutes 36.5 `
         -EndsUnit 'p7.after_configure' `
         -Action { Step-p7-after_configure }
     Invoke-PlanStep -Id 'p7.verify' `
         -Phase 'P7' `
         -Title 'Sync the registration and check the Azure resources' `
-        -Unit 'p7.verify' -FitMinutes 21.1 `
+        -Unit 'p7.verify' -FitMinutes 18.9 `
         -EndsUnit 'p7.verify' `
         -Action { Step-p7-verify }
     Complete-HciRun

@@ -1177,7 +1177,7 @@ function Step-p2-cau_run {
     # The job is the CAU coordinator and must stay alive [W-invoke]: it is never removed while it runs, a
     # Get-CauRun error is only a missed look, and a deliberate cancel (Ctrl+C) goes through Stop-CauRun.
     # Per node: the minutes its unit needs to its safe point (the plan's fit_minutes, as the simulator uses).
-    $CauUnitFit = @{ 'EDGE-N2' = 134.9; 'EDGE-N1' = 134.9 }
+    $CauUnitFit = @{ 'EDGE-N2' = 111.3; 'EDGE-N1' = 111.3 }
     $preUpdate = Install-CauWindowGate -FitMinutes $CauUnitFit -WindowEnd $script:WindowEndAt
     $CauRunArgs = @{
         ClusterName = $ClusterName
@@ -1545,14 +1545,14 @@ try {
     Invoke-PlanStep -Id 'p0.preflight' `
         -Phase 'P0' `
         -Title 'Preflight: nodes Up, virtual disks Healthy, no storage jobs, solution not installed, registered' `
-        -Unit 'p0.preflight' -FitMinutes 9.5 `
+        -Unit 'p0.preflight' -FitMinutes 8.2 `
         -EndsUnit 'p0.preflight' `
         -ReadOnly `
         -Action { Step-p0-preflight }
     Invoke-PlanStep -Id 'p0.registration_repair' `
         -Phase 'P0' `
         -Title 'Repair the registration, only if the cluster resource lacks a SystemAssigned identity and the Cloud Management cluster group is missing' `
-        -Unit 'p0.registration_repair' -FitMinutes 20.9 `
+        -Unit 'p0.registration_repair' -FitMinutes 17.7 `
         -EndsUnit 'p0.registration_repair' `
         -Probe { -not (Test-RegistrationRepairNeeded) } `
         -Verify { -not (Test-RegistrationRepairNeeded) } `
@@ -1560,14 +1560,14 @@ try {
     Invoke-PlanStep -Id 'p0.test_cluster' `
         -Phase 'P0' `
         -Title 'Validate the cluster before any change' `
-        -Unit 'p0.test_cluster' -FitMinutes 19.1 `
+        -Unit 'p0.test_cluster' -FitMinutes 16.6 `
         -EndsUnit 'p0.test_cluster' `
         -Action { Step-p0-test_cluster }
     Invoke-PlanStep -Id 'p1.registry.EDGE-N2.drain' `
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'EDGE-N2' `
-        -Unit 'p1.registry.EDGE-N2' -FitMinutes 33.6 `
+        -Unit 'p1.registry.EDGE-N2' -FitMinutes 27.5 `
         -Verify { Test-NodePaused -Node 'EDGE-N2' } `
         -Action { Step-p1-registry-EDGE-N2-drain }
     Invoke-PlanStep -Id 'p1.registry.EDGE-N2.apply' `
@@ -1599,7 +1599,7 @@ try {
         -Phase 'P1' `
         -Title 'Pause the node and drain its roles' `
         -Target 'EDGE-N1' `
-        -Unit 'p1.registry.EDGE-N1' -FitMinutes 33.6 `
+        -Unit 'p1.registry.EDGE-N1' -FitMinutes 27.5 `
         -Verify { Test-NodePaused -Node 'EDGE-N1' } `
         -Action { Step-p1-registry-EDGE-N1-drain }
     Invoke-PlanStep -Id 'p1.registry.EDGE-N1.apply' `
@@ -1631,32 +1631,32 @@ try {
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'EDGE-N2' `
-        -Unit 'p1.media_verify.EDGE-N2' -FitMinutes 1.9 `
+        -Unit 'p1.media_verify.EDGE-N2' -FitMinutes 1.7 `
         -EndsUnit 'p1.media_verify.EDGE-N2' `
         -Action { Step-p1-media_verify-EDGE-N2 }
     Invoke-PlanStep -Id 'p1.media_verify.EDGE-N1' `
         -Phase 'P1' `
         -Title 'Check the extracted setup media at the same path on the node' `
         -Target 'EDGE-N1' `
-        -Unit 'p1.media_verify.EDGE-N1' -FitMinutes 1.9 `
+        -Unit 'p1.media_verify.EDGE-N1' -FitMinutes 1.7 `
         -EndsUnit 'p1.media_verify.EDGE-N1' `
         -Action { Step-p1-media_verify-EDGE-N1 }
     Invoke-PlanStep -Id 'p1.cau_prepare' `
         -Phase 'P1' `
         -Title 'Check remoting on the nodes and test the CAU setup' `
-        -Unit 'p1.cau_prepare' -FitMinutes 9.5 `
+        -Unit 'p1.cau_prepare' -FitMinutes 8.2 `
         -EndsUnit 'p1.cau_prepare' `
         -Action { Step-p1-cau_prepare }
     Invoke-PlanStep -Id 'p1.cau_scan' `
         -Phase 'P1' `
         -Title 'Scan: every node must be offered the same feature update' `
-        -Unit 'p1.cau_scan' -FitMinutes 13.7 `
+        -Unit 'p1.cau_scan' -FitMinutes 11.7 `
         -EndsUnit 'p1.cau_scan' `
         -Action { Step-p1-cau_scan }
     Invoke-PlanStep -Id 'p2.cau_run' `
         -Phase 'P2' `
         -Title 'One CAU run with the RollingUpgradePlugin: EDGE-N2, EDGE-N1' `
-        -Unit 'p2.cau.EDGE-N2' -FitMinutes 134.9 `
+        -Unit 'p2.cau.EDGE-N2' -FitMinutes 111.3 `
         -EndsUnit 'p2.cau.EDGE-N1' `
         -Covers @('p2.cau.EDGE-N2.drain', 'p2.cau.EDGE-N2.install', 'p2.cau.EDGE-N2.reboot', 'p2.cau.EDGE-N2.resume', 'p2.cau.EDGE-N2.storage_wait', 'p2.cau.EDGE-N1.drain', 'p2.cau.EDGE-N1.install', 'p2.cau.EDGE-N1.reboot', 'p2.cau.EDGE-N1.resume', 'p2.cau.EDGE-N1.storage_wait') `
         -Probe { (Test-AllNodesUpgraded) -and (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
@@ -1665,25 +1665,25 @@ try {
     Invoke-PlanStep -Id 'p3.validate' `
         -Phase 'P3' `
         -Title 'Validate the upgraded cluster (validation gate)' `
-        -Unit 'p3.validate' -FitMinutes 19.1 `
+        -Unit 'p3.validate' -FitMinutes 16.6 `
         -EndsUnit 'p3.validate' `
         -Action { Step-p3-validate }
     Invoke-PlanStep -Id 'p3.migration_test' `
         -Phase 'P3' `
         -Title 'Live-migrate one HA VM to every node and back; no cluster network may be Partitioned (test gate)' `
-        -Unit 'p3.migration_test' -FitMinutes 17.7 `
+        -Unit 'p3.migration_test' -FitMinutes 15.1 `
         -EndsUnit 'p3.migration_test' `
         -Action { Step-p3-migration_test }
     Invoke-PlanStep -Id 'p3.registry_check' `
         -Phase 'P3' `
         -Title 'Check that the registry keys survived the upgrade' `
-        -Unit 'p3.registry_check' -FitMinutes 1.9 `
+        -Unit 'p3.registry_check' -FitMinutes 1.7 `
         -EndsUnit 'p3.registry_check' `
         -Action { Step-p3-registry_check }
     Invoke-PlanStep -Id 'p3.functional_level' `
         -Phase 'P3' `
         -Title 'Raise the cluster functional level' `
-        -Unit 'p3.functional_level' -FitMinutes 2.7 `
+        -Unit 'p3.functional_level' -FitMinutes 2.3 `
         -EndsUnit 'p3.functional_level' `
         -Irreversible `
         -Probe { Test-FunctionalLevelRaised } `
@@ -1691,35 +1691,35 @@ try {
     Invoke-PlanStep -Id 'p3.storage_pool' `
         -Phase 'P3' `
         -Title 'Update the storage pool version' `
-        -Unit 'p3.storage_pool' -FitMinutes 4.6 `
+        -Unit 'p3.storage_pool' -FitMinutes 4.0 `
         -EndsUnit 'p3.storage_pool' `
         -Irreversible `
         -Action { Step-p3-storage_pool }
     Invoke-PlanStep -Id 'p3.vm_version' `
         -Phase 'P3' `
         -Title 'Update the VM configuration versions (VMs stopped)' `
-        -Unit 'p3.vm_version' -FitMinutes 27.2 `
+        -Unit 'p3.vm_version' -FitMinutes 23.3 `
         -EndsUnit 'p3.vm_version' `
         -Irreversible `
         -Action { Step-p3-vm_version }
     Invoke-PlanStep -Id 'p3.oem_drivers' `
         -Phase 'P3' `
         -Title 'Reinstall the OEM drivers with the vendor''s package, one node at a time' `
-        -Unit 'p3.oem_drivers' -FitMinutes 163.3 `
+        -Unit 'p3.oem_drivers' -FitMinutes 139.8 `
         -EndsUnit 'p3.oem_drivers' `
         -Verify { (Test-AllNodesUp) -and (@(Get-StorageProblem).Count -eq 0) } `
         -Action { Step-p3-oem_drivers }
     Invoke-PlanStep -Id 'p3.sync' `
         -Phase 'P3' `
         -Title 'Sync the registration so Azure shows 23H2' `
-        -Unit 'p3.sync' -FitMinutes 12.7 `
+        -Unit 'p3.sync' -FitMinutes 10.8 `
         -EndsUnit 'p3.sync' `
         -Action { Step-p3-sync }
     Invoke-PlanStep -Id 'p5.remediate.EDGE-N2.drain' `
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'EDGE-N2' `
-        -Unit 'p5.remediate.EDGE-N2' -FitMinutes 60.0 `
+        -Unit 'p5.remediate.EDGE-N2' -FitMinutes 47.8 `
         -Verify { Test-NodePaused -Node 'EDGE-N2' } `
         -Action { Step-p5-remediate-EDGE-N2-drain }
     Invoke-PlanStep -Id 'p5.remediate.EDGE-N2.apply' `
@@ -1749,7 +1749,7 @@ try {
         -Phase 'P5' `
         -Title 'Pause the node and drain its roles' `
         -Target 'EDGE-N1' `
-        -Unit 'p5.remediate.EDGE-N1' -FitMinutes 60.0 `
+        -Unit 'p5.remediate.EDGE-N1' -FitMinutes 47.8 `
         -Verify { Test-NodePaused -Node 'EDGE-N1' } `
         -Action { Step-p5-remediate-EDGE-N1-drain }
     Invoke-PlanStep -Id 'p5.remediate.EDGE-N1.apply' `
@@ -1779,7 +1779,7 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'EDGE-N2' `
-        -Unit 'p5.lcm_extension.EDGE-N2' -FitMinutes 35.0 `
+        -Unit 'p5.lcm_extension.EDGE-N2' -FitMinutes 30.7 `
         -EndsUnit 'p5.lcm_extension.EDGE-N2' `
         -Verify { Test-LcmExtensionReady -Node 'EDGE-N2' } `
         -Action { Step-p5-lcm_extension-EDGE-N2 }
@@ -1787,32 +1787,32 @@ try {
         -Phase 'P5' `
         -Title 'Install or update the AzureEdgeLifecycleManager extension and wait until it has initialised' `
         -Target 'EDGE-N1' `
-        -Unit 'p5.lcm_extension.EDGE-N1' -FitMinutes 35.0 `
+        -Unit 'p5.lcm_extension.EDGE-N1' -FitMinutes 30.7 `
         -EndsUnit 'p5.lcm_extension.EDGE-N1' `
         -Verify { Test-LcmExtensionReady -Node 'EDGE-N1' } `
         -Action { Step-p5-lcm_extension-EDGE-N1 }
     Invoke-PlanStep -Id 'p5.ad_prepare' `
         -Phase 'P5' `
         -Title 'Prepare the AD objects for the LCM user' `
-        -Unit 'p5.ad_prepare' -FitMinutes 9.5 `
+        -Unit 'p5.ad_prepare' -FitMinutes 8.2 `
         -EndsUnit 'p5.ad_prepare' `
         -Action { Step-p5-ad_prepare }
     Invoke-PlanStep -Id 'p5.readiness_validate' `
         -Phase 'P5' `
         -Title 'Run the upgrade readiness validation (validation gate)' `
-        -Unit 'p5.readiness_validate' -FitMinutes 57.4 `
+        -Unit 'p5.readiness_validate' -FitMinutes 49.7 `
         -EndsUnit 'p5.readiness_validate' `
         -Action { Step-p5-readiness_validate }
     Invoke-PlanStep -Id 'p6.solution_validate' `
         -Phase 'P6' `
         -Title 'Solution upgrade: ARM deployment in Validate mode' `
-        -Unit 'p6.solution_validate' -FitMinutes 15.6 `
+        -Unit 'p6.solution_validate' -FitMinutes 13.9 `
         -EndsUnit 'p6.solution_validate' `
         -Action { Step-p6-solution_validate }
     Invoke-PlanStep -Id 'p6.solution_deploy' `
         -Phase 'P6' `
         -Title 'Solution upgrade: ARM deployment in Deploy mode (nodes may reboot, VMs live-migrate)' `
-        -Unit 'p6.solution_deploy' -FitMinutes 205.7 `
+        -Unit 'p6.solution_deploy' -FitMinutes 196.9 `
         -EndsUnit 'p6.solution_deploy' `
         -Irreversible `
         -Probe { Test-SolutionDeployed } `
@@ -1821,13 +1821,13 @@ try {
     Invoke-PlanStep -Id 'p7.after_configure' `
         -Phase 'P7' `
         -Title 'Update the security posture, create the storage paths and set the CAU AD permissions' `
-        -Unit 'p7.after_configure' -FitMinutes 42.3 `
+        -Unit 'p7.after_configure' -FitMinutes 36.5 `
         -EndsUnit 'p7.after_configure' `
         -Action { Step-p7-after_configure }
     Invoke-PlanStep -Id 'p7.verify' `
         -Phase 'P7' `
         -Title 'Sync the registration and check the Azure resources' `
-        -Unit 'p7.verify' -FitMinutes 21.1 `
+        -Unit 'p7.verify' -FitMinutes 18.9 `
         -EndsUnit 'p7.verify' `
         -Action { Step-p7-verify }
     Complete-HciRun
