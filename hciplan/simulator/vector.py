@@ -1,0 +1,340 @@
+"""The vectorised sampler: a batch of runs without failures evaluated at once on NumPy arrays.
+
+Fleets simulate a million runs (issue 12 item 3), too many for one simpy model per run.
+A run with no injected failure, no risk, no journal and no window has no interrupt, retry or
+watchdog: each step starts when its last predecessor ends and holds for its drawn duration
+(fast.py's semantics, the simpy engine's hot path). Then a whole batch is a longest-path
+computation over the plan's topological order on arrays of shape (runs,): draw every step's
+durations for the batch at once, apply the run's shared factors, and for each step in order
+take start = max of its predecessors' ends, the repair wait's duration from the node's down
+time, and end = start + duration.
+
+Draws are counter-based hashes (engine.py's keyed streams: splitmix64 of the run's key and
+the step's key), so a run's numbers depend on its index only, never on the batch it is in:
+- a plan prepared with keyed draws (`keyed_draws`) draws exactly the engine's keyed numbers,
+  and every end time and exposure equals the engine's (and fast.py's) bit for bit: the same
+  IEEE 754 operations in the same order, the transcendental functions (exp, log) taken from
+  Python's math module element by element, as the engine calls them (NumPy's own exp and log
+  round differently in a few percent of cases on AVX-512 machines);
+- a plan with sequential draws (what `simulate` uses) cannot be reproduced without a Mersenne
+  Twister per run, which is the cost this path removes: its runs draw from keyed streams of
+  their own (keyed by the step id and a run counter), with the same distributions as the
+  engine's. tests/test_vector.py checks the two samples agree (two-sample KS, P50 and P90).
+
+The simpy engine stays the reference and the path for everything else: `vector_plan` declines
+(`run_vector` returns None) a plan with failures, risks, a journal or windows, and a run in
+which some step's duration passes its bound (the engine's failure path) is flagged in
+`VectorRuns.ok` for the caller to rerun on the engine, as fast.py returns None for it.
+Not wired into `simulate` yet: fleets will call it (docs/simulation.md, "The vectorised sampler").
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from hciplan.compiler.durations import SPREAD, Empirical, Fixed, LogNormal, Scaled, Triangular, Uniform
+from hciplan.simulator.engine import _GAMMA, _LANE, _MASK, _NIGHT, KEYED, key_of, run_seed, runtime
+from hciplan.simulator.prepared import NO_STEP, SimPlan
+
+_U64 = np.uint64
+_M1, _M2 = _U64(0xBF58476D1CE4E5B9), _U64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S11 = _U64(30), _U64(27), _U64(31), _U64(11)  # numpy scalars: no promotion to float64
+_EXTRA_STEP = _U64((_LANE * _GAMMA) & _MASK)  # the EXTRA lane's first count: seed + (1 * _LANE + 0) * _GAMMA
+_SCALE = 1.0 / (1 << 53)
+
+
+@dataclass(frozen=True)
+class VectorRuns:
+    """Runs `first` .. `first + count - 1` of a batch, one entry per run (arrays of shape (count,)).
+
+    `end` and `exposure` are RunResult's fields of a completed run. A run whose `ok` is False had a
+    step pass its bound: its figures here mean nothing, and the engine must run it (`run_once`).
+    `starts` and `ends` (shape (steps, count), plan order) are kept only when asked for.
+    """
+
+    first: int
+    end: np.ndarray
+    exposure: np.ndarray
+    ok: np.ndarray
+    starts: np.ndarray | None = None
+    ends: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class _VectorPlan:
+    """Per-plan facts of the vectorised path, computed once per plan key."""
+
+    eligible: bool
+    why: str  # why not eligible ("" when it is)
+    order: tuple[int, ...] = ()
+    # per step in `order`: (index, predecessors, repair: None or (reboot, setup, share, overhead, ratio), bound)
+    steps: tuple[tuple, ...] = ()
+    step_keys: np.ndarray | None = None  # (steps, 1) uint64
+    exposed: tuple[tuple[int, int, float, int], ...] = ()  # (reboot, setup, share, tail) per unit that goes down
+    parts: tuple = ()  # per step, (main quantile, extra quantile or None) on arrays (`_quantile`)
+
+
+_PLANS: dict[str, _VectorPlan] = {}
+
+
+def _topological(preds: tuple[tuple[int, ...], ...]) -> tuple[int, ...] | None:
+    """Plan order when every predecessor comes first (the compiler's plans), else Kahn's order; None on a cycle."""
+    n = len(preds)
+    if all(p < i for i in range(n) for p in preds[i]):
+        return tuple(range(n))
+    placed = [False] * n
+    done: list[int] = []
+    while len(done) < n:
+        ready = [i for i in range(n) if not placed[i] and all(placed[p] for p in preds[i])]
+        if not ready:
+            return None
+        for i in ready:
+            placed[i] = True
+        done.extend(ready)
+    return tuple(done)
+
+
+def _ancestors(preds: tuple[tuple[int, ...], ...], i: int) -> set[int]:
+    seen: set[int] = set()
+    todo = list(preds[i])
+    while todo:
+        p = todo.pop()
+        if p not in seen:
+            seen.add(p)
+            todo.extend(preds[p])
+    return seen
+
+
+def vector_plan(sp: SimPlan) -> _VectorPlan:
+    """Whether the vectorised path can evaluate `sp`'s runs, and its per-plan structures."""
+    vp = _PLANS.get(sp.key)
+    if vp is not None:
+        return vp
+    why = ""
+    order = _topological(sp.preds)
+    if sp.injections or sp.risks:
+        why = "the plan has failures or risks (the engine's interrupts)"
+    elif sp.given is not None:
+        why = "the run starts from a journal (running steps draw their remaining life)"
+    elif sp.windows:
+        why = "the plan has windows (the window rule is the engine's)"
+    elif order is None:
+        why = "the steps form a cycle"
+    rt = runtime(sp)
+    for i, rep in enumerate(rt.repair):
+        if why or rep is None:
+            continue
+        reboot, lead, _, _, _ = rep
+        # the engine reads the reboot's (and its setup's) times when the repair starts: the same values here only
+        # if both have ended by then, i.e. they are its ancestors
+        up = _ancestors(sp.preds, i)
+        if reboot is None or (reboot != NO_STEP and reboot not in up) or (lead != NO_STEP and lead not in up):
+            why = f"the repair wait {sp.ids[i]} may start before its node's reboot ends"
+    # the draws need no eligibility (draw_batch serves any plan): the step keys and the quantiles on arrays
+    keys = sp.draw_keys if sp.draws == KEYED else tuple("/vector/" + s for s in sp.ids)
+    step_keys = np.array([key_of(k) for k in keys], dtype=np.uint64)[:, None]
+    parts = tuple((_quantile(SPREAD), None) if d.repair else  # a repair's main part is the spread's (_keyed_draw)
+                  (_quantile(d.main), _quantile(d.extra) if d.extra is not None else None) for d in sp.durations)
+    if why:
+        vp = _VectorPlan(False, why, step_keys=step_keys, parts=parts)
+    else:
+        steps = tuple((i, sp.preds[i], rt.repair[i], sp.bound[i]) for i in order)
+        exposed = tuple((reboot, lead, share, tail) for _, reboot, lead, share, tail in rt.exposed)
+        vp = _VectorPlan(True, "", order, steps, step_keys, exposed, parts)
+    if len(_PLANS) > 8:
+        _PLANS.clear()
+    _PLANS[sp.key] = vp
+    return vp
+
+
+# --- draws ------------------------------------------------------------------------------------------------------
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """engine._mix on uint64 arrays (numpy's uint64 arithmetic wraps modulo 2**64, as `& _MASK` does)."""
+    x = x + _GAMMA_U
+    x = (x ^ (x >> _S30)) * _M1
+    x = (x ^ (x >> _S27)) * _M2
+    return x ^ (x >> _S31)
+
+
+_GAMMA_U = _U64(_GAMMA)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    """engine._unit: the top 53 bits as a float strictly inside (0, 1) (x >> 11 < 2**53: its float is exact)."""
+    return ((x >> _S11).astype(np.float64) + 0.5) * _SCALE
+
+
+def run_keys(sp: SimPlan, seed: int, first: int, count: int) -> np.ndarray:
+    """Each run's 64-bit key: the engine's keyed run key (`run_seed(seed, index, "/keyed")`) for a keyed plan,
+    else a splitmix64 counter from (seed, index), computed on arrays (no hash per run)."""
+    if sp.draws == KEYED:
+        return np.array([run_seed(seed, index, "/keyed") for index in range(first, first + count)], dtype=np.uint64)
+    base = _U64(run_seed(seed, 0, "/vector"))
+    return _mix(base + np.arange(first, first + count, dtype=np.uint64) * _GAMMA_U)
+
+
+def _exact(function, x: np.ndarray) -> np.ndarray:
+    """`function` (a math-module one) element by element: its floats, not numpy's differently rounded ones."""
+    return np.fromiter(map(function, x.ravel().tolist()), dtype=np.float64, count=x.size).reshape(x.shape)
+
+
+# statistics._normal_dist_inv_cdf's coefficients (Wichura's AS241), highest degree first
+_CENTRAL_NUM = (2.5090809287301226727e+3, 3.3430575583588128105e+4, 6.7265770927008700853e+4,
+                4.5921953931549871457e+4, 1.3731693765509461125e+4, 1.9715909503065514427e+3,
+                1.3314166789178437745e+2, 3.3871328727963666080e+0)
+_CENTRAL_DEN = (5.2264952788528545610e+3, 2.8729085735721942674e+4, 3.9307895800092710610e+4,
+                2.1213794301586595867e+4, 5.3941960214247511077e+3, 6.8718700749205790830e+2,
+                4.2313330701600911252e+1, 1.0)
+_NEAR_NUM = (7.74545014278341407640e-4, 2.27238449892691845833e-2, 2.41780725177450611770e-1,
+             1.27045825245236838258e+0, 3.64784832476320460504e+0, 5.76949722146069140550e+0,
+             4.63033784615654529590e+0, 1.42343711074968357734e+0)
+_NEAR_DEN = (1.05075007164441684324e-9, 5.47593808499534494600e-4, 1.51986665636164571966e-2,
+             1.48103976427480074590e-1, 6.89767334985100004550e-1, 1.67638483018380384940e+0,
+             2.05319162663775882187e+0, 1.0)
+_FAR_NUM = (2.01033439929228813265e-7, 2.71155556874348757815e-5, 1.24266094738807843860e-3,
+            2.65321895265761230930e-2, 2.96560571828504891230e-1, 1.78482653991729133580e+0,
+            5.46378491116411436990e+0, 6.65790464350110377720e+0)
+_FAR_DEN = (2.04426310338993978564e-15, 1.42151175831644588870e-7, 1.84631831751005468180e-5,
+            7.86869131145613259100e-4, 1.48753612908506148525e-2, 1.36929880922735805310e-1,
+            5.99832206555887937690e-1, 1.0)
+
+
+def _horner(coefficients, r: np.ndarray) -> np.ndarray:
+    """((c0 * r + c1) * r + c2) ... as AS241 writes it: the same operations in the same order."""
+    out = coefficients[0] * r + coefficients[1]
+    for c in coefficients[2:]:
+        out = out * r + c
+    return out
+
+
+def ndtri(p: np.ndarray) -> np.ndarray:
+    """NormalDist().inv_cdf on an array of p in (0, 1): CPython's AS241 (statistics._normal_dist_inv_cdf),
+    operation by operation, the tails' log and sqrt from the math module, so the same floats."""
+    q = p - 0.5
+    out = np.empty_like(p)
+    central = np.abs(q) <= 0.425
+    if central.any():
+        qc = q[central]
+        r = 0.180625 - qc * qc
+        out[central] = (_horner(_CENTRAL_NUM, r) * qc) / _horner(_CENTRAL_DEN, r)
+    tail = ~central
+    if tail.any():
+        qt, pt = q[tail], p[tail]
+        r = np.where(qt <= 0.0, pt, 1.0 - pt)
+        r = np.sqrt(-_exact(math.log, r))  # sqrt is correctly rounded in both
+        x = np.empty_like(r)
+        near = r <= 5.0
+        rn = r[near] - 1.6
+        x[near] = _horner(_NEAR_NUM, rn) / _horner(_NEAR_DEN, rn)
+        rf = r[~near] - 5.0
+        x[~near] = _horner(_FAR_NUM, rf) / _horner(_FAR_DEN, rf)
+        out[tail] = np.where(qt < 0.0, -x, x)
+    return out
+
+
+def _quantile(dist):
+    """engine._quantile_of on arrays: a function u -> durations with the same floats, element by element."""
+    if isinstance(dist, Triangular):
+        low, mode, high = dist.low, dist.mode, dist.high
+        if high == low:
+            return lambda u: np.full(u.shape, float(low))
+        width, left, right = high - low, mode - low, high - mode
+        cut = left / width
+
+        def triangular(u):
+            with np.errstate(invalid="ignore"):  # the branch np.where drops may take sqrt of a negative
+                return np.where(u < cut, low + np.sqrt(u * width * left), high - np.sqrt((1 - u) * width * right))
+        return triangular
+    if isinstance(dist, Uniform):
+        low, width = dist.low, dist.high - dist.low
+        return lambda u: low + u * width
+    if isinstance(dist, LogNormal):
+        mu, sigma = dist.mu, dist.sigma
+        return lambda u: _exact(math.exp, mu + sigma * ndtri(u))
+    if isinstance(dist, Empirical):
+        observed, count = np.array(dist.observed, dtype=np.float64), len(dist.observed)
+        return lambda u: observed[(u * count).astype(np.int64)]  # int(u * count): u * count > 0 truncates alike
+    if isinstance(dist, Fixed):
+        value = float(dist.value)
+        return lambda u: np.full(u.shape, value)
+    if isinstance(dist, Scaled):
+        spread, minutes = _quantile(dist.spread), dist.minutes
+        return lambda u: minutes * spread(u)
+    return lambda u: np.fromiter(map(dist.quantile, u.tolist()), dtype=np.float64, count=u.size)
+
+
+def draw_batch(sp: SimPlan, seed: int, first: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The base durations of runs `first` .. `first + count - 1`, times the shared factors, shape (steps, count),
+    and the run keys. In a keyed plan, the engine's `run_draws(...)[0]` of every run, bit for bit."""
+    vp = vector_plan(sp)
+    keys = run_keys(sp, seed, first, count)
+    seeds = _mix(keys[None, :] ^ vp.step_keys)  # (steps, runs): each step's lane seed, _mix(run_key ^ key)
+    u = _unit(_mix(seeds))  # the MAIN lane's first draw
+    pinned = dict(sp.pinned) if sp.draws == KEYED else {}
+    base = np.empty_like(u)
+    for i, (main, extra) in enumerate(vp.parts):
+        q = pinned.get(i)
+        a = u[i] if q is None else np.full(count, q)
+        v = main(a)
+        if extra is not None:
+            b = _unit(_mix(seeds[i] + _EXTRA_STEP)) if q is None else a
+            v = v + extra(b)
+        base[i] = v
+    rt = runtime(sp)
+    if rt.shared:  # the night's speed and one factor per duration model, keyed by their names (engine.py)
+        factor_keys = np.array((_NIGHT,) + tuple(key_of("/factor/" + name) for name in sp.group_names),
+                               dtype=np.uint64)[:, None]
+        z = ndtri(_unit(_mix(keys[None, :] ^ factor_keys)))  # (1 + groups, runs)
+        (mu, sigma), *params = rt.factor_params
+        night = _exact(math.exp, mu + sigma * z[0])
+        m = np.array([p[0] for p in params])[:, None]
+        s = np.array([p[1] for p in params])[:, None]
+        groups = night * _exact(math.exp, m + s * z[1:])
+        base *= groups[np.asarray(sp.factor_group, dtype=np.intp)]  # b * f, step by step
+    return base, keys
+
+
+# --- the runs ---------------------------------------------------------------------------------------------------
+
+def run_vector(sp: SimPlan, seed: int, first: int, count: int, steps: bool = False) -> VectorRuns | None:
+    """Runs `first` .. `first + count - 1` of `sp` with master seed `seed`, all at once; None if the plan is
+    one only the engine runs (`vector_plan(sp).why` says why). `steps`: keep every step's start and end."""
+    vp = vector_plan(sp)
+    if not vp.eligible:
+        return None
+    base, _ = draw_batch(sp, seed, first, count)
+    n = sp.size
+    start = np.empty((n, count))
+    end = np.empty((n, count))
+    ok = np.ones(count, dtype=bool)
+    origin = runtime(sp).now
+    for i, before, rep, bound in vp.steps:
+        if not before:
+            now = np.full(count, origin)
+        elif len(before) == 1:
+            now = end[before[0]]  # when the engine resumes it: its predecessor's end
+        else:
+            now = functools.reduce(np.maximum, (end[p] for p in before))  # its last predecessor's end
+        if rep is None:
+            d = base[i]
+        else:  # the engine's hot path: (overhead + ratio x down time) x drawn, down from engine.down_start
+            reboot, lead, share, overhead, ratio = rep
+            if reboot == NO_STEP:
+                d = 0.0 * base[i]
+            else:
+                began = start[reboot] if lead == NO_STEP else start[reboot] - share * (end[lead] - start[lead])
+                d = (overhead + ratio * (end[reboot] - began)) * base[i]
+        ok &= d <= bound  # past its bound: a failure, the engine's to model
+        start[i] = now
+        np.add(now, d, out=end[i])
+    exposure = np.zeros(count)
+    for reboot, lead, share, tail in vp.exposed:  # _result's sum, unit by unit in the same order
+        since = start[reboot] if lead == NO_STEP else start[reboot] - share * (end[lead] - start[lead])
+        exposure += end[tail] - since
+    last = end.max(axis=0)
+    return VectorRuns(first, last, exposure, ok, start if steps else None, end if steps else None)
