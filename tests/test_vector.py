@@ -1,6 +1,7 @@
 """The vectorised sampler (simulator/vector.py) against the engine, its reference semantics.
 
-Keyed draws: the same numbers bit for bit (every step's start and end, the run's end, its exposure).
+Keyed draws: the same numbers bit for bit (every step's start and end, the run's end, its exposure, the step
+a run stopped at), without windows and under the window rule.
 Sequential draws: the same distributions (a two-sample Kolmogorov-Smirnov test and P50/P90 within 4
 standard errors), since the engine's Mersenne Twister per run is what the vector path replaces.
 And the same arrays whatever the batch split.
@@ -17,8 +18,8 @@ import numpy as np
 import pytest
 
 from hciplan.simulator import engine, fast, prepare_simulation, vector
-from hciplan.simulator.engine import COMPLETED, run_once
-from hciplan.simulator.prepared import keyed, keyed_draws
+from hciplan.simulator.engine import COMPLETED, STOPPED, run_once
+from hciplan.simulator.prepared import NO_STEP, Given, keyed, keyed_draws, with_given
 from sim_helpers import plan_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,9 +33,17 @@ def example(request):
     return plan_of(request.param.read_text(encoding="utf-8"))
 
 
-def _no_windows(plan, draws: str):
-    sp = prepare_simulation(plan, ignore_windows=True)  # every example has windows: the vector path has none
+# the file's windows, none, a window too short for most units, and one long enough to complete under the rule
+WINDOWS = {"file": {}, "none": {"ignore_windows": True}, "8h": {"window": 480.0}, "40h": {"window": 2400.0}}
+
+
+def _prepared(plan, draws: str, window: str = "none"):
+    sp = prepare_simulation(plan, **WINDOWS[window])
     return keyed_draws(sp, plan) if draws == "keyed" else sp
+
+
+def _no_windows(plan, draws: str):
+    return _prepared(plan, draws, "none")
 
 
 # --- keyed draws: the engine's numbers ----------------------------------------------------------------------------
@@ -54,25 +63,35 @@ def test_keyed_batch_draws_are_the_engines_draws(example):
         assert base[:, k].tolist() == engine.run_draws(sp, rt, 7, 40 + k)[0]
 
 
-def test_keyed_vector_runs_are_the_engines_runs_bit_for_bit(example):
-    """Every step's start and end (the trace's segments), the run's end and exposure: the same floats."""
-    sp = _no_windows(example, "keyed")
-    runs = vector.run_vector(sp, 11, 0, 60, steps=True)
+@pytest.mark.parametrize("window", list(WINDOWS))
+def test_keyed_vector_runs_are_the_engines_runs_bit_for_bit(example, window):
+    """Every step's start and end (the trace's segments; -1 for a step that never started), the run's end,
+    exposure and the step it stopped at: the same floats and steps."""
+    sp = _prepared(example, "keyed", window)
+    runs = vector.run_vector(sp, 11, 0, 40, steps=True)
     assert runs.ok.all()
-    for k in range(60):
+    for k in range(40):
         reference = run_once(sp, 11, k, trace=True)
-        assert reference.outcome == COMPLETED
-        assert (runs.end[k], runs.exposure[k]) == (reference.end, reference.exposure), k
-        assert [(s.step, s.start, s.end) for s in sorted(reference.segments, key=lambda s: s.step)] == \
-            [(i, runs.starts[i, k], runs.ends[i, k]) for i in range(sp.size)], k
+        assert reference.outcome == (COMPLETED if runs.stop_step[k] == NO_STEP else STOPPED)
+        assert (runs.end[k], runs.exposure[k], runs.stop_step[k]) == \
+            (reference.end, reference.exposure, reference.step), k
+        segments = {s.step: (s.start, s.end) for s in reference.segments}
+        assert [segments.get(i, (-1.0, -1.0)) for i in range(sp.size)] == \
+            [(runs.starts[i, k], runs.ends[i, k]) for i in range(sp.size)], k
 
 
-def test_keyed_vector_runs_are_the_fast_paths_runs(example):
-    sp = _no_windows(example, "keyed")
+@pytest.mark.parametrize("window", list(WINDOWS))
+def test_keyed_vector_runs_are_the_fast_paths_runs(example, window):
+    """300 runs against fast.py's (the engine's results, held to them by test_fast_path.py); the runs it hands
+    to simpy (a bound reached, two units stopping at once) are the ones flagged."""
+    sp = _prepared(example, "keyed", window)
     runs = vector.run_vector(sp, 12, 100, 300)
     for k in range(300):
         reference = fast.run_fast(sp, 12, 100 + k)
-        assert (runs.end[k], runs.exposure[k]) == (reference.end, reference.exposure), k
+        assert runs.ok[k] == (reference is not None), k
+        if reference is not None:
+            assert (runs.end[k], runs.exposure[k], runs.stop_step[k]) == \
+                (reference.end, reference.exposure, reference.step), k
 
 
 def test_pinned_keyed_draws_are_the_engines(example):
@@ -99,12 +118,12 @@ def test_runs_past_a_bound_are_flagged_for_the_engine():
 def test_plans_it_cannot_follow_are_declined():
     plan = plan_of((ROOT / "examples" / "four-node.hciplan").read_text(encoding="utf-8"))
     node = next(s.node for s in plan.steps if s.node)
-    windows = prepare_simulation(plan)
-    failing = prepare_simulation(plan, fails=(f"{node}:reboot:hang",), ignore_windows=True)
-    for sp, why in ((windows, "windows"), (failing, "failures")):
+    failing = prepare_simulation(plan, fails=(f"{node}:reboot:hang",))
+    journal = with_given(prepare_simulation(plan), Given(now=30.0, done=((0, 0.0, 5.0),)), (), (0.0, 0.0), ())
+    for sp, why in ((failing, "failures"), (journal, "journal")):
         assert vector.run_vector(sp, 0, 0, 10) is None
         assert why in vector.vector_plan(sp).why
-    assert vector.vector_plan(prepare_simulation(plan, ignore_windows=True)).eligible
+    assert vector.vector_plan(prepare_simulation(plan)).eligible
 
 
 # --- sequential draws: the engine's distributions -----------------------------------------------------------------
@@ -143,8 +162,8 @@ def agree(a: np.ndarray, b: np.ndarray) -> list[str]:
 
 @pytest.fixture(scope="module")
 def samples(example):
-    """2,000 runs of each path from different seeds: the engine's (fast.runner: the engine's results, simpy where
-    the fast path hands a run back) and the vector path's."""
+    """2,000 runs of each path from different seeds, without windows: the engine's (fast.runner: the engine's
+    results, simpy where the fast path hands a run back) and the vector path's."""
     sp = _no_windows(example, "sequential")
     run = fast.runner(sp)
     reference = [run(21, k) for k in range(SAMPLE)]
@@ -164,6 +183,23 @@ def test_sequential_exposure_has_the_engines_distribution(samples):
     assert agree(runs.exposure, exposure) == []
 
 
+@pytest.mark.parametrize("window", ["file", "40h"])
+def test_sequential_runs_under_windows_have_the_engines_distribution(example, window):
+    """Under the window rule: the end time (of the runs that stop too), the exposure, and how often a run stops
+    (within 4 standard errors of the difference of the two proportions)."""
+    sp = _prepared(example, "sequential", window)
+    run = fast.runner(sp)
+    reference = [run(23, k) for k in range(SAMPLE)]
+    runs = vector.run_vector(sp, 24, 0, SAMPLE)
+    assert runs.ok.mean() > 0.99
+    ok = runs.ok  # the few flagged runs (two units stopping at once) are the engine's to run
+    assert agree(runs.end[ok], np.array([r.end for r in reference])) == []
+    assert agree(runs.exposure[ok], np.array([r.exposure for r in reference])) == []
+    stopped, engine_stopped = (runs.stop_step[ok] != NO_STEP).mean(), np.mean([r.outcome == STOPPED for r in reference])
+    se = math.sqrt(max(stopped * (1 - stopped), engine_stopped * (1 - engine_stopped), 1 / SAMPLE) * 2 / SAMPLE)
+    assert abs(stopped - engine_stopped) <= 4 * se
+
+
 def test_the_comparison_sees_a_two_percent_shift(samples):
     """The test has power: completion times 2% longer (or without the shared factors' spread) are told apart."""
     (ends, _), runs = samples
@@ -174,15 +210,34 @@ def test_the_comparison_sees_a_two_percent_shift(samples):
 
 # --- determinism --------------------------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("window", ["none", "file"])
 @pytest.mark.parametrize("draws", ["sequential", "keyed"])
-def test_same_seed_same_arrays_whatever_the_batch_split(draws):
+def test_same_seed_same_arrays_whatever_the_batch_split(draws, window):
     plan = plan_of((ROOT / "examples" / "four-node.hciplan").read_text(encoding="utf-8"))
-    sp = _no_windows(plan, draws)
+    sp = _prepared(plan, draws, window)
     whole = vector.run_vector(sp, 5, 10, 300, steps=True)
-    cuts = [10, 11, 88, 250, 310]
+    cuts = [10, 11, 88, 250, 310]  # 240 runs: two chunks of draws (vector.CHUNK), then part of a third
     parts = [vector.run_vector(sp, 5, a, b - a, steps=True) for a, b in zip(cuts, cuts[1:])]
-    for name in ("end", "exposure", "ok"):
+    for name in ("end", "exposure", "ok", "stop_step"):
         assert getattr(whole, name).tolist() == np.concatenate([getattr(p, name) for p in parts]).tolist()
     assert whole.ends.tolist() == np.concatenate([p.ends for p in parts], axis=1).tolist()
     assert vector.run_vector(sp, 5, 10, 300).end.tolist() == whole.end.tolist()
     assert vector.run_vector(sp, 6, 10, 300).end.tolist() != whole.end.tolist()
+
+
+def test_two_units_stopping_at_once_are_flagged_for_the_engine():
+    """Two unit heads ready at the start under a window neither fits: both stop at 0, and which one the run
+    names is simpy's event order, so the run is the engine's (fast.py hands it back too)."""
+    plan = plan_of((ROOT / "examples" / "two-node.hciplan").read_text(encoding="utf-8"))
+    sp = prepare_simulation(plan, window=1.0)
+    first, other = sp.units[0].steps[0], sp.units[2].steps[0]
+    assert sp.preds[first] == () and sp.units[0].need > 1.0 and sp.units[2].need > 1.0
+    preds = tuple(() if i == other else p for i, p in enumerate(sp.preds))
+    # another fingerprint too: the per-plan caches are keyed by it (a compiled plan's covers its predecessors)
+    sp = keyed(dataclasses.replace(sp, preds=preds, fingerprint=sp.fingerprint + "/tie"))
+    runs = vector.run_vector(sp, 3, 0, 20)
+    assert [fast.run_fast(sp, 3, k) for k in range(20)] == [None] * 20
+    assert not runs.ok.any()
+    # without the second head the same runs stop at the first alone, and are the vector path's
+    alone = vector.run_vector(prepare_simulation(plan, window=1.0), 3, 0, 20)
+    assert alone.ok.all() and (alone.stop_step == first).all()

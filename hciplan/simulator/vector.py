@@ -1,13 +1,15 @@
 """The vectorised sampler: a batch of runs without failures evaluated at once on NumPy arrays.
 
 Fleets simulate a million runs (issue 12 item 3), too many for one simpy model per run.
-A run with no injected failure, no risk, no journal and no window has no interrupt, retry or
-watchdog: each step starts when its last predecessor ends and holds for its drawn duration
-(fast.py's semantics, the simpy engine's hot path). Then a whole batch is a longest-path
-computation over the plan's topological order on arrays of shape (runs,): draw every step's
-durations for the batch at once, apply the run's shared factors, and for each step in order
-take start = max of its predecessors' ends, the repair wait's duration from the node's down
-time, and end = start + duration.
+A run with no injected failure, no risk and no journal has no interrupt, retry or watchdog:
+each step starts when its last predecessor ends (a unit's head under windows, where the window
+rule lets it) and holds for its drawn duration (fast.py's semantics, the simpy engine's hot
+path). Then a whole batch is a longest-path computation over the plan's topological order on
+arrays of shape (runs,): draw every step's durations for the batch at once, apply the run's
+shared factors, and for each step in order take start = max of its predecessors' ends, the
+window rule's wait (masks: the runs that wait for a later window, the runs that stop there),
+the repair wait's duration from the node's down time, and end = start + duration. A step
+whose predecessor never ended (its unit stopped at the window rule) never starts.
 
 Draws are counter-based hashes (engine.py's keyed streams: splitmix64 of the run's key and
 the step's key), so a run's numbers depend on its index only, never on the batch it is in:
@@ -22,9 +24,10 @@ the step's key), so a run's numbers depend on its index only, never on the batch
   engine's. tests/test_vector.py checks the two samples agree (two-sample KS, P50 and P90).
 
 The simpy engine stays the reference and the path for everything else: `vector_plan` declines
-(`run_vector` returns None) a plan with failures, risks, a journal or windows, and a run in
-which some step's duration passes its bound (the engine's failure path) is flagged in
-`VectorRuns.ok` for the caller to rerun on the engine, as fast.py returns None for it.
+(`run_vector` returns None) a plan with failures, risks or a journal, and a run in which some
+step's duration passes its bound (the engine's failure path) or two units stop at the window
+rule at the same time is flagged in `VectorRuns.ok` for the caller to rerun on the engine, as
+fast.py returns None for it.
 Not wired into `simulate` yet: fleets will call it (docs/simulation.md, "The vectorised sampler").
 """
 
@@ -52,15 +55,19 @@ _SCALE = 1.0 / (1 << 53)
 class VectorRuns:
     """Runs `first` .. `first + count - 1` of a batch, one entry per run (arrays of shape (count,)).
 
-    `end` and `exposure` are RunResult's fields of a completed run. A run whose `ok` is False had a
-    step pass its bound: its figures here mean nothing, and the engine must run it (`run_once`).
-    `starts` and `ends` (shape (steps, count), plan order) are kept only when asked for.
+    `end` and `exposure` are RunResult's fields. `stop_step` is the step at which a run stopped at the
+    window rule (RunResult.step of a `stopped_at_window` run), NO_STEP for a completed one. A run whose
+    `ok` is False only the engine follows (`run_once`): a step passed its bound (a failure), or two units
+    stopped at the window rule at the same time (which one the run names is simpy's event order); its
+    figures here mean nothing. `starts` and `ends` (shape (steps, count), plan order; -1 where a step
+    never started) are kept only when asked for.
     """
 
     first: int
     end: np.ndarray
     exposure: np.ndarray
     ok: np.ndarray
+    stop_step: np.ndarray
     starts: np.ndarray | None = None
     ends: np.ndarray | None = None
 
@@ -92,7 +99,8 @@ class _VectorPlan:
     eligible: bool
     why: str  # why not eligible ("" when it is)
     order: tuple[int, ...] = ()
-    # per step in `order`: (index, predecessors, repair: None or (reboot, setup, share, overhead, ratio), bound)
+    # per step in `order`: (index, predecessors, repair: None or (reboot, setup, share, overhead, ratio), bound,
+    # and for a unit's head under windows the minutes the window must still hold (its fit time), else None)
     steps: tuple[tuple, ...] = ()
     exposed: tuple[tuple[int, int, float, int], ...] = ()  # (reboot, setup, share, tail) per unit that goes down
     draws: _Draws | None = None
@@ -140,8 +148,6 @@ def vector_plan(sp: SimPlan) -> _VectorPlan:
         why = "the plan has failures or risks (the engine's interrupts)"
     elif sp.given is not None:
         why = "the run starts from a journal (running steps draw their remaining life)"
-    elif sp.windows:
-        why = "the plan has windows (the window rule is the engine's)"
     elif order is None:
         why = "the steps form a cycle"
     rt = runtime(sp)
@@ -158,7 +164,9 @@ def vector_plan(sp: SimPlan) -> _VectorPlan:
     if why:
         vp = _VectorPlan(False, why, draws=draws)
     else:
-        steps = tuple((i, sp.preds[i], rt.repair[i], sp.bound[i]) for i in order)
+        heads = {u.steps[0] for u in sp.units}
+        steps = tuple((i, sp.preds[i], rt.repair[i], sp.bound[i],
+                       sp.units[sp.unit_of[i]].need if sp.windows and i in heads else None) for i in order)
         exposed = tuple((reboot, lead, share, tail) for _, reboot, lead, share, tail in rt.exposed)
         vp = _VectorPlan(True, "", order, steps, exposed, draws)
     if len(_PLANS) > 8:
@@ -386,6 +394,43 @@ def _draw_chunk(sp: SimPlan, dr: _Draws, keys: np.ndarray) -> np.ndarray:
 
 # --- the runs ---------------------------------------------------------------------------------------------------
 
+def _since(start: np.ndarray, end: np.ndarray, reboot: int, lead: int, share: float) -> np.ndarray:
+    """engine.down_start on arrays: when the node went down, from its reboot's start and its setup's offline part."""
+    began = start[reboot]
+    if lead == NO_STEP:
+        return began
+    return np.where(end[lead] < 0, began, began - share * (end[lead] - start[lead]))
+
+
+def _gate(now: np.ndarray, alive: np.ndarray, need: float, wstarts: np.ndarray,
+          wends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The engine's window rule for a unit's head, on arrays: wait for the next window that still holds `need`
+    minutes, or stop. Returns the start times (the same `now + (start - now)` additions as simpy's waits) and
+    whether each run stops there (only among `alive`)."""
+    count = len(wends)
+    now = now.copy()
+    stops = np.zeros(now.shape, dtype=bool)
+    pending = alive.copy()
+    while pending.any():  # each round every pending run passes, stops or moves on to a later time
+        k = np.searchsorted(wends, now, side="right")  # the first window that has not ended (bisect_right)
+        ended = pending & (k == count)  # the last window has ended
+        stops |= ended
+        pending &= ~ended
+        k = np.minimum(k, count - 1)
+        wait = pending & (now < wstarts[k])  # before the window: wait for its start, then look again
+        now[wait] += wstarts[k][wait] - now[wait]
+        rest = pending & ~wait
+        fits = rest & (now + need <= wends[k])
+        pending &= ~fits
+        rest &= ~fits
+        last = rest & (k + 1 == count)  # does not fit in the last window
+        stops |= last
+        pending &= ~last
+        move = rest & ~last  # does not fit in this one: the next window's start
+        now[move] += wstarts[np.minimum(k + 1, count - 1)][move] - now[move]
+    return now, stops
+
+
 def run_vector(sp: SimPlan, seed: int, first: int, count: int, steps: bool = False) -> VectorRuns | None:
     """Runs `first` .. `first + count - 1` of `sp` with master seed `seed`, all at once; None if the plan is
     one only the engine runs (`vector_plan(sp).why` says why). `steps`: keep every step's start and end."""
@@ -397,29 +442,68 @@ def run_vector(sp: SimPlan, seed: int, first: int, count: int, steps: bool = Fal
     start = np.empty((n, count))
     end = np.empty((n, count))
     ok = np.ones(count, dtype=bool)
-    origin = runtime(sp).now
-    for i, before, rep, bound in vp.steps:
+    rt = runtime(sp)
+    origin = rt.now
+    windowed = bool(sp.windows)
+    if windowed:  # a run stops where a unit's head cannot start: the earliest such step (fast.py's stop_step)
+        wstarts, wends = np.array(rt.window_starts), np.array(rt.window_ends)
+        stop_step = np.full(count, NO_STEP)
+        stop_time = np.full(count, np.inf)
+        tied = np.zeros(count, dtype=bool)
+    for i, before, rep, bound, need in vp.steps:
+        alive = None  # None: every run starts this step; else the runs in which every predecessor ended
         if not before:
             now = np.full(count, origin)
         elif len(before) == 1:
             now = end[before[0]]  # when the engine resumes it: its predecessor's end
+            if windowed:
+                alive = now >= 0
         else:
             now = functools.reduce(np.maximum, (end[p] for p in before))  # its last predecessor's end
+            if windowed:
+                alive = functools.reduce(np.logical_and, (end[p] >= 0 for p in before))
+        if need is not None:
+            alive = np.ones(count, dtype=bool) if alive is None else alive
+            now, stops = _gate(now, alive, need, wstarts, wends)
+            earlier = stops & (now < stop_time)
+            tied |= stops & (now == stop_time)  # two units stop at once: which one the run names is simpy's order
+            tied &= ~earlier
+            stop_step[earlier], stop_time[earlier] = i, now[earlier]
+            alive &= ~stops
         if rep is None:
             d = base[i]
-        else:  # the engine's hot path: (overhead + ratio x down time) x drawn, down from engine.down_start
+        else:  # (overhead + ratio x down time) x drawn, down from engine.down_start
             reboot, lead, share, overhead, ratio = rep
-            if reboot == NO_STEP:
+            if need is not None:  # a head under windows: the engine's slow-path duration
+                d = overhead * base[i]
+                if reboot != NO_STEP:
+                    down = end[reboot] - _since(start, end, reboot, lead, share)
+                    d = np.where(end[reboot] < 0, d, (overhead + ratio * down) * base[i])
+            elif reboot == NO_STEP:  # the engine's hot path
                 d = 0.0 * base[i]
             else:
-                began = start[reboot] if lead == NO_STEP else start[reboot] - share * (end[lead] - start[lead])
-                d = (overhead + ratio * (end[reboot] - began)) * base[i]
-        ok &= d <= bound  # past its bound: a failure, the engine's to model
-        start[i] = now
-        np.add(now, d, out=end[i])
-    exposure = np.zeros(count)
-    for reboot, lead, share, tail in vp.exposed:  # _result's sum, unit by unit in the same order
-        since = start[reboot] if lead == NO_STEP else start[reboot] - share * (end[lead] - start[lead])
-        exposure += end[tail] - since
+                d = (overhead + ratio * (end[reboot] - _since(start, end, reboot, lead, share))) * base[i]
+        if alive is None:
+            ok &= d <= bound  # past its bound: a failure, the engine's to model
+            start[i] = now
+            np.add(now, d, out=end[i])
+        else:
+            ok &= ~alive | (d <= bound)
+            start[i] = np.where(alive, now, -1.0)  # -1: never started, as the engine's arrays
+            end[i] = np.where(alive, now + d, -1.0)
     last = end.max(axis=0)
-    return VectorRuns(first, last, exposure, ok, start if steps else None, end if steps else None)
+    exposure = np.zeros(count)
+    if windowed:
+        ok &= ~tied
+        last = np.where(last < 0, origin, last)  # no step ended: the run's own start (_result)
+        for reboot, lead, share, tail in vp.exposed:  # _result's sum, unit by unit in the same order
+            since = _since(start, end, reboot, lead, share)
+            down = (start[reboot] >= 0) & (since >= 0)  # a node that never finished its pass: exposed to the end
+            exposure += np.where(down, np.where(end[tail] >= 0, end[tail], last) - since, 0.0)
+    else:
+        stop_step = np.full(count, NO_STEP)
+        for reboot, lead, share, tail in vp.exposed:
+            exposure += end[tail] - _since(start, end, reboot, lead, share)
+    return VectorRuns(first, last, exposure, ok, stop_step, start if steps else None, end if steps else None)
+
+
