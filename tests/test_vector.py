@@ -241,3 +241,12 @@ def test_two_units_stopping_at_once_are_flagged_for_the_engine():
     # without the second head the same runs stop at the first alone, and are the vector path's
     alone = vector.run_vector(prepare_simulation(plan, window=1.0), 3, 0, 20)
     assert alone.ok.all() and (alone.stop_step == first).all()
+
+
+def test_an_empty_batch_and_a_bad_range():
+    plan = plan_of((ROOT / "examples" / "two-node.hciplan").read_text(encoding="utf-8"))
+    sp = _prepared(plan, "sequential", "file")
+    empty = vector.run_vector(sp, 1, 5, 0, steps=True)
+    assert empty.end.shape == (0,) and empty.ends.shape == (sp.size, 0)
+    with pytest.raises(ValueError, match="must be >= 0"):
+        vector.run_vector(sp, 1, -1, 10)

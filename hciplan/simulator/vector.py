@@ -29,6 +29,7 @@ step's duration passes its bound (the engine's failure path) or two units stop a
 rule at the same time is flagged in `VectorRuns.ok` for the caller to rerun on the engine, as
 fast.py returns None for it.
 Not wired into `simulate` yet: fleets will call it (docs/simulation.md, "The vectorised sampler").
+It needs NumPy, which hciplan does not require (it comes with matplotlib, the plot and test extras).
 """
 
 from __future__ import annotations
@@ -434,6 +435,8 @@ def _gate(now: np.ndarray, alive: np.ndarray, need: float, wstarts: np.ndarray,
 def run_vector(sp: SimPlan, seed: int, first: int, count: int, steps: bool = False) -> VectorRuns | None:
     """Runs `first` .. `first + count - 1` of `sp` with master seed `seed`, all at once; None if the plan is
     one only the engine runs (`vector_plan(sp).why` says why). `steps`: keep every step's start and end."""
+    if first < 0 or count < 0:
+        raise ValueError(f"runs {first} .. {first + count - 1}: the first run and the count must be >= 0")
     vp = vector_plan(sp)
     if not vp.eligible:
         return None
