@@ -19,21 +19,24 @@ the step's key), so a run's numbers depend on its index only, never on the batch
   Python's math module element by element, as the engine calls them (NumPy's own exp and log
   round differently in a few percent of cases on AVX-512 machines);
 - a plan with sequential draws (what `simulate` uses) cannot be reproduced without a Mersenne
-  Twister per run, which is the cost this path removes: its runs draw from keyed streams of
-  their own (keyed by the step id and a run counter), with the same distributions as the
-  engine's. tests/test_vector.py checks the two samples agree (two-sample KS, P50 and P90).
+  Twister per run, which is the cost this path removes: its runs draw the engine's keyed
+  streams with each step keyed by its id (`twin(sp)`: the plan the engine runs with those
+  draws), with the same distributions as the engine's sequential runs. tests/test_vector.py
+  checks the two samples agree (two-sample KS, P50 and P90).
 
 The simpy engine stays the reference and the path for everything else: `vector_plan` declines
 (`run_vector` returns None) a plan with failures, risks or a journal, and a run in which some
 step's duration passes its bound (the engine's failure path) or two units stop at the window
-rule at the same time is flagged in `VectorRuns.ok` for the caller to rerun on the engine, as
-fast.py returns None for it.
+rule at the same time is flagged in `VectorRuns.ok` for the caller to run on the engine, as
+fast.py returns None for it: `run_once(twin(sp), seed, index)`, the same run with the same draws
+(not `run_once(sp, ...)`, another run for a sequential plan).
 Not wired into `simulate` yet: fleets will call it (docs/simulation.md, "The vectorised sampler").
 It needs NumPy, which hciplan does not require (it comes with matplotlib, the plot and test extras).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -43,7 +46,7 @@ import numpy as np
 
 from hciplan.compiler.durations import SPREAD, Empirical, Fixed, LogNormal, Scaled, Triangular, Uniform
 from hciplan.simulator.engine import _GAMMA, _LANE, _MASK, _NIGHT, KEYED, key_of, run_seed, runtime
-from hciplan.simulator.prepared import NO_STEP, SimPlan
+from hciplan.simulator.prepared import NO_STEP, SimPlan, keyed
 
 _U64 = np.uint64
 _M1, _M2 = _U64(0xBF58476D1CE4E5B9), _U64(0x94D049BB133111EB)
@@ -58,9 +61,9 @@ class VectorRuns:
 
     `end` and `exposure` are RunResult's fields. `stop_step` is the step at which a run stopped at the
     window rule (RunResult.step of a `stopped_at_window` run), NO_STEP for a completed one. A run whose
-    `ok` is False only the engine follows (`run_once`): a step passed its bound (a failure), or two units
-    stopped at the window rule at the same time (which one the run names is simpy's event order); its
-    figures here mean nothing. `starts` and `ends` (shape (steps, count), plan order; -1 where a step
+    `ok` is False only the engine follows (`run_once(twin(sp), seed, index)`): a step passed its bound
+    (a failure), or two units stopped at the window rule at the same time (which one the run names is
+    simpy's event order); its figures here mean nothing. `starts` and `ends` (shape (steps, count), plan order; -1 where a step
     never started) are kept only when asked for.
     """
 
@@ -206,13 +209,34 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return u
 
 
-def run_keys(sp: SimPlan, seed: int, first: int, count: int) -> np.ndarray:
-    """Each run's 64-bit key: the engine's keyed run key (`run_seed(seed, index, "/keyed")`) for a keyed plan,
-    else a splitmix64 counter from (seed, index), computed on arrays (no hash per run)."""
+def run_keys(seed: int, first: int, count: int) -> np.ndarray:
+    """Each run's 64-bit key: the engine's keyed run key, `run_seed(seed, index, "/keyed")`."""
+    return np.fromiter((run_seed(seed, index, "/keyed") for index in range(first, first + count)), dtype=np.uint64,
+                       count=count)
+
+
+_TWINS: dict[str, SimPlan] = {}
+
+
+def twin(sp: SimPlan) -> SimPlan:
+    """The plan whose engine runs have the vector runs' draws: `sp` itself when it draws keyed; else `sp` drawing
+    keyed streams keyed by step id (the vector path's draws for a sequential plan).
+
+    `run_once(twin(sp), seed, index)` is run `index` of the vector path followed on the engine: the same
+    result where the vector path gives one, and the exact continuation (failure path and all) of a run it
+    flags. Rerunning a flagged run on `sp`'s own sequential draws would not do: that is another run, and
+    replacing the flagged runs by fresh ones would bias the sample towards runs that stay within their bounds.
+    """
     if sp.draws == KEYED:
-        return np.array([run_seed(seed, index, "/keyed") for index in range(first, first + count)], dtype=np.uint64)
-    base = _U64(run_seed(seed, 0, "/vector"))
-    return _mix(base + np.arange(first, first + count, dtype=np.uint64) * _GAMMA_U)
+        return sp
+    found = _TWINS.get(sp.key)
+    if found is None:
+        found = keyed(dataclasses.replace(sp, draws=KEYED, draw_keys=tuple("/vector/" + i for i in sp.ids),
+                                          pinned=(), key=""))
+        if len(_TWINS) > 8:
+            _TWINS.clear()
+        _TWINS[sp.key] = found
+    return found
 
 
 def _exact(function, x: np.ndarray) -> np.ndarray:
@@ -318,8 +342,8 @@ def _triangular_constants(dist) -> tuple[float, ...] | None:
 
 
 def _draws(sp: SimPlan) -> _Draws:
-    keys = sp.draw_keys if sp.draws == KEYED else tuple("/vector/" + s for s in sp.ids)
-    pinned = dict(sp.pinned) if sp.draws == KEYED else {}
+    keyed_sp = twin(sp)
+    keys, pinned = keyed_sp.draw_keys, dict(keyed_sp.pinned)
     together, constants, alone, extras = [], [], [], []
     for i, d in enumerate(sp.durations):
         main = SPREAD if d.repair else d.main  # a repair's main part is the spread's (engine._keyed_draw)
@@ -353,7 +377,7 @@ def draw_batch(sp: SimPlan, seed: int, first: int, count: int) -> tuple[np.ndarr
 
     Every value depends on its run's key alone, so drawing in chunks of runs changes no bit.
     """
-    keys = run_keys(sp, seed, first, count)
+    keys = run_keys(seed, first, count)
     base = np.empty((sp.size, count))
     dr = vector_plan(sp).draws
     for a in range(0, count, CHUNK):
