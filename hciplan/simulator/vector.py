@@ -307,10 +307,7 @@ def _quantile(dist):
         width, left, right = high - low, mode - low, high - mode
         cut = left / width
 
-        def triangular(u):
-            with np.errstate(invalid="ignore"):  # the branch np.where drops may take sqrt of a negative
-                return np.where(u < cut, low + np.sqrt(u * width * left), high - np.sqrt((1 - u) * width * right))
-        return triangular
+        return lambda u: np.where(u < cut, low + np.sqrt(u * width * left), high - np.sqrt((1 - u) * width * right))
     if isinstance(dist, Uniform):
         low, width = dist.low, dist.high - dist.low
         return lambda u: low + u * width
@@ -342,6 +339,7 @@ def _triangular_constants(dist) -> tuple[float, ...] | None:
 
 
 def _draws(sp: SimPlan) -> _Draws:
+    """`sp`'s draw program: its twin's step keys (its own when keyed), the rows drawn together, the others."""
     keyed_sp = twin(sp)
     keys, pinned = keyed_sp.draw_keys, dict(keyed_sp.pinned)
     together, constants, alone, extras = [], [], [], []
@@ -400,8 +398,7 @@ def _draw_chunk(sp: SimPlan, dr: _Draws, keys: np.ndarray) -> np.ndarray:
         b = 1 - t
         b *= width
         b *= right
-        with np.errstate(invalid="ignore"):  # rounding may leave (1 - u) x ... a hair below 0 where u < cut
-            np.sqrt(b, out=b)
+        np.sqrt(b, out=b)
         np.subtract(high, b, out=b)
         base[dr.together] = minutes * np.where(t < cut, a, b)
     for i, main, q in dr.alone:
