@@ -171,7 +171,7 @@ def _syntax_value_text(value: syntax.Value, kind: str | None) -> str:
             if amount is not None:
                 return size_text(amount) if kind == "size" else duration_literal(amount)
         return value.text  # not a valid literal for this attribute: `check` says why; keep it
-    if isinstance(value, (syntax.Timestamp, syntax.Ipv4)):
+    if isinstance(value, (syntax.Timestamp, syntax.Clock, syntax.Ipv4)):
         return value.text
     if isinstance(value, syntax.Ipv4Range):
         return f"{value.start.text} .. {value.end.text}"

@@ -1,0 +1,63 @@
+"""The click layer of fleets: `hciplan fleet plan FLEET`, and the fleet branch of `hciplan check`.
+
+Kept apart from hciplan/cli.py, which registers the `fleet` group and calls
+`check_fleets` for the files of `hciplan check` that hold a `fleet` block.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+EXIT_OK, EXIT_ERRORS = 0, 1
+
+
+def _read(path: str):
+    from hciplan.files import shared_name
+    from hciplan.fleet.load import check_fleet
+
+    return check_fleet(path, shared_name(path))
+
+
+def _print(checked, output_format: str, err: bool = False) -> None:
+    from hciplan.cli import _style
+    from hciplan.compiler.render import render_json, render_text
+
+    if output_format == "json":
+        click.echo(render_json(checked.diagnostics), nl=False)
+        return
+    text = render_text(checked.diagnostics, checked.sources, _style())
+    if text:
+        click.echo(text, nl=False, err=err)
+
+
+@click.group("fleet")
+def fleet() -> None:
+    """Plan the upgrade campaign of many clusters from a fleet file (docs/fleet.md)."""
+
+
+@fleet.command("plan")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the hciplan.fleet-plan/1 document.")
+def plan_command(file: str, as_json: bool) -> None:
+    """The campaign schedule of FLEET: each cluster's windows, wave by wave, and the operator load per shift.
+
+    Every cluster file is checked and compiled first (as `hciplan check FLEET`);
+    with any error there is no schedule, and the diagnostics are printed.
+    """
+    from hciplan.fleet.campaign import plan_campaign
+    from hciplan.fleet.render import document, dumps, render_text
+
+    checked = _read(file)
+    if not checked.ok:
+        _print(checked, "text", err=True)
+        click.echo("no campaign: fix the errors above", err=True)
+        sys.exit(EXIT_ERRORS)
+    campaign = plan_campaign(checked)
+    if as_json:
+        click.echo(dumps(document(campaign, checked.diagnostics)), nl=False)
+    else:
+        _print(checked, "text", err=True)  # warnings, on stderr: the schedule stays clean to read or diff
+        click.echo(render_text(campaign), nl=False)
+    sys.exit(EXIT_OK)
