@@ -263,18 +263,17 @@ def _book_operators(plan, needs: list[int], finish, base: float, shift_slots, sh
     tentative: dict[int, list[tuple[float, float]]] = {}
     booked = []
     for step_id, b, e in steps:
+        chosen = None
         for k, (_, sb, se, operators) in enumerate(shift_slots):
             if sb > b:
+                break  # sorted by start: no later shift holds the step's start
+            if se >= e and _peak(shift_busy[k] + tentative.get(k, []), b, e) < operators:
+                chosen = k
                 break
-            if se < e:
-                continue
-            busy = shift_busy[k] + tentative.get(k, [])
-            if _peak(busy, b, e) < operators:
-                tentative.setdefault(k, []).append((b, e))
-                booked.append(OperatorStep(step_id, b, e, k))
-                break
-        else:
-            return None
+        if chosen is None:
+            return None  # no shift with a free operator for the whole step
+        tentative.setdefault(chosen, []).append((b, e))
+        booked.append(OperatorStep(step_id, b, e, chosen))
     for k, intervals in tentative.items():
         shift_busy[k].extend(intervals)
     return tuple(booked)
