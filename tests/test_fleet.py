@@ -452,3 +452,58 @@ def test_generated_fleets_keep_every_campaign_rule(pool, spec):
     if campaign.stopped_after is not None:
         assert all(w.released is None for w in campaign.waves[campaign.stopped_after:])
         assert all(c.status == fc.HELD for c in campaign.clusters if c.wave > campaign.stopped_after)
+
+
+# --- docs/fleet.md ------------------------------------------------------------------------------------------
+
+FLEET_DOC = (ROOT / "docs" / "fleet.md").read_text(encoding="utf-8")
+
+
+def doc_rows(heading: str) -> list[list[str]]:
+    import re
+
+    start = FLEET_DOC.index(f"### {heading}")
+    rest = FLEET_DOC[start + 4:]
+    text = rest[: rest.index("\n#")] if "\n#" in rest else rest
+    rows = [[cell.strip() for cell in line.strip().strip("|").split(" | ")]
+            for line in text.splitlines() if line.startswith("|") and not re.match(r"^\|[-| ]+\|$", line)]
+    return rows[1:]
+
+
+@pytest.mark.parametrize("heading, spec", [
+    ("`fleet`", "FLEET"), ("`site`", "SITE"), ("`window` (weekly)", "WINDOW"), ("`shift`", "SHIFT"),
+    ("`blackout`", "BLACKOUT"), ("`cluster` (entry)", "ENTRY")])
+def test_the_doc_tables_are_the_fleet_schema(heading, spec):
+    from hciplan.fleet import model as fm
+
+    block = getattr(fm, spec)
+    rows = doc_rows(heading)
+    assert [r[0] for r in rows] == [f"`{a.name}`" for a in block.attrs]
+    for attr, (name, kind, default, meaning, example) in zip(block.attrs, rows):
+        if attr.type == "enum":
+            assert kind == "one of " + ", ".join(f"`{c}`" for c in attr.choices), name
+        else:
+            assert kind == attr.type, name
+        shown = ("required" if attr.required else "unset" if attr.default is None else
+                 f'`"{attr.default}"`' if attr.type == "string" else
+                 f"`{attr.default // 60}m`" if attr.type == "duration" else f"`{attr.default}`")
+        assert default == shown, name
+        assert meaning == attr.doc, name
+        assert example.startswith(f"`{attr.name} = "), name
+
+
+def test_the_doc_sample_is_the_golden_and_its_hcl_checks(tmp_path):
+    golden = (GOLDEN / "fleet" / "retail.txt").read_text(encoding="utf-8").splitlines()
+    sample = FLEET_DOC[FLEET_DOC.index("$ hciplan fleet plan examples"):FLEET_DOC.index("$ hciplan fleet plan --json")]
+    lines = [line for line in sample.splitlines()[1:] if line and line != "..."]
+    assert len(lines) > 10 and all(line in golden for line in lines)
+    hcl = FLEET_DOC[FLEET_DOC.index("```hcl\n") + 7:]
+    hcl = hcl[: hcl.index("```")]
+    (tmp_path / "paris").mkdir()
+    (tmp_path / "montreal").mkdir()
+    (tmp_path / "paris" / "edge-par1.hciplan").write_text(cluster_text("edge-par1", 2, 1, window=False))
+    (tmp_path / "paris" / "edge-par2.hciplan").write_text(cluster_text("edge-par2", 2, 2, window=False))
+    (tmp_path / "montreal" / "m.hciplan").write_text(cluster_text("edge-m", 3, 3, window=False))
+    (tmp_path / "f.hciplan").write_text(hcl.replace('site = "montreal"', 'site = "paris"'))
+    checked = check_fleet(str(tmp_path / "f.hciplan"))
+    assert checked.ok, checked.diagnostics

@@ -1,8 +1,8 @@
 """Weekly windows and shifts in a site's time zone, turned into the campaign's UTC intervals.
 
 Zones are IANA names read by the standard library's `zoneinfo` (system tz
-database; on Windows, which has none, the `tzdata` package the dependencies
-name for it). A weekly window starts at its local time of day on its weekday,
+database; Windows has none, so there zoneinfo needs the `tzdata` package:
+HCI1203 says so when no zone is known at all). A weekly window starts at its local time of day on its weekday,
 as `zoneinfo` resolves that local time (PEP 495, fold 0: a start inside a
 spring-forward gap is read with the offset before the change) and lasts its
 `length` of real time, so a night that crosses a daylight-saving change is as
@@ -52,9 +52,11 @@ def check_zone(key: str, span: Span, diagnostics: Collector) -> None:
         return
     from zoneinfo import available_timezones  # reads the whole database: only on an error
 
-    diagnostics.report("HCI1203", span, f"`{key}` is not a time zone zoneinfo knows",
-                       hints=[did_you_mean(key, sorted(available_timezones())),
-                              'write an IANA name such as "Europe/Paris", "America/Toronto" or "UTC"'])
+    known = sorted(available_timezones())
+    hints = [did_you_mean(key, known), 'write an IANA name such as "Europe/Paris", "America/Toronto" or "UTC"']
+    if not known:  # Windows has no system tz database: zoneinfo then needs the tzdata package
+        hints = ["this Python has no time zone database: `pip install tzdata` (docs/fleet.md)"]
+    diagnostics.report("HCI1203", span, f"`{key}` is not a time zone zoneinfo knows", hints=hints)
 
 
 def horizon(fleet: fm.Fleet) -> tuple[dt.datetime, dt.datetime]:
