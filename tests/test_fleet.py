@@ -507,3 +507,16 @@ def test_the_doc_sample_is_the_golden_and_its_hcl_checks(tmp_path):
     (tmp_path / "f.hciplan").write_text(hcl.replace('site = "montreal"', 'site = "paris"'))
     checked = check_fleet(str(tmp_path / "f.hciplan"))
     assert checked.ok, checked.diagnostics
+
+
+def test_hciplan_fmt_keeps_a_fleet_file_the_same_campaign(tmp_path, monkeypatch):
+    """The formatter knows the time-of-day value: a formatted fleet file plans the same campaign."""
+    import shutil
+
+    shutil.copytree(ROOT / "examples" / "fleet", tmp_path / "fleet")
+    monkeypatch.chdir(tmp_path)
+    before = invoke("fleet", "plan", "--json", "fleet/retail.hciplan").stdout
+    result = invoke("fmt", "--write", "fleet/retail.hciplan")
+    assert result.exit_code == 0, result.output
+    assert "22:00" in (tmp_path / "fleet" / "retail.hciplan").read_text()
+    assert invoke("fleet", "plan", "--json", "fleet/retail.hciplan").stdout == before

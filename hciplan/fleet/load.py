@@ -104,7 +104,7 @@ def check_fleet(path: str, name: str | None = None) -> FleetCheck:
     clusters: list[ClusterFile] = []
     if fleet is not None:
         _check_rules(fleet, diagnostics)
-        clusters = _load_clusters(fleet, Path(path).parent, name, diagnostics, sources)
+        clusters = _load_clusters(fleet, Path(path), name, diagnostics, sources)
         if not diagnostics.has_errors:
             zones.check_windows(fleet, clusters, diagnostics)
     found = list(diagnostics.items)
@@ -205,13 +205,14 @@ def _display(fleet_name: str, base: Path, path: Path) -> str:
     return Path(os.path.normpath(Path(fleet_name).parent / relative)).as_posix()
 
 
-def _load_clusters(fleet: fm.Fleet, base: Path, fleet_name: str, diagnostics: Collector,
+def _load_clusters(fleet: fm.Fleet, fleet_path: Path, fleet_name: str, diagnostics: Collector,
                    sources: dict[str, Source]) -> list[ClusterFile]:
     """Every cluster file in campaign order (ring, then entry, then path), each compiled once per content."""
+    base = fleet_path.parent
     compiled: dict[str, CompileResult] = {}  # content hash -> compile result
     seen_files: dict[str, tuple[int, fm.Entry]] = {}  # resolved path -> the entry that listed it first
     seen_names: dict[str, tuple[str, fm.Entry]] = {}  # cluster name (case-insensitive) -> file, entry
-    fleet_file = os.path.realpath(base / Path(fleet_name).name) if fleet_name else ""
+    fleet_file = os.path.realpath(fleet_path)
     out: list[ClusterFile] = []
     order = sorted(range(len(fleet.entries)), key=lambda i: (fleet.entries[i].ring, i))
     for index in order:
