@@ -298,6 +298,18 @@ def test_a_window_across_a_daylight_saving_change_keeps_its_local_start():
     assert all(e - b == dt.timedelta(hours=9) for b, e in times)  # real time: the long night is still 9h
 
 
+def test_a_window_starting_in_a_spring_forward_gap_starts_an_hour_later_by_the_clock():
+    """Paris skips 02:00-03:00 on 2027-03-28: a Sunday 02:30 window is read with the winter offset (PEP 495,
+    fold 0), so it starts at 01:30Z, 03:30 by the clock; the Sundays around it start at 02:30."""
+    from hciplan.fleet import zones
+
+    paris = ZoneInfo("Europe/Paris")
+    times = zones.weekly("sunday", 150, 4 * 3600, paris, dt.datetime(2027, 3, 15, tzinfo=UTC),
+                         dt.datetime(2027, 4, 8, tzinfo=UTC))
+    assert [b.isoformat() for b, _ in times] == ["2027-03-21T01:30:00+00:00", "2027-03-28T01:30:00+00:00",
+                                                 "2027-04-04T00:30:00+00:00"]
+
+
 # --- properties on generated fleets -------------------------------------------------------------------------
 
 ZONES = ["UTC", "Europe/Paris", "America/Toronto", "Australia/Sydney", "Asia/Kolkata"]
@@ -320,7 +332,7 @@ def pool():
 window_st = st.tuples(st.sampled_from(DAYS), st.integers(0, 23), st.sampled_from([0, 30]),
                       st.sampled_from([4, 6, 9, 12, 30]))
 fleet_st = st.fixed_dictionaries({
-    "start": st.dates(dt.date(2026, 1, 1), dt.date(2027, 12, 31)),
+    "start": st.dates(dt.date(2026, 1, 1), dt.date(2027, 12, 31)),  # horizons across daylight-saving changes
     "weeks": st.integers(2, 12),
     "in_flight": st.integers(1, 4),
     "wave_size": st.integers(1, 4),
@@ -399,8 +411,13 @@ def test_generated_fleets_keep_every_campaign_rule(pool, spec):
             assert start <= begin and finish <= end_of_horizon
             local = begin.astimezone(zone)
             declared = next(x for x in site.windows if x.name == w.name)
-            # outside its windows never: the local weekday and time of day are the declared ones
-            assert (DAYS[local.weekday()], local.hour * 60 + local.minute) == (declared.day, declared.start)
+            # outside its windows never: the local weekday and time of day are the declared ones, except on the
+            # day the declared time does not exist (a spring-forward gap): then it is read with the offset before
+            wall = (DAYS[local.weekday()], local.hour * 60 + local.minute)
+            if wall != (declared.day, declared.start):
+                naive = dt.datetime.combine(local.date(), dt.time(declared.start // 60, declared.start % 60))
+                assert naive.replace(tzinfo=zone).astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive
+                assert DAYS[local.weekday()] == declared.day and wall[1] - declared.start == 60
             assert round((finish - begin).total_seconds()) == declared.length
             # never in a blackout: no local calendar day the window touches is a blackout day
             last_local = (finish - dt.timedelta(microseconds=1)).astimezone(zone).date()

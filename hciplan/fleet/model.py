@@ -115,6 +115,8 @@ ENTRY = BlockSpec("cluster", Entry, "Cluster files: a path, a glob or a folder, 
     Attr("site", "string", "The site: its zone and, unless the entry has its own, its windows.", None),
     Attr("zone", "string", "IANA time zone of the entry's own windows (default: its site's).", None),
 ), children=(Child(WINDOW, "windows", repeated=True),))
+# The defaults of `weeks`, `max_in_flight` and `wave_size` are assumptions (no source gives a campaign's);
+# gate_percent 0 (any overrun holds the next wave) and soak 0 are the strictest and plainest choices.
 FLEET = BlockSpec("fleet", Fleet, "An upgrade campaign over many clusters.", label="name", attrs=(
     Attr("start", "timestamp", "When the campaign starts: no window before it is used."),
     Attr("weeks", "int", "The horizon: windows are looked for up to `start` plus this many weeks.", 26,
