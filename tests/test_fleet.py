@@ -394,6 +394,11 @@ def test_generated_fleets_keep_every_campaign_rule(pool, spec):
         return
     campaign = fc.plan_campaign(checked)
     assert dumps(document(campaign)) == dumps(document(fc.plan_campaign(check_fleet(str(path)))))
+    assert_campaign_rules(checked, campaign, spec)
+
+
+def assert_campaign_rules(checked, campaign, spec: dict) -> None:
+    """Every rule of the campaign, checked from the output and the local calendar (not with zones.py)."""
     fleet = checked.fleet
     start = dt.datetime.combine(spec["start"], dt.time(0), tzinfo=UTC)
     end_of_horizon = start + dt.timedelta(weeks=spec["weeks"])
@@ -537,3 +542,33 @@ def test_hciplan_fmt_keeps_a_fleet_file_the_same_campaign(tmp_path, monkeypatch)
     assert result.exit_code == 0, result.output
     assert "22:00" in (tmp_path / "fleet" / "retail.hciplan").read_text()
     assert invoke("fleet", "plan", "--json", "fleet/retail.hciplan").stdout == before
+
+
+def test_hundreds_of_generated_clusters_check_and_plan_within_every_rule(tmp_path):
+    """240 clusters of the examples' shapes in three zones, two rings, one operator per weekend shift."""
+    zones_of = ["Europe/Paris", "America/Toronto", "Asia/Kolkata"]
+    for k in range(240):
+        folder = tmp_path / f"site{k % 3}"
+        folder.mkdir(exist_ok=True)
+        (folder / f"edge-{k:03d}.hciplan").write_text(
+            cluster_text(f"edge-{k:03d}", 2 + k % 2, k, operator=k % 5 == 0, window=False))
+    spec = {"start": dt.date(2027, 2, 1), "weeks": 26, "in_flight": 40, "gate": 10, "soak_h": 24}
+    lines = ['fleet "big" {', "  start = 2027-02-01T00:00Z  weeks = 26  max_in_flight = 40  wave_size = 60",
+             "  gate_percent = 10  soak = 24h",
+             '  blackout "easter" { start = 2027-03-26  end = 2027-03-29 }',
+             '  shift "weekend" { day = saturday  start = 12:00  length = 36h  operators = 3 }']
+    for k, zone in enumerate(zones_of):
+        lines.append(f'  site "s{k}" {{ zone = "{zone}"  window "sat" {{ day = saturday  start = 22:00  length = 10h }} '
+                     f'window "sun" {{ day = sunday  start = 09:00  length = 9h }} }}')
+    lines.append('  cluster "site0/edge-000.hciplan" { ring = 0  site = "s0" }')
+    lines.append('  cluster "site1/edge-001.hciplan" { ring = 0  site = "s1" }')
+    for k in range(3):
+        lines.append(f'  cluster "site{k}/" {{ ring = 1  site = "s{k}" }}')
+    (tmp_path / "big.hciplan").write_text("\n".join(lines) + "\n}\n")
+    checked = check_fleet(str(tmp_path / "big.hciplan"))
+    assert checked.ok and len(checked.clusters) == 240, checked.diagnostics[:3]
+    campaign = fc.plan_campaign(checked)
+    assert_campaign_rules(checked, campaign, spec)
+    statuses = [c.status for c in campaign.clusters]
+    assert statuses.count(fc.PLANNED) > 100  # most of the campaign fits the half year
+    assert [c.ring for c in campaign.clusters[:2]] == [0, 0] and len(campaign.waves) == 1 + 4

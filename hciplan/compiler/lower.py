@@ -43,8 +43,10 @@ def lower(document: syntax.Document, diagnostics: Collector) -> Model | None:
         elif item.type in found:
             found[item.type].append(item)
         else:
+            fleet = ("this is a fleet file: `hciplan check` checks it, `hciplan fleet plan` plans its campaign "
+                     "(docs/fleet.md)") if item.type == "fleet" else ""
             diagnostics.report("HCI101", item.type_span, f"unknown block `{item.type}`",
-                               hints=[did_you_mean(item.type, found),
+                               hints=[fleet or did_you_mean(item.type, found),
                                       "the top level holds `cluster`, `upgrade`, `timing` and `scenario` blocks"])
     for kind, blocks in found.items():
         if kind == "scenario":  # the one repeated top-level block

@@ -38,6 +38,7 @@ from hciplan.fleet.load import FleetCheck
 from hciplan.records import record
 
 PLANNED, OVERRAN, UNPLACED, HELD = "planned", "overran", "unplaced", "held"
+FIRST_TRY = 8  # window occurrences a cluster's schedule is first computed over (all of them if it needs more)
 
 
 @record
@@ -161,6 +162,8 @@ def plan_campaign(checked: FleetCheck) -> Campaign:
         for k in range(0, len(members), fleet.wave_size):
             waves_of.append((ring, members[k:k + fleet.wave_size]))
 
+    windows_of = {id(c): zones.cluster_windows(fleet, fleet.entries[c.entry], c.result.plan.model.upgrade.windows)
+                  for c in checked.clusters}  # each cluster's occurrences, computed once
     soak = fleet.soak / 60
     release = 0.0
     stopped: int | None = None
@@ -168,13 +171,14 @@ def plan_campaign(checked: FleetCheck) -> Campaign:
     waves: list[Wave] = []
     for number, (ring, members) in enumerate(waves_of, start=1):
         if stopped is not None:
-            held = [_cluster_plan(fleet, c, ring, number, HELD, reason=f"held: the health gate after wave "
-                                  f"{stopped} stopped the campaign") for c in members]
+            held = [_cluster_plan(fleet, c, windows_of[id(c)], ring, number, HELD,
+                                  reason=f"held: the health gate after wave {stopped} stopped the campaign")
+                    for c in members]
             plans.extend(held)
             waves.append(Wave(number, ring, tuple(p.name for p in held), None, None, 0, None))
             continue
-        placed = [_place(fleet, c, ring, number, release, origin, flights, shift_slots, shift_busy)
-                  for c in members]
+        placed = [_place(fleet, c, windows_of[id(c)], ring, number, release, origin, flights, shift_slots,
+                         shift_busy) for c in members]
         plans.extend(placed)
         ends = [p.end for p in placed if p.end is not None]
         end = max(ends) if ends else None
@@ -198,20 +202,18 @@ def plan_campaign(checked: FleetCheck) -> Campaign:
                     tuple(waves), tuple(loads), bool(fleet.shifts), max(ends) if ends else None, stopped)
 
 
-def _cluster_plan(fleet: fm.Fleet, c, ring: int, wave: int, status: str, **extra) -> ClusterPlan:
+def _cluster_plan(fleet: fm.Fleet, c, occurrences: zones.ClusterWindows, ring: int, wave: int, status: str,
+                  **extra) -> ClusterPlan:
     entry = fleet.entries[c.entry]
     plan = c.result.plan
-    windows = zones.cluster_windows(fleet, entry, plan.model.upgrade.windows)
-    return ClusterPlan(plan.model.cluster.name, c.name, plan.fingerprint, ring, wave, entry.site, windows.zone,
+    return ClusterPlan(plan.model.cluster.name, c.name, plan.fingerprint, ring, wave, entry.site, occurrences.zone,
                        status, **extra)
 
 
-def _place(fleet: fm.Fleet, c, ring: int, wave: int, release: float, origin: dt.datetime,
-           flights: list[tuple[float, float]], shift_slots, shift_busy) -> ClusterPlan:
+def _place(fleet: fm.Fleet, c, windows: zones.ClusterWindows, ring: int, wave: int, release: float,
+           origin: dt.datetime, flights: list[tuple[float, float]], shift_slots, shift_busy) -> ClusterPlan:
     """The first start from which the cluster's plan fits its windows, the in-flight limit and the shifts."""
-    entry = fleet.entries[c.entry]
     plan = c.result.plan
-    windows = zones.cluster_windows(fleet, entry, plan.model.upgrade.windows)
     slots = [(o.name, _minutes(origin, o.start), _minutes(origin, o.end)) for o in windows.occurrences]
     slots = [s for s in slots if s[1] >= release]
     needs = [i for i, s in enumerate(plan.steps) if plan.needs_operator(s) and s.mean_minutes > 0]
@@ -219,11 +221,16 @@ def _place(fleet: fm.Fleet, c, ring: int, wave: int, release: float, origin: dt.
     for first in range(len(slots)):
         offered = slots[first:]
         base = offered[0][1]
-        schedule = schedule_of(plan, [(n, b - base, e - base) for n, b, e in offered])
+        relative = [(n, b - base, e - base) for n, b, e in offered]
+        # The window rule is causal (a unit's window depends on the windows before it only), so the first
+        # few occurrences give the same schedule as all of them whenever they hold every unit: cheaper.
+        schedule = schedule_of(plan, relative[:FIRST_TRY])
+        if schedule.unplaced and len(relative) > FIRST_TRY:
+            schedule = schedule_of(plan, relative)
         if schedule.unplaced:  # fewer windows from any later start: it cannot fit from those either
             if limited:
                 break  # it would have fitted from an earlier start: the limits, not its windows, stopped it
-            return _cluster_plan(fleet, c, ring, wave, OVERRAN, offered=tuple(offered),
+            return _cluster_plan(fleet, c, windows, ring, wave, OVERRAN, offered=tuple(offered),
                                  reason=f"{len(schedule.unplaced)} units of work do not fit its windows "
                                         f"before the horizon ({fleet.weeks} weeks)")
         finish = schedule.step_finish
@@ -242,11 +249,11 @@ def _place(fleet: fm.Fleet, c, ring: int, wave: int, release: float, origin: dt.
         uses = tuple(WindowUse(w.name, round(w.start + base, 3), round(w.end + base, 3), len(w.units),
                                w.work_minutes, round(w.stops_at + base, 3))
                      for w in schedule.windows if w.units)
-        return _cluster_plan(fleet, c, ring, wave, PLANNED, windows=uses, offered=tuple(offered), start=begin,
+        return _cluster_plan(fleet, c, windows, ring, wave, PLANNED, windows=uses, offered=tuple(offered), start=begin,
                              end=end, operator=booking, expected_minutes=schedule.work_minutes)
     why = ("the in-flight limit or the operators' shifts leave no start for it before the horizon" if limited
            else "no window occurrence after its wave's release")
-    return _cluster_plan(fleet, c, ring, wave, UNPLACED, reason=why)
+    return _cluster_plan(fleet, c, windows, ring, wave, UNPLACED, reason=why)
 
 
 def _book_operators(plan, needs: list[int], finish, base: float, shift_slots, shift_busy):
