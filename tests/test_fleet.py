@@ -181,6 +181,10 @@ def test_each_fleet_rule_is_a_diagnostic_at_its_place(tmp_path, monkeypatch, cod
         assert result.exit_code == 1
         plan = invoke("fleet", "plan", "fleet.hciplan")
         assert plan.exit_code == 1 and "no campaign" in plan.stderr and f"[{code}]" in plan.stderr
+        plan = invoke("fleet", "plan", "--json", "fleet.hciplan")
+        doc = json.loads(plan.stdout)
+        assert plan.exit_code == 1 and set(doc) == {"schema", "diagnostics"}
+        assert any(x["code"] == code for x in doc["diagnostics"])
 
 
 def test_a_broken_cluster_file_does_not_hide_the_others(tmp_path, monkeypatch):
@@ -572,3 +576,12 @@ def test_hundreds_of_generated_clusters_check_and_plan_within_every_rule(tmp_pat
     statuses = [c.status for c in campaign.clusters]
     assert statuses.count(fc.PLANNED) > 100  # most of the campaign fits the half year
     assert [c.ring for c in campaign.clusters[:2]] == [0, 0] and len(campaign.waves) == 1 + 4
+
+
+@pytest.mark.parametrize("first_try", [1, 2, 1000])
+def test_the_first_try_over_a_few_occurrences_changes_nothing(monkeypatch, first_try):
+    """campaign.FIRST_TRY is only a shortcut: the window rule is causal, so any prefix gives the same campaign."""
+    monkeypatch.chdir(ROOT)
+    expected = dumps(document(fc.plan_campaign(check_fleet("examples/fleet/retail.hciplan"))))
+    monkeypatch.setattr(fc, "FIRST_TRY", first_try)
+    assert dumps(document(fc.plan_campaign(check_fleet("examples/fleet/retail.hciplan")))) == expected

@@ -44,12 +44,18 @@ def plan_command(file: str, as_json: bool) -> None:
     """The campaign schedule of FLEET: each cluster's windows, wave by wave, and the operator load per shift.
 
     Every cluster file is checked and compiled first (as `hciplan check FLEET`);
-    with any error there is no schedule, and the diagnostics are printed.
+    with any error there is no schedule: the diagnostics are printed (with
+    --json, a document holding only them) and the exit code is 1.
     """
     from hciplan.fleet.campaign import plan_campaign
-    from hciplan.fleet.render import document, dumps, render_text
+    from hciplan.fleet.render import SCHEMA, document, dumps, render_text
 
     checked = _read(file)
+    if not checked.ok and as_json:  # as `plan --format json`: the document with only its diagnostics
+        from hciplan.compiler.render import diagnostics_json
+
+        click.echo(dumps({"schema": SCHEMA, **diagnostics_json(checked.diagnostics)}), nl=False)
+        sys.exit(EXIT_ERRORS)
     if not checked.ok:
         _print(checked, "text", err=True)
         click.echo("no campaign: fix the errors above", err=True)
