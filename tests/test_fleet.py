@@ -428,6 +428,8 @@ def assert_campaign_rules(checked, campaign, spec: dict) -> None:
                 assert naive.replace(tzinfo=zone).astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive
                 assert DAYS[local.weekday()] == declared.day and wall[1] - declared.start == 60
             assert round((finish - begin).total_seconds()) == declared.length
+            # the expected work stops inside the window: a unit starts only if its P90 fit ends before it does
+            assert w.start <= w.stops_at <= w.end
             # never in a blackout: no local calendar day the window touches is a blackout day
             last_local = (finish - dt.timedelta(microseconds=1)).astimezone(zone).date()
             day = local.date()
