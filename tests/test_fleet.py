@@ -215,8 +215,9 @@ def test_unreadable_and_binary_fleet_files_are_diagnostics(tmp_path, monkeypatch
     (tmp_path / "bin.hciplan").write_bytes(b'fleet "x" {\x00}')
     result = invoke("fleet", "plan", "bin.hciplan")
     assert result.exit_code == 1 and "[HCI009]" in result.stderr
-    result = invoke("fleet", "plan", "missing.hciplan")
-    assert result.exit_code == 1 and "missing.hciplan:1:1: error[HCI1201]" in result.stderr
+    result = invoke("fleet", "plan", "missing.hciplan")  # as `hciplan plan`: a FILE that cannot be read
+    assert result.exit_code == 2 and "cannot read missing.hciplan" in result.stderr
+    assert [d.code for d in check_fleet("missing.hciplan").diagnostics] == ["HCI1201"]  # the library's answer
 
 
 def test_a_glob_or_folder_leaves_out_what_an_earlier_ring_listed(tmp_path, monkeypatch):

@@ -17,6 +17,11 @@ def _read(path: str):
     from hciplan.files import shared_name
     from hciplan.fleet.load import check_fleet
 
+    try:  # as every command's FILE: an unreadable one is a usage error (exit 2), not a diagnostic
+        with open(path, "rb"):
+            pass
+    except OSError as error:
+        raise click.UsageError(f"cannot read {path}: {error.strerror or error}") from None
     return check_fleet(path, shared_name(path))
 
 
