@@ -218,13 +218,17 @@ def _place(fleet: fm.Fleet, c, windows: zones.ClusterWindows, ring: int, wave: i
     slots = [s for s in slots if s[1] >= release]
     needs = [i for i, s in enumerate(plan.steps) if plan.needs_operator(s) and s.mean_minutes > 0]
     limited = False
+    tried: dict[tuple, object] = {}  # relative windows -> the plan's schedule in them
     for first in range(len(slots)):
         offered = slots[first:]
         base = offered[0][1]
         relative = [(n, b - base, e - base) for n, b, e in offered]
         # The window rule is causal (a unit's window depends on the windows before it only), so the first
         # few occurrences give the same schedule as all of them whenever they hold every unit: cheaper.
-        schedule = schedule_of(plan, relative[:FIRST_TRY])
+        key = tuple(relative[:FIRST_TRY])
+        schedule = tried.get(key)  # weekly windows repeat: most later starts see the same relative windows
+        if schedule is None:
+            schedule = tried[key] = schedule_of(plan, relative[:FIRST_TRY])
         if schedule.unplaced and len(relative) > FIRST_TRY:
             schedule = schedule_of(plan, relative)
         if schedule.unplaced:  # fewer windows from any later start: it cannot fit from those either
