@@ -589,3 +589,22 @@ def test_the_first_try_over_a_few_occurrences_changes_nothing(monkeypatch, first
     expected = dumps(document(fc.plan_campaign(check_fleet("examples/fleet/retail.hciplan"))))
     monkeypatch.setattr(fc, "FIRST_TRY", first_try)
     assert dumps(document(fc.plan_campaign(check_fleet("examples/fleet/retail.hciplan")))) == expected
+
+
+def test_an_entry_without_a_site_uses_its_own_windows_else_the_files(tmp_path, monkeypatch):
+    """Windows come from the entry, else its site, else the cluster file's own (absolute) windows."""
+    monkeypatch.chdir(tmp_path)
+    files = {"own/a.hciplan": cluster_text("edge-a", 2, 1, window=True),  # own window 2027-01-09T22:00Z, 8h
+             "mine/b.hciplan": cluster_text("edge-b", 2, 2, window=True)}
+    body = ('  cluster "own/" { ring = 0 }\n'
+            '  cluster "mine/" { ring = 0  zone = "Asia/Kolkata"\n'
+            '    window "night" { day = friday  start = 23:30  length = 8h }\n  }\n')
+    make(tmp_path, body, files)
+    checked = check_fleet("fleet.hciplan")
+    campaign = fc.plan_campaign(checked)
+    a, b = campaign.clusters
+    assert (a.name, a.zone, a.windows[0].name) == ("edge-a", "UTC", "own")
+    assert campaign.at(a.windows[0].start).isoformat() == "2027-01-09T22:00:00+00:00"
+    local = campaign.at(b.windows[0].start).astimezone(ZoneInfo("Asia/Kolkata"))
+    assert (b.zone, local.strftime("%A %H:%M")) == ("Asia/Kolkata", "Friday 23:30")
+    assert campaign.at(b.windows[0].start).isoformat() == "2026-12-18T18:00:00+00:00"  # +05:30
