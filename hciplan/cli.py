@@ -147,16 +147,44 @@ def check(files: tuple[str, ...], output_format: str, validation_file: str | Non
     decide, with hciplan's remediation and the validator's own text.
     """
     from hciplan.compiler.compile import compile_checked
+    from hciplan.fleet.load import check_fleet, is_fleet_file
 
+    fleets = [check_fleet(f) for f in files if is_fleet_file(f)]  # a fleet file checks its clusters too
+    if fleets:
+        if validation_file is not None:
+            raise click.UsageError("--validation applies to one cluster file, not to a fleet")
+        files = tuple(f for f in files if not is_fleet_file(f))
     results = read_checked(files)
     # need_plan: a file without an upgrade block is HCI112 here too, so a clean check means a plan exists
     compiled = [compile_checked(r, need_plan=True) for r in results]
     if validation_file is not None:
         sys.exit(_check_validation(files, results, compiled, validation_file, output_format))
     diagnostics = [d for c in compiled for d in c.diagnostics]
+    if fleets:
+        _print_fleet_check(results, compiled, fleets, output_format)
+        sys.exit(EXIT_ERRORS if any(not c.ok for c in compiled) or any(not f.ok for f in fleets) else EXIT_OK)
     print_diagnostics(results, diagnostics, output_format)
     failed = any(not c.ok for c in compiled)
     sys.exit(EXIT_ERRORS if failed else EXIT_OK)
+
+
+def _print_fleet_check(results, compiled, fleets, output_format: str) -> None:
+    """`hciplan check` of fleet files (and any cluster files beside them): one renderer, one summary line."""
+    diagnostics = [d for c in compiled for d in c.diagnostics] + [d for f in fleets for d in f.diagnostics]
+    if output_format == "json":
+        click.echo(render_json(diagnostics), nl=False)
+        return
+    sources = {r.source.name: r.source for r in results if r.source is not None}
+    for f in fleets:
+        sources.update(f.sources)
+    text = render_text(diagnostics, sources, _style())
+    if text:
+        click.echo(text, nl=False)
+    errors = sum(d.severity is Severity.ERROR for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    files = len(results) + sum(1 + len(f.clusters) for f in fleets)
+    click.echo(f"{files} file{'s' * (files != 1)} checked: {errors} error{'s' * (errors != 1)}, "
+               f"{warnings} warning{'s' * (warnings != 1)}")
 
 
 @cli.command()
@@ -1020,6 +1048,16 @@ def report_command(file: str, output: str, force: bool, runs: int, seed: int, jo
     page = report.build(result.plan, result.diagnostics, runs=runs, seed=seed, jobs=jobs)
     _write_output(output, page, force)
     click.echo(f"wrote {output}: open it in a browser, or attach it to the change", err=True)
+
+
+def _register_fleet() -> None:
+    """The `fleet` command group lives in hciplan/fleet/commands.py (issue 12)."""
+    from hciplan.fleet.commands import fleet
+
+    cli.add_command(fleet)
+
+
+_register_fleet()
 
 
 def main() -> None:

@@ -171,7 +171,7 @@ def _syntax_value_text(value: syntax.Value, kind: str | None) -> str:
             if amount is not None:
                 return size_text(amount) if kind == "size" else duration_literal(amount)
         return value.text  # not a valid literal for this attribute: `check` says why; keep it
-    if isinstance(value, (syntax.Timestamp, syntax.Ipv4)):
+    if isinstance(value, (syntax.Timestamp, syntax.Clock, syntax.Ipv4)):
         return value.text
     if isinstance(value, syntax.Ipv4Range):
         return f"{value.start.text} .. {value.end.text}"
@@ -185,7 +185,7 @@ def _syntax_value_text(value: syntax.Value, kind: str | None) -> str:
 
 def value_text(value: Any, kind: str | None) -> str:
     """Print a value: a syntax-tree value as written (canonicalised), or a Python value of schema type `kind`."""
-    if isinstance(value, (syntax.Str, syntax.Number, syntax.Quantity, syntax.Timestamp, syntax.Ipv4,
+    if isinstance(value, (syntax.Str, syntax.Number, syntax.Quantity, syntax.Timestamp, syntax.Clock, syntax.Ipv4,
                           syntax.Ipv4Range, syntax.Ident, syntax.ListValue)):
         return _syntax_value_text(value, kind)
     if kind == "string":
@@ -211,6 +211,10 @@ def value_text(value: Any, kind: str | None) -> str:
         return timestamp_text(value)
     if kind == "enum":
         return str(value)
+    if kind == "clock":  # minutes after midnight (fleet files)
+        return f"{value // 60:02d}:{value % 60:02d}"
+    if kind == "date":
+        return value.isoformat()
     if kind == "string_list":
         return "[" + ", ".join(quote(item) for item in value) + "]"
     if kind == "duration_list":

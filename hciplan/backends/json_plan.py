@@ -57,7 +57,7 @@ def plan_document(plan: Plan | None, diagnostics: Iterable[Diagnostic] = ()) -> 
                 "downtime": s.spec.downtime,
                 "storage_offline": s.spec.storage_offline,
                 "gate": s.spec.gate,
-                "interactive": s.spec.interactive or plan.interactive and s.group == "cau_run",
+                "interactive": plan.needs_operator(s),
                 "cmdlets": list(s.spec.cmdlets),
                 "duration_model": s.spec.duration_model,
                 "mean_minutes": s.mean_minutes,

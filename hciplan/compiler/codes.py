@@ -7,7 +7,8 @@ upgrade path and supported configurations, HCI3xx readiness, HCI4xx names,
 HCI5xx availability, HCI6xx method, HCI7xx solution-upgrade inputs,
 HCI8xx maintenance windows, HCI9xx safety proofs, HCI10xx simulation inputs
 (the `timing` and `scenario` blocks, docs/simulation.md), HCI11xx the real
-validator's results (`hciplan check --validation`, docs/validation.md).
+validator's results (`hciplan check --validation`, docs/validation.md), HCI12xx
+fleet files (docs/fleet.md).
 """
 
 from hciplan.compiler.diagnostics import Severity, register
@@ -587,4 +588,62 @@ of the file: they were probably exported on another cluster, or the nodes are
 named differently. Findings about a node then stand at the cluster block.
 Export the results on this cluster, or name the nodes as `Get-ClusterNode`
 does.
+""")
+
+# --- HCI12xx: fleet files (`hciplan check FLEET`, `hciplan fleet plan FLEET`, docs/fleet.md) ---------------
+register("HCI1201", E, "a cluster entry names no cluster file", """
+A `cluster "PATH"` entry of a fleet names a file, a glob (`stores/*.hciplan`,
+`**` for any depth) or a folder (its `*.hciplan` files, not below), relative
+to the fleet file's folder. Here the file does not exist or cannot be read,
+the glob matches no `.hciplan` file, or the folder holds none. Check the path
+(it is relative to the fleet file, not to the current folder).
+""")
+register("HCI1202", E, "the rings are not numbered 0, 1, 2, ...", """
+Rings go in order: ring 0 is the pilot, and every later ring waits for the
+one before it. The `ring` numbers the fleet's clusters use must start at 0 and
+have no gap, so that no ring is skipped by a typo: with rings 0 and 2 and no
+ring 1, which clusters were meant to go second is not known.
+""")
+register("HCI1203", E, "unknown time zone", """
+A site's or a shift's `zone` is an IANA time zone name such as
+`"Europe/Paris"` or `"America/Toronto"` (or `"UTC"`), as Python's `zoneinfo`
+knows it. Weekly windows are read in that zone, with its daylight-saving
+changes. Abbreviations such as `CET` or fixed offsets are not zone names.
+""")
+register("HCI1204", E, "a blackout ends before it starts", """
+A blackout covers every day from its `start` date to its `end` date, both
+included, in each cluster's local time. Its `end` is before its `start`.
+""")
+register("HCI1205", W, "a window always falls in a blackout", """
+Every occurrence of this weekly window within the campaign's horizon
+(`start` plus `weeks`) overlaps a blackout, so no work can ever be planned in
+it. The window is kept (a later campaign may use it), but the cluster relies
+on its other windows.
+""")
+register("HCI1206", E, "a cluster has no window to be planned in", """
+The campaign plans each cluster in weekly windows: its entry's own `window`
+blocks, else its site's. Without either, the cluster file's own `window`
+blocks are used. This cluster has none, or every occurrence of them within
+the horizon overlaps a blackout: it can never be scheduled. Give its site or
+its entry a window, or lengthen the horizon (`weeks`).
+""")
+register("HCI1207", E, "a cluster is listed twice", """
+Two entries of the fleet reach the same cluster: the same file (an explicit
+path and a glob, say), or two files describing a cluster of the same name. A
+cluster is upgraded once, in one ring: list it once. Two files with the same
+name for different clusters would also make the campaign's report ambiguous.
+""")
+register("HCI1208", E, "a fleet entry is not a cluster file", """
+A `cluster` entry of a fleet reaches a file that is itself a fleet file (it
+has a `fleet` block), or the fleet file itself. Fleets do not nest: list the
+cluster files.
+""")
+register("HCI1209", E, "unknown site", """
+A cluster entry's `site` names no `site` block of the fleet. Sites are
+compared exactly; the hint names the closest one.
+""")
+register("HCI1210", E, "a fleet file holds one fleet block and nothing else", """
+A fleet file has exactly one `fleet "name" { ... }` block at the top level
+and no `cluster`, `upgrade`, `timing` or `scenario` blocks: those belong to
+the cluster files it lists.
 """)

@@ -43,8 +43,10 @@ def lower(document: syntax.Document, diagnostics: Collector) -> Model | None:
         elif item.type in found:
             found[item.type].append(item)
         else:
+            fleet = ("this is a fleet file: `hciplan check` checks it, `hciplan fleet plan` plans its campaign "
+                     "(docs/fleet.md)") if item.type == "fleet" else ""
             diagnostics.report("HCI101", item.type_span, f"unknown block `{item.type}`",
-                               hints=[did_you_mean(item.type, found),
+                               hints=[fleet or did_you_mean(item.type, found),
                                       "the top level holds `cluster`, `upgrade`, `timing` and `scenario` blocks"])
     for kind, blocks in found.items():
         if kind == "scenario":  # the one repeated top-level block
@@ -175,7 +177,7 @@ def _lower_block(block: syntax.Block, spec: BlockSpec, diagnostics: Collector) -
 def _type_error(value: syntax.Value, attr: schema.Attr, diagnostics: Collector, extra_hint: str = "") -> _Invalid:
     got = {
         syntax.Str: "a string", syntax.Number: "a number", syntax.Quantity: "a quantity with a unit",
-        syntax.Timestamp: "a timestamp", syntax.Ipv4: "an IPv4 address", syntax.Ipv4Range: "an IPv4 range",
+        syntax.Timestamp: "a timestamp", syntax.Clock: "a time of day", syntax.Ipv4: "an IPv4 address", syntax.Ipv4Range: "an IPv4 range",
         syntax.Ident: "an identifier", syntax.ListValue: "a list",
     }[type(value)]
     if isinstance(value, syntax.Number) and isinstance(value.value, float):
@@ -240,6 +242,29 @@ def _convert(value: syntax.Value, attr: schema.Attr, diagnostics: Collector) -> 
         if isinstance(value, syntax.Timestamp):
             return _timestamp(value, diagnostics)
         raise _type_error(value, attr, diagnostics)
+    if kind == "clock":  # a time of day, minutes after midnight (the fleet file's weekly windows)
+        if isinstance(value, syntax.Clock):
+            hour, minute = int(value.text[:2]), int(value.text[3:])
+            if hour > 23 or minute > 59:
+                diagnostics.report("HCI109", value.span, f"`{value.text}` is not a time of day",
+                                   hints=["write hours 00-23 and minutes 00-59, such as `22:00`"])
+                raise _Invalid()
+            return hour * 60 + minute
+        raise _type_error(value, attr, diagnostics, "write a time of day such as `22:00`")
+    if kind == "date":  # a calendar day (the fleet file's blackouts): a timestamp's date part alone
+        if isinstance(value, syntax.Timestamp) and TIMESTAMP_RE.match(value.text) and "T" not in value.text:
+            try:
+                day = dt.date.fromisoformat(value.text)
+            except ValueError:
+                diagnostics.report("HCI109", value.span, f"`{value.text}` is not a valid date",
+                                   hints=["check the month (01-12) and the day"])
+                raise _Invalid() from None
+            if not PLAN_YEARS[0] <= day.year <= PLAN_YEARS[1]:
+                diagnostics.report("HCI109", value.span, f"`{value.text}` is outside the years a plan can be for "
+                                   f"({PLAN_YEARS[0]} to {PLAN_YEARS[1]})")
+                raise _Invalid()
+            return day
+        raise _type_error(value, attr, diagnostics, "write a date without a time, such as `2026-12-24`")
     if kind == "number":
         if isinstance(value, syntax.Number):
             try:

@@ -118,6 +118,11 @@ class Plan:
         """WAC runs are driven from its GUI: backends give a runbook, not a script."""
         return self.method == "wac"
 
+    def needs_operator(self, step: Step) -> bool:
+        """Whether a person at a console (BMC) or a GUI runs this step: the catalog's interactive steps, and
+        the CAU steps of a WAC plan. The plan JSON's `interactive` and the fleet's operator load read it."""
+        return step.spec.interactive or (self.interactive and step.group == "cau_run")
+
     def step(self, step_id: str) -> Step:
         return self._by_id[step_id]
 

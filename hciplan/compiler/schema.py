@@ -19,7 +19,7 @@ REQUIRED = object()  # marks an attribute without a default
 @record(slots=False)
 class Attr:
     name: str
-    type: str  # string | bool | int | number | size | duration | duration_list | ipv4 | ipv4_network | ipv4_range | timestamp | enum | string_list
+    type: str  # string | bool | int | number | size | duration | duration_list | ipv4 | ipv4_network | ipv4_range | timestamp | enum | string_list | clock | date
     doc: str
     default: Any = REQUIRED
     choices: tuple[str, ...] = ()  # for enums
@@ -266,6 +266,8 @@ TYPE_NAMES = {
     "string_list": 'a list of quoted strings such as `["HCI01", "HCI02"]`',
     "number": "a number such as `0.9` or `3`",
     "duration_list": "a list of durations such as `[40m, 52m, 1h5m]`",
+    "clock": "a time of day such as `22:00`",
+    "date": "a date such as `2026-12-24`",
 }
 
 

@@ -60,6 +60,14 @@ class Timestamp:
 
 
 @record
+class Clock:
+    """A time of day, `22:00` (the fleet file's weekly windows and shifts)."""
+
+    text: str
+    span: Span
+
+
+@record
 class Ipv4:
     text: str
     span: Span
@@ -84,7 +92,7 @@ class ListValue:
     span: Span
 
 
-Value = Union[Str, Number, Quantity, Timestamp, Ipv4, Ipv4Range, Ident, ListValue]
+Value = Union[Str, Number, Quantity, Timestamp, Clock, Ipv4, Ipv4Range, Ident, ListValue]
 
 
 @record
@@ -131,10 +139,11 @@ TOKEN_NAMES = {
     "NUMBER": "a number",
     "QUANTITY": "a size or duration",
     "TIMESTAMP": "a timestamp",
+    "CLOCK": "a time of day",
     "IPV4": "an IPv4 address",
     "$END": "the end of the file",
 }
-VALUE_TOKENS = {"STRING", "NUMBER", "QUANTITY", "TIMESTAMP", "IPV4", "NAME", "LSQB"}
+VALUE_TOKENS = {"STRING", "NUMBER", "QUANTITY", "TIMESTAMP", "CLOCK", "IPV4", "NAME", "LSQB"}
 MAX_NESTING = 16
 UNITS_WRITTEN_APART = set(SIZE_UNITS) | set(DURATION_UNITS)
 
@@ -149,7 +158,7 @@ def describe_token(token: Token) -> str:
     text = str(token)
     if len(text) > 30:
         text = text[:27] + "..."
-    return f"{token_name(token.type)} `{text}`" if token.type not in TOKEN_NAMES or token.type in {"NAME", "STRING", "NUMBER", "QUANTITY", "TIMESTAMP", "IPV4"} else token_name(token.type)
+    return f"{token_name(token.type)} `{text}`" if token.type not in TOKEN_NAMES or token.type in {"NAME", "STRING", "NUMBER", "QUANTITY", "TIMESTAMP", "CLOCK", "IPV4"} else token_name(token.type)
 
 
 # --- string literals -----------------------------------------------------------------
@@ -275,6 +284,9 @@ class _ToSyntaxTree(Transformer_NonRecursive):
 
     def timestamp(self, children):
         return Timestamp(str(children[0]), self._span(children[0]))
+
+    def clock(self, children):
+        return Clock(str(children[0]), self._span(children[0]))
 
     def ipv4(self, children):
         return Ipv4(str(children[0]), self._span(children[0]))

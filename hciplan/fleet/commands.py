@@ -1,0 +1,74 @@
+"""The click layer of fleets: `hciplan fleet plan FLEET`, and the fleet branch of `hciplan check`.
+
+Kept apart from hciplan/cli.py, which registers the `fleet` group and calls
+`check_fleets` for the files of `hciplan check` that hold a `fleet` block.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+EXIT_OK, EXIT_ERRORS = 0, 1
+
+
+def _read(path: str):
+    from hciplan.files import shared_name
+    from hciplan.fleet.load import check_fleet
+
+    try:  # as every command's FILE: an unreadable one is a usage error (exit 2), not a diagnostic
+        with open(path, "rb"):
+            pass
+    except OSError as error:
+        raise click.UsageError(f"cannot read {path}: {error.strerror or error}") from None
+    return check_fleet(path, shared_name(path))
+
+
+def _print(checked, output_format: str, err: bool = False) -> None:
+    from hciplan.cli import _style
+    from hciplan.compiler.render import render_json, render_text
+
+    if output_format == "json":
+        click.echo(render_json(checked.diagnostics), nl=False)
+        return
+    text = render_text(checked.diagnostics, checked.sources, _style())
+    if text:
+        click.echo(text, nl=False, err=err)
+
+
+@click.group("fleet")
+def fleet() -> None:
+    """Plan the upgrade campaign of many clusters from a fleet file (docs/fleet.md)."""
+
+
+@fleet.command("plan")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the hciplan.fleet-plan/1 document.")
+def plan_command(file: str, as_json: bool) -> None:
+    """The campaign schedule of FLEET: each cluster's windows, wave by wave, and the operator load per shift.
+
+    Every cluster file is checked and compiled first (as `hciplan check FLEET`);
+    with any error there is no schedule: the diagnostics are printed (with
+    --json, a document holding only them) and the exit code is 1.
+    """
+    from hciplan.fleet.campaign import plan_campaign
+    from hciplan.fleet.render import SCHEMA, document, dumps, render_text
+
+    checked = _read(file)
+    if not checked.ok and as_json:  # as `plan --format json`: the document with only its diagnostics
+        from hciplan.compiler.render import diagnostics_json
+
+        click.echo(dumps({"schema": SCHEMA, **diagnostics_json(checked.diagnostics)}), nl=False)
+        sys.exit(EXIT_ERRORS)
+    if not checked.ok:
+        _print(checked, "text", err=True)
+        click.echo("no campaign: fix the errors above", err=True)
+        sys.exit(EXIT_ERRORS)
+    campaign = plan_campaign(checked)
+    if as_json:
+        click.echo(dumps(document(campaign, checked.diagnostics)), nl=False)
+    else:
+        _print(checked, "text", err=True)  # warnings, on stderr: the schedule stays clean to read or diff
+        click.echo(render_text(campaign), nl=False)
+    sys.exit(EXIT_OK)
