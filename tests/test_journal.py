@@ -136,7 +136,8 @@ def test_a_cau_run_stopped_between_nodes_journals_its_sub_steps_then_window():
 
 
 def test_a_cau_run_stopped_at_the_last_window_ends_the_journal_with_window():
-    plan = plan_of(shape_text(Shape(nodes=3)))
+    # one 6-hour window: the CAU run stops between nodes (in the default 8 hours it now mostly fits)
+    plan = plan_of(shape_text(Shape(nodes=3), windows='  window "w1" { start = 2026-12-05T22:00Z  end = 2026-12-06T04:00Z }'))
     sp = prepare_simulation(plan)
     run = next(r for r in (trace_run(sp, 0, i) for i in range(20))
                if r.outcome == "stopped_at_window" and sp.ids[r.step].startswith("p2.cau."))

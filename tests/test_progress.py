@@ -25,6 +25,7 @@ from plan_models import Shape
 from sim_helpers import final_segments, plan_of, shape_text
 
 ORIGIN = dt.datetime(2026, 12, 5, 22, 0, tzinfo=dt.timezone.utc)
+SIX_HOURS = '  window "w1" { start = 2026-12-05T22:00Z  end = 2026-12-06T04:00Z }'
 LONG = '  window "w1" { start = 2026-12-05T22:00Z  end = 2026-12-06T12:00Z }'
 # The vendor-driver step's default model (30 .. 180 min) dominates the end of a night; a tighter one lets
 # the narrowing test see the rest of the night narrow.
@@ -177,7 +178,8 @@ def test_a_failed_step_stops_the_script_there_and_counts_pending_in_the_estimate
 
 
 def test_a_cau_run_stopped_for_the_window_is_shown_as_such():
-    night8 = make_night(shape_text(Shape(nodes=3)))  # one 8-hour window: this night stops between nodes
+    # one 6-hour window: this night stops between nodes (in 8 hours the CAU run now fits: the unit fit rule)
+    night8 = make_night(shape_text(Shape(nodes=3), windows=SIX_HOURS))
     assert night8.run.outcome == "stopped_at_window"
     doc = night8.document(night8.run.end + 5)
     entry = next(e for e in doc["entries"] if e["id"] == "p2.cau_run")
@@ -186,7 +188,7 @@ def test_a_cau_run_stopped_for_the_window_is_shown_as_such():
     by_id = steps(doc)
     assert by_id["p2.cau.N02.storage_wait"]["status"] == "done" and by_id["p2.cau.N03.drain"]["status"] == "pending"
     estimate = doc["estimate"]
-    assert estimate["p_done_by_window_end"] == 0.0  # N03's unit does not fit before 06:00 either
+    assert estimate["p_done_by_window_end"] == 0.0  # N03's unit does not fit before 04:00 either
     closing = estimate["if_window_closes"]
     assert closing["share"] == 1.0 and closing["stops"][0]["step"] == "p2.cau.N03.drain"
     assert estimate["last_safe_point"]["step"] == "p2.cau.N02.storage_wait"
