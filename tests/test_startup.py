@@ -29,8 +29,10 @@ from helpers import INVALID_EXAMPLES, ROOT, VALID_EXAMPLES
 HEAVY = ("networkx", "simpy", "jinja2", "matplotlib", "numpy", "rich")
 # Standard-library modules `check` used to import for work it rarely or never does (docs/performance.md):
 # difflib for a typo's hint, secrets for a write's temporary name, importlib.resources (and zipfile) to read
-# the grammar, click.shell_completion to define the completers. The probe reports them beside the heavy libraries.
-NOT_FOR_CHECK = ("difflib", "secrets", "importlib.resources", "zipfile", "click.shell_completion")
+# the grammar, click.shell_completion to define the completers, statistics (with fractions and decimal) for
+# NormalDist's quantile function alone. The probe reports them beside the heavy libraries.
+NOT_FOR_CHECK = ("difflib", "secrets", "importlib.resources", "zipfile", "click.shell_completion", "statistics",
+                 "fractions", "decimal")
 MARK = "LOADED:"
 # Runs the CLI as the console script does, then (at exit, after the command's SystemExit) prints which
 # heavy top-level packages were imported.
@@ -199,6 +201,22 @@ def test_completion_offers_every_command_and_option_as_before() -> None:
     for args, incomplete in cases:
         assert words(cli, args, incomplete) == words(eager, args, incomplete), (args, incomplete)
     assert [value for _, value, _ in words(cli, [], "")] == sorted(COMMANDS)
+
+
+def test_the_normal_quantile_is_statistics_own() -> None:
+    """durations.inv_normal (check's path, without importing statistics) gives NormalDist's floats and errors."""
+    import random
+    import statistics
+
+    from hciplan.compiler.durations import inv_normal
+
+    rng = random.Random(14)
+    for p in [rng.random() for _ in range(2000)] + [5e-324, 1e-300, 1e-9, 0.5, 0.9, 0.999, 1 - 2**-53]:
+        if 0.0 < p < 1.0:
+            assert inv_normal(p) == statistics.NormalDist().inv_cdf(p), p
+    for p in (0.0, 1.0, -0.5, 1.5):
+        with pytest.raises(statistics.StatisticsError, match="0.0 < p < 1.0"):
+            inv_normal(p)
 
 
 def test_a_typo_still_gets_its_hint() -> None:
