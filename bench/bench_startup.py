@@ -1,6 +1,6 @@
 """Benchmark: start-up time of `hciplan` commands as a ratio to the import floor.
 
-    python bench/bench_startup.py [--repeat 15] [--imports] [--baseline OTHER_CHECKOUT]
+    python bench/bench_startup.py [--repeat 15] [--imports] [--stages] [--instructions] [--baseline OTHER_CHECKOUT]
 
 The floor is `python -c 'import lark, click'`: the two libraries every
 command needs (the parser and the command line). Each command runs as a fresh
@@ -20,7 +20,10 @@ records' compiled methods, hciplan/cache.py) goes to a private folder too
 their first command. `--stages` also times, in one process, each stage of
 `check examples/two-node.hciplan` after the interpreter's start (importing lark
 and click, hciplan.cli, the check command, the compiler; reading, parsing and
-checking; compiling and proving; printing), the best of `--repeat` per stage. `--imports` also lists, per command, the
+checking; compiling and proving; printing), the best of `--repeat` per stage.
+`--instructions` also counts, once per command, the instructions it executes
+under valgrind (cachegrind without cache simulation): a count that does not
+move with the load of a shared machine, where the times do. `--imports` also lists, per command, the
 third-party top-level packages it imported (from `python -X importtime`),
 which is how the lazy imports are checked by eye. `--baseline` also times the
 same commands from another checkout (e.g. a worktree of the main branch) in
@@ -141,12 +144,27 @@ def stage_times(trees: dict[str, tuple[Path, dict[str, str]]], repeat: int, path
     return best
 
 
+def instructions(root: Path, env: dict[str, str], code: str, arguments: tuple[str, ...]) -> int:
+    """Instructions one run executes, counted by valgrind (cachegrind, no cache simulation): the same count
+    whatever the load of the machine, unlike any time (it weighs an instruction of bytecode loading and one of
+    the compiler's arithmetic alike, so its ratios are not the time's; both are shown)."""
+    run = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+                          *command_line(code, arguments)], cwd=root, env=env, capture_output=True, text=True,
+                         check=False)
+    counts = [line.rsplit(None, 1)[-1] for line in run.stderr.splitlines() if "I   refs:" in line]
+    if not counts:
+        raise SystemExit(f"valgrind counted nothing (is it installed?): {run.stderr[-300:]}")
+    return int(counts[0].replace(",", ""))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--imports", action="store_true", help="also list the packages each command imports")
     parser.add_argument("--baseline", type=Path, help="another checkout to time in the same rounds (before)")
     parser.add_argument("--stages", action="store_true", help="also time the stages of check in one process")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count each command's instructions once under valgrind (slow; load-independent)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hciplan-pyc-") as cache:
         trees = {"this": (ROOT, environment(cache, ROOT))}
@@ -168,6 +186,13 @@ def main() -> None:
             print(f"\n{'check examples/two-node.hciplan, in-process:':<44}" + "".join(f" {t:>9}" for t in trees))
             for k, stage in enumerate(STAGES):
                 print(f"{stage:<44}" + "".join(f" {stages[t][k] * 1000:>6.1f} ms" for t in trees))
+        if args.instructions:
+            print()
+            for tree, (root, env) in trees.items():
+                counts = {label: instructions(root, env, code, arguments) for label, (code, arguments) in COMMANDS.items()}
+                print(f"{tree + ':':<44} {'instructions':>14} {'x floor':>8}")
+                for label, count in counts.items():
+                    print(f"{label:<44} {count:>14,} {count / counts['import lark, click (floor)']:>8.2f}")
         if args.imports:
             env = trees["this"][1]
             print()
