@@ -44,7 +44,7 @@ def test_the_driver_sees_a_crash():
     outcome = run_command(["check", "{dir}/a.hciplan"], {"a.hciplan": b"x = 1\n"})
     assert not outcome.crashed and outcome.exit_code == 1
     from unittest import mock
-    with mock.patch("hciplan.cli.read_checked", side_effect=ZeroDivisionError("boom")):
+    with mock.patch("hciplan.cli.load_source", side_effect=ZeroDivisionError("boom")):
         outcome = run_command(["check", "{dir}/a.hciplan"], {"a.hciplan": b"x = 1\n"})
     assert outcome.crashed and "ZeroDivisionError" in outcome.reason
 

@@ -35,7 +35,8 @@ def invocations(tmp_path) -> dict[str, tuple[list[str], str]]:
 
 
 def json_commands() -> set[str]:
-    return {name for name, command in cli.commands.items()
+    ctx = click.Context(cli)
+    return {name for name in cli.list_commands(ctx) for command in [cli.get_command(ctx, name)]
             for p in command.params if p.name == "output_format" and isinstance(p.type, click.Choice)
             and "json" in p.type.choices}
 

@@ -148,12 +148,12 @@ def test_the_documented_simulate_commands_on_the_examples_run(tmp_path, monkeypa
 
 @pytest.mark.parametrize("runs", ["0", "1000001"])
 def test_emit_simulate_is_bounded_like_simulate_runs(tmp_path, monkeypatch, runs):
-    import hciplan.cli
+    from hciplan.commands import emit
 
     def never(*args, **kwargs):
         raise AssertionError("simulated although --simulate is out of range")
 
-    monkeypatch.setattr(hciplan.cli, "_run_simulation", never)  # fail fast instead of running a million runs
+    monkeypatch.setattr(emit, "_run_simulation", never)  # fail fast instead of running a million runs
     result = CliRunner().invoke(cli, ["emit", EXAMPLE, "--backend", "runbook", "--simulate", runs,
                                       "-o", str(tmp_path / "out")], catch_exceptions=False)
     assert result.exit_code == 2 and "1<=x<=1000000" in result.stderr

@@ -10,10 +10,16 @@ import os
 import subprocess
 import sys
 
+import importlib
+import pkgutil
+
+import click
 import networkx as nx
 import pytest
+from click.testing import CliRunner
 
 from hciplan.backends import BACKENDS, MODULES
+from hciplan.cli import COMMANDS, cli
 from hciplan.compiler.compile import compile_checked
 from hciplan.compiler.pipeline import load_source
 from hciplan.compiler.plan import Step, order_steps
@@ -23,8 +29,10 @@ from helpers import INVALID_EXAMPLES, ROOT, VALID_EXAMPLES
 HEAVY = ("networkx", "simpy", "jinja2", "matplotlib", "numpy", "rich")
 # Standard-library modules `check` used to import for work it rarely or never does (docs/performance.md):
 # difflib for a typo's hint, secrets for a write's temporary name, importlib.resources (and zipfile) to read
-# the grammar, click.shell_completion to define the completers. The probe reports them beside the heavy libraries.
-NOT_FOR_CHECK = ("difflib", "secrets", "importlib.resources", "zipfile", "click.shell_completion")
+# the grammar, click.shell_completion to define the completers, statistics (with fractions and decimal) for
+# NormalDist's quantile function alone. The probe reports them beside the heavy libraries.
+NOT_FOR_CHECK = ("difflib", "secrets", "importlib.resources", "zipfile", "click.shell_completion", "statistics",
+                 "fractions", "decimal")
 MARK = "LOADED:"
 # Runs the CLI as the console script does, then (at exit, after the command's SystemExit) prints which
 # heavy top-level packages were imported.
@@ -34,6 +42,8 @@ PROBE = (
     f"atexit.register(lambda: print({MARK!r}, sorted({{m.split('.')[0] for m in sys.modules}} & HEAVY),"
     " file=sys.stderr))\n"
     f"atexit.register(lambda: print('STDLIB:', sorted(set(sys.modules) & {set(NOT_FOR_CHECK)!r}), file=sys.stderr))\n"
+    "atexit.register(lambda: print('HCIPLAN:', sorted(m for m in sys.modules if m.startswith('hciplan.')),"
+    " file=sys.stderr))\n"
     "from hciplan.cli import main\n"
     "sys.argv[0] = 'hciplan'\n"
     "main()\n"
@@ -85,6 +95,131 @@ def test_check_loads_no_standard_module_it_does_not_use(path) -> None:
     _, run = loaded_by("check", str(path.relative_to(ROOT)))
     assert run.returncode in (0, 1), run.stderr
     assert stdlib_loaded(run) == []
+
+
+def hciplan_loaded(run: subprocess.CompletedProcess) -> list[str]:
+    lines = [line for line in run.stderr.splitlines() if line.startswith("HCIPLAN:")]
+    assert len(lines) == 1, run.stderr
+    return eval(lines[0][len("HCIPLAN:"):])  # a list literal printed by the probe above
+
+
+# What only other commands use: their command modules and the packages behind them.
+NOT_FOR_CHECK_HCIPLAN = ("hciplan.simulator", "hciplan.compare", "hciplan.progress", "hciplan.calibration",
+                         "hciplan.discovery", "hciplan.fmt", "hciplan.journal", "hciplan.completion",
+                         "hciplan.backends.")
+
+
+@pytest.mark.parametrize("path", [VALID_EXAMPLES[0], INVALID_EXAMPLES[0]], ids=lambda p: p.name)
+def test_check_imports_its_own_command_module_only(path) -> None:
+    """The CLI imports the module of the command that runs (hciplan.cli.COMMANDS), not those of simulate,
+    emit, report, compare...; nor the packages only they use."""
+    _, run = loaded_by("check", str(path.relative_to(ROOT)))
+    assert run.returncode in (0, 1), run.stderr
+    loaded = hciplan_loaded(run)
+    assert [m for m in loaded if m.startswith("hciplan.commands.")] == ["hciplan.commands.check"]
+    assert [m for m in loaded if m.startswith(NOT_FOR_CHECK_HCIPLAN)] == []
+
+
+def test_help_imports_no_command_module_and_no_compiler() -> None:
+    """`--help` lists every command from the table: no command is built, nothing of the compiler is read."""
+    _, run = loaded_by("--help")
+    assert run.returncode == 0 and all(f"  {name} " in run.stdout for name in COMMANDS), run.stdout
+    loaded = hciplan_loaded(run)
+    assert [m for m in loaded if m.startswith(("hciplan.commands.", "hciplan.compiler", "hciplan.files"))] == []
+
+
+def test_each_command_imports_the_module_the_table_names() -> None:
+    """The probe can fail: `simulate --help` imports its module, and the table names it."""
+    _, run = loaded_by("simulate", "--help")
+    assert run.returncode == 0 and "Usage: hciplan simulate" in run.stdout
+    assert [m for m in hciplan_loaded(run) if m.startswith("hciplan.commands.")] == [
+        f"hciplan.commands.{COMMANDS['simulate'][0]}"]
+
+
+def every_command_object() -> dict[str, click.Command]:
+    """Every click command defined in hciplan.commands, by its name, found by importing every module there."""
+    import hciplan.commands
+
+    found = {}
+    for info in pkgutil.iter_modules(hciplan.commands.__path__):
+        module = importlib.import_module(f"hciplan.commands.{info.name}")
+        nested = {id(c) for value in vars(module).values() if isinstance(value, click.Group)
+                  for c in value.commands.values()}  # a group's subcommands (`fleet plan`) are not top-level
+        for value in vars(module).values():
+            if isinstance(value, click.Command) and value.callback.__module__ == module.__name__ \
+                    and id(value) not in nested:  # defined here
+                assert value.name not in found, value.name
+                found[value.name] = value
+    return found
+
+
+def eager_group() -> click.Group:
+    """The group as click builds it by default, with every command added: what the lazy one must equal."""
+    return click.Group(cli.name, commands=every_command_object(), params=cli.params, callback=cli.callback,
+                       help=cli.help, context_settings=cli.context_settings)
+
+
+def test_the_command_table_names_every_command_with_its_own_short_help() -> None:
+    commands = every_command_object()
+    assert sorted(commands) == sorted(COMMANDS)  # a command defined without a table entry (or the reverse) fails
+    ctx = click.Context(cli)
+    for name, (module, attribute, short_help) in COMMANDS.items():
+        command = cli.get_command(ctx, name)
+        assert command is commands[name] and command.callback.__module__ == f"hciplan.commands.{module}"
+        assert getattr(importlib.import_module(f"hciplan.commands.{module}"), attribute) is command
+        assert short_help == command.get_short_help_str(limit=10**6), name  # the docstring's first sentence
+
+
+@pytest.mark.parametrize("width", [30, 40, 60, 80, 100, 200])
+def test_help_lists_the_commands_as_an_eager_group_does(width) -> None:
+    """The table's short helps shorten as the commands' own at every terminal width: --help is byte-identical."""
+    eager = eager_group()
+    for args in (["--help"], []):
+        lazy_run = CliRunner().invoke(cli, args, terminal_width=width)
+        eager_run = CliRunner().invoke(eager, args, terminal_width=width)
+        assert (lazy_run.exit_code, lazy_run.output) == (eager_run.exit_code, eager_run.output)
+        assert "Commands:" in lazy_run.output
+
+
+@pytest.mark.parametrize("typed", ["chek", "simulat", "nosuch", "--colr"])
+def test_a_mistyped_command_gets_the_same_hint(typed) -> None:
+    """click draws "Did you mean" from the group's `commands`, which the lazy group leaves empty."""
+    lazy_run, eager_run = (CliRunner().invoke(group, [typed, "x"]) for group in (cli, eager_group()))
+    assert (lazy_run.exit_code, lazy_run.output) == (eager_run.exit_code, eager_run.output)
+    if typed in ("chek", "simulat"):
+        assert "Did you mean" in lazy_run.output
+
+
+def test_completion_offers_every_command_and_option_as_before() -> None:
+    """Shell completion resolves commands through the lazy group: the same words and helps as an eager one."""
+    from click.shell_completion import ShellComplete
+
+    def words(group, args, incomplete):
+        return [(item.type, item.value, item.help) for item in
+                ShellComplete(group, {}, "hciplan", "_HCIPLAN_COMPLETE").get_completions(args, incomplete)]
+
+    eager = eager_group()
+    cases = [([], ""), ([], "c"), ([], "-"), ([], "--")] + [([name], "-") for name in COMMANDS]
+    cases += [([name], "--") for name in COMMANDS]
+    for args, incomplete in cases:
+        assert words(cli, args, incomplete) == words(eager, args, incomplete), (args, incomplete)
+    assert [value for _, value, _ in words(cli, [], "")] == sorted(COMMANDS)
+
+
+def test_the_normal_quantile_is_statistics_own() -> None:
+    """durations.inv_normal (check's path, without importing statistics) gives NormalDist's floats and errors."""
+    import random
+    import statistics
+
+    from hciplan.compiler.durations import inv_normal
+
+    rng = random.Random(14)
+    for p in [rng.random() for _ in range(2000)] + [5e-324, 1e-300, 1e-9, 0.5, 0.9, 0.999, 1 - 2**-53]:
+        if 0.0 < p < 1.0:
+            assert inv_normal(p) == statistics.NormalDist().inv_cdf(p), p
+    for p in (0.0, 1.0, -0.5, 1.5):
+        with pytest.raises(statistics.StatisticsError, match="0.0 < p < 1.0"):
+            inv_normal(p)
 
 
 def test_a_typo_still_gets_its_hint() -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import random
-from statistics import NormalDist
 from typing import Protocol
 
 from hciplan.compiler.catalog import CATALOG
@@ -29,7 +28,25 @@ from hciplan.compiler.model import DEFAULT_TIMING, GiB, MiB, DurationModel, Mode
 from hciplan.compiler.storage import down_node_write_rate
 from hciplan.records import record
 
-Z90 = NormalDist().inv_cdf(0.9)  # 1.2815...: the lognormal's p90 is exp(mu + Z90 * sigma)
+try:  # statistics.NormalDist's own quantile function, without importing statistics (docs/performance.md)
+    from _statistics import _normal_dist_inv_cdf
+except ImportError:  # not CPython: statistics' pure-Python one
+    from statistics import _normal_dist_inv_cdf
+
+
+def inv_normal(p: float) -> float:
+    """The standard normal's p-quantile: `statistics.NormalDist().inv_cdf(p)`, the same float.
+
+    `statistics` pulls in `fractions` and `decimal`, a large share of `check`'s imports for one function.
+    """
+    if p <= 0.0 or p >= 1.0:
+        from statistics import StatisticsError
+
+        raise StatisticsError("p must be in the range 0.0 < p < 1.0")
+    return _normal_dist_inv_cdf(p, 0.0, 1.0)
+
+
+Z90 = inv_normal(0.9)  # 1.2815...: the lognormal's p90 is exp(mu + Z90 * sigma)
 
 
 class Distribution(Protocol):
@@ -127,7 +144,7 @@ class LogNormal:
         return self.median * math.exp(self.sigma**2 / 2)
 
     def quantile(self, q: float) -> float:
-        return math.exp(self.mu + self.sigma * NormalDist().inv_cdf(q))
+        return math.exp(self.mu + self.sigma * inv_normal(q))
 
     def draw(self, rng: random.Random) -> float:
         return rng.lognormvariate(self.mu, self.sigma)
@@ -380,7 +397,7 @@ def factor_quantile(sigma: float, q: float) -> float:
     """The q-quantile of a lognormal factor of mean 1 and log-sd `sigma` (1 when sigma is 0)."""
     if sigma == 0:
         return 1.0
-    return math.exp(factor_mu(sigma) + sigma * NormalDist().inv_cdf(q))
+    return math.exp(factor_mu(sigma) + sigma * inv_normal(q))
 
 
 def resolve(model: Model, kind: str | None, model_name: str) -> StepDuration:

@@ -44,10 +44,9 @@ import functools
 import math
 import random
 from dataclasses import dataclass
-from statistics import NormalDist
 
 from hciplan.compiler.durations import (
-    SPREAD, Distribution, Empirical, LogNormal, Scaled, StepDuration, Triangular, factor_mu,
+    SPREAD, Distribution, Empirical, LogNormal, Scaled, StepDuration, Triangular, factor_mu, inv_normal,
 )
 from hciplan.records import record
 
@@ -55,7 +54,7 @@ SAMPLES = 512  # points of the Latin hypercube (a quantile's resolution is 1/SAM
 STRATA = 64  # equiprobable strata of a single step's part (its CDF's quadrature)
 SEED = 20261205  # of the hypercube's fixed order (any fixed value: the figures must not change run to run)
 ROTATION = 397  # a prime: inputs 1, 2, ... get distinct rotations of that order
-_inv_normal = NormalDist().inv_cdf
+_inv_normal = inv_normal  # NormalDist().inv_cdf without importing statistics
 _SQRT2 = math.sqrt(2.0)
 
 

@@ -1,7 +1,6 @@
-"""The click layer of fleets: `hciplan fleet plan FLEET`, and the fleet branch of `hciplan check`.
+"""`hciplan fleet plan FLEET`: the click layer of fleets (the fleet branch of `hciplan check` is in check.py).
 
-Kept apart from hciplan/cli.py, which registers the `fleet` group and calls
-`check_fleets` for the files of `hciplan check` that hold a `fleet` block.
+Listed in hciplan/cli.py's COMMANDS table like every command, so it is imported only when it runs.
 """
 
 from __future__ import annotations
