@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+from statistics import NormalDist
 from pathlib import Path
 
 import pytest
@@ -161,3 +163,52 @@ def test_keyed_draws_on_numpy_arrays_are_the_pure_python_floats(example, pin):
     for index in range(60):
         run_key = engine.run_seed(3, index, "/keyed")
         assert repr(arrays(run_key)) == repr(plain(run_key))
+
+
+def _python_keyed_night(sp, rt, run_key):
+    """engine._keyed_streams' base draws, seeds and shared factors in pure Python (no numpy): the reference."""
+    parts = [engine._keyed_parts(d) for d in sp.durations]
+    base, seeds = engine._keyed_base(rt.keys, rt.quantiles, parts, rt.pinned)(run_key)
+    if not rt.shared:
+        return base, None, seeds
+    (mu, sigma), *params = rt.factor_params
+    night, *uniforms = [engine._unit(engine._mix(run_key ^ k)) for k in rt.factor_keys]
+    night = math.exp(mu + sigma * NormalDist().inv_cdf(night))
+    groups = [night * math.exp(m + s * NormalDist().inv_cdf(u)) for (m, s), u in zip(params, uniforms)]
+    scale = [groups[g] for g in sp.factor_group]
+    return [b * f for b, f in zip(base, scale)], scale, seeds
+
+
+@pytest.mark.parametrize("pin", [False, True], ids=["keyed", "pinned"])
+@pytest.mark.parametrize("window", ["file", "none"])
+def test_keyed_night_on_numpy_is_the_pure_python_draws(example, pin, window):
+    """engine._keyed_night_numpy (the base draws, seeds and shared factors in one numpy pass) gives the same
+    floats and integers as drawing them in pure Python, pinned steps and extra parts included."""
+    pinned = tuple((i, 0.75) for i in range(2, len(example.steps), 5)) if pin else ()
+    sp = keyed_draws(prepare_simulation(example, **WINDOWS[window]), example, pinned)
+    rt = engine.runtime(sp)
+    assert rt.keyed_night is not None
+    for index in range(60):
+        run_key = engine.run_seed(4, index, "/keyed")
+        assert repr(rt.keyed_night(run_key)) == repr(_python_keyed_night(sp, rt, run_key)), index
+
+
+def test_keyed_night_with_every_distribution_and_no_shared_factors():
+    """Steps the batch does not inline (lognormal, uniform, empirical, fixed) keep their own quantile functions,
+    with and without the shared factors."""
+    from plan_models import Shape
+    from sim_helpers import shape_text
+
+    models = {"os.install": "distribution = lognormal  median = 30m  p90 = 2h",
+              "node.drain": "distribution = uniform  low = 5m  high = 50m",
+              "storage.wait": "distribution = empirical  observed = [12m, 40m, 1h10m]",
+              "post.validate": "distribution = fixed  value = 20m"}
+    for spread in ("", "  run_spread = 0\n  kind_spread = 0\n"):
+        timing = "\ntiming {\n" + spread + "\n".join(f'  model "{k}" {{ {v} }}' for k, v in models.items()) + "\n}\n"
+        plan = plan_of(shape_text(Shape(nodes=3), tail=timing))
+        sp = keyed_draws(prepare_simulation(plan), plan, ((1, 0.5),))
+        rt = engine.runtime(sp)
+        assert rt.shared == (spread == "")
+        for index in range(40):
+            run_key = engine.run_seed(2, index, "/keyed")
+            assert repr(rt.keyed_night(run_key)) == repr(_python_keyed_night(sp, rt, run_key)), (spread, index)

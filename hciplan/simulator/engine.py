@@ -183,6 +183,10 @@ class _Runtime:
             parts = [_keyed_parts(d) for d in sp.durations]
             build = _keyed_base_numpy if _numpy() is not None else _keyed_base
             self.keyed_base = build(self.keys, self.quantiles, parts, self.pinned)
+            # with numpy: the base draws, seeds and shared factors in one pass (_keyed_streams' same floats)
+            self.keyed_night = (_keyed_night_numpy(self.keys, self.quantiles, parts, self.pinned, self.factor_keys,
+                                                   self.factor_params if self.shared else None, sp.factor_group)
+                                if _numpy() is not None else None)
             # the lane counts after the base draws: one MAIN draw per step, one EXTRA where there is an extra part
             self.base_counts = [0] * (LANES * n)
             for i, (_, extra) in enumerate(self.quantiles):
@@ -462,6 +466,7 @@ def _keyed_base_numpy(keys, quantiles, parts, pinned):
                 b = ((mix(seed + extra_step) >> s11).astype(np.float64) + 0.5) * scale
                 v = np.where(has_extra, v + quantile(b, extra_c), v)
         out = v.tolist()
+        drawn_by: list = []
         for i in others:
             main, extra = quantiles[i]
             q = pinned.get(i)
@@ -470,6 +475,93 @@ def _keyed_base_numpy(keys, quantiles, parts, pinned):
                 drawn += extra(float(b[i]) if q is None else q)
             out[i] = drawn
         return out, seed.tolist()
+    return base
+
+def _keyed_night_numpy(keys, quantiles, parts, pinned, factor_keys, factor_params, factor_group):
+    """A run's keyed base draws, step seeds and shared factors in one pass on numpy arrays (numpy installed).
+
+    What `_keyed_streams` computes from `_keyed_base_numpy` and `_keyed_uniforms`, the same bits, with
+    fewer array operations (each costs about a microsecond on a plan's hundred steps, whatever its size):
+    the factors' keys are mixed with the steps' (a factor's uniform is `_unit(_mix(run_key ^ key))`, the
+    unit of its "seed"); a triangular quantile selects its branch's inputs first, so one sqrt, never of
+    a negative, serves both branches (the same operations, in `_quantile_of`'s order); the few EXTRA
+    parts are drawn in Python; the scaling `b * f` is one array product (IEEE 754 rounds it alike).
+    The run factor and the group factors stay Python's `math.exp` and `_ndtri`, whose bits numpy need
+    not share. Returns run_key -> (base, scale or None, step seeds).
+    """
+    np = _numpy()
+    u64 = np.uint64
+    n = len(keys)
+    gamma, m1, m2 = u64(_GAMMA), u64(0xBF58476D1CE4E5B9), u64(0x94D049BB133111EB)
+    s30, s27, s31, s11 = u64(30), u64(27), u64(31), u64(11)  # numpy scalars: no promotion to float64
+    shared = factor_params is not None
+    all_keys = np.array(tuple(keys) + (tuple(factor_keys) if shared else ()), dtype=np.uint64)
+    scale53 = 1.0 / (1 << 53)
+    program = [None if pinned.get(i) is not None else parts[i] for i in range(n)]
+    others = [i for i, p in enumerate(program) if p is None]  # pinned or not inlined: their own functions
+    extras = [(i, p[1]) for i, p in enumerate(program) if p is not None and len(p) > 1]
+    fill = (0.0, 1.0, 1.0, 1.0, 1.0, 0.5, 1.0)  # harmless constants where a part is not inlined (1.0 * v == v)
+    low, high, width, left, right, cut, minutes = (
+        np.array([p[0][k] if p is not None and p[0][k] is not None else fill[k] for p in program], dtype=np.float64)
+        for k in range(7))
+    extra_lane = (_LANE * _GAMMA) & _MASK  # EXTRA lane, count 0: seed + (1 * _LANE + 0) * _GAMMA
+    mask, sqrt, ndtri, exp = _MASK, math.sqrt, _ndtri, math.exp
+    if shared:
+        (mu, sigma), *params = factor_params
+        group_of = np.array(factor_group, dtype=np.intp)
+
+    def base(run_key: int):
+        x = u64(run_key) ^ all_keys
+        x = x + gamma  # _mix, on every key: the steps' seeds, then the factors'
+        x = (x ^ (x >> s30)) * m1
+        x = (x ^ (x >> s27)) * m2
+        seeds_all = x ^ (x >> s31)
+        seed = seeds_all[:n]
+        x = seed + gamma  # each step's MAIN lane, first draw: _unit(_mix(seed))
+        x = (x ^ (x >> s30)) * m1
+        x = (x ^ (x >> s27)) * m2
+        u = ((x ^ (x >> s31)) >> s11).astype(np.float64)
+        u += 0.5
+        u *= scale53
+        below = u < cut
+        t = np.where(below, u, 1 - u)
+        t *= width
+        t *= np.where(below, left, right)
+        r = np.sqrt(t)
+        v = np.where(below, low + r, high - r)
+        v *= minutes
+        seeds = seed.tolist()
+        for i, (lo, hi, wi, le, ri, cu, mi) in extras:  # the EXTRA lane's first draw, as _keyed_base draws it
+            y = (((seeds[i] + extra_lane) & mask) + _GAMMA) & mask
+            y = ((y ^ (y >> 30)) * 0xBF58476D1CE4E5B9) & mask
+            y = ((y ^ (y >> 27)) * 0x94D049BB133111EB) & mask
+            b = (((y ^ (y >> 31)) >> 11) + 0.5) * scale53
+            w = lo + sqrt(b * wi * le) if b < cu else hi - sqrt((1 - b) * wi * ri)
+            v[i] = float(v[i]) + (mi * w if mi is not None else w)  # a float64 holds a float exactly
+        drawn_by: list = []
+        for i in others:
+            main, extra = quantiles[i]
+            q = pinned.get(i)
+            drawn = main(float(u[i]) if q is None else q)
+            if extra is not None:
+                y = (((seeds[i] + extra_lane) & mask) + _GAMMA) & mask
+                y = ((y ^ (y >> 30)) * 0xBF58476D1CE4E5B9) & mask
+                y = ((y ^ (y >> 27)) * 0x94D049BB133111EB) & mask
+                drawn += extra(((((y ^ (y >> 31)) >> 11) + 0.5) * scale53) if q is None else q)
+            v[i] = drawn
+            drawn_by.append((i, drawn))
+        if not shared:
+            out = v.tolist()
+            for i, drawn in drawn_by:  # as drawn (a Fixed value stays what it is)
+                out[i] = drawn
+            return out, None, seeds
+        f = ((seeds_all[n:] >> s11).astype(np.float64) + 0.5) * scale53  # the factors' uniforms
+        night, *rest = f.tolist()
+        night = exp(mu + sigma * ndtri(night, 0.0, 1.0))
+        groups = np.array([night * exp(m + s * ndtri(w, 0.0, 1.0)) for (m, s), w in zip(params, rest)],
+                          dtype=np.float64)
+        scale = groups[group_of]
+        return (v * scale).tolist(), scale.tolist(), seeds
     return base
 
 
@@ -876,7 +968,18 @@ def _keyed_streams(sp: SimPlan, rt: _Runtime, seed: int, index: int):
     takes its duration at a fixed quantile; its failure draws stay keyed.
     """
     run_key = run_seed(seed, index, "/keyed")
-    base, seeds = rt.keyed_base(run_key)  # every step's first duration draw, batched (the same floats)
+    if rt.keyed_night is not None:  # numpy: the base draws, step seeds and shared factors in one pass
+        base, scale, seeds = rt.keyed_night(run_key)
+    else:
+        base, seeds = rt.keyed_base(run_key)  # every step's first duration draw, batched (the same floats)
+        scale = None
+        if rt.shared:
+            (mu, sigma), *params = rt.factor_params
+            night, *uniforms = _keyed_uniforms(run_key, rt.factor_keys)
+            night = math.exp(mu + sigma * _ndtri(night, 0.0, 1.0))
+            groups = [night * math.exp(m + s * _ndtri(u, 0.0, 1.0)) for (m, s), u in zip(params, uniforms)]
+            scale = list(map(groups.__getitem__, sp.factor_group))
+            base = list(map(operator.mul, base, scale))  # b * f, step by step
     quantiles, pinned = rt.quantiles, rt.pinned
     counts = rt.base_counts.copy()  # step i's draws so far in each lane, at LANES i + lane
 
@@ -895,15 +998,6 @@ def _keyed_streams(sp: SimPlan, rt: _Runtime, seed: int, index: int):
             b = uniform(i, EXTRA)
             drawn += extra(b if q is None else q)
         return drawn
-
-    scale = None
-    if rt.shared:
-        (mu, sigma), *params = rt.factor_params
-        night, *uniforms = _keyed_uniforms(run_key, rt.factor_keys)
-        night = math.exp(mu + sigma * _ndtri(night, 0.0, 1.0))
-        groups = [night * math.exp(m + s * _ndtri(u, 0.0, 1.0)) for (m, s), u in zip(params, uniforms)]
-        scale = list(map(groups.__getitem__, sp.factor_group))
-        base = list(map(operator.mul, base, scale))  # b * f, step by step
     return base, scale, fresh_draw, uniform
 
 
