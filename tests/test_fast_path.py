@@ -212,3 +212,30 @@ def test_keyed_night_with_every_distribution_and_no_shared_factors():
         for index in range(40):
             run_key = engine.run_seed(2, index, "/keyed")
             assert repr(rt.keyed_night(run_key)) == repr(_python_keyed_night(sp, rt, run_key)), (spread, index)
+
+
+@pytest.mark.parametrize("window", ["file", "none"])
+def test_written_out_sequential_run_draws_are_run_draws(example, window):
+    """fast._inlined_run (the base draws, the shared factors and their product in one generated function) gives
+    engine.run_draws' scaled base durations, float for float."""
+    sp = prepare_simulation(example, **WINDOWS[window])
+    rt = engine.runtime(sp)
+    draw_run = fast.fast_plan(sp).draw_run
+    assert draw_run is not None and rt.shared
+    for index in range(60):
+        assert repr(draw_run(6, index)) == repr(engine.run_draws(sp, rt, 6, index)[0]), index
+
+
+def test_written_out_run_draws_without_shared_factors():
+    """With no shared spread the written-out draws are the bare base draws, as run_draws gives them."""
+    from plan_models import Shape
+    from sim_helpers import shape_text
+
+    plan = plan_of(shape_text(Shape(nodes=3), tail="\ntiming {\n  run_spread = 0\n  kind_spread = 0\n}\n"))
+    sp = prepare_simulation(plan)
+    rt = engine.runtime(sp)
+    assert not rt.shared
+    for index in range(40):
+        assert repr(fast.fast_plan(sp).draw_run(1, index)) == repr(engine.run_draws(sp, rt, 1, index)[0])
+        quick = fast.run_fast(sp, 1, index)
+        assert quick is None or repr(quick) == repr(run_once(sp, 1, index))

@@ -21,14 +21,17 @@ tests/test_fast_path.py holds the two paths to identical results; bench/bench_fa
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import os
+import random
 from dataclasses import dataclass
 from typing import Callable
 
 from hciplan.compiler.durations import SPREAD, Scaled, Triangular
 from hciplan.simulator.engine import (
-    LAST_WINDOW_ENDED, RunResult, _result, _State, down_start, no_fit_reason, run_draws, run_once, runtime,
+    _TWOPI, LAST_WINDOW_ENDED, RunResult, _result, _State, down_start, no_fit_reason, run_draws, run_once, run_seed,
+    runtime,
 )
 from hciplan.simulator.prepared import NO_STEP, SimPlan
 
@@ -46,6 +49,7 @@ class _FastPlan:
     # per step in `order`: (index, predecessors, the only predecessor or -1, repair, bound, gated), so the
     # evaluator unpacks one tuple per step instead of indexing five lists
     steps: tuple[tuple, ...] = ()
+    draw_run: Callable | None = None  # sequential: (seed, index) -> the run's scaled base draws, written out
 
 
 _PLANS: dict[str, _FastPlan] = {}
@@ -92,26 +96,21 @@ def _triangular_part(dist):
     return low, c, high - low, high, low - high, 1.0 - c, minutes
 
 
-def _inlined_draws(sp: SimPlan) -> Callable:
-    """The engine's sequential base draws (engine._draw_of) with random.triangular's arithmetic inlined.
+def _draw_lines(sp: SimPlan, names: dict[str, object]) -> list[str]:
+    """The straight-line body drawing `v0 .. v{n-1}` from `rand` (engine._draw_of's draws, triangular inlined).
 
     The same `rng.random()` calls in the same order and the same operations as random.triangular
     (CPython's Lib/random.py), so every value is the same float; a step with another distribution
-    calls the engine's own draw. The calls saved are most of a fast run's cost.
+    calls the engine's own draw (put in `names`, with `rng`). A step's constants are float literals
+    (repr round-trips a float exactly), so no loop, tuple unpacking or None checks per step.
     """
     rt = runtime(sp)
-    programs: list = []
+    lines = []
     for i, d in enumerate(sp.durations):
         parts = (SPREAD,) if d.repair else (d.main,) if d.extra is None else (d.main, d.extra)
-        inlined = tuple(_triangular_part(p) for p in parts)
-        programs.append(inlined if all(p is not None for p in inlined) else rt.draws[i])
-    # One straight-line function per plan, written out and compiled once: a step's constants are float
-    # literals (repr round-trips a float exactly), so no loop, tuple unpacking or None checks per step.
-    names: dict[str, object] = {"sqrt": math.sqrt}
-    lines = ["def draw_base(rng):", "    rand = rng.random"]
-    for i, program in enumerate(programs):
-        if type(program) is not tuple:
-            names[f"draw{i}"] = program
+        program = tuple(_triangular_part(p) for p in parts)
+        if not all(p is not None for p in program):
+            names[f"draw{i}"] = rt.draws[i]
             lines.append(f"    v{i} = draw{i}(rng)")
             continue
         for k, (low, c, width, high, back, rest, minutes) in enumerate(program):
@@ -121,9 +120,56 @@ def _inlined_draws(sp: SimPlan) -> Callable:
                 value = f"({minutes!r}) * {value}"
             lines.append("    u = rand()")
             lines.append(f"    v{i} = {value}" if k == 0 else f"    v{i} = v{i} + {value}")  # main + extra, main first
-    lines.append(f"    return [{', '.join(f'v{i}' for i in range(len(programs)))}]")
+    return lines
+
+
+def _inlined_draws(sp: SimPlan) -> Callable:
+    """The engine's sequential base draws (engine._draw_of) with random.triangular's arithmetic inlined.
+
+    One straight-line function per plan, written out and compiled once (`_draw_lines`): the calls
+    saved are most of a fast run's cost.
+    """
+    names: dict[str, object] = {"sqrt": math.sqrt}
+    lines = ["def draw_base(rng):", "    rand = rng.random"] + _draw_lines(sp, names)
+    lines.append(f"    return [{', '.join(f'v{i}' for i in range(sp.size))}]")
     exec(compile("\n".join(lines) + "\n", f"<hciplan.simulator.fast draws {sp.key[:12]}>", "exec"), names)
     return names["draw_base"]
+
+
+def _inlined_run(sp: SimPlan) -> Callable | None:
+    """(seed, index) -> run `index`'s base durations scaled by its shared factors: `engine.run_draws(...)[0]`
+    for sequential draws, written out in one function per plan.
+
+    The base draws as `_inlined_draws`; then the factors as engine._gauss_all draws them (random.gauss's
+    Box-Muller: two normals per pair of uniforms, in order, the same operations) from the run's
+    "/factors" generator, `exp` of the run's, the night times `exp` of each group's, and each step's
+    `b * f` with its group's factor: the same floats, without the lists and loops between them.
+    """
+    rt = runtime(sp)
+    if not all(map(math.isfinite, itertools.chain.from_iterable(rt.factor_params))):
+        return None  # not written as literals: run_draws draws them
+    names: dict[str, object] = {"sqrt": math.sqrt, "log": math.log, "cos": math.cos, "sin": math.sin,
+                                "exp": math.exp, "Random": random.Random, "run_seed": run_seed}
+    lines = ["def draw_run(seed, index):", "    rng = Random(run_seed(seed, index))", "    rand = rng.random"]
+    lines += _draw_lines(sp, names)
+    if not rt.shared:
+        lines.append(f"    return [{', '.join(f'v{i}' for i in range(sp.size))}]")
+    else:
+        lines.append('    rand = Random(run_seed(seed, index, "/factors")).random')
+        for k, (mu, sigma) in enumerate(rt.factor_params):
+            if k % 2 == 0:  # a new pair: the first uniform's angle, the second's radius (random.gauss)
+                lines.append(f"    x2pi = rand() * ({_TWOPI!r})")
+                lines.append("    g2rad = sqrt(-2.0 * log(1.0 - rand()))")
+                z = "cos(x2pi) * g2rad"
+            else:
+                z = "sin(x2pi) * g2rad"  # the pair's second normal, kept for the next call
+            lines.append(f"    f{k} = ({mu!r}) + ({z}) * ({sigma!r})")
+        lines.append("    night = exp(f0)")
+        for g in range(1, len(rt.factor_params)):
+            lines.append(f"    g{g - 1} = night * exp(f{g})")
+        lines.append(f"    return [{', '.join(f'v{i} * g{k}' for i, k in enumerate(sp.factor_group))}]")
+    exec(compile("\n".join(lines) + "\n", f"<hciplan.simulator.fast run draws {sp.key[:12]}>", "exec"), names)
+    return names["draw_run"]
 
 
 def fast_plan(sp: SimPlan) -> _FastPlan:
@@ -143,7 +189,9 @@ def fast_plan(sp: SimPlan) -> _FastPlan:
     repair = runtime(sp).repair
     steps = tuple((i, sp.preds[i], sp.preds[i][0] if len(sp.preds[i]) == 1 else -1, repair[i], sp.bound[i], gated[i])
                   for i in order or ())
-    fp = _FastPlan(eligible, order or (), gated, None if sp.draws == "keyed" else _inlined_draws(sp), steps)
+    sequential = sp.draws != "keyed"
+    fp = _FastPlan(eligible, order or (), gated, _inlined_draws(sp) if sequential else None, steps,
+                   _inlined_run(sp) if sequential and sp.given is None else None)
     if len(_PLANS) > 8:
         _PLANS.clear()
     _PLANS[sp.key] = fp
@@ -156,7 +204,7 @@ def run_fast(sp: SimPlan, seed: int, index: int) -> RunResult | None:
     if not fp.eligible:
         return None
     rt = runtime(sp)
-    base = run_draws(sp, rt, seed, index, fp.draw_base)[0]
+    base = fp.draw_run(seed, index) if fp.draw_run is not None else run_draws(sp, rt, seed, index)[0]
     n = sp.size
     start = [-1.0] * n
     end = [-1.0] * n
