@@ -239,3 +239,18 @@ def test_written_out_run_draws_without_shared_factors():
         assert repr(fast.fast_plan(sp).draw_run(1, index)) == repr(engine.run_draws(sp, rt, 1, index)[0])
         quick = fast.run_fast(sp, 1, index)
         assert quick is None or repr(quick) == repr(run_once(sp, 1, index))
+
+
+@pytest.mark.parametrize("draws", ["sequential", "keyed"])
+@pytest.mark.parametrize("window", list(WINDOWS))
+def test_written_out_evaluator_is_the_loop(example, window, draws, monkeypatch):
+    """fast._evaluator (run_fast's loop written out per plan) gives the loop's runs, and hands back the same ones."""
+    sp = prepare_simulation(example, **WINDOWS[window])
+    if draws == "keyed":
+        sp = keyed_draws(sp, example)
+    fp = fast.fast_plan(sp)
+    assert fp.evaluate is not None
+    written = [fast.run_fast(sp, 8, index) for index in range(80)]
+    monkeypatch.setitem(fast._PLANS, sp.key, dataclasses.replace(fp, evaluate=None))
+    looped = [fast.run_fast(sp, 8, index) for index in range(80)]
+    assert repr(written) == repr(looped)

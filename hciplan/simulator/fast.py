@@ -21,6 +21,7 @@ tests/test_fast_path.py holds the two paths to identical results; bench/bench_fa
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import math
 import os
@@ -50,6 +51,7 @@ class _FastPlan:
     # evaluator unpacks one tuple per step instead of indexing five lists
     steps: tuple[tuple, ...] = ()
     draw_run: Callable | None = None  # sequential: (seed, index) -> the run's scaled base draws, written out
+    evaluate: Callable | None = None  # the loop of run_fast over `steps`, written out (_evaluator)
 
 
 _PLANS: dict[str, _FastPlan] = {}
@@ -172,6 +174,127 @@ def _inlined_run(sp: SimPlan) -> Callable | None:
     return names["draw_run"]
 
 
+def _literal(x: float) -> str | None:
+    """A float as Python source that reads back the same float (repr; INF for infinity), or None for nan."""
+    if math.isnan(x):
+        return None
+    return f"({float(x)!r})" if math.isfinite(x) else "INF" if x > 0 else "(-INF)"
+
+
+def _gate(sp: SimPlan, now: float, need: float) -> tuple[float, str | None]:
+    """The engine's gate() for a unit head ready at `now`: (the time it starts, None) or (the time it stops, why).
+
+    The loop of `run_fast`, for the written-out evaluator (`_evaluator`), which calls it only where the
+    unit does not start at once."""
+    rt = runtime(sp)
+    wstarts, wends, last_window = rt.window_starts, rt.window_ends, len(sp.windows)
+    while True:
+        k = bisect.bisect_right(wends, now)
+        if k == last_window:
+            return now, LAST_WINDOW_ENDED
+        if now < wstarts[k]:
+            now = now + (wstarts[k] - now)  # simpy's timeout: now + delay
+            continue
+        if now + need <= wends[k]:
+            return now, None
+        if k + 1 == last_window:
+            return now, no_fit_reason(sp, need, k)
+        now = now + (wstarts[k + 1] - now)
+
+
+def _evaluator(sp: SimPlan, steps: tuple[tuple, ...]) -> Callable | None:
+    """`run_fast`'s loop over `steps` written out for this plan, compiled once: base -> (start, end, stop step,
+    stop reason), or None where only simpy is exact (a bound reached, a tie at the window rule).
+
+    Line for line the loop's operations on each step (its predecessors' ends, the window rule, the hot
+    path's or the window-rule path's duration, the bound), with every index and constant resolved: a
+    step's start and end are locals, its predecessors named, its bound and the unit's fit literals, and
+    the checks a plan cannot need left out (a step after no unit head is never skipped). None (the loop
+    runs) for a constant that is not a finite float.
+    """
+    rt = runtime(sp)
+    n = sp.size
+    units, unit_of = sp.units, sp.unit_of
+    skippable = [False] * n  # may stay unstarted: a unit head under windows, or after one
+    lines = [f"def evaluate(base):"]
+    if n:
+        lines.append(f"    {', '.join(f'b{i}' for i in range(n))}{',' if n == 1 else ''} = base")
+        lines.append(f"    {' = '.join(f's{i}' for i in range(n))} = {' = '.join(f'e{i}' for i in range(n))} = -1.0")
+    lines.append(f"    stop_step, stop_time, stop_reason, tied = {NO_STEP}, 0.0, '', False")
+    origin = _literal(rt.now)
+    if origin is None:
+        return None
+    for i, before, _, rep, bound, gated in steps:
+        bound = _literal(bound)
+        if bound is None:
+            return None
+        waits = [p for p in before if skippable[p]]
+        skippable[i] = gated or bool(waits)
+        pad = "    "
+        if waits:  # a predecessor that never ended (its unit stopped at the window rule): i never starts
+            lines.append(f"    if {' and '.join(f'e{p} >= 0.0' for p in waits)}:")
+            pad = "        "
+        if not before:
+            lines.append(f"{pad}now = {origin}")
+        elif len(before) == 1:
+            lines.append(f"{pad}now = e{before[0]}")
+        else:
+            lines.append(f"{pad}now = max({', '.join(f'e{p}' for p in before)})")
+        if rep is not None:
+            reboot, lead, share, overhead, ratio = rep
+            constants = [_literal(x) for x in (share, overhead, ratio)]
+            if None in constants:
+                return None
+            share, overhead, ratio = constants
+            if reboot != NO_STEP:  # engine.down_start, on the locals
+                down = (f"s{reboot}" if lead == NO_STEP else
+                        f"(s{reboot} if e{lead} < 0 else s{reboot} - {share} * (e{lead} - s{lead}))")
+        if gated:
+            need = _literal(units[unit_of[i]].need)
+            if need is None:
+                return None
+            # the engine's gate(): the first test is the common case (inside a window that holds the unit)
+            lines.append(f"{pad}reason = None")
+            lines.append(f"{pad}k = bisect(wends, now)")
+            lines.append(f"{pad}if k == last_window or now < wstarts[k] or not now + {need} <= wends[k]:")
+            lines.append(f"{pad}    now, reason = gate(now, {need})")
+            lines.append(f"{pad}if reason is not None:")
+            lines.append(f"{pad}    if stop_step == {NO_STEP} or now < stop_time:")
+            lines.append(f"{pad}        stop_step, stop_time, stop_reason, tied = {i}, now, reason, False")
+            lines.append(f"{pad}    elif now == stop_time:")
+            lines.append(f"{pad}        tied = True")
+            lines.append(f"{pad}else:")
+            pad += "    "
+            # the engine's duration() on its slow path, with factor 1.0
+            if rep is None:
+                lines.append(f"{pad}d = b{i} * 1.0")
+            elif reboot == NO_STEP:
+                lines.append(f"{pad}d = {overhead} * b{i} * 1.0")
+            else:
+                lines.append(f"{pad}if e{reboot} < 0:")
+                lines.append(f"{pad}    d = {overhead} * b{i} * 1.0")
+                lines.append(f"{pad}else:")
+                lines.append(f"{pad}    d = ({overhead} + {ratio} * (e{reboot} - {down})) * b{i} * 1.0")
+        elif rep is None:  # the engine's hot path
+            lines.append(f"{pad}d = b{i}")
+        elif reboot == NO_STEP:
+            lines.append(f"{pad}d = 0.0 * b{i}")
+        else:
+            lines.append(f"{pad}d = ({overhead} + {ratio} * (e{reboot} - {down})) * b{i}")
+        lines.append(f"{pad}if not d <= {bound}:")  # past its bound: a failure, the engine's to model
+        lines.append(f"{pad}    return None")
+        lines.append(f"{pad}s{i} = now")
+        lines.append(f"{pad}e{i} = now + d")
+    lines.append("    if tied:")
+    lines.append("        return None")
+    lines.append(f"    return [{', '.join(f's{i}' for i in range(n))}], [{', '.join(f'e{i}' for i in range(n))}], "
+                 "stop_step, stop_reason")
+    names = {"bisect": bisect.bisect_right, "wstarts": rt.window_starts, "wends": rt.window_ends,
+             "last_window": len(sp.windows), "gate": functools.partial(_gate, sp), "INF": math.inf}
+    exec(compile("\n".join(lines) + "\n", f"<hciplan.simulator.fast evaluate {sp.key[:12]}>", "exec"), names)
+    return names["evaluate"]
+
+
 def fast_plan(sp: SimPlan) -> _FastPlan:
     """Whether the fast path can follow `sp` exactly, and its per-plan structures."""
     fp = _PLANS.get(sp.key)
@@ -191,7 +314,8 @@ def fast_plan(sp: SimPlan) -> _FastPlan:
                   for i in order or ())
     sequential = sp.draws != "keyed"
     fp = _FastPlan(eligible, order or (), gated, _inlined_draws(sp) if sequential else None, steps,
-                   _inlined_run(sp) if sequential and sp.given is None else None)
+                   _inlined_run(sp) if sequential and sp.given is None else None,
+                   _evaluator(sp, steps) if eligible else None)
     if len(_PLANS) > 8:
         _PLANS.clear()
     _PLANS[sp.key] = fp
@@ -205,6 +329,14 @@ def run_fast(sp: SimPlan, seed: int, index: int) -> RunResult | None:
         return None
     rt = runtime(sp)
     base = fp.draw_run(seed, index) if fp.draw_run is not None else run_draws(sp, rt, seed, index)[0]
+    if fp.evaluate is not None:  # the loop below, written out for this plan
+        evaluated = fp.evaluate(base)
+        if evaluated is None:
+            return None
+        start, end, stop_step, stop_reason = evaluated
+        st = _State()
+        st.stop_step, st.stop_reason = stop_step, stop_reason
+        return _result(sp, index, st, start, end, False)
     n = sp.size
     start = [-1.0] * n
     end = [-1.0] * n
