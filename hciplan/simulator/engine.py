@@ -1168,12 +1168,20 @@ def _by_window(rt: _Runtime, start: list[float], end: list[float], last: float):
     wstarts, wends = rt.window_starts, rt.window_ends
     began = list(map(start.__getitem__, rt.unit_heads))
     finished = list(map(end.__getitem__, rt.unit_tails))
-    find = bisect.bisect_right
-    where = [find(wstarts, b) - 1 if b >= 0 else -1 for b in began]
+    if wstarts[0] > -1.0:  # a unit never started (-1.0) lands before the first window: -1 either way
+        where = list(map(int.__sub__, map(bisect.bisect_right, itertools.repeat(wstarts), began),
+                         itertools.repeat(1)))
+    else:
+        where = [bisect.bisect_right(wstarts, b) - 1 if b >= 0 else -1 for b in began]
     overrun = 0.0
     for b, f, k in zip(began, finished, where):
         if k >= 0:
-            overrun += max(0.0, (f if f >= 0 else last) - max(b, wends[k]))
+            # max(0.0, (f or last) - max(b, wends[k])) written out (max keeps its first argument on ties; adding
+            # a 0.0 changes no sum that starts at 0.0 and only grows)
+            w = wends[k]
+            x = (f if f >= 0 else last) - (w if w > b else b)
+            if x > 0.0:
+                overrun += x
     done = tuple(map(_NOT_NEGATIVE, finished))
     if rt.disjoint:
         work, window_work = _busy_by_window(start, end, list(map((where + [-1]).__getitem__, rt.step_unit)),
