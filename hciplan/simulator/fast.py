@@ -25,6 +25,7 @@ import functools
 import itertools
 import math
 import os
+import _random
 import random
 from dataclasses import dataclass
 from typing import Callable
@@ -145,15 +146,20 @@ def _inlined_run(sp: SimPlan) -> Callable | None:
     The base draws as `_inlined_draws`; then the factors as engine._gauss_all draws them (random.gauss's
     Box-Muller: two normals per pair of uniforms, in order, the same operations) from the run's
     "/factors" generator, `exp` of the run's, the night times `exp` of each group's, and each step's
-    `b * f` with its group's factor: the same floats, without the lists and loops between them.
+    `b * f` with its group's factor: the same floats, without the lists and loops between them. Where
+    every draw is inlined (only `random()` is called), the generators are random.Random's C base class
+    seeded with the same integer (random.Random.seed hands an int to it unchanged), without the
+    Python-level __init__ and seed.
     """
     rt = runtime(sp)
     if not all(map(math.isfinite, itertools.chain.from_iterable(rt.factor_params))):
         return None  # not written as literals: run_draws draws them
     names: dict[str, object] = {"sqrt": math.sqrt, "log": math.log, "cos": math.cos, "sin": math.sin,
-                                "exp": math.exp, "Random": random.Random, "run_seed": run_seed}
+                                "exp": math.exp, "Random": _random.Random, "run_seed": run_seed}
     lines = ["def draw_run(seed, index):", "    rng = Random(run_seed(seed, index))", "    rand = rng.random"]
     lines += _draw_lines(sp, names)
+    if any(name.startswith("draw") for name in names):  # another distribution's draw: it needs random.Random
+        names["Random"] = random.Random
     if not rt.shared:
         lines.append(f"    return [{', '.join(f'v{i}' for i in range(sp.size))}]")
     else:
@@ -328,7 +334,12 @@ def run_fast(sp: SimPlan, seed: int, index: int) -> RunResult | None:
     if not fp.eligible:
         return None
     rt = runtime(sp)
-    base = fp.draw_run(seed, index) if fp.draw_run is not None else run_draws(sp, rt, seed, index)[0]
+    if fp.draw_run is not None:
+        base = fp.draw_run(seed, index)
+    elif rt.keyed and rt.keyed_night is not None:  # _keyed_streams' base, without its fresh-draw functions
+        base = rt.keyed_night(run_seed(seed, index, "/keyed"))[0]
+    else:
+        base = run_draws(sp, rt, seed, index)[0]
     if fp.evaluate is not None:  # the loop below, written out for this plan
         evaluated = fp.evaluate(base)
         if evaluated is None:
