@@ -1035,10 +1035,13 @@ def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[f
 
     rt = runtime(sp)
     exposure = 0.0
+    down_since = st.down_since
     for u, reboot, lead, share, tail in rt.exposed:
-        since = st.down_since.get(u)  # from the first time down: retries do not repair the storage
-        if since is None and start[reboot] >= 0:
-            since = down_start(start[reboot], lead, share, start, end)
+        since = down_since.get(u) if down_since else None  # from the first time down: retries do not repair it
+        if since is None:
+            began = start[reboot]
+            if began >= 0:  # down_start, written out
+                since = began if lead == NO_STEP or end[lead] < 0 else began - share * (end[lead] - start[lead])
         # a node that went down and never finished its pass stays exposed until the run ends
         if since is not None and since >= 0:
             exposure += (end[tail] if end[tail] >= 0 else last) - since
@@ -1206,6 +1209,9 @@ def _busy_by_window(start: list[float], end: list[float], window: list[int], cou
     items = sorted(zip(start, end, window))
     # the steps that never ended (start and end -1) sort first when no start is below -1: skip them at once
     first = bisect.bisect_left(items, (-1.0, 0.0)) if items and items[0][0] >= -1.0 else 0
+    # window k's running sum and reach are held in locals while its steps come one after another (the common
+    # case: a window's units run together), and put back when another window's step comes: the same additions
+    at, at_total, at_reach = -1, 0.0, -math.inf
     for b, e, k in itertools.islice(items, first, None):
         if e < 0:
             continue  # never ended
@@ -1216,13 +1222,18 @@ def _busy_by_window(start: list[float], end: list[float], window: list[int], cou
             total += e - reach
             reach = e
         if k >= 0:
-            r = reaches[k]
-            if b > r:
-                totals[k] += e - b
-                reaches[k] = e
-            elif e > r:
-                totals[k] += e - r
-                reaches[k] = e
+            if k != at:
+                if at >= 0:
+                    totals[at], reaches[at] = at_total, at_reach
+                at, at_total, at_reach = k, totals[k], reaches[k]
+            if b > at_reach:
+                at_total += e - b
+                at_reach = e
+            elif e > at_reach:
+                at_total += e - at_reach
+                at_reach = e
+    if at >= 0:
+        totals[at] = at_total
     return total, tuple(totals)
 
 
