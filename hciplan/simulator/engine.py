@@ -1171,11 +1171,8 @@ def _by_window(rt: _Runtime, start: list[float], end: list[float], last: float):
     wstarts, wends = rt.window_starts, rt.window_ends
     began = list(map(start.__getitem__, rt.unit_heads))
     finished = list(map(end.__getitem__, rt.unit_tails))
-    if wstarts[0] > -1.0:  # a unit never started (-1.0) lands before the first window: -1 either way
-        where = list(map(int.__sub__, map(bisect.bisect_right, itertools.repeat(wstarts), began),
-                         itertools.repeat(1)))
-    else:
-        where = [bisect.bisect_right(wstarts, b) - 1 if b >= 0 else -1 for b in began]
+    find = bisect.bisect_right
+    where = [find(wstarts, b) - 1 if b >= 0 else -1 for b in began]
     overrun = 0.0
     for b, f, k in zip(began, finished, where):
         if k >= 0:
