@@ -187,13 +187,12 @@ def _literal(x: float) -> str | None:
     return f"({float(x)!r})" if math.isfinite(x) else "INF" if x > 0 else "(-INF)"
 
 
-def _gate(sp: SimPlan, now: float, need: float) -> tuple[float, str | None]:
+def _gate(sp: SimPlan, wstarts: list[float], wends: list[float], now: float, need: float) -> tuple[float, str | None]:
     """The engine's gate() for a unit head ready at `now`: (the time it starts, None) or (the time it stops, why).
 
     The loop of `run_fast`, for the written-out evaluator (`_evaluator`), which calls it only where the
     unit does not start at once."""
-    rt = runtime(sp)
-    wstarts, wends, last_window = rt.window_starts, rt.window_ends, len(sp.windows)
+    last_window = len(wends)
     while True:
         k = bisect.bisect_right(wends, now)
         if k == last_window:
@@ -296,7 +295,8 @@ def _evaluator(sp: SimPlan, steps: tuple[tuple, ...]) -> Callable | None:
     lines.append(f"    return [{', '.join(f's{i}' for i in range(n))}], [{', '.join(f'e{i}' for i in range(n))}], "
                  "stop_step, stop_reason")
     names = {"bisect": bisect.bisect_right, "wstarts": rt.window_starts, "wends": rt.window_ends,
-             "last_window": len(sp.windows), "gate": functools.partial(_gate, sp), "INF": math.inf}
+             "last_window": len(sp.windows), "gate": functools.partial(_gate, sp, rt.window_starts, rt.window_ends),
+             "INF": math.inf}
     exec(compile("\n".join(lines) + "\n", f"<hciplan.simulator.fast evaluate {sp.key[:12]}>", "exec"), names)
     return names["evaluate"]
 
