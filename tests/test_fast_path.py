@@ -254,3 +254,21 @@ def test_written_out_evaluator_is_the_loop(example, window, draws, monkeypatch):
     monkeypatch.setitem(fast._PLANS, sp.key, dataclasses.replace(fp, evaluate=None))
     looped = [fast.run_fast(sp, 8, index) for index in range(80)]
     assert repr(written) == repr(looped)
+
+
+def test_a_tie_at_the_window_rule_is_handed_to_simpy(monkeypatch):
+    """Two units stopping at the window rule at the same time: which one the run names is simpy's event order,
+    so the written-out evaluator, like the loop, gives the run back (None) and the runner takes simpy's."""
+    plan = plan_of((ROOT / "examples" / "two-node.hciplan").read_text(encoding="utf-8"))
+    sp = prepare_simulation(plan, window=1.0)  # a 1-minute window: the first unit does not fit, at time 0
+    second = sp.units[1].steps[0]
+    preds = list(sp.preds)
+    preds[second] = ()  # the second unit's head made ready at time 0 too: it stops there as well
+    tied = keyed(dataclasses.replace(sp, preds=tuple(preds)))
+    fp = fast.fast_plan(tied)
+    assert fp.eligible and fp.evaluate is not None
+    assert [fast.run_fast(tied, 0, i) for i in range(5)] == [None] * 5
+    run = fast.runner(tied)
+    assert [run(0, i) for i in range(5)] == [run_once(tied, 0, i) for i in range(5)]
+    monkeypatch.setitem(fast._PLANS, tied.key, dataclasses.replace(fp, evaluate=None))
+    assert [fast.run_fast(tied, 0, i) for i in range(5)] == [None] * 5
