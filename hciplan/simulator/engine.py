@@ -165,6 +165,7 @@ class _Runtime:
         self.chains = _chains(sp.preds)  # for _critical_path
         self.unit_heads, self.unit_tails = [u.steps[0] for u in sp.units], [u.tail for u in sp.units]
         self.limits = [-math.inf] + self.window_ends
+        self.window_of = functools.partial(bisect.bisect_right, self.window_starts)  # _inside_windows'
         members = [i for u in sp.units for i in u.steps]
         self.disjoint = len(members) == len(set(members))  # every step in at most one unit (the compiler's units)
         self.step_unit = [len(sp.units)] * n  # the unit of each step; a step in none points past the last
@@ -1067,7 +1068,7 @@ def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[f
         unit_windows, units_done, overrun, window_work = (), (), 0.0, ()
         # every step's (start, end) where it ended (a step's start and end are set together)
         work = busy_minutes(list(zip(start, end)) if min(end) >= 0 else [(s, e) for s, e in zip(start, end) if e >= 0])
-    crossed, window_close = _closing(sp, st, start, end, outcome, step)
+    crossed, window_close = _closing(sp, st, start, end, outcome, step, span)
     return RunResult(index, outcome, last, step, reason, remaining, tuple(st.failed), exposure, within,
                      critical, upgraded, overrun, segments, unit_windows, units_done, work, window_work, mixed,
                      span is not None and span[1] is None, crossed, window_close, st.delay,
@@ -1079,7 +1080,7 @@ TENTH_DAY = 144.0  # minutes: mixed OS mode so far is counted in tenths of a day
 
 
 def _closing(sp: SimPlan, st: _State, start: list[float], end: list[float], outcome: str,
-             step: int) -> tuple[tuple[tuple[int, bool], ...], tuple[tuple[int, int, int], ...]]:
+             step: int, span=False) -> tuple[tuple[tuple[int, bool], ...], tuple[tuple[int, int, int], ...]]:
     """The irreversible steps an early run had crossed, and the cluster's state at each window's end.
 
     Post hoc, from the start/end arrays and the failed attempts (`st.segments`, kept in every mode): a
@@ -1090,6 +1091,7 @@ def _closing(sp: SimPlan, st: _State, start: list[float], end: list[float], outc
     by `t` (as `upgraded` does at the run's end); a pass under way at `t` (began, its tail not ended)
     has its node drained or down until its reboot ends, then resyncing; mixed OS mode so far runs from
     the first node on 23H2 to its end (mixed.py) or to `t`: the calendar runs on after an early end.
+    `span`: mixed_span of these ends where the caller has it (`_result`); False: computed here.
     """
     rt = runtime(sp)
     failed: dict[int, tuple[float, float]] = {}  # per unit: its first failed attempt's start, its last's end
@@ -1139,7 +1141,8 @@ def _closing(sp: SimPlan, st: _State, start: list[float], end: list[float], outc
             if state > worst[k]:
                 worst[k] = state
     upgraded = sorted(e for e in (end[i] for i in sp.os_upgraded) if e >= 0)
-    span = mixed_span(end, sp.os_upgraded, None if sp.functional_level == NO_STEP else sp.functional_level)
+    if span is False:  # not handed over by _result, which computed it from the same ends
+        span = mixed_span(end, sp.os_upgraded, None if sp.functional_level == NO_STEP else sp.functional_level)
     rows = []
     for k, t in enumerate(ends):
         minutes = 0.0
@@ -1241,7 +1244,7 @@ def _inside_windows(sp: SimPlan, start: list[float], end: list[float]) -> bool:
         pairs = [(s, e) for s, e in zip(start, end) if e >= 0]
         start, end = [s for s, _ in pairs], [e for _, e in pairs]
     # the end of the window each step started in (-inf: before the first), all in C-level loops
-    limit = list(map(rt.limits.__getitem__, map(functools.partial(bisect.bisect_right, rt.window_starts), start)))
+    limit = list(map(rt.limits.__getitem__, map(rt.window_of, start)))
     return not any(map(operator.gt, end, limit)) and not any(map(operator.gt, start, limit))
 
 
