@@ -224,6 +224,9 @@ def test_written_out_sequential_run_draws_are_run_draws(example, window):
     assert draw_run is not None and rt.shared
     for index in range(60):
         assert repr(draw_run(6, index)) == repr(engine.run_draws(sp, rt, 6, index)[0]), index
+    draw_base = fast.fast_plan(sp).draw_base  # _inlined_draws, compiled at its first call
+    for index in range(5):
+        assert repr(engine.run_draws(sp, rt, 6, index, draw_base)[0]) == repr(engine.run_draws(sp, rt, 6, index)[0])
 
 
 def test_written_out_run_draws_without_shared_factors():

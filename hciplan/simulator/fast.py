@@ -47,7 +47,7 @@ class _FastPlan:
     eligible: bool
     order: tuple[int, ...]  # a topological order of the steps (plan order when it is one)
     gated: tuple[bool, ...]  # heads of units under windows: they pass the window rule (the engine's slow path)
-    draw_base: Callable | None  # the sequential base draws, inlined (None: keyed draws)
+    draw_base: Callable | None  # the sequential base draws, inlined, compiled at first call (None: keyed draws)
     # per step in `order`: (index, predecessors, the only predecessor or -1, repair, bound, gated), so the
     # evaluator unpacks one tuple per step instead of indexing five lists
     steps: tuple[tuple, ...] = ()
@@ -301,6 +301,21 @@ def _evaluator(sp: SimPlan, steps: tuple[tuple, ...]) -> Callable | None:
     return names["evaluate"]
 
 
+class _OnFirstCall:
+    """`_inlined_draws(sp)`, compiled when first called: run_fast draws through `_inlined_run`, so a plan's
+    processes need not pay for compiling both (tens of milliseconds on the 16-node plan)."""
+
+    __slots__ = ("sp", "draw")
+
+    def __init__(self, sp: SimPlan):
+        self.sp, self.draw = sp, None
+
+    def __call__(self, rng) -> list[float]:
+        if self.draw is None:
+            self.draw = _inlined_draws(self.sp)
+        return self.draw(rng)
+
+
 def fast_plan(sp: SimPlan) -> _FastPlan:
     """Whether the fast path can follow `sp` exactly, and its per-plan structures."""
     fp = _PLANS.get(sp.key)
@@ -319,7 +334,7 @@ def fast_plan(sp: SimPlan) -> _FastPlan:
     steps = tuple((i, sp.preds[i], sp.preds[i][0] if len(sp.preds[i]) == 1 else -1, repair[i], sp.bound[i], gated[i])
                   for i in order or ())
     sequential = sp.draws != "keyed"
-    fp = _FastPlan(eligible, order or (), gated, _inlined_draws(sp) if sequential else None, steps,
+    fp = _FastPlan(eligible, order or (), gated, _OnFirstCall(sp) if sequential else None, steps,
                    _inlined_run(sp) if sequential and sp.given is None else None,
                    _evaluator(sp, steps) if eligible else None)
     if len(_PLANS) > 8:
