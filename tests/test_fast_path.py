@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+from statistics import NormalDist
 from pathlib import Path
 
 import pytest
@@ -161,3 +163,115 @@ def test_keyed_draws_on_numpy_arrays_are_the_pure_python_floats(example, pin):
     for index in range(60):
         run_key = engine.run_seed(3, index, "/keyed")
         assert repr(arrays(run_key)) == repr(plain(run_key))
+
+
+def _python_keyed_night(sp, rt, run_key):
+    """engine._keyed_streams' base draws, seeds and shared factors in pure Python (no numpy): the reference."""
+    parts = [engine._keyed_parts(d) for d in sp.durations]
+    base, seeds = engine._keyed_base(rt.keys, rt.quantiles, parts, rt.pinned)(run_key)
+    if not rt.shared:
+        return base, None, seeds
+    (mu, sigma), *params = rt.factor_params
+    night, *uniforms = [engine._unit(engine._mix(run_key ^ k)) for k in rt.factor_keys]
+    night = math.exp(mu + sigma * NormalDist().inv_cdf(night))
+    groups = [night * math.exp(m + s * NormalDist().inv_cdf(u)) for (m, s), u in zip(params, uniforms)]
+    scale = [groups[g] for g in sp.factor_group]
+    return [b * f for b, f in zip(base, scale)], scale, seeds
+
+
+@pytest.mark.parametrize("pin", [False, True], ids=["keyed", "pinned"])
+@pytest.mark.parametrize("window", ["file", "none"])
+def test_keyed_night_on_numpy_is_the_pure_python_draws(example, pin, window):
+    """engine._keyed_night_numpy (the base draws, seeds and shared factors in one numpy pass) gives the same
+    floats and integers as drawing them in pure Python, pinned steps and extra parts included."""
+    pinned = tuple((i, 0.75) for i in range(2, len(example.steps), 5)) if pin else ()
+    sp = keyed_draws(prepare_simulation(example, **WINDOWS[window]), example, pinned)
+    rt = engine.runtime(sp)
+    assert rt.keyed_night is not None
+    for index in range(60):
+        run_key = engine.run_seed(4, index, "/keyed")
+        assert repr(rt.keyed_night(run_key)) == repr(_python_keyed_night(sp, rt, run_key)), index
+
+
+def test_keyed_night_with_every_distribution_and_no_shared_factors():
+    """Steps the batch does not inline (lognormal, uniform, empirical, fixed) keep their own quantile functions,
+    with and without the shared factors."""
+    from plan_models import Shape
+    from sim_helpers import shape_text
+
+    models = {"os.install": "distribution = lognormal  median = 30m  p90 = 2h",
+              "node.drain": "distribution = uniform  low = 5m  high = 50m",
+              "storage.wait": "distribution = empirical  observed = [12m, 40m, 1h10m]",
+              "post.validate": "distribution = fixed  value = 20m"}
+    for spread in ("", "  run_spread = 0\n  kind_spread = 0\n"):
+        timing = "\ntiming {\n" + spread + "\n".join(f'  model "{k}" {{ {v} }}' for k, v in models.items()) + "\n}\n"
+        plan = plan_of(shape_text(Shape(nodes=3), tail=timing))
+        sp = keyed_draws(prepare_simulation(plan), plan, ((1, 0.5),))
+        rt = engine.runtime(sp)
+        assert rt.shared == (spread == "")
+        for index in range(40):
+            run_key = engine.run_seed(2, index, "/keyed")
+            assert repr(rt.keyed_night(run_key)) == repr(_python_keyed_night(sp, rt, run_key)), (spread, index)
+
+
+@pytest.mark.parametrize("window", ["file", "none"])
+def test_written_out_sequential_run_draws_are_run_draws(example, window):
+    """fast._inlined_run (the base draws, the shared factors and their product in one generated function) gives
+    engine.run_draws' scaled base durations, float for float."""
+    sp = prepare_simulation(example, **WINDOWS[window])
+    rt = engine.runtime(sp)
+    draw_run = fast.fast_plan(sp).draw_run
+    assert draw_run is not None and rt.shared
+    for index in range(60):
+        assert repr(draw_run(6, index)) == repr(engine.run_draws(sp, rt, 6, index)[0]), index
+    draw_base = fast.fast_plan(sp).draw_base  # _inlined_draws, compiled at its first call
+    for index in range(5):
+        assert repr(engine.run_draws(sp, rt, 6, index, draw_base)[0]) == repr(engine.run_draws(sp, rt, 6, index)[0])
+
+
+def test_written_out_run_draws_without_shared_factors():
+    """With no shared spread the written-out draws are the bare base draws, as run_draws gives them."""
+    from plan_models import Shape
+    from sim_helpers import shape_text
+
+    plan = plan_of(shape_text(Shape(nodes=3), tail="\ntiming {\n  run_spread = 0\n  kind_spread = 0\n}\n"))
+    sp = prepare_simulation(plan)
+    rt = engine.runtime(sp)
+    assert not rt.shared
+    for index in range(40):
+        assert repr(fast.fast_plan(sp).draw_run(1, index)) == repr(engine.run_draws(sp, rt, 1, index)[0])
+        quick = fast.run_fast(sp, 1, index)
+        assert quick is None or repr(quick) == repr(run_once(sp, 1, index))
+
+
+@pytest.mark.parametrize("draws", ["sequential", "keyed"])
+@pytest.mark.parametrize("window", list(WINDOWS))
+def test_written_out_evaluator_is_the_loop(example, window, draws, monkeypatch):
+    """fast._evaluator (run_fast's loop written out per plan) gives the loop's runs, and hands back the same ones."""
+    sp = prepare_simulation(example, **WINDOWS[window])
+    if draws == "keyed":
+        sp = keyed_draws(sp, example)
+    fp = fast.fast_plan(sp)
+    assert fp.evaluate is not None
+    written = [fast.run_fast(sp, 8, index) for index in range(80)]
+    monkeypatch.setitem(fast._PLANS, sp.key, dataclasses.replace(fp, evaluate=None))
+    looped = [fast.run_fast(sp, 8, index) for index in range(80)]
+    assert repr(written) == repr(looped)
+
+
+def test_a_tie_at_the_window_rule_is_handed_to_simpy(monkeypatch):
+    """Two units stopping at the window rule at the same time: which one the run names is simpy's event order,
+    so the written-out evaluator, like the loop, gives the run back (None) and the runner takes simpy's."""
+    plan = plan_of((ROOT / "examples" / "two-node.hciplan").read_text(encoding="utf-8"))
+    sp = prepare_simulation(plan, window=1.0)  # a 1-minute window: the first unit does not fit, at time 0
+    second = sp.units[1].steps[0]
+    preds = list(sp.preds)
+    preds[second] = ()  # the second unit's head made ready at time 0 too: it stops there as well
+    tied = keyed(dataclasses.replace(sp, preds=tuple(preds)))
+    fp = fast.fast_plan(tied)
+    assert fp.eligible and fp.evaluate is not None
+    assert [fast.run_fast(tied, 0, i) for i in range(5)] == [None] * 5
+    run = fast.runner(tied)
+    assert [run(0, i) for i in range(5)] == [run_once(tied, 0, i) for i in range(5)]
+    monkeypatch.setitem(fast._PLANS, tied.key, dataclasses.replace(fp, evaluate=None))
+    assert [fast.run_fast(tied, 0, i) for i in range(5)] == [None] * 5

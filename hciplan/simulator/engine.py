@@ -165,6 +165,7 @@ class _Runtime:
         self.chains = _chains(sp.preds)  # for _critical_path
         self.unit_heads, self.unit_tails = [u.steps[0] for u in sp.units], [u.tail for u in sp.units]
         self.limits = [-math.inf] + self.window_ends
+        self.window_of = functools.partial(bisect.bisect_right, self.window_starts)  # _inside_windows'
         members = [i for u in sp.units for i in u.steps]
         self.disjoint = len(members) == len(set(members))  # every step in at most one unit (the compiler's units)
         self.step_unit = [len(sp.units)] * n  # the unit of each step; a step in none points past the last
@@ -183,6 +184,10 @@ class _Runtime:
             parts = [_keyed_parts(d) for d in sp.durations]
             build = _keyed_base_numpy if _numpy() is not None else _keyed_base
             self.keyed_base = build(self.keys, self.quantiles, parts, self.pinned)
+            # with numpy: the base draws, seeds and shared factors in one pass (_keyed_streams' same floats)
+            self.keyed_night = (_keyed_night_numpy(self.keys, self.quantiles, parts, self.pinned, self.factor_keys,
+                                                   self.factor_params if self.shared else None, sp.factor_group)
+                                if _numpy() is not None else None)
             # the lane counts after the base draws: one MAIN draw per step, one EXTRA where there is an extra part
             self.base_counts = [0] * (LANES * n)
             for i, (_, extra) in enumerate(self.quantiles):
@@ -462,6 +467,7 @@ def _keyed_base_numpy(keys, quantiles, parts, pinned):
                 b = ((mix(seed + extra_step) >> s11).astype(np.float64) + 0.5) * scale
                 v = np.where(has_extra, v + quantile(b, extra_c), v)
         out = v.tolist()
+        drawn_by: list = []
         for i in others:
             main, extra = quantiles[i]
             q = pinned.get(i)
@@ -470,6 +476,93 @@ def _keyed_base_numpy(keys, quantiles, parts, pinned):
                 drawn += extra(float(b[i]) if q is None else q)
             out[i] = drawn
         return out, seed.tolist()
+    return base
+
+def _keyed_night_numpy(keys, quantiles, parts, pinned, factor_keys, factor_params, factor_group):
+    """A run's keyed base draws, step seeds and shared factors in one pass on numpy arrays (numpy installed).
+
+    What `_keyed_streams` computes from `_keyed_base_numpy` and `_keyed_uniforms`, the same bits, with
+    fewer array operations (each costs about a microsecond on a plan's hundred steps, whatever its size):
+    the factors' keys are mixed with the steps' (a factor's uniform is `_unit(_mix(run_key ^ key))`, the
+    unit of its "seed"); a triangular quantile selects its branch's inputs first, so one sqrt, never of
+    a negative, serves both branches (the same operations, in `_quantile_of`'s order); the few EXTRA
+    parts are drawn in Python; the scaling `b * f` is one array product (IEEE 754 rounds it alike).
+    The run factor and the group factors stay Python's `math.exp` and `_ndtri`, whose bits numpy need
+    not share. Returns run_key -> (base, scale or None, step seeds).
+    """
+    np = _numpy()
+    u64 = np.uint64
+    n = len(keys)
+    gamma, m1, m2 = u64(_GAMMA), u64(0xBF58476D1CE4E5B9), u64(0x94D049BB133111EB)
+    s30, s27, s31, s11 = u64(30), u64(27), u64(31), u64(11)  # numpy scalars: no promotion to float64
+    shared = factor_params is not None
+    all_keys = np.array(tuple(keys) + (tuple(factor_keys) if shared else ()), dtype=np.uint64)
+    scale53 = 1.0 / (1 << 53)
+    program = [None if pinned.get(i) is not None else parts[i] for i in range(n)]
+    others = [i for i, p in enumerate(program) if p is None]  # pinned or not inlined: their own functions
+    extras = [(i, p[1]) for i, p in enumerate(program) if p is not None and len(p) > 1]
+    fill = (0.0, 1.0, 1.0, 1.0, 1.0, 0.5, 1.0)  # harmless constants where a part is not inlined (1.0 * v == v)
+    low, high, width, left, right, cut, minutes = (
+        np.array([p[0][k] if p is not None and p[0][k] is not None else fill[k] for p in program], dtype=np.float64)
+        for k in range(7))
+    extra_lane = (_LANE * _GAMMA) & _MASK  # EXTRA lane, count 0: seed + (1 * _LANE + 0) * _GAMMA
+    mask, sqrt, ndtri, exp = _MASK, math.sqrt, _ndtri, math.exp
+    if shared:
+        (mu, sigma), *params = factor_params
+        group_of = np.array(factor_group, dtype=np.intp)
+
+    def base(run_key: int):
+        x = u64(run_key) ^ all_keys
+        x = x + gamma  # _mix, on every key: the steps' seeds, then the factors'
+        x = (x ^ (x >> s30)) * m1
+        x = (x ^ (x >> s27)) * m2
+        seeds_all = x ^ (x >> s31)
+        seed = seeds_all[:n]
+        x = seed + gamma  # each step's MAIN lane, first draw: _unit(_mix(seed))
+        x = (x ^ (x >> s30)) * m1
+        x = (x ^ (x >> s27)) * m2
+        u = ((x ^ (x >> s31)) >> s11).astype(np.float64)
+        u += 0.5
+        u *= scale53
+        below = u < cut
+        t = np.where(below, u, 1 - u)
+        t *= width
+        t *= np.where(below, left, right)
+        r = np.sqrt(t)
+        v = np.where(below, low + r, high - r)
+        v *= minutes
+        seeds = seed.tolist()
+        for i, (lo, hi, wi, le, ri, cu, mi) in extras:  # the EXTRA lane's first draw, as _keyed_base draws it
+            y = (((seeds[i] + extra_lane) & mask) + _GAMMA) & mask
+            y = ((y ^ (y >> 30)) * 0xBF58476D1CE4E5B9) & mask
+            y = ((y ^ (y >> 27)) * 0x94D049BB133111EB) & mask
+            b = (((y ^ (y >> 31)) >> 11) + 0.5) * scale53
+            w = lo + sqrt(b * wi * le) if b < cu else hi - sqrt((1 - b) * wi * ri)
+            v[i] = float(v[i]) + (mi * w if mi is not None else w)  # a float64 holds a float exactly
+        drawn_by: list = []
+        for i in others:
+            main, extra = quantiles[i]
+            q = pinned.get(i)
+            drawn = main(float(u[i]) if q is None else q)
+            if extra is not None:
+                y = (((seeds[i] + extra_lane) & mask) + _GAMMA) & mask
+                y = ((y ^ (y >> 30)) * 0xBF58476D1CE4E5B9) & mask
+                y = ((y ^ (y >> 27)) * 0x94D049BB133111EB) & mask
+                drawn += extra(((((y ^ (y >> 31)) >> 11) + 0.5) * scale53) if q is None else q)
+            v[i] = drawn
+            drawn_by.append((i, drawn))
+        if not shared:
+            out = v.tolist()
+            for i, drawn in drawn_by:  # as drawn (a Fixed value stays what it is)
+                out[i] = drawn
+            return out, None, seeds
+        f = ((seeds_all[n:] >> s11).astype(np.float64) + 0.5) * scale53  # the factors' uniforms
+        night, *rest = f.tolist()
+        night = exp(mu + sigma * ndtri(night, 0.0, 1.0))
+        groups = np.array([night * exp(m + s * ndtri(w, 0.0, 1.0)) for (m, s), w in zip(params, rest)],
+                          dtype=np.float64)
+        scale = groups[group_of]
+        return (v * scale).tolist(), scale.tolist(), seeds
     return base
 
 
@@ -876,7 +969,18 @@ def _keyed_streams(sp: SimPlan, rt: _Runtime, seed: int, index: int):
     takes its duration at a fixed quantile; its failure draws stay keyed.
     """
     run_key = run_seed(seed, index, "/keyed")
-    base, seeds = rt.keyed_base(run_key)  # every step's first duration draw, batched (the same floats)
+    if rt.keyed_night is not None:  # numpy: the base draws, step seeds and shared factors in one pass
+        base, scale, seeds = rt.keyed_night(run_key)
+    else:
+        base, seeds = rt.keyed_base(run_key)  # every step's first duration draw, batched (the same floats)
+        scale = None
+        if rt.shared:
+            (mu, sigma), *params = rt.factor_params
+            night, *uniforms = _keyed_uniforms(run_key, rt.factor_keys)
+            night = math.exp(mu + sigma * _ndtri(night, 0.0, 1.0))
+            groups = [night * math.exp(m + s * _ndtri(u, 0.0, 1.0)) for (m, s), u in zip(params, uniforms)]
+            scale = list(map(groups.__getitem__, sp.factor_group))
+            base = list(map(operator.mul, base, scale))  # b * f, step by step
     quantiles, pinned = rt.quantiles, rt.pinned
     counts = rt.base_counts.copy()  # step i's draws so far in each lane, at LANES i + lane
 
@@ -895,15 +999,6 @@ def _keyed_streams(sp: SimPlan, rt: _Runtime, seed: int, index: int):
             b = uniform(i, EXTRA)
             drawn += extra(b if q is None else q)
         return drawn
-
-    scale = None
-    if rt.shared:
-        (mu, sigma), *params = rt.factor_params
-        night, *uniforms = _keyed_uniforms(run_key, rt.factor_keys)
-        night = math.exp(mu + sigma * _ndtri(night, 0.0, 1.0))
-        groups = [night * math.exp(m + s * _ndtri(u, 0.0, 1.0)) for (m, s), u in zip(params, uniforms)]
-        scale = list(map(groups.__getitem__, sp.factor_group))
-        base = list(map(operator.mul, base, scale))  # b * f, step by step
     return base, scale, fresh_draw, uniform
 
 
@@ -941,10 +1036,13 @@ def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[f
 
     rt = runtime(sp)
     exposure = 0.0
+    down_since = st.down_since
     for u, reboot, lead, share, tail in rt.exposed:
-        since = st.down_since.get(u)  # from the first time down: retries do not repair the storage
-        if since is None and start[reboot] >= 0:
-            since = down_start(start[reboot], lead, share, start, end)
+        since = down_since.get(u) if down_since else None  # from the first time down: retries do not repair it
+        if since is None:
+            began = start[reboot]
+            if began >= 0:  # down_start, written out
+                since = began if lead == NO_STEP or end[lead] < 0 else began - share * (end[lead] - start[lead])
         # a node that went down and never finished its pass stays exposed until the run ends
         if since is not None and since >= 0:
             exposure += (end[tail] if end[tail] >= 0 else last) - since
@@ -970,7 +1068,7 @@ def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[f
         unit_windows, units_done, overrun, window_work = (), (), 0.0, ()
         # every step's (start, end) where it ended (a step's start and end are set together)
         work = busy_minutes(list(zip(start, end)) if min(end) >= 0 else [(s, e) for s, e in zip(start, end) if e >= 0])
-    crossed, window_close = _closing(sp, st, start, end, outcome, step)
+    crossed, window_close = _closing(sp, st, start, end, outcome, step, span)
     return RunResult(index, outcome, last, step, reason, remaining, tuple(st.failed), exposure, within,
                      critical, upgraded, overrun, segments, unit_windows, units_done, work, window_work, mixed,
                      span is not None and span[1] is None, crossed, window_close, st.delay,
@@ -982,7 +1080,7 @@ TENTH_DAY = 144.0  # minutes: mixed OS mode so far is counted in tenths of a day
 
 
 def _closing(sp: SimPlan, st: _State, start: list[float], end: list[float], outcome: str,
-             step: int) -> tuple[tuple[tuple[int, bool], ...], tuple[tuple[int, int, int], ...]]:
+             step: int, span=False) -> tuple[tuple[tuple[int, bool], ...], tuple[tuple[int, int, int], ...]]:
     """The irreversible steps an early run had crossed, and the cluster's state at each window's end.
 
     Post hoc, from the start/end arrays and the failed attempts (`st.segments`, kept in every mode): a
@@ -993,6 +1091,7 @@ def _closing(sp: SimPlan, st: _State, start: list[float], end: list[float], outc
     by `t` (as `upgraded` does at the run's end); a pass under way at `t` (began, its tail not ended)
     has its node drained or down until its reboot ends, then resyncing; mixed OS mode so far runs from
     the first node on 23H2 to its end (mixed.py) or to `t`: the calendar runs on after an early end.
+    `span`: mixed_span of these ends where the caller has it (`_result`); False: computed here.
     """
     rt = runtime(sp)
     failed: dict[int, tuple[float, float]] = {}  # per unit: its first failed attempt's start, its last's end
@@ -1042,7 +1141,8 @@ def _closing(sp: SimPlan, st: _State, start: list[float], end: list[float], outc
             if state > worst[k]:
                 worst[k] = state
     upgraded = sorted(e for e in (end[i] for i in sp.os_upgraded) if e >= 0)
-    span = mixed_span(end, sp.os_upgraded, None if sp.functional_level == NO_STEP else sp.functional_level)
+    if span is False:  # not handed over by _result, which computed it from the same ends
+        span = mixed_span(end, sp.os_upgraded, None if sp.functional_level == NO_STEP else sp.functional_level)
     rows = []
     for k, t in enumerate(ends):
         minutes = 0.0
@@ -1079,7 +1179,12 @@ def _by_window(rt: _Runtime, start: list[float], end: list[float], last: float):
     overrun = 0.0
     for b, f, k in zip(began, finished, where):
         if k >= 0:
-            overrun += max(0.0, (f if f >= 0 else last) - max(b, wends[k]))
+            # max(0.0, (f or last) - max(b, wends[k])) written out (max keeps its first argument on ties; adding
+            # a 0.0 changes no sum that starts at 0.0 and only grows)
+            w = wends[k]
+            x = (f if f >= 0 else last) - (w if w > b else b)
+            if x > 0.0:
+                overrun += x
     done = tuple(map(_NOT_NEGATIVE, finished))
     if rt.disjoint:
         work, window_work = _busy_by_window(start, end, list(map((where + [-1]).__getitem__, rt.step_unit)),
@@ -1104,6 +1209,9 @@ def _busy_by_window(start: list[float], end: list[float], window: list[int], cou
     items = sorted(zip(start, end, window))
     # the steps that never ended (start and end -1) sort first when no start is below -1: skip them at once
     first = bisect.bisect_left(items, (-1.0, 0.0)) if items and items[0][0] >= -1.0 else 0
+    # window k's running sum and reach are held in locals while its steps come one after another (the common
+    # case: a window's units run together), and put back when another window's step comes: the same additions
+    at, at_total, at_reach = -1, 0.0, -math.inf
     for b, e, k in itertools.islice(items, first, None):
         if e < 0:
             continue  # never ended
@@ -1114,13 +1222,18 @@ def _busy_by_window(start: list[float], end: list[float], window: list[int], cou
             total += e - reach
             reach = e
         if k >= 0:
-            r = reaches[k]
-            if b > r:
-                totals[k] += e - b
-                reaches[k] = e
-            elif e > r:
-                totals[k] += e - r
-                reaches[k] = e
+            if k != at:
+                if at >= 0:
+                    totals[at], reaches[at] = at_total, at_reach
+                at, at_total, at_reach = k, totals[k], reaches[k]
+            if b > at_reach:
+                at_total += e - b
+                at_reach = e
+            elif e > at_reach:
+                at_total += e - at_reach
+                at_reach = e
+    if at >= 0:
+        totals[at] = at_total
     return total, tuple(totals)
 
 
@@ -1131,7 +1244,7 @@ def _inside_windows(sp: SimPlan, start: list[float], end: list[float]) -> bool:
         pairs = [(s, e) for s, e in zip(start, end) if e >= 0]
         start, end = [s for s, _ in pairs], [e for _, e in pairs]
     # the end of the window each step started in (-inf: before the first), all in C-level loops
-    limit = list(map(rt.limits.__getitem__, map(functools.partial(bisect.bisect_right, rt.window_starts), start)))
+    limit = list(map(rt.limits.__getitem__, map(rt.window_of, start)))
     return not any(map(operator.gt, end, limit)) and not any(map(operator.gt, start, limit))
 
 

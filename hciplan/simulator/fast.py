@@ -21,14 +21,19 @@ tests/test_fast_path.py holds the two paths to identical results; bench/bench_fa
 from __future__ import annotations
 
 import bisect
+import functools
+import itertools
 import math
 import os
+import _random
+import random
 from dataclasses import dataclass
 from typing import Callable
 
 from hciplan.compiler.durations import SPREAD, Scaled, Triangular
 from hciplan.simulator.engine import (
-    LAST_WINDOW_ENDED, RunResult, _result, _State, down_start, no_fit_reason, run_draws, run_once, runtime,
+    _TWOPI, LAST_WINDOW_ENDED, RunResult, _result, _State, down_start, no_fit_reason, run_draws, run_once, run_seed,
+    runtime,
 )
 from hciplan.simulator.prepared import NO_STEP, SimPlan
 
@@ -42,10 +47,12 @@ class _FastPlan:
     eligible: bool
     order: tuple[int, ...]  # a topological order of the steps (plan order when it is one)
     gated: tuple[bool, ...]  # heads of units under windows: they pass the window rule (the engine's slow path)
-    draw_base: Callable | None  # the sequential base draws, inlined (None: keyed draws)
+    draw_base: Callable | None  # the sequential base draws, inlined, compiled at first call (None: keyed draws)
     # per step in `order`: (index, predecessors, the only predecessor or -1, repair, bound, gated), so the
     # evaluator unpacks one tuple per step instead of indexing five lists
     steps: tuple[tuple, ...] = ()
+    draw_run: Callable | None = None  # sequential: (seed, index) -> the run's scaled base draws, written out
+    evaluate: Callable | None = None  # the loop of run_fast over `steps`, written out (_evaluator)
 
 
 _PLANS: dict[str, _FastPlan] = {}
@@ -92,26 +99,21 @@ def _triangular_part(dist):
     return low, c, high - low, high, low - high, 1.0 - c, minutes
 
 
-def _inlined_draws(sp: SimPlan) -> Callable:
-    """The engine's sequential base draws (engine._draw_of) with random.triangular's arithmetic inlined.
+def _draw_lines(sp: SimPlan, names: dict[str, object]) -> list[str]:
+    """The straight-line body drawing `v0 .. v{n-1}` from `rand` (engine._draw_of's draws, triangular inlined).
 
     The same `rng.random()` calls in the same order and the same operations as random.triangular
     (CPython's Lib/random.py), so every value is the same float; a step with another distribution
-    calls the engine's own draw. The calls saved are most of a fast run's cost.
+    calls the engine's own draw (put in `names`, with `rng`). A step's constants are float literals
+    (repr round-trips a float exactly), so no loop, tuple unpacking or None checks per step.
     """
     rt = runtime(sp)
-    programs: list = []
+    lines = []
     for i, d in enumerate(sp.durations):
         parts = (SPREAD,) if d.repair else (d.main,) if d.extra is None else (d.main, d.extra)
-        inlined = tuple(_triangular_part(p) for p in parts)
-        programs.append(inlined if all(p is not None for p in inlined) else rt.draws[i])
-    # One straight-line function per plan, written out and compiled once: a step's constants are float
-    # literals (repr round-trips a float exactly), so no loop, tuple unpacking or None checks per step.
-    names: dict[str, object] = {"sqrt": math.sqrt}
-    lines = ["def draw_base(rng):", "    rand = rng.random"]
-    for i, program in enumerate(programs):
-        if type(program) is not tuple:
-            names[f"draw{i}"] = program
+        program = tuple(_triangular_part(p) for p in parts)
+        if not all(p is not None for p in program):
+            names[f"draw{i}"] = rt.draws[i]
             lines.append(f"    v{i} = draw{i}(rng)")
             continue
         for k, (low, c, width, high, back, rest, minutes) in enumerate(program):
@@ -121,9 +123,197 @@ def _inlined_draws(sp: SimPlan) -> Callable:
                 value = f"({minutes!r}) * {value}"
             lines.append("    u = rand()")
             lines.append(f"    v{i} = {value}" if k == 0 else f"    v{i} = v{i} + {value}")  # main + extra, main first
-    lines.append(f"    return [{', '.join(f'v{i}' for i in range(len(programs)))}]")
+    return lines
+
+
+def _inlined_draws(sp: SimPlan) -> Callable:
+    """The engine's sequential base draws (engine._draw_of) with random.triangular's arithmetic inlined.
+
+    One straight-line function per plan, written out and compiled once (`_draw_lines`): the calls
+    saved are most of a fast run's cost.
+    """
+    names: dict[str, object] = {"sqrt": math.sqrt}
+    lines = ["def draw_base(rng):", "    rand = rng.random"] + _draw_lines(sp, names)
+    lines.append(f"    return [{', '.join(f'v{i}' for i in range(sp.size))}]")
     exec(compile("\n".join(lines) + "\n", f"<hciplan.simulator.fast draws {sp.key[:12]}>", "exec"), names)
     return names["draw_base"]
+
+
+def _inlined_run(sp: SimPlan) -> Callable | None:
+    """(seed, index) -> run `index`'s base durations scaled by its shared factors: `engine.run_draws(...)[0]`
+    for sequential draws, written out in one function per plan.
+
+    The base draws as `_inlined_draws`; then the factors as engine._gauss_all draws them (random.gauss's
+    Box-Muller: two normals per pair of uniforms, in order, the same operations) from the run's
+    "/factors" generator, `exp` of the run's, the night times `exp` of each group's, and each step's
+    `b * f` with its group's factor: the same floats, without the lists and loops between them. Where
+    every draw is inlined (only `random()` is called), the generators are random.Random's C base class
+    seeded with the same integer (random.Random.seed hands an int to it unchanged), without the
+    Python-level __init__ and seed.
+    """
+    rt = runtime(sp)
+    if not all(map(math.isfinite, itertools.chain.from_iterable(rt.factor_params))):
+        return None  # not written as literals: run_draws draws them
+    names: dict[str, object] = {"sqrt": math.sqrt, "log": math.log, "cos": math.cos, "sin": math.sin,
+                                "exp": math.exp, "Random": _random.Random, "run_seed": run_seed}
+    lines = ["def draw_run(seed, index):", "    rng = Random(run_seed(seed, index))", "    rand = rng.random"]
+    lines += _draw_lines(sp, names)
+    if any(name.startswith("draw") for name in names):  # another distribution's draw: it needs random.Random
+        names["Random"] = random.Random
+    if not rt.shared:
+        lines.append(f"    return [{', '.join(f'v{i}' for i in range(sp.size))}]")
+    else:
+        lines.append('    rand = Random(run_seed(seed, index, "/factors")).random')
+        for k, (mu, sigma) in enumerate(rt.factor_params):
+            if k % 2 == 0:  # a new pair: the first uniform's angle, the second's radius (random.gauss)
+                lines.append(f"    x2pi = rand() * ({_TWOPI!r})")
+                lines.append("    g2rad = sqrt(-2.0 * log(1.0 - rand()))")
+                z = "cos(x2pi) * g2rad"
+            else:
+                z = "sin(x2pi) * g2rad"  # the pair's second normal, kept for the next call
+            lines.append(f"    f{k} = ({mu!r}) + ({z}) * ({sigma!r})")
+        lines.append("    night = exp(f0)")
+        for g in range(1, len(rt.factor_params)):
+            lines.append(f"    g{g - 1} = night * exp(f{g})")
+        lines.append(f"    return [{', '.join(f'v{i} * g{k}' for i, k in enumerate(sp.factor_group))}]")
+    exec(compile("\n".join(lines) + "\n", f"<hciplan.simulator.fast run draws {sp.key[:12]}>", "exec"), names)
+    return names["draw_run"]
+
+
+def _literal(x: float) -> str | None:
+    """A float as Python source that reads back the same float (repr; INF for infinity), or None for nan."""
+    if math.isnan(x):
+        return None
+    return f"({float(x)!r})" if math.isfinite(x) else "INF" if x > 0 else "(-INF)"
+
+
+def _gate(sp: SimPlan, wstarts: list[float], wends: list[float], now: float, need: float) -> tuple[float, str | None]:
+    """The engine's gate() for a unit head ready at `now`: (the time it starts, None) or (the time it stops, why).
+
+    The loop of `run_fast`, for the written-out evaluator (`_evaluator`), which calls it only where the
+    unit does not start at once."""
+    last_window = len(wends)
+    while True:
+        k = bisect.bisect_right(wends, now)
+        if k == last_window:
+            return now, LAST_WINDOW_ENDED
+        if now < wstarts[k]:
+            now = now + (wstarts[k] - now)  # simpy's timeout: now + delay
+            continue
+        if now + need <= wends[k]:
+            return now, None
+        if k + 1 == last_window:
+            return now, no_fit_reason(sp, need, k)
+        now = now + (wstarts[k + 1] - now)
+
+
+def _evaluator(sp: SimPlan, steps: tuple[tuple, ...]) -> Callable | None:
+    """`run_fast`'s loop over `steps` written out for this plan, compiled once: base -> (start, end, stop step,
+    stop reason), or None where only simpy is exact (a bound reached, a tie at the window rule).
+
+    Line for line the loop's operations on each step (its predecessors' ends, the window rule, the hot
+    path's or the window-rule path's duration, the bound), with every index and constant resolved: a
+    step's start and end are locals, its predecessors named, its bound and the unit's fit literals, and
+    the checks a plan cannot need left out (a step after no unit head is never skipped). None (the loop
+    runs) for a constant that is not a finite float.
+    """
+    rt = runtime(sp)
+    n = sp.size
+    units, unit_of = sp.units, sp.unit_of
+    skippable = [False] * n  # may stay unstarted: a unit head under windows, or after one
+    lines = [f"def evaluate(base):"]
+    if n:
+        lines.append(f"    {', '.join(f'b{i}' for i in range(n))}{',' if n == 1 else ''} = base")
+        lines.append(f"    {' = '.join(f's{i}' for i in range(n))} = {' = '.join(f'e{i}' for i in range(n))} = -1.0")
+    lines.append(f"    stop_step, stop_time, stop_reason, tied = {NO_STEP}, 0.0, '', False")
+    origin = _literal(rt.now)
+    if origin is None:
+        return None
+    for i, before, _, rep, bound, gated in steps:
+        bound = _literal(bound)
+        if bound is None:
+            return None
+        waits = [p for p in before if skippable[p]]
+        skippable[i] = gated or bool(waits)
+        pad = "    "
+        if waits:  # a predecessor that never ended (its unit stopped at the window rule): i never starts
+            lines.append(f"    if {' and '.join(f'e{p} >= 0.0' for p in waits)}:")
+            pad = "        "
+        if not before:
+            lines.append(f"{pad}now = {origin}")
+        elif len(before) == 1:
+            lines.append(f"{pad}now = e{before[0]}")
+        else:
+            lines.append(f"{pad}now = max({', '.join(f'e{p}' for p in before)})")
+        if rep is not None:
+            reboot, lead, share, overhead, ratio = rep
+            constants = [_literal(x) for x in (share, overhead, ratio)]
+            if None in constants:
+                return None
+            share, overhead, ratio = constants
+            if reboot != NO_STEP:  # engine.down_start, on the locals
+                down = (f"s{reboot}" if lead == NO_STEP else
+                        f"(s{reboot} if e{lead} < 0 else s{reboot} - {share} * (e{lead} - s{lead}))")
+        if gated:
+            need = _literal(units[unit_of[i]].need)
+            if need is None:
+                return None
+            # the engine's gate(): the first test is the common case (inside a window that holds the unit)
+            lines.append(f"{pad}reason = None")
+            lines.append(f"{pad}k = bisect(wends, now)")
+            lines.append(f"{pad}if k == last_window or now < wstarts[k] or not now + {need} <= wends[k]:")
+            lines.append(f"{pad}    now, reason = gate(now, {need})")
+            lines.append(f"{pad}if reason is not None:")
+            lines.append(f"{pad}    if stop_step == {NO_STEP} or now < stop_time:")
+            lines.append(f"{pad}        stop_step, stop_time, stop_reason, tied = {i}, now, reason, False")
+            lines.append(f"{pad}    elif now == stop_time:")
+            lines.append(f"{pad}        tied = True")
+            lines.append(f"{pad}else:")
+            pad += "    "
+            # the engine's duration() on its slow path, with factor 1.0
+            if rep is None:
+                lines.append(f"{pad}d = b{i} * 1.0")
+            elif reboot == NO_STEP:
+                lines.append(f"{pad}d = {overhead} * b{i} * 1.0")
+            else:
+                lines.append(f"{pad}if e{reboot} < 0:")
+                lines.append(f"{pad}    d = {overhead} * b{i} * 1.0")
+                lines.append(f"{pad}else:")
+                lines.append(f"{pad}    d = ({overhead} + {ratio} * (e{reboot} - {down})) * b{i} * 1.0")
+        elif rep is None:  # the engine's hot path
+            lines.append(f"{pad}d = b{i}")
+        elif reboot == NO_STEP:
+            lines.append(f"{pad}d = 0.0 * b{i}")
+        else:
+            lines.append(f"{pad}d = ({overhead} + {ratio} * (e{reboot} - {down})) * b{i}")
+        lines.append(f"{pad}if not d <= {bound}:")  # past its bound: a failure, the engine's to model
+        lines.append(f"{pad}    return None")
+        lines.append(f"{pad}s{i} = now")
+        lines.append(f"{pad}e{i} = now + d")
+    lines.append("    if tied:")
+    lines.append("        return None")
+    lines.append(f"    return [{', '.join(f's{i}' for i in range(n))}], [{', '.join(f'e{i}' for i in range(n))}], "
+                 "stop_step, stop_reason")
+    names = {"bisect": bisect.bisect_right, "wstarts": rt.window_starts, "wends": rt.window_ends,
+             "last_window": len(sp.windows), "gate": functools.partial(_gate, sp, rt.window_starts, rt.window_ends),
+             "INF": math.inf}
+    exec(compile("\n".join(lines) + "\n", f"<hciplan.simulator.fast evaluate {sp.key[:12]}>", "exec"), names)
+    return names["evaluate"]
+
+
+class _OnFirstCall:
+    """`_inlined_draws(sp)`, compiled when first called: run_fast draws through `_inlined_run`, so a plan's
+    processes need not pay for compiling both (tens of milliseconds on the 16-node plan)."""
+
+    __slots__ = ("sp", "draw")
+
+    def __init__(self, sp: SimPlan):
+        self.sp, self.draw = sp, None
+
+    def __call__(self, rng) -> list[float]:
+        if self.draw is None:
+            self.draw = _inlined_draws(self.sp)
+        return self.draw(rng)
 
 
 def fast_plan(sp: SimPlan) -> _FastPlan:
@@ -143,7 +333,10 @@ def fast_plan(sp: SimPlan) -> _FastPlan:
     repair = runtime(sp).repair
     steps = tuple((i, sp.preds[i], sp.preds[i][0] if len(sp.preds[i]) == 1 else -1, repair[i], sp.bound[i], gated[i])
                   for i in order or ())
-    fp = _FastPlan(eligible, order or (), gated, None if sp.draws == "keyed" else _inlined_draws(sp), steps)
+    sequential = sp.draws != "keyed"
+    fp = _FastPlan(eligible, order or (), gated, _OnFirstCall(sp) if sequential else None, steps,
+                   _inlined_run(sp) if sequential and sp.given is None else None,
+                   _evaluator(sp, steps) if eligible else None)
     if len(_PLANS) > 8:
         _PLANS.clear()
     _PLANS[sp.key] = fp
@@ -156,7 +349,20 @@ def run_fast(sp: SimPlan, seed: int, index: int) -> RunResult | None:
     if not fp.eligible:
         return None
     rt = runtime(sp)
-    base = run_draws(sp, rt, seed, index, fp.draw_base)[0]
+    if fp.draw_run is not None:
+        base = fp.draw_run(seed, index)
+    elif rt.keyed and rt.keyed_night is not None:  # _keyed_streams' base, without its fresh-draw functions
+        base = rt.keyed_night(run_seed(seed, index, "/keyed"))[0]
+    else:
+        base = run_draws(sp, rt, seed, index)[0]
+    if fp.evaluate is not None:  # the loop below, written out for this plan
+        evaluated = fp.evaluate(base)
+        if evaluated is None:
+            return None
+        start, end, stop_step, stop_reason = evaluated
+        st = _State()
+        st.stop_step, st.stop_reason = stop_step, stop_reason
+        return _result(sp, index, st, start, end, False)
     n = sp.size
     start = [-1.0] * n
     end = [-1.0] * n

@@ -127,20 +127,23 @@ def _tally_windows(sp: SimPlan, batch: Batch, r: RunResult) -> None:
     # window (a unit done by window k's end is one done and started in a window <= k), and the windows each
     # unit spills over: a unit the plan puts in window p and not done by k's end (it started in a later
     # window, or never reached its safe point) spills every k from p to the window it got done in
-    started = [0] * (windows + 1)  # index w + 1: -1 (never started) lands in slot 0
+    started = list(map(where.count, range(-1, windows)))  # index w + 1: -1 (never started) lands in slot 0
     finished = [0] * (windows + 1)  # by the window a done unit started in (slot w + 1)
     spill = [0] * (windows + 1)  # +1 where a unit's spill starts, -1 where it stops
-    for w in where:
-        started[w + 1] += 1
-    for w, d in zip(where, done):
-        if d and w >= 0:
-            finished[w + 1] += 1
-    for p, w, d in zip(planned, where, done):
-        if p >= 0:
-            until = w if d and w >= 0 else windows
-            if p < until:
+    if len(planned) == len(where):  # the two passes below in one
+        for p, w, d in zip(planned, where, done):
+            if d and w >= 0:
+                finished[w + 1] += 1
+                until = w
+            else:
+                until = windows
+            if p >= 0 and p < until:
                 spill[p] += 1
                 spill[until] -= 1
+    else:
+        for w, d in zip(where, done):
+            if d and w >= 0:
+                finished[w + 1] += 1
     done_by = spilling = 0
     for k in range(windows):
         batch.started[k][started[k + 1]] += 1
