@@ -71,3 +71,45 @@ def plan_command(file: str, as_json: bool) -> None:
         _print(checked, "text", err=True)  # warnings, on stderr: the schedule stays clean to read or diff
         click.echo(render_text(campaign), nl=False)
     sys.exit(EXIT_OK)
+
+
+@fleet.command("emit")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True, help="Replace DIR when an earlier `fleet emit` wrote it with other content.")
+def emit_command(file: str, directory: str, force: bool) -> None:
+    """Write DIR: per cluster a folder with what `hciplan emit` writes (script, runbook), and manifest.json.
+
+    The clusters are scheduled as by `hciplan fleet plan`; DIR/manifest.json
+    (hciplan.fleet-manifest/1) lists each one in campaign order with its
+    wave, windows, status, plan fingerprint and file hashes. With any error
+    nothing is written (exit 1). DIR is written whole or not at all; a
+    non-empty DIR is replaced only with --force, and only when it holds an
+    earlier fleet emit.
+    """
+    from hciplan.files import WriteError
+    from hciplan.fleet.campaign import plan_campaign
+    from hciplan.fleet.emit import EmitError, build, write_tree
+
+    checked = _read(file)
+    if not checked.ok:
+        _print(checked, "text", err=True)
+        click.echo("nothing written: fix the errors above", err=True)
+        sys.exit(EXIT_ERRORS)
+    _print(checked, "text", err=True)  # warnings
+    campaign = plan_campaign(checked)
+    try:
+        tree = build(checked, campaign, checked.name)
+    except EmitError as error:
+        click.echo(f"{error}\nnothing written", err=True)
+        sys.exit(EXIT_ERRORS)
+    try:  # as `hciplan emit`: a refusal to replace is a usage error (exit 2)
+        outcome = write_tree(directory, tree, force=force)
+    except FileExistsError as error:
+        raise click.UsageError(f"{error}: review it, then rerun with --force to replace it (or choose another "
+                               "DIR)") from None
+    except WriteError as error:
+        raise click.UsageError(str(error)) from None
+    clusters = sum(1 for name in tree if name.endswith("/Invoke-HciUpgrade.ps1"))
+    click.echo(f"{outcome} {directory}: {clusters} cluster folders, manifest.json, README.txt")
+    sys.exit(EXIT_OK)
