@@ -298,3 +298,15 @@ def test_a_cluster_named_like_a_windows_device_gets_a_safe_folder(tmp_path, monk
     folders = [c["folder"] for c in manifest_of(tmp_path / "out")["clusters"]]
     assert all(portable(f) for f in folders) and folders[0].startswith("_CON-") and folders[1].startswith("_COM1-")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(folders + ["README.txt", "manifest.json"])
+
+
+def test_the_docs_show_what_the_command_prints(tmp_path, monkeypatch):
+    text = (ROOT / "docs" / "fleet.md").read_text(encoding="utf-8")
+    block = "$ hciplan fleet emit examples/fleet/retail.hciplan campaign\n"
+    assert block in text
+    shown = text.split(block)[1].split("\n")[0]
+    for name in ("examples", "docs"):  # run from a copy of the repository's layout, into ./campaign
+        os.symlink(ROOT / name, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    result = invoke("fleet", "emit", "examples/fleet/retail.hciplan", "campaign")
+    assert result.exit_code == 0 and result.stdout == shown + "\n"
