@@ -310,3 +310,24 @@ def test_the_docs_show_what_the_command_prints(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = invoke("fleet", "emit", "examples/fleet/retail.hciplan", "campaign")
     assert result.exit_code == 0 and result.stdout == shown + "\n"
+
+
+def test_a_symbolic_link_as_dir_is_refused_and_left_alone(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    make(tmp_path, '  cluster "c/" { ring = 0  site = "p" }\n', {"c/a.hciplan": cluster_text("edge-a", 2, 1, window=False)})
+    (tmp_path / "real").mkdir()
+    os.symlink(tmp_path / "real", tmp_path / "link")
+    result = invoke("fleet", "emit", "fleet.hciplan", "link", "--force")
+    assert result.exit_code == 2 and "it is a symbolic link" in result.stderr
+    assert list((tmp_path / "real").iterdir()) == [] and (tmp_path / "link").is_symlink()
+    assert leftovers(tmp_path) == []
+
+
+def test_the_working_folder_as_dir_is_refused(tmp_path, monkeypatch):
+    make(tmp_path, '  cluster "c/" { ring = 0  site = "p" }\n', {"c/a.hciplan": cluster_text("edge-a", 2, 1, window=False)})
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    for target in (".", "..", str(tmp_path / "here")):
+        result = invoke("fleet", "emit", "../fleet.hciplan", target, "--force")
+        assert result.exit_code == 2 and "it is the working folder or holds it" in result.stderr, target
+    assert list((tmp_path / "here").iterdir()) == [] and leftovers(tmp_path) == []

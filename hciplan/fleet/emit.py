@@ -233,6 +233,11 @@ def write_tree(directory: str | os.PathLike, tree: dict[str, bytes], *, force: b
     `hciplan fleet emit` (its manifest.json is a hciplan.fleet-manifest/1): no other folder is ever deleted.
     """
     directory = Path(directory)
+    target = Path(os.path.abspath(directory))  # `.` or `out/..` have a name and a parent only once resolved
+    here = Path(os.path.realpath(os.getcwd()))
+    if Path(os.path.realpath(target)) in (here, *here.parents):
+        raise WriteError(directory, "it is the working folder or holds it (DIR is replaced by a rename): "
+                         "give a folder beside or below it")
     if os.path.islink(directory):
         raise WriteError(directory, "it is a symbolic link: give the folder it points to")
     if os.path.lexists(directory) and not os.path.isdir(directory):
@@ -246,10 +251,10 @@ def write_tree(directory: str | os.PathLike, tree: dict[str, bytes], *, force: b
         if not _is_earlier_emit(directory):
             raise WriteError(directory, f"it is not empty and holds no {SCHEMA} {MANIFEST}: --force replaces "
                              "only a folder an earlier `hciplan fleet emit` wrote; choose another DIR")
-    parent = directory.absolute().parent
+    parent = target.parent
     make_folder(parent)
     try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=parent))
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
     except OSError as error:
         raise WriteError(parent, error.strerror or str(error)) from None
     try:
@@ -261,7 +266,7 @@ def write_tree(directory: str | os.PathLike, tree: dict[str, bytes], *, force: b
                 out.write(data)
                 out.flush()
                 os.fsync(out.fileno())
-        _swap(staging, directory, existing)
+        _swap(staging, target, existing)
     except OSError as error:
         shutil.rmtree(staging, ignore_errors=True)
         raise WriteError(directory, error.strerror or str(error)) from None
