@@ -41,6 +41,9 @@ HEAD = """fleet "f" {
 """
 
 
+ONE = {"c/a.hciplan": cluster_text("edge-a", 2, 1, window=False)}
+
+
 def invoke(*args: str):
     return CliRunner().invoke(cli, list(args))
 
@@ -204,7 +207,7 @@ def test_a_failed_write_leaves_dir_as_it_was(tmp_path, existing, monkeypatch):
 
 def test_a_non_empty_dir_needs_force_and_force_replaces_only_an_earlier_emit(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    make(tmp_path, '  cluster "c/" { ring = 0  site = "p" }\n', {"c/a.hciplan": cluster_text("edge-a", 2, 1, window=False)})
+    make(tmp_path, '  cluster "c/" { ring = 0  site = "p" }\n', ONE)
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     for force in ([], ["--force"]):
@@ -314,7 +317,7 @@ def test_the_docs_show_what_the_command_prints(tmp_path, monkeypatch):
 
 def test_a_symbolic_link_as_dir_is_refused_and_left_alone(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    make(tmp_path, '  cluster "c/" { ring = 0  site = "p" }\n', {"c/a.hciplan": cluster_text("edge-a", 2, 1, window=False)})
+    make(tmp_path, '  cluster "c/" { ring = 0  site = "p" }\n', ONE)
     (tmp_path / "real").mkdir()
     os.symlink(tmp_path / "real", tmp_path / "link")
     result = invoke("fleet", "emit", "fleet.hciplan", "link", "--force")
@@ -324,7 +327,7 @@ def test_a_symbolic_link_as_dir_is_refused_and_left_alone(tmp_path, monkeypatch)
 
 
 def test_the_working_folder_as_dir_is_refused(tmp_path, monkeypatch):
-    make(tmp_path, '  cluster "c/" { ring = 0  site = "p" }\n', {"c/a.hciplan": cluster_text("edge-a", 2, 1, window=False)})
+    make(tmp_path, '  cluster "c/" { ring = 0  site = "p" }\n', ONE)
     (tmp_path / "here").mkdir()
     monkeypatch.chdir(tmp_path / "here")
     for target in (".", "..", str(tmp_path / "here")):
