@@ -2,10 +2,46 @@
 
 `cluster_text` writes one edge cluster; `operator` adds the steps that need a
 person at a console (WDAC re-applied by an operator, Network ATC configured
-node by node from the BMC console).
+node by node from the BMC console). `make_fleet` writes a fleet file (HEAD and
+a body) beside its cluster files; `gated_fleet` the one-week campaign whose
+first wave overruns, so the health gate holds the next ring.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+
+HEAD = """fleet "f" {
+  start = 2026-12-14T00:00Z
+  weeks = 8
+  site "p" { zone = "Europe/Paris"  window "w" { day = saturday  start = 22:00  length = 9h } }
+"""
+
+
+def make_fleet(tmp_path: Path, body: str, clusters: dict[str, str]) -> Path:
+    """The cluster files (name -> text, relative to tmp_path), then tmp_path/fleet.hciplan: HEAD + body."""
+    for name, text in clusters.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    fleet = tmp_path / "fleet.hciplan"
+    fleet.write_text(HEAD + body + "}\n", encoding="utf-8")
+    return fleet
+
+
+def gated_fleet(tmp_path: Path) -> Path:
+    """A one-week horizon: a 3-node cluster with operator steps (about 11h of work) cannot finish in its one
+    7-hour window, so its wave overran; ring 1 (edge-next) is held with gate_percent = 0."""
+    files = {"a/big.hciplan": cluster_text("edge-big", 3, 1, operator=True, window=False),
+             "a/small.hciplan": cluster_text("edge-small", 2, 2, window=False),
+             "b/next.hciplan": cluster_text("edge-next", 2, 3, window=False)}
+    body = ('  site "short" { zone = "UTC"  window "w" { day = saturday  start = 20:00  length = 7h } }\n'
+            '  site "later" { zone = "UTC"  window "w" { day = sunday  start = 10:00  length = 8h } }\n'
+            '  wave_size = 2\n'
+            '  cluster "a/" { ring = 0  site = "short" }\n  cluster "b/" { ring = 1  site = "later" }\n')
+    fleet = make_fleet(tmp_path, body, files)
+    fleet.write_text(fleet.read_text().replace("weeks = 8", "weeks = 1"))
+    return fleet
 
 
 def cluster_text(name: str, nodes: int, subnet: int, operator: bool = False, window: bool = True) -> str:

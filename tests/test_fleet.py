@@ -33,7 +33,7 @@ from hciplan.fleet.load import check_fleet
 from hciplan.fleet.model import DAYS
 from hciplan.fleet.render import document, dumps, render_text
 
-from fleetgen import cluster_text
+from fleetgen import cluster_text, gated_fleet, make_fleet
 from helpers import GOLDEN, ROOT, assert_golden
 
 EXAMPLE = ROOT / "examples" / "fleet" / "retail.hciplan"
@@ -95,21 +95,10 @@ def test_the_campaign_is_the_same_bytes_every_time(monkeypatch):
 
 # --- diagnostics, one case per rule ----------------------------------------------------------------------
 
-HEAD = """fleet "f" {
-  start = 2026-12-14T00:00Z
-  weeks = 8
-  site "p" { zone = "Europe/Paris"  window "w" { day = saturday  start = 22:00  length = 9h } }
-"""
-
-
 def make(tmp_path: Path, body: str, clusters: dict[str, str] | None = None) -> str:
-    for name, text in (clusters if clusters is not None else {"c/one.hciplan": cluster_text("edge-one", 2, 1, window=False)}).items():
-        path = tmp_path / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    fleet = tmp_path / "fleet.hciplan"
-    fleet.write_text(HEAD + body + "}\n", encoding="utf-8")
-    return str(fleet)
+    """The fleet file (fleetgen.HEAD + body) with its cluster files; by default one 2-node cluster."""
+    default = {"c/one.hciplan": cluster_text("edge-one", 2, 1, window=False)}
+    return str(make_fleet(tmp_path, body, clusters if clusters is not None else default))
 
 
 CASES = [
@@ -271,16 +260,7 @@ def test_the_health_gate_holds_the_waves_after_an_overrun(tmp_path, monkeypatch)
     """In a one-week horizon, a 3-node cluster with operator steps (about 11h of work) cannot finish in its one
     7-hour window: it overran, so with gate_percent = 0 ring 1 is held; with 50% (1 of 2) the gate passes."""
     monkeypatch.chdir(tmp_path)
-    files = {"a/big.hciplan": cluster_text("edge-big", 3, 1, operator=True, window=False),
-             "a/small.hciplan": cluster_text("edge-small", 2, 2, window=False),
-             "b/next.hciplan": cluster_text("edge-next", 2, 3, window=False)}
-    body = ('  site "short" { zone = "UTC"  window "w" { day = saturday  start = 20:00  length = 7h } }\n'
-            '  site "later" { zone = "UTC"  window "w" { day = sunday  start = 10:00  length = 8h } }\n'
-            '  wave_size = 2\n'
-            '  cluster "a/" { ring = 0  site = "short" }\n  cluster "b/" { ring = 1  site = "later" }\n')
-    make(tmp_path, body, files)
-    fleet = tmp_path / "fleet.hciplan"
-    fleet.write_text(fleet.read_text().replace("weeks = 8", "weeks = 1"))
+    fleet = gated_fleet(tmp_path)
     campaign = fc.plan_campaign(check_fleet("fleet.hciplan"))
     status = {c.name: c.status for c in campaign.clusters}
     assert status == {"edge-big": "overran", "edge-small": "planned", "edge-next": "held"}
@@ -355,7 +335,7 @@ fleet_st = st.fixed_dictionaries({
 
 
 def fleet_text(spec: dict, pool: Path) -> str:
-    lines = [f'fleet "gen" {{', f"  start = {spec['start'].isoformat()}T00:00Z  weeks = {spec['weeks']}",
+    lines = ['fleet "gen" {', f"  start = {spec['start'].isoformat()}T00:00Z  weeks = {spec['weeks']}",
              f"  max_in_flight = {spec['in_flight']}  wave_size = {spec['wave_size']}",
              f"  gate_percent = {spec['gate']}  soak = {spec['soak_h']}h"]
     for k, (zone, windows) in enumerate(spec["sites"]):

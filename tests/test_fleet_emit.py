@@ -30,17 +30,10 @@ import ps_parse
 from hciplan.cli import cli
 from hciplan.fleet import emit as fe
 
-from fleetgen import cluster_text
+from fleetgen import cluster_text, gated_fleet, make_fleet
 from helpers import GOLDEN, ROOT, assert_golden
 
 EXAMPLE = "examples/fleet/retail.hciplan"
-HEAD = """fleet "f" {
-  start = 2026-12-14T00:00Z
-  weeks = 8
-  site "p" { zone = "Europe/Paris"  window "w" { day = saturday  start = 22:00  length = 9h } }
-"""
-
-
 ONE = {"c/a.hciplan": cluster_text("edge-a", 2, 1, window=False)}
 
 
@@ -50,14 +43,6 @@ def invoke(*args: str):
 
 def tree_of(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def make(tmp_path: Path, body: str, clusters: dict[str, str]) -> None:
-    for name, text in clusters.items():
-        path = tmp_path / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    (tmp_path / "fleet.hciplan").write_text(HEAD + body + "}\n", encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +140,7 @@ def leftovers(parent: Path) -> list[str]:
 
 def test_a_broken_cluster_file_fails_with_diagnostics_and_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    make(tmp_path, '  cluster "c/" { ring = 0  site = "p" }\n',
+    make_fleet(tmp_path, '  cluster "c/" { ring = 0  site = "p" }\n',
          {"c/a.hciplan": cluster_text("edge-a", 2, 1, window=False),
           "c/b.hciplan": cluster_text("edge-b", 2, 2, window=False).replace("witness = cloud", "witness = clod")})
     result = invoke("fleet", "emit", "fleet.hciplan", "out")
@@ -169,7 +154,7 @@ def test_a_backend_that_cannot_express_a_plan_writes_nothing(tmp_path, monkeypat
     from hciplan.backends import BackendUnsupported
 
     monkeypatch.chdir(tmp_path)
-    make(tmp_path, '  cluster "c/" { ring = 0  site = "p" }\n',
+    make_fleet(tmp_path, '  cluster "c/" { ring = 0  site = "p" }\n',
          {"c/a.hciplan": cluster_text("edge-a", 2, 1, window=False),
           "c/b.hciplan": cluster_text("edge-b", 2, 2, window=False)})
     real = fe._cluster_files
@@ -207,7 +192,7 @@ def test_a_failed_write_leaves_dir_as_it_was(tmp_path, existing, monkeypatch):
 
 def test_a_non_empty_dir_needs_force_and_force_replaces_only_an_earlier_emit(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    make(tmp_path, '  cluster "c/" { ring = 0  site = "p" }\n', ONE)
+    make_fleet(tmp_path, '  cluster "c/" { ring = 0  site = "p" }\n', ONE)
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     for force in ([], ["--force"]):
@@ -240,16 +225,7 @@ def test_a_non_empty_dir_needs_force_and_force_replaces_only_an_earlier_emit(tmp
 def test_held_and_overran_clusters_have_a_folder_their_reason_and_no_window(tmp_path, monkeypatch):
     """As tests/test_fleet.py's health gate: the big cluster overruns its one-week horizon, the next ring is held."""
     monkeypatch.chdir(tmp_path)
-    files = {"a/big.hciplan": cluster_text("edge-big", 3, 1, operator=True, window=False),
-             "a/small.hciplan": cluster_text("edge-small", 2, 2, window=False),
-             "b/next.hciplan": cluster_text("edge-next", 2, 3, window=False)}
-    body = ('  site "short" { zone = "UTC"  window "w" { day = saturday  start = 20:00  length = 7h } }\n'
-            '  site "later" { zone = "UTC"  window "w" { day = sunday  start = 10:00  length = 8h } }\n'
-            '  wave_size = 2\n'
-            '  cluster "a/" { ring = 0  site = "short" }\n  cluster "b/" { ring = 1  site = "later" }\n')
-    make(tmp_path, body, files)
-    fleet = tmp_path / "fleet.hciplan"
-    fleet.write_text(fleet.read_text().replace("weeks = 8", "weeks = 1"))
+    gated_fleet(tmp_path)
     result = invoke("fleet", "emit", "fleet.hciplan", "out")
     assert result.exit_code == 0, result.output
     manifest = manifest_of(tmp_path / "out")
@@ -293,7 +269,7 @@ def test_folder_names_are_portable_and_unique():
 def test_a_cluster_named_like_a_windows_device_gets_a_safe_folder(tmp_path, monkeypatch):
     """`CON` and `COM1` are valid cluster names (3-15 letters, digits, hyphens) but not folder names on Windows."""
     monkeypatch.chdir(tmp_path)
-    make(tmp_path, '  cluster "c/" { ring = 0  site = "p" }\n',
+    make_fleet(tmp_path, '  cluster "c/" { ring = 0  site = "p" }\n',
          {"c/a.hciplan": cluster_text("CON", 2, 1, window=False),
           "c/b.hciplan": cluster_text("COM1", 2, 2, window=False)})
     result = invoke("fleet", "emit", "fleet.hciplan", "out")
@@ -317,7 +293,7 @@ def test_the_docs_show_what_the_command_prints(tmp_path, monkeypatch):
 
 def test_a_symbolic_link_as_dir_is_refused_and_left_alone(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    make(tmp_path, '  cluster "c/" { ring = 0  site = "p" }\n', ONE)
+    make_fleet(tmp_path, '  cluster "c/" { ring = 0  site = "p" }\n', ONE)
     (tmp_path / "real").mkdir()
     os.symlink(tmp_path / "real", tmp_path / "link")
     result = invoke("fleet", "emit", "fleet.hciplan", "link", "--force")
@@ -327,7 +303,7 @@ def test_a_symbolic_link_as_dir_is_refused_and_left_alone(tmp_path, monkeypatch)
 
 
 def test_the_working_folder_as_dir_is_refused(tmp_path, monkeypatch):
-    make(tmp_path, '  cluster "c/" { ring = 0  site = "p" }\n', ONE)
+    make_fleet(tmp_path, '  cluster "c/" { ring = 0  site = "p" }\n', ONE)
     (tmp_path / "here").mkdir()
     monkeypatch.chdir(tmp_path / "here")
     for target in (".", "..", str(tmp_path / "here")):

@@ -59,6 +59,7 @@ _PLANS: dict[str, _FastPlan] = {}
 
 
 def _topological(preds: tuple[tuple[int, ...], ...]) -> tuple[int, ...] | None:
+    """Plan order when every predecessor comes first (the compiler's plans), else Kahn's order; None on a cycle."""
     n = len(preds)
     if all(p < i for i in range(n) for p in preds[i]):
         return tuple(range(n))
@@ -221,7 +222,7 @@ def _evaluator(sp: SimPlan, steps: tuple[tuple, ...]) -> Callable | None:
     n = sp.size
     units, unit_of = sp.units, sp.unit_of
     skippable = [False] * n  # may stay unstarted: a unit head under windows, or after one
-    lines = [f"def evaluate(base):"]
+    lines = ["def evaluate(base):"]
     if n:
         lines.append(f"    {', '.join(f'b{i}' for i in range(n))}{',' if n == 1 else ''} = base")
         lines.append(f"    {' = '.join(f's{i}' for i in range(n))} = {' = '.join(f'e{i}' for i in range(n))} = -1.0")

@@ -46,6 +46,7 @@ import numpy as np
 
 from hciplan.compiler.durations import SPREAD, Empirical, Fixed, LogNormal, Scaled, Triangular, Uniform
 from hciplan.simulator.engine import _GAMMA, _LANE, _MASK, _NIGHT, KEYED, key_of, run_seed, runtime
+from hciplan.simulator.fast import _ancestors, _topological  # the same plan order as the exact path
 from hciplan.simulator.prepared import NO_STEP, SimPlan, keyed
 
 _U64 = np.uint64
@@ -111,34 +112,6 @@ class _VectorPlan:
 
 
 _PLANS: dict[str, _VectorPlan] = {}
-
-
-def _topological(preds: tuple[tuple[int, ...], ...]) -> tuple[int, ...] | None:
-    """Plan order when every predecessor comes first (the compiler's plans), else Kahn's order; None on a cycle."""
-    n = len(preds)
-    if all(p < i for i in range(n) for p in preds[i]):
-        return tuple(range(n))
-    placed = [False] * n
-    done: list[int] = []
-    while len(done) < n:
-        ready = [i for i in range(n) if not placed[i] and all(placed[p] for p in preds[i])]
-        if not ready:
-            return None
-        for i in ready:
-            placed[i] = True
-        done.extend(ready)
-    return tuple(done)
-
-
-def _ancestors(preds: tuple[tuple[int, ...], ...], i: int) -> set[int]:
-    seen: set[int] = set()
-    todo = list(preds[i])
-    while todo:
-        p = todo.pop()
-        if p not in seen:
-            seen.add(p)
-            todo.extend(preds[p])
-    return seen
 
 
 def vector_plan(sp: SimPlan) -> _VectorPlan:
