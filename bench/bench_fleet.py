@@ -72,7 +72,8 @@ def write_fleet(folder: Path, n: int) -> Path:
         for j, (day, start, length) in enumerate(windows):
             lines.append(f'    window "w{j}" {{ day = {day}  start = {start}  length = {length} }}')
         lines.append("  }")
-    lines.append(f'  shift "weekend" {{ day = friday  start = 18:00  length = 62h  operators = {max(1, n // 50)} }}')
+    lines.append(f'  shift "weekend" {{ day = friday  start = 18:00  length = 62h  '
+                 f'operators = {max(1, n // 50)} }}')
     lines.append('  shift "weeknight" { day = wednesday  start = 18:00  length = 12h  operators = 2 }')
     lines.append('  blackout "year-end" { start = 2026-12-19  end = 2027-01-03 }')
     pilot = [f"{SITES[k % len(SITES)][0]}/edge-{k:04d}.hciplan" for k in range(min(PILOT, n))]

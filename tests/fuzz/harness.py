@@ -451,7 +451,8 @@ def fleet_files(draw) -> bytes:
         lines.append(f'  site "s{k}" {{ zone = "{pick(FLEET_ZONES)}"  {windows} }}')
     for k in range(draw(st.integers(0, 2))):
         lines.append(f'  shift "op{k}" {{ day = {pick(FLEET_DAYS)}  start = {pick(FLEET_CLOCKS)}  '
-                     f'length = {pick(FLEET_DURATIONS)}  operators = {pick(FLEET_INTS)}  zone = "{pick(FLEET_ZONES)}" }}')
+                     f'length = {pick(FLEET_DURATIONS)}  operators = {pick(FLEET_INTS)}  '
+                     f'zone = "{pick(FLEET_ZONES)}" }}')
     for k in range(draw(st.integers(0, 2))):
         first, last = pick(FLEET_DATES), pick(FLEET_DATES)
         if mode != "wild":  # valid dates in order (wild files also try a blackout that ends before it starts)
