@@ -28,6 +28,7 @@ durations: each cluster's `windows` are the occurrences its plan was given.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from typing import Sequence
 
@@ -141,6 +142,38 @@ def _peak(intervals: Sequence[tuple[float, float]], begin: float, end: float) ->
     return top
 
 
+class _Intervals:
+    """Booked intervals (clusters in flight, steps in a shift), sorted by start: a peak reads only those that may
+    overlap it. `booked` keeps them in booking order (the shift loads sum them in that order).
+
+    Every interval is at most `longest` long, so one that starts before `begin - longest` has ended by
+    `begin`: a check costs a bisection and the few neighbours, not a pass over every cluster placed so far
+    (that made the schedule quadratic in clusters).
+    """
+
+    def __init__(self) -> None:
+        self.begins: list[float] = []
+        self.intervals: list[tuple[float, float]] = []
+        self.booked: list[tuple[float, float]] = []
+        self.longest = 0.0
+
+    def add(self, begin: float, end: float) -> None:
+        k = bisect.bisect_right(self.begins, begin)
+        self.begins.insert(k, begin)
+        self.intervals.insert(k, (begin, end))
+        self.booked.append((begin, end))
+        self.longest = max(self.longest, end - begin)
+
+    def near(self, begin: float, end: float) -> list[tuple[float, float]]:
+        """The booked intervals that may overlap [begin, end) (a few more do no harm: `_peak` clips them)."""
+        lo = bisect.bisect_left(self.begins, begin - self.longest - 1.0)  # 1 minute of margin for rounding
+        hi = bisect.bisect_left(self.begins, end)  # those starting at or after `end` do not overlap
+        return self.intervals[lo:hi]
+
+    def peak(self, begin: float, end: float) -> int:
+        return _peak(self.near(begin, end), begin, end)
+
+
 def plan_campaign(checked: FleetCheck) -> Campaign:
     """The campaign of a fleet whose check passed (`checked.ok`)."""
     fleet = checked.fleet
@@ -152,8 +185,8 @@ def plan_campaign(checked: FleetCheck) -> Campaign:
         for b, e in zones.weekly(s.day, s.start, s.length, zone, origin, last):
             shift_slots.append((s.name, _minutes(origin, b), _minutes(origin, e), s.operators))
     shift_slots.sort(key=lambda x: (x[1], x[2], x[0]))
-    shift_busy: list[list[tuple[float, float]]] = [[] for _ in shift_slots]
-    flights: list[tuple[float, float]] = []
+    shift_busy = [_Intervals() for _ in shift_slots]
+    flights = _Intervals()
 
     # waves: each ring cut into waves of wave_size, in campaign order (load.py sorted the files so)
     waves_of: list[tuple[int, list]] = []
@@ -162,8 +195,15 @@ def plan_campaign(checked: FleetCheck) -> Campaign:
         for k in range(0, len(members), fleet.wave_size):
             waves_of.append((ring, members[k:k + fleet.wave_size]))
 
-    windows_of = {id(c): zones.cluster_windows(fleet, fleet.entries[c.entry], c.result.plan.model.upgrade.windows)
-                  for c in checked.clusters}  # each cluster's occurrences, computed once
+    windows_of = zones.windows_of_clusters(fleet, checked.clusters)  # each entry's occurrences, computed once
+    slots_of: dict[int, list[tuple[str, float, float]]] = {}
+
+    def _slots(windows: zones.ClusterWindows) -> list[tuple[str, float, float]]:
+        """The occurrences in minutes from the campaign's start, once per ClusterWindows (shared by an entry)."""
+        if id(windows) not in slots_of:
+            slots_of[id(windows)] = [(o.name, _minutes(origin, o.start), _minutes(origin, o.end))
+                                     for o in windows.occurrences]
+        return slots_of[id(windows)]
     soak = fleet.soak / 60
     release = 0.0
     stopped: int | None = None
@@ -177,8 +217,8 @@ def plan_campaign(checked: FleetCheck) -> Campaign:
             plans.extend(held)
             waves.append(Wave(number, ring, tuple(p.name for p in held), None, None, 0, None))
             continue
-        placed = [_place(fleet, c, windows_of[id(c)], ring, number, release, origin, flights, shift_slots,
-                         shift_busy) for c in members]
+        placed = [_place(fleet, c, windows_of[id(c)], ring, number, release, _slots(windows_of[id(c)]), flights,
+                         shift_slots, shift_busy) for c in members]
         plans.extend(placed)
         ends = [p.end for p in placed if p.end is not None]
         end = max(ends) if ends else None
@@ -194,7 +234,7 @@ def plan_campaign(checked: FleetCheck) -> Campaign:
 
     loads = []
     for k, (name, b, e, operators) in enumerate(shift_slots):
-        busy = shift_busy[k]
+        busy = shift_busy[k].booked
         loads.append(ShiftLoad(name, b, e, operators, len(busy), round(sum(y - x for x, y in busy), 3),
                                _peak(busy, b, e)))
     ends = [p.end for p in plans if p.end is not None]
@@ -211,11 +251,10 @@ def _cluster_plan(fleet: fm.Fleet, c, occurrences: zones.ClusterWindows, ring: i
 
 
 def _place(fleet: fm.Fleet, c, windows: zones.ClusterWindows, ring: int, wave: int, release: float,
-           origin: dt.datetime, flights: list[tuple[float, float]], shift_slots, shift_busy) -> ClusterPlan:
+           all_slots: list[tuple[str, float, float]], flights: _Intervals, shift_slots, shift_busy) -> ClusterPlan:
     """The first start from which the cluster's plan fits its windows, the in-flight limit and the shifts."""
     plan = c.result.plan
-    slots = [(o.name, _minutes(origin, o.start), _minutes(origin, o.end)) for o in windows.occurrences]
-    slots = [s for s in slots if s[1] >= release]
+    slots = [s for s in all_slots if s[1] >= release]
     needs = [i for i, s in enumerate(plan.steps) if plan.needs_operator(s) and s.mean_minutes > 0]
     limited = False
     tried: dict[tuple, object] = {}  # relative windows -> the plan's schedule in them
@@ -242,14 +281,14 @@ def _place(fleet: fm.Fleet, c, windows: zones.ClusterWindows, ring: int, wave: i
         begin = base + min(finish[i] - plan.steps[i].mean_minutes for i in ran)
         end = base + max(finish[i] for i in ran)
         begin, end = round(begin, 3), round(end, 3)
-        if _peak(flights, begin, end) >= fleet.max_in_flight:
+        if flights.peak(begin, end) >= fleet.max_in_flight:
             limited = True
             continue
         booking = _book_operators(plan, needs, finish, base, shift_slots, shift_busy)
         if booking is None:
             limited = True
             continue
-        flights.append((begin, end))
+        flights.add(begin, end)
         uses = tuple(WindowUse(w.name, round(w.start + base, 3), round(w.end + base, 3), len(w.units),
                                w.work_minutes, round(w.stops_at + base, 3))
                      for w in schedule.windows if w.units)
@@ -278,7 +317,7 @@ def _book_operators(plan, needs: list[int], finish, base: float, shift_slots, sh
         for k, (_, sb, se, operators) in enumerate(shift_slots):
             if sb > b:
                 break  # sorted by start: no later shift holds the step's start
-            if se >= e and _peak(shift_busy[k] + tentative.get(k, []), b, e) < operators:
+            if se >= e and _peak(shift_busy[k].near(b, e) + tentative.get(k, []), b, e) < operators:
                 chosen = k
                 break
         if chosen is None:
@@ -286,5 +325,6 @@ def _book_operators(plan, needs: list[int], finish, base: float, shift_slots, sh
         tentative.setdefault(chosen, []).append((b, e))
         booked.append(OperatorStep(step_id, b, e, chosen))
     for k, intervals in tentative.items():
-        shift_busy[k].extend(intervals)
+        for b, e in intervals:
+            shift_busy[k].add(b, e)
     return tuple(booked)

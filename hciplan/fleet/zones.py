@@ -141,15 +141,39 @@ def cluster_windows(fleet: fm.Fleet, entry: fm.Entry, file_windows=()) -> Cluste
     return ClusterWindows(key, origin, tuple(merged), tuple(dropped))
 
 
+def windows_of_clusters(fleet: fm.Fleet, clusters) -> dict[int, ClusterWindows]:
+    """`cluster_windows` of every cluster file that compiled, by `id()` of the cluster file.
+
+    The clusters of one entry (a folder or a glob) that take the entry's or its site's weekly windows
+    share them: they are computed once per entry, not once per cluster (a fleet of 1,000 clusters
+    has a handful of entries). Only a cluster on its file's own windows gets its own.
+    """
+    by_entry: dict[int, ClusterWindows] = {}
+    out: dict[int, ClusterWindows] = {}
+    for c in clusters:
+        if not c.ok:
+            continue
+        entry = fleet.entries[c.entry]
+        site = next((s for s in fleet.sites if s.name == entry.site), None)
+        if entry.windows or (site is not None and site.windows):  # weekly windows: the file's are not read
+            if c.entry not in by_entry:
+                by_entry[c.entry] = cluster_windows(fleet, entry)
+            out[id(c)] = by_entry[c.entry]
+        else:
+            out[id(c)] = cluster_windows(fleet, entry, c.result.plan.model.upgrade.windows)
+    return out
+
+
 def check_windows(fleet: fm.Fleet, clusters, diagnostics: Collector) -> None:
     """HCI1205 (a weekly window always in a blackout) and HCI1206 (a cluster with no window at all)."""
     warned: set[tuple[int, str]] = set()
+    windows_of = windows_of_clusters(fleet, clusters)
     for c in clusters:
         if not c.ok:
             continue
         entry = fleet.entries[c.entry]
         plan = c.result.plan
-        windows = cluster_windows(fleet, entry, plan.model.upgrade.windows)
+        windows = windows_of[id(c)]
         site = next((s for s in fleet.sites if s.name == entry.site), None)
         blocks = entry.windows or (site.windows if site is not None else ())
         for name, total, dark in windows.dropped:

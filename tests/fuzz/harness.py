@@ -400,6 +400,96 @@ class Outcome:
     extra: dict = field(default_factory=dict)
 
 
+# --- fleet files (docs/fleet.md): the fleet grammar with hostile values, beside two small cluster files ---------
+# Each list starts with its valid values (how many: the number beside it), then the hostile ones.
+FLEET_ZONES = (5, ["UTC", "Europe/Paris", "Pacific/Kiritimati", "Etc/GMT+12", "America/St_Johns", "utc", "", " ",
+                   "Nowhere/City", "../../etc/passwd", "/etc/localtime", "Europe/../Europe/Paris", "\\u0000", "\x00",
+                   "a" * 300, "Europe/Paris\\n"])
+# Globs and paths that reach outside the folder stay bounded: a recursive glob from the root would walk the whole disk.
+FLEET_PATHS = (7, ["c1.hciplan", "c2.hciplan", "*.hciplan", "*", "**/*", "**/*.hciplan", "c?.hciplan", "[", "[!",
+                   "../../etc", "../../etc/passwd", "/etc/passwd", "/dev/zero", "/dev/null", "", ".", "..", "./",
+                   "fleet.hciplan", "missing.hciplan", "sub/", "c1.hciplan/", "\\u0000", "~", "C:\\\\x.hciplan"])
+FLEET_DATES = (6, ["2026-12-19", "2027-01-03", "2028-02-29", "1970-01-01", "2500-12-31", "2026-12-06", "0001-01-01",
+                   "9999-12-31", "2501-01-01", "2027-02-29", "2026-13-01", "0000-00-00", "2026-12-05T22:00Z"])
+FLEET_STARTS = (3, ["2026-12-05T22:00Z", "2028-02-29T12:00Z", "2026-12-05T22:00+14:00", *TIMESTAMPS])
+FLEET_CLOCKS = (4, ["00:00", "23:59", "22:00", "01:30", "24:00", "99:99", "0:0", "-1:00", "12", "12:00Z"])
+FLEET_RINGS = (1, ["0", "1", "2", "99", "100", "-1", str(2**63), "9" * 300, "0.5", '"0"'])
+FLEET_DAYS = (3, ["saturday", "sunday", "monday", "Saturday", "funday", '"sunday"', "0"])
+FLEET_DURATIONS = (4, ["9h", "1m", "7d", "1h30m", "0s", "59s", "8d", "90d", "91d", "1e309m", "9" * 300 + "s", "-1h"])
+FLEET_INTS = (4, ["1", "2", "10", "52", "0", "520", "521", "10000", "10001", "100000", "100001", "-1", str(2**64),
+                  "1e309"])
+
+
+@st.composite
+def fleet_files(draw) -> bytes:
+    """A fleet file: `fleet` attributes, sites, shifts, blackouts and entries, each value drawn from its edges.
+
+    A file is sane (valid values only, so it reaches the schedule), has one hostile value, or is wild (any value).
+    """
+    mode = draw(st.sampled_from(["sane", "sane", "one", "one", "wild"]))
+    hostile_at = draw(st.integers(0, 20))
+    count = [0]
+
+    def pick(table) -> str:
+        valid, values = table
+        count[0] += 1
+        if mode == "wild" or (mode == "one" and count[0] == hostile_at):
+            return draw(st.sampled_from(values))
+        return draw(st.sampled_from(values[:valid]))
+
+    def window(name: str) -> str:
+        return (f'window "{name}" {{ day = {pick(FLEET_DAYS)}  start = {pick(FLEET_CLOCKS)}  '
+                f'length = {pick(FLEET_DURATIONS)} }}')
+
+    lines = [f'fleet "{draw(st.sampled_from(STRING_BODIES[:12]))}" {{',
+             f"  start = {pick(FLEET_STARTS)}  weeks = {pick(FLEET_INTS)}",
+             f"  max_in_flight = {pick(FLEET_INTS)}  wave_size = {pick(FLEET_INTS)}",
+             f"  gate_percent = {pick((3, ['0', '50', '100', '101', '-1']))}  soak = {pick(FLEET_DURATIONS)}"]
+    sites = draw(st.integers(0 if mode == "wild" else 1, 3))  # sane entries take a site's windows
+    for k in range(sites):
+        windows = " ".join(window(f"w{j}") for j in range(draw(st.integers(0 if mode == "wild" else 1, 2))))
+        lines.append(f'  site "s{k}" {{ zone = "{pick(FLEET_ZONES)}"  {windows} }}')
+    for k in range(draw(st.integers(0, 2))):
+        lines.append(f'  shift "op{k}" {{ day = {pick(FLEET_DAYS)}  start = {pick(FLEET_CLOCKS)}  '
+                     f'length = {pick(FLEET_DURATIONS)}  operators = {pick(FLEET_INTS)}  '
+                     f'zone = "{pick(FLEET_ZONES)}" }}')
+    for k in range(draw(st.integers(0, 2))):
+        first, last = pick(FLEET_DATES), pick(FLEET_DATES)
+        if mode != "wild":  # valid dates in order (wild files also try a blackout that ends before it starts)
+            first, last = sorted((first, last))
+        lines.append(f'  blackout "b{k}" {{ start = {first}  end = {last} }}')
+    paths = draw(st.permutations(FLEET_PATHS[1][:FLEET_PATHS[0]]))  # sane files name a file once
+    for n in range(draw(st.integers(0 if mode == "wild" else 1, 4))):
+        site = draw(st.sampled_from([f"s{k}" for k in range(sites)] + (["nowhere", None] if mode == "wild" else [])))
+        extra = draw(st.sampled_from(["", f'zone = "{pick(FLEET_ZONES)}"', window("own")]))
+        path = pick(FLEET_PATHS) if mode == "wild" or count[0] == hostile_at else paths[n]
+        lines.append(f'  cluster "{path}" {{ ring = {pick(FLEET_RINGS)}'
+                     f'{f"  site = {chr(34)}{site}{chr(34)}" if site else ""}  {extra} }}')
+    lines.append("}")
+    text = "\n".join(lines) + "\n"
+    if mode == "wild" and draw(st.booleans()):  # a stray block, a second fleet, or the text cut short
+        text = draw(st.sampled_from([text + 'cluster "x" { version = "22H2" }\n', text + text,
+                                     text[: draw(st.integers(0, len(text)))]]))
+    return draw(encoded(text)) if mode == "wild" else text.encode()
+
+
+def _fleet_cluster(name: str) -> bytes:
+    """A small edge cluster file in the examples' two-node shape, without windows of its own."""
+    from fleetgen import cluster_text  # tests/ is on the path, as for this module
+
+    return cluster_text(name, 2, 7, window=False).encode()
+
+
+FLEET_CLUSTERS = {"c1.hciplan": _fleet_cluster("edge-c1"), "c2.hciplan": _fleet_cluster("edge-c2")}
+
+
+def _fleet_case(command: str, argv, fleet: bytes, second: bytes | None) -> Case:
+    files = dict(FLEET_CLUSTERS, **{"fleet.hciplan": fleet})
+    if second is not None:  # a hostile cluster file in place of the second one
+        files["c2.hciplan"] = second
+    return Case(command, tuple(argv), tuple(sorted(files.items())))
+
+
 def _case(command: str, argv, **files: bytes) -> Case:
     """A case; a file keyword without a dot is a plan file (`a=...` is `a.hciplan`)."""
     return Case(command, tuple(argv), tuple(sorted((n if "." in n or n == "records" else f"{n}.hciplan", data)
@@ -446,6 +536,12 @@ CASES: dict[str, st.SearchStrategy[Case]] = {
                                             "{dir}/sim.json", "-o", "{dir}/out", "--force",
                                             *(["--what-if"] if t[1] else [])],
                         a=BASES["two-node"].encode(), **{"sim.json": t[0]})),
+    "fleet-check": st.tuples(fleet_files(), st.one_of(st.none(), st.none(), hciplan_files), st.booleans()).map(
+        lambda t: _fleet_case("fleet-check", ["check", "{dir}/fleet.hciplan", *(["--format", "json"] if t[2] else [])],
+                              t[0], t[1])),
+    "fleet-plan": st.tuples(fleet_files(), st.one_of(st.none(), st.none(), hciplan_files), st.booleans()).map(
+        lambda t: _fleet_case("fleet-plan", ["fleet", "plan", *(["--json"] if t[2] else []), "{dir}/fleet.hciplan"],
+                              t[0], t[1])),
     "discover": st.tuples(st.sampled_from(DISCOVER_TARGETS), st.booleans()).map(
         lambda t: _case("discover", ["discover", "-o", t[0], *(["--force"] if t[1] else [])],
                         **{"plain.txt": b"a regular file, not a folder\n", "existing.ps1": b"# an older script\n"})),
