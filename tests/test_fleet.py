@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import tempfile
 from pathlib import Path
@@ -334,6 +335,9 @@ fleet_st = st.fixed_dictionaries({
 })
 
 
+FLEET_NAMES = itertools.count()
+
+
 def fleet_text(spec: dict, pool: Path) -> str:
     lines = ['fleet "gen" {', f"  start = {spec['start'].isoformat()}T00:00Z  weeks = {spec['weeks']}",
              f"  max_in_flight = {spec['in_flight']}  wave_size = {spec['wave_size']}",
@@ -353,7 +357,7 @@ def fleet_text(spec: dict, pool: Path) -> str:
     renumber = {r: k for k, r in enumerate(rings)}  # no gaps: the properties are about valid fleets
     for index, ring in spec["clusters"]:
         site = index % len(spec["sites"])
-        lines.append(f'  cluster "{(pool / f"c{index}.hciplan").as_posix()}" {{ ring = {renumber[ring]}  site = "s{site}" }}')
+        lines.append(f'  cluster "c{index}.hciplan" {{ ring = {renumber[ring]}  site = "s{site}" }}')
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -370,8 +374,8 @@ def sweep_peak(intervals) -> int:
 @settings(max_examples=40)
 @given(spec=fleet_st)
 def test_generated_fleets_keep_every_campaign_rule(pool, spec):
-    folder = Path(tempfile.mkdtemp(prefix="hciplan-fleet-"))
-    path = folder / "fleet.hciplan"
+    # beside the pool: entries stay inside the fleet file's folder (HCI1211); a fresh name for each example
+    path = pool / f"fleet-{next(FLEET_NAMES)}.hciplan"
     path.write_text(fleet_text(spec, pool), encoding="utf-8")
     checked = check_fleet(str(path))
     errors = [d for d in checked.diagnostics if d.severity.value == "error"]

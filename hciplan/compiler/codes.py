@@ -647,3 +647,20 @@ A fleet file has exactly one `fleet "name" { ... }` block at the top level
 and no `cluster`, `upgrade`, `timing` or `scenario` blocks: those belong to
 the cluster files it lists.
 """)
+register("HCI1211", E, "a cluster entry reaches outside the fleet file's folder", """
+A `cluster "PATH"` entry must stay inside the fleet file's folder tree: no
+absolute path (`/etc`, `C:\\fleet`, `\\\\server\\share`, on either system,
+since a fleet repository is checked on both) and no `..` that climbs above
+the folder (`sub/../c1.hciplan` is fine). So `hciplan check` run in a fleet
+repository's CI reads that repository and nothing else, and a glob cannot
+walk the whole disk. Put the fleet file in the folder that holds its cluster
+files (or above it) and write the paths relative to it. Symlinks inside the
+folder are followed when named; `**` does not descend into symlinked folders.
+""")
+register("HCI1212", E, "a cluster glob lists too much", """
+A glob of a fleet entry is matched by listing folders, and this one listed
+more than 100,000 directory entries before it was done: it was stopped, so
+that `hciplan check` does not walk a whole tree for minutes. Start the glob in
+the folder that holds the cluster files (`stores/**/*.hciplan` rather than
+`**/*.hciplan` at a repository's top), or list the folders one entry each.
+""")

@@ -11,16 +11,25 @@ per content (SHA-256 of the bytes). A glob or folder leaves out the files an
 earlier entry listed (the pilot ring names its clusters, a later ring takes
 "the rest of the folder"); a file named explicitly twice, or two files
 describing the same cluster, is HCI1207.
+
+Entries stay inside the fleet file's folder tree (HCI1211): no absolute path,
+drive or UNC name, and no `..` that climbs above it, so `hciplan check` in a
+fleet repository's CI reads that repository only. Globs are matched by a
+walker of our own, not `glob.glob`: it lists at most MAX_WALK_ENTRIES
+directory entries per glob (HCI1212 past that, instead of walking a whole
+disk for minutes) and its `**` does not descend into symlinked folders, so a
+symlink loop cannot make it spin.
 """
 
 from __future__ import annotations
 
-import glob
+import fnmatch
 import hashlib
 import os
+import posixpath
 import re
 from dataclasses import replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from hciplan.compiler import codes  # noqa: F401  (registers every diagnostic code)
 from hciplan.compiler import syntax
@@ -35,6 +44,9 @@ from hciplan.fleet import zones
 from hciplan.records import record
 
 GLOB_CHARS = re.compile(r"[*?\[]")
+# Directory entries one glob may list before HCI1212 stops it (assumption: a fleet repository of a
+# few thousand clusters lists well under this; a walk of 100,000 entries takes about a second).
+MAX_WALK_ENTRIES = 100_000
 FLEET_BLOCK = re.compile(r'^[ \t]*fleet[ \t]+"', re.M)  # how a cluster entry that is itself a fleet file is told
 
 
@@ -181,12 +193,90 @@ def _check_rules(fleet: fm.Fleet, diagnostics: Collector) -> None:
         expected = ring + 1
 
 
+class _TooMany(Exception):
+    """A glob listed more than MAX_WALK_ENTRIES directory entries."""
+
+
+def _escapes(label: str) -> str | None:
+    """Why an entry label reaches outside the fleet file's folder tree, or None when it stays inside.
+
+    Read on both path flavours: a fleet repository checked on Linux is also checked on Windows.
+    """
+    if PurePosixPath(label).is_absolute() or PureWindowsPath(label).anchor:
+        return f"`{label}` is an absolute path"
+    normal = posixpath.normpath(label.replace("\\", "/"))
+    if normal == ".." or normal.startswith("../"):
+        return f"`{label}` climbs above the fleet file's folder"
+    return None
+
+
+def _glob(base: Path, label: str) -> list[Path]:
+    """The `.hciplan` files a glob label matches under `base`, as `glob.glob(recursive=True)` would.
+
+    Same rules as glob: `*`, `?`, `[...]` within one name, `**` alone for any depth, names starting
+    with a dot only matched by a pattern starting with one, a trailing `/` dropped (as `base / label`
+    always did). Two differences, on purpose: at most
+    MAX_WALK_ENTRIES directory entries are listed (_TooMany past that) and `**` does not enter
+    symlinked folders (a loop would otherwise spin).
+    """
+    normal = posixpath.normpath(label.replace("\\", "/") if os.sep == "\\" else label)
+    parts = [] if normal == "." else normal.split("/")
+    if parts and parts[-1] == "**":
+        parts.append("*")  # a trailing `**` matches every file below; only files count here
+    budget = [MAX_WALK_ENTRIES]
+
+    def listing(folder: Path) -> list[os.DirEntry]:
+        entries = []
+        try:
+            with os.scandir(folder) as it:
+                for entry in it:
+                    budget[0] -= 1
+                    if budget[0] < 0:
+                        raise _TooMany
+                    entries.append(entry)
+        except OSError:
+            return []  # unreadable or not a folder: glob.glob skips it too
+        return entries
+
+    found: set[Path] = set()
+    stack: list[tuple[Path, int]] = [(base, 0)]
+    visited: set[tuple[Path, int]] = set()
+    while stack:  # an explicit stack: a deep tree does not hit Python's recursion limit
+        folder, i = stack.pop()
+        if (folder, i) in visited:
+            continue  # `**/**` reaches a folder twice
+        visited.add((folder, i))
+        part, last = parts[i], i == len(parts) - 1
+        if part == "**":
+            stack.append((folder, i + 1))
+            for entry in listing(folder):
+                if not entry.name.startswith(".") and entry.is_dir(follow_symlinks=False):
+                    stack.append((folder / entry.name, i))
+        elif not GLOB_CHARS.search(part):
+            child = folder / part
+            if last:
+                found.add(child)
+            elif child.is_dir():
+                stack.append((child, i + 1))
+        else:
+            hidden = part.startswith(".")
+            for entry in listing(folder):
+                if (hidden or not entry.name.startswith(".")) and fnmatch.fnmatch(entry.name, part):
+                    if last:
+                        found.add(folder / entry.name)
+                    elif entry.is_dir():
+                        stack.append((folder / entry.name, i + 1))
+    return sorted(p for p in found if p.name.endswith(".hciplan") and p.is_file())
+
+
 def _matches(base: Path, label: str) -> tuple[list[Path], str | None]:
-    """The files an entry label reaches, sorted, and why there are none (None when there are some)."""
+    """The files an entry label reaches, sorted, and why there are none (None when there are some).
+
+    Raises _TooMany for a glob that lists too much.
+    """
     target = base / label
     if GLOB_CHARS.search(label):
-        found = sorted(Path(p) for p in glob.glob(str(target), recursive=True)
-                       if p.endswith(".hciplan") and os.path.isfile(p))
+        found = _glob(base, label)
         return found, None if found else f"the glob `{label}` matches no .hciplan file"
     if target.is_dir():
         found = sorted(p for p in target.iterdir() if p.suffix == ".hciplan" and p.is_file())
@@ -218,7 +308,20 @@ def _load_clusters(fleet: fm.Fleet, fleet_path: Path, fleet_name: str, diagnosti
     for index in order:
         entry = fleet.entries[index]
         label_span = entry.spans.header
-        files, missing = _matches(base, entry.path)
+        escape = _escapes(entry.path)
+        if escape is not None:
+            diagnostics.report("HCI1211", label_span, f"{escape}: a cluster entry stays inside the fleet file's folder",
+                               hints=["move the fleet file up to the folder that holds its clusters, "
+                                      "and write the paths relative to it"])
+            continue
+        try:
+            files, missing = _matches(base, entry.path)
+        except _TooMany:
+            diagnostics.report("HCI1212", label_span,
+                               f"the glob `{entry.path}` lists more than {MAX_WALK_ENTRIES:,} directory entries",
+                               hints=["start the glob in the clusters' folder (`stores/**/*.hciplan`, not "
+                                      "`**/*.hciplan`), or list the folders one by one"])
+            continue
         if missing is not None:
             diagnostics.report("HCI1201", label_span, missing,
                                hints=["paths, globs and folders are relative to the fleet file's folder"])
