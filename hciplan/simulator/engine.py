@@ -467,7 +467,6 @@ def _keyed_base_numpy(keys, quantiles, parts, pinned):
                 b = ((mix(seed + extra_step) >> s11).astype(np.float64) + 0.5) * scale
                 v = np.where(has_extra, v + quantile(b, extra_c), v)
         out = v.tolist()
-        drawn_by: list = []
         for i in others:
             main, extra = quantiles[i]
             q = pinned.get(i)

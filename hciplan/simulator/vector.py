@@ -46,6 +46,7 @@ import numpy as np
 
 from hciplan.compiler.durations import SPREAD, Empirical, Fixed, LogNormal, Scaled, Triangular, Uniform
 from hciplan.simulator.engine import _GAMMA, _LANE, _MASK, _NIGHT, KEYED, key_of, run_seed, runtime
+from hciplan.simulator.engine import _triangular_constants as engine_triangular_constants
 from hciplan.simulator.fast import _ancestors, _topological  # the same plan order as the exact path
 from hciplan.simulator.prepared import NO_STEP, SimPlan, keyed
 
@@ -300,15 +301,12 @@ def _quantile(dist):
 
 
 def _triangular_constants(dist) -> tuple[float, ...] | None:
-    """(low, high, width, left, right, cut, minutes) of a Triangular or a Scaled Triangular, else None."""
-    minutes = 1.0  # 1.0 x v == v: a plain triangular drawn together with the scaled ones keeps its floats
-    if isinstance(dist, Scaled):
-        minutes, dist = dist.minutes, dist.spread
-    if not isinstance(dist, Triangular) or dist.high == dist.low:
-        return None
-    low, mode, high = dist.low, dist.mode, dist.high
-    width, left, right = high - low, mode - low, high - mode
-    return low, high, width, left, right, left / width, minutes
+    """engine._triangular_constants, with minutes 1.0 for a plain triangular (1.0 x v == v: drawn together with
+    the scaled ones, it keeps its floats)."""
+    constants = engine_triangular_constants(dist)
+    if constants is None or constants[-1] is not None:
+        return constants
+    return constants[:-1] + (1.0,)
 
 
 def _draws(sp: SimPlan) -> _Draws:
