@@ -201,3 +201,32 @@ def test_the_documented_past_return_sample_is_what_the_command_prints() -> None:
     out = CliRunner().invoke(cli, ["simulate", str(ROOT / "examples" / "four-node.hciplan"), "--jobs", "1",
                                    "--fail", "cluster:p3.functional_level:error=2"]).stdout
     assert block in out
+
+
+def test_the_runbook_and_the_html_report_show_the_past_return_and_each_window_close(tmp_path) -> None:
+    """The change board reads the runbook and the report, not the terminal: both carry what `simulate` prints."""
+    from html import unescape
+
+    from hciplan.backends import report, runbook
+    from hciplan.simulator.result import window_close_cells
+
+    text, document = simulate_cli(tmp_path, FIXED)
+    simulation = SimResult.from_document(document)
+    assert simulation.window_close and simulation.past_return  # the fixed plan stops past the irreversible steps
+    plan = plan_of(FIXED)
+    book = runbook.render(plan, (), simulation)[runbook.FILE_NAME]
+    page = unescape(report.build(plan, (), runs=RUNS, seed=0, jobs=1))  # the report simulates the same plan itself
+    assert "### State at each window's close (simulated)" in book and "State at each window's close, over all" in page
+    for w in simulation.window_close:
+        nodes, states, mixed = window_close_cells(w)
+        assert f"{nodes}  " in text and mixed in text  # the terminal's cells are the same text
+        assert f"| `{w.name}` | {nodes} | {states} | {mixed} |" in book
+        assert f"<td><code>{w.name}</code></td><td>{nodes}</td><td>{states}</td><td class=\"num\">{mixed}</td>" in page
+    crossed = simulation.past_return[0]
+    head = f"{RUNS} of the {RUNS} runs that stopped at a window had started an irreversible step"
+    assert head in book and head in page
+    for c in crossed.steps:
+        assert f"  - `{c.step}`: {c.runs} runs; leaves: " in book
+        assert f"<li><code>{c.step}</code>: {c.runs} runs; leaves: {c.state}</li>" in page
+    bare = runbook.render(plan, (), None)[runbook.FILE_NAME]  # without a simulation: neither appears
+    assert "window's close" not in bare and "had started an irreversible step" not in bare

@@ -10,7 +10,8 @@ from hciplan.compiler.compile import compile_checked
 from hciplan.compiler.pipeline import load_source
 from hciplan.simulator import prepare_simulation
 from hciplan.simulator.engine import COMPLETED, run_once
-from hciplan.simulator.montecarlo import count_percentile, simulate
+from hciplan.simulator.montecarlo import simulate
+from hciplan.simulator.result import count_percentile
 from hciplan.simulator.report import render_json, render_text, schedule_stats, sim_result
 from hciplan.simulator.result import SimDocumentError, SimResult
 

@@ -32,7 +32,7 @@ from hciplan.compiler.diagnostics import Diagnostic, Severity
 from hciplan.compiler.plan import Plan, Step
 from hciplan.compiler.quantities import format_minutes
 from hciplan.percent import setting_text, share_text
-from hciplan.simulator.result import SimResult
+from hciplan.simulator.result import SimResult, window_close_cells
 from hciplan.words import counted
 
 NAME = "runbook"
@@ -165,6 +165,38 @@ def _inputs_cell(simulation: SimResult) -> str:
     return ", ".join(parts)
 
 
+_EARLY = {"aborted": "aborted", "stopped_at_window": "stopped at a window"}
+
+
+def _past_return_bullets(simulation: SimResult, label: str) -> list[str]:
+    """The simulated runs that ended early after an irreversible step had started, and the state it leaves."""
+    totals = dict(simulation.outcomes)
+    out = []
+    for p in simulation.past_return:
+        total = totals.get(p.outcome, p.runs)
+        out.append(f"- {label}Simulated: {p.runs:,} of the {counted(total, 'run')} that {_EARLY[p.outcome]} had "
+                   "started an irreversible step, so backing out is no longer possible there:")
+        for c in p.steps:
+            cut = f", cut short in {c.interrupted:,} (its change may be half made)" if c.interrupted else ""
+            leaves = f"; leaves: {md_text(c.state)}" if c.state else ""
+            out.append(f"  - {md_code(c.step)}: {counted(c.runs, 'run')}{cut}{leaves}")
+    return out
+
+
+def _window_close_section(simulation: SimResult, label: str) -> list[str]:
+    """What the cluster looks like when each window ends, over the simulated runs (the change board's "if we stop now")."""
+    if not simulation.window_close:
+        return []
+    out = [f"### {label}State at each window's close (simulated)", "",
+           "Over all runs; a run that ended before a window's end counts with its final state.", "",
+           "| Window | Nodes on 23H2 (share of runs) | Node pass under way | Mixed OS mode so far, days P50 / P90 |",
+           "|---|---|---|---|"]
+    for w in simulation.window_close:
+        nodes, states, mixed = window_close_cells(w)
+        out.append(f"| {md_cell_code(w.name)} | {md_text(nodes)} | {md_text(states)} | {mixed} |")
+    return out + [""]
+
+
 def render_runbook(plan: Plan, diagnostics: Iterable[Diagnostic] = (), simulation: SimResult | None = None,
                    what_if: tuple[str, ...] = ()) -> str:
     """The runbook; `what_if`: how the simulation's inputs differ from the file's, shown as a labelled what-if."""
@@ -220,6 +252,8 @@ def render_runbook(plan: Plan, diagnostics: Iterable[Diagnostic] = (), simulatio
             out.append(f"| Chance to finish in {where} | {label}{share_text(simulation.p_within_window)} |")
         out.append(f"| Simulation inputs | {label}{_inputs_cell(simulation)} |")
     out += [f"| Steps | {len(plan.steps)} in {counted(len(plan.phases()), 'phase')} |", ""]
+    if simulation is not None:
+        out += _window_close_section(simulation, "**WHAT-IF** " if what_if else "")
 
     irreversible = [s for s in plan.steps if s.spec.irreversible]
     downtime = [s for s in plan.steps if s.spec.downtime]
@@ -233,6 +267,8 @@ def render_runbook(plan: Plan, diagnostics: Iterable[Diagnostic] = (), simulatio
         out += [f"- Irreversible: {md_code(s.id)}: {_title(s)}" for s in irreversible]
     else:
         out.append("- No irreversible step: every step can be backed out.")
+    if simulation is not None:
+        out += _past_return_bullets(simulation, "**WHAT-IF** " if what_if else "")
     if downtime:
         out += [f"- VM downtime: {md_code(s.id)}: {_title(s)}" for s in downtime]
     else:

@@ -410,18 +410,6 @@ def percentile(ordered: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))]
 
 
-def count_percentile(counts: dict[int, int], p: float) -> int:
-    """Nearest-rank percentile of the values a {value: runs} table counts (as `percentile` of the list)."""
-    total = sum(counts.values())
-    rank = min(total, max(1, math.ceil(p / 100 * total)))
-    seen = 0
-    for value in sorted(counts):
-        seen += counts[value]
-        if seen >= rank:
-            return value
-    raise ValueError("no runs counted")
-
-
 PERCENTILES = (50, 80, 90, 95)  # of the duration, as the report prints them
 
 

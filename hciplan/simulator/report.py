@@ -17,7 +17,7 @@ from collections import Counter
 from hciplan.compiler.quantities import format_minutes
 from hciplan.compiler.recovery import RECOVERY_NAMES
 from hciplan.simulator.engine import ABORTED, COMPLETED, OUTCOMES, STOPPED
-from hciplan.simulator.montecarlo import Intervals, Summary, ascending, count_percentile, percentile
+from hciplan.simulator.montecarlo import Intervals, Summary, ascending, percentile
 from hciplan.simulator.sketch import Sketch
 from hciplan.percent import setting_text, share_text, stored_share
 from hciplan.simulator.inputs import clock_text, inputs_of
@@ -26,7 +26,7 @@ from hciplan.simulator.result import (DURATION_KEYS, NODE_STATES, Crossed, Durat
                                      Models, Overrun, PastReturn, PlanFacts, Precision, ScheduleStats, SimInputs,
                                      SimResult, Stop, WindowClose, WindowStats)
 from hciplan.simulator.result import Intervals as IntervalRecord
-from hciplan.simulator.result import ALL_RUNS_KEYS, DoneBy, FailureCost, RecoveryModel
+from hciplan.simulator.result import ALL_RUNS_KEYS, DoneBy, FailureCost, RecoveryModel, count_percentile, window_close_cells
 from hciplan.simulator.stats import (Interval, half_width, percentile_interval, runs_for_percentile, runs_for_share,
                                     wilson)
 from hciplan.words import counted, plural
@@ -670,10 +670,6 @@ def window_close(sp: SimPlan, summary: Summary) -> tuple[WindowClose, ...]:
                  for k, w in enumerate(sp.windows))
 
 
-_STATE_TEXT = {"safe_point": "none", "resyncing": "resyncing", "drained": "drained or down"}
-SHOWN_VALUES = 3  # nodes-on-23H2 values per window in the text, the likeliest first; the JSON has them all
-
-
 def _window_close_lines(items: tuple[WindowClose, ...]) -> list[str]:
     """`State at each window's close`: nodes on 23H2, node passes under way, mixed OS mode so far."""
     if not items:
@@ -681,17 +677,7 @@ def _window_close_lines(items: tuple[WindowClose, ...]) -> list[str]:
     out = ["", "State at each window's close  over all runs; a run that ended before a window's end counts with",
            "                              its final state"]
     names = max(6, max(len(w.name) for w in items))
-    rows = []
-    for w in items:
-        runs = sum(n for _, n in w.nodes_upgraded_runs)
-        ranked = sorted(w.nodes_upgraded_runs, key=lambda item: (-item[1], item[0]))
-        nodes = ", ".join(f"{value}: {share_text(n / runs)}" for value, n in ranked[:SHOWN_VALUES])
-        if len(ranked) > SHOWN_VALUES:
-            nodes += f", +{len(ranked) - SHOWN_VALUES} more"
-        states = ", ".join(f"{_STATE_TEXT[name]} {share_text(n / runs)}" for name, n in w.node_state_runs if n)
-        tenths = {round(days * 10): n for days, n in w.mixed_days_runs}
-        mixed = f"{count_percentile(tenths, 50) / 10:.1f} / {count_percentile(tenths, 90) / 10:.1f}"
-        rows.append((w.name, nodes, states, mixed))
+    rows = [(w.name, *window_close_cells(w)) for w in items]
     first = max(len("nodes on 23H2: share of runs"), max(len(r[1]) for r in rows))
     second = max(len("node pass under way"), max(len(r[2]) for r in rows))
     out.append(f"  {'window':<{names}}  {'nodes on 23H2: share of runs':<{first}}  {'node pass under way':<{second}}"

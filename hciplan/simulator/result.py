@@ -25,6 +25,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from hciplan.percent import share_text
+
 SCHEMA = "hciplan.sim/1"
 DURATION_KEYS = ("p50", "p80", "p90", "p95", "mean", "max")
 
@@ -300,6 +302,40 @@ class WindowClose:
     nodes_upgraded_runs: tuple[tuple[int, int], ...] = ()  # (nodes on 23H2, runs), ascending
     node_state_runs: tuple[tuple[str, int], ...] = ()  # (NODE_STATES name, runs), in NODE_STATES order
     mixed_days_runs: tuple[tuple[float, int], ...] = ()  # (days in mixed OS mode so far, to a tenth, floored; runs)
+
+
+def count_percentile(counts: dict[int, int], p: float) -> int:
+    """Nearest-rank percentile of the values a {value: runs} table counts (as the percentile of the list)."""
+    total = sum(counts.values())
+    rank = min(total, max(1, math.ceil(p / 100 * total)))
+    seen = 0
+    for value in sorted(counts):
+        seen += counts[value]
+        if seen >= rank:
+            return value
+    raise ValueError("no runs counted")
+
+
+_CLOSE_STATE_TEXT = {"safe_point": "none", "resyncing": "resyncing", "drained": "drained or down"}
+SHOWN_VALUES = 3  # nodes-on-23H2 values per window in the text, the likeliest first; the JSON has them all
+
+
+def window_close_cells(w: WindowClose) -> tuple[str, str, str]:
+    """One window's close as text: nodes on 23H2 (likeliest values), node passes under way, mixed OS days P50 / P90.
+
+    The simulate report, the runbook and the HTML report print these same cells.
+    """
+
+
+    runs = sum(n for _, n in w.nodes_upgraded_runs)
+    ranked = sorted(w.nodes_upgraded_runs, key=lambda item: (-item[1], item[0]))
+    nodes = ", ".join(f"{value}: {share_text(n / runs)}" for value, n in ranked[:SHOWN_VALUES])
+    if len(ranked) > SHOWN_VALUES:
+        nodes += f", +{len(ranked) - SHOWN_VALUES} more"
+    states = ", ".join(f"{_CLOSE_STATE_TEXT[name]} {share_text(n / runs)}" for name, n in w.node_state_runs if n)
+    tenths = {round(days * 10): n for days, n in w.mixed_days_runs}
+    mixed = f"{count_percentile(tenths, 50) / 10:.1f} / {count_percentile(tenths, 90) / 10:.1f}"
+    return nodes, states, mixed
 
 
 @dataclass(frozen=True, slots=True)

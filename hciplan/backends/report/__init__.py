@@ -212,6 +212,9 @@ def _bounds(bounds, show) -> str:
     return f"{show(low)} – {show(high)}"
 
 
+_EARLY = {"aborted": "aborted", "stopped_at_window": "stopped at a window"}
+
+
 def simulation(plan: Plan, runs: int, seed: int, jobs: int | None) -> dict:
     """Simulate the plan (failure-free, the file's windows) and gather the figures and charts of the page."""
     from hciplan.simulator import prepare_simulation
@@ -219,6 +222,7 @@ def simulation(plan: Plan, runs: int, seed: int, jobs: int | None) -> dict:
     from hciplan.simulator.montecarlo import simulate, trace_run
     from hciplan.simulator.provenance import model_provenance
     from hciplan.simulator.report import finish_text, most_critical, sim_result
+    from hciplan.simulator.result import window_close_cells
 
     sp = prepare_simulation(plan)
     summary_ = simulate(sp, runs, seed, jobs)
@@ -270,6 +274,10 @@ def simulation(plan: Plan, runs: int, seed: int, jobs: int | None) -> dict:
         "exposure_p90": record.exposure_p90_minutes,
         "overrun": record.overrun, "schedule": schedule, "finish": finish_text(schedule) if schedule and
         schedule.finish_window else None, "charts": shown, "chart_notes": notes, "precision": record.precision,
+        "window_close": [dict(zip(("name", "nodes", "states", "mixed"), (w.name, *window_close_cells(w))))
+                         for w in record.window_close],
+        "past_return": [{"label": _EARLY[p.outcome], "runs": p.runs, "total": dict(record.outcomes)[p.outcome],
+                         "steps": p.steps} for p in record.past_return],
     }
 
 
