@@ -25,12 +25,14 @@ the step's key), so a run's numbers depend on its index only, never on the batch
   checks the two samples agree (two-sample KS, P50 and P90).
 
 The simpy engine stays the reference and the path for everything else: `vector_plan` declines
-(`run_vector` returns None) a plan with failures, risks or a journal, and a run in which some
-step's duration passes its bound (the engine's failure path) or two units stop at the window
-rule at the same time is flagged in `VectorRuns.ok` for the caller to run on the engine, as
+(`run_vector` returns None) a plan with failures, risks or a journal (a `Given` with only its
+`now`, the run's origin, is served: fleets start a cluster at its window), and a run in which
+some step's duration passes its bound (the engine's failure path) or two units stop at the
+window rule at the same time is flagged in `VectorRuns.ok` for the caller to run on the engine, as
 fast.py returns None for it: `run_once(twin(sp), seed, index)`, the same run with the same draws
 (not `run_once(sp, ...)`, another run for a sequential plan).
-Not wired into `simulate` yet: fleets will call it (docs/simulation.md, "The vectorised sampler").
+Batches are a first run and a count, or any array of run indices (`run_indices`). Not wired into
+`simulate`: hciplan/fleet/runs.py calls it for `fleet simulate` (docs/simulation.md, "The vectorised sampler").
 It needs NumPy, which hciplan does not require (it comes with matplotlib, the plot and test extras).
 """
 
@@ -59,7 +61,8 @@ _SCALE = 1.0 / (1 << 53)
 
 @dataclass(frozen=True)
 class VectorRuns:
-    """Runs `first` .. `first + count - 1` of a batch, one entry per run (arrays of shape (count,)).
+    """The runs of a batch (`first` .. `first + count - 1`, or any index array: `runs`), one entry per run
+    (arrays of shape (count,)).
 
     `end` and `exposure` are RunResult's fields. `stop_step` is the step at which a run stopped at the
     window rule (RunResult.step of a `stopped_at_window` run), NO_STEP for a completed one. A run whose
@@ -76,6 +79,7 @@ class VectorRuns:
     stop_step: np.ndarray
     starts: np.ndarray | None = None
     ends: np.ndarray | None = None
+    runs: np.ndarray | None = None  # the run indices, int64, one per entry (`first` is runs[0])
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,8 @@ def vector_plan(sp: SimPlan) -> _VectorPlan:
     order = _topological(sp.preds)
     if sp.injections or sp.risks:
         why = "the plan has failures or risks (the engine's interrupts)"
-    elif sp.given is not None:
+    elif sp.given is not None and (sp.given.done or sp.given.running):
+        # a Given with only `now` (a fleet's cluster starting at its window: hciplan/fleet/runs.py) is just the origin
         why = "the run starts from a journal (running steps draw their remaining life)"
     elif order is None:
         why = "the steps form a cycle"
@@ -183,10 +188,28 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return u
 
 
-def run_keys(seed: int, first: int, count: int) -> np.ndarray:
-    """Each run's 64-bit key: the engine's keyed run key, `run_seed(seed, index, "/keyed")`."""
-    return np.fromiter((run_seed(seed, index, "/keyed") for index in range(first, first + count)), dtype=np.uint64,
-                       count=count)
+def run_indices(first, count: int | None = None) -> np.ndarray:
+    """The run indices a batch names: `first` .. `first + count - 1`, or, with `count` None, `first` itself as an
+    array of indices (any order, repeats allowed: fleets group a cluster's runs by their wave delay)."""
+    if count is None:
+        runs = np.asarray(first)
+        if runs.ndim != 1 or (runs.size and runs.dtype.kind not in "iu"):
+            raise ValueError("run indices must be a one-dimensional integer array")
+        runs = runs.astype(np.int64, copy=False)
+        if runs.size and runs.min() < 0:
+            raise ValueError(f"run index {int(runs.min())}: run indices must be >= 0")
+        return runs
+    if first < 0 or count < 0:
+        raise ValueError(f"runs {first} .. {first + count - 1}: the first run and the count must be >= 0")
+    return np.arange(first, first + count, dtype=np.int64)
+
+
+def run_keys(seed: int, first, count: int | None = None) -> np.ndarray:
+    """Each run's 64-bit key: the engine's keyed run key, `run_seed(seed, index, "/keyed")`, for runs
+    `first` .. `first + count - 1`, or for the index array `first` when `count` is None (`run_indices`)."""
+    runs = run_indices(first, count)
+    return np.fromiter((run_seed(seed, index, "/keyed") for index in runs.tolist()), dtype=np.uint64,
+                       count=runs.size)
 
 
 _TWINS: dict[str, SimPlan] = {}
@@ -340,13 +363,15 @@ def _draws(sp: SimPlan) -> _Draws:
 CHUNK = 128  # runs drawn at a time: a chunk's (steps, runs) temporaries stay in the core's cache (a speed choice)
 
 
-def draw_batch(sp: SimPlan, seed: int, first: int, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """The base durations of runs `first` .. `first + count - 1`, times the shared factors, shape (steps, count),
-    and the run keys. In a keyed plan, the engine's `run_draws(...)[0]` of every run, bit for bit.
+def draw_batch(sp: SimPlan, seed: int, first, count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The base durations of runs `first` .. `first + count - 1` (or of the index array `first` when `count` is
+    None), times the shared factors, shape (steps, runs), and the run keys. In a keyed plan, the engine's
+    `run_draws(...)[0]` of every run, bit for bit.
 
     Every value depends on its run's key alone, so drawing in chunks of runs changes no bit.
     """
     keys = run_keys(seed, first, count)
+    count = keys.size
     base = np.empty((sp.size, count))
     dr = vector_plan(sp).draws
     for a in range(0, count, CHUNK):
@@ -424,15 +449,17 @@ def _gate(now: np.ndarray, alive: np.ndarray, need: float, wstarts: np.ndarray,
     return now, stops
 
 
-def run_vector(sp: SimPlan, seed: int, first: int, count: int, steps: bool = False) -> VectorRuns | None:
-    """Runs `first` .. `first + count - 1` of `sp` with master seed `seed`, all at once; None if the plan is
-    one only the engine runs (`vector_plan(sp).why` says why). `steps`: keep every step's start and end."""
-    if first < 0 or count < 0:
-        raise ValueError(f"runs {first} .. {first + count - 1}: the first run and the count must be >= 0")
+def run_vector(sp: SimPlan, seed: int, first, count: int | None = None, steps: bool = False) -> VectorRuns | None:
+    """Runs `first` .. `first + count - 1` of `sp` with master seed `seed` (or the runs of the index array
+    `first` when `count` is None, in its order), all at once; None if the plan is one only the engine runs
+    (`vector_plan(sp).why` says why). `steps`: keep every step's start and end."""
+    runs = run_indices(first, count)
     vp = vector_plan(sp)
     if not vp.eligible:
         return None
-    base, _ = draw_batch(sp, seed, first, count)
+    count = runs.size
+    first = int(runs[0]) if count else (first if isinstance(first, int) else 0)
+    base, _ = draw_batch(sp, seed, runs, None)
     n = sp.size
     start = np.empty((n, count))
     end = np.empty((n, count))
@@ -499,6 +526,6 @@ def run_vector(sp: SimPlan, seed: int, first: int, count: int, steps: bool = Fal
         stop_step = np.full(count, NO_STEP)
         for reboot, lead, share, tail in vp.exposed:
             exposure += end[tail] - _since(start, end, reboot, lead, share)
-    return VectorRuns(first, last, exposure, ok, stop_step, start if steps else None, end if steps else None)
+    return VectorRuns(first, last, exposure, ok, stop_step, start if steps else None, end if steps else None, runs)
 
 
