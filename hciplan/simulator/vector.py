@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -208,8 +209,18 @@ def run_keys(seed: int, first, count: int | None = None) -> np.ndarray:
     """Each run's 64-bit key: the engine's keyed run key, `run_seed(seed, index, "/keyed")`, for runs
     `first` .. `first + count - 1`, or for the index array `first` when `count` is None (`run_indices`)."""
     runs = run_indices(first, count)
-    return np.fromiter((run_seed(seed, index, "/keyed") for index in runs.tolist()), dtype=np.uint64,
-                       count=runs.size)
+    if runs.size < 8:
+        return np.fromiter((run_seed(seed, index, "/keyed") for index in runs.tolist()), dtype=np.uint64,
+                           count=runs.size)
+    # run_seed's SHA-256 of the same bytes, its common prefix hashed once: a hash per run is most of a small
+    # plan's cost (a million runs in a fleet); the first 8 bytes of each digest, big-endian, are its key
+    prefix = hashlib.sha256(f"hciplan.sim/1/keyed:{seed}:".encode("ascii"))
+    heads = []
+    for index in runs.tolist():
+        h = prefix.copy()
+        h.update(b"%d" % index)
+        heads.append(h.digest()[:8])
+    return np.frombuffer(b"".join(heads), dtype=">u8").astype(np.uint64)
 
 
 _TWINS: dict[str, SimPlan] = {}
@@ -361,6 +372,7 @@ def _draws(sp: SimPlan) -> _Draws:
 
 
 CHUNK = 128  # runs drawn at a time: a chunk's (steps, runs) temporaries stay in the core's cache (a speed choice)
+CHUNK_CELLS = 1 << 16  # ... or more for a small plan, up to this many (step, run) cells: fewer NumPy calls per run
 
 
 def draw_batch(sp: SimPlan, seed: int, first, count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -374,8 +386,9 @@ def draw_batch(sp: SimPlan, seed: int, first, count: int | None = None) -> tuple
     count = keys.size
     base = np.empty((sp.size, count))
     dr = vector_plan(sp).draws
-    for a in range(0, count, CHUNK):
-        base[:, a:a + CHUNK] = _draw_chunk(sp, dr, keys[a:a + CHUNK])
+    chunk = max(CHUNK, CHUNK_CELLS // max(1, sp.size))
+    for a in range(0, count, chunk):
+        base[:, a:a + chunk] = _draw_chunk(sp, dr, keys[a:a + chunk])
     return base, keys
 
 
