@@ -35,7 +35,7 @@ from hciplan.compiler.plan import Plan
 from hciplan.fleet.campaign import ClusterPlan
 from hciplan.simulator import vector
 from hciplan.simulator.engine import ABORTED, COMPLETED, STOPPED, run_once
-from hciplan.simulator.prepared import NO_STEP, Given, SimPlan, SimWindow, keyed, prepare
+from hciplan.simulator.prepared import NO_STEP, Given, SimPlan, SimWindow, prepare
 
 DONE, OVERRAN, FAILED = 0, 1, 2  # ClusterRuns.status codes (uint8)
 _STATUS_OF = {COMPLETED: DONE, STOPPED: OVERRAN, ABORTED: FAILED}
@@ -119,8 +119,12 @@ def cluster_sim(plan: Plan, cluster: ClusterPlan, skip: int = 0) -> FleetSimPlan
     sp = _SIMS.get(cache_key)
     if sp is None:
         windows = tuple(SimWindow(name, float(b), float(e)) for name, b, e in offered)
-        sp = keyed(dataclasses.replace(base, windows=windows, given=Given(now=windows[0].start), planned=(),
-                                       window_override=None, key=""))
+        given = Given(now=windows[0].start)
+        sp = dataclasses.replace(base, windows=windows, given=given, planned=(), window_override=None, key="")
+        # its cache key: the base plan's key (a digest of everything else that changes a run) with what differs;
+        # as distinguishing as prepared.keyed's digest of the whole plan, without hashing the plan again
+        text = repr((base.key, windows, given))
+        object.__setattr__(sp, "key", hashlib.sha256(text.encode("utf-8")).hexdigest()[:16])
         if len(_SIMS) >= _CACHE:
             _SIMS.clear()
         _SIMS[cache_key] = sp
