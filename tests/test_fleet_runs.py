@@ -188,3 +188,21 @@ def test_cluster_seed_is_pinned():
     assert fr.cluster_seed(7, c) == 1055760515212685234
     assert fr.cluster_seed(7, dataclasses.replace(c, ring=2, wave=5, name="other")) == 1055760515212685234
 
+
+
+def test_a_pickled_plan_gives_the_same_runs_and_an_empty_batch_is_empty(fleet):
+    """Workers get the prepared plan pickled: the same runs there (its key and operator steps travel with it)."""
+    import pickle
+
+    c, plan = _operator_cluster(fleet)
+    sp = fr.cluster_sim(plan, c)
+    again = pickle.loads(pickle.dumps(sp))
+    assert again.key == sp.key and again.operator_steps == sp.operator_steps
+    seed, runs = fr.cluster_seed(SEED, c), np.array([5, 2, 5, 40], dtype=np.int64)
+    a, b = fr.cluster_runs(sp, seed, runs), fr.cluster_runs(again, seed, runs)
+    assert a.end.tolist() == b.end.tolist() and a.operator_end.tolist() == b.operator_end.tolist()
+    assert a.end[0] == a.end[2]  # a repeated index is the same run
+    empty = fr.cluster_runs(sp, seed, np.array([], dtype=np.int64))
+    assert empty.end.shape == (0,) and empty.operator_start.shape == (len(sp.operator_steps), 0)
+    with pytest.raises(ValueError, match=">= 0"):
+        fr.cluster_runs(sp, seed, np.array([3, -1]))
