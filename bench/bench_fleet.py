@@ -21,6 +21,14 @@ It prints a table with seconds and clusters per second. The issue's target
 is `fleet plan` of 1,000 clusters under 30 s. Figures go to
 docs/performance.md ("Fleets: check and plan of 1,000 clusters"); this is
 not a test. `--profile` prints the top of a cProfile of check + plan.
+
+`--simulate [--runs 1000]` measures the per-cluster run kernel of `fleet
+simulate` instead (hciplan/fleet/runs.py): after check + plan, in this one
+process, `cluster_sim` + `cluster_runs` of every planned cluster for runs
+0 .. runs-1 in its offered windows (skip 0). It prints the seconds (preparing
+the plans, the runs), microseconds per run, and the share of runs the vector
+path sent to the engine. Figures go to docs/performance.md ("Fleet simulate:
+the per-cluster kernel"). With `--profile`, the top of a cProfile of the runs.
 """
 
 from __future__ import annotations
@@ -121,6 +129,44 @@ def in_process(fleet: Path) -> dict[str, float]:
             "clusters": len(checked.clusters), "statuses": statuses, "bytes": len(text)}
 
 
+def simulate(fleet: Path, runs: int, profile: bool = False) -> dict:
+    """check + plan, then every planned cluster's `runs` runs through the kernel, timed (one process)."""
+    import numpy as np
+
+    from hciplan.fleet import runs as fr
+
+    checked = fl.check_fleet(str(fleet), "fleet.hciplan")
+    campaign = plan_campaign(checked)
+    plans = {c.name: c.result.plan for c in checked.clusters}
+    planned = [c for c in campaign.clusters if c.status == "planned"]
+    indices = np.arange(runs, dtype=np.int64)
+    if profile:
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.enable()
+        for c in planned:
+            fr.cluster_runs(fr.cluster_sim(plans[c.file], c), fr.cluster_seed(1, c), indices)
+        prof.disable()
+        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+        return {}
+    t0 = time.perf_counter()
+    sims = [fr.cluster_sim(plans[c.file], c) for c in planned]
+    t1 = time.perf_counter()
+    engine = done = overran = failed = 0
+    for c, sp in zip(planned, sims):
+        r = fr.cluster_runs(sp, fr.cluster_seed(1, c), indices)
+        engine += int(r.engine.sum())
+        done += int((r.status == fr.DONE).sum())
+        overran += int((r.status == fr.OVERRAN).sum())
+        failed += int((r.status == fr.FAILED).sum())
+    t2 = time.perf_counter()
+    return {"clusters": len(campaign.clusters), "planned": len(planned), "prepare": t1 - t0, "runs": t2 - t1,
+            "engine": engine, "done": done, "overran": overran, "failed": failed, "total": len(planned) * runs,
+            "steps": sum(sp.size for sp in sims) / max(1, len(sims))}
+
+
 def subprocess_seconds(args: list[str], cwd: Path) -> tuple[float, int]:
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     t = time.perf_counter()
@@ -133,6 +179,8 @@ def main() -> None:
     parser.add_argument("--clusters", type=int, default=1000)
     parser.add_argument("--skip-subprocess", action="store_true")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--simulate", action="store_true", help="time the fleet simulate kernel (runs.py)")
+    parser.add_argument("--runs", type=int, default=1000, help="runs per cluster with --simulate")
     args = parser.parse_args()
     n = args.clusters
     folder = Path(tempfile.mkdtemp(prefix="hciplan-bench-fleet-"))
@@ -140,6 +188,19 @@ def main() -> None:
         fleet = write_fleet(folder, n)
         load = os.getloadavg()
         print(f"{n} clusters; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {os.cpu_count()} cores")
+        if args.simulate:
+            r = simulate(fleet, args.runs, args.profile)
+            if r:
+                seconds = r["prepare"] + r["runs"]
+                print(f"{r['planned']} of {r['clusters']} clusters planned, {r['steps']:.0f} steps on average; "
+                      f"{args.runs} runs each ({r['total']:,} runs)")
+                print(f"cluster_sim (prepare every plan in its windows)  {r['prepare']:8.2f} s")
+                print(f"cluster_runs (every run)                         {r['runs']:8.2f} s")
+                print(f"kernel total                                     {seconds:8.2f} s   "
+                      f"{seconds / r['total'] * 1e6:.1f} us per run")
+                print(f"runs on the engine: {r['engine']:,} ({r['engine'] / r['total']:.3%}); done {r['done']:,}, "
+                      f"overran {r['overran']:,}, failed {r['failed']:,}")
+            return
         if args.profile:
             import cProfile
             import pstats

@@ -243,13 +243,24 @@ def test_same_seed_same_arrays_whatever_the_batch_split(draws, window):
     plan = plan_of((ROOT / "examples" / "four-node.hciplan").read_text(encoding="utf-8"))
     sp = _prepared(plan, draws, window)
     whole = vector.run_vector(sp, 5, 10, 300, steps=True)
-    cuts = [10, 11, 88, 250, 310]  # 240 runs: two chunks of draws (vector.CHUNK), then part of a third
+    cuts = [10, 11, 88, 250, 310]  # batches of 1, 77, 162 and 60 runs (the chunks: the next test)
     parts = [vector.run_vector(sp, 5, a, b - a, steps=True) for a, b in zip(cuts, cuts[1:])]
     for name in ("end", "exposure", "ok", "stop_step"):
         assert getattr(whole, name).tolist() == np.concatenate([getattr(p, name) for p in parts]).tolist()
     assert whole.ends.tolist() == np.concatenate([p.ends for p in parts], axis=1).tolist()
     assert vector.run_vector(sp, 5, 10, 300).end.tolist() == whole.end.tolist()
     assert vector.run_vector(sp, 6, 10, 300).end.tolist() != whole.end.tolist()
+
+
+def test_draws_do_not_depend_on_the_chunk_size(monkeypatch):
+    """A small plan draws its batch in one chunk (CHUNK_CELLS); chunks of CHUNK runs give the same bits."""
+    plan = plan_of((ROOT / "examples" / "four-node.hciplan").read_text(encoding="utf-8"))
+    sp = _prepared(plan, "sequential", "file")
+    one, _ = vector.draw_batch(sp, 5, 10, 300)
+    monkeypatch.setattr(vector, "CHUNK_CELLS", 0)  # chunks of vector.CHUNK runs: two, then part of a third
+    assert vector.draw_batch(sp, 5, 10, 300)[0].tolist() == one.tolist()
+    monkeypatch.setattr(vector, "CHUNK", 7)
+    assert vector.draw_batch(sp, 5, np.arange(309, 9, -1), None)[0].tolist() == one[:, ::-1].tolist()
 
 
 def test_two_units_stopping_at_once_are_flagged_for_the_engine():

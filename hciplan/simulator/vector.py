@@ -25,12 +25,14 @@ the step's key), so a run's numbers depend on its index only, never on the batch
   checks the two samples agree (two-sample KS, P50 and P90).
 
 The simpy engine stays the reference and the path for everything else: `vector_plan` declines
-(`run_vector` returns None) a plan with failures, risks or a journal, and a run in which some
-step's duration passes its bound (the engine's failure path) or two units stop at the window
-rule at the same time is flagged in `VectorRuns.ok` for the caller to run on the engine, as
+(`run_vector` returns None) a plan with failures, risks or a journal (a `Given` with only its
+`now`, the run's origin, is served: fleets start a cluster at its window), and a run in which
+some step's duration passes its bound (the engine's failure path) or two units stop at the
+window rule at the same time is flagged in `VectorRuns.ok` for the caller to run on the engine, as
 fast.py returns None for it: `run_once(twin(sp), seed, index)`, the same run with the same draws
 (not `run_once(sp, ...)`, another run for a sequential plan).
-Not wired into `simulate` yet: fleets will call it (docs/simulation.md, "The vectorised sampler").
+Batches are a first run and a count, or any array of run indices (`run_indices`). Not wired into
+`simulate`: hciplan/fleet/runs.py calls it for `fleet simulate` (docs/simulation.md, "The vectorised sampler").
 It needs NumPy, which hciplan does not require (it comes with matplotlib, the plot and test extras).
 """
 
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -59,7 +62,8 @@ _SCALE = 1.0 / (1 << 53)
 
 @dataclass(frozen=True)
 class VectorRuns:
-    """Runs `first` .. `first + count - 1` of a batch, one entry per run (arrays of shape (count,)).
+    """The runs of a batch (`first` .. `first + count - 1`, or any index array: `runs`), one entry per run
+    (arrays of shape (count,)).
 
     `end` and `exposure` are RunResult's fields. `stop_step` is the step at which a run stopped at the
     window rule (RunResult.step of a `stopped_at_window` run), NO_STEP for a completed one. A run whose
@@ -76,6 +80,7 @@ class VectorRuns:
     stop_step: np.ndarray
     starts: np.ndarray | None = None
     ends: np.ndarray | None = None
+    runs: np.ndarray | None = None  # the run indices, int64, one per entry (`first` is runs[0])
 
 
 @dataclass(frozen=True)
@@ -124,7 +129,8 @@ def vector_plan(sp: SimPlan) -> _VectorPlan:
     order = _topological(sp.preds)
     if sp.injections or sp.risks:
         why = "the plan has failures or risks (the engine's interrupts)"
-    elif sp.given is not None:
+    elif sp.given is not None and (sp.given.done or sp.given.running):
+        # a Given with only `now` (a fleet's cluster starting at its window: hciplan/fleet/runs.py) is just the origin
         why = "the run starts from a journal (running steps draw their remaining life)"
     elif order is None:
         why = "the steps form a cycle"
@@ -183,10 +189,38 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return u
 
 
-def run_keys(seed: int, first: int, count: int) -> np.ndarray:
-    """Each run's 64-bit key: the engine's keyed run key, `run_seed(seed, index, "/keyed")`."""
-    return np.fromiter((run_seed(seed, index, "/keyed") for index in range(first, first + count)), dtype=np.uint64,
-                       count=count)
+def run_indices(first, count: int | None = None) -> np.ndarray:
+    """The run indices a batch names: `first` .. `first + count - 1`, or, with `count` None, `first` itself as an
+    array of indices (any order, repeats allowed: fleets group a cluster's runs by their wave delay)."""
+    if count is None:
+        runs = np.asarray(first)
+        if runs.ndim != 1 or (runs.size and runs.dtype.kind not in "iu"):
+            raise ValueError("run indices must be a one-dimensional integer array")
+        runs = runs.astype(np.int64, copy=False)
+        if runs.size and runs.min() < 0:
+            raise ValueError(f"run index {int(runs.min())}: run indices must be >= 0")
+        return runs
+    if first < 0 or count < 0:
+        raise ValueError(f"runs {first} .. {first + count - 1}: the first run and the count must be >= 0")
+    return np.arange(first, first + count, dtype=np.int64)
+
+
+def run_keys(seed: int, first, count: int | None = None) -> np.ndarray:
+    """Each run's 64-bit key: the engine's keyed run key, `run_seed(seed, index, "/keyed")`, for runs
+    `first` .. `first + count - 1`, or for the index array `first` when `count` is None (`run_indices`)."""
+    runs = run_indices(first, count)
+    if runs.size < 8:
+        return np.fromiter((run_seed(seed, index, "/keyed") for index in runs.tolist()), dtype=np.uint64,
+                           count=runs.size)
+    # run_seed's SHA-256 of the same bytes, its common prefix hashed once: a hash per run is most of a small
+    # plan's cost (a million runs in a fleet); the first 8 bytes of each digest, big-endian, are its key
+    prefix = hashlib.sha256(f"hciplan.sim/1/keyed:{seed}:".encode("ascii"))
+    heads = []
+    for index in runs.tolist():
+        h = prefix.copy()
+        h.update(b"%d" % index)
+        heads.append(h.digest()[:8])
+    return np.frombuffer(b"".join(heads), dtype=">u8").astype(np.uint64)
 
 
 _TWINS: dict[str, SimPlan] = {}
@@ -251,13 +285,12 @@ def ndtri(p: np.ndarray) -> np.ndarray:
     """NormalDist().inv_cdf on an array of p in (0, 1): CPython's AS241 (statistics._normal_dist_inv_cdf),
     operation by operation, the tails' log and sqrt from the math module, so the same floats."""
     q = p - 0.5
-    out = np.empty_like(p)
-    central = np.abs(q) <= 0.425
-    if central.any():
-        qc = q[central]
-        r = 0.180625 - qc * qc
-        out[central] = (_horner(_CENTRAL_NUM, r) * qc) / _horner(_CENTRAL_DEN, r)
-    tail = ~central
+    r = 0.180625 - q * q
+    # the central formula on every element (cheaper than gathering the 85% central ones and scattering them
+    # back); the tails' values, meaningless there, are overwritten below
+    with np.errstate(all="ignore"):
+        out = (_horner(_CENTRAL_NUM, r) * q) / _horner(_CENTRAL_DEN, r)
+    tail = np.abs(q) > 0.425
     if tail.any():
         qt, pt = q[tail], p[tail]
         r = np.where(qt <= 0.0, pt, 1.0 - pt)
@@ -338,19 +371,23 @@ def _draws(sp: SimPlan) -> _Draws:
 
 
 CHUNK = 128  # runs drawn at a time: a chunk's (steps, runs) temporaries stay in the core's cache (a speed choice)
+CHUNK_CELLS = 1 << 16  # ... or more for a small plan, up to this many (step, run) cells: fewer NumPy calls per run
 
 
-def draw_batch(sp: SimPlan, seed: int, first: int, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """The base durations of runs `first` .. `first + count - 1`, times the shared factors, shape (steps, count),
-    and the run keys. In a keyed plan, the engine's `run_draws(...)[0]` of every run, bit for bit.
+def draw_batch(sp: SimPlan, seed: int, first, count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The base durations of runs `first` .. `first + count - 1` (or of the index array `first` when `count` is
+    None), times the shared factors, shape (steps, runs), and the run keys. In a keyed plan, the engine's
+    `run_draws(...)[0]` of every run, bit for bit.
 
     Every value depends on its run's key alone, so drawing in chunks of runs changes no bit.
     """
     keys = run_keys(seed, first, count)
+    count = keys.size
     base = np.empty((sp.size, count))
     dr = vector_plan(sp).draws
-    for a in range(0, count, CHUNK):
-        base[:, a:a + CHUNK] = _draw_chunk(sp, dr, keys[a:a + CHUNK])
+    chunk = max(CHUNK, CHUNK_CELLS // max(1, sp.size))
+    for a in range(0, count, chunk):
+        base[:, a:a + chunk] = _draw_chunk(sp, dr, keys[a:a + chunk])
     return base, keys
 
 
@@ -361,7 +398,8 @@ def _draw_chunk(sp: SimPlan, dr: _Draws, keys: np.ndarray) -> np.ndarray:
     base = np.empty_like(u)
     if dr.together.size:  # _quantile_of's triangular, in its order: u * width * left is (u * width) * left
         low, high, width, left, right, cut, minutes = dr.constants
-        t = u[dr.together]
+        every = dr.together.size == sp.size  # every step, in order (a small plan's usual case): no gather
+        t = u if every else u[dr.together]
         a = t * width
         a *= left
         np.sqrt(a, out=a)
@@ -371,7 +409,11 @@ def _draw_chunk(sp: SimPlan, dr: _Draws, keys: np.ndarray) -> np.ndarray:
         b *= right
         np.sqrt(b, out=b)
         np.subtract(high, b, out=b)
-        base[dr.together] = minutes * np.where(t < cut, a, b)
+        np.copyto(b, a, where=t < cut)  # np.where(t < cut, a, b), in place
+        if every:
+            np.multiply(minutes, b, out=base)
+        else:
+            base[dr.together] = minutes * b
     for i, main, q in dr.alone:
         base[i] = main(u[i] if q is None else np.full(count, q))
     for i, extra, q in dr.extras:
@@ -424,15 +466,17 @@ def _gate(now: np.ndarray, alive: np.ndarray, need: float, wstarts: np.ndarray,
     return now, stops
 
 
-def run_vector(sp: SimPlan, seed: int, first: int, count: int, steps: bool = False) -> VectorRuns | None:
-    """Runs `first` .. `first + count - 1` of `sp` with master seed `seed`, all at once; None if the plan is
-    one only the engine runs (`vector_plan(sp).why` says why). `steps`: keep every step's start and end."""
-    if first < 0 or count < 0:
-        raise ValueError(f"runs {first} .. {first + count - 1}: the first run and the count must be >= 0")
+def run_vector(sp: SimPlan, seed: int, first, count: int | None = None, steps: bool = False) -> VectorRuns | None:
+    """Runs `first` .. `first + count - 1` of `sp` with master seed `seed` (or the runs of the index array
+    `first` when `count` is None, in its order), all at once; None if the plan is one only the engine runs
+    (`vector_plan(sp).why` says why). `steps`: keep every step's start and end."""
+    runs = run_indices(first, count)
     vp = vector_plan(sp)
     if not vp.eligible:
         return None
-    base, _ = draw_batch(sp, seed, first, count)
+    count = runs.size
+    first = int(runs[0]) if count else (first if isinstance(first, int) else 0)
+    base, _ = draw_batch(sp, seed, runs, None)
     n = sp.size
     start = np.empty((n, count))
     end = np.empty((n, count))
@@ -499,6 +543,6 @@ def run_vector(sp: SimPlan, seed: int, first: int, count: int, steps: bool = Fal
         stop_step = np.full(count, NO_STEP)
         for reboot, lead, share, tail in vp.exposed:
             exposure += end[tail] - _since(start, end, reboot, lead, share)
-    return VectorRuns(first, last, exposure, ok, stop_step, start if steps else None, end if steps else None)
+    return VectorRuns(first, last, exposure, ok, stop_step, start if steps else None, end if steps else None, runs)
 
 
