@@ -1010,7 +1010,14 @@ def no_fit_reason(sp: SimPlan, need: float, k: int) -> str:
             f"window {sp.windows[k].name} ends before that")
 
 
-def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[float], trace: bool) -> RunResult:
+def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[float], trace: bool,
+            schedule: tuple | None = None) -> RunResult:
+    """The RunResult of a run's start and end times (-1.0: never started, never ended) and its state.
+
+    `schedule`: the run's (unit windows, units done, overrun, work, window work, within) where the caller
+    computed them for many runs at once (fast.run_block, the same bits as `_by_window`, `busy_minutes` and
+    `_inside_windows`, which compute them here otherwise).
+    """
     n = sp.size
     unfinished = end.count(-1.0)
     last = max(end)
@@ -1051,7 +1058,7 @@ def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[f
     if outcome == COMPLETED:
         critical = _critical_path(sp.preds, end, rt.chains)
         if sp.windows:
-            within = _inside_windows(sp, start, end)
+            within = schedule[5] if schedule is not None else _inside_windows(sp, start, end)
     elif sp.windows:
         within = False
     segments: tuple[Segment, ...] = ()
@@ -1061,7 +1068,9 @@ def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[f
     upgraded = sum(1 for i in sp.os_upgraded if end[i] >= 0)
     span = mixed_span(end, sp.os_upgraded, None if sp.functional_level == NO_STEP else sp.functional_level)
     mixed = None if span is None or span[1] is None else span[1] - span[0]
-    if sp.windows:
+    if schedule is not None:
+        unit_windows, units_done, overrun, work, window_work = schedule[:5]
+    elif sp.windows:
         unit_windows, units_done, overrun, work, window_work = _by_window(rt, start, end, last)
     else:
         unit_windows, units_done, overrun, window_work = (), (), 0.0, ()
