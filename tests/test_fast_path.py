@@ -334,3 +334,32 @@ def test_block_schedules_equal_the_per_run_code_on_random_runs():
             else:
                 expected = ((), (), 0.0, busy_minutes([(s, e) for s, e in zip(start, end) if e >= 0]), ())
             assert repr(got[:5]) == repr(expected)
+
+
+@pytest.mark.parametrize("pin", [False, True], ids=["keyed", "pinned"])
+def test_keyed_draws_of_a_block_are_each_runs_draws(example, pin):
+    """keyed_night.block (the block's keyed draws in one numpy pass, fast.run_block's) gives each run's own
+    base draws, float for float, pinned steps included."""
+    pinned = tuple((i, 0.75) for i in range(2, len(example.steps), 5)) if pin else ()
+    sp = keyed_draws(prepare_simulation(example), example, pinned)
+    rt = engine.runtime(sp)
+    keys = [engine.run_seed(4, index, "/keyed") for index in range(50)]
+    assert repr(rt.keyed_night.block(keys)) == repr([rt.keyed_night(k)[0] for k in keys])
+
+
+def test_keyed_draws_of_a_block_with_every_distribution_and_no_shared_factors():
+    from plan_models import Shape
+    from sim_helpers import shape_text
+
+    models = {"os.install": "distribution = lognormal  median = 30m  p90 = 2h",
+              "node.drain": "distribution = uniform  low = 5m  high = 50m",
+              "storage.wait": "distribution = empirical  observed = [12m, 40m, 1h10m]",
+              "post.validate": "distribution = fixed  value = 20m"}
+    for spread in ("", "  run_spread = 0\n  kind_spread = 0\n"):
+        timing = "\ntiming {\n" + spread + "\n".join(f'  model "{k}" {{ {v} }}' for k, v in models.items()) + "\n}\n"
+        plan = plan_of(shape_text(Shape(nodes=3), tail=timing))
+        for pinned in ((), ((1, 0.5),)):
+            sp = keyed_draws(prepare_simulation(plan), plan, pinned)
+            rt = engine.runtime(sp)
+            keys = [engine.run_seed(2, index, "/keyed") for index in range(30)]
+            assert repr(rt.keyed_night.block(keys)) == repr([rt.keyed_night(k)[0] for k in keys]), (spread, pinned)

@@ -511,9 +511,12 @@ def run_block(sp: SimPlan, seed: int, first: int, last: int) -> list[RunResult |
     if not fp.eligible or fp.evaluate is None:
         return [run_fast(sp, seed, index) for index in range(first, last)]
     rt = runtime(sp)
-    evaluated = []
-    for index in range(first, last):
-        evaluated.append(fp.evaluate(_base(sp, fp, rt, seed, index)))
+    evaluate = fp.evaluate
+    if fp.draw_run is None and rt.keyed and rt.keyed_night is not None:  # the block's keyed draws in one pass
+        bases = rt.keyed_night.block([run_seed(seed, index, "/keyed") for index in range(first, last)])
+        evaluated = [evaluate(base) for base in bases]
+    else:
+        evaluated = [evaluate(_base(sp, fp, rt, seed, index)) for index in range(first, last)]
     kept = [x for x in evaluated if x is not None]
     schedules = iter(_block_schedules(sp, [x[0] for x in kept], [x[1] for x in kept]) or [None] * len(kept))
     results: list[RunResult | None] = []
