@@ -256,8 +256,9 @@ def run_batch(sp: SimPlan, seed: int, first: int, last: int) -> Batch:
     block = fast.block_runner(sp)  # the exact fast path for runs without failures, a block at a time (fast.py)
     with quiet_gc() as collect:
         if block is None:  # every run takes simpy
+            run = fast.runner(sp)
             for index in range(first, last):
-                _tally(sp, batch, counts, window_ends, run_once(sp, seed, index))
+                _tally(sp, batch, counts, window_ends, run(seed, index))
                 collect()
         else:
             for a in range(first, last, fast.BLOCK):
