@@ -15,6 +15,9 @@ and for a run in which
 - a step's duration reaches its bound (the engine's failure path takes over), or
 - two units stop at the window rule at the same time (which one the run names
   depends on simpy's event order).
+A worker's batch evaluates its runs a block at a time (`run_block`): with numpy,
+the block's keyed draws and its runs' schedules by window are computed together
+on arrays, the same floats as run by run.
 tests/test_fast_path.py holds the two paths to identical results; bench/bench_fast.py times them.
 """
 
