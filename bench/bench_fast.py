@@ -8,7 +8,9 @@ worker runs: the runs and their tallies) in one process with the fast path on an
 with `HCIPLAN_SIMPY=1`, checks that both give the same batch, and prints the
 cost per run, the speed-up and how many runs the fast path handed to simpy; then
 the run alone (`run_once` against `run_fast`, without the batch's tallies, which
-both paths share).
+both paths share). The fast batch evaluates its runs a block at a time
+(`fast.run_block`: a block's keyed draws and schedules by window on numpy
+arrays), so its cost per run can be below the run alone's.
 Figures go to docs/performance.md ("Simulate: the exact fast path"); this is not a test.
 """
 
@@ -84,6 +86,7 @@ def main() -> None:
                       f"{reference / quick:>9.1f}x{alone * 1e6:>9.0f}us{bare * 1e6:>8.0f}us{alone / bare:>9.1f}x"
                       f"{handed:>10}")
     os.environ.pop(fast.FORCE_SIMPY, None)
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

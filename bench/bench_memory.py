@@ -44,7 +44,8 @@ def child(file: str, runs: int, jobs: int, windows: bool, replay: int) -> None:
         # Run i is real run i % replay, simulated once here: the tallies, the merge and the report see a million
         # runs in seconds instead of an hour (jobs 1 only: the workers would simulate for real).
         pool = [montecarlo.run_once(sp, 1, i) for i in range(replay)]
-        montecarlo.fast.runner = lambda sp: (lambda seed, index: pool[index % replay])  # what run_batch calls
+        montecarlo.fast.block_runner = lambda sp: (  # what run_batch calls: runs first .. last - 1
+            lambda seed, first, last: [pool[i % replay] for i in range(first, last)])
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
     summary = simulate(sp, runs, seed=1, jobs=jobs)

@@ -275,3 +275,91 @@ def test_a_tie_at_the_window_rule_is_handed_to_simpy(monkeypatch):
     assert [run(0, i) for i in range(5)] == [run_once(tied, 0, i) for i in range(5)]
     monkeypatch.setitem(fast._PLANS, tied.key, dataclasses.replace(fp, evaluate=None))
     assert [fast.run_fast(tied, 0, i) for i in range(5)] == [None] * 5
+
+
+@pytest.mark.parametrize("draws", ["sequential", "keyed"])
+@pytest.mark.parametrize("window", list(WINDOWS))
+def test_a_block_of_runs_is_the_runs_one_by_one(example, window, draws):
+    """fast.run_block (what run_batch calls: the schedules by window of many runs computed together on numpy
+    arrays) gives run_fast's runs field by field, floats by their repr, and hands back the same ones."""
+    sp = prepare_simulation(example, **WINDOWS[window])
+    if draws == "keyed":
+        sp = keyed_draws(sp, example)
+    block = fast.run_block(sp, 5, 3, 3 + RUNS)
+    one_by_one = [fast.run_fast(sp, 5, index) for index in range(3, 3 + RUNS)]
+    assert sum(r is not None for r in block) >= RUNS * 0.9
+    for a, b in zip(block, one_by_one):
+        assert (a is None) == (b is None)
+        if a is not None:
+            for f in dataclasses.fields(b):
+                x, y = getattr(a, f.name), getattr(b, f.name)
+                assert x == y and repr(x) == repr(y), (window, draws, a.index, f.name, x, y)
+
+
+def test_block_schedules_equal_the_per_run_code_on_random_runs():
+    """fast._block_schedules against engine._by_window, busy_minutes and _inside_windows on made-up starts and
+    ends that the examples do not have: ties, overlaps, zero durations, steps never started, before the first
+    window, past the last."""
+    import random
+
+    from hciplan.compiler.schedule import busy_minutes
+
+    plan = plan_of((ROOT / "examples" / "four-node.hciplan").read_text(encoding="utf-8"))
+    rng = random.Random(6)
+    for options in ({}, {"ignore_windows": True}):
+        sp = prepare_simulation(plan, **options)
+        rt = engine.runtime(sp)
+        windows = [(w.start, w.end) for w in sp.windows] or [(0.0, 600.0)]
+        starts, ends = [], []
+        for _ in range(300):
+            start, end = [], []
+            unstarted = rng.choice([0.0, 0.1])  # none: a run in which every step ended (within is read)
+            # a few starts shared by many steps (ties), some small next to their ends (so that their sums round)
+            w0, w1 = rng.choice(windows)
+            pool = [w0, w1, w0 - 5.0, w0 + (w1 - w0) * rng.random(), w0 + rng.uniform(0, 2), rng.uniform(0, 2)]
+            for _ in range(sp.size):
+                if rng.random() < unstarted:
+                    start.append(-1.0), end.append(-1.0)
+                    continue
+                b = rng.choice(pool)
+                start.append(b), end.append(b + rng.choice([0.0, 5.0, 30.0, rng.uniform(0, 90) / 7]))
+            starts.append(start), ends.append(end)
+        schedules = fast._block_schedules(sp, starts, ends)
+        for start, end, got in zip(starts, ends, schedules):
+            last = max(end) if max(end) >= 0 else 0.0
+            if sp.windows:
+                expected = engine._by_window(rt, start, end, last)
+                if min(end) >= 0:
+                    assert got[5] == engine._inside_windows(sp, start, end)
+            else:
+                expected = ((), (), 0.0, busy_minutes([(s, e) for s, e in zip(start, end) if e >= 0]), ())
+            assert repr(got[:5]) == repr(expected)
+
+
+@pytest.mark.parametrize("pin", [False, True], ids=["keyed", "pinned"])
+def test_keyed_draws_of_a_block_are_each_runs_draws(example, pin):
+    """keyed_night.block (the block's keyed draws in one numpy pass, fast.run_block's) gives each run's own
+    base draws, float for float, pinned steps included."""
+    pinned = tuple((i, 0.75) for i in range(2, len(example.steps), 5)) if pin else ()
+    sp = keyed_draws(prepare_simulation(example), example, pinned)
+    rt = engine.runtime(sp)
+    keys = [engine.run_seed(4, index, "/keyed") for index in range(50)]
+    assert repr(rt.keyed_night.block(keys)) == repr([rt.keyed_night(k)[0] for k in keys])
+
+
+def test_keyed_draws_of_a_block_with_every_distribution_and_no_shared_factors():
+    from plan_models import Shape
+    from sim_helpers import shape_text
+
+    models = {"os.install": "distribution = lognormal  median = 30m  p90 = 2h",
+              "node.drain": "distribution = uniform  low = 5m  high = 50m",
+              "storage.wait": "distribution = empirical  observed = [12m, 40m, 1h10m]",
+              "post.validate": "distribution = fixed  value = 20m"}
+    for spread in ("", "  run_spread = 0\n  kind_spread = 0\n"):
+        timing = "\ntiming {\n" + spread + "\n".join(f'  model "{k}" {{ {v} }}' for k, v in models.items()) + "\n}\n"
+        plan = plan_of(shape_text(Shape(nodes=3), tail=timing))
+        for pinned in ((), ((1, 0.5),)):
+            sp = keyed_draws(prepare_simulation(plan), plan, pinned)
+            rt = engine.runtime(sp)
+            keys = [engine.run_seed(2, index, "/keyed") for index in range(30)]
+            assert repr(rt.keyed_night.block(keys)) == repr([rt.keyed_night(k)[0] for k in keys]), (spread, pinned)

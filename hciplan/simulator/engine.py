@@ -510,13 +510,14 @@ def _keyed_night_numpy(keys, quantiles, parts, pinned, factor_keys, factor_param
         (mu, sigma), *params = factor_params
         group_of = np.array(factor_group, dtype=np.intp)
 
-    def base(run_key: int):
-        x = u64(run_key) ^ all_keys
+    def arrays(run_keys):
+        """The runs' step seeds (with the factors' after them) and MAIN uniforms and inlined values, one row a run."""
+        x = np.array(run_keys, dtype=np.uint64)[:, None] ^ all_keys
         x = x + gamma  # _mix, on every key: the steps' seeds, then the factors'
         x = (x ^ (x >> s30)) * m1
         x = (x ^ (x >> s27)) * m2
         seeds_all = x ^ (x >> s31)
-        seed = seeds_all[:n]
+        seed = seeds_all[:, :n]
         x = seed + gamma  # each step's MAIN lane, first draw: _unit(_mix(seed))
         x = (x ^ (x >> s30)) * m1
         x = (x ^ (x >> s27)) * m2
@@ -530,7 +531,10 @@ def _keyed_night_numpy(keys, quantiles, parts, pinned, factor_keys, factor_param
         r = np.sqrt(t)
         v = np.where(below, low + r, high - r)
         v *= minutes
-        seeds = seed.tolist()
+        return seeds_all, seed, u, v
+
+    def finish(v, u, seeds):
+        """One run's row `v` completed in Python: the EXTRA parts, and the steps not inlined (drawn, returned)."""
         for i, (lo, hi, wi, le, ri, cu, mi) in extras:  # the EXTRA lane's first draw, as _keyed_base draws it
             y = (((seeds[i] + extra_lane) & mask) + _GAMMA) & mask
             y = ((y ^ (y >> 30)) * 0xBF58476D1CE4E5B9) & mask
@@ -550,18 +554,43 @@ def _keyed_night_numpy(keys, quantiles, parts, pinned, factor_keys, factor_param
                 drawn += extra(((((y ^ (y >> 31)) >> 11) + 0.5) * scale53) if q is None else q)
             v[i] = drawn
             drawn_by.append((i, drawn))
+        return drawn_by
+
+    def factors(f) -> list[float]:
+        """A run's group factors from its factors' uniforms (Python's exp and inverse normal: their bits)."""
+        night, *rest = f
+        night = exp(mu + sigma * ndtri(night, 0.0, 1.0))
+        return [night * exp(m + s * ndtri(w, 0.0, 1.0)) for (m, s), w in zip(params, rest)]
+
+    def base(run_key: int):
+        seeds_all, seed, u, v = arrays((run_key,))
+        seeds_all, u, v = seeds_all[0], u[0], v[0]
+        seeds = seed[0].tolist()
+        drawn_by = finish(v, u, seeds)
         if not shared:
             out = v.tolist()
             for i, drawn in drawn_by:  # as drawn (a Fixed value stays what it is)
                 out[i] = drawn
             return out, None, seeds
         f = ((seeds_all[n:] >> s11).astype(np.float64) + 0.5) * scale53  # the factors' uniforms
-        night, *rest = f.tolist()
-        night = exp(mu + sigma * ndtri(night, 0.0, 1.0))
-        groups = np.array([night * exp(m + s * ndtri(w, 0.0, 1.0)) for (m, s), w in zip(params, rest)],
-                          dtype=np.float64)
+        groups = np.array(factors(f.tolist()), dtype=np.float64)
         scale = groups[group_of]
         return (v * scale).tolist(), scale.tolist(), seeds
+
+    def block(run_keys) -> list[list[float]]:
+        """`base(k)[0]` of each run key, the runs' arrays computed together (fast.run_block): the same floats."""
+        seeds_all, seed, u, v = arrays(run_keys)
+        if extras or others:
+            for row_v, row_u, seeds in zip(v, u, seed.tolist()):  # rows are views: written in place
+                drawn_by = finish(row_v, row_u, seeds)
+                if drawn_by and not shared:
+                    return [base(k)[0] for k in run_keys]  # a value kept as drawn: the run alone says how
+        if not shared:
+            return v.tolist()
+        f = ((seeds_all[:, n:] >> s11).astype(np.float64) + 0.5) * scale53
+        groups = np.array([factors(row) for row in f.tolist()], dtype=np.float64).reshape(len(run_keys), -1)
+        return (v * groups[:, group_of]).tolist()
+    base.block = block
     return base
 
 
@@ -1010,7 +1039,14 @@ def no_fit_reason(sp: SimPlan, need: float, k: int) -> str:
             f"window {sp.windows[k].name} ends before that")
 
 
-def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[float], trace: bool) -> RunResult:
+def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[float], trace: bool,
+            schedule: tuple | None = None) -> RunResult:
+    """The RunResult of a run's start and end times (-1.0: never started, never ended) and its state.
+
+    `schedule`: the run's (unit windows, units done, overrun, work, window work, within) where the caller
+    computed them for many runs at once (fast.run_block, the same bits as `_by_window`, `busy_minutes` and
+    `_inside_windows`, which compute them here otherwise).
+    """
     n = sp.size
     unfinished = end.count(-1.0)
     last = max(end)
@@ -1051,7 +1087,7 @@ def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[f
     if outcome == COMPLETED:
         critical = _critical_path(sp.preds, end, rt.chains)
         if sp.windows:
-            within = _inside_windows(sp, start, end)
+            within = schedule[5] if schedule is not None else _inside_windows(sp, start, end)
     elif sp.windows:
         within = False
     segments: tuple[Segment, ...] = ()
@@ -1061,7 +1097,9 @@ def _result(sp: SimPlan, index: int, st: _State, start: list[float], end: list[f
     upgraded = sum(1 for i in sp.os_upgraded if end[i] >= 0)
     span = mixed_span(end, sp.os_upgraded, None if sp.functional_level == NO_STEP else sp.functional_level)
     mixed = None if span is None or span[1] is None else span[1] - span[0]
-    if sp.windows:
+    if schedule is not None:
+        unit_windows, units_done, overrun, work, window_work = schedule[:5]
+    elif sp.windows:
         unit_windows, units_done, overrun, work, window_work = _by_window(rt, start, end, last)
     else:
         unit_windows, units_done, overrun, window_work = (), (), 0.0, ()

@@ -218,42 +218,56 @@ class quiet_gc:
             gc.enable()
 
 
+def _tally(sp: SimPlan, batch: Batch, counts: Counter, window_ends: list[float], r: RunResult) -> None:
+    """Add one run to the batch, in run order."""
+    batch.outcomes.append(_OUTCOME_CODES[r.outcome])
+    batch.ends.append(r.end)
+    batch.exposures.append(r.exposure)
+    if r.overrun > 0:
+        batch.overruns.append(r.overrun)
+    batch.within_codes.append(_WITHIN_CODES[r.within_window])
+    batch.within_count += 1 if r.within_window else 0
+    if r.outcome != COMPLETED and r.step != NO_STEP:
+        batch.stops[(r.outcome, r.step, r.reason)] += 1
+        batch.remaining[r.outcome][r.remaining] += 1
+        batch.upgraded[r.outcome][r.upgraded] += 1
+    counts.update(r.critical)
+    batch.works.append(r.work)
+    if r.mixed is not None:
+        batch.mixed.append(r.mixed)
+    batch.still_mixed += r.still_mixed
+    if r.delay > 0:
+        batch.delays.append(r.delay)
+    if r.recoveries:
+        batch.recoveries[r.recoveries] += 1
+        batch.recovered += r.outcome == COMPLETED
+    if sp.windows:
+        _tally_windows(sp, batch, r)
+        if r.outcome == COMPLETED:
+            batch.done_in[bisect.bisect_left(window_ends, r.end)] += 1
+    _tally_closing(batch, r)
+
+
 def run_batch(sp: SimPlan, seed: int, first: int, last: int) -> Batch:
     """Runs first .. last - 1 (a module-level function, so process pools and dask can ship it)."""
     batch = Batch(first)
     counts: Counter[int] = Counter()
-    run = fast.runner(sp)  # the exact fast path for runs without failures, simpy otherwise (fast.py)
     window_ends = [w.end for w in sp.windows]
+    block = fast.block_runner(sp)  # the exact fast path for runs without failures, a block at a time (fast.py)
     with quiet_gc() as collect:
-        for index in range(first, last):
-            r = run(seed, index)
-            batch.outcomes.append(_OUTCOME_CODES[r.outcome])
-            batch.ends.append(r.end)
-            batch.exposures.append(r.exposure)
-            if r.overrun > 0:
-                batch.overruns.append(r.overrun)
-            batch.within_codes.append(_WITHIN_CODES[r.within_window])
-            batch.within_count += 1 if r.within_window else 0
-            if r.outcome != COMPLETED and r.step != NO_STEP:
-                batch.stops[(r.outcome, r.step, r.reason)] += 1
-                batch.remaining[r.outcome][r.remaining] += 1
-                batch.upgraded[r.outcome][r.upgraded] += 1
-            counts.update(r.critical)
-            batch.works.append(r.work)
-            if r.mixed is not None:
-                batch.mixed.append(r.mixed)
-            batch.still_mixed += r.still_mixed
-            if r.delay > 0:
-                batch.delays.append(r.delay)
-            if r.recoveries:
-                batch.recoveries[r.recoveries] += 1
-                batch.recovered += r.outcome == COMPLETED
-            if sp.windows:
-                _tally_windows(sp, batch, r)
-                if r.outcome == COMPLETED:
-                    batch.done_in[bisect.bisect_left(window_ends, r.end)] += 1
-            _tally_closing(batch, r)
-            collect()
+        if block is None:  # every run takes simpy
+            run = fast.runner(sp)
+            for index in range(first, last):
+                _tally(sp, batch, counts, window_ends, run(seed, index))
+                collect()
+        else:
+            for a in range(first, last, fast.BLOCK):
+                b = min(a + fast.BLOCK, last)
+                for index, r in zip(range(a, b), block(seed, a, b)):
+                    if r is None:  # only simpy is exact for this run
+                        r = run_once(sp, seed, index)
+                        collect()  # simpy's garbage has cycles; the fast path's has none
+                    _tally(sp, batch, counts, window_ends, r)
     batch.critical_counts = [counts[i] for i in range(sp.size)]
     return batch
 
