@@ -106,7 +106,7 @@ def hciplan_loaded(run: subprocess.CompletedProcess) -> list[str]:
 # What only other commands use: their command modules and the packages behind them.
 NOT_FOR_CHECK_HCIPLAN = ("hciplan.simulator", "hciplan.compare", "hciplan.progress", "hciplan.calibration",
                          "hciplan.discovery", "hciplan.fmt", "hciplan.journal", "hciplan.completion",
-                         "hciplan.backends.")
+                         "hciplan.backends.", "hciplan.fleet")
 
 
 @pytest.mark.parametrize("path", [VALID_EXAMPLES[0], INVALID_EXAMPLES[0]], ids=lambda p: p.name)
@@ -118,6 +118,15 @@ def test_check_imports_its_own_command_module_only(path) -> None:
     loaded = hciplan_loaded(run)
     assert [m for m in loaded if m.startswith("hciplan.commands.")] == ["hciplan.commands.check"]
     assert [m for m in loaded if m.startswith(NOT_FOR_CHECK_HCIPLAN)] == []
+
+
+def test_a_fleet_file_is_still_checked_as_a_fleet() -> None:
+    """The probe can fail: `check` imports hciplan.fleet for a file holding the word `fleet`, and checks the
+    fleet (its clusters too), while a cluster file does not import it (above)."""
+    _, run = loaded_by("check", "examples/fleet/retail.hciplan")
+    assert run.returncode in (0, 1), run.stderr
+    assert "hciplan.fleet.load" in hciplan_loaded(run)
+    assert "files checked" in run.stdout, run.stdout
 
 
 def test_help_imports_no_command_module_and_no_compiler() -> None:
