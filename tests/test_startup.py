@@ -376,3 +376,31 @@ def test_the_cached_parser_parses_as_a_fresh_one(tmp_path, monkeypatch) -> None:
         assert built.parse(source) == expected == loaded.parse(source), path.name
     (tmp_path / grammar.cache_entry(text)).write_bytes(b"damaged")
     assert grammar.get_parser.__wrapped__().parse("cluster \"c\" {}\n") == fresh.parse("cluster \"c\" {}\n")
+
+
+def test_no_hciplan_class_on_checks_path_is_built_by_dataclasses() -> None:
+    """`record` builds them (one exec, cached code); a class `record` hands to `dataclasses` (a base class,
+    ClassVar...) costs an exec per method in every process, as unitfit's three distributions did."""
+    code = ("import dataclasses, sys\n"
+            "built = []\n"
+            "original = dataclasses._process_class\n"
+            "def spy(cls, *args, **kwargs):\n"
+            "    built.append(f'{cls.__module__}.{cls.__qualname__}')\n"
+            "    return original(cls, *args, **kwargs)\n"
+            "dataclasses._process_class = spy\n"
+            "import hciplan.cli, hciplan.commands.check, hciplan.compiler.compile, hciplan.compiler.render\n"
+            "print(sorted(name for name in built if name.startswith('hciplan.')))\n")
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
+
+
+def test_a_cluster_file_mentioning_fleet_is_checked_as_before(tmp_path) -> None:
+    """The word `fleet` in a cluster file (a comment) makes `check` ask hciplan.fleet, which says no."""
+    source = (ROOT / "examples" / "two-node.hciplan").read_text(encoding="utf-8")
+    path = tmp_path / "two-node.hciplan"
+    path.write_text("# not a fleet file\n" + source, encoding="utf-8")
+    loaded, run = loaded_by("check", str(path))
+    assert run.returncode == 0 and "1 file checked: 0 errors, 1 warning" in run.stdout, run.stdout + run.stderr
+    assert "hciplan.fleet.load" in hciplan_loaded(run)
