@@ -106,7 +106,7 @@ def hciplan_loaded(run: subprocess.CompletedProcess) -> list[str]:
 # What only other commands use: their command modules and the packages behind them.
 NOT_FOR_CHECK_HCIPLAN = ("hciplan.simulator", "hciplan.compare", "hciplan.progress", "hciplan.calibration",
                          "hciplan.discovery", "hciplan.fmt", "hciplan.journal", "hciplan.completion",
-                         "hciplan.backends.")
+                         "hciplan.backends.", "hciplan.fleet")
 
 
 @pytest.mark.parametrize("path", [VALID_EXAMPLES[0], INVALID_EXAMPLES[0]], ids=lambda p: p.name)
@@ -118,6 +118,15 @@ def test_check_imports_its_own_command_module_only(path) -> None:
     loaded = hciplan_loaded(run)
     assert [m for m in loaded if m.startswith("hciplan.commands.")] == ["hciplan.commands.check"]
     assert [m for m in loaded if m.startswith(NOT_FOR_CHECK_HCIPLAN)] == []
+
+
+def test_a_fleet_file_is_still_checked_as_a_fleet() -> None:
+    """The probe can fail: `check` imports hciplan.fleet for a file holding the word `fleet`, and checks the
+    fleet (its clusters too), while a cluster file does not import it (above)."""
+    _, run = loaded_by("check", "examples/fleet/retail.hciplan")
+    assert run.returncode in (0, 1), run.stderr
+    assert "hciplan.fleet.load" in hciplan_loaded(run)
+    assert "files checked" in run.stdout, run.stdout
 
 
 def test_help_imports_no_command_module_and_no_compiler() -> None:
@@ -367,3 +376,31 @@ def test_the_cached_parser_parses_as_a_fresh_one(tmp_path, monkeypatch) -> None:
         assert built.parse(source) == expected == loaded.parse(source), path.name
     (tmp_path / grammar.cache_entry(text)).write_bytes(b"damaged")
     assert grammar.get_parser.__wrapped__().parse("cluster \"c\" {}\n") == fresh.parse("cluster \"c\" {}\n")
+
+
+def test_no_hciplan_class_on_checks_path_is_built_by_dataclasses() -> None:
+    """`record` builds them (one exec, cached code); a class `record` hands to `dataclasses` (a base class,
+    ClassVar...) costs an exec per method in every process, as unitfit's three distributions did."""
+    code = ("import dataclasses, sys\n"
+            "built = []\n"
+            "original = dataclasses._process_class\n"
+            "def spy(cls, *args, **kwargs):\n"
+            "    built.append(f'{cls.__module__}.{cls.__qualname__}')\n"
+            "    return original(cls, *args, **kwargs)\n"
+            "dataclasses._process_class = spy\n"
+            "import hciplan.cli, hciplan.commands.check, hciplan.compiler.compile, hciplan.compiler.render\n"
+            "print(sorted(name for name in built if name.startswith('hciplan.')))\n")
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
+
+
+def test_a_cluster_file_mentioning_fleet_is_checked_as_before(tmp_path) -> None:
+    """The word `fleet` in a cluster file (a comment) makes `check` ask hciplan.fleet, which says no."""
+    source = (ROOT / "examples" / "two-node.hciplan").read_text(encoding="utf-8")
+    path = tmp_path / "two-node.hciplan"
+    path.write_text("# not a fleet file\n" + source, encoding="utf-8")
+    loaded, run = loaded_by("check", str(path))
+    assert run.returncode == 0 and "1 file checked: 0 errors, 1 warning" in run.stdout, run.stdout + run.stderr
+    assert "hciplan.fleet.load" in hciplan_loaded(run)

@@ -31,9 +31,12 @@ def check(files: tuple[str, ...], output_format: str, validation_file: str | Non
     decide, with hciplan's remediation and the validator's own text.
     """
     from hciplan.compiler.compile import compile_checked
-    from hciplan.fleet.load import check_fleet, is_fleet_file
 
-    fleets = [check_fleet(f) for f in files if is_fleet_file(f)]  # a fleet file checks its clusters too
+    fleets = []
+    if any(_may_be_fleet(f) for f in files):  # else hciplan.fleet is not imported (start-up: docs/performance.md)
+        from hciplan.fleet.load import check_fleet, is_fleet_file
+
+        fleets = [check_fleet(f) for f in files if is_fleet_file(f)]  # a fleet file checks its clusters too
     if fleets:
         if validation_file is not None:
             raise click.UsageError("--validation applies to one cluster file, not to a fleet")
@@ -50,6 +53,19 @@ def check(files: tuple[str, ...], output_format: str, validation_file: str | Non
     print_diagnostics(results, diagnostics, output_format)
     failed = any(not c.ok for c in compiled)
     sys.exit(EXIT_ERRORS if failed else EXIT_OK)
+
+
+def _may_be_fleet(path: str) -> bool:
+    """A necessary condition of `hciplan.fleet.load.is_fleet_file`, without importing hciplan.fleet: its
+    pattern needs the ASCII word `fleet`, whose bytes the file then holds (UTF-8 decodes ASCII bytes alone
+    to ASCII letters; a replaced byte is U+FFFD). Read with the same bound; unreadable means False as there."""
+    from hciplan.compiler.pipeline import MAX_SOURCE_BYTES
+    from hciplan.files import TooLarge, read_at_most
+
+    try:
+        return b"fleet" in read_at_most(path, MAX_SOURCE_BYTES)
+    except (OSError, TooLarge):
+        return False
 
 
 def _print_fleet_check(results, compiled, fleets, output_format: str) -> None:

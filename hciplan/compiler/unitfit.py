@@ -43,7 +43,6 @@ from __future__ import annotations
 import functools
 import math
 import random
-from dataclasses import dataclass
 
 from hciplan.compiler.durations import (
     SPREAD, Distribution, Empirical, LogNormal, Scaled, StepDuration, Triangular, factor_mu, inv_normal,
@@ -70,17 +69,10 @@ class UnitStep:
     share: float  # that setup's offline share (the plan's offline_share; 0 without a setup)
 
 
-class UnitDistribution:
-    """A unit's duration distribution: its q-quantile and its mean."""
-
-    mean: float
-
-    def quantile(self, q: float) -> float:
-        raise NotImplementedError
-
-
-@dataclass(frozen=True)
-class Points(UnitDistribution):
+# The three distributions share `mean` and `quantile(q)`; no common base class, so that `record` (not
+# `dataclasses`, which a base class would need: hciplan/records.py) builds them, at a fraction of the import cost.
+@record(slots=False)
+class Points:
     """Sorted equiprobable points (the Latin hypercube's), each standing for 1/len of probability, centred."""
 
     points: tuple[float, ...]
@@ -95,8 +87,8 @@ class Points(UnitDistribution):
         return points[k] + (position - k) * (points[k + 1] - points[k])
 
 
-@dataclass(frozen=True)
-class Exact(UnitDistribution):
+@record(slots=False)
+class Exact:
     """A distribution's own quantiles (one step, no shared factor)."""
 
     dist: Distribution
@@ -106,8 +98,8 @@ class Exact(UnitDistribution):
         return self.dist.quantile(q)
 
 
-@dataclass(frozen=True)
-class Smoothed(UnitDistribution):
+@record(slots=False)
+class Smoothed:
     """`A_k n + B_k n^2` for equiprobable points k, at a lognormal night factor n (log-mean mu, log-sd sigma).
 
     Every duration in a run is proportional to the night's factor, except a repair wait, whose resync
@@ -174,6 +166,9 @@ class Smoothed(UnitDistribution):
             if done:
                 break
         return math.exp(y)
+
+
+UnitDistribution = Points | Exact | Smoothed  # a unit's duration distribution: its q-quantile and its mean
 
 
 @functools.lru_cache(maxsize=1)
