@@ -29,6 +29,14 @@ process, `cluster_sim` + `cluster_runs` of every planned cluster for runs
 the plans, the runs), microseconds per run, and the share of runs the vector
 path sent to the engine. Figures go to docs/performance.md ("Fleet simulate:
 the per-cluster kernel"). With `--profile`, the top of a cProfile of the runs.
+
+`--campaign [--runs 1000] [--jobs 2]` measures `hciplan fleet simulate` end to end
+(issue 12's target: 1,000 clusters x 1,000 runs under 60 s on 2 local cores), as
+subprocesses: `fleet simulate --json --jobs J`, then the same through dask.distributed
+(a scheduler and J single-threaded worker processes the benchmark starts on
+127.0.0.1 with `LocalCluster`, passed as `--scheduler tcp://...`). It prints both
+times, the dask overhead over the process pool, and checks that both printed the
+same bytes. Figures go to docs/performance.md ("Fleet simulate: end to end").
 """
 
 from __future__ import annotations
@@ -168,10 +176,41 @@ def simulate(fleet: Path, runs: int, profile: bool = False) -> dict:
 
 
 def subprocess_seconds(args: list[str], cwd: Path) -> tuple[float, int]:
+    seconds, code, _ = subprocess_output(args, cwd)
+    return seconds, code
+
+
+def subprocess_output(args: list[str], cwd: Path) -> tuple[float, int, bytes]:
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     t = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "hciplan", *args], cwd=cwd, env=env, capture_output=True)
-    return time.perf_counter() - t, done.returncode
+    if done.returncode:
+        sys.stderr.write(done.stderr.decode("utf-8", "replace")[-2000:])
+    return time.perf_counter() - t, done.returncode, done.stdout
+
+
+def campaign(folder: Path, runs: int, jobs: int) -> None:
+    """`fleet simulate` end to end: the local process pool, then dask on loopback; the same bytes from both."""
+    command = ["fleet", "simulate", "--json", "--runs", str(runs), "--seed", "1", "fleet.hciplan"]
+    pool_s, code, pool_out = subprocess_output([*command, "--jobs", str(jobs)], folder)
+    assert code == 0, ("process pool", code)
+    print(f"`fleet simulate --jobs {jobs}` (process pool, subprocess)   {pool_s:8.2f} s")
+    try:
+        from dask.distributed import LocalCluster
+    except ImportError:
+        print("dask.distributed is not installed: no dask figure (pip install 'hciplan[dask]')")
+        return
+    t = time.perf_counter()
+    with LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        started = time.perf_counter() - t
+        dask_s, code, dask_out = subprocess_output([*command, "--scheduler", cluster.scheduler_address], folder)
+    assert code == 0, ("dask", code)
+    print(f"`fleet simulate --scheduler` (dask, {jobs} workers, subprocess) {dask_s:8.2f} s   "
+          f"(+{started:.2f} s to start the cluster, not counted)")
+    print(f"dask overhead over the process pool: {dask_s - pool_s:+.2f} s ({dask_s / pool_s:.2f}x); "
+          f"same bytes: {'yes' if dask_out == pool_out else 'NO'}")
+    assert dask_out == pool_out, "dask and the process pool printed different documents"
 
 
 def main() -> None:
@@ -180,7 +219,9 @@ def main() -> None:
     parser.add_argument("--skip-subprocess", action="store_true")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--simulate", action="store_true", help="time the fleet simulate kernel (runs.py)")
-    parser.add_argument("--runs", type=int, default=1000, help="runs per cluster with --simulate")
+    parser.add_argument("--runs", type=int, default=1000, help="runs per cluster with --simulate or --campaign")
+    parser.add_argument("--campaign", action="store_true", help="time `hciplan fleet simulate` end to end")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes with --campaign")
     args = parser.parse_args()
     n = args.clusters
     folder = Path(tempfile.mkdtemp(prefix="hciplan-bench-fleet-"))
@@ -188,6 +229,10 @@ def main() -> None:
         fleet = write_fleet(folder, n)
         load = os.getloadavg()
         print(f"{n} clusters; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; {os.cpu_count()} cores")
+        if args.campaign:
+            print(f"{args.runs} runs of the campaign")
+            campaign(folder, args.runs, args.jobs)
+            return
         if args.simulate:
             r = simulate(fleet, args.runs, args.profile)
             if r:
