@@ -186,8 +186,7 @@ def replay(model: Model, seed: int, runs: np.ndarray, kernel=None) -> WaveRuns:
             status[k, late] = fr.OVERRAN  # a delay left it no window: it cannot be done
             go &= ~late
             skips[k, go] = skip[go]
-            rows_start = np.full((len(_operator_rows(model, c)), count), -1.0)
-            rows_end = rows_start.copy()
+            rows_start = rows_end = None  # the operator steps' intervals, once the kernel says how many
             for s in np.unique(skip[go]).tolist():  # one kernel call per skip (ascending: deterministic)
                 where = np.flatnonzero(go & (skip == s))
                 cr = kernel(c, int(s), runs[where])
@@ -195,10 +194,13 @@ def replay(model: Model, seed: int, runs: np.ndarray, kernel=None) -> WaveRuns:
                 end[k, where] = cr.end
                 start[k, where] = cr.start
                 op_minutes[where] += cr.operator_minutes
-                if rows_start.shape[0]:
+                if len(cr.operator_steps):
+                    if rows_start is None:
+                        rows_start = np.full((len(cr.operator_steps), count), -1.0)
+                        rows_end = rows_start.copy()
                     rows_start[:, where] = cr.operator_start
                     rows_end[:, where] = cr.operator_end
-            if rows_start.shape[0]:
+            if rows_start is not None:
                 intervals.append((rows_start, rows_end))
         ran = [k for k in members if _runnable(campaign.clusters[k])]
         previous_end = (np.fmax.reduce(end[ran], axis=0) if ran else np.full(count, np.nan))
@@ -210,14 +212,6 @@ def replay(model: Model, seed: int, runs: np.ndarray, kernel=None) -> WaveRuns:
             stopped_after[stops] = wave.index
             active &= ~stops
     return WaveRuns(status, end, start, skips, op_minutes, intervals, stopped_after, releases)
-
-
-def _operator_rows(model: Model, c: ClusterPlan) -> tuple[int, ...]:
-    """The cluster's operator steps (plan order), as the kernel reports them."""
-    plan = model.plans.get(c.file)
-    if plan is None:
-        return ()
-    return tuple(i for i, s in enumerate(plan.steps) if plan.needs_operator(s))
 
 
 def _shift_events(campaign: Campaign) -> tuple[np.ndarray, np.ndarray]:
