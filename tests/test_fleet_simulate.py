@@ -288,3 +288,13 @@ def test_the_text_names_what_the_model_leaves_out():
     model = _example_model()
     text = render_text(model, fs.fold(model, 1, 0, 5), 1)
     assert "a step does not wait for an operator" in text
+
+
+def test_the_doc_sample_is_the_golden():
+    doc = (ROOT / "docs" / "fleet.md").read_text(encoding="utf-8")
+    golden = (GOLDEN / "fleet" / "retail-simulate.txt").read_text(encoding="utf-8").splitlines()
+    sample = doc[doc.index("$ hciplan fleet simulate examples/fleet/retail.hciplan --runs 60 --seed 3"):
+                 doc.index("$ hciplan fleet simulate --json")]
+    lines = [line for line in sample.splitlines()[1:] if line and line != "..."]
+    assert len(lines) > 10 and all(line in golden for line in lines)
+    assert "--runs 60 --seed 3" in sample  # the golden's own command line
