@@ -298,3 +298,31 @@ def test_the_doc_sample_is_the_golden():
     lines = [line for line in sample.splitlines()[1:] if line and line != "..."]
     assert len(lines) > 10 and all(line in golden for line in lines)
     assert "--runs 60 --seed 3" in sample  # the golden's own command line
+
+
+def test_a_held_wave_is_never_done_and_the_overrunning_cluster_is_named(tmp_path, monkeypatch):
+    """fleetgen's gated fleet: edge-big cannot finish in its one 7-hour window (it overran in the plan), so with
+    gate_percent = 0 the plan holds edge-next: every run stops after wave 1 and none finishes."""
+    monkeypatch.chdir(tmp_path)
+    from fleetgen import gated_fleet
+
+    gated_fleet(tmp_path)
+    result = invoke("fleet", "simulate", "fleet.hciplan", "--runs", "20", "--jobs", "1", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["clusters"] == 3 and doc["clusters_planned"] == 2
+    assert doc["finished_runs"] == 0 and doc["not_finished_share"] == 1.0 and doc["campaign_end"]["p50"] is None
+    worst = doc["most_likely_to_overrun"][0]
+    assert (worst["cluster"], worst["wave"], worst["share"]) == ("edge-big", 1, 1.0)
+    assert [w["gate_stops_share"] for w in doc["waves"]] == [1.0, 0.0]
+    text = invoke("fleet", "simulate", "fleet.hciplan", "--runs", "20", "--jobs", "1").stdout
+    assert "none: no run finished the campaign" in text
+    assert any(line.split() == ["edge-big", "wave", "1", "100.0%"] for line in text.splitlines())
+
+
+def test_progress_counts_every_run_once(monkeypatch):
+    model = _example_model()
+    for jobs in (1, 2):
+        seen = []
+        fs.simulate(model, 30, 4, jobs, None, seen.append)
+        assert sum(seen) == 30, jobs

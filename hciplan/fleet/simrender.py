@@ -106,7 +106,7 @@ def render_text(model: Model, agg: Aggregate, seed: int) -> str:
            f"{counted(len(campaign.waves), 'wave')}, from {doc['start']}"]
     finished = doc["finished_runs"]
     if doc["campaign_end"]["p50"] is None:
-        out.append("  end           no run finished every placed cluster")
+        out.append("  end           none: no run finished the campaign")
     else:
         p50, p90 = doc["campaign_end"]["p50"], doc["campaign_end"]["p90"]
         out.append(f"  end           P50 {p50['at']} (day {p50['days']:.1f}), P90 {p90['at']} (day {p90['days']:.1f}) "
