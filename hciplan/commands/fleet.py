@@ -1,4 +1,5 @@
-"""`hciplan fleet plan|simulate|emit FLEET`: the click layer of fleets (the fleet branch of `hciplan check` is in check.py).
+"""`hciplan fleet plan|simulate|emit FLEET`: the click layer of fleets (the fleet branch of `hciplan check`
+is in check.py).
 
 Listed in hciplan/cli.py's COMMANDS table like every command, so it is imported only when it runs.
 """
