@@ -261,6 +261,10 @@ def test_a_bad_fleet_is_its_diagnostics_not_a_traceback(tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert "fleet.hciplan:3:" in result.stderr and "no simulation" in result.stderr
     assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+    as_json = invoke("fleet", "simulate", "fleet.hciplan", "--runs", "5", "--json")
+    doc = json.loads(as_json.stdout)
+    assert as_json.exit_code == 1 and doc["schema"] == "hciplan.fleet-simulation/1"
+    assert 3 in [d["line"] for d in doc["diagnostics"]]  # weeks = zero (and line 1: a fleet with no cluster)
 
 
 def test_bad_options_and_an_unreachable_scheduler_are_messages(monkeypatch):

@@ -143,6 +143,12 @@ def simulate_command(file: str, runs: int, seed: int, jobs: int | None, schedule
     from hciplan.simulator.montecarlo import SimulationError
 
     checked = _read(file)
+    if not checked.ok and as_json:  # as `fleet plan --json`: the document with only its diagnostics
+        from hciplan.compiler.render import diagnostics_json
+        from hciplan.fleet.simrender import SCHEMA
+
+        click.echo(dumps({"schema": SCHEMA, **diagnostics_json(checked.diagnostics)}), nl=False)
+        sys.exit(EXIT_ERRORS)
     if not checked.ok:
         _print(checked, "text", err=True)
         click.echo("no simulation: fix the errors above", err=True)
