@@ -330,3 +330,14 @@ def test_progress_counts_every_run_once(monkeypatch):
         seen = []
         fs.simulate(model, 30, 4, jobs, None, seen.append)
         assert sum(seen) == 30, jobs
+
+
+def test_no_gate_is_counted_after_a_wave_the_plan_held():
+    # the plan's gate held waves 2 and 3: in the runs where wave 1 passes, wave 2 is not "stopping" anything
+    a = _cluster("a", 1, [0])
+    held = [ClusterPlan(n, f"{n}.hciplan", "fp", 1, wave, None, "UTC", "held") for n, wave in (("b", 2), ("c", 3))]
+    campaign = _campaign([[a], [held[0]], [held[1]]], [0.0, None, None], 0)
+    outcomes = {"a": lambda r: (fr.OVERRAN if r == 0 else fr.DONE, 100.0, ())}
+    agg = fs.fold(_model(campaign), 0, 0, 4, _kernel(outcomes))
+    assert agg.gate_stops.tolist() == [1, 0, 0]
+    assert agg.finished == 0 and agg.bad.tolist() == [1, 0, 0]

@@ -157,14 +157,13 @@ def replay(model: Model, seed: int, runs: np.ndarray, kernel=None) -> WaveRuns:
     intervals = []
     stopped_after = np.zeros(count, dtype=np.int64)
     releases = np.full((len(campaign.waves), count), np.nan)
-    index_of = {c.name: k for k, c in enumerate(campaign.clusters)}  # names are unique in a fleet (load.py)
     wave_of: dict[int, list[int]] = {}
     for k, c in enumerate(campaign.clusters):
         wave_of.setdefault(c.wave, []).append(k)
     active = np.ones(count, dtype=bool)  # runs in which the gate has not stopped the campaign
     previous_end = None  # the previous wave's simulated end per run (nan: none of its clusters ran)
     for w, wave in enumerate(campaign.waves):
-        members = wave_of.get(wave.index, [index_of[name] for name in wave.clusters])
+        members = wave_of.get(wave.index, [])
         if wave.released is None:  # held in the plan: its clusters have no window to run in
             release = np.full(count, np.nan)
         else:
@@ -204,7 +203,7 @@ def replay(model: Model, seed: int, runs: np.ndarray, kernel=None) -> WaveRuns:
                 intervals.append((rows_start, rows_end))
         ran = [k for k in members if _runnable(campaign.clusters[k])]
         previous_end = (np.fmax.reduce(end[ran], axis=0) if ran else np.full(count, np.nan))
-        if w + 1 < len(campaign.waves):
+        if w + 1 < len(campaign.waves) and wave.released is not None:  # after a held wave, every later one is
             bad = np.zeros(count, dtype=np.int64)
             for k in members:
                 bad += (status[k] != fr.DONE)  # overran, failed, not placed, or no window left
