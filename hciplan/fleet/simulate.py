@@ -9,7 +9,7 @@ A run of the campaign replays `fleet plan`'s bookings (campaign.py) with drawn d
   soak). A cluster then starts in the first of its offered occurrences starting at or after that release
   (`skip` occurrences later; none left: it overran). The kernel draws the same durations whatever the skip
   (common random numbers), so a delay moves a cluster's windows, not its luck.
-- **Health gate** (campaign.py's rule, with `<=`): after wave k (not the last), when more than
+- **Health gate** (campaign.py's rule, with `<=`): after wave k (not the last, nor held), when more than
   gate_percent % of its clusters overran, failed or could not be placed, no later wave starts in that
   run: their clusters are not done.
 - Clusters `fleet plan` could not place (unplaced, held) are never done. The in-flight limit is the
