@@ -1,4 +1,5 @@
-"""`hciplan fleet plan FLEET`: the click layer of fleets (the fleet branch of `hciplan check` is in check.py).
+"""`hciplan fleet plan|simulate|emit FLEET`: the click layer of fleets (the fleet branch of `hciplan check`
+is in check.py).
 
 Listed in hciplan/cli.py's COMMANDS table like every command, so it is imported only when it runs.
 """
@@ -112,4 +113,60 @@ def emit_command(file: str, directory: str, force: bool) -> None:
         raise click.UsageError(str(error)) from None
     clusters = sum(1 for name in tree if name.endswith("/Invoke-HciUpgrade.ps1"))
     click.echo(f"{outcome} {directory}: {clusters} cluster folders, manifest.json, README.txt")
+    sys.exit(EXIT_OK)
+
+
+@fleet.command("simulate")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--runs", type=click.IntRange(1, 1_000_000), default=1000, show_default=True,
+              help="Monte Carlo runs of the whole campaign.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
+              help="Master seed: each cluster's run i draws from (seed, its file, its fingerprint, i).")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None,  # montecarlo.MAX_DEFAULT_JOBS
+              help="Worker processes, at most 64 [default: all cores, at most 64].")
+@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Run the run ranges on a dask.distributed cluster.")
+@click.option("--json", "as_json", is_flag=True, help="Print the hciplan.fleet-simulation/1 document.")
+def simulate_command(file: str, runs: int, seed: int, jobs: int | None, scheduler: str | None, as_json: bool) -> None:
+    """Monte Carlo of the campaign of FLEET: waves, health gate, delays, operators (docs/fleet.md).
+
+    Each run replays `fleet plan`'s schedule with drawn durations: each
+    cluster's plan in its windows, a wave delayed by a late one, the gate
+    stopping the later waves. Prints the P50/P90 campaign end, P(every
+    cluster inside its windows), clusters done per week, the clusters most
+    likely to overrun, engineer-hours and P(operators over-booked). The same
+    seed gives the same bytes whatever --jobs is, with or without --scheduler.
+    """
+    from hciplan.cli import EXIT_INTERRUPTED, EXIT_USAGE, _ProgressBar
+    from hciplan.fleet.campaign import plan_campaign
+    from hciplan.fleet.simrender import document, dumps, render_text
+    from hciplan.fleet.simulate import Model, simulate
+    from hciplan.simulator.montecarlo import SimulationError
+
+    checked = _read(file)
+    if not checked.ok and as_json:  # as `fleet plan --json`: the document with only its diagnostics
+        from hciplan.compiler.render import diagnostics_json
+        from hciplan.fleet.simrender import SCHEMA
+
+        click.echo(dumps({"schema": SCHEMA, **diagnostics_json(checked.diagnostics)}), nl=False)
+        sys.exit(EXIT_ERRORS)
+    if not checked.ok:
+        _print(checked, "text", err=True)
+        click.echo("no simulation: fix the errors above", err=True)
+        sys.exit(EXIT_ERRORS)
+    _print(checked, "text", err=True)  # warnings, on stderr
+    campaign = plan_campaign(checked)
+    model = Model(campaign, {c.name: c.result.plan for c in checked.clusters})
+    try:
+        with _ProgressBar(runs) as advance:
+            agg = simulate(model, runs, seed, jobs, scheduler, advance)
+    except SimulationError as error:
+        click.echo(f"hciplan: {error}", err=True)
+        sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:
+        click.echo("\nhciplan: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    if as_json:
+        click.echo(dumps(document(model, agg, seed)), nl=False)
+    else:
+        click.echo(render_text(model, agg, seed), nl=False)
     sys.exit(EXIT_OK)
