@@ -58,6 +58,8 @@ SAFE_VALUES = {
     "cluster.vm_count": "a number",
     "simulation.seed": "a number",
     "width": "a number (the longest window name's length)", "used": "a number",
+    "p.runs": "a number of runs (SimResult checks it is a whole number)",
+    "c.interrupted": "a number of runs (SimResult checks it is a whole number)",
 }
 
 

@@ -193,7 +193,7 @@ def _window_close_section(simulation: SimResult, label: str) -> list[str]:
            "|---|---|---|---|"]
     for w in simulation.window_close:
         nodes, states, mixed = window_close_cells(w)
-        out.append(f"| {md_cell_code(w.name)} | {md_text(nodes)} | {md_text(states)} | {mixed} |")
+        out.append(f"| {md_cell_code(w.name)} | {md_text(nodes)} | {md_text(states)} | {md_text(mixed)} |")
     return out + [""]
 
 
