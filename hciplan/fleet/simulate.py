@@ -356,6 +356,22 @@ def simulate(model: Model, runs: int, seed: int, jobs: int | None = None, schedu
     return total
 
 
+def _dask_fold(model: Model, seed: int, first: int, last: int) -> Aggregate:
+    """`fold` on a dask worker, with the garbage collector off for its duration.
+
+    A pool worker freezes the model it was given (`gc.freeze` in `_init_worker`); a dask worker is long-lived
+    and shared, so it is not frozen there, and the collector would otherwise walk the whole unpickled
+    campaign (every cluster's plan) again and again during the fold.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return fold(model, seed, first, last)
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _run_dask(model: Model, runs: int, seed: int, address: str, progress: Progress | None,
               total: Aggregate) -> Aggregate:
     """As montecarlo._run_dask: the model scattered once, one task per run range, folded as they finish."""
@@ -371,7 +387,8 @@ def _run_dask(model: Model, runs: int, seed: int, address: str, progress: Progre
     try:
         workers = max(1, sum(client.nthreads().values()))
         shared = client.scatter(model, broadcast=True)
-        futures = [client.submit(fold, shared, seed, first, last, pure=False) for first, last in ranges(runs, workers)]
+        futures = [client.submit(_dask_fold, shared, seed, first, last, pure=False)
+                   for first, last in ranges(runs, workers)]
         try:
             for future in as_completed(futures):
                 part = future.result()
