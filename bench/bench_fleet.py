@@ -189,12 +189,20 @@ def subprocess_output(args: list[str], cwd: Path) -> tuple[float, int, bytes]:
     return time.perf_counter() - t, done.returncode, done.stdout
 
 
+def largest_child_mb() -> float:
+    """Peak resident memory of the largest process this benchmark has waited for (the CLI or a pool worker)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
 def campaign(folder: Path, runs: int, jobs: int) -> None:
     """`fleet simulate` end to end: the local process pool, then dask on loopback; the same bytes from both."""
     command = ["fleet", "simulate", "--json", "--runs", str(runs), "--seed", "1", "fleet.hciplan"]
     pool_s, code, pool_out = subprocess_output([*command, "--jobs", str(jobs)], folder)
     assert code == 0, ("process pool", code)
-    print(f"`fleet simulate --jobs {jobs}` (process pool, subprocess)   {pool_s:8.2f} s")
+    print(f"`fleet simulate --jobs {jobs}` (process pool, subprocess)   {pool_s:8.2f} s   "
+          f"largest process {largest_child_mb():.0f} MB")
     try:
         from dask.distributed import LocalCluster
     except ImportError:
