@@ -542,6 +542,13 @@ CASES: dict[str, st.SearchStrategy[Case]] = {
     "fleet-plan": st.tuples(fleet_files(), st.one_of(st.none(), st.none(), hciplan_files), st.booleans()).map(
         lambda t: _fleet_case("fleet-plan", ["fleet", "plan", *(["--json"] if t[2] else []), "{dir}/fleet.hciplan"],
                               t[0], t[1])),
+    "fleet-simulate": st.tuples(fleet_files(), st.one_of(st.none(), st.none(), hciplan_files), st.booleans(),
+                                st.sampled_from(["0", "1", "-1", "9223372036854775807", "9223372036854775808", "1e3"])).map(
+        lambda t: _fleet_case("fleet-simulate", ["fleet", "simulate", *RUNS, "--seed", t[3],
+                                                 *(["--json"] if t[2] else []), "{dir}/fleet.hciplan"], t[0], t[1])),
+    "fleet-emit": st.tuples(fleet_files(), st.one_of(st.none(), st.none(), hciplan_files)).map(
+        lambda t: _fleet_case("fleet-emit", ["fleet", "emit", "{dir}/fleet.hciplan", "{dir}/out", "--force"],
+                              t[0], t[1])),
     "discover": st.tuples(st.sampled_from(DISCOVER_TARGETS), st.booleans()).map(
         lambda t: _case("discover", ["discover", "-o", t[0], *(["--force"] if t[1] else [])],
                         **{"plain.txt": b"a regular file, not a folder\n", "existing.ps1": b"# an older script\n"})),
