@@ -565,6 +565,24 @@ def test_hundreds_of_generated_clusters_check_and_plan_within_every_rule(tmp_pat
     assert statuses.count(fc.PLANNED) > 100  # most of the campaign fits the half year
     assert [c.ring for c in campaign.clusters[:2]] == [0, 0] and len(campaign.waves) == 1 + 4
 
+    # the same generated fleet simulates (issue 12's "done when": checks, plans, simulates and emits)
+    from hciplan.fleet import emit as fe
+    from hciplan.fleet import simulate as fs
+
+    model = fs.Model(campaign, {c.name: c.result.plan for c in checked.clusters})
+    runs = 20
+    agg = fs.simulate(model, runs, seed=5, jobs=1)
+    never = [k for k, c in enumerate(campaign.clusters) if c.status in (fc.UNPLACED, fc.HELD)]
+    assert agg.runs == runs and 0 <= agg.finished <= runs
+    assert not never and set(statuses) <= {fc.PLANNED, fc.OVERRAN}  # every cluster was given windows
+    final = agg.done_by_week[-1]  # runs by the number of clusters done by the horizon's last week
+    # a finished run is one with all 240 done, all inside the horizon's weeks: the two counts are the same runs
+    assert final.sum() == runs and final[240] == agg.finished
+    assert agg.finished > runs // 2 and agg.hours.count == runs  # most runs finish; engineer-hours for every run
+    tree = fe.build(checked, campaign, "big")
+    manifest = json.loads(tree["manifest.json"])
+    assert len(manifest["clusters"]) == 240 and len({e["folder"] for e in manifest["clusters"]}) == 240
+
 
 @pytest.mark.parametrize("first_try", [1, 2, 1000])
 def test_the_first_try_over_a_few_occurrences_changes_nothing(monkeypatch, first_try):
