@@ -44,7 +44,7 @@ import numpy as np
 from hciplan.compiler.plan import Plan
 from hciplan.fleet import runs as fr
 from hciplan.fleet.campaign import HELD, UNPLACED, Campaign, ClusterPlan
-from hciplan.simulator.montecarlo import SimulationError, default_jobs
+from hciplan.simulator.montecarlo import dask_client, default_jobs
 from hciplan.simulator.sketch import Sketch
 
 WEEK = 7 * 24 * 60  # minutes
@@ -384,15 +384,7 @@ def _dask_fold(payload: bytes, digest: str, seed: int, first: int, last: int) ->
 def _run_dask(model: Model, runs: int, seed: int, address: str, progress: Progress | None,
               total: Aggregate) -> Aggregate:
     """As montecarlo._run_dask: the model scattered once, one task per run range, folded as they finish."""
-    try:
-        from dask.distributed import Client, as_completed
-    except ImportError:
-        raise SimulationError("--scheduler needs the dask extra: pip install 'hciplan[dask]' "
-                              "(on this machine and on every worker)") from None
-    try:
-        client = Client(address, timeout="10s")
-    except (OSError, TimeoutError, ValueError) as error:
-        raise SimulationError(f"cannot reach the dask scheduler at {address}: {error}") from None
+    client, as_completed = dask_client(address)
     try:
         workers = max(1, sum(client.nthreads().values()))
         payload = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)

@@ -388,17 +388,23 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
         process.terminate()
 
 
-def _run_dask(sp: SimPlan, runs: int, seed: int, address: str, progress: Progress | None,
-              fold: Fold | None = None) -> list[Batch]:
+def dask_client(address: str):
+    """A dask.distributed client of the scheduler at `address`, and its `as_completed`; SimulationError with
+    the fix when dask is missing or the scheduler cannot be reached (`simulate` and `fleet simulate`)."""
     try:
         from dask.distributed import Client, as_completed
     except ImportError:
         raise SimulationError("--scheduler needs the dask extra: pip install 'hciplan[dask]' "
                               "(on this machine and on every worker)") from None
     try:
-        client = Client(address, timeout="10s")
+        return Client(address, timeout="10s"), as_completed
     except (OSError, TimeoutError, ValueError) as error:
         raise SimulationError(f"cannot reach the dask scheduler at {address}: {error}") from None
+
+
+def _run_dask(sp: SimPlan, runs: int, seed: int, address: str, progress: Progress | None,
+              fold: Fold | None = None) -> list[Batch]:
+    client, as_completed = dask_client(address)
     try:
         workers = max(1, sum(client.nthreads().values()))
         shared = client.scatter(sp, broadcast=True)
