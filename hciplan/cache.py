@@ -1,10 +1,11 @@
 """A per-user cache of what every process would otherwise rebuild at start-up.
 
-Two things are cached, both derived from hciplan's own code, never from user
-input: the compiled methods of the `@record` classes (hciplan/records.py) and
-the LALR parser built from the grammar (hciplan/grammar). Each entry's name
-carries what it depends on (the Python version; the grammar, options and lark
-version), so a stale entry is never read, only left behind.
+One thing is cached, derived from hciplan's own code, never from user input:
+the compiled methods of the `@record` classes (hciplan/records.py). (The LALR
+parser's tables were too until they moved into hciplan/grammar/standalone.py,
+which needs no cache.) Each entry's name carries what it depends on (the
+Python version, the generated source), so a stale entry is never read, only
+left behind.
 
 Where: `HCIPLAN_CACHE_DIR` when set (empty: no cache at all), else the
 platform's user cache folder: `%LOCALAPPDATA%\\hciplan\\Cache` on Windows,
@@ -13,7 +14,7 @@ platform's user cache folder: `%LOCALAPPDATA%\\hciplan\\Cache` on Windows,
 `cache=True` writes a pickle there under a name any local user can predict
 and plant first).
 
-Loading a cache entry runs code (marshal, pickle), so on POSIX an entry is
+Loading a cache entry runs code (marshal), so on POSIX an entry is
 read only when the current user owns it and nobody else may write it. Every
 failure (no home, read-only file system, a damaged or foreign file) means
 "no cache": the caller rebuilds, and the output never depends on the cache.

@@ -21,7 +21,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import shutil
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -52,7 +51,10 @@ def width_for(stream: IO | None) -> int | None:
     if columns.isdigit() and int(columns) > 0:
         return int(columns)
     if stream is not None and hasattr(stream, "isatty") and stream.isatty():
-        return shutil.get_terminal_size().columns
+        try:  # the terminal's own width (what shutil.get_terminal_size asks, without importing shutil)
+            return os.get_terminal_size(stream.fileno()).columns or 80
+        except (AttributeError, OSError, ValueError):
+            return 80
     return None
 
 

@@ -30,9 +30,12 @@ HEAVY = ("networkx", "simpy", "jinja2", "matplotlib", "numpy", "rich")
 # Standard-library modules `check` used to import for work it rarely or never does (docs/performance.md):
 # difflib for a typo's hint, secrets for a write's temporary name, importlib.resources (and zipfile) to read
 # the grammar, click.shell_completion to define the completers, statistics (with fractions and decimal) for
-# NormalDist's quantile function alone. The probe reports them beside the heavy libraries.
+# NormalDist's quantile function alone; lark itself (its grammar compiler and what that imports: the parser is
+# hciplan/grammar/standalone.py), logging and pickle (lark's logger and table cache, cut from the stand-alone
+# parser), hashlib (the plan's fingerprint, which check never shows), shutil (a terminal's width). The probe
+# reports them beside the heavy libraries.
 NOT_FOR_CHECK = ("difflib", "secrets", "importlib.resources", "zipfile", "click.shell_completion", "statistics",
-                 "fractions", "decimal")
+                 "fractions", "decimal", "lark", "logging", "pickle", "hashlib", "shutil")
 MARK = "LOADED:"
 # Runs the CLI as the console script does, then (at exit, after the command's SystemExit) prints which
 # heavy top-level packages were imported.
@@ -319,12 +322,12 @@ def run_check(cache_dir, *extra_env: tuple[str, str]) -> subprocess.CompletedPro
 
 
 def test_the_cache_is_filled_once_and_changes_no_output(tmp_path) -> None:
-    """The first process fills the cache (parser tables, records' code); the next reads it; same bytes out,
-    and the same as with no cache at all."""
+    """The first process fills the cache (the records' code: the parser's tables are in its module); the next
+    reads it; same bytes out, and the same as with no cache at all."""
     folder = tmp_path / "cache"
     first = run_check(folder)
     entries = sorted(p.name for p in folder.iterdir())
-    assert [name.split("-")[0] for name in entries] == ["parser", "records"], entries
+    assert [name.split("-")[0] for name in entries] == ["records"], entries
     stamps = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
     second = run_check(folder)
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == stamps  # nothing new: nothing written
@@ -351,31 +354,6 @@ def test_a_cache_entry_others_may_write_is_not_read(tmp_path, monkeypatch) -> No
     assert cache.load("entry") is None
     monkeypatch.setenv(cache.ENVIRONMENT, "")
     assert cache.load("entry") is None and not cache.store("entry", b"data")
-
-
-def test_the_cached_parser_parses_as_a_fresh_one(tmp_path, monkeypatch) -> None:
-    from lark import Lark
-
-    from hciplan import cache, grammar
-
-    monkeypatch.setenv(cache.ENVIRONMENT, str(tmp_path))
-    text = grammar.grammar_text()
-    built = grammar.get_parser.__wrapped__()  # builds and stores
-    assert (tmp_path / grammar.cache_entry(text)).exists()
-    loaded = grammar.get_parser.__wrapped__()  # loads the entry
-    fresh = Lark(text, **grammar.OPTIONS)
-    for path in [*VALID_EXAMPLES, *INVALID_EXAMPLES]:
-        source = path.read_text(encoding="utf-8")
-        try:
-            expected = fresh.parse(source)
-        except Exception as error:  # noqa: BLE001 -- a file with a syntax error fails alike
-            for parser in (built, loaded):
-                with pytest.raises(type(error)):
-                    parser.parse(source)
-            continue
-        assert built.parse(source) == expected == loaded.parse(source), path.name
-    (tmp_path / grammar.cache_entry(text)).write_bytes(b"damaged")
-    assert grammar.get_parser.__wrapped__().parse("cluster \"c\" {}\n") == fresh.parse("cluster \"c\" {}\n")
 
 
 def test_no_hciplan_class_on_checks_path_is_built_by_dataclasses() -> None:

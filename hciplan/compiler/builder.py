@@ -18,7 +18,7 @@ import re
 from hciplan.compiler.catalog import CATALOG
 from hciplan.compiler.durations import mean_minutes, offline_share
 from hciplan.compiler.model import Model
-from hciplan.compiler.plan import Plan, Step, fingerprint, order_steps
+from hciplan.compiler.plan import Plan, Step, order_steps
 from hciplan.compiler.recovery import recovery_of
 from hciplan.compiler.schedule import plan_schedule
 from hciplan.compiler.units import CAU_RUN, OFFLINE, plan_bounds
@@ -215,6 +215,6 @@ def finish(model: Model, steps: list[Step]) -> Plan:
                          [s.offline_share for s in ordered])
     ordered = tuple(dataclasses.replace(s, bound_minutes=b, p90_minutes=q)
                     for s, b, q in zip(ordered, bounds.bound_minutes, bounds.p90_minutes))
-    plan = Plan(model, ordered, fingerprint(model), bounds.units, bounds.reboot_timeout, bounds.confidence,
+    plan = Plan(model, ordered, bounds.units, bounds.reboot_timeout, bounds.confidence,
                 recovery=recovery_of(model))
     return dataclasses.replace(plan, schedule=plan_schedule(plan))  # needs the ordered steps and units above

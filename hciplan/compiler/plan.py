@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
 import heapq
 import ipaddress
 import json
@@ -59,11 +58,10 @@ class Step:
         return f"{title}: {self.target}" if self.target else title
 
 
-@record(slots=False)  # slots=False: the cached_property `graph` needs the instance __dict__
+@record(slots=False)  # slots=False: the cached properties `fingerprint` and `graph` need the instance __dict__
 class Plan:
     model: Model
     steps: tuple[Step, ...]
-    fingerprint: str
     units: tuple[Unit, ...] = ()  # in plan order of their heads; every step is in exactly one
     reboot_timeout: int = 0  # minutes: CAU's -RebootTimeoutMinutes and the bound of every reboot
     confidence: float = 0.9  # the window rule's confidence (timing.window_confidence)
@@ -81,6 +79,12 @@ class Plan:
             for p in s.after:
                 successors[p].append(s.id)
         object.__setattr__(self, "_successors", successors)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """The model's fingerprint (`fingerprint`), on first use: `check` never shows it, and hashlib
+        (OpenSSL's library, 2 ms) stays out of its start-up."""
+        return fingerprint(self.model)
 
     @cached_property
     def graph(self) -> nx.DiGraph:
@@ -196,5 +200,8 @@ def model_facts(value: Any) -> Any:
 
 
 def fingerprint(model: Model) -> str:
+    """`sha256:` and the digest of the model's facts: the plan's identity in scripts, journals and results."""
+    import hashlib
+
     facts = json.dumps(model_facts(model), sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(facts.encode("utf-8")).hexdigest()

@@ -12,13 +12,18 @@ import re
 from dataclasses import field
 from typing import Union
 
-from lark import Token, Transformer_NonRecursive, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
-
 from hciplan.compiler.diagnostics import Collector, Related
 from hciplan.compiler.schema import DURATION_UNITS, SIZE_UNITS
 from hciplan.compiler.source import Source, Span
-from hciplan.grammar import get_parser
+from hciplan.grammar import (
+    Token,
+    Transformer_NonRecursive,
+    UnexpectedCharacters,
+    UnexpectedInput,
+    UnexpectedToken,
+    get_parser,
+    v_args,
+)
 from hciplan.records import record
 
 # --- the syntax tree -----------------------------------------------------------
