@@ -37,7 +37,7 @@ def proofs(plan: Plan) -> list:
 def mutate(plan: Plan, after: dict[str, tuple[str, ...]]) -> Plan:
     """The same plan with some steps' predecessors replaced."""
     steps = [dataclasses.replace(s, after=after.get(s.id, s.after)) for s in plan.steps]
-    return Plan(plan.model, order_steps(steps), plan.fingerprint)
+    return Plan(plan.model, order_steps(steps))
 
 
 def valid_plan(**shape) -> Plan:

@@ -358,7 +358,8 @@ def test_a_cache_entry_others_may_write_is_not_read(tmp_path, monkeypatch) -> No
 
 def test_no_hciplan_class_on_checks_path_is_built_by_dataclasses() -> None:
     """`record` builds them (one exec, cached code); a class `record` hands to `dataclasses` (a base class,
-    ClassVar...) costs an exec per method in every process, as unitfit's three distributions did."""
+    ClassVar...) costs an exec per method in every process, as unitfit's three distributions did. lark's code
+    in the stand-alone parser is left as lark wrote it: its one dataclass (TextSlice) costs 0.3 ms."""
     code = ("import dataclasses, sys\n"
             "built = []\n"
             "original = dataclasses._process_class\n"
@@ -367,7 +368,8 @@ def test_no_hciplan_class_on_checks_path_is_built_by_dataclasses() -> None:
             "    return original(cls, *args, **kwargs)\n"
             "dataclasses._process_class = spy\n"
             "import hciplan.cli, hciplan.commands.check, hciplan.compiler.compile, hciplan.compiler.render\n"
-            "print(sorted(name for name in built if name.startswith('hciplan.')))\n")
+            "print(sorted(name for name in built if name.startswith('hciplan.')\n"
+            "             and not name.startswith('hciplan.grammar.standalone.')))\n")
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
