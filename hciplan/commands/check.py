@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import TYPE_CHECKING
 
@@ -111,6 +110,8 @@ def _check_validation(files: tuple[str, ...], results: list[CheckResult], compil
     if output_format == "json":
         document = check_document(diagnostics)
         document["validation"] = verdict.to_json(judged or verdict.Verdict(validation_file, tuple(validation)))
+        import json  # here, not at the top: check's text output does not need it
+
         click.echo(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False))
     else:
         sources = {r.source.name: r.source for r in results if r.source is not None}

@@ -14,7 +14,6 @@ import dataclasses
 import datetime as dt
 import heapq
 import ipaddress
-import json
 from dataclasses import field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -202,6 +201,7 @@ def model_facts(value: Any) -> Any:
 def fingerprint(model: Model) -> str:
     """`sha256:` and the digest of the model's facts: the plan's identity in scripts, journals and results."""
     import hashlib
+    import json
 
     facts = json.dumps(model_facts(model), sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(facts.encode("utf-8")).hexdigest()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from typing import Callable, Iterable
 
@@ -93,4 +92,6 @@ def check_document(diagnostics: Iterable[Diagnostic]) -> dict:
 
 
 def render_json(diagnostics: Iterable[Diagnostic]) -> str:
+    import json  # here, not at the top: check's text output does not need it
+
     return json.dumps(check_document(diagnostics), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
