@@ -37,6 +37,21 @@ def _print(checked, output_format: str, err: bool = False) -> None:
         click.echo(text, nl=False, err=err)
 
 
+def _stop_on_errors(checked, refusal: str, json_schema: str | None = None, dumps=None) -> None:
+    """With any error in the fleet, print its diagnostics and exit 1: as `plan --format json`, a `json_schema`
+    document holding only them when one is asked for (--json); else the text on stderr and `refusal`."""
+    if checked.ok:
+        return
+    if json_schema is not None:
+        from hciplan.compiler.render import diagnostics_json
+
+        click.echo(dumps({"schema": json_schema, **diagnostics_json(checked.diagnostics)}), nl=False)
+    else:
+        _print(checked, "text", err=True)
+        click.echo(f"{refusal}: fix the errors above", err=True)
+    sys.exit(EXIT_ERRORS)
+
+
 @click.group("fleet")
 def fleet() -> None:
     """Plan the upgrade campaign of many clusters from a fleet file (docs/fleet.md)."""
@@ -56,15 +71,7 @@ def plan_command(file: str, as_json: bool) -> None:
     from hciplan.fleet.render import SCHEMA, document, dumps, render_text
 
     checked = _read(file)
-    if not checked.ok and as_json:  # as `plan --format json`: the document with only its diagnostics
-        from hciplan.compiler.render import diagnostics_json
-
-        click.echo(dumps({"schema": SCHEMA, **diagnostics_json(checked.diagnostics)}), nl=False)
-        sys.exit(EXIT_ERRORS)
-    if not checked.ok:
-        _print(checked, "text", err=True)
-        click.echo("no campaign: fix the errors above", err=True)
-        sys.exit(EXIT_ERRORS)
+    _stop_on_errors(checked, "no campaign", SCHEMA if as_json else None, dumps)
     campaign = plan_campaign(checked)
     if as_json:
         click.echo(dumps(document(campaign, checked.diagnostics)), nl=False)
@@ -93,10 +100,7 @@ def emit_command(file: str, directory: str, force: bool) -> None:
     from hciplan.fleet.emit import EmitError, build, write_tree
 
     checked = _read(file)
-    if not checked.ok:
-        _print(checked, "text", err=True)
-        click.echo("nothing written: fix the errors above", err=True)
-        sys.exit(EXIT_ERRORS)
+    _stop_on_errors(checked, "nothing written")
     _print(checked, "text", err=True)  # warnings
     campaign = plan_campaign(checked)
     try:
@@ -138,21 +142,12 @@ def simulate_command(file: str, runs: int, seed: int, jobs: int | None, schedule
     """
     from hciplan.cli import EXIT_INTERRUPTED, EXIT_USAGE, _ProgressBar
     from hciplan.fleet.campaign import plan_campaign
-    from hciplan.fleet.simrender import document, dumps, render_text
+    from hciplan.fleet.simrender import SCHEMA, document, dumps, render_text
     from hciplan.fleet.simulate import Model, simulate
     from hciplan.simulator.montecarlo import SimulationError
 
     checked = _read(file)
-    if not checked.ok and as_json:  # as `fleet plan --json`: the document with only its diagnostics
-        from hciplan.compiler.render import diagnostics_json
-        from hciplan.fleet.simrender import SCHEMA
-
-        click.echo(dumps({"schema": SCHEMA, **diagnostics_json(checked.diagnostics)}), nl=False)
-        sys.exit(EXIT_ERRORS)
-    if not checked.ok:
-        _print(checked, "text", err=True)
-        click.echo("no simulation: fix the errors above", err=True)
-        sys.exit(EXIT_ERRORS)
+    _stop_on_errors(checked, "no simulation", SCHEMA if as_json else None, dumps)
     _print(checked, "text", err=True)  # warnings, on stderr
     campaign = plan_campaign(checked)
     model = Model(campaign, {c.name: c.result.plan for c in checked.clusters})
