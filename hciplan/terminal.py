@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import sys
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -51,10 +52,17 @@ def width_for(stream: IO | None) -> int | None:
     if columns.isdigit() and int(columns) > 0:
         return int(columns)
     if stream is not None and hasattr(stream, "isatty") and stream.isatty():
-        try:  # the terminal's own width (what shutil.get_terminal_size asks, without importing shutil)
-            return os.get_terminal_size(stream.fileno()).columns or 80
-        except (AttributeError, OSError, ValueError):
-            return 80
+        # the terminal's width, as shutil.get_terminal_size asks it (without importing shutil): from the
+        # stream itself first (stderr may be the terminal when stdout is a pipe), else the process's stdout
+        # (click wraps the streams on Windows), else 80 columns
+        for candidate in (stream, sys.__stdout__):
+            try:
+                columns = os.get_terminal_size(candidate.fileno()).columns
+            except (AttributeError, OSError, ValueError):
+                continue
+            if columns > 0:
+                return columns
+        return 80
     return None
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
+import os
 import re
+import sys
 
 import pytest
 from click.testing import CliRunner
 from rich.text import Text
 
 from hciplan.cli import cli
-from hciplan.terminal import colour_wanted, layout, wrap_line
+from hciplan.terminal import colour_wanted, layout, width_for, wrap_line
 from helpers import ROOT
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -109,3 +112,42 @@ def test_the_colour_rules(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     assert not colour_wanted("auto", _Tty(True))
     assert colour_wanted("always", _Tty(False)) and not colour_wanted("never", _Tty(True))
+
+
+class _Terminal:
+    """A stream that says it is a terminal, with a file descriptor (or none: click's Windows wrappers)."""
+
+    def __init__(self, fd):
+        self.fd = fd
+
+    def isatty(self):
+        return True
+
+    def fileno(self):
+        if self.fd is None:
+            raise OSError("no descriptor")
+        return self.fd
+
+
+def test_the_width_is_the_terminals_the_streams_first(monkeypatch):
+    sizes = {7: os.terminal_size((132, 40)), 1: os.terminal_size((100, 30))}
+
+    def size(fd):
+        if fd not in sizes:
+            raise OSError("not a terminal")
+        return sizes[fd]
+
+    class Stdout:
+        def fileno(self):
+            return 1
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.setattr(os, "get_terminal_size", size)
+    monkeypatch.setattr(sys, "__stdout__", Stdout())
+    assert width_for(_Terminal(7)) == 132  # the stream's own terminal
+    assert width_for(_Terminal(None)) == 100  # no descriptor: the process's stdout, as shutil asks
+    monkeypatch.setattr(sys, "__stdout__", None)
+    assert width_for(_Terminal(9)) == 80  # neither is a terminal: shutil's fallback
+    assert width_for(io.StringIO()) is None  # not a terminal: no wrapping
+    monkeypatch.setenv("COLUMNS", "57")
+    assert width_for(_Terminal(7)) == 57 and width_for(io.StringIO()) == 57  # COLUMNS wins, as documented
