@@ -7,6 +7,7 @@ Listed in hciplan/cli.py's COMMANDS table like every command, so it is imported 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import click
 
@@ -37,15 +38,17 @@ def _print(checked, output_format: str, err: bool = False) -> None:
         click.echo(text, nl=False, err=err)
 
 
-def _stop_on_errors(checked, refusal: str, json_schema: str | None = None, dumps=None) -> None:
-    """With any error in the fleet, print its diagnostics and exit 1: as `plan --format json`, a `json_schema`
-    document holding only them when one is asked for (--json); else the text on stderr and `refusal`."""
+def _stop_on_errors(checked, refusal: str, as_json: tuple[str, Callable[[dict], str]] | None = None) -> None:
+    """With any error in the fleet, print its diagnostics and exit 1: with `as_json` (the schema and its
+    `dumps`, for --json), as `plan --format json`, the document holding only them; else the text on stderr
+    and `refusal`."""
     if checked.ok:
         return
-    if json_schema is not None:
+    if as_json is not None:
         from hciplan.compiler.render import diagnostics_json
 
-        click.echo(dumps({"schema": json_schema, **diagnostics_json(checked.diagnostics)}), nl=False)
+        schema, dumps = as_json
+        click.echo(dumps({"schema": schema, **diagnostics_json(checked.diagnostics)}), nl=False)
     else:
         _print(checked, "text", err=True)
         click.echo(f"{refusal}: fix the errors above", err=True)
@@ -71,7 +74,7 @@ def plan_command(file: str, as_json: bool) -> None:
     from hciplan.fleet.render import SCHEMA, document, dumps, render_text
 
     checked = _read(file)
-    _stop_on_errors(checked, "no campaign", SCHEMA if as_json else None, dumps)
+    _stop_on_errors(checked, "no campaign", (SCHEMA, dumps) if as_json else None)
     campaign = plan_campaign(checked)
     if as_json:
         click.echo(dumps(document(campaign, checked.diagnostics)), nl=False)
@@ -147,7 +150,7 @@ def simulate_command(file: str, runs: int, seed: int, jobs: int | None, schedule
     from hciplan.simulator.montecarlo import SimulationError
 
     checked = _read(file)
-    _stop_on_errors(checked, "no simulation", SCHEMA if as_json else None, dumps)
+    _stop_on_errors(checked, "no simulation", (SCHEMA, dumps) if as_json else None)
     _print(checked, "text", err=True)  # warnings, on stderr
     campaign = plan_campaign(checked)
     model = Model(campaign, {c.name: c.result.plan for c in checked.clusters})

@@ -16,7 +16,6 @@ import os
 
 from hciplan.grammar import standalone
 from hciplan.grammar.standalone import (
-    Lark,
     Token,
     Transformer_NonRecursive,
     Tree,
@@ -28,7 +27,9 @@ from hciplan.grammar.standalone import (
 
 GRAMMAR_FILE = "hciplan.lark"
 
-__all__ = ["GRAMMAR_FILE", "Lark", "Token", "Transformer_NonRecursive", "Tree", "UnexpectedCharacters",
+# Not lark's `Lark` class: the stand-alone module only loads its tables (building, saving and loading a
+# parser are lark's, which a process never imports); get_parser() is the way in.
+__all__ = ["GRAMMAR_FILE", "Token", "Transformer_NonRecursive", "Tree", "UnexpectedCharacters",
            "UnexpectedInput", "UnexpectedToken", "get_parser", "grammar_text", "v_args"]
 
 
@@ -44,6 +45,6 @@ def grammar_text() -> str:
 
 
 @functools.cache
-def get_parser() -> Lark:
+def get_parser() -> standalone.Lark:
     """The LALR parser, built once per process from the tables in `standalone.py`."""
     return standalone.Lark_StandAlone()

@@ -1,21 +1,25 @@
 """Regenerate `hciplan/grammar/standalone.py`, the parser every command loads, from the grammar.
 
-    python -m hciplan.grammar.build            # after editing hciplan.lark
+    python -m hciplan.grammar.build            # in a source checkout, after editing hciplan.lark
     python -m hciplan.grammar.build --check    # exit 1 when standalone.py is not the grammar's
+    python -m hciplan.grammar.build --output FILE
 
 The parser is lark's stand-alone LALR parser (`lark.tools.standalone`): lark's
 run-time code with the grammar's tables written in as Python literals, so a
 command imports neither lark's grammar compiler nor its dependencies, and
 builds nothing at start-up (issue 14: `check` within 1.2x of `import lark,
-click`). The generated module records the SHA-256 of the grammar it was built
-from; `tests/test_grammar.py` holds that it is the grammar's and that it
-parses every example, and every file of the fuzz corpus, exactly as lark's own
-parser built from the grammar does (trees, tokens, positions and errors).
+click`). The generated module records the SHA-256 of what it was built from
+(the grammar, the options, the cuts: `build_key`); `tests/test_grammar.py`
+holds that it is current and that it parses, lexes and fails, error recovery
+included, exactly as lark's own parser built from the grammar does.
 
 lark numbers the LALR states in an order that changes from one run to the
 next (the tables are equivalent), so regenerating an unchanged grammar gives
-a different file: `--check` compares the grammar's hash, not the bytes, and
-the file is only regenerated when the grammar changes.
+a different file: `--check` compares the key, not the bytes, and the file is
+only regenerated when the grammar changes. Before it replaces the file, the
+build imports what it wrote and parses every example with it, so a lark whose
+template no longer stands alone (lark 1.2 leaves `suppress` undefined) never
+writes a broken parser.
 """
 
 from __future__ import annotations
@@ -25,18 +29,15 @@ import hashlib
 import io
 import re
 import sys
+import types
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 GRAMMAR = HERE / "hciplan.lark"
 OUTPUT = HERE / "standalone.py"
+EXAMPLES = HERE.parent.parent / "examples"  # a source checkout's; an installed package has none
 # The options every command parses with (the same as `Lark(text, **OPTIONS)` in the tests).
 OPTIONS = {"parser": "lalr", "lexer": "basic", "propagate_positions": True, "maybe_placeholders": False}
-
-
-def grammar_sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
 
 # Two cuts in lark's run-time code, each of what a process would import for nothing (issue 14's start-up):
 # the pattern must match exactly once, or the build stops (a new lark: read its code again, then adjust).
@@ -57,6 +58,19 @@ CUTS = (
     # Only compressed tables (not generated here) and Lark.save/load, which hciplan never calls, need these.
     (r"import pickle, zlib, base64\n", "# hciplan: no pickle, zlib, base64: the tables below are not compressed\n"),
 )
+# Names lark's template uses on paths hciplan reaches without importing them (lark 1.3.1):
+# Transformer_NonRecursive.transform's `cast`, a deprecated Token argument's `warnings`.
+MISSING_IMPORTS = "import warnings\nfrom typing import cast\n"
+
+
+def build_key(text: str) -> str:
+    """The SHA-256 of everything the generated module depends on besides lark: grammar, options, cuts."""
+    key = "\n".join([text, repr(sorted(OPTIONS.items())), repr(CUTS), MISSING_IMPORTS])
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def key_line(text: str) -> str:
+    return f'BUILD_KEY = "{build_key(text)}"\n'
 
 
 def cut(code: str) -> str:
@@ -84,40 +98,72 @@ def generate(text: str) -> str:
         '"""\n'
         "# fmt: off\n"
         "# ruff: noqa\n"
-        "# Names lark's template uses on paths hciplan reaches (Transformer_NonRecursive.transform, deprecated\n"
-        "# Token arguments) without importing them, in lark 1.3.1: without these, a NameError.\n"
-        "import warnings\n"
-        "from typing import cast\n"
-        f'GRAMMAR_SHA256 = "{grammar_sha256(text)}"\n'
+        + MISSING_IMPORTS
+        + key_line(text)
     )
     return header + cut(body.getvalue())
 
 
-def is_current() -> bool:
-    """Whether standalone.py was generated from the grammar as it is now."""
+def is_current(path: Path = OUTPUT) -> bool:
+    """Whether the module at `path` was generated from the grammar, options and cuts as they are now."""
     try:
-        written = OUTPUT.read_text(encoding="utf-8")
+        written = path.read_text(encoding="utf-8")
     except OSError:
         return False
-    return f'GRAMMAR_SHA256 = "{grammar_sha256(GRAMMAR.read_text(encoding="utf-8"))}"\n' in written
+    return key_line(GRAMMAR.read_text(encoding="utf-8")) in written
+
+
+def load(path: Path) -> types.ModuleType:
+    """The generated module at `path`, executed under a private name (no bytecode written beside it)."""
+    name = "_hciplan_parser_candidate"
+    module = types.ModuleType(name)
+    module.__file__ = str(path)
+    sys.modules[name] = module  # as an import would: dataclasses looks the module up
+    try:
+        exec(compile(path.read_text(encoding="utf-8"), str(path), "exec"), module.__dict__)
+    finally:
+        del sys.modules[name]
+    return module
+
+
+def verify(path: Path) -> None:
+    """Import the module at `path` and parse every example with it: stop (SystemExit) if it cannot."""
+    try:
+        parser = load(path).Lark_StandAlone()
+        for example in sorted(EXAMPLES.glob("*.hciplan")):
+            parser.parse(example.read_text(encoding="utf-8"))
+    except Exception as error:  # noqa: BLE001 -- any failure means the parser must not be written
+        raise SystemExit(f"the generated parser does not work ({type(error).__name__}: {error}); "
+                         f"{OUTPUT.name} is unchanged") from None
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hciplan.grammar.build", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only tell whether standalone.py is the grammar's")
+    parser.add_argument("--output", type=Path, help="write here, not to the package's standalone.py")
     arguments = parser.parse_args(argv)
+    output = arguments.output or OUTPUT
     if arguments.check:
-        if is_current():
-            print(f"{OUTPUT.name} is the grammar's")
+        if is_current(output):
+            print(f"{output.name} is the grammar's")
             return 0
-        print(f"{OUTPUT.name} is stale: run `python -m hciplan.grammar.build`", file=sys.stderr)
+        print(f"{output.name} is stale: run `python -m hciplan.grammar.build`", file=sys.stderr)
         return 1
+    if arguments.output is None and not (HERE.parent.parent / "pyproject.toml").is_file():
+        print("not a source checkout: an installed package's files are not rewritten (use --output FILE)",
+              file=sys.stderr)
+        return 2
     text = GRAMMAR.read_text(encoding="utf-8")
     module = generate(text)
-    temporary = OUTPUT.with_suffix(".tmp")
+    temporary = output.with_name(output.name + ".tmp")
     temporary.write_text(module, encoding="utf-8", newline="\n")
-    temporary.replace(OUTPUT)  # never half a parser on disk
-    print(f"wrote {OUTPUT} ({len(module):,} characters) from {GRAMMAR.name}")
+    try:
+        verify(temporary)
+    except SystemExit:
+        temporary.unlink()
+        raise
+    temporary.replace(output)  # never half a parser, nor a broken one, on disk
+    print(f"wrote {output} ({len(module):,} characters) from {GRAMMAR.name}")
     return 0
 
 
