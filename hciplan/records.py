@@ -33,7 +33,6 @@ from hciplan import cache
 
 __all__ = ["record"]
 
-_SPECIAL = ("ClassVar", "InitVar", "KW_ONLY")
 _HAS_DEFAULT_FACTORY = getattr(dataclasses, "_HAS_DEFAULT_FACTORY", object())
 
 
@@ -83,7 +82,7 @@ def _needs_dataclasses(cls: type, annotations: dict) -> bool:
         return True
     for annotation in annotations.values():
         text = annotation if isinstance(annotation, str) else repr(annotation)
-        if any(word in text for word in _SPECIAL):
+        if "ClassVar" in text or "InitVar" in text or "KW_ONLY" in text:  # what dataclasses must handle
             return True
     return False
 

@@ -33,10 +33,10 @@ HEAVY = ("networkx", "simpy", "jinja2", "matplotlib", "numpy", "rich")
 # NormalDist's quantile function alone; lark itself (its grammar compiler and what that imports: the parser is
 # hciplan/grammar/standalone.py), logging and pickle (lark's logger and table cache, cut from the stand-alone
 # parser), hashlib and json (the plan's fingerprint, which check never shows; json also for --format json
-# alone), shutil (a terminal's width). The probe
+# alone), shutil (a terminal's width), random (unitfit seeds the Mersenne Twister through _random). The probe
 # reports them beside the heavy libraries.
 NOT_FOR_CHECK = ("difflib", "secrets", "importlib.resources", "zipfile", "click.shell_completion", "statistics",
-                 "fractions", "decimal", "lark", "logging", "pickle", "hashlib", "json", "shutil")
+                 "fractions", "decimal", "lark", "logging", "pickle", "hashlib", "json", "shutil", "random")
 MARK = "LOADED:"
 # Runs the CLI as the console script does, then (at exit, after the command's SystemExit) prints which
 # heavy top-level packages were imported.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -103,3 +104,23 @@ def test_a_unit_of_fixed_durations_fits_in_exactly_its_duration():
     second = unitfit.UnitStep(StepDuration(Fixed(5.0, "test")), "b", (0,), None, None, 0.0)
     assert unitfit.unit_quantile((step, second), 0.0, 0.0, 0.9) == pytest.approx(12.0)
     assert unitfit.unit_quantile((step,), 0.0, 0.0, 0.9) == 7.0
+
+
+def test_the_hypercube_order_is_random_randoms():
+    """unitfit seeds the Mersenne Twister through `_random` (random's own base class) to spare check the
+    import of `random`: the order must be exactly random.Random(SEED)'s, as before."""
+    import random
+
+    rng = random.Random(unitfit.SEED)
+    keys = [rng.random() for _ in range(unitfit.SAMPLES)]
+    assert unitfit._shuffled() == sorted(range(unitfit.SAMPLES), key=keys.__getitem__)
+    twister, reference = unitfit._Twister(unitfit.SEED), random.Random(unitfit.SEED)
+    assert [twister.random() for _ in range(1000)] == [reference.random() for _ in range(1000)]
+
+
+def test_a_zero_point_is_always_inside_and_the_logs_are_the_points():
+    smoothed = unitfit.Smoothed((0.0, 1.0, 4.0), (), 0.0, 0.25, 1.0)
+    assert smoothed._log_a == (None, 0.0, math.log(4.0))
+    p, slope = smoothed._cdf(math.log(1000.0))  # far above every point: all inside
+    assert p == 1.0 and slope >= 0.0
+    assert smoothed._cdf(math.log(1e-6))[0] == pytest.approx(1 / 3)  # only the zero duration is inside

@@ -20,13 +20,15 @@ where steps run in parallel: docs/simulation.md.)
 from __future__ import annotations
 
 import math
-import random
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from hciplan.compiler.catalog import CATALOG
 from hciplan.compiler.model import DEFAULT_TIMING, GiB, MiB, DurationModel, Model, Timing
 from hciplan.compiler.storage import down_node_write_rate
 from hciplan.records import record
+
+if TYPE_CHECKING:
+    import random  # the draws' generator, in annotations only: check never draws
 
 try:  # statistics.NormalDist's own quantile function, without importing statistics (docs/performance.md)
     from _statistics import _normal_dist_inv_cdf
