@@ -31,7 +31,7 @@ SOURCES = [*ALL_EXAMPLES, *sorted(p for p in CORPUS.rglob("*.hciplan") if p.stat
 @pytest.fixture(scope="module")
 def reference() -> Lark:
     """lark's own parser, built from the grammar with the options the stand-alone one was generated with."""
-    return Lark(grammar.grammar_text(), **build.OPTIONS)
+    return Lark(build.grammar_text(), **build.OPTIONS)
 
 
 def shape(node) -> tuple:
@@ -88,7 +88,7 @@ def test_the_module_is_the_grammars() -> None:
 
 def test_a_stale_module_is_reported(tmp_path, monkeypatch, capsys) -> None:
     grammar_copy = tmp_path / "hciplan.lark"
-    grammar_copy.write_text(grammar.grammar_text() + "\n// an edit\n", encoding="utf-8")
+    grammar_copy.write_text(build.grammar_text() + "\n// an edit\n", encoding="utf-8")
     monkeypatch.setattr(build, "GRAMMAR", grammar_copy)
     assert not build.is_current() and build.main(["--check"]) == 1
     assert "is stale" in capsys.readouterr().err

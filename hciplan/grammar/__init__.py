@@ -12,36 +12,22 @@ fuzz corpus). lark itself builds the file and is the reference in the tests.
 from __future__ import annotations
 
 import functools
-import os
 
 from hciplan.grammar import standalone
 from hciplan.grammar.standalone import (
     Token,
     Transformer_NonRecursive,
-    Tree,
     UnexpectedCharacters,
     UnexpectedInput,
     UnexpectedToken,
     v_args,
 )
 
-GRAMMAR_FILE = "hciplan.lark"
-
 # Not lark's `Lark` class: the stand-alone module only loads its tables (building, saving and loading a
-# parser are lark's, which a process never imports); get_parser() is the way in.
-__all__ = ["GRAMMAR_FILE", "Token", "Transformer_NonRecursive", "Tree", "UnexpectedCharacters",
-           "UnexpectedInput", "UnexpectedToken", "get_parser", "grammar_text", "v_args"]
-
-
-def grammar_text() -> str:
-    """The grammar's source, read beside this file (through importlib.resources for a zip import)."""
-    try:
-        with open(os.path.join(os.path.dirname(__file__), GRAMMAR_FILE), encoding="utf-8") as file:
-            return file.read()
-    except OSError:
-        from importlib import resources
-
-        return resources.files(__package__).joinpath(GRAMMAR_FILE).read_text(encoding="utf-8")
+# parser are lark's, which a process never imports); get_parser() is the way in. The grammar's source is
+# read by the build alone (hciplan/grammar/build.py).
+__all__ = ["Token", "Transformer_NonRecursive", "UnexpectedCharacters", "UnexpectedInput", "UnexpectedToken",
+           "get_parser", "v_args"]
 
 
 @functools.cache

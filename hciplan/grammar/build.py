@@ -63,6 +63,11 @@ CUTS = (
 MISSING_IMPORTS = "import warnings\nfrom typing import cast\n"
 
 
+def grammar_text() -> str:
+    """The grammar's source (package data beside this file)."""
+    return GRAMMAR.read_text(encoding="utf-8")
+
+
 def build_key(text: str) -> str:
     """The SHA-256 of everything the generated module depends on besides lark: grammar, options, cuts."""
     key = "\n".join([text, repr(sorted(OPTIONS.items())), repr(CUTS), MISSING_IMPORTS])
@@ -110,7 +115,7 @@ def is_current(path: Path = OUTPUT) -> bool:
         written = path.read_text(encoding="utf-8")
     except OSError:
         return False
-    return key_line(GRAMMAR.read_text(encoding="utf-8")) in written
+    return key_line(grammar_text()) in written
 
 
 def load(path: Path) -> types.ModuleType:
@@ -126,15 +131,18 @@ def load(path: Path) -> types.ModuleType:
     return module
 
 
-def verify(path: Path) -> None:
-    """Import the module at `path` and parse every example with it: stop (SystemExit) if it cannot."""
+def verify(path: Path, target: Path) -> None:
+    """Import the module at `path` and parse a small document and every example with it (a checkout's; an
+    installed package has none): stop (SystemExit) if it cannot, saying that `target` is unchanged."""
     try:
         parser = load(path).Lark_StandAlone()
-        for example in sorted(EXAMPLES.glob("*.hciplan")):
-            parser.parse(example.read_text(encoding="utf-8"))
+        documents = ['cluster "c" {\n  node "n" { memory = 1GB }\n}\n']
+        documents += [example.read_text(encoding="utf-8") for example in sorted(EXAMPLES.glob("*.hciplan"))]
+        for document in documents:
+            parser.parse(document)
     except Exception as error:  # noqa: BLE001 -- any failure means the parser must not be written
         raise SystemExit(f"the generated parser does not work ({type(error).__name__}: {error}); "
-                         f"{OUTPUT.name} is unchanged") from None
+                         f"{target.name} is unchanged") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,12 +161,11 @@ def main(argv: list[str] | None = None) -> int:
         print("not a source checkout: an installed package's files are not rewritten (use --output FILE)",
               file=sys.stderr)
         return 2
-    text = GRAMMAR.read_text(encoding="utf-8")
-    module = generate(text)
+    module = generate(grammar_text())
     temporary = output.with_name(output.name + ".tmp")
     temporary.write_text(module, encoding="utf-8", newline="\n")
     try:
-        verify(temporary)
+        verify(temporary, output)
     except SystemExit:
         temporary.unlink()
         raise
